@@ -1,0 +1,1 @@
+//! server-mock: the reference timeline server.

@@ -1,0 +1,146 @@
+//! Field rules of PROTOCOL.md (names, passwords, devices, titles, bodies,
+//! client ids), shared so that server and clients reject the same input.
+
+use super::{ErrorCode, MAX_BODY_BYTES};
+
+/// A rule violation: the error code to answer with and a human message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    /// `bad_request` or `too_large`.
+    pub code: ErrorCode,
+    /// Human text.
+    pub message: String,
+}
+
+fn bad(message: impl Into<String>) -> Invalid {
+    Invalid {
+        code: ErrorCode::BadRequest,
+        message: message.into(),
+    }
+}
+
+/// User names: 1–32 chars of `a-z 0-9 _ . -`, starting with a letter or digit.
+pub fn user_name(name: &str) -> Result<(), Invalid> {
+    let ok_len = (1..=32).contains(&name.len());
+    let ok_first = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'));
+    if ok_len && ok_first && ok_chars {
+        Ok(())
+    } else {
+        Err(bad(
+            "user names are 1-32 chars of a-z 0-9 _ . - starting with a letter or digit",
+        ))
+    }
+}
+
+/// Passwords: 8–256 bytes.
+pub fn password(pw: &str) -> Result<(), Invalid> {
+    if (8..=256).contains(&pw.len()) {
+        Ok(())
+    } else {
+        Err(bad("passwords are 8-256 bytes"))
+    }
+}
+
+/// Printable ASCII (0x21..=0x7e) of 1..=max chars. Used for device ids and client ids.
+fn printable_ascii(s: &str, max: usize) -> bool {
+    (1..=max).contains(&s.len()) && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// Device ids: 1–64 printable ASCII chars (no spaces).
+pub fn device(d: &str) -> Result<(), Invalid> {
+    if printable_ascii(d, 64) {
+        Ok(())
+    } else {
+        Err(bad("device ids are 1-64 printable ASCII chars"))
+    }
+}
+
+/// Client ids: 1–64 printable ASCII chars (no spaces).
+pub fn client_id(id: &str) -> Result<(), Invalid> {
+    if printable_ascii(id, 64) {
+        Ok(())
+    } else {
+        Err(bad("client_id must be 1-64 printable ASCII chars"))
+    }
+}
+
+/// Titles: 1–256 bytes with at least one non-whitespace character.
+pub fn title(t: &str) -> Result<(), Invalid> {
+    if t.len() > 256 {
+        return Err(Invalid {
+            code: ErrorCode::TooLarge,
+            message: "titles are at most 256 bytes".into(),
+        });
+    }
+    if t.trim().is_empty() {
+        return Err(bad("titles need at least one non-whitespace character"));
+    }
+    Ok(())
+}
+
+/// Bodies: 1 to `max` bytes (normally [`MAX_BODY_BYTES`]) with at least one
+/// non-whitespace character. Empty or blank is `bad_request`, longer is `too_large`.
+pub fn body(b: &str, max: usize) -> Result<(), Invalid> {
+    if b.len() > max {
+        return Err(Invalid {
+            code: ErrorCode::TooLarge,
+            message: format!("body is {} bytes; the limit is {max}", b.len()),
+        });
+    }
+    if b.trim().is_empty() {
+        return Err(bad("body needs at least one non-whitespace character"));
+    }
+    Ok(())
+}
+
+/// [`body`] with the protocol's default limit.
+pub fn default_body(b: &str) -> Result<(), Invalid> {
+    body(b, MAX_BODY_BYTES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names() {
+        assert!(user_name("alice").is_ok());
+        assert!(user_name("9lives_.-").is_ok());
+        assert!(user_name("").is_err());
+        assert!(user_name("_alice").is_err());
+        assert!(user_name("Alice").is_err());
+        assert!(user_name(&"a".repeat(32)).is_ok());
+        assert!(user_name(&"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn bodies() {
+        assert_eq!(body(" \n\t", 10).unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(body("", 10).unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(
+            body("12345678901", 10).unwrap_err().code,
+            ErrorCode::TooLarge
+        );
+        assert!(body("\u{1b}[31mx", 10).is_ok());
+    }
+
+    #[test]
+    fn titles_and_ids() {
+        assert!(title("rust").is_ok());
+        assert_eq!(title("   ").unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(
+            title(&"x".repeat(257)).unwrap_err().code,
+            ErrorCode::TooLarge
+        );
+        assert!(client_id("01JD-abc").is_ok());
+        assert!(client_id("has space").is_err());
+        assert!(device(&"d".repeat(65)).is_err());
+    }
+}

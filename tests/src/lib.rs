@@ -1,0 +1,1 @@
+//! conformance: scripted protocol scenarios, their runner, and the load generator.
