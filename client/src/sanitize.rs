@@ -1,0 +1,1 @@
+//! Turns untrusted text (bodies, names, titles) into terminal-safe text.

@@ -1,0 +1,1 @@
+//! The TUI: state, update(action), rendering, key handling.
