@@ -1,1 +1,95 @@
-//! server-mock: the reference timeline server.
+//! server-mock: the reference timeline server for `shared/PROTOCOL.md`,
+//! durable on SQLite.
+//!
+//! Modules, from the socket inwards:
+//! - [`server`]: listener with a connection cap, [`start`] and
+//!   [`RunningServer`] (graceful shutdown).
+//! - [`handler`]: one connection's loop: hello, pings, idle timeout,
+//!   authentication state, strikes, the send rate limit, dispatch.
+//! - [`connection`]: WebSocket messages ⇄ decoded frames, the bounded
+//!   [`connection::Outbox`] and out-of-band close. Nothing else sees bytes.
+//! - [`cmd`]: one module per request family (`session`, `conversations`,
+//!   `sync`, `timeline`, `send`, `read`).
+//! - [`registry`]: user → authenticated connections, for fan-out.
+//! - [`store`]: SQLite schema/migrations, the writer thread with group
+//!   commit and in-commit-order fan-out, reader pool, row mapping.
+//! - [`state`]: the shared state handle; [`rate`]: the token bucket;
+//!   [`error`]: error types.
+
+pub mod cmd;
+pub mod connection;
+pub mod error;
+pub mod handler;
+pub mod rate;
+pub mod registry;
+pub mod server;
+pub mod state;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use error::{ServerError, StoreError};
+pub use server::{RunningServer, start};
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbLocation {
+    /// A throwaway database, gone when the server stops.
+    Memory,
+    /// A durable SQLite file (created if missing).
+    Path(PathBuf),
+}
+
+impl DbLocation {
+    /// `:memory:` is [`DbLocation::Memory`]; anything else is a path.
+    pub fn parse(s: &str) -> DbLocation {
+        if s == ":memory:" {
+            DbLocation::Memory
+        } else {
+            DbLocation::Path(PathBuf::from(s))
+        }
+    }
+
+    /// The default durable location: `server.db` in the platform data dir.
+    pub fn default_path() -> Result<DbLocation, ServerError> {
+        let dirs = directories::ProjectDirs::from("", "", "convo-server-mock").ok_or(ServerError::NoDataDir)?;
+        Ok(DbLocation::Path(dirs.data_dir().join("server.db")))
+    }
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The database.
+    pub db: DbLocation,
+    /// Whether `register` is accepted.
+    pub allow_register: bool,
+    /// Connection cap; connections over it are closed with 1013.
+    pub max_connections: usize,
+    /// send/edit/redact token bucket refill per connection.
+    pub send_rate_per_sec: f64,
+    /// Token bucket size.
+    pub send_burst: u32,
+    /// Outbound queue length (frames) per connection.
+    pub outbound_queue: usize,
+    /// `NAME/VERSION` in `hello`.
+    pub name: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            db: DbLocation::Memory,
+            allow_register: true,
+            max_connections: 10_000,
+            send_rate_per_sec: 50.0,
+            send_burst: 100,
+            outbound_queue: 1024,
+            name: concat!("server-mock/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}

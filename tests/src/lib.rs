@@ -1,1 +1,24 @@
 //! conformance: scripted protocol scenarios, their runner, and the load generator.
+//!
+//! Module map (the scenario format is documented in `scenarios/README.md`):
+//! - [`script`]: the parsed form of a scenario (steps with line numbers);
+//! - [`parse`]: scenario text → [`script::Scenario`], errors as `file:line`;
+//! - [`template`]: JSON sugar (`$var`, `?capture`, `*`, `absent`), variables,
+//!   user-name aliases, filling frames before sending;
+//! - [`matcher`]: partial matching of received frames against patterns;
+//! - [`connection`]: one WebSocket connection driven by a background task;
+//! - [`expect`]: which buffered frame an expectation checks, and waiting;
+//! - [`runner`]: executes one scenario's steps;
+//! - [`suite`]: loads a directory and schedules scenarios;
+//! - [`report`]: `PASS`/`FAIL`/`SKIP` lines and the summary line.
+
+pub mod connection;
+pub mod expect;
+pub mod matcher;
+pub mod parse;
+pub mod proxy;
+pub mod report;
+pub mod runner;
+pub mod script;
+pub mod suite;
+pub mod template;

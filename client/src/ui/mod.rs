@@ -1,1 +1,77 @@
 //! The TUI: state, update(action), rendering, key handling.
+//!
+//! Data flow: terminal input and engine events become [`state::Action`]s;
+//! [`update::update`] changes [`state::AppState`] and returns
+//! [`state::Effect`]s (engine requests); [`driver`] carries them out against
+//! an [`engine::Engine`] and draws [`render::View`]. Nothing here waits on the
+//! network: network requests are spawned and report back as actions.
+//!
+//! - [`model`]: the engine types the UI shows (re-exported from sync-core).
+//! - [`state`], [`update`], [`commands`], [`scroll`]: the state machine.
+//! - [`layout`], [`render`], [`timeline`], [`overlay`], [`style`]: drawing.
+//! - [`keys`]: remappable key bindings.
+//! - [`notify`]: bell, OSC 9 and window title (sanitized).
+//! - [`terminal`]: raw mode / alternate screen / panic hook.
+//! - [`engine`]: the engine trait; `engine_sync_core` implements it for `sync_core::Client`.
+
+pub mod commands;
+pub mod driver;
+pub mod engine;
+#[cfg(feature = "wired")]
+mod engine_sync_core;
+pub mod keys;
+pub mod layout;
+pub mod model;
+pub mod notify;
+pub mod overlay;
+pub mod render;
+pub mod scroll;
+pub mod state;
+pub mod style;
+pub mod terminal;
+pub mod timeline;
+pub mod update;
+
+/// How the TUI is started (filled from the CLI and config by `cli`).
+#[derive(Debug, Clone)]
+pub struct TuiOptions {
+    pub user: String,
+    pub server: String,
+    /// Remappable keys (`KeyMap::default()` or `KeyMap::from_config`).
+    pub keys: keys::KeyMap,
+    /// False when NO_COLOR is set or the config turns colours off.
+    pub colors: bool,
+    /// Ring the terminal bell for messages in conversations that are not open.
+    pub bell: bool,
+    /// Send OSC 9 desktop notifications for those messages.
+    pub osc9: bool,
+}
+
+/// Runs the TUI on the real terminal until Ctrl+C or /quit. Installs a panic
+/// hook that restores the terminal; enables raw mode, the alternate screen,
+/// mouse capture and bracketed paste; restores everything on return.
+#[cfg(feature = "wired")]
+pub async fn run(client: sync_core::Client, events: sync_core::Events, opts: TuiOptions) -> anyhow::Result<()> {
+    engine_sync_core::run(client, events, opts).await
+}
+
+/// Runs the TUI on the real terminal against any engine (the generic core of `run`).
+pub async fn run_with<E: engine::Engine>(
+    engine: std::sync::Arc<E>,
+    events: tokio::sync::mpsc::Receiver<engine::EngineEvent>,
+    opts: TuiOptions,
+) -> anyhow::Result<()> {
+    let guard = terminal::setup()?;
+    let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+    let mut term = ratatui::Terminal::new(backend)?;
+    term.clear()?;
+    let input = terminal::spawn_input_reader();
+    let mut state = state::AppState::new(&opts.user, &opts.server, opts.keys.clone(), opts.colors);
+    let notes = driver::Notifications { bell: opts.bell, osc9: opts.osc9, title: true };
+    let mut out = std::io::stdout();
+    let result = driver::run_loop(&mut term, engine, events, input, &mut state, notes, &mut out).await;
+    // Reset the window title we set (sanitized, like everything we write).
+    let _ = notify::write_title(&mut out, "");
+    drop(guard);
+    result
+}

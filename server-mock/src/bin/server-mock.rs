@@ -1,1 +1,90 @@
-fn main() {}
+//! The `server-mock` binary: flags → [`server_mock::Config`], prints
+//! `listening on ws://IP:PORT/v1` once ready, stops gracefully on SIGINT/SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Parser;
+use server_mock::{Config, DbLocation};
+
+/// Reference timeline server (protocol v1), durable on SQLite.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    listen: SocketAddr,
+    /// SQLite database path, or `:memory:` for a throwaway server
+    /// [default: server.db in the platform data directory].
+    #[arg(long)]
+    db: Option<String>,
+    /// Refuse `register`.
+    #[arg(long)]
+    no_register: bool,
+    /// Most simultaneous connections.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Per-connection send rate: RATE[/BURST] per second.
+    #[arg(long, default_value = "50/100")]
+    send_rate: String,
+}
+
+fn parse_rate(s: &str) -> anyhow::Result<(f64, u32)> {
+    let (rate, burst) = match s.split_once('/') {
+        Some((r, b)) => (r, Some(b)),
+        None => (s, None),
+    };
+    let rate: f64 = rate.trim_end_matches("/s").parse().context("--send-rate: RATE is not a number")?;
+    anyhow::ensure!(rate.is_finite() && rate > 0.0, "--send-rate: RATE must be positive");
+    let burst = match burst {
+        Some(b) => b.parse().context("--send-rate: BURST is not a whole number")?,
+        None => (rate.ceil() as u32).saturating_mul(2).max(1),
+    };
+    Ok((rate, burst))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let (send_rate_per_sec, send_burst) = parse_rate(&args.send_rate)?;
+    let db = match args.db.as_deref() {
+        Some(s) => DbLocation::parse(s),
+        None => DbLocation::default_path()?,
+    };
+    let config = Config {
+        listen: args.listen,
+        db,
+        allow_register: !args.no_register,
+        max_connections: args.max_connections,
+        send_rate_per_sec,
+        send_burst,
+        ..Config::default()
+    };
+    let server = server_mock::start(config).await.context("start server")?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", server.url())?;
+        out.flush()?;
+    }
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("wait for SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! `convo register|login|logout`, the password sources (stdin, $CONVO_PASSWORD,
+//! no-echo prompt) and the first-use log-in the TUI path runs before it starts.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context, Result, bail};
+use sync_core::Client;
+
+use super::{Ctx, PasswordOpts};
+use crate::token::Secret;
+
+/// Where a password comes from, in order: `--password-stdin`, `$CONVO_PASSWORD`,
+/// a no-echo prompt on the terminal.
+fn read_password(opts: &PasswordOpts, prompt: &str) -> Result<String> {
+    if opts.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    if let Ok(pw) = std::env::var("CONVO_PASSWORD") {
+        return Ok(pw);
+    }
+    prompt_password(prompt)
+}
+
+/// A no-echo prompt; fails clearly when there is no terminal to ask on.
+pub fn prompt_password(prompt: &str) -> Result<String> {
+    if !std::io::stdin().is_terminal() {
+        bail!("no password: use --password-stdin or set CONVO_PASSWORD (stdin is not a terminal)");
+    }
+    rpassword::prompt_password(prompt).context("reading the password")
+}
+
+fn check_password(pw: &str) -> Result<()> {
+    sync_core::protocol::validate::password(pw).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `convo register`.
+pub async fn register(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
+    let server = ctx.server()?.to_owned();
+    let pw = read_password(opts, &format!("new password for {}@{server}: ", ctx.user))?;
+    check_password(&pw)?;
+    let (client, _events) = ctx.open()?;
+    let session = client
+        .register(&ctx.user, &pw)
+        .await
+        .with_context(|| format!("registering {} on {server}", ctx.user))?;
+    save_token(ctx, session.token, None)?;
+    println!("registered {} on {server}", session.user);
+    Ok(())
+}
+
+/// `convo login`.
+pub async fn login(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
+    let server = ctx.server()?.to_owned();
+    let pw = read_password(opts, &format!("password for {}@{server}: ", ctx.user))?;
+    check_password(&pw)?;
+    let (client, _events) = ctx.open()?;
+    let session = client
+        .login(&ctx.user, &pw)
+        .await
+        .with_context(|| format!("logging in as {} on {server}", ctx.user))?;
+    save_token(ctx, session.token, None)?;
+    println!("logged in as {} on {server}", session.user);
+    Ok(())
+}
+
+/// `convo logout`: revoke on the server if reachable, forget locally always.
+pub async fn logout(ctx: &Ctx) -> Result<()> {
+    let tokens = ctx.tokens()?;
+    let Some(secret) = tokens.load()? else {
+        bail!("{}", ctx.login_hint());
+    };
+    let (client, _events) = ctx.open()?;
+    let revoked = match client.resume(Some(secret.token.as_str())).await {
+        Ok(_) => client.logout().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    tokens.delete()?;
+    match revoked {
+        Ok(()) => println!("logged out {} from {}", ctx.user, ctx.server()?),
+        Err(e) => {
+            eprintln!("convo: warning: could not revoke the token on the server ({e}); forgot it here");
+            println!("forgot the session of {} on {}", ctx.user, ctx.server()?);
+        }
+    }
+    Ok(())
+}
+
+/// Stores a fresh token (and, for `--local`, the generated password).
+pub fn save_token(ctx: &Ctx, token: String, password: Option<String>) -> Result<()> {
+    ctx.tokens()?.save(&Secret { token, password })
+}
+
+/// First use of `convo --server URL --user NAME`: no token stored, so ask for
+/// the password (no-echo, before the TUI takes the screen), log in, and offer
+/// to register when the log-in is refused.
+pub async fn first_use_login(ctx: &Ctx, client: &Client) -> Result<()> {
+    let server = ctx.server()?.to_owned();
+    eprintln!("convo: no session stored for {} on {server}", ctx.user);
+    let pw = prompt_password(&format!("password for {}@{server}: ", ctx.user))?;
+    check_password(&pw)?;
+    match client.login(&ctx.user, &pw).await {
+        Ok(session) => return save_token(ctx, session.token, None),
+        Err(e) if !super::session::is_auth_failure(&e) => {
+            return Err(e).with_context(|| format!("logging in on {server}"));
+        }
+        Err(_) => {}
+    }
+    // The server gives the same answer for "no such user" and "wrong
+    // password", so ask rather than guess.
+    eprint!(
+        "log-in refused: wrong password, or no user {} yet. Register {} on {server}? [y/N] ",
+        ctx.user, ctx.user
+    );
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        bail!("not logged in");
+    }
+    let again = prompt_password("repeat the password: ")?;
+    if again != pw {
+        bail!("the passwords differ");
+    }
+    let session = client
+        .register(&ctx.user, &pw)
+        .await
+        .with_context(|| format!("registering {} on {server}", ctx.user))?;
+    save_token(ctx, session.token, None)
+}

@@ -1,0 +1,126 @@
+//! `convo sync|list|create-group|read|search`: conversation-level commands.
+
+use anyhow::{Context, Result};
+
+use super::Ctx;
+use super::session::{find_target, go_online, require_online};
+use crate::output::{self, ConvJson, HitJson, print_json};
+
+/// `convo sync`: catch up and flush, then one summary line.
+pub async fn sync(ctx: &Ctx) -> Result<()> {
+    let (client, _events) = ctx.open()?;
+    let report = require_online(ctx, &client).await?;
+    let pending = client.outbox().context("reading the outbox")?.len();
+    client.stop().await;
+    println!(
+        "synced {} conversation(s): {} changed, {} message(s) pulled, {} sent, {} pending{}",
+        report.conversations,
+        report.changed,
+        report.pulled_messages,
+        report.flushed,
+        pending,
+        if report.full { " (full listing)" } else { "" }
+    );
+    Ok(())
+}
+
+/// `convo list`: sync first unless `--offline`; on failure fall back to the
+/// cached list with one warning line on stderr.
+pub async fn list(ctx: &Ctx, json: bool, offline: bool) -> Result<()> {
+    let (client, _events) = ctx.open()?;
+    if !offline && let Err(why) = go_online(ctx, &client).await {
+        eprintln!(
+            "convo: warning: {}; showing the cached list",
+            why.describe(ctx)
+        );
+    }
+    let rows = client.conversations().context("reading conversations")?;
+    client.stop().await;
+    if json {
+        let items: Vec<ConvJson<'_>> = rows.iter().map(ConvJson::from).collect();
+        print_json(&items)?;
+    } else if rows.is_empty() {
+        println!("no conversations");
+    } else {
+        for r in &rows {
+            println!("{}", output::conv_line(r));
+        }
+    }
+    Ok(())
+}
+
+/// `convo create-group TITLE USER…`.
+pub async fn create_group(ctx: &Ctx, title: &str, users: &[String]) -> Result<()> {
+    sync_core::protocol::validate::title(title).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (client, _events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    let members: Vec<&str> = users.iter().map(String::as_str).collect();
+    let conv = client
+        .create_group(title, &members)
+        .await
+        .context("creating the group")?;
+    client.stop().await;
+    println!("{conv}");
+    Ok(())
+}
+
+/// `convo read TARGET`: moves the read cursor to the newest message and
+/// waits until the server has it (the engine queues reads).
+pub async fn read(ctx: &Ctx, target: &str) -> Result<()> {
+    let (client, _events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    let row = find_target(&client, target)?;
+    client
+        .mark_read(&row.conv, row.last_seq)
+        .context("marking read")?;
+    // A second catch-up round trip guarantees the queued `read` went out
+    // before we disconnect (requests on one connection are answered in order).
+    client.stop().await;
+    require_online(ctx, &client).await?;
+    let after = client.conversation(&row.conv).context("reading the conversation")?;
+    client.stop().await;
+    let unread = after.map(|r| r.unread).unwrap_or(0);
+    println!(
+        "{} read up to #{} ({} unread)",
+        row.conv, row.last_seq, unread
+    );
+    Ok(())
+}
+
+/// `convo search TEXT`: searches what the store holds after syncing.
+pub async fn search(ctx: &Ctx, text: &str, json: bool, limit: usize) -> Result<()> {
+    let (client, _events) = ctx.open()?;
+    if let Err(why) = go_online(ctx, &client).await {
+        eprintln!(
+            "convo: warning: {}; searching the cached messages",
+            why.describe(ctx)
+        );
+    }
+    let hits = client.search(text, limit).context("searching")?;
+    let rows = client.conversations().context("reading conversations")?;
+    client.stop().await;
+    let title_of = |conv: &sync_core::protocol::ConvId| -> &str {
+        rows.iter()
+            .find(|r| &r.conv == conv)
+            .map(|r| r.title.as_str())
+            .unwrap_or("")
+    };
+    if json {
+        let items: Vec<HitJson<'_>> = hits.iter().map(|h| HitJson::new(h, title_of(&h.conv))).collect();
+        print_json(&items)?;
+    } else if hits.is_empty() {
+        println!("no matches");
+    } else {
+        for h in &hits {
+            println!(
+                "{:<6} {:<16} #{:<5} {}: {}",
+                h.conv.as_str(),
+                output::safe(title_of(&h.conv)),
+                h.seq,
+                output::safe(&h.sender),
+                output::safe(&h.body)
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! `convo send|show|tail`: message-level commands.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use sync_core::protocol::ConvId;
+use sync_core::{Client, Event, TimelineItem, TimelineQuery};
+
+use super::Ctx;
+use super::session::{find_target, go_online, require_online};
+use crate::output::{self, ItemJson, print_json};
+
+/// How long `send` waits for the server's `sent`.
+const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Finds TARGET; `@user` creates the direct conversation when it is not held
+/// yet (which needs the connection `online` says we have).
+async fn resolve(client: &Client, target: &str, online: bool) -> Result<ConvId> {
+    if let Some(row) = client
+        .find_conversation(target)
+        .context("looking up the conversation")?
+    {
+        return Ok(row.conv);
+    }
+    if let Some(user) = target.strip_prefix('@') {
+        if !online {
+            bail!("no direct conversation with {} yet, and the server is unreachable", output::safe(user));
+        }
+        return client
+            .create_direct(user)
+            .await
+            .with_context(|| format!("opening a direct conversation with {}", output::safe(user)));
+    }
+    bail!("no conversation {:?}", output::safe(target))
+}
+
+/// `convo send TARGET TEXT [--no-wait]`.
+pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<()> {
+    sync_core::protocol::validate::default_body(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (client, _events) = ctx.open()?;
+    if no_wait {
+        // Queue without waiting for anything: the outbox row is durable and
+        // the next connection (any command or the TUI) flushes it. Only go
+        // online when the target is not known locally.
+        let online = if client.find_conversation(target)?.is_none() {
+            go_online(ctx, &client).await.is_ok()
+        } else {
+            false
+        };
+        let conv = resolve(&client, target, online).await?;
+        let client_id = client.send(&conv, text).context("queueing the message")?;
+        client.stop().await;
+        println!("queued in {conv} ({client_id})");
+        return Ok(());
+    }
+    require_online(ctx, &client).await?;
+    let conv = resolve(&client, target, true).await?;
+    let seq = client
+        .send_and_wait(&conv, text, SEND_TIMEOUT)
+        .await
+        .context("sending (the message stays queued and goes out on the next connection)")?;
+    client.stop().await;
+    println!("sent to {conv} as #{seq}");
+    Ok(())
+}
+
+/// Counts held messages in `items` and says whether older ones may exist.
+fn coverage(items: &[TimelineItem]) -> (usize, bool) {
+    let mut held = 0;
+    let mut gap = false;
+    let mut oldest = None;
+    for it in items {
+        match it {
+            TimelineItem::Message(m) => {
+                held += 1;
+                oldest = Some(oldest.map_or(m.seq, |o: u64| o.min(m.seq)));
+            }
+            TimelineItem::Gap { .. } => gap = true,
+            TimelineItem::Pending(_) => {}
+        }
+    }
+    let more_before = gap || oldest.is_none_or(|o| o > 1);
+    (held, more_before)
+}
+
+/// `convo show TARGET [--limit N] [--json]`: fetches older pages only as far
+/// as needed to show N messages.
+pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()> {
+    let (client, _events) = ctx.open()?;
+    let online = match go_online(ctx, &client).await {
+        Ok(_) => true,
+        Err(why) => {
+            eprintln!("convo: warning: {}; showing cached messages", why.describe(ctx));
+            false
+        }
+    };
+    let conv = resolve(&client, target, online).await?;
+    let query = || TimelineQuery::Latest {
+        limit: limit as usize,
+    };
+    let mut items = client.timeline(&conv, query()).context("reading the timeline")?;
+    if online {
+        client.open(&conv);
+        // Each round loads one page; stop when N messages are held, nothing
+        // older exists, or a round brings nothing new (never loop forever).
+        let max_rounds = limit / 50 + 4;
+        for _ in 0..max_rounds {
+            let (held, more_before) = coverage(&items);
+            if held >= limit as usize || !more_before {
+                break;
+            }
+            client.load_older(&conv).await.context("loading older messages")?;
+            let next = client.timeline(&conv, query()).context("reading the timeline")?;
+            if coverage(&next).0 == held && !coverage(&next).1 {
+                items = next;
+                break;
+            }
+            items = next;
+        }
+    }
+    client.stop().await;
+    print_items(ctx, &conv, &items, json)
+}
+
+fn print_items(ctx: &Ctx, conv: &ConvId, items: &[TimelineItem], json: bool) -> Result<()> {
+    if json {
+        let out: Vec<ItemJson<'_>> = items
+            .iter()
+            .filter_map(|it| match it {
+                TimelineItem::Message(m) => Some(ItemJson::held(conv.as_str(), m)),
+                TimelineItem::Pending(o) => Some(ItemJson::pending(conv.as_str(), &ctx.user, o)),
+                TimelineItem::Gap { .. } => None,
+            })
+            .collect();
+        return print_json(&out);
+    }
+    for it in items {
+        println!("{}", output::item_line(it));
+    }
+    Ok(())
+}
+
+/// `convo tail [TARGET] [--json]`: new messages as they arrive, until Ctrl-C
+/// (or until the engine stops for good, e.g. the session was revoked).
+pub async fn tail(ctx: &Ctx, target: Option<&str>, json: bool) -> Result<()> {
+    let (client, mut events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    let only = match target {
+        Some(t) => Some(find_target(&client, t)?.conv),
+        None => None,
+    };
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        tokio::select! {
+            _ = &mut interrupted => break,
+            ev = events.recv() => match ev {
+                None => break,
+                Some(Event::NewMessage { conv, message }) => {
+                    if only.as_ref().is_some_and(|c| c != &conv) {
+                        continue;
+                    }
+                    if json {
+                        print_json(&ItemJson::wire(conv.as_str(), &message))?;
+                    } else {
+                        println!(
+                            "{} #{} {}: {}",
+                            conv,
+                            message.seq,
+                            output::safe(&message.sender),
+                            output::safe(message.body.as_deref().unwrap_or(message.kind.as_str()))
+                        );
+                    }
+                }
+                Some(Event::Connection(sync_core::ConnState::LoggedOut)) => {
+                    client.stop().await;
+                    bail!("{}", ctx.login_hint());
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    client.stop().await;
+    Ok(())
+}

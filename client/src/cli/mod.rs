@@ -1,0 +1,182 @@
+//! The `convo` command line: clap definitions and dispatch to one module per
+//! command family (accounts, conversations, messages, the TUI).
+//!
+//! Exit codes: 0 success, 1 error (one line on stderr), 2 usage error (clap).
+
+mod account;
+mod convs;
+mod messages;
+mod session;
+mod tui;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use account::save_token;
+pub use session::{Ctx, is_conflict};
+
+/// convo: a terminal chat client.
+///
+/// With no command it opens the chat TUI. `convo --local` runs a server on
+/// this machine (database in the data dir) and opens the TUI on it.
+#[derive(Debug, Parser)]
+#[command(name = "convo", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// Server URL, e.g. ws://127.0.0.1:7878/v1 (default: config.toml's `server`).
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// User name (default: config.toml's `user`, else $USER).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Where local stores and token files live (one store per server+user).
+    #[arg(long, global = true, value_name = "DIR", env = "CONVO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Config file (default: the platform config dir's convo/config.toml).
+    #[arg(long, global = true, value_name = "FILE", env = "CONVO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Run the bundled server in this process (127.0.0.1, database in the
+    /// data dir) and use it. The account gets a generated password kept with
+    /// its token, so no set-up is needed.
+    #[arg(long, global = true, conflicts_with = "server")]
+    pub local: bool,
+    /// Port for --local (default 7878, or the next free one).
+    #[arg(long, global = true, requires = "local", value_name = "PORT")]
+    pub port: Option<u16>,
+}
+
+/// Scriptable commands. They share the TUI's store and token.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an account and keep its token.
+    Register(PasswordOpts),
+    /// Log in and keep the token.
+    Login(PasswordOpts),
+    /// Revoke the token on the server and forget it here.
+    Logout,
+    /// Connect, catch up, flush the outbox, print a one-line summary.
+    Sync,
+    /// List conversations (syncs first; cached list if the server is unreachable).
+    List {
+        /// One JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Do not contact the server.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Send a message. TARGET: a conversation id, a group title, or @user.
+    Send {
+        /// Conversation id, group title, or @user (creates the direct conversation).
+        target: String,
+        /// Message text.
+        text: String,
+        /// Queue it and exit; it goes out on the next connection.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Print a conversation's newest messages.
+    Show {
+        /// Conversation id, group title, or @user.
+        target: String,
+        /// How many messages.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        limit: u32,
+        /// One JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stream new messages (all conversations, or TARGET) until interrupted.
+    Tail {
+        /// Conversation id, group title, or @user.
+        target: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a group with a title and members.
+    CreateGroup {
+        /// Group title.
+        title: String,
+        /// Members besides you.
+        users: Vec<String>,
+    },
+    /// Mark a conversation read up to its newest message.
+    Read {
+        /// Conversation id, group title, or @user.
+        target: String,
+    },
+    /// Search the messages held locally (after syncing).
+    Search {
+        /// Text to find.
+        text: String,
+        /// One JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Most hits to print.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+/// How a password is supplied (never as an argument: argv is visible to all).
+#[derive(Debug, Args)]
+pub struct PasswordOpts {
+    /// Read the password from the first line of stdin
+    /// (otherwise $CONVO_PASSWORD, else a no-echo prompt).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut ctx = Ctx::new(&cli.global)?;
+    let local = if cli.global.local {
+        Some(crate::local::start(&mut ctx, cli.global.port).await?)
+    } else {
+        None
+    };
+    let result = dispatch(&ctx, cli.command).await;
+    if let Some(server) = local {
+        server.shutdown().await;
+    }
+    result
+}
+
+async fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<()> {
+    match command {
+        None => tui::run(ctx).await,
+        Some(Command::Register(p)) => account::register(ctx, &p).await,
+        Some(Command::Login(p)) => account::login(ctx, &p).await,
+        Some(Command::Logout) => account::logout(ctx).await,
+        Some(Command::Sync) => convs::sync(ctx).await,
+        Some(Command::List { json, offline }) => convs::list(ctx, json, offline).await,
+        Some(Command::CreateGroup { title, users }) => {
+            convs::create_group(ctx, &title, &users).await
+        }
+        Some(Command::Read { target }) => convs::read(ctx, &target).await,
+        Some(Command::Search { text, json, limit }) => {
+            convs::search(ctx, &text, json, limit).await
+        }
+        Some(Command::Send {
+            target,
+            text,
+            no_wait,
+        }) => messages::send(ctx, &target, &text, no_wait).await,
+        Some(Command::Show {
+            target,
+            limit,
+            json,
+        }) => messages::show(ctx, &target, limit, json).await,
+        Some(Command::Tail { target, json }) => messages::tail(ctx, target.as_deref(), json).await,
+    }
+}

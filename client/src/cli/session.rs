@@ -1,0 +1,216 @@
+//! One run's context (paths, config, server, user, device, token store) and
+//! the shared "open the store, resume the session, catch up" step every
+//! networked command starts with, exactly as the TUI does.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use sync_core::{Client, ClientBuilder, Events, SyncReport};
+
+use super::GlobalOpts;
+use crate::config::{Config, Paths, default_user_name, device_id};
+use crate::token::TokenStore;
+
+/// How long a command waits for the connection and catch-up before giving up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Everything a command needs to know about where and who.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Directories.
+    pub paths: Paths,
+    /// Parsed config.toml.
+    pub config: Config,
+    /// Server URL (`--local` sets it once the server runs).
+    pub server: Option<String>,
+    /// User name.
+    pub user: String,
+    /// True when the server is the in-process `--local` one.
+    pub local: bool,
+}
+
+impl Ctx {
+    /// Flags first, then config.toml, then defaults.
+    pub fn new(g: &GlobalOpts) -> Result<Ctx> {
+        let paths = Paths::resolve(g.data_dir.as_deref(), g.config.as_deref())?;
+        let config = Config::load(&paths.config_file)?;
+        let server = if g.local {
+            None
+        } else {
+            g.server.clone().or_else(|| config.server.clone())
+        };
+        let user = match g.user.clone().or_else(|| config.user.clone()) {
+            Some(u) => u,
+            None => default_user_name(),
+        };
+        if let Err(e) = sync_core::protocol::validate::user_name(&user) {
+            bail!("invalid user name {:?}: {e}", crate::output::safe(&user));
+        }
+        if let Some(s) = &server {
+            check_server_url(s)?;
+        }
+        Ok(Ctx {
+            paths,
+            config,
+            server,
+            user,
+            local: g.local,
+        })
+    }
+
+    /// The server URL, or the error telling how to give one.
+    pub fn server(&self) -> Result<&str> {
+        self.server.as_deref().context(
+            "no server given: pass --server ws://HOST:PORT/v1 or --local (or set `server` in config.toml)",
+        )
+    }
+
+    /// The token store of this account.
+    pub fn tokens(&self) -> Result<TokenStore> {
+        Ok(TokenStore::new(&self.paths, self.server()?, &self.user))
+    }
+
+    /// Opens (or creates) this account's local store. No network yet.
+    pub fn open(&self) -> Result<(Client, Events)> {
+        let server = self.server()?;
+        let store = self.paths.store(server, &self.user);
+        if let Some(dir) = store.parent() {
+            crate::config::create_private_dir(dir)?;
+        }
+        let device = device_id(&self.paths)?;
+        ClientBuilder::new(server, &store, &device)
+            .open()
+            .with_context(|| format!("opening the local store {}", store.display()))
+    }
+
+    /// The hint printed when no session is stored.
+    pub fn login_hint(&self) -> String {
+        format!(
+            "not logged in as {} on {}: run `convo login --server {} --user {}` (or `convo register …`)",
+            self.user,
+            self.server.as_deref().unwrap_or("?"),
+            self.server.as_deref().unwrap_or("URL"),
+            self.user
+        )
+    }
+}
+
+/// Rejects URLs the client cannot use, before anything touches the network.
+fn check_server_url(s: &str) -> Result<()> {
+    if !(s.starts_with("ws://") || s.starts_with("wss://")) {
+        bail!("server URL must start with ws:// or wss:// (got {:?})", crate::output::safe(s));
+    }
+    Ok(())
+}
+
+/// Why a command could not get online.
+#[derive(Debug)]
+pub enum Offline {
+    /// No token stored for this account.
+    NoSession,
+    /// The server refused the stored token (revoked or unknown).
+    Rejected(String),
+    /// The server could not be reached or catch-up did not finish.
+    Unreachable(String),
+}
+
+impl Offline {
+    /// One line for stderr.
+    pub fn describe(&self, ctx: &Ctx) -> String {
+        match self {
+            Offline::NoSession => ctx.login_hint(),
+            Offline::Rejected(e) => format!(
+                "the server rejected the stored session ({e}): run `convo login --server {} --user {}`",
+                ctx.server.as_deref().unwrap_or("URL"),
+                ctx.user
+            ),
+            Offline::Unreachable(e) => format!(
+                "cannot reach {} ({e})",
+                ctx.server.as_deref().unwrap_or("the server")
+            ),
+        }
+    }
+}
+
+/// Resumes the stored session and runs the engine until catch-up is done
+/// (eager pulls, lazy groups, outbox flush: the same driver the TUI uses).
+pub async fn go_online(ctx: &Ctx, client: &Client) -> Result<SyncReport, Offline> {
+    if ctx.local {
+        // The in-process server: make or reuse the zero-set-up account.
+        crate::local::ensure_account(ctx, client)
+            .await
+            .map_err(|e| Offline::Rejected(format!("{e:#}")))?;
+    } else {
+        resume_stored(ctx, client).await?;
+    }
+    client.start();
+    match client.wait_live(CONNECT_TIMEOUT).await {
+        Ok(report) => Ok(report),
+        Err(e) => Err(classify(&e)),
+    }
+}
+
+/// Hands the stored token to the engine (which authenticates with it).
+pub async fn resume_stored(ctx: &Ctx, client: &Client) -> Result<(), Offline> {
+    let tokens = ctx.tokens().map_err(|e| Offline::Unreachable(e.to_string()))?;
+    let secret = match tokens.load() {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(Offline::NoSession),
+        Err(e) => return Err(Offline::Unreachable(format!("{e:#}"))),
+    };
+    // The token comes from the keyring/file and is handed to the engine here;
+    // it is never put on argv or into a log line.
+    if let Err(e) = client.resume(Some(secret.token.as_str())).await {
+        return Err(classify(&e));
+    }
+    Ok(())
+}
+
+/// Sorts an engine error into "rejected" (credentials) or "unreachable".
+fn classify(e: &sync_core::Error) -> Offline {
+    if is_auth_failure(e) {
+        Offline::Rejected(e.to_string())
+    } else {
+        Offline::Unreachable(e.to_string())
+    }
+}
+
+/// The server refused the credentials or token (as opposed to not answering).
+pub fn is_auth_failure(e: &sync_core::Error) -> bool {
+    use sync_core::protocol::ErrorCode;
+    matches!(
+        e,
+        sync_core::Error::LoggedOut
+            | sync_core::Error::Server {
+                code: ErrorCode::Unauthorized | ErrorCode::Unauthenticated,
+                ..
+            }
+    )
+}
+
+/// The server said the thing already exists (`register` of a taken name).
+pub fn is_conflict(e: &sync_core::Error) -> bool {
+    matches!(
+        e,
+        sync_core::Error::Server {
+            code: sync_core::protocol::ErrorCode::Conflict,
+            ..
+        }
+    )
+}
+
+/// Like [`go_online`] but every failure is an error (commands that cannot do
+/// anything useful offline).
+pub async fn require_online(ctx: &Ctx, client: &Client) -> Result<SyncReport> {
+    go_online(ctx, client)
+        .await
+        .map_err(|o| anyhow::anyhow!(o.describe(ctx)))
+}
+
+/// Resolves TARGET (conv id, group title, `@user`) in the local store.
+pub fn find_target(client: &Client, target: &str) -> Result<sync_core::ConvRow> {
+    client
+        .find_conversation(target)
+        .context("looking up the conversation")?
+        .with_context(|| format!("no conversation {:?}", crate::output::safe(target)))
+}

@@ -1,0 +1,118 @@
+//! `--local`: the bundled server run in this process on 127.0.0.1 with its
+//! database in the data dir, and the zero-set-up account on it.
+//!
+//! Decision (documented in `convo --help` and docs/CLI.md): a `--local`
+//! account gets a random password generated on first use and kept with its
+//! token (keyring, else the 0600 token file). It only guards a server bound to
+//! loopback; a later run logs in again with it if the token was revoked.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::Ctx;
+use crate::config::create_private_dir;
+
+/// The port `--local` tries first.
+pub const DEFAULT_PORT: u16 = 7878;
+/// How many ports after the default are tried when it is taken.
+const PORT_TRIES: u16 = 50;
+
+/// A running embedded server.
+#[derive(Debug)]
+pub struct LocalServer {
+    server: server_mock::RunningServer,
+}
+
+impl LocalServer {
+    /// Stops accepting, closes connections, lets the database settle.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+/// Starts the server (the given port, else 7878 or the next free one), points
+/// `ctx` at it and prints how others on this machine can join.
+pub async fn start(ctx: &mut Ctx, port: Option<u16>) -> Result<LocalServer> {
+    let db = ctx.paths.local_server_db();
+    if let Some(dir) = db.parent() {
+        create_private_dir(dir)?;
+    }
+    let ports: Vec<u16> = match port {
+        Some(p) => vec![p],
+        None => (0..PORT_TRIES)
+            .filter_map(|i| DEFAULT_PORT.checked_add(i))
+            .collect(),
+    };
+    let mut last_err = None;
+    let mut running = None;
+    for p in ports {
+        let config = server_mock::Config {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, p)),
+            db: server_mock::DbLocation::Path(db.clone()),
+            allow_register: true,
+            ..Default::default()
+        };
+        match server_mock::start(config).await {
+            Ok(s) => {
+                running = Some(s);
+                break;
+            }
+            Err(e) => last_err = Some(format!("{e}")),
+        }
+    }
+    let Some(server) = running else {
+        bail!(
+            "could not start the local server: {}",
+            last_err.unwrap_or_else(|| "no port to try".into())
+        );
+    };
+    let url = server.url();
+    eprintln!(
+        "convo: local server on {url} (database {})\nconvo: others can join with: convo --server {url} --user NAME",
+        db.display()
+    );
+    ctx.server = Some(url);
+    Ok(LocalServer { server })
+}
+
+/// Makes sure the `--local` account has a stored token: keep the one stored,
+/// else log in with the stored generated password, else register with a new
+/// generated password.
+pub async fn ensure_account(ctx: &Ctx, client: &sync_core::Client) -> Result<()> {
+    let tokens = ctx.tokens()?;
+    let stored = tokens.load()?;
+    if let Some(secret) = &stored {
+        if client.resume(Some(secret.token.as_str())).await.is_ok() {
+            return Ok(());
+        }
+        if let Some(pw) = &secret.password
+            && let Ok(session) = client.login(&ctx.user, pw).await
+        {
+            return crate::cli::save_token(ctx, session.token, Some(pw.clone()));
+        }
+    }
+    let password = generate_password();
+    match client.register(&ctx.user, &password).await {
+        Ok(session) => crate::cli::save_token(ctx, session.token, Some(password)),
+        Err(e) if crate::cli::is_conflict(&e) => bail!(
+            "user {} already exists on the local server but no password for it is stored here: \
+             run `convo login --server {} --user {}`, or pick another --user",
+            ctx.user,
+            ctx.server()?,
+            ctx.user
+        ),
+        Err(e) => Err(e).context("registering on the local server"),
+    }
+}
+
+/// 24 random alphanumerics (~142 bits).
+fn generate_password() -> String {
+    use rand::Rng;
+    use rand::distr::Alphanumeric;
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
+}

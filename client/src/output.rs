@@ -1,0 +1,278 @@
+//! What the scriptable commands print: stable JSON shapes (`--json`) and
+//! sanitized one-line human text. JSON strings are escaped by serde; human
+//! text goes through [`crate::sanitize`] because bodies and titles are hostile.
+
+use serde::Serialize;
+use sync_core::protocol::{Message, Seq};
+use sync_core::{ConvRow, LocalMessage, OutboxItem, OutboxState, SearchHit, TimelineItem};
+
+/// One conversation of `convo list --json`.
+#[derive(Debug, Serialize)]
+pub struct ConvJson<'a> {
+    /// Conversation id.
+    pub conv: &'a str,
+    /// `direct` or `group`.
+    pub kind: &'static str,
+    /// Group title, or the other member's name.
+    pub title: &'a str,
+    /// Unread texts by others.
+    pub unread: u64,
+    /// Newest seq known.
+    pub last_seq: Seq,
+    /// The user's read cursor.
+    pub read_seq: Seq,
+    /// Members now.
+    pub member_count: u32,
+    /// Messages still in the outbox.
+    pub pending: u32,
+    /// Newest text, if any.
+    pub preview: Option<PreviewJson<'a>>,
+}
+
+/// The `preview` of a conversation.
+#[derive(Debug, Serialize)]
+pub struct PreviewJson<'a> {
+    /// Its seq.
+    pub seq: Seq,
+    /// Who sent it.
+    pub sender: &'a str,
+    /// Server time, Unix ms.
+    pub ts: i64,
+    /// Its text.
+    pub body: &'a str,
+}
+
+impl<'a> From<&'a ConvRow> for ConvJson<'a> {
+    fn from(r: &'a ConvRow) -> Self {
+        ConvJson {
+            conv: r.conv.as_str(),
+            kind: r.kind.as_str(),
+            title: &r.title,
+            unread: r.unread,
+            last_seq: r.last_seq,
+            read_seq: r.read_seq,
+            member_count: r.member_count,
+            pending: r.pending,
+            preview: r.last.as_ref().map(preview),
+        }
+    }
+}
+
+fn preview(m: &Message) -> PreviewJson<'_> {
+    PreviewJson {
+        seq: m.seq,
+        sender: &m.sender,
+        ts: m.ts,
+        body: m.body.as_deref().unwrap_or(""),
+    }
+}
+
+/// One timeline line of `convo show --json` / `convo tail --json`.
+#[derive(Debug, Serialize)]
+pub struct ItemJson<'a> {
+    /// Conversation id.
+    pub conv: &'a str,
+    /// Seq; null for a message still in the outbox.
+    pub seq: Option<Seq>,
+    /// Who sent it (the user for pending ones).
+    pub sender: &'a str,
+    /// Server time (creation time for pending ones), Unix ms.
+    pub ts: i64,
+    /// Entry kind (`text`, `create`, `join`, …).
+    pub kind: &'a str,
+    /// Text (edits applied); null for redacted texts and most events.
+    pub body: Option<&'a str>,
+    /// A later edit replaced the body.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
+    /// The text was redacted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
+    /// `pending`, `sending` or `failed` while in the outbox.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    /// The sender's idempotency key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<&'a str>,
+    /// Subject of join/leave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<&'a str>,
+    /// Title of create.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<&'a str>,
+}
+
+impl<'a> ItemJson<'a> {
+    /// A held message.
+    pub fn held(conv: &'a str, m: &'a LocalMessage) -> Self {
+        ItemJson {
+            conv,
+            seq: Some(m.seq),
+            sender: &m.sender,
+            ts: m.ts,
+            kind: m.kind.as_str(),
+            body: if m.redacted { None } else { m.body.as_deref() },
+            edited: m.edited,
+            redacted: m.redacted,
+            state: None,
+            client_id: m.client_id.as_deref(),
+            user: m.user.as_deref(),
+            title: m.title.as_deref(),
+        }
+    }
+
+    /// A message in the outbox (local echo).
+    pub fn pending(conv: &'a str, me: &'a str, o: &'a OutboxItem) -> Self {
+        ItemJson {
+            conv,
+            seq: None,
+            sender: me,
+            ts: o.created_ts,
+            kind: "text",
+            body: o.body.as_deref(),
+            edited: false,
+            redacted: false,
+            state: Some(outbox_state(&o.state)),
+            client_id: Some(&o.client_id),
+            user: None,
+            title: None,
+        }
+    }
+
+    /// A wire message (pushed or pulled), as `tail` sees them.
+    pub fn wire(conv: &'a str, m: &'a Message) -> Self {
+        ItemJson {
+            conv,
+            seq: Some(m.seq),
+            sender: &m.sender,
+            ts: m.ts,
+            kind: m.kind.as_str(),
+            body: m.body.as_deref(),
+            edited: false,
+            redacted: false,
+            state: None,
+            client_id: m.client_id.as_deref(),
+            user: m.user.as_deref(),
+            title: m.title.as_deref(),
+        }
+    }
+}
+
+/// The word for an outbox state.
+pub fn outbox_state(s: &OutboxState) -> &'static str {
+    match s {
+        OutboxState::Pending => "pending",
+        OutboxState::Sending => "sending",
+        OutboxState::Failed { .. } => "failed",
+    }
+}
+
+/// One hit of `convo search --json`.
+#[derive(Debug, Serialize)]
+pub struct HitJson<'a> {
+    /// Conversation id.
+    pub conv: &'a str,
+    /// Its title (as the list shows it).
+    pub title: &'a str,
+    /// Seq of the message.
+    pub seq: Seq,
+    /// Who sent it.
+    pub sender: &'a str,
+    /// Server time, Unix ms.
+    pub ts: i64,
+    /// The text.
+    pub body: &'a str,
+}
+
+impl<'a> HitJson<'a> {
+    /// A hit with its conversation's title.
+    pub fn new(h: &'a SearchHit, title: &'a str) -> Self {
+        HitJson {
+            conv: h.conv.as_str(),
+            title,
+            seq: h.seq,
+            sender: &h.sender,
+            ts: h.ts,
+            body: &h.body,
+        }
+    }
+}
+
+/// Terminal-safe single-line text.
+pub fn safe(s: &str) -> String {
+    crate::sanitize::for_terminal(s).replace(['\n', '\r'], " ")
+}
+
+/// Human line for `convo list`.
+pub fn conv_line(r: &ConvRow) -> String {
+    let unread = if r.unread > 0 {
+        format!("{} unread", r.unread)
+    } else {
+        "-".to_owned()
+    };
+    let preview = r
+        .last
+        .as_ref()
+        .map(|m| {
+            format!(
+                "{}: {}",
+                safe(&m.sender),
+                safe(m.body.as_deref().unwrap_or(""))
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{:<6} {:<6} {:<20} {:>9} #{:<5} {}",
+        r.conv.as_str(),
+        r.kind.as_str(),
+        safe(&r.title),
+        unread,
+        r.last_seq,
+        preview
+    )
+}
+
+/// Human line for one timeline item of `convo show` (None for gaps the
+/// caller reports separately).
+pub fn item_line(item: &TimelineItem) -> String {
+    match item {
+        TimelineItem::Message(m) => {
+            let what = match (m.kind.as_str(), m.redacted) {
+                (_, true) => "(redacted)".to_owned(),
+                ("text", _) => {
+                    let body = safe(m.body.as_deref().unwrap_or(""));
+                    if m.edited {
+                        format!("{body} (edited)")
+                    } else {
+                        body
+                    }
+                }
+                ("create", _) => format!(
+                    "* created {}",
+                    safe(m.title.as_deref().unwrap_or("the conversation"))
+                ),
+                ("join", _) => format!("* {} joined", safe(m.user.as_deref().unwrap_or("?"))),
+                ("leave", _) => format!("* {} left", safe(m.user.as_deref().unwrap_or("?"))),
+                ("title", _) => format!(
+                    "* renamed to {}",
+                    safe(m.body.as_deref().unwrap_or(""))
+                ),
+                (other, _) => format!("* {other}"),
+            };
+            format!("#{:<5} {}: {}", m.seq, safe(&m.sender), what)
+        }
+        TimelineItem::Gap { from, to } => format!("… {} older message(s) not loaded", to - from + 1),
+        TimelineItem::Pending(o) => format!(
+            "[{}] {}",
+            outbox_state(&o.state),
+            safe(o.body.as_deref().unwrap_or(""))
+        ),
+    }
+}
+
+/// Prints `value` as one JSON line on stdout.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    let line = serde_json::to_string(value)?;
+    println!("{line}");
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! The main loop, generic over the ratatui backend and the engine: turns
+//! terminal input and engine events into `Action`s, runs `update`, carries
+//! out the `Effect`s (store queries inline, network requests spawned), and
+//! draws. Tests run it against `TestBackend` and a fake engine.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crossterm::event::Event as TermEvent;
+use ratatui::backend::Backend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+
+use super::engine::{Engine, EngineEvent};
+use super::model::{ConvId, TimelineQuery};
+use super::notify::{window_title, write_bell, write_osc9, write_title};
+use super::render::View;
+use super::state::{Action, AppState, Effect};
+use super::update::update;
+
+/// Search results shown at most.
+const SEARCH_LIMIT: usize = 100;
+/// Spinner / typing-expiry tick.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Switches for bytes written outside ratatui.
+#[derive(Debug, Clone, Copy)]
+pub struct Notifications {
+    pub bell: bool,
+    pub osc9: bool,
+    /// Set the window title (off in tests that compare output).
+    pub title: bool,
+}
+
+/// Store data the UI must re-read after a batch of engine events.
+#[derive(Debug, Default)]
+struct Dirty {
+    convs: bool,
+    timeline: bool,
+    outbox: bool,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Runs until quit (Ctrl+C, /quit) or until the input channel closes.
+/// `out` receives bell/OSC 9/title bytes (the real terminal's stdout).
+pub async fn run_loop<B, E>(
+    terminal: &mut Terminal<B>,
+    engine: Arc<E>,
+    mut events: mpsc::Receiver<EngineEvent>,
+    mut input: mpsc::Receiver<TermEvent>,
+    state: &mut AppState,
+    notes: Notifications,
+    out: &mut dyn Write,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: std::error::Error + Send + Sync + 'static,
+    E: Engine,
+{
+    let (action_tx, mut actions) = mpsc::unbounded_channel::<Action>();
+    // First frame comes from the local store only: no network has answered yet.
+    let size = terminal.size()?;
+    update(state, Action::Resize(size.width, size.height));
+    update(state, Action::Tick { now_ms: now_ms() });
+    update(state, Action::Connection(engine.state()));
+    refresh(state, &*engine, &Dirty { convs: true, timeline: true, outbox: true }, &action_tx);
+    let mut title_unread = None;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        draw(terminal, state)?;
+        if notes.title {
+            let unread: u64 = state.convs.iter().map(|r| r.unread).sum();
+            if title_unread != Some(unread) {
+                title_unread = Some(unread);
+                write_title(out, &window_title(&state.user, unread))?;
+            }
+        }
+        let mut pending: Vec<Action> = Vec::new();
+        let mut dirty = Dirty::default();
+        tokio::select! {
+            ev = input.recv() => match ev {
+                Some(ev) => pending.extend(term_action(ev)),
+                None => break,
+            },
+            Some(ev) = events.recv() => {
+                on_engine_event(ev, &mut pending, &mut dirty);
+                // Coalesce a burst (catch-up) into one re-query and one frame.
+                while let Ok(ev) = events.try_recv() {
+                    on_engine_event(ev, &mut pending, &mut dirty);
+                }
+            }
+            Some(a) = actions.recv() => pending.push(a),
+            _ = tick.tick() => pending.push(Action::Tick { now_ms: now_ms() }),
+        }
+        while let Ok(ev) = input.try_recv() {
+            pending.extend(term_action(ev));
+        }
+        for action in pending {
+            if matches!(action, Action::OlderLoaded { .. } | Action::Opened(_)) {
+                dirty.timeline = true;
+                dirty.convs = true;
+            }
+            let effects = update(state, action);
+            for fx in effects {
+                apply(state, &engine, fx, &action_tx, notes, out, &mut dirty)?;
+            }
+        }
+        refresh(state, &*engine, &dirty, &action_tx);
+        if state.quit {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Draws one frame.
+pub fn draw<B>(terminal: &mut Terminal<B>, state: &AppState) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    terminal.draw(|f| {
+        let view = View { state };
+        let area = f.area();
+        f.render_widget(&view, area);
+        if let Some(p) = view.cursor(area) {
+            f.set_cursor_position(p);
+        }
+    })?;
+    Ok(())
+}
+
+fn term_action(ev: TermEvent) -> Option<Action> {
+    match ev {
+        TermEvent::Key(k) => Some(Action::Key(k)),
+        TermEvent::Mouse(m) => Some(Action::Mouse(m)),
+        TermEvent::Paste(p) => Some(Action::Paste(p)),
+        TermEvent::Resize(w, h) => Some(Action::Resize(w, h)),
+        _ => None,
+    }
+}
+
+fn on_engine_event(ev: EngineEvent, pending: &mut Vec<Action>, dirty: &mut Dirty) {
+    match ev {
+        EngineEvent::Connection(c) => pending.push(Action::Connection(c)),
+        EngineEvent::ConversationsChanged(_) => dirty.convs = true,
+        EngineEvent::TimelineChanged { .. } => dirty.timeline = true,
+        EngineEvent::NewMessage { conv, message } => pending.push(Action::NewMessage { conv, message }),
+        EngineEvent::OutboxChanged => {
+            dirty.outbox = true;
+            dirty.timeline = true;
+        }
+        EngineEvent::Typing { conv, user } => pending.push(Action::Typing { conv, user }),
+        EngineEvent::Receipt { .. } => {}
+        EngineEvent::CacheReset { reason } => {
+            *dirty = Dirty { convs: true, timeline: true, outbox: true };
+            pending.push(Action::Info(format!("cache reset: {reason}")));
+        }
+        EngineEvent::Error(e) => pending.push(Action::Error(e)),
+    }
+}
+
+/// Re-reads what changed from the local store (synchronous, fast).
+fn refresh<E: Engine + ?Sized>(state: &mut AppState, engine: &E, dirty: &Dirty, tx: &mpsc::UnboundedSender<Action>) {
+    let mut follow_up = Vec::new();
+    if dirty.convs {
+        match engine.conversations() {
+            Ok(rows) => follow_up.extend(update(state, Action::Conversations(rows))),
+            Err(e) => state.set_error(format!("reading conversations: {e}")),
+        }
+    }
+    if dirty.outbox {
+        match engine.outbox() {
+            Ok(items) => follow_up.extend(update(state, Action::Outbox(items))),
+            Err(e) => state.set_error(format!("reading outbox: {e}")),
+        }
+    }
+    if dirty.timeline {
+        if let Some((conv, query)) = state.window_query() {
+            follow_up.extend(load_timeline(state, engine, conv, query));
+        }
+    }
+    // Read markers produced by the refresh go straight to the engine.
+    for fx in follow_up {
+        if let Effect::MarkRead { conv, seq } = fx {
+            if let Err(e) = engine.mark_read(&conv, seq) {
+                let _ = tx.send(Action::Error(format!("mark read: {e}")));
+            }
+        }
+    }
+}
+
+fn load_timeline<E: Engine + ?Sized>(state: &mut AppState, engine: &E, conv: ConvId, query: TimelineQuery) -> Vec<Effect> {
+    let items = engine.timeline(&conv, query);
+    let total = engine.timeline_len(&conv);
+    match (items, total) {
+        (Ok(items), Ok(total)) => update(state, Action::Timeline { conv, query, items, total }),
+        (Err(e), _) | (_, Err(e)) => {
+            state.set_error(format!("reading timeline: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+/// Carries out one effect.
+fn apply<E: Engine>(
+    state: &mut AppState,
+    engine: &Arc<E>,
+    fx: Effect,
+    tx: &mpsc::UnboundedSender<Action>,
+    notes: Notifications,
+    out: &mut dyn Write,
+    dirty: &mut Dirty,
+) -> anyhow::Result<()> {
+    let report = |r: Result<(), String>, what: &str| {
+        if let Err(e) = r {
+            let _ = tx.send(Action::Error(format!("{what}: {e}")));
+        }
+    };
+    match fx {
+        Effect::Send { conv, body } => {
+            report(engine.send(&conv, &body), "send");
+            dirty.outbox = true;
+            dirty.timeline = true;
+        }
+        Effect::Edit { conv, seq, body } => {
+            report(engine.edit(&conv, seq, &body), "edit");
+            dirty.outbox = true;
+            dirty.timeline = true;
+        }
+        Effect::Redact { conv, seq } => {
+            report(engine.redact(&conv, seq), "delete");
+            dirty.outbox = true;
+            dirty.timeline = true;
+        }
+        Effect::Retry { client_id } => {
+            report(engine.retry(&client_id), "retry");
+            dirty.outbox = true;
+            dirty.timeline = true;
+        }
+        Effect::Discard { client_id } => {
+            report(engine.discard(&client_id), "discard");
+            dirty.outbox = true;
+            dirty.timeline = true;
+        }
+        Effect::MarkRead { conv, seq } => report(engine.mark_read(&conv, seq), "mark read"),
+        Effect::MarkAllRead { conv } => {
+            report(engine.mark_all_read(&conv), "mark read");
+            dirty.convs = true;
+        }
+        Effect::Open { conv } => engine.open(&conv),
+        Effect::LoadTimeline { conv, query } => {
+            let more = load_timeline(state, &**engine, conv, query);
+            for fx in more {
+                apply(state, engine, fx, tx, notes, out, dirty)?;
+            }
+        }
+        Effect::Typing { conv } => engine.typing(&conv),
+        Effect::Search { query } => match engine.search(&query, SEARCH_LIMIT) {
+            Ok(hits) => {
+                let _ = tx.send(Action::SearchResults { query, hits });
+            }
+            Err(e) => state.set_error(format!("search: {e}")),
+        },
+        Effect::LoadOlder { conv } => {
+            let fut = engine.load_older(&conv);
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let error = fut.await.err();
+                let _ = tx.send(Action::OlderLoaded { conv, error });
+            });
+        }
+        Effect::CreateDirect { user } => spawn_open(engine.create_direct(&user), tx),
+        Effect::CreateGroup { title, members } => spawn_open(engine.create_group(&title, &members), tx),
+        Effect::Invite { conv, users } => {
+            let fut = engine.invite(&conv, &users);
+            let tx = tx.clone();
+            let who = users.join(", ");
+            tokio::spawn(async move {
+                let a = match fut.await {
+                    Ok(()) => Action::Info(format!("invited {who}")),
+                    Err(e) => Action::Error(format!("invite: {e}")),
+                };
+                let _ = tx.send(a);
+            });
+        }
+        Effect::Leave { conv } => {
+            let fut = engine.leave(&conv);
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let a = match fut.await {
+                    Ok(()) => Action::Info("left the conversation".to_owned()),
+                    Err(e) => Action::Error(format!("leave: {e}")),
+                };
+                let _ = tx.send(a);
+            });
+        }
+        Effect::Notify { title, body } => {
+            if notes.bell {
+                write_bell(out)?;
+            }
+            if notes.osc9 {
+                write_osc9(out, &title, &body)?;
+            }
+        }
+        Effect::Quit => state.quit = true,
+    }
+    Ok(())
+}
+
+fn spawn_open(fut: super::engine::BoxFut<ConvId>, tx: &mpsc::UnboundedSender<Action>) {
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let a = match fut.await {
+            Ok(conv) => Action::Opened(conv),
+            Err(e) => Action::Error(e),
+        };
+        let _ = tx.send(a);
+    });
+}

@@ -1,0 +1,54 @@
+//! What the UI driver needs from the sync engine, as a trait: local-store
+//! queries (fast, synchronous), queued commands, and network requests (as
+//! futures the driver spawns, so the UI never waits on the network).
+//! `sync_core::Client` implements it (see `engine_sync_core.rs`); tests and
+//! benches use in-memory fakes.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::model::{ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery};
+
+/// A network request running in the background.
+pub type BoxFut<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'static>>;
+
+/// The engine surface used by the UI. Errors are display strings: the UI
+/// only shows them.
+pub trait Engine: Send + Sync + 'static {
+    fn conversations(&self) -> Result<Vec<ConvRow>, String>;
+    fn timeline(&self, conv: &ConvId, query: TimelineQuery) -> Result<Vec<TimelineItem>, String>;
+    fn timeline_len(&self, conv: &ConvId) -> Result<u64, String>;
+    fn outbox(&self) -> Result<Vec<OutboxItem>, String>;
+    fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, String>;
+    fn state(&self) -> ConnState;
+
+    fn send(&self, conv: &ConvId, body: &str) -> Result<(), String>;
+    fn edit(&self, conv: &ConvId, seq: Seq, body: &str) -> Result<(), String>;
+    fn redact(&self, conv: &ConvId, seq: Seq) -> Result<(), String>;
+    fn retry(&self, client_id: &str) -> Result<(), String>;
+    fn discard(&self, client_id: &str) -> Result<(), String>;
+    fn mark_read(&self, conv: &ConvId, seq: Seq) -> Result<(), String>;
+    fn mark_all_read(&self, conv: &ConvId) -> Result<(), String>;
+    fn typing(&self, conv: &ConvId);
+    fn open(&self, conv: &ConvId);
+
+    fn load_older(&self, conv: &ConvId) -> BoxFut<()>;
+    fn create_direct(&self, user: &str) -> BoxFut<ConvId>;
+    fn create_group(&self, title: &str, members: &[String]) -> BoxFut<ConvId>;
+    fn invite(&self, conv: &ConvId, users: &[String]) -> BoxFut<()>;
+    fn leave(&self, conv: &ConvId) -> BoxFut<()>;
+}
+
+/// Engine notifications, as the UI sees them (mirror of sync-core `Event`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineEvent {
+    Connection(ConnState),
+    ConversationsChanged(Vec<ConvId>),
+    TimelineChanged { conv: ConvId },
+    NewMessage { conv: ConvId, message: Message },
+    OutboxChanged,
+    Typing { conv: ConvId, user: String },
+    Receipt { conv: ConvId, user: String, seq: Seq },
+    CacheReset { reason: String },
+    Error(String),
+}

@@ -1,0 +1,336 @@
+//! Key bindings: named UI actions, their default keys, parsing of key specs
+//! ("ctrl+k", "alt+up") and remapping from the config file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// A remappable UI action. Plain typing, Backspace and cursor keys in the
+/// compose box are not remappable: they are text editing, not commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyAction {
+    Quit,
+    Send,
+    Newline,
+    Switcher,
+    PrevConv,
+    NextConv,
+    NextUnread,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Help,
+    EditLast,
+    SelectUp,
+    SelectDown,
+    Retry,
+    Discard,
+    Cancel,
+}
+
+impl KeyAction {
+    /// Every action, in help-overlay order.
+    pub const ALL: [KeyAction; 18] = [
+        KeyAction::Send,
+        KeyAction::Newline,
+        KeyAction::EditLast,
+        KeyAction::Switcher,
+        KeyAction::PrevConv,
+        KeyAction::NextConv,
+        KeyAction::NextUnread,
+        KeyAction::PageUp,
+        KeyAction::PageDown,
+        KeyAction::Top,
+        KeyAction::Bottom,
+        KeyAction::SelectUp,
+        KeyAction::SelectDown,
+        KeyAction::Retry,
+        KeyAction::Discard,
+        KeyAction::Cancel,
+        KeyAction::Help,
+        KeyAction::Quit,
+    ];
+
+    /// The config-file name of the action.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAction::Quit => "quit",
+            KeyAction::Send => "send",
+            KeyAction::Newline => "newline",
+            KeyAction::Switcher => "switcher",
+            KeyAction::PrevConv => "prev_conversation",
+            KeyAction::NextConv => "next_conversation",
+            KeyAction::NextUnread => "next_unread",
+            KeyAction::PageUp => "page_up",
+            KeyAction::PageDown => "page_down",
+            KeyAction::Top => "scroll_top",
+            KeyAction::Bottom => "scroll_bottom",
+            KeyAction::Help => "help",
+            KeyAction::EditLast => "edit_last",
+            KeyAction::SelectUp => "select_up",
+            KeyAction::SelectDown => "select_down",
+            KeyAction::Retry => "retry",
+            KeyAction::Discard => "discard",
+            KeyAction::Cancel => "cancel",
+        }
+    }
+
+    /// One line of help text.
+    pub fn describe(self) -> &'static str {
+        match self {
+            KeyAction::Quit => "quit",
+            KeyAction::Send => "send message / run command",
+            KeyAction::Newline => "insert a newline",
+            KeyAction::Switcher => "quick switcher (fuzzy)",
+            KeyAction::PrevConv => "previous conversation",
+            KeyAction::NextConv => "next conversation",
+            KeyAction::NextUnread => "jump to next unread",
+            KeyAction::PageUp => "scroll up a page",
+            KeyAction::PageDown => "scroll down a page",
+            KeyAction::Top => "scroll to oldest",
+            KeyAction::Bottom => "scroll to newest",
+            KeyAction::Help => "this help (empty compose)",
+            KeyAction::EditLast => "edit last own message (empty compose)",
+            KeyAction::SelectUp => "select older message",
+            KeyAction::SelectDown => "select newer message",
+            KeyAction::Retry => "retry failed message",
+            KeyAction::Discard => "discard failed message",
+            KeyAction::Cancel => "close overlay / cancel edit",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<KeyAction> {
+        KeyAction::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// One key with modifiers, as matched against crossterm key events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyBinding {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+impl KeyBinding {
+    pub const fn new(code: KeyCode, mods: KeyModifiers) -> Self {
+        KeyBinding { code, mods }
+    }
+
+    /// Does this crossterm event press this binding? Shift is ignored on
+    /// characters because terminals disagree on reporting it for `?` or `A`.
+    pub fn matches(&self, ev: &KeyEvent) -> bool {
+        let norm = |code: KeyCode, mods: KeyModifiers| match code {
+            KeyCode::Char(c) => (KeyCode::Char(c.to_ascii_lowercase()), mods - KeyModifiers::SHIFT),
+            other => (other, mods),
+        };
+        norm(self.code, self.mods) == norm(ev.code, ev.modifiers)
+    }
+
+    /// Parses "ctrl+k", "alt+up", "shift+enter", "f1", "?", "pageup".
+    pub fn parse(spec: &str) -> Result<KeyBinding, String> {
+        let spec = spec.trim();
+        let mut mods = KeyModifiers::NONE;
+        let mut parts: Vec<&str> = spec.split('+').collect();
+        // "ctrl++" or "+" means the plus key itself.
+        if spec.ends_with("++") || spec == "+" {
+            parts.retain(|p| !p.is_empty());
+            parts.push("+");
+        }
+        let Some(key) = parts.pop() else {
+            return Err(format!("empty key spec {spec:?}"));
+        };
+        for m in parts {
+            match m.to_ascii_lowercase().as_str() {
+                "ctrl" | "control" | "c" => mods |= KeyModifiers::CONTROL,
+                "alt" | "meta" | "m" => mods |= KeyModifiers::ALT,
+                "shift" | "s" => mods |= KeyModifiers::SHIFT,
+                other => return Err(format!("unknown modifier {other:?} in {spec:?}")),
+            }
+        }
+        let lower = key.to_ascii_lowercase();
+        let code = match lower.as_str() {
+            "enter" | "return" => KeyCode::Enter,
+            "esc" | "escape" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "backspace" => KeyCode::Backspace,
+            "delete" | "del" => KeyCode::Delete,
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "pageup" | "pgup" => KeyCode::PageUp,
+            "pagedown" | "pgdn" => KeyCode::PageDown,
+            "space" => KeyCode::Char(' '),
+            f if f.len() > 1 && f.starts_with('f') => match f[1..].parse::<u8>() {
+                Ok(n) if (1..=12).contains(&n) => KeyCode::F(n),
+                _ => return Err(format!("unknown key {key:?} in {spec:?}")),
+            },
+            _ => {
+                let mut chars = key.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => KeyCode::Char(c.to_ascii_lowercase()),
+                    _ => return Err(format!("unknown key {key:?} in {spec:?}")),
+                }
+            }
+        };
+        Ok(KeyBinding { code, mods })
+    }
+}
+
+impl fmt::Display for KeyBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            f.write_str("Ctrl+")?;
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            f.write_str("Alt+")?;
+        }
+        if self.mods.contains(KeyModifiers::SHIFT) {
+            f.write_str("Shift+")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("Space"),
+            KeyCode::Char(c) if self.mods.is_empty() => write!(f, "{c}"),
+            KeyCode::Char(c) => write!(f, "{}", c.to_ascii_uppercase()),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            KeyCode::PageUp => f.write_str("PgUp"),
+            KeyCode::PageDown => f.write_str("PgDn"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// Action → keys. Several keys may trigger one action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMap {
+    bindings: BTreeMap<KeyAction, Vec<KeyBinding>>,
+}
+
+impl Default for KeyMap {
+    fn default() -> Self {
+        use KeyCode as K;
+        let none = KeyModifiers::NONE;
+        let ctrl = KeyModifiers::CONTROL;
+        let alt = KeyModifiers::ALT;
+        let b = KeyBinding::new;
+        let defaults = [
+            (KeyAction::Quit, vec![b(K::Char('c'), ctrl)]),
+            (KeyAction::Send, vec![b(K::Enter, none)]),
+            (KeyAction::Newline, vec![b(K::Enter, alt), b(K::Enter, KeyModifiers::SHIFT)]),
+            (KeyAction::Switcher, vec![b(K::Char('k'), ctrl)]),
+            (KeyAction::PrevConv, vec![b(K::Up, alt)]),
+            (KeyAction::NextConv, vec![b(K::Down, alt)]),
+            (KeyAction::NextUnread, vec![b(K::Char('a'), alt)]),
+            (KeyAction::PageUp, vec![b(K::PageUp, none)]),
+            (KeyAction::PageDown, vec![b(K::PageDown, none)]),
+            (KeyAction::Top, vec![b(K::Home, none)]),
+            (KeyAction::Bottom, vec![b(K::End, none)]),
+            (KeyAction::Help, vec![b(K::Char('?'), none)]),
+            (KeyAction::EditLast, vec![b(K::Up, none)]),
+            (KeyAction::SelectUp, vec![b(K::Up, ctrl)]),
+            (KeyAction::SelectDown, vec![b(K::Down, ctrl)]),
+            (KeyAction::Retry, vec![b(K::Char('r'), ctrl)]),
+            (KeyAction::Discard, vec![b(K::Char('x'), ctrl)]),
+            (KeyAction::Cancel, vec![b(K::Esc, none)]),
+        ];
+        KeyMap {
+            bindings: defaults.into_iter().collect(),
+        }
+    }
+}
+
+impl KeyMap {
+    /// Defaults overridden by `action name -> key spec` entries from the
+    /// config file. A spec may list several keys separated by commas
+    /// ("alt+enter, shift+enter"); it replaces all default keys of the action.
+    pub fn from_config(map: &BTreeMap<String, String>) -> Result<KeyMap, String> {
+        let mut km = KeyMap::default();
+        for (name, spec) in map {
+            let action = KeyAction::from_name(name.trim())
+                .ok_or_else(|| format!("unknown key action {name:?}"))?;
+            let keys = spec
+                .split(',')
+                .map(KeyBinding::parse)
+                .collect::<Result<Vec<_>, _>>()?;
+            km.bindings.insert(action, keys);
+        }
+        Ok(km)
+    }
+
+    /// The action a key event triggers, if any. Compose-editing keys are
+    /// handled by the caller before or after, depending on context.
+    pub fn action_for(&self, ev: &KeyEvent) -> Option<KeyAction> {
+        KeyAction::ALL
+            .into_iter()
+            .find(|a| self.keys(*a).iter().any(|k| k.matches(ev)))
+    }
+
+    /// Keys bound to an action.
+    pub fn keys(&self, action: KeyAction) -> &[KeyBinding] {
+        self.bindings.get(&action).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// "Alt+Enter / Shift+Enter" for the help overlay.
+    pub fn describe_keys(&self, action: KeyAction) -> String {
+        let keys: Vec<String> = self.keys(action).iter().map(|k| k.to_string()).collect();
+        keys.join(" / ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn parses_specs() {
+        assert_eq!(
+            KeyBinding::parse("ctrl+k"),
+            Ok(KeyBinding::new(KeyCode::Char('k'), KeyModifiers::CONTROL))
+        );
+        assert_eq!(
+            KeyBinding::parse("Alt+Up"),
+            Ok(KeyBinding::new(KeyCode::Up, KeyModifiers::ALT))
+        );
+        assert_eq!(KeyBinding::parse("f5"), Ok(KeyBinding::new(KeyCode::F(5), KeyModifiers::NONE)));
+        assert!(KeyBinding::parse("hyper+x").is_err());
+        assert!(KeyBinding::parse("ctrl+nope").is_err());
+    }
+
+    #[test]
+    fn remapping_replaces_defaults() {
+        let mut cfg = BTreeMap::new();
+        cfg.insert("switcher".to_owned(), "ctrl+p".to_owned());
+        let km = KeyMap::from_config(&cfg).unwrap();
+        assert_eq!(
+            km.action_for(&ev(KeyCode::Char('p'), KeyModifiers::CONTROL)),
+            Some(KeyAction::Switcher)
+        );
+        assert_eq!(km.action_for(&ev(KeyCode::Char('k'), KeyModifiers::CONTROL)), None);
+        cfg.insert("frobnicate".to_owned(), "x".to_owned());
+        assert_eq!(
+            KeyMap::from_config(&cfg),
+            Err("unknown key action \"frobnicate\"".to_owned())
+        );
+    }
+
+    #[test]
+    fn shift_is_ignored_on_characters() {
+        let km = KeyMap::default();
+        assert_eq!(
+            km.action_for(&ev(KeyCode::Char('?'), KeyModifiers::SHIFT)),
+            Some(KeyAction::Help)
+        );
+        assert_eq!(
+            km.action_for(&ev(KeyCode::Enter, KeyModifiers::SHIFT)),
+            Some(KeyAction::Newline)
+        );
+    }
+}

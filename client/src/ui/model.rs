@@ -1,0 +1,36 @@
+//! The engine data the UI displays: re-exports of sync-core's public types
+//! (docs/SYNC-CORE-API.md) plus small helpers the UI needs on them. Every
+//! `ui` module imports engine types from here, so the UI has one seam.
+
+pub use sync_core::protocol::{ConvId, ConvKind, EntryKind, Message, Seq};
+pub use sync_core::{
+    ConnState, ConvRow, LocalMessage, OutboxItem, OutboxKind, OutboxState, SearchHit, TimelineItem,
+    TimelineQuery,
+};
+
+/// A plain text entry (tests and benches build timelines with it).
+pub fn text_message(seq: Seq, sender: &str, ts: i64, body: &str) -> LocalMessage {
+    LocalMessage {
+        seq,
+        sender: sender.to_owned(),
+        ts,
+        kind: EntryKind::Text,
+        body: Some(body.to_owned()),
+        edited: false,
+        redacted: false,
+        client_id: None,
+        user: None,
+        title: None,
+        members: None,
+        target: None,
+    }
+}
+
+/// The seq that orders an item (a gap by its first seq; pending echoes sort last).
+pub fn order_seq(item: &TimelineItem) -> Seq {
+    match item {
+        TimelineItem::Message(m) => m.seq,
+        TimelineItem::Gap { from, .. } => *from,
+        TimelineItem::Pending(_) => Seq::MAX,
+    }
+}

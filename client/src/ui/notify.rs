@@ -1,0 +1,39 @@
+//! Bytes written to the terminal outside ratatui: the bell, OSC 9 desktop
+//! notifications and the window title. All text is sanitized first, so a
+//! hostile title cannot end the OSC early and inject its own sequence.
+
+use std::io::{self, Write};
+
+use crate::sanitize::for_terminal;
+
+/// Longest notification body we send (terminals truncate anyway).
+const MAX_NOTIFY_CHARS: usize = 200;
+
+/// BEL.
+pub fn write_bell(out: &mut impl Write) -> io::Result<()> {
+    out.write_all(b"\x07")?;
+    out.flush()
+}
+
+/// `ESC ] 9 ; text BEL` (iTerm2/Windows Terminal/kitty/WezTerm desktop notification).
+pub fn write_osc9(out: &mut impl Write, title: &str, body: &str) -> io::Result<()> {
+    let text = format!("{}: {}", for_terminal(title), for_terminal(body));
+    let text: String = text.chars().take(MAX_NOTIFY_CHARS).collect();
+    write!(out, "\x1b]9;{text}\x07")?;
+    out.flush()
+}
+
+/// `ESC ] 2 ; title BEL`: the window title.
+pub fn write_title(out: &mut impl Write, title: &str) -> io::Result<()> {
+    write!(out, "\x1b]2;{}\x07", for_terminal(title))?;
+    out.flush()
+}
+
+/// The window title for a user and unread count.
+pub fn window_title(user: &str, unread: u64) -> String {
+    if unread > 0 {
+        format!("convo — {user} ({unread} unread)")
+    } else {
+        format!("convo — {user}")
+    }
+}

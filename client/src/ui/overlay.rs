@@ -1,0 +1,219 @@
+//! Modal overlays: help, the Ctrl+K fuzzy quick switcher and search results —
+//! their key handling and their drawing.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+
+use super::commands::USAGE;
+use super::keys::KeyAction;
+use super::state::{AppState, Effect, Overlay};
+use super::style::{dim, highlight};
+use super::timeline::format_time;
+use super::update::{open_conv, switch_to};
+use crate::sanitize::for_terminal;
+
+/// Keys while an overlay is shown.
+pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>) -> Vec<Effect> {
+    let typed = match ev.code {
+        KeyCode::Char(c) if !ev.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => Some(c),
+        _ => None,
+    };
+    match &mut state.overlay {
+        Overlay::None => Vec::new(),
+        Overlay::Help => {
+            if matches!(action, Some(KeyAction::Cancel | KeyAction::Help | KeyAction::Send)) || typed == Some('q') {
+                state.overlay = Overlay::None;
+            }
+            Vec::new()
+        }
+        Overlay::Switcher { query, selected } => {
+            match (ev.code, action) {
+                (_, Some(KeyAction::Cancel)) => state.overlay = Overlay::None,
+                (_, Some(KeyAction::Send)) => {
+                    let (q, s) = (query.clone(), *selected);
+                    return switch_to(state, &q, s);
+                }
+                (KeyCode::Up, _) => *selected = selected.saturating_sub(1),
+                (KeyCode::Down, _) => *selected += 1,
+                (KeyCode::Backspace, _) => {
+                    query.pop();
+                    *selected = 0;
+                }
+                _ => {
+                    if let Some(c) = typed {
+                        query.push(c);
+                        *selected = 0;
+                    }
+                }
+            }
+            // Clamp the selection to the matches.
+            if let Overlay::Switcher { query, selected } = &state.overlay {
+                let n = switcher_matches(state, query).len();
+                let clamped = (*selected).min(n.saturating_sub(1));
+                if let Overlay::Switcher { selected, .. } = &mut state.overlay {
+                    *selected = clamped;
+                }
+            }
+            Vec::new()
+        }
+        Overlay::Search { hits, selected, .. } => match (ev.code, action) {
+            (_, Some(KeyAction::Cancel)) => {
+                state.overlay = Overlay::None;
+                Vec::new()
+            }
+            (KeyCode::Up, _) => {
+                *selected = selected.saturating_sub(1);
+                Vec::new()
+            }
+            (KeyCode::Down, _) => {
+                *selected = (*selected + 1).min(hits.len().saturating_sub(1));
+                Vec::new()
+            }
+            (_, Some(KeyAction::Send)) => {
+                let hit = hits.get(*selected).cloned();
+                state.overlay = Overlay::None;
+                match hit {
+                    Some(h) => open_conv(state, h.conv, Some(h.seq)),
+                    None => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        },
+    }
+}
+
+/// Indices into `state.convs` matching `query` as a case-insensitive
+/// subsequence, best first (contiguous and prefix matches score higher;
+/// ties keep activity order).
+pub fn switcher_matches(state: &AppState, query: &str) -> Vec<usize> {
+    let q: Vec<char> = query.to_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
+    let mut scored: Vec<(i64, usize)> = state
+        .convs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, row)| fuzzy_score(&row.title.to_lowercase(), &q).map(|s| (s, i)))
+        .collect();
+    scored.sort_by_key(|&(s, i)| (-s, i));
+    scored.into_iter().map(|(_, i)| i).collect()
+}
+
+fn fuzzy_score(hay: &str, q: &[char]) -> Option<i64> {
+    let mut score = 0i64;
+    let mut qi = 0;
+    let mut prev_match = false;
+    for (pos, c) in hay.chars().enumerate() {
+        if qi < q.len() && c == q[qi] {
+            score += if prev_match { 5 } else { 1 };
+            if pos == 0 {
+                score += 10;
+            }
+            qi += 1;
+            prev_match = true;
+        } else {
+            prev_match = false;
+        }
+    }
+    (qi == q.len()).then_some(score)
+}
+
+/// A centred popup rectangle.
+fn popup(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+}
+
+pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
+    match &state.overlay {
+        Overlay::None => {}
+        Overlay::Help => render_help(state, area, buf),
+        Overlay::Switcher { query, selected } => {
+            let rect = popup(area, 50, 14);
+            Clear.render(rect, buf);
+            let block = Block::default().borders(Borders::ALL).title(" Switch conversation ");
+            let inner = block.inner(rect);
+            block.render(rect, buf);
+            let mut lines = vec![Line::from(vec![Span::raw("> "), Span::raw(for_terminal(query).into_owned())])];
+            let matches = switcher_matches(state, query);
+            let rows = usize::from(inner.height.saturating_sub(1));
+            let offset = selected.saturating_sub(rows.saturating_sub(1));
+            for (k, &i) in matches.iter().enumerate().skip(offset).take(rows) {
+                let row = &state.convs[i];
+                let mark = if row.kind == super::model::ConvKind::Group { '#' } else { '@' };
+                let mut text = format!("{mark} {}", for_terminal(&row.title));
+                if row.unread > 0 {
+                    text.push_str(&format!(" ({})", row.unread));
+                }
+                let style = if k == *selected { highlight(state.colors) } else { Style::new() };
+                lines.push(Line::from(Span::styled(text, style)));
+            }
+            if matches.is_empty() {
+                lines.push(Line::from(Span::styled("no match", dim(state.colors))));
+            }
+            Paragraph::new(lines).render(inner, buf);
+        }
+        Overlay::Search { query, hits, selected } => {
+            let rect = popup(area, area.width.saturating_sub(4).min(70), 16);
+            Clear.render(rect, buf);
+            let title = format!(" Search: {} ({} found) ", for_terminal(query), hits.len());
+            let block = Block::default().borders(Borders::ALL).title(title);
+            let inner = block.inner(rect);
+            block.render(rect, buf);
+            let rows = usize::from(inner.height);
+            let offset = selected.saturating_sub(rows.saturating_sub(1));
+            let lines: Vec<Line> = hits
+                .iter()
+                .enumerate()
+                .skip(offset)
+                .take(rows)
+                .map(|(k, h)| {
+                    let conv = state
+                        .convs
+                        .iter()
+                        .find(|r| r.conv == h.conv)
+                        .map_or_else(|| h.conv.to_string(), |r| r.title.clone());
+                    let text = format!(
+                        "{} {} {}: {}",
+                        format_time(h.ts),
+                        for_terminal(&conv),
+                        for_terminal(&h.sender),
+                        for_terminal(&h.body)
+                    );
+                    let style = if k == *selected { highlight(state.colors) } else { Style::new() };
+                    Line::from(Span::styled(text, style))
+                })
+                .collect();
+            Paragraph::new(lines).render(inner, buf);
+        }
+    }
+}
+
+fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
+    let n = KeyAction::ALL.len() + USAGE.len() + 4;
+    let rect = popup(area, 64, u16::try_from(n).unwrap_or(u16::MAX));
+    Clear.render(rect, buf);
+    let block = Block::default().borders(Borders::ALL).title(" Help — Esc closes ");
+    let inner = block.inner(rect);
+    block.render(rect, buf);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut lines = vec![Line::from(Span::styled("Keys", bold))];
+    for a in KeyAction::ALL {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<22}", state.keys.describe_keys(a)), bold),
+            Span::raw(a.describe()),
+        ]));
+    }
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:<22}", "wheel / click"), bold),
+        Span::raw("scroll timeline / open conversation"),
+    ]));
+    lines.push(Line::from(Span::styled("Commands", bold)));
+    for (usage, what) in USAGE {
+        lines.push(Line::from(vec![Span::styled(format!("{usage:<22}"), bold), Span::raw(what)]));
+    }
+    Paragraph::new(lines).render(inner, buf);
+}

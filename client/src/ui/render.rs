@@ -1,0 +1,281 @@
+//! Drawing: `impl Widget for &View` paints the whole screen from `AppState`
+//! (list, header, timeline, typing/notice line, compose box, status bar,
+//! overlays). Every untrusted string passes through `sanitize` on its way.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
+use unicode_width::UnicodeWidthStr;
+
+use super::keys::KeyAction;
+use super::layout::{areas, list_offset, ROW_HEIGHT};
+use super::model::{ConnState, ConvKind, EntryKind};
+use super::overlay::render_overlay;
+use super::scroll::ctx_of;
+use super::state::AppState;
+use super::style::{dim, error, highlight};
+use super::timeline::{spinner, visible, wrap};
+use crate::sanitize::{for_terminal, for_terminal_multiline};
+
+/// The whole screen, borrowed from the state for one frame.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub state: &'a AppState,
+}
+
+impl Widget for &View<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let s = self.state;
+        let a = areas(s, area);
+        render_list(s, a.list, buf);
+        render_header(s, a.header, buf);
+        render_timeline(s, a.timeline, buf);
+        render_info(s, a.info, buf);
+        render_compose(s, a.compose, buf);
+        render_status(s, a.status, buf);
+        render_overlay(s, area, buf);
+    }
+}
+
+impl View<'_> {
+    /// Where the terminal cursor goes (in the compose box), if visible.
+    pub fn cursor(&self, area: Rect) -> Option<Position> {
+        let s = self.state;
+        if s.overlay != super::state::Overlay::None {
+            return None;
+        }
+        let c = areas(s, area).compose;
+        if c.width < 3 || c.height < 3 {
+            return None;
+        }
+        let before: String = s.compose.text.chars().take(s.compose.cursor).collect();
+        let clean = for_terminal_multiline(&before);
+        let inner_w = usize::from(c.width - 2);
+        let mut row = 0usize;
+        let mut col = 0usize;
+        for (i, para) in clean.split('\n').enumerate() {
+            let lines = wrap(para, inner_w - 1);
+            if i > 0 {
+                row += 1;
+            }
+            row += lines.len() - 1;
+            col = lines.last().map_or(0, |l| l.width());
+        }
+        let max_row = usize::from(c.height - 3);
+        let top = row.saturating_sub(max_row);
+        let y = c.y + 1 + u16::try_from(row - top).unwrap_or(0);
+        let x = c.x + 1 + u16::try_from(col.min(inner_w - 1)).unwrap_or(0);
+        Some(Position::new(x, y))
+    }
+}
+
+fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
+    if area.width == 0 {
+        return;
+    }
+    let block = Block::default().borders(Borders::RIGHT);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if s.convs.is_empty() {
+        let hint = vec![
+            Line::from(Span::styled("No conversations", dim(s.colors))),
+            Line::from(Span::styled("/dm USER to start", dim(s.colors))),
+        ];
+        Paragraph::new(hint).render(inner, buf);
+        return;
+    }
+    let offset = list_offset(s, inner);
+    let rows = usize::from(inner.height / ROW_HEIGHT);
+    let w = usize::from(inner.width);
+    let open = s.open.as_ref().map(|o| &o.conv);
+    for (k, row) in s.convs.iter().enumerate().skip(offset).take(rows) {
+        let y = inner.y + u16::try_from(k - offset).unwrap_or(0) * ROW_HEIGHT;
+        let mark = if row.kind == ConvKind::Group { "#" } else { "@" };
+        let badge = match (row.unread, row.pending) {
+            (0, 0) => String::new(),
+            (0, p) => format!(" ⋯{p}"),
+            (n, _) => format!(" {n}"),
+        };
+        let title_w = w.saturating_sub(2 + badge.width());
+        let title = truncate(&for_terminal(&row.title), title_w);
+        let mut title_style = Style::new();
+        if row.unread > 0 {
+            title_style = title_style.add_modifier(Modifier::BOLD);
+        }
+        let pad = w.saturating_sub(2 + title.width() + badge.width());
+        let badge_style = if s.colors {
+            Style::new().fg(ratatui::style::Color::Black).bg(ratatui::style::Color::Yellow)
+        } else {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        };
+        let mut line1 = Line::from(vec![
+            Span::styled(format!("{mark} "), dim(s.colors)),
+            Span::styled(title, title_style),
+            Span::raw(" ".repeat(pad)),
+            Span::styled(badge, if row.unread > 0 { badge_style } else { dim(s.colors) }),
+        ]);
+        let preview = match &row.last {
+            Some(m) if m.kind == EntryKind::Text => {
+                let body = m.body.as_deref().unwrap_or("").replace('\n', " ");
+                format!("{}: {}", for_terminal(&m.sender), for_terminal(&body))
+            }
+            _ if row.left => "(left)".to_owned(),
+            _ => String::new(),
+        };
+        let mut line2 = Line::from(Span::styled(format!("  {}", truncate(&preview, w.saturating_sub(2))), dim(s.colors)));
+        if open == Some(&row.conv) || (open.is_none() && k == s.selected) {
+            line1 = line1.patch_style(highlight(s.colors));
+            line2 = line2.patch_style(highlight(s.colors));
+        }
+        let r1 = Rect { y, height: 1, ..inner };
+        Paragraph::new(line1).render(r1, buf);
+        if y + 1 < inner.bottom() {
+            let r2 = Rect { y: y + 1, height: 1, ..inner };
+            Paragraph::new(line2).render(r2, buf);
+        }
+    }
+}
+
+fn render_header(s: &AppState, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    let line = match (s.open.as_ref(), s.open_row()) {
+        (Some(_), Some(row)) => {
+            let kind = match row.kind {
+                ConvKind::Group => format!("# {} · {} members", for_terminal(&row.title), row.member_count),
+                ConvKind::Direct => format!("@ {}", for_terminal(&row.title)),
+            };
+            Line::from(Span::styled(kind, Style::new().add_modifier(Modifier::BOLD)))
+        }
+        (Some(open), None) => Line::from(Span::styled(for_terminal(open.conv.as_str()).into_owned(), Style::new().add_modifier(Modifier::BOLD))),
+        (None, _) => Line::from(Span::styled("convo", Style::new().add_modifier(Modifier::BOLD))),
+    };
+    Paragraph::new(line.patch_style(Style::new().add_modifier(Modifier::UNDERLINED))).render(area, buf);
+}
+
+fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    let Some(open) = s.open.as_ref() else {
+        let hint = vec![
+            Line::from(""),
+            Line::from(Span::styled("Pick a conversation: Alt+Up/Down, Ctrl+K, or click.", dim(s.colors))),
+            Line::from(Span::styled("Press ? for help.", dim(s.colors))),
+        ];
+        Paragraph::new(hint).render(area, buf);
+        return;
+    };
+    let retry = s.keys.describe_keys(KeyAction::Retry);
+    let discard = s.keys.describe_keys(KeyAction::Discard);
+    let Some(ctx) = ctx_of(s, &retry, &discard) else {
+        return;
+    };
+    let vis = visible(&open.items, &open.scroll, usize::from(area.height), &ctx);
+    let mut lines = vis.lines;
+    if lines.is_empty() {
+        lines.push(Line::from(Span::styled(format!("{} loading…", spinner(s.frame)), dim(s.colors))));
+    }
+    // Chat timelines sit at the bottom of the pane when short.
+    let n = u16::try_from(lines.len()).unwrap_or(area.height).min(area.height);
+    let rect = Rect { y: area.bottom() - n, height: n, ..area };
+    Paragraph::new(lines).render(rect, buf);
+}
+
+fn render_info(s: &AppState, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    let line = if let Some(n) = &s.notice {
+        let style = if n.error { error(s.colors) } else { dim(s.colors) };
+        Line::from(Span::styled(for_terminal(&n.text).into_owned(), style))
+    } else if let Some(open) = &s.open {
+        let users: Vec<String> = s.typing_in(&open.conv).iter().map(|u| for_terminal(u).into_owned()).collect();
+        match users.len() {
+            0 => Line::from(""),
+            1 => Line::from(Span::styled(format!("{} is typing…", users[0]), dim(s.colors))),
+            _ => Line::from(Span::styled(format!("{} are typing…", users.join(", ")), dim(s.colors))),
+        }
+    } else {
+        Line::from("")
+    };
+    Paragraph::new(line).render(area, buf);
+}
+
+fn render_compose(s: &AppState, area: Rect, buf: &mut Buffer) {
+    if area.height < 3 || area.width < 3 {
+        return;
+    }
+    let title = match s.compose.editing {
+        Some(seq) => format!(" Edit #{seq} "),
+        None if s.open.is_some() => " Message ".to_owned(),
+        None => " Command ".to_owned(),
+    };
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let clean = for_terminal_multiline(&s.compose.text);
+    let w = usize::from(inner.width).saturating_sub(1);
+    let lines: Vec<Line> = clean.split('\n').flat_map(|p| wrap(p, w)).map(Line::from).collect();
+    // Keep the cursor's (last) lines visible when the text is taller than the box.
+    let before: usize = {
+        let b: String = s.compose.text.chars().take(s.compose.cursor).collect();
+        let c = for_terminal_multiline(&b);
+        c.split('\n').map(|p| wrap(p, w).len()).sum()
+    };
+    let top = before.saturating_sub(usize::from(inner.height));
+    let lines: Vec<Line> = lines.into_iter().skip(top).collect();
+    Paragraph::new(lines).render(inner, buf);
+}
+
+fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    let conn = match s.conn {
+        ConnState::Live => "● Live".to_owned(),
+        ConnState::CatchingUp { remaining } => format!("{} Catching up {remaining}", spinner(s.frame)),
+        ConnState::Reconnecting { in_ms } => format!("○ Reconnecting in {}s", in_ms.div_ceil(1000)),
+        ConnState::Offline => "○ Offline".to_owned(),
+        ConnState::Connecting => format!("{} Connecting", spinner(s.frame)),
+        ConnState::LoggedOut => "✗ Logged out".to_owned(),
+    };
+    let unread: u64 = s.convs.iter().map(|r| r.unread).sum();
+    let left = format!(" {}@{} │ {conn} │ {} queued", for_terminal(&s.user), for_terminal(&s.server), s.queued);
+    let right = if unread > 0 { format!("{unread} unread │ ? help ") } else { "? help ".to_owned() };
+    let pad = usize::from(area.width).saturating_sub(left.width() + right.width());
+    let text = format!("{left}{}{right}", " ".repeat(pad));
+    let style = if s.colors {
+        let bg = match s.conn {
+            ConnState::Live => ratatui::style::Color::Green,
+            ConnState::LoggedOut => ratatui::style::Color::Red,
+            _ => ratatui::style::Color::Yellow,
+        };
+        Style::new().bg(bg).fg(ratatui::style::Color::Black)
+    } else {
+        Style::new().add_modifier(Modifier::REVERSED)
+    };
+    Paragraph::new(Line::from(Span::styled(text, style))).render(area, buf);
+}
+
+/// Cuts already-sanitized text to `width` columns, with "…" when cut.
+fn truncate(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    out
+}

@@ -1,0 +1,264 @@
+//! The UI state model: everything the screen shows, plus the `Action`s that
+//! change it and the `Effect`s (engine requests) that changing it produces.
+//! No I/O here: tests build an `AppState`, feed actions, and inspect both.
+
+use crossterm::event::{KeyEvent, MouseEvent};
+
+use super::keys::KeyMap;
+use super::model::{
+    ConnState, ConvId, ConvRow, Message, OutboxItem, Seq, SearchHit, TimelineItem, TimelineQuery,
+};
+
+/// How long a typing indicator stays visible after the last `typing` event.
+pub const TYPING_SHOW_MS: i64 = 5_000;
+/// Minimum interval between two `typing` effects for one conversation.
+pub const TYPING_SEND_EVERY_MS: i64 = 3_000;
+/// Items read from the store when a conversation is opened.
+pub const OPEN_WINDOW: usize = 200;
+
+/// Everything on screen.
+#[derive(Debug)]
+pub struct AppState {
+    pub user: String,
+    pub server: String,
+    pub keys: KeyMap,
+    pub colors: bool,
+    pub conn: ConnState,
+    /// Outbox rows not yet acknowledged (shown in the status bar).
+    pub queued: usize,
+    /// Sorted by activity, newest first (as the engine returns them).
+    pub convs: Vec<ConvRow>,
+    /// Highlighted row in the conversation list.
+    pub selected: usize,
+    pub open: Option<OpenConv>,
+    pub compose: Compose,
+    pub overlay: Overlay,
+    /// One-line message under the timeline: command errors, engine errors, info.
+    pub notice: Option<Notice>,
+    /// (conversation, user, shown until ms).
+    pub typing: Vec<(ConvId, String, i64)>,
+    /// When we last sent `typing` and for which conversation.
+    pub typing_sent: Option<(ConvId, i64)>,
+    /// Wall clock in Unix ms, advanced by `Action::Tick`.
+    pub now_ms: i64,
+    /// Animation frame counter for spinners, advanced by `Action::Tick`.
+    pub frame: u64,
+    /// Terminal size (columns, rows), from `Action::Resize`.
+    pub size: (u16, u16),
+    pub quit: bool,
+}
+
+/// A one-line status message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The open conversation and its window onto the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenConv {
+    pub conv: ConvId,
+    /// A contiguous window of the timeline, oldest first. Never the whole
+    /// timeline: the store is queried for a window around what is visible.
+    pub items: Vec<TimelineItem>,
+    /// Messages held in the store for this conversation.
+    pub total: u64,
+    /// Whether the store holds entries newer than the window.
+    pub has_newer: bool,
+    pub scroll: ScrollPos,
+    /// `load_older` in flight: a spinner shows at the top.
+    pub loading_older: bool,
+    /// Read cursor when the conversation was opened: the "new messages" line
+    /// goes above the first message after it, and stays put while open.
+    pub read_marker: Seq,
+    /// Highest seq we asked the engine to mark read.
+    pub marked_read: Seq,
+    /// Message selected with Ctrl+Up/Down (for /edit, /delete, retry).
+    pub selected: Option<ItemKey>,
+}
+
+/// Identifies an item across window reloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemKey {
+    Seq(Seq),
+    Gap(Seq),
+    Pending(String),
+}
+
+impl ItemKey {
+    pub fn of(item: &TimelineItem) -> ItemKey {
+        match item {
+            TimelineItem::Message(m) => ItemKey::Seq(m.seq),
+            TimelineItem::Gap { from, .. } => ItemKey::Gap(*from),
+            TimelineItem::Pending(p) => ItemKey::Pending(p.client_id.clone()),
+        }
+    }
+}
+
+/// Scroll position of the timeline. Anchored to an item (not a line number)
+/// so it survives the window being reloaded or growing at the top, and so
+/// rendering only lays out the items that are actually visible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScrollPos {
+    /// Following the newest message.
+    Bottom,
+    /// `item` is the lowest visible item; `below` of its lines are hidden
+    /// under the bottom edge.
+    Anchored { item: ItemKey, below: usize },
+}
+
+/// The compose box: text and a cursor (char index).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Compose {
+    pub text: String,
+    pub cursor: usize,
+    /// Editing this message instead of sending a new one.
+    pub editing: Option<Seq>,
+}
+
+/// A modal overlay over the main screen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Overlay {
+    #[default]
+    None,
+    Help,
+    Switcher {
+        query: String,
+        selected: usize,
+    },
+    Search {
+        query: String,
+        hits: Vec<SearchHit>,
+        selected: usize,
+    },
+}
+
+/// Inputs to `update`: user input and engine data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Paste(String),
+    Resize(u16, u16),
+    Tick { now_ms: i64 },
+    Conversations(Vec<ConvRow>),
+    /// A window read from the store for `conv` (with the query that produced it).
+    Timeline {
+        conv: ConvId,
+        query: TimelineQuery,
+        items: Vec<TimelineItem>,
+        total: u64,
+    },
+    /// `load_older` finished (successfully or not).
+    OlderLoaded { conv: ConvId, error: Option<String> },
+    Connection(ConnState),
+    Outbox(Vec<OutboxItem>),
+    Typing { conv: ConvId, user: String },
+    NewMessage { conv: ConvId, message: Message },
+    SearchResults { query: String, hits: Vec<SearchHit> },
+    /// A conversation was created or found: open it.
+    Opened(ConvId),
+    Error(String),
+    Info(String),
+}
+
+/// Requests to the engine (or the terminal) produced by `update`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Send { conv: ConvId, body: String },
+    Edit { conv: ConvId, seq: Seq, body: String },
+    Redact { conv: ConvId, seq: Seq },
+    Retry { client_id: String },
+    Discard { client_id: String },
+    MarkRead { conv: ConvId, seq: Seq },
+    MarkAllRead { conv: ConvId },
+    /// Tell the engine this conversation is open (eager fetch).
+    Open { conv: ConvId },
+    LoadTimeline { conv: ConvId, query: TimelineQuery },
+    LoadOlder { conv: ConvId },
+    Typing { conv: ConvId },
+    CreateDirect { user: String },
+    CreateGroup { title: String, members: Vec<String> },
+    Invite { conv: ConvId, users: Vec<String> },
+    Leave { conv: ConvId },
+    Search { query: String },
+    /// Bell and/or OSC 9 (the driver applies the user's switches).
+    Notify { title: String, body: String },
+    Quit,
+}
+
+impl AppState {
+    pub fn new(user: &str, server: &str, keys: KeyMap, colors: bool) -> AppState {
+        AppState {
+            user: user.to_owned(),
+            server: server.to_owned(),
+            keys,
+            colors,
+            conn: ConnState::Offline,
+            queued: 0,
+            convs: Vec::new(),
+            selected: 0,
+            open: None,
+            compose: Compose::default(),
+            overlay: Overlay::None,
+            notice: None,
+            typing: Vec::new(),
+            typing_sent: None,
+            now_ms: 0,
+            frame: 0,
+            size: (80, 24),
+            quit: false,
+        }
+    }
+
+    /// The row of the open conversation, if it is in the list.
+    pub fn open_row(&self) -> Option<&ConvRow> {
+        let open = self.open.as_ref()?;
+        self.convs.iter().find(|c| c.conv == open.conv)
+    }
+
+    /// The query that re-reads the current window (used after `TimelineChanged`).
+    pub fn window_query(&self) -> Option<(ConvId, TimelineQuery)> {
+        let open = self.open.as_ref()?;
+        let held = open
+            .items
+            .iter()
+            .filter(|i| !matches!(i, TimelineItem::Pending(_)))
+            .count();
+        let query = match (&open.scroll, open.has_newer) {
+            (ScrollPos::Anchored { item: ItemKey::Seq(seq), .. }, true) => TimelineQuery::Around {
+                seq: *seq,
+                before: OPEN_WINDOW,
+                after: OPEN_WINDOW,
+            },
+            _ => TimelineQuery::Latest {
+                limit: held.max(OPEN_WINDOW),
+            },
+        };
+        Some((open.conv.clone(), query))
+    }
+
+    /// Users typing in `conv` right now.
+    pub fn typing_in(&self, conv: &ConvId) -> Vec<&str> {
+        self.typing
+            .iter()
+            .filter(|(c, _, until)| c == conv && *until > self.now_ms)
+            .map(|(_, u, _)| u.as_str())
+            .collect()
+    }
+
+    pub fn set_error(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    pub fn set_info(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error: false,
+        });
+    }
+}

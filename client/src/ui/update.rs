@@ -1,0 +1,583 @@
+//! `update(&mut AppState, Action) -> Vec<Effect>`: the only place UI state
+//! changes. Key handling, compose editing, commands, engine data arriving.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use super::commands::{self, Command};
+use super::keys::KeyAction;
+use super::layout::{areas, list_offset, ROW_HEIGHT};
+use super::model::{ConvId, EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
+use super::overlay::{overlay_key, switcher_matches};
+use super::scroll::{page_height, scroll_bottom, scroll_down, scroll_up};
+use super::state::{
+    Action, AppState, Effect, ItemKey, OpenConv, Overlay, ScrollPos, OPEN_WINDOW, TYPING_SEND_EVERY_MS,
+    TYPING_SHOW_MS,
+};
+
+/// Lines scrolled per mouse-wheel notch.
+const WHEEL_LINES: usize = 3;
+
+/// Applies one action; returns the engine requests it causes.
+pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Key(ev) => on_key(state, ev),
+        Action::Mouse(ev) => on_mouse(state, ev),
+        Action::Paste(text) => {
+            let text = text.replace("\r\n", "\n").replace('\r', "\n");
+            insert_text(state, &text);
+            typing(state)
+        }
+        Action::Resize(w, h) => {
+            state.size = (w, h);
+            Vec::new()
+        }
+        Action::Tick { now_ms } => {
+            state.now_ms = now_ms;
+            state.frame = state.frame.wrapping_add(1);
+            state.typing.retain(|(_, _, until)| *until > now_ms);
+            Vec::new()
+        }
+        Action::Conversations(rows) => {
+            let keep = state.convs.get(state.selected).map(|r| r.conv.clone());
+            state.convs = rows;
+            if let Some(i) = keep.and_then(|c| state.convs.iter().position(|r| r.conv == c)) {
+                state.selected = i;
+            }
+            state.selected = state.selected.min(state.convs.len().saturating_sub(1));
+            mark_visible_read(state)
+        }
+        Action::Timeline { conv, query, items, total } => {
+            let Some(open) = state.open.as_mut().filter(|o| o.conv == conv) else {
+                return Vec::new();
+            };
+            open.has_newer = match query {
+                TimelineQuery::Latest { .. } => false,
+                TimelineQuery::Around { seq, after, .. } => {
+                    items.iter().filter(|i| matches!(i, TimelineItem::Message(m) if m.seq > seq)).count() >= after
+                }
+            };
+            open.items = items;
+            open.total = total;
+            mark_visible_read(state)
+        }
+        Action::OlderLoaded { conv, error } => {
+            if let Some(open) = state.open.as_mut().filter(|o| o.conv == conv) {
+                open.loading_older = false;
+            }
+            if let Some(e) = error {
+                state.set_error(format!("could not load older messages: {e}"));
+            }
+            Vec::new()
+        }
+        Action::Connection(c) => {
+            state.conn = c;
+            Vec::new()
+        }
+        Action::Outbox(items) => {
+            state.queued = items.iter().filter(|i| !matches!(i.state, OutboxState::Failed { .. })).count();
+            Vec::new()
+        }
+        Action::Typing { conv, user } => {
+            if user != state.user {
+                let until = state.now_ms + TYPING_SHOW_MS;
+                state.typing.retain(|(c, u, _)| !(c == &conv && u == &user));
+                state.typing.push((conv, user, until));
+            }
+            Vec::new()
+        }
+        Action::NewMessage { conv, message } => {
+            state.typing.retain(|(c, u, _)| !(c == &conv && u == &message.sender));
+            let is_open = state.open.as_ref().is_some_and(|o| o.conv == conv);
+            if message.sender == state.user || is_open || message.kind != EntryKind::Text {
+                return Vec::new();
+            }
+            let title = state.convs.iter().find(|r| r.conv == conv).map_or_else(|| conv.to_string(), |r| r.title.clone());
+            let body = format!("{}: {}", message.sender, message.body.unwrap_or_default());
+            vec![Effect::Notify { title, body }]
+        }
+        Action::SearchResults { query, hits } => {
+            if hits.is_empty() {
+                state.set_info(format!("no messages match \"{query}\""));
+            } else {
+                state.overlay = Overlay::Search { query, hits, selected: 0 };
+            }
+            Vec::new()
+        }
+        Action::Opened(conv) => open_conv(state, conv, None),
+        Action::Error(e) => {
+            state.set_error(e);
+            Vec::new()
+        }
+        Action::Info(i) => {
+            state.set_info(i);
+            Vec::new()
+        }
+    }
+}
+
+fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
+    if ev.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    let action = state.keys.action_for(&ev);
+    if action == Some(KeyAction::Quit) {
+        state.quit = true;
+        return vec![Effect::Quit];
+    }
+    if state.overlay != Overlay::None {
+        return overlay_key(state, ev, action);
+    }
+    let compose_empty = state.compose.text.is_empty();
+    match action {
+        Some(KeyAction::Send) => return submit(state),
+        Some(KeyAction::Newline) => {
+            insert_text(state, "\n");
+            return Vec::new();
+        }
+        Some(KeyAction::Help) if compose_empty => {
+            state.overlay = Overlay::Help;
+            return Vec::new();
+        }
+        Some(KeyAction::EditLast) if compose_empty => {
+            start_edit(state, None);
+            return Vec::new();
+        }
+        Some(KeyAction::Switcher) => {
+            state.overlay = Overlay::Switcher { query: String::new(), selected: 0 };
+            return Vec::new();
+        }
+        Some(KeyAction::PrevConv) => return move_conv(state, -1),
+        Some(KeyAction::NextConv) => return move_conv(state, 1),
+        Some(KeyAction::NextUnread) => return next_unread(state),
+        Some(KeyAction::PageUp) => {
+            let page = page_height(state).saturating_sub(1).max(1);
+            return scroll_up(state, page);
+        }
+        Some(KeyAction::PageDown) => {
+            let page = page_height(state).saturating_sub(1).max(1);
+            let mut fx = scroll_down(state, page);
+            fx.extend(mark_visible_read(state));
+            return fx;
+        }
+        Some(KeyAction::Top) => return scroll_up(state, usize::MAX / 4),
+        Some(KeyAction::Bottom) => {
+            let mut fx = scroll_bottom(state);
+            fx.extend(mark_visible_read(state));
+            return fx;
+        }
+        Some(KeyAction::SelectUp) => {
+            select_message(state, -1);
+            return Vec::new();
+        }
+        Some(KeyAction::SelectDown) => {
+            select_message(state, 1);
+            return Vec::new();
+        }
+        Some(KeyAction::Retry) => return failed_action(state, true),
+        Some(KeyAction::Discard) => return failed_action(state, false),
+        Some(KeyAction::Cancel) => {
+            if state.compose.editing.take().is_some() {
+                state.compose.text.clear();
+                state.compose.cursor = 0;
+            }
+            if let Some(open) = state.open.as_mut() {
+                open.selected = None;
+            }
+            state.notice = None;
+            return Vec::new();
+        }
+        _ => {}
+    }
+    edit_compose(state, ev)
+}
+
+/// Text-editing keys of the compose box.
+fn edit_compose(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
+    let c = &mut state.compose;
+    let len = c.text.chars().count();
+    let byte = |text: &str, ci: usize| text.char_indices().nth(ci).map_or(text.len(), |(b, _)| b);
+    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = ev.modifiers.contains(KeyModifiers::ALT);
+    match ev.code {
+        KeyCode::Char(ch) if !ctrl && !alt => {
+            insert_text(state, &ch.to_string());
+            return typing(state);
+        }
+        KeyCode::Char('u') if ctrl => {
+            c.text.clear();
+            c.cursor = 0;
+            c.editing = None;
+        }
+        KeyCode::Char('a') if ctrl => c.cursor = 0,
+        KeyCode::Char('e') if ctrl => c.cursor = len,
+        KeyCode::Backspace if c.cursor > 0 => {
+            let at = byte(&c.text, c.cursor - 1);
+            c.text.remove(at);
+            c.cursor -= 1;
+        }
+        KeyCode::Delete if c.cursor < len => {
+            let at = byte(&c.text, c.cursor);
+            c.text.remove(at);
+        }
+        KeyCode::Left => c.cursor = c.cursor.saturating_sub(1),
+        KeyCode::Right => c.cursor = (c.cursor + 1).min(len),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn insert_text(state: &mut AppState, text: &str) {
+    let c = &mut state.compose;
+    let at = c.text.char_indices().nth(c.cursor).map_or(c.text.len(), |(b, _)| b);
+    c.text.insert_str(at, text);
+    c.cursor += text.chars().count();
+}
+
+/// Sends `typing` at most once per `TYPING_SEND_EVERY_MS` per conversation.
+fn typing(state: &mut AppState) -> Vec<Effect> {
+    let Some(conv) = state.open.as_ref().map(|o| o.conv.clone()) else {
+        return Vec::new();
+    };
+    if state.compose.text.starts_with('/') {
+        return Vec::new();
+    }
+    let due = match &state.typing_sent {
+        Some((c, at)) => c != &conv || state.now_ms - at >= TYPING_SEND_EVERY_MS,
+        None => true,
+    };
+    if !due {
+        return Vec::new();
+    }
+    state.typing_sent = Some((conv.clone(), state.now_ms));
+    vec![Effect::Typing { conv }]
+}
+
+/// Enter: send the text, apply an edit, or run a command.
+fn submit(state: &mut AppState) -> Vec<Effect> {
+    let text = state.compose.text.clone();
+    if text.trim().is_empty() {
+        return Vec::new();
+    }
+    let effects = if let Some(rest) = text.strip_prefix("//") {
+        send_text(state, format!("/{rest}"))
+    } else if text.starts_with('/') {
+        match commands::parse(&text) {
+            Ok(cmd) => run_command(state, cmd),
+            Err(e) => {
+                state.set_error(e);
+                return Vec::new();
+            }
+        }
+    } else {
+        send_text(state, text)
+    };
+    effects
+}
+
+fn clear_compose(state: &mut AppState) {
+    state.compose.text.clear();
+    state.compose.cursor = 0;
+    state.compose.editing = None;
+}
+
+fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
+    let Some(conv) = state.open.as_ref().map(|o| o.conv.clone()) else {
+        state.set_error("no conversation open — pick one with Ctrl+K or Alt+Up/Down");
+        return Vec::new();
+    };
+    let effect = match state.compose.editing {
+        Some(seq) => Effect::Edit { conv, seq, body },
+        None => Effect::Send { conv, body },
+    };
+    clear_compose(state);
+    state.notice = None;
+    if let Some(open) = state.open.as_mut() {
+        open.scroll = ScrollPos::Bottom;
+        open.selected = None;
+    }
+    vec![effect]
+}
+
+fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
+    let open = state.open.as_ref().map(|o| o.conv.clone());
+    let need_open = |state: &mut AppState| {
+        if open.is_none() {
+            state.set_error("no conversation open");
+        }
+        open.clone()
+    };
+    let effects = match cmd {
+        Command::Dm(user) => vec![Effect::CreateDirect { user }],
+        Command::Group { title, members } => vec![Effect::CreateGroup { title, members }],
+        Command::Invite(users) => match need_open(state) {
+            Some(conv) => vec![Effect::Invite { conv, users }],
+            None => return Vec::new(),
+        },
+        Command::Leave => match need_open(state) {
+            Some(conv) => vec![Effect::Leave { conv }],
+            None => return Vec::new(),
+        },
+        Command::Edit(None) => {
+            clear_compose(state);
+            start_edit(state, None);
+            return Vec::new();
+        }
+        Command::Edit(Some(body)) => match (need_open(state), target_message(state)) {
+            (Some(conv), Some(seq)) => vec![Effect::Edit { conv, seq, body }],
+            (Some(_), None) => {
+                state.set_error("no message of yours to edit");
+                return Vec::new();
+            }
+            _ => return Vec::new(),
+        },
+        Command::Delete => match (need_open(state), target_message(state)) {
+            (Some(conv), Some(seq)) => vec![Effect::Redact { conv, seq }],
+            (Some(_), None) => {
+                state.set_error("no message of yours to delete");
+                return Vec::new();
+            }
+            _ => return Vec::new(),
+        },
+        Command::Search(query) => vec![Effect::Search { query }],
+        Command::Read => {
+            let convs: Vec<ConvId> = state.convs.iter().filter(|r| r.unread > 0).map(|r| r.conv.clone()).collect();
+            for row in state.convs.iter_mut() {
+                row.unread = 0;
+                row.read_seq = row.last_seq;
+            }
+            convs.into_iter().map(|conv| Effect::MarkAllRead { conv }).collect()
+        }
+        Command::Help => {
+            state.overlay = Overlay::Help;
+            Vec::new()
+        }
+        Command::Quit => {
+            state.quit = true;
+            vec![Effect::Quit]
+        }
+    };
+    clear_compose(state);
+    state.notice = None;
+    if let Some(open) = state.open.as_mut() {
+        open.selected = None;
+    }
+    effects
+}
+
+/// The selected own text message, else the newest own text message.
+fn target_message(state: &AppState) -> Option<Seq> {
+    let open = state.open.as_ref()?;
+    let own = |i: &TimelineItem| match i {
+        TimelineItem::Message(m) if m.sender == state.user && m.kind == EntryKind::Text && !m.redacted => Some(m.seq),
+        _ => None,
+    };
+    if let Some(ItemKey::Seq(s)) = &open.selected {
+        if let Some(seq) = open.items.iter().filter_map(own).find(|seq| seq == s) {
+            return Some(seq);
+        }
+    }
+    open.items.iter().rev().find_map(own)
+}
+
+/// Loads the target message into the compose box for editing.
+fn start_edit(state: &mut AppState, seq: Option<Seq>) {
+    let Some(seq) = seq.or_else(|| target_message(state)) else {
+        state.set_error("no message of yours to edit");
+        return;
+    };
+    let body = state.open.as_ref().and_then(|o| {
+        o.items.iter().find_map(|i| match i {
+            TimelineItem::Message(m) if m.seq == seq => m.body.clone(),
+            _ => None,
+        })
+    });
+    state.compose.text = body.unwrap_or_default();
+    state.compose.cursor = state.compose.text.chars().count();
+    state.compose.editing = Some(seq);
+    state.set_info(format!("editing message #{seq} — Enter saves, Esc cancels"));
+}
+
+/// Opens `conv`; with `at`, the window is read around that seq and it is selected.
+pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Effect> {
+    if let Some(i) = state.convs.iter().position(|r| r.conv == conv) {
+        state.selected = i;
+    }
+    let read_marker = state.convs.get(state.selected).filter(|r| r.conv == conv).map_or(0, |r| r.read_seq);
+    let same = state.open.as_ref().is_some_and(|o| o.conv == conv);
+    if !same {
+        state.open = Some(OpenConv {
+            conv: conv.clone(),
+            items: Vec::new(),
+            total: 0,
+            has_newer: false,
+            scroll: ScrollPos::Bottom,
+            loading_older: false,
+            read_marker,
+            marked_read: 0,
+            selected: None,
+        });
+        state.compose.editing = None;
+    }
+    let query = match at {
+        Some(seq) => {
+            if let Some(open) = state.open.as_mut() {
+                open.scroll = ScrollPos::Anchored { item: ItemKey::Seq(seq), below: 0 };
+                open.selected = Some(ItemKey::Seq(seq));
+            }
+            TimelineQuery::Around { seq, before: OPEN_WINDOW, after: OPEN_WINDOW }
+        }
+        None => TimelineQuery::Latest { limit: OPEN_WINDOW },
+    };
+    let mut fx = Vec::new();
+    if !same {
+        fx.push(Effect::Open { conv: conv.clone() });
+    }
+    fx.push(Effect::LoadTimeline { conv, query });
+    fx
+}
+
+fn move_conv(state: &mut AppState, delta: isize) -> Vec<Effect> {
+    if state.convs.is_empty() {
+        return Vec::new();
+    }
+    let cur = match &state.open {
+        Some(o) => state.convs.iter().position(|r| r.conv == o.conv).unwrap_or(state.selected),
+        None if delta > 0 => usize::MAX,
+        None => 0,
+    };
+    let n = state.convs.len() as isize;
+    let next = if cur == usize::MAX { 0 } else { (cur as isize + delta).rem_euclid(n) as usize };
+    let conv = state.convs[next].conv.clone();
+    open_conv(state, conv, None)
+}
+
+fn next_unread(state: &mut AppState) -> Vec<Effect> {
+    let start = state.open.as_ref().and_then(|o| state.convs.iter().position(|r| r.conv == o.conv));
+    let n = state.convs.len();
+    let from = start.map_or(0, |s| s + 1);
+    let found = (0..n).map(|k| (from + k) % n).find(|&i| state.convs[i].unread > 0 && Some(i) != start);
+    match found {
+        Some(i) => {
+            let conv = state.convs[i].conv.clone();
+            open_conv(state, conv, None)
+        }
+        None => {
+            state.set_info("no unread conversations");
+            Vec::new()
+        }
+    }
+}
+
+/// Moves the message selection (newest first when nothing is selected).
+fn select_message(state: &mut AppState, delta: isize) {
+    let Some(open) = state.open.as_mut() else {
+        return;
+    };
+    let selectable: Vec<ItemKey> = open
+        .items
+        .iter()
+        .filter(|i| !matches!(i, TimelineItem::Gap { .. }))
+        .map(ItemKey::of)
+        .collect();
+    let cur = open.selected.as_ref().and_then(|s| selectable.iter().position(|k| k == s));
+    let next = match (cur, delta < 0) {
+        (None, true) => selectable.len().checked_sub(1),
+        (None, false) => None,
+        (Some(i), true) => Some(i.saturating_sub(1)),
+        (Some(i), false) => (i + 1 < selectable.len()).then_some(i + 1),
+    };
+    open.selected = next.and_then(|i| selectable.get(i).cloned());
+    if let Some(key) = &open.selected {
+        open.scroll = ScrollPos::Anchored { item: key.clone(), below: 0 };
+    }
+}
+
+/// Retry or discard the selected failed message, else the newest failed one.
+fn failed_action(state: &mut AppState, retry: bool) -> Vec<Effect> {
+    let Some(open) = state.open.as_ref() else {
+        return Vec::new();
+    };
+    let failed = |i: &TimelineItem| match i {
+        TimelineItem::Pending(p) if matches!(p.state, OutboxState::Failed { .. }) => Some(p.client_id.clone()),
+        _ => None,
+    };
+    let selected = match &open.selected {
+        Some(ItemKey::Pending(id)) => open.items.iter().filter_map(failed).find(|c| c == id),
+        _ => None,
+    };
+    match selected.or_else(|| open.items.iter().rev().find_map(failed)) {
+        Some(client_id) if retry => vec![Effect::Retry { client_id }],
+        Some(client_id) => vec![Effect::Discard { client_id }],
+        None => {
+            state.set_info("no failed message here");
+            Vec::new()
+        }
+    }
+}
+
+/// Marks the newest message on screen read when the view is at the bottom.
+fn mark_visible_read(state: &mut AppState) -> Vec<Effect> {
+    let Some(open) = state.open.as_mut() else {
+        return Vec::new();
+    };
+    if open.scroll != ScrollPos::Bottom || open.has_newer {
+        return Vec::new();
+    }
+    let Some(newest) = open.items.iter().rev().find_map(|i| match i {
+        TimelineItem::Message(m) => Some(m.seq),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let Some(row) = state.convs.iter_mut().find(|r| r.conv == open.conv) else {
+        return Vec::new();
+    };
+    if newest <= row.read_seq.max(open.marked_read) {
+        return Vec::new();
+    }
+    open.marked_read = newest;
+    row.read_seq = newest;
+    if newest >= row.last_seq {
+        row.unread = 0;
+    }
+    vec![Effect::MarkRead { conv: open.conv.clone(), seq: newest }]
+}
+
+fn on_mouse(state: &mut AppState, ev: crossterm::event::MouseEvent) -> Vec<Effect> {
+    let full = Rect::new(0, 0, state.size.0, state.size.1);
+    let a = areas(state, full);
+    let pos = Position::new(ev.column, ev.row);
+    match ev.kind {
+        MouseEventKind::ScrollUp if a.timeline.contains(pos) => scroll_up(state, WHEEL_LINES),
+        MouseEventKind::ScrollDown if a.timeline.contains(pos) => {
+            let mut fx = scroll_down(state, WHEEL_LINES);
+            fx.extend(mark_visible_read(state));
+            fx
+        }
+        MouseEventKind::Down(MouseButton::Left) if a.list.contains(pos) && state.overlay == Overlay::None => {
+            let idx = list_offset(state, a.list) + usize::from((pos.y - a.list.y) / ROW_HEIGHT);
+            match state.convs.get(idx) {
+                Some(row) => {
+                    let conv = row.conv.clone();
+                    open_conv(state, conv, None)
+                }
+                None => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Quick-switcher selection → open that conversation.
+pub fn switch_to(state: &mut AppState, query: &str, selected: usize) -> Vec<Effect> {
+    let matches = switcher_matches(state, query);
+    state.overlay = Overlay::None;
+    match matches.get(selected) {
+        Some(&i) => {
+            let conv = state.convs[i].conv.clone();
+            open_conv(state, conv, None)
+        }
+        None => Vec::new(),
+    }
+}

@@ -1,0 +1,198 @@
+//! The scriptable commands against a real server-mock: exact JSON output,
+//! exit codes, the offline fallback, the outbox across runs, token file modes.
+#![cfg(feature = "wired")]
+
+mod cli_support;
+
+use std::os::unix::fs::PermissionsExt;
+
+use cli_support::{TestServer, convo, convo_cmd, json, ok, register};
+use serde_json::json;
+
+#[test]
+fn version_prints_name_and_version() {
+    let out = convo_cmd(std::path::Path::new("/nonexistent"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("convo {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = convo(dir.path(), "ws://127.0.0.1:1/v1", "alice", &["send"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = convo(dir.path(), "ws://127.0.0.1:1/v1", "alice", &["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn commands_without_a_session_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = convo(dir.path(), "ws://127.0.0.1:1/v1", "alice", &["sync"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "stderr: {err}");
+    assert!(err.starts_with("convo: error: not logged in as alice on ws://127.0.0.1:1/v1"), "{err}");
+}
+
+#[test]
+fn json_output_of_register_send_list_show_search() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    register(a.path(), &url, "alice");
+    register(b.path(), &url, "bob");
+
+    assert_eq!(ok(a.path(), &url, "alice", &["create-group", "rust", "bob"]), "c1\n");
+    assert_eq!(ok(a.path(), &url, "alice", &["send", "rust", "hello bob"]), "sent to c1 as #2\n");
+    assert_eq!(ok(a.path(), &url, "alice", &["send", "@bob", "psst"]), "sent to c2 as #2\n");
+
+    // Bob's list: newest activity first, one unread each, previews.
+    let list = json(&ok(b.path(), &url, "bob", &["list", "--json"]));
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{list}");
+    let pick = |r: &serde_json::Value| {
+        json!({
+            "conv": r["conv"], "kind": r["kind"], "title": r["title"], "unread": r["unread"],
+            "last_seq": r["last_seq"], "read_seq": r["read_seq"], "member_count": r["member_count"],
+            "pending": r["pending"], "preview_seq": r["preview"]["seq"],
+            "preview_sender": r["preview"]["sender"], "preview_body": r["preview"]["body"],
+        })
+    };
+    assert_eq!(
+        pick(&rows[0]),
+        json!({"conv":"c2","kind":"direct","title":"alice","unread":1,"last_seq":2,"read_seq":0,
+               "member_count":2,"pending":0,"preview_seq":2,"preview_sender":"alice","preview_body":"psst"})
+    );
+    assert_eq!(
+        pick(&rows[1]),
+        json!({"conv":"c1","kind":"group","title":"rust","unread":1,"last_seq":2,"read_seq":0,
+               "member_count":2,"pending":0,"preview_seq":2,"preview_sender":"alice","preview_body":"hello bob"})
+    );
+
+    // show: the create event and the text, oldest first.
+    let shown = json(&ok(b.path(), &url, "bob", &["show", "rust", "--json"]));
+    let items = shown.as_array().unwrap();
+    assert_eq!(items.len(), 2, "{shown}");
+    assert_eq!(
+        (&items[0]["seq"], &items[0]["kind"], &items[0]["sender"], &items[0]["title"]),
+        (&json!(1), &json!("create"), &json!("alice"), &json!("rust"))
+    );
+    assert_eq!(
+        (&items[1]["conv"], &items[1]["seq"], &items[1]["kind"], &items[1]["sender"], &items[1]["body"]),
+        (&json!("c1"), &json!(2), &json!("text"), &json!("alice"), &json!("hello bob"))
+    );
+
+    // search finds the held text, with its conversation's title.
+    let hits = json(&ok(b.path(), &url, "bob", &["search", "hello", "--json"]));
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(
+        (&hits[0]["conv"], &hits[0]["title"], &hits[0]["seq"], &hits[0]["sender"], &hits[0]["body"]),
+        (&json!("c1"), &json!("rust"), &json!(2), &json!("alice"), &json!("hello bob"))
+    );
+
+    // read clears the unread count, on the server too (a fresh store sees it).
+    ok(b.path(), &url, "bob", &["read", "rust"]);
+    let fresh = tempfile::tempdir().unwrap();
+    let out = convo_cmd(fresh.path())
+        .args(["--server", &url, "--user", "bob", "login"])
+        .env("CONVO_PASSWORD", "correct horse battery")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let list = json(&ok(fresh.path(), &url, "bob", &["list", "--json"]));
+    let rust = list.as_array().unwrap().iter().find(|r| r["conv"] == "c1").unwrap().clone();
+    assert_eq!((&rust["unread"], &rust["read_seq"]), (&json!(0), &json!(2)));
+
+    // Human output is sanitized: no escape sequence reaches the terminal.
+    ok(a.path(), &url, "alice", &["send", "rust", "evil \u{1b}[2Jwipe"]);
+    let text = ok(b.path(), &url, "bob", &["show", "rust", "--limit", "1"]);
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(text.contains("alice: evil"), "{text:?}");
+    // ...while JSON carries the body exactly (escaped by serde).
+    let shown = json(&ok(b.path(), &url, "bob", &["show", "rust", "--json", "--limit", "1"]));
+    assert_eq!(shown[0]["body"], json!("evil \u{1b}[2Jwipe"));
+
+    // Unknown target: exit 1, one line on stderr.
+    let out = convo(b.path(), &url, "bob", &["show", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err, "convo: error: no conversation \"nosuch\"\n");
+}
+
+#[test]
+fn offline_list_queued_send_and_token_file() {
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = db_dir.path().join("server.db");
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), Some(db.clone()));
+    let url = server.url.clone();
+    let addr = server.addr;
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    register(a.path(), &url, "alice");
+    register(b.path(), &url, "bob");
+
+    // The token lives in a 0600 file inside a 0700 directory.
+    let token_file = b
+        .path()
+        .join(client::config::server_hash(&url))
+        .join("bob.token");
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let dmode = std::fs::metadata(token_file.parent().unwrap()).unwrap().permissions().mode();
+    assert_eq!(dmode & 0o777, 0o700);
+
+    ok(a.path(), &url, "alice", &["create-group", "ops", "bob"]);
+    ok(a.path(), &url, "alice", &["send", "ops", "deploy at 5"]);
+    let online = ok(b.path(), &url, "bob", &["list", "--json"]);
+    let rows = json(&online);
+    assert_eq!(rows[0]["title"], json!("ops"));
+    assert_eq!(rows[0]["unread"], json!(1));
+
+    server.stop();
+
+    // --offline: the cached list, silently.
+    let out = convo(b.path(), &url, "bob", &["list", "--json", "--offline"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), online);
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Unreachable: the cached list plus one warning line.
+    let out = convo(b.path(), &url, "bob", &["list", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), online);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("convo: warning: cannot reach"), "{err}");
+
+    // A send with --no-wait queues while the server is down...
+    let out = ok(b.path(), &url, "bob", &["send", "ops", "on it", "--no-wait"]);
+    assert!(out.starts_with("queued in c1 ("), "{out}");
+    let rows = json(&ok(b.path(), &url, "bob", &["list", "--json", "--offline"]));
+    assert_eq!(rows[0]["pending"], json!(1));
+    // ...and shows as pending in the timeline.
+    let items = json(&ok(b.path(), &url, "bob", &["show", "ops", "--json"]));
+    let last = items.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((&last["seq"], &last["body"], &last["state"]), (&json!(null), &json!("on it"), &json!("pending")));
+
+    // Server back on the same port with the same database: sync flushes it.
+    let server = TestServer::start(addr, Some(db));
+    let out = ok(b.path(), &url, "bob", &["sync"]);
+    assert!(out.contains(" 1 sent, 0 pending"), "{out}");
+    let items = json(&ok(a.path(), &url, "alice", &["show", "ops", "--json"]));
+    let last = items.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((&last["seq"], &last["sender"], &last["body"]), (&json!(3), &json!("bob"), &json!("on it")));
+    // Exactly once, even though bob's outbox may have retried.
+    let count = items.as_array().unwrap().iter().filter(|i| i["body"] == "on it").count();
+    assert_eq!(count, 1);
+    drop(server);
+}

@@ -1,0 +1,139 @@
+//! Test helpers shared by the CLI tests: an in-process server-mock on its own
+//! thread (so tests stay plain `#[test]`s that run `convo` as a child
+//! process) and a runner for `convo` with a private data dir.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+
+/// A server-mock running on a thread with its own runtime.
+pub struct TestServer {
+    pub url: String,
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts on `listen` (use port 0 for a fresh one) with a database at `db`
+    /// (None: in memory).
+    pub fn start(listen: SocketAddr, db: Option<PathBuf>) -> TestServer {
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let db = match db {
+                    Some(p) => server_mock::DbLocation::Path(p),
+                    None => server_mock::DbLocation::Memory,
+                };
+                let config = server_mock::Config {
+                    listen,
+                    db,
+                    allow_register: true,
+                    ..Default::default()
+                };
+                let server = server_mock::start(config).await.unwrap();
+                ready_tx.send((server.url(), server.local_addr())).unwrap();
+                let _ = stop_rx.await;
+                server.shutdown().await;
+            });
+        });
+        let (url, addr) = ready_rx.recv().expect("server failed to start");
+        TestServer {
+            url,
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the server and waits until its port is closed.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// The convo binary under test.
+pub fn convo_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_convo")
+}
+
+/// A `convo` command with a private data dir, no config file, no keyring
+/// (so token storage is the file fallback, whatever the machine has).
+pub fn convo_cmd(data: &Path) -> Command {
+    let mut c = Command::new(convo_bin());
+    c.arg("--data-dir")
+        .arg(data)
+        .env("CONVO_CONFIG", data.join("no-config.toml"))
+        .env("CONVO_NO_KEYRING", "1")
+        .env_remove("CONVO_PASSWORD")
+        .env_remove("CONVO_DATA_DIR")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Runs convo for `user` on `server` with `args`.
+pub fn convo(data: &Path, server: &str, user: &str, args: &[&str]) -> Output {
+    convo_cmd(data)
+        .args(["--server", server, "--user", user])
+        .args(args)
+        .output()
+        .expect("running convo")
+}
+
+/// Runs convo and requires exit 0; returns stdout.
+pub fn ok(data: &Path, server: &str, user: &str, args: &[&str]) -> String {
+    let out = convo(data, server, user, args);
+    assert!(
+        out.status.success(),
+        "convo {args:?} failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Registers `user` with a fixed password.
+pub fn register(data: &Path, server: &str, user: &str) {
+    let out = convo_cmd(data)
+        .args(["--server", server, "--user", user, "register"])
+        .env("CONVO_PASSWORD", "correct horse battery")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "register {user}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("registered {user} on {server}")
+    );
+}
+
+/// Parses stdout as one JSON value.
+pub fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}

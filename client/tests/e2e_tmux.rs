@@ -1,0 +1,255 @@
+//! End to end in a real terminal: two `convo` TUIs in tmux against an
+//! in-process server-mock; Bob goes through a TCP proxy the test can cut.
+//! Screens are polled with a deadline (never fixed sleeps as assertions).
+//! Skips, with a printed reason, only when tmux is not installed.
+#![cfg(feature = "wired")]
+
+mod cli_support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cli_support::{TestServer, convo_bin, ok, register};
+
+/// How long any one expected screen change may take.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A TCP proxy that can drop every connection and refuse new ones.
+struct Proxy {
+    addr: SocketAddr,
+    state: Arc<Mutex<ProxyState>>,
+}
+
+struct ProxyState {
+    open: bool,
+    conns: Vec<TcpStream>,
+}
+
+impl Proxy {
+    fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(ProxyState {
+            open: true,
+            conns: Vec::new(),
+        }));
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for down in listener.incoming() {
+                let Ok(down) = down else { continue };
+                if !st.lock().unwrap().open {
+                    let _ = down.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(up) = TcpStream::connect(upstream) else {
+                    let _ = down.shutdown(Shutdown::Both);
+                    continue;
+                };
+                {
+                    let mut s = st.lock().unwrap();
+                    s.conns.push(down.try_clone().unwrap());
+                    s.conns.push(up.try_clone().unwrap());
+                }
+                pipe(down.try_clone().unwrap(), up.try_clone().unwrap());
+                pipe(up, down);
+            }
+        });
+        Proxy { addr, state }
+    }
+
+    /// Drops every connection and refuses new ones.
+    fn cut(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.open = false;
+        for c in s.conns.drain(..) {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.state.lock().unwrap().open = true;
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
+    });
+}
+
+/// A private tmux server (own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Tmux {
+        Tmux {
+            socket: format!("convo-e2e-{}", std::process::id()),
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    /// Opens a 120x40 session running `shell_cmd`; the pane stays after the
+    /// program exits so a crash shows up in the capture.
+    fn session(&self, name: &str, shell_cmd: &str) {
+        let wrapped = format!("{shell_cmd}; echo \"[convo exited: $?]\"; sleep 600");
+        let st = self
+            .cmd()
+            .args(["new-session", "-d", "-x", "120", "-y", "40", "-s", name, &wrapped])
+            .status()
+            .unwrap();
+        assert!(st.success(), "tmux new-session failed");
+    }
+
+    fn capture(&self, name: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn type_text(&self, name: &str, text: &str) {
+        let st = self.cmd().args(["send-keys", "-t", name, "-l", text]).status().unwrap();
+        assert!(st.success());
+    }
+
+    fn key(&self, name: &str, key: &str) {
+        let st = self.cmd().args(["send-keys", "-t", name, key]).status().unwrap();
+        assert!(st.success());
+    }
+
+    /// Polls the screen until `pred` holds; panics with the screen otherwise.
+    fn wait_for(&self, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture(name);
+            if pred(&screen) {
+                return screen;
+            }
+            if start.elapsed() > DEADLINE {
+                panic!("{name}: timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+}
+
+fn convo_shell(data: &Path, server: &str, user: &str) -> String {
+    format!(
+        "env CONVO_NO_KEYRING=1 CONVO_CONFIG={cfg} {bin} --data-dir {data} --server {server} --user {user}",
+        cfg = data.join("no-config.toml").display(),
+        bin = convo_bin(),
+        data = data.display(),
+    )
+}
+
+/// Opens conversation `title` with the quick switcher.
+fn open_conv(t: &Tmux, name: &str, title: &str) {
+    t.key(name, "C-k");
+    t.type_text(name, title);
+    t.key(name, "Enter");
+}
+
+#[test]
+fn two_users_chat_through_disconnects_and_a_server_restart() {
+    if !tmux_available() {
+        println!("SKIPPED e2e_tmux: tmux is not installed");
+        return;
+    }
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = db_dir.path().join("server.db");
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), Some(db.clone()));
+    let server_addr = server.addr;
+    let url = server.url.clone();
+    let proxy = Proxy::start(server_addr);
+    let bob_url = format!("ws://{}/v1", proxy.addr);
+
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    register(a.path(), &url, "alice");
+    register(b.path(), &bob_url, "bob");
+    assert_eq!(ok(a.path(), &url, "alice", &["create-group", "e2e", "bob"]), "c1\n");
+
+    let t = Tmux::new();
+    t.session("alice", &convo_shell(a.path(), &url, "alice"));
+    t.session("bob", &convo_shell(b.path(), &bob_url, "bob"));
+    t.wait_for("alice", "the conversation list", |s| s.contains("e2e"));
+    t.wait_for("bob", "the conversation list", |s| s.contains("e2e"));
+    open_conv(&t, "alice", "e2e");
+    open_conv(&t, "bob", "e2e");
+
+    // (1) Alice types, Bob sees it.
+    t.type_text("alice", "hello from alice");
+    t.key("alice", "Enter");
+    t.wait_for("bob", "alice's first message", |s| s.contains("hello from alice"));
+
+    // (2) Bob's connection is cut: Reconnecting, then the message Alice sent
+    // meanwhile arrives once.
+    proxy.cut();
+    t.wait_for("bob", "the Reconnecting status", |s| s.contains("Reconnecting"));
+    t.type_text("alice", "while you were away");
+    t.key("alice", "Enter");
+    t.wait_for("alice", "her own message", |s| s.contains("while you were away"));
+    proxy.restore();
+    let screen = t.wait_for("bob", "the missed message", |s| s.contains("while you were away"));
+    assert_eq!(screen.matches("while you were away").count(), 1, "{screen}");
+    assert_eq!(screen.matches("hello from alice").count(), 1, "{screen}");
+
+    // (3) Server down: Alice's message shows pending, then is delivered once
+    // the server is back (same port, same database).
+    server.stop();
+    t.wait_for("alice", "a disconnected status", |s| {
+        s.contains("Reconnecting") || s.contains("Offline") || s.contains("Connecting")
+    });
+    t.type_text("alice", "queued while down");
+    t.key("alice", "Enter");
+    t.wait_for("alice", "the pending message", |s| {
+        s.lines()
+            .any(|l| l.contains("queued while down") && l.to_lowercase().contains("pending"))
+    });
+    let server = TestServer::start(server_addr, Some(db));
+    let screen = t.wait_for("bob", "the message sent while down", |s| s.contains("queued while down"));
+    assert_eq!(screen.matches("queued while down").count(), 1, "{screen}");
+    t.wait_for("alice", "the pending mark to clear", |s| {
+        s.lines()
+            .any(|l| l.contains("queued while down") && !l.to_lowercase().contains("pending"))
+    });
+    t.key("alice", "C-c");
+    t.key("bob", "C-c");
+    t.wait_for("alice", "convo to exit cleanly", |s| s.contains("[convo exited: 0]"));
+    drop(server);
+}

@@ -1,0 +1,262 @@
+//! One WebSocket connection as decoded frames: the handshake (path `/v1`,
+//! frame caps), a reader that turns messages into [`Incoming`] so nothing else
+//! sees bytes, and a writer task that drains the bounded [`Outbox`].
+//!
+//! Closing is out of band: anyone holding the [`Outbox`] (the writer thread
+//! when a push does not fit, `logout` on another connection, shutdown) sets a
+//! close code; the writer task stops, sends the close frame bounded by a
+//! timeout, and the connection is dropped. Nobody else ever waits on a peer
+//! that does not read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use sync_core::protocol::{ClientFrame, DecodeError, MAX_FRAME_BYTES, ServerFrame, decode_client_frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes, error::CapacityError};
+
+/// How long a close frame may take to reach a peer before we drop it.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long we read (and discard) after closing, so unread input does not
+/// turn our FIN into a reset that would destroy the close frame.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Close codes the server uses.
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const TRY_LATER: u16 = 1013;
+    pub const REVOKED: u16 = 4001;
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        close::GOING_AWAY => "server shutting down",
+        close::POLICY => "too many failed authentications",
+        close::TOO_BIG => "frame too large",
+        close::TRY_LATER => "too slow or overloaded, try again later",
+        close::REVOKED => "session revoked",
+        _ => "bye",
+    }
+}
+
+/// Sending half of a connection: a bounded queue of frames plus the
+/// out-of-band close signal. Cheap to clone; safe to use from any thread.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<Message>,
+    close: Arc<watch::Sender<Option<u16>>>,
+}
+
+impl Outbox {
+    /// Queues a text frame without waiting. When the queue is full the peer
+    /// is not keeping up: the connection is closed with 1013 rather than
+    /// skipping a frame. Returns false when the frame was not queued.
+    pub fn push(&self, text: Utf8Bytes) -> bool {
+        self.push_message(Message::Text(text))
+    }
+
+    /// Queues a server frame (serialized here).
+    pub fn push_frame(&self, f: &ServerFrame) -> bool {
+        self.push(f.to_json().into())
+    }
+
+    fn push_message(&self, m: Message) -> bool {
+        match self.tx.try_send(m) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close(close::TRY_LATER);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Asks the connection to close with `code` (the first code set wins).
+    pub fn close(&self, code: u16) {
+        self.close.send_if_modified(|c| {
+            if c.is_none() {
+                *c = Some(code);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// The close code once one was set.
+    pub fn close_code(&self) -> Option<u16> {
+        *self.close.borrow()
+    }
+}
+
+/// What the reader produced.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A well-formed request.
+    Frame(ClientFrame),
+    /// A text frame that is not a valid request (answer `bad_request`).
+    Invalid(DecodeError),
+    /// A binary frame (answer `bad_request` with `re: null`).
+    Binary,
+    /// A control frame; only proves the peer is alive.
+    Alive,
+    /// A frame over the cap: close with 1009.
+    TooBig,
+    /// The peer closed or the socket failed.
+    Closed,
+}
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// An accepted WebSocket connection.
+#[derive(Debug)]
+pub struct Connection {
+    stream: SplitStream<Ws>,
+    writer: JoinHandle<SplitSink<Ws, Message>>,
+    outbox: Outbox,
+    close_rx: watch::Receiver<Option<u16>>,
+}
+
+/// Frame caps: 64 KiB per message, also when assembled from fragments, and a
+/// bounded write buffer so a stuck peer cannot make us buffer without end.
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+        .write_buffer_size(0)
+        .max_write_buffer_size(4 * 1024 * 1024)
+        .read_buffer_size(16 * 1024)
+}
+
+impl Connection {
+    /// Runs the WebSocket handshake (only path `/v1` is accepted) and starts
+    /// the writer task with a queue of `queue` frames.
+    pub async fn accept(tcp: TcpStream, queue: usize) -> Result<Connection, WsError> {
+        let check_path = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+            if req.uri().path() == "/v1" {
+                Ok(resp)
+            } else {
+                let mut e = ErrorResponse::new(Some("not found: use /v1".into()));
+                *e.status_mut() = tokio_tungstenite::tungstenite::http::StatusCode::NOT_FOUND;
+                Err(e)
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let ws = tokio_tungstenite::accept_hdr_async_with_config(tcp, check_path, Some(ws_config())).await?;
+        let (sink, stream) = ws.split();
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let (close_tx, close_rx) = watch::channel(None);
+        let outbox = Outbox { tx, close: Arc::new(close_tx) };
+        let writer = tokio::spawn(write_loop(sink, rx, close_rx.clone()));
+        Ok(Connection { stream, writer, outbox, close_rx })
+    }
+
+    /// The sending half.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Next incoming item. Cancel safe.
+    pub async fn next(&mut self) -> Incoming {
+        match self.stream.next().await {
+            Some(Ok(Message::Text(t))) => match decode_client_frame(t.as_str()) {
+                Ok(f) => Incoming::Frame(f),
+                Err(e) => Incoming::Invalid(e),
+            },
+            Some(Ok(Message::Binary(_))) => Incoming::Binary,
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Incoming::Alive,
+            Some(Ok(Message::Close(_))) | None => Incoming::Closed,
+            Some(Err(WsError::Capacity(
+                CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders,
+            ))) => Incoming::TooBig,
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "read failed");
+                Incoming::Closed
+            }
+        }
+    }
+
+    /// A receiver of the close signal (`Some(code)` once anyone asked).
+    pub fn close_watch(&self) -> watch::Receiver<Option<u16>> {
+        self.close_rx.clone()
+    }
+
+    /// Closes with `code` unless another code was already set, waits for the
+    /// writer to send the close frame (bounded), then drains and drops.
+    pub async fn finish(self, code: u16) {
+        self.outbox.close(code);
+        let sink = match tokio::time::timeout(CLOSE_TIMEOUT + Duration::from_secs(1), self.writer).await {
+            Ok(Ok(sink)) => sink,
+            _ => return,
+        };
+        let Ok(ws) = self.stream.reunite(sink) else { return };
+        let mut tcp = ws.into_inner();
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            let _ = tcp.shutdown().await;
+            let mut buf = [0u8; 4096];
+            while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
+}
+
+async fn write_loop(
+    mut sink: SplitSink<Ws, Message>,
+    mut rx: mpsc::Receiver<Message>,
+    mut close_rx: watch::Receiver<Option<u16>>,
+) -> SplitSink<Ws, Message> {
+    loop {
+        tokio::select! {
+            biased;
+            _ = signalled(&mut close_rx, Option::is_some) => break,
+            m = rx.recv() => {
+                let Some(m) = m else { break };
+                tokio::select! {
+                    r = sink.send(m) => if r.is_err() { return sink },
+                    // A peer that stopped reading must not hold the close up.
+                    _ = signalled(&mut close_rx, Option::is_some) => break,
+                }
+            }
+        }
+    }
+    let code = (*close_rx.borrow()).unwrap_or(close::NORMAL);
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        // Graceful closes deliver what is already queued (e.g. the `ok` of a
+        // logout); a slow consumer's backlog is dropped.
+        if code != close::TRY_LATER {
+            while let Ok(m) = rx.try_recv() {
+                if sink.feed(m).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let frame = CloseFrame { code: CloseCode::from(code), reason: reason(code).into() };
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    })
+    .await;
+    sink
+}
+
+/// Resolves once `rx` holds a value matching `f` (or its sender is gone).
+/// Drops the watch guard before returning, so callers can hold the future
+/// across `.await`s inside `select!`.
+pub async fn signalled<T>(rx: &mut watch::Receiver<T>, f: impl FnMut(&T) -> bool) {
+    let _ = rx.wait_for(f).await.map(|_| ());
+}
+
+/// Queues a WebSocket ping (keep-alive).
+pub fn ping(outbox: &Outbox) -> bool {
+    outbox.push_message(Message::Ping(Bytes::new()))
+}

@@ -1,0 +1,99 @@
+//! Error types: [`ServerError`] for start-up, [`StoreError`] for the database,
+//! and [`Reject`], a request refused with a protocol error code.
+
+use sync_core::protocol::{ErrorCode, RequestId, ServerFrame, validate::Invalid};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Binding the listen address failed.
+    #[error("bind {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Opening or migrating the database failed.
+    #[error("open database: {0}")]
+    Store(#[from] StoreError),
+    /// No data directory could be found for the default database path.
+    #[error("no data directory for the default database path")]
+    NoDataDir,
+}
+
+/// A database failure, naming the step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A SQLite call failed during the named step.
+    #[error("{0}: {1}")]
+    Sql(&'static str, #[source] rusqlite::Error),
+    /// The database was written by a newer server.
+    #[error("database schema version {0} is newer than this server")]
+    SchemaTooNew(usize),
+    /// Creating the database directory failed.
+    #[error("create database directory: {0}")]
+    Dir(#[source] std::io::Error),
+    /// The writer thread is gone (the server is shutting down).
+    #[error("the database writer has stopped")]
+    WriterGone,
+    /// A blocking reader task failed to run.
+    #[error("reader task failed: {0}")]
+    Reader(String),
+}
+
+/// A request refused with a protocol error code; becomes an `error` reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The wire error code.
+    pub code: ErrorCode,
+    /// Human text.
+    pub message: String,
+    /// For `rate_limited`.
+    pub retry_after_ms: Option<u64>,
+}
+
+impl Reject {
+    /// A rejection with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Reject {
+        Reject {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// `bad_request`.
+    pub fn bad(message: impl Into<String>) -> Reject {
+        Reject::new(ErrorCode::BadRequest, message)
+    }
+
+    /// `not_found` for a conversation (also used for "not a member", so
+    /// nobody learns which conversations exist).
+    pub fn no_conv() -> Reject {
+        Reject::new(ErrorCode::NotFound, "no such conversation")
+    }
+
+    /// The `error` frame answering request `re`.
+    pub fn to_frame(&self, re: Option<RequestId>) -> ServerFrame {
+        ServerFrame::Error {
+            re,
+            code: self.code,
+            message: self.message.clone(),
+            retry_after_ms: self.retry_after_ms,
+        }
+    }
+}
+
+impl From<Invalid> for Reject {
+    fn from(e: Invalid) -> Reject {
+        Reject::new(e.code, e.message)
+    }
+}
+
+impl From<StoreError> for Reject {
+    fn from(e: StoreError) -> Reject {
+        tracing::error!(error = %e, "store failure");
+        Reject::new(ErrorCode::Internal, "internal server error")
+    }
+}

@@ -1,0 +1,198 @@
+//! One connection's life: `hello`, then a loop over incoming frames, pings
+//! and shutdown, dispatching each request to its `cmd` module. Holds the
+//! per-connection state: authentication, unauthorized strikes, the send rate
+//! bucket.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sync_core::protocol::{ClientFrame, ErrorCode, RequestId, ServerFrame};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::cmd::{self, Ctx};
+use crate::connection::{self, Connection, Incoming, Outbox, close};
+use crate::error::Reject;
+use crate::rate::TokenBucket;
+use crate::registry::Peer;
+use crate::state::Shared;
+
+/// Server pings this often.
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// A connection silent this long is closed.
+const IDLE_LIMIT: Duration = Duration::from_secs(90);
+/// The fifth `unauthorized` reply on a connection closes it with 1008.
+const MAX_STRIKES: u32 = 5;
+
+/// The authenticated identity of a connection.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub user: String,
+    pub device: String,
+    pub token_hash: [u8; 32],
+}
+
+/// What the loop does after a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Close(u16),
+}
+
+struct Handler {
+    shared: Arc<Shared>,
+    conn_id: u64,
+    outbox: Outbox,
+    auth: Option<Authed>,
+    strikes: u32,
+    bucket: TokenBucket,
+}
+
+/// Serves one accepted TCP connection until it closes or the server shuts down.
+pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut conn = match Connection::accept(tcp, shared.outbound_queue).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "handshake failed");
+            return;
+        }
+    };
+    let mut h = Handler {
+        conn_id: shared.next_conn_id(),
+        outbox: conn.outbox().clone(),
+        auth: None,
+        strikes: 0,
+        bucket: TokenBucket::new(shared.send_rate_per_sec, shared.send_burst),
+        shared,
+    };
+    h.outbox.push(h.shared.hello.clone());
+    let mut close_rx = conn.close_watch();
+    let mut last_heard = Instant::now();
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let code = loop {
+        tokio::select! {
+            incoming = conn.next() => {
+                last_heard = Instant::now();
+                match h.on_incoming(incoming).await {
+                    Flow::Continue => {}
+                    Flow::Close(code) => break code,
+                }
+            }
+            _ = connection::signalled(&mut close_rx, Option::is_some) => break close::NORMAL,
+            _ = connection::signalled(&mut shutdown, |s| *s) => break close::GOING_AWAY,
+            _ = ticker.tick() => {
+                if last_heard.elapsed() >= IDLE_LIMIT {
+                    break close::NORMAL;
+                }
+                connection::ping(&h.outbox);
+            }
+        }
+    };
+    if let Some(a) = &h.auth {
+        h.shared.registry.remove(&a.user, h.conn_id);
+    }
+    conn.finish(code).await;
+}
+
+impl Handler {
+    async fn on_incoming(&mut self, incoming: Incoming) -> Flow {
+        match incoming {
+            Incoming::Frame(f) => self.on_frame(f).await,
+            Incoming::Invalid(e) => {
+                self.reply(&Reject::bad(e.message).to_frame(e.id));
+                Flow::Continue
+            }
+            Incoming::Binary => {
+                self.reply(&Reject::bad("binary frames are not supported").to_frame(None));
+                Flow::Continue
+            }
+            Incoming::Alive => Flow::Continue,
+            Incoming::TooBig => Flow::Close(close::TOO_BIG),
+            Incoming::Closed => Flow::Close(close::NORMAL),
+        }
+    }
+
+    fn reply(&self, f: &ServerFrame) {
+        self.outbox.push_frame(f);
+    }
+
+    async fn on_frame(&mut self, frame: ClientFrame) -> Flow {
+        let re = frame.id();
+        match frame {
+            ClientFrame::Ping { id } => {
+                self.reply(&ServerFrame::Pong { re: id });
+                Flow::Continue
+            }
+            ClientFrame::Register { .. } | ClientFrame::Login { .. } | ClientFrame::Auth { .. } => {
+                if self.auth.is_some() {
+                    self.reply(&Reject::bad("this connection is already authenticated").to_frame(Some(re)));
+                    return Flow::Continue;
+                }
+                let res = cmd::session::authenticate(&self.shared, frame).await;
+                self.after_auth(re, res)
+            }
+            _ => {
+                let Some(auth) = self.auth.clone() else {
+                    let r = Reject::new(ErrorCode::Unauthenticated, "authenticate first");
+                    self.reply(&r.to_frame(Some(re)));
+                    return Flow::Continue;
+                };
+                if let ClientFrame::Logout { id } = frame {
+                    return self.logout(id, &auth).await;
+                }
+                if matches!(frame, ClientFrame::Send { .. } | ClientFrame::Edit { .. } | ClientFrame::Redact { .. }) {
+                    if let Err(ms) = self.bucket.take(Instant::now()) {
+                        let mut r = Reject::new(ErrorCode::RateLimited, "sending too fast");
+                        r.retry_after_ms = Some(ms);
+                        self.reply(&r.to_frame(Some(re)));
+                        return Flow::Continue;
+                    }
+                }
+                let ctx = Ctx { shared: &self.shared, user: &auth.user, conn_id: self.conn_id, outbox: &self.outbox, re };
+                match cmd::dispatch(&ctx, frame).await {
+                    Ok(Some(f)) => self.reply(&f),
+                    Ok(None) => {}
+                    Err(r) => self.reply(&r.to_frame(Some(re))),
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    fn after_auth(&mut self, re: RequestId, res: Result<(Authed, String), Reject>) -> Flow {
+        match res {
+            Ok((auth, token)) => {
+                // Push delivery starts now, before any sync on this connection.
+                let peer = Arc::new(Peer { conn_id: self.conn_id, token_hash: auth.token_hash, outbox: self.outbox.clone() });
+                self.shared.registry.add(&auth.user, peer);
+                self.reply(&ServerFrame::Session { re, user: auth.user.clone(), device: auth.device.clone(), token });
+                self.auth = Some(auth);
+                Flow::Continue
+            }
+            Err(r) => {
+                self.reply(&r.to_frame(Some(re)));
+                if r.code == ErrorCode::Unauthorized {
+                    self.strikes += 1;
+                    if self.strikes >= MAX_STRIKES {
+                        return Flow::Close(close::POLICY);
+                    }
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn logout(&mut self, re: RequestId, auth: &Authed) -> Flow {
+        match cmd::session::logout(&self.shared, auth, self.conn_id).await {
+            Ok(()) => {
+                self.reply(&ServerFrame::Ok { re });
+                self.shared.registry.close_token(&auth.user, &auth.token_hash, self.conn_id, close::REVOKED);
+                Flow::Close(close::REVOKED)
+            }
+            Err(r) => {
+                self.reply(&r.to_frame(Some(re)));
+                Flow::Continue
+            }
+        }
+    }
+}

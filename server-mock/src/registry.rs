@@ -1,0 +1,94 @@
+//! The in-memory registry of authenticated connections (user → connections)
+//! and fan-out of pre-serialized frames to them.
+//!
+//! A std `Mutex` (not tokio's) guards the map: it is only held for
+//! non-blocking `try_send`s, never across I/O or an `.await`, and the writer
+//! thread (which is not a tokio task) fans out through it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::connection::Outbox;
+
+/// One authenticated connection as the fan-out sees it.
+#[derive(Debug)]
+pub struct Peer {
+    /// Unique per connection for the server's life.
+    pub conn_id: u64,
+    /// SHA-256 of the token the connection authenticated with.
+    pub token_hash: [u8; 32],
+    /// Its bounded outbound queue.
+    pub outbox: Outbox,
+}
+
+/// user → authenticated connections.
+#[derive(Debug, Default)]
+pub struct Registry {
+    by_user: Mutex<HashMap<String, Vec<Arc<Peer>>>>,
+}
+
+impl Registry {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Arc<Peer>>>> {
+        // A panic elsewhere while holding the lock leaves the map usable.
+        self.by_user.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts push delivery to `peer` for `user`.
+    pub fn add(&self, user: &str, peer: Arc<Peer>) {
+        self.map().entry(user.to_owned()).or_default().push(peer);
+    }
+
+    /// Stops push delivery to connection `conn_id` of `user`.
+    pub fn remove(&self, user: &str, conn_id: u64) {
+        let mut map = self.map();
+        if let Some(list) = map.get_mut(user) {
+            list.retain(|p| p.conn_id != conn_id);
+            if list.is_empty() {
+                map.remove(user);
+            }
+        }
+    }
+
+    /// Queues `frame` on every connection of every user in `users`, except
+    /// connection `except`. A connection whose queue is full is closed with
+    /// 1013 by [`Outbox::push`]; nobody waits for it.
+    pub fn send_to<'a>(
+        &self,
+        users: impl IntoIterator<Item = &'a String>,
+        frame: &Utf8Bytes,
+        except: Option<u64>,
+    ) {
+        let map = self.map();
+        for user in users {
+            let Some(peers) = map.get(user) else { continue };
+            for peer in peers {
+                if Some(peer.conn_id) != except {
+                    peer.outbox.push(frame.clone());
+                }
+            }
+        }
+    }
+
+    /// Closes every connection of `user` authenticated with `token_hash`
+    /// (after `logout`), except `except`, with `code`.
+    pub fn close_token(&self, user: &str, token_hash: &[u8; 32], except: u64, code: u16) {
+        let map = self.map();
+        for peer in map.get(user).into_iter().flatten() {
+            if peer.conn_id != except && &peer.token_hash == token_hash {
+                peer.outbox.close(code);
+            }
+        }
+    }
+
+    /// Number of authenticated connections (for logs and tests).
+    pub fn len(&self) -> usize {
+        self.map().values().map(Vec::len).sum()
+    }
+
+    /// True when no connection is authenticated.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,136 @@
+//! The listener: binds, accepts under a connection cap, runs one task per
+//! connection, and shuts down gracefully (every task watches one shutdown
+//! signal; connections close with 1001; the writer finishes queued commits).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use crate::connection::{Connection, close};
+use crate::error::ServerError;
+use crate::registry::Registry;
+use crate::state::Shared;
+use crate::store::Store;
+use crate::{Config, handler};
+use sync_core::protocol::{MAX_BODY_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, ServerFrame};
+
+/// A started server. Dropping it without [`RunningServer::shutdown`] leaves
+/// the tasks running until the runtime ends.
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    accept: JoinHandle<()>,
+    permits: Arc<Semaphore>,
+    max_connections: u32,
+}
+
+/// Binds, opens the database, spawns the tasks; returns once listening.
+pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+    let registry = Arc::new(Registry::default());
+    let db = config.db.clone();
+    let reg = registry.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&db, reg))
+        .await
+        .map_err(|e| crate::error::StoreError::Reader(e.to_string()))??;
+    let hello = ServerFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        server: config.name.clone(),
+        server_id: store.server_id().to_owned(),
+        max_frame_bytes: MAX_FRAME_BYTES as u64,
+        max_body_bytes: MAX_BODY_BYTES as u64,
+    };
+    let shared = Arc::new(Shared::new(store, registry, hello.to_json().into(), &config));
+    let max_connections = u32::try_from(config.max_connections.max(1)).unwrap_or(u32::MAX >> 3);
+    let permits = Arc::new(Semaphore::new(max_connections as usize));
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let accept = tokio::spawn(accept_loop(listener, shared.clone(), permits.clone(), shutdown_rx));
+    tracing::info!(addr = %local_addr, server_id = shared.store.server_id(), "listening");
+    Ok(RunningServer { local_addr, shared, shutdown, accept, permits, max_connections })
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Semaphore>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = crate::connection::signalled(&mut shutdown, |s| *s) => break,
+        };
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let shared = shared.clone();
+                let rx = shutdown.clone();
+                tokio::spawn(async move {
+                    handler::serve(tcp, shared, rx).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                tracing::warn!(%peer, "connection cap reached");
+                // Tell the client why (1013) instead of a bare reset; bounded.
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                        if let Ok(conn) = Connection::accept(tcp, 1).await {
+                            conn.finish(close::TRY_LATER).await;
+                        }
+                    })
+                    .await;
+                });
+            }
+        }
+    }
+    // Dropping the listener frees the port for an immediate restart.
+    drop(listener);
+}
+
+impl RunningServer {
+    /// The bound address (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `ws://IP:PORT/v1`.
+    pub fn url(&self) -> String {
+        format!("ws://{}/v1", self.local_addr)
+    }
+
+    /// The id stored with the database.
+    pub fn server_id(&self) -> &str {
+        self.shared.store.server_id()
+    }
+
+    /// Number of authenticated connections right now.
+    pub fn authenticated_connections(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// Graceful stop: no new connections, every connection closes with 1001
+    /// after its in-flight request, queued commits finish, the database closes.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.accept.await;
+        // Every connection task holds a permit until it is done.
+        let _ = self.permits.acquire_many(self.max_connections).await;
+        let store = self.shared.store.clone();
+        drop(self.shared);
+        let _ = tokio::task::spawn_blocking(move || store.stop_blocking()).await;
+        tracing::info!("server stopped");
+    }
+}

@@ -1,0 +1,52 @@
+//! The state every connection task shares, behind one cheap cloneable
+//! `Arc<Shared>`: the store handle, the connection registry, limits and the
+//! pre-serialized `hello` frame.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// Shared server state.
+#[derive(Debug)]
+pub struct Shared {
+    /// The database.
+    pub store: Store,
+    /// Authenticated connections, for fan-out.
+    pub registry: Arc<Registry>,
+    /// The `hello` frame, serialized once.
+    pub hello: Utf8Bytes,
+    /// Whether `register` is accepted.
+    pub allow_register: bool,
+    /// Token bucket refill rate for send/edit/redact, per connection.
+    pub send_rate_per_sec: f64,
+    /// Token bucket size.
+    pub send_burst: u32,
+    /// Outbound queue length per connection.
+    pub outbound_queue: usize,
+    next_conn: AtomicU64,
+}
+
+impl Shared {
+    /// Builds the shared state.
+    pub fn new(store: Store, registry: Arc<Registry>, hello: Utf8Bytes, config: &crate::Config) -> Shared {
+        Shared {
+            store,
+            registry,
+            hello,
+            allow_register: config.allow_register,
+            send_rate_per_sec: config.send_rate_per_sec,
+            send_burst: config.send_burst,
+            outbound_queue: config.outbound_queue,
+            next_conn: AtomicU64::new(1),
+        }
+    }
+
+    /// A fresh connection id.
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,91 @@
+//! Client appends (`send`, `edit`, `redact`) inside the writer's batch:
+//! `client_id` dedup, target rules, the sender's read cursor, the push.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sync_core::protocol::{EntryKind, ErrorCode};
+
+use super::ops::{Batch, Done, NewEntry, NewRow, append, member_conv, push_message, set_read};
+use super::rows::conv_id;
+use crate::error::{Reject, StoreError};
+
+fn sql(step: &'static str) -> impl FnOnce(rusqlite::Error) -> Reject {
+    move |e| Reject::from(StoreError::Sql(step, e))
+}
+
+/// Appends a client-sent entry, or returns the first `sent` of a repeated
+/// `(sender, conv, client_id)` without appending anything.
+pub fn client_append(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    me: &str,
+    conv: i64,
+    client_id: &str,
+    entry: NewEntry,
+) -> Result<Done, Reject> {
+    let mut c = member_conv(db, me, conv)?;
+    let mut stmt = db
+        .prepare_cached("SELECT seq, ts FROM entries WHERE conv = ?1 AND sender = ?2 AND client_id = ?3")
+        .map_err(sql("prepare dedup"))?;
+    let first: Option<(u64, i64)> = stmt
+        .query_row(params![conv, me, client_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(sql("dedup lookup"))?;
+    if let Some((seq, ts)) = first {
+        return Ok(Done::Sent { conv: conv_id(conv), client_id: client_id.to_owned(), seq, ts });
+    }
+    let mut row = NewRow::new(me, EntryKind::Text);
+    row.client_id = Some(client_id);
+    match &entry {
+        NewEntry::Text { body } => row.body = Some(body),
+        NewEntry::Edit { target, body } => {
+            check_target(db, me, conv, *target)?;
+            row.kind = EntryKind::Edit;
+            row.target = Some(*target);
+            row.body = Some(body);
+        }
+        NewEntry::Redact { target } => {
+            check_target(db, me, conv, *target)?;
+            row.kind = EntryKind::Redact;
+            row.target = Some(*target);
+            db.execute("UPDATE entries SET redacted = 1 WHERE conv = ?1 AND seq = ?2", params![conv, target])
+                .map_err(sql("mark redacted"))?;
+        }
+    }
+    let is_text = row.kind == EntryKind::Text;
+    let msg = append(db, b, conv, &mut c, row)?;
+    if is_text {
+        // Sending moves the sender's cursor to the new seq, so a user's own
+        // texts never count as unread.
+        set_read(db, me, conv, msg.seq)?;
+    }
+    push_message(db, b, conv, &msg)?;
+    Ok(Done::Sent { conv: conv_id(conv), client_id: client_id.to_owned(), seq: msg.seq, ts: msg.ts })
+}
+
+/// Target rules, in order: missing → not_found; not a text → bad_request;
+/// someone else's → forbidden; already redacted → conflict.
+fn check_target(db: &Connection, me: &str, conv: i64, target: u64) -> Result<(), Reject> {
+    let Ok(target) = i64::try_from(target) else {
+        return Err(Reject::new(ErrorCode::NotFound, format!("no entry {target}")));
+    };
+    let mut stmt = db
+        .prepare_cached("SELECT kind, sender, redacted FROM entries WHERE conv = ?1 AND seq = ?2")
+        .map_err(sql("prepare target"))?;
+    let t: Option<(String, String, bool)> = stmt
+        .query_row(params![conv, target], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()
+        .map_err(sql("read target"))?;
+    let Some((kind, sender, redacted)) = t else {
+        return Err(Reject::new(ErrorCode::NotFound, format!("no entry {target}")));
+    };
+    if kind != "text" {
+        return Err(Reject::bad("only text entries can be edited or redacted"));
+    }
+    if sender != me {
+        return Err(Reject::new(ErrorCode::Forbidden, "only the sender may change a message"));
+    }
+    if redacted {
+        return Err(Reject::new(ErrorCode::Conflict, "the message was redacted"));
+    }
+    Ok(())
+}

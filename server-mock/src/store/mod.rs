@@ -1,0 +1,183 @@
+//! Durable storage on SQLite: schema and migrations ([`schema`]), the writer
+//! thread with group commit ([`writer`], [`ops`], [`append_op`]), a pool of
+//! reader connections used through `spawn_blocking` ([`Store::read`]), and row
+//! mapping ([`rows`]). Blocking SQLite work never runs on the async executor.
+
+pub mod append_op;
+pub mod ops;
+pub mod rows;
+pub mod schema;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+pub use schema::{MIGRATIONS, PRAGMAS};
+
+use crate::DbLocation;
+use crate::connection::Outbox;
+use crate::error::{Reject, StoreError};
+use crate::registry::Registry;
+use ops::{Done, WriteOp};
+use sync_core::protocol::RequestId;
+use writer::{Cmd, Job, ReplyTo};
+
+/// Reader connections kept open between requests.
+const READER_POOL: usize = 4;
+
+/// Cheap cloneable handle to the database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    writer: mpsc::Sender<Cmd>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+    server_id: String,
+    /// Set for `DbLocation::Memory`: a throwaway file removed at shutdown.
+    temp: bool,
+}
+
+fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(path, flags).map_err(|e| StoreError::Sql("open database", e))
+}
+
+fn temp_path() -> PathBuf {
+    let r: u64 = rand::random();
+    std::env::temp_dir().join(format!("server-mock-{}-{r:016x}.db", std::process::id()))
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the database and starts the
+    /// writer thread, which fans out through `registry`.
+    pub fn open(location: &DbLocation, registry: Arc<Registry>) -> Result<Store, StoreError> {
+        // `:memory:` cannot be shared between the writer and reader
+        // connections, so a throwaway server uses a temp file instead, without
+        // fsync (nothing needs to survive it).
+        let (path, temp) = match location {
+            DbLocation::Memory => (temp_path(), true),
+            DbLocation::Path(p) => {
+                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(StoreError::Dir)?;
+                }
+                (p.clone(), false)
+            }
+        };
+        let mut db = open_conn(&path)?;
+        let server_id = schema::prepare(&mut db)?;
+        if temp {
+            db.execute_batch("PRAGMA synchronous=OFF")
+                .map_err(|e| StoreError::Sql("relax throwaway database", e))?;
+        }
+        let counter = writer::load_counter(&db)?;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || writer::run(db, rx, registry, counter))
+            .map_err(StoreError::Dir)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                writer: tx,
+                thread: Mutex::new(Some(thread)),
+                path,
+                pool: Mutex::new(Vec::new()),
+                server_id,
+                temp,
+            }),
+        })
+    }
+
+    /// The random id created with the database.
+    pub fn server_id(&self) -> &str {
+        &self.inner.server_id
+    }
+
+    /// Queues `op`; the writer replies straight into `outbox` as the reply to
+    /// `re` once the batch holding it has committed.
+    pub fn submit(&self, op: WriteOp, origin: u64, outbox: Outbox, re: RequestId) -> Result<(), Reject> {
+        let job = Job {
+            op,
+            origin: Some(origin),
+            reply: ReplyTo::Conn { outbox, re },
+        };
+        self.inner
+            .writer
+            .send(Cmd::Job(job))
+            .map_err(|_| Reject::from(StoreError::WriterGone))
+    }
+
+    /// Runs `op` and waits for its committed result.
+    pub async fn call(&self, op: WriteOp, origin: Option<u64>) -> Result<Done, Reject> {
+        let (tx, rx) = oneshot::channel();
+        let job = Job {
+            op,
+            origin,
+            reply: ReplyTo::Chan(tx),
+        };
+        self.inner
+            .writer
+            .send(Cmd::Job(job))
+            .map_err(|_| Reject::from(StoreError::WriterGone))?;
+        rx.await.map_err(|_| Reject::from(StoreError::WriterGone))?
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, Reject>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Reject> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let pooled = inner.pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => {
+                    let c = open_conn(&inner.path)?;
+                    c.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=1;")
+                        .map_err(|e| StoreError::Sql("configure reader", e))?;
+                    c
+                }
+            };
+            let out = f(&mut conn);
+            let mut pool = inner.pool.lock().unwrap_or_else(PoisonError::into_inner);
+            if pool.len() < READER_POOL {
+                pool.push(conn);
+            }
+            out
+        });
+        match task.await {
+            Ok(r) => r,
+            Err(e) => Err(Reject::from(StoreError::Reader(e.to_string()))),
+        }
+    }
+
+    /// Lets the writer finish every queued job, then stops it and closes the
+    /// readers. Blocking: call from `spawn_blocking`.
+    pub fn stop_blocking(&self) {
+        let _ = self.inner.writer.send(Cmd::Stop);
+        let handle = self.inner.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        self.inner.pool.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        if self.inner.temp {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = self.inner.path.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}

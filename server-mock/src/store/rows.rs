@@ -1,0 +1,146 @@
+//! Row mapping shared by the writer and the readers: timeline entries to
+//! [`Message`], member+conversation rows to [`Summary`], conversation ids.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use sync_core::protocol::{ConvId, ConvKind, EntryKind, Message, Summary};
+
+use crate::error::StoreError;
+
+/// Columns of `entries` read into a [`Message`] (prefix `e.`-free).
+pub const ENTRY_COLS: &str = "seq, sender, ts, kind, body, target, title, members, subject, client_id";
+
+/// Maps a row selected with [`ENTRY_COLS`] starting at column `at`.
+pub fn message_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
+    let kind: String = r.get(at + 3)?;
+    let members: Option<String> = r.get(at + 7)?;
+    Ok(Message {
+        seq: r.get(at)?,
+        sender: r.get(at + 1)?,
+        ts: r.get(at + 2)?,
+        // Only this server writes `kind`; an unknown value means corruption,
+        // shown as text rather than failing the whole reply.
+        kind: EntryKind::parse(&kind).unwrap_or(EntryKind::Text),
+        body: r.get(at + 4)?,
+        target: r.get(at + 5)?,
+        title: r.get(at + 6)?,
+        members: members.and_then(|m| serde_json::from_str(&m).ok()),
+        user: r.get(at + 8)?,
+        client_id: r.get(at + 9)?,
+    })
+}
+
+/// The conversation id on the wire (`c7`) for a row id.
+pub fn conv_id(id: i64) -> ConvId {
+    ConvId(format!("c{id}"))
+}
+
+/// Parses a wire conversation id; `None` for anything this server never issued.
+pub fn parse_conv(conv: &ConvId) -> Option<i64> {
+    let digits = conv.as_str().strip_prefix('c')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
+/// Select list for summaries: `members m JOIN convs c LEFT JOIN entries e`
+/// where `e` is the newest text the user can see (as of the leave for a left
+/// conversation).
+pub const SUMMARY_FROM: &str = "SELECT m.conv, c.kind, c.title, c.direct_key, c.member_count,
+        c.last_seq, c.text_count, m.active, m.read_seq, m.read_text_n,
+        m.left_seq, m.left_text_n, m.change_seq,
+        e.seq, e.sender, e.ts, e.kind, e.body, e.target, e.title, e.members, e.subject, e.client_id
+    FROM members m
+    JOIN convs c ON c.id = m.conv
+    LEFT JOIN entries e ON e.conv = m.conv
+        AND e.seq = CASE WHEN m.active THEN c.last_text_seq ELSE m.left_text_seq END";
+
+/// Maps a row of [`SUMMARY_FROM`] for `user`; also returns `change_seq`.
+pub fn summary_row(r: &Row<'_>, user: &str) -> rusqlite::Result<(Summary, i64)> {
+    let id: i64 = r.get(0)?;
+    let kind: String = r.get(1)?;
+    let kind = if kind == "direct" {
+        ConvKind::Direct
+    } else {
+        ConvKind::Group
+    };
+    let title: String = r.get(2)?;
+    let direct_key: Option<String> = r.get(3)?;
+    let title = match (kind, direct_key) {
+        (ConvKind::Direct, Some(key)) => key
+            .split('|')
+            .find(|n| *n != user)
+            .unwrap_or(user)
+            .to_owned(),
+        _ => title,
+    };
+    let active: bool = r.get(7)?;
+    let read_seq: u64 = r.get(8)?;
+    let read_text_n: u64 = r.get(9)?;
+    let (last_seq, text_count): (u64, u64) = if active {
+        (r.get(5)?, r.get(6)?)
+    } else {
+        (r.get(10)?, r.get(11)?)
+    };
+    let has_last: Option<i64> = r.get(13)?;
+    let last = match has_last {
+        Some(_) => Some(message_at(r, 13)?),
+        None => None,
+    };
+    let summary = Summary {
+        conv: conv_id(id),
+        kind,
+        title,
+        member_count: r.get(4)?,
+        last_seq,
+        read_seq,
+        unread: text_count.saturating_sub(read_text_n),
+        last,
+        left: !active,
+    };
+    Ok((summary, r.get(12)?))
+}
+
+/// The summary of `conv` for `user`, or `None` when the user never joined it.
+pub fn summary(conn: &Connection, user: &str, conv: i64) -> Result<Option<Summary>, StoreError> {
+    let sql = format!("{SUMMARY_FROM} WHERE m.user = ?1 AND m.conv = ?2");
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(|e| StoreError::Sql("prepare summary", e))?;
+    stmt.query_row(rusqlite::params![user, conv], |r| summary_row(r, user))
+        .optional()
+        .map(|o| o.map(|(s, _)| s))
+        .map_err(|e| StoreError::Sql("read summary", e))
+}
+
+/// Whether `user` is a current member of `conv`.
+pub fn is_member(conn: &Connection, user: &str, conv: i64) -> Result<bool, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT active FROM members WHERE user = ?1 AND conv = ?2")
+        .map_err(|e| StoreError::Sql("prepare membership", e))?;
+    let active: Option<bool> = stmt
+        .query_row(rusqlite::params![user, conv], |r| r.get(0))
+        .optional()
+        .map_err(|e| StoreError::Sql("read membership", e))?;
+    Ok(active == Some(true))
+}
+
+/// Current members of `conv` in join order.
+pub fn members(conn: &Connection, conv: i64) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT user FROM members WHERE conv = ?1 AND active = 1 ORDER BY ord")
+        .map_err(|e| StoreError::Sql("prepare members", e))?;
+    let rows = stmt
+        .query_map([conv], |r| r.get(0))
+        .map_err(|e| StoreError::Sql("read members", e))?;
+    rows.collect::<Result<Vec<String>, _>>()
+        .map_err(|e| StoreError::Sql("read members", e))
+}
+
+/// Server clock in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,131 @@
+//! Schema migrations (numbered SQL, one transaction each, version kept in
+//! `PRAGMA user_version`) and the connection pragmas.
+//!
+//! Read diffusion: one timeline per conversation (`entries`, keyed
+//! `(conv, seq)`), written once whatever the group size, plus one `members`
+//! row per (user, conversation) that holds the read cursor and the change
+//! counter value `sync` pages over.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Pragmas every connection runs: WAL so readers never block the writer, and
+/// `synchronous=FULL` so a committed transaction survives power loss and
+/// kill -9 (a `sent` reply is only sent after commit).
+pub const PRAGMAS: &str = "PRAGMA journal_mode=WAL;
+PRAGMA synchronous=FULL;
+PRAGMA foreign_keys=ON;
+PRAGMA busy_timeout=5000;";
+
+/// Migration `i` moves the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the whole initial schema.
+    "CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE users (
+        name       TEXT PRIMARY KEY,
+        pw_hash    TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- Only SHA-256(token) is stored; a token belongs to one user and device.
+    CREATE TABLE tokens (
+        hash       BLOB PRIMARY KEY,
+        user       TEXT NOT NULL REFERENCES users(name),
+        device     TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- direct_key is 'a|b' (sorted names) for direct conversations, so at most
+    -- one exists per pair. text_count = text_n of the newest entry.
+    CREATE TABLE convs (
+        id            INTEGER PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        title         TEXT NOT NULL,
+        direct_key    TEXT UNIQUE,
+        member_count  INTEGER NOT NULL,
+        last_seq      INTEGER NOT NULL,
+        last_text_seq INTEGER NOT NULL,
+        text_count    INTEGER NOT NULL
+    );
+
+    -- text_n: number of text entries up to and including this seq, so
+    -- unread is one subtraction.
+    CREATE TABLE entries (
+        conv      INTEGER NOT NULL REFERENCES convs(id),
+        seq       INTEGER NOT NULL,
+        sender    TEXT NOT NULL,
+        ts        INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        body      TEXT,
+        target    INTEGER,
+        title     TEXT,
+        members   TEXT,
+        subject   TEXT,
+        client_id TEXT,
+        text_n    INTEGER NOT NULL,
+        redacted  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (conv, seq)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX entries_client_id ON entries (conv, sender, client_id)
+        WHERE client_id IS NOT NULL;
+
+    -- One row per (user, conversation) ever joined. active=0 after leave; the
+    -- left_* columns freeze the summary as of the leave. change_seq is the
+    -- global change counter value of the last change to this user's summary.
+    CREATE TABLE members (
+        user         TEXT NOT NULL REFERENCES users(name),
+        conv         INTEGER NOT NULL REFERENCES convs(id),
+        ord          INTEGER NOT NULL,
+        active       INTEGER NOT NULL,
+        read_seq     INTEGER NOT NULL,
+        read_text_n  INTEGER NOT NULL,
+        change_seq   INTEGER NOT NULL,
+        left_seq     INTEGER NOT NULL DEFAULT 0,
+        left_text_seq INTEGER NOT NULL DEFAULT 0,
+        left_text_n  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (user, conv)
+    ) WITHOUT ROWID;
+    CREATE INDEX members_by_change ON members (user, change_seq);
+    CREATE INDEX members_by_conv ON members (conv, active, ord);",
+];
+
+/// Applies the pragmas and every pending migration; creates `server_id` and
+/// the change counter on a fresh database. Returns the server id.
+pub fn prepare(conn: &mut Connection) -> Result<String, StoreError> {
+    conn.execute_batch(PRAGMAS)
+        .map_err(|e| StoreError::Sql("apply pragmas", e))?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| StoreError::Sql("read schema version", e))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::SchemaTooNew(version));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::Sql("begin migration", e))?;
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Sql("run migration", e))?;
+        // user_version cannot be bound as a parameter.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .map_err(|e| StoreError::Sql("set schema version", e))?;
+        tx.commit()
+            .map_err(|e| StoreError::Sql("commit migration", e))?;
+    }
+    let random: [u8; 16] = rand::random();
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('server_id', ?1), ('change_seq', '0')",
+        [hex::encode(random)],
+    )
+    .map_err(|e| StoreError::Sql("create server id", e))?;
+    conn.query_row("SELECT value FROM meta WHERE key = 'server_id'", [], |r| {
+        r.get(0)
+    })
+    .map_err(|e| StoreError::Sql("read server id", e))
+}

@@ -1,0 +1,221 @@
+//! The writer thread: the only connection that writes. It drains every queued
+//! job (up to [`MAX_BATCH`]) into one `BEGIN IMMEDIATE` transaction ("group
+//! commit"), so durable throughput is not one fsync per message; only after
+//! `COMMIT` does it reply and fan out, in commit order, from this one thread,
+//! which is what keeps pushes per connection in seq order.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+
+use rusqlite::Connection;
+use sync_core::protocol::{ErrorCode, RequestId, ServerFrame};
+use tokio::sync::oneshot;
+
+use super::ops::{self, Batch, Done, Fanout, WriteOp};
+use super::rows::now_ms;
+use crate::connection::Outbox;
+use crate::error::{Reject, StoreError};
+use crate::registry::Registry;
+
+/// Most jobs in one transaction.
+pub const MAX_BATCH: usize = 256;
+
+/// Where the result of a job goes.
+#[derive(Debug)]
+pub enum ReplyTo {
+    /// Straight into the requesting connection's queue as the reply to `re`.
+    Conn { outbox: Outbox, re: RequestId },
+    /// Back to an awaiting task.
+    Chan(oneshot::Sender<Result<Done, Reject>>),
+}
+
+/// One queued write.
+#[derive(Debug)]
+pub struct Job {
+    pub op: WriteOp,
+    /// The requesting connection (its own `read` events skip it).
+    pub origin: Option<u64>,
+    pub reply: ReplyTo,
+}
+
+/// Messages to the writer thread.
+#[derive(Debug)]
+pub enum Cmd {
+    Job(Job),
+    /// Finish what is queued before this, then exit.
+    Stop,
+}
+
+/// Runs until [`Cmd::Stop`] or until every sender is dropped.
+pub fn run(mut db: Connection, rx: Receiver<Cmd>, registry: Arc<Registry>, mut counter: i64) {
+    let mut cache: HashMap<i64, Arc<Vec<String>>> = HashMap::new();
+    loop {
+        let first = match rx.recv() {
+            Ok(Cmd::Job(j)) => j,
+            Ok(Cmd::Stop) | Err(_) => break,
+        };
+        let mut jobs = vec![first];
+        let mut stop = false;
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Cmd::Job(j)) => jobs.push(j),
+                Ok(Cmd::Stop) => {
+                    stop = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        run_batch(&mut db, &registry, &mut counter, &mut cache, jobs);
+        if stop {
+            break;
+        }
+    }
+    tracing::debug!("writer thread stopped");
+}
+
+type Outcome = (ReplyTo, Result<Done, Reject>, Vec<Fanout>);
+
+fn run_batch(
+    db: &mut Connection,
+    registry: &Registry,
+    counter: &mut i64,
+    cache: &mut HashMap<i64, Arc<Vec<String>>>,
+    jobs: Vec<Job>,
+) {
+    let n = jobs.len();
+    let mut replies = Vec::with_capacity(n);
+    let mut ops_in = Vec::with_capacity(n);
+    for j in jobs {
+        replies.push(j.reply);
+        ops_in.push((j.op, j.origin));
+    }
+    match transact(db, counter, cache, ops_in) {
+        Ok(results) => {
+            for (reply, (res, events)) in replies.into_iter().zip(results) {
+                deliver((reply, res, events), registry);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, jobs = n, "batch transaction failed");
+            // Nothing of the batch is stored; in-memory state may be ahead of
+            // the database, so forget it.
+            let _ = db.execute_batch("ROLLBACK");
+            cache.clear();
+            if let Ok(v) = read_counter(db) {
+                *counter = v;
+            }
+            for reply in replies {
+                let rej = Reject::new(ErrorCode::Internal, "internal server error");
+                deliver((reply, Err(rej), Vec::new()), registry);
+            }
+        }
+    }
+}
+
+fn read_counter(db: &Connection) -> Result<i64, StoreError> {
+    let v: String = db
+        .query_row("SELECT value FROM meta WHERE key = 'change_seq'", [], |r| r.get(0))
+        .map_err(|e| StoreError::Sql("read change counter", e))?;
+    Ok(v.parse().unwrap_or(0))
+}
+
+/// Loads the change counter at start-up.
+pub fn load_counter(db: &Connection) -> Result<i64, StoreError> {
+    read_counter(db)
+}
+
+fn transact(
+    db: &mut Connection,
+    counter: &mut i64,
+    cache: &mut HashMap<i64, Arc<Vec<String>>>,
+    ops_in: Vec<(WriteOp, Option<u64>)>,
+) -> Result<Vec<(Result<Done, Reject>, Vec<Fanout>)>, StoreError> {
+    let s = |step| move |e| StoreError::Sql(step, e);
+    db.execute_batch("BEGIN IMMEDIATE").map_err(s("begin batch"))?;
+    let mut b = Batch {
+        counter: *counter,
+        touched: HashSet::new(),
+        events: Vec::new(),
+        members: cache,
+        origin: None,
+        now: now_ms(),
+    };
+    let mut out = Vec::with_capacity(ops_in.len());
+    for (op, origin) in ops_in {
+        b.origin = origin;
+        db.execute_batch("SAVEPOINT op").map_err(s("savepoint"))?;
+        let res = ops::apply(db, &mut b, op);
+        if res.is_ok() {
+            db.execute_batch("RELEASE op").map_err(s("release savepoint"))?;
+        } else {
+            db.execute_batch("ROLLBACK TO op; RELEASE op")
+                .map_err(s("rollback savepoint"))?;
+            b.events.clear();
+            // The cache may hold this op's undone membership changes.
+            b.members.clear();
+        }
+        out.push((res, std::mem::take(&mut b.events)));
+    }
+    // One bump per touched conversation per batch, not per message: every
+    // active member's summary changed, and sync pages over change_seq.
+    let mut touched: Vec<i64> = b.touched.drain().collect();
+    touched.sort_unstable();
+    {
+        let mut stmt = db
+            .prepare_cached("UPDATE members SET change_seq = ?1 WHERE conv = ?2 AND active = 1")
+            .map_err(s("prepare bump"))?;
+        for conv in touched {
+            b.counter += 1;
+            stmt.execute(rusqlite::params![b.counter, conv])
+                .map_err(s("bump members"))?;
+        }
+    }
+    db.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'change_seq'",
+        [b.counter.to_string()],
+    )
+    .map_err(s("store change counter"))?;
+    let new_counter = b.counter;
+    db.execute_batch("COMMIT").map_err(s("commit batch"))?;
+    *counter = new_counter;
+    Ok(out)
+}
+
+fn deliver((reply, res, events): Outcome, registry: &Registry) {
+    match reply {
+        ReplyTo::Conn { outbox, re } => {
+            let frame = match res {
+                Ok(done) => done_frame(done, re),
+                Err(rej) => rej.to_frame(Some(re)),
+            };
+            outbox.push(frame.to_json().into());
+        }
+        ReplyTo::Chan(tx) => {
+            // The requester may have gone away; the write is stored anyway.
+            let _ = tx.send(res);
+        }
+    }
+    for ev in events {
+        registry.send_to(ev.users.iter(), &ev.frame, ev.except);
+    }
+}
+
+/// The reply frame for a successful write.
+pub fn done_frame(done: Done, re: RequestId) -> ServerFrame {
+    match done {
+        Done::Ok => ServerFrame::Ok { re },
+        Done::Conversation(s) => ServerFrame::Conversation {
+            re: Some(re),
+            conversation: *s,
+        },
+        Done::Sent { conv, client_id, seq, ts } => ServerFrame::Sent {
+            re,
+            conv,
+            client_id,
+            seq,
+            ts,
+        },
+    }
+}

@@ -1,0 +1,271 @@
+//! The I/O around the engine: one tokio task (on its own thread and
+//! runtime, so the app's executor never runs it) owns the WebSocket, the
+//! timers and the [`Engine`]; a dedicated store thread commits every batch
+//! and only then delivers the events, replies and acks that follow it.
+
+use std::collections::HashMap;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::engine::{Command, Engine, ReplyToken, ReplyValue};
+use crate::error::Error;
+use crate::events::{ConnState, Event, SyncReport};
+use crate::protocol::MAX_SERVER_FRAME_BYTES;
+use crate::store::{Batch, SqliteStore, Store};
+
+/// How long opening a socket may take before counting as a failed attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connection state plus the latest catch-up report, for `wait_live`.
+#[derive(Debug, Clone)]
+pub(crate) struct Status {
+    pub state: ConnState,
+    pub report: Option<SyncReport>,
+}
+
+/// Answer channel of a command that waits for a server reply.
+pub(crate) type ReplyTx = oneshot::Sender<Result<ReplyValue, Error>>;
+
+/// A message from a `Client` handle to the driver task.
+#[derive(Debug)]
+pub(crate) struct DriverMsg {
+    pub cmd: Command,
+    /// Answered once the command's writes are committed (or it was refused).
+    pub ack: Option<std_mpsc::Sender<Result<(), Error>>>,
+    /// Answered with the server's reply.
+    pub reply: Option<(ReplyToken, ReplyTx)>,
+}
+
+/// Work for the store thread, executed in order.
+enum Job {
+    Batch(Batch),
+    Deliver(Box<dyn FnOnce() + Send>),
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Starts the store thread and the driver thread. Returns when both run.
+pub(crate) fn spawn(
+    url: String,
+    engine: Engine,
+    store: SqliteStore,
+    events: mpsc::UnboundedSender<Event>,
+    status: watch::Sender<Status>,
+    cmds: mpsc::UnboundedReceiver<DriverMsg>,
+) -> Result<(), Error> {
+    let (job_tx, job_rx) = std_mpsc::channel::<Job>();
+    let store_events = events.clone();
+    std::thread::Builder::new()
+        .name("sync-core-store".into())
+        .spawn(move || store_thread(store, job_rx, store_events))
+        .map_err(Error::Spawn)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Spawn)?;
+    std::thread::Builder::new()
+        .name("sync-core-driver".into())
+        .spawn(move || {
+            rt.block_on(Driver {
+                url,
+                engine,
+                jobs: job_tx,
+                events,
+                status,
+                replies: HashMap::new(),
+                ws: None,
+            }
+            .run(cmds))
+        })
+        .map_err(Error::Spawn)?;
+    Ok(())
+}
+
+/// Commits batches in order; a failed batch is reported, never retried
+/// blindly (the engine's next writes carry full state again).
+fn store_thread(mut store: SqliteStore, jobs: std_mpsc::Receiver<Job>, events: mpsc::UnboundedSender<Event>) {
+    while let Ok(job) = jobs.recv() {
+        match job {
+            Job::Batch(b) => {
+                if let Err(e) = store.apply(&b) {
+                    let _ = events.send(Event::Error(format!("store write failed: {e}")));
+                }
+            }
+            Job::Deliver(f) => f(),
+        }
+    }
+}
+
+struct Driver {
+    url: String,
+    engine: Engine,
+    jobs: std_mpsc::Sender<Job>,
+    events: mpsc::UnboundedSender<Event>,
+    status: watch::Sender<Status>,
+    replies: HashMap<ReplyToken, ReplyTx>,
+    ws: Option<Ws>,
+}
+
+impl Driver {
+    async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<DriverMsg>) {
+        loop {
+            self.flush().await;
+            if self.engine.poll_close() {
+                if let Some(mut ws) = self.ws.take() {
+                    let _ = ws.close(None).await;
+                }
+                self.engine.handle_disconnected(Instant::now(), None);
+                continue;
+            }
+            if self.engine.poll_connect() {
+                self.connect().await;
+                continue;
+            }
+            let deadline = self.engine.poll_timeout();
+            let ws = &mut self.ws;
+            tokio::select! {
+                msg = cmds.recv() => match msg {
+                    Some(m) => self.command(m),
+                    None => break, // every Client handle is gone
+                },
+                frame = async {
+                    match ws.as_mut() {
+                        Some(ws) => ws.next().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.incoming(frame),
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d.into()).await,
+                        None => std::future::pending().await,
+                    }
+                } => self.engine.handle_timeout(Instant::now()),
+            }
+        }
+        if let Some(mut ws) = self.ws.take() {
+            let _ = ws.close(None).await;
+        }
+    }
+
+    async fn connect(&mut self) {
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_SERVER_FRAME_BYTES))
+            .max_frame_size(Some(MAX_SERVER_FRAME_BYTES));
+        let attempt = tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(config), true);
+        match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+            Ok(Ok((ws, _))) => {
+                self.ws = Some(ws);
+                self.engine.handle_connected(Instant::now());
+            }
+            Ok(Err(e)) => {
+                let _ = self.events.send(Event::Error(format!("connecting to {}: {e}", self.url)));
+                self.engine.handle_disconnected(Instant::now(), None);
+            }
+            Err(_) => {
+                let _ = self.events.send(Event::Error(format!("connecting to {}: timed out", self.url)));
+                self.engine.handle_disconnected(Instant::now(), None);
+            }
+        }
+    }
+
+    fn command(&mut self, m: DriverMsg) {
+        if let Some((token, tx)) = m.reply {
+            self.replies.insert(token, tx);
+        }
+        let result = self.engine.handle_command(Instant::now(), m.cmd);
+        if let Some(ack) = m.ack {
+            match result {
+                // Ack after this command's writes commit (they are queued first).
+                Ok(()) => {
+                    self.queue_batches();
+                    self.deliver(move || {
+                        let _ = ack.send(Ok(()));
+                    });
+                }
+                Err(e) => {
+                    let _ = ack.send(Err(e));
+                }
+            }
+        }
+    }
+
+    fn incoming(&mut self, frame: Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>) {
+        let now = Instant::now();
+        match frame {
+            Some(Ok(WsMessage::Text(t))) => self.engine.handle_frame(now, t.as_str()),
+            Some(Ok(WsMessage::Close(close))) => {
+                self.ws = None;
+                self.engine.handle_disconnected(now, close.map(|c| u16::from(c.code)));
+            }
+            Some(Ok(_)) => self.engine.handle_activity(now),
+            Some(Err(e)) => {
+                let _ = self.events.send(Event::Error(format!("connection lost: {e}")));
+                self.ws = None;
+                self.engine.handle_disconnected(now, None);
+            }
+            None => {
+                self.ws = None;
+                self.engine.handle_disconnected(now, None);
+            }
+        }
+    }
+
+    fn queue_batches(&mut self) {
+        while let Some(b) = self.engine.poll_batch() {
+            let _ = self.jobs.send(Job::Batch(b));
+        }
+    }
+
+    fn deliver(&self, f: impl FnOnce() + Send + 'static) {
+        let _ = self.jobs.send(Job::Deliver(Box::new(f)));
+    }
+
+    /// Sends frames, then hands batches and (after them) events and replies
+    /// to the store thread.
+    async fn flush(&mut self) {
+        let mut failed = false;
+        while let Some(frame) = self.engine.poll_transmit() {
+            if let Some(ws) = self.ws.as_mut()
+                && !failed
+                && ws.send(WsMessage::Text(frame.to_json().into())).await.is_err()
+            {
+                failed = true;
+            }
+        }
+        if failed {
+            self.ws = None;
+            self.engine.handle_disconnected(Instant::now(), None);
+        }
+        self.queue_batches();
+        while let Some(e) = self.engine.poll_event() {
+            let events = self.events.clone();
+            let status = match &e {
+                Event::Connection(s) => Some((self.status.clone(), s.clone(), self.engine.last_report().cloned())),
+                _ => None,
+            };
+            self.deliver(move || {
+                if let Some((tx, state, report)) = status {
+                    tx.send_modify(|st| {
+                        st.state = state;
+                        if report.is_some() {
+                            st.report = report;
+                        }
+                    });
+                }
+                let _ = events.send(e);
+            });
+        }
+        while let Some((token, result)) = self.engine.poll_reply() {
+            if let Some(tx) = self.replies.remove(&token) {
+                self.deliver(move || {
+                    let _ = tx.send(result);
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,645 @@
+//! The sans-IO sync engine: a plain state machine with no socket, clock or
+//! task inside.
+//!
+//! Inputs: [`Engine::handle_connected`], [`Engine::handle_frame`],
+//! [`Engine::handle_disconnected`], [`Engine::handle_timeout`] and
+//! [`Engine::handle_command`], each given `now`. Outputs: frames to send
+//! ([`Engine::poll_transmit`]), store batches ([`Engine::poll_batch`]),
+//! app events ([`Engine::poll_event`]), replies to API calls
+//! ([`Engine::poll_reply`]), and connection wishes ([`Engine::poll_connect`],
+//! [`Engine::poll_close`], [`Engine::poll_timeout`]). A driver (or a test)
+//! applies each batch to a store before delivering the events that follow it.
+//!
+//! The engine keeps an in-memory mirror of what the store holds for every
+//! conversation (counts, cursors, held ranges) and of the outbox, loaded once
+//! from a [`Snapshot`]; it never reads the store afterwards.
+
+mod connect;
+mod outbox;
+mod timeline;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::events::{ConnState, Event, SyncReport};
+use crate::protocol::{ClientFrame, ConvId, RequestId, Seq, ServerFrame};
+use crate::store::{Batch, ConvRecord, MetaKey, OutboxItem, OutboxState, Session, Snapshot, Write};
+
+/// Tunables. `Default` gives the documented production values.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Device id sent with `register`, `login` and `auth`.
+    pub device: String,
+    /// `limit` of eager `pull`s (the protocol caps it at 500).
+    pub pull_page: u32,
+    /// `limit` of `history` pages (about one screen).
+    pub history_page: u32,
+    /// Conversations pulled in parallel during catch-up.
+    pub max_parallel_pulls: usize,
+    /// Silence after which the connection counts as dead.
+    pub dead_after: Duration,
+    /// Interval of background `sync`s while Live.
+    pub resync_every: Duration,
+    /// First reconnect delay.
+    pub backoff_min: Duration,
+    /// Largest reconnect delay.
+    pub backoff_max: Duration,
+    /// A connection Live this long resets the backoff.
+    pub stable_after: Duration,
+    /// Minimum interval between two `typing` frames for one conversation.
+    pub typing_every: Duration,
+    /// Seed of the jitter generator (tests pass a fixed one).
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            device: "device".into(),
+            pull_page: 500,
+            history_page: 50,
+            max_parallel_pulls: 4,
+            dead_after: Duration::from_secs(60),
+            resync_every: Duration::from_secs(180),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            stable_after: Duration::from_secs(30),
+            typing_every: Duration::from_secs(3),
+            seed: 0x5eed,
+        }
+    }
+}
+
+/// Token chosen by the caller to match a [`Reply`] to its command.
+pub type ReplyToken = u64;
+
+/// A request to the server made on behalf of an API call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Create a group with a title and members.
+    CreateGroup {
+        /// Title.
+        title: String,
+        /// Other members.
+        members: Vec<String>,
+    },
+    /// Find or create the direct conversation with a user.
+    CreateDirect {
+        /// The other user.
+        user: String,
+    },
+    /// Add users to a group.
+    Invite {
+        /// The group.
+        conv: ConvId,
+        /// Users to add.
+        users: Vec<String>,
+    },
+    /// Leave a group.
+    Leave {
+        /// The group.
+        conv: ConvId,
+    },
+    /// Rename a group.
+    Rename {
+        /// The group.
+        conv: ConvId,
+        /// New title.
+        title: String,
+    },
+    /// List members.
+    Members {
+        /// The conversation.
+        conv: ConvId,
+    },
+    /// Revoke the session.
+    Logout,
+}
+
+/// A user command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Go online (connect, and reconnect forever).
+    Connect,
+    /// Go offline and stay offline.
+    Disconnect,
+    /// Create an account (connects if needed).
+    Register {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+        /// Reply token.
+        token: ReplyToken,
+    },
+    /// Log in with a password (connects if needed).
+    Login {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+        /// Reply token.
+        token: ReplyToken,
+    },
+    /// Authenticate with a token, or the stored one (connects if needed).
+    Resume {
+        /// Token to use instead of the stored one.
+        session_token: Option<String>,
+        /// Reply token.
+        token: ReplyToken,
+    },
+    /// Add a row to the outbox (send, edit or redact). Its batch is durable.
+    Enqueue {
+        /// The row (state Pending).
+        item: OutboxItem,
+        /// Reply with the seq once acknowledged (or the failure).
+        wait: Option<ReplyToken>,
+    },
+    /// Put a failed row back in the queue (at the end of its conversation).
+    Retry(String),
+    /// Drop an outbox row.
+    Discard(String),
+    /// Move the local read cursor (None: to the newest entry).
+    MarkRead {
+        /// The conversation.
+        conv: ConvId,
+        /// Seq read up to.
+        seq: Option<Seq>,
+    },
+    /// The user is typing.
+    Typing(ConvId),
+    /// The conversation now on screen (eagerly fetched), or none.
+    Open(Option<ConvId>),
+    /// Load one older page / fill the highest gap of a conversation.
+    LoadOlder {
+        /// The conversation.
+        conv: ConvId,
+        /// Reply token.
+        token: ReplyToken,
+    },
+    /// A server request answered through a [`Reply`].
+    Request {
+        /// What to ask.
+        request: Request,
+        /// Reply token.
+        token: ReplyToken,
+    },
+}
+
+/// The successful answer to a command with a reply token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyValue {
+    /// Plain success.
+    Done,
+    /// A session (register, login, resume).
+    Session(Session),
+    /// A conversation id (create).
+    Conv(ConvId),
+    /// Members.
+    Members(Vec<String>),
+    /// The seq a sent row got.
+    Seq(Seq),
+}
+
+/// The answer to a command with a reply token.
+pub type Reply = (ReplyToken, Result<ReplyValue, Error>);
+
+/// What an outstanding request id is waiting for.
+#[derive(Debug, Clone)]
+enum Pending {
+    Account(Option<ReplyToken>),
+    Sync,
+    Fetch { conv: ConvId, req: FetchReq },
+    Older { conv: ConvId, token: ReplyToken },
+    Out { client_id: String },
+    Read { conv: ConvId, seq: Seq },
+    Request { token: ReplyToken, request: Request },
+    Ignore,
+}
+
+/// One fetch of missing entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FetchReq {
+    Pull { after: Seq, limit: u32 },
+    History { before: Seq, limit: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Offline,
+    WaitingHello,
+    Unauthenticated,
+    Authenticating,
+    Syncing,
+    Fetching,
+    Live,
+}
+
+#[derive(Debug, Default)]
+struct SyncRun {
+    background: bool,
+    full: bool,
+    listed: HashSet<ConvId>,
+    changed: usize,
+}
+
+/// An account request waiting for a connection.
+#[derive(Debug, Clone)]
+enum AccountReq {
+    Register { user: String, password: String },
+    Login { user: String, password: String },
+    Auth { session_token: String },
+}
+
+/// The sync state machine. See the module docs.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: Config,
+    server_id: Option<String>,
+    since: Option<String>,
+    session: Option<Session>,
+    convs: BTreeMap<ConvId, ConvRecord>,
+    outbox: Vec<OutboxItem>,
+
+    want_online: bool,
+    phase: Phase,
+    state: ConnState,
+    next_id: RequestId,
+    pending: HashMap<RequestId, Pending>,
+    last_rx: Option<Instant>,
+    live_since: Option<Instant>,
+    attempt: u32,
+    reconnect_at: Option<Instant>,
+    connect_now: bool,
+    close_now: bool,
+    next_resync: Option<Instant>,
+    sync_run: Option<SyncRun>,
+    fetch_queue: VecDeque<ConvId>,
+    fetching: HashSet<ConvId>,
+    stalled: HashSet<ConvId>,
+    pushed_above: HashSet<ConvId>,
+    open: Option<ConvId>,
+    account_queue: VecDeque<(AccountReq, Option<ReplyToken>)>,
+    waiters: HashMap<String, ReplyToken>,
+    retry_at: HashMap<ConvId, Instant>,
+    typing_last: HashMap<ConvId, Instant>,
+    report: SyncReport,
+    last_report: Option<SyncReport>,
+    rng: u64,
+
+    transmits: VecDeque<ClientFrame>,
+    batch: Batch,
+    batches: VecDeque<Batch>,
+    events: VecDeque<Event>,
+    replies: VecDeque<Reply>,
+}
+
+impl Engine {
+    /// An engine starting from what the store holds.
+    pub fn new(cfg: Config, snap: Snapshot) -> Engine {
+        let rng = cfg.seed | 1;
+        let outbox = snap
+            .outbox
+            .into_iter()
+            .map(|mut o| {
+                // A row that was on the wire when we stopped is pending again.
+                if o.state == OutboxState::Sending {
+                    o.state = OutboxState::Pending;
+                }
+                o
+            })
+            .collect();
+        Engine {
+            cfg,
+            server_id: snap.server_id,
+            since: snap.since,
+            session: snap.session,
+            convs: snap.convs.into_iter().map(|c| (c.conv.clone(), c)).collect(),
+            outbox,
+            want_online: false,
+            phase: Phase::Offline,
+            state: ConnState::Offline,
+            next_id: 1,
+            pending: HashMap::new(),
+            last_rx: None,
+            live_since: None,
+            attempt: 0,
+            reconnect_at: None,
+            connect_now: false,
+            close_now: false,
+            next_resync: None,
+            sync_run: None,
+            fetch_queue: VecDeque::new(),
+            fetching: HashSet::new(),
+            stalled: HashSet::new(),
+            pushed_above: HashSet::new(),
+            open: None,
+            account_queue: VecDeque::new(),
+            waiters: HashMap::new(),
+            retry_at: HashMap::new(),
+            typing_last: HashMap::new(),
+            report: SyncReport::default(),
+            last_report: None,
+            rng,
+            transmits: VecDeque::new(),
+            batch: Batch::default(),
+            batches: VecDeque::new(),
+            events: VecDeque::new(),
+            replies: VecDeque::new(),
+        }
+    }
+
+    // ---- outputs -------------------------------------------------------
+
+    /// The next frame to send.
+    pub fn poll_transmit(&mut self) -> Option<ClientFrame> {
+        self.transmits.pop_front()
+    }
+
+    /// The next batch to commit (one transaction). Apply every batch before
+    /// delivering the events polled after it.
+    pub fn poll_batch(&mut self) -> Option<Batch> {
+        self.seal();
+        self.batches.pop_front()
+    }
+
+    /// The next app event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next reply to a command with a reply token.
+    pub fn poll_reply(&mut self) -> Option<Reply> {
+        self.replies.pop_front()
+    }
+
+    /// True once when the engine wants a connection opened now.
+    pub fn poll_connect(&mut self) -> bool {
+        std::mem::take(&mut self.connect_now)
+    }
+
+    /// True once when the engine wants the current connection closed
+    /// (dead, logged out, or going offline). Call
+    /// [`Engine::handle_disconnected`] once it is closed.
+    pub fn poll_close(&mut self) -> bool {
+        std::mem::take(&mut self.close_now)
+    }
+
+    /// When [`Engine::handle_timeout`] should be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t: Option<Instant> = self.reconnect_at;
+        let mut consider = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
+        if self.phase != Phase::Offline {
+            consider(self.last_rx.map(|r| r + self.cfg.dead_after));
+        }
+        if self.phase == Phase::Live {
+            consider(self.next_resync);
+            consider(self.retry_at.values().min().copied());
+        }
+        t
+    }
+
+    /// Current connection state.
+    pub fn state(&self) -> &ConnState {
+        &self.state
+    }
+
+    /// The report of the latest completed catch-up.
+    pub fn last_report(&self) -> Option<&SyncReport> {
+        self.last_report.as_ref()
+    }
+
+    /// The stored session, if any.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    /// The engine's view of one conversation (for tests and diagnostics).
+    pub fn conv(&self, conv: &ConvId) -> Option<&ConvRecord> {
+        self.convs.get(conv)
+    }
+
+    /// The engine's outbox (for tests and diagnostics).
+    pub fn outbox(&self) -> &[OutboxItem] {
+        &self.outbox
+    }
+
+    // ---- inputs --------------------------------------------------------
+
+    /// A server text frame arrived.
+    pub fn handle_frame(&mut self, now: Instant, text: &str) {
+        self.last_rx = Some(now);
+        match crate::protocol::decode_server_frame(text) {
+            Ok(frame) => self.on_frame(now, frame),
+            Err(e) => self.emit(Event::Error(format!("ignored a malformed server frame: {e}"))),
+        }
+        self.mark_live_since(now);
+        self.seal();
+    }
+
+    /// Any other sign of life (a WebSocket ping or pong).
+    pub fn handle_activity(&mut self, now: Instant) {
+        self.last_rx = Some(now);
+    }
+
+    /// A user command.
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<(), Error> {
+        let r = self.on_command(now, cmd);
+        self.seal();
+        r
+    }
+
+    fn on_frame(&mut self, now: Instant, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Hello { server_id, .. } => self.on_hello(now, server_id),
+            ServerFrame::Message { conv, message } => self.on_push(conv, message),
+            ServerFrame::Read { conv, seq } => self.on_read_event(&conv, seq),
+            ServerFrame::Receipt { conv, user, seq } => {
+                self.write(Write::Receipt(conv.clone(), user.clone(), seq));
+                self.emit(Event::Receipt { conv, user, seq });
+            }
+            ServerFrame::Typing { conv, user } => self.emit(Event::Typing { conv, user }),
+            ServerFrame::Conversation {
+                re: None,
+                conversation,
+            } => {
+                let conv = conversation.conv.clone();
+                self.apply_summary(&conversation);
+                self.emit(Event::ConversationsChanged(vec![conv.clone()]));
+                self.queue_fetch(conv);
+                self.plan_fetches();
+            }
+            ServerFrame::Error { re: None, code, message, .. } => {
+                self.emit(Event::Error(format!("server error {code}: {message}")));
+            }
+            other => {
+                // Replies to requests we no longer track (from before a
+                // reconnect) are dropped.
+                if let Some(p) = other.re().and_then(|re| self.pending.remove(&re)) {
+                    self.on_reply(now, p, other);
+                }
+            }
+        }
+    }
+
+    fn on_reply(&mut self, now: Instant, p: Pending, frame: ServerFrame) {
+        match p {
+            Pending::Account(token) => self.on_session_reply(now, token, frame),
+            Pending::Sync => self.on_sync_reply(now, frame),
+            Pending::Fetch { conv, req } => self.on_fetch_reply(conv, Some(req), None, frame),
+            Pending::Older { conv, token } => self.on_fetch_reply(conv, None, Some(token), frame),
+            Pending::Out { client_id } => self.on_send_reply(now, client_id, frame),
+            Pending::Read { conv, seq } => self.on_read_reply(&conv, seq, frame),
+            Pending::Request { token, request } => self.on_request_reply(token, request, frame),
+            Pending::Ignore => {}
+        }
+    }
+
+    fn on_command(&mut self, now: Instant, cmd: Command) -> Result<(), Error> {
+        match cmd {
+            Command::Connect => {
+                self.want_online = true;
+                if self.phase == Phase::Offline && self.reconnect_at.is_none() {
+                    self.connect_now = true;
+                }
+            }
+            Command::Disconnect => {
+                self.want_online = false;
+                self.reconnect_at = None;
+                if self.phase != Phase::Offline {
+                    self.close_now = true;
+                } else {
+                    self.set_state(ConnState::Offline);
+                }
+            }
+            Command::Register { user, password, token } => {
+                self.account(now, AccountReq::Register { user, password }, Some(token))
+            }
+            Command::Login { user, password, token } => {
+                self.account(now, AccountReq::Login { user, password }, Some(token))
+            }
+            Command::Resume { session_token, token } => {
+                let Some(t) = session_token.or_else(|| self.session.as_ref().map(|s| s.token.clone())) else {
+                    self.replies.push_back((token, Err(Error::LoggedOut)));
+                    return Ok(());
+                };
+                self.account(now, AccountReq::Auth { session_token: t }, Some(token));
+            }
+            Command::Enqueue { item, wait } => return self.enqueue(now, item, wait),
+            Command::Retry(id) => return self.retry(now, &id),
+            Command::Discard(id) => return self.discard(&id),
+            Command::MarkRead { conv, seq } => return self.mark_read(&conv, seq),
+            Command::Typing(conv) => {
+                let due = self
+                    .typing_last
+                    .get(&conv)
+                    .is_none_or(|t| now.duration_since(*t) >= self.cfg.typing_every);
+                if self.phase == Phase::Live && due {
+                    self.typing_last.insert(conv.clone(), now);
+                    let id = self.track(Pending::Ignore);
+                    self.transmit(ClientFrame::Typing { id, conv });
+                }
+            }
+            Command::Open(conv) => {
+                self.open = conv.clone();
+                if let Some(c) = conv {
+                    self.stalled.remove(&c);
+                    self.queue_fetch(c);
+                    self.plan_fetches();
+                }
+            }
+            Command::LoadOlder { conv, token } => self.load_older(conv, token),
+            Command::Request { request, token } => self.request(request, token),
+        }
+        Ok(())
+    }
+
+    // ---- helpers shared by the submodules -------------------------------
+
+    fn me(&self) -> &str {
+        self.session.as_ref().map_or("", |s| s.user.as_str())
+    }
+
+    fn authenticated(&self) -> bool {
+        matches!(self.phase, Phase::Syncing | Phase::Fetching | Phase::Live)
+    }
+
+    fn track(&mut self, p: Pending) -> RequestId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(id, p);
+        id
+    }
+
+    fn transmit(&mut self, f: ClientFrame) {
+        self.transmits.push_back(f);
+    }
+
+    fn write(&mut self, w: Write) {
+        self.batch.writes.push(w);
+    }
+
+    fn write_conv(&mut self, conv: &ConvId) {
+        if let Some(rec) = self.convs.get(conv) {
+            let rec = rec.clone();
+            self.write(Write::Conv(rec));
+        }
+    }
+
+    fn write_meta(&mut self, key: MetaKey, value: Option<String>) {
+        self.write(Write::Meta(key, value));
+    }
+
+    /// Closes the current batch so that events emitted afterwards are
+    /// delivered after it commits.
+    fn seal(&mut self) {
+        if !self.batch.writes.is_empty() {
+            self.batches.push_back(std::mem::take(&mut self.batch));
+        }
+    }
+
+    fn emit(&mut self, e: Event) {
+        self.events.push_back(e);
+    }
+
+    fn set_state(&mut self, s: ConnState) {
+        if self.state != s {
+            self.state = s.clone();
+            self.emit(Event::Connection(s));
+        }
+    }
+
+    fn reply(&mut self, token: ReplyToken, r: Result<ReplyValue, Error>) {
+        self.replies.push_back((token, r));
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64: jitter only needs to be cheap and seedable.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}
+
+fn server_error(request: &'static str, frame: ServerFrame) -> Error {
+    match frame {
+        ServerFrame::Error { code, message, .. } => Error::Server {
+            request,
+            code,
+            message,
+        },
+        other => Error::Server {
+            request,
+            code: crate::protocol::ErrorCode::Internal,
+            message: format!("unexpected reply {:?}", other),
+        },
+    }
+}

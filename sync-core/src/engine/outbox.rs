@@ -1,0 +1,205 @@
+//! The durable outbox: ordered per conversation, retried with the same
+//! client id until acknowledged, failed visibly on permanent errors.
+
+use std::time::{Duration, Instant};
+
+use super::{Engine, Pending, Phase, ReplyToken, ReplyValue, server_error};
+use crate::error::Error;
+use crate::events::Event;
+use crate::protocol::{ClientFrame, ConvId, EntryKind, ErrorCode, Message, Seq, ServerFrame};
+use crate::store::{OutboxItem, OutboxKind, OutboxState, Write};
+
+/// Delay before resending after a transient server error (e.g. `internal`).
+const TRANSIENT_RETRY: Duration = Duration::from_secs(1);
+
+impl Engine {
+    pub(super) fn enqueue(&mut self, _now: Instant, mut item: OutboxItem, wait: Option<ReplyToken>) -> Result<(), Error> {
+        match self.convs.get(&item.conv) {
+            None => return Err(Error::UnknownConversation(item.conv.0)),
+            Some(r) if r.left => return Err(Error::ReadOnly(item.conv.0)),
+            Some(_) => {}
+        }
+        if self.outbox.iter().any(|o| o.client_id == item.client_id) {
+            return Err(Error::Invalid {
+                field: "client_id",
+                message: format!("{} is already in the outbox", item.client_id),
+            });
+        }
+        item.state = OutboxState::Pending;
+        self.outbox.push(item.clone());
+        let conv = item.conv.clone();
+        if let Some(t) = wait {
+            self.waiters.insert(item.client_id.clone(), t);
+        }
+        self.write(Write::OutboxPut(item));
+        // The user was told "sent": this row must survive a power cut.
+        self.batch.durable = true;
+        self.seal();
+        self.outbox_changed(&conv);
+        self.dispatch_outbox();
+        Ok(())
+    }
+
+    fn outbox_changed(&mut self, conv: &ConvId) {
+        self.emit(Event::OutboxChanged);
+        self.emit(Event::TimelineChanged { conv: conv.clone() });
+        self.emit(Event::ConversationsChanged(vec![conv.clone()]));
+    }
+
+    /// Sends the head row of every conversation's queue that is not on the
+    /// wire yet. One row per conversation at a time keeps the user's order:
+    /// row k+1 goes out only after k was acknowledged (or failed). Returns
+    /// how many rows were sent.
+    pub(super) fn dispatch_outbox(&mut self) -> usize {
+        if self.phase != Phase::Live {
+            return 0;
+        }
+        let mut busy: std::collections::HashSet<ConvId> = self.retry_at.keys().cloned().collect();
+        let mut sent = 0;
+        for i in 0..self.outbox.len() {
+            let o = &self.outbox[i];
+            if matches!(o.state, OutboxState::Failed { .. }) || busy.contains(&o.conv) {
+                continue;
+            }
+            busy.insert(o.conv.clone());
+            if o.state == OutboxState::Sending {
+                continue;
+            }
+            let o = o.clone();
+            let id = self.track(Pending::Out { client_id: o.client_id.clone() });
+            let (conv, client_id) = (o.conv.clone(), o.client_id.clone());
+            let body = o.body.clone().unwrap_or_default();
+            self.transmit(match o.kind {
+                OutboxKind::Send => ClientFrame::Send { id, conv, client_id, body },
+                OutboxKind::Edit { target } => ClientFrame::Edit { id, conv, client_id, target, body },
+                OutboxKind::Redact { target } => ClientFrame::Redact { id, conv, client_id, target },
+            });
+            self.outbox[i].state = OutboxState::Sending;
+            sent += 1;
+        }
+        if sent > 0 {
+            self.emit(Event::OutboxChanged);
+        }
+        sent
+    }
+
+    /// The row with this client id reached the timeline at `seq` (by `sent`
+    /// or by push): the local echo becomes that entry.
+    pub(super) fn acknowledge(&mut self, conv: &ConvId, client_id: &str, seq: Seq) {
+        let Some(pos) = self
+            .outbox
+            .iter()
+            .position(|o| o.client_id == client_id && &o.conv == conv)
+        else {
+            return;
+        };
+        self.outbox.remove(pos);
+        self.write(Write::OutboxRemove(client_id.to_owned()));
+        if let Some(t) = self.waiters.remove(client_id) {
+            self.reply(t, Ok(ReplyValue::Seq(seq)));
+        }
+        self.outbox_changed(conv);
+        self.dispatch_outbox();
+    }
+
+    pub(super) fn on_send_reply(&mut self, now: Instant, client_id: String, frame: ServerFrame) {
+        let Some(pos) = self.outbox.iter().position(|o| o.client_id == client_id) else {
+            return; // already acknowledged by its push, or discarded
+        };
+        match frame {
+            ServerFrame::Sent { conv, seq, ts, .. } => {
+                let o = &self.outbox[pos];
+                let mut m = Message::new(seq, self.me().to_owned(), ts, EntryKind::Text);
+                m.client_id = Some(client_id.clone());
+                m.body = o.body.clone();
+                match o.kind {
+                    OutboxKind::Send => {}
+                    OutboxKind::Edit { target } => {
+                        m.kind = EntryKind::Edit;
+                        m.target = Some(target);
+                    }
+                    OutboxKind::Redact { target } => {
+                        m.kind = EntryKind::Redact;
+                        m.target = Some(target);
+                        m.body = None;
+                    }
+                }
+                let o_conv = o.conv.clone();
+                // The server appended exactly this entry: store it (a later push
+                // of the same seq is a duplicate), which also acknowledges the row.
+                self.apply_entries(&o_conv, vec![m], None);
+                if conv == o_conv {
+                    self.acknowledge(&o_conv, &client_id, seq);
+                }
+            }
+            ServerFrame::Error { code, message, retry_after_ms, .. } => {
+                let conv = self.outbox[pos].conv.clone();
+                if code == ErrorCode::RateLimited || !code.is_permanent() {
+                    let wait = match retry_after_ms {
+                        Some(ms) if code == ErrorCode::RateLimited => Duration::from_millis(ms),
+                        _ => TRANSIENT_RETRY,
+                    };
+                    self.outbox[pos].state = OutboxState::Pending;
+                    self.retry_at.insert(conv, now + wait);
+                    return;
+                }
+                self.outbox[pos].state = OutboxState::Failed {
+                    code: code.as_str().to_owned(),
+                    message: message.clone(),
+                };
+                let item = self.outbox[pos].clone();
+                self.write(Write::OutboxPut(item));
+                if let Some(t) = self.waiters.remove(&client_id) {
+                    self.reply(
+                        t,
+                        Err(Error::Server {
+                            request: "send",
+                            code,
+                            message,
+                        }),
+                    );
+                }
+                self.outbox_changed(&conv);
+                self.dispatch_outbox();
+            }
+            other => {
+                let err = server_error("send", other);
+                self.emit(Event::Error(format!("unexpected reply to send: {err}")));
+                self.outbox[pos].state = OutboxState::Pending;
+            }
+        }
+    }
+
+    pub(super) fn retry(&mut self, _now: Instant, client_id: &str) -> Result<(), Error> {
+        let Some(pos) = self.outbox.iter().position(|o| o.client_id == client_id) else {
+            return Err(Error::UnknownOutboxRow(client_id.to_owned()));
+        };
+        if !matches!(self.outbox[pos].state, OutboxState::Failed { .. }) {
+            return Ok(()); // already queued
+        }
+        // Re-queue at the end of its conversation (same client id: still safe).
+        let mut item = self.outbox.remove(pos);
+        item.state = OutboxState::Pending;
+        self.outbox.push(item.clone());
+        let conv = item.conv.clone();
+        self.write(Write::OutboxRemove(item.client_id.clone()));
+        self.write(Write::OutboxPut(item));
+        self.outbox_changed(&conv);
+        self.dispatch_outbox();
+        Ok(())
+    }
+
+    pub(super) fn discard(&mut self, client_id: &str) -> Result<(), Error> {
+        let Some(pos) = self.outbox.iter().position(|o| o.client_id == client_id) else {
+            return Err(Error::UnknownOutboxRow(client_id.to_owned()));
+        };
+        let item = self.outbox.remove(pos);
+        self.write(Write::OutboxRemove(item.client_id.clone()));
+        if let Some(t) = self.waiters.remove(client_id) {
+            self.reply(t, Err(Error::UnknownOutboxRow(client_id.to_owned())));
+        }
+        self.outbox_changed(&item.conv);
+        self.dispatch_outbox();
+        Ok(())
+    }
+}

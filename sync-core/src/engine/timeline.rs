@@ -1,0 +1,335 @@
+//! Timelines: pushes, pulls and history pages, gap filling, lazy groups,
+//! read cursors.
+
+use super::{Engine, FetchReq, Pending, Phase, ReplyToken, ReplyValue, server_error};
+use crate::error::Error;
+use crate::events::Event;
+use crate::protocol::{ClientFrame, ConvId, ConvKind, EntryKind, Message, Seq, ServerFrame};
+use crate::store::{ConvRecord, Write};
+
+impl Engine {
+    /// Direct conversations and the open one are kept complete; groups are lazy.
+    fn is_eager(&self, rec: &ConvRecord) -> bool {
+        rec.kind == ConvKind::Direct || self.open.as_ref() == Some(&rec.conv)
+    }
+
+    /// The next request that fills this conversation, if it wants one.
+    fn next_fetch(&self, rec: &ConvRecord) -> Option<FetchReq> {
+        if rec.left || !self.is_eager(rec) {
+            return None;
+        }
+        let gaps = rec.held.gaps(rec.last_seq);
+        let page = self.cfg.pull_page as u64;
+        let pull = |g: &crate::store::SeqRange| FetchReq::Pull {
+            after: g.from - 1,
+            limit: g.len().min(page) as u32,
+        };
+        if rec.kind == ConvKind::Direct {
+            return gaps.first().map(pull);
+        }
+        // The open group: the newest stretch, then small holes between held
+        // pages. Big old stretches are loaded on demand (`load_older`), so
+        // opening a group with 100 000 unread costs one `history` page.
+        let top = rec.last_seq.max(rec.cursor());
+        if let Some(g) = gaps.last().filter(|g| g.to == top) {
+            return Some(if g.len() > page {
+                FetchReq::History {
+                    before: g.to + 1,
+                    limit: self.cfg.history_page,
+                }
+            } else {
+                pull(g)
+            });
+        }
+        let first = rec.held.first()?;
+        gaps.iter()
+            .rev()
+            .find(|g| g.from > first && g.len() <= page)
+            .map(pull)
+    }
+
+    pub(super) fn queue_fetch(&mut self, conv: ConvId) {
+        if !self.fetching.contains(&conv) && !self.fetch_queue.contains(&conv) {
+            let wants = self.convs.get(&conv).is_some_and(|r| self.next_fetch(r).is_some());
+            if wants {
+                self.fetch_queue.push_back(conv);
+            }
+        }
+    }
+
+    /// Starts queued fetches, at most `max_parallel_pulls` at a time.
+    pub(super) fn plan_fetches(&mut self) {
+        if !matches!(self.phase, Phase::Fetching | Phase::Live) {
+            return;
+        }
+        while self.fetching.len() < self.cfg.max_parallel_pulls {
+            let Some(conv) = self.fetch_queue.pop_front() else { break };
+            if self.stalled.contains(&conv) {
+                continue;
+            }
+            self.start_fetch(conv);
+        }
+        self.maybe_finish_catchup(true);
+    }
+
+    fn start_fetch(&mut self, conv: ConvId) -> bool {
+        let Some(req) = self.convs.get(&conv).and_then(|r| self.next_fetch(r)) else {
+            return false;
+        };
+        self.fetching.insert(conv.clone());
+        let id = self.track(Pending::Fetch { conv: conv.clone(), req });
+        self.transmit(match req {
+            FetchReq::Pull { after, limit } => ClientFrame::Pull {
+                id,
+                conv,
+                after,
+                limit: Some(limit.into()),
+            },
+            FetchReq::History { before, limit } => ClientFrame::History {
+                id,
+                conv,
+                before: Some(before),
+                limit: Some(limit.into()),
+            },
+        });
+        true
+    }
+
+    pub(super) fn on_fetch_reply(
+        &mut self,
+        conv: ConvId,
+        req: Option<FetchReq>,
+        token: Option<ReplyToken>,
+        frame: ServerFrame,
+    ) {
+        if req.is_some() {
+            self.fetching.remove(&conv);
+        }
+        match frame {
+            ServerFrame::Messages { messages, last_seq, .. } => {
+                self.apply_entries(&conv, messages, Some(last_seq));
+                if let Some(t) = token {
+                    self.reply(t, Ok(ReplyValue::Done));
+                }
+            }
+            other => {
+                let err = server_error("pull", other);
+                self.emit(Event::Error(format!("fetching {conv}: {err}")));
+                self.stalled.insert(conv.clone());
+                if let Some(t) = token {
+                    self.reply(t, Err(err));
+                }
+            }
+        }
+        if let Some(prev) = req {
+            // Asking the same question twice would loop forever on a server
+            // that answers it with nothing new; wait for the next sync instead.
+            let next = self.convs.get(&conv).and_then(|r| self.next_fetch(r));
+            if next == Some(prev) {
+                self.stalled.insert(conv.clone());
+            } else if next.is_some() && !self.stalled.contains(&conv) {
+                // Keep this conversation's slot: continue paging right away.
+                self.start_fetch(conv);
+            }
+        }
+        self.plan_fetches();
+    }
+
+    /// A pushed entry.
+    pub(super) fn on_push(&mut self, conv: ConvId, message: Message) {
+        if !self.convs.contains_key(&conv) {
+            // No summary yet (e.g. a missed `conversation` event): learn it by sync.
+            if self.phase == Phase::Live && self.sync_run.is_none() {
+                self.start_sync(true);
+            }
+            return;
+        }
+        let before = self.convs.get(&conv).map_or(0, ConvRecord::cursor);
+        let seq = message.seq;
+        self.apply_entries(&conv, vec![message], None);
+        if seq > before {
+            self.pushed_above.insert(conv.clone());
+        }
+        if seq > before + 1 {
+            // A gap: eager conversations fetch it; lazy ones keep it as a gap.
+            self.stalled.remove(&conv);
+            self.queue_fetch(conv);
+            self.plan_fetches();
+        }
+    }
+
+    /// Stores entries we do not hold yet (from a push, pull, history page or
+    /// `sent` reply) together with the new held ranges, in one batch.
+    pub(super) fn apply_entries(&mut self, conv: &ConvId, messages: Vec<Message>, server_last: Option<Seq>) {
+        let me = self.me().to_owned();
+        let Some(mut rec) = self.convs.get(conv).cloned() else { return };
+        if let Some(last) = server_last
+            && last < rec.cursor()
+            && !self.pushed_above.contains(conv)
+        {
+            self.reset_conv(&mut rec, last);
+        }
+        let mut fresh = Vec::new();
+        for m in messages {
+            if m.seq == 0 || !rec.held.insert(m.seq) {
+                continue; // invalid, or a duplicate (same `(conv, seq)`)
+            }
+            observe_entry(&mut rec, &m, &me);
+            fresh.push(m);
+        }
+        if let Some(last) = server_last {
+            rec.last_seq = rec.last_seq.max(last);
+        }
+        let changed_row = self.convs.get(conv) != Some(&rec);
+        if fresh.is_empty() && !changed_row {
+            return;
+        }
+        self.report.pulled_messages += if server_last.is_some() { fresh.len() as u64 } else { 0 };
+        let mine: Vec<(String, Seq)> = fresh
+            .iter()
+            .filter(|m| m.sender == me)
+            .filter_map(|m| m.client_id.clone().map(|c| (c, m.seq)))
+            .collect();
+        let others: Vec<Message> = fresh.iter().filter(|m| m.sender != me).cloned().collect();
+        self.convs.insert(conv.clone(), rec.clone());
+        if !fresh.is_empty() {
+            self.write(Write::Messages(conv.clone(), fresh));
+        }
+        self.write(Write::Conv(rec));
+        for (client_id, seq) in mine {
+            self.acknowledge(conv, &client_id, seq);
+        }
+        self.emit(Event::TimelineChanged { conv: conv.clone() });
+        self.emit(Event::ConversationsChanged(vec![conv.clone()]));
+        if server_last.is_none() {
+            for m in others {
+                self.emit(Event::NewMessage {
+                    conv: conv.clone(),
+                    message: m,
+                });
+            }
+        }
+    }
+
+    pub(super) fn load_older(&mut self, conv: ConvId, token: ReplyToken) {
+        if !self.authenticated() {
+            self.reply(token, Err(Error::Offline));
+            return;
+        }
+        let Some(rec) = self.convs.get(&conv) else {
+            self.reply(token, Err(Error::UnknownConversation(conv.0)));
+            return;
+        };
+        // The highest missing stretch: the newest page of a never-opened
+        // group, or the page right below the oldest held entries.
+        let Some(g) = rec.held.gaps(rec.last_seq).pop() else {
+            self.reply(token, Ok(ReplyValue::Done));
+            return;
+        };
+        let limit = g.len().min(self.cfg.history_page as u64) as i64;
+        let id = self.track(Pending::Older { conv: conv.clone(), token });
+        self.transmit(ClientFrame::History {
+            id,
+            conv,
+            before: Some(g.to + 1),
+            limit: Some(limit),
+        });
+    }
+
+    pub(super) fn mark_read(&mut self, conv: &ConvId, seq: Option<Seq>) -> Result<(), Error> {
+        let Some(rec) = self.convs.get_mut(conv) else {
+            return Err(Error::UnknownConversation(conv.0.clone()));
+        };
+        let top = rec.last_seq.max(rec.cursor());
+        let target = seq.unwrap_or(top).min(top);
+        if target <= rec.local_read {
+            return Ok(()); // read cursors never move backwards
+        }
+        rec.local_read = target;
+        self.write_conv(conv);
+        self.emit(Event::ConversationsChanged(vec![conv.clone()]));
+        if self.phase == Phase::Live {
+            self.send_read(conv.clone(), target);
+        }
+        Ok(())
+    }
+
+    fn send_read(&mut self, conv: ConvId, seq: Seq) {
+        let id = self.track(Pending::Read { conv: conv.clone(), seq });
+        self.transmit(ClientFrame::Read { id, conv, seq });
+    }
+
+    /// Sends the read cursors that moved while offline. Returns how many.
+    pub(super) fn flush_reads(&mut self) -> usize {
+        let due: Vec<(ConvId, Seq)> = self
+            .convs
+            .values()
+            .filter(|r| r.local_read > r.read_seq && !r.left)
+            .map(|r| (r.conv.clone(), r.local_read))
+            .collect();
+        let n = due.len();
+        for (c, s) in due {
+            self.send_read(c, s);
+        }
+        n
+    }
+
+    pub(super) fn on_read_reply(&mut self, conv: &ConvId, seq: Seq, frame: ServerFrame) {
+        if !matches!(frame, ServerFrame::Ok { .. }) {
+            return; // e.g. not_found after leaving; the next sync corrects counts
+        }
+        if let Some(rec) = self.convs.get_mut(conv)
+            && seq >= rec.last_seq
+            && seq > rec.read_seq
+        {
+            // Everything is read: the server's count is exactly zero now.
+            rec.read_seq = seq;
+            rec.unread = 0;
+            self.write_conv(conv);
+        }
+    }
+
+    /// Another device of the user moved the read cursor.
+    pub(super) fn on_read_event(&mut self, conv: &ConvId, seq: Seq) {
+        let Some(rec) = self.convs.get_mut(conv) else { return };
+        if seq <= rec.local_read {
+            return;
+        }
+        rec.local_read = seq;
+        if seq >= rec.last_seq {
+            rec.read_seq = seq;
+            rec.unread = 0;
+        }
+        self.write_conv(conv);
+        self.emit(Event::ConversationsChanged(vec![conv.clone()]));
+    }
+}
+
+/// Updates counts and preview for an entry not held before. Only entries
+/// past the known `last_seq` change the server-side counts.
+fn observe_entry(rec: &mut ConvRecord, m: &Message, me: &str) {
+    if m.kind == EntryKind::Text && rec.last.as_ref().is_none_or(|l| l.seq < m.seq) {
+        rec.last = Some(m.clone());
+    }
+    if m.seq <= rec.last_seq {
+        return;
+    }
+    rec.last_seq = m.seq;
+    match m.kind {
+        EntryKind::Text if m.sender == me => {
+            // Sending moves the sender's read cursor to the new seq.
+            rec.read_seq = m.seq;
+            rec.unread = 0;
+            rec.local_read = rec.local_read.max(m.seq);
+        }
+        EntryKind::Text => rec.unread += 1,
+        EntryKind::Join => rec.member_count += 1,
+        EntryKind::Leave => rec.member_count = rec.member_count.saturating_sub(1),
+        EntryKind::Title if rec.kind == ConvKind::Group => {
+            if let Some(t) = &m.body {
+                rec.title = t.clone();
+            }
+        }
+        _ => {}
+    }
+}

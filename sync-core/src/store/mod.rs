@@ -1,0 +1,467 @@
+//! The local cache: the [`Store`] trait, its value types, and the two
+//! implementations ([`SqliteStore`] for real use, [`MemoryStore`] for tests).
+//!
+//! The engine never reads the store while it runs: it starts from a
+//! [`Snapshot`] and afterwards only emits [`Batch`]es of [`Write`]s, each of
+//! which a store applies in one transaction. Queries (`conversations`,
+//! `timeline`, `search`, …) read committed state only, so they work offline.
+
+pub mod memory;
+pub mod ranges;
+pub mod sqlite;
+mod sqlite_query;
+
+pub use memory::MemoryStore;
+pub use ranges::{RangeSet, SeqRange};
+pub use sqlite::SqliteStore;
+
+use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Seq, Summary};
+
+/// A store failure, naming the step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Opening the database file or setting its pragmas failed.
+    #[error("opening the store at {path}: {source}")]
+    Open {
+        /// The database path.
+        path: String,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// A schema migration failed (the database is left at the previous version).
+    #[error("applying migration {version}: {source}")]
+    Migrate {
+        /// The migration number that failed.
+        version: usize,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// The database is newer than this code understands.
+    #[error("store schema version {found} is newer than supported {supported}")]
+    TooNew {
+        /// Version found in the database.
+        found: usize,
+        /// Newest version this build knows.
+        supported: usize,
+    },
+    /// Writing a batch failed; the transaction was rolled back.
+    #[error("writing to the store: {0}")]
+    Write(rusqlite::Error),
+    /// Reading from the store failed.
+    #[error("reading from the store: {0}")]
+    Read(rusqlite::Error),
+    /// A stored value could not be decoded.
+    #[error("decoding a stored value: {0}")]
+    Decode(String),
+}
+
+/// The logged-in account, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// User name.
+    pub user: String,
+    /// Device id the token belongs to.
+    pub device: String,
+    /// Session token.
+    pub token: String,
+}
+
+/// Global values kept in the store's `meta` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetaKey {
+    /// The `server_id` of the server the cache came from.
+    ServerId,
+    /// The latest fully applied sync token.
+    Since,
+    /// Logged-in user name.
+    User,
+    /// Device of the session.
+    Device,
+    /// Session token.
+    Token,
+}
+
+impl MetaKey {
+    /// Column value used in the `meta` table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetaKey::ServerId => "server_id",
+            MetaKey::Since => "since",
+            MetaKey::User => "user",
+            MetaKey::Device => "device",
+            MetaKey::Token => "token",
+        }
+    }
+}
+
+/// What an outbox row asks the server to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// A new text.
+    Send,
+    /// Replace the body of an earlier text.
+    Edit {
+        /// The text being edited.
+        target: Seq,
+    },
+    /// Delete an earlier text.
+    Redact {
+        /// The text being deleted.
+        target: Seq,
+    },
+}
+
+/// Delivery state of an outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxState {
+    /// Waiting to be sent (or resent after a reconnect).
+    Pending,
+    /// On the wire, waiting for `sent`.
+    Sending,
+    /// Refused permanently; the app may `retry` or `discard` it.
+    Failed {
+        /// Protocol error code, e.g. `too_large`.
+        code: String,
+        /// Human text from the server.
+        message: String,
+    },
+}
+
+/// One message the user sent that the server has not acknowledged yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// Idempotency key; the same on every retry.
+    pub client_id: String,
+    /// Target conversation.
+    pub conv: ConvId,
+    /// Send, edit or redact.
+    pub kind: OutboxKind,
+    /// Text of a send or edit.
+    pub body: Option<String>,
+    /// Delivery state.
+    pub state: OutboxState,
+    /// Wall clock (Unix ms) when the user sent it.
+    pub created_ts: i64,
+}
+
+/// A conversation's cached state as the engine tracks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvRecord {
+    /// Conversation id.
+    pub conv: ConvId,
+    /// Direct or group.
+    pub kind: ConvKind,
+    /// Title (the other user for direct conversations).
+    pub title: String,
+    /// Member count from the latest summary.
+    pub member_count: u32,
+    /// The server's last_seq (max of summaries and entries seen).
+    pub last_seq: Seq,
+    /// The server's read cursor from the latest summary (or acknowledged read).
+    pub read_seq: Seq,
+    /// The server's unread count relative to `read_seq`.
+    pub unread: u64,
+    /// The local read cursor: max of `read_seq` and what the user marked.
+    pub local_read: Seq,
+    /// Newest text, for the list preview.
+    pub last: Option<Message>,
+    /// The user left: read-only, history kept.
+    pub left: bool,
+    /// Held seqs.
+    pub held: RangeSet,
+}
+
+impl ConvRecord {
+    /// A record built from a server summary, holding nothing yet.
+    pub fn from_summary(s: &Summary) -> ConvRecord {
+        ConvRecord {
+            conv: s.conv.clone(),
+            kind: s.kind,
+            title: s.title.clone(),
+            member_count: s.member_count,
+            last_seq: s.last_seq,
+            read_seq: s.read_seq,
+            unread: s.unread,
+            local_read: s.read_seq,
+            last: s.last.clone(),
+            left: s.left,
+            held: RangeSet::default(),
+        }
+    }
+
+    /// The cursor: newest held seq (0 when nothing is held).
+    pub fn cursor(&self) -> Seq {
+        self.held.cursor()
+    }
+}
+
+/// One change to the store. A [`Batch`] of them is one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Set (or clear) a global value.
+    Meta(MetaKey, Option<String>),
+    /// Discard every cached conversation and message (the server changed).
+    ResetAll,
+    /// Insert or replace a conversation's state, held ranges included. The
+    /// store derives the cursor and the explicit gap rows from it.
+    Conv(ConvRecord),
+    /// Drop a conversation's cached timeline (server reset of that conversation).
+    ClearTimeline(ConvId),
+    /// Forget a conversation entirely (absent from a full sync listing).
+    RemoveConv(ConvId),
+    /// Insert timeline entries (ignoring ones already held) and apply edits
+    /// and redactions to their targets. Always paired with a `Conv` write
+    /// carrying the new held ranges in the same batch.
+    Messages(ConvId, Vec<Message>),
+    /// Insert or replace an outbox row.
+    OutboxPut(OutboxItem),
+    /// Delete an outbox row (acknowledged or discarded).
+    OutboxRemove(String),
+    /// Another member's read receipt (kept as a max).
+    Receipt(ConvId, String, Seq),
+}
+
+/// Writes that must commit together, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    /// The writes.
+    pub writes: Vec<Write>,
+    /// Commit with `synchronous=FULL` (outbox rows the user just sent).
+    pub durable: bool,
+}
+
+/// Everything the engine needs to start, read once at open.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// Cached server id.
+    pub server_id: Option<String>,
+    /// Latest applied sync token.
+    pub since: Option<String>,
+    /// Stored session, if logged in.
+    pub session: Option<Session>,
+    /// Every cached conversation.
+    pub convs: Vec<ConvRecord>,
+    /// Outbox rows in send order.
+    pub outbox: Vec<OutboxItem>,
+}
+
+/// One row of the conversation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvRow {
+    /// Conversation id.
+    pub conv: ConvId,
+    /// Direct or group.
+    pub kind: ConvKind,
+    /// Title (the other user for direct conversations).
+    pub title: String,
+    /// Members.
+    pub member_count: u32,
+    /// Newest seq known.
+    pub last_seq: Seq,
+    /// Local read cursor (never behind the server's).
+    pub read_seq: Seq,
+    /// Unread texts by others after `read_seq`.
+    pub unread: u64,
+    /// Newest text, for the preview.
+    pub last: Option<Message>,
+    /// The user left: read-only.
+    pub left: bool,
+    /// Unix ms of the newest activity (message or outbox row); list sort key.
+    pub last_activity_ts: i64,
+    /// Outbox rows for this conversation.
+    pub pending: u32,
+}
+
+/// A held timeline entry with edits and redactions applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalMessage {
+    /// Position.
+    pub seq: Seq,
+    /// Author.
+    pub sender: String,
+    /// Server time, Unix ms.
+    pub ts: i64,
+    /// Entry kind. `edit` and `redact` entries are included; views usually skip them.
+    pub kind: EntryKind,
+    /// Current text (latest edit applied; None once redacted).
+    pub body: Option<String>,
+    /// An edit was applied.
+    pub edited: bool,
+    /// The text was redacted: show a "deleted" placeholder.
+    pub redacted: bool,
+    /// The sender's idempotency key, when present.
+    pub client_id: Option<String>,
+    /// Subject of join/leave.
+    pub user: Option<String>,
+    /// Title of a create.
+    pub title: Option<String>,
+    /// Members of a create.
+    pub members: Option<Vec<String>>,
+    /// Target of edit/redact.
+    pub target: Option<Seq>,
+}
+
+/// One item of a timeline window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimelineItem {
+    /// A held entry.
+    Message(LocalMessage),
+    /// Seqs `from..=to` are not held; exactly `to - from + 1` entries are missing.
+    Gap {
+        /// First missing seq.
+        from: Seq,
+        /// Last missing seq (inclusive).
+        to: Seq,
+    },
+    /// Local echo of an outbox row, after the newest held entry.
+    Pending(OutboxItem),
+}
+
+/// Which part of a timeline to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimelineQuery {
+    /// The newest `limit` held entries, with gaps and pending echoes.
+    Latest {
+        /// Number of held entries.
+        limit: usize,
+    },
+    /// Up to `before` held entries below `seq` and `after` from `seq` on.
+    Around {
+        /// Anchor seq.
+        seq: Seq,
+        /// Entries below the anchor.
+        before: usize,
+        /// Entries at and after the anchor.
+        after: usize,
+    },
+}
+
+/// A full-text search hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchHit {
+    /// Conversation.
+    pub conv: ConvId,
+    /// Position of the text.
+    pub seq: Seq,
+    /// Author.
+    pub sender: String,
+    /// Server time.
+    pub ts: i64,
+    /// Current text.
+    pub body: String,
+}
+
+/// The cache: applies engine batches atomically and answers local queries.
+///
+/// Implementations must apply a [`Batch`] all-or-nothing; that is what keeps
+/// a cursor from ever being ahead of its messages.
+pub trait Store: Send {
+    /// Everything the engine needs to start.
+    fn load(&self) -> Result<Snapshot, StoreError>;
+    /// Applies one batch in one transaction.
+    fn apply(&mut self, batch: &Batch) -> Result<(), StoreError>;
+    /// Conversations sorted by last activity, newest first.
+    fn conversations(&self) -> Result<Vec<ConvRow>, StoreError>;
+    /// One conversation.
+    fn conversation(&self, conv: &ConvId) -> Result<Option<ConvRow>, StoreError>;
+    /// A window of a timeline with explicit gaps.
+    fn timeline(&self, conv: &ConvId, q: TimelineQuery) -> Result<Vec<TimelineItem>, StoreError>;
+    /// Number of held entries of a conversation.
+    fn timeline_len(&self, conv: &ConvId) -> Result<u64, StoreError>;
+    /// The stored explicit gaps of a conversation, ascending.
+    fn gaps(&self, conv: &ConvId) -> Result<Vec<SeqRange>, StoreError>;
+    /// Local full-text search over held texts, newest first.
+    fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError>;
+    /// Outbox rows in send order.
+    fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError>;
+    /// The stored session.
+    fn session(&self) -> Result<Option<Session>, StoreError>;
+}
+
+/// Unread count shown to the user: the server's count, minus texts by others
+/// the user has marked read locally but the server has not confirmed yet.
+/// `others_between` counts held texts by others in `(read_seq, local_read]`.
+pub fn display_unread(rec: &ConvRecord, others_between: u64) -> u64 {
+    if rec.local_read >= rec.last_seq {
+        0
+    } else if rec.local_read <= rec.read_seq {
+        rec.unread
+    } else {
+        rec.unread.saturating_sub(others_between)
+    }
+}
+
+/// Turns user text into an FTS5 query: each word quoted (so punctuation can't
+/// break the syntax), the last one as a prefix. None when there is no word.
+pub fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    Some(format!("{}*", words.join(" ")))
+}
+
+/// Orders timeline window pieces: held entries and gaps by seq, then echoes.
+pub(crate) fn assemble_window(
+    msgs: Vec<LocalMessage>,
+    gaps: Vec<SeqRange>,
+    pending: Vec<OutboxItem>,
+) -> Vec<TimelineItem> {
+    let mut items: Vec<(Seq, TimelineItem)> = msgs
+        .into_iter()
+        .map(|m| (m.seq, TimelineItem::Message(m)))
+        .chain(gaps.into_iter().map(|g| {
+            (
+                g.from,
+                TimelineItem::Gap {
+                    from: g.from,
+                    to: g.to,
+                },
+            )
+        }))
+        .collect();
+    items.sort_by_key(|(seq, _)| *seq);
+    let mut out: Vec<TimelineItem> = items.into_iter().map(|(_, i)| i).collect();
+    out.extend(pending.into_iter().map(TimelineItem::Pending));
+    out
+}
+
+/// Computes the seq window `[lo, hi]` a query covers from the held seqs
+/// bounding it, and whether it reaches the newest entry.
+pub(crate) fn window_bounds(
+    below: &[Seq],
+    from_anchor: &[Seq],
+    q: TimelineQuery,
+    top: Seq,
+) -> (Seq, Seq, bool) {
+    match q {
+        TimelineQuery::Latest { limit } => {
+            // `below` holds the newest `limit` seqs, descending.
+            let lo = if below.len() < limit {
+                1
+            } else {
+                below.last().copied().unwrap_or(1)
+            };
+            (lo, top, true)
+        }
+        TimelineQuery::Around {
+            seq, before, after, ..
+        } => {
+            let lo = if below.len() < before {
+                1
+            } else {
+                below.last().copied().unwrap_or(seq)
+            };
+            let reaches_top = from_anchor.len() <= after;
+            let hi = if reaches_top {
+                top
+            } else {
+                from_anchor.get(after).map_or(top, |s| s.saturating_sub(1))
+            };
+            (lo, hi, reaches_top)
+        }
+    }
+}

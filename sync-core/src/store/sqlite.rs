@@ -1,0 +1,459 @@
+//! SQLite implementation of [`Store`]: WAL, numbered migrations, one
+//! `BEGIN IMMEDIATE` transaction per [`Batch`].
+//!
+//! This type does blocking I/O. The driver keeps it on a dedicated store
+//! thread; tests and tools may use it directly (e.g. to inspect a database
+//! after a crash with [`SqliteStore::open`]).
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    Batch, ConvRecord, MetaKey, OutboxItem, OutboxKind, OutboxState, RangeSet, SeqRange, Session,
+    Snapshot, Store, StoreError, Write,
+};
+use crate::protocol::{ConvId, EntryKind, Message};
+
+/// Numbered migrations; migration `i` (1-based) brings the schema to version `i`.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// The SQLite cache.
+#[derive(Debug)]
+pub struct SqliteStore {
+    pub(super) conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path` and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let p = path.as_ref();
+        let open_err = |source| StoreError::Open {
+            path: p.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(p).map_err(open_err)?;
+        Self::setup(conn).map_err(|e| match e {
+            StoreError::Write(source) => open_err(source),
+            other => other,
+        })
+    }
+
+    /// An in-memory SQLite database (for tests that want the real schema).
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: ":memory:".into(),
+            source,
+        })?;
+        Self::setup(conn)
+    }
+
+    fn setup(conn: Connection) -> Result<SqliteStore, StoreError> {
+        // WAL lets the query connection read while the store thread writes;
+        // NORMAL is durable against process crashes, FULL is used per batch
+        // where the user expects it (outbox rows).
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(StoreError::Write)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(StoreError::Write)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(StoreError::Write)?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The schema version recorded in the database (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<usize, StoreError> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(StoreError::Read)?;
+        Ok(usize::try_from(v).unwrap_or(0))
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let current = self.schema_version()?;
+        if current > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                found: current,
+                supported: MIGRATIONS.len(),
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+            let version = i + 1;
+            let err = |source| StoreError::Migrate { version, source };
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            // Re-check inside the write lock: another connection may have migrated.
+            let now: i64 = tx
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .map_err(err)?;
+            if now as usize >= version {
+                continue;
+            }
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", version as i64)
+                .map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn meta(&self, key: MetaKey) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [key.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StoreError::Read)
+    }
+}
+
+fn apply_write(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<()> {
+    match w {
+        Write::Meta(key, Some(v)) => {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key.as_str(), v],
+            )?;
+        }
+        Write::Meta(key, None) => {
+            tx.execute("DELETE FROM meta WHERE key = ?1", [key.as_str()])?;
+        }
+        Write::ResetAll => {
+            tx.execute_batch(
+                "DELETE FROM messages_fts; DELETE FROM messages; DELETE FROM held_ranges;
+                 DELETE FROM gaps; DELETE FROM conversations; DELETE FROM receipts;
+                 DELETE FROM meta WHERE key = 'since';",
+            )?;
+        }
+        Write::Conv(rec) => write_conv(tx, rec)?,
+        Write::ClearTimeline(conv) => clear_timeline(tx, conv)?,
+        Write::RemoveConv(conv) => {
+            clear_timeline(tx, conv)?;
+            tx.execute("DELETE FROM conversations WHERE conv = ?1", [conv.as_str()])?;
+            tx.execute("DELETE FROM receipts WHERE conv = ?1", [conv.as_str()])?;
+        }
+        Write::Messages(conv, msgs) => {
+            for m in msgs {
+                insert_message(tx, conv, m)?;
+            }
+        }
+        Write::OutboxPut(item) => {
+            let (kind, target) = match item.kind {
+                OutboxKind::Send => ("send", None),
+                OutboxKind::Edit { target } => ("edit", Some(target as i64)),
+                OutboxKind::Redact { target } => ("redact", Some(target as i64)),
+            };
+            let (state, code, message) = match &item.state {
+                OutboxState::Pending => ("pending", None, None),
+                OutboxState::Sending => ("sending", None, None),
+                OutboxState::Failed { code, message } => {
+                    ("failed", Some(code.as_str()), Some(message.as_str()))
+                }
+            };
+            tx.execute(
+                "INSERT INTO outbox (client_id, ord, conv, kind, target, body, state, err_code,
+                                     err_message, created_ts)
+                 VALUES (?1, (SELECT COALESCE(MAX(ord), 0) + 1 FROM outbox), ?2, ?3, ?4, ?5, ?6,
+                         ?7, ?8, ?9)
+                 ON CONFLICT(client_id) DO UPDATE SET state = excluded.state,
+                     err_code = excluded.err_code, err_message = excluded.err_message",
+                params![
+                    item.client_id,
+                    item.conv.as_str(),
+                    kind,
+                    target,
+                    item.body,
+                    state,
+                    code,
+                    message,
+                    item.created_ts
+                ],
+            )?;
+        }
+        Write::OutboxRemove(client_id) => {
+            tx.execute("DELETE FROM outbox WHERE client_id = ?1", [client_id])?;
+        }
+        Write::Receipt(conv, user, seq) => {
+            tx.execute(
+                "INSERT INTO receipts (conv, user_name, seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(conv, user_name) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                params![conv.as_str(), user, *seq as i64],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn write_conv(tx: &rusqlite::Transaction<'_>, rec: &ConvRecord) -> rusqlite::Result<()> {
+    let last_json = rec
+        .last
+        .as_ref()
+        .and_then(|m| serde_json::to_string(m).ok());
+    let last_ts = rec.last.as_ref().map_or(0, |m| m.ts);
+    tx.execute(
+        "INSERT INTO conversations (conv, kind, title, member_count, last_seq, read_seq, unread,
+                                    local_read, last_json, left_conv, cursor, last_activity_ts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT(conv) DO UPDATE SET kind = excluded.kind, title = excluded.title,
+             member_count = excluded.member_count, last_seq = excluded.last_seq,
+             read_seq = excluded.read_seq, unread = excluded.unread,
+             local_read = MAX(local_read, excluded.local_read), last_json = excluded.last_json,
+             left_conv = excluded.left_conv, cursor = excluded.cursor,
+             last_activity_ts = MAX(last_activity_ts, excluded.last_activity_ts)",
+        params![
+            rec.conv.as_str(),
+            rec.kind.as_str(),
+            rec.title,
+            rec.member_count,
+            rec.last_seq as i64,
+            rec.read_seq as i64,
+            rec.unread as i64,
+            rec.local_read as i64,
+            last_json,
+            rec.left,
+            rec.cursor() as i64,
+            last_ts
+        ],
+    )?;
+    let conv = rec.conv.as_str();
+    tx.execute("DELETE FROM held_ranges WHERE conv = ?1", [conv])?;
+    tx.execute("DELETE FROM gaps WHERE conv = ?1", [conv])?;
+    let mut put_range = tx.prepare_cached("INSERT INTO held_ranges (conv, lo, hi) VALUES (?1, ?2, ?3)")?;
+    for r in rec.held.ranges() {
+        put_range.execute(params![conv, r.from as i64, r.to as i64])?;
+    }
+    let mut put_gap = tx.prepare_cached("INSERT INTO gaps (conv, lo, hi) VALUES (?1, ?2, ?3)")?;
+    for g in rec.held.gaps(rec.last_seq) {
+        put_gap.execute(params![conv, g.from as i64, g.to as i64])?;
+    }
+    Ok(())
+}
+
+fn clear_timeline(tx: &rusqlite::Transaction<'_>, conv: &ConvId) -> rusqlite::Result<()> {
+    let c = conv.as_str();
+    tx.execute(
+        "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE conv = ?1)",
+        [c],
+    )?;
+    tx.execute("DELETE FROM messages WHERE conv = ?1", [c])?;
+    tx.execute("DELETE FROM held_ranges WHERE conv = ?1", [c])?;
+    tx.execute("DELETE FROM gaps WHERE conv = ?1", [c])?;
+    tx.execute("UPDATE conversations SET cursor = 0 WHERE conv = ?1", [c])?;
+    Ok(())
+}
+
+/// Inserts one entry unless held, then applies edit/redact relations in both
+/// directions (an edit may arrive before or after its target).
+fn insert_message(tx: &rusqlite::Transaction<'_>, conv: &ConvId, m: &Message) -> rusqlite::Result<()> {
+    let c = conv.as_str();
+    let members = m.members.as_ref().and_then(|v| serde_json::to_string(v).ok());
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO messages (conv, seq, sender, ts, kind, body, target, title, members,
+                                         user_name, client_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            c,
+            m.seq as i64,
+            m.sender,
+            m.ts,
+            m.kind.as_str(),
+            m.body,
+            m.target.map(|t| t as i64),
+            m.title,
+            members,
+            m.user,
+            m.client_id
+        ],
+    )?;
+    if n == 0 {
+        return Ok(());
+    }
+    let id = tx.last_insert_rowid();
+    tx.execute(
+        "UPDATE conversations SET last_activity_ts = MAX(last_activity_ts, ?2) WHERE conv = ?1",
+        params![c, m.ts],
+    )?;
+    match m.kind {
+        EntryKind::Text => {
+            let redacted: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM messages WHERE conv = ?1 AND kind = 'redact' AND target = ?2)",
+                params![c, m.seq as i64],
+                |r| r.get(0),
+            )?;
+            if redacted {
+                tx.execute("UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1", [id])?;
+                return Ok(());
+            }
+            let edit: Option<String> = tx
+                .query_row(
+                    "SELECT body FROM messages WHERE conv = ?1 AND kind = 'edit' AND target = ?2
+                     ORDER BY seq DESC LIMIT 1",
+                    params![c, m.seq as i64],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            let body = match edit {
+                Some(b) => {
+                    tx.execute("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1", params![id, b])?;
+                    Some(b)
+                }
+                None => m.body.clone(),
+            };
+            if let Some(b) = body {
+                tx.execute("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)", params![id, b])?;
+            }
+        }
+        EntryKind::Edit => {
+            let Some(target) = m.target else { return Ok(()) };
+            // Apply only if no newer edit of the same target is already held.
+            let newer: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM messages WHERE conv = ?1 AND kind = 'edit'
+                                AND target = ?2 AND seq > ?3)",
+                params![c, target as i64, m.seq as i64],
+                |r| r.get(0),
+            )?;
+            let tid: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM messages WHERE conv = ?1 AND seq = ?2 AND kind = 'text'
+                     AND redacted = 0",
+                    params![c, target as i64],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let (false, Some(tid), Some(body)) = (newer, tid, m.body.as_ref()) {
+                tx.execute("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1", params![tid, body])?;
+                tx.execute("DELETE FROM messages_fts WHERE rowid = ?1", [tid])?;
+                tx.execute("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)", params![tid, body])?;
+            }
+        }
+        EntryKind::Redact => {
+            let Some(target) = m.target else { return Ok(()) };
+            let tid: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM messages WHERE conv = ?1 AND seq = ?2 AND kind = 'text'",
+                    params![c, target as i64],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(tid) = tid {
+                tx.execute("UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1", [tid])?;
+                tx.execute("DELETE FROM messages_fts WHERE rowid = ?1", [tid])?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        let session = self.session()?;
+        let mut convs = Vec::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT conv, lo, hi FROM held_ranges ORDER BY conv, lo")
+                .map_err(StoreError::Read)?;
+            let mut held: std::collections::HashMap<String, Vec<SeqRange>> = Default::default();
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })
+                .map_err(StoreError::Read)?;
+            for row in rows {
+                let (c, lo, hi) = row.map_err(StoreError::Read)?;
+                held.entry(c).or_default().push(SeqRange::new(lo as u64, hi as u64));
+            }
+            for mut rec in self.conv_records()? {
+                rec.held = RangeSet::from_ranges(held.remove(rec.conv.as_str()).unwrap_or_default());
+                convs.push(rec);
+            }
+        }
+        Ok(Snapshot {
+            server_id: self.meta(MetaKey::ServerId)?,
+            since: self.meta(MetaKey::Since)?,
+            session,
+            convs,
+            outbox: self.outbox()?,
+        })
+    }
+
+    fn apply(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        if batch.durable {
+            self.conn
+                .pragma_update(None, "synchronous", "FULL")
+                .map_err(StoreError::Write)?;
+        }
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for w in &batch.writes {
+                apply_write(&tx, w)?;
+            }
+            tx.commit()
+        })();
+        if batch.durable {
+            self.conn
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(StoreError::Write)?;
+        }
+        result.map_err(StoreError::Write)
+    }
+
+    fn conversations(&self) -> Result<Vec<super::ConvRow>, StoreError> {
+        self.conv_rows(None)
+    }
+
+    fn conversation(&self, conv: &ConvId) -> Result<Option<super::ConvRow>, StoreError> {
+        Ok(self.conv_rows(Some(conv))?.into_iter().next())
+    }
+
+    fn timeline(
+        &self,
+        conv: &ConvId,
+        q: super::TimelineQuery,
+    ) -> Result<Vec<super::TimelineItem>, StoreError> {
+        self.timeline_window(conv, q)
+    }
+
+    fn timeline_len(&self, conv: &ConvId) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM messages WHERE conv = ?1", [conv.as_str()], |r| r.get(0))
+            .map_err(StoreError::Read)?;
+        Ok(n as u64)
+    }
+
+    fn gaps(&self, conv: &ConvId) -> Result<Vec<SeqRange>, StoreError> {
+        self.gap_rows(conv, 1, u64::MAX)
+    }
+
+    fn search(&self, text: &str, limit: usize) -> Result<Vec<super::SearchHit>, StoreError> {
+        self.search_fts(text, limit)
+    }
+
+    fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
+        self.outbox_rows(None)
+    }
+
+    fn session(&self) -> Result<Option<Session>, StoreError> {
+        match (
+            self.meta(MetaKey::User)?,
+            self.meta(MetaKey::Device)?,
+            self.meta(MetaKey::Token)?,
+        ) {
+            (Some(user), Some(device), Some(token)) => Ok(Some(Session { user, device, token })),
+            _ => Ok(None),
+        }
+    }
+}

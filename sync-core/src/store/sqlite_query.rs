@@ -1,0 +1,274 @@
+//! Read-side queries of [`SqliteStore`]: conversation list, timeline windows
+//! with explicit gaps, full-text search and the outbox.
+
+use rusqlite::{Row, params};
+
+use super::{
+    ConvRecord, ConvRow, LocalMessage, MetaKey, OutboxItem, OutboxKind, OutboxState, RangeSet,
+    SearchHit, SeqRange, SqliteStore, StoreError, TimelineItem, TimelineQuery, assemble_window,
+    display_unread, fts_query, window_bounds,
+};
+use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Seq};
+
+const CONV_COLS: &str = "conv, kind, title, member_count, last_seq, read_seq, unread, local_read,
+                         last_json, left_conv, last_activity_ts";
+const MSG_COLS: &str =
+    "seq, sender, ts, kind, body, edited, redacted, client_id, user_name, title, members, target";
+
+fn dec(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Decode(e.to_string())
+}
+
+fn conv_record(r: &Row<'_>) -> rusqlite::Result<(ConvRecord, String, i64)> {
+    let kind: String = r.get(1)?;
+    let last_json: Option<String> = r.get(8)?;
+    let rec = ConvRecord {
+        conv: ConvId(r.get(0)?),
+        kind: if kind == "direct" {
+            ConvKind::Direct
+        } else {
+            ConvKind::Group
+        },
+        title: r.get(2)?,
+        member_count: r.get(3)?,
+        last_seq: r.get::<_, i64>(4)? as u64,
+        read_seq: r.get::<_, i64>(5)? as u64,
+        unread: r.get::<_, i64>(6)? as u64,
+        local_read: r.get::<_, i64>(7)? as u64,
+        last: None,
+        left: r.get(9)?,
+        held: RangeSet::default(),
+    };
+    Ok((rec, last_json.unwrap_or_default(), r.get(10)?))
+}
+
+fn local_message(r: &Row<'_>) -> rusqlite::Result<(LocalMessage, String, Option<String>)> {
+    Ok((
+        LocalMessage {
+            seq: r.get::<_, i64>(0)? as u64,
+            sender: r.get(1)?,
+            ts: r.get(2)?,
+            kind: EntryKind::Text,
+            body: r.get(4)?,
+            edited: r.get(5)?,
+            redacted: r.get(6)?,
+            client_id: r.get(7)?,
+            user: r.get(8)?,
+            title: r.get(9)?,
+            members: None,
+            target: r.get::<_, Option<i64>>(11)?.map(|t| t as u64),
+        },
+        r.get(3)?,
+        r.get(10)?,
+    ))
+}
+
+impl SqliteStore {
+    pub(super) fn conv_records(&self) -> Result<Vec<ConvRecord>, StoreError> {
+        Ok(self
+            .conv_records_with_activity(None)?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect())
+    }
+
+    fn conv_records_with_activity(
+        &self,
+        only: Option<&ConvId>,
+    ) -> Result<Vec<(ConvRecord, i64)>, StoreError> {
+        let sql = match only {
+            Some(_) => format!("SELECT {CONV_COLS} FROM conversations WHERE conv = ?1"),
+            None => format!("SELECT {CONV_COLS} FROM conversations WHERE ?1 IS NULL"),
+        };
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(StoreError::Read)?;
+        let rows = stmt
+            .query_map([only.map(ConvId::as_str)], conv_record)
+            .map_err(StoreError::Read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut rec, last_json, activity) = row.map_err(StoreError::Read)?;
+            if !last_json.is_empty() {
+                rec.last = Some(serde_json::from_str::<Message>(&last_json).map_err(dec)?);
+            }
+            out.push((rec, activity));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn conv_rows(&self, only: Option<&ConvId>) -> Result<Vec<ConvRow>, StoreError> {
+        let me = self.meta(MetaKey::User)?.unwrap_or_default();
+        let mut pending: std::collections::HashMap<String, (u32, i64)> = Default::default();
+        for item in self.outbox_rows(only)? {
+            let e = pending.entry(item.conv.0).or_default();
+            e.0 += 1;
+            e.1 = e.1.max(item.created_ts);
+        }
+        let mut rows = Vec::new();
+        for (rec, activity) in self.conv_records_with_activity(only)? {
+            let others_between = if rec.local_read > rec.read_seq && rec.local_read < rec.last_seq {
+                self.conn
+                    .query_row(
+                        "SELECT COUNT(*) FROM messages WHERE conv = ?1 AND kind = 'text'
+                         AND sender != ?2 AND seq > ?3 AND seq <= ?4",
+                        params![rec.conv.as_str(), me, rec.read_seq as i64, rec.local_read as i64],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .map_err(StoreError::Read)? as u64
+            } else {
+                0
+            };
+            let (n_pending, pending_ts) = pending.get(rec.conv.as_str()).copied().unwrap_or((0, 0));
+            rows.push(ConvRow {
+                unread: display_unread(&rec, others_between),
+                conv: rec.conv,
+                kind: rec.kind,
+                title: rec.title,
+                member_count: rec.member_count,
+                last_seq: rec.last_seq,
+                read_seq: rec.local_read.max(rec.read_seq),
+                last: rec.last,
+                left: rec.left,
+                last_activity_ts: activity.max(pending_ts),
+                pending: n_pending,
+            });
+        }
+        rows.sort_by(|a, b| {
+            b.last_activity_ts
+                .cmp(&a.last_activity_ts)
+                .then_with(|| a.conv.cmp(&b.conv))
+        });
+        Ok(rows)
+    }
+
+    fn messages(&self, sql_tail: &str, p: impl rusqlite::Params) -> Result<Vec<LocalMessage>, StoreError> {
+        let sql = format!("SELECT {MSG_COLS} FROM messages WHERE {sql_tail}");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(StoreError::Read)?;
+        let rows = stmt.query_map(p, local_message).map_err(StoreError::Read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut m, kind, members) = row.map_err(StoreError::Read)?;
+            m.kind = EntryKind::parse(&kind).ok_or_else(|| dec(format!("entry kind {kind:?}")))?;
+            if let Some(j) = members {
+                m.members = Some(serde_json::from_str(&j).map_err(dec)?);
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn gap_rows(&self, conv: &ConvId, lo: Seq, hi: Seq) -> Result<Vec<SeqRange>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT lo, hi FROM gaps WHERE conv = ?1 AND hi >= ?2 AND lo <= ?3 ORDER BY lo")
+            .map_err(StoreError::Read)?;
+        let hi = i64::try_from(hi).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![conv.as_str(), lo as i64, hi], |r| {
+                Ok(SeqRange::new(r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(StoreError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(StoreError::Read)
+    }
+
+    pub(super) fn timeline_window(
+        &self,
+        conv: &ConvId,
+        q: TimelineQuery,
+    ) -> Result<Vec<TimelineItem>, StoreError> {
+        let c = conv.as_str();
+        let Some((rec, _)) = self.conv_records_with_activity(Some(conv))?.into_iter().next() else {
+            return Ok(Vec::new());
+        };
+        let cursor: i64 = self
+            .conn
+            .query_row("SELECT cursor FROM conversations WHERE conv = ?1", [c], |r| r.get(0))
+            .map_err(StoreError::Read)?;
+        let top = rec.last_seq.max(cursor as u64);
+        let (mut below, from_anchor) = match q {
+            TimelineQuery::Latest { limit } => (
+                self.messages("conv = ?1 ORDER BY seq DESC LIMIT ?2", params![c, limit as i64])?,
+                Vec::new(),
+            ),
+            TimelineQuery::Around { seq, before, after } => (
+                self.messages(
+                    "conv = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+                    params![c, seq as i64, before as i64],
+                )?,
+                self.messages(
+                    "conv = ?1 AND seq >= ?2 ORDER BY seq ASC LIMIT ?3",
+                    params![c, seq as i64, after as i64 + 1],
+                )?,
+            ),
+        };
+        let below_seqs: Vec<Seq> = below.iter().map(|m| m.seq).collect();
+        let anchor_seqs: Vec<Seq> = from_anchor.iter().map(|m| m.seq).collect();
+        let (lo, hi, reaches_top) = window_bounds(&below_seqs, &anchor_seqs, q, top);
+        below.extend(from_anchor.into_iter().filter(|m| m.seq <= hi));
+        let gaps = self.gap_rows(conv, lo, hi)?;
+        let pending = if reaches_top { self.outbox_rows(Some(conv))? } else { Vec::new() };
+        Ok(assemble_window(below, gaps, pending))
+    }
+
+    pub(super) fn search_fts(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+        let Some(query) = fts_query(text) else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT m.conv, m.seq, m.sender, m.ts, m.body FROM messages_fts f
+                 JOIN messages m ON m.id = f.rowid
+                 WHERE messages_fts MATCH ?1 ORDER BY m.ts DESC, m.seq DESC LIMIT ?2",
+            )
+            .map_err(StoreError::Read)?;
+        let rows = stmt
+            .query_map(params![query, limit as i64], |r| {
+                Ok(SearchHit {
+                    conv: ConvId(r.get(0)?),
+                    seq: r.get::<_, i64>(1)? as u64,
+                    sender: r.get(2)?,
+                    ts: r.get(3)?,
+                    body: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                })
+            })
+            .map_err(StoreError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(StoreError::Read)
+    }
+
+    pub(super) fn outbox_rows(&self, only: Option<&ConvId>) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT client_id, conv, kind, target, body, state, err_code, err_message, created_ts
+                 FROM outbox WHERE ?1 IS NULL OR conv = ?1 ORDER BY ord",
+            )
+            .map_err(StoreError::Read)?;
+        let rows = stmt
+            .query_map([only.map(ConvId::as_str)], |r| {
+                let kind: String = r.get(2)?;
+                let target = r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64;
+                let state: String = r.get(5)?;
+                Ok(OutboxItem {
+                    client_id: r.get(0)?,
+                    conv: ConvId(r.get(1)?),
+                    kind: match kind.as_str() {
+                        "edit" => OutboxKind::Edit { target },
+                        "redact" => OutboxKind::Redact { target },
+                        _ => OutboxKind::Send,
+                    },
+                    body: r.get(4)?,
+                    state: match state.as_str() {
+                        "failed" => OutboxState::Failed {
+                            code: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                            message: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                        },
+                        "sending" => OutboxState::Sending,
+                        _ => OutboxState::Pending,
+                    },
+                    created_ts: r.get(8)?,
+                })
+            })
+            .map_err(StoreError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(StoreError::Read)
+    }
+}

@@ -1,0 +1,345 @@
+//! loadgen: drives a timeline-protocol server with three load scenarios and
+//! prints each figure next to a baseline measured in the same run.
+//!
+//! ```text
+//! cargo run --release -p conformance --bin loadgen -- [--server URL] [--quick]
+//! ```
+//!
+//! Without `--server` it starts server-mock in-process on a temp-file database
+//! (same runtime as the in-process baselines, so both share the same cores)
+//! and spawns the `server-mock` binary for the RSS scenario.
+
+#[path = "../load/mod.rs"]
+mod load;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use load::appends::{AppendShape, run_appends};
+use load::broadcast_baseline::BroadcastServer;
+use load::fanout::{FanoutResult, FanoutShape, run_fanout};
+use load::idle::run_idle;
+use load::report::{count, mib, ms, ratio, secs};
+use load::sqlite_baseline::{Commit, run_inserts};
+use load::{RunNames, target};
+
+/// Goal for scenario 1: pushes/s at least this fraction of the baseline.
+const FANOUT_GOAL: f64 = 0.70;
+/// Goal for scenario 2: appends/s at least this fraction of the per-row baseline.
+const APPEND_GOAL: f64 = 0.80;
+
+#[derive(Debug, Parser)]
+#[command(about = "Load generator for the timeline protocol")]
+struct Args {
+    /// Server to load (`ws://HOST:PORT/v1`); default: server-mock in-process.
+    #[arg(long)]
+    server: Option<String>,
+    /// With --server: the server's process id, to measure its RSS.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// server-mock binary for the RSS scenario; default: next to loadgen.
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Small counts for a smoke run.
+    #[arg(long)]
+    quick: bool,
+}
+
+/// Every count of one run.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    fanout: FanoutShape,
+    appends: AppendShape,
+    idle_connections: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        if quick {
+            Plan {
+                fanout: FanoutShape {
+                    members: 10,
+                    messages: 500,
+                    window: 64,
+                    body_bytes: 100,
+                },
+                appends: AppendShape {
+                    senders: 10,
+                    per_sender: 10,
+                    body_bytes: 100,
+                },
+                idle_connections: 200,
+            }
+        } else {
+            Plan {
+                fanout: FanoutShape {
+                    members: 100,
+                    messages: 10_000,
+                    window: 64,
+                    body_bytes: 100,
+                },
+                appends: AppendShape {
+                    senders: 50,
+                    per_sender: 60,
+                    body_bytes: 100,
+                },
+                idle_connections: 5_000,
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("loadgen: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs every scenario; returns false when one failed or miscounted.
+async fn run(args: Args) -> Result<bool> {
+    let plan = Plan::new(args.quick);
+    let names = RunNames::random();
+    // Both ends of every idle connection may live in this process.
+    let nofile = target::raise_nofile(2 * plan.idle_connections as u64 + 1024)?;
+    println!("{}", machine_line(&names, args.quick, nofile));
+
+    let dir = tempfile::tempdir().context("creating a temp dir")?;
+    let in_process = match &args.server {
+        Some(_) => None,
+        None => Some(target::start_in_process(dir.path()).await?),
+    };
+    let (url, label) = match (&args.server, &in_process) {
+        (Some(url), _) => (url.clone(), "server"),
+        (None, Some(server)) => (server.url(), "server-mock"),
+        (None, None) => unreachable!("one of the two is set"),
+    };
+    println!("target   {label} at {url}");
+
+    let mut ok = true;
+    ok &= report_step("fanout", fanout(&url, label, &names, plan).await);
+    ok &= report_step("appends", appends(&url, label, &names, plan, dir.path()).await);
+    ok &= report_step("idle", idle(&args, &url, &names, plan, dir.path()).await);
+
+    if let Some(server) = in_process {
+        server.shutdown().await;
+    }
+    Ok(ok)
+}
+
+/// Prints a failed step and turns its outcome into pass/fail.
+fn report_step(name: &str, outcome: Result<bool>) -> bool {
+    match outcome {
+        Ok(ok) => ok,
+        Err(e) => {
+            println!("{name:<8} FAILED: {e:#}");
+            false
+        }
+    }
+}
+
+fn machine_line(names: &RunNames, quick: bool, nofile: u64) -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    let mode = if quick { "quick" } else { "full" };
+    format!(
+        "machine  {cores} cores ({cpu}), {} {}, nofile {nofile}, run tag {}, {mode} counts",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        names.tag()
+    )
+}
+
+/// Scenario 1 against the baseline, then against the target.
+async fn fanout(url: &str, label: &str, names: &RunNames, plan: Plan) -> Result<bool> {
+    let shape = plan.fanout;
+    let expected = (shape.members * shape.messages) as u64;
+    println!(
+        "fanout   {} members, {} msgs of {} B, {} in flight: {} pushes expected per side",
+        shape.members,
+        count(shape.messages as f64),
+        shape.body_bytes,
+        shape.window,
+        count(expected as f64)
+    );
+    let baseline_server = BroadcastServer::start().await?;
+    let base = run_fanout(&baseline_server.url(), names, shape)
+        .await
+        .context("baseline broadcast server")?;
+    drop(baseline_server);
+    let sut = run_fanout(url, names, shape).await.context(label.to_owned())?;
+    let r = sut.pushes_per_sec() / base.pushes_per_sec().max(1e-9);
+    println!(
+        "fanout   {label} {} | baseline {} | ratio {} (goal ≥ {FANOUT_GOAL:.2}){}",
+        fanout_figures(&sut),
+        fanout_figures(&base),
+        ratio(sut.pushes_per_sec(), base.pushes_per_sec()),
+        if r >= FANOUT_GOAL { "" } else { "  BELOW GOAL" }
+    );
+    let mut ok = true;
+    for (who, res) in [(label, &sut), ("baseline", &base)] {
+        if res.delivered != expected || res.out_of_order != 0 {
+            let (min, max) = min_max(&res.per_member);
+            println!(
+                "fanout   {who} MISCOUNT: delivered {} of {} (per member {min}..{max} of {}), {} out of order, {} acked",
+                res.delivered, expected, shape.messages, res.out_of_order, res.acked
+            );
+            ok = false;
+        }
+    }
+    if sut.rate_limited > 0 {
+        println!("fanout   {label} rate-limited {} sends (retried)", sut.rate_limited);
+    }
+    Ok(ok)
+}
+
+/// Smallest and largest of per-connection counts.
+fn min_max(counts: &[u64]) -> (u64, u64) {
+    let min = counts.iter().copied().min().unwrap_or(0);
+    let max = counts.iter().copied().max().unwrap_or(0);
+    (min, max)
+}
+
+fn fanout_figures(r: &FanoutResult) -> String {
+    format!(
+        "{} pushes/s  p50 {} p99 {} ({})",
+        count(r.pushes_per_sec()),
+        ms(r.latency_us.value_at_quantile(0.50)),
+        ms(r.latency_us.value_at_quantile(0.99)),
+        secs(r.elapsed)
+    )
+}
+
+/// Scenario 2 against the target, then the two SQLite baselines.
+async fn appends(
+    url: &str,
+    label: &str,
+    names: &RunNames,
+    plan: Plan,
+    dir: &std::path::Path,
+) -> Result<bool> {
+    let shape = plan.appends;
+    let expected = (shape.senders * shape.per_sender) as u64;
+    println!(
+        "appends  {} senders × {} msgs of {} B, 1 in flight each, own group each: {} appends",
+        shape.senders,
+        shape.per_sender,
+        shape.body_bytes,
+        count(expected as f64)
+    );
+    let sut = run_appends(url, names, shape)
+        .await
+        .context(label.to_owned())?;
+    let mut results = vec![];
+    for (commit, file) in [(Commit::PerRow, "base-row.db"), (Commit::PerRound, "base-batch.db")] {
+        let path = dir.join(file);
+        let r = tokio::task::spawn_blocking(move || {
+            run_inserts(
+                &path,
+                target::MIGRATIONS,
+                target::PRAGMAS,
+                shape.senders,
+                shape.per_sender,
+                shape.body_bytes,
+                commit,
+            )
+        })
+        .await
+        .context("baseline insert loop panicked")??;
+        results.push(r);
+    }
+    let (row, batch) = (results[0], results[1]);
+    let r = sut.appends_per_sec() / row.rows_per_sec().max(1e-9);
+    println!(
+        "appends  {label} {} appends/s ({}) | baseline rusqlite 1 txn/row {} rows/s ({}) | ratio {} (goal ≥ {APPEND_GOAL:.2}){} | batched {} rows/txn {} rows/s ({}), ratio {}",
+        count(sut.appends_per_sec()),
+        secs(sut.elapsed),
+        count(row.rows_per_sec()),
+        secs(row.elapsed),
+        ratio(sut.appends_per_sec(), row.rows_per_sec()),
+        if r >= APPEND_GOAL { "" } else { "  BELOW GOAL" },
+        shape.senders,
+        count(batch.rows_per_sec()),
+        secs(batch.elapsed),
+        ratio(sut.appends_per_sec(), batch.rows_per_sec()),
+    );
+    let mut ok = true;
+    if sut.acked != expected || sut.seq_gaps != 0 {
+        let (min, max) = min_max(&sut.per_sender);
+        println!(
+            "appends  {label} MISCOUNT: {} of {} acked (per sender {min}..{max} of {}), {} senders with seq gaps",
+            sut.acked, expected, shape.per_sender, sut.seq_gaps
+        );
+        ok = false;
+    }
+    if row.rows != expected || batch.rows != expected {
+        println!(
+            "appends  baseline MISCOUNT: {} and {} rows of {expected}",
+            row.rows, batch.rows
+        );
+        ok = false;
+    }
+    if sut.rate_limited > 0 {
+        println!("appends  {label} rate-limited {} sends (retried)", sut.rate_limited);
+    }
+    Ok(ok)
+}
+
+/// Scenario 3: a spawned server-mock (or `--server-pid`) holding idle connections.
+async fn idle(
+    args: &Args,
+    url: &str,
+    names: &RunNames,
+    plan: Plan,
+    dir: &std::path::Path,
+) -> Result<bool> {
+    let n = plan.idle_connections;
+    let (result, label) = if args.server.is_some() {
+        let Some(pid) = args.server_pid else {
+            println!("idle     skipped: --server was given without --server-pid, so RSS cannot be read");
+            return Ok(true);
+        };
+        (run_idle(url, names, n, pid).await?, "server")
+    } else {
+        let bin = match args.server_bin.clone().or_else(target::default_server_bin) {
+            Some(bin) if bin.is_file() => bin,
+            other => {
+                println!(
+                    "idle     skipped: no server-mock binary at {} — build it with `CARGO_TARGET_DIR=<same as loadgen> cargo build --release -p server-mock` or pass --server-bin PATH",
+                    other.map_or_else(|| "?".into(), |p| p.display().to_string())
+                );
+                return Ok(true);
+            }
+        };
+        let spawned = target::Spawned::start(&bin, dir).await?;
+        let r = run_idle(spawned.url(), names, n, spawned.pid()).await?;
+        drop(spawned);
+        (r, "server-mock")
+    };
+    println!(
+        "idle     {label} {} authenticated idle connections: RSS {} → {} (+{}, {:.1} KiB/conn)",
+        count(result.connections as f64),
+        mib(result.rss_before_kib),
+        mib(result.rss_after_kib),
+        mib(result.rss_after_kib.saturating_sub(result.rss_before_kib)),
+        result.kib_per_conn()
+    );
+    Ok(result.connections == n)
+}

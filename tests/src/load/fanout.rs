@@ -1,0 +1,300 @@
+//! Scenario 1: one sender into a group of online members. Measures delivered
+//! pushes per second and send→push latency at every member connection.
+//!
+//! Each body carries the sender's send time (nanoseconds since a shared
+//! `Instant`) and the message index, so a receiver computes latency from the
+//! push alone; sender and receivers live in this process, so one monotonic
+//! clock serves both.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use sync_core::protocol::{ClientFrame, ConvId, EntryKind, ErrorCode, ServerFrame};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use super::conn::read_frame;
+use super::{RunNames, register_all};
+
+/// A receiver that gets no frame for this long has stalled: the run fails.
+const STALL: Duration = Duration::from_secs(30);
+
+/// The shape of a fanout run.
+#[derive(Debug, Clone, Copy)]
+pub struct FanoutShape {
+    /// Group members, each with one connection; member 0 is also the sender.
+    pub members: usize,
+    /// Messages the sender sends.
+    pub messages: usize,
+    /// Sends in flight (sent but not yet acknowledged by `sent`).
+    pub window: usize,
+    /// Exact body length in bytes.
+    pub body_bytes: usize,
+}
+
+/// What one fanout run measured.
+#[derive(Debug)]
+pub struct FanoutResult {
+    /// Pushes of this run's messages received, summed over all members.
+    pub delivered: u64,
+    /// Pushes received by each member, in member order.
+    pub per_member: Vec<u64>,
+    /// Pushes whose seq was not the previous one + 1 on that connection.
+    pub out_of_order: u64,
+    /// `sent` replies the sender received.
+    pub acked: u64,
+    /// `rate_limited` replies the sender got (and retried).
+    pub rate_limited: u64,
+    /// From the first send to the last push arriving anywhere.
+    pub elapsed: Duration,
+    /// Send→push latency in microseconds, over every delivered push.
+    pub latency_us: Histogram<u64>,
+}
+
+impl FanoutResult {
+    /// Delivered pushes per second.
+    pub fn pushes_per_sec(&self) -> f64 {
+        self.delivered as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// A body of exactly `len` bytes (at least 26) starting with the send time
+/// and the index: `"{nanos:016x} {index:08} xxxx…"`.
+pub fn make_body(sent_ns: u64, index: usize, len: usize) -> String {
+    let mut body = format!("{sent_ns:016x} {index:08} ");
+    while body.len() < len {
+        body.push('x');
+    }
+    body
+}
+
+/// The send time and index written by [`make_body`].
+pub fn parse_body(body: &str) -> Option<(u64, usize)> {
+    let ns = u64::from_str_radix(body.get(..16)?, 16).ok()?;
+    let index = body.get(17..25)?.parse().ok()?;
+    Some((ns, index))
+}
+
+/// Registers the members, creates the group and runs the fanout against `url`.
+pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Result<FanoutResult> {
+    let users: Vec<String> = (0..shape.members).map(|i| names.user("f", i)).collect();
+    let mut conns = register_all(url, &users, 8)
+        .await
+        .context("fanout setup: registering members")?;
+    let conv = conns[0]
+        .create_group(&format!("loadgen fanout {}", names.tag()), &users[1..])
+        .await
+        .context("fanout setup: creating the group")?;
+    let client_id_prefix = format!("lg{}f", names.tag());
+    let epoch = Instant::now();
+    let n = shape.messages as u64;
+
+    let mut conns = conns.into_iter();
+    let sender = conns.next().context("fanout needs at least one member")?;
+    let mut receivers = tokio::task::JoinSet::new();
+    for (i, conn) in conns.enumerate() {
+        let member = i + 1;
+        let conv = conv.clone();
+        let mut ws = conn.into_ws();
+        receivers.spawn(async move {
+            let mut tally = Tally::new()?;
+            while tally.count < n {
+                let frame = next_or_stall(&mut ws, member, &tally, n).await?;
+                tally.observe(&conv, &frame, epoch);
+            }
+            anyhow::Ok((member, tally))
+        });
+    }
+
+    // Member 0 sends. Its read half counts its own pushes like any member and
+    // also turns `sent` replies into window permits; `rate_limited` replies
+    // come back to the writer after `retry_after_ms` with the same client_id.
+    let (mut sink, mut stream) = sender.into_ws().split();
+    let window = Arc::new(Semaphore::new(shape.window.max(1)));
+    let (retry_tx, mut retry_rx) = mpsc::unbounded_channel::<usize>();
+    let start_ns = ns_since(epoch);
+    let reader = tokio::spawn({
+        let window = Arc::clone(&window);
+        let conv = conv.clone();
+        async move {
+            let mut tally = Tally::new()?;
+            let (mut acked, mut rate_limited) = (0u64, 0u64);
+            while tally.count < n || acked < n {
+                let frame = next_or_stall(&mut stream, 0, &tally, n).await?;
+                match &frame {
+                    ServerFrame::Sent { .. } => {
+                        acked += 1;
+                        window.add_permits(1);
+                    }
+                    ServerFrame::Error {
+                        re: Some(re),
+                        code: ErrorCode::RateLimited,
+                        retry_after_ms,
+                        ..
+                    } => {
+                        rate_limited += 1;
+                        let index = usize::try_from(re.saturating_sub(1))?;
+                        let wait = Duration::from_millis(retry_after_ms.unwrap_or(100));
+                        let tx = retry_tx.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(wait).await;
+                            let _ = tx.send(index);
+                        });
+                    }
+                    ServerFrame::Error {
+                        re, code, message, ..
+                    } => bail!("send {re:?} was refused: {code}: {message}"),
+                    _ => tally.observe(&conv, &frame, epoch),
+                }
+            }
+            anyhow::Ok((tally, acked, rate_limited))
+        }
+    });
+    let writer = tokio::spawn({
+        let conv = conv.clone();
+        async move {
+            let mut sent_at = vec![0u64; shape.messages];
+            let mut next = 0usize;
+            loop {
+                let index = tokio::select! {
+                    biased;
+                    retry = retry_rx.recv() => match retry {
+                        Some(index) => index,
+                        // The reader is done (or failed): nothing left to send.
+                        None => break,
+                    },
+                    permit = window.acquire(), if next < shape.messages => {
+                        permit?.forget();
+                        sent_at[next] = ns_since(epoch);
+                        next += 1;
+                        next - 1
+                    }
+                };
+                let frame = ClientFrame::Send {
+                    id: index as u64 + 1,
+                    conv: conv.clone(),
+                    client_id: format!("{client_id_prefix}{index}"),
+                    body: make_body(sent_at[index], index, shape.body_bytes),
+                };
+                sink.send(WsMessage::Text(frame.to_json().into()))
+                    .await
+                    .context("sender: writing a send")?;
+            }
+            anyhow::Ok(())
+        }
+    });
+
+    let mut tallies = vec![];
+    let reader_result = reader.await.context("sender reader panicked")?;
+    let (sender_tally, acked, rate_limited) = reader_result.context("member 0 (sender)")?;
+    tallies.push(sender_tally);
+    writer.await.context("sender writer panicked")??;
+    let mut rest = vec![];
+    while let Some(done) = receivers.join_next().await {
+        rest.push(done.context("receiver panicked")??);
+    }
+    rest.sort_by_key(|(member, _)| *member);
+    tallies.extend(rest.into_iter().map(|(_, t)| t));
+
+    let mut latency_us = new_histogram()?;
+    let mut last_ns = start_ns;
+    let mut out_of_order = 0;
+    for t in &tallies {
+        latency_us.add(&t.latency_us).context("merging histograms")?;
+        last_ns = last_ns.max(t.last_arrival_ns);
+        out_of_order += t.out_of_order;
+    }
+    let per_member: Vec<u64> = tallies.iter().map(|t| t.count).collect();
+    Ok(FanoutResult {
+        delivered: per_member.iter().sum(),
+        per_member,
+        out_of_order,
+        acked,
+        rate_limited,
+        elapsed: Duration::from_nanos(last_ns - start_ns),
+        latency_us,
+    })
+}
+
+/// Per-connection counters.
+#[derive(Debug)]
+struct Tally {
+    count: u64,
+    out_of_order: u64,
+    last_seq: Option<u64>,
+    last_arrival_ns: u64,
+    latency_us: Histogram<u64>,
+}
+
+impl Tally {
+    fn new() -> Result<Tally> {
+        Ok(Tally {
+            count: 0,
+            out_of_order: 0,
+            last_seq: None,
+            last_arrival_ns: 0,
+            latency_us: new_histogram()?,
+        })
+    }
+
+    /// Counts `frame` when it is a text push of this run's conversation.
+    fn observe(&mut self, conv: &ConvId, frame: &ServerFrame, epoch: Instant) {
+        let ServerFrame::Message { conv: c, message } = frame else {
+            return;
+        };
+        if c != conv || message.kind != EntryKind::Text {
+            return;
+        }
+        let now = ns_since(epoch);
+        let Some((sent_ns, _)) = message.body.as_deref().and_then(parse_body) else {
+            return;
+        };
+        if self.last_seq.is_some_and(|prev| message.seq != prev + 1) {
+            self.out_of_order += 1;
+        }
+        self.last_seq = Some(message.seq);
+        self.count += 1;
+        self.last_arrival_ns = now;
+        self.latency_us
+            .saturating_record((now.saturating_sub(sent_ns) / 1_000).max(1));
+    }
+}
+
+/// A histogram from 1 µs to 1 hour with 3 significant digits.
+pub fn new_histogram() -> Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).context("creating a latency histogram")
+}
+
+fn ns_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+async fn next_or_stall<S>(
+    ws: &mut S,
+    member: usize,
+    tally: &Tally,
+    expected: u64,
+) -> Result<ServerFrame>
+where
+    S: futures_util::Stream<
+            Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>,
+        > + Unpin,
+{
+    loop {
+        let incoming = timeout(STALL, read_frame(ws)).await.with_context(|| {
+            format!(
+                "member {member} stalled at {}/{expected} pushes",
+                tally.count
+            )
+        })?;
+        let incoming =
+            incoming.with_context(|| format!("member {member} at {}/{expected}", tally.count))?;
+        if let Some(f) = incoming {
+            return Ok(f);
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Executes one parsed scenario against a server: connections, variables,
+//! helpers (register/login/auth), loops, concurrent branches and restarts.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::connection::Connection;
+use crate::expect;
+use crate::script::{Creds, IntExpr, Scenario, Step, StepKind, Term};
+use crate::template::{Vars, fill, interpolate};
+
+/// Password used by `open`/`register`/`login` unless the script gives one.
+pub const DEFAULT_PASSWORD: &str = "correct-horse-battery";
+/// Default wait of `expect`-like steps.
+pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
+/// Default observation window of `expect-none`.
+pub const DEFAULT_NONE_WINDOW_MS: u64 = 300;
+/// Request ids used by helpers start here, far above script ids.
+const HELPER_ID_BASE: u64 = 900_000_000;
+
+/// Boxed future, as returned by [`Restarter::restart`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Lets the runner restart the server it tests (graceful stop, then start on
+/// the same database and port). Only available when the runner owns the server.
+pub trait Restarter: Send + Sync {
+    /// Restarts the server; the URL stays the same.
+    fn restart(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// Why a scenario failed: the script line and what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// 1-based line in the scenario file; 0 for the end-of-scenario check.
+    pub line: usize,
+    /// Explanation.
+    pub msg: String,
+}
+
+type SharedConn = Arc<tokio::sync::Mutex<Connection>>;
+
+struct Ctx<'a> {
+    url: &'a str,
+    restarter: Option<&'a dyn Restarter>,
+    vars: Mutex<Vars>,
+    conns: Mutex<HashMap<String, SharedConn>>,
+    registered: Mutex<HashSet<String>>,
+    timeout_ms: AtomicU64,
+    next_id: AtomicU64,
+}
+
+/// Runs `scenario` against the server at `url`.
+pub async fn run_scenario(
+    scenario: &Scenario,
+    url: &str,
+    restarter: Option<&dyn Restarter>,
+) -> Result<(), Failure> {
+    let ctx = Ctx {
+        url,
+        restarter,
+        vars: Mutex::new(Vars::default()),
+        conns: Mutex::new(HashMap::new()),
+        registered: Mutex::new(HashSet::new()),
+        timeout_ms: AtomicU64::new(DEFAULT_TIMEOUT_MS),
+        next_id: AtomicU64::new(HELPER_ID_BASE),
+    };
+    ctx.exec(&scenario.steps).await?;
+    ctx.final_check().await
+}
+
+fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, String> {
+    m.lock().map_err(|_| "internal lock poisoned".to_owned())
+}
+
+/// A fresh valid user name for `alias`: `alias_xxxxx`, or exactly `len` chars.
+fn fresh_name(alias: &str, len: Option<usize>) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let mut rand_chars = |n: usize| -> String {
+        (0..n)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect()
+    };
+    match len {
+        Some(len) => {
+            let prefix: String = alias.chars().take(len.saturating_sub(6)).collect();
+            let mut name = prefix;
+            name.push_str(&rand_chars(len - name.len()));
+            name
+        }
+        None => {
+            let prefix: String = alias.chars().take(25).collect();
+            format!("{prefix}_{}", rand_chars(6))
+        }
+    }
+}
+
+impl Ctx<'_> {
+    fn timeout(&self, within: Option<u64>) -> Duration {
+        Duration::from_millis(within.unwrap_or_else(|| self.timeout_ms.load(Ordering::Relaxed)))
+    }
+
+    fn conn(&self, name: &str) -> Result<SharedConn, String> {
+        lock(&self.conns)?
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("no connection named {name}"))
+    }
+
+    fn var_str(&self, name: &str) -> Result<String, String> {
+        match lock(&self.vars)?.get(name) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(other) => Ok(other.to_string()),
+            None => Err(format!("unbound variable ${name}")),
+        }
+    }
+
+    fn eval(&self, e: &IntExpr) -> Result<i64, String> {
+        let vars = lock(&self.vars)?;
+        let mut total = 0i64;
+        for (sign, term) in &e.0 {
+            let v = match term {
+                Term::Lit(n) => *n,
+                Term::Var(name) => match vars.get(name) {
+                    Some(v) => v
+                        .as_i64()
+                        .ok_or_else(|| format!("${name} is not an integer: {v}"))?,
+                    None => return Err(format!("unbound variable ${name}")),
+                },
+            };
+            total += sign * v;
+        }
+        Ok(total)
+    }
+
+    fn user(&self, alias: &str) -> Result<String, String> {
+        lock(&self.vars)?
+            .user(alias)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("user {alias} is not declared with `users`"))
+    }
+
+    async fn send_json(&self, conn: &str, frame: Value) -> Result<(), String> {
+        let c = self.conn(conn)?;
+        let mut c = c.lock().await;
+        c.send_text(frame.to_string()).await.map_err(|e| e.to_string())
+    }
+
+    async fn expect_on(&self, conn: &str, pattern: &Value, within: Option<u64>) -> Result<Value, String> {
+        let c = self.conn(conn)?;
+        let mut c = c.lock().await;
+        expect::expect(&mut c, pattern, &self.vars, self.timeout(within)).await
+    }
+
+    async fn connect(&self, conn: &str, rcvbuf: Option<u32>, keep_hello: bool) -> Result<(), String> {
+        let c = Connection::open(self.url, rcvbuf).await.map_err(|e| e.to_string())?;
+        lock(&self.conns)?.insert(conn.to_owned(), Arc::new(tokio::sync::Mutex::new(c)));
+        if !keep_hello {
+            self.expect_on(conn, &json!({"type": "hello", "protocol": 1}), None)
+                .await
+                .map_err(|e| format!("hello: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Sends `register`/`login`/`auth` and expects a `session`; records
+    /// `CONN.token`, `CONN.device` and `CONN.user`.
+    async fn session(&self, conn: &str, mut req: Value, user: &str, device: &str) -> Result<(), String> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        req["id"] = json!(id);
+        let what = req["type"].as_str().unwrap_or("session").to_owned();
+        self.send_json(conn, req).await?;
+        let pattern = json!({"type":"session","re":id,"user":user,"device":device,"token":{"$capture":format!("{conn}.token")}});
+        self.expect_on(conn, &pattern, None)
+            .await
+            .map_err(|e| format!("{what} as {user}: {e}"))?;
+        let mut vars = lock(&self.vars)?;
+        vars.set(&format!("{conn}.device"), json!(device));
+        vars.set(&format!("{conn}.user"), json!(user));
+        Ok(())
+    }
+
+    async fn credentials(&self, conn: &str, kind: &str, alias: &str, creds: &Creds) -> Result<(), String> {
+        let user = self.user(alias)?;
+        let device = creds.device.clone().unwrap_or_else(|| format!("dev-{}", conn.to_lowercase()));
+        let password = creds.password.as_deref().unwrap_or(DEFAULT_PASSWORD);
+        let req = json!({"type": kind, "user": user, "password": password, "device": device});
+        self.session(conn, req, &user, &device).await?;
+        if kind == "register" {
+            lock(&self.registered)?.insert(alias.to_owned());
+        }
+        Ok(())
+    }
+
+    fn exec<'s>(&'s self, steps: &'s [Step]) -> BoxFuture<'s, Result<(), Failure>> {
+        Box::pin(async move {
+            for step in steps {
+                self.step(step).await.map_err(|msg| Failure { line: step.line, msg })?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn step(&self, step: &Step) -> Result<(), String> {
+        match &step.kind {
+            StepKind::Users(list) => {
+                let mut vars = lock(&self.vars)?;
+                for (alias, len) in list {
+                    vars.alias(alias, &fresh_name(alias, *len));
+                }
+            }
+            StepKind::Connect { conn, rcvbuf, keep_hello } => self.connect(conn, *rcvbuf, *keep_hello).await?,
+            StepKind::Open { conn, user, creds, rcvbuf } => {
+                self.connect(conn, *rcvbuf, false).await?;
+                let known = lock(&self.registered)?.contains(user);
+                let kind = if known { "login" } else { "register" };
+                self.credentials(conn, kind, user, creds).await?;
+            }
+            StepKind::Register { conn, user, creds } => self.credentials(conn, "register", user, creds).await?,
+            StepKind::Login { conn, user, creds } => self.credentials(conn, "login", user, creds).await?,
+            StepKind::AuthAs { conn, from } => {
+                let token = self.var_str(&format!("{from}.token"))?;
+                let device = self.var_str(&format!("{from}.device"))?;
+                let user = self.var_str(&format!("{from}.user"))?;
+                let req = json!({"type": "auth", "token": token, "device": device});
+                self.session(conn, req, &user, &device).await?;
+            }
+            StepKind::Send { conn, frame } => {
+                let frame = fill(frame, &*lock(&self.vars)?)?;
+                self.send_json(conn, frame).await?;
+            }
+            StepKind::Raw { conn, text } => {
+                let text = interpolate(text, &*lock(&self.vars)?)?;
+                let c = self.conn(conn)?;
+                let mut c = c.lock().await;
+                c.send_text(text).await.map_err(|e| e.to_string())?;
+            }
+            StepKind::Binary { conn, len } => {
+                let c = self.conn(conn)?;
+                let mut c = c.lock().await;
+                c.send(vec![Message::binary(vec![0xA5u8; *len])])
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            StepKind::Big { conn, len, fragments } => {
+                let head = r#"{"type":"ping","id":77,"pad":""#;
+                let tail = r#""}"#;
+                let pad = len
+                    .checked_sub(head.len() + tail.len())
+                    .ok_or_else(|| format!("big frame must be at least {} bytes", head.len() + tail.len()))?;
+                let text = format!("{head}{}{tail}", "x".repeat(pad));
+                let c = self.conn(conn)?;
+                let mut c = c.lock().await;
+                // The server may close mid-frame (that is the point); the
+                // close code is checked by a following `expect-close`.
+                let _ = match fragments {
+                    Some(n) => c.send_fragmented(text.as_bytes(), *n).await,
+                    None => c.send_text(text).await,
+                };
+            }
+            StepKind::Expect { conn, pattern, within } => {
+                self.expect_on(conn, pattern, *within).await?;
+            }
+            StepKind::ExpectNone { conn, pattern, within } => {
+                let c = self.conn(conn)?;
+                let mut c = c.lock().await;
+                let window = Duration::from_millis(within.unwrap_or(DEFAULT_NONE_WINDOW_MS));
+                expect::expect_none(&mut c, pattern, &self.vars, window).await?;
+            }
+            StepKind::ExpectClose { conn, code, within } => {
+                let c = self.conn(conn)?;
+                let mut c = c.lock().await;
+                expect::expect_close(&mut c, *code, self.timeout(*within)).await?;
+            }
+            StepKind::ExpectSeqs { conn, conv, from, to, within } => {
+                let (from, to) = (self.eval(from)?, self.eval(to)?);
+                for seq in from..=to {
+                    let pattern = json!({"type":"message","conv":conv,"message":{"seq":seq}});
+                    self.expect_on(conn, &pattern, *within)
+                        .await
+                        .map_err(|e| format!("seq {seq} of {from}..{to}: {e}"))?;
+                }
+            }
+            StepKind::Count { conn, pattern, var } => {
+                let c = self.conn(conn)?;
+                let n = {
+                    let mut c = c.lock().await;
+                    expect::count(&mut c, pattern, &self.vars)?
+                };
+                lock(&self.vars)?.set(var, json!(n));
+            }
+            StepKind::Flush { conn } => self.flush(conn).await?,
+            StepKind::Let { var, expr } => {
+                let v = self.eval(expr)?;
+                lock(&self.vars)?.set(var, json!(v));
+            }
+            StepKind::Drain { conn } => {
+                let c = self.conn(conn)?;
+                let mut c = c.lock().await;
+                c.pump_ready();
+                c.buffer.clear();
+            }
+            StepKind::Ignore { conn, types } => {
+                let c = self.conn(conn)?;
+                let mut c = c.lock().await;
+                c.ignore(types);
+                c.pump_ready();
+                c.buffer
+                    .retain(|f| !types.iter().any(|t| f.get("type").and_then(Value::as_str) == Some(t)));
+            }
+            StepKind::Pause { conn } => self.conn(conn)?.lock().await.pause(true),
+            StepKind::Resume { conn } => self.conn(conn)?.lock().await.pause(false),
+            StepKind::Close { conn } => {
+                // Dropping the connection makes its task send a close frame.
+                lock(&self.conns)?.remove(conn);
+            }
+            StepKind::Sleep(ms) => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            StepKind::Timeout(ms) => self.timeout_ms.store(*ms, Ordering::Relaxed),
+            StepKind::Restart => {
+                let Some(r) = self.restarter else {
+                    return Err("this run cannot restart the server".into());
+                };
+                // The server closes every connection; scripts reopen theirs.
+                lock(&self.conns)?.clear();
+                r.restart().await.map_err(|e| format!("restart failed: {e}"))?;
+            }
+            StepKind::Repeat { count, var, body } => {
+                let n = self.eval(count)?;
+                for i in 1..=n {
+                    if let Some(var) = var {
+                        lock(&self.vars)?.set(var, json!(i));
+                    }
+                    self.exec(body)
+                        .await
+                        .map_err(|f| format!("iteration {i}: line {}: {}", f.line, f.msg))?;
+                }
+            }
+            StepKind::Parallel { branches } => {
+                let runs = branches.iter().map(|b| self.exec(b));
+                let results = futures_util::future::join_all(runs).await;
+                for (i, r) in results.into_iter().enumerate() {
+                    r.map_err(|f| format!("branch {}: line {}: {}", i + 1, f.line, f.msg))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A ping round trip: afterwards every frame the server sent this
+    /// connection before the pong is buffered.
+    async fn flush(&self, conn: &str) -> Result<(), String> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.send_json(conn, json!({"type":"ping","id":id})).await?;
+        self.expect_on(conn, &json!({"type":"pong","re":id}), None)
+            .await
+            .map_err(|e| format!("flush: {e}"))?;
+        Ok(())
+    }
+
+    /// Every still-open connection must have consumed everything it received.
+    async fn final_check(&self) -> Result<(), Failure> {
+        let fail = |msg: String| Failure { line: 0, msg };
+        let mut names: Vec<String> = lock(&self.conns).map_err(fail)?.keys().cloned().collect();
+        names.sort();
+        for name in names {
+            let c = self.conn(&name).map_err(fail)?;
+            if c.lock().await.closed.is_some() {
+                continue;
+            }
+            c.lock().await.pause(false);
+            self.flush(&name)
+                .await
+                .map_err(|e| fail(format!("end of scenario on {name}: {e}")))?;
+            if let Some(left) = expect::leftovers(&mut *c.lock().await) {
+                return Err(fail(format!("unconsumed frames on {name} at end of scenario: {left}")));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+//! Loading a scenario directory and running it: ordinary scenarios a few at a
+//! time, then `exclusive` and restarting ones alone (a restart would cut every
+//! other scenario's connections).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+use crate::parse::{ScriptError, parse_file};
+use crate::report::{Outcome, Report, line};
+use crate::runner::{Restarter, run_scenario};
+use crate::script::Scenario;
+
+/// File extension of scenario files.
+pub const EXTENSION: &str = "scn";
+
+/// The scenario directory of this crate's source tree.
+pub fn default_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+/// A scenario file, parsed or not (a parse error is reported as a failure).
+pub type Loaded = (String, Result<Scenario, ScriptError>);
+
+/// Parses every `*.scn` file of `dir` whose name contains `filter`, by name.
+pub fn load(dir: &Path, filter: Option<&str>) -> Result<Vec<Loaded>, ScriptError> {
+    let read_err = |source| ScriptError::Read {
+        file: dir.display().to_string(),
+        source,
+    };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let path = entry.map_err(read_err)?.path();
+        if path.extension().and_then(|e| e.to_str()) == Some(EXTENSION) {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    Ok(paths
+        .into_iter()
+        .filter_map(|p| {
+            let name = p.file_stem()?.to_string_lossy().into_owned();
+            if filter.is_some_and(|f| !name.contains(f)) {
+                return None;
+            }
+            Some((name, parse_file(&p)))
+        })
+        .collect())
+}
+
+/// How to run a suite.
+#[derive(Clone)]
+pub struct SuiteConfig {
+    /// `ws://HOST:PORT/v1`.
+    pub url: String,
+    /// Set when the runner owns the server and can restart it.
+    pub restarter: Option<Arc<dyn Restarter>>,
+    /// Ordinary scenarios running at the same time.
+    pub jobs: usize,
+    /// A scenario running longer than this fails.
+    pub scenario_timeout: Duration,
+}
+
+impl std::fmt::Debug for SuiteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SuiteConfig")
+            .field("url", &self.url)
+            .field("restart", &self.restarter.is_some())
+            .field("jobs", &self.jobs)
+            .finish()
+    }
+}
+
+async fn run_one(loaded: &Loaded, cfg: &SuiteConfig) -> Outcome {
+    let scenario = match &loaded.1 {
+        Ok(s) => s,
+        Err(e) => return Outcome::Fail(format!("parse error: {e}")),
+    };
+    if scenario.needs_restart() && cfg.restarter.is_none() {
+        return Outcome::Skip("needs restart".into());
+    }
+    let started = Instant::now();
+    let run = run_scenario(scenario, &cfg.url, cfg.restarter.as_deref());
+    match tokio::time::timeout(cfg.scenario_timeout, run).await {
+        Ok(Ok(())) => Outcome::Pass(started.elapsed()),
+        Ok(Err(f)) if f.line == 0 => Outcome::Fail(f.msg),
+        Ok(Err(f)) => Outcome::Fail(format!("{}:{}: {}", scenario.path, f.line, f.msg)),
+        Err(_) => Outcome::Fail(format!(
+            "did not finish within {} s",
+            cfg.scenario_timeout.as_secs()
+        )),
+    }
+}
+
+/// Runs the scenarios, calling `on_line` with each result line as it is known.
+pub async fn run_suite(
+    scenarios: &[Loaded],
+    cfg: &SuiteConfig,
+    mut on_line: impl FnMut(&str),
+) -> Report {
+    let alone = |l: &&Loaded| {
+        l.1.as_ref()
+            .map(|s| s.exclusive || s.needs_restart())
+            .unwrap_or(false)
+    };
+    let (solo, shared): (Vec<&Loaded>, Vec<&Loaded>) = scenarios.iter().partition(alone);
+    let mut report = Report::default();
+    let mut results = futures_util::stream::iter(shared)
+        .map(|l| async move { (l.0.clone(), run_one(l, cfg).await) })
+        .buffer_unordered(cfg.jobs.max(1));
+    while let Some((name, outcome)) = results.next().await {
+        on_line(&line(&name, &outcome));
+        report.results.push((name, outcome));
+    }
+    for l in solo {
+        let outcome = run_one(l, cfg).await;
+        on_line(&line(&l.0, &outcome));
+        report.results.push((l.0.clone(), outcome));
+    }
+    report
+}
