@@ -16,13 +16,12 @@ use sha2::{Digest, Sha256};
 /// user = "alice"
 /// [keys]          # action = "key", see the TUI's key map
 /// quit = "ctrl-q"
-/// [colors]        # element = "colour"
-/// accent = "cyan"
+/// colors = true  # false: no colours (so does the NO_COLOR env var)
 /// [notifications]
 /// bell = true
 /// osc9 = false
 /// ```
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Default `--server`.
@@ -32,9 +31,9 @@ pub struct Config {
     /// Key bindings handed to the TUI's key map.
     #[serde(default)]
     pub keys: BTreeMap<String, String>,
-    /// Colour overrides handed to the TUI.
-    #[serde(default)]
-    pub colors: BTreeMap<String, String>,
+    /// Colours on (default) or off.
+    #[serde(default = "yes")]
+    pub colors: bool,
     /// How new messages are announced.
     #[serde(default)]
     pub notifications: Notifications,
@@ -65,7 +64,24 @@ impl Default for Notifications {
     }
 }
 
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: None,
+            user: None,
+            keys: BTreeMap::new(),
+            colors: true,
+            notifications: Notifications::default(),
+        }
+    }
+}
+
 impl Config {
+    /// Colours unless the config or `NO_COLOR` (https://no-color.org) says no.
+    pub fn use_colors(&self) -> bool {
+        self.colors && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    }
+
     /// Reads `path`; a missing file is an empty config, a malformed one an error
     /// (silently ignoring it would make a typo look like a bug elsewhere).
     pub fn load(path: &Path) -> Result<Config> {
@@ -244,6 +260,9 @@ mod tests {
         assert_eq!(c.keys.get("quit").map(String::as_str), Some("ctrl-q"));
         assert!(c.notifications.bell);
         assert!(c.notifications.osc9);
+        assert!(c.colors);
+        let off: Config = toml::from_str("colors = false").unwrap();
+        assert!(!off.colors);
         assert!(toml::from_str::<Config>("sever = \"x\"").is_err());
     }
 

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use sync_core::protocol::{ClientFrame, DecodeError, MAX_FRAME_BYTES, ServerFrame, decode_client_frame};
+use sync_core::protocol::{
+    ClientFrame, DecodeError, MAX_FRAME_BYTES, ServerFrame, decode_client_frame,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -22,7 +24,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes, error::CapacityError};
+use tokio_tungstenite::tungstenite::{
+    Bytes, Error as WsError, Message, Utf8Bytes, error::CapacityError,
+};
 
 /// How long a close frame may take to reach a peer before we drop it.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -144,6 +148,8 @@ impl Connection {
     /// Runs the WebSocket handshake (only path `/v1` is accepted) and starts
     /// the writer task with a queue of `queue` frames.
     pub async fn accept(tcp: TcpStream, queue: usize) -> Result<Connection, WsError> {
+        // The error type is fixed by tungstenite's `Callback` trait.
+        #[allow(clippy::result_large_err)]
         let check_path = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
             if req.uri().path() == "/v1" {
                 Ok(resp)
@@ -154,13 +160,23 @@ impl Connection {
             }
         };
         let _ = tcp.set_nodelay(true);
-        let ws = tokio_tungstenite::accept_hdr_async_with_config(tcp, check_path, Some(ws_config())).await?;
+        let ws =
+            tokio_tungstenite::accept_hdr_async_with_config(tcp, check_path, Some(ws_config()))
+                .await?;
         let (sink, stream) = ws.split();
         let (tx, rx) = mpsc::channel(queue.max(1));
         let (close_tx, close_rx) = watch::channel(None);
-        let outbox = Outbox { tx, close: Arc::new(close_tx) };
+        let outbox = Outbox {
+            tx,
+            close: Arc::new(close_tx),
+        };
         let writer = tokio::spawn(write_loop(sink, rx, close_rx.clone()));
-        Ok(Connection { stream, writer, outbox, close_rx })
+        Ok(Connection {
+            stream,
+            writer,
+            outbox,
+            close_rx,
+        })
     }
 
     /// The sending half.
@@ -197,11 +213,14 @@ impl Connection {
     /// writer to send the close frame (bounded), then drains and drops.
     pub async fn finish(self, code: u16) {
         self.outbox.close(code);
-        let sink = match tokio::time::timeout(CLOSE_TIMEOUT + Duration::from_secs(1), self.writer).await {
-            Ok(Ok(sink)) => sink,
-            _ => return,
+        let sink =
+            match tokio::time::timeout(CLOSE_TIMEOUT + Duration::from_secs(1), self.writer).await {
+                Ok(Ok(sink)) => sink,
+                _ => return,
+            };
+        let Ok(ws) = self.stream.reunite(sink) else {
+            return;
         };
-        let Ok(ws) = self.stream.reunite(sink) else { return };
         let mut tcp = ws.into_inner();
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
             let _ = tcp.shutdown().await;
@@ -242,7 +261,10 @@ async fn write_loop(
                 }
             }
         }
-        let frame = CloseFrame { code: CloseCode::from(code), reason: reason(code).into() };
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason(code).into(),
+        };
         let _ = sink.send(Message::Close(Some(frame))).await;
     })
     .await;

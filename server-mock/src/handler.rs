@@ -125,7 +125,9 @@ impl Handler {
             }
             ClientFrame::Register { .. } | ClientFrame::Login { .. } | ClientFrame::Auth { .. } => {
                 if self.auth.is_some() {
-                    self.reply(&Reject::bad("this connection is already authenticated").to_frame(Some(re)));
+                    self.reply(
+                        &Reject::bad("this connection is already authenticated").to_frame(Some(re)),
+                    );
                     return Flow::Continue;
                 }
                 let res = cmd::session::authenticate(&self.shared, frame).await;
@@ -140,7 +142,12 @@ impl Handler {
                 if let ClientFrame::Logout { id } = frame {
                     return self.logout(id, &auth).await;
                 }
-                if matches!(frame, ClientFrame::Send { .. } | ClientFrame::Edit { .. } | ClientFrame::Redact { .. }) {
+                if matches!(
+                    frame,
+                    ClientFrame::Send { .. }
+                        | ClientFrame::Edit { .. }
+                        | ClientFrame::Redact { .. }
+                ) {
                     if let Err(ms) = self.bucket.take(Instant::now()) {
                         let mut r = Reject::new(ErrorCode::RateLimited, "sending too fast");
                         r.retry_after_ms = Some(ms);
@@ -148,7 +155,13 @@ impl Handler {
                         return Flow::Continue;
                     }
                 }
-                let ctx = Ctx { shared: &self.shared, user: &auth.user, conn_id: self.conn_id, outbox: &self.outbox, re };
+                let ctx = Ctx {
+                    shared: &self.shared,
+                    user: &auth.user,
+                    conn_id: self.conn_id,
+                    outbox: &self.outbox,
+                    re,
+                };
                 match cmd::dispatch(&ctx, frame).await {
                     Ok(Some(f)) => self.reply(&f),
                     Ok(None) => {}
@@ -163,9 +176,18 @@ impl Handler {
         match res {
             Ok((auth, token)) => {
                 // Push delivery starts now, before any sync on this connection.
-                let peer = Arc::new(Peer { conn_id: self.conn_id, token_hash: auth.token_hash, outbox: self.outbox.clone() });
+                let peer = Arc::new(Peer {
+                    conn_id: self.conn_id,
+                    token_hash: auth.token_hash,
+                    outbox: self.outbox.clone(),
+                });
                 self.shared.registry.add(&auth.user, peer);
-                self.reply(&ServerFrame::Session { re, user: auth.user.clone(), device: auth.device.clone(), token });
+                self.reply(&ServerFrame::Session {
+                    re,
+                    user: auth.user.clone(),
+                    device: auth.device.clone(),
+                    token,
+                });
                 self.auth = Some(auth);
                 Flow::Continue
             }
@@ -186,7 +208,12 @@ impl Handler {
         match cmd::session::logout(&self.shared, auth, self.conn_id).await {
             Ok(()) => {
                 self.reply(&ServerFrame::Ok { re });
-                self.shared.registry.close_token(&auth.user, &auth.token_hash, self.conn_id, close::REVOKED);
+                self.shared.registry.close_token(
+                    &auth.user,
+                    &auth.token_hash,
+                    self.conn_id,
+                    close::REVOKED,
+                );
                 Flow::Close(close::REVOKED)
             }
             Err(r) => {

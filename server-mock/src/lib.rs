@@ -53,7 +53,8 @@ impl DbLocation {
 
     /// The default durable location: `server.db` in the platform data dir.
     pub fn default_path() -> Result<DbLocation, ServerError> {
-        let dirs = directories::ProjectDirs::from("", "", "convo-server-mock").ok_or(ServerError::NoDataDir)?;
+        let dirs = directories::ProjectDirs::from("", "", "convo-server-mock")
+            .ok_or(ServerError::NoDataDir)?;
         Ok(DbLocation::Path(dirs.data_dir().join("server.db")))
     }
 }

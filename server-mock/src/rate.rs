@@ -15,7 +15,12 @@ impl TokenBucket {
     /// A full bucket.
     pub fn new(rate_per_sec: f64, burst: u32) -> TokenBucket {
         let burst = f64::from(burst.max(1));
-        TokenBucket { rate: rate_per_sec.max(0.0), burst, tokens: burst, last: Instant::now() }
+        TokenBucket {
+            rate: rate_per_sec.max(0.0),
+            burst,
+            tokens: burst,
+            last: Instant::now(),
+        }
     }
 
     /// Takes one token at `now`, or says how many milliseconds until one is

@@ -33,10 +33,14 @@ pub struct RunningServer {
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let registry = Arc::new(Registry::default());
     let db = config.db.clone();
     let reg = registry.clone();
@@ -50,16 +54,38 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         max_frame_bytes: MAX_FRAME_BYTES as u64,
         max_body_bytes: MAX_BODY_BYTES as u64,
     };
-    let shared = Arc::new(Shared::new(store, registry, hello.to_json().into(), &config));
+    let shared = Arc::new(Shared::new(
+        store,
+        registry,
+        hello.to_json().into(),
+        &config,
+    ));
     let max_connections = u32::try_from(config.max_connections.max(1)).unwrap_or(u32::MAX >> 3);
     let permits = Arc::new(Semaphore::new(max_connections as usize));
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let accept = tokio::spawn(accept_loop(listener, shared.clone(), permits.clone(), shutdown_rx));
+    let accept = tokio::spawn(accept_loop(
+        listener,
+        shared.clone(),
+        permits.clone(),
+        shutdown_rx,
+    ));
     tracing::info!(addr = %local_addr, server_id = shared.store.server_id(), "listening");
-    Ok(RunningServer { local_addr, shared, shutdown, accept, permits, max_connections })
+    Ok(RunningServer {
+        local_addr,
+        shared,
+        shutdown,
+        accept,
+        permits,
+        max_connections,
+    })
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Semaphore>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    permits: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {

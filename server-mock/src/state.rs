@@ -32,7 +32,12 @@ pub struct Shared {
 
 impl Shared {
     /// Builds the shared state.
-    pub fn new(store: Store, registry: Arc<Registry>, hello: Utf8Bytes, config: &crate::Config) -> Shared {
+    pub fn new(
+        store: Store,
+        registry: Arc<Registry>,
+        hello: Utf8Bytes,
+        config: &crate::Config,
+    ) -> Shared {
         Shared {
             store,
             registry,

@@ -13,15 +13,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::{Client, test_config};
 use futures_util::SinkExt;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 use server_mock::DbLocation;
+use tokio_tungstenite::tungstenite::Message;
 
 /// Every entry of `conv`, paging with `pull`.
 async fn pull_all(c: &mut Client, conv: &str) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     loop {
         let after = out.last().map_or(0, |m| m["seq"].as_u64().unwrap());
-        let r = c.request(json!({"type":"pull","conv":conv,"after":after,"limit":500})).await;
+        let r = c
+            .request(json!({"type":"pull","conv":conv,"after":after,"limit":500}))
+            .await;
         let page = r["messages"].as_array().unwrap().clone();
         let done = page.is_empty() || after + page.len() as u64 >= r["last_seq"].as_u64().unwrap();
         out.extend(page);
@@ -42,7 +44,11 @@ async fn restart_keeps_seqs_tokens_and_dedup() {
     let conv = alice.create_group("durable", &[]).await;
     let mut sent = Vec::new();
     for k in 1..=3 {
-        sent.push(alice.send_msg(&conv, &format!("k{k}"), &format!("m{k}")).await);
+        sent.push(
+            alice
+                .send_msg(&conv, &format!("k{k}"), &format!("m{k}"))
+                .await,
+        );
     }
     s1.shutdown().await;
 
@@ -54,11 +60,18 @@ async fn restart_keeps_seqs_tokens_and_dedup() {
     assert_eq!(s2.server_id(), id1, "server_id lives in the database");
     let mut again = alice.again(&s2.url()).await;
     let repeat = again.send_msg(&conv, "k2", "m2 retried").await;
-    assert_eq!((repeat["seq"].clone(), repeat["ts"].clone()), (sent[1]["seq"].clone(), sent[1]["ts"].clone()));
+    assert_eq!(
+        (repeat["seq"].clone(), repeat["ts"].clone()),
+        (sent[1]["seq"].clone(), sent[1]["ts"].clone())
+    );
     let new = again.send_msg(&conv, "k4", "m4").await;
     assert_eq!(new["seq"], 5);
     let all = pull_all(&mut again, &conv).await;
-    let bodies: Vec<&str> = all.iter().skip(1).map(|m| m["body"].as_str().unwrap()).collect();
+    let bodies: Vec<&str> = all
+        .iter()
+        .skip(1)
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
     assert_eq!(bodies, vec!["m1", "m2", "m3", "m4"]);
     s2.shutdown().await;
 }
@@ -75,16 +88,31 @@ impl Drop for Proc {
 /// Starts the real binary and returns it with its announced URL.
 fn spawn_binary(db: &std::path::Path) -> (Proc, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_server-mock"))
-        .args(["--listen", "127.0.0.1:0", "--send-rate", "1000000/1000000", "--db"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--send-rate",
+            "1000000/1000000",
+            "--db",
+        ])
         .arg(db)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").expect(&line).to_owned();
-    assert!(url.starts_with("ws://127.0.0.1:") && url.ends_with("/v1"), "{url}");
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect(&line)
+        .to_owned();
+    assert!(
+        url.starts_with("ws://127.0.0.1:") && url.ends_with("/v1"),
+        "{url}"
+    );
     (Proc(child), url)
 }
 
@@ -107,7 +135,11 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_send() {
                 let cid = format!("w{k}-{i}");
                 let frame = json!({"type":"send","id":i,"conv":conv,"client_id":cid,"body":cid});
                 // The kill may land mid-burst: stop sending, keep the acks.
-                if c.ws.send(Message::Text(frame.to_string().into())).await.is_err() {
+                if c.ws
+                    .send(Message::Text(frame.to_string().into()))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
                 ids.insert(i, cid);
@@ -139,15 +171,26 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_send() {
     let mut after = alice.again(&url2).await;
     let all = pull_all(&mut after, &conv).await;
     let seqs: Vec<u64> = all.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (1..=all.len() as u64).collect::<Vec<_>>(), "no skipped or repeated seq");
+    assert_eq!(
+        seqs,
+        (1..=all.len() as u64).collect::<Vec<_>>(),
+        "no skipped or repeated seq"
+    );
     let mut stored: HashMap<String, (u64, i64)> = HashMap::new();
     for m in all.iter().skip(1) {
         let cid = m["client_id"].as_str().unwrap().to_owned();
-        let prev = stored.insert(cid.clone(), (m["seq"].as_u64().unwrap(), m["ts"].as_i64().unwrap()));
+        let prev = stored.insert(
+            cid.clone(),
+            (m["seq"].as_u64().unwrap(), m["ts"].as_i64().unwrap()),
+        );
         assert!(prev.is_none(), "client_id {cid} stored twice");
     }
     for (cid, ack) in &acks {
-        assert_eq!(stored.get(cid), Some(ack), "acknowledged {cid} must survive kill -9");
+        assert_eq!(
+            stored.get(cid),
+            Some(ack),
+            "acknowledged {cid} must survive kill -9"
+        );
     }
     // Retrying an acknowledged send after the crash returns the first reply.
     let (cid, (seq, _)) = acks.iter().next().unwrap();

@@ -257,6 +257,15 @@ impl Connection {
 
 type Ws = WebSocketStream<TcpStream>;
 
+/// The value of the first `"type":"…"` in a frame, without parsing it: quotes
+/// inside JSON strings are escaped, so this pattern is always structural. Lets
+/// the reader drop ignored floods (16 KiB bodies) without parsing each one.
+fn quick_type(text: &str) -> Option<&str> {
+    let start = text.find("\"type\":\"")? + 8;
+    let len = text[start..].find('"')?;
+    Some(&text[start..start + len])
+}
+
 async fn drive(
     mut ws: Ws,
     mut cmds: mpsc::UnboundedReceiver<Cmd>,
@@ -292,6 +301,8 @@ async fn drive(
                 let ev = match msg {
                     None => Some(Event::Closed(CloseInfo { code: None, reason: "stream ended".into() })),
                     Some(Err(e)) => Some(Event::Closed(CloseInfo { code: None, reason: e.to_string() })),
+                    Some(Ok(Message::Text(t))) if quick_type(t.as_str())
+                        .is_some_and(|ty| ignore.lock().map(|s| s.contains(ty)).unwrap_or(false)) => None,
                     Some(Ok(Message::Text(t))) => {
                         let v = serde_json::from_str::<Value>(t.as_str())
                             .unwrap_or_else(|_| json!({"$non_json_text": t.as_str()}));

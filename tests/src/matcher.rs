@@ -5,7 +5,7 @@
 //! numbers, booleans and null must be equal. Operator objects (see
 //! [`crate::template`]) add wildcards, captures and comparisons:
 //! `$var`, `$capture`, `$any`, `$absent`, `$len`, `$unordered`, `$contains`,
-//! `$gt`, `$gte`, `$lt`, `$lte`, `$ne`, `$and`, `$or`, `$not`.
+//! `$first`, `$last`, `$gt`, `$gte`, `$lt`, `$lte`, `$ne`, `$and`, `$or`, `$not`.
 
 use serde_json::Value;
 
@@ -161,6 +161,20 @@ fn match_operator(
                 Ok(())
             } else {
                 fail(path, format!("expected {op} {bound}, got {n}"))
+            }
+        }
+        "$first" | "$last" => {
+            let Value::Array(items) = actual else {
+                return fail(path, format!("expected an array, got {}", short(actual)));
+            };
+            let (item, sub) = if op == "$first" {
+                (items.first(), format!("{path}[0]"))
+            } else {
+                (items.last(), format!("{path}[{}]", items.len().saturating_sub(1)))
+            };
+            match item {
+                Some(item) => match_at(arg, item, vars, caps, &sub),
+                None => fail(path, format!("{op} of an empty array")),
             }
         }
         "$ne" => match match_at(arg, actual, vars, &mut Vec::new(), path) {
@@ -324,7 +338,7 @@ mod tests {
         matches(&p, &frame, &vars, &mut caps).unwrap();
         assert_eq!(caps, vec![("s".to_owned(), json!(7))]);
 
-        let bad = json!({"type":"sent","re":3,"seq":7,"extra":1,"user":"alice_x1"});
+        let bad = json!({"type":"sent","re":3,"seq":7,"user":"alice_x1"});
         let err = matches(&p, &bad, &vars, &mut Vec::new()).unwrap_err();
         assert_eq!(err.path, ".ts");
         let bad = json!({"type":"sent","re":3,"seq":7,"ts":1,"extra":1,"user":"alice_x1"});
@@ -341,6 +355,9 @@ mod tests {
         matches(&pat(r#"{"m":{"$contains":["c"]}}"#), &frame, &vars, &mut Vec::new()).unwrap();
         assert!(matches(&pat(r#"{"m":{"$contains":["d"]}}"#), &frame, &vars, &mut Vec::new()).is_err());
         matches(&pat(r#"{"m":{"$len":3}}"#), &frame, &vars, &mut Vec::new()).unwrap();
+        matches(&pat(r#"{"m":{"$and":[{"$first":"b"},{"$last":"c"}]}}"#), &frame, &vars, &mut Vec::new())
+            .unwrap();
+        assert!(matches(&pat(r#"{"m":{"$last":"a"}}"#), &frame, &vars, &mut Vec::new()).is_err());
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub fn parse_str(name: &str, file: &str, text: &str) -> Result<Scenario, ScriptE
     })
 }
 
+/// Steps of a block and the word that ended it (`end`/`branch`), with its line.
+type Block = (Vec<Step>, Option<(usize, String)>);
+
 struct Parser<'a> {
     file: &'a str,
     lines: Vec<&'a str>,
@@ -93,7 +96,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Parses steps until EOF or a block word (`end`, `branch`), which is returned.
-    fn block(&mut self) -> Result<(Vec<Step>, Option<(usize, String)>), ScriptError> {
+    fn block(&mut self) -> Result<Block, ScriptError> {
         let mut steps = Vec::new();
         while self.pos < self.lines.len() {
             let line = self.pos + 1;
@@ -388,6 +391,17 @@ impl<'a> Parser<'a> {
                     expr: self.int_expr(line, expr)?,
                 }
             }
+            "assert" => {
+                let (left, op, right) = match words.as_slice() {
+                    [l, op, r] if ["==", "!=", "<", "<=", ">", ">="].contains(op) => (*l, *op, *r),
+                    _ => return Err(self.err(line, "usage: assert EXPR OP EXPR (OP: == != < <= > >=)")),
+                };
+                StepKind::Assert {
+                    left: self.int_expr(line, left)?,
+                    op: op.to_owned(),
+                    right: self.int_expr(line, right)?,
+                }
+            }
             "sleep" | "timeout" => {
                 need(1)?;
                 let ms = self.num(line, "milliseconds", words[0])?;
@@ -512,7 +526,7 @@ mod tests {
                     repeat $n+1 i\n  parallel\n  branch\n    sleep 1\n  branch\n    sleep 2\n  end\nend\n";
         let s = parse_str("t", "t.scn", text).unwrap();
         assert_eq!(s.steps.len(), 5);
-        assert_eq!(s.steps[3].line, 7);
+        assert_eq!(s.steps[3].line, 6);
         match &s.steps[2].kind {
             StepKind::Send { frame, .. } => assert_eq!(frame, &json!({"type":"ping","id":1})),
             other => panic!("{other:?}"),

@@ -50,7 +50,6 @@ type SharedConn = Arc<tokio::sync::Mutex<Connection>>;
 struct Ctx<'a> {
     url: &'a str,
     restarter: Option<&'a dyn Restarter>,
-    vars: Mutex<Vars>,
     conns: Mutex<HashMap<String, SharedConn>>,
     registered: Mutex<HashSet<String>>,
     timeout_ms: AtomicU64,
@@ -63,17 +62,17 @@ pub async fn run_scenario(
     url: &str,
     restarter: Option<&dyn Restarter>,
 ) -> Result<(), Failure> {
+    let vars = Mutex::new(Vars::default());
     let ctx = Ctx {
         url,
         restarter,
-        vars: Mutex::new(Vars::default()),
         conns: Mutex::new(HashMap::new()),
         registered: Mutex::new(HashSet::new()),
         timeout_ms: AtomicU64::new(DEFAULT_TIMEOUT_MS),
         next_id: AtomicU64::new(HELPER_ID_BASE),
     };
-    ctx.exec(&scenario.steps).await?;
-    ctx.final_check().await
+    ctx.exec(&vars, &scenario.steps).await?;
+    ctx.final_check(&vars).await
 }
 
 fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, String> {
@@ -115,16 +114,16 @@ impl Ctx<'_> {
             .ok_or_else(|| format!("no connection named {name}"))
     }
 
-    fn var_str(&self, name: &str) -> Result<String, String> {
-        match lock(&self.vars)?.get(name) {
+    fn var_str(&self, vars: &Mutex<Vars>, name: &str) -> Result<String, String> {
+        match lock(vars)?.get(name) {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(other) => Ok(other.to_string()),
             None => Err(format!("unbound variable ${name}")),
         }
     }
 
-    fn eval(&self, e: &IntExpr) -> Result<i64, String> {
-        let vars = lock(&self.vars)?;
+    fn eval(&self, vars: &Mutex<Vars>, e: &IntExpr) -> Result<i64, String> {
+        let vars = lock(vars)?;
         let mut total = 0i64;
         for (sign, term) in &e.0 {
             let v = match term {
@@ -141,8 +140,8 @@ impl Ctx<'_> {
         Ok(total)
     }
 
-    fn user(&self, alias: &str) -> Result<String, String> {
-        lock(&self.vars)?
+    fn user(&self, vars: &Mutex<Vars>, alias: &str) -> Result<String, String> {
+        lock(vars)?
             .user(alias)
             .map(str::to_owned)
             .ok_or_else(|| format!("user {alias} is not declared with `users`"))
@@ -154,17 +153,17 @@ impl Ctx<'_> {
         c.send_text(frame.to_string()).await.map_err(|e| e.to_string())
     }
 
-    async fn expect_on(&self, conn: &str, pattern: &Value, within: Option<u64>) -> Result<Value, String> {
+    async fn expect_on(&self, vars: &Mutex<Vars>, conn: &str, pattern: &Value, within: Option<u64>) -> Result<Value, String> {
         let c = self.conn(conn)?;
         let mut c = c.lock().await;
-        expect::expect(&mut c, pattern, &self.vars, self.timeout(within)).await
+        expect::expect(&mut c, pattern, vars, self.timeout(within)).await
     }
 
-    async fn connect(&self, conn: &str, rcvbuf: Option<u32>, keep_hello: bool) -> Result<(), String> {
+    async fn connect(&self, vars: &Mutex<Vars>, conn: &str, rcvbuf: Option<u32>, keep_hello: bool) -> Result<(), String> {
         let c = Connection::open(self.url, rcvbuf).await.map_err(|e| e.to_string())?;
         lock(&self.conns)?.insert(conn.to_owned(), Arc::new(tokio::sync::Mutex::new(c)));
         if !keep_hello {
-            self.expect_on(conn, &json!({"type": "hello", "protocol": 1}), None)
+            self.expect_on(vars, conn, &json!({"type": "hello", "protocol": 1}), None)
                 .await
                 .map_err(|e| format!("hello: {e}"))?;
         }
@@ -173,72 +172,72 @@ impl Ctx<'_> {
 
     /// Sends `register`/`login`/`auth` and expects a `session`; records
     /// `CONN.token`, `CONN.device` and `CONN.user`.
-    async fn session(&self, conn: &str, mut req: Value, user: &str, device: &str) -> Result<(), String> {
+    async fn session(&self, vars: &Mutex<Vars>, conn: &str, mut req: Value, user: &str, device: &str) -> Result<(), String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         req["id"] = json!(id);
         let what = req["type"].as_str().unwrap_or("session").to_owned();
         self.send_json(conn, req).await?;
         let pattern = json!({"type":"session","re":id,"user":user,"device":device,"token":{"$capture":format!("{conn}.token")}});
-        self.expect_on(conn, &pattern, None)
+        self.expect_on(vars, conn, &pattern, None)
             .await
             .map_err(|e| format!("{what} as {user}: {e}"))?;
-        let mut vars = lock(&self.vars)?;
-        vars.set(&format!("{conn}.device"), json!(device));
-        vars.set(&format!("{conn}.user"), json!(user));
+        let mut v = lock(vars)?;
+        v.set(&format!("{conn}.device"), json!(device));
+        v.set(&format!("{conn}.user"), json!(user));
         Ok(())
     }
 
-    async fn credentials(&self, conn: &str, kind: &str, alias: &str, creds: &Creds) -> Result<(), String> {
-        let user = self.user(alias)?;
+    async fn credentials(&self, vars: &Mutex<Vars>, conn: &str, kind: &str, alias: &str, creds: &Creds) -> Result<(), String> {
+        let user = self.user(vars, alias)?;
         let device = creds.device.clone().unwrap_or_else(|| format!("dev-{}", conn.to_lowercase()));
         let password = creds.password.as_deref().unwrap_or(DEFAULT_PASSWORD);
         let req = json!({"type": kind, "user": user, "password": password, "device": device});
-        self.session(conn, req, &user, &device).await?;
+        self.session(vars, conn, req, &user, &device).await?;
         if kind == "register" {
             lock(&self.registered)?.insert(alias.to_owned());
         }
         Ok(())
     }
 
-    fn exec<'s>(&'s self, steps: &'s [Step]) -> BoxFuture<'s, Result<(), Failure>> {
+    fn exec<'s>(&'s self, vars: &'s Mutex<Vars>, steps: &'s [Step]) -> BoxFuture<'s, Result<(), Failure>> {
         Box::pin(async move {
             for step in steps {
-                self.step(step).await.map_err(|msg| Failure { line: step.line, msg })?;
+                self.step(vars, step).await.map_err(|msg| Failure { line: step.line, msg })?;
             }
             Ok(())
         })
     }
 
-    async fn step(&self, step: &Step) -> Result<(), String> {
+    async fn step(&self, vars: &Mutex<Vars>, step: &Step) -> Result<(), String> {
         match &step.kind {
             StepKind::Users(list) => {
-                let mut vars = lock(&self.vars)?;
+                let mut v = lock(vars)?;
                 for (alias, len) in list {
-                    vars.alias(alias, &fresh_name(alias, *len));
+                    v.alias(alias, &fresh_name(alias, *len));
                 }
             }
-            StepKind::Connect { conn, rcvbuf, keep_hello } => self.connect(conn, *rcvbuf, *keep_hello).await?,
+            StepKind::Connect { conn, rcvbuf, keep_hello } => self.connect(vars, conn, *rcvbuf, *keep_hello).await?,
             StepKind::Open { conn, user, creds, rcvbuf } => {
-                self.connect(conn, *rcvbuf, false).await?;
+                self.connect(vars, conn, *rcvbuf, false).await?;
                 let known = lock(&self.registered)?.contains(user);
                 let kind = if known { "login" } else { "register" };
-                self.credentials(conn, kind, user, creds).await?;
+                self.credentials(vars, conn, kind, user, creds).await?;
             }
-            StepKind::Register { conn, user, creds } => self.credentials(conn, "register", user, creds).await?,
-            StepKind::Login { conn, user, creds } => self.credentials(conn, "login", user, creds).await?,
+            StepKind::Register { conn, user, creds } => self.credentials(vars, conn, "register", user, creds).await?,
+            StepKind::Login { conn, user, creds } => self.credentials(vars, conn, "login", user, creds).await?,
             StepKind::AuthAs { conn, from } => {
-                let token = self.var_str(&format!("{from}.token"))?;
-                let device = self.var_str(&format!("{from}.device"))?;
-                let user = self.var_str(&format!("{from}.user"))?;
+                let token = self.var_str(vars, &format!("{from}.token"))?;
+                let device = self.var_str(vars, &format!("{from}.device"))?;
+                let user = self.var_str(vars, &format!("{from}.user"))?;
                 let req = json!({"type": "auth", "token": token, "device": device});
-                self.session(conn, req, &user, &device).await?;
+                self.session(vars, conn, req, &user, &device).await?;
             }
             StepKind::Send { conn, frame } => {
-                let frame = fill(frame, &*lock(&self.vars)?)?;
+                let frame = fill(frame, &*lock(vars)?)?;
                 self.send_json(conn, frame).await?;
             }
             StepKind::Raw { conn, text } => {
-                let text = interpolate(text, &*lock(&self.vars)?)?;
+                let text = interpolate(text, &*lock(vars)?)?;
                 let c = self.conn(conn)?;
                 let mut c = c.lock().await;
                 c.send_text(text).await.map_err(|e| e.to_string())?;
@@ -267,13 +266,13 @@ impl Ctx<'_> {
                 };
             }
             StepKind::Expect { conn, pattern, within } => {
-                self.expect_on(conn, pattern, *within).await?;
+                self.expect_on(vars, conn, pattern, *within).await?;
             }
             StepKind::ExpectNone { conn, pattern, within } => {
                 let c = self.conn(conn)?;
                 let mut c = c.lock().await;
                 let window = Duration::from_millis(within.unwrap_or(DEFAULT_NONE_WINDOW_MS));
-                expect::expect_none(&mut c, pattern, &self.vars, window).await?;
+                expect::expect_none(&mut c, pattern, vars, window).await?;
             }
             StepKind::ExpectClose { conn, code, within } => {
                 let c = self.conn(conn)?;
@@ -281,10 +280,10 @@ impl Ctx<'_> {
                 expect::expect_close(&mut c, *code, self.timeout(*within)).await?;
             }
             StepKind::ExpectSeqs { conn, conv, from, to, within } => {
-                let (from, to) = (self.eval(from)?, self.eval(to)?);
+                let (from, to) = (self.eval(vars, from)?, self.eval(vars, to)?);
                 for seq in from..=to {
                     let pattern = json!({"type":"message","conv":conv,"message":{"seq":seq}});
-                    self.expect_on(conn, &pattern, *within)
+                    self.expect_on(vars, conn, &pattern, *within)
                         .await
                         .map_err(|e| format!("seq {seq} of {from}..{to}: {e}"))?;
                 }
@@ -293,14 +292,28 @@ impl Ctx<'_> {
                 let c = self.conn(conn)?;
                 let n = {
                     let mut c = c.lock().await;
-                    expect::count(&mut c, pattern, &self.vars)?
+                    expect::count(&mut c, pattern, vars)?
                 };
-                lock(&self.vars)?.set(var, json!(n));
+                lock(vars)?.set(var, json!(n));
             }
-            StepKind::Flush { conn } => self.flush(conn).await?,
+            StepKind::Flush { conn } => self.flush(vars, conn).await?,
             StepKind::Let { var, expr } => {
-                let v = self.eval(expr)?;
-                lock(&self.vars)?.set(var, json!(v));
+                let v = self.eval(vars, expr)?;
+                lock(vars)?.set(var, json!(v));
+            }
+            StepKind::Assert { left, op, right } => {
+                let (l, r) = (self.eval(vars, left)?, self.eval(vars, right)?);
+                let ok = match op.as_str() {
+                    "==" => l == r,
+                    "!=" => l != r,
+                    "<" => l < r,
+                    "<=" => l <= r,
+                    ">" => l > r,
+                    _ => l >= r,
+                };
+                if !ok {
+                    return Err(format!("assertion failed: {l} {op} {r}"));
+                }
             }
             StepKind::Drain { conn } => {
                 let c = self.conn(conn)?;
@@ -333,21 +346,30 @@ impl Ctx<'_> {
                 r.restart().await.map_err(|e| format!("restart failed: {e}"))?;
             }
             StepKind::Repeat { count, var, body } => {
-                let n = self.eval(count)?;
+                let n = self.eval(vars, count)?;
                 for i in 1..=n {
                     if let Some(var) = var {
-                        lock(&self.vars)?.set(var, json!(i));
+                        lock(vars)?.set(var, json!(i));
                     }
-                    self.exec(body)
+                    self.exec(vars, body)
                         .await
                         .map_err(|f| format!("iteration {i}: line {}: {}", f.line, f.msg))?;
                 }
             }
             StepKind::Parallel { branches } => {
-                let runs = branches.iter().map(|b| self.exec(b));
+                // Each branch gets its own copy of the variables (so loop
+                // counters do not collide); afterwards their bindings are
+                // merged back, later branches winning.
+                let start = lock(vars)?.clone();
+                let scopes: Vec<Mutex<Vars>> = branches.iter().map(|_| Mutex::new(start.clone())).collect();
+                let runs = branches.iter().zip(&scopes).map(|(b, scope)| self.exec(scope, b));
                 let results = futures_util::future::join_all(runs).await;
                 for (i, r) in results.into_iter().enumerate() {
                     r.map_err(|f| format!("branch {}: line {}: {}", i + 1, f.line, f.msg))?;
+                }
+                let mut merged = lock(vars)?;
+                for scope in scopes {
+                    merged.merge(lock(&scope)?.clone());
                 }
             }
         }
@@ -356,17 +378,17 @@ impl Ctx<'_> {
 
     /// A ping round trip: afterwards every frame the server sent this
     /// connection before the pong is buffered.
-    async fn flush(&self, conn: &str) -> Result<(), String> {
+    async fn flush(&self, vars: &Mutex<Vars>, conn: &str) -> Result<(), String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.send_json(conn, json!({"type":"ping","id":id})).await?;
-        self.expect_on(conn, &json!({"type":"pong","re":id}), None)
+        self.expect_on(vars, conn, &json!({"type":"pong","re":id}), None)
             .await
             .map_err(|e| format!("flush: {e}"))?;
         Ok(())
     }
 
     /// Every still-open connection must have consumed everything it received.
-    async fn final_check(&self) -> Result<(), Failure> {
+    async fn final_check(&self, vars: &Mutex<Vars>) -> Result<(), Failure> {
         let fail = |msg: String| Failure { line: 0, msg };
         let mut names: Vec<String> = lock(&self.conns).map_err(fail)?.keys().cloned().collect();
         names.sort();
@@ -376,7 +398,7 @@ impl Ctx<'_> {
                 continue;
             }
             c.lock().await.pause(false);
-            self.flush(&name)
+            self.flush(vars, &name)
                 .await
                 .map_err(|e| fail(format!("end of scenario on {name}: {e}")))?;
             if let Some(left) = expect::leftovers(&mut *c.lock().await) {

@@ -138,6 +138,8 @@ pub enum StepKind {
     Flush { conn: String },
     /// `let x = EXPR`.
     Let { var: String, expr: IntExpr },
+    /// `assert EXPR OP EXPR` with OP one of `== != < <= > >=`.
+    Assert { left: IntExpr, op: String, right: IntExpr },
     /// `drain A`: discard everything buffered on A.
     Drain { conn: String },
     /// `ignore A type…`: frames of these types are dropped on arrival from now on.

@@ -121,3 +121,25 @@ pub async fn run_suite(
     }
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_scenario_parses() {
+        let loaded = load(&default_dir(), None).unwrap();
+        assert!(loaded.len() >= 30, "only {} scenarios", loaded.len());
+        for (name, parsed) in &loaded {
+            if let Err(e) = parsed {
+                panic!("{name}: {e}");
+            }
+        }
+        let restarting: Vec<&str> = loaded
+            .iter()
+            .filter(|(_, p)| p.as_ref().is_ok_and(Scenario::needs_restart))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(restarting, vec!["send_idempotent_after_restart"]);
+    }
+}

@@ -37,6 +37,12 @@ impl Vars {
         self.set(alias, Value::String(real.to_owned()));
     }
 
+    /// Takes over every binding and alias of `other` (used after `parallel`).
+    pub fn merge(&mut self, other: Vars) {
+        self.values.extend(other.values);
+        self.aliases.extend(other.aliases);
+    }
+
     /// The generated name for a user alias, if declared.
     pub fn user(&self, alias: &str) -> Option<&str> {
         self.aliases.get(alias).map(String::as_str)

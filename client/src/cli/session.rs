@@ -144,9 +144,22 @@ pub async fn go_online(ctx: &Ctx, client: &Client) -> Result<SyncReport, Offline
         resume_stored(ctx, client).await?;
     }
     client.start();
-    match client.wait_live(CONNECT_TIMEOUT).await {
-        Ok(report) => Ok(report),
-        Err(e) => Err(classify(&e)),
+    tokio::select! {
+        r = client.wait_live(CONNECT_TIMEOUT) => r.map_err(|e| classify(&e)),
+        why = first_failed_attempt(client) => Err(Offline::Unreachable(why)),
+    }
+}
+
+/// Resolves once the engine has given up on a connection attempt and is
+/// waiting to retry. The engine would keep retrying (right for the TUI); a
+/// one-shot command instead reports the server unreachable at once. Polls the
+/// state, because the event stream belongs to the command.
+async fn first_failed_attempt(client: &Client) -> String {
+    loop {
+        if let sync_core::ConnState::Reconnecting { .. } = client.state() {
+            return "connection failed".to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -160,10 +173,11 @@ pub async fn resume_stored(ctx: &Ctx, client: &Client) -> Result<(), Offline> {
     };
     // The token comes from the keyring/file and is handed to the engine here;
     // it is never put on argv or into a log line.
-    if let Err(e) = client.resume(Some(secret.token.as_str())).await {
-        return Err(classify(&e));
+    let resume = client.resume(Some(secret.token.as_str()));
+    tokio::select! {
+        r = resume => r.map(|_| ()).map_err(|e| classify(&e)),
+        why = first_failed_attempt(client) => Err(Offline::Unreachable(why)),
     }
-    Ok(())
 }
 
 /// Sorts an engine error into "rejected" (credentials) or "unreachable".

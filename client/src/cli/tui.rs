@@ -38,7 +38,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         user: ctx.user.clone(),
         server: ctx.server()?.to_owned(),
         keys,
-        colors: ctx.config.colors.clone(),
+        colors: ctx.config.use_colors(),
         bell: ctx.config.notifications.bell,
         osc9: ctx.config.notifications.osc9,
     };

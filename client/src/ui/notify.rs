@@ -10,13 +10,13 @@ use crate::sanitize::for_terminal;
 const MAX_NOTIFY_CHARS: usize = 200;
 
 /// BEL.
-pub fn write_bell(out: &mut impl Write) -> io::Result<()> {
+pub fn write_bell(out: &mut (impl Write + ?Sized)) -> io::Result<()> {
     out.write_all(b"\x07")?;
     out.flush()
 }
 
 /// `ESC ] 9 ; text BEL` (iTerm2/Windows Terminal/kitty/WezTerm desktop notification).
-pub fn write_osc9(out: &mut impl Write, title: &str, body: &str) -> io::Result<()> {
+pub fn write_osc9(out: &mut (impl Write + ?Sized), title: &str, body: &str) -> io::Result<()> {
     let text = format!("{}: {}", for_terminal(title), for_terminal(body));
     let text: String = text.chars().take(MAX_NOTIFY_CHARS).collect();
     write!(out, "\x1b]9;{text}\x07")?;
@@ -24,7 +24,7 @@ pub fn write_osc9(out: &mut impl Write, title: &str, body: &str) -> io::Result<(
 }
 
 /// `ESC ] 2 ; title BEL`: the window title.
-pub fn write_title(out: &mut impl Write, title: &str) -> io::Result<()> {
+pub fn write_title(out: &mut (impl Write + ?Sized), title: &str) -> io::Result<()> {
     write!(out, "\x1b]2;{}\x07", for_terminal(title))?;
     out.flush()
 }

@@ -194,7 +194,7 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
 
 fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
     let n = KeyAction::ALL.len() + USAGE.len() + 4;
-    let rect = popup(area, 64, u16::try_from(n).unwrap_or(u16::MAX));
+    let rect = popup(area, 70, u16::try_from(n).unwrap_or(u16::MAX));
     Clear.render(rect, buf);
     let block = Block::default().borders(Borders::ALL).title(" Help — Esc closes ");
     let inner = block.inner(rect);
@@ -203,17 +203,17 @@ fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
     let mut lines = vec![Line::from(Span::styled("Keys", bold))];
     for a in KeyAction::ALL {
         lines.push(Line::from(vec![
-            Span::styled(format!("{:<22}", state.keys.describe_keys(a)), bold),
+            Span::styled(format!("{:<24}", state.keys.describe_keys(a)), bold),
             Span::raw(a.describe()),
         ]));
     }
     lines.push(Line::from(vec![
-        Span::styled(format!("{:<22}", "wheel / click"), bold),
+        Span::styled(format!("{:<24}", "wheel / click"), bold),
         Span::raw("scroll timeline / open conversation"),
     ]));
     lines.push(Line::from(Span::styled("Commands", bold)));
     for (usage, what) in USAGE {
-        lines.push(Line::from(vec![Span::styled(format!("{usage:<22}"), bold), Span::raw(what)]));
+        lines.push(Line::from(vec![Span::styled(format!("{usage:<24}"), bold), Span::raw(what)]));
     }
     Paragraph::new(lines).render(inner, buf);
 }

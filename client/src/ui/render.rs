@@ -244,9 +244,18 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
         ConnState::LoggedOut => "✗ Logged out".to_owned(),
     };
     let unread: u64 = s.convs.iter().map(|r| r.unread).sum();
-    let left = format!(" {}@{} │ {conn} │ {} queued", for_terminal(&s.user), for_terminal(&s.server), s.queued);
-    let right = if unread > 0 { format!("{unread} unread │ ? help ") } else { "? help ".to_owned() };
-    let pad = usize::from(area.width).saturating_sub(left.width() + right.width());
+    let user = for_terminal(&s.user);
+    let width = usize::from(area.width);
+    // Most important first: connection and queue; the server goes when short of room.
+    let mut left = format!(" {user}@{} │ {conn} │ {} queued", for_terminal(&s.server), s.queued);
+    if left.width() > width {
+        left = format!(" {user} │ {conn} │ {} queued", s.queued);
+    }
+    let mut right = if unread > 0 { format!("{unread} unread │ ? help ") } else { "? help ".to_owned() };
+    if left.width() + right.width() > width {
+        right = String::new();
+    }
+    let pad = width.saturating_sub(left.width() + right.width());
     let text = format!("{left}{}{right}", " ".repeat(pad));
     let style = if s.colors {
         let bg = match s.conn {

@@ -72,7 +72,7 @@ pub fn item_lines(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> Ve
                 TimelineItem::Message(pm) => pm.seq > ctx.read_marker,
                 _ => false,
             });
-            if m.seq > ctx.read_marker && m.sender != ctx.user && !prev_unread && ctx.read_marker > 0 {
+            if m.seq > ctx.read_marker && m.sender != ctx.user && !prev_unread {
                 let style = if ctx.colors {
                     Style::new().fg(Color::Red)
                 } else {
@@ -160,14 +160,17 @@ fn pending_lines(p: &OutboxItem, prev: Option<&TimelineItem>, width: usize, ctx:
             } else {
                 Style::new().add_modifier(Modifier::BOLD)
             };
+            // On lines of their own, wrapped: the keys must stay readable when narrow.
             let text = format!(
-                " ✗ failed: {} ({}) — {} retry, {} discard",
+                "✗ failed: {} ({}) — {} retry, {} discard",
                 for_terminal(message),
                 for_terminal(code),
                 ctx.retry_key,
                 ctx.discard_key
             );
-            Span::styled(text, style)
+            lines.extend(wrap(&text, width - GUTTER).into_iter().map(|l| Line::from(Span::styled(l, style))));
+            push_with_gutter(out, lines, &time, ctx);
+            return;
         }
     };
     append_marks(&mut lines, vec![mark], width);

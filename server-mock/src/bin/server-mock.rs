@@ -35,10 +35,18 @@ fn parse_rate(s: &str) -> anyhow::Result<(f64, u32)> {
         Some((r, b)) => (r, Some(b)),
         None => (s, None),
     };
-    let rate: f64 = rate.trim_end_matches("/s").parse().context("--send-rate: RATE is not a number")?;
-    anyhow::ensure!(rate.is_finite() && rate > 0.0, "--send-rate: RATE must be positive");
+    let rate: f64 = rate
+        .trim_end_matches("/s")
+        .parse()
+        .context("--send-rate: RATE is not a number")?;
+    anyhow::ensure!(
+        rate.is_finite() && rate > 0.0,
+        "--send-rate: RATE must be positive"
+    );
     let burst = match burst {
-        Some(b) => b.parse().context("--send-rate: BURST is not a whole number")?,
+        Some(b) => b
+            .parse()
+            .context("--send-rate: BURST is not a whole number")?,
         None => (rate.ceil() as u32).saturating_mul(2).max(1),
     };
     Ok((rate, burst))

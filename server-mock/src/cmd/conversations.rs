@@ -24,7 +24,12 @@ pub fn create(ctx: &Ctx<'_>, kind: ConvKind, title: Option<String>, members: Vec
     for m in &members {
         validate::user_name(m)?;
     }
-    ctx.submit(WriteOp::Create { user: ctx.user.to_owned(), kind, title, members })
+    ctx.submit(WriteOp::Create {
+        user: ctx.user.to_owned(),
+        kind,
+        title,
+        members,
+    })
 }
 
 /// `invite` (group only; any member may invite).
@@ -33,20 +38,31 @@ pub fn invite(ctx: &Ctx<'_>, c: &ConvId, users: Vec<String>) -> Reply {
     for u in &users {
         validate::user_name(u)?;
     }
-    ctx.submit(WriteOp::Invite { user: ctx.user.to_owned(), conv, users })
+    ctx.submit(WriteOp::Invite {
+        user: ctx.user.to_owned(),
+        conv,
+        users,
+    })
 }
 
 /// `leave` (group only).
 pub fn leave(ctx: &Ctx<'_>, c: &ConvId) -> Reply {
     let conv = conv(c)?;
-    ctx.submit(WriteOp::Leave { user: ctx.user.to_owned(), conv })
+    ctx.submit(WriteOp::Leave {
+        user: ctx.user.to_owned(),
+        conv,
+    })
 }
 
 /// `rename` (group only).
 pub fn rename(ctx: &Ctx<'_>, c: &ConvId, title: String) -> Reply {
     let conv = conv(c)?;
     validate::title(&title)?;
-    ctx.submit(WriteOp::Rename { user: ctx.user.to_owned(), conv, title })
+    ctx.submit(WriteOp::Rename {
+        user: ctx.user.to_owned(),
+        conv,
+        title,
+    })
 }
 
 /// `members`: current members in join order.
@@ -63,5 +79,9 @@ pub async fn members(ctx: &Ctx<'_>, c: ConvId) -> Reply {
             Ok(rows::members(db, id)?)
         })
         .await?;
-    Ok(Some(ServerFrame::Members { re: ctx.re, conv: c, members }))
+    Ok(Some(ServerFrame::Members {
+        re: ctx.re,
+        conv: c,
+        members,
+    }))
 }

@@ -30,7 +30,9 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// Queues `op`; the writer replies after commit.
     pub fn submit(&self, op: WriteOp) -> Result<Option<ServerFrame>, Reject> {
-        self.shared.store.submit(op, self.conn_id, self.outbox.clone(), self.re)?;
+        self.shared
+            .store
+            .submit(op, self.conn_id, self.outbox.clone(), self.re)?;
         Ok(None)
     }
 }
@@ -43,17 +45,45 @@ pub fn conv(c: &ConvId) -> Result<i64, Reject> {
 /// Routes an authenticated request (session requests are handled by the caller).
 pub async fn dispatch(ctx: &Ctx<'_>, frame: ClientFrame) -> Result<Option<ServerFrame>, Reject> {
     match frame {
-        ClientFrame::Create { kind, title, members, .. } => conversations::create(ctx, kind, title, members),
+        ClientFrame::Create {
+            kind,
+            title,
+            members,
+            ..
+        } => conversations::create(ctx, kind, title, members),
         ClientFrame::Invite { conv, users, .. } => conversations::invite(ctx, &conv, users),
         ClientFrame::Leave { conv, .. } => conversations::leave(ctx, &conv),
         ClientFrame::Members { conv, .. } => conversations::members(ctx, conv).await,
         ClientFrame::Rename { conv, title, .. } => conversations::rename(ctx, &conv, title),
         ClientFrame::Sync { since, .. } => sync::sync(ctx, since).await,
-        ClientFrame::Pull { conv, after, limit, .. } => timeline::pull(ctx, conv, after, limit).await,
-        ClientFrame::History { conv, before, limit, .. } => timeline::history(ctx, conv, before, limit).await,
-        ClientFrame::Send { conv, client_id, body, .. } => send::send(ctx, &conv, client_id, body),
-        ClientFrame::Edit { conv, client_id, target, body, .. } => send::edit(ctx, &conv, client_id, target, body),
-        ClientFrame::Redact { conv, client_id, target, .. } => send::redact(ctx, &conv, client_id, target),
+        ClientFrame::Pull {
+            conv, after, limit, ..
+        } => timeline::pull(ctx, conv, after, limit).await,
+        ClientFrame::History {
+            conv,
+            before,
+            limit,
+            ..
+        } => timeline::history(ctx, conv, before, limit).await,
+        ClientFrame::Send {
+            conv,
+            client_id,
+            body,
+            ..
+        } => send::send(ctx, &conv, client_id, body),
+        ClientFrame::Edit {
+            conv,
+            client_id,
+            target,
+            body,
+            ..
+        } => send::edit(ctx, &conv, client_id, target, body),
+        ClientFrame::Redact {
+            conv,
+            client_id,
+            target,
+            ..
+        } => send::redact(ctx, &conv, client_id, target),
         ClientFrame::Read { conv, seq, .. } => read::read(ctx, &conv, seq),
         ClientFrame::Typing { conv, .. } => read::typing(ctx, conv).await,
         ClientFrame::Register { .. }

@@ -15,7 +15,11 @@ type Reply = Result<Option<ServerFrame>, Reject>;
 /// `read`: `read_seq = max(read_seq, min(seq, last_seq))`.
 pub fn read(ctx: &Ctx<'_>, c: &ConvId, seq: Seq) -> Reply {
     let conv = conv(c)?;
-    ctx.submit(WriteOp::Read { user: ctx.user.to_owned(), conv, seq })
+    ctx.submit(WriteOp::Read {
+        user: ctx.user.to_owned(),
+        conv,
+        seq,
+    })
 }
 
 /// `typing`: to the other members' connections, not the sender's own.
@@ -34,7 +38,14 @@ pub async fn typing(ctx: &Ctx<'_>, c: ConvId) -> Reply {
             Ok(m)
         })
         .await?;
-    let frame = ServerFrame::Typing { conv: c, user: ctx.user.to_owned() }.to_json().into();
-    ctx.shared.registry.send_to(Arc::new(others).iter(), &frame, None);
+    let frame = ServerFrame::Typing {
+        conv: c,
+        user: ctx.user.to_owned(),
+    }
+    .to_json()
+    .into();
+    ctx.shared
+        .registry
+        .send_to(Arc::new(others).iter(), &frame, None);
     Ok(Some(ServerFrame::Ok { re: ctx.re }))
 }

@@ -12,7 +12,12 @@ type Reply = Result<Option<ServerFrame>, Reject>;
 fn append(ctx: &Ctx<'_>, c: &ConvId, client_id: String, entry: NewEntry) -> Reply {
     let conv = conv(c)?;
     validate::client_id(&client_id)?;
-    ctx.submit(WriteOp::Append { user: ctx.user.to_owned(), conv, client_id, entry })
+    ctx.submit(WriteOp::Append {
+        user: ctx.user.to_owned(),
+        conv,
+        client_id,
+        entry,
+    })
 }
 
 /// `send`.

@@ -1,8 +1,8 @@
 //! `register`, `login`, `auth`, `logout`: argon2id password hashes (computed
 //! on the blocking pool) and tokens stored only as SHA-256.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
 use sync_core::protocol::{ClientFrame, ErrorCode, validate};
@@ -19,6 +19,21 @@ fn unauthorized(msg: &str) -> Reject {
 fn internal(what: &str) -> Reject {
     tracing::error!("{what}");
     Reject::new(ErrorCode::Internal, "internal server error")
+}
+
+/// A valid argon2id hash of a random password, computed once.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::encode_b64(&[7u8; 16]).ok();
+        salt.and_then(|salt| {
+            Argon2::default()
+                .hash_password(&rand::random::<[u8; 16]>(), &salt)
+                .ok()
+                .map(|h| h.to_string())
+        })
+        .unwrap_or_default()
+    })
 }
 
 /// SHA-256 of a token as presented by the client.
@@ -41,9 +56,17 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// Handles `register`, `login` or `auth`; returns the identity and the token.
 pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed, String), Reject> {
     match frame {
-        ClientFrame::Register { user, password, device, .. } => {
+        ClientFrame::Register {
+            user,
+            password,
+            device,
+            ..
+        } => {
             if !shared.allow_register {
-                return Err(Reject::new(ErrorCode::Forbidden, "registration is disabled"));
+                return Err(Reject::new(
+                    ErrorCode::Forbidden,
+                    "registration is disabled",
+                ));
             }
             validate::user_name(&user)?;
             validate::password(&password)?;
@@ -59,11 +82,28 @@ pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed
             .await?
             .map_err(|e| internal(&e))?;
             let (token, token_hash) = new_token();
-            let op = WriteOp::Register { user: user.clone(), pw_hash, device: device.clone(), token_hash };
+            let op = WriteOp::Register {
+                user: user.clone(),
+                pw_hash,
+                device: device.clone(),
+                token_hash,
+            };
             shared.store.call(op, None).await?;
-            Ok((Authed { user, device, token_hash }, token))
+            Ok((
+                Authed {
+                    user,
+                    device,
+                    token_hash,
+                },
+                token,
+            ))
         }
-        ClientFrame::Login { user, password, device, .. } => {
+        ClientFrame::Login {
+            user,
+            password,
+            device,
+            ..
+        } => {
             validate::user_name(&user)?;
             validate::password(&password)?;
             validate::device(&device)?;
@@ -71,26 +111,46 @@ pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed
             let stored: Option<String> = shared
                 .store
                 .read(move |db| {
-                    db.query_row("SELECT pw_hash FROM users WHERE name = ?1", [&name], |r| r.get(0))
-                        .optional()
-                        .map_err(|e| Reject::from(StoreError::Sql("read password hash", e)))
+                    db.query_row("SELECT pw_hash FROM users WHERE name = ?1", [&name], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(|e| Reject::from(StoreError::Sql("read password hash", e)))
                 })
                 .await?;
             const WRONG: &str = "wrong user name or password";
-            let Some(stored) = stored else { return Err(unauthorized(WRONG)) };
+            let known = stored.is_some();
             let ok = blocking(move || {
-                PasswordHash::new(&stored)
-                    .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+                // An unknown user costs the same argon2 work as a wrong
+                // password, so timing does not reveal which names exist.
+                let hash = stored.unwrap_or_else(|| dummy_hash().to_owned());
+                PasswordHash::new(&hash)
+                    .map(|h| {
+                        Argon2::default()
+                            .verify_password(password.as_bytes(), &h)
+                            .is_ok()
+                    })
                     .unwrap_or(false)
             })
             .await?;
-            if !ok {
+            if !(ok && known) {
                 return Err(unauthorized(WRONG));
             }
             let (token, token_hash) = new_token();
-            let op = WriteOp::AddToken { user: user.clone(), device: device.clone(), token_hash };
+            let op = WriteOp::AddToken {
+                user: user.clone(),
+                device: device.clone(),
+                token_hash,
+            };
             shared.store.call(op, None).await?;
-            Ok((Authed { user, device, token_hash }, token))
+            Ok((
+                Authed {
+                    user,
+                    device,
+                    token_hash,
+                },
+                token,
+            ))
         }
         ClientFrame::Auth { token, device, .. } => {
             validate::device(&device)?;
@@ -98,16 +158,25 @@ pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed
             let row: Option<(String, String)> = shared
                 .store
                 .read(move |db| {
-                    db.query_row("SELECT user, device FROM tokens WHERE hash = ?1", [&hash[..]], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
+                    db.query_row(
+                        "SELECT user, device FROM tokens WHERE hash = ?1",
+                        [&hash[..]],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
                     .optional()
                     .map_err(|e| Reject::from(StoreError::Sql("read token", e)))
                 })
                 .await?;
             match row {
                 // A token belongs to the device it was issued to.
-                Some((user, d)) if d == device => Ok((Authed { user, device, token_hash: hash }, token)),
+                Some((user, d)) if d == device => Ok((
+                    Authed {
+                        user,
+                        device,
+                        token_hash: hash,
+                    },
+                    token,
+                )),
                 _ => Err(unauthorized("unknown or revoked token")),
             }
         }
@@ -119,7 +188,12 @@ pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed
 pub async fn logout(shared: &Shared, auth: &Authed, conn_id: u64) -> Result<(), Reject> {
     shared
         .store
-        .call(WriteOp::RevokeToken { token_hash: auth.token_hash }, Some(conn_id))
+        .call(
+            WriteOp::RevokeToken {
+                token_hash: auth.token_hash,
+            },
+            Some(conn_id),
+        )
         .await
         .map(|_| ())
 }

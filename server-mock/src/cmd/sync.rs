@@ -28,7 +28,10 @@ fn parse(token: &str) -> Option<Token> {
         return n.parse().ok().filter(|n| *n >= 0).map(Token::Incremental);
     }
     let (at, after) = token.strip_prefix('f')?.split_once(":c")?;
-    Some(Token::Full { at: at.parse().ok()?, after: after.parse().ok()? })
+    Some(Token::Full {
+        at: at.parse().ok()?,
+        after: after.parse().ok()?,
+    })
 }
 
 /// One reply page.
@@ -43,8 +46,18 @@ struct Page {
 /// `sync`.
 pub async fn sync(ctx: &Ctx<'_>, since: Option<String>) -> Result<Option<ServerFrame>, Reject> {
     let user = ctx.user.to_owned();
-    let p = ctx.shared.store.read(move |db| page(db, &user, since.as_deref())).await?;
-    Ok(Some(ServerFrame::Sync { re: ctx.re, since: p.token, full: p.full, more: p.more, conversations: p.conversations }))
+    let p = ctx
+        .shared
+        .store
+        .read(move |db| page(db, &user, since.as_deref()))
+        .await?;
+    Ok(Some(ServerFrame::Sync {
+        re: ctx.re,
+        since: p.token,
+        full: p.full,
+        more: p.more,
+        conversations: p.conversations,
+    }))
 }
 
 fn sql(step: &'static str) -> impl FnOnce(rusqlite::Error) -> Reject {
@@ -56,7 +69,9 @@ fn page(db: &mut Connection, user: &str, since: Option<&str>) -> Result<Page, Re
     // snapshot, so nothing committed in between is lost.
     let tx = db.transaction().map_err(sql("begin sync"))?;
     let counter: i64 = tx
-        .query_row("SELECT value FROM meta WHERE key = 'change_seq'", [], |r| r.get::<_, String>(0))
+        .query_row("SELECT value FROM meta WHERE key = 'change_seq'", [], |r| {
+            r.get::<_, String>(0)
+        })
         .map_err(sql("read change counter"))?
         .parse()
         .unwrap_or(0);
@@ -72,13 +87,19 @@ fn page(db: &mut Connection, user: &str, since: Option<&str>) -> Result<Page, Re
         None => (true, counter, 0),
     };
     let sql_text = if full {
-        format!("{SUMMARY_FROM} WHERE m.user = ?1 AND m.active = 1 AND m.conv > ?2 ORDER BY m.conv LIMIT ?3")
+        format!(
+            "{SUMMARY_FROM} WHERE m.user = ?1 AND m.active = 1 AND m.conv > ?2 ORDER BY m.conv LIMIT ?3"
+        )
     } else {
-        format!("{SUMMARY_FROM} WHERE m.user = ?1 AND m.change_seq > ?2 ORDER BY m.change_seq LIMIT ?3")
+        format!(
+            "{SUMMARY_FROM} WHERE m.user = ?1 AND m.change_seq > ?2 ORDER BY m.change_seq LIMIT ?3"
+        )
     };
     let mut stmt = tx.prepare_cached(&sql_text).map_err(sql("prepare sync"))?;
     let found = stmt
-        .query_map(rusqlite::params![user, after, limit], |r| rows::summary_row(r, user))
+        .query_map(rusqlite::params![user, after, limit], |r| {
+            rows::summary_row(r, user)
+        })
         .map_err(sql("query sync"))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(sql("read sync rows"))?;
@@ -93,7 +114,11 @@ fn page(db: &mut Connection, user: &str, since: Option<&str>) -> Result<Page, Re
             break;
         }
         budget = budget.saturating_sub(size);
-        last_key = if full { rows::parse_conv(&s.conv).unwrap_or(last_key) } else { change };
+        last_key = if full {
+            rows::parse_conv(&s.conv).unwrap_or(last_key)
+        } else {
+            change
+        };
         conversations.push(s);
     }
     let token = match (full, more) {
@@ -101,7 +126,12 @@ fn page(db: &mut Connection, user: &str, since: Option<&str>) -> Result<Page, Re
         (false, true) => format!("s{last_key}"),
         (_, false) => format!("s{at}"),
     };
-    Ok(Page { token, full, more, conversations })
+    Ok(Page {
+        token,
+        full,
+        more,
+        conversations,
+    })
 }
 
 #[cfg(test)]

@@ -24,14 +24,21 @@ pub fn client_append(
 ) -> Result<Done, Reject> {
     let mut c = member_conv(db, me, conv)?;
     let mut stmt = db
-        .prepare_cached("SELECT seq, ts FROM entries WHERE conv = ?1 AND sender = ?2 AND client_id = ?3")
+        .prepare_cached(
+            "SELECT seq, ts FROM entries WHERE conv = ?1 AND sender = ?2 AND client_id = ?3",
+        )
         .map_err(sql("prepare dedup"))?;
     let first: Option<(u64, i64)> = stmt
         .query_row(params![conv, me, client_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(sql("dedup lookup"))?;
     if let Some((seq, ts)) = first {
-        return Ok(Done::Sent { conv: conv_id(conv), client_id: client_id.to_owned(), seq, ts });
+        return Ok(Done::Sent {
+            conv: conv_id(conv),
+            client_id: client_id.to_owned(),
+            seq,
+            ts,
+        });
     }
     let mut row = NewRow::new(me, EntryKind::Text);
     row.client_id = Some(client_id);
@@ -47,8 +54,11 @@ pub fn client_append(
             check_target(db, me, conv, *target)?;
             row.kind = EntryKind::Redact;
             row.target = Some(*target);
-            db.execute("UPDATE entries SET redacted = 1 WHERE conv = ?1 AND seq = ?2", params![conv, target])
-                .map_err(sql("mark redacted"))?;
+            db.execute(
+                "UPDATE entries SET redacted = 1 WHERE conv = ?1 AND seq = ?2",
+                params![conv, target],
+            )
+            .map_err(sql("mark redacted"))?;
         }
     }
     let is_text = row.kind == EntryKind::Text;
@@ -59,30 +69,46 @@ pub fn client_append(
         set_read(db, me, conv, msg.seq)?;
     }
     push_message(db, b, conv, &msg)?;
-    Ok(Done::Sent { conv: conv_id(conv), client_id: client_id.to_owned(), seq: msg.seq, ts: msg.ts })
+    Ok(Done::Sent {
+        conv: conv_id(conv),
+        client_id: client_id.to_owned(),
+        seq: msg.seq,
+        ts: msg.ts,
+    })
 }
 
 /// Target rules, in order: missing → not_found; not a text → bad_request;
 /// someone else's → forbidden; already redacted → conflict.
 fn check_target(db: &Connection, me: &str, conv: i64, target: u64) -> Result<(), Reject> {
     let Ok(target) = i64::try_from(target) else {
-        return Err(Reject::new(ErrorCode::NotFound, format!("no entry {target}")));
+        return Err(Reject::new(
+            ErrorCode::NotFound,
+            format!("no entry {target}"),
+        ));
     };
     let mut stmt = db
         .prepare_cached("SELECT kind, sender, redacted FROM entries WHERE conv = ?1 AND seq = ?2")
         .map_err(sql("prepare target"))?;
     let t: Option<(String, String, bool)> = stmt
-        .query_row(params![conv, target], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![conv, target], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()
         .map_err(sql("read target"))?;
     let Some((kind, sender, redacted)) = t else {
-        return Err(Reject::new(ErrorCode::NotFound, format!("no entry {target}")));
+        return Err(Reject::new(
+            ErrorCode::NotFound,
+            format!("no entry {target}"),
+        ));
     };
     if kind != "text" {
         return Err(Reject::bad("only text entries can be edited or redacted"));
     }
     if sender != me {
-        return Err(Reject::new(ErrorCode::Forbidden, "only the sender may change a message"));
+        return Err(Reject::new(
+            ErrorCode::Forbidden,
+            "only the sender may change a message",
+        ));
     }
     if redacted {
         return Err(Reject::new(ErrorCode::Conflict, "the message was redacted"));

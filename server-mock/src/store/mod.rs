@@ -1,9 +1,11 @@
 //! Durable storage on SQLite: schema and migrations ([`schema`]), the writer
-//! thread with group commit ([`writer`], [`ops`], [`append_op`]), a pool of
+//! thread with group commit ([`writer`], [`ops`], [`membership_op`],
+//! [`append_op`]), a pool of
 //! reader connections used through `spawn_blocking` ([`Store::read`]), and row
 //! mapping ([`rows`]). Blocking SQLite work never runs on the async executor.
 
 pub mod append_op;
+pub mod membership_op;
 pub mod ops;
 pub mod rows;
 pub mod schema;
@@ -26,8 +28,11 @@ use ops::{Done, WriteOp};
 use sync_core::protocol::RequestId;
 use writer::{Cmd, Job, ReplyTo};
 
-/// Reader connections kept open between requests.
-const READER_POOL: usize = 4;
+/// Reader connections: at most this many reads run at once, so every read
+/// reuses a pooled connection instead of opening one under load.
+fn reader_pool_size() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| (n.get() * 2).clamp(4, 16))
+}
 
 /// Cheap cloneable handle to the database.
 #[derive(Debug, Clone)]
@@ -41,6 +46,7 @@ struct Inner {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    readers: tokio::sync::Semaphore,
     server_id: String,
     /// Set for `DbLocation::Memory`: a throwaway file removed at shutdown.
     temp: bool,
@@ -92,6 +98,7 @@ impl Store {
                 thread: Mutex::new(Some(thread)),
                 path,
                 pool: Mutex::new(Vec::new()),
+                readers: tokio::sync::Semaphore::new(reader_pool_size()),
                 server_id,
                 temp,
             }),
@@ -105,7 +112,13 @@ impl Store {
 
     /// Queues `op`; the writer replies straight into `outbox` as the reply to
     /// `re` once the batch holding it has committed.
-    pub fn submit(&self, op: WriteOp, origin: u64, outbox: Outbox, re: RequestId) -> Result<(), Reject> {
+    pub fn submit(
+        &self,
+        op: WriteOp,
+        origin: u64,
+        outbox: Outbox,
+        re: RequestId,
+    ) -> Result<(), Reject> {
         let job = Job {
             op,
             origin: Some(origin),
@@ -138,9 +151,20 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, Reject> + Send + 'static,
     {
+        // The semaphore is never closed; an error would be reported as internal.
+        let _permit = self
+            .inner
+            .readers
+            .acquire()
+            .await
+            .map_err(|e| Reject::from(StoreError::Reader(e.to_string())))?;
         let inner = self.inner.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let pooled = inner.pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let pooled = inner
+                .pool
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
             let mut conn = match pooled {
                 Some(c) => c,
                 None => {
@@ -152,9 +176,7 @@ impl Store {
             };
             let out = f(&mut conn);
             let mut pool = inner.pool.lock().unwrap_or_else(PoisonError::into_inner);
-            if pool.len() < READER_POOL {
-                pool.push(conn);
-            }
+            pool.push(conn);
             out
         });
         match task.await {
@@ -167,11 +189,20 @@ impl Store {
     /// readers. Blocking: call from `spawn_blocking`.
     pub fn stop_blocking(&self) {
         let _ = self.inner.writer.send(Cmd::Stop);
-        let handle = self.inner.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let handle = self
+            .inner
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(h) = handle {
             let _ = h.join();
         }
-        self.inner.pool.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.inner
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         if self.inner.temp {
             for suffix in ["", "-wal", "-shm"] {
                 let mut p = self.inner.path.clone().into_os_string();

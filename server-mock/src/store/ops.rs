@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sync_core::protocol::{ConvId, ConvKind, EntryKind, ErrorCode, Message, Seq, ServerFrame};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::membership_op;
 use super::rows::{self, conv_id};
 use crate::error::{Reject, StoreError};
 
@@ -30,21 +31,48 @@ pub enum NewEntry {
 #[derive(Debug)]
 pub enum WriteOp {
     /// New account plus its first token.
-    Register { user: String, pw_hash: String, device: String, token_hash: [u8; 32] },
+    Register {
+        user: String,
+        pw_hash: String,
+        device: String,
+        token_hash: [u8; 32],
+    },
     /// New token after a verified login.
-    AddToken { user: String, device: String, token_hash: [u8; 32] },
+    AddToken {
+        user: String,
+        device: String,
+        token_hash: [u8; 32],
+    },
     /// `logout`.
     RevokeToken { token_hash: [u8; 32] },
     /// `create`.
-    Create { user: String, kind: ConvKind, title: Option<String>, members: Vec<String> },
+    Create {
+        user: String,
+        kind: ConvKind,
+        title: Option<String>,
+        members: Vec<String>,
+    },
     /// `invite`.
-    Invite { user: String, conv: i64, users: Vec<String> },
+    Invite {
+        user: String,
+        conv: i64,
+        users: Vec<String>,
+    },
     /// `leave`.
     Leave { user: String, conv: i64 },
     /// `rename`.
-    Rename { user: String, conv: i64, title: String },
+    Rename {
+        user: String,
+        conv: i64,
+        title: String,
+    },
     /// `send`, `edit`, `redact`.
-    Append { user: String, conv: i64, client_id: String, entry: NewEntry },
+    Append {
+        user: String,
+        conv: i64,
+        client_id: String,
+        entry: NewEntry,
+    },
     /// `read`.
     Read { user: String, conv: i64, seq: Seq },
 }
@@ -57,7 +85,12 @@ pub enum Done {
     /// `conversation` reply to `create`.
     Conversation(Box<sync_core::protocol::Summary>),
     /// `sent` reply.
-    Sent { conv: ConvId, client_id: String, seq: Seq, ts: i64 },
+    Sent {
+        conv: ConvId,
+        client_id: String,
+        seq: Seq,
+        ts: i64,
+    },
 }
 
 /// A frame for every connection of `users`, except connection `except`.
@@ -85,20 +118,25 @@ pub struct Batch<'c> {
     pub now: i64,
 }
 
-type OpResult = Result<Done, Reject>;
+pub(super) type OpResult = Result<Done, Reject>;
 
-fn sql(step: &'static str) -> impl FnOnce(rusqlite::Error) -> Reject {
+pub(super) fn sql(step: &'static str) -> impl FnOnce(rusqlite::Error) -> Reject {
     move |e| Reject::from(StoreError::Sql(step, e))
 }
 
-fn frame(f: &ServerFrame) -> Utf8Bytes {
+pub(super) fn frame(f: &ServerFrame) -> Utf8Bytes {
     f.to_json().into()
 }
 
 /// Applies `op`. On `Err` the caller rolls the op's savepoint back.
 pub fn apply(db: &Connection, b: &mut Batch<'_>, op: WriteOp) -> OpResult {
     match op {
-        WriteOp::Register { user, pw_hash, device, token_hash } => {
+        WriteOp::Register {
+            user,
+            pw_hash,
+            device,
+            token_hash,
+        } => {
             let exists: Option<i64> = db
                 .query_row("SELECT 1 FROM users WHERE name = ?1", [&user], |r| r.get(0))
                 .optional()
@@ -113,21 +151,31 @@ pub fn apply(db: &Connection, b: &mut Batch<'_>, op: WriteOp) -> OpResult {
             .map_err(sql("insert user"))?;
             insert_token(db, b, &user, &device, &token_hash)
         }
-        WriteOp::AddToken { user, device, token_hash } => {
-            insert_token(db, b, &user, &device, &token_hash)
-        }
+        WriteOp::AddToken {
+            user,
+            device,
+            token_hash,
+        } => insert_token(db, b, &user, &device, &token_hash),
         WriteOp::RevokeToken { token_hash } => {
             db.execute("DELETE FROM tokens WHERE hash = ?1", [&token_hash[..]])
                 .map_err(sql("delete token"))?;
             Ok(Done::Ok)
         }
-        WriteOp::Create { user, kind, title, members } => create(db, b, user, kind, title, members),
-        WriteOp::Invite { user, conv, users } => invite(db, b, &user, conv, users),
-        WriteOp::Leave { user, conv } => leave(db, b, &user, conv),
+        WriteOp::Create {
+            user,
+            kind,
+            title,
+            members,
+        } => membership_op::create(db, b, user, kind, title, members),
+        WriteOp::Invite { user, conv, users } => membership_op::invite(db, b, &user, conv, users),
+        WriteOp::Leave { user, conv } => membership_op::leave(db, b, &user, conv),
         WriteOp::Rename { user, conv, title } => {
             let c = group_conv(db, &user, conv)?;
-            db.execute("UPDATE convs SET title = ?1 WHERE id = ?2", params![title, conv])
-                .map_err(sql("rename"))?;
+            db.execute(
+                "UPDATE convs SET title = ?1 WHERE id = ?2",
+                params![title, conv],
+            )
+            .map_err(sql("rename"))?;
             let mut row = NewRow::new(&user, EntryKind::Title);
             row.body = Some(&title);
             let mut c = c;
@@ -135,14 +183,23 @@ pub fn apply(db: &Connection, b: &mut Batch<'_>, op: WriteOp) -> OpResult {
             push_message(db, b, conv, &msg)?;
             Ok(Done::Ok)
         }
-        WriteOp::Append { user, conv, client_id, entry } => {
-            super::append_op::client_append(db, b, &user, conv, &client_id, entry)
-        }
+        WriteOp::Append {
+            user,
+            conv,
+            client_id,
+            entry,
+        } => super::append_op::client_append(db, b, &user, conv, &client_id, entry),
         WriteOp::Read { user, conv, seq } => read(db, b, &user, conv, seq),
     }
 }
 
-fn insert_token(db: &Connection, b: &Batch<'_>, user: &str, device: &str, hash: &[u8; 32]) -> OpResult {
+fn insert_token(
+    db: &Connection,
+    b: &Batch<'_>,
+    user: &str,
+    device: &str,
+    hash: &[u8; 32],
+) -> OpResult {
     db.execute(
         "INSERT INTO tokens (hash, user, device, created_ms) VALUES (?1, ?2, ?3, ?4)",
         params![&hash[..], user, device, b.now],
@@ -181,7 +238,7 @@ pub fn member_conv(db: &Connection, user: &str, conv: i64) -> Result<ConvRow, Re
     .ok_or_else(Reject::no_conv)
 }
 
-fn group_conv(db: &Connection, user: &str, conv: i64) -> Result<ConvRow, Reject> {
+pub(super) fn group_conv(db: &Connection, user: &str, conv: i64) -> Result<ConvRow, Reject> {
     let c = member_conv(db, user, conv)?;
     if c.direct {
         return Err(Reject::bad("only group conversations can do this"));
@@ -204,17 +261,35 @@ pub struct NewRow<'a> {
 
 impl<'a> NewRow<'a> {
     pub fn new(sender: &'a str, kind: EntryKind) -> Self {
-        NewRow { sender, kind, body: None, target: None, title: None, members: None, subject: None, client_id: None }
+        NewRow {
+            sender,
+            kind,
+            body: None,
+            target: None,
+            title: None,
+            members: None,
+            subject: None,
+            client_id: None,
+        }
     }
 }
 
 /// Appends one entry: the seq is assigned here, inside the transaction that
 /// stores it, so seqs never skip or repeat. Marks the conversation touched.
-pub fn append(db: &Connection, b: &mut Batch<'_>, conv: i64, c: &mut ConvRow, row: NewRow<'_>) -> Result<Message, Reject> {
+pub fn append(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    conv: i64,
+    c: &mut ConvRow,
+    row: NewRow<'_>,
+) -> Result<Message, Reject> {
     let seq = c.last_seq + 1;
     let is_text = row.kind == EntryKind::Text;
     let text_n = c.text_count + u64::from(is_text);
-    let members_json = row.members.as_ref().map(|m| serde_json::Value::from(m.clone()).to_string());
+    let members_json = row
+        .members
+        .as_ref()
+        .map(|m| serde_json::Value::from(m.clone()).to_string());
     let mut stmt = db
         .prepare_cached(
             "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject, client_id, text_n)
@@ -222,8 +297,18 @@ pub fn append(db: &Connection, b: &mut Batch<'_>, conv: i64, c: &mut ConvRow, ro
         )
         .map_err(sql("prepare append"))?;
     stmt.execute(params![
-        conv, seq, row.sender, b.now, row.kind.as_str(), row.body, row.target, row.title,
-        members_json, row.subject, row.client_id, text_n
+        conv,
+        seq,
+        row.sender,
+        b.now,
+        row.kind.as_str(),
+        row.body,
+        row.target,
+        row.title,
+        members_json,
+        row.subject,
+        row.client_id,
+        text_n
     ])
     .map_err(sql("insert entry"))?;
     c.last_seq = seq;
@@ -232,7 +317,9 @@ pub fn append(db: &Connection, b: &mut Batch<'_>, conv: i64, c: &mut ConvRow, ro
         c.last_text_seq = seq;
     }
     let mut stmt = db
-        .prepare_cached("UPDATE convs SET last_seq = ?1, last_text_seq = ?2, text_count = ?3 WHERE id = ?4")
+        .prepare_cached(
+            "UPDATE convs SET last_seq = ?1, last_text_seq = ?2, text_count = ?3 WHERE id = ?4",
+        )
         .map_err(sql("prepare conv update"))?;
     stmt.execute(params![c.last_seq, c.last_text_seq, c.text_count, conv])
         .map_err(sql("update conv"))?;
@@ -252,7 +339,11 @@ pub fn append(db: &Connection, b: &mut Batch<'_>, conv: i64, c: &mut ConvRow, ro
 }
 
 /// Current members of `conv` (cached; the writer is the only one changing them).
-pub fn members_of(db: &Connection, b: &mut Batch<'_>, conv: i64) -> Result<Arc<Vec<String>>, Reject> {
+pub fn members_of(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    conv: i64,
+) -> Result<Arc<Vec<String>>, Reject> {
     if let Some(m) = b.members.get(&conv) {
         return Ok(m.clone());
     }
@@ -265,15 +356,31 @@ pub fn members_of(db: &Connection, b: &mut Batch<'_>, conv: i64) -> Result<Arc<V
 }
 
 /// Queues the `message` push of `msg` to every current member's connections.
-pub fn push_message(db: &Connection, b: &mut Batch<'_>, conv: i64, msg: &Message) -> Result<(), Reject> {
+pub fn push_message(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    conv: i64,
+    msg: &Message,
+) -> Result<(), Reject> {
     let users = members_of(db, b, conv)?;
-    let f = frame(&ServerFrame::Message { conv: conv_id(conv), message: msg.clone() });
-    b.events.push(Fanout { users, frame: f, except: None });
+    let f = frame(&ServerFrame::Message {
+        conv: conv_id(conv),
+        message: msg.clone(),
+    });
+    b.events.push(Fanout {
+        users,
+        frame: f,
+        except: None,
+    });
     Ok(())
 }
 
-fn to_user(b: &mut Batch<'_>, user: &str, f: &ServerFrame, except: Option<u64>) {
-    b.events.push(Fanout { users: Arc::new(vec![user.to_owned()]), frame: frame(f), except });
+pub(super) fn to_user(b: &mut Batch<'_>, user: &str, f: &ServerFrame, except: Option<u64>) {
+    b.events.push(Fanout {
+        users: Arc::new(vec![user.to_owned()]),
+        frame: frame(f),
+        except,
+    });
 }
 
 /// Hands out the next change counter value.
@@ -282,158 +389,50 @@ pub fn next_change(b: &mut Batch<'_>) -> i64 {
     b.counter
 }
 
-fn bump_user(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(), Reject> {
+pub(super) fn bump_user(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    user: &str,
+    conv: i64,
+) -> Result<(), Reject> {
     let v = next_change(b);
-    db.execute("UPDATE members SET change_seq = ?1 WHERE user = ?2 AND conv = ?3", params![v, user, conv])
-        .map_err(sql("bump member"))?;
+    db.execute(
+        "UPDATE members SET change_seq = ?1 WHERE user = ?2 AND conv = ?3",
+        params![v, user, conv],
+    )
+    .map_err(sql("bump member"))?;
     Ok(())
 }
 
-fn conversation_event(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64, except: Option<u64>) -> Result<(), Reject> {
+pub(super) fn conversation_event(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    user: &str,
+    conv: i64,
+    except: Option<u64>,
+) -> Result<(), Reject> {
     if let Some(s) = rows::summary(db, user, conv)? {
-        to_user(b, user, &ServerFrame::Conversation { re: None, conversation: s }, except);
+        to_user(
+            b,
+            user,
+            &ServerFrame::Conversation {
+                re: None,
+                conversation: s,
+            },
+            except,
+        );
     }
     Ok(())
-}
-
-/// Checks names and that the users exist; returns them deduplicated in
-/// request order without `me`.
-fn existing_users(db: &Connection, me: &str, names: Vec<String>) -> Result<Vec<String>, Reject> {
-    let mut out: Vec<String> = Vec::new();
-    for n in names {
-        sync_core::protocol::validate::user_name(&n)?;
-        if n != me && !out.contains(&n) {
-            out.push(n);
-        }
-    }
-    for n in &out {
-        let found: Option<i64> = db
-            .query_row("SELECT 1 FROM users WHERE name = ?1", [n], |r| r.get(0))
-            .optional()
-            .map_err(sql("check user"))?;
-        if found.is_none() {
-            return Err(Reject::new(ErrorCode::NotFound, format!("no user {n}")));
-        }
-    }
-    Ok(out)
-}
-
-fn add_member(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(), Reject> {
-    let ord: i64 = db
-        .query_row("SELECT COALESCE(MAX(ord), 0) + 1 FROM members WHERE conv = ?1", [conv], |r| r.get(0))
-        .map_err(sql("next member ord"))?;
-    let v = next_change(b);
-    // A user who left and is invited again keeps their old read cursor.
-    db.execute(
-        "INSERT INTO members (user, conv, ord, active, read_seq, read_text_n, change_seq)
-         VALUES (?1, ?2, ?3, 1, 0, 0, ?4)
-         ON CONFLICT (user, conv) DO UPDATE SET active = 1, ord = ?3, change_seq = ?4,
-             left_seq = 0, left_text_seq = 0, left_text_n = 0",
-        params![user, conv, ord, v],
-    )
-    .map_err(sql("insert member"))?;
-    db.execute("UPDATE convs SET member_count = member_count + 1 WHERE id = ?1", [conv])
-        .map_err(sql("count member"))?;
-    let mut list = members_of(db, b, conv)?.as_ref().clone();
-    list.push(user.to_owned());
-    b.members.insert(conv, Arc::new(list));
-    Ok(())
-}
-
-fn create(db: &Connection, b: &mut Batch<'_>, me: String, kind: ConvKind, title: Option<String>, members: Vec<String>) -> OpResult {
-    let others = existing_users(db, &me, members)?;
-    let direct_key = match kind {
-        ConvKind::Direct => {
-            if others.len() != 1 {
-                return Err(Reject::bad("a direct conversation needs exactly one other user"));
-            }
-            let mut pair = [me.as_str(), others[0].as_str()];
-            pair.sort_unstable();
-            let key = pair.join("|");
-            let existing: Option<i64> = db
-                .query_row("SELECT id FROM convs WHERE direct_key = ?1", [&key], |r| r.get(0))
-                .optional()
-                .map_err(sql("find direct"))?;
-            if let Some(id) = existing {
-                let s = rows::summary(db, &me, id)?.ok_or_else(Reject::no_conv)?;
-                return Ok(Done::Conversation(Box::new(s)));
-            }
-            Some(key)
-        }
-        ConvKind::Group => None,
-    };
-    let title_col = title.clone().unwrap_or_default();
-    db.execute(
-        "INSERT INTO convs (kind, title, direct_key, member_count, last_seq, last_text_seq, text_count)
-         VALUES (?1, ?2, ?3, 0, 0, 0, 0)",
-        params![kind.as_str(), title_col, direct_key],
-    )
-    .map_err(sql("insert conv"))?;
-    let conv = db.last_insert_rowid();
-    b.members.insert(conv, Arc::new(Vec::new()));
-    let mut all = vec![me.clone()];
-    all.extend(others.iter().cloned());
-    for u in &all {
-        add_member(db, b, u, conv)?;
-    }
-    let mut c = ConvRow { direct: direct_key.is_some(), last_seq: 0, last_text_seq: 0, text_count: 0 };
-    let mut row = NewRow::new(&me, EntryKind::Create);
-    row.title = if kind == ConvKind::Group { title.as_deref() } else { None };
-    row.members = Some(all.clone());
-    append(db, b, conv, &mut c, row)?;
-    // The create entry itself is not pushed: the summary carries last_seq.
-    let origin = b.origin;
-    conversation_event(db, b, &me, conv, origin)?;
-    for u in &others {
-        conversation_event(db, b, u, conv, None)?;
-    }
-    let s = rows::summary(db, &me, conv)?.ok_or_else(Reject::no_conv)?;
-    Ok(Done::Conversation(Box::new(s)))
-}
-
-fn invite(db: &Connection, b: &mut Batch<'_>, me: &str, conv: i64, users: Vec<String>) -> OpResult {
-    let mut c = group_conv(db, me, conv)?;
-    let users = existing_users(db, me, users)?;
-    for u in users {
-        if rows::is_member(db, &u, conv)? {
-            continue;
-        }
-        add_member(db, b, &u, conv)?;
-        let mut row = NewRow::new(me, EntryKind::Join);
-        row.subject = Some(&u);
-        let msg = append(db, b, conv, &mut c, row)?;
-        conversation_event(db, b, &u, conv, None)?;
-        push_message(db, b, conv, &msg)?;
-    }
-    Ok(Done::Ok)
-}
-
-fn leave(db: &Connection, b: &mut Batch<'_>, me: &str, conv: i64) -> OpResult {
-    let mut c = group_conv(db, me, conv)?;
-    let mut row = NewRow::new(me, EntryKind::Leave);
-    row.subject = Some(me);
-    let msg = append(db, b, conv, &mut c, row)?;
-    db.execute(
-        "UPDATE members SET active = 0, left_seq = ?1, left_text_seq = ?2, left_text_n = ?3
-         WHERE user = ?4 AND conv = ?5",
-        params![c.last_seq, c.last_text_seq, c.text_count, me, conv],
-    )
-    .map_err(sql("leave"))?;
-    db.execute("UPDATE convs SET member_count = member_count - 1 WHERE id = ?1", [conv])
-        .map_err(sql("count member"))?;
-    // The leaver's row gets its own change value now; the batch-end bump
-    // only touches active members, so the left row is reported once.
-    bump_user(db, b, me, conv)?;
-    let list: Vec<String> = members_of(db, b, conv)?.iter().filter(|u| *u != me).cloned().collect();
-    b.members.insert(conv, Arc::new(list));
-    push_message(db, b, conv, &msg)?;
-    Ok(Done::Ok)
 }
 
 fn read(db: &Connection, b: &mut Batch<'_>, me: &str, conv: i64, seq: Seq) -> OpResult {
     let c = member_conv(db, me, conv)?;
     let (read_seq,): (u64,) = db
-        .query_row("SELECT read_seq FROM members WHERE user = ?1 AND conv = ?2", params![me, conv], |r| Ok((r.get(0)?,)))
+        .query_row(
+            "SELECT read_seq FROM members WHERE user = ?1 AND conv = ?2",
+            params![me, conv],
+            |r| Ok((r.get(0)?,)),
+        )
         .map_err(sql("read cursor"))?;
     let new = read_seq.max(seq.min(c.last_seq));
     if new == read_seq {
@@ -442,11 +441,31 @@ fn read(db: &Connection, b: &mut Batch<'_>, me: &str, conv: i64, seq: Seq) -> Op
     set_read(db, me, conv, new)?;
     bump_user(db, b, me, conv)?;
     let origin = b.origin;
-    to_user(b, me, &ServerFrame::Read { conv: conv_id(conv), seq: new }, origin);
+    to_user(
+        b,
+        me,
+        &ServerFrame::Read {
+            conv: conv_id(conv),
+            seq: new,
+        },
+        origin,
+    );
     if c.direct {
-        let others: Vec<String> = members_of(db, b, conv)?.iter().filter(|u| *u != me).cloned().collect();
-        let f = frame(&ServerFrame::Receipt { conv: conv_id(conv), user: me.to_owned(), seq: new });
-        b.events.push(Fanout { users: Arc::new(others), frame: f, except: None });
+        let others: Vec<String> = members_of(db, b, conv)?
+            .iter()
+            .filter(|u| *u != me)
+            .cloned()
+            .collect();
+        let f = frame(&ServerFrame::Receipt {
+            conv: conv_id(conv),
+            user: me.to_owned(),
+            seq: new,
+        });
+        b.events.push(Fanout {
+            users: Arc::new(others),
+            frame: f,
+            except: None,
+        });
     }
     Ok(Done::Ok)
 }
@@ -460,6 +479,7 @@ pub fn set_read(db: &Connection, user: &str, conv: i64, seq: Seq) -> Result<(), 
              WHERE user = ?2 AND conv = ?3",
         )
         .map_err(sql("prepare cursor"))?;
-    stmt.execute(params![seq, user, conv]).map_err(sql("move cursor"))?;
+    stmt.execute(params![seq, user, conv])
+        .map_err(sql("move cursor"))?;
     Ok(())
 }

@@ -7,7 +7,8 @@ use sync_core::protocol::{ConvId, ConvKind, EntryKind, Message, Summary};
 use crate::error::StoreError;
 
 /// Columns of `entries` read into a [`Message`] (prefix `e.`-free).
-pub const ENTRY_COLS: &str = "seq, sender, ts, kind, body, target, title, members, subject, client_id";
+pub const ENTRY_COLS: &str =
+    "seq, sender, ts, kind, body, target, title, members, subject, client_id";
 
 /// Maps a row selected with [`ENTRY_COLS`] starting at column `at`.
 pub fn message_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Message> {

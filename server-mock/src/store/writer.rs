@@ -76,6 +76,8 @@ pub fn run(mut db: Connection, rx: Receiver<Cmd>, registry: Arc<Registry>, mut c
 }
 
 type Outcome = (ReplyTo, Result<Done, Reject>, Vec<Fanout>);
+/// An op's result and the fan-out it causes once committed.
+type Applied = (Result<Done, Reject>, Vec<Fanout>);
 
 fn run_batch(
     db: &mut Connection,
@@ -116,7 +118,9 @@ fn run_batch(
 
 fn read_counter(db: &Connection) -> Result<i64, StoreError> {
     let v: String = db
-        .query_row("SELECT value FROM meta WHERE key = 'change_seq'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'change_seq'", [], |r| {
+            r.get(0)
+        })
         .map_err(|e| StoreError::Sql("read change counter", e))?;
     Ok(v.parse().unwrap_or(0))
 }
@@ -131,9 +135,10 @@ fn transact(
     counter: &mut i64,
     cache: &mut HashMap<i64, Arc<Vec<String>>>,
     ops_in: Vec<(WriteOp, Option<u64>)>,
-) -> Result<Vec<(Result<Done, Reject>, Vec<Fanout>)>, StoreError> {
+) -> Result<Vec<Applied>, StoreError> {
     let s = |step| move |e| StoreError::Sql(step, e);
-    db.execute_batch("BEGIN IMMEDIATE").map_err(s("begin batch"))?;
+    db.execute_batch("BEGIN IMMEDIATE")
+        .map_err(s("begin batch"))?;
     let mut b = Batch {
         counter: *counter,
         touched: HashSet::new(),
@@ -148,7 +153,8 @@ fn transact(
         db.execute_batch("SAVEPOINT op").map_err(s("savepoint"))?;
         let res = ops::apply(db, &mut b, op);
         if res.is_ok() {
-            db.execute_batch("RELEASE op").map_err(s("release savepoint"))?;
+            db.execute_batch("RELEASE op")
+                .map_err(s("release savepoint"))?;
         } else {
             db.execute_batch("ROLLBACK TO op; RELEASE op")
                 .map_err(s("rollback savepoint"))?;
@@ -210,7 +216,12 @@ pub fn done_frame(done: Done, re: RequestId) -> ServerFrame {
             re: Some(re),
             conversation: *s,
         },
-        Done::Sent { conv, client_id, seq, ts } => ServerFrame::Sent {
+        Done::Sent {
+            conv,
+            client_id,
+            seq,
+            ts,
+        } => ServerFrame::Sent {
             re,
             conv,
             client_id,

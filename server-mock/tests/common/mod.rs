@@ -26,7 +26,9 @@ pub struct Client {
 
 /// A server on 127.0.0.1:0 with a throwaway database and a generous rate limit.
 pub async fn memory_server() -> server_mock::RunningServer {
-    server_mock::start(test_config(server_mock::DbLocation::Memory)).await.unwrap()
+    server_mock::start(test_config(server_mock::DbLocation::Memory))
+        .await
+        .unwrap()
 }
 
 pub fn test_config(db: server_mock::DbLocation) -> server_mock::Config {
@@ -46,14 +48,26 @@ impl Client {
             .expect("connect hangs")
             .expect("connect");
         let hello = loop {
-            match tokio::time::timeout(HANG, ws.next()).await.expect("hello hangs") {
-                Some(Ok(Message::Text(t))) => break serde_json::from_str::<Value>(t.as_str()).unwrap(),
+            match tokio::time::timeout(HANG, ws.next())
+                .await
+                .expect("hello hangs")
+            {
+                Some(Ok(Message::Text(t))) => {
+                    break serde_json::from_str::<Value>(t.as_str()).unwrap();
+                }
                 Some(Ok(_)) => continue,
                 other => panic!("no hello: {other:?}"),
             }
         };
         assert_eq!(hello["type"], "hello");
-        Client { ws, hello, pending: VecDeque::new(), next_id: 1, token: String::new(), user: String::new() }
+        Client {
+            ws,
+            hello,
+            pending: VecDeque::new(),
+            next_id: 1,
+            token: String::new(),
+            user: String::new(),
+        }
     }
 
     pub async fn register(url: &str, user: &str) -> Client {
@@ -70,7 +84,9 @@ impl Client {
     /// Another connection of the same user and device (via `auth`).
     pub async fn again(&self, url: &str) -> Client {
         let mut c = Client::connect(url).await;
-        let r = c.request(json!({"type":"auth","token":self.token,"device":"dev-1"})).await;
+        let r = c
+            .request(json!({"type":"auth","token":self.token,"device":"dev-1"}))
+            .await;
         assert_eq!(r["type"], "session", "{r}");
         c.token = self.token.clone();
         c.user = self.user.clone();
@@ -96,8 +112,13 @@ impl Client {
     /// Next frame off the wire (not the pending queue). None when closed.
     pub async fn read_wire(&mut self) -> Option<Value> {
         loop {
-            match tokio::time::timeout(HANG, self.ws.next()).await.expect("read hangs") {
-                Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(t.as_str()).unwrap()),
+            match tokio::time::timeout(HANG, self.ws.next())
+                .await
+                .expect("read hangs")
+            {
+                Some(Ok(Message::Text(t))) => {
+                    return Some(serde_json::from_str(t.as_str()).unwrap());
+                }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
                 Some(Ok(_)) => continue,
             }
@@ -115,7 +136,10 @@ impl Client {
             return self.pending.remove(pos).unwrap();
         }
         loop {
-            let f = self.read_wire().await.expect("connection closed before reply");
+            let f = self
+                .read_wire()
+                .await
+                .expect("connection closed before reply");
             if f["re"] == json!(id) {
                 return f;
             }
@@ -125,11 +149,18 @@ impl Client {
 
     /// Next event (frame without `re`) of type `ty`, skipping other events.
     pub async fn event(&mut self, ty: &str) -> Value {
-        if let Some(pos) = self.pending.iter().position(|f| f["type"] == ty && f.get("re").is_none()) {
+        if let Some(pos) = self
+            .pending
+            .iter()
+            .position(|f| f["type"] == ty && f.get("re").is_none())
+        {
             return self.pending.remove(pos).unwrap();
         }
         loop {
-            let f = self.read_wire().await.expect("connection closed before event");
+            let f = self
+                .read_wire()
+                .await
+                .expect("connection closed before event");
             if f["type"] == ty && f.get("re").is_none() {
                 return f;
             }
@@ -141,7 +172,10 @@ impl Client {
     /// socket ended without a close frame).
     pub async fn close_code(&mut self) -> Option<u16> {
         loop {
-            match tokio::time::timeout(HANG, self.ws.next()).await.expect("close hangs") {
+            match tokio::time::timeout(HANG, self.ws.next())
+                .await
+                .expect("close hangs")
+            {
                 Some(Ok(Message::Close(f))) => return f.map(|f| u16::from(f.code)),
                 Some(Ok(_)) => continue,
                 None | Some(Err(_)) => return None,
@@ -150,7 +184,9 @@ impl Client {
     }
 
     pub async fn create_group(&mut self, title: &str, members: &[&str]) -> String {
-        let r = self.request(json!({"type":"create","kind":"group","title":title,"members":members})).await;
+        let r = self
+            .request(json!({"type":"create","kind":"group","title":title,"members":members}))
+            .await;
         assert_eq!(r["type"], "conversation", "{r}");
         r["conversation"]["conv"].as_str().unwrap().to_owned()
     }

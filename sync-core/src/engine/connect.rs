@@ -60,13 +60,15 @@ impl Engine {
             self.drop_session("the session was revoked");
         }
         if self.want_online && (self.session.is_some() || !self.account_queue.is_empty()) {
+            // Backoff grows with every failed attempt and restarts after a
+            // connection that stayed up for `stable_after`.
             self.attempt = if was_stable { 1 } else { self.attempt.saturating_add(1) };
             let delay = self.backoff(self.attempt);
             self.reconnect_at = Some(now + delay);
             self.set_state(ConnState::Reconnecting {
                 in_ms: delay.as_millis() as u64,
             });
-        } else if self.session.is_none() && self.want_online {
+        } else if self.session.is_none() {
             self.set_state(ConnState::LoggedOut);
         } else {
             self.set_state(ConnState::Offline);
@@ -411,7 +413,6 @@ impl Engine {
             return;
         }
         self.phase = Phase::Live;
-        self.attempt = 0;
         let flushed = self.dispatch_outbox() + self.flush_reads();
         self.report.flushed = flushed;
         self.report.conversations = self.convs.len();

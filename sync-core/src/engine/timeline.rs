@@ -27,25 +27,20 @@ impl Engine {
         if rec.kind == ConvKind::Direct {
             return gaps.first().map(pull);
         }
-        // The open group: the newest stretch, then small holes between held
-        // pages. Big old stretches are loaded on demand (`load_older`), so
-        // opening a group with 100 000 unread costs one `history` page.
-        let top = rec.last_seq.max(rec.cursor());
-        if let Some(g) = gaps.last().filter(|g| g.to == top) {
-            return Some(if g.len() > page {
-                FetchReq::History {
-                    before: g.to + 1,
-                    limit: self.cfg.history_page,
-                }
-            } else {
-                pull(g)
-            });
+        // The open group: fill the highest gap while fewer than a screen of
+        // entries is held above it (one `history` page when it is big), and
+        // small holes completely. Bigger old stretches load on demand
+        // (`load_older`), so opening a group with 100 000 unread costs one
+        // `history` page.
+        let g = gaps.last()?;
+        if g.len() <= page {
+            return Some(pull(g));
         }
-        let first = rec.held.first()?;
-        gaps.iter()
-            .rev()
-            .find(|g| g.from > first && g.len() <= page)
-            .map(pull)
+        let held_above: u64 = rec.held.ranges().iter().filter(|r| r.from > g.to).map(|r| r.len()).sum();
+        (held_above < self.cfg.history_page as u64).then_some(FetchReq::History {
+            before: g.to + 1,
+            limit: self.cfg.history_page,
+        })
     }
 
     pub(super) fn queue_fetch(&mut self, conv: ConvId) {
@@ -151,7 +146,12 @@ impl Engine {
             self.pushed_above.insert(conv.clone());
         }
         if seq > before + 1 {
-            // A gap: eager conversations fetch it; lazy ones keep it as a gap.
+            // A gap: eager conversations fetch it; lazy ones keep it as a gap,
+            // and a background sync makes their counts exact again.
+            let lazy = self.convs.get(&conv).is_some_and(|r| !self.is_eager(r));
+            if lazy && self.phase == Phase::Live && self.sync_run.is_none() {
+                self.start_sync(true);
+            }
             self.stalled.remove(&conv);
             self.queue_fetch(conv);
             self.plan_fetches();

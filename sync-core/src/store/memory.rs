@@ -160,8 +160,8 @@ impl Data {
 
     fn row(&self, rec: &ConvRecord, activity: i64) -> ConvRow {
         let me = self.meta.get(&MetaKey::User).cloned().unwrap_or_default();
-        let others_between = self.messages.get(&rec.conv).map_or(0, |tl| {
-            tl.range(rec.read_seq + 1..=rec.local_read.max(rec.read_seq))
+        let others_between = self.messages.get(&rec.conv).filter(|_| rec.local_read > rec.read_seq).map_or(0, |tl| {
+            tl.range(rec.read_seq + 1..=rec.local_read)
                 .filter(|(_, m)| m.kind == EntryKind::Text && m.sender != me)
                 .count() as u64
         });

@@ -253,8 +253,8 @@ async fn appends(
         let r = tokio::task::spawn_blocking(move || {
             run_inserts(
                 &path,
-                target::MIGRATIONS,
-                target::PRAGMAS,
+                server_mock::store::MIGRATIONS,
+                server_mock::store::PRAGMAS,
                 shape.senders,
                 shape.per_sender,
                 shape.body_bytes,

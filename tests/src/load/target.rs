@@ -13,13 +13,19 @@ use anyhow::{Context, Result, bail};
 /// measures throughput, not the limiter.
 pub const UNLIMITED_RATE: u32 = 1_000_000;
 
-/// STUB
-pub async fn start_in_process(_dir: &Path) -> Result<Stub> { bail!("stub") }
-#[derive(Debug)]
-pub struct Stub;
-impl Stub { pub fn url(&self) -> String { String::new() } pub async fn shutdown(self) {} }
-pub const MIGRATIONS: &[&str] = &[];
-pub const PRAGMAS: &str = "";
+/// server-mock running inside this process on `dir/loadgen.db`.
+pub async fn start_in_process(dir: &Path) -> Result<server_mock::RunningServer> {
+    let config = server_mock::Config {
+        listen: "127.0.0.1:0".parse().context("listen address")?,
+        db: server_mock::DbLocation::Path(dir.join("loadgen.db")),
+        send_rate_per_sec: f64::from(UNLIMITED_RATE),
+        send_burst: UNLIMITED_RATE,
+        ..Default::default()
+    };
+    server_mock::start(config)
+        .await
+        .context("starting server-mock in-process")
+}
 
 /// A spawned `server-mock` process; killed when dropped.
 #[derive(Debug)]

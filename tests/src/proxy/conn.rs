@@ -12,14 +12,8 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 
-use super::frame::{complete_frame_len, http_head_len};
-use super::{ConnPlan, Counters, Faults};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    Up,
-    Down,
-}
+use super::frame::{complete_frame_len, http_head_len, parse_header};
+use super::{ConnPlan, Counters, Direction, Faults, Tap};
 
 /// Why a pump stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,12 +48,13 @@ pub(super) async fn run(
         dir,
         faults: &plan.faults,
         cut_at: plan.cut_at,
+        tap: plan.tap.as_ref(),
         seen: &seen,
         counters: &counters,
         rng: StdRng::seed_from_u64(rng.random()),
     };
-    let up = pump(Dir::Up).forward(client_r, server_w);
-    let down = pump(Dir::Down).forward(server_r, client_w);
+    let up = pump(Direction::Up).forward(client_r, server_w);
+    let down = pump(Direction::Down).forward(server_r, client_w);
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
     while !(up_done && down_done) {
@@ -83,9 +78,10 @@ pub(super) async fn run(
 }
 
 struct Pump<'a> {
-    dir: Dir,
+    dir: Direction,
     faults: &'a Faults,
     cut_at: Option<u64>,
+    tap: Option<&'a Tap>,
     seen: &'a AtomicU64,
     counters: &'a Counters,
     rng: StdRng,
@@ -152,10 +148,13 @@ impl Pump<'_> {
         w.write_all(f).await.map_err(|_| End::Failed)?;
         self.count_bytes(f.len());
         let frames = match self.dir {
-            Dir::Up => &self.counters.frames_up,
-            Dir::Down => &self.counters.frames_down,
+            Direction::Up => &self.counters.frames_up,
+            Direction::Down => &self.counters.frames_down,
         };
         frames.fetch_add(1, Ordering::Relaxed);
+        if let Some(tap) = self.tap {
+            show(tap, self.dir, f);
+        }
         Ok(())
     }
 
@@ -170,9 +169,22 @@ impl Pump<'_> {
 
     fn count_bytes(&self, n: usize) {
         let bytes = match self.dir {
-            Dir::Up => &self.counters.bytes_up,
-            Dir::Down => &self.counters.bytes_down,
+            Direction::Up => &self.counters.bytes_up,
+            Direction::Down => &self.counters.bytes_down,
         };
         bytes.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// Hands a whole frame's payload to the tap, unmasked.
+fn show(tap: &Tap, dir: Direction, f: &[u8]) {
+    let Some(h) = parse_header(f) else { return };
+    let payload = &f[h.header_len.min(f.len())..];
+    if h.masked {
+        let key = &f[h.header_len - 4..h.header_len];
+        let clear: Vec<u8> = payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]).collect();
+        tap(dir, h.opcode, &clear);
+    } else {
+        tap(dir, h.opcode, payload);
     }
 }

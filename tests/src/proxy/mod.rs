@@ -26,6 +26,19 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Which way a frame travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Client → server.
+    Up,
+    /// Server → client.
+    Down,
+}
+
+/// Sees every forwarded frame: direction, opcode, unmasked payload. Used to classify traffic
+/// (e.g. count the bytes of one reply type); it must be quick, it runs inside the pump.
+pub type Tap = Arc<dyn Fn(Direction, u8, &[u8]) + Send + Sync>;
+
 /// What can go wrong on a proxied connection. Each new connection draws its own plan from the
 /// proxy's seeded RNG; per-frame faults are drawn from a per-connection RNG.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,16 +145,36 @@ impl Counters {
     }
 }
 
+impl std::fmt::Debug for TapSlot<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(tap)" } else { "None" })
+    }
+}
+
+/// Debug view of an optional tap (closures have no Debug).
+struct TapSlot<'a>(&'a Option<Tap>);
+
 /// State shared by the listener task and the handle. A std Mutex is enough: it is held only
 /// to copy a value out, never across an await.
-#[derive(Debug)]
 struct Shared {
     upstream: Mutex<SocketAddr>,
     faults: Mutex<Faults>,
     rng: Mutex<StdRng>,
+    tap: Mutex<Option<Tap>>,
     counters: Arc<Counters>,
     /// Bumped by `cut_all`; every live connection watches it.
     generation: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("upstream", &self.upstream)
+            .field("faults", &self.faults)
+            .field("tap", &TapSlot(&lock(&self.tap)))
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Handle to a running proxy. Dropping it stops accepting; [`Proxy::shutdown`] also cuts
@@ -163,6 +196,7 @@ impl Proxy {
             upstream: Mutex::new(upstream),
             faults: Mutex::new(faults),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            tap: Mutex::new(None),
             counters: Arc::new(Counters::default()),
             generation,
         });
@@ -190,6 +224,11 @@ impl Proxy {
         *lock(&self.shared.faults) = faults;
     }
 
+    /// Installs (or removes) a tap for connections accepted from now on.
+    pub fn set_tap(&self, tap: Option<Tap>) {
+        *lock(&self.shared.tap) = tap;
+    }
+
     /// Cuts every open connection now (both sides see the TCP connection die).
     pub fn cut_all(&self) {
         self.shared.generation.send_modify(|g| *g += 1);
@@ -206,10 +245,11 @@ impl Proxy {
     }
 
     /// Stops accepting and cuts every open connection.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.listener.abort();
         self.cut_all();
-        let _ = self.listener.await;
+        // Wait until the listening socket is really closed (Drop's abort is then a no-op).
+        let _ = (&mut self.listener).await;
     }
 }
 
@@ -226,21 +266,34 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The fault plan drawn for one connection.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct ConnPlan {
     pub cut_at: Option<u64>,
     pub faults: Faults,
     pub seed: u64,
+    pub tap: Option<Tap>,
+}
+
+impl std::fmt::Debug for ConnPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnPlan")
+            .field("cut_at", &self.cut_at)
+            .field("faults", &self.faults)
+            .field("seed", &self.seed)
+            .field("tap", &TapSlot(&self.tap))
+            .finish()
+    }
 }
 
 impl Shared {
     fn draw_plan(&self) -> ConnPlan {
         let faults = lock(&self.faults).clone();
+        let tap = lock(&self.tap).clone();
         let mut rng = lock(&self.rng);
         let cut = faults.cut_probability > 0.0 && rng.random_bool(faults.cut_probability.min(1.0));
         let cut_at = (cut && !faults.cut_after_frames.is_empty())
             .then(|| rng.random_range(faults.cut_after_frames.clone()));
-        ConnPlan { cut_at, faults, seed: rng.random() }
+        ConnPlan { cut_at, faults, seed: rng.random(), tap }
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::{Faults, Proxy};
+use super::{Direction, Faults, Proxy};
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -206,4 +206,19 @@ async fn seeded_plans_cut_some_connections_and_spare_others() {
     let s = proxy.stats();
     assert_eq!(s.cuts + survived, 20, "{s:?}");
     assert!(s.cuts > 0 && survived > 0, "cuts {} survived {survived}", s.cuts);
+}
+
+#[tokio::test]
+async fn tap_sees_unmasked_payloads_both_ways() {
+    let (upstream, _srv, _seen) = start_echo().await;
+    let proxy = Proxy::start(upstream, Faults::none(), 11).await.unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    proxy.set_tap(Some(std::sync::Arc::new(move |dir, opcode, payload: &[u8]| {
+        let _ = tx.send((dir, opcode, String::from_utf8_lossy(payload).into_owned()));
+    })));
+    let mut ws = connect(&proxy).await;
+    ws.send(Message::Text("tapped".into())).await.unwrap();
+    assert_eq!(next_text(&mut ws).await.as_deref(), Some("tapped"));
+    assert_eq!(rx.recv().await, Some((Direction::Up, 1, "tapped".to_owned())));
+    assert_eq!(rx.recv().await, Some((Direction::Down, 1, "tapped".to_owned())));
 }

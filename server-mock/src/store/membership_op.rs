@@ -1,0 +1,188 @@
+//! Membership ops inside the writer's batch: `create` (group or direct),
+//! `invite`, `leave`, and the member rows and cache they maintain.
+
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sync_core::protocol::{ConvKind, EntryKind, ErrorCode};
+
+use super::ops::{
+    Batch, ConvRow, Done, NewRow, OpResult, append, bump_user, conversation_event, group_conv,
+    members_of, next_change, push_message, sql,
+};
+use super::rows;
+use crate::error::Reject;
+
+/// Checks names and that the users exist; returns them deduplicated in
+/// request order without `me`.
+fn existing_users(db: &Connection, me: &str, names: Vec<String>) -> Result<Vec<String>, Reject> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        sync_core::protocol::validate::user_name(&n)?;
+        if n != me && !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    for n in &out {
+        let found: Option<i64> = db
+            .query_row("SELECT 1 FROM users WHERE name = ?1", [n], |r| r.get(0))
+            .optional()
+            .map_err(sql("check user"))?;
+        if found.is_none() {
+            return Err(Reject::new(ErrorCode::NotFound, format!("no user {n}")));
+        }
+    }
+    Ok(out)
+}
+
+fn add_member(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(), Reject> {
+    let ord: i64 = db
+        .query_row(
+            "SELECT COALESCE(MAX(ord), 0) + 1 FROM members WHERE conv = ?1",
+            [conv],
+            |r| r.get(0),
+        )
+        .map_err(sql("next member ord"))?;
+    let v = next_change(b);
+    // A user who left and is invited again keeps their old read cursor.
+    db.execute(
+        "INSERT INTO members (user, conv, ord, active, read_seq, read_text_n, change_seq)
+         VALUES (?1, ?2, ?3, 1, 0, 0, ?4)
+         ON CONFLICT (user, conv) DO UPDATE SET active = 1, ord = ?3, change_seq = ?4,
+             left_seq = 0, left_text_seq = 0, left_text_n = 0",
+        params![user, conv, ord, v],
+    )
+    .map_err(sql("insert member"))?;
+    db.execute(
+        "UPDATE convs SET member_count = member_count + 1 WHERE id = ?1",
+        [conv],
+    )
+    .map_err(sql("count member"))?;
+    let mut list = members_of(db, b, conv)?.as_ref().clone();
+    list.push(user.to_owned());
+    b.members.insert(conv, Arc::new(list));
+    Ok(())
+}
+
+pub(super) fn create(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    me: String,
+    kind: ConvKind,
+    title: Option<String>,
+    members: Vec<String>,
+) -> OpResult {
+    let others = existing_users(db, &me, members)?;
+    let direct_key = match kind {
+        ConvKind::Direct => {
+            if others.len() != 1 {
+                return Err(Reject::bad(
+                    "a direct conversation needs exactly one other user",
+                ));
+            }
+            let mut pair = [me.as_str(), others[0].as_str()];
+            pair.sort_unstable();
+            let key = pair.join("|");
+            let existing: Option<i64> = db
+                .query_row("SELECT id FROM convs WHERE direct_key = ?1", [&key], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(sql("find direct"))?;
+            if let Some(id) = existing {
+                let s = rows::summary(db, &me, id)?.ok_or_else(Reject::no_conv)?;
+                return Ok(Done::Conversation(Box::new(s)));
+            }
+            Some(key)
+        }
+        ConvKind::Group => None,
+    };
+    let title_col = title.clone().unwrap_or_default();
+    db.execute(
+        "INSERT INTO convs (kind, title, direct_key, member_count, last_seq, last_text_seq, text_count)
+         VALUES (?1, ?2, ?3, 0, 0, 0, 0)",
+        params![kind.as_str(), title_col, direct_key],
+    )
+    .map_err(sql("insert conv"))?;
+    let conv = db.last_insert_rowid();
+    b.members.insert(conv, Arc::new(Vec::new()));
+    let mut all = vec![me.clone()];
+    all.extend(others.iter().cloned());
+    for u in &all {
+        add_member(db, b, u, conv)?;
+    }
+    let mut c = ConvRow {
+        direct: direct_key.is_some(),
+        last_seq: 0,
+        last_text_seq: 0,
+        text_count: 0,
+    };
+    let mut row = NewRow::new(&me, EntryKind::Create);
+    row.title = if kind == ConvKind::Group {
+        title.as_deref()
+    } else {
+        None
+    };
+    row.members = Some(all.clone());
+    append(db, b, conv, &mut c, row)?;
+    // The create entry itself is not pushed: the summary carries last_seq.
+    let origin = b.origin;
+    conversation_event(db, b, &me, conv, origin)?;
+    for u in &others {
+        conversation_event(db, b, u, conv, None)?;
+    }
+    let s = rows::summary(db, &me, conv)?.ok_or_else(Reject::no_conv)?;
+    Ok(Done::Conversation(Box::new(s)))
+}
+
+pub(super) fn invite(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    me: &str,
+    conv: i64,
+    users: Vec<String>,
+) -> OpResult {
+    let mut c = group_conv(db, me, conv)?;
+    let users = existing_users(db, me, users)?;
+    for u in users {
+        if rows::is_member(db, &u, conv)? {
+            continue;
+        }
+        add_member(db, b, &u, conv)?;
+        let mut row = NewRow::new(me, EntryKind::Join);
+        row.subject = Some(&u);
+        let msg = append(db, b, conv, &mut c, row)?;
+        conversation_event(db, b, &u, conv, None)?;
+        push_message(db, b, conv, &msg)?;
+    }
+    Ok(Done::Ok)
+}
+
+pub(super) fn leave(db: &Connection, b: &mut Batch<'_>, me: &str, conv: i64) -> OpResult {
+    let mut c = group_conv(db, me, conv)?;
+    let mut row = NewRow::new(me, EntryKind::Leave);
+    row.subject = Some(me);
+    let msg = append(db, b, conv, &mut c, row)?;
+    db.execute(
+        "UPDATE members SET active = 0, left_seq = ?1, left_text_seq = ?2, left_text_n = ?3
+         WHERE user = ?4 AND conv = ?5",
+        params![c.last_seq, c.last_text_seq, c.text_count, me, conv],
+    )
+    .map_err(sql("leave"))?;
+    db.execute(
+        "UPDATE convs SET member_count = member_count - 1 WHERE id = ?1",
+        [conv],
+    )
+    .map_err(sql("count member"))?;
+    // The leaver's row gets its own change value now; the batch-end bump
+    // only touches active members, so the left row is reported once.
+    bump_user(db, b, me, conv)?;
+    let list: Vec<String> = members_of(db, b, conv)?
+        .iter()
+        .filter(|u| *u != me)
+        .cloned()
+        .collect();
+    b.members.insert(conv, Arc::new(list));
+    push_message(db, b, conv, &msg)?;
+    Ok(Done::Ok)
+}

@@ -1,0 +1,57 @@
+//! sync_bench: sync-core benchmarks against an in-process server-mock, each figure printed
+//! next to a baseline measured in the same run. Run with
+//! `cargo run --release -p conformance --bin sync_bench [-- --quick]`.
+
+#[path = "../syncbench/cases.rs"]
+mod cases;
+#[path = "../syncbench/rawstore.rs"]
+mod rawstore;
+#[path = "../syncbench/seed.rs"]
+mod seed;
+#[path = "../syncbench/wire.rs"]
+mod wire;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use conformance::proxy::{Faults, Proxy};
+use server_mock::{Config, DbLocation};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { seed::Scale::QUICK } else { seed::Scale::FULL };
+    let tmp = tempfile::tempdir().context("scratch dir")?;
+    let server = server_mock::start(Config {
+        listen: "127.0.0.1:0".parse()?,
+        db: DbLocation::Path(tmp.path().join("server.db")),
+        // Seeding pipelines tens of thousands of sends per connection.
+        send_rate_per_sec: 1e9,
+        send_burst: u32::MAX,
+        ..Config::default()
+    })
+    .await
+    .context("start server-mock")?;
+    let server_url = server.url();
+    println!("sync_bench ({}), server {server_url}", if quick { "quick" } else { "full" });
+
+    let t0 = Instant::now();
+    let layout = seed::seed(&server_url, scale).await.context("seeding")?;
+    println!("seeded in {:.1} s: {scale:?}", t0.elapsed().as_secs_f64());
+
+    let proxy = Proxy::start(server.local_addr(), Faults::none(), 0).await?;
+    let tap = Arc::new(cases::HistoryTap::default());
+    tap.install(&proxy);
+    let dir = cases::store_dir(tmp.path());
+    std::fs::create_dir_all(&dir)?;
+    let bench = cases::Bench { proxy, server_url, dir, scale, layout, tap };
+
+    let (big, _big_events) = cases::cold(&bench).await.context("bench 1")?;
+    cases::reconnect(&bench, &big).await.context("bench 2")?;
+    big.stop().await;
+    cases::catch_up(&bench).await.context("bench 3")?;
+    cases::open_big_group(&bench).await.context("bench 4")?;
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Runs every scenario of `tests/scenarios/` against an in-process server-mock
+//! on a temporary database, with restart support; fails if any scenario fails.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use conformance::runner::{BoxFuture, Restarter};
+use conformance::suite::{SuiteConfig, default_dir, load, run_suite};
+use server_mock::{Config, DbLocation, RunningServer};
+
+/// The server under test; restart = graceful shutdown, then start on the same
+/// database file and port.
+struct MockServer {
+    running: tokio::sync::Mutex<Option<RunningServer>>,
+    addr: SocketAddr,
+    db: PathBuf,
+}
+
+fn config(listen: SocketAddr, db: &std::path::Path) -> Config {
+    Config {
+        listen,
+        db: DbLocation::Path(db.to_path_buf()),
+        ..Default::default()
+    }
+}
+
+impl Restarter for MockServer {
+    fn restart(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let mut running = self.running.lock().await;
+            if let Some(server) = running.take() {
+                server.shutdown().await;
+            }
+            let server = server_mock::start(config(self.addr, &self.db))
+                .await
+                .map_err(|e| e.to_string())?;
+            *running = Some(server);
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_scenarios_pass_against_server_mock() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("conformance.sqlite");
+    let server = server_mock::start(config(SocketAddr::from(([127, 0, 0, 1], 0)), &db))
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let url = server.url();
+    let mock = Arc::new(MockServer {
+        running: tokio::sync::Mutex::new(Some(server)),
+        addr,
+        db,
+    });
+    // CONFORMANCE_FILTER narrows the run while debugging one scenario.
+    let filter = std::env::var("CONFORMANCE_FILTER").ok();
+    let scenarios = load(&default_dir(), filter.as_deref()).unwrap();
+    assert!(
+        filter.is_some() || scenarios.len() >= 30,
+        "only {} scenarios found",
+        scenarios.len()
+    );
+    let cfg = SuiteConfig {
+        url,
+        restarter: Some(mock.clone()),
+        jobs: 4,
+        scenario_timeout: Duration::from_secs(120),
+    };
+    let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
+    let summary = report.summary();
+    println!("{summary}");
+    if let Some(server) = mock.running.lock().await.take() {
+        server.shutdown().await;
+    }
+    assert_eq!(report.failed(), 0, "{summary}");
+}

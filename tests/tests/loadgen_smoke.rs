@@ -1,0 +1,139 @@
+//! Smoke test of the load generator's core functions in quick mode against
+//! in-process servers: exact message counts, never timings.
+
+#[path = "../src/load/mod.rs"]
+#[allow(dead_code)]
+mod load;
+
+use load::RunNames;
+use load::appends::{AppendShape, run_appends};
+use load::broadcast_baseline::BroadcastServer;
+use load::fanout::{FanoutShape, make_body, parse_body, run_fanout};
+use load::idle::run_idle;
+use load::sqlite_baseline::{Commit, run_inserts};
+use load::target::{parse_vm_rss, start_in_process};
+
+const FANOUT: FanoutShape = FanoutShape {
+    members: 4,
+    messages: 50,
+    window: 8,
+    body_bytes: 100,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_delivers_every_message_to_every_member_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_in_process(dir.path()).await.unwrap();
+    let r = run_fanout(&server.url(), &RunNames::random(), FANOUT)
+        .await
+        .unwrap();
+    assert_eq!(r.per_member, vec![50, 50, 50, 50]);
+    assert_eq!(r.delivered, 200);
+    assert_eq!(r.acked, 50);
+    assert_eq!(r.out_of_order, 0);
+    assert_eq!(r.rate_limited, 0);
+    assert_eq!(r.latency_us.len(), 200);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_retries_rate_limited_sends_without_losing_or_doubling() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = server_mock::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        db: server_mock::DbLocation::Path(dir.path().join("limited.db")),
+        send_rate_per_sec: 200.0,
+        send_burst: 5,
+        ..Default::default()
+    };
+    let server = server_mock::start(config).await.unwrap();
+    let shape = FanoutShape {
+        members: 2,
+        messages: 40,
+        window: 16,
+        body_bytes: 100,
+    };
+    let r = run_fanout(&server.url(), &RunNames::random(), shape)
+        .await
+        .unwrap();
+    assert!(r.rate_limited > 0, "the limiter never answered rate_limited");
+    assert_eq!(r.per_member, vec![40, 40]);
+    assert_eq!(r.acked, 40);
+    assert_eq!(r.out_of_order, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baseline_broadcast_server_delivers_the_same_counts() {
+    let server = BroadcastServer::start().await.unwrap();
+    let r = run_fanout(&server.url(), &RunNames::random(), FANOUT)
+        .await
+        .unwrap();
+    assert_eq!(r.per_member, vec![50, 50, 50, 50]);
+    assert_eq!(r.acked, 50);
+    assert_eq!(r.out_of_order, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_are_all_acked_with_consecutive_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_in_process(dir.path()).await.unwrap();
+    let shape = AppendShape {
+        senders: 3,
+        per_sender: 10,
+        body_bytes: 100,
+    };
+    let r = run_appends(&server.url(), &RunNames::random(), shape)
+        .await
+        .unwrap();
+    assert_eq!(r.per_sender, vec![10, 10, 10]);
+    assert_eq!(r.acked, 30);
+    assert_eq!(r.seq_gaps, 0);
+    server.shutdown().await;
+}
+
+#[test]
+fn sqlite_baseline_commits_every_row_on_server_mock_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    for (commit, file) in [(Commit::PerRow, "row.db"), (Commit::PerRound, "round.db")] {
+        let r = run_inserts(
+            &dir.path().join(file),
+            server_mock::store::MIGRATIONS,
+            server_mock::store::PRAGMAS,
+            3,
+            10,
+            100,
+            commit,
+        )
+        .unwrap();
+        assert_eq!(r.rows, 30, "{commit:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_all_authenticate() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_in_process(dir.path()).await.unwrap();
+    // In-process, so the RSS read is this test process's own.
+    let r = run_idle(&server.url(), &RunNames::random(), 20, std::process::id())
+        .await
+        .unwrap();
+    assert_eq!(r.connections, 20);
+    assert!(r.rss_after_kib > 0);
+    server.shutdown().await;
+}
+
+#[test]
+fn body_carries_send_time_and_index_at_exact_length() {
+    let body = make_body(0x1234_5678_9abc, 42, 100);
+    assert_eq!(body.len(), 100);
+    assert_eq!(parse_body(&body), Some((0x1234_5678_9abc, 42)));
+    assert_eq!(parse_body("too short"), None);
+}
+
+#[test]
+fn vm_rss_is_read_from_proc_status_text() {
+    let status = "Name:\tserver-mock\nVmPeak:\t  9000 kB\nVmRSS:\t    1234 kB\nThreads:\t3\n";
+    assert_eq!(parse_vm_rss(status), Some(1234));
+    assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+}

@@ -1,0 +1,113 @@
+//! End to end: two sync-core clients exchange messages through a real
+//! server-mock started in-process on 127.0.0.1:0.
+
+use std::time::Duration;
+
+use server_mock::{Config, DbLocation};
+use sync_core::protocol::{ConvId, EntryKind};
+use sync_core::{Client, ClientBuilder, ConnState, Event, Events, TimelineItem, TimelineQuery};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn client(url: &str, dir: &tempfile::TempDir, name: &str) -> anyhow::Result<(Client, Events)> {
+    let (c, e) = ClientBuilder::new(url, dir.path().join(format!("{name}.db")), format!("{name}-dev")).open()?;
+    c.register(name, "password-123").await?;
+    c.wait_live(WAIT).await?;
+    Ok((c, e))
+}
+
+/// Waits for an event matching `pred`, skipping others.
+async fn wait_event(events: &mut Events, pred: impl Fn(&Event) -> bool) -> anyhow::Result<Event> {
+    let found = tokio::time::timeout(WAIT, async {
+        while let Some(e) = events.recv().await {
+            if pred(&e) {
+                return Some(e);
+            }
+        }
+        None
+    })
+    .await?;
+    found.ok_or_else(|| anyhow::anyhow!("event stream ended"))
+}
+
+fn texts(c: &Client, conv: &ConvId) -> anyhow::Result<Vec<(u64, String, String)>> {
+    Ok(c.timeline(conv, TimelineQuery::Latest { limit: 100 })?
+        .into_iter()
+        .filter_map(|i| match i {
+            TimelineItem::Message(m) if m.kind == EntryKind::Text => {
+                Some((m.seq, m.sender, m.body.unwrap_or_default()))
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_exchange_messages_through_server_mock() -> anyhow::Result<()> {
+    let server = server_mock::start(Config {
+        db: DbLocation::Memory,
+        listen: "127.0.0.1:0".parse()?,
+        ..Default::default()
+    })
+    .await?;
+    let url = server.url();
+    let dir = tempfile::tempdir()?;
+    let (alice, mut alice_events) = client(&url, &dir, "alice").await?;
+    let (bob, mut bob_events) = client(&url, &dir, "bob").await?;
+
+    let conv = alice.create_direct("bob").await?;
+    alice.send(&conv, "hi bob")?;
+    let e = wait_event(&mut bob_events, |e| matches!(e, Event::NewMessage { .. })).await?;
+    let Event::NewMessage { conv: got, message } = e else { unreachable!() };
+    assert_eq!((got, message.seq, message.body.as_deref()), (conv.clone(), 2, Some("hi bob")));
+    let row = bob.conversation(&conv)?.expect("bob knows the conversation");
+    assert_eq!((row.title.as_str(), row.unread, row.last_seq), ("alice", 1, 2));
+
+    let seq = bob.send_and_wait(&conv, "hi alice", WAIT).await?;
+    assert_eq!(seq, 3);
+    wait_event(&mut alice_events, |e| matches!(e, Event::NewMessage { message, .. } if message.seq == 3)).await?;
+    let want = vec![
+        (2, "alice".to_string(), "hi bob".to_string()),
+        (3, "bob".to_string(), "hi alice".to_string()),
+    ];
+    assert_eq!(texts(&alice, &conv)?, want);
+    assert_eq!(texts(&bob, &conv)?, want);
+    assert!(alice.outbox()?.is_empty() && bob.outbox()?.is_empty());
+
+    // Read state and receipts.
+    bob.mark_all_read(&conv)?;
+    assert_eq!(bob.conversation(&conv)?.map(|r| r.unread), Some(0));
+    let e = wait_event(&mut alice_events, |e| matches!(e, Event::Receipt { .. })).await?;
+    assert_eq!(e, Event::Receipt { conv: conv.clone(), user: "bob".into(), seq: 3 });
+
+    // Local search.
+    let hits = bob.search("alice", 10)?;
+    assert_eq!(hits.iter().map(|h| (h.seq, h.sender.as_str())).collect::<Vec<_>>(), vec![(3, "bob")]);
+
+    // A group is lazy for bob until he opens it.
+    let group = alice.create_group("rust", &["bob"]).await?;
+    for i in 0..60 {
+        alice.send(&group, &format!("g{i}"))?;
+    }
+    wait_event(&mut bob_events, |e| matches!(e, Event::NewMessage { message, .. } if message.body.as_deref() == Some("g59"))).await?;
+    let row = bob.conversation(&group)?.expect("group row");
+    assert_eq!((row.last_seq, row.unread), (61, 60));
+    assert_eq!(bob.timeline_len(&group)?, 60, "pushes are stored; nothing was pulled");
+    bob.load_older(&group).await?;
+    assert_eq!(bob.timeline_len(&group)?, 61);
+
+    // Restart alice from her database: the cache answers offline.
+    alice.stop().await;
+    drop(alice);
+    drop(alice_events);
+    let (alice2, _events2) = ClientBuilder::new(&url, dir.path().join("alice.db"), "alice-dev").open()?;
+    assert_eq!(alice2.state(), ConnState::Offline);
+    assert_eq!(texts(&alice2, &conv)?, want);
+    assert_eq!(alice2.session().map(|s| s.user), Some("alice".into()));
+    alice2.start();
+    let report = alice2.wait_live(WAIT).await?;
+    assert!(!report.full, "an incremental sync after a restart");
+    assert_eq!(alice2.conversations()?.len(), 2);
+    server.shutdown().await;
+    Ok(())
+}
