@@ -13,6 +13,8 @@ use anyhow::{Context, Result, bail};
 use crate::cli::Ctx;
 use crate::config::create_private_dir;
 
+/// Stands for the server URL in data-dir paths (see `Ctx::server_key`).
+pub const STORE_KEY: &str = "local";
 /// The port `--local` tries first.
 pub const DEFAULT_PORT: u16 = 7878;
 /// How many ports after the default are tried when it is taken.

@@ -164,6 +164,21 @@ impl Drop for Tmux {
     }
 }
 
+/// The right-hand pane (timeline, compose, status) of a capture: the text
+/// after the first `│` of each line, so list previews are not counted.
+fn timeline_pane(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|l| l.split_once('│').map_or("", |(_, right)| right))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Occurrences of `text` in the timeline pane.
+fn count_in_timeline(screen: &str, text: &str) -> usize {
+    timeline_pane(screen).matches(text).count()
+}
+
 fn tmux_available() -> bool {
     Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
 }
@@ -226,8 +241,8 @@ fn two_users_chat_through_disconnects_and_a_server_restart() {
     t.wait_for("alice", "her own message", |s| s.contains("while you were away"));
     proxy.restore();
     let screen = t.wait_for("bob", "the missed message", |s| s.contains("while you were away"));
-    assert_eq!(screen.matches("while you were away").count(), 1, "{screen}");
-    assert_eq!(screen.matches("hello from alice").count(), 1, "{screen}");
+    assert_eq!(count_in_timeline(&screen, "while you were away"), 1, "{screen}");
+    assert_eq!(count_in_timeline(&screen, "hello from alice"), 1, "{screen}");
 
     // (3) Server down: Alice's message shows pending, then is delivered once
     // the server is back (same port, same database).
@@ -237,16 +252,19 @@ fn two_users_chat_through_disconnects_and_a_server_restart() {
     });
     t.type_text("alice", "queued while down");
     t.key("alice", "Enter");
+    // The local echo carries the outbox mark ("⋯ queued" / "⋯ sending").
     t.wait_for("alice", "the pending message", |s| {
-        s.lines()
-            .any(|l| l.contains("queued while down") && l.to_lowercase().contains("pending"))
+        timeline_pane(s)
+            .lines()
+            .any(|l| l.contains("queued while down") && l.contains("⋯"))
     });
     let server = TestServer::start(server_addr, Some(db));
     let screen = t.wait_for("bob", "the message sent while down", |s| s.contains("queued while down"));
-    assert_eq!(screen.matches("queued while down").count(), 1, "{screen}");
+    assert_eq!(count_in_timeline(&screen, "queued while down"), 1, "{screen}");
     t.wait_for("alice", "the pending mark to clear", |s| {
-        s.lines()
-            .any(|l| l.contains("queued while down") && !l.to_lowercase().contains("pending"))
+        timeline_pane(s)
+            .lines()
+            .any(|l| l.contains("queued while down") && !l.contains("⋯"))
     });
     t.key("alice", "C-c");
     t.key("bob", "C-c");

@@ -70,6 +70,9 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         shutdown_rx,
     ));
     tracing::info!(addr = %local_addr, server_id = shared.store.server_id(), "listening");
+    if cfg!(debug_assertions) {
+        tracing::warn!("debug build: passwords use reduced argon2id parameters");
+    }
     Ok(RunningServer {
         local_addr,
         shared,

@@ -351,57 +351,133 @@ async fn invite_rename_members_and_history_pages() {
     assert_eq!(ev["conversation"]["title"], "rust");
     assert_eq!(ev["conversation"]["member_count"], 2);
 
-    let r = alice.request(json!({"type":"create","kind":"group","members":["bob"]})).await;
+    let r = alice
+        .request(json!({"type":"create","kind":"group","members":["bob"]}))
+        .await;
     assert_eq!(r["code"], "bad_request", "a group needs a title");
-    let r = alice.request(json!({"type":"create","kind":"group","title":"x".repeat(257),"members":[]})).await;
+    let r = alice
+        .request(json!({"type":"create","kind":"group","title":"x".repeat(257),"members":[]}))
+        .await;
     assert_eq!(r["code"], "too_large");
-    let r = alice.request(json!({"type":"create","kind":"group","title":"t","members":["nobody"]})).await;
+    let r = alice
+        .request(json!({"type":"create","kind":"group","title":"t","members":["nobody"]}))
+        .await;
     assert_eq!(r["code"], "not_found");
     let r = dave.request(json!({"type":"members","conv":conv})).await;
     assert_eq!(r["code"], "not_found", "strangers learn nothing");
 
-    assert_eq!(bob.request(json!({"type":"invite","conv":conv,"users":["dave","alice"]})).await["type"], "ok");
+    assert_eq!(
+        bob.request(json!({"type":"invite","conv":conv,"users":["dave","alice"]}))
+            .await["type"],
+        "ok"
+    );
     let ev = dave.event("conversation").await;
-    assert_eq!((ev["conversation"]["conv"].as_str(), ev["conversation"]["last_seq"].as_u64()), (Some(conv.as_str()), Some(2)));
+    assert_eq!(
+        (
+            ev["conversation"]["conv"].as_str(),
+            ev["conversation"]["last_seq"].as_u64()
+        ),
+        (Some(conv.as_str()), Some(2))
+    );
     let join = dave.event("message").await;
-    assert_eq!((join["message"]["kind"].as_str(), join["message"]["user"].as_str(), join["message"]["sender"].as_str()), (Some("join"), Some("dave"), Some("bob")));
+    assert_eq!(
+        (
+            join["message"]["kind"].as_str(),
+            join["message"]["user"].as_str(),
+            join["message"]["sender"].as_str()
+        ),
+        (Some("join"), Some("dave"), Some("bob"))
+    );
     let r = alice.request(json!({"type":"members","conv":conv})).await;
     assert_eq!(r["members"], json!(["alice", "bob", "dave"]));
 
-    assert_eq!(dave.request(json!({"type":"rename","conv":conv,"title":"rustaceans"})).await["type"], "ok");
+    assert_eq!(
+        dave.request(json!({"type":"rename","conv":conv,"title":"rustaceans"}))
+            .await["type"],
+        "ok"
+    );
     let t = alice.event("message").await;
-    let t = if t["message"]["kind"] == "join" { alice.event("message").await } else { t };
-    assert_eq!((t["message"]["kind"].as_str(), t["message"]["body"].as_str()), (Some("title"), Some("rustaceans")));
+    let t = if t["message"]["kind"] == "join" {
+        alice.event("message").await
+    } else {
+        t
+    };
+    assert_eq!(
+        (t["message"]["kind"].as_str(), t["message"]["body"].as_str()),
+        (Some("title"), Some("rustaceans"))
+    );
 
     for i in 0..7 {
-        alice.send_msg(&conv, &format!("h{i}"), &format!("h{i}")).await;
+        alice
+            .send_msg(&conv, &format!("h{i}"), &format!("h{i}"))
+            .await;
     }
     // seqs: 1 create, 2 join, 3 title, 4..=10 texts.
-    let r = dave.request(json!({"type":"history","conv":conv,"limit":3})).await;
-    let seqs = |r: &Value| r["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect::<Vec<_>>();
-    assert_eq!((seqs(&r), r["last_seq"].as_u64()), (vec![8, 9, 10], Some(10)));
-    let r = dave.request(json!({"type":"history","conv":conv,"before":8,"limit":5})).await;
+    let r = dave
+        .request(json!({"type":"history","conv":conv,"limit":3}))
+        .await;
+    let seqs = |r: &Value| {
+        r["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["seq"].as_u64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        (seqs(&r), r["last_seq"].as_u64()),
+        (vec![8, 9, 10], Some(10))
+    );
+    let r = dave
+        .request(json!({"type":"history","conv":conv,"before":8,"limit":5}))
+        .await;
     assert_eq!(seqs(&r), vec![3, 4, 5, 6, 7]);
-    let r = dave.request(json!({"type":"history","conv":conv,"before":1})).await;
+    let r = dave
+        .request(json!({"type":"history","conv":conv,"before":1}))
+        .await;
     assert_eq!(seqs(&r), Vec::<u64>::new());
-    let r = dave.request(json!({"type":"pull","conv":conv,"after":8})).await;
+    let r = dave
+        .request(json!({"type":"pull","conv":conv,"after":8}))
+        .await;
     assert_eq!(seqs(&r), vec![9, 10]);
-    let r = dave.request(json!({"type":"pull","conv":conv,"after":0,"limit":0})).await;
+    let r = dave
+        .request(json!({"type":"pull","conv":conv,"after":0,"limit":0}))
+        .await;
     assert_eq!(r["code"], "bad_request");
     let s = dave.request(json!({"type":"sync"})).await;
     let c = &s["conversations"][0];
-    assert_eq!((c["title"].as_str(), c["member_count"].as_u64(), c["unread"].as_u64()), (Some("rustaceans"), Some(3), Some(7)));
+    assert_eq!(
+        (
+            c["title"].as_str(),
+            c["member_count"].as_u64(),
+            c["unread"].as_u64()
+        ),
+        (Some("rustaceans"), Some(3), Some(7))
+    );
     assert_eq!(c["last"]["body"], "h6");
 
-    let d = alice.request(json!({"type":"create","kind":"direct","members":["bob"]})).await;
+    let d = alice
+        .request(json!({"type":"create","kind":"direct","members":["bob"]}))
+        .await;
     let dconv = d["conversation"]["conv"].as_str().unwrap().to_owned();
     let r = alice.request(json!({"type":"leave","conv":dconv})).await;
-    assert_eq!(r["code"], "bad_request", "cannot leave a direct conversation");
-    let r = alice.request(json!({"type":"send","conv":"c999","client_id":"x","body":"hi"})).await;
+    assert_eq!(
+        r["code"], "bad_request",
+        "cannot leave a direct conversation"
+    );
+    let r = alice
+        .request(json!({"type":"send","conv":"c999","client_id":"x","body":"hi"}))
+        .await;
     assert_eq!(r["code"], "not_found");
-    let r = alice.request(json!({"type":"send","conv":conv,"client_id":"x","body":"  "})).await;
+    let r = alice
+        .request(json!({"type":"send","conv":conv,"client_id":"x","body":"  "}))
+        .await;
     assert_eq!(r["code"], "bad_request");
-    let r = alice.request(json!({"type":"send","conv":conv,"client_id":"x","body":"y".repeat(16 * 1024 + 1)})).await;
+    let r = alice
+        .request(
+            json!({"type":"send","conv":conv,"client_id":"x","body":"y".repeat(16 * 1024 + 1)}),
+        )
+        .await;
     assert_eq!(r["code"], "too_large");
     server.shutdown().await;
 }

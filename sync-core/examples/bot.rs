@@ -12,7 +12,9 @@ use sync_core::{ClientBuilder, Event};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().unwrap_or_else(|| "ws://127.0.0.1:7878/v1".into());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "ws://127.0.0.1:7878/v1".into());
     let user = args.next().unwrap_or_else(|| "echobot".into());
     let password = args.next().unwrap_or_else(|| "echobot-password".into());
     let db = std::env::temp_dir().join(format!("{user}-bot.db"));

@@ -28,8 +28,8 @@ use crate::error::Error;
 use crate::events::{ConnState, Event, SyncReport};
 use crate::protocol::{ConvId, ConvKind, Seq, validate};
 use crate::store::{
-    ConvRow, OutboxItem, OutboxKind, OutboxState, SearchHit, Session, SqliteStore, Store, TimelineItem,
-    TimelineQuery,
+    ConvRow, OutboxItem, OutboxKind, OutboxState, SearchHit, Session, SqliteStore, Store,
+    TimelineItem, TimelineQuery,
 };
 
 /// How long account and server requests wait for their reply.
@@ -46,7 +46,11 @@ pub struct ClientBuilder {
 impl ClientBuilder {
     /// A builder for the server at `url` (e.g. `ws://127.0.0.1:7878/v1`),
     /// the store at `db` and this device's id.
-    pub fn new(url: impl Into<String>, db: impl Into<PathBuf>, device: impl Into<String>) -> ClientBuilder {
+    pub fn new(
+        url: impl Into<String>,
+        db: impl Into<PathBuf>,
+        device: impl Into<String>,
+    ) -> ClientBuilder {
         ClientBuilder {
             url: url.into(),
             db: db.into(),
@@ -154,7 +158,11 @@ impl Client {
     fn send_cmd(&self, cmd: Command) -> Result<(), Error> {
         self.inner
             .cmds
-            .send(DriverMsg { cmd, ack: None, reply: None })
+            .send(DriverMsg {
+                cmd,
+                ack: None,
+                reply: None,
+            })
             .map_err(|_| Error::DriverGone)
     }
 
@@ -163,7 +171,11 @@ impl Client {
         let (tx, rx) = std_mpsc::channel();
         self.inner
             .cmds
-            .send(DriverMsg { cmd, ack: Some(tx), reply: None })
+            .send(DriverMsg {
+                cmd,
+                ack: Some(tx),
+                reply: None,
+            })
             .map_err(|_| Error::DriverGone)?;
         rx.recv().map_err(|_| Error::DriverGone)?
     }
@@ -172,7 +184,11 @@ impl Client {
         self.inner.next_token.fetch_add(1, Ordering::Relaxed)
     }
 
-    async fn ask(&self, make: impl FnOnce(u64) -> Command, timeout: Duration) -> Result<ReplyValue, Error> {
+    async fn ask(
+        &self,
+        make: impl FnOnce(u64) -> Command,
+        timeout: Duration,
+    ) -> Result<ReplyValue, Error> {
         let token = self.token();
         let (tx, rx) = oneshot::channel();
         self.inner
@@ -191,7 +207,8 @@ impl Client {
     }
 
     async fn request(&self, request: Request) -> Result<ReplyValue, Error> {
-        self.ask(|token| Command::Request { request, token }, REQUEST_TIMEOUT).await
+        self.ask(|token| Command::Request { request, token }, REQUEST_TIMEOUT)
+            .await
     }
 
     // ---- accounts ------------------------------------------------------
@@ -201,19 +218,48 @@ impl Client {
         validate::user_name(user).map_err(invalid("user"))?;
         validate::password(password).map_err(invalid("password"))?;
         let (user, password) = (user.to_owned(), password.to_owned());
-        session_of(self.ask(|token| Command::Register { user, password, token }, REQUEST_TIMEOUT).await?)
+        session_of(
+            self.ask(
+                |token| Command::Register {
+                    user,
+                    password,
+                    token,
+                },
+                REQUEST_TIMEOUT,
+            )
+            .await?,
+        )
     }
 
     /// Logs in with a password, stores the session, and goes online.
     pub async fn login(&self, user: &str, password: &str) -> Result<Session, Error> {
         let (user, password) = (user.to_owned(), password.to_owned());
-        session_of(self.ask(|token| Command::Login { user, password, token }, REQUEST_TIMEOUT).await?)
+        session_of(
+            self.ask(
+                |token| Command::Login {
+                    user,
+                    password,
+                    token,
+                },
+                REQUEST_TIMEOUT,
+            )
+            .await?,
+        )
     }
 
     /// Authenticates with `token`, or the stored one when None, and goes online.
     pub async fn resume(&self, token: Option<&str>) -> Result<Session, Error> {
         let session_token = token.map(str::to_owned);
-        session_of(self.ask(|token| Command::Resume { session_token, token }, REQUEST_TIMEOUT).await?)
+        session_of(
+            self.ask(
+                |token| Command::Resume {
+                    session_token,
+                    token,
+                },
+                REQUEST_TIMEOUT,
+            )
+            .await?,
+        )
     }
 
     /// Revokes the session on the server and forgets the token.
@@ -267,7 +313,13 @@ impl Client {
 
     // ---- commands ------------------------------------------------------
 
-    fn enqueue(&self, conv: &ConvId, kind: OutboxKind, body: Option<&str>, wait: Option<u64>) -> Result<(String, DriverMsg), Error> {
+    fn enqueue(
+        &self,
+        conv: &ConvId,
+        kind: OutboxKind,
+        body: Option<&str>,
+        wait: Option<u64>,
+    ) -> Result<(String, DriverMsg), Error> {
         if let Some(b) = body {
             validate::default_body(b).map_err(invalid("body"))?;
         }
@@ -280,10 +332,22 @@ impl Client {
             created_ts: now_ms(),
         };
         let id = item.client_id.clone();
-        Ok((id, DriverMsg { cmd: Command::Enqueue { item, wait }, ack: None, reply: None }))
+        Ok((
+            id,
+            DriverMsg {
+                cmd: Command::Enqueue { item, wait },
+                ack: None,
+                reply: None,
+            },
+        ))
     }
 
-    fn enqueue_committed(&self, conv: &ConvId, kind: OutboxKind, body: Option<&str>) -> Result<String, Error> {
+    fn enqueue_committed(
+        &self,
+        conv: &ConvId,
+        kind: OutboxKind,
+        body: Option<&str>,
+    ) -> Result<String, Error> {
         let (id, msg) = self.enqueue(conv, kind, body, None)?;
         self.cmd_committed(msg.cmd)?;
         Ok(id)
@@ -297,7 +361,12 @@ impl Client {
     }
 
     /// Queues a text and waits for the server's `sent` reply; returns its seq.
-    pub async fn send_and_wait(&self, conv: &ConvId, body: &str, timeout: Duration) -> Result<Seq, Error> {
+    pub async fn send_and_wait(
+        &self,
+        conv: &ConvId,
+        body: &str,
+        timeout: Duration,
+    ) -> Result<Seq, Error> {
         let token = self.token();
         let (_, mut msg) = self.enqueue(conv, OutboxKind::Send, Some(body), Some(token))?;
         let (tx, rx) = oneshot::channel();
@@ -338,12 +407,18 @@ impl Client {
     /// Moves the read cursor to `seq` (never backwards). Local at once,
     /// sent to the server when online.
     pub fn mark_read(&self, conv: &ConvId, seq: Seq) -> Result<(), Error> {
-        self.cmd_committed(Command::MarkRead { conv: conv.clone(), seq: Some(seq) })
+        self.cmd_committed(Command::MarkRead {
+            conv: conv.clone(),
+            seq: Some(seq),
+        })
     }
 
     /// Marks everything in the conversation read.
     pub fn mark_all_read(&self, conv: &ConvId) -> Result<(), Error> {
-        self.cmd_committed(Command::MarkRead { conv: conv.clone(), seq: None })
+        self.cmd_committed(Command::MarkRead {
+            conv: conv.clone(),
+            seq: None,
+        })
     }
 
     /// Tells the other members the user is typing (throttled).
@@ -365,41 +440,69 @@ impl Client {
     /// Loads one older page: the newest part of the highest gap.
     pub async fn load_older(&self, conv: &ConvId) -> Result<(), Error> {
         let conv = conv.clone();
-        self.ask(|token| Command::LoadOlder { conv, token }, REQUEST_TIMEOUT).await.map(|_| ())
+        self.ask(|token| Command::LoadOlder { conv, token }, REQUEST_TIMEOUT)
+            .await
+            .map(|_| ())
     }
 
     /// Creates a group; returns its id.
     pub async fn create_group(&self, title: &str, members: &[&str]) -> Result<ConvId, Error> {
         validate::title(title).map_err(invalid("title"))?;
         let members = members.iter().map(|m| (*m).to_owned()).collect();
-        conv_of(self.request(Request::CreateGroup { title: title.to_owned(), members }).await?)
+        conv_of(
+            self.request(Request::CreateGroup {
+                title: title.to_owned(),
+                members,
+            })
+            .await?,
+        )
     }
 
     /// Finds or creates the direct conversation with `user`.
     pub async fn create_direct(&self, user: &str) -> Result<ConvId, Error> {
-        conv_of(self.request(Request::CreateDirect { user: user.to_owned() }).await?)
+        conv_of(
+            self.request(Request::CreateDirect {
+                user: user.to_owned(),
+            })
+            .await?,
+        )
     }
 
     /// Adds users to a group.
     pub async fn invite(&self, conv: &ConvId, users: &[&str]) -> Result<(), Error> {
         let users = users.iter().map(|u| (*u).to_owned()).collect();
-        self.request(Request::Invite { conv: conv.clone(), users }).await.map(|_| ())
+        self.request(Request::Invite {
+            conv: conv.clone(),
+            users,
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Leaves a group; it stays readable locally.
     pub async fn leave(&self, conv: &ConvId) -> Result<(), Error> {
-        self.request(Request::Leave { conv: conv.clone() }).await.map(|_| ())
+        self.request(Request::Leave { conv: conv.clone() })
+            .await
+            .map(|_| ())
     }
 
     /// Renames a group.
     pub async fn rename(&self, conv: &ConvId, title: &str) -> Result<(), Error> {
         validate::title(title).map_err(invalid("title"))?;
-        self.request(Request::Rename { conv: conv.clone(), title: title.to_owned() }).await.map(|_| ())
+        self.request(Request::Rename {
+            conv: conv.clone(),
+            title: title.to_owned(),
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Current members, from the server.
     pub async fn members(&self, conv: &ConvId) -> Result<Vec<String>, Error> {
-        match self.request(Request::Members { conv: conv.clone() }).await? {
+        match self
+            .request(Request::Members { conv: conv.clone() })
+            .await?
+        {
             ReplyValue::Members(m) => Ok(m),
             _ => Err(Error::DriverGone),
         }
@@ -426,12 +529,16 @@ impl Client {
     pub fn find_conversation(&self, query: &str) -> Result<Option<ConvRow>, Error> {
         let rows = self.conversations()?;
         if let Some(user) = query.strip_prefix('@') {
-            return Ok(rows.into_iter().find(|r| r.kind == ConvKind::Direct && r.title == user));
+            return Ok(rows
+                .into_iter()
+                .find(|r| r.kind == ConvKind::Direct && r.title == user));
         }
         if let Some(r) = rows.iter().find(|r| r.conv.as_str() == query) {
             return Ok(Some(r.clone()));
         }
-        Ok(rows.into_iter().find(|r| r.title.eq_ignore_ascii_case(query)))
+        Ok(rows
+            .into_iter()
+            .find(|r| r.title.eq_ignore_ascii_case(query)))
     }
 
     /// A timeline window with explicit gaps and pending echoes.

@@ -47,7 +47,8 @@ enum Job {
     Deliver(Box<dyn FnOnce() + Send>),
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Starts the store thread and the driver thread. Returns when both run.
 pub(crate) fn spawn(
@@ -71,16 +72,18 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("sync-core-driver".into())
         .spawn(move || {
-            rt.block_on(Driver {
-                url,
-                engine,
-                jobs: job_tx,
-                events,
-                status,
-                replies: HashMap::new(),
-                ws: None,
-            }
-            .run(cmds))
+            rt.block_on(
+                Driver {
+                    url,
+                    engine,
+                    jobs: job_tx,
+                    events,
+                    status,
+                    replies: HashMap::new(),
+                    ws: None,
+                }
+                .run(cmds),
+            )
         })
         .map_err(Error::Spawn)?;
     Ok(())
@@ -88,7 +91,11 @@ pub(crate) fn spawn(
 
 /// Commits batches in order; a failed batch is reported, never retried
 /// blindly (the engine's next writes carry full state again).
-fn store_thread(mut store: SqliteStore, jobs: std_mpsc::Receiver<Job>, events: mpsc::UnboundedSender<Event>) {
+fn store_thread(
+    mut store: SqliteStore,
+    jobs: std_mpsc::Receiver<Job>,
+    events: mpsc::UnboundedSender<Event>,
+) {
     while let Ok(job) = jobs.recv() {
         match job {
             Job::Batch(b) => {
@@ -156,18 +163,24 @@ impl Driver {
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_SERVER_FRAME_BYTES))
             .max_frame_size(Some(MAX_SERVER_FRAME_BYTES));
-        let attempt = tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(config), true);
+        let attempt =
+            tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(config), true);
         match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
             Ok(Ok((ws, _))) => {
                 self.ws = Some(ws);
                 self.engine.handle_connected(Instant::now());
             }
             Ok(Err(e)) => {
-                let _ = self.events.send(Event::Error(format!("connecting to {}: {e}", self.url)));
+                let _ = self
+                    .events
+                    .send(Event::Error(format!("connecting to {}: {e}", self.url)));
                 self.engine.handle_disconnected(Instant::now(), None);
             }
             Err(_) => {
-                let _ = self.events.send(Event::Error(format!("connecting to {}: timed out", self.url)));
+                let _ = self.events.send(Event::Error(format!(
+                    "connecting to {}: timed out",
+                    self.url
+                )));
                 self.engine.handle_disconnected(Instant::now(), None);
             }
         }
@@ -194,17 +207,23 @@ impl Driver {
         }
     }
 
-    fn incoming(&mut self, frame: Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>) {
+    fn incoming(
+        &mut self,
+        frame: Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>,
+    ) {
         let now = Instant::now();
         match frame {
             Some(Ok(WsMessage::Text(t))) => self.engine.handle_frame(now, t.as_str()),
             Some(Ok(WsMessage::Close(close))) => {
                 self.ws = None;
-                self.engine.handle_disconnected(now, close.map(|c| u16::from(c.code)));
+                self.engine
+                    .handle_disconnected(now, close.map(|c| u16::from(c.code)));
             }
             Some(Ok(_)) => self.engine.handle_activity(now),
             Some(Err(e)) => {
-                let _ = self.events.send(Event::Error(format!("connection lost: {e}")));
+                let _ = self
+                    .events
+                    .send(Event::Error(format!("connection lost: {e}")));
                 self.ws = None;
                 self.engine.handle_disconnected(now, None);
             }
@@ -232,7 +251,10 @@ impl Driver {
         while let Some(frame) = self.engine.poll_transmit() {
             if let Some(ws) = self.ws.as_mut()
                 && !failed
-                && ws.send(WsMessage::Text(frame.to_json().into())).await.is_err()
+                && ws
+                    .send(WsMessage::Text(frame.to_json().into()))
+                    .await
+                    .is_err()
             {
                 failed = true;
             }
@@ -245,7 +267,11 @@ impl Driver {
         while let Some(e) = self.engine.poll_event() {
             let events = self.events.clone();
             let status = match &e {
-                Event::Connection(s) => Some((self.status.clone(), s.clone(), self.engine.last_report().cloned())),
+                Event::Connection(s) => Some((
+                    self.status.clone(),
+                    s.clone(),
+                    self.engine.last_report().cloned(),
+                )),
                 _ => None,
             };
             self.deliver(move || {

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use common::{Harness, ME, ModelServer, logged_in};
 use proptest::prelude::*;
+use sync_core::ConnState;
 use sync_core::engine::Command;
 use sync_core::protocol::{ConvId, ConvKind, EntryKind};
 use sync_core::store::{MemoryStore, Store, TimelineItem, TimelineQuery};
-use sync_core::ConnState;
 
 const CONVS: [&str; 3] = ["d1", "d2", "g1"];
 
@@ -53,7 +53,11 @@ fn server() -> ModelServer {
 
 fn small_pages() -> sync_core::engine::Config {
     // Small pages make paging, history and parallelism happen often.
-    sync_core::engine::Config { pull_page: 7, history_page: 5, ..common::test_config() }
+    sync_core::engine::Config {
+        pull_page: 7,
+        history_page: 5,
+        ..common::test_config()
+    }
 }
 
 fn apply(h: &mut Harness<MemoryStore>, op: Op, sent: &mut Vec<String>) {
@@ -63,7 +67,10 @@ fn apply(h: &mut Harness<MemoryStore>, op: Op, sent: &mut Vec<String>) {
             let who = if conv == "d2" { "carol" } else { "bob" };
             for i in 0..n % 5 + 1 {
                 let push = h.server.post(conv, who, &format!("{who} {i}"));
-                if h.connected && h.engine.session().is_some() && !matches!(h.engine.state(), ConnState::Connecting) {
+                if h.connected
+                    && h.engine.session().is_some()
+                    && !matches!(h.engine.state(), ConnState::Connecting)
+                {
                     h.to_client.push_back(push);
                 }
             }
@@ -96,7 +103,10 @@ fn apply(h: &mut Harness<MemoryStore>, op: Op, sent: &mut Vec<String>) {
             h.restart(small_pages());
         }
         Op::MarkRead(c) => {
-            let _ = h.cmd(Command::MarkRead { conv: ConvId::from(CONVS[c]), seq: None });
+            let _ = h.cmd(Command::MarkRead {
+                conv: ConvId::from(CONVS[c]),
+                seq: None,
+            });
         }
         Op::Open(c) => {
             let _ = h.cmd(Command::Open(c.map(|c| ConvId::from(CONVS[c]))));

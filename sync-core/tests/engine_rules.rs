@@ -5,36 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, ME, ModelServer, logged_in};
+use common::{Harness, ME, ModelServer, c, last_id, logged_in, seqs, server_with_direct};
 use sync_core::engine::Command;
-use sync_core::protocol::{ClientFrame, ConvId, ConvKind, ErrorCode, ServerFrame};
+use sync_core::protocol::{ClientFrame, ConvKind};
 use sync_core::store::{MemoryStore, OutboxState, SeqRange, Store, TimelineItem, TimelineQuery};
 use sync_core::{ConnState, Event};
-
-fn c(s: &str) -> ConvId {
-    ConvId::from(s)
-}
-
-fn seqs(h: &Harness<MemoryStore>, conv: &str) -> Vec<u64> {
-    h.store
-        .timeline(&c(conv), TimelineQuery::Latest { limit: usize::MAX >> 1 })
-        .unwrap()
-        .into_iter()
-        .filter_map(|i| match i {
-            TimelineItem::Message(m) => Some(m.seq),
-            _ => None,
-        })
-        .collect()
-}
-
-fn server_with_direct(n: usize) -> ModelServer {
-    let mut s = ModelServer::default();
-    s.create("d1", ConvKind::Direct, "", &["bob", ME]);
-    for i in 0..n {
-        s.post("d1", "bob", &format!("hello {i}"));
-    }
-    s
-}
 
 #[test]
 fn catch_up_pulls_direct_pages_and_keeps_groups_lazy() {
@@ -51,7 +26,9 @@ fn catch_up_pulls_direct_pages_and_keeps_groups_lazy() {
         .sent_of("pull")
         .into_iter()
         .map(|f| match f {
-            ClientFrame::Pull { conv, after, limit, .. } => (conv.0.clone(), *after, *limit),
+            ClientFrame::Pull {
+                conv, after, limit, ..
+            } => (conv.0.clone(), *after, *limit),
             _ => unreachable!(),
         })
         .collect();
@@ -66,15 +43,24 @@ fn catch_up_pulls_direct_pages_and_keeps_groups_lazy() {
     // The group is lazy: only its summary, an explicit gap for everything.
     assert!(h.sent_of("history").is_empty());
     assert_eq!(h.store.timeline_len(&c("g1")).unwrap(), 0);
-    assert_eq!(h.store.gaps(&c("g1")).unwrap(), vec![SeqRange::new(1, 3001)]);
+    assert_eq!(
+        h.store.gaps(&c("g1")).unwrap(),
+        vec![SeqRange::new(1, 3001)]
+    );
     let g = h.store.conversation(&c("g1")).unwrap().unwrap();
     assert_eq!((g.unread, g.last_seq), (3000, 3001));
     assert_eq!(g.last.unwrap().body.as_deref(), Some("g 2999"));
     let report = h.engine.last_report().unwrap();
-    assert_eq!((report.pulled_messages, report.changed, report.full), (1201, 2, true));
+    assert_eq!(
+        (report.pulled_messages, report.changed, report.full),
+        (1201, 2, true)
+    );
     // Conversation list sorted by last activity: the group got the last post.
     let rows = h.store.conversations().unwrap();
-    assert_eq!(rows.iter().map(|r| r.conv.0.as_str()).collect::<Vec<_>>(), vec!["g1", "d1"]);
+    assert_eq!(
+        rows.iter().map(|r| r.conv.0.as_str()).collect::<Vec<_>>(),
+        vec!["g1", "d1"]
+    );
 }
 
 #[test]
@@ -132,15 +118,16 @@ fn a_gap_in_pushes_of_a_direct_conversation_is_pulled() {
     let last_pull = h.sent_of("pull").last().cloned().cloned();
     assert_eq!(
         last_pull,
-        Some(ClientFrame::Pull { id: last_id(&h), conv: c("d1"), after: 4, limit: Some(2) })
+        Some(ClientFrame::Pull {
+            id: last_id(&h),
+            conv: c("d1"),
+            after: 4,
+            limit: Some(2)
+        })
     );
     h.run();
     assert_eq!(seqs(&h, "d1"), (1..=7).collect::<Vec<_>>());
     assert!(h.store.gaps(&c("d1")).unwrap().is_empty());
-}
-
-fn last_id(h: &Harness<MemoryStore>) -> u64 {
-    h.sent.last().map(|f| f.id()).unwrap()
 }
 
 #[test]
@@ -167,7 +154,10 @@ fn disconnect_in_the_middle_of_a_paged_pull_resumes_from_the_cursor() {
         h.deliver_one(); // hello, session, sync, first page
     }
     assert_eq!(h.store.timeline_len(&c("d1")).unwrap(), 500);
-    assert_eq!(h.store.gaps(&c("d1")).unwrap(), vec![SeqRange::new(501, 1500)]);
+    assert_eq!(
+        h.store.gaps(&c("d1")).unwrap(),
+        vec![SeqRange::new(501, 1500)]
+    );
     h.disconnect();
     assert!(matches!(h.engine.state(), ConnState::Reconnecting { .. }));
     // Restart from the store as a crash would, then reconnect.
@@ -187,122 +177,26 @@ fn disconnect_in_the_middle_of_a_paged_pull_resumes_from_the_cursor() {
 }
 
 #[test]
-fn an_ack_lost_while_its_push_arrived_leaves_one_message() {
-    let mut h = logged_in(server_with_direct(0));
-    h.go_live();
-    let id = h.send_text("d1", "mine");
-    // The server answered with `sent` and the push; the `sent` is lost.
-    let frames: Vec<ServerFrame> = h.to_client.drain(..).collect();
-    assert!(matches!(frames[0], ServerFrame::Sent { .. }));
-    h.to_client.push_back(frames[1].clone());
-    h.run();
-    assert!(h.store.outbox().unwrap().is_empty());
-    h.disconnect();
-    h.go_live();
-    assert_eq!(h.sent_of("send").len(), 1, "acknowledged by push: never resent");
-    let tl = h.store.timeline(&c("d1"), TimelineQuery::Latest { limit: 10 }).unwrap();
-    let mine: Vec<_> = tl
-        .iter()
-        .filter(|i| matches!(i, TimelineItem::Message(m) if m.client_id.as_deref() == Some(id.as_str())))
-        .collect();
-    assert_eq!(mine.len(), 1);
-    assert_eq!(tl.len(), 2, "create + mine, no pending echo: {tl:?}");
-}
-
-#[test]
-fn a_resend_after_reconnect_does_not_create_a_second_message() {
-    // A lazy group: nothing pulls the entry back, so the outbox must resend.
-    let mut s = ModelServer::default();
-    s.create("d1", ConvKind::Group, "g", &["bob", ME]);
-    let mut h = logged_in(s);
-    h.go_live();
-    let id = h.send_text("d1", "once");
-    // The server appended it, but the connection died before any reply.
-    h.disconnect();
-    assert_eq!(h.server.last_seq("d1"), 2);
-    // The echo is still there, pending.
-    let tl = h.store.timeline(&c("d1"), TimelineQuery::Latest { limit: 10 }).unwrap();
-    assert!(matches!(tl.last(), Some(TimelineItem::Pending(o)) if o.client_id == id));
-    h.go_live();
-    let sends = h.sent_of("send");
-    assert_eq!(sends.len(), 2);
-    assert!(sends.iter().all(|f| matches!(f, ClientFrame::Send { client_id, .. } if *client_id == id)));
-    assert_eq!(h.server.last_seq("d1"), 2, "the server deduplicated the resend");
-    assert_eq!(seqs(&h, "d1"), vec![2], "stored once, from the `sent` reply");
-    assert!(h.store.outbox().unwrap().is_empty());
-}
-
-#[test]
-fn a_permanent_failure_is_kept_with_its_reason_and_can_be_retried() {
-    let mut h = logged_in(server_with_direct(0));
-    h.go_live();
-    h.server.fail_next.insert("cid-1".into(), ErrorCode::TooLarge);
-    let first = h.send_text("d1", "too big");
-    let second = h.send_text("d1", "fine");
-    h.run();
-    let out = h.store.outbox().unwrap();
-    assert_eq!(out.len(), 1);
-    assert_eq!(out[0].client_id, first);
-    assert_eq!(
-        out[0].state,
-        OutboxState::Failed { code: "too_large".into(), message: "refused by the model".into() }
-    );
-    assert_eq!(seqs(&h, "d1"), vec![1, 2], "the next message still went out");
-    h.cmd(Command::Retry(first.clone())).unwrap();
-    h.run();
-    assert!(h.store.outbox().unwrap().is_empty());
-    let bodies: Vec<_> = h.server.convs[&c("d1")].timeline.iter().filter_map(|m| m.body.clone()).collect();
-    assert_eq!(bodies, vec!["fine", "too big"]);
-    let _ = second;
-}
-
-#[test]
-fn rate_limited_sends_wait_and_resend() {
-    let mut h = logged_in(server_with_direct(0));
-    h.go_live();
-    h.server.fail_next.insert("cid-1".into(), ErrorCode::RateLimited);
-    h.send_text("d1", "slow down");
-    h.run();
-    assert_eq!(h.store.outbox().unwrap().len(), 1);
-    assert_eq!(h.sent_of("send").len(), 1);
-    h.advance(Duration::from_millis(249));
-    assert_eq!(h.sent_of("send").len(), 1);
-    h.advance(Duration::from_millis(1));
-    h.run();
-    assert_eq!(h.sent_of("send").len(), 2);
-    assert!(h.store.outbox().unwrap().is_empty());
-    assert_eq!(seqs(&h, "d1"), vec![1, 2]);
-}
-
-#[test]
-fn one_conversation_sends_in_order_one_at_a_time() {
-    let mut h = logged_in(server_with_direct(0));
-    h.go_live();
-    h.connected = false; // hold the server: see what the engine puts on the wire
-    for i in 0..3 {
-        h.send_text("d1", &format!("m{i}"));
-    }
-    assert_eq!(h.sent_of("send").len(), 1, "k+1 waits for k's ack");
-    h.connected = true;
-    h.disconnect();
-    h.go_live();
-    h.run();
-    let bodies: Vec<_> = h.server.convs[&c("d1")].timeline.iter().filter_map(|m| m.body.clone()).collect();
-    assert_eq!(bodies, vec!["m0", "m1", "m2"]);
-}
-
-#[test]
 fn a_changed_server_id_discards_the_cache() {
     let mut h = logged_in(server_with_direct(5));
     h.go_live();
     assert_eq!(h.store.timeline_len(&c("d1")).unwrap(), 6);
     h.disconnect();
-    let mut fresh = ModelServer { server_id: "srv-2".into(), ..ModelServer::default() };
+    let mut fresh = ModelServer {
+        server_id: "srv-2".into(),
+        ..ModelServer::default()
+    };
     fresh.create("d9", ConvKind::Direct, "", &["zed", ME]);
     h.server = fresh;
     h.go_live();
     assert_eq!(h.count_events(|e| matches!(e, Event::CacheReset { .. })), 1);
-    let convs: Vec<_> = h.store.conversations().unwrap().into_iter().map(|r| r.conv.0).collect();
+    let convs: Vec<_> = h
+        .store
+        .conversations()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.conv.0)
+        .collect();
     assert_eq!(convs, vec!["d9"]);
     assert_eq!(h.store.timeline_len(&c("d1")).unwrap(), 0);
 }
@@ -320,7 +214,10 @@ fn a_last_seq_below_the_cursor_resets_that_conversation() {
     h.go_live();
     assert_eq!(h.count_events(|e| matches!(e, Event::CacheReset { .. })), 1);
     assert_eq!(seqs(&h, "d1"), vec![1, 2, 3]);
-    let tl = h.store.timeline(&c("d1"), TimelineQuery::Latest { limit: 10 }).unwrap();
+    let tl = h
+        .store
+        .timeline(&c("d1"), TimelineQuery::Latest { limit: 10 })
+        .unwrap();
     assert!(matches!(&tl[2], TimelineItem::Message(m) if m.body.as_deref() == Some("new b")));
 }
 
@@ -333,31 +230,63 @@ fn lazy_group_gap_arithmetic_and_opening() {
     }
     let mut h = logged_in(s);
     h.go_live();
-    assert_eq!(h.store.gaps(&c("g1")).unwrap(), vec![SeqRange::new(1, 2001)]);
+    assert_eq!(
+        h.store.gaps(&c("g1")).unwrap(),
+        vec![SeqRange::new(1, 2001)]
+    );
     // Pushes while lazy: held 2002..2003, the gap stays exact.
     let p = h.server.post("g1", "carol", "x");
     h.to_client.push_back(p);
     let p = h.server.post("g1", "carol", "y");
     h.to_client.push_back(p);
     h.run();
-    assert_eq!(h.store.gaps(&c("g1")).unwrap(), vec![SeqRange::new(1, 2001)]);
-    let tl = h.store.timeline(&c("g1"), TimelineQuery::Latest { limit: 50 }).unwrap();
+    assert_eq!(
+        h.store.gaps(&c("g1")).unwrap(),
+        vec![SeqRange::new(1, 2001)]
+    );
+    let tl = h
+        .store
+        .timeline(&c("g1"), TimelineQuery::Latest { limit: 50 })
+        .unwrap();
     assert_eq!(tl[0], TimelineItem::Gap { from: 1, to: 2001 });
     assert_eq!(tl.len(), 3);
-    assert_eq!(h.store.conversation(&c("g1")).unwrap().unwrap().unread, 2002);
+    assert_eq!(
+        h.store.conversation(&c("g1")).unwrap().unwrap().unread,
+        2002
+    );
     // Opening costs one history page, not 2000 messages.
     h.cmd(Command::Open(Some(c("g1")))).unwrap();
     h.run();
     assert_eq!(h.sent_of("history").len(), 1);
     assert!(h.sent_of("pull").is_empty());
     assert_eq!(h.store.timeline_len(&c("g1")).unwrap(), 52);
-    assert_eq!(h.store.gaps(&c("g1")).unwrap(), vec![SeqRange::new(1, 1951)]);
+    assert_eq!(
+        h.store.gaps(&c("g1")).unwrap(),
+        vec![SeqRange::new(1, 1951)]
+    );
     // Scrolling back: one page below the oldest held entry.
-    h.cmd(Command::LoadOlder { conv: c("g1"), token: 7 }).unwrap();
+    h.cmd(Command::LoadOlder {
+        conv: c("g1"),
+        token: 7,
+    })
+    .unwrap();
     h.run();
-    assert_eq!(h.store.gaps(&c("g1")).unwrap(), vec![SeqRange::new(1, 1901)]);
+    assert_eq!(
+        h.store.gaps(&c("g1")).unwrap(),
+        vec![SeqRange::new(1, 1901)]
+    );
     assert!(matches!(h.replies.last(), Some((7, Ok(_)))));
-    let tl = h.store.timeline(&c("g1"), TimelineQuery::Around { seq: 1902, before: 5, after: 2 }).unwrap();
+    let tl = h
+        .store
+        .timeline(
+            &c("g1"),
+            TimelineQuery::Around {
+                seq: 1902,
+                before: 5,
+                after: 2,
+            },
+        )
+        .unwrap();
     assert_eq!(tl[0], TimelineItem::Gap { from: 1, to: 1901 });
     assert!(matches!(&tl[1], TimelineItem::Message(m) if m.seq == 1902));
 }
@@ -366,7 +295,11 @@ fn lazy_group_gap_arithmetic_and_opening() {
 fn read_cursors_are_monotonic_across_devices() {
     let mut h = logged_in(server_with_direct(10));
     h.go_live();
-    h.cmd(Command::MarkRead { conv: c("d1"), seq: Some(5) }).unwrap();
+    h.cmd(Command::MarkRead {
+        conv: c("d1"),
+        seq: Some(5),
+    })
+    .unwrap();
     h.run();
     let row = |h: &Harness<MemoryStore>| h.store.conversation(&c("d1")).unwrap().unwrap();
     assert_eq!((row(&h).read_seq, row(&h).unread), (5, 6));
@@ -377,10 +310,22 @@ fn read_cursors_are_monotonic_across_devices() {
     h.inject(r#"{"type":"read","conv":"d1","seq":8}"#);
     assert_eq!((row(&h).read_seq, row(&h).unread), (8, 3));
     let reads = h.sent_of("read").len();
-    h.cmd(Command::MarkRead { conv: c("d1"), seq: Some(6) }).unwrap();
+    h.cmd(Command::MarkRead {
+        conv: c("d1"),
+        seq: Some(6),
+    })
+    .unwrap();
     assert_eq!(row(&h).read_seq, 8);
-    assert_eq!(h.sent_of("read").len(), reads, "a backwards mark sends nothing");
-    h.cmd(Command::MarkRead { conv: c("d1"), seq: None }).unwrap();
+    assert_eq!(
+        h.sent_of("read").len(),
+        reads,
+        "a backwards mark sends nothing"
+    );
+    h.cmd(Command::MarkRead {
+        conv: c("d1"),
+        seq: None,
+    })
+    .unwrap();
     h.run();
     assert_eq!((row(&h).read_seq, row(&h).unread), (11, 0));
 }
@@ -390,54 +335,16 @@ fn mark_read_offline_is_queued_until_connected() {
     let mut h = logged_in(server_with_direct(4));
     h.go_live();
     h.disconnect();
-    h.cmd(Command::MarkRead { conv: c("d1"), seq: None }).unwrap();
+    h.cmd(Command::MarkRead {
+        conv: c("d1"),
+        seq: None,
+    })
+    .unwrap();
     assert_eq!(h.store.conversation(&c("d1")).unwrap().unwrap().unread, 0);
     assert!(h.sent_of("read").is_empty());
     h.go_live();
     assert_eq!(h.sent_of("read").len(), 1);
     assert_eq!(h.server.convs[&c("d1")].read[ME], 5);
-}
-
-#[test]
-fn edits_and_redactions_go_through_the_outbox_and_apply_to_the_target() {
-    let mut h = logged_in(server_with_direct(0));
-    h.go_live();
-    h.send_text("d1", "tpyo");
-    h.run();
-    let edit = sync_core::store::OutboxItem {
-        client_id: "e1".into(),
-        conv: c("d1"),
-        kind: sync_core::store::OutboxKind::Edit { target: 2 },
-        body: Some("typo".into()),
-        state: OutboxState::Pending,
-        created_ts: 2,
-    };
-    h.cmd(Command::Enqueue { item: edit, wait: None }).unwrap();
-    h.run();
-    let tl = h.store.timeline(&c("d1"), TimelineQuery::Latest { limit: 10 }).unwrap();
-    assert!(matches!(&tl[1], TimelineItem::Message(m) if m.body.as_deref() == Some("typo") && m.edited));
-    assert_eq!(h.store.search("typo", 10).unwrap().len(), 1);
-    let redact = sync_core::store::OutboxItem {
-        client_id: "r1".into(),
-        kind: sync_core::store::OutboxKind::Redact { target: 2 },
-        body: None,
-        ..match h.store.outbox().unwrap().first() {
-            Some(o) => o.clone(),
-            None => sync_core::store::OutboxItem {
-                client_id: String::new(),
-                conv: c("d1"),
-                kind: sync_core::store::OutboxKind::Send,
-                body: None,
-                state: OutboxState::Pending,
-                created_ts: 3,
-            },
-        }
-    };
-    h.cmd(Command::Enqueue { item: redact, wait: None }).unwrap();
-    h.run();
-    let tl = h.store.timeline(&c("d1"), TimelineQuery::Latest { limit: 10 }).unwrap();
-    assert!(matches!(&tl[1], TimelineItem::Message(m) if m.body.is_none() && m.redacted));
-    assert!(h.store.search("typo", 10).unwrap().is_empty());
 }
 
 #[test]
@@ -469,8 +376,18 @@ fn a_full_listing_drops_vanished_conversations_but_left_ones_stay_readable() {
     let mut h = logged_in(s);
     h.go_live();
     // Leave g1 (the model records it), and g2 disappears from the server.
-    h.server.convs.get_mut(&c("g1")).unwrap().members.retain(|m| m != ME);
-    h.server.convs.get_mut(&c("g1")).unwrap().left.push(ME.into());
+    h.server
+        .convs
+        .get_mut(&c("g1"))
+        .unwrap()
+        .members
+        .retain(|m| m != ME);
+    h.server
+        .convs
+        .get_mut(&c("g1"))
+        .unwrap()
+        .left
+        .push(ME.into());
     h.server.convs.get_mut(&c("g1")).unwrap().changed_at = 10_000;
     h.server.counter = 10_001;
     h.server.convs.remove(&c("g2"));
@@ -485,8 +402,17 @@ fn a_full_listing_drops_vanished_conversations_but_left_ones_stay_readable() {
     });
     h.connected = false;
     h.go_live();
-    let convs: Vec<_> = h.store.conversations().unwrap().into_iter().map(|r| r.conv.0).collect();
-    assert!(convs.contains(&"g1".to_string()) && !convs.contains(&"g2".to_string()), "{convs:?}");
+    let convs: Vec<_> = h
+        .store
+        .conversations()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.conv.0)
+        .collect();
+    assert!(
+        convs.contains(&"g1".to_string()) && !convs.contains(&"g2".to_string()),
+        "{convs:?}"
+    );
     let err = h.cmd(Command::Enqueue {
         item: sync_core::store::OutboxItem {
             client_id: "z".into(),
@@ -524,7 +450,10 @@ fn silence_means_dead_then_backoff_reconnects_and_resyncs() {
 
 #[test]
 fn paged_full_sync_stores_the_token_only_at_the_end() {
-    let mut s = ModelServer { sync_page: 2, ..ModelServer::default() };
+    let mut s = ModelServer {
+        sync_page: 2,
+        ..ModelServer::default()
+    };
     for i in 0..5 {
         s.create(&format!("g{i}"), ConvKind::Group, "t", &["carol", ME]);
     }
@@ -556,13 +485,19 @@ fn backoff_grows_to_thirty_seconds_and_resets_after_a_stable_connection() {
     }
     for (i, d) in delays.iter().enumerate() {
         let cap = (500u64 << i).min(30_000);
-        assert!((cap / 2..=cap).contains(d), "attempt {i}: {d} ms not in [{}, {cap}]", cap / 2);
+        assert!(
+            (cap / 2..=cap).contains(d),
+            "attempt {i}: {d} ms not in [{}, {cap}]",
+            cap / 2
+        );
     }
     // Up again, Live for 30 s: the next disconnect starts from 0.5 s again.
     h.go_live();
     h.advance(Duration::from_secs(30));
     h.disconnect();
-    let ConnState::Reconnecting { in_ms } = h.engine.state().clone() else { panic!() };
+    let ConnState::Reconnecting { in_ms } = h.engine.state().clone() else {
+        panic!()
+    };
     assert!((250..=500).contains(&in_ms), "reset backoff {in_ms}");
 }
 
@@ -576,4 +511,30 @@ fn a_revoked_session_logs_out_and_stops_reconnecting() {
     assert_eq!(h.engine.state(), &ConnState::LoggedOut);
     assert!(h.store.session().unwrap().is_none());
     assert_eq!(h.engine.poll_timeout(), None, "no reconnect scheduled");
+}
+
+#[test]
+fn typing_is_throttled_and_receipts_are_stored() {
+    let mut h = logged_in(server_with_direct(1));
+    h.go_live();
+    h.cmd(Command::Typing(c("d1"))).unwrap();
+    h.cmd(Command::Typing(c("d1"))).unwrap();
+    h.advance(Duration::from_millis(2999));
+    h.cmd(Command::Typing(c("d1"))).unwrap();
+    assert_eq!(h.sent_of("typing").len(), 1);
+    h.advance(Duration::from_millis(1));
+    h.cmd(Command::Typing(c("d1"))).unwrap();
+    assert_eq!(h.sent_of("typing").len(), 2);
+    h.inject(r#"{"type":"receipt","conv":"d1","user":"bob","seq":2}"#);
+    h.inject(r#"{"type":"receipt","conv":"d1","user":"bob","seq":1}"#);
+    assert_eq!(h.store.receipt(&c("d1"), "bob"), Some(2), "receipts only move forward");
+    assert_eq!(
+        h.count_events(|e| matches!(e, Event::Receipt { seq: 2, .. })),
+        1
+    );
+    h.inject(r#"{"type":"typing","conv":"d1","user":"bob"}"#);
+    assert_eq!(
+        h.events.last(),
+        Some(&Event::Typing { conv: c("d1"), user: "bob".into() })
+    );
 }

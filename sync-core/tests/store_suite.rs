@@ -2,8 +2,8 @@
 
 use sync_core::protocol::{ConvId, ConvKind, EntryKind, Message, Summary};
 use sync_core::store::{
-    Batch, ConvRecord, MemoryStore, MetaKey, OutboxItem, OutboxKind, OutboxState, RangeSet, SeqRange,
-    SqliteStore, Store, TimelineItem, TimelineQuery, Write,
+    Batch, ConvRecord, MemoryStore, MetaKey, OutboxItem, OutboxKind, OutboxState, RangeSet,
+    SeqRange, SqliteStore, Store, TimelineItem, TimelineQuery, Write,
 };
 
 fn c(s: &str) -> ConvId {
@@ -11,7 +11,10 @@ fn c(s: &str) -> ConvId {
 }
 
 fn batch(writes: Vec<Write>) -> Batch {
-    Batch { writes, durable: false }
+    Batch {
+        writes,
+        durable: false,
+    }
 }
 
 fn summary(conv: &str, last_seq: u64, read_seq: u64, unread: u64) -> Summary {
@@ -38,7 +41,10 @@ fn put(store: &mut dyn Store, rec: &mut ConvRecord, msgs: Vec<Message>) {
         rec.held.insert(m.seq);
     }
     store
-        .apply(&batch(vec![Write::Messages(rec.conv.clone(), msgs), Write::Conv(rec.clone())]))
+        .apply(&batch(vec![
+            Write::Messages(rec.conv.clone(), msgs),
+            Write::Conv(rec.clone()),
+        ]))
         .unwrap();
 }
 
@@ -48,7 +54,9 @@ fn items(store: &dyn Store, conv: &str, q: TimelineQuery) -> Vec<String> {
         .unwrap()
         .into_iter()
         .map(|i| match i {
-            TimelineItem::Message(m) => format!("{}:{}", m.seq, m.body.unwrap_or_else(|| "<deleted>".into())),
+            TimelineItem::Message(m) => {
+                format!("{}:{}", m.seq, m.body.unwrap_or_else(|| "<deleted>".into()))
+            }
             TimelineItem::Gap { from, to } => format!("gap {from}-{to}"),
             TimelineItem::Pending(o) => format!("pending {}", o.body.unwrap_or_default()),
         })
@@ -58,34 +66,79 @@ fn items(store: &dyn Store, conv: &str, q: TimelineQuery) -> Vec<String> {
 fn timeline_with_gaps(store: &mut dyn Store) {
     let mut rec = ConvRecord::from_summary(&summary("g1", 20, 0, 20));
     store.apply(&batch(vec![Write::Conv(rec.clone())])).unwrap();
-    assert_eq!(items(store, "g1", TimelineQuery::Latest { limit: 5 }), vec!["gap 1-20"]);
-    put(store, &mut rec, (3..=5).map(|s| text(s, "bob", &format!("m{s}"))).collect());
-    put(store, &mut rec, vec![text(9, "bob", "m9"), text(8, "bob", "m8")]);
-    assert_eq!(store.gaps(&c("g1")).unwrap(), vec![
-        SeqRange::new(1, 2),
-        SeqRange::new(6, 7),
-        SeqRange::new(10, 20)
-    ]);
+    assert_eq!(
+        items(store, "g1", TimelineQuery::Latest { limit: 5 }),
+        vec!["gap 1-20"]
+    );
+    put(
+        store,
+        &mut rec,
+        (3..=5).map(|s| text(s, "bob", &format!("m{s}"))).collect(),
+    );
+    put(
+        store,
+        &mut rec,
+        vec![text(9, "bob", "m9"), text(8, "bob", "m8")],
+    );
+    assert_eq!(
+        store.gaps(&c("g1")).unwrap(),
+        vec![
+            SeqRange::new(1, 2),
+            SeqRange::new(6, 7),
+            SeqRange::new(10, 20)
+        ]
+    );
     assert_eq!(
         items(store, "g1", TimelineQuery::Latest { limit: 3 }),
         vec!["5:m5", "gap 6-7", "8:m8", "9:m9", "gap 10-20"]
     );
     assert_eq!(
         items(store, "g1", TimelineQuery::Latest { limit: 100 }),
-        vec!["gap 1-2", "3:m3", "4:m4", "5:m5", "gap 6-7", "8:m8", "9:m9", "gap 10-20"]
+        vec![
+            "gap 1-2",
+            "3:m3",
+            "4:m4",
+            "5:m5",
+            "gap 6-7",
+            "8:m8",
+            "9:m9",
+            "gap 10-20"
+        ]
     );
     assert_eq!(
-        items(store, "g1", TimelineQuery::Around { seq: 5, before: 1, after: 1 }),
+        items(
+            store,
+            "g1",
+            TimelineQuery::Around {
+                seq: 5,
+                before: 1,
+                after: 1
+            }
+        ),
         vec!["4:m4", "5:m5", "gap 6-7"]
     );
     assert_eq!(store.timeline_len(&c("g1")).unwrap(), 5);
     // A duplicate insert changes nothing.
     put(store, &mut rec, vec![text(4, "bob", "other")]);
     assert_eq!(store.timeline_len(&c("g1")).unwrap(), 5);
-    assert_eq!(items(store, "g1", TimelineQuery::Around { seq: 4, before: 0, after: 1 }), vec!["4:m4"]);
+    assert_eq!(
+        items(
+            store,
+            "g1",
+            TimelineQuery::Around {
+                seq: 4,
+                before: 0,
+                after: 1
+            }
+        ),
+        vec!["4:m4"]
+    );
     // The snapshot carries the held ranges back.
     let snap = store.load().unwrap();
-    assert_eq!(snap.convs[0].held, RangeSet::from_ranges([SeqRange::new(3, 5), SeqRange::new(8, 9)]));
+    assert_eq!(
+        snap.convs[0].held,
+        RangeSet::from_ranges([SeqRange::new(3, 5), SeqRange::new(8, 9)])
+    );
 }
 
 fn edits_and_redactions_in_any_order(store: &mut dyn Store) {
@@ -98,24 +151,41 @@ fn edits_and_redactions_in_any_order(store: &mut dyn Store) {
     redact.target = Some(2);
     // Edit and redaction arrive before their targets.
     put(store, &mut rec, vec![edit, redact]);
-    put(store, &mut rec, vec![text(1, "bob", "first"), text(2, "bob", "second")]);
-    let tl = store.timeline(&c("g1"), TimelineQuery::Latest { limit: 2 }).unwrap();
-    let ordered: Vec<_> = store.timeline(&c("g1"), TimelineQuery::Latest { limit: 10 }).unwrap();
+    put(
+        store,
+        &mut rec,
+        vec![text(1, "bob", "first"), text(2, "bob", "second")],
+    );
+    let tl = store
+        .timeline(&c("g1"), TimelineQuery::Latest { limit: 2 })
+        .unwrap();
+    let ordered: Vec<_> = store
+        .timeline(&c("g1"), TimelineQuery::Latest { limit: 10 })
+        .unwrap();
     assert_eq!(tl.len(), 3, "4 held, limit 2 -> seqs 3,4 + gap 5: {tl:?}");
     match (&ordered[0], &ordered[1]) {
         (TimelineItem::Message(a), TimelineItem::Message(b)) => {
-            assert_eq!((a.body.as_deref(), a.edited, a.redacted), (Some("first, edited"), true, false));
+            assert_eq!(
+                (a.body.as_deref(), a.edited, a.redacted),
+                (Some("first, edited"), true, false)
+            );
             assert_eq!((b.body.as_deref(), b.redacted), (None, true));
         }
         other => panic!("unexpected {other:?}"),
     }
     let hits = store.search("edited", 10).unwrap();
     assert_eq!(hits.iter().map(|h| h.seq).collect::<Vec<_>>(), vec![1]);
-    assert!(store.search("second", 10).unwrap().is_empty(), "redacted text is not searchable");
+    assert!(
+        store.search("second", 10).unwrap().is_empty(),
+        "redacted text is not searchable"
+    );
     assert!(store.search("first", 10).unwrap().len() == 1);
     assert!(store.search("   ", 10).unwrap().is_empty());
     assert!(store.search("fir", 10).unwrap().len() == 1, "prefix match");
-    assert!(store.search("\"quoted\" AND (", 10).unwrap().is_empty(), "odd syntax is safe");
+    assert!(
+        store.search("\"quoted\" AND (", 10).unwrap().is_empty(),
+        "odd syntax is safe"
+    );
 }
 
 fn outbox_order_and_states(store: &mut dyn Store) {
@@ -129,32 +199,72 @@ fn outbox_order_and_states(store: &mut dyn Store) {
     };
     store
         .apply(&Batch {
-            writes: vec![Write::OutboxPut(item("a", "g1", 10)), Write::OutboxPut(item("b", "g1", 11))],
+            writes: vec![
+                Write::OutboxPut(item("a", "g1", 10)),
+                Write::OutboxPut(item("b", "g1", 11)),
+            ],
             durable: true,
         })
         .unwrap();
     let mut failed = item("a", "g1", 10);
-    failed.state = OutboxState::Failed { code: "too_large".into(), message: "big".into() };
-    store.apply(&batch(vec![Write::OutboxPut(failed.clone())])).unwrap();
-    let ids: Vec<_> = store.outbox().unwrap().into_iter().map(|o| (o.client_id, o.state)).collect();
-    assert_eq!(ids, vec![("a".into(), failed.state.clone()), ("b".into(), OutboxState::Pending)]);
+    failed.state = OutboxState::Failed {
+        code: "too_large".into(),
+        message: "big".into(),
+    };
+    store
+        .apply(&batch(vec![Write::OutboxPut(failed.clone())]))
+        .unwrap();
+    let ids: Vec<_> = store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.client_id, o.state))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            ("a".into(), failed.state.clone()),
+            ("b".into(), OutboxState::Pending)
+        ]
+    );
     // Retry = remove + put: moves to the end.
-    store.apply(&batch(vec![Write::OutboxRemove("a".into()), Write::OutboxPut(item("a", "g1", 10))])).unwrap();
-    let ids: Vec<_> = store.outbox().unwrap().into_iter().map(|o| o.client_id).collect();
+    store
+        .apply(&batch(vec![
+            Write::OutboxRemove("a".into()),
+            Write::OutboxPut(item("a", "g1", 10)),
+        ]))
+        .unwrap();
+    let ids: Vec<_> = store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .map(|o| o.client_id)
+        .collect();
     assert_eq!(ids, vec!["b", "a"]);
     // Pending echoes appear after the newest held entry.
     let rec = ConvRecord::from_summary(&summary("g1", 0, 0, 0));
     store.apply(&batch(vec![Write::Conv(rec)])).unwrap();
-    assert_eq!(items(store, "g1", TimelineQuery::Latest { limit: 5 }), vec!["pending body b", "pending body a"]);
+    assert_eq!(
+        items(store, "g1", TimelineQuery::Latest { limit: 5 }),
+        vec!["pending body b", "pending body a"]
+    );
     let row = store.conversation(&c("g1")).unwrap().unwrap();
     assert_eq!((row.pending, row.last_activity_ts), (2, 11));
 }
 
 fn unread_follows_the_local_cursor(store: &mut dyn Store) {
-    store.apply(&batch(vec![Write::Meta(MetaKey::User, Some("me".into()))])).unwrap();
+    store
+        .apply(&batch(vec![Write::Meta(MetaKey::User, Some("me".into()))]))
+        .unwrap();
     let mut rec = ConvRecord::from_summary(&summary("g1", 10, 4, 6));
     store.apply(&batch(vec![Write::Conv(rec.clone())])).unwrap();
-    put(store, &mut rec, (5..=10).map(|s| text(s, if s == 6 { "me" } else { "bob" }, "x")).collect());
+    put(
+        store,
+        &mut rec,
+        (5..=10)
+            .map(|s| text(s, if s == 6 { "me" } else { "bob" }, "x"))
+            .collect(),
+    );
     assert_eq!(store.conversation(&c("g1")).unwrap().unwrap().unread, 6);
     rec.local_read = 7; // 5 and 7 by bob are now read locally (6 is mine)
     store.apply(&batch(vec![Write::Conv(rec.clone())])).unwrap();
@@ -172,18 +282,32 @@ fn unread_follows_the_local_cursor(store: &mut dyn Store) {
 fn resets_and_list_order(store: &mut dyn Store) {
     let mut a = ConvRecord::from_summary(&summary("a", 3, 0, 3));
     let mut b = ConvRecord::from_summary(&summary("b", 3, 0, 3));
-    store.apply(&batch(vec![Write::Conv(a.clone()), Write::Conv(b.clone())])).unwrap();
+    store
+        .apply(&batch(vec![Write::Conv(a.clone()), Write::Conv(b.clone())]))
+        .unwrap();
     put(store, &mut a, vec![text(1, "x", "old")]);
     put(store, &mut b, vec![text(3, "x", "new")]);
-    let order: Vec<_> = store.conversations().unwrap().into_iter().map(|r| r.conv.0).collect();
+    let order: Vec<_> = store
+        .conversations()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.conv.0)
+        .collect();
     assert_eq!(order, vec!["b", "a"]);
-    store.apply(&batch(vec![Write::ClearTimeline(c("b"))])).unwrap();
+    store
+        .apply(&batch(vec![Write::ClearTimeline(c("b"))]))
+        .unwrap();
     assert_eq!(store.timeline_len(&c("b")).unwrap(), 0);
     assert!(store.search("new", 5).unwrap().is_empty());
-    store.apply(&batch(vec![Write::RemoveConv(c("a"))])).unwrap();
+    store
+        .apply(&batch(vec![Write::RemoveConv(c("a"))]))
+        .unwrap();
     assert!(store.conversation(&c("a")).unwrap().is_none());
     store
-        .apply(&batch(vec![Write::Meta(MetaKey::Since, Some("s9".into())), Write::ResetAll]))
+        .apply(&batch(vec![
+            Write::Meta(MetaKey::Since, Some("s9".into())),
+            Write::ResetAll,
+        ]))
         .unwrap();
     assert!(store.conversations().unwrap().is_empty());
     assert_eq!(store.load().unwrap().since, None);
@@ -221,7 +345,11 @@ fn sqlite_schema_is_versioned_and_survives_reopen() {
     {
         let mut s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.schema_version().unwrap(), 1);
-        s.apply(&batch(vec![Write::Meta(MetaKey::ServerId, Some("srv".into()))])).unwrap();
+        s.apply(&batch(vec![Write::Meta(
+            MetaKey::ServerId,
+            Some("srv".into()),
+        )]))
+        .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.schema_version().unwrap(), 1);

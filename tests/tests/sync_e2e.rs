@@ -9,8 +9,17 @@ use sync_core::{Client, ClientBuilder, ConnState, Event, Events, TimelineItem, T
 
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn client(url: &str, dir: &tempfile::TempDir, name: &str) -> anyhow::Result<(Client, Events)> {
-    let (c, e) = ClientBuilder::new(url, dir.path().join(format!("{name}.db")), format!("{name}-dev")).open()?;
+async fn client(
+    url: &str,
+    dir: &tempfile::TempDir,
+    name: &str,
+) -> anyhow::Result<(Client, Events)> {
+    let (c, e) = ClientBuilder::new(
+        url,
+        dir.path().join(format!("{name}.db")),
+        format!("{name}-dev"),
+    )
+    .open()?;
     c.register(name, "password-123").await?;
     c.wait_live(WAIT).await?;
     Ok((c, e))
@@ -58,14 +67,28 @@ async fn two_clients_exchange_messages_through_server_mock() -> anyhow::Result<(
     let conv = alice.create_direct("bob").await?;
     alice.send(&conv, "hi bob")?;
     let e = wait_event(&mut bob_events, |e| matches!(e, Event::NewMessage { .. })).await?;
-    let Event::NewMessage { conv: got, message } = e else { unreachable!() };
-    assert_eq!((got, message.seq, message.body.as_deref()), (conv.clone(), 2, Some("hi bob")));
-    let row = bob.conversation(&conv)?.expect("bob knows the conversation");
-    assert_eq!((row.title.as_str(), row.unread, row.last_seq), ("alice", 1, 2));
+    let Event::NewMessage { conv: got, message } = e else {
+        unreachable!()
+    };
+    assert_eq!(
+        (got, message.seq, message.body.as_deref()),
+        (conv.clone(), 2, Some("hi bob"))
+    );
+    let row = bob
+        .conversation(&conv)?
+        .expect("bob knows the conversation");
+    assert_eq!(
+        (row.title.as_str(), row.unread, row.last_seq),
+        ("alice", 1, 2)
+    );
 
     let seq = bob.send_and_wait(&conv, "hi alice", WAIT).await?;
     assert_eq!(seq, 3);
-    wait_event(&mut alice_events, |e| matches!(e, Event::NewMessage { message, .. } if message.seq == 3)).await?;
+    wait_event(
+        &mut alice_events,
+        |e| matches!(e, Event::NewMessage { message, .. } if message.seq == 3),
+    )
+    .await?;
     let want = vec![
         (2, "alice".to_string(), "hi bob".to_string()),
         (3, "bob".to_string(), "hi alice".to_string()),
@@ -75,14 +98,45 @@ async fn two_clients_exchange_messages_through_server_mock() -> anyhow::Result<(
     assert!(alice.outbox()?.is_empty() && bob.outbox()?.is_empty());
 
     // Read state and receipts.
+    alice.send(&conv, "still there?")?;
+    wait_event(
+        &mut bob_events,
+        |e| matches!(e, Event::NewMessage { message, .. } if message.seq == 4),
+    )
+    .await?;
+    assert_eq!(
+        bob.conversation(&conv)?.map(|r| (r.unread, r.read_seq)),
+        Some((1, 3))
+    );
     bob.mark_all_read(&conv)?;
-    assert_eq!(bob.conversation(&conv)?.map(|r| r.unread), Some(0));
+    assert_eq!(
+        bob.conversation(&conv)?.map(|r| (r.unread, r.read_seq)),
+        Some((0, 4))
+    );
     let e = wait_event(&mut alice_events, |e| matches!(e, Event::Receipt { .. })).await?;
-    assert_eq!(e, Event::Receipt { conv: conv.clone(), user: "bob".into(), seq: 3 });
+    assert_eq!(
+        e,
+        Event::Receipt {
+            conv: conv.clone(),
+            user: "bob".into(),
+            seq: 4
+        }
+    );
+    let want = vec![
+        (2, "alice".to_string(), "hi bob".to_string()),
+        (3, "bob".to_string(), "hi alice".to_string()),
+        (4, "alice".to_string(), "still there?".to_string()),
+    ];
+    assert_eq!(texts(&bob, &conv)?, want);
 
     // Local search.
     let hits = bob.search("alice", 10)?;
-    assert_eq!(hits.iter().map(|h| (h.seq, h.sender.as_str())).collect::<Vec<_>>(), vec![(3, "bob")]);
+    assert_eq!(
+        hits.iter()
+            .map(|h| (h.seq, h.sender.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(3, "bob")]
+    );
 
     // A group is lazy for bob until he opens it.
     let group = alice.create_group("rust", &["bob"]).await?;
@@ -92,7 +146,11 @@ async fn two_clients_exchange_messages_through_server_mock() -> anyhow::Result<(
     wait_event(&mut bob_events, |e| matches!(e, Event::NewMessage { message, .. } if message.body.as_deref() == Some("g59"))).await?;
     let row = bob.conversation(&group)?.expect("group row");
     assert_eq!((row.last_seq, row.unread), (61, 60));
-    assert_eq!(bob.timeline_len(&group)?, 60, "pushes are stored; nothing was pulled");
+    assert_eq!(
+        bob.timeline_len(&group)?,
+        60,
+        "pushes are stored; nothing was pulled"
+    );
     bob.load_older(&group).await?;
     assert_eq!(bob.timeline_len(&group)?, 61);
 
@@ -100,7 +158,8 @@ async fn two_clients_exchange_messages_through_server_mock() -> anyhow::Result<(
     alice.stop().await;
     drop(alice);
     drop(alice_events);
-    let (alice2, _events2) = ClientBuilder::new(&url, dir.path().join("alice.db"), "alice-dev").open()?;
+    let (alice2, _events2) =
+        ClientBuilder::new(&url, dir.path().join("alice.db"), "alice-dev").open()?;
     assert_eq!(alice2.state(), ConnState::Offline);
     assert_eq!(texts(&alice2, &conv)?, want);
     assert_eq!(alice2.session().map(|s| s.user), Some("alice".into()));
@@ -108,6 +167,61 @@ async fn two_clients_exchange_messages_through_server_mock() -> anyhow::Result<(
     let report = alice2.wait_live(WAIT).await?;
     assert!(!report.full, "an incremental sync after a restart");
     assert_eq!(alice2.conversations()?.len(), 2);
+    server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_survives_a_server_restart_and_reconnects() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = Config {
+        db: DbLocation::Path(dir.path().join("server.db")),
+        listen: "127.0.0.1:0".parse()?,
+        ..Default::default()
+    };
+    let server = server_mock::start(config.clone()).await?;
+    let addr = server.local_addr();
+    let url = server.url();
+    let (alice, mut events) = client(&url, &dir, "alice").await?;
+    let group = alice.create_group("notes", &[]).await?;
+    assert_eq!(alice.send_and_wait(&group, "before", WAIT).await?, 2);
+
+    server.shutdown().await;
+    wait_event(&mut events, |e| {
+        matches!(e, Event::Connection(ConnState::Reconnecting { .. }))
+    })
+    .await?;
+    // Written while the server is down: committed locally, shown as pending.
+    let id = alice.send(&group, "while down")?;
+    let pending = alice.outbox()?;
+    assert_eq!(
+        pending
+            .iter()
+            .map(|o| o.client_id.as_str())
+            .collect::<Vec<_>>(),
+        vec![id.as_str()]
+    );
+
+    let server = server_mock::start(Config {
+        listen: addr,
+        ..config
+    })
+    .await?;
+    wait_event(&mut events, |e| {
+        matches!(e, Event::Connection(ConnState::Live))
+    })
+    .await?;
+    wait_event(&mut events, |_| {
+        alice.outbox().map(|o| o.is_empty()).unwrap_or(false)
+    })
+    .await?;
+    assert_eq!(
+        texts(&alice, &group)?,
+        vec![
+            (2, "alice".to_string(), "before".to_string()),
+            (3, "alice".to_string(), "while down".to_string())
+        ]
+    );
     server.shutdown().await;
     Ok(())
 }

@@ -64,27 +64,26 @@ pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<
     Ok(())
 }
 
-/// Counts held messages in `items` and says whether older ones may exist.
-fn coverage(items: &[TimelineItem]) -> (usize, bool) {
+/// What a timeline window holds: (held messages, a gap inside it, oldest seq).
+fn coverage(items: &[TimelineItem]) -> (usize, bool, Option<u64>) {
     let mut held = 0;
     let mut gap = false;
-    let mut oldest = None;
+    let mut oldest: Option<u64> = None;
     for it in items {
         match it {
             TimelineItem::Message(m) => {
                 held += 1;
-                oldest = Some(oldest.map_or(m.seq, |o: u64| o.min(m.seq)));
+                oldest = Some(oldest.map_or(m.seq, |o| o.min(m.seq)));
             }
             TimelineItem::Gap { .. } => gap = true,
             TimelineItem::Pending(_) => {}
         }
     }
-    let more_before = gap || oldest.is_none_or(|o| o > 1);
-    (held, more_before)
+    (held, gap, oldest)
 }
 
-/// `convo show TARGET [--limit N] [--json]`: fetches older pages only as far
-/// as needed to show N messages.
+/// `convo show TARGET [--limit N] [--json]`: loads pages (newest missing
+/// stretch first) only as far as needed to show the newest N messages.
 pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()> {
     let (client, _events) = ctx.open()?;
     let online = match go_online(ctx, &client).await {
@@ -95,27 +94,25 @@ pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()>
         }
     };
     let conv = resolve(&client, target, online).await?;
-    let query = || TimelineQuery::Latest {
+    let query = TimelineQuery::Latest {
         limit: limit as usize,
     };
-    let mut items = client.timeline(&conv, query()).context("reading the timeline")?;
+    let mut items = client.timeline(&conv, query).context("reading the timeline")?;
     if online {
-        client.open(&conv);
-        // Each round loads one page; stop when N messages are held, nothing
-        // older exists, or a round brings nothing new (never loop forever).
-        let max_rounds = limit / 50 + 4;
-        for _ in 0..max_rounds {
-            let (held, more_before) = coverage(&items);
-            if held >= limit as usize || !more_before {
+        // Each round loads one page; stop when the window is complete, or a
+        // round changes nothing (never loop forever).
+        for _ in 0..(limit / 50 + 4) {
+            let (held, gap, oldest) = coverage(&items);
+            if !gap && (held >= limit as usize || oldest.is_none_or(|o| o <= 1)) {
                 break;
             }
             client.load_older(&conv).await.context("loading older messages")?;
-            let next = client.timeline(&conv, query()).context("reading the timeline")?;
-            if coverage(&next).0 == held && !coverage(&next).1 {
-                items = next;
+            let next = client.timeline(&conv, query).context("reading the timeline")?;
+            let unchanged = coverage(&next) == coverage(&items);
+            items = next;
+            if unchanged {
                 break;
             }
-            items = next;
         }
     }
     client.stop().await;

@@ -65,15 +65,26 @@ impl Ctx {
         )
     }
 
+    /// What names this server in the data dir: the URL, except for
+    /// `--local`, whose port may change between runs while its database
+    /// (and so the account and the cache) stays the same.
+    pub fn server_key(&self) -> Result<&str> {
+        if self.local {
+            Ok(crate::local::STORE_KEY)
+        } else {
+            self.server()
+        }
+    }
+
     /// The token store of this account.
     pub fn tokens(&self) -> Result<TokenStore> {
-        Ok(TokenStore::new(&self.paths, self.server()?, &self.user))
+        Ok(TokenStore::new(&self.paths, self.server_key()?, &self.user))
     }
 
     /// Opens (or creates) this account's local store. No network yet.
     pub fn open(&self) -> Result<(Client, Events)> {
         let server = self.server()?;
-        let store = self.paths.store(server, &self.user);
+        let store = self.paths.store(self.server_key()?, &self.user);
         if let Some(dir) = store.parent() {
             crate::config::create_private_dir(dir)?;
         }
@@ -112,6 +123,8 @@ pub enum Offline {
     Rejected(String),
     /// The server could not be reached or catch-up did not finish.
     Unreachable(String),
+    /// Anything else, already phrased for the user.
+    Failed(String),
 }
 
 impl Offline {
@@ -124,6 +137,7 @@ impl Offline {
                 ctx.server.as_deref().unwrap_or("URL"),
                 ctx.user
             ),
+            Offline::Failed(e) => e.clone(),
             Offline::Unreachable(e) => format!(
                 "cannot reach {} ({e})",
                 ctx.server.as_deref().unwrap_or("the server")
@@ -139,15 +153,31 @@ pub async fn go_online(ctx: &Ctx, client: &Client) -> Result<SyncReport, Offline
         // The in-process server: make or reuse the zero-set-up account.
         crate::local::ensure_account(ctx, client)
             .await
-            .map_err(|e| Offline::Rejected(format!("{e:#}")))?;
+            .map_err(|e| Offline::Failed(format!("{e:#}")))?;
     } else {
         resume_stored(ctx, client).await?;
     }
     client.start();
-    tokio::select! {
-        r = client.wait_live(CONNECT_TIMEOUT) => r.map_err(|e| classify(&e)),
-        why = first_failed_attempt(client) => Err(Offline::Unreachable(why)),
+    let report = tokio::select! {
+        r = client.wait_live(CONNECT_TIMEOUT) => r.map_err(|e| classify(&e))?,
+        why = first_failed_attempt(client) => return Err(Offline::Unreachable(why)),
+    };
+    // Catch-up ends with the outbox sent; wait for the acks too, so a command
+    // that exits right after does not leave rows half-delivered (they would be
+    // resent next time, safely, but the summary would be wrong).
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    while tokio::time::Instant::now() < deadline && outbox_in_flight(client) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    Ok(report)
+}
+
+/// True while outbox rows wait for the server (failed rows do not count).
+pub fn outbox_in_flight(client: &Client) -> bool {
+    client.outbox().is_ok_and(|rows| {
+        rows.iter()
+            .any(|r| !matches!(r.state, sync_core::OutboxState::Failed { .. }))
+    }) && matches!(client.state(), sync_core::ConnState::Live)
 }
 
 /// Resolves once the engine has given up on a connection attempt and is

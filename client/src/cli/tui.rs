@@ -22,6 +22,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
                 ctx.tokens()?.delete()?;
                 first_use_login(ctx, &client).await?;
             }
+            Err(Offline::Failed(why)) => bail!("{why}"),
             // The TUI works from the local store and keeps reconnecting in the
             // background, so an unreachable server is not a reason to stop.
             Err(Offline::Unreachable(why)) => {

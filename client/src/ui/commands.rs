@@ -61,7 +61,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "/read" => Ok(Command::Read),
         "/help" => Ok(Command::Help),
         "/quit" | "/exit" => Ok(Command::Quit),
-        other => Err(format!("unknown command {other} (press ? with an empty compose box for help)")),
+        other => Err(format!("unknown command {other} (see /help)")),
     }
 }
 
@@ -113,7 +113,7 @@ mod tests {
         assert_eq!(parse("/invite"), Err("usage: /invite USER…".into()));
         assert_eq!(
             parse("/frob x"),
-            Err("unknown command /frob (press ? with an empty compose box for help)".into())
+            Err("unknown command /frob (see /help)".into())
         );
     }
 }

@@ -133,9 +133,11 @@ pub fn scroll_down(state: &mut AppState, n: usize) -> Vec<Effect> {
     let key = ItemKey::of(&items[idx]);
     let conv = open.conv.clone();
     let has_newer = open.has_newer;
+    let items_len = items.len();
     let mut effects = Vec::new();
     if let Some(open) = state.open.as_mut() {
-        if reached_end && !has_newer {
+        let at_end = reached_end || (idx + 1 == items_len && below == 0);
+        if at_end && !has_newer {
             open.scroll = ScrollPos::Bottom;
         } else {
             open.scroll = ScrollPos::Anchored { item: key.clone(), below };

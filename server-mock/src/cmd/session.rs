@@ -21,13 +21,27 @@ fn internal(what: &str) -> Reject {
     Reject::new(ErrorCode::Internal, "internal server error")
 }
 
+/// The argon2id hasher: default parameters in optimized builds. Unoptimized
+/// (debug) builds take seconds per default hash on a loaded machine, which
+/// makes every test that registers time out, so they use a small memory cost
+/// instead. Verification reads the parameters from the stored PHC string, so
+/// both kinds of hash verify in any build.
+fn hasher() -> Argon2<'static> {
+    if cfg!(debug_assertions) {
+        let params = argon2::Params::new(1024, 1, 1, None).unwrap_or_default();
+        Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+    } else {
+        Argon2::default()
+    }
+}
+
 /// A valid argon2id hash of a random password, computed once.
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| {
         let salt = SaltString::encode_b64(&[7u8; 16]).ok();
         salt.and_then(|salt| {
-            Argon2::default()
+            hasher()
                 .hash_password(&rand::random::<[u8; 16]>(), &salt)
                 .ok()
                 .map(|h| h.to_string())
@@ -74,7 +88,7 @@ pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed
             let pw_hash = blocking(move || {
                 let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
                     .map_err(|e| format!("salt: {e}"))?;
-                Argon2::default()
+                hasher()
                     .hash_password(password.as_bytes(), &salt)
                     .map(|h| h.to_string())
                     .map_err(|e| format!("hash password: {e}"))

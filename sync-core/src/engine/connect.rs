@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{AccountReq, Engine, Pending, Phase, ReplyToken, ReplyValue, Request, SyncRun, server_error};
+use super::{
+    AccountReq, Engine, Pending, Phase, ReplyToken, ReplyValue, Request, SyncRun, server_error,
+};
 use crate::error::Error;
 use crate::events::{ConnState, Event, SyncReport};
 use crate::protocol::{ClientFrame, ConvKind, ErrorCode, ServerFrame, Summary};
@@ -33,6 +35,7 @@ impl Engine {
         self.next_resync = None;
         self.sync_run = None;
         self.fetch_queue.clear();
+        self.queued.clear();
         self.fetching.clear();
         self.retry_at.clear();
         for (_, p) in std::mem::take(&mut self.pending) {
@@ -62,7 +65,11 @@ impl Engine {
         if self.want_online && (self.session.is_some() || !self.account_queue.is_empty()) {
             // Backoff grows with every failed attempt and restarts after a
             // connection that stayed up for `stable_after`.
-            self.attempt = if was_stable { 1 } else { self.attempt.saturating_add(1) };
+            self.attempt = if was_stable {
+                1
+            } else {
+                self.attempt.saturating_add(1)
+            };
             let delay = self.backoff(self.attempt);
             self.reconnect_at = Some(now + delay);
             self.set_state(ConnState::Reconnecting {
@@ -91,7 +98,9 @@ impl Engine {
             && let Some(rx) = self.last_rx
             && now.duration_since(rx) >= self.cfg.dead_after
         {
-            self.emit(Event::Error("no frame for 60 s: connection considered dead".into()));
+            self.emit(Event::Error(
+                "no frame for 60 s: connection considered dead".into(),
+            ));
             self.last_rx = None;
             self.close_now = true;
         }
@@ -120,7 +129,9 @@ impl Engine {
     fn backoff(&mut self, attempt: u32) -> Duration {
         let base = self.cfg.backoff_min.as_millis() as u64;
         let cap = self.cfg.backoff_max.as_millis() as u64;
-        let exp = base.saturating_mul(1u64 << attempt.saturating_sub(1).min(20)).min(cap);
+        let exp = base
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(20))
+            .min(cap);
         let jitter = 500 + self.next_random() % 501; // per mille
         Duration::from_millis((exp * jitter / 1000).max(1))
     }
@@ -162,8 +173,18 @@ impl Engine {
         let id = self.track(Pending::Account(token));
         let device = self.cfg.device.clone();
         self.transmit(match req {
-            AccountReq::Register { user, password } => ClientFrame::Register { id, user, password, device },
-            AccountReq::Login { user, password } => ClientFrame::Login { id, user, password, device },
+            AccountReq::Register { user, password } => ClientFrame::Register {
+                id,
+                user,
+                password,
+                device,
+            },
+            AccountReq::Login { user, password } => ClientFrame::Login {
+                id,
+                user,
+                password,
+                device,
+            },
             AccountReq::Auth { session_token } => ClientFrame::Auth {
                 id,
                 token: session_token,
@@ -227,16 +248,30 @@ impl Engine {
         self.emit(Event::Error(format!("logged out: {why}")));
     }
 
-    pub(super) fn on_session_reply(&mut self, _now: Instant, token: Option<ReplyToken>, frame: ServerFrame) {
+    pub(super) fn on_session_reply(
+        &mut self,
+        _now: Instant,
+        token: Option<ReplyToken>,
+        frame: ServerFrame,
+    ) {
         match frame {
-            ServerFrame::Session { user, device, token: t, .. } => {
+            ServerFrame::Session {
+                user,
+                device,
+                token: t,
+                ..
+            } => {
                 let changed_user = self.session.as_ref().is_some_and(|s| s.user != user);
                 if changed_user {
                     // Another account on this store: its cache is not ours.
                     let sid = self.server_id.clone().unwrap_or_default();
                     self.reset_all(&sid);
                 }
-                let s = Session { user, device, token: t };
+                let s = Session {
+                    user,
+                    device,
+                    token: t,
+                };
                 self.write_meta(MetaKey::User, Some(s.user.clone()));
                 self.write_meta(MetaKey::Device, Some(s.device.clone()));
                 self.write_meta(MetaKey::Token, Some(s.token.clone()));
@@ -282,12 +317,24 @@ impl Engine {
     }
 
     pub(super) fn on_sync_reply(&mut self, now: Instant, frame: ServerFrame) {
-        let ServerFrame::Sync { since, full, more, conversations, .. } = frame else {
-            self.emit(Event::Error(format!("sync failed: {}", server_error("sync", frame))));
+        let ServerFrame::Sync {
+            since,
+            full,
+            more,
+            conversations,
+            ..
+        } = frame
+        else {
+            self.emit(Event::Error(format!(
+                "sync failed: {}",
+                server_error("sync", frame)
+            )));
             self.close_now = true;
             return;
         };
-        let Some(mut run) = self.sync_run.take() else { return };
+        let Some(mut run) = self.sync_run.take() else {
+            return;
+        };
         run.full |= full;
         let mut changed = Vec::new();
         for s in &conversations {
@@ -325,7 +372,10 @@ impl Engine {
         if more {
             self.sync_run = Some(run);
             let id = self.track(Pending::Sync);
-            self.transmit(ClientFrame::Sync { id, since: Some(since) });
+            self.transmit(ClientFrame::Sync {
+                id,
+                since: Some(since),
+            });
             return;
         }
         self.next_resync = Some(now + self.cfg.resync_every);
@@ -398,7 +448,9 @@ impl Engine {
             rec.last = None;
         }
         self.write(Write::ClearTimeline(rec.conv.clone()));
-        self.emit(Event::TimelineChanged { conv: rec.conv.clone() });
+        self.emit(Event::TimelineChanged {
+            conv: rec.conv.clone(),
+        });
     }
 
     /// Called when fetch work may have finished: ends catch-up with the
@@ -431,7 +483,10 @@ impl Engine {
             self.reply(token, Err(Error::Offline));
             return;
         }
-        let id = self.track(Pending::Request { token, request: request.clone() });
+        let id = self.track(Pending::Request {
+            token,
+            request: request.clone(),
+        });
         self.transmit(match request {
             Request::CreateGroup { title, members } => ClientFrame::Create {
                 id,
@@ -453,7 +508,12 @@ impl Engine {
         });
     }
 
-    pub(super) fn on_request_reply(&mut self, token: ReplyToken, request: Request, frame: ServerFrame) {
+    pub(super) fn on_request_reply(
+        &mut self,
+        token: ReplyToken,
+        request: Request,
+        frame: ServerFrame,
+    ) {
         let name = match &request {
             Request::CreateGroup { .. } | Request::CreateDirect { .. } => "create",
             Request::Invite { .. } => "invite",

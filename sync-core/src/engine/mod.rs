@@ -14,9 +14,12 @@
 //! conversation (counts, cursors, held ranges) and of the outbox, loaded once
 //! from a [`Snapshot`]; it never reads the store afterwards.
 
+mod command;
 mod connect;
 mod outbox;
 mod timeline;
+
+pub use command::{Command, Reply, ReplyToken, ReplyValue, Request};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -70,140 +73,6 @@ impl Default for Config {
         }
     }
 }
-
-/// Token chosen by the caller to match a [`Reply`] to its command.
-pub type ReplyToken = u64;
-
-/// A request to the server made on behalf of an API call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    /// Create a group with a title and members.
-    CreateGroup {
-        /// Title.
-        title: String,
-        /// Other members.
-        members: Vec<String>,
-    },
-    /// Find or create the direct conversation with a user.
-    CreateDirect {
-        /// The other user.
-        user: String,
-    },
-    /// Add users to a group.
-    Invite {
-        /// The group.
-        conv: ConvId,
-        /// Users to add.
-        users: Vec<String>,
-    },
-    /// Leave a group.
-    Leave {
-        /// The group.
-        conv: ConvId,
-    },
-    /// Rename a group.
-    Rename {
-        /// The group.
-        conv: ConvId,
-        /// New title.
-        title: String,
-    },
-    /// List members.
-    Members {
-        /// The conversation.
-        conv: ConvId,
-    },
-    /// Revoke the session.
-    Logout,
-}
-
-/// A user command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Go online (connect, and reconnect forever).
-    Connect,
-    /// Go offline and stay offline.
-    Disconnect,
-    /// Create an account (connects if needed).
-    Register {
-        /// User name.
-        user: String,
-        /// Password.
-        password: String,
-        /// Reply token.
-        token: ReplyToken,
-    },
-    /// Log in with a password (connects if needed).
-    Login {
-        /// User name.
-        user: String,
-        /// Password.
-        password: String,
-        /// Reply token.
-        token: ReplyToken,
-    },
-    /// Authenticate with a token, or the stored one (connects if needed).
-    Resume {
-        /// Token to use instead of the stored one.
-        session_token: Option<String>,
-        /// Reply token.
-        token: ReplyToken,
-    },
-    /// Add a row to the outbox (send, edit or redact). Its batch is durable.
-    Enqueue {
-        /// The row (state Pending).
-        item: OutboxItem,
-        /// Reply with the seq once acknowledged (or the failure).
-        wait: Option<ReplyToken>,
-    },
-    /// Put a failed row back in the queue (at the end of its conversation).
-    Retry(String),
-    /// Drop an outbox row.
-    Discard(String),
-    /// Move the local read cursor (None: to the newest entry).
-    MarkRead {
-        /// The conversation.
-        conv: ConvId,
-        /// Seq read up to.
-        seq: Option<Seq>,
-    },
-    /// The user is typing.
-    Typing(ConvId),
-    /// The conversation now on screen (eagerly fetched), or none.
-    Open(Option<ConvId>),
-    /// Load one older page / fill the highest gap of a conversation.
-    LoadOlder {
-        /// The conversation.
-        conv: ConvId,
-        /// Reply token.
-        token: ReplyToken,
-    },
-    /// A server request answered through a [`Reply`].
-    Request {
-        /// What to ask.
-        request: Request,
-        /// Reply token.
-        token: ReplyToken,
-    },
-}
-
-/// The successful answer to a command with a reply token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReplyValue {
-    /// Plain success.
-    Done,
-    /// A session (register, login, resume).
-    Session(Session),
-    /// A conversation id (create).
-    Conv(ConvId),
-    /// Members.
-    Members(Vec<String>),
-    /// The seq a sent row got.
-    Seq(Seq),
-}
-
-/// The answer to a command with a reply token.
-pub type Reply = (ReplyToken, Result<ReplyValue, Error>);
 
 /// What an outstanding request id is waiting for.
 #[derive(Debug, Clone)]
@@ -276,6 +145,8 @@ pub struct Engine {
     next_resync: Option<Instant>,
     sync_run: Option<SyncRun>,
     fetch_queue: VecDeque<ConvId>,
+    /// Members of `fetch_queue`, for O(1) membership checks.
+    queued: HashSet<ConvId>,
     fetching: HashSet<ConvId>,
     stalled: HashSet<ConvId>,
     pushed_above: HashSet<ConvId>,
@@ -315,7 +186,11 @@ impl Engine {
             server_id: snap.server_id,
             since: snap.since,
             session: snap.session,
-            convs: snap.convs.into_iter().map(|c| (c.conv.clone(), c)).collect(),
+            convs: snap
+                .convs
+                .into_iter()
+                .map(|c| (c.conv.clone(), c))
+                .collect(),
             outbox,
             want_online: false,
             phase: Phase::Offline,
@@ -331,6 +206,7 @@ impl Engine {
             next_resync: None,
             sync_run: None,
             fetch_queue: VecDeque::new(),
+            queued: HashSet::new(),
             fetching: HashSet::new(),
             stalled: HashSet::new(),
             pushed_above: HashSet::new(),
@@ -436,7 +312,9 @@ impl Engine {
         self.last_rx = Some(now);
         match crate::protocol::decode_server_frame(text) {
             Ok(frame) => self.on_frame(now, frame),
-            Err(e) => self.emit(Event::Error(format!("ignored a malformed server frame: {e}"))),
+            Err(e) => self.emit(Event::Error(format!(
+                "ignored a malformed server frame: {e}"
+            ))),
         }
         self.mark_live_since(now);
         self.seal();
@@ -474,7 +352,12 @@ impl Engine {
                 self.queue_fetch(conv);
                 self.plan_fetches();
             }
-            ServerFrame::Error { re: None, code, message, .. } => {
+            ServerFrame::Error {
+                re: None,
+                code,
+                message,
+                ..
+            } => {
                 self.emit(Event::Error(format!("server error {code}: {message}")));
             }
             other => {
@@ -517,14 +400,23 @@ impl Engine {
                     self.set_state(ConnState::Offline);
                 }
             }
-            Command::Register { user, password, token } => {
-                self.account(now, AccountReq::Register { user, password }, Some(token))
-            }
-            Command::Login { user, password, token } => {
-                self.account(now, AccountReq::Login { user, password }, Some(token))
-            }
-            Command::Resume { session_token, token } => {
-                let Some(t) = session_token.or_else(|| self.session.as_ref().map(|s| s.token.clone())) else {
+            Command::Register {
+                user,
+                password,
+                token,
+            } => self.account(now, AccountReq::Register { user, password }, Some(token)),
+            Command::Login {
+                user,
+                password,
+                token,
+            } => self.account(now, AccountReq::Login { user, password }, Some(token)),
+            Command::Resume {
+                session_token,
+                token,
+            } => {
+                let Some(t) =
+                    session_token.or_else(|| self.session.as_ref().map(|s| s.token.clone()))
+                else {
                     self.replies.push_back((token, Err(Error::LoggedOut)));
                     return Ok(());
                 };

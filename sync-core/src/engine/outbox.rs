@@ -13,7 +13,12 @@ use crate::store::{OutboxItem, OutboxKind, OutboxState, Write};
 const TRANSIENT_RETRY: Duration = Duration::from_secs(1);
 
 impl Engine {
-    pub(super) fn enqueue(&mut self, _now: Instant, mut item: OutboxItem, wait: Option<ReplyToken>) -> Result<(), Error> {
+    pub(super) fn enqueue(
+        &mut self,
+        _now: Instant,
+        mut item: OutboxItem,
+        wait: Option<ReplyToken>,
+    ) -> Result<(), Error> {
         match self.convs.get(&item.conv) {
             None => return Err(Error::UnknownConversation(item.conv.0)),
             Some(r) if r.left => return Err(Error::ReadOnly(item.conv.0)),
@@ -66,13 +71,31 @@ impl Engine {
                 continue;
             }
             let o = o.clone();
-            let id = self.track(Pending::Out { client_id: o.client_id.clone() });
+            let id = self.track(Pending::Out {
+                client_id: o.client_id.clone(),
+            });
             let (conv, client_id) = (o.conv.clone(), o.client_id.clone());
             let body = o.body.clone().unwrap_or_default();
             self.transmit(match o.kind {
-                OutboxKind::Send => ClientFrame::Send { id, conv, client_id, body },
-                OutboxKind::Edit { target } => ClientFrame::Edit { id, conv, client_id, target, body },
-                OutboxKind::Redact { target } => ClientFrame::Redact { id, conv, client_id, target },
+                OutboxKind::Send => ClientFrame::Send {
+                    id,
+                    conv,
+                    client_id,
+                    body,
+                },
+                OutboxKind::Edit { target } => ClientFrame::Edit {
+                    id,
+                    conv,
+                    client_id,
+                    target,
+                    body,
+                },
+                OutboxKind::Redact { target } => ClientFrame::Redact {
+                    id,
+                    conv,
+                    client_id,
+                    target,
+                },
             });
             self.outbox[i].state = OutboxState::Sending;
             sent += 1;
@@ -132,7 +155,12 @@ impl Engine {
                     self.acknowledge(&o_conv, &client_id, seq);
                 }
             }
-            ServerFrame::Error { code, message, retry_after_ms, .. } => {
+            ServerFrame::Error {
+                code,
+                message,
+                retry_after_ms,
+                ..
+            } => {
                 let conv = self.outbox[pos].conv.clone();
                 if code == ErrorCode::RateLimited || !code.is_permanent() {
                     let wait = match retry_after_ms {

@@ -36,7 +36,13 @@ impl Engine {
         if g.len() <= page {
             return Some(pull(g));
         }
-        let held_above: u64 = rec.held.ranges().iter().filter(|r| r.from > g.to).map(|r| r.len()).sum();
+        let held_above: u64 = rec
+            .held
+            .ranges()
+            .iter()
+            .filter(|r| r.from > g.to)
+            .map(|r| r.len())
+            .sum();
         (held_above < self.cfg.history_page as u64).then_some(FetchReq::History {
             before: g.to + 1,
             limit: self.cfg.history_page,
@@ -44,9 +50,13 @@ impl Engine {
     }
 
     pub(super) fn queue_fetch(&mut self, conv: ConvId) {
-        if !self.fetching.contains(&conv) && !self.fetch_queue.contains(&conv) {
-            let wants = self.convs.get(&conv).is_some_and(|r| self.next_fetch(r).is_some());
+        if !self.fetching.contains(&conv) && !self.queued.contains(&conv) {
+            let wants = self
+                .convs
+                .get(&conv)
+                .is_some_and(|r| self.next_fetch(r).is_some());
             if wants {
+                self.queued.insert(conv.clone());
                 self.fetch_queue.push_back(conv);
             }
         }
@@ -58,7 +68,10 @@ impl Engine {
             return;
         }
         while self.fetching.len() < self.cfg.max_parallel_pulls {
-            let Some(conv) = self.fetch_queue.pop_front() else { break };
+            let Some(conv) = self.fetch_queue.pop_front() else {
+                break;
+            };
+            self.queued.remove(&conv);
             if self.stalled.contains(&conv) {
                 continue;
             }
@@ -72,7 +85,10 @@ impl Engine {
             return false;
         };
         self.fetching.insert(conv.clone());
-        let id = self.track(Pending::Fetch { conv: conv.clone(), req });
+        let id = self.track(Pending::Fetch {
+            conv: conv.clone(),
+            req,
+        });
         self.transmit(match req {
             FetchReq::Pull { after, limit } => ClientFrame::Pull {
                 id,
@@ -101,7 +117,9 @@ impl Engine {
             self.fetching.remove(&conv);
         }
         match frame {
-            ServerFrame::Messages { messages, last_seq, .. } => {
+            ServerFrame::Messages {
+                messages, last_seq, ..
+            } => {
                 self.apply_entries(&conv, messages, Some(last_seq));
                 if let Some(t) = token {
                     self.reply(t, Ok(ReplyValue::Done));
@@ -160,9 +178,16 @@ impl Engine {
 
     /// Stores entries we do not hold yet (from a push, pull, history page or
     /// `sent` reply) together with the new held ranges, in one batch.
-    pub(super) fn apply_entries(&mut self, conv: &ConvId, messages: Vec<Message>, server_last: Option<Seq>) {
+    pub(super) fn apply_entries(
+        &mut self,
+        conv: &ConvId,
+        messages: Vec<Message>,
+        server_last: Option<Seq>,
+    ) {
         let me = self.me().to_owned();
-        let Some(mut rec) = self.convs.get(conv).cloned() else { return };
+        let Some(mut rec) = self.convs.get(conv).cloned() else {
+            return;
+        };
         if let Some(last) = server_last
             && last < rec.cursor()
             && !self.pushed_above.contains(conv)
@@ -184,7 +209,11 @@ impl Engine {
         if fresh.is_empty() && !changed_row {
             return;
         }
-        self.report.pulled_messages += if server_last.is_some() { fresh.len() as u64 } else { 0 };
+        self.report.pulled_messages += if server_last.is_some() {
+            fresh.len() as u64
+        } else {
+            0
+        };
         let mine: Vec<(String, Seq)> = fresh
             .iter()
             .filter(|m| m.sender == me)
@@ -227,7 +256,10 @@ impl Engine {
             return;
         };
         let limit = g.len().min(self.cfg.history_page as u64) as i64;
-        let id = self.track(Pending::Older { conv: conv.clone(), token });
+        let id = self.track(Pending::Older {
+            conv: conv.clone(),
+            token,
+        });
         self.transmit(ClientFrame::History {
             id,
             conv,
@@ -255,7 +287,10 @@ impl Engine {
     }
 
     fn send_read(&mut self, conv: ConvId, seq: Seq) {
-        let id = self.track(Pending::Read { conv: conv.clone(), seq });
+        let id = self.track(Pending::Read {
+            conv: conv.clone(),
+            seq,
+        });
         self.transmit(ClientFrame::Read { id, conv, seq });
     }
 
@@ -291,7 +326,9 @@ impl Engine {
 
     /// Another device of the user moved the read cursor.
     pub(super) fn on_read_event(&mut self, conv: &ConvId, seq: Seq) {
-        let Some(rec) = self.convs.get_mut(conv) else { return };
+        let Some(rec) = self.convs.get_mut(conv) else {
+            return;
+        };
         if seq <= rec.local_read {
             return;
         }

@@ -33,7 +33,10 @@ impl MemoryStore {
 
     /// A receipt seq, for tests.
     pub fn receipt(&self, conv: &ConvId, user: &str) -> Option<Seq> {
-        self.data.receipts.get(&(conv.clone(), user.to_owned())).copied()
+        self.data
+            .receipts
+            .get(&(conv.clone(), user.to_owned()))
+            .copied()
     }
 }
 
@@ -145,14 +148,21 @@ impl Data {
                 }
             }
             Write::OutboxPut(item) => {
-                match self.outbox.iter_mut().find(|o| o.client_id == item.client_id) {
+                match self
+                    .outbox
+                    .iter_mut()
+                    .find(|o| o.client_id == item.client_id)
+                {
                     Some(o) => o.state = item.state.clone(),
                     None => self.outbox.push(item.clone()),
                 }
             }
             Write::OutboxRemove(id) => self.outbox.retain(|o| &o.client_id != id),
             Write::Receipt(conv, user, seq) => {
-                let e = self.receipts.entry((conv.clone(), user.clone())).or_insert(0);
+                let e = self
+                    .receipts
+                    .entry((conv.clone(), user.clone()))
+                    .or_insert(0);
                 *e = (*e).max(*seq);
             }
         }
@@ -160,11 +170,15 @@ impl Data {
 
     fn row(&self, rec: &ConvRecord, activity: i64) -> ConvRow {
         let me = self.meta.get(&MetaKey::User).cloned().unwrap_or_default();
-        let others_between = self.messages.get(&rec.conv).filter(|_| rec.local_read > rec.read_seq).map_or(0, |tl| {
-            tl.range(rec.read_seq + 1..=rec.local_read)
-                .filter(|(_, m)| m.kind == EntryKind::Text && m.sender != me)
-                .count() as u64
-        });
+        let others_between = self
+            .messages
+            .get(&rec.conv)
+            .filter(|_| rec.local_read > rec.read_seq)
+            .map_or(0, |tl| {
+                tl.range(rec.read_seq + 1..=rec.local_read)
+                    .filter(|(_, m)| m.kind == EntryKind::Text && m.sender != me)
+                    .count() as u64
+            });
         let pending: Vec<&OutboxItem> = self.outbox.iter().filter(|o| o.conv == rec.conv).collect();
         ConvRow {
             conv: rec.conv.clone(),
@@ -176,7 +190,10 @@ impl Data {
             unread: display_unread(rec, others_between),
             last: rec.last.clone(),
             left: rec.left,
-            last_activity_ts: pending.iter().map(|o| o.created_ts).fold(activity, i64::max),
+            last_activity_ts: pending
+                .iter()
+                .map(|o| o.created_ts)
+                .fold(activity, i64::max),
             pending: pending.len() as u32,
         }
     }
@@ -230,7 +247,9 @@ impl Store for MemoryStore {
         let tl = self.data.messages.get(conv).unwrap_or(&empty);
         let top = rec.last_seq.max(rec.cursor());
         let (below, from_anchor): (Vec<&LocalMessage>, Vec<&LocalMessage>) = match q {
-            TimelineQuery::Latest { limit } => (tl.values().rev().take(limit).collect(), Vec::new()),
+            TimelineQuery::Latest { limit } => {
+                (tl.values().rev().take(limit).collect(), Vec::new())
+            }
             TimelineQuery::Around { seq, before, after } => (
                 tl.range(..seq).rev().map(|(_, m)| m).take(before).collect(),
                 tl.range(seq..).map(|(_, m)| m).take(after + 1).collect(),
@@ -251,7 +270,12 @@ impl Store for MemoryStore {
             .filter(|g| g.to >= lo && g.from <= hi)
             .collect();
         let pending = if reaches_top {
-            self.data.outbox.iter().filter(|o| &o.conv == conv).cloned().collect()
+            self.data
+                .outbox
+                .iter()
+                .filter(|o| &o.conv == conv)
+                .cloned()
+                .collect()
         } else {
             Vec::new()
         };
@@ -287,9 +311,13 @@ impl Store for MemoryStore {
                     .collect();
                 let n = words.len();
                 let ok = words.iter().enumerate().all(|(i, w)| {
-                    tokens
-                        .iter()
-                        .any(|t| if i + 1 == n { t.starts_with(w.as_str()) } else { t == w })
+                    tokens.iter().any(|t| {
+                        if i + 1 == n {
+                            t.starts_with(w.as_str())
+                        } else {
+                            t == w
+                        }
+                    })
                 });
                 if ok {
                     hits.push(SearchHit {
@@ -313,7 +341,11 @@ impl Store for MemoryStore {
 
     fn session(&self) -> Result<Option<Session>, StoreError> {
         let m = &self.data.meta;
-        match (m.get(&MetaKey::User), m.get(&MetaKey::Device), m.get(&MetaKey::Token)) {
+        match (
+            m.get(&MetaKey::User),
+            m.get(&MetaKey::Device),
+            m.get(&MetaKey::Token),
+        ) {
             (Some(user), Some(device), Some(token)) => Ok(Some(Session {
                 user: user.clone(),
                 device: device.clone(),

@@ -174,10 +174,17 @@ mod tests {
         let s = RangeSet::from_ranges([SeqRange::new(3, 4), SeqRange::new(8, 8)]);
         assert_eq!(
             s.gaps(10),
-            vec![SeqRange::new(1, 2), SeqRange::new(5, 7), SeqRange::new(9, 10)]
+            vec![
+                SeqRange::new(1, 2),
+                SeqRange::new(5, 7),
+                SeqRange::new(9, 10)
+            ]
         );
         assert_eq!(s.gaps(0), vec![SeqRange::new(1, 2), SeqRange::new(5, 7)]);
-        assert_eq!(RangeSet::default().gaps(100_000), vec![SeqRange::new(1, 100_000)]);
+        assert_eq!(
+            RangeSet::default().gaps(100_000),
+            vec![SeqRange::new(1, 100_000)]
+        );
         assert!(RangeSet::default().gaps(0).is_empty());
     }
 }

@@ -226,7 +226,8 @@ fn write_conv(tx: &rusqlite::Transaction<'_>, rec: &ConvRecord) -> rusqlite::Res
     let conv = rec.conv.as_str();
     tx.execute("DELETE FROM held_ranges WHERE conv = ?1", [conv])?;
     tx.execute("DELETE FROM gaps WHERE conv = ?1", [conv])?;
-    let mut put_range = tx.prepare_cached("INSERT INTO held_ranges (conv, lo, hi) VALUES (?1, ?2, ?3)")?;
+    let mut put_range =
+        tx.prepare_cached("INSERT INTO held_ranges (conv, lo, hi) VALUES (?1, ?2, ?3)")?;
     for r in rec.held.ranges() {
         put_range.execute(params![conv, r.from as i64, r.to as i64])?;
     }
@@ -252,9 +253,16 @@ fn clear_timeline(tx: &rusqlite::Transaction<'_>, conv: &ConvId) -> rusqlite::Re
 
 /// Inserts one entry unless held, then applies edit/redact relations in both
 /// directions (an edit may arrive before or after its target).
-fn insert_message(tx: &rusqlite::Transaction<'_>, conv: &ConvId, m: &Message) -> rusqlite::Result<()> {
+fn insert_message(
+    tx: &rusqlite::Transaction<'_>,
+    conv: &ConvId,
+    m: &Message,
+) -> rusqlite::Result<()> {
     let c = conv.as_str();
-    let members = m.members.as_ref().and_then(|v| serde_json::to_string(v).ok());
+    let members = m
+        .members
+        .as_ref()
+        .and_then(|v| serde_json::to_string(v).ok());
     let n = tx.execute(
         "INSERT OR IGNORE INTO messages (conv, seq, sender, ts, kind, body, target, title, members,
                                          user_name, client_id)
@@ -289,7 +297,10 @@ fn insert_message(tx: &rusqlite::Transaction<'_>, conv: &ConvId, m: &Message) ->
                 |r| r.get(0),
             )?;
             if redacted {
-                tx.execute("UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1", [id])?;
+                tx.execute(
+                    "UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1",
+                    [id],
+                )?;
                 return Ok(());
             }
             let edit: Option<String> = tx
@@ -303,17 +314,25 @@ fn insert_message(tx: &rusqlite::Transaction<'_>, conv: &ConvId, m: &Message) ->
                 .flatten();
             let body = match edit {
                 Some(b) => {
-                    tx.execute("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1", params![id, b])?;
+                    tx.execute(
+                        "UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1",
+                        params![id, b],
+                    )?;
                     Some(b)
                 }
                 None => m.body.clone(),
             };
             if let Some(b) = body {
-                tx.execute("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)", params![id, b])?;
+                tx.execute(
+                    "INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)",
+                    params![id, b],
+                )?;
             }
         }
         EntryKind::Edit => {
-            let Some(target) = m.target else { return Ok(()) };
+            let Some(target) = m.target else {
+                return Ok(());
+            };
             // Apply only if no newer edit of the same target is already held.
             let newer: bool = tx.query_row(
                 "SELECT EXISTS(SELECT 1 FROM messages WHERE conv = ?1 AND kind = 'edit'
@@ -330,13 +349,21 @@ fn insert_message(tx: &rusqlite::Transaction<'_>, conv: &ConvId, m: &Message) ->
                 )
                 .optional()?;
             if let (false, Some(tid), Some(body)) = (newer, tid, m.body.as_ref()) {
-                tx.execute("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1", params![tid, body])?;
+                tx.execute(
+                    "UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1",
+                    params![tid, body],
+                )?;
                 tx.execute("DELETE FROM messages_fts WHERE rowid = ?1", [tid])?;
-                tx.execute("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)", params![tid, body])?;
+                tx.execute(
+                    "INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)",
+                    params![tid, body],
+                )?;
             }
         }
         EntryKind::Redact => {
-            let Some(target) = m.target else { return Ok(()) };
+            let Some(target) = m.target else {
+                return Ok(());
+            };
             let tid: Option<i64> = tx
                 .query_row(
                     "SELECT id FROM messages WHERE conv = ?1 AND seq = ?2 AND kind = 'text'",
@@ -345,7 +372,10 @@ fn insert_message(tx: &rusqlite::Transaction<'_>, conv: &ConvId, m: &Message) ->
                 )
                 .optional()?;
             if let Some(tid) = tid {
-                tx.execute("UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1", [tid])?;
+                tx.execute(
+                    "UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1",
+                    [tid],
+                )?;
                 tx.execute("DELETE FROM messages_fts WHERE rowid = ?1", [tid])?;
             }
         }
@@ -366,15 +396,22 @@ impl Store for SqliteStore {
             let mut held: std::collections::HashMap<String, Vec<SeqRange>> = Default::default();
             let rows = stmt
                 .query_map([], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
                 })
                 .map_err(StoreError::Read)?;
             for row in rows {
                 let (c, lo, hi) = row.map_err(StoreError::Read)?;
-                held.entry(c).or_default().push(SeqRange::new(lo as u64, hi as u64));
+                held.entry(c)
+                    .or_default()
+                    .push(SeqRange::new(lo as u64, hi as u64));
             }
             for mut rec in self.conv_records()? {
-                rec.held = RangeSet::from_ranges(held.remove(rec.conv.as_str()).unwrap_or_default());
+                rec.held =
+                    RangeSet::from_ranges(held.remove(rec.conv.as_str()).unwrap_or_default());
                 convs.push(rec);
             }
         }
@@ -429,7 +466,11 @@ impl Store for SqliteStore {
     fn timeline_len(&self, conv: &ConvId) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
-            .query_row("SELECT COUNT(*) FROM messages WHERE conv = ?1", [conv.as_str()], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE conv = ?1",
+                [conv.as_str()],
+                |r| r.get(0),
+            )
             .map_err(StoreError::Read)?;
         Ok(n as u64)
     }
@@ -452,7 +493,11 @@ impl Store for SqliteStore {
             self.meta(MetaKey::Device)?,
             self.meta(MetaKey::Token)?,
         ) {
-            (Some(user), Some(device), Some(token)) => Ok(Some(Session { user, device, token })),
+            (Some(user), Some(device), Some(token)) => Ok(Some(Session {
+                user,
+                device,
+                token,
+            })),
             _ => Ok(None),
         }
     }

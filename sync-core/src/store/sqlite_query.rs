@@ -110,7 +110,12 @@ impl SqliteStore {
                     .query_row(
                         "SELECT COUNT(*) FROM messages WHERE conv = ?1 AND kind = 'text'
                          AND sender != ?2 AND seq > ?3 AND seq <= ?4",
-                        params![rec.conv.as_str(), me, rec.read_seq as i64, rec.local_read as i64],
+                        params![
+                            rec.conv.as_str(),
+                            me,
+                            rec.read_seq as i64,
+                            rec.local_read as i64
+                        ],
                         |r| r.get::<_, i64>(0),
                     )
                     .map_err(StoreError::Read)? as u64
@@ -140,7 +145,11 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    fn messages(&self, sql_tail: &str, p: impl rusqlite::Params) -> Result<Vec<LocalMessage>, StoreError> {
+    fn messages(
+        &self,
+        sql_tail: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Vec<LocalMessage>, StoreError> {
         let sql = format!("SELECT {MSG_COLS} FROM messages WHERE {sql_tail}");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(StoreError::Read)?;
         let rows = stmt.query_map(p, local_message).map_err(StoreError::Read)?;
@@ -156,15 +165,25 @@ impl SqliteStore {
         Ok(out)
     }
 
-    pub(super) fn gap_rows(&self, conv: &ConvId, lo: Seq, hi: Seq) -> Result<Vec<SeqRange>, StoreError> {
+    pub(super) fn gap_rows(
+        &self,
+        conv: &ConvId,
+        lo: Seq,
+        hi: Seq,
+    ) -> Result<Vec<SeqRange>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT lo, hi FROM gaps WHERE conv = ?1 AND hi >= ?2 AND lo <= ?3 ORDER BY lo")
+            .prepare_cached(
+                "SELECT lo, hi FROM gaps WHERE conv = ?1 AND hi >= ?2 AND lo <= ?3 ORDER BY lo",
+            )
             .map_err(StoreError::Read)?;
         let hi = i64::try_from(hi).unwrap_or(i64::MAX);
         let rows = stmt
             .query_map(params![conv.as_str(), lo as i64, hi], |r| {
-                Ok(SeqRange::new(r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+                Ok(SeqRange::new(
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as u64,
+                ))
             })
             .map_err(StoreError::Read)?;
         rows.collect::<Result<_, _>>().map_err(StoreError::Read)
@@ -176,17 +195,28 @@ impl SqliteStore {
         q: TimelineQuery,
     ) -> Result<Vec<TimelineItem>, StoreError> {
         let c = conv.as_str();
-        let Some((rec, _)) = self.conv_records_with_activity(Some(conv))?.into_iter().next() else {
+        let Some((rec, _)) = self
+            .conv_records_with_activity(Some(conv))?
+            .into_iter()
+            .next()
+        else {
             return Ok(Vec::new());
         };
         let cursor: i64 = self
             .conn
-            .query_row("SELECT cursor FROM conversations WHERE conv = ?1", [c], |r| r.get(0))
+            .query_row(
+                "SELECT cursor FROM conversations WHERE conv = ?1",
+                [c],
+                |r| r.get(0),
+            )
             .map_err(StoreError::Read)?;
         let top = rec.last_seq.max(cursor as u64);
         let (mut below, from_anchor) = match q {
             TimelineQuery::Latest { limit } => (
-                self.messages("conv = ?1 ORDER BY seq DESC LIMIT ?2", params![c, limit as i64])?,
+                self.messages(
+                    "conv = ?1 ORDER BY seq DESC LIMIT ?2",
+                    params![c, limit as i64],
+                )?,
                 Vec::new(),
             ),
             TimelineQuery::Around { seq, before, after } => (
@@ -205,11 +235,19 @@ impl SqliteStore {
         let (lo, hi, reaches_top) = window_bounds(&below_seqs, &anchor_seqs, q, top);
         below.extend(from_anchor.into_iter().filter(|m| m.seq <= hi));
         let gaps = self.gap_rows(conv, lo, hi)?;
-        let pending = if reaches_top { self.outbox_rows(Some(conv))? } else { Vec::new() };
+        let pending = if reaches_top {
+            self.outbox_rows(Some(conv))?
+        } else {
+            Vec::new()
+        };
         Ok(assemble_window(below, gaps, pending))
     }
 
-    pub(super) fn search_fts(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+    pub(super) fn search_fts(
+        &self,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, StoreError> {
         let Some(query) = fts_query(text) else {
             return Ok(Vec::new());
         };

@@ -114,7 +114,9 @@ impl<S: Store> Harness<S> {
 
     /// Delivers one queued server frame.
     pub fn deliver_one(&mut self) -> bool {
-        let Some(f) = self.to_client.pop_front() else { return false };
+        let Some(f) = self.to_client.pop_front() else {
+            return false;
+        };
         self.engine.handle_frame(self.now, &f.to_json());
         self.pump_outputs();
         true
@@ -154,7 +156,12 @@ impl<S: Store> Harness<S> {
             self.advance(Duration::from_millis(in_ms));
         }
         self.run();
-        assert_eq!(self.engine.state(), &ConnState::Live, "events: {:?}", self.events);
+        assert_eq!(
+            self.engine.state(),
+            &ConnState::Live,
+            "events: {:?}",
+            self.events
+        );
     }
 
     pub fn send_text(&mut self, conv: &str, body: &str) -> String {
@@ -168,7 +175,8 @@ impl<S: Store> Harness<S> {
             state: OutboxState::Pending,
             created_ts: 1,
         };
-        self.cmd(Command::Enqueue { item, wait: None }).expect("enqueue");
+        self.cmd(Command::Enqueue { item, wait: None })
+            .expect("enqueue");
         id
     }
 
@@ -201,4 +209,43 @@ pub fn seed_session(store: &mut impl Store) {
             durable: false,
         })
         .expect("seed");
+}
+
+// ---- small helpers shared by the engine tests ----
+
+use sync_core::protocol::ConvKind;
+use sync_core::store::{TimelineItem, TimelineQuery};
+
+pub fn c(s: &str) -> ConvId {
+    ConvId::from(s)
+}
+
+pub fn seqs(h: &Harness<MemoryStore>, conv: &str) -> Vec<u64> {
+    h.store
+        .timeline(
+            &c(conv),
+            TimelineQuery::Latest {
+                limit: usize::MAX >> 1,
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .filter_map(|i| match i {
+            TimelineItem::Message(m) => Some(m.seq),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn server_with_direct(n: usize) -> ModelServer {
+    let mut s = ModelServer::default();
+    s.create("d1", ConvKind::Direct, "", &["bob", ME]);
+    for i in 0..n {
+        s.post("d1", "bob", &format!("hello {i}"));
+    }
+    s
+}
+
+pub fn last_id(h: &Harness<MemoryStore>) -> u64 {
+    h.sent.last().map(|f| f.id()).unwrap()
 }

@@ -104,7 +104,10 @@ impl ModelServer {
     /// Another user posts a text; returns the push frame.
     pub fn post(&mut self, conv: &str, sender: &str, body: &str) -> ServerFrame {
         let m = self.append(conv, Message::text(0, sender, 0, body));
-        ServerFrame::Message { conv: ConvId::from(conv), message: m }
+        ServerFrame::Message {
+            conv: ConvId::from(conv),
+            message: m,
+        }
     }
 
     pub fn last_seq(&self, conv: &str) -> Seq {
@@ -122,7 +125,12 @@ impl ModelServer {
             .count() as u64;
         let title = match c.kind {
             ConvKind::Group => c.title.clone(),
-            ConvKind::Direct => c.members.iter().find(|m| *m != user).cloned().unwrap_or_default(),
+            ConvKind::Direct => c
+                .members
+                .iter()
+                .find(|m| *m != user)
+                .cloned()
+                .unwrap_or_default(),
         };
         Summary {
             conv: id.clone(),
@@ -132,7 +140,12 @@ impl ModelServer {
             last_seq,
             read_seq,
             unread,
-            last: c.timeline.iter().rev().find(|m| m.kind == EntryKind::Text).cloned(),
+            last: c
+                .timeline
+                .iter()
+                .rev()
+                .find(|m| m.kind == EntryKind::Text)
+                .cloned(),
             left: c.left.iter().any(|u| u == user),
         }
     }
@@ -151,7 +164,9 @@ impl ModelServer {
     }
 
     fn member(&self, user: &str, conv: &ConvId) -> bool {
-        self.convs.get(conv).is_some_and(|c| c.members.iter().any(|m| m == user))
+        self.convs
+            .get(conv)
+            .is_some_and(|c| c.members.iter().any(|m| m == user))
     }
 
     /// Answers one client frame; returns the frames the client receives
@@ -160,18 +175,42 @@ impl ModelServer {
         match f {
             ClientFrame::Auth { id, token, device } => {
                 if token == format!("tok-{user}") {
-                    vec![ServerFrame::Session { re: id, user: user.into(), device, token }]
+                    vec![ServerFrame::Session {
+                        re: id,
+                        user: user.into(),
+                        device,
+                        token,
+                    }]
                 } else {
-                    vec![ServerFrame::error(Some(id), ErrorCode::Unauthorized, "bad token")]
+                    vec![ServerFrame::error(
+                        Some(id),
+                        ErrorCode::Unauthorized,
+                        "bad token",
+                    )]
                 }
             }
-            ClientFrame::Register { id, user, device, .. } | ClientFrame::Login { id, user, device, .. } => {
+            ClientFrame::Register {
+                id, user, device, ..
+            }
+            | ClientFrame::Login {
+                id, user, device, ..
+            } => {
                 let token = format!("tok-{user}");
-                vec![ServerFrame::Session { re: id, user, device, token }]
+                vec![ServerFrame::Session {
+                    re: id,
+                    user,
+                    device,
+                    token,
+                }]
             }
             ClientFrame::Ping { id } => vec![ServerFrame::Pong { re: id }],
             ClientFrame::Sync { id, since } => vec![self.sync(user, id, since)],
-            ClientFrame::Pull { id, conv, after, limit } => {
+            ClientFrame::Pull {
+                id,
+                conv,
+                after,
+                limit,
+            } => {
                 if !self.member(user, &conv) {
                     return vec![Self::not_found(id)];
                 }
@@ -185,27 +224,50 @@ impl ModelServer {
                     .collect();
                 vec![self.messages(id, &conv, msgs)]
             }
-            ClientFrame::History { id, conv, before, limit } => {
+            ClientFrame::History {
+                id,
+                conv,
+                before,
+                limit,
+            } => {
                 if !self.member(user, &conv) {
                     return vec![Self::not_found(id)];
                 }
                 let limit = limit.unwrap_or(100).clamp(1, 500) as usize;
                 let before = before.unwrap_or(Seq::MAX);
-                let older: Vec<Message> =
-                    self.convs[&conv].timeline.iter().filter(|m| m.seq < before).cloned().collect();
+                let older: Vec<Message> = self.convs[&conv]
+                    .timeline
+                    .iter()
+                    .filter(|m| m.seq < before)
+                    .cloned()
+                    .collect();
                 let start = older.len().saturating_sub(limit);
                 vec![self.messages(id, &conv, older[start..].to_vec())]
             }
-            ClientFrame::Send { id, conv, client_id, body } => {
-                self.append_from(user, id, conv, client_id, Message::text(0, user, 0, body))
-            }
-            ClientFrame::Edit { id, conv, client_id, target, body } => {
+            ClientFrame::Send {
+                id,
+                conv,
+                client_id,
+                body,
+            } => self.append_from(user, id, conv, client_id, Message::text(0, user, 0, body)),
+            ClientFrame::Edit {
+                id,
+                conv,
+                client_id,
+                target,
+                body,
+            } => {
                 let mut m = Message::new(0, user, 0, EntryKind::Edit);
                 m.target = Some(target);
                 m.body = Some(body);
                 self.append_from(user, id, conv, client_id, m)
             }
-            ClientFrame::Redact { id, conv, client_id, target } => {
+            ClientFrame::Redact {
+                id,
+                conv,
+                client_id,
+                target,
+            } => {
                 let mut m = Message::new(0, user, 0, EntryKind::Redact);
                 m.target = Some(target);
                 self.append_from(user, id, conv, client_id, m)
@@ -226,11 +288,22 @@ impl ModelServer {
                 vec![ServerFrame::Ok { re: id }]
             }
             ClientFrame::Typing { id, .. } => vec![ServerFrame::Ok { re: id }],
-            other => vec![ServerFrame::error(Some(other.id()), ErrorCode::BadRequest, "unsupported by model")],
+            other => vec![ServerFrame::error(
+                Some(other.id()),
+                ErrorCode::BadRequest,
+                "unsupported by model",
+            )],
         }
     }
 
-    fn append_from(&mut self, user: &str, id: u64, conv: ConvId, client_id: String, mut m: Message) -> Vec<ServerFrame> {
+    fn append_from(
+        &mut self,
+        user: &str,
+        id: u64,
+        conv: ConvId,
+        client_id: String,
+        mut m: Message,
+    ) -> Vec<ServerFrame> {
         if !self.member(user, &conv) {
             return vec![Self::not_found(id)];
         }
@@ -245,13 +318,25 @@ impl ModelServer {
         }
         let key = (user.to_string(), conv.clone(), client_id.clone());
         if let Some((seq, ts)) = self.dedup.get(&key) {
-            return vec![ServerFrame::Sent { re: id, conv, client_id, seq: *seq, ts: *ts }];
+            return vec![ServerFrame::Sent {
+                re: id,
+                conv,
+                client_id,
+                seq: *seq,
+                ts: *ts,
+            }];
         }
         m.client_id = Some(client_id.clone());
         let m = self.append(conv.as_str(), m);
         self.dedup.insert(key, (m.seq, m.ts));
         vec![
-            ServerFrame::Sent { re: id, conv: conv.clone(), client_id, seq: m.seq, ts: m.ts },
+            ServerFrame::Sent {
+                re: id,
+                conv: conv.clone(),
+                client_id,
+                seq: m.seq,
+                ts: m.ts,
+            },
             ServerFrame::Message { conv, message: m },
         ]
     }
@@ -285,9 +370,24 @@ impl ModelServer {
             ),
         };
         let start = if full { offset.unwrap_or(0) } else { 0 };
-        let page: Vec<Summary> = list.iter().skip(start).take(self.sync_page).cloned().collect();
+        let page: Vec<Summary> = list
+            .iter()
+            .skip(start)
+            .take(self.sync_page)
+            .cloned()
+            .collect();
         let more = start + page.len() < list.len();
-        let since = if more { format!("f{}", start + page.len()) } else { format!("s{}", self.counter) };
-        ServerFrame::Sync { re: id, since, full, more, conversations: page }
+        let since = if more {
+            format!("f{}", start + page.len())
+        } else {
+            format!("s{}", self.counter)
+        };
+        ServerFrame::Sync {
+            re: id,
+            since,
+            full,
+            more,
+            conversations: page,
+        }
     }
 }

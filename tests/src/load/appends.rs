@@ -2,12 +2,10 @@
 //! each with one send in flight. Measures durable appends per second, counted
 //! as acknowledged `sent` replies (a server acks only after storing).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use sync_core::protocol::{ClientFrame, ErrorCode, ServerFrame};
-use tokio::sync::Barrier;
 
 use super::conn::{Conn, ReplyError};
 use super::{RunNames, register_all};
@@ -51,22 +49,33 @@ pub async fn run_appends(url: &str, names: &RunNames, shape: AppendShape) -> Res
     let conns = register_all(url, &users, 8)
         .await
         .context("appends setup: registering senders")?;
-    let start = Arc::new(Barrier::new(shape.senders + 1));
-    let mut tasks = tokio::task::JoinSet::new();
+    // Every group exists before the clock starts, so setup never counts.
+    let mut setup = tokio::task::JoinSet::new();
     for (sender, mut conn) in conns.into_iter().enumerate() {
-        let start = Arc::clone(&start);
-        let prefix = format!("lg{}a{sender}-", names.tag());
         let title = format!("loadgen appends {} {sender}", names.tag());
-        tasks.spawn(async move {
+        setup.spawn(async move {
             let conv = conn
                 .create_group(&title, &[])
                 .await
                 .with_context(|| format!("appends setup: sender {sender} creating its group"))?;
-            start.wait().await;
+            anyhow::Ok((sender, conn, conv))
+        });
+    }
+    let mut ready = vec![];
+    while let Some(done) = setup.join_next().await {
+        ready.push(done.context("setup task panicked")??);
+    }
+
+    let t0 = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (sender, mut conn, conv) in ready {
+        let prefix = format!("lg{}a{sender}-", names.tag());
+        tasks.spawn(async move {
             let mut tally = SenderTally::default();
             for index in 0..shape.per_sender {
                 let body = super::fanout::make_body(0, index, shape.body_bytes);
-                let seq = send_until_acked(&mut conn, &conv, &format!("{prefix}{index}"), body, &mut tally)
+                let client_id = format!("{prefix}{index}");
+                let seq = send_until_acked(&mut conn, &conv, &client_id, body, &mut tally)
                     .await
                     .with_context(|| format!("sender {sender}, message {index}"))?;
                 if tally.last_seq.is_some_and(|prev| seq != prev + 1) {
@@ -79,8 +88,6 @@ pub async fn run_appends(url: &str, names: &RunNames, shape: AppendShape) -> Res
             anyhow::Ok((sender, tally))
         });
     }
-    start.wait().await;
-    let t0 = Instant::now();
     let mut tallies = vec![];
     while let Some(done) = tasks.join_next().await {
         tallies.push(done.context("sender task panicked")??);

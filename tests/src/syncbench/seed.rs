@@ -93,12 +93,15 @@ fn bodies(tag: String, n: usize) -> impl Iterator<Item = String> {
     (0..n).map(move |i| format!("{tag} message {i}: the quick brown fox jumps over the lazy dog"))
 }
 
+/// A peer's index, its direct with `big` and (for the first ones) with `small`.
+type PeerConvs = (usize, ConvId, Option<ConvId>);
+
 /// Seeds the users `big`, `small`, `lurker`, the peers and the groups.
 pub async fn seed(url: &str, scale: Scale) -> anyhow::Result<Layout> {
     for u in ["big", "small", "lurker", "owner"] {
         register(url, u).await?.close().await;
     }
-    let mut tasks: JoinSet<anyhow::Result<Vec<(usize, ConvId, Option<ConvId>)>>> = JoinSet::new();
+    let mut tasks: JoinSet<anyhow::Result<Vec<PeerConvs>>> = JoinSet::new();
     // Peers: registration hashes a password, so spread it over parallel tasks.
     const WORKERS: usize = 8;
     for w in 0..WORKERS {

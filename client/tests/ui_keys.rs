@@ -1,0 +1,230 @@
+//! Key handling and commands through the real `update`: which engine
+//! requests (effects) a keypress produces, and what the user sees change.
+
+mod ui_support;
+
+use client::ui::model::{ConvId, Message, OutboxState, TimelineItem, TimelineQuery};
+use client::ui::state::{Action, Effect, Overlay, ScrollPos};
+use client::ui::update::update;
+use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ui_support::*;
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+
+#[test]
+fn enter_sends_and_alt_enter_inserts_a_newline() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    typ(&mut s, "hello");
+    key(&mut s, KeyCode::Enter, KeyModifiers::ALT);
+    typ(&mut s, "world");
+    key(&mut s, KeyCode::Enter, KeyModifiers::SHIFT);
+    typ(&mut s, "!");
+    assert_eq!(s.compose.text, "hello\nworld\n!");
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(fx, vec![Effect::Send { conv: team(), body: "hello\nworld\n!".into() }]);
+    assert_eq!(s.compose.text, "");
+    // The compose box grew to three lines while the text was there.
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![], "empty compose sends nothing");
+}
+
+#[test]
+fn up_in_empty_compose_edits_last_own_message() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    key(&mut s, KeyCode::Up, NONE);
+    assert_eq!(s.compose.editing, Some(315));
+    assert_eq!(s.compose.text, "fixed the build (for real)");
+    assert!(screen(&s).contains("┌ Edit #315 "));
+    typ(&mut s, "!");
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(fx, vec![Effect::Edit { conv: team(), seq: 315, body: "fixed the build (for real)!".into() }]);
+    assert_eq!(s.compose.editing, None);
+}
+
+#[test]
+fn slash_commands_produce_engine_requests() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let run = |s: &mut client::ui::state::AppState, text: &str| {
+        typ(s, text);
+        key(s, KeyCode::Enter, NONE)
+    };
+    assert_eq!(run(&mut s, "/dm bob"), vec![Effect::CreateDirect { user: "bob".into() }]);
+    assert_eq!(
+        run(&mut s, "/group \"Ops team\" bob carol"),
+        vec![Effect::CreateGroup { title: "Ops team".into(), members: vec!["bob".into(), "carol".into()] }]
+    );
+    assert_eq!(run(&mut s, "/invite dave"), vec![Effect::Invite { conv: team(), users: vec!["dave".into()] }]);
+    assert_eq!(run(&mut s, "/delete"), vec![Effect::Redact { conv: team(), seq: 315 }]);
+    assert_eq!(run(&mut s, "/edit new text"), vec![Effect::Edit { conv: team(), seq: 315, body: "new text".into() }]);
+    assert_eq!(run(&mut s, "/search deploy"), vec![Effect::Search { query: "deploy".into() }]);
+    assert_eq!(run(&mut s, "/read"), vec![Effect::MarkAllRead { conv: ConvId::from("c3") }]);
+    assert_eq!(run(&mut s, "/leave"), vec![Effect::Leave { conv: team() }]);
+    assert_eq!(run(&mut s, "//not a command"), vec![Effect::Send { conv: team(), body: "/not a command".into() }]);
+    assert_eq!(run(&mut s, "/quit"), vec![Effect::Quit]);
+    assert!(s.quit);
+}
+
+#[test]
+fn unknown_command_shows_an_error_and_sends_nothing() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    typ(&mut s, "/frobnicate now");
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
+    assert_eq!(s.compose.text, "/frobnicate now", "text kept so it can be fixed");
+    let text = screen(&s);
+    assert!(text.contains("unknown command /frobnicate (see /help)"), "{text}");
+}
+
+#[test]
+fn selected_message_is_the_target_of_delete() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    // Ctrl+Up from the bottom: failed p2, pending p1, 320, 319, 318, 317, 316, 315 (own).
+    for _ in 0..8 {
+        key(&mut s, KeyCode::Up, KeyModifiers::CONTROL);
+    }
+    assert_eq!(s.open.as_ref().unwrap().selected, Some(client::ui::state::ItemKey::Seq(315)));
+    typ(&mut s, "/delete");
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![Effect::Redact { conv: team(), seq: 315 }]);
+}
+
+#[test]
+fn retry_and_discard_target_the_failed_message() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    assert_eq!(key(&mut s, KeyCode::Char('r'), KeyModifiers::CONTROL), vec![Effect::Retry { client_id: "p2".into() }]);
+    assert_eq!(key(&mut s, KeyCode::Char('x'), KeyModifiers::CONTROL), vec![Effect::Discard { client_id: "p2".into() }]);
+}
+
+#[test]
+fn alt_arrows_move_between_conversations_and_alt_a_finds_unread() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let fx = key(&mut s, KeyCode::Down, KeyModifiers::ALT);
+    assert_eq!(fx[0], Effect::Open { conv: ConvId::from("c2") });
+    let fx = key(&mut s, KeyCode::Up, KeyModifiers::ALT);
+    assert_eq!(fx[0], Effect::Open { conv: team() });
+    // Team chat was read on open; carol (c3) is the only unread one left.
+    let fx = key(&mut s, KeyCode::Char('a'), KeyModifiers::ALT);
+    assert_eq!(fx[0], Effect::Open { conv: ConvId::from("c3") });
+}
+
+#[test]
+fn typing_is_sent_at_most_every_three_seconds() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let fx = typ(&mut s, "abc");
+    assert_eq!(fx, vec![Effect::Typing { conv: team() }]);
+    update(&mut s, Action::Tick { now_ms: DAY2 + 15 * MIN + 2_999 });
+    assert_eq!(typ(&mut s, "d"), vec![]);
+    update(&mut s, Action::Tick { now_ms: DAY2 + 15 * MIN + 3_000 });
+    assert_eq!(typ(&mut s, "e"), vec![Effect::Typing { conv: team() }]);
+}
+
+#[test]
+fn typing_indicator_shows_and_expires() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    update(&mut s, Action::Typing { conv: team(), user: "bob".into() });
+    assert!(screen(&s).contains("bob is typing…"));
+    update(&mut s, Action::Tick { now_ms: DAY2 + 15 * MIN + 5_000 });
+    assert!(!screen(&s).contains("typing"));
+}
+
+#[test]
+fn notifications_only_for_conversations_not_open() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let in_open = update(&mut s, Action::NewMessage { conv: team(), message: Message::text(321, "bob", DAY2, "hi") });
+    assert_eq!(in_open, vec![]);
+    let other = update(
+        &mut s,
+        Action::NewMessage { conv: ConvId::from("c3"), message: Message::text(8, "carol", DAY2, "ping") },
+    );
+    assert_eq!(other, vec![Effect::Notify { title: "carol".into(), body: "carol: ping".into() }]);
+    let own = update(
+        &mut s,
+        Action::NewMessage { conv: ConvId::from("c3"), message: Message::text(9, "alice", DAY2, "me") },
+    );
+    assert_eq!(own, vec![]);
+}
+
+#[test]
+fn mouse_wheel_scrolls_and_click_opens() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let ev = |kind, column, row| Action::Mouse(MouseEvent { kind, column, row, modifiers: NONE });
+    update(&mut s, ev(MouseEventKind::ScrollUp, 40, 10));
+    assert!(matches!(s.open.as_ref().unwrap().scroll, ScrollPos::Anchored { .. }));
+    let before = screen(&s);
+    assert!(before.contains("21:06 → carol joined"), "{before}");
+    update(&mut s, ev(MouseEventKind::ScrollDown, 40, 10));
+    assert_eq!(s.open.as_ref().unwrap().scroll, ScrollPos::Bottom);
+    // Row 2-3 of the list is the second conversation (bob).
+    let fx = update(&mut s, ev(MouseEventKind::Down(MouseButton::Left), 3, 2));
+    assert_eq!(fx[0], Effect::Open { conv: ConvId::from("c2") });
+}
+
+#[test]
+fn search_results_jump_to_the_message() {
+    let mut s = state(80, 24);
+    update(
+        &mut s,
+        Action::SearchResults {
+            query: "night".into(),
+            hits: vec![client::ui::model::SearchHit {
+                conv: team(),
+                seq: 317,
+                sender: "carol".into(),
+                ts: DAY1 + 4 * MIN,
+                body: "night all".into(),
+            }],
+        },
+    );
+    assert!(matches!(s.overlay, Overlay::Search { .. }));
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    let around = TimelineQuery::Around { seq: 317, before: 200, after: 200 };
+    assert_eq!(fx, vec![Effect::Open { conv: team() }, Effect::LoadTimeline { conv: team(), query: around }]);
+    update(&mut s, Action::Timeline { conv: team(), query: around, items: team_timeline(), total: 8 });
+    let open = s.open.as_ref().unwrap();
+    assert_eq!(open.selected, Some(client::ui::state::ItemKey::Seq(317)));
+    // The hit is the lowest line on screen.
+    let text = screen(&s);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[18].ends_with("21:09 night all"), "{text}");
+}
+
+#[test]
+fn ctrl_c_quits_from_anywhere() {
+    let mut s = state(80, 24);
+    key(&mut s, KeyCode::Char('k'), KeyModifiers::CONTROL);
+    assert_eq!(key(&mut s, KeyCode::Char('c'), KeyModifiers::CONTROL), vec![Effect::Quit]);
+    assert!(s.quit);
+}
+
+#[test]
+fn remapped_keys_are_used() {
+    let mut s = state(80, 24);
+    let mut cfg = std::collections::BTreeMap::new();
+    cfg.insert("switcher".to_owned(), "ctrl+p".to_owned());
+    s.keys = client::ui::keys::KeyMap::from_config(&cfg).unwrap();
+    key(&mut s, KeyCode::Char('k'), KeyModifiers::CONTROL);
+    assert_eq!(s.overlay, Overlay::None);
+    key(&mut s, KeyCode::Char('p'), KeyModifiers::CONTROL);
+    assert!(matches!(s.overlay, Overlay::Switcher { .. }));
+}
+
+#[test]
+fn failed_echo_and_pending_render_with_state() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let mut items = team_timeline();
+    items.truncate(9);
+    items.push(pending("p3", "queued offline", OutboxState::Pending, DAY2 + 14 * MIN));
+    update(&mut s, Action::Timeline { conv: team(), query: TimelineQuery::Latest { limit: 200 }, items, total: 8 });
+    let text = screen(&s);
+    assert!(text.contains("09:14 queued offline ⋯ queued"), "{text}");
+    assert!(matches!(s.open.as_ref().unwrap().items.last(), Some(TimelineItem::Pending(_))));
+}

@@ -1,0 +1,139 @@
+//! The commands an app gives the engine and the replies it gets back.
+
+use crate::error::Error;
+use crate::protocol::{ConvId, Seq};
+use crate::store::{OutboxItem, Session};
+
+/// Token chosen by the caller to match a [`Reply`] to its command.
+pub type ReplyToken = u64;
+
+/// A request to the server made on behalf of an API call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Create a group with a title and members.
+    CreateGroup {
+        /// Title.
+        title: String,
+        /// Other members.
+        members: Vec<String>,
+    },
+    /// Find or create the direct conversation with a user.
+    CreateDirect {
+        /// The other user.
+        user: String,
+    },
+    /// Add users to a group.
+    Invite {
+        /// The group.
+        conv: ConvId,
+        /// Users to add.
+        users: Vec<String>,
+    },
+    /// Leave a group.
+    Leave {
+        /// The group.
+        conv: ConvId,
+    },
+    /// Rename a group.
+    Rename {
+        /// The group.
+        conv: ConvId,
+        /// New title.
+        title: String,
+    },
+    /// List members.
+    Members {
+        /// The conversation.
+        conv: ConvId,
+    },
+    /// Revoke the session.
+    Logout,
+}
+
+/// A user command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Go online (connect, and reconnect forever).
+    Connect,
+    /// Go offline and stay offline.
+    Disconnect,
+    /// Create an account (connects if needed).
+    Register {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+        /// Reply token.
+        token: ReplyToken,
+    },
+    /// Log in with a password (connects if needed).
+    Login {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+        /// Reply token.
+        token: ReplyToken,
+    },
+    /// Authenticate with a token, or the stored one (connects if needed).
+    Resume {
+        /// Token to use instead of the stored one.
+        session_token: Option<String>,
+        /// Reply token.
+        token: ReplyToken,
+    },
+    /// Add a row to the outbox (send, edit or redact). Its batch is durable.
+    Enqueue {
+        /// The row (state Pending).
+        item: OutboxItem,
+        /// Reply with the seq once acknowledged (or the failure).
+        wait: Option<ReplyToken>,
+    },
+    /// Put a failed row back in the queue (at the end of its conversation).
+    Retry(String),
+    /// Drop an outbox row.
+    Discard(String),
+    /// Move the local read cursor (None: to the newest entry).
+    MarkRead {
+        /// The conversation.
+        conv: ConvId,
+        /// Seq read up to.
+        seq: Option<Seq>,
+    },
+    /// The user is typing.
+    Typing(ConvId),
+    /// The conversation now on screen (eagerly fetched), or none.
+    Open(Option<ConvId>),
+    /// Load one older page / fill the highest gap of a conversation.
+    LoadOlder {
+        /// The conversation.
+        conv: ConvId,
+        /// Reply token.
+        token: ReplyToken,
+    },
+    /// A server request answered through a [`Reply`].
+    Request {
+        /// What to ask.
+        request: Request,
+        /// Reply token.
+        token: ReplyToken,
+    },
+}
+
+/// The successful answer to a command with a reply token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyValue {
+    /// Plain success.
+    Done,
+    /// A session (register, login, resume).
+    Session(Session),
+    /// A conversation id (create).
+    Conv(ConvId),
+    /// Members.
+    Members(Vec<String>),
+    /// The seq a sent row got.
+    Seq(Seq),
+}
+
+/// The answer to a command with a reply token.
+pub type Reply = (ReplyToken, Result<ReplyValue, Error>);

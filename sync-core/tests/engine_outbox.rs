@@ -1,0 +1,215 @@
+//! Deterministic engine tests of the outbox: acks lost or duplicated,
+//! resends after reconnects, failures, rate limits, order, edits.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ME, ModelServer, c, logged_in, seqs, server_with_direct};
+use sync_core::engine::Command;
+use sync_core::protocol::{ClientFrame, ConvKind, ErrorCode, ServerFrame};
+use sync_core::store::{OutboxState, Store, TimelineItem, TimelineQuery};
+
+#[test]
+fn an_ack_lost_while_its_push_arrived_leaves_one_message() {
+    let mut h = logged_in(server_with_direct(0));
+    h.go_live();
+    let id = h.send_text("d1", "mine");
+    // The server answered with `sent` and the push; the `sent` is lost.
+    let frames: Vec<ServerFrame> = h.to_client.drain(..).collect();
+    assert!(matches!(frames[0], ServerFrame::Sent { .. }));
+    h.to_client.push_back(frames[1].clone());
+    h.run();
+    assert!(h.store.outbox().unwrap().is_empty());
+    h.disconnect();
+    h.go_live();
+    assert_eq!(
+        h.sent_of("send").len(),
+        1,
+        "acknowledged by push: never resent"
+    );
+    let tl = h
+        .store
+        .timeline(&c("d1"), TimelineQuery::Latest { limit: 10 })
+        .unwrap();
+    let mine: Vec<_> = tl
+        .iter()
+        .filter(|i| matches!(i, TimelineItem::Message(m) if m.client_id.as_deref() == Some(id.as_str())))
+        .collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(tl.len(), 2, "create + mine, no pending echo: {tl:?}");
+}
+
+#[test]
+fn a_resend_after_reconnect_does_not_create_a_second_message() {
+    // A lazy group: nothing pulls the entry back, so the outbox must resend.
+    let mut s = ModelServer::default();
+    s.create("d1", ConvKind::Group, "g", &["bob", ME]);
+    let mut h = logged_in(s);
+    h.go_live();
+    let id = h.send_text("d1", "once");
+    // The server appended it, but the connection died before any reply.
+    h.disconnect();
+    assert_eq!(h.server.last_seq("d1"), 2);
+    // The echo is still there, pending.
+    let tl = h
+        .store
+        .timeline(&c("d1"), TimelineQuery::Latest { limit: 10 })
+        .unwrap();
+    assert!(matches!(tl.last(), Some(TimelineItem::Pending(o)) if o.client_id == id));
+    h.go_live();
+    let sends = h.sent_of("send");
+    assert_eq!(sends.len(), 2);
+    assert!(
+        sends
+            .iter()
+            .all(|f| matches!(f, ClientFrame::Send { client_id, .. } if *client_id == id))
+    );
+    assert_eq!(
+        h.server.last_seq("d1"),
+        2,
+        "the server deduplicated the resend"
+    );
+    assert_eq!(
+        seqs(&h, "d1"),
+        vec![2],
+        "stored once, from the `sent` reply"
+    );
+    assert!(h.store.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn a_permanent_failure_is_kept_with_its_reason_and_can_be_retried() {
+    let mut h = logged_in(server_with_direct(0));
+    h.go_live();
+    h.server
+        .fail_next
+        .insert("cid-1".into(), ErrorCode::TooLarge);
+    let first = h.send_text("d1", "too big");
+    let second = h.send_text("d1", "fine");
+    h.run();
+    let out = h.store.outbox().unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].client_id, first);
+    assert_eq!(
+        out[0].state,
+        OutboxState::Failed {
+            code: "too_large".into(),
+            message: "refused by the model".into()
+        }
+    );
+    assert_eq!(
+        seqs(&h, "d1"),
+        vec![1, 2],
+        "the next message still went out"
+    );
+    h.cmd(Command::Retry(first.clone())).unwrap();
+    h.run();
+    assert!(h.store.outbox().unwrap().is_empty());
+    let bodies: Vec<_> = h.server.convs[&c("d1")]
+        .timeline
+        .iter()
+        .filter_map(|m| m.body.clone())
+        .collect();
+    assert_eq!(bodies, vec!["fine", "too big"]);
+    let _ = second;
+}
+
+#[test]
+fn rate_limited_sends_wait_and_resend() {
+    let mut h = logged_in(server_with_direct(0));
+    h.go_live();
+    h.server
+        .fail_next
+        .insert("cid-1".into(), ErrorCode::RateLimited);
+    h.send_text("d1", "slow down");
+    h.run();
+    assert_eq!(h.store.outbox().unwrap().len(), 1);
+    assert_eq!(h.sent_of("send").len(), 1);
+    h.advance(Duration::from_millis(249));
+    assert_eq!(h.sent_of("send").len(), 1);
+    h.advance(Duration::from_millis(1));
+    h.run();
+    assert_eq!(h.sent_of("send").len(), 2);
+    assert!(h.store.outbox().unwrap().is_empty());
+    assert_eq!(seqs(&h, "d1"), vec![1, 2]);
+}
+
+#[test]
+fn one_conversation_sends_in_order_one_at_a_time() {
+    let mut h = logged_in(server_with_direct(0));
+    h.go_live();
+    h.connected = false; // hold the server: see what the engine puts on the wire
+    for i in 0..3 {
+        h.send_text("d1", &format!("m{i}"));
+    }
+    assert_eq!(h.sent_of("send").len(), 1, "k+1 waits for k's ack");
+    h.connected = true;
+    h.disconnect();
+    h.go_live();
+    h.run();
+    let bodies: Vec<_> = h.server.convs[&c("d1")]
+        .timeline
+        .iter()
+        .filter_map(|m| m.body.clone())
+        .collect();
+    assert_eq!(bodies, vec!["m0", "m1", "m2"]);
+}
+
+#[test]
+fn edits_and_redactions_go_through_the_outbox_and_apply_to_the_target() {
+    let mut h = logged_in(server_with_direct(0));
+    h.go_live();
+    h.send_text("d1", "tpyo");
+    h.run();
+    let edit = sync_core::store::OutboxItem {
+        client_id: "e1".into(),
+        conv: c("d1"),
+        kind: sync_core::store::OutboxKind::Edit { target: 2 },
+        body: Some("typo".into()),
+        state: OutboxState::Pending,
+        created_ts: 2,
+    };
+    h.cmd(Command::Enqueue {
+        item: edit,
+        wait: None,
+    })
+    .unwrap();
+    h.run();
+    let tl = h
+        .store
+        .timeline(&c("d1"), TimelineQuery::Latest { limit: 10 })
+        .unwrap();
+    assert!(
+        matches!(&tl[1], TimelineItem::Message(m) if m.body.as_deref() == Some("typo") && m.edited)
+    );
+    assert_eq!(h.store.search("typo", 10).unwrap().len(), 1);
+    let redact = sync_core::store::OutboxItem {
+        client_id: "r1".into(),
+        kind: sync_core::store::OutboxKind::Redact { target: 2 },
+        body: None,
+        ..match h.store.outbox().unwrap().first() {
+            Some(o) => o.clone(),
+            None => sync_core::store::OutboxItem {
+                client_id: String::new(),
+                conv: c("d1"),
+                kind: sync_core::store::OutboxKind::Send,
+                body: None,
+                state: OutboxState::Pending,
+                created_ts: 3,
+            },
+        }
+    };
+    h.cmd(Command::Enqueue {
+        item: redact,
+        wait: None,
+    })
+    .unwrap();
+    h.run();
+    let tl = h
+        .store
+        .timeline(&c("d1"), TimelineQuery::Latest { limit: 10 })
+        .unwrap();
+    assert!(matches!(&tl[1], TimelineItem::Message(m) if m.body.is_none() && m.redacted));
+    assert!(h.store.search("typo", 10).unwrap().is_empty());
+}
