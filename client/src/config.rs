@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 /// server = "ws://chat.example:7878/v1"
 /// user = "alice"
 /// [keys]          # action = "key", see the TUI's key map
-/// quit = "ctrl-q"
+/// quit = "ctrl+q"
 /// colors = true  # false: no colours (so does the NO_COLOR env var)
 /// [notifications]
 /// bell = true
@@ -253,11 +253,11 @@ mod tests {
     #[test]
     fn config_parses_all_sections_and_rejects_typos() {
         let c: Config = toml::from_str(
-            "server = \"ws://h:1/v1\"\nuser = \"bob\"\n[keys]\nquit = \"ctrl-q\"\n[notifications]\nosc9 = true\n",
+            "server = \"ws://h:1/v1\"\nuser = \"bob\"\n[keys]\nquit = \"ctrl+q\"\n[notifications]\nosc9 = true\n",
         )
         .unwrap();
         assert_eq!(c.server.as_deref(), Some("ws://h:1/v1"));
-        assert_eq!(c.keys.get("quit").map(String::as_str), Some("ctrl-q"));
+        assert_eq!(c.keys.get("quit").map(String::as_str), Some("ctrl+q"));
         assert!(c.notifications.bell);
         assert!(c.notifications.osc9);
         assert!(c.colors);

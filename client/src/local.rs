@@ -7,6 +7,8 @@
 //! loopback; a later run logs in again with it if the token was revoked.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -20,16 +22,35 @@ pub const DEFAULT_PORT: u16 = 7878;
 /// How many ports after the default are tried when it is taken.
 const PORT_TRIES: u16 = 50;
 
-/// A running embedded server.
+/// The embedded server this run started, or the one another `--local` run
+/// on the same data dir already serves (two servers must never share one
+/// database file).
 #[derive(Debug)]
 pub struct LocalServer {
-    server: server_mock::RunningServer,
+    server: Option<server_mock::RunningServer>,
+    url_file: PathBuf,
 }
 
 impl LocalServer {
     /// Stops accepting, closes connections, lets the database settle.
     pub async fn shutdown(self) {
-        self.server.shutdown().await;
+        if let Some(server) = self.server {
+            // Only the owner removes the note; a joiner leaves it alone.
+            let _ = std::fs::remove_file(&self.url_file);
+            server.shutdown().await;
+        }
+    }
+}
+
+/// The URL noted by a running `--local` server of this data dir, if it still
+/// accepts connections.
+async fn running_elsewhere(url_file: &Path) -> Option<String> {
+    let url = std::fs::read_to_string(url_file).ok()?.trim().to_owned();
+    let addr = url.strip_prefix("ws://")?.strip_suffix("/v1")?.to_owned();
+    let probe = tokio::net::TcpStream::connect(addr);
+    match tokio::time::timeout(Duration::from_millis(500), probe).await {
+        Ok(Ok(_)) => Some(url),
+        _ => None,
     }
 }
 
@@ -37,8 +58,20 @@ impl LocalServer {
 /// `ctx` at it and prints how others on this machine can join.
 pub async fn start(ctx: &mut Ctx, port: Option<u16>) -> Result<LocalServer> {
     let db = ctx.paths.local_server_db();
-    if let Some(dir) = db.parent() {
-        create_private_dir(dir)?;
+    let dir = db.parent().context("server database path has no parent")?;
+    create_private_dir(dir)?;
+    let url_file = dir.join("url");
+    if port.is_none()
+        && let Some(url) = running_elsewhere(&url_file).await
+    {
+        eprintln!(
+            "convo: joining the local server already running on {url} (another convo --local)"
+        );
+        ctx.server = Some(url);
+        return Ok(LocalServer {
+            server: None,
+            url_file,
+        });
     }
     let ports: Vec<u16> = match port {
         Some(p) => vec![p],
@@ -74,8 +107,17 @@ pub async fn start(ctx: &mut Ctx, port: Option<u16>) -> Result<LocalServer> {
         "convo: local server on {url} (database {})\nconvo: others can join with: convo --server {url} --user NAME",
         db.display()
     );
+    if let Err(e) = std::fs::write(&url_file, &url) {
+        eprintln!(
+            "convo: warning: could not note the server URL in {}: {e}",
+            url_file.display()
+        );
+    }
     ctx.server = Some(url);
-    Ok(LocalServer { server })
+    Ok(LocalServer {
+        server: Some(server),
+        url_file,
+    })
 }
 
 /// Makes sure the `--local` account has a stored token: keep the one stored,

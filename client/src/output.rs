@@ -253,15 +253,14 @@ pub fn item_line(item: &TimelineItem) -> String {
                 ),
                 ("join", _) => format!("* {} joined", safe(m.user.as_deref().unwrap_or("?"))),
                 ("leave", _) => format!("* {} left", safe(m.user.as_deref().unwrap_or("?"))),
-                ("title", _) => format!(
-                    "* renamed to {}",
-                    safe(m.body.as_deref().unwrap_or(""))
-                ),
+                ("title", _) => format!("* renamed to {}", safe(m.body.as_deref().unwrap_or(""))),
                 (other, _) => format!("* {other}"),
             };
             format!("#{:<5} {}: {}", m.seq, safe(&m.sender), what)
         }
-        TimelineItem::Gap { from, to } => format!("… {} older message(s) not loaded", to - from + 1),
+        TimelineItem::Gap { from, to } => {
+            format!("… {} older message(s) not loaded", to - from + 1)
+        }
         TimelineItem::Pending(o) => format!(
             "[{}] {}",
             outbox_state(&o.state),

@@ -174,7 +174,10 @@ mod tests {
         };
         store.save(&secret).unwrap();
         assert_eq!(store.load().unwrap(), Some(secret));
-        let mode = std::fs::metadata(store.file()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(store.file())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let dmode = std::fs::metadata(store.file().parent().unwrap())
             .unwrap()

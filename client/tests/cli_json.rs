@@ -30,6 +30,38 @@ fn usage_errors_exit_2() {
     let out = convo(dir.path(), "ws://127.0.0.1:1/v1", "alice", &["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
+    // --port only makes sense with --local; --local and --server exclude each other.
+    let out = convo_cmd(dir.path())
+        .args(["--port", "5", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = convo(
+        dir.path(),
+        "ws://127.0.0.1:1/v1",
+        "alice",
+        &["--local", "list"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    // No command-line password: there is no --password flag to leak via argv.
+    let out = convo(
+        dir.path(),
+        "ws://127.0.0.1:1/v1",
+        "alice",
+        &["login", "--password", "x"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_tui_refuses_to_start_without_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = convo(dir.path(), "ws://127.0.0.1:1/v1", "alice", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "convo: error: the TUI needs a terminal (use a command such as `convo list` in scripts)\n"
+    );
 }
 
 #[test]
@@ -39,7 +71,10 @@ fn commands_without_a_session_fail_with_one_line() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "stderr: {err}");
-    assert!(err.starts_with("convo: error: not logged in as alice on ws://127.0.0.1:1/v1"), "{err}");
+    assert!(
+        err.starts_with("convo: error: not logged in as alice on ws://127.0.0.1:1/v1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -51,9 +86,18 @@ fn json_output_of_register_send_list_show_search() {
     register(a.path(), &url, "alice");
     register(b.path(), &url, "bob");
 
-    assert_eq!(ok(a.path(), &url, "alice", &["create-group", "rust", "bob"]), "c1\n");
-    assert_eq!(ok(a.path(), &url, "alice", &["send", "rust", "hello bob"]), "sent to c1 as #2\n");
-    assert_eq!(ok(a.path(), &url, "alice", &["send", "@bob", "psst"]), "sent to c2 as #2\n");
+    assert_eq!(
+        ok(a.path(), &url, "alice", &["create-group", "rust", "bob"]),
+        "c1\n"
+    );
+    assert_eq!(
+        ok(a.path(), &url, "alice", &["send", "rust", "hello bob"]),
+        "sent to c1 as #2\n"
+    );
+    assert_eq!(
+        ok(a.path(), &url, "alice", &["send", "@bob", "psst"]),
+        "sent to c2 as #2\n"
+    );
 
     // Bob's list: newest activity first, one unread each, previews.
     let list = json(&ok(b.path(), &url, "bob", &["list", "--json"]));
@@ -83,12 +127,29 @@ fn json_output_of_register_send_list_show_search() {
     let items = shown.as_array().unwrap();
     assert_eq!(items.len(), 2, "{shown}");
     assert_eq!(
-        (&items[0]["seq"], &items[0]["kind"], &items[0]["sender"], &items[0]["title"]),
+        (
+            &items[0]["seq"],
+            &items[0]["kind"],
+            &items[0]["sender"],
+            &items[0]["title"]
+        ),
         (&json!(1), &json!("create"), &json!("alice"), &json!("rust"))
     );
     assert_eq!(
-        (&items[1]["conv"], &items[1]["seq"], &items[1]["kind"], &items[1]["sender"], &items[1]["body"]),
-        (&json!("c1"), &json!(2), &json!("text"), &json!("alice"), &json!("hello bob"))
+        (
+            &items[1]["conv"],
+            &items[1]["seq"],
+            &items[1]["kind"],
+            &items[1]["sender"],
+            &items[1]["body"]
+        ),
+        (
+            &json!("c1"),
+            &json!(2),
+            &json!("text"),
+            &json!("alice"),
+            &json!("hello bob")
+        )
     );
 
     // search finds the held text, with its conversation's title.
@@ -96,8 +157,20 @@ fn json_output_of_register_send_list_show_search() {
     let hits = hits.as_array().unwrap();
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(
-        (&hits[0]["conv"], &hits[0]["title"], &hits[0]["seq"], &hits[0]["sender"], &hits[0]["body"]),
-        (&json!("c1"), &json!("rust"), &json!(2), &json!("alice"), &json!("hello bob"))
+        (
+            &hits[0]["conv"],
+            &hits[0]["title"],
+            &hits[0]["seq"],
+            &hits[0]["sender"],
+            &hits[0]["body"]
+        ),
+        (
+            &json!("c1"),
+            &json!("rust"),
+            &json!(2),
+            &json!("alice"),
+            &json!("hello bob")
+        )
     );
 
     // read clears the unread count, on the server too (a fresh store sees it).
@@ -110,17 +183,47 @@ fn json_output_of_register_send_list_show_search() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let list = json(&ok(fresh.path(), &url, "bob", &["list", "--json"]));
-    let rust = list.as_array().unwrap().iter().find(|r| r["conv"] == "c1").unwrap().clone();
+    let rust = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["conv"] == "c1")
+        .unwrap()
+        .clone();
     assert_eq!((&rust["unread"], &rust["read_seq"]), (&json!(0), &json!(2)));
 
     // Human output is sanitized: no escape sequence reaches the terminal.
-    ok(a.path(), &url, "alice", &["send", "rust", "evil \u{1b}[2Jwipe"]);
+    ok(
+        a.path(),
+        &url,
+        "alice",
+        &["send", "rust", "evil \u{1b}[2Jwipe"],
+    );
     let text = ok(b.path(), &url, "bob", &["show", "rust", "--limit", "1"]);
     assert!(!text.contains('\u{1b}'), "{text:?}");
     assert!(text.contains("alice: evil"), "{text:?}");
     // ...while JSON carries the body exactly (escaped by serde).
-    let shown = json(&ok(b.path(), &url, "bob", &["show", "rust", "--json", "--limit", "1"]));
+    let shown = json(&ok(
+        b.path(),
+        &url,
+        "bob",
+        &["show", "rust", "--json", "--limit", "1"],
+    ));
     assert_eq!(shown[0]["body"], json!("evil \u{1b}[2Jwipe"));
+
+    // A hostile group title cannot reach the terminal through `list` either.
+    ok(
+        a.path(),
+        &url,
+        "alice",
+        &["create-group", "x\u{1b}]0;pwned\u{7}", "bob"],
+    );
+    let text = ok(b.path(), &url, "bob", &["list"]);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert_eq!(text.lines().count(), 3, "{text}");
 
     // Unknown target: exit 1, one line on stderr.
     let out = convo(b.path(), &url, "bob", &["show", "nosuch"]);
@@ -148,7 +251,10 @@ fn offline_list_queued_send_and_token_file() {
         .join("bob.token");
     let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    let dmode = std::fs::metadata(token_file.parent().unwrap()).unwrap().permissions().mode();
+    let dmode = std::fs::metadata(token_file.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(dmode & 0o777, 0o700);
 
     ok(a.path(), &url, "alice", &["create-group", "ops", "bob"]);
@@ -164,7 +270,11 @@ fn offline_list_queued_send_and_token_file() {
     let out = convo(b.path(), &url, "bob", &["list", "--json", "--offline"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), online);
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Unreachable: the cached list plus one warning line.
     let out = convo(b.path(), &url, "bob", &["list", "--json"]);
@@ -175,14 +285,22 @@ fn offline_list_queued_send_and_token_file() {
     assert!(err.starts_with("convo: warning: cannot reach"), "{err}");
 
     // A send with --no-wait queues while the server is down...
-    let out = ok(b.path(), &url, "bob", &["send", "ops", "on it", "--no-wait"]);
+    let out = ok(
+        b.path(),
+        &url,
+        "bob",
+        &["send", "ops", "on it", "--no-wait"],
+    );
     assert!(out.starts_with("queued in c1 ("), "{out}");
     let rows = json(&ok(b.path(), &url, "bob", &["list", "--json", "--offline"]));
     assert_eq!(rows[0]["pending"], json!(1));
     // ...and shows as pending in the timeline.
     let items = json(&ok(b.path(), &url, "bob", &["show", "ops", "--json"]));
     let last = items.as_array().unwrap().last().unwrap().clone();
-    assert_eq!((&last["seq"], &last["body"], &last["state"]), (&json!(null), &json!("on it"), &json!("pending")));
+    assert_eq!(
+        (&last["seq"], &last["body"], &last["state"]),
+        (&json!(null), &json!("on it"), &json!("pending"))
+    );
 
     // Server back on the same port with the same database: sync flushes it.
     let server = TestServer::start(addr, Some(db));
@@ -190,9 +308,69 @@ fn offline_list_queued_send_and_token_file() {
     assert!(out.contains(" 1 sent, 0 pending"), "{out}");
     let items = json(&ok(a.path(), &url, "alice", &["show", "ops", "--json"]));
     let last = items.as_array().unwrap().last().unwrap().clone();
-    assert_eq!((&last["seq"], &last["sender"], &last["body"]), (&json!(3), &json!("bob"), &json!("on it")));
+    assert_eq!(
+        (&last["seq"], &last["sender"], &last["body"]),
+        (&json!(3), &json!("bob"), &json!("on it"))
+    );
     // Exactly once, even though bob's outbox may have retried.
-    let count = items.as_array().unwrap().iter().filter(|i| i["body"] == "on it").count();
+    let count = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["body"] == "on it")
+        .count();
     assert_eq!(count, 1);
     drop(server);
+}
+
+#[test]
+fn logout_revokes_and_forgets_the_token() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let a = tempfile::tempdir().unwrap();
+    register(a.path(), &url, "alice");
+    let token_file = a
+        .path()
+        .join(client::config::server_hash(&url))
+        .join("alice.token");
+    assert!(token_file.exists());
+    assert_eq!(
+        ok(a.path(), &url, "alice", &["logout"]),
+        format!("logged out alice from {url}\n")
+    );
+    assert!(!token_file.exists());
+    let out = convo(a.path(), &url, "alice", &["sync"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("convo: error: not logged in as alice"),
+        "{err}"
+    );
+    // A wrong password is refused with one line, exit 1.
+    let out = convo_cmd(a.path())
+        .args([
+            "--server",
+            &url,
+            "--user",
+            "alice",
+            "login",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"not the password\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("convo: error: logging in as alice on "),
+        "{err}"
+    );
 }

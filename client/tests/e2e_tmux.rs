@@ -117,7 +117,17 @@ impl Tmux {
         let wrapped = format!("{shell_cmd}; echo \"[convo exited: $?]\"; sleep 600");
         let st = self
             .cmd()
-            .args(["new-session", "-d", "-x", "120", "-y", "40", "-s", name, &wrapped])
+            .args([
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                "-s",
+                name,
+                &wrapped,
+            ])
             .status()
             .unwrap();
         assert!(st.success(), "tmux new-session failed");
@@ -133,12 +143,20 @@ impl Tmux {
     }
 
     fn type_text(&self, name: &str, text: &str) {
-        let st = self.cmd().args(["send-keys", "-t", name, "-l", text]).status().unwrap();
+        let st = self
+            .cmd()
+            .args(["send-keys", "-t", name, "-l", text])
+            .status()
+            .unwrap();
         assert!(st.success());
     }
 
     fn key(&self, name: &str, key: &str) {
-        let st = self.cmd().args(["send-keys", "-t", name, key]).status().unwrap();
+        let st = self
+            .cmd()
+            .args(["send-keys", "-t", name, key])
+            .status()
+            .unwrap();
         assert!(st.success());
     }
 
@@ -180,7 +198,10 @@ fn count_in_timeline(screen: &str, text: &str) -> usize {
 }
 
 fn tmux_available() -> bool {
-    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn convo_shell(data: &Path, server: &str, user: &str) -> String {
@@ -190,6 +211,13 @@ fn convo_shell(data: &Path, server: &str, user: &str) -> String {
         bin = convo_bin(),
         data = data.display(),
     )
+}
+
+/// Alice sends `text`; returns Bob's screen once it shows there.
+fn send_fence(t: &Tmux, text: &str) -> String {
+    t.type_text("alice", text);
+    t.key("alice", "Enter");
+    t.wait_for("bob", text, |s| count_in_timeline(s, text) > 0)
 }
 
 /// Opens conversation `title` with the quick switcher.
@@ -217,7 +245,10 @@ fn two_users_chat_through_disconnects_and_a_server_restart() {
     let b = tempfile::tempdir().unwrap();
     register(a.path(), &url, "alice");
     register(b.path(), &bob_url, "bob");
-    assert_eq!(ok(a.path(), &url, "alice", &["create-group", "e2e", "bob"]), "c1\n");
+    assert_eq!(
+        ok(a.path(), &url, "alice", &["create-group", "e2e", "bob"]),
+        "c1\n"
+    );
 
     let t = Tmux::new();
     t.session("alice", &convo_shell(a.path(), &url, "alice"));
@@ -230,19 +261,38 @@ fn two_users_chat_through_disconnects_and_a_server_restart() {
     // (1) Alice types, Bob sees it.
     t.type_text("alice", "hello from alice");
     t.key("alice", "Enter");
-    t.wait_for("bob", "alice's first message", |s| s.contains("hello from alice"));
+    t.wait_for("bob", "alice's first message", |s| {
+        count_in_timeline(s, "hello from alice") > 0
+    });
 
     // (2) Bob's connection is cut: Reconnecting, then the message Alice sent
     // meanwhile arrives once.
     proxy.cut();
-    t.wait_for("bob", "the Reconnecting status", |s| s.contains("Reconnecting"));
+    t.wait_for("bob", "the Reconnecting status", |s| {
+        s.contains("Reconnecting")
+    });
     t.type_text("alice", "while you were away");
     t.key("alice", "Enter");
-    t.wait_for("alice", "her own message", |s| s.contains("while you were away"));
+    t.wait_for("alice", "her own message", |s| {
+        count_in_timeline(s, "while you were away") > 0
+    });
     proxy.restore();
-    let screen = t.wait_for("bob", "the missed message", |s| s.contains("while you were away"));
-    assert_eq!(count_in_timeline(&screen, "while you were away"), 1, "{screen}");
-    assert_eq!(count_in_timeline(&screen, "hello from alice"), 1, "{screen}");
+    t.wait_for("bob", "the missed message", |s| {
+        count_in_timeline(s, "while you were away") > 0
+    });
+    // A later message is a fence: once Bob shows it, anything the catch-up
+    // could have duplicated is on the screen too.
+    let screen = send_fence(&t, "fence one");
+    assert_eq!(
+        count_in_timeline(&screen, "while you were away"),
+        1,
+        "{screen}"
+    );
+    assert_eq!(
+        count_in_timeline(&screen, "hello from alice"),
+        1,
+        "{screen}"
+    );
 
     // (3) Server down: Alice's message shows pending, then is delivered once
     // the server is back (same port, same database).
@@ -259,8 +309,15 @@ fn two_users_chat_through_disconnects_and_a_server_restart() {
             .any(|l| l.contains("queued while down") && l.contains("⋯"))
     });
     let server = TestServer::start(server_addr, Some(db));
-    let screen = t.wait_for("bob", "the message sent while down", |s| s.contains("queued while down"));
-    assert_eq!(count_in_timeline(&screen, "queued while down"), 1, "{screen}");
+    t.wait_for("bob", "the message sent while down", |s| {
+        count_in_timeline(s, "queued while down") > 0
+    });
+    let screen = send_fence(&t, "fence two");
+    assert_eq!(
+        count_in_timeline(&screen, "queued while down"),
+        1,
+        "{screen}"
+    );
     t.wait_for("alice", "the pending mark to clear", |s| {
         timeline_pane(s)
             .lines()
@@ -268,6 +325,47 @@ fn two_users_chat_through_disconnects_and_a_server_restart() {
     });
     t.key("alice", "C-c");
     t.key("bob", "C-c");
-    t.wait_for("alice", "convo to exit cleanly", |s| s.contains("[convo exited: 0]"));
+    t.wait_for("alice", "convo to exit cleanly", |s| {
+        s.contains("[convo exited: 0]")
+    });
     drop(server);
+}
+
+#[test]
+fn first_use_asks_for_the_password_and_offers_to_register() {
+    if !tmux_available() {
+        println!("SKIPPED e2e_tmux: tmux is not installed");
+        return;
+    }
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let d = tempfile::tempdir().unwrap();
+    let t = Tmux {
+        socket: format!("convo-e2e-{}-first", std::process::id()),
+    };
+    t.session("carol", &convo_shell(d.path(), &url, "carol"));
+    t.wait_for("carol", "the password prompt", |s| {
+        s.contains(&format!("password for carol@{url}:"))
+    });
+    t.type_text("carol", "correct horse battery");
+    t.key("carol", "Enter");
+    t.wait_for("carol", "the offer to register", |s| {
+        s.contains(&format!("Register carol on {url}? [y/N]"))
+    });
+    t.type_text("carol", "y");
+    t.key("carol", "Enter");
+    t.wait_for("carol", "the repeat prompt", |s| {
+        s.contains("repeat the password:")
+    });
+    t.type_text("carol", "correct horse battery");
+    t.key("carol", "Enter");
+    t.wait_for("carol", "the TUI, live", |s| {
+        s.contains(&format!("carol@{url}")) && s.contains("Live")
+    });
+    t.key("carol", "C-c");
+    t.wait_for("carol", "convo to exit cleanly", |s| {
+        s.contains("[convo exited: 0]")
+    });
+    // The session was stored: scripts can use it without a password.
+    assert_eq!(ok(d.path(), &url, "carol", &["list", "--json"]), "[]\n");
 }

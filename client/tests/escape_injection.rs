@@ -11,13 +11,15 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
 use client::ui::driver::draw;
-use client::ui::model::{text_message, ConvId, ConvKind, Message, SearchHit, TimelineItem, TimelineQuery};
+use client::ui::model::{
+    ConvId, ConvKind, Message, SearchHit, TimelineItem, TimelineQuery, text_message,
+};
 use client::ui::notify::{write_osc9, write_title};
 use client::ui::state::{Action, AppState};
 use client::ui::update::update;
 use crossterm::event::{KeyCode, KeyModifiers};
-use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
 use ui_support::*;
 
 /// OSC 0 (title), OSC 8 (hyperlink), OSC 52 (clipboard), DCS, CSI (7- and
@@ -54,17 +56,39 @@ fn hostile_state() -> AppState {
     edited.edited = true;
     let items = vec![
         TimelineItem::Gap { from: 1, to: 317 },
-        TimelineItem::Message(text_message(318, "bob", DAY2 - MIN, &format!("multi\nline {HOSTILE}\r\nend"))),
+        TimelineItem::Message(text_message(
+            318,
+            "bob",
+            DAY2 - MIN,
+            &format!("multi\nline {HOSTILE}\r\nend"),
+        )),
         TimelineItem::Message(edited),
         pending(
             "p1",
             HOSTILE,
-            client::ui::model::OutboxState::Failed { code: "x\x1b[1m".into(), message: HOSTILE.into() },
+            client::ui::model::OutboxState::Failed {
+                code: "x\x1b[1m".into(),
+                message: HOSTILE.into(),
+            },
             DAY2 + MIN,
         ),
     ];
-    update(&mut s, Action::Timeline { conv: team(), query: TimelineQuery::Latest { limit: 200 }, items, total: 3 });
-    update(&mut s, Action::Typing { conv: team(), user: HOSTILE_NAME.to_owned() });
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items,
+            total: 3,
+        },
+    );
+    update(
+        &mut s,
+        Action::Typing {
+            conv: team(),
+            user: HOSTILE_NAME.to_owned(),
+        },
+    );
     update(&mut s, Action::Error(format!("server said: {HOSTILE}")));
     s
 }
@@ -75,12 +99,15 @@ fn terminal_bytes(s: &AppState) -> Vec<u8> {
     let backend = CrosstermBackend::new(cap.clone());
     let mut term = Terminal::with_options(
         backend,
-        ratatui::TerminalOptions { viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, s.size.0, s.size.1)) },
+        ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(
+                0, 0, s.size.0, s.size.1,
+            )),
+        },
     )
     .unwrap();
     draw(&mut term, s).unwrap();
-    let bytes = cap.0.lock().unwrap().clone();
-    bytes
+    cap.0.lock().unwrap().clone()
 }
 
 /// Checks that the only escapes are ratatui's CSI sequences and that no
@@ -92,7 +119,12 @@ fn assert_only_own_sequences(bytes: &[u8]) -> String {
     while i < bytes.len() {
         let b = bytes[i];
         if b == 0x1b {
-            assert_eq!(bytes.get(i + 1), Some(&b'['), "non-CSI escape at byte {i}: {:?}", context(bytes, i));
+            assert_eq!(
+                bytes.get(i + 1),
+                Some(&b'['),
+                "non-CSI escape at byte {i}: {:?}",
+                context(bytes, i)
+            );
             let mut j = i + 2;
             while j < bytes.len() && (0x30..=0x3f).contains(&bytes[j]) {
                 j += 1;
@@ -104,18 +136,30 @@ fn assert_only_own_sequences(bytes: &[u8]) -> String {
                 b'h' | b'l' => params == "?25",
                 _ => false,
             };
-            assert!(ok, "unexpected CSI {params:?}{:?} at byte {i}: {:?}", fin as char, context(bytes, i));
+            assert!(
+                ok,
+                "unexpected CSI {params:?}{:?} at byte {i}: {:?}",
+                fin as char,
+                context(bytes, i)
+            );
             i = j + 1;
             continue;
         }
-        assert!(b >= 0x20 && b != 0x7f, "control byte {b:#04x} at {i}: {:?}", context(bytes, i));
+        assert!(
+            b >= 0x20 && b != 0x7f,
+            "control byte {b:#04x} at {i}: {:?}",
+            context(bytes, i)
+        );
         text.push(b);
         i += 1;
     }
     let text = String::from_utf8(text).expect("terminal output is UTF-8");
     for c in text.chars() {
         let cp = c as u32;
-        assert!(!(0x80..=0x9f).contains(&cp), "C1 control U+{cp:04X} written");
+        assert!(
+            !(0x80..=0x9f).contains(&cp),
+            "C1 control U+{cp:04X} written"
+        );
         assert!(
             !matches!(cp, 0x202A..=0x202E | 0x2066..=0x2069 | 0x200E | 0x200F),
             "bidi control U+{cp:04X} written"
@@ -139,8 +183,21 @@ fn hostile_text_in_list_timeline_and_notices_is_neutralised() {
     assert!(!bytes.contains(&b'\r'), "CR written");
     let text = assert_only_own_sequences(&bytes);
     // The replacements are visible instead.
-    for visible in ["␛]0;pwned␇", "␛]52;c;ZXZpbA==", "␛P+q544e", "<U+009B>31mred", "␍over", "<U+202E>gpj.exe", "<U+2066>iso<U+2069>", "␈␡", "mal␛[5mlory<U+202E>"] {
-        assert!(text.contains(visible), "missing visible replacement {visible:?}");
+    for visible in [
+        "␛]0;pwned␇",
+        "␛]52;c;ZXZpbA==",
+        "␛P+q544e",
+        "<U+009B>31mred",
+        "␍over",
+        "<U+202E>gpj.exe",
+        "<U+2066>iso<U+2069>",
+        "␈␡",
+        "mal␛[5mlory<U+202E>",
+    ] {
+        assert!(
+            text.contains(visible),
+            "missing visible replacement {visible:?}"
+        );
     }
 }
 
@@ -150,18 +207,30 @@ fn hostile_text_in_overlays_is_neutralised() {
     key(&mut s, KeyCode::Char('k'), KeyModifiers::CONTROL);
     typ(&mut s, "e");
     let text = assert_only_own_sequences(&terminal_bytes(&s));
-    assert!(text.contains("Evil␍␊<U+009D>room"), "switcher shows the sanitized title");
+    assert!(
+        text.contains("Evil␍␊<U+009D>room"),
+        "switcher shows the sanitized title"
+    );
     key(&mut s, KeyCode::Esc, KeyModifiers::NONE);
     update(
         &mut s,
         Action::SearchResults {
             query: HOSTILE_NAME.to_owned(),
-            hits: vec![SearchHit { conv: ConvId::from("c1"), seq: 319, sender: HOSTILE_NAME.to_owned(), ts: DAY2, body: HOSTILE.to_owned() }],
+            hits: vec![SearchHit {
+                conv: ConvId::from("c1"),
+                seq: 319,
+                sender: HOSTILE_NAME.to_owned(),
+                ts: DAY2,
+                body: HOSTILE.to_owned(),
+            }],
         },
     );
     let text = assert_only_own_sequences(&terminal_bytes(&s));
     // Unchanged (blank) cells are skipped with cursor moves, so check space-free runs.
-    assert!(text.contains("Search:mal␛[5mlory<U+202E>(1found)") || text.contains("mal␛[5mlory<U+202E>"), "{text}");
+    assert!(
+        text.contains("Search:mal␛[5mlory<U+202E>(1found)") || text.contains("mal␛[5mlory<U+202E>"),
+        "{text}"
+    );
     assert!(text.contains("room"), "search hit line drawn");
 }
 
@@ -183,9 +252,15 @@ fn osc9_notification_cannot_be_broken_out_of() {
     // Exactly one ESC (the opener) and one BEL (the terminator).
     assert_eq!(out.iter().filter(|&&b| b == 0x1b).count(), 1, "{s:?}");
     assert_eq!(out.iter().filter(|&&b| b == 0x07).count(), 1, "{s:?}");
-    assert!(!out.iter().any(|&b| b < 0x20 && b != 0x1b && b != 0x07), "{s:?}");
+    assert!(
+        !out.iter().any(|&b| b < 0x20 && b != 0x1b && b != 0x07),
+        "{s:?}"
+    );
     assert!(!s.contains('\u{202E}') && !s.contains('\u{9b}') && !s.contains('\u{9d}'));
-    assert!(s.starts_with("\x1b]9;␛]0;t␇Evil␍␊<U+009D>room: ␛]0;pwned␇␛]8;;http://evil"), "{s:?}");
+    assert!(
+        s.starts_with("\x1b]9;␛]0;t␇Evil␍␊<U+009D>room: ␛]0;pwned␇␛]8;;http://evil"),
+        "{s:?}"
+    );
 }
 
 #[test]

@@ -22,10 +22,20 @@ fn enter_sends_and_alt_enter_inserts_a_newline() {
     typ(&mut s, "!");
     assert_eq!(s.compose.text, "hello\nworld\n!");
     let fx = key(&mut s, KeyCode::Enter, NONE);
-    assert_eq!(fx, vec![Effect::Send { conv: team(), body: "hello\nworld\n!".into() }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Send {
+            conv: team(),
+            body: "hello\nworld\n!".into()
+        }]
+    );
     assert_eq!(s.compose.text, "");
     // The compose box grew to three lines while the text was there.
-    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![], "empty compose sends nothing");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![],
+        "empty compose sends nothing"
+    );
 }
 
 #[test]
@@ -38,7 +48,14 @@ fn up_in_empty_compose_edits_last_own_message() {
     assert!(screen(&s).contains("┌ Edit #315 "));
     typ(&mut s, "!");
     let fx = key(&mut s, KeyCode::Enter, NONE);
-    assert_eq!(fx, vec![Effect::Edit { conv: team(), seq: 315, body: "fixed the build (for real)!".into() }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Edit {
+            conv: team(),
+            seq: 315,
+            body: "fixed the build (for real)!".into()
+        }]
+    );
     assert_eq!(s.compose.editing, None);
 }
 
@@ -50,18 +67,59 @@ fn slash_commands_produce_engine_requests() {
         typ(s, text);
         key(s, KeyCode::Enter, NONE)
     };
-    assert_eq!(run(&mut s, "/dm bob"), vec![Effect::CreateDirect { user: "bob".into() }]);
+    assert_eq!(
+        run(&mut s, "/dm bob"),
+        vec![Effect::CreateDirect { user: "bob".into() }]
+    );
     assert_eq!(
         run(&mut s, "/group \"Ops team\" bob carol"),
-        vec![Effect::CreateGroup { title: "Ops team".into(), members: vec!["bob".into(), "carol".into()] }]
+        vec![Effect::CreateGroup {
+            title: "Ops team".into(),
+            members: vec!["bob".into(), "carol".into()]
+        }]
     );
-    assert_eq!(run(&mut s, "/invite dave"), vec![Effect::Invite { conv: team(), users: vec!["dave".into()] }]);
-    assert_eq!(run(&mut s, "/delete"), vec![Effect::Redact { conv: team(), seq: 315 }]);
-    assert_eq!(run(&mut s, "/edit new text"), vec![Effect::Edit { conv: team(), seq: 315, body: "new text".into() }]);
-    assert_eq!(run(&mut s, "/search deploy"), vec![Effect::Search { query: "deploy".into() }]);
-    assert_eq!(run(&mut s, "/read"), vec![Effect::MarkAllRead { conv: ConvId::from("c3") }]);
+    assert_eq!(
+        run(&mut s, "/invite dave"),
+        vec![Effect::Invite {
+            conv: team(),
+            users: vec!["dave".into()]
+        }]
+    );
+    assert_eq!(
+        run(&mut s, "/delete"),
+        vec![Effect::Redact {
+            conv: team(),
+            seq: 315
+        }]
+    );
+    assert_eq!(
+        run(&mut s, "/edit new text"),
+        vec![Effect::Edit {
+            conv: team(),
+            seq: 315,
+            body: "new text".into()
+        }]
+    );
+    assert_eq!(
+        run(&mut s, "/search deploy"),
+        vec![Effect::Search {
+            query: "deploy".into()
+        }]
+    );
+    assert_eq!(
+        run(&mut s, "/read"),
+        vec![Effect::MarkAllRead {
+            conv: ConvId::from("c3")
+        }]
+    );
     assert_eq!(run(&mut s, "/leave"), vec![Effect::Leave { conv: team() }]);
-    assert_eq!(run(&mut s, "//not a command"), vec![Effect::Send { conv: team(), body: "/not a command".into() }]);
+    assert_eq!(
+        run(&mut s, "//not a command"),
+        vec![Effect::Send {
+            conv: team(),
+            body: "/not a command".into()
+        }]
+    );
     assert_eq!(run(&mut s, "/quit"), vec![Effect::Quit]);
     assert!(s.quit);
 }
@@ -72,9 +130,15 @@ fn unknown_command_shows_an_error_and_sends_nothing() {
     open_team(&mut s);
     typ(&mut s, "/frobnicate now");
     assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
-    assert_eq!(s.compose.text, "/frobnicate now", "text kept so it can be fixed");
+    assert_eq!(
+        s.compose.text, "/frobnicate now",
+        "text kept so it can be fixed"
+    );
     let text = screen(&s);
-    assert!(text.contains("unknown command /frobnicate (see /help)"), "{text}");
+    assert!(
+        text.contains("unknown command /frobnicate (see /help)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -85,17 +149,36 @@ fn selected_message_is_the_target_of_delete() {
     for _ in 0..8 {
         key(&mut s, KeyCode::Up, KeyModifiers::CONTROL);
     }
-    assert_eq!(s.open.as_ref().unwrap().selected, Some(client::ui::state::ItemKey::Seq(315)));
+    assert_eq!(
+        s.open.as_ref().unwrap().selected,
+        Some(client::ui::state::ItemKey::Seq(315))
+    );
     typ(&mut s, "/delete");
-    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![Effect::Redact { conv: team(), seq: 315 }]);
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Redact {
+            conv: team(),
+            seq: 315
+        }]
+    );
 }
 
 #[test]
 fn retry_and_discard_target_the_failed_message() {
     let mut s = state(80, 24);
     open_team(&mut s);
-    assert_eq!(key(&mut s, KeyCode::Char('r'), KeyModifiers::CONTROL), vec![Effect::Retry { client_id: "p2".into() }]);
-    assert_eq!(key(&mut s, KeyCode::Char('x'), KeyModifiers::CONTROL), vec![Effect::Discard { client_id: "p2".into() }]);
+    assert_eq!(
+        key(&mut s, KeyCode::Char('r'), KeyModifiers::CONTROL),
+        vec![Effect::Retry {
+            client_id: "p2".into()
+        }]
+    );
+    assert_eq!(
+        key(&mut s, KeyCode::Char('x'), KeyModifiers::CONTROL),
+        vec![Effect::Discard {
+            client_id: "p2".into()
+        }]
+    );
 }
 
 #[test]
@@ -103,12 +186,22 @@ fn alt_arrows_move_between_conversations_and_alt_a_finds_unread() {
     let mut s = state(80, 24);
     open_team(&mut s);
     let fx = key(&mut s, KeyCode::Down, KeyModifiers::ALT);
-    assert_eq!(fx[0], Effect::Open { conv: ConvId::from("c2") });
+    assert_eq!(
+        fx[0],
+        Effect::Open {
+            conv: ConvId::from("c2")
+        }
+    );
     let fx = key(&mut s, KeyCode::Up, KeyModifiers::ALT);
     assert_eq!(fx[0], Effect::Open { conv: team() });
     // Team chat was read on open; carol (c3) is the only unread one left.
     let fx = key(&mut s, KeyCode::Char('a'), KeyModifiers::ALT);
-    assert_eq!(fx[0], Effect::Open { conv: ConvId::from("c3") });
+    assert_eq!(
+        fx[0],
+        Effect::Open {
+            conv: ConvId::from("c3")
+        }
+    );
 }
 
 #[test]
@@ -117,9 +210,19 @@ fn typing_is_sent_at_most_every_three_seconds() {
     open_team(&mut s);
     let fx = typ(&mut s, "abc");
     assert_eq!(fx, vec![Effect::Typing { conv: team() }]);
-    update(&mut s, Action::Tick { now_ms: DAY2 + 15 * MIN + 2_999 });
+    update(
+        &mut s,
+        Action::Tick {
+            now_ms: DAY2 + 15 * MIN + 2_999,
+        },
+    );
     assert_eq!(typ(&mut s, "d"), vec![]);
-    update(&mut s, Action::Tick { now_ms: DAY2 + 15 * MIN + 3_000 });
+    update(
+        &mut s,
+        Action::Tick {
+            now_ms: DAY2 + 15 * MIN + 3_000,
+        },
+    );
     assert_eq!(typ(&mut s, "e"), vec![Effect::Typing { conv: team() }]);
 }
 
@@ -127,9 +230,20 @@ fn typing_is_sent_at_most_every_three_seconds() {
 fn typing_indicator_shows_and_expires() {
     let mut s = state(80, 24);
     open_team(&mut s);
-    update(&mut s, Action::Typing { conv: team(), user: "bob".into() });
+    update(
+        &mut s,
+        Action::Typing {
+            conv: team(),
+            user: "bob".into(),
+        },
+    );
     assert!(screen(&s).contains("bob is typing…"));
-    update(&mut s, Action::Tick { now_ms: DAY2 + 15 * MIN + 5_000 });
+    update(
+        &mut s,
+        Action::Tick {
+            now_ms: DAY2 + 15 * MIN + 5_000,
+        },
+    );
     assert!(!screen(&s).contains("typing"));
 }
 
@@ -137,16 +251,34 @@ fn typing_indicator_shows_and_expires() {
 fn notifications_only_for_conversations_not_open() {
     let mut s = state(80, 24);
     open_team(&mut s);
-    let in_open = update(&mut s, Action::NewMessage { conv: team(), message: Message::text(321, "bob", DAY2, "hi") });
+    let in_open = update(
+        &mut s,
+        Action::NewMessage {
+            conv: team(),
+            message: Message::text(321, "bob", DAY2, "hi"),
+        },
+    );
     assert_eq!(in_open, vec![]);
     let other = update(
         &mut s,
-        Action::NewMessage { conv: ConvId::from("c3"), message: Message::text(8, "carol", DAY2, "ping") },
+        Action::NewMessage {
+            conv: ConvId::from("c3"),
+            message: Message::text(8, "carol", DAY2, "ping"),
+        },
     );
-    assert_eq!(other, vec![Effect::Notify { title: "carol".into(), body: "carol: ping".into() }]);
+    assert_eq!(
+        other,
+        vec![Effect::Notify {
+            title: "carol".into(),
+            body: "carol: ping".into()
+        }]
+    );
     let own = update(
         &mut s,
-        Action::NewMessage { conv: ConvId::from("c3"), message: Message::text(9, "alice", DAY2, "me") },
+        Action::NewMessage {
+            conv: ConvId::from("c3"),
+            message: Message::text(9, "alice", DAY2, "me"),
+        },
     );
     assert_eq!(own, vec![]);
 }
@@ -155,16 +287,31 @@ fn notifications_only_for_conversations_not_open() {
 fn mouse_wheel_scrolls_and_click_opens() {
     let mut s = state(80, 24);
     open_team(&mut s);
-    let ev = |kind, column, row| Action::Mouse(MouseEvent { kind, column, row, modifiers: NONE });
+    let ev = |kind, column, row| {
+        Action::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: NONE,
+        })
+    };
     update(&mut s, ev(MouseEventKind::ScrollUp, 40, 10));
-    assert!(matches!(s.open.as_ref().unwrap().scroll, ScrollPos::Anchored { .. }));
+    assert!(matches!(
+        s.open.as_ref().unwrap().scroll,
+        ScrollPos::Anchored { .. }
+    ));
     let before = screen(&s);
     assert!(before.contains("21:06 → carol joined"), "{before}");
     update(&mut s, ev(MouseEventKind::ScrollDown, 40, 10));
     assert_eq!(s.open.as_ref().unwrap().scroll, ScrollPos::Bottom);
     // Row 2-3 of the list is the second conversation (bob).
     let fx = update(&mut s, ev(MouseEventKind::Down(MouseButton::Left), 3, 2));
-    assert_eq!(fx[0], Effect::Open { conv: ConvId::from("c2") });
+    assert_eq!(
+        fx[0],
+        Effect::Open {
+            conv: ConvId::from("c2")
+        }
+    );
 }
 
 #[test]
@@ -185,9 +332,30 @@ fn search_results_jump_to_the_message() {
     );
     assert!(matches!(s.overlay, Overlay::Search { .. }));
     let fx = key(&mut s, KeyCode::Enter, NONE);
-    let around = TimelineQuery::Around { seq: 317, before: 200, after: 200 };
-    assert_eq!(fx, vec![Effect::Open { conv: team() }, Effect::LoadTimeline { conv: team(), query: around }]);
-    update(&mut s, Action::Timeline { conv: team(), query: around, items: team_timeline(), total: 8 });
+    let around = TimelineQuery::Around {
+        seq: 317,
+        before: 200,
+        after: 200,
+    };
+    assert_eq!(
+        fx,
+        vec![
+            Effect::Open { conv: team() },
+            Effect::LoadTimeline {
+                conv: team(),
+                query: around
+            }
+        ]
+    );
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: around,
+            items: team_timeline(),
+            total: 8,
+        },
+    );
     let open = s.open.as_ref().unwrap();
     assert_eq!(open.selected, Some(client::ui::state::ItemKey::Seq(317)));
     // The hit is the lowest line on screen.
@@ -200,7 +368,10 @@ fn search_results_jump_to_the_message() {
 fn ctrl_c_quits_from_anywhere() {
     let mut s = state(80, 24);
     key(&mut s, KeyCode::Char('k'), KeyModifiers::CONTROL);
-    assert_eq!(key(&mut s, KeyCode::Char('c'), KeyModifiers::CONTROL), vec![Effect::Quit]);
+    assert_eq!(
+        key(&mut s, KeyCode::Char('c'), KeyModifiers::CONTROL),
+        vec![Effect::Quit]
+    );
     assert!(s.quit);
 }
 
@@ -222,9 +393,64 @@ fn failed_echo_and_pending_render_with_state() {
     open_team(&mut s);
     let mut items = team_timeline();
     items.truncate(9);
-    items.push(pending("p3", "queued offline", OutboxState::Pending, DAY2 + 14 * MIN));
-    update(&mut s, Action::Timeline { conv: team(), query: TimelineQuery::Latest { limit: 200 }, items, total: 8 });
+    items.push(pending(
+        "p3",
+        "queued offline",
+        OutboxState::Pending,
+        DAY2 + 14 * MIN,
+    ));
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items,
+            total: 8,
+        },
+    );
     let text = screen(&s);
     assert!(text.contains("09:14 queued offline ⋯ queued"), "{text}");
-    assert!(matches!(s.open.as_ref().unwrap().items.last(), Some(TimelineItem::Pending(_))));
+    assert!(matches!(
+        s.open.as_ref().unwrap().items.last(),
+        Some(TimelineItem::Pending(_))
+    ));
+}
+
+#[test]
+fn loading_older_grows_the_window_read_from_the_store() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    assert_eq!(
+        s.window_query(),
+        Some((team(), TimelineQuery::Latest { limit: 200 }))
+    );
+    assert_eq!(
+        key(&mut s, KeyCode::Home, NONE),
+        vec![Effect::LoadOlder { conv: team() }]
+    );
+    assert_eq!(
+        s.window_query(),
+        Some((team(), TimelineQuery::Latest { limit: 400 }))
+    );
+    update(
+        &mut s,
+        Action::OlderLoaded {
+            conv: team(),
+            error: None,
+        },
+    );
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 400 },
+            items: team_timeline(),
+            total: 8,
+        },
+    );
+    assert_eq!(
+        s.window_query(),
+        Some((team(), TimelineQuery::Latest { limit: 200 }))
+    );
+    assert!(!screen(&s).contains("loading"));
 }

@@ -23,7 +23,13 @@ fn timeline_with_gap_edits_pending_and_failed() {
     let mut s = state(80, 24);
     let fx = open_team(&mut s);
     // Opening marks the newest message on screen read.
-    assert_eq!(fx, vec![Effect::MarkRead { conv: team(), seq: 320 }]);
+    assert_eq!(
+        fx,
+        vec![Effect::MarkRead {
+            conv: team(),
+            seq: 320
+        }]
+    );
     assert_eq!(s.convs[0].unread, 0);
     assert_snapshot("timeline_80x24", &screen(&s));
 }
@@ -66,8 +72,13 @@ fn quick_switcher_filters_fuzzily_and_opens() {
     assert_eq!(
         fx,
         vec![
-            Effect::Open { conv: ConvId::from("c3") },
-            Effect::LoadTimeline { conv: ConvId::from("c3"), query: TimelineQuery::Latest { limit: 200 } }
+            Effect::Open {
+                conv: ConvId::from("c3")
+            },
+            Effect::LoadTimeline {
+                conv: ConvId::from("c3"),
+                query: TimelineQuery::Latest { limit: 200 }
+            }
         ]
     );
     assert_eq!(s.overlay, Overlay::None);
@@ -97,11 +108,29 @@ fn cjk_and_emoji_keep_columns() {
     update(&mut s, Action::Conversations(rows));
     key(&mut s, KeyCode::Down, KeyModifiers::ALT);
     let items = vec![
-        TimelineItem::Message(local(1, "小林", DAY2, "こんにちは、世界！今日のデプロイは十時からです。よろしくお願いします。")),
-        TimelineItem::Message(local(2, "bob", DAY2 + MIN, "👨‍👩‍👧 family emoji and 한국어 text")),
+        TimelineItem::Message(local(
+            1,
+            "小林",
+            DAY2,
+            "こんにちは、世界！今日のデプロイは十時からです。よろしくお願いします。",
+        )),
+        TimelineItem::Message(local(
+            2,
+            "bob",
+            DAY2 + MIN,
+            "👨‍👩‍👧 family emoji and 한국어 text",
+        )),
         TimelineItem::Message(local(3, "小林", DAY2 + 2 * MIN, "了解です👍")),
     ];
-    update(&mut s, Action::Timeline { conv: team(), query: TimelineQuery::Latest { limit: 200 }, items, total: 3 });
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items,
+            total: 3,
+        },
+    );
     typ(&mut s, "日本語");
     assert_snapshot("cjk_60x16", &screen(&s));
 }
@@ -111,18 +140,39 @@ fn status_bar_tells_the_truth() {
     let mut s = state(80, 6);
     update(&mut s, Action::Outbox(vec![]));
     let status = |s: &client::ui::state::AppState| screen(s).lines().last().unwrap().to_owned();
-    assert_eq!(status(&s), " alice@ws://127.0.0.1:7878/v1 │ ● Live │ 0 queued             4 unread │ ? help");
-    update(&mut s, Action::Connection(ConnState::CatchingUp { remaining: 3 }));
-    assert!(status(&s).contains("│ ⠙ Catching up 3 │ 0 queued"), "{}", status(&s));
-    update(&mut s, Action::Connection(ConnState::Reconnecting { in_ms: 3_200 }));
-    assert!(status(&s).contains("│ ○ Reconnecting in 4s │"), "{}", status(&s));
+    assert_eq!(
+        status(&s),
+        " alice@ws://127.0.0.1:7878/v1 │ ● Live │ 0 queued             4 unread │ ? help"
+    );
+    update(
+        &mut s,
+        Action::Connection(ConnState::CatchingUp { remaining: 3 }),
+    );
+    assert!(
+        status(&s).contains("│ ⠙ Catching up 3 │ 0 queued"),
+        "{}",
+        status(&s)
+    );
+    update(
+        &mut s,
+        Action::Connection(ConnState::Reconnecting { in_ms: 3_200 }),
+    );
+    assert!(
+        status(&s).contains("│ ○ Reconnecting in 4s │"),
+        "{}",
+        status(&s)
+    );
     let p = |id: &str| match pending(id, "x", client::ui::model::OutboxState::Pending, DAY2) {
         TimelineItem::Pending(p) => p,
         _ => unreachable!(),
     };
     update(&mut s, Action::Outbox(vec![p("a"), p("b")]));
     update(&mut s, Action::Connection(ConnState::Offline));
-    assert!(status(&s).contains("│ ○ Offline │ 2 queued"), "{}", status(&s));
+    assert!(
+        status(&s).contains("│ ○ Offline │ 2 queued"),
+        "{}",
+        status(&s)
+    );
 }
 
 #[test]
@@ -134,11 +184,25 @@ fn no_color_uses_no_colours() {
     client::ui::driver::draw(&mut term, &s).unwrap();
     let buf = term.backend().buffer();
     for cell in buf.content() {
-        assert_eq!(cell.fg, ratatui::style::Color::Reset, "coloured cell {:?}", cell);
-        assert_eq!(cell.bg, ratatui::style::Color::Reset, "coloured cell {:?}", cell);
+        assert_eq!(
+            cell.fg,
+            ratatui::style::Color::Reset,
+            "coloured cell {:?}",
+            cell
+        );
+        assert_eq!(
+            cell.bg,
+            ratatui::style::Color::Reset,
+            "coloured cell {:?}",
+            cell
+        );
     }
     // The status bar is reversed instead of coloured.
-    assert!(buf[(0, 23)].modifier.contains(ratatui::style::Modifier::REVERSED));
+    assert!(
+        buf[(0, 23)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    );
 }
 
 #[test]
@@ -148,4 +212,49 @@ fn group_and_direct_are_marked_in_list() {
     assert!(text.contains("# Team chat"), "{text}");
     assert!(text.contains("@ bob"), "{text}");
     assert_eq!(s.convs[0].kind, ConvKind::Group);
+}
+
+#[test]
+fn help_scrolls_on_a_short_terminal() {
+    let mut s = state(80, 24);
+    key(&mut s, KeyCode::Char('?'), NONE);
+    let first = screen(&s);
+    assert!(
+        first.contains("Help — Up/Down scroll, Esc closes"),
+        "{first}"
+    );
+    assert!(!first.contains("/quit"), "{first}");
+    for _ in 0..10 {
+        key(&mut s, KeyCode::Down, NONE);
+    }
+    let last = screen(&s);
+    assert!(last.contains("/quit                   quit"), "{last}");
+    assert_snapshot("help_scrolled_80x24", &last);
+}
+
+#[test]
+fn tiny_and_odd_sizes_do_not_panic() {
+    for (w, h) in [
+        (1, 1),
+        (2, 2),
+        (10, 3),
+        (20, 5),
+        (45, 8),
+        (49, 30),
+        (50, 4),
+        (300, 100),
+    ] {
+        let mut s = state(w, h);
+        screen(&s);
+        open_team(&mut s);
+        typ(
+            &mut s,
+            "some text that is long enough to wrap in a small box",
+        );
+        key(&mut s, KeyCode::PageUp, NONE);
+        screen(&s);
+        key(&mut s, KeyCode::Char('?'), NONE);
+        key(&mut s, KeyCode::Char('k'), KeyModifiers::CONTROL);
+        screen(&s);
+    }
 }

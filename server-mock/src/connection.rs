@@ -9,6 +9,7 @@
 //! that does not read.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
@@ -61,9 +62,28 @@ fn reason(code: u16) -> &'static str {
 pub struct Outbox {
     tx: mpsc::Sender<Message>,
     close: Arc<watch::Sender<Option<u16>>>,
+    /// Writes submitted on this connection whose reply is not queued yet.
+    unreplied: Arc<AtomicUsize>,
 }
 
 impl Outbox {
+    /// A write job for this connection was queued for the writer.
+    pub fn begin_write(&self) {
+        self.unreplied.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The reply of a write job was queued (or will never be).
+    pub fn end_write(&self) {
+        let _ = self
+            .unreplied
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+
+    /// True while some write of this connection has not been answered.
+    pub fn has_unreplied(&self) -> bool {
+        self.unreplied.load(Ordering::SeqCst) > 0
+    }
+
     /// Queues a text frame without waiting. When the queue is full the peer
     /// is not keeping up: the connection is closed with 1013 rather than
     /// skipping a frame. Returns false when the frame was not queued.
@@ -169,6 +189,7 @@ impl Connection {
         let outbox = Outbox {
             tx,
             close: Arc::new(close_tx),
+            unreplied: Arc::new(AtomicUsize::new(0)),
         };
         let writer = tokio::spawn(write_loop(sink, rx, close_rx.clone()));
         Ok(Connection {

@@ -21,6 +21,8 @@ use crate::state::Shared;
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// A connection silent this long is closed.
 const IDLE_LIMIT: Duration = Duration::from_secs(90);
+/// Longest time a client may take to complete the WebSocket upgrade.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The fifth `unauthorized` reply on a connection closes it with 1008.
 const MAX_STRIKES: u32 = 5;
 
@@ -50,12 +52,25 @@ struct Handler {
 
 /// Serves one accepted TCP connection until it closes or the server shuts down.
 pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let mut conn = match Connection::accept(tcp, shared.outbound_queue).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::debug!(error = %e, "handshake failed");
-            return;
-        }
+    // A peer that never completes the upgrade must not hold a connection
+    // slot (or shutdown) forever.
+    let accept = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        Connection::accept(tcp, shared.outbound_queue),
+    );
+    let mut conn = tokio::select! {
+        r = accept => match r {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("handshake timed out");
+                return;
+            }
+        },
+        _ = connection::signalled(&mut shutdown, |s| *s) => return,
     };
     let mut h = Handler {
         conn_id: shared.next_conn_id(),
@@ -118,6 +133,24 @@ impl Handler {
 
     async fn on_frame(&mut self, frame: ClientFrame) -> Flow {
         let re = frame.id();
+        // Requests are answered in order per connection: a ping, sync or pull
+        // sent after a send is answered after the send's `sent` (so it also
+        // sees that send). Writes are answered by the writer after commit, so
+        // other requests first wait for this connection's earlier writes.
+        let is_write = matches!(
+            frame,
+            ClientFrame::Create { .. }
+                | ClientFrame::Invite { .. }
+                | ClientFrame::Leave { .. }
+                | ClientFrame::Rename { .. }
+                | ClientFrame::Send { .. }
+                | ClientFrame::Edit { .. }
+                | ClientFrame::Redact { .. }
+                | ClientFrame::Read { .. }
+        );
+        if !is_write && self.outbox.has_unreplied() {
+            self.shared.store.barrier().await;
+        }
         match frame {
             ClientFrame::Ping { id } => {
                 self.reply(&ServerFrame::Pong { re: id });

@@ -10,6 +10,23 @@
 //!   store thread that commits every write.
 //! - [`client`]: the public handle ([`Client`], [`ClientBuilder`]).
 //! - [`events`]: [`Event`], [`ConnState`], [`SyncReport`].
+//!
+//! Data flow: the app calls a [`Client`] method → a command goes to the
+//! driver thread → [`engine::Engine::handle_command`] updates its in-memory
+//! mirror and emits frames, a store batch and events → the driver writes the
+//! frames to the WebSocket and hands the batch, then the events (and any
+//! reply), to the store thread, which commits the batch in one `BEGIN
+//! IMMEDIATE` transaction before delivering what follows it. Server frames
+//! take the same path through [`engine::Engine::handle_frame`]. Queries
+//! ([`Client::timeline`], [`Client::conversations`], …) read a separate
+//! SQLite connection and never touch the network.
+//!
+//! Invariants and where they live: a cursor never ahead of its messages
+//! (one batch per apply, `store::Write::Messages` + `store::Write::Conv`);
+//! exact gaps (`store::ranges`); per-conversation send order and retries with
+//! the same client id (`engine/outbox.rs`); lazy groups and bounded opens
+//! (`engine/timeline.rs`); resets on a changed `server_id` or a backwards
+//! `last_seq` (`engine/connect.rs`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod protocol;

@@ -21,7 +21,10 @@ fn seed(path: &std::path::Path) {
         left: false,
     });
     s.apply(&Batch {
-        writes: vec![Write::Meta(MetaKey::User, Some("me".into())), Write::Conv(rec)],
+        writes: vec![
+            Write::Meta(MetaKey::User, Some("me".into())),
+            Write::Conv(rec),
+        ],
         durable: false,
     })
     .unwrap();
@@ -29,7 +32,10 @@ fn seed(path: &std::path::Path) {
 
 fn open(path: &std::path::Path) -> Client {
     // Port 9 on localhost: nothing listens, and the client is never started.
-    ClientBuilder::new("ws://127.0.0.1:9/v1", path, "dev-1").open().unwrap().0
+    ClientBuilder::new("ws://127.0.0.1:9/v1", path, "dev-1")
+        .open()
+        .unwrap()
+        .0
 }
 
 #[test]
@@ -43,28 +49,45 @@ fn sends_and_reads_offline_survive_a_restart() {
     assert_eq!(client.state(), ConnState::Offline);
     let id = client.send(&conv, "queued while offline").unwrap();
     assert_eq!(id.len(), 26, "ULID-like client id");
-    assert!(client.send(&conv, "   ").is_err(), "blank bodies are refused locally");
-    assert!(matches!(
-        client.send(&ConvId::from("nope"), "x"),
-        Err(sync_core::Error::UnknownConversation(_))
-    ));
-    let tl = client.timeline(&conv, TimelineQuery::Latest { limit: 20 }).unwrap();
+    assert!(
+        client.send(&conv, "   ").is_err(),
+        "blank bodies are refused locally"
+    );
+    // Not cached yet (e.g. before the first sync): queued, the server decides.
+    let early = client.send(&ConvId::from("c2"), "early").unwrap();
+    let tl = client
+        .timeline(&conv, TimelineQuery::Latest { limit: 20 })
+        .unwrap();
     assert_eq!(tl.len(), 2, "{tl:?}");
     assert_eq!(tl[0], TimelineItem::Gap { from: 1, to: 10 });
-    assert!(matches!(&tl[1], TimelineItem::Pending(o) if o.client_id == id && o.state == OutboxState::Pending));
+    assert!(
+        matches!(&tl[1], TimelineItem::Pending(o) if o.client_id == id && o.state == OutboxState::Pending)
+    );
     client.mark_read(&conv, 8).unwrap();
     let row = client.conversation(&conv).unwrap().unwrap();
     assert_eq!((row.read_seq, row.unread, row.pending), (8, 6, 1));
     client.mark_read(&conv, 6).unwrap();
-    assert_eq!(client.conversation(&conv).unwrap().unwrap().read_seq, 8, "never backwards");
-    assert_eq!(client.find_conversation("@bob").unwrap().map(|r| r.conv), Some(conv.clone()));
+    assert_eq!(
+        client.conversation(&conv).unwrap().unwrap().read_seq,
+        8,
+        "never backwards"
+    );
+    assert_eq!(
+        client.find_conversation("@bob").unwrap().map(|r| r.conv),
+        Some(conv.clone())
+    );
     drop(client);
 
     // "Kill" and reopen: the row and the cursor are still there.
     let again = open(&path);
     let out = again.outbox().unwrap();
-    assert_eq!(out.len(), 1);
-    assert_eq!((out[0].client_id.as_str(), out[0].body.as_deref()), (id.as_str(), Some("queued while offline")));
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        (out[0].client_id.as_str(), out[0].body.as_deref()),
+        (id.as_str(), Some("queued while offline"))
+    );
+    assert_eq!(out[1].client_id, early);
+    again.discard(&early).unwrap();
     assert_eq!(again.conversation(&conv).unwrap().unwrap().read_seq, 8);
     again.discard(&id).unwrap();
     assert!(again.outbox().unwrap().is_empty());

@@ -6,12 +6,12 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Harness, ME, ModelServer, logged_in};
+use common::{Harness, ME, ModelServer};
 use proptest::prelude::*;
 use sync_core::ConnState;
 use sync_core::engine::Command;
 use sync_core::protocol::{ConvId, ConvKind, EntryKind};
-use sync_core::store::{MemoryStore, Store, TimelineItem, TimelineQuery};
+use sync_core::store::{MemoryStore, SqliteStore, Store, TimelineItem, TimelineQuery};
 
 const CONVS: [&str; 3] = ["d1", "d2", "g1"];
 
@@ -60,7 +60,7 @@ fn small_pages() -> sync_core::engine::Config {
     }
 }
 
-fn apply(h: &mut Harness<MemoryStore>, op: Op, sent: &mut Vec<String>) {
+fn apply<S: Store>(h: &mut Harness<S>, op: Op, sent: &mut Vec<String>) {
     match op {
         Op::OtherPost(c, n) => {
             let conv = CONVS[c];
@@ -114,7 +114,7 @@ fn apply(h: &mut Harness<MemoryStore>, op: Op, sent: &mut Vec<String>) {
     }
 }
 
-fn settle(h: &mut Harness<MemoryStore>) {
+fn settle<S: Store>(h: &mut Harness<S>) {
     if h.connected {
         h.disconnect();
     }
@@ -122,61 +122,95 @@ fn settle(h: &mut Harness<MemoryStore>) {
     h.run();
 }
 
+fn converges<S: Store>(ops: Vec<Op>, mut store: S) -> Result<(), TestCaseError> {
+    common::seed_session(&mut store);
+    let mut h = Harness::new(server(), store, small_pages());
+    let mut sent = Vec::new();
+    for o in ops {
+        apply(&mut h, o, &mut sent);
+    }
+    // Twice: the second sync sees the read cursors flushed by the first.
+    settle(&mut h);
+    settle(&mut h);
+
+    prop_assert!(h.store.outbox().unwrap().is_empty(), "outbox drained");
+    for conv in CONVS {
+        let id = ConvId::from(conv);
+        let model = &h.server.convs[&id];
+        // Every message the user sent is on the server exactly once.
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for m in &model.timeline {
+            if let Some(c) = &m.client_id {
+                *seen.entry(c.clone()).or_default() += 1;
+            }
+        }
+        prop_assert!(
+            seen.values().all(|n| *n == 1),
+            "duplicates in {}: {:?}",
+            conv,
+            seen
+        );
+        // What the cache holds equals the server at the same seqs.
+        let tl = h
+            .store
+            .timeline(&id, TimelineQuery::Latest { limit: 100_000 })
+            .unwrap();
+        let mut held = 0;
+        let mut gap_total = 0;
+        for item in &tl {
+            match item {
+                TimelineItem::Message(m) => {
+                    let s = &model.timeline[(m.seq - 1) as usize];
+                    prop_assert_eq!(
+                        (&m.sender, m.kind, &m.client_id),
+                        (&s.sender, s.kind, &s.client_id)
+                    );
+                    if m.kind == EntryKind::Text {
+                        prop_assert_eq!(&m.body, &s.body);
+                    }
+                    held += 1;
+                }
+                TimelineItem::Gap { from, to } => gap_total += to - from + 1,
+                TimelineItem::Pending(o) => prop_assert!(false, "pending echo left: {:?}", o),
+            }
+        }
+        prop_assert_eq!(
+            held + gap_total,
+            model.timeline.len() as u64,
+            "held + gaps = last_seq in {}",
+            conv
+        );
+        if model.kind == ConvKind::Direct {
+            prop_assert_eq!(gap_total, 0, "direct conversations are complete");
+        }
+        let row = h.store.conversation(&id).unwrap().unwrap();
+        let want = h.server.summary(ME, &id);
+        prop_assert_eq!(
+            (row.last_seq, row.read_seq, row.unread),
+            (want.last_seq, want.read_seq, want.unread),
+            "counts of {}",
+            conv
+        );
+    }
+    prop_assert_eq!(h.engine.state(), &ConnState::Live);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn local_state_converges_to_the_server(ops in proptest::collection::vec(op(), 1..60)) {
-        let mut h = Harness::new(server(), {
-            let mut s = MemoryStore::new();
-            common::seed_session(&mut s);
-            s
-        }, small_pages());
-        let _ = logged_in; // same setup, with small pages
-        let mut sent = Vec::new();
-        for o in ops {
-            apply(&mut h, o, &mut sent);
-        }
-        // Twice: the second sync sees the read cursors flushed by the first.
-        settle(&mut h);
-        settle(&mut h);
+        converges(ops, MemoryStore::new())?;
+    }
+}
 
-        prop_assert!(h.store.outbox().unwrap().is_empty(), "outbox drained");
-        for conv in CONVS {
-            let id = ConvId::from(conv);
-            let model = &h.server.convs[&id];
-            // Every message the user sent is on the server exactly once.
-            let mut seen: HashMap<String, usize> = HashMap::new();
-            for m in &model.timeline {
-                if let Some(c) = &m.client_id { *seen.entry(c.clone()).or_default() += 1; }
-            }
-            prop_assert!(seen.values().all(|n| *n == 1), "duplicates in {}: {:?}", conv, seen);
-            // What the cache holds equals the server at the same seqs.
-            let tl = h.store.timeline(&id, TimelineQuery::Latest { limit: 100_000 }).unwrap();
-            let mut held = 0;
-            let mut gap_total = 0;
-            for item in &tl {
-                match item {
-                    TimelineItem::Message(m) => {
-                        let s = &model.timeline[(m.seq - 1) as usize];
-                        prop_assert_eq!((&m.sender, m.kind, &m.client_id), (&s.sender, s.kind, &s.client_id));
-                        if m.kind == EntryKind::Text {
-                            prop_assert_eq!(&m.body, &s.body);
-                        }
-                        held += 1;
-                    }
-                    TimelineItem::Gap { from, to } => gap_total += to - from + 1,
-                    TimelineItem::Pending(o) => prop_assert!(false, "pending echo left: {:?}", o),
-                }
-            }
-            prop_assert_eq!(held + gap_total, model.timeline.len() as u64, "held + gaps = last_seq in {}", conv);
-            if model.kind == ConvKind::Direct {
-                prop_assert_eq!(gap_total, 0, "direct conversations are complete");
-            }
-            let row = h.store.conversation(&id).unwrap().unwrap();
-            let want = h.server.summary(ME, &id);
-            prop_assert_eq!((row.last_seq, row.read_seq, row.unread), (want.last_seq, want.read_seq, want.unread), "counts of {}", conv);
-        }
-        prop_assert_eq!(h.engine.state(), &ConnState::Live);
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// The same property with the SQLite store under the engine.
+    #[test]
+    fn local_state_converges_with_sqlite(ops in proptest::collection::vec(op(), 1..40)) {
+        converges(ops, SqliteStore::open_in_memory().unwrap())?;
     }
 }

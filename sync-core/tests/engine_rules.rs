@@ -527,7 +527,11 @@ fn typing_is_throttled_and_receipts_are_stored() {
     assert_eq!(h.sent_of("typing").len(), 2);
     h.inject(r#"{"type":"receipt","conv":"d1","user":"bob","seq":2}"#);
     h.inject(r#"{"type":"receipt","conv":"d1","user":"bob","seq":1}"#);
-    assert_eq!(h.store.receipt(&c("d1"), "bob"), Some(2), "receipts only move forward");
+    assert_eq!(
+        h.store.receipt(&c("d1"), "bob"),
+        Some(2),
+        "receipts only move forward"
+    );
     assert_eq!(
         h.count_events(|e| matches!(e, Event::Receipt { seq: 2, .. })),
         1
@@ -535,6 +539,61 @@ fn typing_is_throttled_and_receipts_are_stored() {
     h.inject(r#"{"type":"typing","conv":"d1","user":"bob"}"#);
     assert_eq!(
         h.events.last(),
-        Some(&Event::Typing { conv: c("d1"), user: "bob".into() })
+        Some(&Event::Typing {
+            conv: c("d1"),
+            user: "bob".into()
+        })
     );
+}
+
+#[test]
+fn a_disconnect_in_the_middle_of_a_full_listing_restarts_it() {
+    let mut s = ModelServer {
+        sync_page: 2,
+        ..ModelServer::default()
+    };
+    for i in 0..5 {
+        s.create(&format!("g{i}"), ConvKind::Group, "t", &["carol", ME]);
+    }
+    let mut h = logged_in(s);
+    h.cmd(Command::Connect).unwrap();
+    for _ in 0..3 {
+        h.deliver_one(); // hello, session, first sync page
+    }
+    assert_eq!(h.store.conversations().unwrap().len(), 2);
+    assert_eq!(
+        h.store.load().unwrap().since,
+        None,
+        "mid-listing token not stored"
+    );
+    h.disconnect();
+    h.restart(common::test_config());
+    h.go_live();
+    assert_eq!(h.store.conversations().unwrap().len(), 5);
+    let sinces: Vec<_> = h
+        .sent_of("sync")
+        .iter()
+        .map(|f| match f {
+            ClientFrame::Sync { since, .. } => since.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sinces[..3],
+        [None, Some("f2".to_string()), None],
+        "the listing restarts from the beginning"
+    );
+}
+
+#[test]
+fn a_push_for_an_unknown_conversation_triggers_a_sync() {
+    let mut h = logged_in(server_with_direct(0));
+    h.go_live();
+    let syncs = h.sent_of("sync").len();
+    h.server.create("d2", ConvKind::Direct, "", &["zed", ME]);
+    let p = h.server.post("d2", "zed", "surprise");
+    h.to_client.push_back(p);
+    h.run();
+    assert_eq!(h.sent_of("sync").len(), syncs + 1);
+    assert_eq!(seqs(&h, "d2"), vec![1, 2], "learned by sync, then pulled");
 }

@@ -16,7 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 /// Failures of connection setup and sending.
@@ -279,7 +281,8 @@ async fn drive(
             cmd = cmds.recv() => match cmd {
                 // The runner dropped the connection: close politely, best effort.
                 None => {
-                    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), ws.close(None)).await;
+                    let normal = CloseFrame { code: CloseCode::Normal, reason: "".into() };
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), ws.close(Some(normal))).await;
                     return;
                 }
                 Some(Cmd::Pause(p)) => paused = p,

@@ -27,7 +27,10 @@ use crate::template::Vars;
 pub fn show(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 300 {
-        let cut = (0..=300).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+        let cut = (0..=300)
+            .rev()
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(0);
         format!("{}…({} bytes)", &s[..cut], s.len())
     } else {
         s
@@ -40,7 +43,11 @@ fn show_buffer(conn: &Connection) -> String {
     }
     let shown: Vec<String> = conn.buffer.iter().take(5).map(show).collect();
     let more = conn.buffer.len().saturating_sub(5);
-    let tail = if more > 0 { format!(" (+{more} more)") } else { String::new() };
+    let tail = if more > 0 {
+        format!(" (+{more} more)")
+    } else {
+        String::new()
+    };
     format!("buffered: {}{tail}", shown.join(", "))
 }
 
@@ -138,13 +145,21 @@ pub async fn expect_none(
         .iter()
         .find(|f| matches(pattern, f, &vars, &mut Vec::new()).is_ok())
     {
-        Some(f) => Err(format!("unexpected frame {} (matches {})", show(f), show(pattern))),
+        Some(f) => Err(format!(
+            "unexpected frame {} (matches {})",
+            show(f),
+            show(pattern)
+        )),
         None => Ok(()),
     }
 }
 
 /// Waits for the connection to close with `code`, discarding frames before it.
-pub async fn expect_close(conn: &mut Connection, code: u16, within: Duration) -> Result<(), String> {
+pub async fn expect_close(
+    conn: &mut Connection,
+    code: u16,
+    within: Duration,
+) -> Result<(), String> {
     conn.pause(false);
     let deadline = Instant::now() + within;
     while conn.closed.is_none() {

@@ -68,7 +68,11 @@ pub fn concrete(pattern: &Value, vars: &Vars) -> Option<Value> {
 
 fn fail(path: &str, reason: String) -> Result<(), Mismatch> {
     Err(Mismatch {
-        path: if path.is_empty() { ".".into() } else { path.into() },
+        path: if path.is_empty() {
+            ".".into()
+        } else {
+            path.into()
+        },
         reason,
     })
 }
@@ -87,7 +91,10 @@ fn json_eq(a: &Value, b: &Value) -> bool {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 200 {
-        let cut = (0..=200).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+        let cut = (0..=200)
+            .rev()
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(0);
         format!("{}…({} bytes)", &s[..cut], s.len())
     } else {
         s
@@ -133,13 +140,17 @@ fn match_operator(
             }
         }
         "$len" => {
-            let want = number_arg(arg, vars, path)? as usize;
             let got = match actual {
                 Value::Array(a) => a.len(),
                 Value::String(s) => s.len(),
                 Value::Object(o) => o.len(),
                 _ => return fail(path, format!("$len of non-container {}", short(actual))),
             };
+            // `{"$len":?n}` captures the length instead of checking it.
+            if let Some(("$capture", _)) = operator(arg) {
+                return match_at(arg, &Value::from(got), vars, caps, path);
+            }
+            let want = number_arg(arg, vars, path)? as usize;
             if got == want {
                 Ok(())
             } else {
@@ -170,7 +181,10 @@ fn match_operator(
             let (item, sub) = if op == "$first" {
                 (items.first(), format!("{path}[0]"))
             } else {
-                (items.last(), format!("{path}[{}]", items.len().saturating_sub(1)))
+                (
+                    items.last(),
+                    format!("{path}[{}]", items.len().saturating_sub(1)),
+                )
             };
             match item {
                 Some(item) => match_at(arg, item, vars, caps, &sub),
@@ -225,7 +239,11 @@ fn match_operator(
             } else {
                 fail(
                     path,
-                    format!("no element assignment matches {} in {}", short(arg), short(actual)),
+                    format!(
+                        "no element assignment matches {} in {}",
+                        short(arg),
+                        short(actual)
+                    ),
                 )
             }
         }
@@ -310,7 +328,14 @@ fn match_at(
             })?;
             match actual {
                 Value::String(a) if *a == want => Ok(()),
-                _ => fail(path, format!("expected {}, got {}", short(&Value::String(want)), short(actual))),
+                _ => fail(
+                    path,
+                    format!(
+                        "expected {}, got {}",
+                        short(&Value::String(want)),
+                        short(actual)
+                    ),
+                ),
             }
         }
         (p, a) if json_eq(p, a) => Ok(()),
@@ -350,24 +375,78 @@ mod tests {
     fn arrays_are_exact_unless_unordered_or_contains() {
         let vars = Vars::default();
         let frame = json!({"m":["b","a","c"]});
-        assert!(matches(&pat(r#"{"m":["a","b","c"]}"#), &frame, &vars, &mut Vec::new()).is_err());
-        matches(&pat(r#"{"m":{"$unordered":["a","b","c"]}}"#), &frame, &vars, &mut Vec::new()).unwrap();
-        matches(&pat(r#"{"m":{"$contains":["c"]}}"#), &frame, &vars, &mut Vec::new()).unwrap();
-        assert!(matches(&pat(r#"{"m":{"$contains":["d"]}}"#), &frame, &vars, &mut Vec::new()).is_err());
+        assert!(
+            matches(
+                &pat(r#"{"m":["a","b","c"]}"#),
+                &frame,
+                &vars,
+                &mut Vec::new()
+            )
+            .is_err()
+        );
+        matches(
+            &pat(r#"{"m":{"$unordered":["a","b","c"]}}"#),
+            &frame,
+            &vars,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        matches(
+            &pat(r#"{"m":{"$contains":["c"]}}"#),
+            &frame,
+            &vars,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert!(
+            matches(
+                &pat(r#"{"m":{"$contains":["d"]}}"#),
+                &frame,
+                &vars,
+                &mut Vec::new()
+            )
+            .is_err()
+        );
         matches(&pat(r#"{"m":{"$len":3}}"#), &frame, &vars, &mut Vec::new()).unwrap();
-        matches(&pat(r#"{"m":{"$and":[{"$first":"b"},{"$last":"c"}]}}"#), &frame, &vars, &mut Vec::new())
-            .unwrap();
-        assert!(matches(&pat(r#"{"m":{"$last":"a"}}"#), &frame, &vars, &mut Vec::new()).is_err());
+        let mut caps = Vec::new();
+        matches(&pat(r#"{"m":{"$len":?n}}"#), &frame, &vars, &mut caps).unwrap();
+        assert_eq!(caps, vec![("n".to_owned(), json!(3))]);
+        matches(
+            &pat(r#"{"m":{"$and":[{"$first":"b"},{"$last":"c"}]}}"#),
+            &frame,
+            &vars,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert!(
+            matches(
+                &pat(r#"{"m":{"$last":"a"}}"#),
+                &frame,
+                &vars,
+                &mut Vec::new()
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn comparisons_and_vars() {
         let mut vars = Vars::default();
         vars.set("n", json!(5));
-        matches(&pat(r#"{"x":{"$gte":$n},"y":$n}"#), &json!({"x":6,"y":5}), &vars, &mut Vec::new())
-            .unwrap();
-        let err = matches(&pat(r#"{"x":{"$gt":$n}}"#), &json!({"x":5}), &vars, &mut Vec::new())
-            .unwrap_err();
+        matches(
+            &pat(r#"{"x":{"$gte":$n},"y":$n}"#),
+            &json!({"x":6,"y":5}),
+            &vars,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        let err = matches(
+            &pat(r#"{"x":{"$gt":$n}}"#),
+            &json!({"x":5}),
+            &vars,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "at .x: expected $gt 5, got 5");
     }
 }

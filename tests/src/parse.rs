@@ -160,7 +160,12 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn num<T: std::str::FromStr>(&self, line: usize, what: &str, s: &str) -> Result<T, ScriptError> {
+    fn num<T: std::str::FromStr>(
+        &self,
+        line: usize,
+        what: &str,
+        s: &str,
+    ) -> Result<T, ScriptError> {
         s.parse()
             .map_err(|_| self.err(line, format!("{what} must be a number, got `{s}`")))
     }
@@ -242,7 +247,11 @@ impl<'a> Parser<'a> {
                 let user = words[1].to_owned();
                 let mut o = self.opts(line, &words[2..])?;
                 let creds = self.creds(&mut o);
-                let rcvbuf = if word == "open" { self.rcvbuf(line, &mut o)? } else { None };
+                let rcvbuf = if word == "open" {
+                    self.rcvbuf(line, &mut o)?
+                } else {
+                    None
+                };
                 self.no_more(line, o)?;
                 match word {
                     "open" => StepKind::Open {
@@ -394,7 +403,11 @@ impl<'a> Parser<'a> {
             "assert" => {
                 let (left, op, right) = match words.as_slice() {
                     [l, op, r] if ["==", "!=", "<", "<=", ">", ">="].contains(op) => (*l, *op, *r),
-                    _ => return Err(self.err(line, "usage: assert EXPR OP EXPR (OP: == != < <= > >=)")),
+                    _ => {
+                        return Err(
+                            self.err(line, "usage: assert EXPR OP EXPR (OP: == != < <= > >=)")
+                        );
+                    }
                 };
                 StepKind::Assert {
                     left: self.int_expr(line, left)?,
@@ -553,6 +566,9 @@ mod tests {
         let err = parse_str("t", "x.scn", "repeat 2\nsleep 1\n").unwrap_err();
         assert_eq!(err.to_string(), "x.scn:1: `repeat` without `end`");
         let err = parse_str("t", "x.scn", "expect A {\"a\":1} within=soon\n").unwrap_err();
-        assert_eq!(err.to_string(), "x.scn:1: within must be a number, got `soon`");
+        assert_eq!(
+            err.to_string(),
+            "x.scn:1: within must be a number, got `soon`"
+        );
     }
 }

@@ -59,12 +59,15 @@ mod tests {
     #[test]
     fn lines_and_summary() {
         let mut r = Report::default();
-        r.results.push(("a".into(), Outcome::Pass(Duration::from_millis(12))));
-        r.results.push(("b".into(), Outcome::Fail("line 3: boom".into())));
+        r.results
+            .push(("a".into(), Outcome::Pass(Duration::from_millis(12))));
+        r.results
+            .push(("b".into(), Outcome::Fail("line 3: boom".into())));
         assert_eq!(line("a", &r.results[0].1), "PASS a (12 ms)");
         assert_eq!(line("b", &r.results[1].1), "FAIL b: line 3: boom");
         assert_eq!(r.summary(), "1 passed, 1 failed");
-        r.results.push(("c".into(), Outcome::Skip("needs restart".into())));
+        r.results
+            .push(("c".into(), Outcome::Skip("needs restart".into())));
         assert_eq!(line("c", &r.results[2].1), "SKIP c: needs restart");
         assert_eq!(r.summary(), "1 passed, 1 failed, 1 skipped");
     }

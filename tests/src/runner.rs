@@ -150,17 +150,33 @@ impl Ctx<'_> {
     async fn send_json(&self, conn: &str, frame: Value) -> Result<(), String> {
         let c = self.conn(conn)?;
         let mut c = c.lock().await;
-        c.send_text(frame.to_string()).await.map_err(|e| e.to_string())
+        c.send_text(frame.to_string())
+            .await
+            .map_err(|e| e.to_string())
     }
 
-    async fn expect_on(&self, vars: &Mutex<Vars>, conn: &str, pattern: &Value, within: Option<u64>) -> Result<Value, String> {
+    async fn expect_on(
+        &self,
+        vars: &Mutex<Vars>,
+        conn: &str,
+        pattern: &Value,
+        within: Option<u64>,
+    ) -> Result<Value, String> {
         let c = self.conn(conn)?;
         let mut c = c.lock().await;
         expect::expect(&mut c, pattern, vars, self.timeout(within)).await
     }
 
-    async fn connect(&self, vars: &Mutex<Vars>, conn: &str, rcvbuf: Option<u32>, keep_hello: bool) -> Result<(), String> {
-        let c = Connection::open(self.url, rcvbuf).await.map_err(|e| e.to_string())?;
+    async fn connect(
+        &self,
+        vars: &Mutex<Vars>,
+        conn: &str,
+        rcvbuf: Option<u32>,
+        keep_hello: bool,
+    ) -> Result<(), String> {
+        let c = Connection::open(self.url, rcvbuf)
+            .await
+            .map_err(|e| e.to_string())?;
         lock(&self.conns)?.insert(conn.to_owned(), Arc::new(tokio::sync::Mutex::new(c)));
         if !keep_hello {
             self.expect_on(vars, conn, &json!({"type": "hello", "protocol": 1}), None)
@@ -172,7 +188,14 @@ impl Ctx<'_> {
 
     /// Sends `register`/`login`/`auth` and expects a `session`; records
     /// `CONN.token`, `CONN.device` and `CONN.user`.
-    async fn session(&self, vars: &Mutex<Vars>, conn: &str, mut req: Value, user: &str, device: &str) -> Result<(), String> {
+    async fn session(
+        &self,
+        vars: &Mutex<Vars>,
+        conn: &str,
+        mut req: Value,
+        user: &str,
+        device: &str,
+    ) -> Result<(), String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         req["id"] = json!(id);
         let what = req["type"].as_str().unwrap_or("session").to_owned();
@@ -187,9 +210,19 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    async fn credentials(&self, vars: &Mutex<Vars>, conn: &str, kind: &str, alias: &str, creds: &Creds) -> Result<(), String> {
+    async fn credentials(
+        &self,
+        vars: &Mutex<Vars>,
+        conn: &str,
+        kind: &str,
+        alias: &str,
+        creds: &Creds,
+    ) -> Result<(), String> {
         let user = self.user(vars, alias)?;
-        let device = creds.device.clone().unwrap_or_else(|| format!("dev-{}", conn.to_lowercase()));
+        let device = creds
+            .device
+            .clone()
+            .unwrap_or_else(|| format!("dev-{}", conn.to_lowercase()));
         let password = creds.password.as_deref().unwrap_or(DEFAULT_PASSWORD);
         let req = json!({"type": kind, "user": user, "password": password, "device": device});
         self.session(vars, conn, req, &user, &device).await?;
@@ -199,10 +232,17 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn exec<'s>(&'s self, vars: &'s Mutex<Vars>, steps: &'s [Step]) -> BoxFuture<'s, Result<(), Failure>> {
+    fn exec<'s>(
+        &'s self,
+        vars: &'s Mutex<Vars>,
+        steps: &'s [Step],
+    ) -> BoxFuture<'s, Result<(), Failure>> {
         Box::pin(async move {
             for step in steps {
-                self.step(vars, step).await.map_err(|msg| Failure { line: step.line, msg })?;
+                self.step(vars, step).await.map_err(|msg| Failure {
+                    line: step.line,
+                    msg,
+                })?;
             }
             Ok(())
         })
@@ -216,16 +256,33 @@ impl Ctx<'_> {
                     v.alias(alias, &fresh_name(alias, *len));
                 }
             }
-            StepKind::Connect { conn, rcvbuf, keep_hello } => self.connect(vars, conn, *rcvbuf, *keep_hello).await?,
-            StepKind::Open { conn, user, creds, rcvbuf } => {
+            StepKind::Connect {
+                conn,
+                rcvbuf,
+                keep_hello,
+            } => self.connect(vars, conn, *rcvbuf, *keep_hello).await?,
+            StepKind::Open {
+                conn,
+                user,
+                creds,
+                rcvbuf,
+            } => {
                 self.connect(vars, conn, *rcvbuf, false).await?;
                 let known = lock(&self.registered)?.contains(user);
                 let kind = if known { "login" } else { "register" };
                 self.credentials(vars, conn, kind, user, creds).await?;
             }
-            StepKind::Register { conn, user, creds } => self.credentials(vars, conn, "register", user, creds).await?,
-            StepKind::Login { conn, user, creds } => self.credentials(vars, conn, "login", user, creds).await?,
+            StepKind::Register { conn, user, creds } => {
+                self.credentials(vars, conn, "register", user, creds)
+                    .await?
+            }
+            StepKind::Login { conn, user, creds } => {
+                self.credentials(vars, conn, "login", user, creds).await?
+            }
             StepKind::AuthAs { conn, from } => {
+                if !lock(&self.conns)?.contains_key(conn) {
+                    self.connect(vars, conn, None, false).await?;
+                }
                 let token = self.var_str(vars, &format!("{from}.token"))?;
                 let device = self.var_str(vars, &format!("{from}.device"))?;
                 let user = self.var_str(vars, &format!("{from}.user"))?;
@@ -249,12 +306,19 @@ impl Ctx<'_> {
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            StepKind::Big { conn, len, fragments } => {
+            StepKind::Big {
+                conn,
+                len,
+                fragments,
+            } => {
                 let head = r#"{"type":"ping","id":77,"pad":""#;
                 let tail = r#""}"#;
-                let pad = len
-                    .checked_sub(head.len() + tail.len())
-                    .ok_or_else(|| format!("big frame must be at least {} bytes", head.len() + tail.len()))?;
+                let pad = len.checked_sub(head.len() + tail.len()).ok_or_else(|| {
+                    format!(
+                        "big frame must be at least {} bytes",
+                        head.len() + tail.len()
+                    )
+                })?;
                 let text = format!("{head}{}{tail}", "x".repeat(pad));
                 let c = self.conn(conn)?;
                 let mut c = c.lock().await;
@@ -265,10 +329,18 @@ impl Ctx<'_> {
                     None => c.send_text(text).await,
                 };
             }
-            StepKind::Expect { conn, pattern, within } => {
+            StepKind::Expect {
+                conn,
+                pattern,
+                within,
+            } => {
                 self.expect_on(vars, conn, pattern, *within).await?;
             }
-            StepKind::ExpectNone { conn, pattern, within } => {
+            StepKind::ExpectNone {
+                conn,
+                pattern,
+                within,
+            } => {
                 let c = self.conn(conn)?;
                 let mut c = c.lock().await;
                 let window = Duration::from_millis(within.unwrap_or(DEFAULT_NONE_WINDOW_MS));
@@ -279,7 +351,13 @@ impl Ctx<'_> {
                 let mut c = c.lock().await;
                 expect::expect_close(&mut c, *code, self.timeout(*within)).await?;
             }
-            StepKind::ExpectSeqs { conn, conv, from, to, within } => {
+            StepKind::ExpectSeqs {
+                conn,
+                conv,
+                from,
+                to,
+                within,
+            } => {
                 let (from, to) = (self.eval(vars, from)?, self.eval(vars, to)?);
                 for seq in from..=to {
                     let pattern = json!({"type":"message","conv":conv,"message":{"seq":seq}});
@@ -326,8 +404,11 @@ impl Ctx<'_> {
                 let mut c = c.lock().await;
                 c.ignore(types);
                 c.pump_ready();
-                c.buffer
-                    .retain(|f| !types.iter().any(|t| f.get("type").and_then(Value::as_str) == Some(t)));
+                c.buffer.retain(|f| {
+                    !types
+                        .iter()
+                        .any(|t| f.get("type").and_then(Value::as_str) == Some(t))
+                });
             }
             StepKind::Pause { conn } => self.conn(conn)?.lock().await.pause(true),
             StepKind::Resume { conn } => self.conn(conn)?.lock().await.pause(false),
@@ -343,7 +424,9 @@ impl Ctx<'_> {
                 };
                 // The server closes every connection; scripts reopen theirs.
                 lock(&self.conns)?.clear();
-                r.restart().await.map_err(|e| format!("restart failed: {e}"))?;
+                r.restart()
+                    .await
+                    .map_err(|e| format!("restart failed: {e}"))?;
             }
             StepKind::Repeat { count, var, body } => {
                 let n = self.eval(vars, count)?;
@@ -361,8 +444,12 @@ impl Ctx<'_> {
                 // counters do not collide); afterwards their bindings are
                 // merged back, later branches winning.
                 let start = lock(vars)?.clone();
-                let scopes: Vec<Mutex<Vars>> = branches.iter().map(|_| Mutex::new(start.clone())).collect();
-                let runs = branches.iter().zip(&scopes).map(|(b, scope)| self.exec(scope, b));
+                let scopes: Vec<Mutex<Vars>> =
+                    branches.iter().map(|_| Mutex::new(start.clone())).collect();
+                let runs = branches
+                    .iter()
+                    .zip(&scopes)
+                    .map(|(b, scope)| self.exec(scope, b));
                 let results = futures_util::future::join_all(runs).await;
                 for (i, r) in results.into_iter().enumerate() {
                     r.map_err(|f| format!("branch {}: line {}: {}", i + 1, f.line, f.msg))?;
@@ -402,7 +489,9 @@ impl Ctx<'_> {
                 .await
                 .map_err(|e| fail(format!("end of scenario on {name}: {e}")))?;
             if let Some(left) = expect::leftovers(&mut *c.lock().await) {
-                return Err(fail(format!("unconsumed frames on {name} at end of scenario: {left}")));
+                return Err(fail(format!(
+                    "unconsumed frames on {name} at end of scenario: {left}"
+                )));
             }
         }
         Ok(())

@@ -83,9 +83,17 @@ pub enum StepKind {
         rcvbuf: Option<u32>,
     },
     /// `register A alice ...` on an open connection, expecting `session`.
-    Register { conn: String, user: String, creds: Creds },
+    Register {
+        conn: String,
+        user: String,
+        creds: Creds,
+    },
     /// `login A alice ...` on an open connection, expecting `session`.
-    Login { conn: String, user: String, creds: Creds },
+    Login {
+        conn: String,
+        user: String,
+        creds: Creds,
+    },
     /// `auth B as A`: authenticate B with A's token and device.
     AuthAs { conn: String, from: String },
     /// `send A {json}`.
@@ -139,7 +147,11 @@ pub enum StepKind {
     /// `let x = EXPR`.
     Let { var: String, expr: IntExpr },
     /// `assert EXPR OP EXPR` with OP one of `== != < <= > >=`.
-    Assert { left: IntExpr, op: String, right: IntExpr },
+    Assert {
+        left: IntExpr,
+        op: String,
+        right: IntExpr,
+    },
     /// `drain A`: discard everything buffered on A.
     Drain { conn: String },
     /// `ignore A type…`: frames of these types are dropped on arrival from now on.

@@ -32,10 +32,15 @@ const DEVICES_PER_USER: usize = 2;
 const MESSAGES_PER_DEVICE: usize = 170;
 
 fn seed() -> u64 {
-    std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        t.as_nanos() as u64
-    })
+    std::env::var("CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            t.as_nanos() as u64
+        })
 }
 
 /// The server behind the proxy; restarted on the same address and database file.
@@ -46,13 +51,23 @@ struct ServerSlot {
 }
 
 fn server_config(listen: SocketAddr, db: &Path) -> Config {
-    Config { listen, db: DbLocation::Path(db.to_owned()), ..Config::default() }
+    Config {
+        listen,
+        db: DbLocation::Path(db.to_owned()),
+        ..Config::default()
+    }
 }
 
 impl ServerSlot {
     async fn start(db: PathBuf) -> ServerSlot {
-        let running = server_mock::start(server_config("127.0.0.1:0".parse().unwrap(), &db)).await.unwrap();
-        ServerSlot { addr: running.local_addr(), db, running: Some(running) }
+        let running = server_mock::start(server_config("127.0.0.1:0".parse().unwrap(), &db))
+            .await
+            .unwrap();
+        ServerSlot {
+            addr: running.local_addr(),
+            db,
+            running: Some(running),
+        }
     }
 
     async fn kill(&mut self) {
@@ -114,7 +129,9 @@ struct Truth {
 
 /// `session` is a token of the user's (reused with `auth`: no slow password hash).
 async fn fetch_truth(server: SocketAddr, session: &sync_core::Session) -> Truth {
-    let mut conn = RawConn::connect(&format!("ws://{server}/v1")).await.unwrap();
+    let mut conn = RawConn::connect(&format!("ws://{server}/v1"))
+        .await
+        .unwrap();
     conn.auth(&session.token, &session.device).await.unwrap();
     let mut summaries = BTreeMap::new();
     let mut timelines = BTreeMap::new();
@@ -123,7 +140,10 @@ async fn fetch_truth(server: SocketAddr, session: &sync_core::Session) -> Truth 
         summaries.insert(s.conv.clone(), s);
     }
     conn.close().await;
-    Truth { summaries, timelines }
+    Truth {
+        summaries,
+        timelines,
+    }
 }
 
 /// Every difference between a device's store and the server's truth (empty when equal).
@@ -131,7 +151,12 @@ fn differences(dev: &Device, truth: &Truth) -> Vec<String> {
     let mut diffs = Vec::new();
     let rows = dev.client.conversations().unwrap();
     if rows.len() != truth.summaries.len() {
-        diffs.push(format!("{}: {} conversations, server has {}", dev.name, rows.len(), truth.summaries.len()));
+        diffs.push(format!(
+            "{}: {} conversations, server has {}",
+            dev.name,
+            rows.len(),
+            truth.summaries.len()
+        ));
     }
     for (conv, s) in &truth.summaries {
         let Some(row) = rows.iter().find(|r| &r.conv == conv) else {
@@ -141,23 +166,42 @@ fn differences(dev: &Device, truth: &Truth) -> Vec<String> {
         if (row.last_seq, row.unread) != (s.last_seq, s.unread) {
             diffs.push(format!(
                 "{} {}: last_seq/unread {}/{} but server {}/{} (read_seq {} vs {})",
-                dev.name, conv.0, row.last_seq, row.unread, s.last_seq, s.unread, row.read_seq, s.read_seq
+                dev.name,
+                conv.0,
+                row.last_seq,
+                row.unread,
+                s.last_seq,
+                s.unread,
+                row.read_seq,
+                s.read_seq
             ));
         }
-        let items = dev.client.timeline(conv, TimelineQuery::Latest { limit: 1_000_000 }).unwrap();
+        let items = dev
+            .client
+            .timeline(conv, TimelineQuery::Latest { limit: 1_000_000 })
+            .unwrap();
         let expected = &truth.timelines[conv];
         let mut held = Vec::new();
         for item in items {
             match item {
                 TimelineItem::Message(m) => held.push(m),
-                TimelineItem::Gap { from, to } => diffs.push(format!("{} {}: gap {from}..={to}", dev.name, conv.0)),
-                TimelineItem::Pending(p) => {
-                    diffs.push(format!("{} {}: still pending {:?}", dev.name, conv.0, p.body))
+                TimelineItem::Gap { from, to } => {
+                    diffs.push(format!("{} {}: gap {from}..={to}", dev.name, conv.0))
                 }
+                TimelineItem::Pending(p) => diffs.push(format!(
+                    "{} {}: still pending {:?}",
+                    dev.name, conv.0, p.body
+                )),
             }
         }
         if held.len() != expected.len() {
-            diffs.push(format!("{} {}: holds {} entries, server {}", dev.name, conv.0, held.len(), expected.len()));
+            diffs.push(format!(
+                "{} {}: holds {} entries, server {}",
+                dev.name,
+                conv.0,
+                held.len(),
+                expected.len()
+            ));
         }
         for (i, (h, e)) in held.iter().zip(expected).enumerate() {
             let same = h.seq == e.seq
@@ -167,7 +211,10 @@ fn differences(dev: &Device, truth: &Truth) -> Vec<String> {
                 && h.body == e.body
                 && h.client_id == e.client_id;
             if !same {
-                diffs.push(format!("{} {} #{i}: holds {h:?}, server {e:?}", dev.name, conv.0));
+                diffs.push(format!(
+                    "{} {} #{i}: holds {h:?}, server {e:?}",
+                    dev.name, conv.0
+                ));
                 break;
             }
         }
@@ -175,21 +222,27 @@ fn differences(dev: &Device, truth: &Truth) -> Vec<String> {
     diffs
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chaos_every_device_converges_to_the_server() {
     let seed = seed();
     println!("chaos seed = {seed} (rerun with CHAOS_SEED={seed})");
     eprintln!("chaos seed = {seed} (rerun with CHAOS_SEED={seed})");
-    tokio::time::timeout(Duration::from_secs(240), run(seed)).await.unwrap_or_else(|_| {
-        panic!("chaos run (seed {seed}) did not finish within 240 s");
-    });
+    tokio::time::timeout(Duration::from_secs(240), run(seed))
+        .await
+        .unwrap_or_else(|_| {
+            panic!("chaos run (seed {seed}) did not finish within 240 s");
+        });
 }
 
 async fn run(seed: u64) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Arc::new(Mutex::new(ServerSlot::start(dir.path().join("server.db")).await));
+    let server = Arc::new(Mutex::new(
+        ServerSlot::start(dir.path().join("server.db")).await,
+    ));
     let server_addr = server.lock().await.addr;
-    let proxy = Proxy::start(server_addr, Faults::none(), seed).await.unwrap();
+    let proxy = Proxy::start(server_addr, Faults::none(), seed)
+        .await
+        .unwrap();
     let mut rng = StdRng::seed_from_u64(seed);
 
     // Setup on a clean pipe: accounts, devices, five conversations.
@@ -209,15 +262,26 @@ async fn run(seed: u64) {
             }
             client.start();
             client.wait_live(Duration::from_secs(20)).await.unwrap();
-            devices.push(Device { user, name, client, _events: events });
+            devices.push(Device {
+                user,
+                name,
+                client,
+                _events: events,
+            });
         }
     }
     let (alice, bob) = (&devices[0].client, &devices[2].client);
     let ab = alice.create_direct("bob").await.unwrap();
     let ac = alice.create_direct("carol").await.unwrap();
     let bc = bob.create_direct("carol").await.unwrap();
-    let g1 = alice.create_group("chaos one", &["bob", "carol"]).await.unwrap();
-    let g2 = bob.create_group("chaos two", &["alice", "carol"]).await.unwrap();
+    let g1 = alice
+        .create_group("chaos one", &["bob", "carol"])
+        .await
+        .unwrap();
+    let g2 = bob
+        .create_group("chaos two", &["alice", "carol"])
+        .await
+        .unwrap();
     let convs_of = |user: &str| -> Vec<ConvId> {
         let directs = match user {
             "alice" => [&ab, &ac],
@@ -229,9 +293,16 @@ async fn run(seed: u64) {
     for (i, dev) in devices.iter().enumerate() {
         // Each device keeps one group open (eager); directs are always eager.
         dev.client.open(if i % 2 == 0 { &g1 } else { &g2 });
-        wait_for(&format!("{} to list 4 conversations", dev.name), Duration::from_secs(20), || {
-            dev.client.conversations().map(|c| c.len() == 4).unwrap_or(false)
-        })
+        wait_for(
+            &format!("{} to list 4 conversations", dev.name),
+            Duration::from_secs(20),
+            || {
+                dev.client
+                    .conversations()
+                    .map(|c| c.len() == 4)
+                    .unwrap_or(false)
+            },
+        )
         .await;
     }
 
@@ -286,12 +357,22 @@ async fn run(seed: u64) {
             for i in 0..MESSAGES_PER_DEVICE {
                 let conv = convs[rng.random_range(0..convs.len())].clone();
                 let body = format!("{name} #{i} ~{seed}");
-                let client_id = client.send(&conv, &body).unwrap();
+                // `send` and `mark_all_read` wait for a store commit: keep them off the
+                // runtime threads, which also run the server and the proxy.
+                let read = rng
+                    .random_bool(0.05)
+                    .then(|| convs[rng.random_range(0..convs.len())].clone());
+                let (c, cv, b) = (client.clone(), conv.clone(), body.clone());
+                let client_id = tokio::task::spawn_blocking(move || {
+                    let id = c.send(&cv, &b).unwrap();
+                    if let Some(r) = read {
+                        c.mark_all_read(&r).unwrap();
+                    }
+                    id
+                })
+                .await
+                .unwrap();
                 sent.push((client_id, conv, body));
-                if rng.random_bool(0.05) {
-                    let c = &convs[rng.random_range(0..convs.len())];
-                    client.mark_all_read(c).unwrap();
-                }
                 tokio::time::sleep(Duration::from_millis(rng.random_range(5..90))).await;
             }
             sent
@@ -301,8 +382,15 @@ async fn run(seed: u64) {
     for w in workers {
         sent.extend(w.await.unwrap());
     }
-    println!("workload enqueued {} messages in {:?}", sent.len(), started.elapsed());
-    assert_eq!(sent.len(), USERS.len() * DEVICES_PER_USER * MESSAGES_PER_DEVICE);
+    println!(
+        "workload enqueued {} messages in {:?}",
+        sent.len(),
+        started.elapsed()
+    );
+    assert_eq!(
+        sent.len(),
+        USERS.len() * DEVICES_PER_USER * MESSAGES_PER_DEVICE
+    );
 
     // Keep the chaos going a little while the outboxes drain, then calm the network down.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -316,9 +404,11 @@ async fn run(seed: u64) {
         stats.connections, stats.cuts, stats.upstream_failures
     );
     for dev in &devices {
-        wait_for(&format!("{}'s outbox to drain (seed {seed})", dev.name), Duration::from_secs(60), || {
-            dev.client.outbox().map(|o| o.is_empty()).unwrap_or(false)
-        })
+        wait_for(
+            &format!("{}'s outbox to drain (seed {seed})", dev.name),
+            Duration::from_secs(60),
+            || dev.client.outbox().map(|o| o.is_empty()).unwrap_or(false),
+        )
         .await;
     }
 
@@ -326,32 +416,53 @@ async fn run(seed: u64) {
     let server_addr = server.lock().await.addr;
     let mut truths = HashMap::new();
     for dev in devices.iter().step_by(DEVICES_PER_USER) {
-        let session = dev.client.session().expect("a logged-in device has a session");
+        let session = dev
+            .client
+            .session()
+            .expect("a logged-in device has a session");
         truths.insert(dev.user, fetch_truth(server_addr, &session).await);
     }
 
     // Every sent message exists exactly once on the server, in its conversation, with its body.
     let mut by_client_id: HashMap<(&str, &str), Vec<&Message>> = HashMap::new();
     let alice_truth = &truths["alice"];
-    let all_convs: BTreeMap<&ConvId, &Vec<Message>> = truths
-        .values()
-        .flat_map(|t| t.timelines.iter())
-        .collect();
+    let all_convs: BTreeMap<&ConvId, &Vec<Message>> =
+        truths.values().flat_map(|t| t.timelines.iter()).collect();
     assert_eq!(all_convs.len(), 5, "five conversations on the server");
     for (conv, timeline) in &all_convs {
         let seqs: Vec<u64> = timeline.iter().map(|m| m.seq).collect();
-        assert_eq!(seqs, (1..=timeline.len() as u64).collect::<Vec<_>>(), "{} seqs contiguous", conv.0);
+        assert_eq!(
+            seqs,
+            (1..=timeline.len() as u64).collect::<Vec<_>>(),
+            "{} seqs contiguous",
+            conv.0
+        );
         for m in timeline.iter() {
             if let Some(cid) = &m.client_id {
-                by_client_id.entry((conv.as_str(), cid.as_str())).or_default().push(m);
+                by_client_id
+                    .entry((conv.as_str(), cid.as_str()))
+                    .or_default()
+                    .push(m);
             }
         }
     }
-    let texts: usize = all_convs.values().map(|t| t.iter().filter(|m| m.client_id.is_some()).count()).sum();
-    assert_eq!(texts, sent.len(), "server holds exactly the sent messages (seed {seed})");
+    let texts: usize = all_convs
+        .values()
+        .map(|t| t.iter().filter(|m| m.client_id.is_some()).count())
+        .sum();
+    assert_eq!(
+        texts,
+        sent.len(),
+        "server holds exactly the sent messages (seed {seed})"
+    );
     for (client_id, conv, body) in &sent {
-        let found = by_client_id.get(&(conv.as_str(), client_id.as_str())).map_or(0, |v| v.len());
-        assert_eq!(found, 1, "message {body:?} ({client_id}) stored {found} times (seed {seed})");
+        let found = by_client_id
+            .get(&(conv.as_str(), client_id.as_str()))
+            .map_or(0, |v| v.len());
+        assert_eq!(
+            found, 1,
+            "message {body:?} ({client_id}) stored {found} times (seed {seed})"
+        );
         let m = by_client_id[&(conv.as_str(), client_id.as_str())][0];
         assert_eq!(m.body.as_deref(), Some(body.as_str()));
     }
@@ -373,7 +484,12 @@ async fn run(seed: u64) {
                     "seed {seed}: {} differs from the server in {} ways:\n{}",
                     dev.name,
                     diffs.len(),
-                    diffs.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+                    diffs
+                        .iter()
+                        .take(20)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 );
             }
             for (conv, s) in &truth.summaries {
@@ -391,7 +507,11 @@ async fn run(seed: u64) {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        println!("{}: store equals the server ({} conversations)", dev.name, truth.summaries.len());
+        println!(
+            "{}: store equals the server ({} conversations)",
+            dev.name,
+            truth.summaries.len()
+        );
     }
     for dev in &devices {
         dev.client.stop().await;

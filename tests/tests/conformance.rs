@@ -78,3 +78,30 @@ async fn all_scenarios_pass_against_server_mock() {
     }
     assert_eq!(report.failed(), 0, "{summary}");
 }
+
+/// `register` on a server with registration disabled: the scenarios in
+/// `scenarios/no_register/` run against a second server configured that way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_disabled_scenarios_pass() {
+    let server = server_mock::start(Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        db: DbLocation::Memory,
+        allow_register: false,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let scenarios = load(&default_dir().join("no_register"), None).unwrap();
+    assert_eq!(scenarios.len(), 1);
+    let cfg = SuiteConfig {
+        url: server.url(),
+        restarter: None,
+        jobs: 1,
+        scenario_timeout: Duration::from_secs(60),
+    };
+    let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
+    let summary = report.summary();
+    println!("{summary}");
+    server.shutdown().await;
+    assert_eq!(summary, "1 passed, 0 failed");
+}

@@ -25,13 +25,18 @@ use wire::RawConn;
 
 const CHILD: &str = env!("CARGO_BIN_EXE_crash_child");
 const PASSWORD: &str = "crash-password";
-const CATCH_UP: usize = 12_000;
+const CATCH_UP: usize = 4_000;
 
 fn seed() -> u64 {
-    std::env::var("CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        t.as_nanos() as u64
-    })
+    std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            t.as_nanos() as u64
+        })
 }
 
 async fn start_server(dir: &Path) -> RunningServer {
@@ -99,14 +104,21 @@ fn run_child(args: &[String], mut kill_when: impl FnMut(&str) -> bool) -> ChildR
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if Instant::now() > end {
                     let _ = child.kill();
-                    panic!("crash_child {args:?} hung; last lines: {:?}", lines.iter().rev().take(3).collect::<Vec<_>>());
+                    panic!(
+                        "crash_child {args:?} hung; last lines: {:?}",
+                        lines.iter().rev().take(3).collect::<Vec<_>>()
+                    );
                 }
             }
         }
     }
     let _ = reader.join();
     let status = child.wait().expect("wait crash_child");
-    ChildRun { lines, killed, status }
+    ChildRun {
+        lines,
+        killed,
+        status,
+    }
 }
 
 /// What the store held when checked.
@@ -119,21 +131,51 @@ struct StoreCheck {
 /// Opens the store left behind by a killed process and asserts its invariants.
 fn check_store(db: &Path) -> StoreCheck {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(ok, "ok", "integrity_check");
-    let mut stmt = conn.prepare("SELECT conv, cursor FROM conversations").unwrap();
-    let convs: Vec<(String, i64)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
+    let mut stmt = conn
+        .prepare("SELECT conv, cursor FROM conversations")
+        .unwrap();
+    let convs: Vec<(String, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     let mut messages = 0;
     for (conv, cursor) in convs {
-        let stored: i64 = conn.query_row("SELECT COUNT(*) FROM messages WHERE conv = ?1", [&conv], |r| r.get(0)).unwrap();
-        let newest: i64 =
-            conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conv = ?1", [&conv], |r| r.get(0)).unwrap();
-        assert!(cursor <= newest, "{conv}: cursor {cursor} is ahead of the newest stored seq {newest}");
-        let mut stmt = conn.prepare("SELECT lo, hi FROM held_ranges WHERE conv = ?1 ORDER BY lo").unwrap();
-        let ranges: Vec<(i64, i64)> =
-            stmt.query_map([&conv], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
-        assert_eq!(ranges.last().map_or(0, |r| r.1), cursor, "{conv}: cursor is the top of the held ranges");
+        let stored: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE conv = ?1",
+                [&conv],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let newest: i64 = conn
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conv = ?1",
+                [&conv],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            cursor <= newest,
+            "{conv}: cursor {cursor} is ahead of the newest stored seq {newest}"
+        );
+        let mut stmt = conn
+            .prepare("SELECT lo, hi FROM held_ranges WHERE conv = ?1 ORDER BY lo")
+            .unwrap();
+        let ranges: Vec<(i64, i64)> = stmt
+            .query_map([&conv], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            ranges.last().map_or(0, |r| r.1),
+            cursor,
+            "{conv}: cursor is the top of the held ranges"
+        );
         let mut claimed = 0;
         for (lo, hi) in &ranges {
             let n: i64 = conn
@@ -143,17 +185,32 @@ fn check_store(db: &Path) -> StoreCheck {
                     |r| r.get(0),
                 )
                 .unwrap();
-            assert_eq!(n, hi - lo + 1, "{conv}: held range {lo}..={hi} has only {n} stored rows");
+            assert_eq!(
+                n,
+                hi - lo + 1,
+                "{conv}: held range {lo}..={hi} has only {n} stored rows"
+            );
             claimed += hi - lo + 1;
         }
-        assert_eq!(claimed, stored, "{conv}: {stored} stored rows but held ranges claim {claimed}");
+        assert_eq!(
+            claimed, stored,
+            "{conv}: {stored} stored rows but held ranges claim {claimed}"
+        );
         messages += stored as u64;
     }
-    let mut stmt = conn.prepare("SELECT client_id, state FROM outbox ORDER BY ord").unwrap();
-    let outbox: Vec<(String, String)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
+    let mut stmt = conn
+        .prepare("SELECT client_id, state FROM outbox ORDER BY ord")
+        .unwrap();
+    let outbox: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     for (id, state) in &outbox {
-        assert!(state == "pending" || state == "sending", "outbox row {id} is {state}, not pending");
+        assert!(
+            state == "pending" || state == "sending",
+            "outbox row {id} is {state}, not pending"
+        );
     }
     StoreCheck { messages, outbox }
 }
@@ -180,42 +237,91 @@ async fn kill_mid_ingest_keeps_the_store_consistent() {
     let server = start_server(dir.path()).await;
     let url = server.url();
     let (mut bob, bob_token, conv) = two_users(&url).await;
+    let t0 = Instant::now();
     let bodies = (0..CATCH_UP).map(|i| format!("catch-up {i}"));
-    assert_eq!(bob.send_many(&conv, "seed-", bodies, 256).await.unwrap(), CATCH_UP as u64);
+    assert_eq!(
+        bob.send_many(&conv, "seed-", bodies, 256).await.unwrap(),
+        CATCH_UP as u64
+    );
     bob.close().await;
+    println!("seeded {CATCH_UP} messages in {:?}", t0.elapsed());
     let total = CATCH_UP as u64 + 1; // the `create` entry, then the texts
     let db = dir.path().join("alice.db");
-    let a = args(&["ingest", &url, db.to_str().unwrap(), "alice", PASSWORD, "crash-dev"]);
+    let a = args(&[
+        "ingest",
+        &url,
+        db.to_str().unwrap(),
+        "alice",
+        PASSWORD,
+        "crash-dev",
+    ]);
 
-    let mut mid_ingest_kills = 0;
+    // Each round kills the child once it holds more than the previous round left, so every
+    // kill lands further into the same catch-up.
+    let (mut mid_ingest_kills, mut held) = (0, 0);
     for round in 0..4 {
-        let target = rng.random_range(1..total);
+        if held + 1 >= total {
+            break;
+        }
+        let target = rng.random_range(held + 1..total);
+        let t0 = Instant::now();
         let a = a.clone();
         let run = tokio::task::spawn_blocking(move || {
-            run_child(&a, |line| line.strip_prefix("progress ").and_then(|n| n.parse::<u64>().ok()) >= Some(target))
+            run_child(&a, |line| {
+                line.strip_prefix("progress ")
+                    .and_then(|n| n.parse::<u64>().ok())
+                    >= Some(target)
+            })
         })
         .await
         .unwrap();
         let went_live = run.lines.iter().any(|l| l.starts_with("live"));
         let check = check_store(&db);
-        println!("ingest round {round}: kill at >= {target} held, killed {}, store holds {}", run.killed, check.messages);
+        println!(
+            "ingest round {round}: kill at >= {target} held, killed {}, store holds {} after {:?}",
+            run.killed,
+            check.messages,
+            t0.elapsed()
+        );
         assert!(check.messages <= total);
+        assert!(
+            check.messages >= held,
+            "the store lost entries across a kill"
+        );
+        held = check.messages;
         if run.killed && !went_live && check.messages < total {
             mid_ingest_kills += 1;
         }
     }
-    assert!(mid_ingest_kills >= 1, "no kill landed in the middle of the catch-up");
+    assert!(
+        mid_ingest_kills >= 1,
+        "no kill landed in the middle of the catch-up"
+    );
 
-    let run = tokio::task::spawn_blocking(move || run_child(&a, |_| false)).await.unwrap();
-    assert!(run.status.success(), "final ingest failed: {:?}", run.lines.last());
-    assert_eq!(run.lines.last().map(String::as_str), Some(format!("live {total}").as_str()));
+    let run = tokio::task::spawn_blocking(move || run_child(&a, |_| false))
+        .await
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "final ingest failed: {:?}",
+        run.lines.last()
+    );
+    assert_eq!(
+        run.lines.last().map(String::as_str),
+        Some(format!("live {total}").as_str())
+    );
     let check = check_store(&db);
     assert_eq!(check.messages, total);
     let truth = server_timeline(&url, &bob_token, &conv).await;
     let store = rusqlite::Connection::open(&db).unwrap();
-    let mut stmt = store.prepare("SELECT seq, body FROM messages WHERE conv = ?1 ORDER BY seq").unwrap();
-    let held: Vec<(u64, Option<String>)> =
-        stmt.query_map([&conv.0], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
+    let mut stmt = store
+        .prepare("SELECT seq, body FROM messages WHERE conv = ?1 ORDER BY seq")
+        .unwrap();
+    let held: Vec<(u64, Option<String>)> = stmt
+        .query_map([&conv.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     let expected: Vec<(u64, Option<String>)> = truth.into_iter().map(|m| (m.seq, m.body)).collect();
     assert_eq!(held.len(), expected.len());
     assert!(held == expected, "store timeline differs from the server's");
@@ -240,7 +346,17 @@ async fn kill_mid_send_loses_and_duplicates_nothing() {
     let rounds = 3;
     for round in 0..rounds {
         let k = rng.random_range(10..250);
-        let a = args(&["send", &url, &db_s, "alice", PASSWORD, "crash-dev", &conv.0, "400", &format!("r{round}")]);
+        let a = args(&[
+            "send",
+            &url,
+            &db_s,
+            "alice",
+            PASSWORD,
+            "crash-dev",
+            &conv.0,
+            "400",
+            &format!("r{round}"),
+        ]);
         let run = tokio::task::spawn_blocking(move || {
             let mut seen = 0;
             run_child(&a, |line| {
@@ -250,7 +366,10 @@ async fn kill_mid_send_loses_and_duplicates_nothing() {
         })
         .await
         .unwrap();
-        assert!(run.killed, "round {round}: the child finished before the kill");
+        assert!(
+            run.killed,
+            "round {round}: the child finished before the kill"
+        );
         let mine: Vec<(usize, String, String)> = run
             .lines
             .iter()
@@ -260,8 +379,11 @@ async fn kill_mid_send_loses_and_duplicates_nothing() {
             .collect();
         let check = check_store(&db);
         let outbox: HashSet<&str> = check.outbox.iter().map(|(id, _)| id.as_str()).collect();
-        let on_server: HashSet<String> =
-            server_timeline(&url, &bob_token, &conv).await.into_iter().filter_map(|m| m.client_id).collect();
+        let on_server: HashSet<String> = server_timeline(&url, &bob_token, &conv)
+            .await
+            .into_iter()
+            .filter_map(|m| m.client_id)
+            .collect();
         for (_, id, body) in reported.iter().chain(&mine) {
             assert!(
                 outbox.contains(id.as_str()) || on_server.contains(id),
@@ -278,8 +400,14 @@ async fn kill_mid_send_loses_and_duplicates_nothing() {
     }
 
     let a = args(&["finish", &url, &db_s, "alice", PASSWORD, "crash-dev"]);
-    let run = tokio::task::spawn_blocking(move || run_child(&a, |_| false)).await.unwrap();
-    assert!(run.status.success(), "finish failed: {:?}", run.lines.last());
+    let run = tokio::task::spawn_blocking(move || run_child(&a, |_| false))
+        .await
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "finish failed: {:?}",
+        run.lines.last()
+    );
     assert_eq!(check_store(&db).outbox.len(), 0);
 
     let truth = server_timeline(&url, &bob_token, &conv).await;
@@ -290,7 +418,11 @@ async fn kill_mid_send_loses_and_duplicates_nothing() {
         }
     }
     for (_, id, body) in &reported {
-        assert_eq!(by_id.get(id.as_str()), Some(&vec![body.as_str()]), "{id} on the server exactly once (seed {seed})");
+        assert_eq!(
+            by_id.get(id.as_str()),
+            Some(&vec![body.as_str()]),
+            "{id} on the server exactly once (seed {seed})"
+        );
     }
     // A row can be committed and the process killed before it printed `enqueued`: at most the
     // next body of each round may be on the server without having been reported.
@@ -299,12 +431,30 @@ async fn kill_mid_send_loses_and_duplicates_nothing() {
         if reported_ids.contains(id) {
             continue;
         }
-        assert_eq!(bodies.len(), 1, "unreported {id} stored {} times", bodies.len());
+        assert_eq!(
+            bodies.len(),
+            1,
+            "unreported {id} stored {} times",
+            bodies.len()
+        );
         let next: Vec<String> = (0..rounds)
-            .map(|r| format!("r{r}-{}", reported.iter().filter(|(rr, _, _)| *rr == r).count()))
+            .map(|r| {
+                format!(
+                    "r{r}-{}",
+                    reported.iter().filter(|(rr, _, _)| *rr == r).count()
+                )
+            })
             .collect();
-        assert!(next.iter().any(|b| b == bodies[0]), "unexpected message {:?} on the server", bodies[0]);
+        assert!(
+            next.iter().any(|b| b == bodies[0]),
+            "unexpected message {:?} on the server",
+            bodies[0]
+        );
     }
-    println!("{} reported sends, {} texts by alice on the server", reported.len(), by_id.len());
+    println!(
+        "{} reported sends, {} texts by alice on the server",
+        reported.len(),
+        by_id.len()
+    );
     server.shutdown().await;
 }

@@ -33,6 +33,7 @@ async fn fanout_delivers_every_message_to_every_member_in_order() {
     assert_eq!(r.out_of_order, 0);
     assert_eq!(r.rate_limited, 0);
     assert_eq!(r.latency_us.len(), 200);
+    assert_eq!(r.ack_us.len(), 50);
     server.shutdown().await;
 }
 
@@ -56,7 +57,10 @@ async fn fanout_retries_rate_limited_sends_without_losing_or_doubling() {
     let r = run_fanout(&server.url(), &RunNames::random(), shape)
         .await
         .unwrap();
-    assert!(r.rate_limited > 0, "the limiter never answered rate_limited");
+    assert!(
+        r.rate_limited > 0,
+        "the limiter never answered rate_limited"
+    );
     assert_eq!(r.per_member, vec![40, 40]);
     assert_eq!(r.acked, 40);
     assert_eq!(r.out_of_order, 0);

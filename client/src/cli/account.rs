@@ -83,7 +83,9 @@ pub async fn logout(ctx: &Ctx) -> Result<()> {
     match revoked {
         Ok(()) => println!("logged out {} from {}", ctx.user, ctx.server()?),
         Err(e) => {
-            eprintln!("convo: warning: could not revoke the token on the server ({e}); forgot it here");
+            eprintln!(
+                "convo: warning: could not revoke the token on the server ({e}); forgot it here"
+            );
             println!("forgot the session of {} on {}", ctx.user, ctx.server()?);
         }
     }

@@ -77,7 +77,9 @@ pub async fn read(ctx: &Ctx, target: &str) -> Result<()> {
     // before we disconnect (requests on one connection are answered in order).
     client.stop().await;
     require_online(ctx, &client).await?;
-    let after = client.conversation(&row.conv).context("reading the conversation")?;
+    let after = client
+        .conversation(&row.conv)
+        .context("reading the conversation")?;
     client.stop().await;
     let unread = after.map(|r| r.unread).unwrap_or(0);
     println!(
@@ -106,7 +108,10 @@ pub async fn search(ctx: &Ctx, text: &str, json: bool, limit: usize) -> Result<(
             .unwrap_or("")
     };
     if json {
-        let items: Vec<HitJson<'_>> = hits.iter().map(|h| HitJson::new(h, title_of(&h.conv))).collect();
+        let items: Vec<HitJson<'_>> = hits
+            .iter()
+            .map(|h| HitJson::new(h, title_of(&h.conv)))
+            .collect();
         print_json(&items)?;
     } else if hits.is_empty() {
         println!("no matches");

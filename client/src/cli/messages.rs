@@ -24,7 +24,10 @@ async fn resolve(client: &Client, target: &str, online: bool) -> Result<ConvId> 
     }
     if let Some(user) = target.strip_prefix('@') {
         if !online {
-            bail!("no direct conversation with {} yet, and the server is unreachable", output::safe(user));
+            bail!(
+                "no direct conversation with {} yet, and the server is unreachable",
+                output::safe(user)
+            );
         }
         return client
             .create_direct(user)
@@ -89,7 +92,10 @@ pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()>
     let online = match go_online(ctx, &client).await {
         Ok(_) => true,
         Err(why) => {
-            eprintln!("convo: warning: {}; showing cached messages", why.describe(ctx));
+            eprintln!(
+                "convo: warning: {}; showing cached messages",
+                why.describe(ctx)
+            );
             false
         }
     };
@@ -97,7 +103,9 @@ pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()>
     let query = TimelineQuery::Latest {
         limit: limit as usize,
     };
-    let mut items = client.timeline(&conv, query).context("reading the timeline")?;
+    let mut items = client
+        .timeline(&conv, query)
+        .context("reading the timeline")?;
     if online {
         // Each round loads one page; stop when the window is complete, or a
         // round changes nothing (never loop forever).
@@ -106,8 +114,13 @@ pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()>
             if !gap && (held >= limit as usize || oldest.is_none_or(|o| o <= 1)) {
                 break;
             }
-            client.load_older(&conv).await.context("loading older messages")?;
-            let next = client.timeline(&conv, query).context("reading the timeline")?;
+            client
+                .load_older(&conv)
+                .await
+                .context("loading older messages")?;
+            let next = client
+                .timeline(&conv, query)
+                .context("reading the timeline")?;
             let unchanged = coverage(&next) == coverage(&items);
             items = next;
             if unchanged {
@@ -146,6 +159,9 @@ pub async fn tail(ctx: &Ctx, target: Option<&str>, json: bool) -> Result<()> {
         Some(t) => Some(find_target(&client, t)?.conv),
         None => None,
     };
+    // Said on stderr so scripts reading stdout see only messages, and so a
+    // caller knows from when on nothing is missed.
+    eprintln!("convo: tailing new messages (Ctrl-C to stop)");
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     loop {

@@ -164,9 +164,7 @@ async fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<()> {
             convs::create_group(ctx, &title, &users).await
         }
         Some(Command::Read { target }) => convs::read(ctx, &target).await,
-        Some(Command::Search { text, json, limit }) => {
-            convs::search(ctx, &text, json, limit).await
-        }
+        Some(Command::Search { text, json, limit }) => convs::search(ctx, &text, json, limit).await,
         Some(Command::Send {
             target,
             text,

@@ -11,8 +11,9 @@ use super::GlobalOpts;
 use crate::config::{Config, Paths, default_user_name, device_id};
 use crate::token::TokenStore;
 
-/// How long a command waits for the connection and catch-up before giving up.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a command waits for catch-up (and then for outbox acks) before
+/// giving up. An unreachable server is reported at once, not after this.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Everything a command needs to know about where and who.
 #[derive(Debug)]
@@ -109,7 +110,10 @@ impl Ctx {
 /// Rejects URLs the client cannot use, before anything touches the network.
 fn check_server_url(s: &str) -> Result<()> {
     if !(s.starts_with("ws://") || s.starts_with("wss://")) {
-        bail!("server URL must start with ws:// or wss:// (got {:?})", crate::output::safe(s));
+        bail!(
+            "server URL must start with ws:// or wss:// (got {:?})",
+            crate::output::safe(s)
+        );
     }
     Ok(())
 }
@@ -195,7 +199,9 @@ async fn first_failed_attempt(client: &Client) -> String {
 
 /// Hands the stored token to the engine (which authenticates with it).
 pub async fn resume_stored(ctx: &Ctx, client: &Client) -> Result<(), Offline> {
-    let tokens = ctx.tokens().map_err(|e| Offline::Unreachable(e.to_string()))?;
+    let tokens = ctx
+        .tokens()
+        .map_err(|e| Offline::Unreachable(e.to_string()))?;
     let secret = match tokens.load() {
         Ok(Some(s)) => s,
         Ok(None) => return Err(Offline::NoSession),

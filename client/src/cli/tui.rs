@@ -10,6 +10,9 @@ use super::session::{Offline, resume_stored};
 
 /// Runs the TUI on this context's account.
 pub async fn run(ctx: &Ctx) -> Result<()> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        bail!("the TUI needs a terminal (use a command such as `convo list` in scripts)");
+    }
     let (client, events) = ctx.open()?;
     if ctx.local {
         crate::local::ensure_account(ctx, &client).await?;
@@ -29,9 +32,6 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
                 eprintln!("convo: warning: {why}; starting offline, will keep retrying");
             }
         }
-    }
-    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        bail!("the TUI needs a terminal (use a command such as `convo list` in scripts)");
     }
     let keys = crate::ui::keys::KeyMap::from_config(&ctx.config.keys)
         .map_err(|e| anyhow::anyhow!("config.toml [keys]: {e}"))?;

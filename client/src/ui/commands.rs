@@ -5,7 +5,10 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Dm(String),
-    Group { title: String, members: Vec<String> },
+    Group {
+        title: String,
+        members: Vec<String>,
+    },
     Invite(Vec<String>),
     Leave,
     /// `/edit` with no text loads the message into the compose box.
@@ -20,7 +23,10 @@ pub enum Command {
 /// Every command with its usage, for the help overlay.
 pub const USAGE: [(&str, &str); 10] = [
     ("/dm USER", "open or start a direct conversation"),
-    ("/group TITLE USER…", "create a group (quote titles with spaces)"),
+    (
+        "/group TITLE USER…",
+        "create a group (quote titles with spaces)",
+    ),
     ("/invite USER…", "add users to this conversation"),
     ("/leave", "leave this conversation"),
     ("/edit [TEXT]", "edit the selected or last own message"),
@@ -38,7 +44,11 @@ pub fn parse(line: &str) -> Result<Command, String> {
         Some(i) => (&line[..i], line[i..].trim()),
         None => (line, ""),
     };
-    let words = || rest.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    let words = || {
+        rest.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
     let need = |usage: &str| format!("usage: {usage}");
     match name {
         "/dm" => match words().as_slice() {
@@ -101,9 +111,15 @@ mod tests {
                 members: vec!["dave".into()]
             })
         );
-        assert_eq!(parse("/edit fixed typo"), Ok(Command::Edit(Some("fixed typo".into()))));
+        assert_eq!(
+            parse("/edit fixed typo"),
+            Ok(Command::Edit(Some("fixed typo".into())))
+        );
         assert_eq!(parse("/edit"), Ok(Command::Edit(None)));
-        assert_eq!(parse("/search  hello world "), Ok(Command::Search("hello world".into())));
+        assert_eq!(
+            parse("/search  hello world "),
+            Ok(Command::Search("hello world".into()))
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::Event as TermEvent;
-use ratatui::backend::Backend;
 use ratatui::Terminal;
+use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 
 use super::engine::{Engine, EngineEvent};
@@ -69,7 +69,16 @@ where
     update(state, Action::Resize(size.width, size.height));
     update(state, Action::Tick { now_ms: now_ms() });
     update(state, Action::Connection(engine.state()));
-    refresh(state, &*engine, &Dirty { convs: true, timeline: true, outbox: true }, &action_tx);
+    refresh(
+        state,
+        &*engine,
+        &Dirty {
+            convs: true,
+            timeline: true,
+            outbox: true,
+        },
+        &action_tx,
+    );
     let mut title_unread = None;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -152,7 +161,9 @@ fn on_engine_event(ev: EngineEvent, pending: &mut Vec<Action>, dirty: &mut Dirty
         EngineEvent::Connection(c) => pending.push(Action::Connection(c)),
         EngineEvent::ConversationsChanged(_) => dirty.convs = true,
         EngineEvent::TimelineChanged { .. } => dirty.timeline = true,
-        EngineEvent::NewMessage { conv, message } => pending.push(Action::NewMessage { conv, message }),
+        EngineEvent::NewMessage { conv, message } => {
+            pending.push(Action::NewMessage { conv, message })
+        }
         EngineEvent::OutboxChanged => {
             dirty.outbox = true;
             dirty.timeline = true;
@@ -160,7 +171,11 @@ fn on_engine_event(ev: EngineEvent, pending: &mut Vec<Action>, dirty: &mut Dirty
         EngineEvent::Typing { conv, user } => pending.push(Action::Typing { conv, user }),
         EngineEvent::Receipt { .. } => {}
         EngineEvent::CacheReset { reason } => {
-            *dirty = Dirty { convs: true, timeline: true, outbox: true };
+            *dirty = Dirty {
+                convs: true,
+                timeline: true,
+                outbox: true,
+            };
             pending.push(Action::Info(format!("cache reset: {reason}")));
         }
         EngineEvent::Error(e) => pending.push(Action::Error(e)),
@@ -168,7 +183,12 @@ fn on_engine_event(ev: EngineEvent, pending: &mut Vec<Action>, dirty: &mut Dirty
 }
 
 /// Re-reads what changed from the local store (synchronous, fast).
-fn refresh<E: Engine + ?Sized>(state: &mut AppState, engine: &E, dirty: &Dirty, tx: &mpsc::UnboundedSender<Action>) {
+fn refresh<E: Engine + ?Sized>(
+    state: &mut AppState,
+    engine: &E,
+    dirty: &Dirty,
+    tx: &mpsc::UnboundedSender<Action>,
+) {
     let mut follow_up = Vec::new();
     if dirty.convs {
         match engine.conversations() {
@@ -182,26 +202,39 @@ fn refresh<E: Engine + ?Sized>(state: &mut AppState, engine: &E, dirty: &Dirty, 
             Err(e) => state.set_error(format!("reading outbox: {e}")),
         }
     }
-    if dirty.timeline {
-        if let Some((conv, query)) = state.window_query() {
-            follow_up.extend(load_timeline(state, engine, conv, query));
-        }
+    if dirty.timeline
+        && let Some((conv, query)) = state.window_query()
+    {
+        follow_up.extend(load_timeline(state, engine, conv, query));
     }
     // Read markers produced by the refresh go straight to the engine.
     for fx in follow_up {
-        if let Effect::MarkRead { conv, seq } = fx {
-            if let Err(e) = engine.mark_read(&conv, seq) {
-                let _ = tx.send(Action::Error(format!("mark read: {e}")));
-            }
+        if let Effect::MarkRead { conv, seq } = fx
+            && let Err(e) = engine.mark_read(&conv, seq)
+        {
+            let _ = tx.send(Action::Error(format!("mark read: {e}")));
         }
     }
 }
 
-fn load_timeline<E: Engine + ?Sized>(state: &mut AppState, engine: &E, conv: ConvId, query: TimelineQuery) -> Vec<Effect> {
+fn load_timeline<E: Engine + ?Sized>(
+    state: &mut AppState,
+    engine: &E,
+    conv: ConvId,
+    query: TimelineQuery,
+) -> Vec<Effect> {
     let items = engine.timeline(&conv, query);
     let total = engine.timeline_len(&conv);
     match (items, total) {
-        (Ok(items), Ok(total)) => update(state, Action::Timeline { conv, query, items, total }),
+        (Ok(items), Ok(total)) => update(
+            state,
+            Action::Timeline {
+                conv,
+                query,
+                items,
+                total,
+            },
+        ),
         (Err(e), _) | (_, Err(e)) => {
             state.set_error(format!("reading timeline: {e}"));
             Vec::new()
@@ -278,7 +311,9 @@ fn apply<E: Engine>(
             });
         }
         Effect::CreateDirect { user } => spawn_open(engine.create_direct(&user), tx),
-        Effect::CreateGroup { title, members } => spawn_open(engine.create_group(&title, &members), tx),
+        Effect::CreateGroup { title, members } => {
+            spawn_open(engine.create_group(&title, &members), tx)
+        }
         Effect::Invite { conv, users } => {
             let fut = engine.invite(&conv, &users);
             let tx = tx.clone();

@@ -7,7 +7,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::model::{ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery};
+use super::model::{
+    ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery,
+};
 
 /// A network request running in the background.
 pub type BoxFut<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'static>>;
@@ -44,11 +46,25 @@ pub trait Engine: Send + Sync + 'static {
 pub enum EngineEvent {
     Connection(ConnState),
     ConversationsChanged(Vec<ConvId>),
-    TimelineChanged { conv: ConvId },
-    NewMessage { conv: ConvId, message: Message },
+    TimelineChanged {
+        conv: ConvId,
+    },
+    NewMessage {
+        conv: ConvId,
+        message: Message,
+    },
     OutboxChanged,
-    Typing { conv: ConvId, user: String },
-    Receipt { conv: ConvId, user: String, seq: Seq },
-    CacheReset { reason: String },
+    Typing {
+        conv: ConvId,
+        user: String,
+    },
+    Receipt {
+        conv: ConvId,
+        user: String,
+        seq: Seq,
+    },
+    CacheReset {
+        reason: String,
+    },
     Error(String),
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use sync_core::{Client, Event, Events};
 use tokio::sync::mpsc;
 
-use super::engine::{BoxFut, Engine, EngineEvent};
-use super::model::{ConnState, ConvId, ConvRow, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery};
 use super::TuiOptions;
+use super::engine::{BoxFut, Engine, EngineEvent};
+use super::model::{
+    ConnState, ConvId, ConvRow, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery,
+};
 
 /// Engine events buffered between the engine and the UI loop.
 const EVENT_BUFFER: usize = 4096;

@@ -122,7 +122,10 @@ impl KeyBinding {
     /// characters because terminals disagree on reporting it for `?` or `A`.
     pub fn matches(&self, ev: &KeyEvent) -> bool {
         let norm = |code: KeyCode, mods: KeyModifiers| match code {
-            KeyCode::Char(c) => (KeyCode::Char(c.to_ascii_lowercase()), mods - KeyModifiers::SHIFT),
+            KeyCode::Char(c) => (
+                KeyCode::Char(c.to_ascii_lowercase()),
+                mods - KeyModifiers::SHIFT,
+            ),
             other => (other, mods),
         };
         norm(self.code, self.mods) == norm(ev.code, ev.modifiers)
@@ -220,7 +223,10 @@ impl Default for KeyMap {
         let defaults = [
             (KeyAction::Quit, vec![b(K::Char('c'), ctrl)]),
             (KeyAction::Send, vec![b(K::Enter, none)]),
-            (KeyAction::Newline, vec![b(K::Enter, alt), b(K::Enter, KeyModifiers::SHIFT)]),
+            (
+                KeyAction::Newline,
+                vec![b(K::Enter, alt), b(K::Enter, KeyModifiers::SHIFT)],
+            ),
             (KeyAction::Switcher, vec![b(K::Char('k'), ctrl)]),
             (KeyAction::PrevConv, vec![b(K::Up, alt)]),
             (KeyAction::NextConv, vec![b(K::Down, alt)]),
@@ -299,7 +305,10 @@ mod tests {
             KeyBinding::parse("Alt+Up"),
             Ok(KeyBinding::new(KeyCode::Up, KeyModifiers::ALT))
         );
-        assert_eq!(KeyBinding::parse("f5"), Ok(KeyBinding::new(KeyCode::F(5), KeyModifiers::NONE)));
+        assert_eq!(
+            KeyBinding::parse("f5"),
+            Ok(KeyBinding::new(KeyCode::F(5), KeyModifiers::NONE))
+        );
         assert!(KeyBinding::parse("hyper+x").is_err());
         assert!(KeyBinding::parse("ctrl+nope").is_err());
     }
@@ -313,7 +322,10 @@ mod tests {
             km.action_for(&ev(KeyCode::Char('p'), KeyModifiers::CONTROL)),
             Some(KeyAction::Switcher)
         );
-        assert_eq!(km.action_for(&ev(KeyCode::Char('k'), KeyModifiers::CONTROL)), None);
+        assert_eq!(
+            km.action_for(&ev(KeyCode::Char('k'), KeyModifiers::CONTROL)),
+            None
+        );
         cfg.insert("frobnicate".to_owned(), "x".to_owned());
         assert_eq!(
             KeyMap::from_config(&cfg),

@@ -28,8 +28,15 @@ pub struct Areas {
 }
 
 pub fn areas(state: &AppState, full: Rect) -> Areas {
-    let status = Rect { y: full.bottom().saturating_sub(1), height: full.height.min(1), ..full };
-    let body = Rect { height: full.height.saturating_sub(1), ..full };
+    let status = Rect {
+        y: full.bottom().saturating_sub(1),
+        height: full.height.min(1),
+        ..full
+    };
+    let body = Rect {
+        height: full.height.saturating_sub(1),
+        ..full
+    };
     let list_w = if full.width < NARROW {
         if state.open.is_some() { 0 } else { full.width }
     } else if full.width >= 100 {
@@ -39,27 +46,72 @@ pub fn areas(state: &AppState, full: Rect) -> Areas {
     } else {
         18
     };
-    let list = Rect { width: list_w, ..body };
-    let main = Rect { x: body.x + list_w, width: body.width - list_w, ..body };
+    let list = Rect {
+        width: list_w,
+        ..body
+    };
+    let main = Rect {
+        x: body.x + list_w,
+        width: body.width - list_w,
+        ..body
+    };
     if main.width == 0 {
-        let empty = Rect { width: 0, height: 0, ..main };
-        return Areas { list, header: empty, timeline: empty, info: empty, compose: empty, status };
+        let empty = Rect {
+            width: 0,
+            height: 0,
+            ..main
+        };
+        return Areas {
+            list,
+            header: empty,
+            timeline: empty,
+            info: empty,
+            compose: empty,
+            status,
+        };
     }
     let compose_lines = compose_lines(state, main.width.saturating_sub(2));
     let compose_h = (compose_lines + 2).min(main.height);
-    let header = Rect { height: main.height.min(1), ..main };
-    let compose = Rect { y: main.bottom() - compose_h, height: compose_h, ..main };
+    let header = Rect {
+        height: main.height.min(1),
+        ..main
+    };
+    let compose = Rect {
+        y: main.bottom() - compose_h,
+        height: compose_h,
+        ..main
+    };
     let info_y = compose.y.saturating_sub(1).max(header.bottom());
-    let info = Rect { y: info_y, height: u16::from(compose.y > header.bottom()), ..main };
-    let timeline = Rect { y: header.bottom(), height: info.y.saturating_sub(header.bottom()), ..main };
-    Areas { list, header, timeline, info, compose, status }
+    let info = Rect {
+        y: info_y,
+        height: u16::from(compose.y > header.bottom()),
+        ..main
+    };
+    let timeline = Rect {
+        y: header.bottom(),
+        height: info.y.saturating_sub(header.bottom()),
+        ..main
+    };
+    Areas {
+        list,
+        header,
+        timeline,
+        info,
+        compose,
+        status,
+    }
 }
 
 /// Wrapped lines of the compose text at `width` columns (at least 1).
 pub fn compose_lines(state: &AppState, width: u16) -> u16 {
     let text = for_terminal_multiline(&state.compose.text);
-    let n: usize = text.split('\n').map(|l| wrap(l, usize::from(width.max(1)) - 1).len()).sum();
-    u16::try_from(n).unwrap_or(u16::MAX).clamp(1, MAX_COMPOSE_LINES)
+    let n: usize = text
+        .split('\n')
+        .map(|l| wrap(l, usize::from(width.max(1)) - 1).len())
+        .sum();
+    u16::try_from(n)
+        .unwrap_or(u16::MAX)
+        .clamp(1, MAX_COMPOSE_LINES)
 }
 
 /// First conversation shown in the list so that `selected` stays visible.

@@ -7,7 +7,7 @@
 //! network: network requests are spawned and report back as actions.
 //!
 //! - [`model`]: the engine types the UI shows (re-exported from sync-core).
-//! - [`state`], [`update`], [`commands`], [`scroll`]: the state machine.
+//! - [`state`], [`update`], [`commands`], [`scroll`], [`navigate`]: the state machine.
 //! - [`layout`], [`render`], [`timeline`], [`overlay`], [`style`]: drawing.
 //! - [`keys`]: remappable key bindings.
 //! - [`notify`]: bell, OSC 9 and window title (sanitized).
@@ -22,6 +22,7 @@ mod engine_sync_core;
 pub mod keys;
 pub mod layout;
 pub mod model;
+pub mod navigate;
 pub mod notify;
 pub mod overlay;
 pub mod render;
@@ -51,7 +52,11 @@ pub struct TuiOptions {
 /// hook that restores the terminal; enables raw mode, the alternate screen,
 /// mouse capture and bracketed paste; restores everything on return.
 #[cfg(feature = "wired")]
-pub async fn run(client: sync_core::Client, events: sync_core::Events, opts: TuiOptions) -> anyhow::Result<()> {
+pub async fn run(
+    client: sync_core::Client,
+    events: sync_core::Events,
+    opts: TuiOptions,
+) -> anyhow::Result<()> {
     engine_sync_core::run(client, events, opts).await
 }
 
@@ -67,9 +72,16 @@ pub async fn run_with<E: engine::Engine>(
     term.clear()?;
     let input = terminal::spawn_input_reader();
     let mut state = state::AppState::new(&opts.user, &opts.server, opts.keys.clone(), opts.colors);
-    let notes = driver::Notifications { bell: opts.bell, osc9: opts.osc9, title: true };
+    let notes = driver::Notifications {
+        bell: opts.bell,
+        osc9: opts.osc9,
+        title: true,
+    };
     let mut out = std::io::stdout();
-    let result = driver::run_loop(&mut term, engine, events, input, &mut state, notes, &mut out).await;
+    let result = driver::run_loop(
+        &mut term, engine, events, input, &mut state, notes, &mut out,
+    )
+    .await;
     // Reset the window title we set (sanitized, like everything we write).
     let _ = notify::write_title(&mut out, "");
     drop(guard);

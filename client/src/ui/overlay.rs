@@ -10,23 +10,44 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use super::commands::USAGE;
 use super::keys::KeyAction;
+use super::navigate::switch_to;
 use super::state::{AppState, Effect, Overlay};
 use super::style::{dim, highlight};
 use super::timeline::format_time;
-use super::update::{open_conv, switch_to};
+use super::update::open_conv;
 use crate::sanitize::for_terminal;
 
 /// Keys while an overlay is shown.
 pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>) -> Vec<Effect> {
     let typed = match ev.code {
-        KeyCode::Char(c) if !ev.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => Some(c),
+        KeyCode::Char(c)
+            if !ev
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            Some(c)
+        }
         _ => None,
     };
     match &mut state.overlay {
         Overlay::None => Vec::new(),
         Overlay::Help => {
-            if matches!(action, Some(KeyAction::Cancel | KeyAction::Help | KeyAction::Send)) || typed == Some('q') {
+            match ev.code {
+                KeyCode::Up | KeyCode::PageUp => {
+                    state.help_scroll = state.help_scroll.saturating_sub(5)
+                }
+                KeyCode::Down | KeyCode::PageDown => {
+                    state.help_scroll = (state.help_scroll + 5).min(HELP_LINES)
+                }
+                _ => {}
+            }
+            if matches!(
+                action,
+                Some(KeyAction::Cancel | KeyAction::Help | KeyAction::Send)
+            ) || typed == Some('q')
+            {
                 state.overlay = Overlay::None;
+                state.help_scroll = 0;
             }
             Vec::new()
         }
@@ -90,7 +111,11 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
 /// subsequence, best first (contiguous and prefix matches score higher;
 /// ties keep activity order).
 pub fn switcher_matches(state: &AppState, query: &str) -> Vec<usize> {
-    let q: Vec<char> = query.to_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
+    let q: Vec<char> = query
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let mut scored: Vec<(i64, usize)> = state
         .convs
         .iter()
@@ -124,7 +149,12 @@ fn fuzzy_score(hay: &str, q: &[char]) -> Option<i64> {
 fn popup(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
 }
 
 pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
@@ -134,21 +164,34 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
         Overlay::Switcher { query, selected } => {
             let rect = popup(area, 50, 14);
             Clear.render(rect, buf);
-            let block = Block::default().borders(Borders::ALL).title(" Switch conversation ");
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .title(" Switch conversation ");
             let inner = block.inner(rect);
             block.render(rect, buf);
-            let mut lines = vec![Line::from(vec![Span::raw("> "), Span::raw(for_terminal(query).into_owned())])];
+            let mut lines = vec![Line::from(vec![
+                Span::raw("> "),
+                Span::raw(for_terminal(query).into_owned()),
+            ])];
             let matches = switcher_matches(state, query);
             let rows = usize::from(inner.height.saturating_sub(1));
             let offset = selected.saturating_sub(rows.saturating_sub(1));
             for (k, &i) in matches.iter().enumerate().skip(offset).take(rows) {
                 let row = &state.convs[i];
-                let mark = if row.kind == super::model::ConvKind::Group { '#' } else { '@' };
+                let mark = if row.kind == super::model::ConvKind::Group {
+                    '#'
+                } else {
+                    '@'
+                };
                 let mut text = format!("{mark} {}", for_terminal(&row.title));
                 if row.unread > 0 {
                     text.push_str(&format!(" ({})", row.unread));
                 }
-                let style = if k == *selected { highlight(state.colors) } else { Style::new() };
+                let style = if k == *selected {
+                    highlight(state.colors)
+                } else {
+                    Style::new()
+                };
                 lines.push(Line::from(Span::styled(text, style)));
             }
             if matches.is_empty() {
@@ -156,7 +199,11 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
             }
             Paragraph::new(lines).render(inner, buf);
         }
-        Overlay::Search { query, hits, selected } => {
+        Overlay::Search {
+            query,
+            hits,
+            selected,
+        } => {
             let rect = popup(area, area.width.saturating_sub(4).min(70), 16);
             Clear.render(rect, buf);
             let title = format!(" Search: {} ({} found) ", for_terminal(query), hits.len());
@@ -183,7 +230,11 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
                         for_terminal(&h.sender),
                         for_terminal(&h.body)
                     );
-                    let style = if k == *selected { highlight(state.colors) } else { Style::new() };
+                    let style = if k == *selected {
+                        highlight(state.colors)
+                    } else {
+                        Style::new()
+                    };
                     Line::from(Span::styled(text, style))
                 })
                 .collect();
@@ -192,11 +243,19 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
     }
 }
 
+/// Lines of help text (keys, mouse, commands and two headings).
+const HELP_LINES: usize = KeyAction::ALL.len() + USAGE.len() + 3;
+
 fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
-    let n = KeyAction::ALL.len() + USAGE.len() + 4;
-    let rect = popup(area, 70, u16::try_from(n).unwrap_or(u16::MAX));
+    let rect = popup(area, 70, u16::try_from(HELP_LINES + 2).unwrap_or(u16::MAX));
     Clear.render(rect, buf);
-    let block = Block::default().borders(Borders::ALL).title(" Help — Esc closes ");
+    let fits = usize::from(rect.height.saturating_sub(2)) >= HELP_LINES;
+    let title = if fits {
+        " Help — Esc closes "
+    } else {
+        " Help — Up/Down scroll, Esc closes "
+    };
+    let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(rect);
     block.render(rect, buf);
     let bold = Style::new().add_modifier(Modifier::BOLD);
@@ -213,7 +272,15 @@ fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
     ]));
     lines.push(Line::from(Span::styled("Commands", bold)));
     for (usage, what) in USAGE {
-        lines.push(Line::from(vec![Span::styled(format!("{usage:<24}"), bold), Span::raw(what)]));
+        lines.push(Line::from(vec![
+            Span::styled(format!("{usage:<24}"), bold),
+            Span::raw(what),
+        ]));
     }
+    let max_scroll = HELP_LINES.saturating_sub(usize::from(inner.height));
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .skip(state.help_scroll.min(max_scroll))
+        .collect();
     Paragraph::new(lines).render(inner, buf);
 }

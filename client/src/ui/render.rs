@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::keys::KeyAction;
-use super::layout::{areas, list_offset, ROW_HEIGHT};
+use super::layout::{ROW_HEIGHT, areas, list_offset};
 use super::model::{ConnState, ConvKind, EntryKind};
 use super::overlay::render_overlay;
 use super::scroll::ctx_of;
@@ -92,7 +92,11 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
     let open = s.open.as_ref().map(|o| &o.conv);
     for (k, row) in s.convs.iter().enumerate().skip(offset).take(rows) {
         let y = inner.y + u16::try_from(k - offset).unwrap_or(0) * ROW_HEIGHT;
-        let mark = if row.kind == ConvKind::Group { "#" } else { "@" };
+        let mark = if row.kind == ConvKind::Group {
+            "#"
+        } else {
+            "@"
+        };
         let badge = match (row.unread, row.pending) {
             (0, 0) => String::new(),
             (0, p) => format!(" ⋯{p}"),
@@ -106,7 +110,9 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
         }
         let pad = w.saturating_sub(2 + title.width() + badge.width());
         let badge_style = if s.colors {
-            Style::new().fg(ratatui::style::Color::Black).bg(ratatui::style::Color::Yellow)
+            Style::new()
+                .fg(ratatui::style::Color::Black)
+                .bg(ratatui::style::Color::Yellow)
         } else {
             Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
         };
@@ -114,7 +120,14 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
             Span::styled(format!("{mark} "), dim(s.colors)),
             Span::styled(title, title_style),
             Span::raw(" ".repeat(pad)),
-            Span::styled(badge, if row.unread > 0 { badge_style } else { dim(s.colors) }),
+            Span::styled(
+                badge,
+                if row.unread > 0 {
+                    badge_style
+                } else {
+                    dim(s.colors)
+                },
+            ),
         ]);
         let preview = match &row.last {
             Some(m) if m.kind == EntryKind::Text => {
@@ -124,15 +137,26 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
             _ if row.left => "(left)".to_owned(),
             _ => String::new(),
         };
-        let mut line2 = Line::from(Span::styled(format!("  {}", truncate(&preview, w.saturating_sub(2))), dim(s.colors)));
+        let mut line2 = Line::from(Span::styled(
+            format!("  {}", truncate(&preview, w.saturating_sub(2))),
+            dim(s.colors),
+        ));
         if open == Some(&row.conv) || (open.is_none() && k == s.selected) {
             line1 = line1.patch_style(highlight(s.colors));
             line2 = line2.patch_style(highlight(s.colors));
         }
-        let r1 = Rect { y, height: 1, ..inner };
+        let r1 = Rect {
+            y,
+            height: 1,
+            ..inner
+        };
         Paragraph::new(line1).render(r1, buf);
         if y + 1 < inner.bottom() {
-            let r2 = Rect { y: y + 1, height: 1, ..inner };
+            let r2 = Rect {
+                y: y + 1,
+                height: 1,
+                ..inner
+            };
             Paragraph::new(line2).render(r2, buf);
         }
     }
@@ -145,15 +169,29 @@ fn render_header(s: &AppState, area: Rect, buf: &mut Buffer) {
     let line = match (s.open.as_ref(), s.open_row()) {
         (Some(_), Some(row)) => {
             let kind = match row.kind {
-                ConvKind::Group => format!("# {} · {} members", for_terminal(&row.title), row.member_count),
+                ConvKind::Group => format!(
+                    "# {} · {} members",
+                    for_terminal(&row.title),
+                    row.member_count
+                ),
                 ConvKind::Direct => format!("@ {}", for_terminal(&row.title)),
             };
-            Line::from(Span::styled(kind, Style::new().add_modifier(Modifier::BOLD)))
+            Line::from(Span::styled(
+                kind,
+                Style::new().add_modifier(Modifier::BOLD),
+            ))
         }
-        (Some(open), None) => Line::from(Span::styled(for_terminal(open.conv.as_str()).into_owned(), Style::new().add_modifier(Modifier::BOLD))),
-        (None, _) => Line::from(Span::styled("convo", Style::new().add_modifier(Modifier::BOLD))),
+        (Some(open), None) => Line::from(Span::styled(
+            for_terminal(open.conv.as_str()).into_owned(),
+            Style::new().add_modifier(Modifier::BOLD),
+        )),
+        (None, _) => Line::from(Span::styled(
+            "convo",
+            Style::new().add_modifier(Modifier::BOLD),
+        )),
     };
-    Paragraph::new(line.patch_style(Style::new().add_modifier(Modifier::UNDERLINED))).render(area, buf);
+    Paragraph::new(line.patch_style(Style::new().add_modifier(Modifier::UNDERLINED)))
+        .render(area, buf);
 }
 
 fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
@@ -163,7 +201,10 @@ fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
     let Some(open) = s.open.as_ref() else {
         let hint = vec![
             Line::from(""),
-            Line::from(Span::styled("Pick a conversation: Alt+Up/Down, Ctrl+K, or click.", dim(s.colors))),
+            Line::from(Span::styled(
+                "Pick a conversation: Alt+Up/Down, Ctrl+K, or click.",
+                dim(s.colors),
+            )),
             Line::from(Span::styled("Press ? for help.", dim(s.colors))),
         ];
         Paragraph::new(hint).render(area, buf);
@@ -177,11 +218,20 @@ fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
     let vis = visible(&open.items, &open.scroll, usize::from(area.height), &ctx);
     let mut lines = vis.lines;
     if lines.is_empty() {
-        lines.push(Line::from(Span::styled(format!("{} loading…", spinner(s.frame)), dim(s.colors))));
+        lines.push(Line::from(Span::styled(
+            format!("{} loading…", spinner(s.frame)),
+            dim(s.colors),
+        )));
     }
     // Chat timelines sit at the bottom of the pane when short.
-    let n = u16::try_from(lines.len()).unwrap_or(area.height).min(area.height);
-    let rect = Rect { y: area.bottom() - n, height: n, ..area };
+    let n = u16::try_from(lines.len())
+        .unwrap_or(area.height)
+        .min(area.height);
+    let rect = Rect {
+        y: area.bottom() - n,
+        height: n,
+        ..area
+    };
     Paragraph::new(lines).render(rect, buf);
 }
 
@@ -190,14 +240,28 @@ fn render_info(s: &AppState, area: Rect, buf: &mut Buffer) {
         return;
     }
     let line = if let Some(n) = &s.notice {
-        let style = if n.error { error(s.colors) } else { dim(s.colors) };
+        let style = if n.error {
+            error(s.colors)
+        } else {
+            dim(s.colors)
+        };
         Line::from(Span::styled(for_terminal(&n.text).into_owned(), style))
     } else if let Some(open) = &s.open {
-        let users: Vec<String> = s.typing_in(&open.conv).iter().map(|u| for_terminal(u).into_owned()).collect();
+        let users: Vec<String> = s
+            .typing_in(&open.conv)
+            .iter()
+            .map(|u| for_terminal(u).into_owned())
+            .collect();
         match users.len() {
             0 => Line::from(""),
-            1 => Line::from(Span::styled(format!("{} is typing…", users[0]), dim(s.colors))),
-            _ => Line::from(Span::styled(format!("{} are typing…", users.join(", ")), dim(s.colors))),
+            1 => Line::from(Span::styled(
+                format!("{} is typing…", users[0]),
+                dim(s.colors),
+            )),
+            _ => Line::from(Span::styled(
+                format!("{} are typing…", users.join(", ")),
+                dim(s.colors),
+            )),
         }
     } else {
         Line::from("")
@@ -219,7 +283,11 @@ fn render_compose(s: &AppState, area: Rect, buf: &mut Buffer) {
     block.render(area, buf);
     let clean = for_terminal_multiline(&s.compose.text);
     let w = usize::from(inner.width).saturating_sub(1);
-    let lines: Vec<Line> = clean.split('\n').flat_map(|p| wrap(p, w)).map(Line::from).collect();
+    let lines: Vec<Line> = clean
+        .split('\n')
+        .flat_map(|p| wrap(p, w))
+        .map(Line::from)
+        .collect();
     // Keep the cursor's (last) lines visible when the text is taller than the box.
     let before: usize = {
         let b: String = s.compose.text.chars().take(s.compose.cursor).collect();
@@ -237,7 +305,9 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
     }
     let conn = match s.conn {
         ConnState::Live => "● Live".to_owned(),
-        ConnState::CatchingUp { remaining } => format!("{} Catching up {remaining}", spinner(s.frame)),
+        ConnState::CatchingUp { remaining } => {
+            format!("{} Catching up {remaining}", spinner(s.frame))
+        }
         ConnState::Reconnecting { in_ms } => format!("○ Reconnecting in {}s", in_ms.div_ceil(1000)),
         ConnState::Offline => "○ Offline".to_owned(),
         ConnState::Connecting => format!("{} Connecting", spinner(s.frame)),
@@ -247,11 +317,19 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
     let user = for_terminal(&s.user);
     let width = usize::from(area.width);
     // Most important first: connection and queue; the server goes when short of room.
-    let mut left = format!(" {user}@{} │ {conn} │ {} queued", for_terminal(&s.server), s.queued);
+    let mut left = format!(
+        " {user}@{} │ {conn} │ {} queued",
+        for_terminal(&s.server),
+        s.queued
+    );
     if left.width() > width {
         left = format!(" {user} │ {conn} │ {} queued", s.queued);
     }
-    let mut right = if unread > 0 { format!("{unread} unread │ ? help ") } else { "? help ".to_owned() };
+    let mut right = if unread > 0 {
+        format!("{unread} unread │ ? help ")
+    } else {
+        "? help ".to_owned()
+    };
     if left.width() + right.width() > width {
         right = String::new();
     }

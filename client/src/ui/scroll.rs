@@ -4,8 +4,8 @@
 
 use super::layout::areas;
 use super::model::{TimelineItem, TimelineQuery};
-use super::state::{AppState, Effect, ItemKey, ScrollPos, OPEN_WINDOW};
-use super::timeline::{anchor_index, item_lines, LayoutCtx};
+use super::state::{AppState, Effect, ItemKey, OPEN_WINDOW, ScrollPos};
+use super::timeline::{LayoutCtx, anchor_index, item_lines};
 use ratatui::layout::Rect;
 
 /// Rows of the timeline pane.
@@ -91,9 +91,14 @@ pub fn scroll_up(state: &mut AppState, n: usize) -> Vec<Effect> {
     let follow = idx + 1 == items.len() && below == 0 && !open.has_newer;
     let mut effects = Vec::new();
     if let Some(open) = state.open.as_mut() {
-        open.scroll = if follow { ScrollPos::Bottom } else { ScrollPos::Anchored { item: key, below } };
+        open.scroll = if follow {
+            ScrollPos::Bottom
+        } else {
+            ScrollPos::Anchored { item: key, below }
+        };
         if at_top && more_history && !was_loading {
             open.loading_older = true;
+            open.grow_window = true;
             effects.push(Effect::LoadOlder { conv });
         }
     }
@@ -140,12 +145,17 @@ pub fn scroll_down(state: &mut AppState, n: usize) -> Vec<Effect> {
         if at_end && !has_newer {
             open.scroll = ScrollPos::Bottom;
         } else {
-            open.scroll = ScrollPos::Anchored { item: key.clone(), below };
-            if reached_end {
-                if let ItemKey::Seq(seq) = key {
-                    let query = TimelineQuery::Around { seq, before: OPEN_WINDOW, after: OPEN_WINDOW };
-                    effects.push(Effect::LoadTimeline { conv, query });
-                }
+            open.scroll = ScrollPos::Anchored {
+                item: key.clone(),
+                below,
+            };
+            if reached_end && let ItemKey::Seq(seq) = key {
+                let query = TimelineQuery::Around {
+                    seq,
+                    before: OPEN_WINDOW,
+                    after: OPEN_WINDOW,
+                };
+                effects.push(Effect::LoadTimeline { conv, query });
             }
         }
     }
@@ -160,7 +170,10 @@ pub fn scroll_bottom(state: &mut AppState) -> Vec<Effect> {
     open.scroll = ScrollPos::Bottom;
     if open.has_newer {
         let query = TimelineQuery::Latest { limit: OPEN_WINDOW };
-        return vec![Effect::LoadTimeline { conv: open.conv.clone(), query }];
+        return vec![Effect::LoadTimeline {
+            conv: open.conv.clone(),
+            query,
+        }];
     }
     Vec::new()
 }

@@ -6,7 +6,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 
 use super::keys::KeyMap;
 use super::model::{
-    ConnState, ConvId, ConvRow, Message, OutboxItem, Seq, SearchHit, TimelineItem, TimelineQuery,
+    ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery,
 };
 
 /// How long a typing indicator stays visible after the last `typing` event.
@@ -33,6 +33,8 @@ pub struct AppState {
     pub open: Option<OpenConv>,
     pub compose: Compose,
     pub overlay: Overlay,
+    /// First help line shown (the help scrolls when the terminal is short).
+    pub help_scroll: usize,
     /// One-line message under the timeline: command errors, engine errors, info.
     pub notice: Option<Notice>,
     /// (conversation, user, shown until ms).
@@ -69,6 +71,9 @@ pub struct OpenConv {
     pub scroll: ScrollPos,
     /// `load_older` in flight: a spinner shows at the top.
     pub loading_older: bool,
+    /// Older history was requested: the next window read grows by a page
+    /// at the top (cleared when a window arrives).
+    pub grow_window: bool,
     /// Read cursor when the conversation was opened: the "new messages" line
     /// goes above the first message after it, and stays put while open.
     pub read_marker: Seq,
@@ -141,7 +146,9 @@ pub enum Action {
     Mouse(MouseEvent),
     Paste(String),
     Resize(u16, u16),
-    Tick { now_ms: i64 },
+    Tick {
+        now_ms: i64,
+    },
     Conversations(Vec<ConvRow>),
     /// A window read from the store for `conv` (with the query that produced it).
     Timeline {
@@ -151,12 +158,24 @@ pub enum Action {
         total: u64,
     },
     /// `load_older` finished (successfully or not).
-    OlderLoaded { conv: ConvId, error: Option<String> },
+    OlderLoaded {
+        conv: ConvId,
+        error: Option<String>,
+    },
     Connection(ConnState),
     Outbox(Vec<OutboxItem>),
-    Typing { conv: ConvId, user: String },
-    NewMessage { conv: ConvId, message: Message },
-    SearchResults { query: String, hits: Vec<SearchHit> },
+    Typing {
+        conv: ConvId,
+        user: String,
+    },
+    NewMessage {
+        conv: ConvId,
+        message: Message,
+    },
+    SearchResults {
+        query: String,
+        hits: Vec<SearchHit>,
+    },
     /// A conversation was created or found: open it.
     Opened(ConvId),
     Error(String),
@@ -166,25 +185,68 @@ pub enum Action {
 /// Requests to the engine (or the terminal) produced by `update`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    Send { conv: ConvId, body: String },
-    Edit { conv: ConvId, seq: Seq, body: String },
-    Redact { conv: ConvId, seq: Seq },
-    Retry { client_id: String },
-    Discard { client_id: String },
-    MarkRead { conv: ConvId, seq: Seq },
-    MarkAllRead { conv: ConvId },
+    Send {
+        conv: ConvId,
+        body: String,
+    },
+    Edit {
+        conv: ConvId,
+        seq: Seq,
+        body: String,
+    },
+    Redact {
+        conv: ConvId,
+        seq: Seq,
+    },
+    Retry {
+        client_id: String,
+    },
+    Discard {
+        client_id: String,
+    },
+    MarkRead {
+        conv: ConvId,
+        seq: Seq,
+    },
+    MarkAllRead {
+        conv: ConvId,
+    },
     /// Tell the engine this conversation is open (eager fetch).
-    Open { conv: ConvId },
-    LoadTimeline { conv: ConvId, query: TimelineQuery },
-    LoadOlder { conv: ConvId },
-    Typing { conv: ConvId },
-    CreateDirect { user: String },
-    CreateGroup { title: String, members: Vec<String> },
-    Invite { conv: ConvId, users: Vec<String> },
-    Leave { conv: ConvId },
-    Search { query: String },
+    Open {
+        conv: ConvId,
+    },
+    LoadTimeline {
+        conv: ConvId,
+        query: TimelineQuery,
+    },
+    LoadOlder {
+        conv: ConvId,
+    },
+    Typing {
+        conv: ConvId,
+    },
+    CreateDirect {
+        user: String,
+    },
+    CreateGroup {
+        title: String,
+        members: Vec<String>,
+    },
+    Invite {
+        conv: ConvId,
+        users: Vec<String>,
+    },
+    Leave {
+        conv: ConvId,
+    },
+    Search {
+        query: String,
+    },
     /// Bell and/or OSC 9 (the driver applies the user's switches).
-    Notify { title: String, body: String },
+    Notify {
+        title: String,
+        body: String,
+    },
     Quit,
 }
 
@@ -202,6 +264,7 @@ impl AppState {
             open: None,
             compose: Compose::default(),
             overlay: Overlay::None,
+            help_scroll: 0,
             notice: None,
             typing: Vec::new(),
             typing_sent: None,
@@ -227,13 +290,19 @@ impl AppState {
             .filter(|i| !matches!(i, TimelineItem::Pending(_)))
             .count();
         let query = match (&open.scroll, open.has_newer) {
-            (ScrollPos::Anchored { item: ItemKey::Seq(seq), .. }, true) => TimelineQuery::Around {
+            (
+                ScrollPos::Anchored {
+                    item: ItemKey::Seq(seq),
+                    ..
+                },
+                true,
+            ) => TimelineQuery::Around {
                 seq: *seq,
                 before: OPEN_WINDOW,
                 after: OPEN_WINDOW,
             },
             _ => TimelineQuery::Latest {
-                limit: held.max(OPEN_WINDOW),
+                limit: held.max(OPEN_WINDOW) + if open.grow_window { OPEN_WINDOW } else { 0 },
             },
         };
         Some((open.conv.clone(), query))

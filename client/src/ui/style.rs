@@ -19,7 +19,9 @@ const PALETTE: [Color; 10] = [
 
 /// FNV-1a: stable across runs and platforms (std's hasher is randomly seeded).
 fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The colour of a user name: the same name always gets the same colour.
@@ -67,7 +69,10 @@ mod tests {
     fn sender_colours_are_stable() {
         assert_eq!(sender_color("alice"), sender_color("alice"));
         // Pinned: a change of hash would recolour everyone between versions.
-        assert_eq!(sender_color("alice"), PALETTE[(fnv1a("alice") % 10) as usize]);
+        assert_eq!(
+            sender_color("alice"),
+            PALETTE[(fnv1a("alice") % 10) as usize]
+        );
         assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
     }
 }

@@ -7,7 +7,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthChar;
 
-use super::model::{order_seq, EntryKind, LocalMessage, OutboxItem, OutboxKind, OutboxState, Seq, TimelineItem};
+use super::model::{
+    EntryKind, LocalMessage, OutboxItem, OutboxKind, OutboxState, Seq, TimelineItem, order_seq,
+};
 use super::state::{ItemKey, ScrollPos};
 use super::style::{dim, sender_style};
 use crate::sanitize::{for_terminal, for_terminal_multiline};
@@ -55,18 +57,33 @@ pub fn item_lines(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> Ve
             } else {
                 "not loaded yet".to_owned()
             };
-            out.push(centered(&format!(" {n} earlier {noun} — {state} "), '┄', width, dim(ctx.colors)));
+            out.push(centered(
+                &format!(" {n} earlier {noun} — {state} "),
+                '┄',
+                width,
+                dim(ctx.colors),
+            ));
         }
         TimelineItem::Message(m) => {
             if idx == 0 && m.seq == 1 {
-                out.push(centered(" start of conversation ", '─', width, dim(ctx.colors)));
+                out.push(centered(
+                    " start of conversation ",
+                    '─',
+                    width,
+                    dim(ctx.colors),
+                ));
             } else if idx == 0 && ctx.loading_older {
                 let text = format!(" {} loading earlier messages ", spinner(ctx.frame));
                 out.push(centered(&text, '┄', width, dim(ctx.colors)));
             }
             let prev_ts = prev.and_then(item_ts);
             if prev_ts.is_none_or(|p| day_of(p) != day_of(m.ts)) {
-                out.push(centered(&format!(" {} ", format_day(m.ts)), '─', width, dim(ctx.colors)));
+                out.push(centered(
+                    &format!(" {} ", format_day(m.ts)),
+                    '─',
+                    width,
+                    dim(ctx.colors),
+                ));
             }
             let prev_unread = prev.is_some_and(|p| match p {
                 TimelineItem::Message(pm) => pm.seq > ctx.read_marker,
@@ -92,14 +109,27 @@ pub fn item_lines(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> Ve
     out
 }
 
-fn message_lines(m: &LocalMessage, prev: Option<&TimelineItem>, width: usize, ctx: &LayoutCtx<'_>, out: &mut Vec<Line<'static>>) {
+fn message_lines(
+    m: &LocalMessage,
+    prev: Option<&TimelineItem>,
+    width: usize,
+    ctx: &LayoutCtx<'_>,
+    out: &mut Vec<Line<'static>>,
+) {
     let sender = for_terminal(&m.sender).into_owned();
     let time = format_time(m.ts);
     let system = |text: String, out: &mut Vec<Line<'static>>| {
         let body = wrap(&text, width - GUTTER);
         for (i, l) in body.into_iter().enumerate() {
-            let g = if i == 0 { format!("{time} ") } else { " ".repeat(GUTTER) };
-            out.push(Line::from(vec![Span::styled(g, dim(ctx.colors)), Span::styled(l, dim(ctx.colors))]));
+            let g = if i == 0 {
+                format!("{time} ")
+            } else {
+                " ".repeat(GUTTER)
+            };
+            out.push(Line::from(vec![
+                Span::styled(g, dim(ctx.colors)),
+                Span::styled(l, dim(ctx.colors)),
+            ]));
         }
     };
     let clean = |s: &Option<String>| for_terminal(s.as_deref().unwrap_or("")).into_owned();
@@ -114,17 +144,32 @@ fn message_lines(m: &LocalMessage, prev: Option<&TimelineItem>, width: usize, ct
         }
         EntryKind::Join => return system(format!("→ {} joined", clean(&m.user)), out),
         EntryKind::Leave => return system(format!("← {} left", clean(&m.user)), out),
-        EntryKind::Title => return system(format!("✎ {sender} renamed the group to “{}”", clean(&m.body)), out),
+        EntryKind::Title => {
+            return system(
+                format!("✎ {sender} renamed the group to “{}”", clean(&m.body)),
+                out,
+            );
+        }
         EntryKind::Edit | EntryKind::Redact => {
-            let what = if m.kind == EntryKind::Edit { "edited" } else { "deleted" };
+            let what = if m.kind == EntryKind::Edit {
+                "edited"
+            } else {
+                "deleted"
+            };
             return system(format!("{sender} {what} #{}", m.target.unwrap_or(0)), out);
         }
     }
     if starts_group(prev, &m.sender, m.ts) {
-        out.push(Line::from(Span::styled(sender, sender_style(&m.sender, ctx.colors))));
+        out.push(Line::from(Span::styled(
+            sender,
+            sender_style(&m.sender, ctx.colors),
+        )));
     }
     let mut lines = if m.redacted {
-        vec![Line::from(Span::styled("‹message deleted›", dim(ctx.colors).add_modifier(Modifier::ITALIC)))]
+        vec![Line::from(Span::styled(
+            "‹message deleted›",
+            dim(ctx.colors).add_modifier(Modifier::ITALIC),
+        ))]
     } else {
         body_lines(m.body.as_deref().unwrap_or(""), width)
     };
@@ -139,17 +184,32 @@ fn message_lines(m: &LocalMessage, prev: Option<&TimelineItem>, width: usize, ct
     push_with_gutter(out, lines, &time, ctx);
 }
 
-fn pending_lines(p: &OutboxItem, prev: Option<&TimelineItem>, width: usize, ctx: &LayoutCtx<'_>, out: &mut Vec<Line<'static>>) {
+fn pending_lines(
+    p: &OutboxItem,
+    prev: Option<&TimelineItem>,
+    width: usize,
+    ctx: &LayoutCtx<'_>,
+    out: &mut Vec<Line<'static>>,
+) {
     let time = format_time(p.created_ts);
     let mut lines = match p.kind {
         OutboxKind::Send => {
             if starts_group(prev, ctx.user, p.created_ts) {
-                out.push(Line::from(Span::styled(for_terminal(ctx.user).into_owned(), sender_style(ctx.user, ctx.colors))));
+                out.push(Line::from(Span::styled(
+                    for_terminal(ctx.user).into_owned(),
+                    sender_style(ctx.user, ctx.colors),
+                )));
             }
             body_lines(p.body.as_deref().unwrap_or(""), width)
         }
-        OutboxKind::Edit { target } => vec![Line::from(Span::styled(format!("✎ edit of #{target}"), dim(ctx.colors)))],
-        OutboxKind::Redact { target } => vec![Line::from(Span::styled(format!("✗ delete #{target}"), dim(ctx.colors)))],
+        OutboxKind::Edit { target } => vec![Line::from(Span::styled(
+            format!("✎ edit of #{target}"),
+            dim(ctx.colors),
+        ))],
+        OutboxKind::Redact { target } => vec![Line::from(Span::styled(
+            format!("✗ delete #{target}"),
+            dim(ctx.colors),
+        ))],
     };
     let mark = match &p.state {
         OutboxState::Pending => Span::styled(" ⋯ queued", dim(ctx.colors)),
@@ -168,7 +228,11 @@ fn pending_lines(p: &OutboxItem, prev: Option<&TimelineItem>, width: usize, ctx:
                 ctx.retry_key,
                 ctx.discard_key
             );
-            lines.extend(wrap(&text, width - GUTTER).into_iter().map(|l| Line::from(Span::styled(l, style))));
+            lines.extend(
+                wrap(&text, width - GUTTER)
+                    .into_iter()
+                    .map(|l| Line::from(Span::styled(l, style))),
+            );
             push_with_gutter(out, lines, &time, ctx);
             return;
         }
@@ -181,9 +245,14 @@ fn pending_lines(p: &OutboxItem, prev: Option<&TimelineItem>, width: usize, ctx:
 fn starts_group(prev: Option<&TimelineItem>, sender: &str, ts: i64) -> bool {
     match prev {
         Some(TimelineItem::Message(pm)) => {
-            pm.kind != EntryKind::Text || pm.sender != sender || ts - pm.ts > REGROUP_MS || day_of(pm.ts) != day_of(ts)
+            pm.kind != EntryKind::Text
+                || pm.sender != sender
+                || ts - pm.ts > REGROUP_MS
+                || day_of(pm.ts) != day_of(ts)
         }
-        Some(TimelineItem::Pending(pp)) => !matches!(pp.kind, OutboxKind::Send) || ts - pp.created_ts > REGROUP_MS,
+        Some(TimelineItem::Pending(pp)) => {
+            !matches!(pp.kind, OutboxKind::Send) || ts - pp.created_ts > REGROUP_MS
+        }
         _ => true,
     }
 }
@@ -217,9 +286,18 @@ fn append_marks(lines: &mut Vec<Line<'static>>, marks: Vec<Span<'static>>, width
     }
 }
 
-fn push_with_gutter(out: &mut Vec<Line<'static>>, lines: Vec<Line<'static>>, time: &str, ctx: &LayoutCtx<'_>) {
+fn push_with_gutter(
+    out: &mut Vec<Line<'static>>,
+    lines: Vec<Line<'static>>,
+    time: &str,
+    ctx: &LayoutCtx<'_>,
+) {
     for (i, mut line) in lines.into_iter().enumerate() {
-        let g = if i == 0 { format!("{time} ") } else { " ".repeat(GUTTER) };
+        let g = if i == 0 {
+            format!("{time} ")
+        } else {
+            " ".repeat(GUTTER)
+        };
         line.spans.insert(0, Span::styled(g, dim(ctx.colors)));
         out.push(line);
     }
@@ -299,7 +377,9 @@ pub fn format_day(ts_ms: i64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MN: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MN: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let wd = WD[days.rem_euclid(7) as usize];
     format!("{wd} {d} {} {y}", MN[(m - 1) as usize])
 }
@@ -335,9 +415,18 @@ pub struct Visible {
 }
 
 /// Lays out only the items needed to fill `height` rows ending at `scroll`.
-pub fn visible(items: &[TimelineItem], scroll: &ScrollPos, height: usize, ctx: &LayoutCtx<'_>) -> Visible {
+pub fn visible(
+    items: &[TimelineItem],
+    scroll: &ScrollPos,
+    height: usize,
+    ctx: &LayoutCtx<'_>,
+) -> Visible {
     let Some((anchor, below)) = anchor_index(items, scroll) else {
-        return Visible { lines: Vec::new(), top_reached: true, bottom_index: None };
+        return Visible {
+            lines: Vec::new(),
+            top_reached: true,
+            bottom_index: None,
+        };
     };
     let mut chunks: Vec<Vec<Line<'static>>> = Vec::new();
     let mut count = 0;
@@ -364,5 +453,9 @@ pub fn visible(items: &[TimelineItem], scroll: &ScrollPos, height: usize, ctx: &
     if lines.len() > height {
         lines.drain(..lines.len() - height);
     }
-    Visible { lines, top_reached, bottom_index: Some(anchor) }
+    Visible {
+        lines,
+        top_reached,
+        bottom_index: Some(anchor),
+    }
 }

@@ -1,22 +1,18 @@
 //! `update(&mut AppState, Action) -> Vec<Effect>`: the only place UI state
 //! changes. Key handling, compose editing, commands, engine data arriving.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind};
-use ratatui::layout::{Position, Rect};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::commands::{self, Command};
 use super::keys::KeyAction;
-use super::layout::{areas, list_offset, ROW_HEIGHT};
 use super::model::{ConvId, EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
-use super::overlay::{overlay_key, switcher_matches};
+use super::navigate::{move_conv, next_unread, on_mouse};
+use super::overlay::overlay_key;
 use super::scroll::{page_height, scroll_bottom, scroll_down, scroll_up};
 use super::state::{
-    Action, AppState, Effect, ItemKey, OpenConv, Overlay, ScrollPos, OPEN_WINDOW, TYPING_SEND_EVERY_MS,
-    TYPING_SHOW_MS,
+    Action, AppState, Effect, ItemKey, OPEN_WINDOW, OpenConv, Overlay, ScrollPos,
+    TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
 };
-
-/// Lines scrolled per mouse-wheel notch.
-const WHEEL_LINES: usize = 3;
 
 /// Applies one action; returns the engine requests it causes.
 pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
@@ -47,18 +43,30 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.selected = state.selected.min(state.convs.len().saturating_sub(1));
             mark_visible_read(state)
         }
-        Action::Timeline { conv, query, items, total } => {
+        Action::Timeline {
+            conv,
+            query,
+            items,
+            total,
+        } => {
             let Some(open) = state.open.as_mut().filter(|o| o.conv == conv) else {
                 return Vec::new();
             };
             open.has_newer = match query {
                 TimelineQuery::Latest { .. } => false,
                 TimelineQuery::Around { seq, after, .. } => {
-                    items.iter().filter(|i| matches!(i, TimelineItem::Message(m) if m.seq > seq)).count() >= after
+                    items
+                        .iter()
+                        .filter(|i| matches!(i, TimelineItem::Message(m) if m.seq > seq))
+                        .count()
+                        >= after
                 }
             };
             open.items = items;
             open.total = total;
+            if !open.loading_older {
+                open.grow_window = false;
+            }
             mark_visible_read(state)
         }
         Action::OlderLoaded { conv, error } => {
@@ -75,7 +83,10 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Outbox(items) => {
-            state.queued = items.iter().filter(|i| !matches!(i.state, OutboxState::Failed { .. })).count();
+            state.queued = items
+                .iter()
+                .filter(|i| !matches!(i.state, OutboxState::Failed { .. }))
+                .count();
             Vec::new()
         }
         Action::Typing { conv, user } => {
@@ -87,12 +98,18 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::NewMessage { conv, message } => {
-            state.typing.retain(|(c, u, _)| !(c == &conv && u == &message.sender));
+            state
+                .typing
+                .retain(|(c, u, _)| !(c == &conv && u == &message.sender));
             let is_open = state.open.as_ref().is_some_and(|o| o.conv == conv);
             if message.sender == state.user || is_open || message.kind != EntryKind::Text {
                 return Vec::new();
             }
-            let title = state.convs.iter().find(|r| r.conv == conv).map_or_else(|| conv.to_string(), |r| r.title.clone());
+            let title = state
+                .convs
+                .iter()
+                .find(|r| r.conv == conv)
+                .map_or_else(|| conv.to_string(), |r| r.title.clone());
             let body = format!("{}: {}", message.sender, message.body.unwrap_or_default());
             vec![Effect::Notify { title, body }]
         }
@@ -100,7 +117,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if hits.is_empty() {
                 state.set_info(format!("no messages match \"{query}\""));
             } else {
-                state.overlay = Overlay::Search { query, hits, selected: 0 };
+                state.overlay = Overlay::Search {
+                    query,
+                    hits,
+                    selected: 0,
+                };
             }
             Vec::new()
         }
@@ -144,7 +165,10 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
             return Vec::new();
         }
         Some(KeyAction::Switcher) => {
-            state.overlay = Overlay::Switcher { query: String::new(), selected: 0 };
+            state.overlay = Overlay::Switcher {
+                query: String::new(),
+                selected: 0,
+            };
             return Vec::new();
         }
         Some(KeyAction::PrevConv) => return move_conv(state, -1),
@@ -229,7 +253,11 @@ fn edit_compose(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
 
 fn insert_text(state: &mut AppState, text: &str) {
     let c = &mut state.compose;
-    let at = c.text.char_indices().nth(c.cursor).map_or(c.text.len(), |(b, _)| b);
+    let at = c
+        .text
+        .char_indices()
+        .nth(c.cursor)
+        .map_or(c.text.len(), |(b, _)| b);
     c.text.insert_str(at, text);
     c.cursor += text.chars().count();
 }
@@ -259,20 +287,19 @@ fn submit(state: &mut AppState) -> Vec<Effect> {
     if text.trim().is_empty() {
         return Vec::new();
     }
-    let effects = if let Some(rest) = text.strip_prefix("//") {
+    if let Some(rest) = text.strip_prefix("//") {
         send_text(state, format!("/{rest}"))
     } else if text.starts_with('/') {
         match commands::parse(&text) {
             Ok(cmd) => run_command(state, cmd),
             Err(e) => {
                 state.set_error(e);
-                return Vec::new();
+                Vec::new()
             }
         }
     } else {
         send_text(state, text)
-    };
-    effects
+    }
 }
 
 fn clear_compose(state: &mut AppState) {
@@ -341,12 +368,20 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
         },
         Command::Search(query) => vec![Effect::Search { query }],
         Command::Read => {
-            let convs: Vec<ConvId> = state.convs.iter().filter(|r| r.unread > 0).map(|r| r.conv.clone()).collect();
+            let convs: Vec<ConvId> = state
+                .convs
+                .iter()
+                .filter(|r| r.unread > 0)
+                .map(|r| r.conv.clone())
+                .collect();
             for row in state.convs.iter_mut() {
                 row.unread = 0;
                 row.read_seq = row.last_seq;
             }
-            convs.into_iter().map(|conv| Effect::MarkAllRead { conv }).collect()
+            convs
+                .into_iter()
+                .map(|conv| Effect::MarkAllRead { conv })
+                .collect()
         }
         Command::Help => {
             state.overlay = Overlay::Help;
@@ -369,13 +404,17 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
 fn target_message(state: &AppState) -> Option<Seq> {
     let open = state.open.as_ref()?;
     let own = |i: &TimelineItem| match i {
-        TimelineItem::Message(m) if m.sender == state.user && m.kind == EntryKind::Text && !m.redacted => Some(m.seq),
+        TimelineItem::Message(m)
+            if m.sender == state.user && m.kind == EntryKind::Text && !m.redacted =>
+        {
+            Some(m.seq)
+        }
         _ => None,
     };
-    if let Some(ItemKey::Seq(s)) = &open.selected {
-        if let Some(seq) = open.items.iter().filter_map(own).find(|seq| seq == s) {
-            return Some(seq);
-        }
+    if let Some(ItemKey::Seq(s)) = &open.selected
+        && let Some(seq) = open.items.iter().filter_map(own).find(|seq| seq == s)
+    {
+        return Some(seq);
     }
     open.items.iter().rev().find_map(own)
 }
@@ -403,7 +442,11 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
     if let Some(i) = state.convs.iter().position(|r| r.conv == conv) {
         state.selected = i;
     }
-    let read_marker = state.convs.get(state.selected).filter(|r| r.conv == conv).map_or(0, |r| r.read_seq);
+    let read_marker = state
+        .convs
+        .get(state.selected)
+        .filter(|r| r.conv == conv)
+        .map_or(0, |r| r.read_seq);
     let same = state.open.as_ref().is_some_and(|o| o.conv == conv);
     if !same {
         state.open = Some(OpenConv {
@@ -413,6 +456,7 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
             has_newer: false,
             scroll: ScrollPos::Bottom,
             loading_older: false,
+            grow_window: false,
             read_marker,
             marked_read: 0,
             selected: None,
@@ -422,10 +466,17 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
     let query = match at {
         Some(seq) => {
             if let Some(open) = state.open.as_mut() {
-                open.scroll = ScrollPos::Anchored { item: ItemKey::Seq(seq), below: 0 };
+                open.scroll = ScrollPos::Anchored {
+                    item: ItemKey::Seq(seq),
+                    below: 0,
+                };
                 open.selected = Some(ItemKey::Seq(seq));
             }
-            TimelineQuery::Around { seq, before: OPEN_WINDOW, after: OPEN_WINDOW }
+            TimelineQuery::Around {
+                seq,
+                before: OPEN_WINDOW,
+                after: OPEN_WINDOW,
+            }
         }
         None => TimelineQuery::Latest { limit: OPEN_WINDOW },
     };
@@ -435,38 +486,6 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
     }
     fx.push(Effect::LoadTimeline { conv, query });
     fx
-}
-
-fn move_conv(state: &mut AppState, delta: isize) -> Vec<Effect> {
-    if state.convs.is_empty() {
-        return Vec::new();
-    }
-    let cur = match &state.open {
-        Some(o) => state.convs.iter().position(|r| r.conv == o.conv).unwrap_or(state.selected),
-        None if delta > 0 => usize::MAX,
-        None => 0,
-    };
-    let n = state.convs.len() as isize;
-    let next = if cur == usize::MAX { 0 } else { (cur as isize + delta).rem_euclid(n) as usize };
-    let conv = state.convs[next].conv.clone();
-    open_conv(state, conv, None)
-}
-
-fn next_unread(state: &mut AppState) -> Vec<Effect> {
-    let start = state.open.as_ref().and_then(|o| state.convs.iter().position(|r| r.conv == o.conv));
-    let n = state.convs.len();
-    let from = start.map_or(0, |s| s + 1);
-    let found = (0..n).map(|k| (from + k) % n).find(|&i| state.convs[i].unread > 0 && Some(i) != start);
-    match found {
-        Some(i) => {
-            let conv = state.convs[i].conv.clone();
-            open_conv(state, conv, None)
-        }
-        None => {
-            state.set_info("no unread conversations");
-            Vec::new()
-        }
-    }
 }
 
 /// Moves the message selection (newest first when nothing is selected).
@@ -480,7 +499,10 @@ fn select_message(state: &mut AppState, delta: isize) {
         .filter(|i| !matches!(i, TimelineItem::Gap { .. }))
         .map(ItemKey::of)
         .collect();
-    let cur = open.selected.as_ref().and_then(|s| selectable.iter().position(|k| k == s));
+    let cur = open
+        .selected
+        .as_ref()
+        .and_then(|s| selectable.iter().position(|k| k == s));
     let next = match (cur, delta < 0) {
         (None, true) => selectable.len().checked_sub(1),
         (None, false) => None,
@@ -489,7 +511,10 @@ fn select_message(state: &mut AppState, delta: isize) {
     };
     open.selected = next.and_then(|i| selectable.get(i).cloned());
     if let Some(key) = &open.selected {
-        open.scroll = ScrollPos::Anchored { item: key.clone(), below: 0 };
+        open.scroll = ScrollPos::Anchored {
+            item: key.clone(),
+            below: 0,
+        };
     }
 }
 
@@ -499,7 +524,9 @@ fn failed_action(state: &mut AppState, retry: bool) -> Vec<Effect> {
         return Vec::new();
     };
     let failed = |i: &TimelineItem| match i {
-        TimelineItem::Pending(p) if matches!(p.state, OutboxState::Failed { .. }) => Some(p.client_id.clone()),
+        TimelineItem::Pending(p) if matches!(p.state, OutboxState::Failed { .. }) => {
+            Some(p.client_id.clone())
+        }
         _ => None,
     };
     let selected = match &open.selected {
@@ -517,7 +544,7 @@ fn failed_action(state: &mut AppState, retry: bool) -> Vec<Effect> {
 }
 
 /// Marks the newest message on screen read when the view is at the bottom.
-fn mark_visible_read(state: &mut AppState) -> Vec<Effect> {
+pub fn mark_visible_read(state: &mut AppState) -> Vec<Effect> {
     let Some(open) = state.open.as_mut() else {
         return Vec::new();
     };
@@ -541,43 +568,8 @@ fn mark_visible_read(state: &mut AppState) -> Vec<Effect> {
     if newest >= row.last_seq {
         row.unread = 0;
     }
-    vec![Effect::MarkRead { conv: open.conv.clone(), seq: newest }]
-}
-
-fn on_mouse(state: &mut AppState, ev: crossterm::event::MouseEvent) -> Vec<Effect> {
-    let full = Rect::new(0, 0, state.size.0, state.size.1);
-    let a = areas(state, full);
-    let pos = Position::new(ev.column, ev.row);
-    match ev.kind {
-        MouseEventKind::ScrollUp if a.timeline.contains(pos) => scroll_up(state, WHEEL_LINES),
-        MouseEventKind::ScrollDown if a.timeline.contains(pos) => {
-            let mut fx = scroll_down(state, WHEEL_LINES);
-            fx.extend(mark_visible_read(state));
-            fx
-        }
-        MouseEventKind::Down(MouseButton::Left) if a.list.contains(pos) && state.overlay == Overlay::None => {
-            let idx = list_offset(state, a.list) + usize::from((pos.y - a.list.y) / ROW_HEIGHT);
-            match state.convs.get(idx) {
-                Some(row) => {
-                    let conv = row.conv.clone();
-                    open_conv(state, conv, None)
-                }
-                None => Vec::new(),
-            }
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// Quick-switcher selection → open that conversation.
-pub fn switch_to(state: &mut AppState, query: &str, selected: usize) -> Vec<Effect> {
-    let matches = switcher_matches(state, query);
-    state.overlay = Overlay::None;
-    match matches.get(selected) {
-        Some(&i) => {
-            let conv = state.convs[i].conv.clone();
-            open_conv(state, conv, None)
-        }
-        None => Vec::new(),
-    }
+    vec![Effect::MarkRead {
+        conv: open.conv.clone(),
+        seq: newest,
+    }]
 }

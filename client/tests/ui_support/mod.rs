@@ -8,14 +8,14 @@ use std::path::PathBuf;
 use client::ui::driver::draw;
 use client::ui::keys::KeyMap;
 use client::ui::model::{
-    text_message, ConvId, ConvKind, ConvRow, EntryKind, LocalMessage, Message, OutboxItem, OutboxKind,
-    OutboxState, TimelineItem, TimelineQuery,
+    ConvId, ConvKind, ConvRow, EntryKind, LocalMessage, Message, OutboxItem, OutboxKind,
+    OutboxState, TimelineItem, TimelineQuery, text_message,
 };
 use client::ui::state::{Action, AppState, Effect};
 use client::ui::update::update;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
 use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 
 /// 2026-11-22 21:05 UTC.
 pub const DAY1: i64 = 1_795_381_500_000;
@@ -27,7 +27,14 @@ pub fn team() -> ConvId {
     ConvId::from("c1")
 }
 
-pub fn row(conv: &str, kind: ConvKind, title: &str, unread: u64, last: Option<Message>, ts: i64) -> ConvRow {
+pub fn row(
+    conv: &str,
+    kind: ConvKind,
+    title: &str,
+    unread: u64,
+    last: Option<Message>,
+    ts: i64,
+) -> ConvRow {
     ConvRow {
         conv: ConvId::from(conv),
         kind,
@@ -96,14 +103,22 @@ pub fn team_timeline() -> Vec<TimelineItem> {
         TimelineItem::Message(edited),
         TimelineItem::Message(deleted),
         msg(317, "carol", DAY1 + 4 * MIN, "night all"),
-        msg(318, "bob", DAY2, "morning! the deploy is at 10, please review the release notes before then"),
+        msg(
+            318,
+            "bob",
+            DAY2,
+            "morning! the deploy is at 10, please review the release notes before then",
+        ),
         msg(319, "bob", DAY2 + MIN, "and bring coffee"),
         msg(320, "carol", DAY2 + 12 * MIN, "see you at 10"),
         pending("p1", "on my way", OutboxState::Sending, DAY2 + 13 * MIN),
         pending(
             "p2",
             "this one is too long",
-            OutboxState::Failed { code: "too_large".into(), message: "body too large".into() },
+            OutboxState::Failed {
+                code: "too_large".into(),
+                message: "body too large".into(),
+            },
             DAY2 + 14 * MIN,
         ),
     ]
@@ -123,8 +138,16 @@ pub fn pending(id: &str, body: &str, state: OutboxState, ts: i64) -> TimelineIte
 pub fn state(w: u16, h: u16) -> AppState {
     let mut s = AppState::new("alice", "ws://127.0.0.1:7878/v1", KeyMap::default(), true);
     update(&mut s, Action::Resize(w, h));
-    update(&mut s, Action::Tick { now_ms: DAY2 + 15 * MIN });
-    update(&mut s, Action::Connection(client::ui::model::ConnState::Live));
+    update(
+        &mut s,
+        Action::Tick {
+            now_ms: DAY2 + 15 * MIN,
+        },
+    );
+    update(
+        &mut s,
+        Action::Connection(client::ui::model::ConnState::Live),
+    );
     update(&mut s, Action::Conversations(convs()));
     s
 }
@@ -135,7 +158,9 @@ pub fn key(s: &mut AppState, code: KeyCode, mods: KeyModifiers) -> Vec<Effect> {
 }
 
 pub fn typ(s: &mut AppState, text: &str) -> Vec<Effect> {
-    text.chars().flat_map(|c| key(s, KeyCode::Char(c), KeyModifiers::NONE)).collect()
+    text.chars()
+        .flat_map(|c| key(s, KeyCode::Char(c), KeyModifiers::NONE))
+        .collect()
 }
 
 /// Opens Team chat with Alt+Down and answers the timeline query as the engine would.
@@ -145,13 +170,21 @@ pub fn open_team(s: &mut AppState) -> Vec<Effect> {
         fx,
         vec![
             Effect::Open { conv: team() },
-            Effect::LoadTimeline { conv: team(), query: TimelineQuery::Latest { limit: 200 } }
+            Effect::LoadTimeline {
+                conv: team(),
+                query: TimelineQuery::Latest { limit: 200 }
+            }
         ]
     );
     fx.clear();
     update(
         s,
-        Action::Timeline { conv: team(), query: TimelineQuery::Latest { limit: 200 }, items: team_timeline(), total: 8 },
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items: team_timeline(),
+            total: 8,
+        },
     )
 }
 
@@ -191,9 +224,16 @@ pub fn assert_snapshot(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1 and review it", path.display()));
-    assert_eq!(actual, expected, "screen differs from snapshot {name}:\n{actual}");
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing snapshot {}; run with UPDATE_SNAPSHOTS=1 and review it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual, expected,
+        "screen differs from snapshot {name}:\n{actual}"
+    );
 }
 
 /// `tests/snapshots`, found from this file's path (absolute, or relative to
@@ -203,9 +243,14 @@ fn snapshot_dir() -> PathBuf {
     let this = if this.is_absolute() {
         this
     } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(this)
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(this)
     };
-    this.parent().and_then(|p| p.parent()).map(|p| p.join("snapshots")).unwrap_or_default()
+    this.parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("snapshots"))
+        .unwrap_or_default()
 }
 
 pub fn local(seq: u64, sender: &str, ts: i64, body: &str) -> LocalMessage {

@@ -13,9 +13,9 @@ use super::ops::{
 use super::rows;
 use crate::error::Reject;
 
-/// Checks names and that the users exist; returns them deduplicated in
-/// request order without `me`.
-fn existing_users(db: &Connection, me: &str, names: Vec<String>) -> Result<Vec<String>, Reject> {
+/// Checks name rules; returns the names deduplicated in request order
+/// without `me`.
+fn other_names(me: &str, names: Vec<String>) -> Result<Vec<String>, Reject> {
     let mut out: Vec<String> = Vec::new();
     for n in names {
         sync_core::protocol::validate::user_name(&n)?;
@@ -23,7 +23,12 @@ fn existing_users(db: &Connection, me: &str, names: Vec<String>) -> Result<Vec<S
             out.push(n);
         }
     }
-    for n in &out {
+    Ok(out)
+}
+
+/// `not_found` unless every user in `names` exists.
+fn check_exist(db: &Connection, names: &[String]) -> Result<(), Reject> {
+    for n in names {
         let found: Option<i64> = db
             .query_row("SELECT 1 FROM users WHERE name = ?1", [n], |r| r.get(0))
             .optional()
@@ -32,7 +37,7 @@ fn existing_users(db: &Connection, me: &str, names: Vec<String>) -> Result<Vec<S
             return Err(Reject::new(ErrorCode::NotFound, format!("no user {n}")));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn add_member(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(), Reject> {
@@ -59,7 +64,10 @@ fn add_member(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64) -> Resu
     )
     .map_err(sql("count member"))?;
     let mut list = members_of(db, b, conv)?.as_ref().clone();
-    list.push(user.to_owned());
+    // A cache reloaded after this row was inserted already lists the user.
+    if !list.iter().any(|u| u == user) {
+        list.push(user.to_owned());
+    }
     b.members.insert(conv, Arc::new(list));
     Ok(())
 }
@@ -72,7 +80,8 @@ pub(super) fn create(
     title: Option<String>,
     members: Vec<String>,
 ) -> OpResult {
-    let others = existing_users(db, &me, members)?;
+    // Shape rules (bad_request) come before existence (not_found).
+    let others = other_names(&me, members)?;
     let direct_key = match kind {
         ConvKind::Direct => {
             if others.len() != 1 {
@@ -97,6 +106,7 @@ pub(super) fn create(
         }
         ConvKind::Group => None,
     };
+    check_exist(db, &others)?;
     let title_col = title.clone().unwrap_or_default();
     db.execute(
         "INSERT INTO convs (kind, title, direct_key, member_count, last_seq, last_text_seq, text_count)
@@ -143,7 +153,8 @@ pub(super) fn invite(
     users: Vec<String>,
 ) -> OpResult {
     let mut c = group_conv(db, me, conv)?;
-    let users = existing_users(db, me, users)?;
+    let users = other_names(me, users)?;
+    check_exist(db, &users)?;
     for u in users {
         if rows::is_member(db, &u, conv)? {
             continue;

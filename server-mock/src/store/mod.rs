@@ -119,15 +119,28 @@ impl Store {
         outbox: Outbox,
         re: RequestId,
     ) -> Result<(), Reject> {
+        outbox.begin_write();
         let job = Job {
             op,
             origin: Some(origin),
             reply: ReplyTo::Conn { outbox, re },
         };
-        self.inner
-            .writer
-            .send(Cmd::Job(job))
-            .map_err(|_| Reject::from(StoreError::WriterGone))
+        self.inner.writer.send(Cmd::Job(job)).map_err(|e| {
+            if let Cmd::Job(Job {
+                reply: ReplyTo::Conn { outbox, .. },
+                ..
+            }) = e.0
+            {
+                outbox.end_write();
+            }
+            Reject::from(StoreError::WriterGone)
+        })
+    }
+
+    /// Resolves once every write queued before it has committed and its
+    /// reply has been queued: the writer runs jobs in FIFO order.
+    pub async fn barrier(&self) {
+        let _ = self.call(WriteOp::Barrier, None).await;
     }
 
     /// Runs `op` and waits for its committed result.
@@ -203,12 +216,26 @@ impl Store {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
-        if self.inner.temp {
+        self.inner.remove_temp_files();
+    }
+}
+
+impl Inner {
+    fn remove_temp_files(&self) {
+        if self.temp {
             for suffix in ["", "-wal", "-shm"] {
-                let mut p = self.inner.path.clone().into_os_string();
+                let mut p = self.path.clone().into_os_string();
                 p.push(suffix);
                 let _ = std::fs::remove_file(p);
             }
         }
+    }
+}
+
+impl Drop for Inner {
+    /// A throwaway database is removed even when the server was dropped
+    /// without `shutdown` (e.g. a test that panicked).
+    fn drop(&mut self) {
+        self.remove_temp_files();
     }
 }

@@ -73,6 +73,8 @@ pub enum WriteOp {
         client_id: String,
         entry: NewEntry,
     },
+    /// Nothing: completes after every job queued before it (ordering).
+    Barrier,
     /// `read`.
     Read { user: String, conv: i64, seq: Seq },
 }
@@ -189,6 +191,7 @@ pub fn apply(db: &Connection, b: &mut Batch<'_>, op: WriteOp) -> OpResult {
             client_id,
             entry,
         } => super::append_op::client_append(db, b, &user, conv, &client_id, entry),
+        WriteOp::Barrier => Ok(Done::Ok),
         WriteOp::Read { user, conv, seq } => read(db, b, &user, conv, seq),
     }
 }

@@ -197,6 +197,7 @@ fn deliver((reply, res, events): Outcome, registry: &Registry) {
                 Err(rej) => rej.to_frame(Some(re)),
             };
             outbox.push(frame.to_json().into());
+            outbox.end_write();
         }
         ReplyTo::Chan(tx) => {
             // The requester may have gone away; the write is stored anyway.

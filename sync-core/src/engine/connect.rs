@@ -293,6 +293,10 @@ impl Engine {
                 }
                 if token.is_none() && code == Some(ErrorCode::Unauthorized) {
                     self.drop_session("the stored token was refused");
+                } else if token.is_none() {
+                    // The server failed, not the token: try again later.
+                    self.close_now = true;
+                    return;
                 }
                 self.phase = Phase::Unauthenticated;
                 if !self.send_next_account() {

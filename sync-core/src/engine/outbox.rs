@@ -19,10 +19,10 @@ impl Engine {
         mut item: OutboxItem,
         wait: Option<ReplyToken>,
     ) -> Result<(), Error> {
-        match self.convs.get(&item.conv) {
-            None => return Err(Error::UnknownConversation(item.conv.0)),
-            Some(r) if r.left => return Err(Error::ReadOnly(item.conv.0)),
-            Some(_) => {}
+        // A conversation not cached yet (e.g. before the first sync) is
+        // accepted: the server decides, and `not_found` fails the row.
+        if self.convs.get(&item.conv).is_some_and(|r| r.left) {
+            return Err(Error::ReadOnly(item.conv.0));
         }
         if self.outbox.iter().any(|o| o.client_id == item.client_id) {
             return Err(Error::Invalid {

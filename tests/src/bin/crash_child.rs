@@ -37,8 +37,14 @@ async fn connect(args: &[String]) -> anyhow::Result<(Client, Events)> {
     let [url, db, user, password, device, ..] = args else {
         bail!("usage: crash_child MODE URL DB USER PASSWORD DEVICE ...");
     };
-    let config = EngineConfig { backoff_min: Duration::from_millis(50), backoff_max: Duration::from_millis(500), ..EngineConfig::default() };
-    let (client, events) = ClientBuilder::new(url.as_str(), db.as_str(), device.as_str()).config(config).open()?;
+    let config = EngineConfig {
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(500),
+        ..EngineConfig::default()
+    };
+    let (client, events) = ClientBuilder::new(url.as_str(), db.as_str(), device.as_str())
+        .config(config)
+        .open()?;
     // A kill before the session was stored leaves a store without one: log in again.
     if client.session().is_none() {
         client.login(user, password).await?;
@@ -99,7 +105,9 @@ async fn finish(args: &[String]) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mode, rest) = args.split_first().context("missing MODE (ingest|send|finish)")?;
+    let (mode, rest) = args
+        .split_first()
+        .context("missing MODE (ingest|send|finish)")?;
     match mode.as_str() {
         "ingest" => ingest(rest).await,
         "send" => send(rest).await,

@@ -21,7 +21,11 @@ use server_mock::{Config, DbLocation};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
-    let scale = if quick { seed::Scale::QUICK } else { seed::Scale::FULL };
+    let scale = if quick {
+        seed::Scale::QUICK
+    } else {
+        seed::Scale::FULL
+    };
     let tmp = tempfile::tempdir().context("scratch dir")?;
     let server = server_mock::start(Config {
         listen: "127.0.0.1:0".parse()?,
@@ -34,7 +38,10 @@ async fn main() -> anyhow::Result<()> {
     .await
     .context("start server-mock")?;
     let server_url = server.url();
-    println!("sync_bench ({}), server {server_url}", if quick { "quick" } else { "full" });
+    println!(
+        "sync_bench ({}), server {server_url}",
+        if quick { "quick" } else { "full" }
+    );
 
     let t0 = Instant::now();
     let layout = seed::seed(&server_url, scale).await.context("seeding")?;
@@ -45,7 +52,14 @@ async fn main() -> anyhow::Result<()> {
     tap.install(&proxy);
     let dir = cases::store_dir(tmp.path());
     std::fs::create_dir_all(&dir)?;
-    let bench = cases::Bench { proxy, server_url, dir, scale, layout, tap };
+    let bench = cases::Bench {
+        proxy,
+        server_url,
+        dir,
+        scale,
+        layout,
+        tap,
+    };
 
     let (big, _big_events) = cases::cold(&bench).await.context("bench 1")?;
     cases::reconnect(&bench, &big).await.context("bench 2")?;

@@ -8,7 +8,7 @@
 //! server on this machine and runtime could reach with this wire format.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -18,12 +18,9 @@ use sync_core::protocol::{
     decode_client_frame,
 };
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
-
-/// Outbound frames queued per connection before the broadcaster waits.
-const QUEUE: usize = 1024;
 
 /// A running baseline server; dropping it stops it.
 #[derive(Debug)]
@@ -73,7 +70,7 @@ impl Drop for BroadcastServer {
 /// The one implicit group: its members' queues and its last seq.
 #[derive(Debug, Default)]
 struct Group {
-    members: Vec<mpsc::Sender<Utf8Bytes>>,
+    members: Vec<mpsc::UnboundedSender<Utf8Bytes>>,
     last_seq: u64,
 }
 
@@ -83,7 +80,9 @@ async fn serve(stream: TcpStream, group: Arc<Mutex<Group>>) {
         return;
     };
     let (mut sink, mut source) = ws.split();
-    let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(QUEUE);
+    // Unbounded: the baseline never drops or waits; the run ends when the
+    // last push is delivered, so queueing cannot inflate its figure.
+    let (tx, mut rx) = mpsc::unbounded_channel::<Utf8Bytes>();
     let writer = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
             if sink.send(WsMessage::Text(bytes)).await.is_err() {
@@ -99,15 +98,13 @@ async fn serve(stream: TcpStream, group: Arc<Mutex<Group>>) {
         max_body_bytes: 16_384,
     };
     let mut user: Option<String> = None;
-    if tx.send(hello.to_json().into()).await.is_ok() {
+    if tx.send(hello.to_json().into()).is_ok() {
         while let Some(Ok(msg)) = source.next().await {
             let WsMessage::Text(text) = msg else {
                 continue;
             };
-            let Some(reply) = handle(text.as_str(), &mut user, &tx, &group).await else {
-                continue;
-            };
-            if tx.send(reply.to_json().into()).await.is_err() {
+            let reply = handle(text.as_str(), &mut user, &tx, &group);
+            if tx.send(reply.to_json().into()).is_err() {
                 break;
             }
         }
@@ -116,26 +113,35 @@ async fn serve(stream: TcpStream, group: Arc<Mutex<Group>>) {
 }
 
 /// Answers one request; `send` also broadcasts.
-async fn handle(
+fn handle(
     text: &str,
     user: &mut Option<String>,
-    tx: &mpsc::Sender<Utf8Bytes>,
+    tx: &mpsc::UnboundedSender<Utf8Bytes>,
     group: &Mutex<Group>,
-) -> Option<ServerFrame> {
+) -> ServerFrame {
     let frame = match decode_client_frame(text) {
         Ok(f) => f,
-        Err(e) => return Some(ServerFrame::error(e.id, ErrorCode::BadRequest, e.message)),
+        Err(e) => return ServerFrame::error(e.id, ErrorCode::BadRequest, e.message),
     };
     let conv = ConvId::from("c1");
-    Some(match frame {
+    // A std Mutex: it is never held across an await, and a panic elsewhere
+    // must not stop the baseline (hence the poison recovery).
+    let lock = || group.lock().unwrap_or_else(PoisonError::into_inner);
+    match frame {
         ClientFrame::Register {
-            id, user: name, device, ..
+            id,
+            user: name,
+            device,
+            ..
         }
         | ClientFrame::Login {
-            id, user: name, device, ..
+            id,
+            user: name,
+            device,
+            ..
         } => {
             *user = Some(name.clone());
-            group.lock().await.members.push(tx.clone());
+            lock().members.push(tx.clone());
             ServerFrame::Session {
                 re: id,
                 user: name.clone(),
@@ -145,7 +151,7 @@ async fn handle(
         }
         ClientFrame::Auth { id, token, device } => {
             *user = Some(token.clone());
-            group.lock().await.members.push(tx.clone());
+            lock().members.push(tx.clone());
             ServerFrame::Session {
                 re: id,
                 user: token.clone(),
@@ -155,7 +161,7 @@ async fn handle(
         }
         ClientFrame::Ping { id } => ServerFrame::Pong { re: id },
         ClientFrame::Create { id, title, .. } => {
-            let g = group.lock().await;
+            let g = lock();
             ServerFrame::Conversation {
                 re: Some(id),
                 conversation: Summary {
@@ -179,7 +185,7 @@ async fn handle(
         } => {
             let ts = now_ms();
             // The lock is held while queueing so every member sees seqs in order.
-            let mut g = group.lock().await;
+            let mut g = lock();
             g.last_seq += 1;
             let seq = g.last_seq;
             let mut message = Message::text(seq, user.clone().unwrap_or_default(), ts, body);
@@ -192,7 +198,7 @@ async fn handle(
             .into();
             for member in &g.members {
                 // A member that went away just misses the push.
-                let _ = member.send(push.clone()).await;
+                let _ = member.send(push.clone());
             }
             drop(g);
             ServerFrame::Sent {
@@ -208,7 +214,7 @@ async fn handle(
             ErrorCode::BadRequest,
             "not supported by the baseline",
         ),
-    })
+    }
 }
 
 fn now_ms() -> i64 {

@@ -7,6 +7,7 @@
 //! clock serves both.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -53,6 +54,9 @@ pub struct FanoutResult {
     pub elapsed: Duration,
     /// Send→push latency in microseconds, over every delivered push.
     pub latency_us: Histogram<u64>,
+    /// Send→`sent` latency in microseconds at the sender; with a fixed window
+    /// it bounds throughput (window / ack latency messages per second).
+    pub ack_us: Histogram<u64>,
 }
 
 impl FanoutResult {
@@ -116,17 +120,28 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
     let (mut sink, mut stream) = sender.into_ws().split();
     let window = Arc::new(Semaphore::new(shape.window.max(1)));
     let (retry_tx, mut retry_rx) = mpsc::unbounded_channel::<usize>();
+    // Send times by index, written by the writer and read back on `sent`.
+    let sent_at: Arc<Vec<AtomicU64>> =
+        Arc::new((0..shape.messages).map(|_| AtomicU64::new(0)).collect());
     let start_ns = ns_since(epoch);
     let reader = tokio::spawn({
         let window = Arc::clone(&window);
+        let sent_at = Arc::clone(&sent_at);
         let conv = conv.clone();
         async move {
             let mut tally = Tally::new()?;
+            let mut ack_us = new_histogram()?;
             let (mut acked, mut rate_limited) = (0u64, 0u64);
             while tally.count < n || acked < n {
                 let frame = next_or_stall(&mut stream, 0, &tally, n).await?;
                 match &frame {
-                    ServerFrame::Sent { .. } => {
+                    ServerFrame::Sent { re, .. } => {
+                        let index = usize::try_from(re.saturating_sub(1))?;
+                        if let Some(t) = sent_at.get(index) {
+                            let sent_ns = t.load(Ordering::Relaxed);
+                            let now = ns_since(epoch);
+                            ack_us.saturating_record((now.saturating_sub(sent_ns) / 1_000).max(1));
+                        }
                         acked += 1;
                         window.add_permits(1);
                     }
@@ -151,13 +166,12 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
                     _ => tally.observe(&conv, &frame, epoch),
                 }
             }
-            anyhow::Ok((tally, acked, rate_limited))
+            anyhow::Ok((tally, ack_us, acked, rate_limited))
         }
     });
     let writer = tokio::spawn({
         let conv = conv.clone();
         async move {
-            let mut sent_at = vec![0u64; shape.messages];
             let mut next = 0usize;
             loop {
                 let index = tokio::select! {
@@ -169,7 +183,9 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
                     },
                     permit = window.acquire(), if next < shape.messages => {
                         permit?.forget();
-                        sent_at[next] = ns_since(epoch);
+                        if let Some(t) = sent_at.get(next) {
+                            t.store(ns_since(epoch), Ordering::Relaxed);
+                        }
                         next += 1;
                         next - 1
                     }
@@ -178,7 +194,11 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
                     id: index as u64 + 1,
                     conv: conv.clone(),
                     client_id: format!("{client_id_prefix}{index}"),
-                    body: make_body(sent_at[index], index, shape.body_bytes),
+                    body: make_body(
+                        sent_at.get(index).map_or(0, |t| t.load(Ordering::Relaxed)),
+                        index,
+                        shape.body_bytes,
+                    ),
                 };
                 sink.send(WsMessage::Text(frame.to_json().into()))
                     .await
@@ -190,7 +210,7 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
 
     let mut tallies = vec![];
     let reader_result = reader.await.context("sender reader panicked")?;
-    let (sender_tally, acked, rate_limited) = reader_result.context("member 0 (sender)")?;
+    let (sender_tally, ack_us, acked, rate_limited) = reader_result.context("member 0 (sender)")?;
     tallies.push(sender_tally);
     writer.await.context("sender writer panicked")??;
     let mut rest = vec![];
@@ -204,7 +224,9 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
     let mut last_ns = start_ns;
     let mut out_of_order = 0;
     for t in &tallies {
-        latency_us.add(&t.latency_us).context("merging histograms")?;
+        latency_us
+            .add(&t.latency_us)
+            .context("merging histograms")?;
         last_ns = last_ns.max(t.last_arrival_ns);
         out_of_order += t.out_of_order;
     }
@@ -217,6 +239,7 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
         rate_limited,
         elapsed: Duration::from_nanos(last_ns - start_ns),
         latency_us,
+        ack_us,
     })
 }
 
@@ -280,9 +303,8 @@ async fn next_or_stall<S>(
     expected: u64,
 ) -> Result<ServerFrame>
 where
-    S: futures_util::Stream<
-            Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>,
-        > + Unpin,
+    S: futures_util::Stream<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
 {
     loop {
         let incoming = timeout(STALL, read_frame(ws)).await.with_context(|| {

@@ -51,8 +51,16 @@ impl RunNames {
         &self.tag
     }
 
+    /// The names of round `round` of a repeated scenario: the tag plus the
+    /// round number, so every round registers fresh users.
+    pub fn round(&self, round: usize) -> RunNames {
+        RunNames {
+            tag: format!("{}{round}", self.tag),
+        }
+    }
+
     /// User name `lg<tag><role><index>`: lowercase, starts with a letter,
-    /// at most 2 + 6 + 8 + 5 chars, inside the 32-char limit.
+    /// about 2 + 7 + 1 + 5 chars, well inside the 32-char limit.
     pub fn user(&self, role: &str, index: usize) -> String {
         format!("lg{}{}{:05}", self.tag, role, index)
     }

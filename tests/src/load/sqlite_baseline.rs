@@ -53,7 +53,8 @@ pub fn run_inserts(
     commit: Commit,
 ) -> Result<InsertResult> {
     let conn = Connection::open(path).context("baseline db: open")?;
-    conn.execute_batch(pragmas).context("baseline db: pragmas")?;
+    conn.execute_batch(pragmas)
+        .context("baseline db: pragmas")?;
     for sql in migrations {
         conn.execute_batch(sql).context("baseline db: migration")?;
     }
@@ -73,7 +74,8 @@ pub fn run_inserts(
         // A plain BEGIN/COMMIT pair rather than rusqlite's Transaction guard,
         // so one prepared statement serves both variants.
         if commit == Commit::PerRound {
-            conn.execute_batch("BEGIN").context("baseline db: begin round")?;
+            conn.execute_batch("BEGIN")
+                .context("baseline db: begin round")?;
         }
         let mut stmt = conn
             .prepare_cached(insert_sql)
@@ -94,7 +96,8 @@ pub fn run_inserts(
         }
         drop(stmt);
         if commit == Commit::PerRound {
-            conn.execute_batch("COMMIT").context("baseline db: commit round")?;
+            conn.execute_batch("COMMIT")
+                .context("baseline db: commit round")?;
         }
     }
     let elapsed = start.elapsed();

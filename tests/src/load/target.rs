@@ -59,9 +59,11 @@ impl Spawned {
             let mut tx = Some(tx);
             for line in lines.by_ref() {
                 let Ok(line) = line else { break };
-                if let Some(url) = line.split_whitespace().find(|w| w.starts_with("ws://"))
-                    && let Some(tx) = tx.take()
-                {
+                // Only the first URL matters; later lines are just drained.
+                let Some(url) = line.split_whitespace().find(|w| w.starts_with("ws://")) else {
+                    continue;
+                };
+                if let Some(tx) = tx.take() {
                     let _ = tx.send(url.to_owned());
                 }
             }

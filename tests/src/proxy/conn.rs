@@ -99,14 +99,17 @@ impl Pump<'_> {
                 let rest = &buf[start..];
                 if in_head {
                     let Some(n) = http_head_len(rest) else { break };
+                    // Counted before writing so a reader never sees bytes the counters miss.
+                    self.count_bytes(n);
                     if w.write_all(&rest[..n]).await.is_err() {
                         return End::Failed;
                     }
-                    self.count_bytes(n);
                     in_head = false;
                     start += n;
                 } else {
-                    let Some(n) = complete_frame_len(rest) else { break };
+                    let Some(n) = complete_frame_len(rest) else {
+                        break;
+                    };
                     if let Err(end) = self.frame(&rest[..n], &mut w).await {
                         return end;
                     }
@@ -129,11 +132,15 @@ impl Pump<'_> {
     async fn frame(&mut self, f: &[u8], w: &mut OwnedWriteHalf) -> Result<(), End> {
         let n = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
         if self.cut_at == Some(n) {
-            if f.len() > 1 && self.rng.random_bool(self.faults.mid_frame_probability.clamp(0.0, 1.0)) {
+            if f.len() > 1
+                && self
+                    .rng
+                    .random_bool(self.faults.mid_frame_probability.clamp(0.0, 1.0))
+            {
                 let k = self.rng.random_range(1..f.len());
+                self.count_bytes(k);
                 if w.write_all(&f[..k]).await.is_ok() {
                     let _ = w.flush().await;
-                    self.count_bytes(k);
                 }
             }
             self.counters.cuts.fetch_add(1, Ordering::Relaxed);
@@ -145,7 +152,7 @@ impl Pump<'_> {
         if self.roll(self.faults.delay_probability) {
             tokio::time::sleep(self.draw(self.faults.max_delay)).await;
         }
-        w.write_all(f).await.map_err(|_| End::Failed)?;
+        // Counted (and tapped) before writing, so whoever reacts to the frame sees it counted.
         self.count_bytes(f.len());
         let frames = match self.dir {
             Direction::Up => &self.counters.frames_up,
@@ -155,7 +162,7 @@ impl Pump<'_> {
         if let Some(tap) = self.tap {
             show(tap, self.dir, f);
         }
-        Ok(())
+        w.write_all(f).await.map_err(|_| End::Failed)
     }
 
     fn roll(&mut self, p: f64) -> bool {
@@ -182,7 +189,11 @@ fn show(tap: &Tap, dir: Direction, f: &[u8]) {
     let payload = &f[h.header_len.min(f.len())..];
     if h.masked {
         let key = &f[h.header_len - 4..h.header_len];
-        let clear: Vec<u8> = payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]).collect();
+        let clear: Vec<u8> = payload
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ key[i % 4])
+            .collect();
         tap(dir, h.opcode, &clear);
     } else {
         tap(dir, h.opcode, payload);

@@ -21,7 +21,9 @@ pub struct FrameHeader {
 impl FrameHeader {
     /// Total bytes of the frame on the wire, or `None` if it cannot be addressed on this machine.
     pub fn total_len(&self) -> Option<usize> {
-        usize::try_from(self.payload_len).ok()?.checked_add(self.header_len)
+        usize::try_from(self.payload_len)
+            .ok()?
+            .checked_add(self.header_len)
     }
 }
 
@@ -71,7 +73,10 @@ mod tests {
         let mut f = vec![0x81, 0x85, 1, 2, 3, 4];
         f.extend_from_slice(b"abcde");
         let h = parse_header(&f).unwrap();
-        assert_eq!((h.fin, h.opcode, h.masked, h.header_len, h.payload_len), (true, 1, true, 6, 5));
+        assert_eq!(
+            (h.fin, h.opcode, h.masked, h.header_len, h.payload_len),
+            (true, 1, true, 6, 5)
+        );
         assert_eq!(complete_frame_len(&f), Some(11));
         assert_eq!(complete_frame_len(&f[..10]), None);
     }
@@ -83,7 +88,10 @@ mod tests {
         assert_eq!(complete_frame_len(&f), Some(260));
         assert_eq!(parse_header(&[0x82, 126, 0x01]), None);
         let h = parse_header(&[0x01, 127, 0, 0, 0, 0, 0, 1, 0, 0]).unwrap();
-        assert_eq!((h.fin, h.opcode, h.header_len, h.payload_len), (false, 1, 10, 65536));
+        assert_eq!(
+            (h.fin, h.opcode, h.header_len, h.payload_len),
+            (false, 1, 10, 65536)
+        );
     }
 
     #[test]

@@ -76,7 +76,11 @@ impl Faults {
 
     /// Every connection is dropped when frame `n` arrives (that frame is not forwarded).
     pub fn cut_after(n: u64) -> Faults {
-        Faults { cut_probability: 1.0, cut_after_frames: n..n + 1, ..Faults::none() }
+        Faults {
+            cut_probability: 1.0,
+            cut_after_frames: n..n + 1,
+            ..Faults::none()
+        }
     }
 }
 
@@ -147,7 +151,11 @@ impl Counters {
 
 impl std::fmt::Debug for TapSlot<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Some(tap)" } else { "None" })
+        f.write_str(if self.0.is_some() {
+            "Some(tap)"
+        } else {
+            "None"
+        })
     }
 }
 
@@ -201,7 +209,11 @@ impl Proxy {
             generation,
         });
         let listener = tokio::spawn(accept_loop(listener, shared.clone()));
-        Ok(Proxy { addr, shared, listener })
+        Ok(Proxy {
+            addr,
+            shared,
+            listener,
+        })
     }
 
     /// The address clients connect to.
@@ -293,7 +305,12 @@ impl Shared {
         let cut = faults.cut_probability > 0.0 && rng.random_bool(faults.cut_probability.min(1.0));
         let cut_at = (cut && !faults.cut_after_frames.is_empty())
             .then(|| rng.random_range(faults.cut_after_frames.clone()));
-        ConnPlan { cut_at, faults, seed: rng.random(), tap }
+        ConnPlan {
+            cut_at,
+            faults,
+            seed: rng.random(),
+            tap,
+        }
     }
 }
 

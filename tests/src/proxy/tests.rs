@@ -22,7 +22,9 @@ async fn echo_server(listener: TcpListener) -> (JoinHandle<()>, mpsc::UnboundedR
         while let Ok((tcp, _)) = listener.accept().await {
             let tx = tx.clone();
             tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
                 while let Some(Ok(msg)) = ws.next().await {
                     if let Message::Text(t) = msg {
                         let _ = tx.send(t.to_string());
@@ -51,7 +53,9 @@ async fn connect(proxy: &Proxy) -> Ws {
 
 /// Next text frame, or `None` if the connection ended or failed.
 async fn next_text(ws: &mut Ws) -> Option<String> {
-    let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.ok()??;
+    let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .ok()??;
     match msg {
         Ok(Message::Text(t)) => Some(t.to_string()),
         _ => None,
@@ -75,7 +79,10 @@ async fn clean_pipe_counts_exact_frame_bytes() {
     let mut ws = connect(&proxy).await;
     let before = proxy.stats();
     assert_eq!(before.connections, 1);
-    assert!(before.bytes_up > 100 && before.bytes_down > 100, "upgrade counted: {before:?}");
+    assert!(
+        before.bytes_up > 100 && before.bytes_down > 100,
+        "upgrade counted: {before:?}"
+    );
     ws.send(Message::Text("hello".into())).await.unwrap();
     assert_eq!(next_text(&mut ws).await.as_deref(), Some("hello"));
     let after = proxy.stats();
@@ -92,7 +99,9 @@ async fn clean_pipe_counts_exact_frame_bytes() {
 async fn cut_between_frames_drops_the_fatal_frame() {
     let (upstream, _srv, mut seen) = start_echo().await;
     // Frames: m1 up (1), echo down (2), m2 up (3) -> cut, m2 never reaches the server.
-    let proxy = Proxy::start(upstream, Faults::cut_after(3), 7).await.unwrap();
+    let proxy = Proxy::start(upstream, Faults::cut_after(3), 7)
+        .await
+        .unwrap();
     let mut ws = connect(&proxy).await;
     ws.send(Message::Text("m1".into())).await.unwrap();
     assert_eq!(next_text(&mut ws).await.as_deref(), Some("m1"));
@@ -107,17 +116,25 @@ async fn cut_between_frames_drops_the_fatal_frame() {
 async fn cut_inside_a_frame_forwards_a_strict_prefix() {
     let (upstream, _srv, mut seen) = start_echo().await;
     // Frame 2 is the echo of m1: the client gets part of it, then the connection dies.
-    let faults = Faults { mid_frame_probability: 1.0, ..Faults::cut_after(2) };
+    let faults = Faults {
+        mid_frame_probability: 1.0,
+        ..Faults::cut_after(2)
+    };
     let proxy = Proxy::start(upstream, faults, 42).await.unwrap();
     let mut ws = connect(&proxy).await;
     let before = proxy.stats();
-    ws.send(Message::Text("a-longer-message".into())).await.unwrap();
+    ws.send(Message::Text("a-longer-message".into()))
+        .await
+        .unwrap();
     assert_eq!(next_text(&mut ws).await, None);
     assert_eq!(drain(&mut seen).await, vec!["a-longer-message"]);
     let s = proxy.stats();
     let partial = s.bytes_down - before.bytes_down;
     // The whole echo frame is 2 + 16 bytes; strictly fewer, at least one, went through.
-    assert!((1..18).contains(&partial), "forwarded {partial} bytes of an 18-byte frame");
+    assert!(
+        (1..18).contains(&partial),
+        "forwarded {partial} bytes of an 18-byte frame"
+    );
     assert_eq!((s.frames_down, s.cuts), (0, 1));
 }
 
@@ -189,7 +206,11 @@ async fn upstream_restarted_on_the_same_port() {
 #[tokio::test]
 async fn seeded_plans_cut_some_connections_and_spare_others() {
     let (upstream, _srv, _seen) = start_echo().await;
-    let faults = Faults { cut_probability: 0.5, cut_after_frames: 1..3, ..Faults::none() };
+    let faults = Faults {
+        cut_probability: 0.5,
+        cut_after_frames: 1..3,
+        ..Faults::none()
+    };
     let proxy = Proxy::start(upstream, faults, 1234).await.unwrap();
     let mut survived = 0;
     for i in 0..20 {
@@ -205,7 +226,11 @@ async fn seeded_plans_cut_some_connections_and_spare_others() {
     }
     let s = proxy.stats();
     assert_eq!(s.cuts + survived, 20, "{s:?}");
-    assert!(s.cuts > 0 && survived > 0, "cuts {} survived {survived}", s.cuts);
+    assert!(
+        s.cuts > 0 && survived > 0,
+        "cuts {} survived {survived}",
+        s.cuts
+    );
 }
 
 #[tokio::test]
@@ -213,12 +238,20 @@ async fn tap_sees_unmasked_payloads_both_ways() {
     let (upstream, _srv, _seen) = start_echo().await;
     let proxy = Proxy::start(upstream, Faults::none(), 11).await.unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    proxy.set_tap(Some(std::sync::Arc::new(move |dir, opcode, payload: &[u8]| {
-        let _ = tx.send((dir, opcode, String::from_utf8_lossy(payload).into_owned()));
-    })));
+    proxy.set_tap(Some(std::sync::Arc::new(
+        move |dir, opcode, payload: &[u8]| {
+            let _ = tx.send((dir, opcode, String::from_utf8_lossy(payload).into_owned()));
+        },
+    )));
     let mut ws = connect(&proxy).await;
     ws.send(Message::Text("tapped".into())).await.unwrap();
     assert_eq!(next_text(&mut ws).await.as_deref(), Some("tapped"));
-    assert_eq!(rx.recv().await, Some((Direction::Up, 1, "tapped".to_owned())));
-    assert_eq!(rx.recv().await, Some((Direction::Down, 1, "tapped".to_owned())));
+    assert_eq!(
+        rx.recv().await,
+        Some((Direction::Up, 1, "tapped".to_owned()))
+    );
+    assert_eq!(
+        rx.recv().await,
+        Some((Direction::Down, 1, "tapped".to_owned()))
+    );
 }

@@ -12,7 +12,12 @@ use sync_core::protocol::{ConvId, Message};
 const SCHEMA: &str = include_str!("../../../sync-core/src/store/migrations/0001_init.sql");
 
 /// Inserts `rows` into a fresh database at `path`; returns the time the transaction took.
-pub fn bulk_insert(path: &Path, conv: &ConvId, rows: &[Message], fts: bool) -> anyhow::Result<Duration> {
+pub fn bulk_insert(
+    path: &Path,
+    conv: &ConvId,
+    rows: &[Message],
+    fts: bool,
+) -> anyhow::Result<Duration> {
     let mut conn = Connection::open(path).context("open baseline db")?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -25,7 +30,8 @@ pub fn bulk_insert(path: &Path, conv: &ConvId, rows: &[Message], fts: bool) -> a
                                              user_name, client_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
-        let mut idx = tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?;
+        let mut idx =
+            tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?;
         for m in rows {
             let members = m.members.as_ref().map(|v| v.join(","));
             msg.execute(params![

@@ -73,14 +73,18 @@ pub struct Layout {
 /// Registers `user` on a fresh connection and returns it, authenticated.
 pub async fn register(url: &str, user: &str) -> anyhow::Result<RawConn> {
     let mut c = RawConn::connect(url).await?;
-    c.register(user, PASSWORD, "seed").await.with_context(|| format!("register {user}"))?;
+    c.register(user, PASSWORD, "seed")
+        .await
+        .with_context(|| format!("register {user}"))?;
     Ok(c)
 }
 
 /// Logs `user` in on a fresh connection.
 pub async fn login(url: &str, user: &str) -> anyhow::Result<RawConn> {
     let mut c = RawConn::connect(url).await?;
-    c.login(user, PASSWORD, "seed").await.with_context(|| format!("login {user}"))?;
+    c.login(user, PASSWORD, "seed")
+        .await
+        .with_context(|| format!("login {user}"))?;
     Ok(c)
 }
 
@@ -98,7 +102,7 @@ type PeerConvs = (usize, ConvId, Option<ConvId>);
 
 /// Seeds the users `big`, `small`, `lurker`, the peers and the groups.
 pub async fn seed(url: &str, scale: Scale) -> anyhow::Result<Layout> {
-    for u in ["big", "small", "lurker", "owner"] {
+    for u in ["big", "small", "lurker"] {
         register(url, u).await?.close().await;
     }
     let mut tasks: JoinSet<anyhow::Result<Vec<PeerConvs>>> = JoinSet::new();
@@ -111,10 +115,22 @@ pub async fn seed(url: &str, scale: Scale) -> anyhow::Result<Layout> {
             for i in (w..scale.directs).step_by(WORKERS) {
                 let mut c = register(&url, &peer(i)).await?;
                 let d = c.create_direct("big").await?;
-                c.send_many(&d, "s", bodies(format!("p{i}->big"), scale.direct_messages), 64).await?;
+                c.send_many(
+                    &d,
+                    "s",
+                    bodies(format!("p{i}->big"), scale.direct_messages),
+                    64,
+                )
+                .await?;
                 let small = if i < scale.small_directs {
                     let d2 = c.create_direct("small").await?;
-                    c.send_many(&d2, "t", bodies(format!("p{i}->small"), scale.direct_messages), 64).await?;
+                    c.send_many(
+                        &d2,
+                        "t",
+                        bodies(format!("p{i}->small"), scale.direct_messages),
+                        64,
+                    )
+                    .await?;
                     Some(d2)
                 } else {
                     None
@@ -129,9 +145,17 @@ pub async fn seed(url: &str, scale: Scale) -> anyhow::Result<Layout> {
     for g in 0..scale.groups {
         let url = url.to_owned();
         groups.spawn(async move {
-            let mut c = login(&url, "owner").await?;
+            // One owner per group: every connection of a user gets the pushes of all its
+            // conversations, and a seeding connection must only read its own.
+            let mut c = register(&url, &format!("owner{g}")).await?;
             let conv = c.create_group(&format!("group {g}"), &["big"]).await?;
-            c.send_many(&conv, "g", bodies(format!("group {g}"), scale.group_messages), 256).await?;
+            c.send_many(
+                &conv,
+                "g",
+                bodies(format!("group {g}"), scale.group_messages),
+                256,
+            )
+            .await?;
             c.close().await;
             anyhow::Ok((g, conv))
         });
@@ -139,9 +163,10 @@ pub async fn seed(url: &str, scale: Scale) -> anyhow::Result<Layout> {
     let big_group = {
         let url = url.to_owned();
         tokio::spawn(async move {
-            let mut c = login(&url, "owner").await?;
+            let mut c = register(&url, "big-owner").await?;
             let conv = c.create_group("the big one", &["lurker"]).await?;
-            c.send_many(&conv, "b", bodies("big".into(), scale.big_group), 256).await?;
+            c.send_many(&conv, "b", bodies("big".into(), scale.big_group), 256)
+                .await?;
             c.close().await;
             anyhow::Ok(conv)
         })
@@ -161,7 +186,11 @@ pub async fn seed(url: &str, scale: Scale) -> anyhow::Result<Layout> {
         let (g, conv) = r.context("group task")??;
         group_ids[g] = Some(conv);
     }
-    let collect = |v: Vec<Option<ConvId>>| v.into_iter().collect::<Option<Vec<_>>>().context("a seed task left a hole");
+    let collect = |v: Vec<Option<ConvId>>| {
+        v.into_iter()
+            .collect::<Option<Vec<_>>>()
+            .context("a seed task left a hole")
+    };
     Ok(Layout {
         groups: collect(group_ids)?,
         directs: collect(directs)?,

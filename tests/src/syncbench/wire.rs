@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
-use sync_core::protocol::{ClientFrame, ConvId, ConvKind, Message, Seq, ServerFrame, Summary, decode_server_frame};
+use sync_core::protocol::{
+    ClientFrame, ConvId, ConvKind, Message, Seq, ServerFrame, Summary, decode_server_frame,
+};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -30,8 +32,14 @@ pub struct RawConn {
 impl RawConn {
     /// Connects and reads `hello`.
     pub async fn connect(url: &str) -> anyhow::Result<RawConn> {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.with_context(|| format!("connect {url}"))?;
-        let mut conn = RawConn { ws, next_id: 1, server_id: String::new() };
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .with_context(|| format!("connect {url}"))?;
+        let mut conn = RawConn {
+            ws,
+            next_id: 1,
+            server_id: String::new(),
+        };
         match conn.next_frame().await? {
             ServerFrame::Hello { server_id, .. } => conn.server_id = server_id,
             other => bail!("expected hello, got {other:?}"),
@@ -45,7 +53,10 @@ impl RawConn {
     }
 
     async fn send_frame(&mut self, f: &ClientFrame) -> anyhow::Result<()> {
-        self.ws.send(WsMessage::Text(f.to_json().into())).await.context("write frame")
+        self.ws
+            .send(WsMessage::Text(f.to_json().into()))
+            .await
+            .context("write frame")
     }
 
     /// The next server frame (events included); WebSocket control frames are skipped.
@@ -57,7 +68,9 @@ impl RawConn {
                 .context("connection closed")?
                 .context("read frame")?;
             match msg {
-                WsMessage::Text(t) => return decode_server_frame(t.as_str()).context("decode server frame"),
+                WsMessage::Text(t) => {
+                    return decode_server_frame(t.as_str()).context("decode server frame");
+                }
                 WsMessage::Close(c) => bail!("server closed the connection: {c:?}"),
                 _ => continue,
             }
@@ -65,7 +78,10 @@ impl RawConn {
     }
 
     /// Sends one request and waits for its reply, skipping events. Error replies become `Err`.
-    pub async fn request(&mut self, make: impl FnOnce(u64) -> ClientFrame) -> anyhow::Result<ServerFrame> {
+    pub async fn request(
+        &mut self,
+        make: impl FnOnce(u64) -> ClientFrame,
+    ) -> anyhow::Result<ServerFrame> {
         let id = self.id();
         let f = make(id);
         let ty = f.type_name();
@@ -83,18 +99,44 @@ impl RawConn {
     }
 
     /// `register`; returns the token.
-    pub async fn register(&mut self, user: &str, password: &str, device: &str) -> anyhow::Result<String> {
+    pub async fn register(
+        &mut self,
+        user: &str,
+        password: &str,
+        device: &str,
+    ) -> anyhow::Result<String> {
         let (user, password, device) = (user.to_owned(), password.to_owned(), device.to_owned());
-        match self.request(|id| ClientFrame::Register { id, user, password, device }).await? {
+        match self
+            .request(|id| ClientFrame::Register {
+                id,
+                user,
+                password,
+                device,
+            })
+            .await?
+        {
             ServerFrame::Session { token, .. } => Ok(token),
             other => bail!("register: unexpected {other:?}"),
         }
     }
 
     /// `login`; returns the token.
-    pub async fn login(&mut self, user: &str, password: &str, device: &str) -> anyhow::Result<String> {
+    pub async fn login(
+        &mut self,
+        user: &str,
+        password: &str,
+        device: &str,
+    ) -> anyhow::Result<String> {
         let (user, password, device) = (user.to_owned(), password.to_owned(), device.to_owned());
-        match self.request(|id| ClientFrame::Login { id, user, password, device }).await? {
+        match self
+            .request(|id| ClientFrame::Login {
+                id,
+                user,
+                password,
+                device,
+            })
+            .await?
+        {
             ServerFrame::Session { token, .. } => Ok(token),
             other => bail!("login: unexpected {other:?}"),
         }
@@ -103,7 +145,10 @@ impl RawConn {
     /// `auth` with a token issued to `device` (cheap: no password hash on the server).
     pub async fn auth(&mut self, token: &str, device: &str) -> anyhow::Result<()> {
         let (token, device) = (token.to_owned(), device.to_owned());
-        match self.request(|id| ClientFrame::Auth { id, token, device }).await? {
+        match self
+            .request(|id| ClientFrame::Auth { id, token, device })
+            .await?
+        {
             ServerFrame::Session { .. } => Ok(()),
             other => bail!("auth: unexpected {other:?}"),
         }
@@ -113,7 +158,15 @@ impl RawConn {
     pub async fn create_group(&mut self, title: &str, members: &[&str]) -> anyhow::Result<ConvId> {
         let title = Some(title.to_owned());
         let members = members.iter().map(|m| m.to_string()).collect();
-        match self.request(|id| ClientFrame::Create { id, kind: ConvKind::Group, title, members }).await? {
+        match self
+            .request(|id| ClientFrame::Create {
+                id,
+                kind: ConvKind::Group,
+                title,
+                members,
+            })
+            .await?
+        {
             ServerFrame::Conversation { conversation, .. } => Ok(conversation.conv),
             other => bail!("create: unexpected {other:?}"),
         }
@@ -122,7 +175,15 @@ impl RawConn {
     /// `create` a direct conversation; returns its id.
     pub async fn create_direct(&mut self, user: &str) -> anyhow::Result<ConvId> {
         let members = vec![user.to_owned()];
-        match self.request(|id| ClientFrame::Create { id, kind: ConvKind::Direct, title: None, members }).await? {
+        match self
+            .request(|id| ClientFrame::Create {
+                id,
+                kind: ConvKind::Direct,
+                title: None,
+                members,
+            })
+            .await?
+        {
             ServerFrame::Conversation { conversation, .. } => Ok(conversation.conv),
             other => bail!("create: unexpected {other:?}"),
         }
@@ -135,12 +196,23 @@ impl RawConn {
 
     /// Every page of a `sync` from `since` (None: full); returns the summaries and the token
     /// to use next time.
-    pub async fn sync_pages(&mut self, mut since: Option<String>) -> anyhow::Result<(Vec<Summary>, String)> {
+    pub async fn sync_pages(
+        &mut self,
+        mut since: Option<String>,
+    ) -> anyhow::Result<(Vec<Summary>, String)> {
         let mut out = Vec::new();
         loop {
             let s = since.clone();
-            match self.request(|id| ClientFrame::Sync { id, since: s }).await? {
-                ServerFrame::Sync { since: next, more, conversations, .. } => {
+            match self
+                .request(|id| ClientFrame::Sync { id, since: s })
+                .await?
+            {
+                ServerFrame::Sync {
+                    since: next,
+                    more,
+                    conversations,
+                    ..
+                } => {
                     out.extend(conversations);
                     if !more {
                         return Ok((out, next));
@@ -153,18 +225,44 @@ impl RawConn {
     }
 
     /// One `history` page.
-    pub async fn history(&mut self, conv: &ConvId, before: Option<Seq>, limit: i64) -> anyhow::Result<Vec<Message>> {
+    pub async fn history(
+        &mut self,
+        conv: &ConvId,
+        before: Option<Seq>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Message>> {
         let conv = conv.clone();
-        match self.request(|id| ClientFrame::History { id, conv, before, limit: Some(limit) }).await? {
+        match self
+            .request(|id| ClientFrame::History {
+                id,
+                conv,
+                before,
+                limit: Some(limit),
+            })
+            .await?
+        {
             ServerFrame::Messages { messages, .. } => Ok(messages),
             other => bail!("history: unexpected {other:?}"),
         }
     }
 
     /// One `pull` page.
-    pub async fn pull(&mut self, conv: &ConvId, after: Seq, limit: i64) -> anyhow::Result<Vec<Message>> {
+    pub async fn pull(
+        &mut self,
+        conv: &ConvId,
+        after: Seq,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Message>> {
         let conv = conv.clone();
-        match self.request(|id| ClientFrame::Pull { id, conv, after, limit: Some(limit) }).await? {
+        match self
+            .request(|id| ClientFrame::Pull {
+                id,
+                conv,
+                after,
+                limit: Some(limit),
+            })
+            .await?
+        {
             ServerFrame::Messages { messages, .. } => Ok(messages),
             other => bail!("pull: unexpected {other:?}"),
         }
@@ -176,15 +274,28 @@ impl RawConn {
         loop {
             let after: Seq = out.last().map_or(0, |m| m.seq);
             let c = conv.clone();
-            match self.request(|id| ClientFrame::Pull { id, conv: c, after, limit: Some(500) }).await? {
-                ServerFrame::Messages { messages, last_seq, .. } => {
+            match self
+                .request(|id| ClientFrame::Pull {
+                    id,
+                    conv: c,
+                    after,
+                    limit: Some(500),
+                })
+                .await?
+            {
+                ServerFrame::Messages {
+                    messages, last_seq, ..
+                } => {
                     let got = messages.len();
                     out.extend(messages);
                     if out.last().map_or(0, |m| m.seq) >= last_seq {
                         return Ok(out);
                     }
                     if got == 0 {
-                        bail!("pull of {} stopped at {after} below last_seq {last_seq}", conv.0);
+                        bail!(
+                            "pull of {} stopped at {after} below last_seq {last_seq}",
+                            conv.0
+                        );
                     }
                 }
                 other => bail!("pull: unexpected {other:?}"),
@@ -212,7 +323,12 @@ impl RawConn {
                     break;
                 };
                 let id = self.id();
-                let f = ClientFrame::Send { id, conv: conv.clone(), client_id: format!("{prefix}{i}"), body };
+                let f = ClientFrame::Send {
+                    id,
+                    conv: conv.clone(),
+                    client_id: format!("{prefix}{i}"),
+                    body,
+                };
                 self.send_frame(&f).await?;
                 in_flight.push_back(id);
             }

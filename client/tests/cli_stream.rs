@@ -1,0 +1,167 @@
+//! `convo tail --json` streaming and `convo --local` zero-set-up runs.
+#![cfg(feature = "wired")]
+
+mod cli_support;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+use cli_support::{TestServer, convo_cmd, json, ok, register};
+use serde_json::json;
+
+#[test]
+fn tail_streams_other_peoples_messages_as_json_lines() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    register(a.path(), &url, "alice");
+    register(b.path(), &url, "bob");
+    assert_eq!(
+        ok(a.path(), &url, "alice", &["create-group", "news", "bob"]),
+        "c1\n"
+    );
+
+    let mut tail = convo_cmd(b.path())
+        .args(["--server", &url, "--user", "bob", "tail", "news", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it says it is live, so the message below cannot be missed.
+    let mut err = BufReader::new(tail.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(line, "convo: tailing new messages (Ctrl-C to stop)\n");
+
+    ok(a.path(), &url, "alice", &["send", "news", "extra extra"]);
+    let mut out = BufReader::new(tail.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    tail.kill().unwrap();
+    let _ = tail.wait();
+    let msg = json(&first);
+    assert_eq!(
+        (
+            &msg["conv"],
+            &msg["seq"],
+            &msg["sender"],
+            &msg["kind"],
+            &msg["body"]
+        ),
+        (
+            &json!("c1"),
+            &json!(2),
+            &json!("alice"),
+            &json!("text"),
+            &json!("extra extra")
+        )
+    );
+}
+
+#[test]
+fn local_runs_its_own_server_and_keeps_the_account() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        convo_cmd(d.path())
+            .args(["--local", "--port", "0", "--user", "carol"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["list", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[]\n");
+    let err = String::from_utf8(out.stderr).unwrap();
+    let join = err
+        .lines()
+        .find(|l| l.starts_with("convo: others can join with: convo --server ws://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no join hint in {err:?}"));
+    assert!(join.ends_with("/v1 --user NAME"), "{join}");
+
+    // The generated password is kept with the token, privately.
+    let token_file = d
+        .path()
+        .join(client::config::server_hash("local"))
+        .join("carol.token");
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let secret: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&token_file).unwrap()).unwrap();
+    assert_eq!(secret["password"].as_str().map(str::len), Some(24));
+
+    // A second run (another port) reuses the account, the database and the cache.
+    let out = run(&["create-group", "notes"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "c1\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["send", "notes", "remember the milk"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sent to c1 as #2\n");
+    let list = json(&String::from_utf8(run(&["list", "--json"]).stdout).unwrap());
+    assert_eq!(list[0]["title"], json!("notes"));
+    assert_eq!(list[0]["preview"]["body"], json!("remember the milk"));
+}
+
+#[test]
+fn a_second_local_run_joins_the_running_server() {
+    let d = tempfile::tempdir().unwrap();
+    // The owner: a long-running `tail` that started the server.
+    let mut owner = convo_cmd(d.path())
+        .args([
+            "--local", "--port", "0", "--user", "carol", "tail", "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(owner.stderr.take().unwrap());
+    let mut url = None;
+    loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "owner exited");
+        if let Some(rest) = line.strip_prefix("convo: local server on ") {
+            url = rest.split(' ').next().map(str::to_owned);
+        }
+        if line.starts_with("convo: tailing") {
+            break;
+        }
+    }
+    let url = url.expect("owner printed its URL");
+
+    // The joiner (no --port): same data dir, so it must not open a second
+    // server on the same database.
+    let out = convo_cmd(d.path())
+        .args(["--local", "--user", "dave", "send", "@carol", "hi carol"])
+        .output()
+        .unwrap();
+    let joiner_err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{joiner_err}");
+    assert!(
+        joiner_err.contains(&format!(
+            "joining the local server already running on {url}"
+        )),
+        "{joiner_err}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sent to c1 as #2\n");
+
+    let mut first = String::new();
+    BufReader::new(owner.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    owner.kill().unwrap();
+    let _ = owner.wait();
+    let msg = json(&first);
+    assert_eq!(
+        (&msg["conv"], &msg["sender"], &msg["body"]),
+        (&json!("c1"), &json!("dave"), &json!("hi carol"))
+    );
+}
