@@ -26,6 +26,8 @@ use wire::RawConn;
 const CHILD: &str = env!("CARGO_BIN_EXE_crash_child");
 const PASSWORD: &str = "crash-password";
 const CATCH_UP: usize = 4_000;
+/// The engine's largest `history` page.
+const PULL_PAGE: u64 = 500;
 
 fn seed() -> u64 {
     std::env::var("CRASH_SEED")
@@ -259,11 +261,15 @@ async fn kill_mid_ingest_keeps_the_store_consistent() {
     // Each round kills the child once it holds more than the previous round left, so every
     // kill lands further into the same catch-up.
     let (mut mid_ingest_kills, mut held) = (0, 0);
+    // Pulls commit pages of up to 500, so the progress line that first reaches a target
+    // can be a whole page past it: targets stay more than a page short of the end, or the
+    // child could go live before the kill lands.
+    let last_target = total - 2 * PULL_PAGE;
     for round in 0..4 {
-        if held + 1 >= total {
+        if held + 1 > last_target {
             break;
         }
-        let target = rng.random_range(held + 1..total);
+        let target = rng.random_range(held + 1..=last_target);
         let t0 = Instant::now();
         let a = a.clone();
         let run = tokio::task::spawn_blocking(move || {
