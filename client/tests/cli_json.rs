@@ -258,6 +258,25 @@ fn offline_list_queued_send_and_token_file() {
     assert_eq!(dmode & 0o777, 0o700);
 
     ok(a.path(), &url, "alice", &["create-group", "ops", "bob"]);
+    // The token is in the token file only: no byte of it in the message database.
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let token = token.trim();
+    assert!(token.len() >= 16, "{token:?}");
+    let mut stores = 0;
+    for entry in std::fs::read_dir(token_file.parent().unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        if path == token_file {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        stores += 1;
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token is in {}",
+            path.display()
+        );
+    }
+    assert!(stores >= 1, "no store next to the token file");
     ok(a.path(), &url, "alice", &["send", "ops", "deploy at 5"]);
     let online = ok(b.path(), &url, "bob", &["list", "--json"]);
     let rows = json(&online);

@@ -28,8 +28,8 @@ use crate::error::Error;
 use crate::events::{ConnState, Event, SyncReport};
 use crate::protocol::{ConvId, ConvKind, Seq, validate};
 use crate::store::{
-    ConvRow, OutboxItem, OutboxKind, OutboxState, SearchHit, Session, SqliteStore, Store,
-    TimelineItem, TimelineQuery,
+    Batch, ConvRow, MetaKey, OutboxItem, OutboxKind, OutboxState, SearchHit, Session, SqliteStore,
+    Store, TimelineItem, TimelineQuery, Write,
 };
 
 /// How long account and server requests wait for their reply.
@@ -61,6 +61,13 @@ impl ClientBuilder {
         }
     }
 
+    /// Keeps the session token out of the store (see [`Config::persist_token`]): for apps
+    /// that keep it in an OS keyring and pass it to [`Client::resume`].
+    pub fn token_in_memory(mut self) -> ClientBuilder {
+        self.config.persist_token = false;
+        self
+    }
+
     /// Overrides engine tunables (page sizes, timers); the device id is kept.
     pub fn config(mut self, config: Config) -> ClientBuilder {
         let device = std::mem::take(&mut self.config.device);
@@ -75,7 +82,13 @@ impl ClientBuilder {
             field: "device",
             message: e.message,
         })?;
-        let writer = SqliteStore::open(&self.db)?;
+        let mut writer = SqliteStore::open(&self.db)?;
+        if !self.config.persist_token {
+            // The app keeps the token elsewhere: erase any copy an earlier run stored.
+            let mut erase = Batch::default();
+            erase.writes.push(Write::Meta(MetaKey::Token, None));
+            writer.apply(&erase)?;
+        }
         let reader = SqliteStore::open(&self.db)?;
         let engine = Engine::new(self.config.clone(), writer.load()?);
         let (event_tx, event_rx) = mpsc::unbounded_channel();

@@ -89,21 +89,52 @@ pub(crate) fn spawn(
     Ok(())
 }
 
+/// Batches coalesced into one transaction at most (a page of 500 entries each).
+const MAX_COALESCED: usize = 16;
+
 /// Commits batches in order; a failed batch is reported, never retried
-/// blindly (the engine's next writes carry full state again).
+/// blindly (the engine's next writes carry full state again). Batches that
+/// queued up behind each other (a catch-up's pages) commit together; a
+/// `Deliver` job always runs after every batch queued before it has committed.
 fn store_thread(
     mut store: SqliteStore,
     jobs: std_mpsc::Receiver<Job>,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    while let Ok(job) = jobs.recv() {
+    let mut next = jobs.recv().ok();
+    while let Some(job) = next.take() {
         match job {
-            Job::Batch(b) => {
-                if let Err(e) = store.apply(&b) {
-                    let _ = events.send(Event::Error(format!("store write failed: {e}")));
-                }
-            }
             Job::Deliver(f) => f(),
+            Job::Batch(first) => {
+                let mut group = vec![first];
+                loop {
+                    match jobs.try_recv() {
+                        Ok(Job::Batch(b)) if group.len() < MAX_COALESCED => group.push(b),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                commit(&mut store, &group, &events);
+            }
+        }
+        if next.is_none() {
+            next = jobs.recv().ok();
+        }
+    }
+}
+
+/// Applies `group` in one transaction; if that fails, batch by batch, so one
+/// bad batch does not take the others down with it.
+fn commit(store: &mut SqliteStore, group: &[Batch], events: &mpsc::UnboundedSender<Event>) {
+    if group.len() > 1 && store.apply_all(group).is_ok() {
+        return;
+    }
+    for b in group {
+        if let Err(e) = store.apply(b) {
+            let _ = events.send(Event::Error(format!("store write failed: {e}")));
         }
     }
 }

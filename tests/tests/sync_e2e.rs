@@ -225,3 +225,74 @@ async fn the_outbox_survives_a_server_restart_and_reconnects() -> anyhow::Result
     server.shutdown().await;
     Ok(())
 }
+
+/// Whether the file holds `needle` anywhere (the database and its WAL).
+fn file_contains(path: &std::path::Path, needle: &str) -> bool {
+    std::fs::read(path)
+        .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_in_memory_keeps_the_token_out_of_the_store() -> anyhow::Result<()> {
+    let server = server_mock::start(Config {
+        db: DbLocation::Memory,
+        listen: "127.0.0.1:0".parse()?,
+        ..Default::default()
+    })
+    .await?;
+    let url = server.url();
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("carol.db");
+    let wal = dir.path().join("carol.db-wal");
+
+    // Default: the token is persisted, so a restart resumes without it.
+    let (c, _e) = ClientBuilder::new(url.as_str(), &db, "carol-dev").open()?;
+    let first = c.register("carol", "password-123").await?;
+    c.wait_live(WAIT).await?;
+    c.stop().await;
+    drop(c);
+    let (c, _e) = ClientBuilder::new(url.as_str(), &db, "carol-dev").open()?;
+    assert_eq!(c.session().map(|s| s.token), Some(first.token.clone()));
+    c.stop().await;
+    drop(c);
+
+    // token_in_memory: the stored copy is erased and a new one is never written.
+    let (c, _e) = ClientBuilder::new(url.as_str(), &db, "carol-dev")
+        .token_in_memory()
+        .open()?;
+    assert_eq!(c.session(), None);
+    let second = c.login("carol", "password-123").await?;
+    assert_ne!(second.token, first.token);
+    c.wait_live(WAIT).await?;
+    let conv = c.create_group("vault", &[]).await?;
+    assert_eq!(c.send_and_wait(&conv, "secret-free", WAIT).await?, 2);
+    c.stop().await;
+    drop(c);
+    let conn = rusqlite::Connection::open(&db)?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    let stored: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'token'", [], |r| {
+            r.get(0)
+        })
+        .ok();
+    assert_eq!(stored, None);
+    drop(conn);
+    assert!(!file_contains(&db, &second.token));
+    assert!(!file_contains(&wal, &second.token));
+
+    // A restart has no session until the app hands the token back.
+    let (c, _e) = ClientBuilder::new(url.as_str(), &db, "carol-dev")
+        .token_in_memory()
+        .open()?;
+    assert_eq!(c.session(), None);
+    let resumed = c.resume(Some(second.token.as_str())).await?;
+    assert_eq!(resumed.user, "carol");
+    c.wait_live(WAIT).await?;
+    assert_eq!(
+        texts(&c, &conv)?,
+        vec![(2, "carol".to_string(), "secret-free".to_string())]
+    );
+    server.shutdown().await;
+    Ok(())
+}

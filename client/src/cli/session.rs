@@ -90,7 +90,9 @@ impl Ctx {
             crate::config::create_private_dir(dir)?;
         }
         let device = device_id(&self.paths)?;
+        // The token lives in the keyring or the token file, never in the message database.
         ClientBuilder::new(server, &store, &device)
+            .token_in_memory()
             .open()
             .with_context(|| format!("opening the local store {}", store.display()))
     }

@@ -274,7 +274,9 @@ impl Engine {
                 };
                 self.write_meta(MetaKey::User, Some(s.user.clone()));
                 self.write_meta(MetaKey::Device, Some(s.device.clone()));
-                self.write_meta(MetaKey::Token, Some(s.token.clone()));
+                if self.cfg.persist_token {
+                    self.write_meta(MetaKey::Token, Some(s.token.clone()));
+                }
                 self.session = Some(s.clone());
                 if let Some(tok) = token {
                     self.reply(tok, Ok(ReplyValue::Session(s)));

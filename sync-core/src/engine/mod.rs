@@ -54,6 +54,11 @@ pub struct Config {
     pub typing_every: Duration,
     /// Seed of the jitter generator (tests pass a fixed one).
     pub seed: u64,
+    /// Keep the session token in the store, so a restart can `resume(None)`. An app that
+    /// keeps the token elsewhere (an OS keyring) sets this to `false`: the token then lives
+    /// only in memory, any token an earlier run stored is erased, and the app passes it to
+    /// `resume(Some(token))`.
+    pub persist_token: bool,
 }
 
 impl Default for Config {
@@ -70,6 +75,7 @@ impl Default for Config {
             stable_after: Duration::from_secs(30),
             typing_every: Duration::from_secs(3),
             seed: 0x5eed,
+            persist_token: true,
         }
     }
 }

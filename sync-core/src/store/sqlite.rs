@@ -58,9 +58,38 @@ impl SqliteStore {
             .map_err(StoreError::Write)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(StoreError::Write)?;
+        // Ingest and queries use ~30 distinct cached statements.
+        conn.set_prepared_statement_cache_capacity(64);
         let mut store = SqliteStore { conn };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Applies several batches, in order, in one transaction: one commit (and one FTS
+    /// flush) for a run of queued pages instead of one each. `synchronous=FULL` if any
+    /// batch asks for it. On error nothing of them is applied.
+    pub fn apply_all(&mut self, batches: &[Batch]) -> Result<(), StoreError> {
+        let durable = batches.iter().any(|b| b.durable);
+        if durable {
+            self.conn
+                .pragma_update(None, "synchronous", "FULL")
+                .map_err(StoreError::Write)?;
+        }
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for w in batches.iter().flat_map(|b| &b.writes) {
+                apply_write(&tx, w)?;
+            }
+            tx.commit()
+        })();
+        if durable {
+            self.conn
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(StoreError::Write)?;
+        }
+        result.map_err(StoreError::Write)
     }
 
     /// The schema version recorded in the database (`PRAGMA user_version`).
@@ -140,11 +169,7 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<()
             tx.execute("DELETE FROM conversations WHERE conv = ?1", [conv.as_str()])?;
             tx.execute("DELETE FROM receipts WHERE conv = ?1", [conv.as_str()])?;
         }
-        Write::Messages(conv, msgs) => {
-            for m in msgs {
-                insert_message(tx, conv, m)?;
-            }
-        }
+        Write::Messages(conv, msgs) => insert_messages(tx, conv, msgs)?,
         Write::OutboxPut(item) => {
             let (kind, target) = match item.kind {
                 OutboxKind::Send => ("send", None),
@@ -251,23 +276,47 @@ fn clear_timeline(tx: &rusqlite::Transaction<'_>, conv: &ConvId) -> rusqlite::Re
     Ok(())
 }
 
+/// Inserts a page of entries of one conversation (statements are cached, so a page of
+/// 500 costs 500 executions, not 500 prepares), then bumps the conversation's activity once.
+fn insert_messages(
+    tx: &rusqlite::Transaction<'_>,
+    conv: &ConvId,
+    msgs: &[Message],
+) -> rusqlite::Result<()> {
+    let mut newest: Option<i64> = None;
+    for m in msgs {
+        if insert_message(tx, conv, m)? {
+            newest = Some(newest.map_or(m.ts, |t| t.max(m.ts)));
+        }
+    }
+    if let Some(ts) = newest {
+        tx.prepare_cached(
+            "UPDATE conversations SET last_activity_ts = MAX(last_activity_ts, ?2) WHERE conv = ?1",
+        )?
+        .execute(params![conv.as_str(), ts])?;
+    }
+    Ok(())
+}
+
 /// Inserts one entry unless held, then applies edit/redact relations in both
-/// directions (an edit may arrive before or after its target).
+/// directions (an edit may arrive before or after its target). Returns whether it was new.
 fn insert_message(
     tx: &rusqlite::Transaction<'_>,
     conv: &ConvId,
     m: &Message,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<bool> {
     let c = conv.as_str();
     let members = m
         .members
         .as_ref()
         .and_then(|v| serde_json::to_string(v).ok());
-    let n = tx.execute(
-        "INSERT OR IGNORE INTO messages (conv, seq, sender, ts, kind, body, target, title, members,
-                                         user_name, client_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO messages (conv, seq, sender, ts, kind, body, target, title,
+                                             members, user_name, client_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
             c,
             m.seq as i64,
             m.sender,
@@ -279,109 +328,104 @@ fn insert_message(
             members,
             m.user,
             m.client_id
-        ],
-    )?;
+        ])?;
     if n == 0 {
-        return Ok(());
+        return Ok(false);
     }
     let id = tx.last_insert_rowid();
-    tx.execute(
-        "UPDATE conversations SET last_activity_ts = MAX(last_activity_ts, ?2) WHERE conv = ?1",
-        params![c, m.ts],
-    )?;
     match m.kind {
         EntryKind::Text => {
-            let redacted: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM messages WHERE conv = ?1 AND kind = 'redact' AND target = ?2)",
-                params![c, m.seq as i64],
-                |r| r.get(0),
+            // A redaction or edit that arrived before its target: a redaction wins, else
+            // the newest edit. (Picked here, not with ORDER BY: that form of the query is
+            // re-prepared by SQLite on every execution.)
+            let mut later: Option<(String, Option<String>)> = None;
+            let mut newest = 0;
+            let mut stmt = tx.prepare_cached(
+                "SELECT kind, body, seq FROM messages
+                 WHERE conv = ?1 AND target = ?2 AND kind IN ('edit', 'redact')",
             )?;
-            if redacted {
-                tx.execute(
-                    "UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1",
-                    [id],
-                )?;
-                return Ok(());
+            let mut rows = stmt.query(params![c, m.seq as i64])?;
+            while let Some(r) = rows.next()? {
+                let (kind, body, seq): (String, Option<String>, i64) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?);
+                if kind == "redact" {
+                    later = Some((kind, None));
+                    break;
+                }
+                if seq > newest {
+                    newest = seq;
+                    later = Some((kind, body));
+                }
             }
-            let edit: Option<String> = tx
-                .query_row(
-                    "SELECT body FROM messages WHERE conv = ?1 AND kind = 'edit' AND target = ?2
-                     ORDER BY seq DESC LIMIT 1",
-                    params![c, m.seq as i64],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .flatten();
-            let body = match edit {
-                Some(b) => {
-                    tx.execute(
-                        "UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1",
-                        params![id, b],
-                    )?;
+            drop(rows);
+            drop(stmt);
+            let body = match later {
+                Some((kind, _)) if kind == "redact" => {
+                    tx.prepare_cached(
+                        "UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1",
+                    )?
+                    .execute([id])?;
+                    return Ok(true);
+                }
+                Some((_, Some(b))) => {
+                    tx.prepare_cached("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1")?
+                        .execute(params![id, b])?;
                     Some(b)
                 }
-                None => m.body.clone(),
+                _ => m.body.clone(),
             };
             if let Some(b) = body {
-                tx.execute(
-                    "INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)",
-                    params![id, b],
-                )?;
+                tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?
+                    .execute(params![id, b])?;
             }
         }
         EntryKind::Edit => {
             let Some(target) = m.target else {
-                return Ok(());
+                return Ok(true);
             };
             // Apply only if no newer edit of the same target is already held.
-            let newer: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM messages WHERE conv = ?1 AND kind = 'edit'
-                                AND target = ?2 AND seq > ?3)",
-                params![c, target as i64, m.seq as i64],
-                |r| r.get(0),
-            )?;
+            let newer: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM messages WHERE conv = ?1 AND kind = 'edit'
+                                    AND target = ?2 AND +seq > ?3)",
+                )?
+                .query_row(params![c, target as i64, m.seq as i64], |r| r.get(0))?;
             let tid: Option<i64> = tx
-                .query_row(
+                .prepare_cached(
                     "SELECT id FROM messages WHERE conv = ?1 AND seq = ?2 AND kind = 'text'
                      AND redacted = 0",
-                    params![c, target as i64],
-                    |r| r.get(0),
-                )
+                )?
+                .query_row(params![c, target as i64], |r| r.get(0))
                 .optional()?;
             if let (false, Some(tid), Some(body)) = (newer, tid, m.body.as_ref()) {
-                tx.execute(
-                    "UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1",
-                    params![tid, body],
-                )?;
-                tx.execute("DELETE FROM messages_fts WHERE rowid = ?1", [tid])?;
-                tx.execute(
-                    "INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)",
-                    params![tid, body],
-                )?;
+                tx.prepare_cached("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1")?
+                    .execute(params![tid, body])?;
+                tx.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
+                    .execute([tid])?;
+                tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?
+                    .execute(params![tid, body])?;
             }
         }
         EntryKind::Redact => {
             let Some(target) = m.target else {
-                return Ok(());
+                return Ok(true);
             };
             let tid: Option<i64> = tx
-                .query_row(
+                .prepare_cached(
                     "SELECT id FROM messages WHERE conv = ?1 AND seq = ?2 AND kind = 'text'",
-                    params![c, target as i64],
-                    |r| r.get(0),
-                )
+                )?
+                .query_row(params![c, target as i64], |r| r.get(0))
                 .optional()?;
             if let Some(tid) = tid {
-                tx.execute(
-                    "UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1",
-                    [tid],
-                )?;
-                tx.execute("DELETE FROM messages_fts WHERE rowid = ?1", [tid])?;
+                tx.prepare_cached("UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1")?
+                    .execute([tid])?;
+                tx.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
+                    .execute([tid])?;
             }
         }
         _ => {}
     }
-    Ok(())
+    Ok(true)
 }
 
 impl Store for SqliteStore {
@@ -425,26 +469,7 @@ impl Store for SqliteStore {
     }
 
     fn apply(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        if batch.durable {
-            self.conn
-                .pragma_update(None, "synchronous", "FULL")
-                .map_err(StoreError::Write)?;
-        }
-        let result = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for w in &batch.writes {
-                apply_write(&tx, w)?;
-            }
-            tx.commit()
-        })();
-        if batch.durable {
-            self.conn
-                .pragma_update(None, "synchronous", "NORMAL")
-                .map_err(StoreError::Write)?;
-        }
-        result.map_err(StoreError::Write)
+        self.apply_all(std::slice::from_ref(batch))
     }
 
     fn conversations(&self) -> Result<Vec<super::ConvRow>, StoreError> {
