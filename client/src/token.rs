@@ -85,6 +85,15 @@ impl TokenStore {
     /// Saves the secret: in the keyring if it accepts it, else in the file
     /// (saying so once on stderr, when the file is first created).
     pub fn save(&self, secret: &Secret) -> Result<()> {
+        if let Some(notice) = self.save_noting(secret)? {
+            eprintln!("convo: {notice}");
+        }
+        Ok(())
+    }
+
+    /// Like [`TokenStore::save`], but returns the one-time notice instead of
+    /// printing it (the TUI shows it in its status line).
+    pub fn save_noting(&self, secret: &Secret) -> Result<Option<String>> {
         let text = serde_json::to_string(secret).context("encoding the token record")?;
         if self.use_keyring
             && let Some(entry) = self.entry()
@@ -93,7 +102,7 @@ impl TokenStore {
             // A stale file would shadow nothing (keyring is read first) but
             // would keep an old secret on disk: remove it.
             let _ = std::fs::remove_file(&self.file);
-            return Ok(());
+            return Ok(None);
         }
         let dir = self
             .file
@@ -102,13 +111,12 @@ impl TokenStore {
         create_private_dir(dir)?;
         let existed = self.file.exists();
         write_private(&self.file, text.as_bytes())?;
-        if !existed && self.use_keyring {
-            eprintln!(
-                "convo: no OS keyring available; the session token is kept in {} (mode 0600)",
+        Ok((!existed && self.use_keyring).then(|| {
+            format!(
+                "no OS keyring available; the session token is kept in {} (mode 0600)",
                 self.file.display()
-            );
-        }
-        Ok(())
+            )
+        }))
     }
 
     /// Forgets the secret everywhere.

@@ -344,24 +344,24 @@ fn first_use_asks_for_the_password_and_offers_to_register() {
         socket: format!("convo-e2e-{}-first", std::process::id()),
     };
     t.session("carol", &convo_shell(d.path(), &url, "carol"));
-    t.wait_for("carol", "the password prompt", |s| {
-        s.contains(&format!("password for carol@{url}:"))
+    // First use: the TUI itself asks for the password (no echo).
+    t.wait_for("carol", "the log-in prompt", |s| {
+        s.contains("Log in") && s.contains("Password:") && s.contains(&format!("carol on {url}"))
     });
     t.type_text("carol", "correct horse battery");
+    let screen = t.wait_for("carol", "the masked password", |s| s.contains("•••••"));
+    assert!(!screen.contains("correct horse"), "{screen}");
     t.key("carol", "Enter");
-    t.wait_for("carol", "the offer to register", |s| {
-        s.contains(&format!("Register carol on {url}? [y/N]"))
+    // No such user: refused, with registration offered.
+    t.wait_for("carol", "the refusal", |s| {
+        s.contains("refused: wrong password, or no user carol yet")
+            && s.contains("Ctrl+R register carol")
     });
-    t.type_text("carol", "y");
-    t.key("carol", "Enter");
-    t.wait_for("carol", "the repeat prompt", |s| {
-        s.contains("repeat the password:")
+    t.key("carol", "C-r");
+    let screen = t.wait_for("carol", "the TUI, registered and live", |s| {
+        s.contains("registered as carol") && s.contains("Live")
     });
-    t.type_text("carol", "correct horse battery");
-    t.key("carol", "Enter");
-    t.wait_for("carol", "the TUI, live", |s| {
-        s.contains(&format!("carol@{url}")) && s.contains("Live")
-    });
+    assert!(!screen.contains("Password:"), "{screen}");
     t.key("carol", "C-c");
     t.wait_for("carol", "convo to exit cleanly", |s| {
         s.contains("[convo exited: 0]")

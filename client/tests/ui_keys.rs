@@ -454,3 +454,91 @@ fn loading_older_grows_the_window_read_from_the_store() {
     );
     assert!(!screen(&s).contains("loading"));
 }
+
+/// A log-in hook that is never called (update only produces the effect).
+fn login_hook() -> client::ui::engine::LoginHook {
+    client::ui::engine::LoginHook(std::sync::Arc::new(|_, _| {
+        Box::pin(async { Err("not in this test".to_string()) })
+    }))
+}
+
+fn login_overlay() -> Overlay {
+    Overlay::Login {
+        password: Default::default(),
+        error: None,
+        busy: false,
+    }
+}
+
+#[test]
+fn first_use_login_prompt_masks_logs_in_and_offers_register() {
+    let mut s = state(80, 24);
+    s.login = Some(login_hook());
+    s.overlay = login_overlay();
+    // Enter with nothing typed asks for the password instead of sending.
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
+    assert!(screen(&s).contains("type your password first"));
+    typ(&mut s, "hunter22");
+    key(&mut s, KeyCode::Backspace, NONE);
+    let text = screen(&s);
+    assert!(text.contains("Password: •••••••"), "{text}");
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(!format!("{:?}", s.overlay).contains("hunter"));
+    assert_eq!(
+        s.compose.text, "",
+        "typing went to the prompt, not the compose box"
+    );
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(
+        fx,
+        vec![Effect::Login {
+            password: client::ui::state::Password("hunter2".into()),
+            register: false
+        }]
+    );
+    // While it is on the wire, keys do nothing.
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
+    assert!(screen(&s).contains("talking to the server"));
+    // Refused: the reason shows, the password stays for Ctrl+R (register).
+    update(
+        &mut s,
+        Action::LoginResult(Err("refused: wrong password, or no user alice yet".into())),
+    );
+    assert!(screen(&s).contains("refused: wrong password, or no user alice yet"));
+    let fx = key(&mut s, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert_eq!(
+        fx,
+        vec![Effect::Login {
+            password: client::ui::state::Password("hunter2".into()),
+            register: true
+        }]
+    );
+    update(
+        &mut s,
+        Action::LoginResult(Ok("registered as alice".into())),
+    );
+    assert_eq!(s.overlay, Overlay::None);
+    assert!(s.login.is_none());
+    assert!(screen(&s).contains("registered as alice"));
+    // Logged in: /login only says so.
+    typ(&mut s, "/login");
+    key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(s.overlay, Overlay::None);
+    assert!(screen(&s).contains("already logged in as alice"));
+}
+
+#[test]
+fn esc_leaves_the_login_prompt_for_the_cache_and_login_reopens_it() {
+    let mut s = state(80, 24);
+    s.login = Some(login_hook());
+    s.overlay = login_overlay();
+    key(&mut s, KeyCode::Esc, NONE);
+    assert_eq!(s.overlay, Overlay::None);
+    assert!(screen(&s).contains("/login to log in"));
+    typ(&mut s, "/login");
+    key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(s.overlay, login_overlay());
+    // Ctrl+C still quits from the prompt.
+    key(&mut s, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(s.quit);
+}

@@ -49,7 +49,7 @@ fn scrolling_up_to_the_gap_loads_older_with_a_spinner() {
 
 #[test]
 fn help_overlay_only_with_empty_compose() {
-    let mut s = state(80, 34);
+    let mut s = state(80, 35);
     open_team(&mut s);
     typ(&mut s, "why?");
     assert_eq!(s.overlay, Overlay::None);
@@ -57,7 +57,7 @@ fn help_overlay_only_with_empty_compose() {
     key(&mut s, KeyCode::Char('u'), KeyModifiers::CONTROL);
     key(&mut s, KeyCode::Char('?'), KeyModifiers::SHIFT);
     assert_eq!(s.overlay, Overlay::Help);
-    assert_snapshot("help_80x34", &screen(&s));
+    assert_snapshot("help_80x35", &screen(&s));
     key(&mut s, KeyCode::Esc, NONE);
     assert_eq!(s.overlay, Overlay::None);
 }
@@ -90,6 +90,26 @@ fn narrow_terminal_shows_one_pane() {
     assert_snapshot("narrow_list_40x20", &screen(&s));
     open_team(&mut s);
     assert_snapshot("narrow_timeline_40x20", &screen(&s));
+}
+
+#[test]
+fn first_use_login_prompt() {
+    let mut s = state(80, 20);
+    s.login = Some(client::ui::engine::LoginHook(std::sync::Arc::new(
+        |_, _| Box::pin(async { Err("unused".to_string()) }),
+    )));
+    s.overlay = Overlay::Login {
+        password: Default::default(),
+        error: None,
+        busy: false,
+    };
+    typ(&mut s, "secret");
+    key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
+    update(
+        &mut s,
+        Action::LoginResult(Err("refused: wrong password, or no user alice yet".into())),
+    );
+    assert_snapshot("login_80x20", &screen(&s));
 }
 
 #[test]

@@ -1,10 +1,9 @@
 //! `convo register|login|logout`, the password sources (stdin, $CONVO_PASSWORD,
 //! no-echo prompt) and the first-use log-in the TUI path runs before it starts.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context, Result, bail};
-use sync_core::Client;
 
 use super::{Ctx, PasswordOpts};
 use crate::token::Secret;
@@ -95,45 +94,4 @@ pub async fn logout(ctx: &Ctx) -> Result<()> {
 /// Stores a fresh token (and, for `--local`, the generated password).
 pub fn save_token(ctx: &Ctx, token: String, password: Option<String>) -> Result<()> {
     ctx.tokens()?.save(&Secret { token, password })
-}
-
-/// First use of `convo --server URL --user NAME`: no token stored, so ask for
-/// the password (no-echo, before the TUI takes the screen), log in, and offer
-/// to register when the log-in is refused.
-pub async fn first_use_login(ctx: &Ctx, client: &Client) -> Result<()> {
-    let server = ctx.server()?.to_owned();
-    eprintln!("convo: no session stored for {} on {server}", ctx.user);
-    let pw = prompt_password(&format!("password for {}@{server}: ", ctx.user))?;
-    check_password(&pw)?;
-    match client.login(&ctx.user, &pw).await {
-        Ok(session) => return save_token(ctx, session.token, None),
-        Err(e) if !super::session::is_auth_failure(&e) => {
-            return Err(e).with_context(|| format!("logging in on {server}"));
-        }
-        Err(_) => {}
-    }
-    // The server gives the same answer for "no such user" and "wrong
-    // password", so ask rather than guess.
-    eprint!(
-        "log-in refused: wrong password, or no user {} yet. Register {} on {server}? [y/N] ",
-        ctx.user, ctx.user
-    );
-    std::io::stderr().flush().ok();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .context("reading the answer")?;
-    if !matches!(answer.trim(), "y" | "Y" | "yes") {
-        bail!("not logged in");
-    }
-    let again = prompt_password("repeat the password: ")?;
-    if again != pw {
-        bail!("the passwords differ");
-    }
-    let session = client
-        .register(&ctx.user, &pw)
-        .await
-        .with_context(|| format!("registering {} on {server}", ctx.user))?;
-    save_token(ctx, session.token, None)
 }

@@ -1,12 +1,16 @@
-//! `convo` with no command: get a session (stored token, or a first-use
-//! password prompt before the TUI takes the screen), start the engine, run
-//! the TUI until the user quits.
+//! `convo` with no command: resume the stored session (or, on first use, let
+//! the TUI ask for the password), start the engine, run the TUI until the
+//! user quits.
+
+use std::sync::Arc;
 
 use anyhow::{Result, bail};
+use sync_core::Client;
 
 use super::Ctx;
-use super::account::first_use_login;
-use super::session::{Offline, resume_stored};
+use super::session::{Offline, is_auth_failure, is_conflict, resume_stored};
+use crate::token::Secret;
+use crate::ui::engine::LoginHook;
 
 /// Runs the TUI on this context's account.
 pub async fn run(ctx: &Ctx) -> Result<()> {
@@ -14,16 +18,19 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         bail!("the TUI needs a terminal (use a command such as `convo list` in scripts)");
     }
     let (client, events) = ctx.open()?;
+    let mut login = None;
     if ctx.local {
         crate::local::ensure_account(ctx, &client).await?;
     } else {
         match resume_stored(ctx, &client).await {
             Ok(()) => {}
-            Err(Offline::NoSession) => first_use_login(ctx, &client).await?,
+            // First use: the TUI opens on a password prompt (it shows the
+            // cached store, if any, behind it).
+            Err(Offline::NoSession) => login = Some(login_hook(ctx, &client)?),
             Err(Offline::Rejected(why)) => {
-                eprintln!("convo: the stored session was refused ({why}); log in again");
                 ctx.tokens()?.delete()?;
-                first_use_login(ctx, &client).await?;
+                eprintln!("convo: the stored session was refused ({why}); log in again");
+                login = Some(login_hook(ctx, &client)?);
             }
             Err(Offline::Failed(why)) => bail!("{why}"),
             // The TUI works from the local store and keeps reconnecting in the
@@ -42,9 +49,55 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         colors: ctx.config.use_colors(),
         bell: ctx.config.notifications.bell,
         osc9: ctx.config.notifications.osc9,
+        login,
     };
     client.start();
     let result = crate::ui::run(client.clone(), events, opts).await;
     client.stop().await;
     result
+}
+
+/// The TUI's log-in: `login` (or `register`) with the typed password, then the
+/// token goes to the keyring or the token file, like `convo login` does.
+fn login_hook(ctx: &Ctx, client: &Client) -> Result<LoginHook> {
+    let tokens = ctx.tokens()?;
+    let (client, user, server) = (client.clone(), ctx.user.clone(), ctx.server()?.to_owned());
+    Ok(LoginHook(Arc::new(
+        move |password: String, register: bool| {
+            let (client, tokens, user, server) =
+                (client.clone(), tokens.clone(), user.clone(), server.clone());
+            Box::pin(async move {
+                let result = if register {
+                    client.register(&user, &password).await
+                } else {
+                    client.login(&user, &password).await
+                };
+                let session = match result {
+                    Ok(s) => s,
+                    // The server gives one answer for "no such user" and "wrong
+                    // password", so offer both ways out.
+                    Err(e) if is_auth_failure(&e) => {
+                        return Err(format!("refused: wrong password, or no user {user} yet"));
+                    }
+                    Err(e) if is_conflict(&e) => {
+                        return Err(format!(
+                            "{user} already exists on {server}: check the password"
+                        ));
+                    }
+                    Err(e) => return Err(e.to_string()),
+                };
+                let notice = tokens
+                    .save_noting(&Secret {
+                        token: session.token,
+                        password: None,
+                    })
+                    .map_err(|e| format!("{e:#}"))?;
+                let done = if register { "registered" } else { "logged in" };
+                Ok(match notice {
+                    Some(n) => format!("{done} as {user}; {n}"),
+                    None => format!("{done} as {user} on {server}"),
+                })
+            }) as crate::ui::engine::BoxFut<String>
+        },
+    )))
 }

@@ -16,12 +16,13 @@ pub enum Command {
     Delete,
     Search(String),
     Read,
+    Login,
     Help,
     Quit,
 }
 
 /// Every command with its usage, for the help overlay.
-pub const USAGE: [(&str, &str); 10] = [
+pub const USAGE: [(&str, &str); 11] = [
     ("/dm USER", "open or start a direct conversation"),
     (
         "/group TITLE USER…",
@@ -33,6 +34,7 @@ pub const USAGE: [(&str, &str); 10] = [
     ("/delete", "delete the selected or last own message"),
     ("/search TEXT", "search all local messages"),
     ("/read", "mark every conversation read"),
+    ("/login", "log in (when started without a session)"),
     ("/help", "this help"),
     ("/quit", "quit"),
 ];
@@ -69,6 +71,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "/search" if !rest.is_empty() => Ok(Command::Search(rest.to_owned())),
         "/search" => Err(need("/search TEXT")),
         "/read" => Ok(Command::Read),
+        "/login" => Ok(Command::Login),
         "/help" => Ok(Command::Help),
         "/quit" | "/exit" => Ok(Command::Quit),
         other => Err(format!("unknown command {other} (see /help)")),

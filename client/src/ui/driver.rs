@@ -345,6 +345,20 @@ fn apply<E: Engine>(
                 write_osc9(out, &title, &body)?;
             }
         }
+        Effect::Login { password, register } => {
+            let tx = tx.clone();
+            match state.login.clone() {
+                Some(hook) => {
+                    let fut = (hook.0)(password.0, register);
+                    tokio::spawn(async move {
+                        let _ = tx.send(Action::LoginResult(fut.await));
+                    });
+                }
+                None => {
+                    let _ = tx.send(Action::LoginResult(Err("already logged in".into())));
+                }
+            }
+        }
         Effect::Quit => state.quit = true,
     }
     Ok(())

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use super::model::{
     ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery,
@@ -13,6 +14,18 @@ use super::model::{
 
 /// A network request running in the background.
 pub type BoxFut<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'static>>;
+
+/// Logs in (`false`) or registers (`true`) the TUI's user with a typed password,
+/// keeps the token where the CLI keeps tokens, and returns a line for the status
+/// bar. Built by the CLI, which owns the token store.
+#[derive(Clone)]
+pub struct LoginHook(pub Arc<dyn Fn(String, bool) -> BoxFut<String> + Send + Sync>);
+
+impl std::fmt::Debug for LoginHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginHook")
+    }
+}
 
 /// The engine surface used by the UI. Errors are display strings: the UI
 /// only shows them.

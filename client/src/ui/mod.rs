@@ -46,6 +46,8 @@ pub struct TuiOptions {
     pub bell: bool,
     /// Send OSC 9 desktop notifications for those messages.
     pub osc9: bool,
+    /// No session yet: the TUI opens on a password prompt that logs in with this.
+    pub login: Option<engine::LoginHook>,
 }
 
 /// Runs the TUI on the real terminal until Ctrl+C or /quit. Installs a panic
@@ -72,6 +74,14 @@ pub async fn run_with<E: engine::Engine>(
     term.clear()?;
     let input = terminal::spawn_input_reader();
     let mut state = state::AppState::new(&opts.user, &opts.server, opts.keys.clone(), opts.colors);
+    if let Some(hook) = opts.login.clone() {
+        state.login = Some(hook);
+        state.overlay = state::Overlay::Login {
+            password: Default::default(),
+            error: None,
+            busy: false,
+        };
+    }
     let notes = driver::Notifications {
         bell: opts.bell,
         osc9: opts.osc9,

@@ -31,6 +31,43 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
     };
     match &mut state.overlay {
         Overlay::None => Vec::new(),
+        Overlay::Login {
+            password,
+            error,
+            busy,
+        } => {
+            if *busy {
+                return Vec::new();
+            }
+            let register = ev.code == KeyCode::Char('r') && ev.modifiers == KeyModifiers::CONTROL;
+            match (ev.code, action) {
+                _ if register || action == Some(KeyAction::Send) => {
+                    if password.0.is_empty() {
+                        *error = Some("type your password first".into());
+                        return Vec::new();
+                    }
+                    *busy = true;
+                    *error = None;
+                    return vec![Effect::Login {
+                        password: password.clone(),
+                        register,
+                    }];
+                }
+                (_, Some(KeyAction::Cancel)) => {
+                    state.overlay = Overlay::None;
+                    state.set_info("not logged in: showing the local store; /login to log in");
+                }
+                (KeyCode::Backspace, _) => {
+                    password.0.pop();
+                }
+                _ => {
+                    if let Some(c) = typed {
+                        password.0.push(c);
+                    }
+                }
+            }
+            Vec::new()
+        }
         Overlay::Help => {
             match ev.code {
                 KeyCode::Up | KeyCode::PageUp => {
@@ -160,6 +197,11 @@ fn popup(area: Rect, w: u16, h: u16) -> Rect {
 pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
     match &state.overlay {
         Overlay::None => {}
+        Overlay::Login {
+            password,
+            error,
+            busy,
+        } => render_login(state, area, buf, password.0.chars().count(), error, *busy),
         Overlay::Help => render_help(state, area, buf),
         Overlay::Switcher { query, selected } => {
             let rect = popup(area, 50, 14);
@@ -241,6 +283,51 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
             Paragraph::new(lines).render(inner, buf);
         }
     }
+}
+
+fn render_login(
+    state: &AppState,
+    area: Rect,
+    buf: &mut Buffer,
+    typed: usize,
+    error: &Option<String>,
+    busy: bool,
+) {
+    let rect = popup(area, area.width.saturating_sub(2).min(64), 9);
+    Clear.render(rect, buf);
+    let block = Block::default().borders(Borders::ALL).title(" Log in ");
+    let inner = block.inner(rect);
+    block.render(rect, buf);
+    let user = for_terminal(&state.user);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    // One dot per character typed, capped so a long password does not wrap.
+    let dots = "•".repeat(typed.min(usize::from(inner.width.saturating_sub(12))));
+    let status = match (busy, error) {
+        (true, _) => Line::from(Span::styled("talking to the server…", dim(state.colors))),
+        (false, Some(e)) => Line::from(Span::styled(
+            for_terminal(e).into_owned(),
+            super::style::error(state.colors),
+        )),
+        (false, None) => Line::from(""),
+    };
+    let lines = vec![
+        Line::from(vec![
+            Span::styled(user.clone().into_owned(), bold),
+            Span::raw(" on "),
+            Span::raw(for_terminal(&state.server).into_owned()),
+        ]),
+        Line::from(""),
+        Line::from(vec![Span::raw("Password: "), Span::raw(dots)]),
+        status,
+        Line::from(""),
+        Line::from(Span::styled(
+            format!("Enter log in · Ctrl+R register {user} · Esc offline"),
+            dim(state.colors),
+        )),
+    ];
+    Paragraph::new(lines)
+        .wrap(ratatui::widgets::Wrap { trim: false })
+        .render(inner, buf);
 }
 
 /// Lines of help text (keys, mouse, commands and two headings).

@@ -48,6 +48,8 @@ pub struct AppState {
     /// Terminal size (columns, rows), from `Action::Resize`.
     pub size: (u16, u16),
     pub quit: bool,
+    /// Set when the TUI started without a session: logs in with a typed password.
+    pub login: Option<super::engine::LoginHook>,
 }
 
 /// A one-line status message.
@@ -122,12 +124,30 @@ pub struct Compose {
     pub editing: Option<Seq>,
 }
 
+/// A password being typed: never drawn, never in `Debug` output.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Password(<{} chars>)", self.0.chars().count())
+    }
+}
+
 /// A modal overlay over the main screen.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Overlay {
     #[default]
     None,
     Help,
+    /// First use on a server: no session stored, so ask for the password.
+    Login {
+        password: Password,
+        /// Why the last attempt failed.
+        error: Option<String>,
+        /// A log-in or registration is on the wire.
+        busy: bool,
+    },
     Switcher {
         query: String,
         selected: usize,
@@ -143,6 +163,8 @@ pub enum Overlay {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Key(KeyEvent),
+    /// The answer to `Effect::Login`: a line to show, or why it failed.
+    LoginResult(Result<String, String>),
     Mouse(MouseEvent),
     Paste(String),
     Resize(u16, u16),
@@ -242,6 +264,12 @@ pub enum Effect {
     Search {
         query: String,
     },
+    /// Log in (or register) with the typed password; the driver's log-in hook
+    /// stores the token.
+    Login {
+        password: Password,
+        register: bool,
+    },
     /// Bell and/or OSC 9 (the driver applies the user's switches).
     Notify {
         title: String,
@@ -272,6 +300,7 @@ impl AppState {
             frame: 0,
             size: (80, 24),
             quit: false,
+            login: None,
         }
     }
 

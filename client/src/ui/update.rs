@@ -19,6 +19,34 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
     match action {
         Action::Key(ev) => on_key(state, ev),
         Action::Mouse(ev) => on_mouse(state, ev),
+        Action::Paste(text) if matches!(state.overlay, Overlay::Login { .. }) => {
+            if let Overlay::Login { password, busy, .. } = &mut state.overlay
+                && !*busy
+            {
+                password.0.push_str(text.lines().next().unwrap_or_default());
+            }
+            Vec::new()
+        }
+        Action::LoginResult(result) => {
+            match result {
+                Ok(line) => {
+                    if matches!(state.overlay, Overlay::Login { .. }) {
+                        state.overlay = Overlay::None;
+                    }
+                    state.login = None;
+                    state.set_info(line);
+                }
+                Err(why) => {
+                    if let Overlay::Login { error, busy, .. } = &mut state.overlay {
+                        *busy = false;
+                        *error = Some(why);
+                    } else {
+                        state.set_error(why);
+                    }
+                }
+            }
+            Vec::new()
+        }
         Action::Paste(text) => {
             let text = text.replace("\r\n", "\n").replace('\r', "\n");
             insert_text(state, &text);
@@ -382,6 +410,19 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
                 .into_iter()
                 .map(|conv| Effect::MarkAllRead { conv })
                 .collect()
+        }
+        Command::Login => {
+            clear_compose(state);
+            if state.login.is_some() {
+                state.overlay = Overlay::Login {
+                    password: Default::default(),
+                    error: None,
+                    busy: false,
+                };
+            } else {
+                state.set_info(format!("already logged in as {}", state.user));
+            }
+            return Vec::new();
         }
         Command::Help => {
             state.overlay = Overlay::Help;
