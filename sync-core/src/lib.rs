@@ -28,6 +28,7 @@
 //! (`engine/timeline.rs`); resets on a changed `server_id` or a backwards
 //! `last_seq` (`engine/connect.rs`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
 
 pub mod protocol;
 
