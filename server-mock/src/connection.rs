@@ -2,7 +2,7 @@
 //! frame caps), a reader that turns messages into [`Incoming`] so nothing else
 //! sees bytes, and a writer task that drains the bounded [`Outbox`].
 //!
-//! Closing is out of band: anyone holding the [`Outbox`] (the writer thread
+//! Closing is out of band: anyone holding the [`Outbox`] (the delivery task
 //! when a push does not fit, `logout` on another connection, shutdown) sets a
 //! close code; the writer task stops, sends the close frame bounded by a
 //! timeout, and the connection is dropped. Nobody else ever waits on a peer
@@ -153,14 +153,26 @@ pub struct Connection {
     close_rx: watch::Receiver<Option<u16>>,
 }
 
+/// Frames the writer task takes off the queue per flush: a burst of pushes
+/// becomes one socket write, and the cap keeps one busy connection from
+/// holding a runtime worker for long.
+const WRITE_BATCH: usize = 64;
+/// Buffered bytes past which tungstenite writes out before the batch's flush,
+/// so a batch never buffers more than this plus one frame.
+const WRITE_BUFFER: usize = 64 * 1024;
+/// Hard cap on tungstenite's write buffer, so a stuck peer cannot make us
+/// buffer without end.
+const MAX_WRITE_BUFFER: usize = 4 * 1024 * 1024;
+
 /// Frame caps: 64 KiB per message, also when assembled from fragments, and a
-/// bounded write buffer so a stuck peer cannot make us buffer without end.
+/// bounded write buffer. Frames are buffered (not written one syscall each)
+/// and the writer task flushes once per batch.
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES))
-        .write_buffer_size(0)
-        .max_write_buffer_size(4 * 1024 * 1024)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .read_buffer_size(16 * 1024)
 }
 
@@ -264,7 +276,7 @@ async fn write_loop(
             m = rx.recv() => {
                 let Some(m) = m else { break };
                 tokio::select! {
-                    r = sink.send(m) => if r.is_err() { return sink },
+                    r = write_batch(&mut sink, &mut rx, m) => if r.is_err() { return sink },
                     // A peer that stopped reading must not hold the close up.
                     _ = signalled(&mut close_rx, Option::is_some) => break,
                 }
@@ -290,6 +302,22 @@ async fn write_loop(
     })
     .await;
     sink
+}
+
+/// Writes `first` and whatever else is already queued (up to
+/// [`WRITE_BATCH`] frames) with one flush: a fan-out burst costs one socket
+/// write per connection instead of one per frame.
+async fn write_batch(
+    sink: &mut SplitSink<Ws, Message>,
+    rx: &mut mpsc::Receiver<Message>,
+    first: Message,
+) -> Result<(), WsError> {
+    sink.feed(first).await?;
+    for _ in 1..WRITE_BATCH {
+        let Ok(m) = rx.try_recv() else { break };
+        sink.feed(m).await?;
+    }
+    sink.flush().await
 }
 
 /// Resolves once `rx` holds a value matching `f` (or its sender is gone).

@@ -12,7 +12,8 @@
 //!   `sync`, `timeline`, `send`, `read`).
 //! - [`registry`]: user → authenticated connections, for fan-out.
 //! - [`store`]: SQLite schema/migrations, the writer thread with group
-//!   commit and in-commit-order fan-out, reader pool, row mapping.
+//!   commit, the delivery task that queues replies and pushes in commit
+//!   order, reader pool, row mapping.
 //! - [`state`]: the shared state handle; [`rate`]: the token bucket;
 //!   [`error`]: error types.
 

@@ -2,8 +2,8 @@
 //! and fan-out of pre-serialized frames to them.
 //!
 //! A std `Mutex` (not tokio's) guards the map: it is only held for
-//! non-blocking `try_send`s, never across I/O or an `.await`, and the writer
-//! thread (which is not a tokio task) fans out through it.
+//! non-blocking `try_send`s, never across I/O or an `.await`, so a tokio
+//! mutex would only add cost.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -13,7 +13,7 @@ use crate::connection::{Connection, close};
 use crate::error::ServerError;
 use crate::registry::Registry;
 use crate::state::Shared;
-use crate::store::Store;
+use crate::store::{Store, delivery};
 use crate::{Config, handler};
 use sync_core::protocol::{MAX_BODY_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, ServerFrame};
 
@@ -25,6 +25,7 @@ pub struct RunningServer {
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     accept: JoinHandle<()>,
+    delivery: JoinHandle<()>,
     permits: Arc<Semaphore>,
     max_connections: u32,
 }
@@ -43,8 +44,8 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     })?;
     let registry = Arc::new(Registry::default());
     let db = config.db.clone();
-    let reg = registry.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&db, reg))
+    let (deliveries, delivery) = delivery::spawn(registry.clone());
+    let store = tokio::task::spawn_blocking(move || Store::open(&db, deliveries))
         .await
         .map_err(|e| crate::error::StoreError::Reader(e.to_string()))??;
     let hello = ServerFrame::Hello {
@@ -78,6 +79,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         shared,
         shutdown,
         accept,
+        delivery,
         permits,
         max_connections,
     })
@@ -160,6 +162,9 @@ impl RunningServer {
         let store = self.shared.store.clone();
         drop(self.shared);
         let _ = tokio::task::spawn_blocking(move || store.stop_blocking()).await;
+        // The writer has stopped, so the delivery task ends once it has
+        // delivered the last batch.
+        let _ = self.delivery.await;
         tracing::info!("server stopped");
     }
 }

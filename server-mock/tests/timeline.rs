@@ -80,6 +80,66 @@ async fn concurrent_senders_get_contiguous_seqs_and_ordered_pushes() {
     server.shutdown().await;
 }
 
+/// Replies of writes are queued after commit by the delivery task, replies of
+/// reads by the connection's own task: they still come back in request
+/// order, and a read sees every write sent before it on the connection.
+#[tokio::test]
+async fn pipelined_writes_and_reads_are_answered_in_request_order() {
+    let server = memory_server().await;
+    let url = server.url();
+    let mut alice = Client::register(&url, "alice").await;
+    let mut bob = Client::register(&url, "bob").await;
+    let conv = alice.create_group("order", &["bob"]).await;
+
+    const N: usize = 50;
+    let mut ids = Vec::new();
+    for i in 0..N {
+        ids.push(
+            alice
+                .send_json(json!({"type":"send","conv":conv,"client_id":format!("o-{i}"),"body":format!("o {i}")}))
+                .await,
+        );
+    }
+    ids.push(alice.send_json(json!({"type":"ping"})).await);
+    ids.push(
+        alice
+            .send_json(json!({"type":"pull","conv":conv,"after":0,"limit":100}))
+            .await,
+    );
+
+    let mut replies = Vec::new();
+    while replies.len() < ids.len() {
+        let f = alice.read_wire().await.expect("connection closed");
+        if f.get("re").is_some() {
+            replies.push(f);
+        }
+    }
+    let order: Vec<u64> = replies.iter().map(|f| f["re"].as_u64().unwrap()).collect();
+    assert_eq!(order, ids);
+    let types: Vec<&str> = replies
+        .iter()
+        .map(|f| f["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types[..N], ["sent"; N]);
+    assert_eq!(types[N..], ["pong", "messages"]);
+    assert_eq!(replies[N + 1]["messages"].as_array().unwrap().len(), N + 1);
+    let seqs: Vec<u64> = replies[..N]
+        .iter()
+        .map(|f| f["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (2..=(N as u64 + 1)).collect::<Vec<_>>());
+    assert_eq!(replies[N + 1]["last_seq"], N as u64 + 1);
+
+    // The other member got every push, in seq order.
+    let mut pushed = Vec::new();
+    while pushed.len() < N {
+        let m = bob.event("message").await;
+        pushed.push(m["message"]["seq"].as_u64().unwrap());
+    }
+    assert_eq!(pushed, seqs);
+    server.shutdown().await;
+}
+
 fn convs(r: &Value) -> Vec<(String, u64, u64)> {
     let mut v: Vec<_> = r["conversations"]
         .as_array()

@@ -597,3 +597,34 @@ fn a_push_for_an_unknown_conversation_triggers_a_sync() {
     assert_eq!(h.sent_of("sync").len(), syncs + 1);
     assert_eq!(seqs(&h, "d2"), vec![1, 2], "learned by sync, then pulled");
 }
+
+#[test]
+fn a_summary_older_than_pushes_already_counted_does_not_lose_unread() {
+    let mut s = ModelServer::default();
+    s.create("g1", ConvKind::Group, "lazy", &["carol", ME]);
+    for i in 0..5 {
+        s.post("g1", "carol", &format!("m{i}"));
+    }
+    let mut h = logged_in(s);
+    h.go_live();
+    // The server computes a summary of g1 (e.g. for a `sync` reply)...
+    let p = h.server.post("g1", "carol", "early");
+    h.to_client.push_back(p);
+    h.run();
+    let stale = h.server.summary(ME, &c("g1"));
+    // ...three newer messages are committed and pushed before it arrives.
+    for i in 0..3 {
+        let p = h.server.post("g1", "carol", &format!("late{i}"));
+        h.to_client.push_back(p);
+    }
+    h.to_client
+        .push_back(sync_core::protocol::ServerFrame::Conversation {
+            re: None,
+            conversation: stale,
+        });
+    h.run();
+    let truth = h.server.summary(ME, &c("g1"));
+    let row = h.store.conversation(&c("g1")).unwrap().unwrap();
+    assert_eq!((row.last_seq, row.unread), (truth.last_seq, truth.unread));
+    assert_eq!((row.last_seq, row.unread), (10, 9));
+}

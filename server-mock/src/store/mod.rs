@@ -1,10 +1,12 @@
 //! Durable storage on SQLite: schema and migrations ([`schema`]), the writer
 //! thread with group commit ([`writer`], [`ops`], [`membership_op`],
-//! [`append_op`]), a pool of
+//! [`append_op`]), the task that delivers committed replies and pushes in
+//! commit order ([`delivery`]), a pool of
 //! reader connections used through `spawn_blocking` ([`Store::read`]), and row
 //! mapping ([`rows`]). Blocking SQLite work never runs on the async executor.
 
 pub mod append_op;
+pub mod delivery;
 pub mod membership_op;
 pub mod ops;
 pub mod rows;
@@ -23,7 +25,7 @@ pub use schema::{MIGRATIONS, PRAGMAS};
 use crate::DbLocation;
 use crate::connection::Outbox;
 use crate::error::{Reject, StoreError};
-use crate::registry::Registry;
+use delivery::Deliveries;
 use ops::{Done, WriteOp};
 use sync_core::protocol::RequestId;
 use writer::{Cmd, Job, ReplyTo};
@@ -66,8 +68,9 @@ fn temp_path() -> PathBuf {
 
 impl Store {
     /// Opens (creating and migrating if needed) the database and starts the
-    /// writer thread, which fans out through `registry`.
-    pub fn open(location: &DbLocation, registry: Arc<Registry>) -> Result<Store, StoreError> {
+    /// writer thread, which hands committed batches to `deliveries`
+    /// ([`delivery::spawn`]).
+    pub fn open(location: &DbLocation, deliveries: Deliveries) -> Result<Store, StoreError> {
         // `:memory:` cannot be shared between the writer and reader
         // connections, so a throwaway server uses a temp file instead, without
         // fsync (nothing needs to survive it).
@@ -90,7 +93,7 @@ impl Store {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || writer::run(db, rx, registry, counter))
+            .spawn(move || writer::run(db, rx, deliveries, counter))
             .map_err(StoreError::Dir)?;
         Ok(Store {
             inner: Arc::new(Inner {

@@ -1,22 +1,23 @@
 //! The writer thread: the only connection that writes. It drains every queued
 //! job (up to [`MAX_BATCH`]) into one `BEGIN IMMEDIATE` transaction ("group
-//! commit"), so durable throughput is not one fsync per message; only after
-//! `COMMIT` does it reply and fan out, in commit order, from this one thread,
-//! which is what keeps pushes per connection in seq order.
+//! commit"), so durable throughput is not one fsync per message. Only after
+//! `COMMIT` does it hand the batch's replies and fan-out, in commit order, to
+//! the [`delivery`](super::delivery) task as one message, then goes straight
+//! back to committing: queueing frames on connections is not its work.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
 use rusqlite::Connection;
-use sync_core::protocol::{ErrorCode, RequestId, ServerFrame};
+use sync_core::protocol::{ErrorCode, RequestId};
 use tokio::sync::oneshot;
 
+use super::delivery::{Deliveries, Delivery};
 use super::ops::{self, Batch, Done, Fanout, WriteOp};
 use super::rows::now_ms;
 use crate::connection::Outbox;
 use crate::error::{Reject, StoreError};
-use crate::registry::Registry;
 
 /// Most jobs in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -48,7 +49,7 @@ pub enum Cmd {
 }
 
 /// Runs until [`Cmd::Stop`] or until every sender is dropped.
-pub fn run(mut db: Connection, rx: Receiver<Cmd>, registry: Arc<Registry>, mut counter: i64) {
+pub fn run(mut db: Connection, rx: Receiver<Cmd>, deliveries: Deliveries, mut counter: i64) {
     let mut cache: HashMap<i64, Arc<Vec<String>>> = HashMap::new();
     loop {
         let first = match rx.recv() {
@@ -67,7 +68,9 @@ pub fn run(mut db: Connection, rx: Receiver<Cmd>, registry: Arc<Registry>, mut c
                 Err(_) => break,
             }
         }
-        run_batch(&mut db, &registry, &mut counter, &mut cache, jobs);
+        let done = run_batch(&mut db, &mut counter, &mut cache, jobs);
+        // The task is gone only when the runtime is: nobody is left to answer.
+        let _ = deliveries.send(done);
         if stop {
             break;
         }
@@ -75,17 +78,16 @@ pub fn run(mut db: Connection, rx: Receiver<Cmd>, registry: Arc<Registry>, mut c
     tracing::debug!("writer thread stopped");
 }
 
-type Outcome = (ReplyTo, Result<Done, Reject>, Vec<Fanout>);
 /// An op's result and the fan-out it causes once committed.
 type Applied = (Result<Done, Reject>, Vec<Fanout>);
 
+/// Runs one batch transaction; returns every job's delivery in job order.
 fn run_batch(
     db: &mut Connection,
-    registry: &Registry,
     counter: &mut i64,
     cache: &mut HashMap<i64, Arc<Vec<String>>>,
     jobs: Vec<Job>,
-) {
+) -> Vec<Delivery> {
     let n = jobs.len();
     let mut replies = Vec::with_capacity(n);
     let mut ops_in = Vec::with_capacity(n);
@@ -94,11 +96,15 @@ fn run_batch(
         ops_in.push((j.op, j.origin));
     }
     match transact(db, counter, cache, ops_in) {
-        Ok(results) => {
-            for (reply, (res, events)) in replies.into_iter().zip(results) {
-                deliver((reply, res, events), registry);
-            }
-        }
+        Ok(results) => replies
+            .into_iter()
+            .zip(results)
+            .map(|(reply, (result, events))| Delivery {
+                reply,
+                result,
+                events,
+            })
+            .collect(),
         Err(e) => {
             tracing::error!(error = %e, jobs = n, "batch transaction failed");
             // Nothing of the batch is stored; in-memory state may be ahead of
@@ -108,10 +114,14 @@ fn run_batch(
             if let Ok(v) = read_counter(db) {
                 *counter = v;
             }
-            for reply in replies {
-                let rej = Reject::new(ErrorCode::Internal, "internal server error");
-                deliver((reply, Err(rej), Vec::new()), registry);
-            }
+            replies
+                .into_iter()
+                .map(|reply| Delivery {
+                    reply,
+                    result: Err(Reject::new(ErrorCode::Internal, "internal server error")),
+                    events: Vec::new(),
+                })
+                .collect()
         }
     }
 }
@@ -187,47 +197,4 @@ fn transact(
     db.execute_batch("COMMIT").map_err(s("commit batch"))?;
     *counter = new_counter;
     Ok(out)
-}
-
-fn deliver((reply, res, events): Outcome, registry: &Registry) {
-    match reply {
-        ReplyTo::Conn { outbox, re } => {
-            let frame = match res {
-                Ok(done) => done_frame(done, re),
-                Err(rej) => rej.to_frame(Some(re)),
-            };
-            outbox.push(frame.to_json().into());
-            outbox.end_write();
-        }
-        ReplyTo::Chan(tx) => {
-            // The requester may have gone away; the write is stored anyway.
-            let _ = tx.send(res);
-        }
-    }
-    for ev in events {
-        registry.send_to(ev.users.iter(), &ev.frame, ev.except);
-    }
-}
-
-/// The reply frame for a successful write.
-pub fn done_frame(done: Done, re: RequestId) -> ServerFrame {
-    match done {
-        Done::Ok => ServerFrame::Ok { re },
-        Done::Conversation(s) => ServerFrame::Conversation {
-            re: Some(re),
-            conversation: *s,
-        },
-        Done::Sent {
-            conv,
-            client_id,
-            seq,
-            ts,
-        } => ServerFrame::Sent {
-            re,
-            conv,
-            client_id,
-            seq,
-            ts,
-        },
-    }
 }

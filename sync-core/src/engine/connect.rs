@@ -417,10 +417,19 @@ impl Engine {
                 }
                 rec.kind = s.kind;
                 rec.title = s.title.clone();
-                rec.member_count = s.member_count;
-                rec.last_seq = s.last_seq.max(rec.cursor());
-                rec.read_seq = s.read_seq;
-                rec.unread = s.unread;
+                if rec.cursor() > s.last_seq {
+                    // Pushes newer than this summary were already counted (a
+                    // summary computed before they were committed, arriving
+                    // after them): its counts are older than ours. Read cursors
+                    // only move forward; a newer one also arrives as a `read`
+                    // event.
+                    rec.read_seq = rec.read_seq.max(s.read_seq);
+                } else {
+                    rec.member_count = s.member_count;
+                    rec.last_seq = s.last_seq.max(rec.cursor());
+                    rec.read_seq = s.read_seq;
+                    rec.unread = s.unread;
+                }
                 rec.local_read = rec.local_read.max(s.read_seq);
                 if s.last.as_ref().map(|m| m.seq) >= rec.last.as_ref().map(|m| m.seq) {
                     rec.last = s.last.clone();
