@@ -263,8 +263,10 @@ fn bench_first_frame(quick: bool) -> anyhow::Result<()> {
     // and the newest window of the top conversation, draw.
     let (client, _events) =
         sync_core::ClientBuilder::new("ws://127.0.0.1:9/v1", &path, "bench-1").open()?;
+    let t_open = start.elapsed();
     let mut s = app();
     let rows = client.conversations()?;
+    let t_list = start.elapsed();
     let n_rows = rows.len();
     update(&mut s, Action::Conversations(rows));
     let big = ConvId::from("c1");
@@ -284,14 +286,19 @@ fn bench_first_frame(quick: bool) -> anyhow::Result<()> {
             );
         }
     }
+    let t_window = start.elapsed();
     let mut term = Terminal::new(TestBackend::new(120, 40))?;
     draw(&mut term, &s)?;
     let first_frame = start.elapsed();
     let rss_after = rss_kb();
     println!("1. time to first frame, cache of {n_rows} conversations / {total} messages:");
     println!(
-        "   first frame          {:>9.1} ms",
-        first_frame.as_secs_f64() * 1e3
+        "   first frame          {:>9.1} ms   (store open {:.1}, list {:.1}, window {:.1}, draw {:.1})",
+        first_frame.as_secs_f64() * 1e3,
+        t_open.as_secs_f64() * 1e3,
+        (t_list - t_open).as_secs_f64() * 1e3,
+        (t_window - t_list).as_secs_f64() * 1e3,
+        (first_frame - t_window).as_secs_f64() * 1e3
     );
     match convo_floor() {
         Some(f) => println!(

@@ -219,7 +219,12 @@ impl Engine {
             .filter(|m| m.sender == me)
             .filter_map(|m| m.client_id.clone().map(|c| (c, m.seq)))
             .collect();
-        let others: Vec<Message> = fresh.iter().filter(|m| m.sender != me).cloned().collect();
+        // Pushed entries from others become `NewMessage` events; pulled pages do not.
+        let others: Vec<Message> = if server_last.is_none() {
+            fresh.iter().filter(|m| m.sender != me).cloned().collect()
+        } else {
+            Vec::new()
+        };
         self.convs.insert(conv.clone(), rec.clone());
         if !fresh.is_empty() {
             self.write(Write::Messages(conv.clone(), fresh));
@@ -230,13 +235,11 @@ impl Engine {
         }
         self.emit(Event::TimelineChanged { conv: conv.clone() });
         self.emit(Event::ConversationsChanged(vec![conv.clone()]));
-        if server_last.is_none() {
-            for m in others {
-                self.emit(Event::NewMessage {
-                    conv: conv.clone(),
-                    message: m,
-                });
-            }
+        for m in others {
+            self.emit(Event::NewMessage {
+                conv: conv.clone(),
+                message: m,
+            });
         }
     }
 
