@@ -374,6 +374,17 @@ pub async fn catch_up(b: &Bench) -> anyhow::Result<()> {
             ms(t_pull),
             rows.len() as f64 / t_pull.as_secs_f64()
         );
+        if fts {
+            let t_store =
+                rawstore::store_only(&b.dir.join(format!("{user}-store.db")), &conv, &rows)?;
+            let rate = rows.len() as f64 / t_store.as_secs_f64();
+            println!(
+                "             store only: sync-core's SqliteStore writes the same entries in pages of 500 in {} ({:.0} msg/s, {:.2}x the bulk insert)",
+                ms(t_store),
+                rate,
+                rate / base
+            );
+        }
     }
     println!(
         "    (FTS off = the store's messages_fts swapped for a plain table: sync-core has no switch)"

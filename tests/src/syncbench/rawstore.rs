@@ -66,3 +66,37 @@ pub fn disable_fts(store: &Path) -> anyhow::Result<()> {
         .context("swap the FTS table")?;
     Ok(())
 }
+
+/// The same rows through sync-core's own store, without the network and the engine: pages
+/// of 500 entries, each with the conversation row, as the engine writes them. Returns the
+/// time the writes took (FTS on, as in a real store).
+pub fn store_only(path: &Path, conv: &ConvId, rows: &[Message]) -> anyhow::Result<Duration> {
+    use sync_core::protocol::{ConvKind, Summary};
+    use sync_core::store::{Batch, ConvRecord, SqliteStore, Store, Write};
+    let mut store = SqliteStore::open(path).context("open store")?;
+    let mut rec = ConvRecord::from_summary(&Summary {
+        conv: conv.clone(),
+        kind: ConvKind::Direct,
+        title: "catch-up".into(),
+        member_count: 2,
+        last_seq: rows.last().map_or(0, |m| m.seq),
+        read_seq: 0,
+        unread: 0,
+        last: None,
+        left: false,
+    });
+    let start = Instant::now();
+    for page in rows.chunks(500) {
+        for m in page {
+            rec.held.insert(m.seq);
+        }
+        store.apply(&Batch {
+            writes: vec![
+                Write::Messages(conv.clone(), page.to_vec()),
+                Write::Conv(rec.clone()),
+            ],
+            durable: false,
+        })?;
+    }
+    Ok(start.elapsed())
+}
