@@ -172,8 +172,9 @@ fn disconnect_in_the_middle_of_a_paged_pull_resumes_from_the_cursor() {
             _ => 0,
         })
         .collect();
-    // The page in flight at the disconnect is asked again, from the cursor.
-    assert_eq!(afters, vec![0, 500, 500, 1000]);
+    // Pages are pipelined (all three were on the wire after the first reply);
+    // the two in flight at the disconnect are asked again, from the cursor.
+    assert_eq!(afters, vec![0, 500, 1000, 500, 1000]);
 }
 
 #[test]
@@ -627,4 +628,28 @@ fn a_summary_older_than_pushes_already_counted_does_not_lose_unread() {
     let row = h.store.conversation(&c("g1")).unwrap().unwrap();
     assert_eq!((row.last_seq, row.unread), (truth.last_seq, truth.unread));
     assert_eq!((row.last_seq, row.unread), (10, 9));
+}
+
+#[test]
+fn a_long_direct_catch_up_keeps_pages_in_flight_within_the_budget() {
+    let mut h = logged_in(server_with_direct(2999));
+    h.cmd(Command::Connect).unwrap();
+    for _ in 0..3 {
+        h.deliver_one(); // hello, session, sync reply
+    }
+    // One conversation to fill: all four slots go to consecutive pages of it.
+    let afters = |h: &common::Harness<MemoryStore>| -> Vec<u64> {
+        h.sent_of("pull")
+            .iter()
+            .map(|f| match f {
+                ClientFrame::Pull { after, .. } => *after,
+                _ => 0,
+            })
+            .collect()
+    };
+    assert_eq!(afters(&h), vec![0, 500, 1000, 1500]);
+    h.run();
+    assert_eq!(afters(&h), vec![0, 500, 1000, 1500, 2000, 2500]);
+    assert_eq!(seqs(&h, "d1"), (1..=3000).collect::<Vec<_>>());
+    assert_eq!(h.engine.state(), &ConnState::Live);
 }

@@ -153,7 +153,9 @@ pub struct Engine {
     fetch_queue: VecDeque<ConvId>,
     /// Members of `fetch_queue`, for O(1) membership checks.
     queued: HashSet<ConvId>,
-    fetching: HashSet<ConvId>,
+    /// Fetches on the wire, per conversation (a direct conversation's catch-up
+    /// may have several consecutive pulls in flight).
+    fetching: HashMap<ConvId, Vec<FetchReq>>,
     stalled: HashSet<ConvId>,
     pushed_above: HashSet<ConvId>,
     open: Option<ConvId>,
@@ -213,7 +215,7 @@ impl Engine {
             sync_run: None,
             fetch_queue: VecDeque::new(),
             queued: HashSet::new(),
-            fetching: HashSet::new(),
+            fetching: HashMap::new(),
             stalled: HashSet::new(),
             pushed_above: HashSet::new(),
             open: None,

@@ -13,7 +13,20 @@ impl Engine {
         rec.kind == ConvKind::Direct || self.open.as_ref() == Some(&rec.conv)
     }
 
+    /// Pulls of this conversation on the wire.
+    fn in_flight(&self, conv: &ConvId) -> &[FetchReq] {
+        self.fetching.get(conv).map_or(&[], Vec::as_slice)
+    }
+
+    /// Fetches on the wire, over all conversations.
+    fn fetches_in_flight(&self) -> usize {
+        self.fetching.values().map(Vec::len).sum()
+    }
+
     /// The next request that fills this conversation, if it wants one.
+    /// Direct conversations pull the oldest stretch that no pull on the
+    /// wire covers yet, so a long catch-up can keep several pages in flight;
+    /// the open group has at most one fetch on the wire.
     fn next_fetch(&self, rec: &ConvRecord) -> Option<FetchReq> {
         if rec.left || !self.is_eager(rec) {
             return None;
@@ -24,8 +37,21 @@ impl Engine {
             after: g.from - 1,
             limit: g.len().min(page) as u32,
         };
+        let busy = self.in_flight(&rec.conv);
         if rec.kind == ConvKind::Direct {
-            return gaps.first().map(pull);
+            // What is asked for already counts as held for this purpose.
+            let mut covered = rec.held.clone();
+            for r in busy {
+                if let FetchReq::Pull { after, limit } = *r
+                    && limit > 0
+                {
+                    covered.insert_range(after + 1, after + u64::from(limit));
+                }
+            }
+            return covered.gaps(rec.last_seq).first().map(pull);
+        }
+        if !busy.is_empty() {
+            return None;
         }
         // The open group: fill the highest gap while fewer than a screen of
         // entries is held above it (one `history` page when it is big), and
@@ -50,7 +76,7 @@ impl Engine {
     }
 
     pub(super) fn queue_fetch(&mut self, conv: ConvId) {
-        if !self.fetching.contains(&conv) && !self.queued.contains(&conv) {
+        if !self.fetching.contains_key(&conv) && !self.queued.contains(&conv) {
             let wants = self
                 .convs
                 .get(&conv)
@@ -67,7 +93,7 @@ impl Engine {
         if !matches!(self.phase, Phase::Fetching | Phase::Live) {
             return;
         }
-        while self.fetching.len() < self.cfg.max_parallel_pulls {
+        while self.fetches_in_flight() < self.cfg.max_parallel_pulls {
             let Some(conv) = self.fetch_queue.pop_front() else {
                 break;
             };
@@ -77,6 +103,20 @@ impl Engine {
             }
             self.start_fetch(conv);
         }
+        // Slots left and nothing queued: more pages of the conversations being
+        // pulled, oldest first (a long catch-up keeps the pipe full).
+        if self.fetch_queue.is_empty() {
+            let mut busy: Vec<ConvId> = self.fetching.keys().cloned().collect();
+            busy.sort();
+            'fill: for conv in busy {
+                while self.fetches_in_flight() < self.cfg.max_parallel_pulls {
+                    if self.stalled.contains(&conv) || !self.start_fetch(conv.clone()) {
+                        continue 'fill;
+                    }
+                }
+                break;
+            }
+        }
         self.maybe_finish_catchup(true);
     }
 
@@ -84,7 +124,7 @@ impl Engine {
         let Some(req) = self.convs.get(&conv).and_then(|r| self.next_fetch(r)) else {
             return false;
         };
-        self.fetching.insert(conv.clone());
+        self.fetching.entry(conv.clone()).or_default().push(req);
         let id = self.track(Pending::Fetch {
             conv: conv.clone(),
             req,
@@ -113,8 +153,15 @@ impl Engine {
         token: Option<ReplyToken>,
         frame: ServerFrame,
     ) {
-        if req.is_some() {
-            self.fetching.remove(&conv);
+        if let Some(done) = req
+            && let Some(list) = self.fetching.get_mut(&conv)
+        {
+            if let Some(i) = list.iter().position(|r| *r == done) {
+                list.remove(i);
+            }
+            if list.is_empty() {
+                self.fetching.remove(&conv);
+            }
         }
         match frame {
             ServerFrame::Messages {
@@ -140,7 +187,10 @@ impl Engine {
             let next = self.convs.get(&conv).and_then(|r| self.next_fetch(r));
             if next == Some(prev) {
                 self.stalled.insert(conv.clone());
-            } else if next.is_some() && !self.stalled.contains(&conv) {
+            } else if next.is_some()
+                && !self.stalled.contains(&conv)
+                && self.fetches_in_flight() < self.cfg.max_parallel_pulls
+            {
                 // Keep this conversation's slot: continue paging right away.
                 self.start_fetch(conv);
             }
