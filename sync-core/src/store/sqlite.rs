@@ -283,9 +283,25 @@ fn insert_messages(
     conv: &ConvId,
     msgs: &[Message],
 ) -> rusqlite::Result<()> {
+    // Edits and redactions that arrived before their targets: one indexed probe
+    // per page says whether any row of this page can have one, so the common
+    // case skips the per-row lookup.
+    let (lo, hi) = msgs
+        .iter()
+        .filter(|m| m.kind == EntryKind::Text)
+        .fold((u64::MAX, 0), |(lo, hi), m| (lo.min(m.seq), hi.max(m.seq)));
+    let relations = lo <= hi
+        && tx
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM messages WHERE conv = ?1 AND target >= ?2
+                                AND target <= ?3)",
+            )?
+            .query_row(params![conv.as_str(), lo as i64, hi as i64], |r| {
+                r.get::<_, bool>(0)
+            })?;
     let mut newest: Option<i64> = None;
     for m in msgs {
-        if insert_message(tx, conv, m)? {
+        if insert_message(tx, conv, m, relations)? {
             newest = Some(newest.map_or(m.ts, |t| t.max(m.ts)));
         }
     }
@@ -304,6 +320,7 @@ fn insert_message(
     tx: &rusqlite::Transaction<'_>,
     conv: &ConvId,
     m: &Message,
+    relations: bool,
 ) -> rusqlite::Result<bool> {
     let c = conv.as_str();
     let members = m
@@ -334,6 +351,12 @@ fn insert_message(
     }
     let id = tx.last_insert_rowid();
     match m.kind {
+        EntryKind::Text if !relations => {
+            if let Some(b) = &m.body {
+                tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?
+                    .execute(params![id, b])?;
+            }
+        }
         EntryKind::Text => {
             // A redaction or edit that arrived before its target: a redaction wins, else
             // the newest edit. (Picked here, not with ORDER BY: that form of the query is

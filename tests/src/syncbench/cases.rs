@@ -356,11 +356,16 @@ pub async fn catch_up(b: &Bench) -> anyhow::Result<()> {
         let rows = raw.pull_all(&conv).await?;
         let t_pull = t_pull.elapsed();
         raw.close().await;
-        let base_t =
-            rawstore::bulk_insert(&b.dir.join(format!("{user}-raw.db")), &conv, &rows, fts)?;
+        // Best of three fresh databases: the baseline at its fastest (other load on the
+        // machine only ever slows a run down), so the ratio errs low.
+        let mut base_t = Duration::MAX;
+        for k in 0..3 {
+            let path = b.dir.join(format!("{user}-raw{k}.db"));
+            base_t = base_t.min(rawstore::bulk_insert(&path, &conv, &rows, fts)?);
+        }
         let base = rows.len() as f64 / base_t.as_secs_f64();
         println!(
-            "    FTS {}: engine {:>8.0} msg/s ({}) | baseline rusqlite bulk insert {:>8.0} msg/s ({}) | ratio {:.2}x (target >= 0.5x)",
+            "    FTS {}: engine {:>8.0} msg/s ({}) | baseline rusqlite bulk insert (best of 3) {:>8.0} msg/s ({}) | ratio {:.2}x (target >= 0.5x)",
             if fts { "on " } else { "off" },
             rate,
             ms(t),
