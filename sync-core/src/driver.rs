@@ -16,7 +16,7 @@ use crate::engine::{Command, Engine, ReplyToken, ReplyValue};
 use crate::error::Error;
 use crate::events::{ConnState, Event, SyncReport};
 use crate::protocol::MAX_SERVER_FRAME_BYTES;
-use crate::store::{Batch, SqliteStore, Store};
+use crate::store::{Batch, SqliteStore, Store, Write};
 
 /// How long opening a socket may take before counting as a failed attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -91,37 +91,67 @@ pub(crate) fn spawn(
 
 /// Batches coalesced into one transaction at most (a page of 500 entries each).
 const MAX_COALESCED: usize = 16;
+/// A batch storing at least this many entries is a catch-up page: the next
+/// page is usually a few milliseconds behind it.
+const BULK_ENTRIES: usize = 200;
+/// How long the store thread waits for the next page after a catch-up page...
+const PAGE_WAIT: Duration = Duration::from_millis(4);
+/// ...and for all pages of one transaction together.
+const MAX_GATHER: Duration = Duration::from_millis(30);
+
+fn is_bulk(b: &Batch) -> bool {
+    b.writes
+        .iter()
+        .any(|w| matches!(w, Write::Messages(_, m) if m.len() >= BULK_ENTRIES))
+}
 
 /// Commits batches in order; a failed batch is reported, never retried
-/// blindly (the engine's next writes carry full state again). Batches that
-/// queued up behind each other (a catch-up's pages) commit together; a
-/// `Deliver` job always runs after every batch queued before it has committed.
+/// blindly (the engine's next writes carry full state again).
+///
+/// Batches queued behind each other commit together, and so do the pages of
+/// a catch-up (it waits a few ms for the next one): one commit, one FTS
+/// segment and one WAL flush for several pages is much cheaper than one per
+/// page. Deliveries (events, replies) queued among them run after that
+/// commit, in order, so nothing is reported before it is stored.
 fn store_thread(
     mut store: SqliteStore,
     jobs: std_mpsc::Receiver<Job>,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    let mut next = jobs.recv().ok();
-    while let Some(job) = next.take() {
-        match job {
-            Job::Deliver(f) => f(),
-            Job::Batch(first) => {
-                let mut group = vec![first];
-                loop {
-                    match jobs.try_recv() {
-                        Ok(Job::Batch(b)) if group.len() < MAX_COALESCED => group.push(b),
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
+    while let Ok(job) = jobs.recv() {
+        let first = match job {
+            Job::Deliver(f) => {
+                f();
+                continue;
+            }
+            Job::Batch(b) => b,
+        };
+        let started = Instant::now();
+        let mut group = vec![first];
+        let mut after: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
+        while group.len() < MAX_COALESCED {
+            let job = match jobs.try_recv() {
+                Ok(job) => job,
+                Err(std_mpsc::TryRecvError::Disconnected) => break,
+                Err(std_mpsc::TryRecvError::Empty) => {
+                    let catching_up = group.last().is_some_and(is_bulk);
+                    if !catching_up || started.elapsed() >= MAX_GATHER {
+                        break;
+                    }
+                    match jobs.recv_timeout(PAGE_WAIT) {
+                        Ok(job) => job,
                         Err(_) => break,
                     }
                 }
-                commit(&mut store, &group, &events);
+            };
+            match job {
+                Job::Batch(b) => group.push(b),
+                Job::Deliver(f) => after.push(f),
             }
         }
-        if next.is_none() {
-            next = jobs.recv().ok();
+        commit(&mut store, &group, &events);
+        for f in after {
+            f();
         }
     }
 }

@@ -33,7 +33,7 @@ fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Polls `done` every 5 ms until it holds (or fails after `timeout`).
+/// Polls `done` every millisecond until it holds (or fails after `timeout`).
 async fn until(
     what: &str,
     timeout: Duration,
@@ -44,7 +44,7 @@ async fn until(
         if Instant::now() > end {
             bail!("timed out waiting for {what}");
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     Ok(())
 }
