@@ -25,9 +25,10 @@ use wire::RawConn;
 
 const CHILD: &str = env!("CARGO_BIN_EXE_crash_child");
 const PASSWORD: &str = "crash-password";
-const CATCH_UP: usize = 4_000;
-/// The engine's largest `history` page.
-const PULL_PAGE: u64 = 500;
+const CATCH_UP: usize = 20_000;
+/// The most entries one store commit can add during a catch-up: the driver gathers up to
+/// 16 pulled pages of 500 into one transaction.
+const MAX_COMMIT: u64 = 16 * 500;
 
 fn seed() -> u64 {
     std::env::var("CRASH_SEED")
@@ -261,10 +262,10 @@ async fn kill_mid_ingest_keeps_the_store_consistent() {
     // Each round kills the child once it holds more than the previous round left, so every
     // kill lands further into the same catch-up.
     let (mut mid_ingest_kills, mut held) = (0, 0);
-    // Pulls commit pages of up to 500, so the progress line that first reaches a target
-    // can be a whole page past it: targets stay more than a page short of the end, or the
-    // child could go live before the kill lands.
-    let last_target = total - 2 * PULL_PAGE;
+    // One commit can add up to MAX_COMMIT entries, so the progress line that first reaches
+    // a target can be that far past it, and another commit can land before the kill does:
+    // targets stay two commits short of the end, or the child could go live first.
+    let last_target = total - 2 * MAX_COMMIT;
     for round in 0..4 {
         if held + 1 > last_target {
             break;
