@@ -474,6 +474,7 @@ fn login_overlay() -> Overlay {
 fn first_use_login_prompt_masks_logs_in_and_offers_register() {
     let mut s = state(80, 24);
     s.login = Some(login_hook());
+    s.needs_login = true;
     s.overlay = login_overlay();
     // Enter with nothing typed asks for the password instead of sending.
     assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
@@ -518,7 +519,7 @@ fn first_use_login_prompt_masks_logs_in_and_offers_register() {
         Action::LoginResult(Ok("registered as alice".into())),
     );
     assert_eq!(s.overlay, Overlay::None);
-    assert!(s.login.is_none());
+    assert!(!s.needs_login);
     assert!(screen(&s).contains("registered as alice"));
     // Logged in: /login only says so.
     typ(&mut s, "/login");
@@ -531,6 +532,7 @@ fn first_use_login_prompt_masks_logs_in_and_offers_register() {
 fn esc_leaves_the_login_prompt_for_the_cache_and_login_reopens_it() {
     let mut s = state(80, 24);
     s.login = Some(login_hook());
+    s.needs_login = true;
     s.overlay = login_overlay();
     key(&mut s, KeyCode::Esc, NONE);
     assert_eq!(s.overlay, Overlay::None);
@@ -541,4 +543,34 @@ fn esc_leaves_the_login_prompt_for_the_cache_and_login_reopens_it() {
     // Ctrl+C still quits from the prompt.
     key(&mut s, KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert!(s.quit);
+}
+
+#[test]
+fn a_session_the_server_ends_reopens_the_login_prompt() {
+    use client::ui::model::ConnState;
+    let mut s = state(80, 24);
+    s.login = Some(login_hook());
+    update(&mut s, Action::Connection(ConnState::Live));
+    assert_eq!(s.overlay, Overlay::None);
+    // Logged in: /login does not open the prompt.
+    typ(&mut s, "/login");
+    key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(s.overlay, Overlay::None);
+    // Revoked elsewhere: the engine reports LoggedOut and the prompt opens once.
+    update(&mut s, Action::Connection(ConnState::LoggedOut));
+    assert_eq!(
+        s.overlay,
+        Overlay::Login {
+            password: Default::default(),
+            error: Some("the server ended the session: log in again".into()),
+            busy: false,
+        }
+    );
+    assert!(screen(&s).contains("the server ended the session"));
+    key(&mut s, KeyCode::Esc, NONE);
+    update(&mut s, Action::Connection(ConnState::LoggedOut));
+    assert_eq!(s.overlay, Overlay::None, "not reopened for the same logout");
+    typ(&mut s, "/login");
+    key(&mut s, KeyCode::Enter, NONE);
+    assert!(matches!(s.overlay, Overlay::Login { .. }));
 }

@@ -18,7 +18,10 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         bail!("the TUI needs a terminal (use a command such as `convo list` in scripts)");
     }
     let (client, events) = ctx.open()?;
-    let mut login = None;
+    // `--local` accounts log in with their generated password; everyone else
+    // types it into the TUI when there is no session or the server ends it.
+    let login = (!ctx.local).then(|| login_hook(ctx, &client)).transpose()?;
+    let mut login_now = false;
     if ctx.local {
         crate::local::ensure_account(ctx, &client).await?;
     } else {
@@ -26,11 +29,11 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             Ok(()) => {}
             // First use: the TUI opens on a password prompt (it shows the
             // cached store, if any, behind it).
-            Err(Offline::NoSession) => login = Some(login_hook(ctx, &client)?),
+            Err(Offline::NoSession) => login_now = true,
             Err(Offline::Rejected(why)) => {
                 ctx.tokens()?.delete()?;
                 eprintln!("convo: the stored session was refused ({why}); log in again");
-                login = Some(login_hook(ctx, &client)?);
+                login_now = true;
             }
             Err(Offline::Failed(why)) => bail!("{why}"),
             // The TUI works from the local store and keeps reconnecting in the
@@ -50,6 +53,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         bell: ctx.config.notifications.bell,
         osc9: ctx.config.notifications.osc9,
         login,
+        login_now,
     };
     client.start();
     let result = crate::ui::run(client.clone(), events, opts).await;

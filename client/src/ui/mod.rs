@@ -46,8 +46,11 @@ pub struct TuiOptions {
     pub bell: bool,
     /// Send OSC 9 desktop notifications for those messages.
     pub osc9: bool,
-    /// No session yet: the TUI opens on a password prompt that logs in with this.
+    /// Logs in with a typed password: on first use (see `login_now`) and when
+    /// the server ends the session.
     pub login: Option<engine::LoginHook>,
+    /// No session yet: open on the log-in prompt.
+    pub login_now: bool,
 }
 
 /// Runs the TUI on the real terminal until Ctrl+C or /quit. Installs a panic
@@ -74,8 +77,9 @@ pub async fn run_with<E: engine::Engine>(
     term.clear()?;
     let input = terminal::spawn_input_reader();
     let mut state = state::AppState::new(&opts.user, &opts.server, opts.keys.clone(), opts.colors);
-    if let Some(hook) = opts.login.clone() {
-        state.login = Some(hook);
+    state.login = opts.login.clone();
+    if opts.login_now && state.login.is_some() {
+        state.needs_login = true;
         state.overlay = state::Overlay::Login {
             password: Default::default(),
             error: None,

@@ -48,8 +48,11 @@ pub struct AppState {
     /// Terminal size (columns, rows), from `Action::Resize`.
     pub size: (u16, u16),
     pub quit: bool,
-    /// Set when the TUI started without a session: logs in with a typed password.
+    /// Logs in with a typed password (the CLI's token store behind it).
     pub login: Option<super::engine::LoginHook>,
+    /// No valid session: started without one, or the server ended it. The
+    /// log-in prompt (`/login`) is available while this is set.
+    pub needs_login: bool,
 }
 
 /// A one-line status message.
@@ -301,6 +304,7 @@ impl AppState {
             size: (80, 24),
             quit: false,
             login: None,
+            needs_login: false,
         }
     }
 

@@ -33,7 +33,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                     if matches!(state.overlay, Overlay::Login { .. }) {
                         state.overlay = Overlay::None;
                     }
-                    state.login = None;
+                    state.needs_login = false;
                     state.set_info(line);
                 }
                 Err(why) => {
@@ -107,7 +107,20 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Connection(c) => {
+            use super::model::ConnState;
+            let ended = c == ConnState::LoggedOut && state.conn != ConnState::LoggedOut;
             state.conn = c;
+            // The server ended the session (revoked elsewhere): ask again.
+            if ended && state.login.is_some() {
+                state.needs_login = true;
+                if state.overlay == Overlay::None {
+                    state.overlay = Overlay::Login {
+                        password: Default::default(),
+                        error: Some("the server ended the session: log in again".into()),
+                        busy: false,
+                    };
+                }
+            }
             Vec::new()
         }
         Action::Outbox(items) => {
@@ -413,7 +426,7 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
         }
         Command::Login => {
             clear_compose(state);
-            if state.login.is_some() {
+            if state.login.is_some() && state.needs_login {
                 state.overlay = Overlay::Login {
                     password: Default::default(),
                     error: None,
