@@ -362,6 +362,16 @@ fn first_use_asks_for_the_password_and_offers_to_register() {
         s.contains("registered as carol") && s.contains("Live")
     });
     assert!(!screen.contains("Password:"), "{screen}");
+    // `convo logout` elsewhere revokes this session: the TUI asks again.
+    ok(d.path(), &url, "carol", &["logout"]);
+    t.wait_for("carol", "the prompt after the logout", |s| {
+        s.contains("the server ended the session") && s.contains("Password:")
+    });
+    t.type_text("carol", "correct horse battery");
+    t.key("carol", "Enter");
+    t.wait_for("carol", "the TUI, logged in again and live", |s| {
+        s.contains("logged in as carol") && s.contains("Live") && !s.contains("Password:")
+    });
     t.key("carol", "C-c");
     t.wait_for("carol", "convo to exit cleanly", |s| {
         s.contains("[convo exited: 0]")
