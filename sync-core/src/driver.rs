@@ -45,6 +45,9 @@ pub(crate) struct DriverMsg {
 enum Job {
     Batch(Batch),
     Deliver(Box<dyn FnOnce() + Send>),
+    /// Answers a command's caller once the batches queued before it have
+    /// committed, or with the error if they could not be.
+    Ack(std_mpsc::Sender<Result<(), Error>>),
 }
 
 type Ws =
@@ -118,17 +121,29 @@ fn store_thread(
     jobs: std_mpsc::Receiver<Job>,
     events: mpsc::UnboundedSender<Event>,
 ) {
+    // Why the last commit failed, for the acks that follow it.
+    let mut last_failure: Option<String> = None;
+    let ack = |tx: std_mpsc::Sender<Result<(), Error>>, failure: &Option<String>| {
+        let _ = tx.send(match failure {
+            None => Ok(()),
+            Some(why) => Err(Error::NotStored(why.clone())),
+        });
+    };
     while let Ok(job) = jobs.recv() {
         let first = match job {
             Job::Deliver(f) => {
                 f();
                 continue;
             }
+            Job::Ack(tx) => {
+                ack(tx, &last_failure);
+                continue;
+            }
             Job::Batch(b) => b,
         };
         let started = Instant::now();
         let mut group = vec![first];
-        let mut after: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
+        let mut after: Vec<Job> = Vec::new();
         while group.len() < MAX_COALESCED {
             let job = match jobs.try_recv() {
                 Ok(job) => job,
@@ -146,27 +161,41 @@ fn store_thread(
             };
             match job {
                 Job::Batch(b) => group.push(b),
-                Job::Deliver(f) => after.push(f),
+                other => after.push(other),
             }
         }
-        commit(&mut store, &group, &events);
-        for f in after {
-            f();
+        last_failure = commit(&mut store, &group, &events).err();
+        for job in after {
+            match job {
+                Job::Deliver(f) => f(),
+                Job::Ack(tx) => ack(tx, &last_failure),
+                Job::Batch(_) => unreachable!("batches are grouped above"),
+            }
         }
     }
 }
 
 /// Applies `group` in one transaction; if that fails, batch by batch, so one
-/// bad batch does not take the others down with it.
-fn commit(store: &mut SqliteStore, group: &[Batch], events: &mpsc::UnboundedSender<Event>) {
+/// bad batch does not take the others down with it. Returns the first failure.
+fn commit(
+    store: &mut SqliteStore,
+    group: &[Batch],
+    events: &mpsc::UnboundedSender<Event>,
+) -> Result<(), String> {
     if group.len() > 1 && store.apply_all(group).is_ok() {
-        return;
+        return Ok(());
     }
+    let mut first = Ok(());
     for b in group {
         if let Err(e) = store.apply(b) {
-            let _ = events.send(Event::Error(format!("store write failed: {e}")));
+            let why = e.to_string();
+            let _ = events.send(Event::Error(format!("store write failed: {why}")));
+            if first.is_ok() {
+                first = Err(why);
+            }
         }
     }
+    first
 }
 
 struct Driver {
@@ -257,9 +286,7 @@ impl Driver {
                 // Ack after this command's writes commit (they are queued first).
                 Ok(()) => {
                     self.queue_batches();
-                    self.deliver(move || {
-                        let _ = ack.send(Ok(()));
-                    });
+                    let _ = self.jobs.send(Job::Ack(ack));
                 }
                 Err(e) => {
                     let _ = ack.send(Err(e));

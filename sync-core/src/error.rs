@@ -48,6 +48,12 @@ pub enum Error {
     /// No outbox row with this client id.
     #[error("no outbox row {0}")]
     UnknownOutboxRow(String),
+    /// The local store could not commit a write the call waited for (a full
+    /// disk, a locked or broken database file). For `send`, the message is
+    /// kept in memory and still delivered while the process runs, but it
+    /// would not survive a restart.
+    #[error("the local store could not commit the write: {0}")]
+    NotStored(String),
     /// The background driver stopped (its thread ended).
     #[error("sync driver is not running")]
     DriverGone,

@@ -92,3 +92,38 @@ fn sends_and_reads_offline_survive_a_restart() {
     again.discard(&id).unwrap();
     assert!(again.outbox().unwrap().is_empty());
 }
+
+#[test]
+fn a_send_the_store_cannot_commit_is_an_error_not_a_silent_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    seed(&path);
+    let conv = ConvId::from("c1");
+    let client = open(&path);
+    client.send(&conv, "stored").unwrap();
+    // Another process holds the write lock (as a full disk or a broken file
+    // would also make the commit fail): the send must say it was not stored.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let err = client.send(&conv, "not stored").unwrap_err();
+    assert!(
+        matches!(err, sync_core::Error::NotStored(_)),
+        "unexpected {err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("the local store could not commit the write:")
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+    // Once the store works again, sends succeed again.
+    client.send(&conv, "stored again").unwrap();
+    drop(client);
+    let client = open(&path);
+    let bodies: Vec<String> = client
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .map(|o| o.body.unwrap_or_default())
+        .collect();
+    assert_eq!(bodies, vec!["stored", "stored again"]);
+}
