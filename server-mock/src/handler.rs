@@ -17,10 +17,6 @@ use crate::rate::TokenBucket;
 use crate::registry::Peer;
 use crate::state::Shared;
 
-/// Server pings this often.
-const PING_EVERY: Duration = Duration::from_secs(20);
-/// A connection silent this long is closed.
-const IDLE_LIMIT: Duration = Duration::from_secs(90);
 /// Longest time a client may take to complete the WebSocket upgrade.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The fifth `unauthorized` reply on a connection closes it with 1008.
@@ -83,7 +79,8 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Rec
     h.outbox.push(h.shared.hello.clone());
     let mut close_rx = conn.close_watch();
     let mut last_heard = Instant::now();
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let (ping_every, idle_limit) = (h.shared.ping_every, h.shared.idle_limit);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     let code = loop {
         tokio::select! {
             incoming = conn.next() => {
@@ -96,7 +93,7 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Rec
             _ = connection::signalled(&mut close_rx, Option::is_some) => break close::NORMAL,
             _ = connection::signalled(&mut shutdown, |s| *s) => break close::GOING_AWAY,
             _ = ticker.tick() => {
-                if last_heard.elapsed() >= IDLE_LIMIT {
+                if last_heard.elapsed() >= idle_limit {
                     break close::NORMAL;
                 }
                 connection::ping(&h.outbox);

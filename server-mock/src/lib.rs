@@ -79,6 +79,12 @@ pub struct Config {
     pub outbound_queue: usize,
     /// `NAME/VERSION` in `hello`.
     pub name: String,
+    /// A WebSocket Ping goes to every connection this often (PROTOCOL.md: at
+    /// least every 30 s).
+    pub ping_every: std::time::Duration,
+    /// A connection the server has heard nothing from (no frame, no pong) for
+    /// this long is closed with 1000 (PROTOCOL.md: may close after 90 s).
+    pub idle_limit: std::time::Duration,
 }
 
 impl Default for Config {
@@ -92,6 +98,8 @@ impl Default for Config {
             send_burst: 100,
             outbound_queue: 1024,
             name: concat!("server-mock/", env!("CARGO_PKG_VERSION")).to_owned(),
+            ping_every: std::time::Duration::from_secs(20),
+            idle_limit: std::time::Duration::from_secs(90),
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct Shared {
     pub send_burst: u32,
     /// Outbound queue length per connection.
     pub outbound_queue: usize,
+    /// Ping interval.
+    pub ping_every: std::time::Duration,
+    /// Silence after which a connection is closed.
+    pub idle_limit: std::time::Duration,
     next_conn: AtomicU64,
 }
 
@@ -46,6 +50,8 @@ impl Shared {
             send_rate_per_sec: config.send_rate_per_sec,
             send_burst: config.send_burst,
             outbound_queue: config.outbound_queue,
+            ping_every: config.ping_every,
+            idle_limit: config.idle_limit,
             next_conn: AtomicU64::new(1),
         }
     }

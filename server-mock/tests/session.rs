@@ -175,3 +175,44 @@ async fn connections_over_the_cap_are_closed_with_1013() {
     assert_eq!(first.request(json!({"type":"ping"})).await["type"], "pong");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn pings_keep_answering_clients_and_silent_ones_are_closed() {
+    use futures_util::StreamExt;
+    use std::time::{Duration, Instant};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = server_mock::start(server_mock::Config {
+        ping_every: Duration::from_millis(100),
+        idle_limit: Duration::from_millis(400),
+        ..common::test_config(server_mock::DbLocation::Memory)
+    })
+    .await
+    .unwrap();
+    let url = server.url();
+
+    // A reading client sees pings and answers them (tungstenite queues the pong
+    // and flushes it on the next read): it stays open well past the limit.
+    let mut live = Client::connect(&url).await;
+    let start = Instant::now();
+    let mut pings = 0;
+    while start.elapsed() < Duration::from_millis(1_200) {
+        match tokio::time::timeout(Duration::from_millis(300), live.ws.next()).await {
+            Ok(Some(Ok(Message::Ping(_)))) => pings += 1,
+            Ok(Some(Ok(Message::Close(c)))) => panic!("answering client closed: {c:?}"),
+            Ok(Some(Ok(_))) | Err(_) => {}
+            Ok(other) => panic!("answering client lost: {other:?}"),
+        }
+    }
+    assert!(
+        pings >= 5,
+        "only {pings} pings in 1.2 s at a 100 ms interval"
+    );
+    assert_eq!(live.request(json!({"type":"ping"})).await["type"], "pong");
+
+    // A client that neither sends nor reads (so never answers a ping) is closed
+    // with 1000 once it has been silent for the limit.
+    let mut silent = Client::connect(&url).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(silent.close_code().await, Some(1000));
+    server.shutdown().await;
+}
