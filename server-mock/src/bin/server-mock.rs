@@ -25,20 +25,22 @@ struct Args {
     /// Most simultaneous connections.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
-    /// Per-connection send rate: RATE[/BURST] per second.
+    /// Per-connection send rate: RATE[/s][/BURST], e.g. 50/s/100 (50 per second, bursts of 100).
     #[arg(long, default_value = "50/100")]
     send_rate: String,
 }
 
+/// `RATE[/s][/BURST]`: `50`, `50/s`, `50/100` and `50/s/100` all mean 50
+/// sends per second; BURST defaults to twice the rate.
 fn parse_rate(s: &str) -> anyhow::Result<(f64, u32)> {
-    let (rate, burst) = match s.split_once('/') {
-        Some((r, b)) => (r, Some(b)),
-        None => (s, None),
+    let parts: Vec<&str> = s.split('/').map(str::trim).collect();
+    let (rate, burst) = match parts.as_slice() {
+        [rate] | [rate, "s"] => (*rate, None),
+        [rate, "s", burst] => (*rate, Some(*burst)),
+        [rate, burst] => (*rate, Some(*burst)),
+        _ => anyhow::bail!("--send-rate: expected RATE[/s][/BURST], e.g. 50/s/100"),
     };
-    let rate: f64 = rate
-        .trim_end_matches("/s")
-        .parse()
-        .context("--send-rate: RATE is not a number")?;
+    let rate: f64 = rate.parse().context("--send-rate: RATE is not a number")?;
     anyhow::ensure!(
         rate.is_finite() && rate > 0.0,
         "--send-rate: RATE must be positive"
@@ -49,7 +51,25 @@ fn parse_rate(s: &str) -> anyhow::Result<(f64, u32)> {
             .context("--send-rate: BURST is not a whole number")?,
         None => (rate.ceil() as u32).saturating_mul(2).max(1),
     };
+    anyhow::ensure!(burst >= 1, "--send-rate: BURST must be at least 1");
     Ok((rate, burst))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rate;
+
+    #[test]
+    fn send_rate_spellings() {
+        assert_eq!(parse_rate("50/100").unwrap(), (50.0, 100));
+        assert_eq!(parse_rate("50/s/100").unwrap(), (50.0, 100));
+        assert_eq!(parse_rate("50/s").unwrap(), (50.0, 100));
+        assert_eq!(parse_rate("50").unwrap(), (50.0, 100));
+        assert_eq!(parse_rate("0.5").unwrap(), (0.5, 2));
+        for bad in ["", "x", "0", "-1", "50/x", "50/s/0", "50/s/100/1", "inf"] {
+            assert!(parse_rate(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }
 
 #[tokio::main]
