@@ -55,23 +55,6 @@ fn parse_rate(s: &str) -> anyhow::Result<(f64, u32)> {
     Ok((rate, burst))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_rate;
-
-    #[test]
-    fn send_rate_spellings() {
-        assert_eq!(parse_rate("50/100").unwrap(), (50.0, 100));
-        assert_eq!(parse_rate("50/s/100").unwrap(), (50.0, 100));
-        assert_eq!(parse_rate("50/s").unwrap(), (50.0, 100));
-        assert_eq!(parse_rate("50").unwrap(), (50.0, 100));
-        assert_eq!(parse_rate("0.5").unwrap(), (0.5, 2));
-        for bad in ["", "x", "0", "-1", "50/x", "50/s/0", "50/s/100/1", "inf"] {
-            assert!(parse_rate(bad).is_err(), "{bad:?} accepted");
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -115,4 +98,21 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rate;
+
+    #[test]
+    fn send_rate_spellings() {
+        assert_eq!(parse_rate("50/100").unwrap(), (50.0, 100));
+        assert_eq!(parse_rate("50/s/100").unwrap(), (50.0, 100));
+        assert_eq!(parse_rate("50/s").unwrap(), (50.0, 100));
+        assert_eq!(parse_rate("50").unwrap(), (50.0, 100));
+        assert_eq!(parse_rate("0.5").unwrap(), (0.5, 2));
+        for bad in ["", "x", "0", "-1", "50/x", "50/s/0", "50/s/100/1", "inf"] {
+            assert!(parse_rate(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }
