@@ -83,14 +83,15 @@ impl ClientBuilder {
             message: e.message,
         })?;
         let mut writer = SqliteStore::open(&self.db)?;
-        if !self.config.persist_token {
-            // The app keeps the token elsewhere: erase any copy an earlier run stored.
+        let mut snapshot = writer.load()?;
+        if !self.config.persist_token && snapshot.session.take().is_some() {
+            // The app keeps the token elsewhere: erase the copy an earlier run stored.
             let mut erase = Batch::default();
             erase.writes.push(Write::Meta(MetaKey::Token, None));
             writer.apply(&erase)?;
         }
         let reader = SqliteStore::open(&self.db)?;
-        let engine = Engine::new(self.config.clone(), writer.load()?);
+        let engine = Engine::new(self.config.clone(), snapshot);
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let (status_tx, status_rx) = watch::channel(Status {
             state: ConnState::Offline,

@@ -31,7 +31,6 @@ impl Engine {
         if rec.left || !self.is_eager(rec) {
             return None;
         }
-        let gaps = rec.held.gaps(rec.last_seq);
         let page = self.cfg.pull_page as u64;
         let pull = |g: &crate::store::SeqRange| FetchReq::Pull {
             after: g.from - 1,
@@ -42,9 +41,7 @@ impl Engine {
             // What is asked for already counts as held for this purpose.
             let mut covered = rec.held.clone();
             for r in busy {
-                if let FetchReq::Pull { after, limit } = *r
-                    && limit > 0
-                {
+                if let FetchReq::Pull { after, limit } = *r {
                     covered.insert_range(after + 1, after + u64::from(limit));
                 }
             }
@@ -53,6 +50,7 @@ impl Engine {
         if !busy.is_empty() {
             return None;
         }
+        let gaps = rec.held.gaps(rec.last_seq);
         // The open group: fill the highest gap while fewer than a screen of
         // entries is held above it (one `history` page when it is big), and
         // small holes completely. Bigger old stretches load on demand
@@ -108,13 +106,11 @@ impl Engine {
         if self.fetch_queue.is_empty() {
             let mut busy: Vec<ConvId> = self.fetching.keys().cloned().collect();
             busy.sort();
-            'fill: for conv in busy {
-                while self.fetches_in_flight() < self.cfg.max_parallel_pulls {
-                    if self.stalled.contains(&conv) || !self.start_fetch(conv.clone()) {
-                        continue 'fill;
-                    }
-                }
-                break;
+            for conv in busy {
+                while self.fetches_in_flight() < self.cfg.max_parallel_pulls
+                    && !self.stalled.contains(&conv)
+                    && self.start_fetch(conv.clone())
+                {}
             }
         }
         self.maybe_finish_catchup(true);

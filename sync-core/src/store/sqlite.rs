@@ -315,7 +315,9 @@ fn insert_messages(
 }
 
 /// Inserts one entry unless held, then applies edit/redact relations in both
-/// directions (an edit may arrive before or after its target). Returns whether it was new.
+/// directions (an edit may arrive before or after its target). `relations`
+/// says whether an edit or redaction of this page's texts may already be
+/// held. Returns whether the entry was new.
 fn insert_message(
     tx: &rusqlite::Transaction<'_>,
     conv: &ConvId,
@@ -351,55 +353,18 @@ fn insert_message(
     }
     let id = tx.last_insert_rowid();
     match m.kind {
-        EntryKind::Text if !relations => {
-            if let Some(b) = &m.body {
-                tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?
-                    .execute(params![id, b])?;
-            }
-        }
         EntryKind::Text => {
-            // A redaction or edit that arrived before its target: a redaction wins, else
-            // the newest edit. (Picked here, not with ORDER BY: that form of the query is
-            // re-prepared by SQLite on every execution.)
-            let mut later: Option<(String, Option<String>)> = None;
-            let mut newest = 0;
-            let mut stmt = tx.prepare_cached(
-                "SELECT kind, body, seq FROM messages
-                 WHERE conv = ?1 AND target = ?2 AND kind IN ('edit', 'redact')",
-            )?;
-            let mut rows = stmt.query(params![c, m.seq as i64])?;
-            while let Some(r) = rows.next()? {
-                let (kind, body, seq): (String, Option<String>, i64) =
-                    (r.get(0)?, r.get(1)?, r.get(2)?);
-                if kind == "redact" {
-                    later = Some((kind, None));
-                    break;
-                }
-                if seq > newest {
-                    newest = seq;
-                    later = Some((kind, body));
-                }
-            }
-            drop(rows);
-            drop(stmt);
-            let body = match later {
-                Some((kind, _)) if kind == "redact" => {
-                    tx.prepare_cached(
-                        "UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1",
-                    )?
-                    .execute([id])?;
-                    return Ok(true);
-                }
-                Some((_, Some(b))) => {
-                    tx.prepare_cached("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1")?
-                        .execute(params![id, b])?;
-                    Some(b)
-                }
-                _ => m.body.clone(),
+            let (redacted, edit) = if relations {
+                held_relations(tx, c, m.seq)?
+            } else {
+                (false, None)
             };
-            if let Some(b) = body {
-                tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?
-                    .execute(params![id, b])?;
+            if redacted {
+                mark_redacted(tx, id)?;
+            } else if let Some(body) = edit {
+                set_edited(tx, id, &body)?;
+            } else if let Some(body) = &m.body {
+                index_body(tx, id, body)?;
             }
         }
         EntryKind::Edit => {
@@ -421,12 +386,9 @@ fn insert_message(
                 .query_row(params![c, target as i64], |r| r.get(0))
                 .optional()?;
             if let (false, Some(tid), Some(body)) = (newer, tid, m.body.as_ref()) {
-                tx.prepare_cached("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1")?
-                    .execute(params![tid, body])?;
                 tx.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
                     .execute([tid])?;
-                tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?
-                    .execute(params![tid, body])?;
+                set_edited(tx, tid, body)?;
             }
         }
         EntryKind::Redact => {
@@ -440,15 +402,61 @@ fn insert_message(
                 .query_row(params![c, target as i64], |r| r.get(0))
                 .optional()?;
             if let Some(tid) = tid {
-                tx.prepare_cached("UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1")?
-                    .execute([tid])?;
                 tx.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
                     .execute([tid])?;
+                mark_redacted(tx, tid)?;
             }
         }
         _ => {}
     }
     Ok(true)
+}
+
+/// A redaction or edits of text `seq` that arrived before it: whether it is
+/// redacted, else the body of the newest edit. (Picked here, not with `ORDER
+/// BY`: that form of the query is re-prepared by SQLite on every execution.)
+fn held_relations(
+    tx: &rusqlite::Transaction<'_>,
+    conv: &str,
+    seq: u64,
+) -> rusqlite::Result<(bool, Option<String>)> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT kind, body, seq FROM messages
+         WHERE conv = ?1 AND target = ?2 AND kind IN ('edit', 'redact')",
+    )?;
+    let mut rows = stmt.query(params![conv, seq as i64])?;
+    let mut newest: Option<(i64, Option<String>)> = None;
+    while let Some(r) = rows.next()? {
+        if r.get::<_, String>(0)? == "redact" {
+            return Ok((true, None));
+        }
+        let edit_seq: i64 = r.get(2)?;
+        if newest.as_ref().is_none_or(|(s, _)| edit_seq > *s) {
+            newest = Some((edit_seq, r.get(1)?));
+        }
+    }
+    Ok((false, newest.and_then(|(_, body)| body)))
+}
+
+/// Adds a text's current body to the full-text index.
+fn index_body(tx: &rusqlite::Transaction<'_>, id: i64, body: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?
+        .execute(params![id, body])?;
+    Ok(())
+}
+
+/// Shows `body` as the text's edited body (and indexes it).
+fn set_edited(tx: &rusqlite::Transaction<'_>, id: i64, body: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1")?
+        .execute(params![id, body])?;
+    index_body(tx, id, body)
+}
+
+/// Replaces the text's body with the redaction placeholder (not indexed).
+fn mark_redacted(tx: &rusqlite::Transaction<'_>, id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
 }
 
 impl Store for SqliteStore {
