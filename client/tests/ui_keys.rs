@@ -455,27 +455,10 @@ fn loading_older_grows_the_window_read_from_the_store() {
     assert!(!screen(&s).contains("loading"));
 }
 
-/// A log-in hook that is never called (update only produces the effect).
-fn login_hook() -> client::ui::engine::LoginHook {
-    client::ui::engine::LoginHook(std::sync::Arc::new(|_, _| {
-        Box::pin(async { Err("not in this test".to_string()) })
-    }))
-}
-
-fn login_overlay() -> Overlay {
-    Overlay::Login {
-        password: Default::default(),
-        error: None,
-        busy: false,
-    }
-}
-
 #[test]
 fn first_use_login_prompt_masks_logs_in_and_offers_register() {
     let mut s = state(80, 24);
-    s.login = Some(login_hook());
-    s.needs_login = true;
-    s.overlay = login_overlay();
+    at_login_prompt(&mut s);
     // Enter with nothing typed asks for the password instead of sending.
     assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
     assert!(screen(&s).contains("type your password first"));
@@ -531,9 +514,7 @@ fn first_use_login_prompt_masks_logs_in_and_offers_register() {
 #[test]
 fn esc_leaves_the_login_prompt_for_the_cache_and_login_reopens_it() {
     let mut s = state(80, 24);
-    s.login = Some(login_hook());
-    s.needs_login = true;
-    s.overlay = login_overlay();
+    at_login_prompt(&mut s);
     key(&mut s, KeyCode::Esc, NONE);
     assert_eq!(s.overlay, Overlay::None);
     assert!(screen(&s).contains("/login to log in"));

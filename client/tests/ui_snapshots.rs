@@ -95,14 +95,7 @@ fn narrow_terminal_shows_one_pane() {
 #[test]
 fn first_use_login_prompt() {
     let mut s = state(80, 20);
-    s.login = Some(client::ui::engine::LoginHook(std::sync::Arc::new(
-        |_, _| Box::pin(async { Err("unused".to_string()) }),
-    )));
-    s.overlay = Overlay::Login {
-        password: Default::default(),
-        error: None,
-        busy: false,
-    };
+    at_login_prompt(&mut s);
     typ(&mut s, "secret");
     key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
     update(

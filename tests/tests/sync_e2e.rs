@@ -25,6 +25,16 @@ async fn client(
     Ok((c, e))
 }
 
+/// server-mock on 127.0.0.1:0 with a throwaway database.
+async fn memory_server() -> anyhow::Result<server_mock::RunningServer> {
+    Ok(server_mock::start(Config {
+        db: DbLocation::Memory,
+        listen: "127.0.0.1:0".parse()?,
+        ..Default::default()
+    })
+    .await?)
+}
+
 /// Waits for an event matching `pred`, skipping others.
 async fn wait_event(events: &mut Events, pred: impl Fn(&Event) -> bool) -> anyhow::Result<Event> {
     let found = tokio::time::timeout(WAIT, async {
@@ -53,12 +63,7 @@ fn texts(c: &Client, conv: &ConvId) -> anyhow::Result<Vec<(u64, String, String)>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_exchange_messages_through_server_mock() -> anyhow::Result<()> {
-    let server = server_mock::start(Config {
-        db: DbLocation::Memory,
-        listen: "127.0.0.1:0".parse()?,
-        ..Default::default()
-    })
-    .await?;
+    let server = memory_server().await?;
     let url = server.url();
     let dir = tempfile::tempdir()?;
     let (alice, mut alice_events) = client(&url, &dir, "alice").await?;
@@ -235,12 +240,7 @@ fn file_contains(path: &std::path::Path, needle: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_in_memory_keeps_the_token_out_of_the_store() -> anyhow::Result<()> {
-    let server = server_mock::start(Config {
-        db: DbLocation::Memory,
-        listen: "127.0.0.1:0".parse()?,
-        ..Default::default()
-    })
-    .await?;
+    let server = memory_server().await?;
     let url = server.url();
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("carol.db");

@@ -256,3 +256,26 @@ fn snapshot_dir() -> PathBuf {
 pub fn local(seq: u64, sender: &str, ts: i64, body: &str) -> LocalMessage {
     text_message(seq, sender, ts, body)
 }
+
+/// A log-in hook that is never run (`update` only produces `Effect::Login`).
+pub fn login_hook() -> client::ui::engine::LoginHook {
+    client::ui::engine::LoginHook(std::sync::Arc::new(|_, _| {
+        Box::pin(async { Err("not in this test".to_string()) })
+    }))
+}
+
+/// The empty log-in prompt.
+pub fn login_overlay() -> client::ui::state::Overlay {
+    client::ui::state::Overlay::Login {
+        password: Default::default(),
+        error: None,
+        busy: false,
+    }
+}
+
+/// The state of a TUI started without a session: the log-in prompt is open.
+pub fn at_login_prompt(s: &mut AppState) {
+    s.login = Some(login_hook());
+    s.needs_login = true;
+    s.overlay = login_overlay();
+}
