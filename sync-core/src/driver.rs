@@ -44,10 +44,31 @@ pub(crate) struct DriverMsg {
 /// Work for the store thread, executed in order.
 enum Job {
     Batch(Batch),
+    After(After),
+}
+
+/// What runs once the batches queued before it have committed.
+enum After {
+    /// Events and replies for the app.
     Deliver(Box<dyn FnOnce() + Send>),
-    /// Answers a command's caller once the batches queued before it have
-    /// committed, or with the error if they could not be.
+    /// Answers a command's caller: `Ok`, or the error if those batches could
+    /// not be committed.
     Ack(std_mpsc::Sender<Result<(), Error>>),
+}
+
+impl After {
+    /// Runs it; `failure` is why the last commit failed, if it did.
+    fn run(self, failure: &Option<String>) {
+        match self {
+            After::Deliver(f) => f(),
+            After::Ack(tx) => {
+                let _ = tx.send(match failure {
+                    None => Ok(()),
+                    Some(why) => Err(Error::NotStored(why.clone())),
+                });
+            }
+        }
+    }
 }
 
 type Ws =
@@ -123,27 +144,17 @@ fn store_thread(
 ) {
     // Why the last commit failed, for the acks that follow it.
     let mut last_failure: Option<String> = None;
-    let ack = |tx: std_mpsc::Sender<Result<(), Error>>, failure: &Option<String>| {
-        let _ = tx.send(match failure {
-            None => Ok(()),
-            Some(why) => Err(Error::NotStored(why.clone())),
-        });
-    };
     while let Ok(job) = jobs.recv() {
         let first = match job {
-            Job::Deliver(f) => {
-                f();
-                continue;
-            }
-            Job::Ack(tx) => {
-                ack(tx, &last_failure);
+            Job::After(a) => {
+                a.run(&last_failure);
                 continue;
             }
             Job::Batch(b) => b,
         };
         let started = Instant::now();
         let mut group = vec![first];
-        let mut after: Vec<Job> = Vec::new();
+        let mut after = Vec::new();
         while group.len() < MAX_COALESCED {
             let job = match jobs.try_recv() {
                 Ok(job) => job,
@@ -161,16 +172,12 @@ fn store_thread(
             };
             match job {
                 Job::Batch(b) => group.push(b),
-                other => after.push(other),
+                Job::After(a) => after.push(a),
             }
         }
         last_failure = commit(&mut store, &group, &events).err();
-        for job in after {
-            match job {
-                Job::Deliver(f) => f(),
-                Job::Ack(tx) => ack(tx, &last_failure),
-                Job::Batch(_) => unreachable!("batches are grouped above"),
-            }
+        for a in after {
+            a.run(&last_failure);
         }
     }
 }
@@ -286,7 +293,7 @@ impl Driver {
                 // Ack after this command's writes commit (they are queued first).
                 Ok(()) => {
                     self.queue_batches();
-                    let _ = self.jobs.send(Job::Ack(ack));
+                    let _ = self.jobs.send(Job::After(After::Ack(ack)));
                 }
                 Err(e) => {
                     let _ = ack.send(Err(e));
@@ -329,7 +336,7 @@ impl Driver {
     }
 
     fn deliver(&self, f: impl FnOnce() + Send + 'static) {
-        let _ = self.jobs.send(Job::Deliver(Box::new(f)));
+        let _ = self.jobs.send(Job::After(After::Deliver(Box::new(f))));
     }
 
     /// Sends frames, then hands batches and (after them) events and replies
