@@ -80,11 +80,7 @@ pub async fn run_with<E: engine::Engine>(
     state.login = opts.login.clone();
     if opts.login_now && state.login.is_some() {
         state.needs_login = true;
-        state.overlay = state::Overlay::Login {
-            password: Default::default(),
-            error: None,
-            busy: false,
-        };
+        state.overlay = state::Overlay::login(None);
     }
     let notes = driver::Notifications {
         bell: opts.bell,

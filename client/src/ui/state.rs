@@ -162,6 +162,17 @@ pub enum Overlay {
     },
 }
 
+impl Overlay {
+    /// An empty log-in prompt, with why it is shown (if not first use).
+    pub fn login(error: Option<String>) -> Overlay {
+        Overlay::Login {
+            password: Password::default(),
+            error,
+            busy: false,
+        }
+    }
+}
+
 /// Inputs to `update`: user input and engine data.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {

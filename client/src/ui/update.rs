@@ -114,11 +114,8 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if ended && state.login.is_some() {
                 state.needs_login = true;
                 if state.overlay == Overlay::None {
-                    state.overlay = Overlay::Login {
-                        password: Default::default(),
-                        error: Some("the server ended the session: log in again".into()),
-                        busy: false,
-                    };
+                    state.overlay =
+                        Overlay::login(Some("the server ended the session: log in again".into()));
                 }
             }
             Vec::new()
@@ -427,11 +424,7 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
         Command::Login => {
             clear_compose(state);
             if state.login.is_some() && state.needs_login {
-                state.overlay = Overlay::Login {
-                    password: Default::default(),
-                    error: None,
-                    busy: false,
-                };
+                state.overlay = Overlay::login(None);
             } else {
                 state.set_info(format!("already logged in as {}", state.user));
             }

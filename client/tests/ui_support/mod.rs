@@ -266,11 +266,7 @@ pub fn login_hook() -> client::ui::engine::LoginHook {
 
 /// The empty log-in prompt.
 pub fn login_overlay() -> client::ui::state::Overlay {
-    client::ui::state::Overlay::Login {
-        password: Default::default(),
-        error: None,
-        busy: false,
-    }
+    client::ui::state::Overlay::login(None)
 }
 
 /// The state of a TUI started without a session: the log-in prompt is open.
