@@ -555,3 +555,31 @@ fn a_session_the_server_ends_reopens_the_login_prompt() {
     key(&mut s, KeyCode::Enter, NONE);
     assert!(matches!(s.overlay, Overlay::Login { .. }));
 }
+
+#[test]
+fn a_too_long_message_is_refused_and_the_draft_kept() {
+    let mut s = state(100, 24);
+    open_team(&mut s);
+    let long = "x".repeat(16 * 1024 + 1);
+    typ(&mut s, &long[..12_000]);
+    assert!(
+        !screen(&s).contains("/16384 bytes"),
+        "no count far below the limit"
+    );
+    typ(&mut s, &long[12_000..]);
+    assert!(screen(&s).contains("16385/16384 bytes — too long"));
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(fx, vec![], "nothing is sent or queued");
+    assert_eq!(s.compose.text, long, "the draft is kept");
+    assert!(screen(&s).contains("message is 16385 bytes, the limit is 16384"));
+    // Shortened to the limit, it goes.
+    key(&mut s, KeyCode::Backspace, NONE);
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(
+        fx,
+        vec![Effect::Send {
+            conv: team(),
+            body: "x".repeat(16 * 1024)
+        }]
+    );
+}

@@ -2,7 +2,7 @@
 //! (docs/SYNC-CORE-API.md) plus small helpers the UI needs on them. Every
 //! `ui` module imports engine types from here, so the UI has one seam.
 
-pub use sync_core::protocol::{ConvId, ConvKind, EntryKind, Message, Seq};
+pub use sync_core::protocol::{ConvId, ConvKind, EntryKind, MAX_BODY_BYTES, Message, Seq};
 pub use sync_core::{
     ConnState, ConvRow, LocalMessage, OutboxItem, OutboxKind, OutboxState, SearchHit, TimelineItem,
     TimelineQuery,

@@ -11,6 +11,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::keys::KeyAction;
 use super::layout::{ROW_HEIGHT, areas, list_offset};
+use super::model::MAX_BODY_BYTES;
 use super::model::{ConnState, ConvKind, EntryKind};
 use super::overlay::render_overlay;
 use super::scroll::ctx_of;
@@ -273,11 +274,21 @@ fn render_compose(s: &AppState, area: Rect, buf: &mut Buffer) {
     if area.height < 3 || area.width < 3 {
         return;
     }
-    let title = match s.compose.editing {
+    let mut title = match s.compose.editing {
         Some(seq) => format!(" Edit #{seq} "),
         None if s.open.is_some() => " Message ".to_owned(),
         None => " Command ".to_owned(),
     };
+    // The byte count appears once the draft nears the body limit.
+    let bytes = s.compose.text.len();
+    if bytes * 10 >= MAX_BODY_BYTES * 8 {
+        let over = if bytes > MAX_BODY_BYTES {
+            " — too long"
+        } else {
+            ""
+        };
+        title.push_str(&format!("{bytes}/{MAX_BODY_BYTES} bytes{over} "));
+    }
     let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(area);
     block.render(area, buf);

@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::commands::{self, Command};
 use super::keys::KeyAction;
+use super::model::MAX_BODY_BYTES;
 use super::model::{ConvId, EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
 use super::navigate::{move_conv, next_unread, on_mouse};
 use super::overlay::overlay_key;
@@ -351,6 +352,15 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
         state.set_error("no conversation open — pick one with Ctrl+K or Alt+Up/Down");
         return Vec::new();
     };
+    // Refuse before anything is queued, and keep the draft: the user's text
+    // is never thrown away (the server would answer `too_large` anyway).
+    if body.len() > MAX_BODY_BYTES {
+        state.set_error(format!(
+            "message is {} bytes, the limit is {MAX_BODY_BYTES}: shorten it (your text is kept)",
+            body.len()
+        ));
+        return Vec::new();
+    }
     let effect = match state.compose.editing {
         Some(seq) => Effect::Edit { conv, seq, body },
         None => Effect::Send { conv, body },
