@@ -4,7 +4,7 @@
 mod ui_support;
 
 use client::ui::model::{ConvId, Message, OutboxState, TimelineItem, TimelineQuery};
-use client::ui::state::{Action, Effect, Overlay, ScrollPos};
+use client::ui::state::{Action, AppState, Effect, Overlay, ScrollPos};
 use client::ui::update::update;
 use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ui_support::*;
@@ -358,10 +358,111 @@ fn search_results_jump_to_the_message() {
     );
     let open = s.open.as_ref().unwrap();
     assert_eq!(open.selected, Some(client::ui::state::ItemKey::Seq(317)));
-    // The hit is the lowest line on screen.
+    // The hit is on screen and the newer messages under it stay visible: they
+    // fit, so the view follows the live end with the hit selected.
+    assert_eq!(open.scroll, ScrollPos::Bottom);
     let text = screen(&s);
-    let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[18].ends_with("21:09 night all"), "{text}");
+    assert!(text.contains("21:09 night all"), "{text}");
+    assert!(text.contains("09:12 see you at 10"), "{text}");
+    assert!(!text.contains("newer message"), "{text}");
+    // Esc clears the selection.
+    key(&mut s, KeyCode::Esc, NONE);
+    assert_eq!(s.open.as_ref().unwrap().selected, None);
+}
+
+/// The window the real store returns for `Around { seq, 200, 200 }` in a
+/// 2,000-message conversation: 200 below the anchor, the anchor, 199 above.
+fn around_window(anchor: u64) -> Vec<TimelineItem> {
+    (anchor - 200..anchor + 200)
+        .map(|seq| {
+            TimelineItem::Message(client::ui::model::text_message(
+                seq,
+                "bob",
+                DAY2 + seq as i64,
+                &format!("msg {seq}"),
+            ))
+        })
+        .collect()
+}
+
+fn big_team(s: &mut AppState) {
+    let mut rows = ui_support::convs();
+    rows[0].last_seq = 2000;
+    rows[0].read_seq = 2000;
+    rows[0].unread = 0;
+    update(s, Action::Conversations(rows));
+}
+
+fn jump_to(s: &mut AppState, seq: u64) -> TimelineQuery {
+    update(
+        s,
+        Action::SearchResults {
+            query: "msg".into(),
+            hits: vec![client::ui::model::SearchHit {
+                conv: team(),
+                seq,
+                sender: "bob".into(),
+                ts: DAY2,
+                body: format!("msg {seq}"),
+            }],
+        },
+    );
+    key(s, KeyCode::Enter, NONE);
+    let around = TimelineQuery::Around {
+        seq,
+        before: 200,
+        after: 200,
+    };
+    update(
+        s,
+        Action::Timeline {
+            conv: team(),
+            query: around,
+            items: around_window(seq),
+            total: 2000,
+        },
+    );
+    around
+}
+
+#[test]
+fn after_a_jump_end_reaches_the_newest_message() {
+    let mut s = state(80, 24);
+    big_team(&mut s);
+    jump_to(&mut s, 1234);
+    let text = screen(&s);
+    assert!(text.contains("msg 1234"), "{text}");
+    // Newer messages stay visible under the hit, and the rest is announced.
+    assert!(text.contains("msg 1238"), "{text}");
+    assert!(text.contains("newer messages ↓"), "{text}");
+    // End re-reads the newest window instead of stopping at the window's end.
+    let fx = key(&mut s, KeyCode::End, NONE);
+    assert_eq!(
+        fx,
+        vec![Effect::LoadTimeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 }
+        }]
+    );
+}
+
+#[test]
+fn after_a_jump_page_down_reads_past_the_window() {
+    let mut s = state(80, 24);
+    big_team(&mut s);
+    jump_to(&mut s, 1234);
+    let mut asked = None;
+    for _ in 0..200 {
+        let fx = key(&mut s, KeyCode::PageDown, NONE);
+        if let Some(Effect::LoadTimeline { query, .. }) = fx.first() {
+            asked = Some(*query);
+            break;
+        }
+    }
+    match asked {
+        Some(TimelineQuery::Around { seq, .. }) => assert_eq!(seq, 1433),
+        other => panic!("PgDn at the window's end asked for {other:?}"),
+    }
 }
 
 #[test]

@@ -14,7 +14,7 @@ use super::layout::{ROW_HEIGHT, areas, list_offset};
 use super::model::MAX_BODY_BYTES;
 use super::model::{ConnState, ConvKind, EntryKind};
 use super::overlay::render_overlay;
-use super::scroll::ctx_of;
+use super::scroll::{ctx_of, newer_below};
 use super::state::AppState;
 use super::style::{dim, error, highlight};
 use super::timeline::{spinner, visible, wrap};
@@ -218,6 +218,7 @@ fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
     };
     let vis = visible(&open.items, &open.scroll, usize::from(area.height), &ctx);
     let mut lines = vis.lines;
+
     if lines.is_empty() {
         lines.push(Line::from(Span::styled(
             format!("{} loading…", spinner(s.frame)),
@@ -253,7 +254,17 @@ fn render_info(s: &AppState, area: Rect, buf: &mut Buffer) {
             .iter()
             .map(|u| for_terminal(u).into_owned())
             .collect();
+        let newer = newer_below(s);
         match users.len() {
+            // The line under the timeline tells that it goes on below the screen.
+            0 if newer > 0 => {
+                let noun = if newer == 1 { "message" } else { "messages" };
+                let end = s.keys.describe_keys(KeyAction::Bottom);
+                Line::from(Span::styled(
+                    format!("{newer} newer {noun} ↓  ({end} or Esc: newest)"),
+                    highlight(s.colors),
+                ))
+            }
             0 => Line::from(""),
             1 => Line::from(Span::styled(
                 format!("{} is typing…", users[0]),

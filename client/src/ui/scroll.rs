@@ -177,3 +177,93 @@ pub fn scroll_bottom(state: &mut AppState) -> Vec<Effect> {
     }
     Vec::new()
 }
+
+/// Places the view so that the selected item is on screen with as many newer
+/// items under it as fit in half a page; when that reaches the newest held
+/// item, the view follows the live end again. Nothing newer is hidden behind
+/// a selection pinned to the bottom line.
+pub fn reveal_selection(state: &mut AppState) {
+    let page = page_height(state);
+    let (retry, discard) = (String::new(), String::new());
+    let Some(ctx) = ctx_of(state, &retry, &discard) else {
+        return;
+    };
+    let Some(open) = state.open.as_ref() else {
+        return;
+    };
+    let Some(key) = open.selected.as_ref() else {
+        return;
+    };
+    let items = &open.items;
+    let Some(mut idx) = items.iter().position(|i| ItemKey::of(i) == *key) else {
+        return;
+    };
+    let sel = idx;
+    // Everything newer, when it fits under the selected item...
+    let room = page.saturating_sub(height_of(items, sel, &ctx));
+    let mut under = 0;
+    while idx + 1 < items.len() {
+        let h = height_of(items, idx + 1, &ctx);
+        if under + h > room {
+            break;
+        }
+        under += h;
+        idx += 1;
+    }
+    let fits = idx + 1 == items.len() && !open.has_newer;
+    if !fits {
+        // ...else half a page of it, with context above the selection too.
+        (idx, under) = (sel, 0);
+        while idx + 1 < items.len() {
+            let h = height_of(items, idx + 1, &ctx);
+            if under + h > page / 2 {
+                break;
+            }
+            under += h;
+            idx += 1;
+        }
+    }
+    let scroll = if fits {
+        ScrollPos::Bottom
+    } else {
+        ScrollPos::Anchored {
+            item: ItemKey::of(&items[idx]),
+            below: 0,
+        }
+    };
+    if let Some(open) = state.open.as_mut() {
+        open.scroll = scroll;
+    }
+}
+
+/// Messages below the screen: those after the lowest visible item in the
+/// window, plus the entries the store holds beyond the window.
+pub fn newer_below(state: &AppState) -> u64 {
+    let Some(open) = state.open.as_ref() else {
+        return 0;
+    };
+    let Some((bottom_index, _)) = anchor_index(&open.items, &open.scroll) else {
+        return 0;
+    };
+    let in_window = open.items[(bottom_index + 1).min(open.items.len())..]
+        .iter()
+        .filter(|i| !matches!(i, TimelineItem::Gap { .. }))
+        .count() as u64;
+    let beyond = if open.has_newer {
+        let newest = open
+            .items
+            .iter()
+            .rev()
+            .find_map(|i| match i {
+                TimelineItem::Message(m) => Some(m.seq),
+                _ => None,
+            })
+            .unwrap_or(0);
+        state
+            .open_row()
+            .map_or(0, |r| r.last_seq.saturating_sub(newest))
+    } else {
+        0
+    };
+    in_window + beyond
+}

@@ -9,7 +9,7 @@ use super::model::MAX_BODY_BYTES;
 use super::model::{ConvId, EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
 use super::navigate::{move_conv, next_unread, on_mouse};
 use super::overlay::overlay_key;
-use super::scroll::{page_height, scroll_bottom, scroll_down, scroll_up};
+use super::scroll::{page_height, reveal_selection, scroll_bottom, scroll_down, scroll_up};
 use super::state::{
     Action, AppState, Effect, ItemKey, OPEN_WINDOW, OpenConv, Overlay, ScrollPos,
     TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
@@ -81,12 +81,15 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             let Some(open) = state.open.as_mut().filter(|o| o.conv == conv) else {
                 return Vec::new();
             };
+            // `Around` returns at most `after` entries *at and after* the
+            // anchor (the anchor included): a full share means the store may
+            // hold newer entries than the window.
             open.has_newer = match query {
                 TimelineQuery::Latest { .. } => false,
                 TimelineQuery::Around { seq, after, .. } => {
                     items
                         .iter()
-                        .filter(|i| matches!(i, TimelineItem::Message(m) if m.seq > seq))
+                        .filter(|i| matches!(i, TimelineItem::Message(m) if m.seq >= seq))
                         .count()
                         >= after
                 }
@@ -95,6 +98,16 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             open.total = total;
             if !open.loading_older {
                 open.grow_window = false;
+            }
+            let jumped = open.selected.as_ref().is_some_and(|k| {
+                open.scroll
+                    == ScrollPos::Anchored {
+                        item: k.clone(),
+                        below: 0,
+                    }
+            });
+            if jumped {
+                reveal_selection(state);
             }
             mark_visible_read(state)
         }
@@ -244,10 +257,20 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
                 state.compose.text.clear();
                 state.compose.cursor = 0;
             }
+            state.notice = None;
+            // Esc leaves a selection (or a scrolled-back view) for the live end.
+            let away = state
+                .open
+                .as_ref()
+                .is_some_and(|o| o.selected.is_some() || o.scroll != ScrollPos::Bottom);
             if let Some(open) = state.open.as_mut() {
                 open.selected = None;
             }
-            state.notice = None;
+            if away {
+                let mut fx = scroll_bottom(state);
+                fx.extend(mark_visible_read(state));
+                return fx;
+            }
             return Vec::new();
         }
         _ => {}
@@ -567,12 +590,7 @@ fn select_message(state: &mut AppState, delta: isize) {
         (Some(i), false) => (i + 1 < selectable.len()).then_some(i + 1),
     };
     open.selected = next.and_then(|i| selectable.get(i).cloned());
-    if let Some(key) = &open.selected {
-        open.scroll = ScrollPos::Anchored {
-            item: key.clone(),
-            below: 0,
-        };
-    }
+    reveal_selection(state);
 }
 
 /// Retry or discard the selected failed message, else the newest failed one.
