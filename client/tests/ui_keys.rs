@@ -45,7 +45,7 @@ fn up_in_empty_compose_edits_last_own_message() {
     key(&mut s, KeyCode::Up, NONE);
     assert_eq!(s.compose.editing, Some(315));
     assert_eq!(s.compose.text, "fixed the build (for real)");
-    assert!(screen(&s).contains("┌ Edit #315 "));
+    assert!(screen(&s).contains("┌ Edit message "));
     typ(&mut s, "!");
     let fx = key(&mut s, KeyCode::Enter, NONE);
     assert_eq!(
@@ -683,4 +683,36 @@ fn a_too_long_message_is_refused_and_the_draft_kept() {
             body: "x".repeat(16 * 1024)
         }]
     );
+}
+
+#[test]
+fn edits_and_deletions_mark_their_message_without_seq_lines() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let mut items = team_timeline();
+    let mut edit = client::ui::model::text_message(321, "alice", DAY2 + 20 * MIN, "x");
+    edit.kind = client::ui::model::EntryKind::Edit;
+    edit.target = Some(315);
+    let mut redact = client::ui::model::text_message(322, "bob", DAY2 + 21 * MIN, "");
+    redact.kind = client::ui::model::EntryKind::Redact;
+    redact.target = Some(316);
+    redact.body = None;
+    items.insert(9, TimelineItem::Message(edit));
+    items.insert(10, TimelineItem::Message(redact));
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items,
+            total: 10,
+        },
+    );
+    let text = screen(&s);
+    assert!(!text.contains("edited #315"), "{text}");
+    assert!(!text.contains("deleted #316"), "{text}");
+    assert!(text.contains("(edited)"), "{text}");
+    assert!(text.contains("‹message deleted›"), "{text}");
+    // No line of its own: the newest lines are still carol's and the echoes.
+    assert!(text.contains("09:12 see you at 10"), "{text}");
 }

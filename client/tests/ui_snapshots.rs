@@ -41,7 +41,7 @@ fn scrolling_up_to_the_gap_loads_older_with_a_spinner() {
     let fx = key(&mut s, KeyCode::PageUp, NONE);
     assert_eq!(fx, vec![Effect::LoadOlder { conv: team() }]);
     let text = screen(&s);
-    assert!(text.contains("312 earlier messages — loading ⠙"), "{text}");
+    assert!(text.contains("312 earlier entries — loading ⠙"), "{text}");
     // A second PgUp while loading does not ask again.
     assert_eq!(key(&mut s, KeyCode::PageUp, NONE), vec![]);
     assert_snapshot("timeline_top_loading_80x24", &text);

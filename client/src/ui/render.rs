@@ -286,7 +286,7 @@ fn render_compose(s: &AppState, area: Rect, buf: &mut Buffer) {
         return;
     }
     let mut title = match s.compose.editing {
-        Some(seq) => format!(" Edit #{seq} "),
+        Some(_) => " Edit message ".to_owned(),
         None if s.open.is_some() => " Message ".to_owned(),
         None => " Command ".to_owned(),
     };

@@ -48,8 +48,10 @@ pub fn item_lines(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> Ve
     let start = out.len();
     match item {
         TimelineItem::Gap { from, to } => {
+            // A gap counts timeline entries, which include events (the
+            // `create` at seq 1, joins, edits): call them entries, not messages.
             let n = to.saturating_sub(*from) + 1;
-            let noun = if n == 1 { "message" } else { "messages" };
+            let noun = if n == 1 { "entry" } else { "entries" };
             let state = if idx == 0 && ctx.loading_older {
                 format!("loading {}", spinner(ctx.frame))
             } else if idx == 0 {
@@ -73,7 +75,7 @@ pub fn item_lines(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> Ve
                     dim(ctx.colors),
                 ));
             } else if idx == 0 && ctx.loading_older {
-                let text = format!(" {} loading earlier messages ", spinner(ctx.frame));
+                let text = format!(" {} loading earlier entries ", spinner(ctx.frame));
                 out.push(centered(&text, '┄', width, dim(ctx.colors)));
             }
             let prev_ts = prev.and_then(item_ts);
@@ -150,14 +152,9 @@ fn message_lines(
                 out,
             );
         }
-        EntryKind::Edit | EntryKind::Redact => {
-            let what = if m.kind == EntryKind::Edit {
-                "edited"
-            } else {
-                "deleted"
-            };
-            return system(format!("{sender} {what} #{}", m.target.unwrap_or(0)), out);
-        }
+        // Filtered out of the window before layout (they mark their target);
+        // drawn as nothing should one slip through.
+        EntryKind::Edit | EntryKind::Redact => return,
     }
     if starts_group(prev, &m.sender, m.ts) {
         out.push(Line::from(Span::styled(

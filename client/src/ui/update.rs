@@ -94,6 +94,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                         >= after
                 }
             };
+            // Edits and deletions show on the message they change ("(edited)",
+            // the deleted placeholder), never as lines of their own.
+            let mut items = items;
+            items.retain(|i| {
+                !matches!(i, TimelineItem::Message(m)
+                    if matches!(m.kind, EntryKind::Edit | EntryKind::Redact))
+            });
             open.items = items;
             open.total = total;
             if !open.loading_older {
