@@ -716,3 +716,73 @@ fn edits_and_deletions_mark_their_message_without_seq_lines() {
     // No line of its own: the newest lines are still carol's and the echoes.
     assert!(text.contains("09:12 see you at 10"), "{text}");
 }
+
+#[test]
+fn the_reconnect_countdown_counts_down_and_errors_clear_once_live() {
+    use client::ui::model::ConnState;
+    let mut s = state(80, 24);
+    let t0 = s.now_ms;
+    update(
+        &mut s,
+        Action::Connection(ConnState::Reconnecting { in_ms: 14_000 }),
+    );
+    update(
+        &mut s,
+        Action::ConnectionError("connecting to ws://127.0.0.1:9/v1: Connection refused".into()),
+    );
+    let text = screen(&s);
+    assert!(text.contains("Reconnecting in 14s"), "{text}");
+    assert!(text.contains("Connection refused"), "{text}");
+    update(&mut s, Action::Tick { now_ms: t0 + 5_000 });
+    let text = screen(&s);
+    assert!(text.contains("Reconnecting in 9s"), "{text}");
+    update(
+        &mut s,
+        Action::Tick {
+            now_ms: t0 + 13_100,
+        },
+    );
+    assert!(screen(&s).contains("Reconnecting in 1s"));
+    // The connection error holds until the client is Live, then goes.
+    update(
+        &mut s,
+        Action::Tick {
+            now_ms: t0 + 60_000,
+        },
+    );
+    assert!(screen(&s).contains("Connection refused"));
+    update(&mut s, Action::Connection(ConnState::Live));
+    let text = screen(&s);
+    assert!(!text.contains("Connection refused"), "{text}");
+    assert!(!text.contains("Reconnecting"), "{text}");
+}
+
+#[test]
+fn notices_expire_instead_of_staying_for_minutes() {
+    let mut s = state(80, 24);
+    let t0 = s.now_ms;
+    update(
+        &mut s,
+        Action::Info("registered as bob on ws://127.0.0.1:7878/v1".into()),
+    );
+    assert!(screen(&s).contains("registered as bob"));
+    update(&mut s, Action::Tick { now_ms: t0 + 7_000 });
+    assert!(screen(&s).contains("registered as bob"));
+    update(&mut s, Action::Tick { now_ms: t0 + 8_000 });
+    assert!(!screen(&s).contains("registered as bob"));
+    update(&mut s, Action::Error("invite: not_found".into()));
+    update(
+        &mut s,
+        Action::Tick {
+            now_ms: t0 + 37_000,
+        },
+    );
+    assert!(screen(&s).contains("invite: not_found"));
+    update(
+        &mut s,
+        Action::Tick {
+            now_ms: t0 + 38_000,
+        },
+    );
+    assert!(!screen(&s).contains("invite: not_found"));
+}

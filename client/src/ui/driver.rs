@@ -178,7 +178,7 @@ fn on_engine_event(ev: EngineEvent, pending: &mut Vec<Action>, dirty: &mut Dirty
             };
             pending.push(Action::Info(format!("cache reset: {reason}")));
         }
-        EngineEvent::Error(e) => pending.push(Action::Error(e)),
+        EngineEvent::Error(e) => pending.push(Action::ConnectionError(e)),
     }
 }
 

@@ -330,7 +330,13 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
         ConnState::CatchingUp { remaining } => {
             format!("{} Catching up {remaining}", spinner(s.frame))
         }
-        ConnState::Reconnecting { in_ms } => format!("○ Reconnecting in {}s", in_ms.div_ceil(1000)),
+        ConnState::Reconnecting { in_ms } => {
+            // Counted down from when the state arrived, on every tick.
+            let left = s.reconnect_at.map_or(in_ms, |at| {
+                u64::try_from(at.saturating_sub(s.now_ms)).unwrap_or(0)
+            });
+            format!("○ Reconnecting in {}s", left.div_ceil(1000))
+        }
         ConnState::Offline => "○ Offline".to_owned(),
         ConnState::Connecting => format!("{} Connecting", spinner(s.frame)),
         ConnState::LoggedOut => "✗ Logged out".to_owned(),

@@ -48,6 +48,9 @@ pub struct AppState {
     /// Terminal size (columns, rows), from `Action::Resize`.
     pub size: (u16, u16),
     pub quit: bool,
+    /// When the next reconnect attempt is due (Unix ms), while Reconnecting:
+    /// the status bar counts down to it.
+    pub reconnect_at: Option<i64>,
     /// Logs in with a typed password (the CLI's token store behind it).
     pub login: Option<super::engine::LoginHook>,
     /// No valid session: started without one, or the server ended it. The
@@ -60,7 +63,17 @@ pub struct AppState {
 pub struct Notice {
     pub text: String,
     pub error: bool,
+    /// Cleared by the `Tick` at or after this time (None: kept until replaced).
+    pub expires_ms: Option<i64>,
+    /// About the connection: cleared as soon as the client is Live again.
+    pub until_live: bool,
 }
+
+/// How long a notice stays: long enough to read, short enough not to linger
+/// once it no longer holds.
+pub const INFO_NOTICE_MS: i64 = 8_000;
+/// Errors stay longer than notices: they may need acting on.
+pub const ERROR_NOTICE_MS: i64 = 30_000;
 
 /// The open conversation and its window onto the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +228,8 @@ pub enum Action {
     /// A conversation was created or found: open it.
     Opened(ConvId),
     Error(String),
+    /// An error the engine reported about the connection (cleared once Live).
+    ConnectionError(String),
     Info(String),
 }
 
@@ -311,6 +326,7 @@ impl AppState {
             typing: Vec::new(),
             typing_sent: None,
             now_ms: 0,
+            reconnect_at: None,
             frame: 0,
             size: (80, 24),
             quit: false,
@@ -365,6 +381,8 @@ impl AppState {
         self.notice = Some(Notice {
             text: text.into(),
             error: true,
+            expires_ms: Some(self.now_ms + ERROR_NOTICE_MS),
+            until_live: false,
         });
     }
 
@@ -372,6 +390,18 @@ impl AppState {
         self.notice = Some(Notice {
             text: text.into(),
             error: false,
+            expires_ms: Some(self.now_ms + INFO_NOTICE_MS),
+            until_live: false,
+        });
+    }
+
+    /// A connection problem: shown until the client is Live again.
+    pub fn set_connection_error(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error: true,
+            expires_ms: None,
+            until_live: true,
         });
     }
 }

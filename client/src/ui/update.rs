@@ -61,6 +61,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.now_ms = now_ms;
             state.frame = state.frame.wrapping_add(1);
             state.typing.retain(|(_, _, until)| *until > now_ms);
+            if state
+                .notice
+                .as_ref()
+                .is_some_and(|n| n.expires_ms.is_some_and(|t| t <= now_ms))
+            {
+                state.notice = None;
+            }
             Vec::new()
         }
         Action::Conversations(rows) => {
@@ -130,6 +137,15 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Connection(c) => {
             use super::model::ConnState;
             let ended = c == ConnState::LoggedOut && state.conn != ConnState::LoggedOut;
+            state.reconnect_at = match c {
+                ConnState::Reconnecting { in_ms } => {
+                    Some(state.now_ms + i64::try_from(in_ms).unwrap_or(i64::MAX / 2))
+                }
+                _ => None,
+            };
+            if c == ConnState::Live && state.notice.as_ref().is_some_and(|n| n.until_live) {
+                state.notice = None;
+            }
             state.conn = c;
             // The server ended the session (revoked elsewhere): ask again.
             if ended && state.login.is_some() {
@@ -187,6 +203,14 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Opened(conv) => open_conv(state, conv, None),
         Action::Error(e) => {
             state.set_error(e);
+            Vec::new()
+        }
+        Action::ConnectionError(e) => {
+            if state.conn == super::model::ConnState::Live {
+                state.set_error(e);
+            } else {
+                state.set_connection_error(e);
+            }
             Vec::new()
         }
         Action::Info(i) => {
@@ -521,7 +545,7 @@ fn start_edit(state: &mut AppState, seq: Option<Seq>) {
     state.compose.text = body.unwrap_or_default();
     state.compose.cursor = state.compose.text.chars().count();
     state.compose.editing = Some(seq);
-    state.set_info(format!("editing message #{seq} — Enter saves, Esc cancels"));
+    state.set_info("editing your message — Enter saves, Esc cancels");
 }
 
 /// Opens `conv`; with `at`, the window is read around that seq and it is selected.
