@@ -7,6 +7,7 @@
 //! - `cli`: clap definitions and the scriptable commands (`convo list`, …).
 //! - `local`: `--local`, the bundled server run in-process.
 //! - `output`: JSON shapes and sanitized human lines the commands print.
+pub mod accounts;
 pub mod config;
 pub mod sanitize;
 pub mod token;

@@ -393,3 +393,75 @@ fn logout_revokes_and_forgets_the_token() {
         "{err}"
     );
 }
+
+/// Runs convo with no --server/--user: only what the data dir remembers.
+fn plain(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    convo_cmd(data).args(args).output().unwrap()
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn a_login_is_remembered_for_plain_commands() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let a = tempfile::tempdir().unwrap();
+    // Before any log-in, a plain command says how to log in, in one line.
+    let out = plain(a.path(), &["list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("convo login --server"), "{err}");
+
+    register(a.path(), &url, "alice");
+    assert_eq!(
+        stdout_of(&plain(a.path(), &["list", "--json"])).trim(),
+        "[]"
+    );
+    assert_eq!(
+        stdout_of(&plain(a.path(), &["whoami"])),
+        format!("alice on {url} (profile alice): logged in\n")
+    );
+    // A second account in the same data dir becomes current; --user picks.
+    register(a.path(), &url, "bob");
+    let who = json(&stdout_of(&plain(a.path(), &["whoami", "--json"])));
+    assert_eq!(who["user"], "bob");
+    assert_eq!(who["server"], url.as_str());
+    assert_eq!(who["session"], true);
+    stdout_of(&plain(a.path(), &["send", "@alice", "hi from bob"]));
+    let shown = json(&stdout_of(&plain(
+        a.path(),
+        &["--user", "alice", "show", "@bob", "--json"],
+    )));
+    assert_eq!(shown[1]["body"], "hi from bob", "{shown}");
+    // Environment variables override the remembered account.
+    let out = convo_cmd(a.path())
+        .env("CONVO_USER", "alice")
+        .args(["whoami"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout_of(&out),
+        format!("alice on {url} (profile alice): logged in\n")
+    );
+    // Logging out forgets the account; alice stays remembered for --user.
+    stdout_of(&plain(a.path(), &["logout"]));
+    let out = plain(a.path(), &["whoami"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "no current account after logout"
+    );
+    assert_eq!(
+        stdout_of(&plain(a.path(), &["--user", "alice", "whoami"])),
+        format!("alice on {url} (profile alice): logged in\n")
+    );
+}

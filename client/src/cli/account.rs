@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal};
 use anyhow::{Context, Result, bail};
 
 use super::{Ctx, PasswordOpts};
+use crate::accounts::Accounts;
 use crate::token::Secret;
 
 /// Where a password comes from, in order: `--password-stdin`, `$CONVO_PASSWORD`,
@@ -48,6 +49,7 @@ pub async fn register(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
         .await
         .with_context(|| format!("registering {} on {server}", ctx.user))?;
     save_token(ctx, session.token, None)?;
+    remember(ctx)?;
     println!("registered {} on {server}", session.user);
     Ok(())
 }
@@ -63,6 +65,7 @@ pub async fn login(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
         .await
         .with_context(|| format!("logging in as {} on {server}", ctx.user))?;
     save_token(ctx, session.token, None)?;
+    remember(ctx)?;
     println!("logged in as {} on {server}", session.user);
     Ok(())
 }
@@ -79,6 +82,12 @@ pub async fn logout(ctx: &Ctx) -> Result<()> {
         Err(e) => Err(e.to_string()),
     };
     tokens.delete()?;
+    if let Some(account) = ctx.account() {
+        let mut accounts = Accounts::load(&ctx.paths.data)?;
+        if accounts.forget(&account) {
+            accounts.save(&ctx.paths.data)?;
+        }
+    }
     match revoked {
         Ok(()) => println!("logged out {} from {}", ctx.user, ctx.server()?),
         Err(e) => {
@@ -94,4 +103,58 @@ pub async fn logout(ctx: &Ctx) -> Result<()> {
 /// Stores a fresh token (and, for `--local`, the generated password).
 pub fn save_token(ctx: &Ctx, token: String, password: Option<String>) -> Result<()> {
     ctx.tokens()?.save(&Secret { token, password })
+}
+
+/// Makes this account the one plain commands use (`--local` has its own).
+fn remember(ctx: &Ctx) -> Result<()> {
+    match ctx.account() {
+        Some(account) => remember_account(&ctx.paths.data, &ctx.profile, account),
+        None => Ok(()),
+    }
+}
+
+/// Stores `account` under `profile` in the data dir's `accounts.json`, as current.
+pub(super) fn remember_account(
+    data: &std::path::Path,
+    profile: &str,
+    account: crate::accounts::Account,
+) -> Result<()> {
+    let mut accounts = Accounts::load(data)?;
+    accounts.remember(profile, account);
+    accounts.save(data)
+}
+
+/// `convo whoami`: the account plain commands use, and whether a session is stored.
+pub fn whoami(ctx: &Ctx, json: bool) -> Result<()> {
+    let Some(account) = ctx.account() else {
+        bail!(
+            "{}",
+            "no account: run `convo login --server ws://HOST:PORT/v1 --user NAME` (or use --local)"
+        );
+    };
+    let accounts = Accounts::load(&ctx.paths.data)?;
+    let profile = accounts.name_of(&account).map(str::to_owned);
+    let session = ctx.tokens()?.load()?.is_some();
+    if json {
+        let v = serde_json::json!({
+            "server": account.server,
+            "user": account.user,
+            "profile": profile,
+            "session": session,
+        });
+        println!("{v}");
+    } else {
+        let profile = profile.map_or(String::new(), |p| format!(" (profile {p})"));
+        let session = if session {
+            "logged in"
+        } else {
+            "not logged in"
+        };
+        println!(
+            "{} on {}{profile}: {session}",
+            crate::output::safe(&account.user),
+            crate::output::safe(&account.server)
+        );
+    }
+    Ok(())
 }

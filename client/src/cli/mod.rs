@@ -32,12 +32,18 @@ pub struct Cli {
 /// Options every command accepts.
 #[derive(Debug, Args)]
 pub struct GlobalOpts {
-    /// Server URL, e.g. ws://127.0.0.1:7878/v1 (default: config.toml's `server`).
+    /// Server URL, e.g. ws://127.0.0.1:7878/v1 (default: $CONVO_SERVER, the
+    /// account remembered by the last `convo login`, config.toml's `server`).
     #[arg(long, global = true, value_name = "URL")]
     pub server: Option<String>,
-    /// User name (default: config.toml's `user`, else $USER).
+    /// User name (default: $CONVO_USER, the remembered account, config.toml's
+    /// `user`, else $USER). With several remembered accounts it picks one.
     #[arg(long, global = true, value_name = "NAME")]
     pub user: Option<String>,
+    /// A remembered account by name (`convo login --profile work …` names one;
+    /// default: the user name). Also $CONVO_PROFILE.
+    #[arg(long, global = true, value_name = "NAME", env = "CONVO_PROFILE")]
+    pub profile: Option<String>,
     /// Where local stores and token files live (one store per server+user).
     #[arg(long, global = true, value_name = "DIR", env = "CONVO_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -61,8 +67,14 @@ pub enum Command {
     Register(PasswordOpts),
     /// Log in and keep the token.
     Login(PasswordOpts),
-    /// Revoke the token on the server and forget it here.
+    /// Revoke the token on the server and forget it (and the remembered account) here.
     Logout,
+    /// Print the account plain commands use (server, user, profile, session).
+    Whoami {
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Connect, catch up, flush the outbox, print a one-line summary.
     Sync,
     /// List conversations (syncs first; cached list if the server is unreachable).
@@ -158,6 +170,7 @@ async fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<()> {
         Some(Command::Register(p)) => account::register(ctx, &p).await,
         Some(Command::Login(p)) => account::login(ctx, &p).await,
         Some(Command::Logout) => account::logout(ctx).await,
+        Some(Command::Whoami { json }) => account::whoami(ctx, json),
         Some(Command::Sync) => convs::sync(ctx).await,
         Some(Command::List { json, offline }) => convs::list(ctx, json, offline).await,
         Some(Command::CreateGroup { title, users }) => {

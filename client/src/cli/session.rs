@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use sync_core::{Client, ClientBuilder, Events, SyncReport};
 
 use super::GlobalOpts;
+use crate::accounts::{Account, Accounts};
 use crate::config::{Config, Paths, default_user_name, device_id};
 use crate::token::TokenStore;
 
@@ -28,42 +29,78 @@ pub struct Ctx {
     pub user: String,
     /// True when the server is the in-process `--local` one.
     pub local: bool,
+    /// The remembered-account name a successful log-in is stored under.
+    pub profile: String,
+}
+
+/// A non-empty environment variable.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 impl Ctx {
-    /// Flags first, then config.toml, then defaults.
+    /// Precedence, highest first: flags, environment variables
+    /// (`CONVO_SERVER`, `CONVO_USER`, `CONVO_PROFILE`), the remembered
+    /// account, config.toml, built-in defaults (`$USER`).
     pub fn new(g: &GlobalOpts) -> Result<Ctx> {
         let paths = Paths::resolve(g.data_dir.as_deref(), g.config.as_deref())?;
         let config = Config::load(&paths.config_file)?;
+        let given_server = g.server.clone().or_else(|| env_var("CONVO_SERVER"));
+        let given_user = g.user.clone().or_else(|| env_var("CONVO_USER"));
+        let accounts = Accounts::load(&paths.data)?;
+        let remembered = match (&given_server, g.local) {
+            (_, true) => None,
+            // A server was named: its remembered account supplies the user.
+            (Some(server), false) if g.profile.is_none() => accounts
+                .profiles
+                .values()
+                .find(|a| a.server == *server && given_user.as_ref().is_none_or(|u| *u == a.user)),
+            _ => accounts.pick(g.profile.as_deref(), given_user.as_deref())?,
+        };
         let server = if g.local {
             None
         } else {
-            g.server.clone().or_else(|| config.server.clone())
+            given_server
+                .or_else(|| remembered.map(|a| a.server.clone()))
+                .or_else(|| config.server.clone())
         };
-        let user = match g.user.clone().or_else(|| config.user.clone()) {
-            Some(u) => u,
-            None => default_user_name(),
-        };
+        let user = given_user
+            .or_else(|| remembered.map(|a| a.user.clone()))
+            .or_else(|| config.user.clone())
+            .unwrap_or_else(default_user_name);
         if let Err(e) = sync_core::protocol::validate::user_name(&user) {
             bail!("invalid user name {:?}: {e}", crate::output::safe(&user));
         }
         if let Some(s) = &server {
             check_server_url(s)?;
         }
+        let profile = g.profile.clone().unwrap_or_else(|| user.clone());
         Ok(Ctx {
             paths,
             config,
             server,
             user,
             local: g.local,
+            profile,
         })
     }
 
     /// The server URL, or the error telling how to give one.
     pub fn server(&self) -> Result<&str> {
         self.server.as_deref().context(
-            "no server given: pass --server ws://HOST:PORT/v1 or --local (or set `server` in config.toml)",
+            "no server given and no remembered log-in: run `convo login --server ws://HOST:PORT/v1 --user NAME` once, or pass --server or --local",
         )
+    }
+
+    /// This run's account as `accounts.json` names it (None for `--local`).
+    pub fn account(&self) -> Option<Account> {
+        if self.local {
+            return None;
+        }
+        Some(Account {
+            server: self.server.clone()?,
+            user: self.user.clone(),
+        })
     }
 
     /// What names this server in the data dir: the URL, except for

@@ -66,10 +66,12 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
 fn login_hook(ctx: &Ctx, client: &Client) -> Result<LoginHook> {
     let tokens = ctx.tokens()?;
     let (client, user, server) = (client.clone(), ctx.user.clone(), ctx.server()?.to_owned());
+    let remember = (ctx.paths.data.clone(), ctx.profile.clone(), ctx.account());
     Ok(LoginHook(Arc::new(
         move |password: String, register: bool| {
             let (client, tokens, user, server) =
                 (client.clone(), tokens.clone(), user.clone(), server.clone());
+            let (data, profile, account) = remember.clone();
             Box::pin(async move {
                 let result = if register {
                     client.register(&user, &password).await
@@ -96,6 +98,10 @@ fn login_hook(ctx: &Ctx, client: &Client) -> Result<LoginHook> {
                         password: None,
                     })
                     .map_err(|e| format!("{e:#}"))?;
+                if let Some(account) = account {
+                    super::account::remember_account(&data, &profile, account)
+                        .map_err(|e| format!("{e:#}"))?;
+                }
                 let done = if register { "registered" } else { "logged in" };
                 Ok(match notice {
                     Some(n) => format!("{done} as {user}; {n}"),

@@ -90,6 +90,9 @@ pub fn convo_cmd(data: &Path) -> Command {
         .env("CONVO_NO_KEYRING", "1")
         .env_remove("CONVO_PASSWORD")
         .env_remove("CONVO_DATA_DIR")
+        .env_remove("CONVO_SERVER")
+        .env_remove("CONVO_USER")
+        .env_remove("CONVO_PROFILE")
         .stdin(Stdio::null());
     c
 }
