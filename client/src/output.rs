@@ -259,7 +259,9 @@ pub fn item_line(item: &TimelineItem) -> String {
             format!("#{:<5} {}: {}", m.seq, safe(&m.sender), what)
         }
         TimelineItem::Gap { from, to } => {
-            format!("… {} older message(s) not loaded", to - from + 1)
+            let n = to - from + 1;
+            let noun = if n == 1 { "message" } else { "messages" };
+            format!("… {n} {noun} not loaded (#{from}–#{to}) …")
         }
         TimelineItem::Pending(o) => format!(
             "[{}] {}",

@@ -465,3 +465,40 @@ fn a_login_is_remembered_for_plain_commands() {
         format!("alice on {url} (profile alice): logged in\n")
     );
 }
+
+#[test]
+fn sync_counts_every_flushed_message_and_show_never_creates_a_conversation() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    register(a.path(), &url, "alice");
+    register(b.path(), &url, "bob");
+    // `show @bob` says there is none, exits 1, and creates nothing.
+    let out = convo(a.path(), &url, "alice", &["show", "@bob"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err,
+        "convo: error: no direct conversation with bob (`convo send @bob` starts one)\n"
+    );
+    assert_eq!(
+        ok(b.path(), &url, "bob", &["list", "--json"]).trim(),
+        "[]",
+        "bob sees no conversation appear"
+    );
+    // Three queued messages are three sent, not one.
+    ok(a.path(), &url, "alice", &["send", "@bob", "first"]);
+    for text in ["q1", "q2", "q3"] {
+        let out = ok(
+            a.path(),
+            &url,
+            "alice",
+            &["send", "@bob", text, "--no-wait"],
+        );
+        assert!(out.starts_with("queued in "), "{out}");
+    }
+    let out = ok(a.path(), &url, "alice", &["sync"]);
+    assert!(out.contains(", 3 sent, 0 pending"), "{out}");
+    let out = ok(a.path(), &url, "alice", &["sync"]);
+    assert!(out.contains(", 0 sent, 0 pending"), "{out}");
+}

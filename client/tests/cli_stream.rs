@@ -165,3 +165,106 @@ fn a_second_local_run_joins_the_running_server() {
         (&json!("c1"), &json!("dave"), &json!("hi carol"))
     );
 }
+
+/// Starts `convo tail GROUP --json` for `user` and waits until it is live.
+fn start_tail(
+    data: &std::path::Path,
+    url: &str,
+    user: &str,
+    target: &str,
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    let mut tail = convo_cmd(data)
+        .args(["--server", url, "--user", user, "tail", target, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(tail.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(line, "convo: tailing new messages (Ctrl-C to stop)\n");
+    let out = BufReader::new(tail.stdout.take().unwrap());
+    (tail, out)
+}
+
+#[test]
+fn show_fills_every_hole_and_names_the_ones_it_cannot() {
+    let db = tempfile::tempdir().unwrap();
+    let db_file = db.path().join("server.db");
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), Some(db_file.clone()));
+    let (url, addr) = (server.url.clone(), server.addr);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    register(a.path(), &url, "alice");
+    register(b.path(), &url, "bob");
+    assert_eq!(
+        ok(b.path(), &url, "bob", &["create-group", "news", "alice"]),
+        "c1\n"
+    );
+    // Short runs store the pushes they see; what is posted between runs is
+    // missed: alice's store of the (lazy) group ends up with ten holes.
+    let mut expected = Vec::new();
+    for round in 0..10 {
+        let (mut tail, mut out) = start_tail(a.path(), &url, "alice", "news");
+        let seen = format!("seen {round}");
+        ok(b.path(), &url, "bob", &["send", "news", &seen]);
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(json(&line)["body"], seen.as_str());
+        tail.kill().unwrap();
+        let _ = tail.wait();
+        expected.push(seen);
+        for k in 0..2 {
+            let missed = format!("missed {round}.{k}");
+            ok(
+                b.path(),
+                &url,
+                "bob",
+                &["send", "news", &missed, "--no-wait"],
+            );
+            expected.push(missed);
+        }
+        ok(b.path(), &url, "bob", &["sync"]);
+    }
+    // Offline, the holes are explicit items, never silently skipped.
+    server.stop();
+    let show = |args: &[&str]| {
+        let out = convo_cmd(a.path())
+            .args([
+                "--server", &url, "--user", "alice", "show", "news", "--limit", "100",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let items = json(&show(&["--json"]));
+    let gaps: Vec<&serde_json::Value> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i.get("gap").is_some())
+        .collect();
+    // The create event (never pulled: the group is lazy) and nine missed
+    // pairs; the last pair was posted after alice's last run, unknown to her.
+    assert_eq!(gaps.len(), 10, "{items}");
+    assert_eq!(gaps[0]["gap"], json!({"from": 1, "to": 1}), "{items}");
+    assert_eq!(gaps[1]["gap"], json!({"from": 3, "to": 4}), "{items}");
+    assert!(show(&[]).contains("… 2 messages not loaded (#3–#4) …"));
+    // Online again (same database), the whole window prints, in order.
+    let _server = TestServer::start(addr, Some(db_file));
+    let items = json(&show(&["--json"]));
+    let bodies: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "text")
+        .map(|i| i["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, expected, "{items}");
+    assert!(!items.to_string().contains("\"gap\""), "{items}");
+}

@@ -9,16 +9,38 @@ use crate::output::{self, ConvJson, HitJson, print_json};
 /// `convo sync`: catch up and flush, then one summary line.
 pub async fn sync(ctx: &Ctx) -> Result<()> {
     let (client, _events) = ctx.open()?;
+    // Sent = the queued rows that were acknowledged during this run (the
+    // engine's own count is of frames written at connect time, one per
+    // conversation, not of messages delivered).
+    let queued: Vec<String> = client
+        .outbox()
+        .context("reading the outbox")?
+        .into_iter()
+        .filter(|r| !matches!(r.state, sync_core::OutboxState::Failed { .. }))
+        .map(|r| r.client_id)
+        .collect();
     let report = require_online(ctx, &client).await?;
-    let pending = client.outbox().context("reading the outbox")?.len();
+    let left = client.outbox().context("reading the outbox")?;
     client.stop().await;
+    let sent = queued
+        .iter()
+        .filter(|id| !left.iter().any(|r| &r.client_id == *id))
+        .count();
+    let failed = left
+        .iter()
+        .filter(|r| matches!(r.state, sync_core::OutboxState::Failed { .. }))
+        .count();
+    let failed = if failed > 0 {
+        format!(", {failed} failed")
+    } else {
+        String::new()
+    };
     println!(
-        "synced {} conversation(s): {} changed, {} message(s) pulled, {} sent, {} pending{}",
+        "synced {} conversation(s): {} changed, {} message(s) pulled, {sent} sent, {} pending{failed}{}",
         report.conversations,
         report.changed,
         report.pulled_messages,
-        report.flushed,
-        pending,
+        left.len(),
         if report.full { " (full listing)" } else { "" }
     );
     Ok(())

@@ -15,7 +15,9 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Finds TARGET; `@user` creates the direct conversation when it is not held
 /// yet (which needs the connection `online` says we have).
-async fn resolve(client: &Client, target: &str, online: bool) -> Result<ConvId> {
+/// `create`: only `send` creates a direct conversation; `show` never does
+/// (the other user would see an empty conversation appear).
+async fn resolve(client: &Client, target: &str, online: bool, create: bool) -> Result<ConvId> {
     if let Some(row) = client
         .find_conversation(target)
         .context("looking up the conversation")?
@@ -23,6 +25,13 @@ async fn resolve(client: &Client, target: &str, online: bool) -> Result<ConvId> 
         return Ok(row.conv);
     }
     if let Some(user) = target.strip_prefix('@') {
+        if !create {
+            bail!(
+                "no direct conversation with {} (`convo send @{}` starts one)",
+                output::safe(user),
+                output::safe(user)
+            );
+        }
         if !online {
             bail!(
                 "no direct conversation with {} yet, and the server is unreachable",
@@ -50,14 +59,14 @@ pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<
         } else {
             false
         };
-        let conv = resolve(&client, target, online).await?;
+        let conv = resolve(&client, target, online, true).await?;
         let client_id = client.send(&conv, text).context("queueing the message")?;
         client.stop().await;
         println!("queued in {conv} ({client_id})");
         return Ok(());
     }
     require_online(ctx, &client).await?;
-    let conv = resolve(&client, target, true).await?;
+    let conv = resolve(&client, target, true, true).await?;
     let seq = client
         .send_and_wait(&conv, text, SEND_TIMEOUT)
         .await
@@ -89,17 +98,22 @@ fn coverage(items: &[TimelineItem]) -> (usize, bool, Option<u64>) {
 /// stretch first) only as far as needed to show the newest N messages.
 pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()> {
     let (client, _events) = ctx.open()?;
-    let online = match go_online(ctx, &client).await {
-        Ok(_) => true,
-        Err(why) => {
-            eprintln!(
-                "convo: warning: {}; showing cached messages",
-                why.describe(ctx)
-            );
-            false
-        }
+    let offline = go_online(ctx, &client)
+        .await
+        .err()
+        .map(|why| why.describe(ctx));
+    let online = offline.is_none();
+    let conv = match resolve(&client, target, online, false).await {
+        Ok(conv) => conv,
+        // One line: why there is nothing to show, and why the server could not help.
+        Err(e) => match &offline {
+            Some(why) => bail!("{e:#} (and {why})"),
+            None => return Err(e),
+        },
     };
-    let conv = resolve(&client, target, online).await?;
+    if let Some(why) = &offline {
+        eprintln!("convo: warning: {why}; showing cached messages");
+    }
     let query = TimelineQuery::Latest {
         limit: limit as usize,
     };
@@ -107,9 +121,11 @@ pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()>
         .timeline(&conv, query)
         .context("reading the timeline")?;
     if online {
-        // Each round loads one page; stop when the window is complete, or a
-        // round changes nothing (never loop forever).
-        for _ in 0..(limit / 50 + 4) {
+        // Each round fills one hole (newest first) or loads one older page;
+        // stop when the window is complete, or when a round changes nothing
+        // (never loop forever). Every hole inside the window gets filled:
+        // a window with silent holes is never printed.
+        loop {
             let (held, gap, oldest) = coverage(&items);
             if !gap && (held >= limit as usize || oldest.is_none_or(|o| o <= 1)) {
                 break;
@@ -134,14 +150,19 @@ pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()>
 
 fn print_items(ctx: &Ctx, conv: &ConvId, items: &[TimelineItem], json: bool) -> Result<()> {
     if json {
-        let out: Vec<ItemJson<'_>> = items
+        // Holes the store could not fill (offline, refused) are explicit items.
+        let out = items
             .iter()
-            .filter_map(|it| match it {
-                TimelineItem::Message(m) => Some(ItemJson::held(conv.as_str(), m)),
-                TimelineItem::Pending(o) => Some(ItemJson::pending(conv.as_str(), &ctx.user, o)),
-                TimelineItem::Gap { .. } => None,
+            .map(|it| match it {
+                TimelineItem::Message(m) => serde_json::to_value(ItemJson::held(conv.as_str(), m)),
+                TimelineItem::Pending(o) => {
+                    serde_json::to_value(ItemJson::pending(conv.as_str(), &ctx.user, o))
+                }
+                TimelineItem::Gap { from, to } => {
+                    Ok(serde_json::json!({ "gap": { "from": from, "to": to } }))
+                }
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         return print_json(&out);
     }
     for it in items {
