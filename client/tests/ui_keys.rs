@@ -786,3 +786,63 @@ fn notices_expire_instead_of_staying_for_minutes() {
     );
     assert!(!screen(&s).contains("invite: not_found"));
 }
+
+#[test]
+fn skin_tone_and_zwj_emoji_survive_with_their_width() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let mut items = team_timeline();
+    items.insert(
+        9,
+        TimelineItem::Message(client::ui::model::text_message(
+            321,
+            "bob",
+            DAY2 + 14 * MIN,
+            "👍🏽 ok 👨\u{200D}👩\u{200D}👧 fam ❤\u{FE0F}",
+        )),
+    );
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items,
+            total: 10,
+        },
+    );
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    client::ui::driver::draw(&mut term, &s).unwrap();
+    let buf = term.backend().buffer();
+    let row = (0..24)
+        .find(|&y| {
+            (0..80).any(|x| buf[(x, y)].symbol() == "o")
+                && (0..80).any(|x| buf[(x, y)].symbol().starts_with('👍'))
+        })
+        .expect("the emoji line is drawn");
+    let cells: Vec<&str> = (0..80).map(|x| buf[(x, row)].symbol()).collect();
+    let at = cells.iter().position(|c| c.starts_with('👍')).unwrap();
+    // One two-column cell holds the whole grapheme, modifier included.
+    assert_eq!(cells[at], "👍🏽");
+    assert_eq!(cells[at + 2], " ");
+    assert_eq!(cells[at + 3], "o");
+    let fam = cells.iter().position(|c| c.starts_with('👨')).unwrap();
+    assert_eq!(cells[fam], "👨\u{200D}👩\u{200D}👧");
+    assert_eq!(cells[fam + 2], " ");
+    assert_eq!(cells[fam + 3], "f");
+}
+
+#[test]
+fn wrapping_counts_a_grapheme_once_and_never_splits_it() {
+    use client::ui::timeline::wrap;
+    // Three skin-toned thumbs are six columns, so they fit a six-column line.
+    assert_eq!(wrap("👍🏽👍🏽👍🏽", 6), vec!["👍🏽👍🏽👍🏽".to_owned()]);
+    assert_eq!(
+        wrap("👍🏽👍🏽👍🏽👍🏽", 6),
+        vec!["👍🏽👍🏽👍🏽".to_owned(), "👍🏽".to_owned()]
+    );
+    let fam = "👨\u{200D}👩\u{200D}👧";
+    assert_eq!(
+        wrap(&format!("{fam}{fam}"), 3),
+        vec![fam.to_owned(), fam.to_owned()]
+    );
+}

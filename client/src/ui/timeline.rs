@@ -5,7 +5,8 @@
 
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use unicode_width::UnicodeWidthChar;
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
 
 use super::model::{
     EntryKind, LocalMessage, OutboxItem, OutboxKind, OutboxState, Seq, TimelineItem, order_seq,
@@ -309,8 +310,10 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut line_w = 0;
     // Byte index in `line` just after the last space, and the width up to it.
     let mut last_space: Option<(usize, usize)> = None;
-    for c in text.chars() {
-        let cw = c.width().unwrap_or(0);
+    // By grapheme: a skin-toned emoji or a ZWJ family is one 2-column cell,
+    // not the sum of its code points, and never split across lines.
+    for c in text.graphemes(true) {
+        let cw = UnicodeWidthStr::width(c);
         if line_w + cw > width && line_w > 0 {
             match last_space {
                 Some((at, w_at)) if at < line.len() => {
@@ -325,13 +328,13 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
                 }
             }
             last_space = None;
-            if c == ' ' && line.is_empty() {
+            if c == " " && line.is_empty() {
                 continue;
             }
         }
-        line.push(c);
+        line.push_str(c);
         line_w += cw;
-        if c == ' ' {
+        if c == " " {
             last_space = Some((line.len(), line_w));
         }
     }
@@ -340,7 +343,7 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 fn centered(text: &str, fill: char, width: usize, style: Style) -> Line<'static> {
-    let tw: usize = text.chars().map(|c| c.width().unwrap_or(0)).sum();
+    let tw = UnicodeWidthStr::width(text);
     let side = width.saturating_sub(tw) / 2;
     let left = fill.to_string().repeat(side.min(width));
     let right = fill.to_string().repeat(width.saturating_sub(tw + side));
