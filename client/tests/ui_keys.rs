@@ -846,3 +846,32 @@ fn wrapping_counts_a_grapheme_once_and_never_splits_it() {
         vec![fam.to_owned(), fam.to_owned()]
     );
 }
+
+#[test]
+fn each_conversation_keeps_its_draft_and_drafts_are_saved_for_a_restart() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    typ(&mut s, "half a thought");
+    let fx = key(&mut s, KeyCode::Down, KeyModifiers::ALT);
+    let mut saved = client::ui::drafts::DraftMap::new();
+    saved.insert("c1".into(), "half a thought".into());
+    assert!(fx.contains(&Effect::SaveDrafts(saved.clone())), "{fx:?}");
+    assert_eq!(s.compose.text, "", "bob's conversation has no draft");
+    typ(&mut s, "for bob");
+    key(&mut s, KeyCode::Up, KeyModifiers::ALT);
+    assert_eq!(s.compose.text, "half a thought");
+    assert_eq!(s.compose.cursor, "half a thought".chars().count());
+    assert_eq!(s.drafts.get("c2").map(String::as_str), Some("for bob"));
+    // A later run starts with the saved drafts.
+    let mut t = state(80, 24);
+    t.drafts = saved;
+    open_team(&mut t);
+    assert_eq!(t.compose.text, "half a thought");
+    // Sending clears the draft on the next switch.
+    key(&mut t, KeyCode::Enter, NONE);
+    let fx = key(&mut t, KeyCode::Down, KeyModifiers::ALT);
+    assert!(
+        fx.contains(&Effect::SaveDrafts(Default::default())),
+        "{fx:?}"
+    );
+}

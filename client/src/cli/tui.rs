@@ -54,6 +54,11 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         osc9: ctx.config.notifications.osc9,
         login,
         login_now,
+        drafts_file: Some(
+            ctx.paths
+                .store(ctx.server_key()?, &ctx.user)
+                .with_extension("drafts.json"),
+        ),
     };
     client.start();
     let result = crate::ui::run(client.clone(), events, opts).await;

@@ -360,6 +360,13 @@ fn apply<E: Engine>(
             }
         }
         Effect::Quit => state.quit = true,
+        Effect::SaveDrafts(drafts) => {
+            if let Some(path) = &state.drafts_file
+                && let Err(e) = super::drafts::save(path, &drafts)
+            {
+                state.set_error(format!("could not keep the drafts: {e:#}"));
+            }
+        }
     }
     Ok(())
 }

@@ -15,6 +15,7 @@
 //! - [`engine`]: the engine trait; `engine_sync_core` implements it for `sync_core::Client`.
 
 pub mod commands;
+pub mod drafts;
 pub mod driver;
 pub mod engine;
 #[cfg(feature = "wired")]
@@ -51,6 +52,8 @@ pub struct TuiOptions {
     pub login: Option<engine::LoginHook>,
     /// No session yet: open on the log-in prompt.
     pub login_now: bool,
+    /// Where unsent drafts are kept between runs (None: only in memory).
+    pub drafts_file: Option<std::path::PathBuf>,
 }
 
 /// Runs the TUI on the real terminal until Ctrl+C or /quit. Installs a panic
@@ -78,6 +81,10 @@ pub async fn run_with<E: engine::Engine>(
     let input = terminal::spawn_input_reader();
     let mut state = state::AppState::new(&opts.user, &opts.server, opts.keys.clone(), opts.colors);
     state.login = opts.login.clone();
+    if let Some(path) = &opts.drafts_file {
+        state.drafts = drafts::load(path)?;
+    }
+    state.drafts_file = opts.drafts_file.clone();
     if opts.login_now && state.login.is_some() {
         state.needs_login = true;
         state.overlay = state::Overlay::login(None);
@@ -92,6 +99,13 @@ pub async fn run_with<E: engine::Engine>(
         &mut term, engine, events, input, &mut state, notes, &mut out,
     )
     .await;
+    // The draft being typed is kept for next time, like the others.
+    update::stash_draft(&mut state);
+    if let Some(path) = &opts.drafts_file
+        && let Err(e) = drafts::save(path, &state.drafts)
+    {
+        eprintln!("convo: could not keep the drafts: {e:#}");
+    }
     // Reset the window title we set (sanitized, like everything we write).
     let _ = notify::write_title(&mut out, "");
     drop(guard);

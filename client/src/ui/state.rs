@@ -51,6 +51,10 @@ pub struct AppState {
     /// When the next reconnect attempt is due (Unix ms), while Reconnecting:
     /// the status bar counts down to it.
     pub reconnect_at: Option<i64>,
+    /// Unsent text per conversation (the open one's is in `compose`).
+    pub drafts: super::drafts::DraftMap,
+    /// Where `drafts` is kept between runs (None: only in memory).
+    pub drafts_file: Option<std::path::PathBuf>,
     /// Logs in with a typed password (the CLI's token store behind it).
     pub login: Option<super::engine::LoginHook>,
     /// No valid session: started without one, or the server ended it. The
@@ -236,6 +240,8 @@ pub enum Action {
 /// Requests to the engine (or the terminal) produced by `update`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
+    /// Write the drafts file (after a conversation switch).
+    SaveDrafts(super::drafts::DraftMap),
     Send {
         conv: ConvId,
         body: String,
@@ -327,6 +333,8 @@ impl AppState {
             typing_sent: None,
             now_ms: 0,
             reconnect_at: None,
+            drafts: Default::default(),
+            drafts_file: None,
             frame: 0,
             size: (80, 24),
             quit: false,

@@ -559,7 +559,15 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
         .filter(|r| r.conv == conv)
         .map_or(0, |r| r.read_seq);
     let same = state.open.as_ref().is_some_and(|o| o.conv == conv);
+    let mut fx = Vec::new();
     if !same {
+        // Each conversation keeps its own unsent text.
+        if stash_draft(state) {
+            fx.push(Effect::SaveDrafts(state.drafts.clone()));
+        }
+        let draft = state.drafts.get(conv.as_str()).cloned().unwrap_or_default();
+        state.compose.cursor = draft.chars().count();
+        state.compose.text = draft;
         state.open = Some(OpenConv {
             conv: conv.clone(),
             items: Vec::new(),
@@ -591,7 +599,6 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
         }
         None => TimelineQuery::Latest { limit: OPEN_WINDOW },
     };
-    let mut fx = Vec::new();
     if !same {
         fx.push(Effect::Open { conv: conv.clone() });
     }
@@ -678,4 +685,23 @@ pub fn mark_visible_read(state: &mut AppState) -> Vec<Effect> {
         conv: open.conv.clone(),
         seq: newest,
     }]
+}
+
+/// Moves the compose text of the open conversation into `drafts` (an edit
+/// in progress is not a draft). Returns whether the map changed.
+pub fn stash_draft(state: &mut AppState) -> bool {
+    let Some(conv) = state.open.as_ref().map(|o| o.conv.as_str().to_owned()) else {
+        return false;
+    };
+    if state.compose.editing.is_some() {
+        return false;
+    }
+    let text = std::mem::take(&mut state.compose.text);
+    state.compose.cursor = 0;
+    let changed = if text.trim().is_empty() {
+        state.drafts.remove(&conv).is_some()
+    } else {
+        state.drafts.insert(conv, text.clone()).as_deref() != Some(text.as_str())
+    };
+    changed
 }

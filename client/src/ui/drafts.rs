@@ -1,0 +1,58 @@
+//! Unsent drafts per conversation, kept in a small JSON file next to the
+//! account's store so that they survive a restart. The UI state holds the
+//! map; the driver writes it whenever the user switches conversations or quits.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Drafts by conversation id.
+pub type DraftMap = BTreeMap<String, String>;
+
+/// Reads the drafts file; a missing file holds no drafts. A malformed one is
+/// an error that names it (the user's text is not silently dropped).
+pub fn load(path: &Path) -> Result<DraftMap> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("parsing the drafts file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DraftMap::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Writes the drafts atomically (temp file, then rename); no file when empty.
+pub fn save(path: &Path, drafts: &DraftMap) -> Result<()> {
+    if drafts.is_empty() {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("removing {}", path.display()))
+            }
+            _ => Ok(()),
+        };
+    }
+    let tmp = path.with_extension("tmp");
+    let text = serde_json::to_string(drafts).context("encoding drafts")?;
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drafts_round_trip_and_an_empty_map_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alice.drafts.json");
+        assert!(load(&path).unwrap().is_empty());
+        let mut d = DraftMap::new();
+        d.insert("c1".into(), "half a thought\nsecond line".into());
+        save(&path, &d).unwrap();
+        assert_eq!(load(&path).unwrap(), d);
+        save(&path, &DraftMap::new()).unwrap();
+        assert!(!path.exists());
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(load(&path).is_err());
+    }
+}
