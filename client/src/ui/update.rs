@@ -698,10 +698,9 @@ pub fn stash_draft(state: &mut AppState) -> bool {
     }
     let text = std::mem::take(&mut state.compose.text);
     state.compose.cursor = 0;
-    let changed = if text.trim().is_empty() {
+    if text.trim().is_empty() {
         state.drafts.remove(&conv).is_some()
     } else {
         state.drafts.insert(conv, text.clone()).as_deref() != Some(text.as_str())
-    };
-    changed
+    }
 }
