@@ -875,3 +875,41 @@ fn each_conversation_keeps_its_draft_and_drafts_are_saved_for_a_restart() {
         "{fx:?}"
     );
 }
+
+#[test]
+fn a_receipt_marks_own_messages_read_by_the_other_member() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let text = screen(&s);
+    assert!(text.contains("(edited) ✓"), "{text}");
+    assert!(!text.contains("✓✓"), "{text}");
+    update(
+        &mut s,
+        Action::Receipt {
+            conv: team(),
+            seq: 314,
+        },
+    );
+    assert!(
+        !screen(&s).contains("✓✓"),
+        "read up to 314 is before alice's 315"
+    );
+    update(
+        &mut s,
+        Action::Receipt {
+            conv: team(),
+            seq: 318,
+        },
+    );
+    let text = screen(&s);
+    assert!(text.contains("(edited) ✓✓"), "{text}");
+    // Receipts never move back.
+    update(
+        &mut s,
+        Action::Receipt {
+            conv: team(),
+            seq: 300,
+        },
+    );
+    assert!(screen(&s).contains("(edited) ✓✓"));
+}

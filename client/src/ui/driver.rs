@@ -169,7 +169,7 @@ fn on_engine_event(ev: EngineEvent, pending: &mut Vec<Action>, dirty: &mut Dirty
             dirty.timeline = true;
         }
         EngineEvent::Typing { conv, user } => pending.push(Action::Typing { conv, user }),
-        EngineEvent::Receipt { .. } => {}
+        EngineEvent::Receipt { conv, seq, .. } => pending.push(Action::Receipt { conv, seq }),
         EngineEvent::CacheReset { reason } => {
             *dirty = Dirty {
                 convs: true,

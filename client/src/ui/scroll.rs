@@ -28,6 +28,7 @@ pub fn ctx_of<'a>(state: &'a AppState, retry: &'a str, discard: &'a str) -> Opti
         selected: open.selected.as_ref(),
         retry_key: retry,
         discard_key: discard,
+        seen_up_to: state.seen.get(&open.conv).copied().unwrap_or(0),
     })
 }
 

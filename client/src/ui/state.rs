@@ -51,6 +51,8 @@ pub struct AppState {
     /// When the next reconnect attempt is due (Unix ms), while Reconnecting:
     /// the status bar counts down to it.
     pub reconnect_at: Option<i64>,
+    /// Direct conversations: how far the other member has read (receipts).
+    pub seen: std::collections::HashMap<ConvId, Seq>,
     /// Unsent text per conversation (the open one's is in `compose`).
     pub drafts: super::drafts::DraftMap,
     /// Where `drafts` is kept between runs (None: only in memory).
@@ -221,6 +223,11 @@ pub enum Action {
         conv: ConvId,
         user: String,
     },
+    /// The other member of a direct conversation has read up to `seq`.
+    Receipt {
+        conv: ConvId,
+        seq: Seq,
+    },
     NewMessage {
         conv: ConvId,
         message: Message,
@@ -333,6 +340,7 @@ impl AppState {
             typing_sent: None,
             now_ms: 0,
             reconnect_at: None,
+            seen: Default::default(),
             drafts: Default::default(),
             drafts_file: None,
             frame: 0,

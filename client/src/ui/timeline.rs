@@ -34,6 +34,8 @@ pub struct LayoutCtx<'a> {
     pub selected: Option<&'a ItemKey>,
     pub retry_key: &'a str,
     pub discard_key: &'a str,
+    /// Direct conversations: the other member has read up to here (receipts).
+    pub seen_up_to: Seq,
 }
 
 /// The lines of item `idx`, including the separators that precede it (day
@@ -176,7 +178,14 @@ fn message_lines(
         marks.push(Span::styled(" (edited)", dim(ctx.colors)));
     }
     if m.sender == ctx.user {
-        marks.push(Span::styled(" ✓", dim(ctx.colors)));
+        // ✓ stored by the server; ✓✓ read by the other member (receipts
+        // exist only in direct conversations).
+        let mark = if m.seq <= ctx.seen_up_to {
+            " ✓✓"
+        } else {
+            " ✓"
+        };
+        marks.push(Span::styled(mark, dim(ctx.colors)));
     }
     append_marks(&mut lines, marks, width);
     push_with_gutter(out, lines, &time, ctx);

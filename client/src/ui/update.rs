@@ -164,6 +164,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 .count();
             Vec::new()
         }
+        Action::Receipt { conv, seq } => {
+            let seen = state.seen.entry(conv).or_insert(0);
+            *seen = (*seen).max(seq);
+            Vec::new()
+        }
         Action::Typing { conv, user } => {
             if user != state.user {
                 let until = state.now_ms + TYPING_SHOW_MS;
