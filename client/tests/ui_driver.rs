@@ -82,6 +82,9 @@ impl Engine for FakeEngine {
     fn typing(&self, conv: &ConvId) {
         self.log(format!("typing {conv}"));
     }
+    fn reconnect_now(&self) {
+        self.log("reconnect now".to_owned());
+    }
     fn open(&self, conv: &ConvId) {
         self.log(format!("open {conv}"));
     }
@@ -174,6 +177,9 @@ async fn offline_start_draws_from_the_store_and_sends_through_the_engine() {
         "\x07\x1b]9;carol: carol: ping␛]0;x␇\x07"
     );
     let text = buffer_text(term.backend().buffer());
-    assert!(text.contains("│ ○ Reconnecting in 2s │ 0 queued"), "{text}");
+    assert!(
+        text.contains("│ ○ Reconnecting in 2s (F5: now) │ 0 queued"),
+        "{text}"
+    );
     assert!(text.contains("09:12 see you at 10"), "{text}");
 }

@@ -742,7 +742,9 @@ fn the_reconnect_countdown_counts_down_and_errors_clear_once_live() {
             now_ms: t0 + 13_100,
         },
     );
-    assert!(screen(&s).contains("Reconnecting in 1s"));
+    assert!(screen(&s).contains("Reconnecting in 1s (F5: now)"));
+    // F5 skips the rest of the wait; it does nothing once connected.
+    assert_eq!(key(&mut s, KeyCode::F(5), NONE), vec![Effect::ReconnectNow]);
     // The connection error holds until the client is Live, then goes.
     update(
         &mut s,
@@ -755,6 +757,7 @@ fn the_reconnect_countdown_counts_down_and_errors_clear_once_live() {
     let text = screen(&s);
     assert!(!text.contains("Connection refused"), "{text}");
     assert!(!text.contains("Reconnecting"), "{text}");
+    assert_eq!(key(&mut s, KeyCode::F(5), NONE), vec![]);
 }
 
 #[test]

@@ -171,7 +171,7 @@ fn status_bar_tells_the_truth() {
         Action::Connection(ConnState::Reconnecting { in_ms: 3_200 }),
     );
     assert!(
-        status(&s).contains("│ ○ Reconnecting in 4s │"),
+        status(&s).contains("│ ○ Reconnecting in 4s (F5: now) │"),
         "{}",
         status(&s)
     );

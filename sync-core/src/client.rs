@@ -440,6 +440,12 @@ impl Client {
         let _ = self.send_cmd(Command::Typing(conv.clone()));
     }
 
+    /// While `Reconnecting`, tries to connect now instead of waiting for
+    /// the backoff (a "reconnect now" key). Does nothing in other states.
+    pub fn reconnect_now(&self) {
+        let _ = self.send_cmd(Command::ReconnectNow);
+    }
+
     /// Marks this conversation as the one on screen: it is kept complete
     /// from its newest page on. Opening a group costs one `history` page.
     pub fn open(&self, conv: &ConvId) {

@@ -439,7 +439,7 @@ fn silence_means_dead_then_backoff_reconnects_and_resyncs() {
     let ConnState::Reconnecting { in_ms } = h.engine.state().clone() else {
         panic!("expected reconnecting, got {:?}", h.engine.state());
     };
-    assert!((250..=500).contains(&in_ms), "first backoff {in_ms}");
+    assert!((100..=500).contains(&in_ms), "first backoff {in_ms}");
     h.advance(Duration::from_millis(in_ms));
     h.run();
     assert_eq!(h.engine.state(), &ConnState::Live);
@@ -466,15 +466,23 @@ fn paged_full_sync_stores_the_token_only_at_the_end() {
 }
 
 #[test]
-fn backoff_grows_to_thirty_seconds_and_resets_after_a_stable_connection() {
+fn backoff_ceiling_grows_with_the_outage_to_eight_seconds_and_resets_after_a_stable_connection() {
     let mut h = logged_in(server_with_direct(0));
     h.go_live();
+    let down_at = h.now;
     h.disconnect();
     let mut delays = Vec::new();
-    for _ in 0..10 {
+    // Five minutes of a dead server, one refused attempt after another.
+    while h.now.duration_since(down_at) < Duration::from_secs(300) {
         let ConnState::Reconnecting { in_ms } = h.engine.state().clone() else {
             panic!("expected reconnecting, got {:?}", h.engine.state());
         };
+        let outage = h.now.duration_since(down_at).as_millis() as u64;
+        let ceiling = (outage * 2 / 5).clamp(500, 8_000);
+        assert!(
+            (100.min(ceiling)..=ceiling).contains(&in_ms),
+            "after {outage} ms offline: {in_ms} ms not in [100, {ceiling}]"
+        );
         delays.push(in_ms);
         h.now += Duration::from_millis(in_ms - 1);
         h.engine.handle_timeout(h.now);
@@ -484,22 +492,42 @@ fn backoff_grows_to_thirty_seconds_and_resets_after_a_stable_connection() {
         assert!(h.engine.poll_connect());
         h.engine.handle_disconnected(h.now, None); // the server is down
     }
-    for (i, d) in delays.iter().enumerate() {
-        let cap = (500u64 << i).min(30_000);
-        assert!(
-            (cap / 2..=cap).contains(d),
-            "attempt {i}: {d} ms not in [{}, {cap}]",
-            cap / 2
-        );
-    }
-    // Up again, Live for 30 s: the next disconnect starts from 0.5 s again.
+    // Full jitter: late delays are spread over the whole [0, 8 s] range.
+    let late: Vec<u64> = delays.iter().rev().take(30).copied().collect();
+    assert!(late.iter().any(|d| *d < 3_000), "{late:?}");
+    assert!(late.iter().any(|d| *d > 5_000), "{late:?}");
+    // Up again, Live for 30 s: the next outage starts from a 0.5 s ceiling.
     h.go_live();
     h.advance(Duration::from_secs(30));
     h.disconnect();
     let ConnState::Reconnecting { in_ms } = h.engine.state().clone() else {
         panic!()
     };
-    assert!((250..=500).contains(&in_ms), "reset backoff {in_ms}");
+    assert!((100..=500).contains(&in_ms), "reset backoff {in_ms}");
+}
+
+#[test]
+fn reconnect_now_skips_the_remaining_backoff() {
+    let mut h = logged_in(server_with_direct(0));
+    h.go_live();
+    h.disconnect();
+    for _ in 0..20 {
+        let ConnState::Reconnecting { in_ms } = h.engine.state().clone() else {
+            panic!()
+        };
+        h.now += Duration::from_millis(in_ms);
+        h.engine.handle_timeout(h.now);
+        assert!(h.engine.poll_connect());
+        h.engine.handle_disconnected(h.now, None);
+    }
+    assert!(matches!(h.engine.state(), ConnState::Reconnecting { .. }));
+    assert!(!h.engine.poll_connect());
+    h.engine
+        .handle_command(h.now, Command::ReconnectNow)
+        .unwrap();
+    h.engine.handle_timeout(h.now);
+    assert!(h.engine.poll_connect(), "connects without waiting");
+    assert_eq!(h.engine.state(), &ConnState::Connecting);
 }
 
 #[test]

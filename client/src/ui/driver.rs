@@ -296,6 +296,7 @@ fn apply<E: Engine>(
             }
         }
         Effect::Typing { conv } => engine.typing(&conv),
+        Effect::ReconnectNow => engine.reconnect_now(),
         Effect::Search { query } => match engine.search(&query, SEARCH_LIMIT) {
             Ok(hits) => {
                 let _ = tx.send(Action::SearchResults { query, hits });

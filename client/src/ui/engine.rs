@@ -45,6 +45,8 @@ pub trait Engine: Send + Sync + 'static {
     fn mark_read(&self, conv: &ConvId, seq: Seq) -> Result<(), String>;
     fn mark_all_read(&self, conv: &ConvId) -> Result<(), String>;
     fn typing(&self, conv: &ConvId);
+    /// While reconnecting: try now instead of waiting for the backoff.
+    fn reconnect_now(&self);
     fn open(&self, conv: &ConvId);
 
     fn load_older(&self, conv: &ConvId) -> BoxFut<()>;

@@ -65,6 +65,9 @@ impl Engine for Client {
     fn typing(&self, conv: &ConvId) {
         Client::typing(self, conv);
     }
+    fn reconnect_now(&self) {
+        Client::reconnect_now(self);
+    }
     fn open(&self, conv: &ConvId) {
         Client::open(self, conv);
     }

@@ -28,11 +28,12 @@ pub enum KeyAction {
     Retry,
     Discard,
     Cancel,
+    ReconnectNow,
 }
 
 impl KeyAction {
     /// Every action, in help-overlay order.
-    pub const ALL: [KeyAction; 18] = [
+    pub const ALL: [KeyAction; 19] = [
         KeyAction::Send,
         KeyAction::Newline,
         KeyAction::EditLast,
@@ -49,6 +50,7 @@ impl KeyAction {
         KeyAction::Retry,
         KeyAction::Discard,
         KeyAction::Cancel,
+        KeyAction::ReconnectNow,
         KeyAction::Help,
         KeyAction::Quit,
     ];
@@ -74,6 +76,7 @@ impl KeyAction {
             KeyAction::Retry => "retry",
             KeyAction::Discard => "discard",
             KeyAction::Cancel => "cancel",
+            KeyAction::ReconnectNow => "reconnect",
         }
     }
 
@@ -98,6 +101,7 @@ impl KeyAction {
             KeyAction::Retry => "retry failed message",
             KeyAction::Discard => "discard failed message",
             KeyAction::Cancel => "close overlay / cancel edit",
+            KeyAction::ReconnectNow => "reconnect now (while reconnecting)",
         }
     }
 
@@ -242,6 +246,7 @@ impl Default for KeyMap {
             (KeyAction::Retry, vec![b(K::Char('r'), ctrl)]),
             (KeyAction::Discard, vec![b(K::Char('x'), ctrl)]),
             (KeyAction::Cancel, vec![b(K::Esc, none)]),
+            (KeyAction::ReconnectNow, vec![b(K::F(5), none)]),
         ];
         KeyMap {
             bindings: defaults.into_iter().collect(),

@@ -335,7 +335,11 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
             let left = s.reconnect_at.map_or(in_ms, |at| {
                 u64::try_from(at.saturating_sub(s.now_ms)).unwrap_or(0)
             });
-            format!("○ Reconnecting in {}s", left.div_ceil(1000))
+            let now_key = s.keys.describe_keys(KeyAction::ReconnectNow);
+            format!(
+                "○ Reconnecting in {}s ({now_key}: now)",
+                left.div_ceil(1000)
+            )
         }
         ConnState::Offline => "○ Offline".to_owned(),
         ConnState::Connecting => format!("{} Connecting", spinner(s.frame)),

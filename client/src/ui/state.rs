@@ -247,6 +247,8 @@ pub enum Action {
 /// Requests to the engine (or the terminal) produced by `update`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
+    /// Skip the rest of the reconnect backoff.
+    ReconnectNow,
     /// Write the drafts file (after a conversation switch).
     SaveDrafts(super::drafts::DraftMap),
     Send {

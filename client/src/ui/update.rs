@@ -286,6 +286,13 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
             select_message(state, 1);
             return Vec::new();
         }
+        Some(KeyAction::ReconnectNow) => {
+            use super::model::ConnState;
+            return match state.conn {
+                ConnState::Reconnecting { .. } => vec![Effect::ReconnectNow],
+                _ => Vec::new(),
+            };
+        }
         Some(KeyAction::Retry) => return failed_action(state, true),
         Some(KeyAction::Discard) => return failed_action(state, false),
         Some(KeyAction::Cancel) => {

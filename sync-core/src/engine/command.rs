@@ -102,6 +102,8 @@ pub enum Command {
     },
     /// The user is typing.
     Typing(ConvId),
+    /// Waiting to reconnect: try now instead (the user is impatient).
+    ReconnectNow,
     /// The conversation now on screen (eagerly fetched), or none.
     Open(Option<ConvId>),
     /// Load one older page / fill the highest gap of a conversation.

@@ -70,7 +70,11 @@ impl Engine {
             } else {
                 self.attempt.saturating_add(1)
             };
-            let delay = self.backoff(self.attempt);
+            if was_stable || self.offline_since.is_none() {
+                self.offline_since = Some(now);
+            }
+            let outage = self.offline_since.map_or(Duration::ZERO, |t| now - t);
+            let delay = self.backoff(outage);
             self.reconnect_at = Some(now + delay);
             self.set_state(ConnState::Reconnecting {
                 in_ms: delay.as_millis() as u64,
@@ -124,16 +128,18 @@ impl Engine {
         self.seal();
     }
 
-    /// Exponential backoff with jitter: 0.5 s · 2^(attempt-1), capped, then
-    /// scaled by a random factor in [0.5, 1].
-    fn backoff(&mut self, attempt: u32) -> Duration {
-        let base = self.cfg.backoff_min.as_millis() as u64;
-        let cap = self.cfg.backoff_max.as_millis() as u64;
-        let exp = base
-            .saturating_mul(1u64 << attempt.saturating_sub(1).min(20))
-            .min(cap);
-        let jitter = 500 + self.next_random() % 501; // per mille
-        Duration::from_millis((exp * jitter / 1000).max(1))
+    /// Full jitter under a ceiling that grows with the outage: 40 % of the
+    /// time offline so far, at least `backoff_min`, at most `backoff_max`
+    /// (8 s). A client is back within ~2 s of a 5 s outage's end and within
+    /// 8 s of any longer one, while the clients of a restarted server spread
+    /// their reconnects evenly over up to 8 s (ARCHITECTURE.md).
+    fn backoff(&mut self, outage: Duration) -> Duration {
+        let min = self.cfg.backoff_min.as_millis() as u64;
+        let cap = (self.cfg.backoff_max.as_millis() as u64).max(min);
+        let ceiling = (outage.as_millis() as u64 * 2 / 5).clamp(min, cap);
+        let floor = (min / 5).min(ceiling);
+        let drawn = self.next_random() % (ceiling + 1);
+        Duration::from_millis(drawn.max(floor).max(1))
     }
 
     pub(super) fn account(&mut self, _now: Instant, req: AccountReq, token: Option<ReplyToken>) {

@@ -44,9 +44,11 @@ pub struct Config {
     pub dead_after: Duration,
     /// Interval of background `sync`s while Live.
     pub resync_every: Duration,
-    /// First reconnect delay.
+    /// Ceiling of the first reconnect delays (the ceiling then grows with
+    /// the outage's length).
     pub backoff_min: Duration,
-    /// Largest reconnect delay.
+    /// Largest ceiling of a reconnect delay (each delay is drawn uniformly
+    /// below its ceiling: full jitter).
     pub backoff_max: Duration,
     /// A connection Live this long resets the backoff.
     pub stable_after: Duration,
@@ -71,7 +73,7 @@ impl Default for Config {
             dead_after: Duration::from_secs(60),
             resync_every: Duration::from_secs(180),
             backoff_min: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
+            backoff_max: Duration::from_secs(8),
             stable_after: Duration::from_secs(30),
             typing_every: Duration::from_secs(3),
             seed: 0x5eed,
@@ -145,6 +147,9 @@ pub struct Engine {
     last_rx: Option<Instant>,
     live_since: Option<Instant>,
     attempt: u32,
+    /// When the current outage began (the first failed connection after a
+    /// stable one): the reconnect ceiling grows with its length.
+    offline_since: Option<Instant>,
     reconnect_at: Option<Instant>,
     connect_now: bool,
     close_now: bool,
@@ -208,6 +213,7 @@ impl Engine {
             last_rx: None,
             live_since: None,
             attempt: 0,
+            offline_since: None,
             reconnect_at: None,
             connect_now: false,
             close_now: false,
@@ -434,6 +440,12 @@ impl Engine {
             Command::Retry(id) => return self.retry(now, &id),
             Command::Discard(id) => return self.discard(&id),
             Command::MarkRead { conv, seq } => return self.mark_read(&conv, seq),
+            Command::ReconnectNow => {
+                // Due now: the driver runs `handle_timeout` at once.
+                if self.reconnect_at.is_some() {
+                    self.reconnect_at = Some(now);
+                }
+            }
             Command::Typing(conv) => {
                 let due = self
                     .typing_last
