@@ -379,3 +379,36 @@ fn first_use_asks_for_the_password_and_offers_to_register() {
     // The session was stored: scripts can use it without a password.
     assert_eq!(ok(d.path(), &url, "carol", &["list", "--json"]), "[]\n");
 }
+
+#[test]
+fn an_unreachable_server_times_out_the_login_box_with_a_clear_message() {
+    if !tmux_available() {
+        println!("SKIPPED e2e_tmux: tmux is not installed");
+        return;
+    }
+    // A port nothing listens on: a mistyped URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("ws://127.0.0.1:{port}/v1");
+    let d = tempfile::tempdir().unwrap();
+    let t = Tmux {
+        socket: format!("convo-e2e-{}-unreachable", std::process::id()),
+    };
+    t.session("dave", &convo_shell(d.path(), &url, "dave"));
+    t.wait_for("dave", "the log-in prompt", |s| s.contains("Password:"));
+    t.type_text("dave", "correct horse battery");
+    t.key("dave", "Enter");
+    let asked = Instant::now();
+    t.wait_for("dave", "the time-out message", |s| {
+        s.contains(&format!("no answer from {url} within 5 s"))
+    });
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(12), "took {took:?}");
+    // The typed password is still there to try again.
+    let screen = t.capture("dave");
+    assert!(screen.contains("•••••"), "{screen}");
+    t.key("dave", "C-c");
+}

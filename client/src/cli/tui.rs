@@ -66,6 +66,9 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     result
 }
 
+/// How long the log-in box waits for the server before saying it cannot reach it.
+const LOGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The TUI's log-in: `login` (or `register`) with the typed password, then the
 /// token goes to the keyring or the token file, like `convo login` does.
 fn login_hook(ctx: &Ctx, client: &Client) -> Result<LoginHook> {
@@ -78,10 +81,19 @@ fn login_hook(ctx: &Ctx, client: &Client) -> Result<LoginHook> {
                 (client.clone(), tokens.clone(), user.clone(), server.clone());
             let (data, profile, account) = remember.clone();
             Box::pin(async move {
-                let result = if register {
-                    client.register(&user, &password).await
-                } else {
-                    client.login(&user, &password).await
+                let request = async {
+                    if register {
+                        client.register(&user, &password).await
+                    } else {
+                        client.login(&user, &password).await
+                    }
+                };
+                // An unreachable server (a mistyped URL) must not look like a hang.
+                let Ok(result) = tokio::time::timeout(LOGIN_TIMEOUT, request).await else {
+                    return Err(format!(
+                        "no answer from {server} within {} s: check the URL and that the server is running",
+                        LOGIN_TIMEOUT.as_secs()
+                    ));
                 };
                 let session = match result {
                     Ok(s) => s,

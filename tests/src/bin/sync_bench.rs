@@ -1,9 +1,12 @@
 //! sync_bench: sync-core benchmarks against an in-process server-mock, each figure printed
 //! next to a baseline measured in the same run. Run with
-//! `cargo run --release -p conformance --bin sync_bench [-- --quick]`.
+//! `cargo run --release -p conformance --bin sync_bench [-- --quick] [--no-outage | --outage-only] [--long-outage]`
+//! (bench 5 waits through 5 s and 60 s server outages; `--long-outage` adds 5 min).
 
 #[path = "../syncbench/cases.rs"]
 mod cases;
+#[path = "../syncbench/outage.rs"]
+mod outage;
 #[path = "../syncbench/rawstore.rs"]
 mod rawstore;
 #[path = "../syncbench/seed.rs"]
@@ -27,6 +30,10 @@ async fn main() -> anyhow::Result<()> {
         seed::Scale::FULL
     };
     let tmp = tempfile::tempdir().context("scratch dir")?;
+    if std::env::args().any(|a| a == "--outage-only") {
+        let long = std::env::args().any(|a| a == "--long-outage");
+        return outage::outages(tmp.path(), long).await.context("bench 5");
+    }
     let server = server_mock::start(Config {
         listen: "127.0.0.1:0".parse()?,
         db: DbLocation::Path(tmp.path().join("server.db")),
@@ -67,5 +74,9 @@ async fn main() -> anyhow::Result<()> {
     cases::catch_up(&bench).await.context("bench 3")?;
     cases::open_big_group(&bench).await.context("bench 4")?;
     server.shutdown().await;
+    if !std::env::args().any(|a| a == "--no-outage") {
+        let long = std::env::args().any(|a| a == "--long-outage");
+        outage::outages(tmp.path(), long).await.context("bench 5")?;
+    }
     Ok(())
 }

@@ -1,0 +1,86 @@
+//! Bench 5: how long after a server comes back the client is Live again,
+//! after outages of 5 s, 60 s (and 5 min with `--long-outage`), next to the
+//! fastest possible: a bare connect, auth and full sync measured right after
+//! the same restart.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use server_mock::{Config, DbLocation, RunningServer as Server};
+use sync_core::{ClientBuilder, ConnState};
+
+use super::wire::RawConn;
+
+async fn start(addr: SocketAddr, db: &Path) -> anyhow::Result<Server> {
+    // The port was just released by the previous run of the server: retry a
+    // moment if the OS has not let go of it yet.
+    let mut last = None;
+    for _ in 0..50 {
+        match server_mock::start(Config {
+            listen: addr,
+            db: DbLocation::Path(db.to_owned()),
+            ..Config::default()
+        })
+        .await
+        {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(anyhow::anyhow!("restart server-mock on {addr}: {last:?}"))
+}
+
+/// Runs the outages and prints one line each.
+pub async fn outages(root: &Path, long: bool) -> anyhow::Result<()> {
+    let db = root.join("outage-server.db");
+    let mut server = start("127.0.0.1:0".parse()?, &db).await?;
+    let (addr, url) = (server.local_addr(), server.url());
+    let dir = root.join("outage-client");
+    std::fs::create_dir_all(&dir)?;
+    let (client, _events) = ClientBuilder::new(&url, dir.join("u.db"), "bench")
+        .open()
+        .context("open client")?;
+    let session = client.register("outage", "outage-password").await?;
+    client.start();
+    client.wait_live(Duration::from_secs(10)).await?;
+    let mut lengths = vec![5, 60];
+    if long {
+        lengths.push(300);
+    }
+    for secs in lengths {
+        server.shutdown().await;
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        server = start(addr, &db).await?;
+        let back = Instant::now();
+        while client.state() != ConnState::Live {
+            anyhow::ensure!(
+                back.elapsed() < Duration::from_secs(120),
+                "not Live 120 s after the server came back"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let live_after = back.elapsed();
+        let t = Instant::now();
+        let mut bare = RawConn::connect(&url).await?;
+        bare.auth(&session.token, "bench").await?;
+        bare.sync_all().await?;
+        let floor = t.elapsed();
+        let goal = match secs {
+            5 => "≤ 3 s",
+            60 => "≤ 10 s",
+            _ => "≤ 15 s",
+        };
+        println!(
+            "5. Live again after a {secs} s outage: {:.2} s after the server returned \
+             (bare connect+auth+sync: {:.1} ms; goal {goal})",
+            live_after.as_secs_f64(),
+            floor.as_secs_f64() * 1000.0
+        );
+    }
+    client.stop().await;
+    server.shutdown().await;
+    Ok(())
+}
