@@ -526,7 +526,7 @@ fn loading_older_grows_the_window_read_from_the_store() {
         Some((team(), TimelineQuery::Latest { limit: 200 }))
     );
     assert_eq!(
-        key(&mut s, KeyCode::Home, NONE),
+        key(&mut s, KeyCode::PageUp, NONE),
         vec![Effect::LoadOlder { conv: team() }]
     );
     assert_eq!(
@@ -915,4 +915,185 @@ fn a_receipt_marks_own_messages_read_by_the_other_member() {
         },
     );
     assert!(screen(&s).contains("(edited) ✓✓"));
+}
+
+fn bob_msgs(seqs: std::ops::RangeInclusive<u64>) -> Vec<TimelineItem> {
+    seqs.map(|seq| {
+        TimelineItem::Message(client::ui::model::text_message(
+            seq,
+            "bob",
+            DAY2 + seq as i64,
+            &format!("msg {seq}"),
+        ))
+    })
+    .collect()
+}
+
+#[test]
+fn home_loads_history_until_the_oldest_message_and_shows_it() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let around_1 = TimelineQuery::Around {
+        seq: 1,
+        before: 200,
+        after: 200,
+    };
+    assert_eq!(
+        key(&mut s, KeyCode::Home, NONE),
+        vec![
+            Effect::LoadOlder { conv: team() },
+            Effect::LoadTimeline {
+                conv: team(),
+                query: around_1
+            }
+        ]
+    );
+    // The store still has the gap over seq 1: the spinner shows at the top
+    // and no second load starts while one runs.
+    let fx = update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: around_1,
+            items: team_timeline(),
+            total: 8,
+        },
+    );
+    assert_eq!(fx, vec![]);
+    assert!(
+        screen(&s).contains("312 earlier entries — loading"),
+        "{}",
+        screen(&s)
+    );
+    update(
+        &mut s,
+        Action::OlderLoaded {
+            conv: team(),
+            error: None,
+        },
+    );
+    // The re-read window keeps asking around seq 1 until it is held; the
+    // next page is asked for while it is not.
+    assert_eq!(s.window_query(), Some((team(), around_1)));
+    let fx = update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: around_1,
+            items: team_timeline(),
+            total: 8,
+        },
+    );
+    assert_eq!(fx, vec![Effect::LoadOlder { conv: team() }]);
+    update(
+        &mut s,
+        Action::OlderLoaded {
+            conv: team(),
+            error: None,
+        },
+    );
+    let mut items = bob_msgs(1..=40);
+    items.push(TimelineItem::Gap { from: 41, to: 312 });
+    items.extend(team_timeline().into_iter().skip(1));
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: around_1,
+            items,
+            total: 48,
+        },
+    );
+    let text = screen(&s);
+    assert!(text.contains("start of conversation"), "{text}");
+    assert!(
+        text.contains("msg 1\n") || text.contains("msg 1 "),
+        "{text}"
+    );
+    assert_eq!(s.open.as_ref().unwrap().top_on, None);
+}
+
+#[test]
+fn a_long_unread_stretch_opens_at_the_first_unread_and_is_read_as_it_scrolls() {
+    let mut s = state(80, 24);
+    let mut rows = ui_support::convs();
+    rows[0].last_seq = 2101;
+    rows[0].read_seq = 100;
+    rows[0].unread = 2001;
+    update(&mut s, Action::Conversations(rows));
+    let fx = key(&mut s, KeyCode::Down, KeyModifiers::ALT);
+    let around = TimelineQuery::Around {
+        seq: 101,
+        before: 200,
+        after: 200,
+    };
+    assert_eq!(
+        fx,
+        vec![
+            Effect::Open { conv: team() },
+            Effect::LoadTimeline {
+                conv: team(),
+                query: around
+            }
+        ]
+    );
+    let fx = update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: around,
+            items: bob_msgs(1..=300),
+            total: 300,
+        },
+    );
+    // The first unread sits at the top, under the "new messages" line.
+    let text = timeline_rows(&s);
+    assert!(text[0].contains("new messages"), "{text:?}");
+    assert!(text[1..3].iter().any(|l| l.contains("msg 101")), "{text:?}");
+    // What is on screen is read, not the whole stretch: the badge stays.
+    let Some(Effect::MarkRead { seq, .. }) = fx.first().cloned() else {
+        panic!("{fx:?}")
+    };
+    assert!((110..130).contains(&seq), "read up to {seq}");
+    assert_eq!(s.convs[0].unread, 2001);
+    let fx = key(&mut s, KeyCode::PageDown, NONE);
+    let Some(Effect::MarkRead { seq: later, .. }) = fx.last().cloned() else {
+        panic!("{fx:?}")
+    };
+    assert!(later > seq + 10, "{later} after {seq}");
+    // End jumps to the newest and marks everything read.
+    let fx = key(&mut s, KeyCode::End, NONE);
+    assert_eq!(
+        fx,
+        vec![Effect::LoadTimeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 }
+        }]
+    );
+    let fx = update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items: bob_msgs(1902..=2101),
+            total: 2101,
+        },
+    );
+    assert_eq!(
+        fx,
+        vec![Effect::MarkRead {
+            conv: team(),
+            seq: 2101
+        }]
+    );
+    assert_eq!(s.convs[0].unread, 0);
+}
+
+/// The timeline pane's rows (right of the list), top to bottom.
+fn timeline_rows(s: &AppState) -> Vec<String> {
+    screen(s)
+        .lines()
+        .skip(1)
+        .map(|l| l.split_once('│').map_or("", |(_, r)| r).to_owned())
+        .collect()
 }

@@ -268,3 +268,43 @@ pub fn newer_below(state: &AppState) -> u64 {
     };
     in_window + beyond
 }
+
+/// Scrolls so that item `idx` starts on the top row of the timeline (its
+/// separators, such as the "new messages" line, included); follows the live
+/// end when everything from it on fits.
+pub fn place_at_top(state: &mut AppState, idx: usize) {
+    let page = page_height(state);
+    let (retry, discard) = (String::new(), String::new());
+    let Some(ctx) = ctx_of(state, &retry, &discard) else {
+        return;
+    };
+    let Some(open) = state.open.as_ref() else {
+        return;
+    };
+    let items = &open.items;
+    let mut cum = 0;
+    let mut j = idx;
+    let scroll = loop {
+        cum += height_of(items, j, &ctx);
+        if cum >= page {
+            break ScrollPos::Anchored {
+                item: ItemKey::of(&items[j]),
+                below: cum - page,
+            };
+        }
+        if j + 1 >= items.len() {
+            break if open.has_newer {
+                ScrollPos::Anchored {
+                    item: ItemKey::of(&items[j]),
+                    below: 0,
+                }
+            } else {
+                ScrollPos::Bottom
+            };
+        }
+        j += 1;
+    };
+    if let Some(open) = state.open.as_mut() {
+        open.scroll = scroll;
+    }
+}

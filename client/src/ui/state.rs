@@ -105,6 +105,10 @@ pub struct OpenConv {
     pub marked_read: Seq,
     /// Message selected with Ctrl+Up/Down (for /edit, /delete, retry).
     pub selected: Option<ItemKey>,
+    /// Show the first message at or after this seq at the top of the screen
+    /// once the window holds it, loading older history until it does (the
+    /// first unread of a long unread stretch; seq 1 for Home).
+    pub top_on: Option<Seq>,
 }
 
 /// Identifies an item across window reloads.
@@ -367,6 +371,14 @@ impl AppState {
             .iter()
             .filter(|i| !matches!(i, TimelineItem::Pending(_)))
             .count();
+        if let Some(seq) = open.top_on {
+            let query = TimelineQuery::Around {
+                seq,
+                before: OPEN_WINDOW,
+                after: OPEN_WINDOW,
+            };
+            return Some((open.conv.clone(), query));
+        }
         let query = match (&open.scroll, open.has_newer) {
             (
                 ScrollPos::Anchored {

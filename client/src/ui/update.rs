@@ -9,11 +9,14 @@ use super::model::MAX_BODY_BYTES;
 use super::model::{ConvId, EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
 use super::navigate::{move_conv, next_unread, on_mouse};
 use super::overlay::overlay_key;
-use super::scroll::{page_height, reveal_selection, scroll_bottom, scroll_down, scroll_up};
+use super::scroll::{
+    page_height, place_at_top, reveal_selection, scroll_bottom, scroll_down, scroll_up,
+};
 use super::state::{
     Action, AppState, Effect, ItemKey, OPEN_WINDOW, OpenConv, Overlay, ScrollPos,
     TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
 };
+use super::timeline::anchor_index;
 
 /// Applies one action; returns the engine requests it causes.
 pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
@@ -113,6 +116,9 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if !open.loading_older {
                 open.grow_window = false;
             }
+            if let Some(seq) = open.top_on {
+                return show_at_top(state, seq);
+            }
             let jumped = open.selected.as_ref().is_some_and(|k| {
                 open.scroll
                     == ScrollPos::Anchored {
@@ -128,6 +134,10 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::OlderLoaded { conv, error } => {
             if let Some(open) = state.open.as_mut().filter(|o| o.conv == conv) {
                 open.loading_older = false;
+                if error.is_some() {
+                    // Cannot load further: show what is there.
+                    open.top_on = None;
+                }
             }
             if let Some(e) = error {
                 state.set_error(format!("could not load older messages: {e}"));
@@ -272,7 +282,22 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
             fx.extend(mark_visible_read(state));
             return fx;
         }
-        Some(KeyAction::Top) => return scroll_up(state, usize::MAX / 4),
+        Some(KeyAction::Top) => {
+            // The oldest message of the conversation, loading history as needed.
+            // The view goes to the top of the window at once (the spinner
+            // shows there while older pages load).
+            let mut fx = scroll_up(state, usize::MAX / 4);
+            if let Some(open) = state.open.as_mut() {
+                open.top_on = Some(1);
+                open.selected = None;
+            }
+            fx.extend(
+                state
+                    .window_query()
+                    .map(|(conv, query)| Effect::LoadTimeline { conv, query }),
+            );
+            return fx;
+        }
         Some(KeyAction::Bottom) => {
             let mut fx = scroll_bottom(state);
             fx.extend(mark_visible_read(state));
@@ -591,9 +616,40 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
             read_marker,
             marked_read: 0,
             selected: None,
+            top_on: None,
         });
         state.compose.editing = None;
     }
+    // More unread than fit on a screen: open at the first unread message,
+    // under the "new messages" line, rather than at the newest (the read
+    // cursor only moves forward, so skipping them could not be undone).
+    let unread = state
+        .convs
+        .iter()
+        .find(|r| r.conv == conv)
+        .map_or(0, |r| r.unread);
+    let at = match at {
+        // A message takes a line or more: over half a page of them will not
+        // fit (and a handful never counts as a long stretch).
+        None if !same && unread as usize > (page_height(state) / 2).max(8) => {
+            if let Some(open) = state.open.as_mut() {
+                open.top_on = Some(read_marker + 1);
+                open.scroll = ScrollPos::Anchored {
+                    item: ItemKey::Seq(read_marker + 1),
+                    below: 0,
+                };
+            }
+            let query = TimelineQuery::Around {
+                seq: read_marker + 1,
+                before: OPEN_WINDOW,
+                after: OPEN_WINDOW,
+            };
+            fx.push(Effect::Open { conv: conv.clone() });
+            fx.push(Effect::LoadTimeline { conv, query });
+            return fx;
+        }
+        other => other,
+    };
     let query = match at {
         Some(seq) => {
             if let Some(open) = state.open.as_mut() {
@@ -673,13 +729,31 @@ pub fn mark_visible_read(state: &mut AppState) -> Vec<Effect> {
     let Some(open) = state.open.as_mut() else {
         return Vec::new();
     };
-    if open.scroll != ScrollPos::Bottom || open.has_newer {
-        return Vec::new();
+    if open.top_on.is_some() {
+        return Vec::new(); // still moving to where the user will read
     }
-    let Some(newest) = open.items.iter().rev().find_map(|i| match i {
-        TimelineItem::Message(m) => Some(m.seq),
-        _ => None,
-    }) else {
+    // What the user has seen: up to the newest message fully on screen
+    // (read advances as they scroll down through a long unread stretch).
+    let bottom = if open.scroll == ScrollPos::Bottom {
+        if open.has_newer {
+            return Vec::new(); // the newest window is on its way
+        }
+        open.items.len()
+    } else {
+        match anchor_index(&open.items, &open.scroll) {
+            Some((idx, 0)) => idx + 1,
+            Some((idx, _)) => idx,
+            None => return Vec::new(),
+        }
+    };
+    let Some(newest) = open.items[..bottom.min(open.items.len())]
+        .iter()
+        .rev()
+        .find_map(|i| match i {
+            TimelineItem::Message(m) => Some(m.seq),
+            _ => None,
+        })
+    else {
         return Vec::new();
     };
     let Some(row) = state.convs.iter_mut().find(|r| r.conv == open.conv) else {
@@ -715,4 +789,37 @@ pub fn stash_draft(state: &mut AppState) -> bool {
     } else {
         state.drafts.insert(conv, text.clone()).as_deref() != Some(text.as_str())
     }
+}
+
+/// With the window read around `seq`: loads older history while `seq` is not
+/// held yet (spinner at the top), then shows the first message at or after it
+/// at the top of the screen.
+fn show_at_top(state: &mut AppState, seq: Seq) -> Vec<Effect> {
+    let Some(open) = state.open.as_mut() else {
+        return Vec::new();
+    };
+    let missing = open
+        .items
+        .iter()
+        .any(|i| matches!(i, TimelineItem::Gap { from, to } if *from <= seq && seq <= *to))
+        || open.items.is_empty();
+    if missing {
+        if open.loading_older {
+            return Vec::new();
+        }
+        open.loading_older = true;
+        return vec![Effect::LoadOlder {
+            conv: open.conv.clone(),
+        }];
+    }
+    open.top_on = None;
+    let Some(idx) = open
+        .items
+        .iter()
+        .position(|i| matches!(i, TimelineItem::Message(m) if m.seq >= seq))
+    else {
+        return scroll_bottom(state);
+    };
+    place_at_top(state, idx);
+    mark_visible_read(state)
 }
