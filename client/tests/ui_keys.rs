@@ -328,6 +328,7 @@ fn search_results_jump_to_the_message() {
                 ts: DAY1 + 4 * MIN,
                 body: "night all".into(),
             }],
+            coverage: (1, 3),
         },
     );
     assert!(matches!(s.overlay, Overlay::Search { .. }));
@@ -405,6 +406,7 @@ fn jump_to(s: &mut AppState, seq: u64) -> TimelineQuery {
                 ts: DAY2,
                 body: format!("msg {seq}"),
             }],
+            coverage: (1, 3),
         },
     );
     key(s, KeyCode::Enter, NONE);
@@ -1096,4 +1098,46 @@ fn timeline_rows(s: &AppState) -> Vec<String> {
         .skip(1)
         .map(|l| l.split_once('│').map_or("", |(_, r)| r).to_owned())
         .collect()
+}
+
+#[test]
+fn search_shows_the_true_total_pages_through_every_hit_and_says_what_it_covered() {
+    let mut s = state(80, 24);
+    let hits: Vec<client::ui::model::SearchHit> = (1..=2000u64)
+        .rev()
+        .map(|seq| client::ui::model::SearchHit {
+            conv: team(),
+            seq,
+            sender: "bob".into(),
+            ts: DAY2 + seq as i64,
+            body: format!("msg {seq}"),
+        })
+        .collect();
+    update(
+        &mut s,
+        Action::SearchResults {
+            query: "msg".into(),
+            hits,
+            coverage: (2, 3),
+        },
+    );
+    let text = screen(&s);
+    assert!(text.contains("Search: msg (1 of 2000)"), "{text}");
+    assert!(
+        text.contains("searched 2 of 3 conversations fully"),
+        "{text}"
+    );
+    for _ in 0..200 {
+        key(&mut s, KeyCode::PageDown, NONE);
+    }
+    key(&mut s, KeyCode::Down, NONE);
+    key(&mut s, KeyCode::Down, NONE);
+    let text = screen(&s);
+    assert!(text.contains("Search: msg (2000 of 2000)"), "{text}");
+    assert!(
+        text.contains("bob: msg 1\n") || text.contains("bob: msg 1 "),
+        "{text}"
+    );
+    key(&mut s, KeyCode::PageUp, NONE);
+    assert!(screen(&s).contains("(1990 of 2000)"));
 }

@@ -19,8 +19,9 @@ use super::render::View;
 use super::state::{Action, AppState, Effect};
 use super::update::update;
 
-/// Search results shown at most.
-const SEARCH_LIMIT: usize = 100;
+/// Search hits read at most (the overlay pages through all of them; more
+/// than this shows as "10000+").
+pub const SEARCH_LIMIT: usize = 10_000;
 /// Spinner / typing-expiry tick.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -299,7 +300,18 @@ fn apply<E: Engine>(
         Effect::ReconnectNow => engine.reconnect_now(),
         Effect::Search { query } => match engine.search(&query, SEARCH_LIMIT) {
             Ok(hits) => {
-                let _ = tx.send(Action::SearchResults { query, hits });
+                // Search covers what the store holds; groups load lazily.
+                let full = state
+                    .convs
+                    .iter()
+                    .filter(|r| engine.timeline_len(&r.conv).is_ok_and(|n| n >= r.last_seq))
+                    .count();
+                let coverage = (full, state.convs.len());
+                let _ = tx.send(Action::SearchResults {
+                    query,
+                    hits,
+                    coverage,
+                });
             }
             Err(e) => state.set_error(format!("search: {e}")),
         },

@@ -12,6 +12,9 @@ use super::commands::USAGE;
 use super::keys::KeyAction;
 use super::navigate::switch_to;
 use super::state::{AppState, Effect, Overlay};
+
+/// Hits PgUp/PgDn move by in the search results.
+const SEARCH_PAGE: usize = 10;
 use super::style::{dim, highlight};
 use super::timeline::format_time;
 use super::update::open_conv;
@@ -121,6 +124,14 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
         Overlay::Search { hits, selected, .. } => match (ev.code, action) {
             (_, Some(KeyAction::Cancel)) => {
                 state.overlay = Overlay::None;
+                Vec::new()
+            }
+            (KeyCode::PageUp, _) => {
+                *selected = selected.saturating_sub(SEARCH_PAGE);
+                Vec::new()
+            }
+            (KeyCode::PageDown, _) => {
+                *selected = (*selected + SEARCH_PAGE).min(hits.len().saturating_sub(1));
                 Vec::new()
             }
             (KeyCode::Up, _) => {
@@ -245,11 +256,28 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
             query,
             hits,
             selected,
+            coverage: (full, of),
         } => {
             let rect = popup(area, area.width.saturating_sub(4).min(70), 16);
             Clear.render(rect, buf);
-            let title = format!(" Search: {} ({} found) ", for_terminal(query), hits.len());
-            let block = Block::default().borders(Borders::ALL).title(title);
+            let found = if hits.len() >= super::driver::SEARCH_LIMIT {
+                format!("{}+", hits.len())
+            } else {
+                hits.len().to_string()
+            };
+            let title = format!(
+                " Search: {} ({} of {found}) ",
+                for_terminal(query),
+                selected + 1
+            );
+            // Search covers the history held locally: say how much that is,
+            // and how to get the rest (Home loads a conversation's history).
+            let footer =
+                format!(" searched {full} of {of} conversations fully · Home in one loads all ");
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .title(title)
+                .title_bottom(footer);
             let inner = block.inner(rect);
             block.render(rect, buf);
             let rows = usize::from(inner.height);

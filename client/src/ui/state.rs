@@ -182,6 +182,8 @@ pub enum Overlay {
         query: String,
         hits: Vec<SearchHit>,
         selected: usize,
+        /// (conversations searched fully, conversations).
+        coverage: (usize, usize),
     },
 }
 
@@ -239,6 +241,8 @@ pub enum Action {
     SearchResults {
         query: String,
         hits: Vec<SearchHit>,
+        /// (conversations whose whole history is held locally, conversations).
+        coverage: (usize, usize),
     },
     /// A conversation was created or found: open it.
     Opened(ConvId),

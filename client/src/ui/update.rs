@@ -203,14 +203,22 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             let body = format!("{}: {}", message.sender, message.body.unwrap_or_default());
             vec![Effect::Notify { title, body }]
         }
-        Action::SearchResults { query, hits } => {
+        Action::SearchResults {
+            query,
+            hits,
+            coverage,
+        } => {
             if hits.is_empty() {
-                state.set_info(format!("no messages match \"{query}\""));
+                let (full, of) = coverage;
+                state.set_info(format!(
+                    "no messages match \"{query}\" (searched {full} of {of} conversations fully)"
+                ));
             } else {
                 state.overlay = Overlay::Search {
                     query,
                     hits,
                     selected: 0,
+                    coverage,
                 };
             }
             Vec::new()
