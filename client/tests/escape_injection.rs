@@ -223,6 +223,7 @@ fn hostile_text_in_overlays_is_neutralised() {
                 ts: DAY2,
                 body: HOSTILE.to_owned(),
             }],
+            coverage: (1, 2),
         },
     );
     let text = assert_only_own_sequences(&terminal_bytes(&s));
