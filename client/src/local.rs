@@ -32,6 +32,27 @@ pub struct LocalServer {
 }
 
 impl LocalServer {
+    /// Authenticated connections to the server this process runs other than
+    /// the TUI's own (None when this run joined another run's server).
+    pub fn peers(&self) -> Option<crate::ui::engine::LocalPeers> {
+        let count = self.server.as_ref()?.connection_counter();
+        Some(crate::ui::engine::LocalPeers(std::sync::Arc::new(
+            move || count().saturating_sub(1),
+        )))
+    }
+
+    /// Authenticated connections to the server right now (0 when joined).
+    pub fn connections(&self) -> usize {
+        self.server
+            .as_ref()
+            .map_or(0, server_mock::RunningServer::authenticated_connections)
+    }
+
+    /// The URL clients use, when this process runs the server.
+    pub fn url(&self) -> Option<String> {
+        self.server.as_ref().map(server_mock::RunningServer::url)
+    }
+
     /// Stops accepting, closes connections, lets the database settle.
     pub async fn shutdown(self) {
         if let Some(server) = self.server {

@@ -1141,3 +1141,43 @@ fn search_shows_the_true_total_pages_through_every_hit_and_says_what_it_covered(
     key(&mut s, KeyCode::PageUp, NONE);
     assert!(screen(&s).contains("(1990 of 2000)"));
 }
+
+#[test]
+fn quitting_a_local_server_others_use_asks_first() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let others = Arc::new(AtomicUsize::new(2));
+    let mut s = state(100, 24);
+    let count = others.clone();
+    s.local_peers = Some(client::ui::engine::LocalPeers(Arc::new(move || {
+        count.load(Ordering::SeqCst)
+    })));
+    let t0 = s.now_ms;
+    assert_eq!(
+        key(&mut s, KeyCode::Char('c'), KeyModifiers::CONTROL),
+        vec![]
+    );
+    assert!(!s.quit);
+    let text = screen(&s);
+    assert!(
+        text.contains("2 other connections use this local server, and it stops when you quit"),
+        "{text}"
+    );
+    // A second press within 5 s quits.
+    update(&mut s, Action::Tick { now_ms: t0 + 4_000 });
+    assert_eq!(
+        key(&mut s, KeyCode::Char('c'), KeyModifiers::CONTROL),
+        vec![Effect::Quit]
+    );
+    // Alone on the server: quit at once.
+    let mut s = state(100, 24);
+    let count = others.clone();
+    others.store(0, Ordering::SeqCst);
+    s.local_peers = Some(client::ui::engine::LocalPeers(Arc::new(move || {
+        count.load(Ordering::SeqCst)
+    })));
+    assert_eq!(
+        key(&mut s, KeyCode::Char('c'), KeyModifiers::CONTROL),
+        vec![Effect::Quit]
+    );
+}

@@ -152,6 +152,13 @@ impl RunningServer {
         self.shared.registry.len()
     }
 
+    /// A counter of authenticated connections that outlives `&self` (for an
+    /// embedding app that asks before stopping a server others use).
+    pub fn connection_counter(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let registry = self.shared.registry.clone();
+        move || registry.len()
+    }
+
     /// Graceful stop: no new connections, every connection closes with 1001
     /// after its in-flight request, queued commits finish, the database closes.
     pub async fn shutdown(self) {

@@ -681,3 +681,25 @@ fn a_long_direct_catch_up_keeps_pages_in_flight_within_the_budget() {
     assert_eq!(seqs(&h, "d1"), (1..=3000).collect::<Vec<_>>());
     assert_eq!(h.engine.state(), &ConnState::Live);
 }
+
+#[test]
+fn a_server_going_away_says_so_and_the_client_reconnects() {
+    let mut h = logged_in(server_with_direct(0));
+    h.go_live();
+    h.connected = false;
+    h.engine.handle_disconnected(h.now, Some(1001));
+    h.pump_outputs();
+    assert_eq!(
+        h.count_events(|e| matches!(e, Event::Error(m)
+            if m == "the server closed the connection: it is shutting down (1001)")),
+        1
+    );
+    assert!(matches!(h.engine.state(), ConnState::Reconnecting { .. }));
+    // An ordinary drop says nothing of the kind.
+    h.go_live();
+    h.disconnect();
+    assert_eq!(
+        h.count_events(|e| matches!(e, Event::Error(m) if m.contains("1001"))),
+        1
+    );
+}

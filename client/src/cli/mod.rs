@@ -157,16 +157,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     } else {
         None
     };
-    let result = dispatch(&ctx, cli.command).await;
+    let peers = local.as_ref().and_then(crate::local::LocalServer::peers);
+    let tui = cli.command.is_none();
+    let result = dispatch(&ctx, cli.command, peers).await;
     if let Some(server) = local {
+        // Said when the TUI quits: everyone else on it sees it close (1001).
+        if let Some(url) = server.url().filter(|_| tui) {
+            // This run's own clients have stopped: whoever is left is someone else.
+            let others = server.connections();
+            eprintln!(
+                "convo: stopped the local server at {url} ({others} other connection{} closed)",
+                if others == 1 { "" } else { "s" }
+            );
+        }
         server.shutdown().await;
     }
     result
 }
 
-async fn dispatch(ctx: &Ctx, command: Option<Command>) -> anyhow::Result<()> {
+async fn dispatch(
+    ctx: &Ctx,
+    command: Option<Command>,
+    peers: Option<crate::ui::engine::LocalPeers>,
+) -> anyhow::Result<()> {
     match command {
-        None => tui::run(ctx).await,
+        None => tui::run(ctx, peers).await,
         Some(Command::Register(p)) => account::register(ctx, &p).await,
         Some(Command::Login(p)) => account::login(ctx, &p).await,
         Some(Command::Logout) => account::logout(ctx).await,

@@ -13,7 +13,7 @@ use crate::token::Secret;
 use crate::ui::engine::LoginHook;
 
 /// Runs the TUI on this context's account.
-pub async fn run(ctx: &Ctx) -> Result<()> {
+pub async fn run(ctx: &Ctx, local_peers: Option<crate::ui::engine::LocalPeers>) -> Result<()> {
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         bail!("the TUI needs a terminal (use a command such as `convo list` in scripts)");
     }
@@ -54,6 +54,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         osc9: ctx.config.notifications.osc9,
         login,
         login_now,
+        local_peers,
         drafts_file: Some(
             ctx.paths
                 .store(ctx.server_key()?, &ctx.user)

@@ -27,6 +27,17 @@ impl std::fmt::Debug for LoginHook {
     }
 }
 
+/// `--local`: counts the authenticated connections to the embedded server
+/// other than this TUI's own, so quitting (which stops that server) can warn.
+#[derive(Clone)]
+pub struct LocalPeers(pub Arc<dyn Fn() -> usize + Send + Sync>);
+
+impl std::fmt::Debug for LocalPeers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalPeers")
+    }
+}
+
 /// The engine surface used by the UI. Errors are display strings: the UI
 /// only shows them.
 pub trait Engine: Send + Sync + 'static {

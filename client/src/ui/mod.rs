@@ -54,6 +54,8 @@ pub struct TuiOptions {
     pub login_now: bool,
     /// Where unsent drafts are kept between runs (None: only in memory).
     pub drafts_file: Option<std::path::PathBuf>,
+    /// `--local`: who else uses the embedded server (quit asks first).
+    pub local_peers: Option<engine::LocalPeers>,
 }
 
 /// Runs the TUI on the real terminal until Ctrl+C or /quit. Installs a panic
@@ -85,6 +87,7 @@ pub async fn run_with<E: engine::Engine>(
         state.drafts = drafts::load(path)?;
     }
     state.drafts_file = opts.drafts_file.clone();
+    state.local_peers = opts.local_peers.clone();
     if opts.login_now && state.login.is_some() {
         state.needs_login = true;
         state.overlay = state::Overlay::login(None);

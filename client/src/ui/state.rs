@@ -59,6 +59,11 @@ pub struct AppState {
     pub drafts_file: Option<std::path::PathBuf>,
     /// Logs in with a typed password (the CLI's token store behind it).
     pub login: Option<super::engine::LoginHook>,
+    /// `--local` only: others connected to the server this process runs.
+    pub local_peers: Option<super::engine::LocalPeers>,
+    /// Quit was pressed once while others use the local server: a second
+    /// press before this time (Unix ms) quits.
+    pub quit_armed_until: Option<i64>,
     /// No valid session: started without one, or the server ended it. The
     /// log-in prompt (`/login`) is available while this is set.
     pub needs_login: bool,
@@ -353,6 +358,8 @@ impl AppState {
             seen: Default::default(),
             drafts: Default::default(),
             drafts_file: None,
+            local_peers: None,
+            quit_armed_until: None,
             frame: 0,
             size: (80, 24),
             quit: false,

@@ -249,8 +249,7 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
     }
     let action = state.keys.action_for(&ev);
     if action == Some(KeyAction::Quit) {
-        state.quit = true;
-        return vec![Effect::Quit];
+        return quit(state);
     }
     if state.overlay != Overlay::None {
         return overlay_key(state, ev, action);
@@ -543,10 +542,7 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
             state.overlay = Overlay::Help;
             Vec::new()
         }
-        Command::Quit => {
-            state.quit = true;
-            vec![Effect::Quit]
-        }
+        Command::Quit => quit(state),
     };
     clear_compose(state);
     state.notice = None;
@@ -830,4 +826,27 @@ fn show_at_top(state: &mut AppState, seq: Seq) -> Vec<Effect> {
     };
     place_at_top(state, idx);
     mark_visible_read(state)
+}
+
+/// Quits, unless this process runs the `--local` server and others are
+/// connected to it: then the first press says so and a second one (within
+/// 5 s) quits.
+fn quit(state: &mut AppState) -> Vec<Effect> {
+    let others = state.local_peers.as_ref().map_or(0, |p| (p.0)());
+    let armed = state.quit_armed_until.is_some_and(|t| state.now_ms < t);
+    if others > 0 && !armed {
+        state.quit_armed_until = Some(state.now_ms + 5_000);
+        let who = if others == 1 {
+            "1 other connection uses".to_owned()
+        } else {
+            format!("{others} other connections use")
+        };
+        let key = state.keys.describe_keys(KeyAction::Quit);
+        state.set_error(format!(
+            "{who} this local server, and it stops when you quit: {key} again to quit"
+        ));
+        return Vec::new();
+    }
+    state.quit = true;
+    vec![Effect::Quit]
 }

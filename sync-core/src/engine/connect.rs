@@ -62,6 +62,12 @@ impl Engine {
         if close_code == Some(4001) {
             self.drop_session("the session was revoked");
         }
+        if close_code == Some(1001) {
+            // A server going away says so; tell the user, not just "refused" later.
+            self.emit(Event::Error(
+                "the server closed the connection: it is shutting down (1001)".into(),
+            ));
+        }
         if self.want_online && (self.session.is_some() || !self.account_queue.is_empty()) {
             // Backoff grows with every failed attempt and restarts after a
             // connection that stayed up for `stable_after`.
