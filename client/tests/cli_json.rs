@@ -502,3 +502,35 @@ fn sync_counts_every_flushed_message_and_show_never_creates_a_conversation() {
     let out = ok(a.path(), &url, "alice", &["sync"]);
     assert!(out.contains(", 0 sent, 0 pending"), "{out}");
 }
+
+#[test]
+fn a_reset_server_is_explained_by_the_first_command_that_sees_it() {
+    let db1 = tempfile::tempdir().unwrap();
+    let server = TestServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Some(db1.path().join("a.db")),
+    );
+    let (url, addr) = (server.url.clone(), server.addr);
+    let a = tempfile::tempdir().unwrap();
+    register(a.path(), &url, "alice");
+    ok(a.path(), &url, "alice", &["create-group", "ops"]);
+    server.stop();
+    // Same URL, a new database: a new server_id.
+    let db2 = tempfile::tempdir().unwrap();
+    let _server = TestServer::start(addr, Some(db2.path().join("b.db")));
+    let out = convo(a.path(), &url, "alice", &["list", "--json"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout {:?} stderr {err}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("the server at {url} was reset")),
+        "{err}"
+    );
+    assert!(err.contains("local cache was discarded"), "{err}");
+    assert!(err.contains("convo login"), "{err}");
+}

@@ -535,6 +535,13 @@ impl Client {
         Ok(self.inner.reader.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// The id of the server the local cache belongs to (`hello.server_id`);
+    /// None before the first connection. An app compares it across a
+    /// connection to tell the user that the server was reset.
+    pub fn server_id(&self) -> Result<Option<String>, Error> {
+        Ok(self.reader()?.server_id()?)
+    }
+
     /// Conversations, most recent activity first.
     pub fn conversations(&self) -> Result<Vec<ConvRow>, Error> {
         Ok(self.reader()?.conversations()?)

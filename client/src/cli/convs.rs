@@ -51,6 +51,11 @@ pub async fn sync(ctx: &Ctx) -> Result<()> {
 pub async fn list(ctx: &Ctx, json: bool, offline: bool) -> Result<()> {
     let (client, _events) = ctx.open()?;
     if !offline && let Err(why) = go_online(ctx, &client).await {
+        // The cache is gone with the old server: nothing to fall back to.
+        if matches!(why, super::session::Offline::Reset) {
+            client.stop().await;
+            anyhow::bail!("{}", why.describe(ctx));
+        }
         eprintln!(
             "convo: warning: {}; showing the cached list",
             why.describe(ctx)

@@ -98,10 +98,12 @@ fn coverage(items: &[TimelineItem]) -> (usize, bool, Option<u64>) {
 /// stretch first) only as far as needed to show the newest N messages.
 pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()> {
     let (client, _events) = ctx.open()?;
-    let offline = go_online(ctx, &client)
-        .await
-        .err()
-        .map(|why| why.describe(ctx));
+    let offline = match go_online(ctx, &client).await {
+        Ok(_) => None,
+        // The cache is gone with the old server: nothing to show.
+        Err(reset @ super::session::Offline::Reset) => bail!("{}", reset.describe(ctx)),
+        Err(why) => Some(why.describe(ctx)),
+    };
     let online = offline.is_none();
     let conv = match resolve(&client, target, online, false).await {
         Ok(conv) => conv,

@@ -168,6 +168,9 @@ pub enum Offline {
     Unreachable(String),
     /// Anything else, already phrased for the user.
     Failed(String),
+    /// The server's database was replaced (a new `server_id`): the cache
+    /// was discarded and the stored session forgotten.
+    Reset,
 }
 
 impl Offline {
@@ -181,6 +184,11 @@ impl Offline {
                 ctx.user
             ),
             Offline::Failed(e) => e.clone(),
+            Offline::Reset => format!(
+                "the server at {server} was reset (its database was replaced): the local cache was discarded; log in again: convo login --server {server} --user {}",
+                ctx.user,
+                server = ctx.server.as_deref().unwrap_or("URL"),
+            ),
             Offline::Unreachable(e) => format!(
                 "cannot reach {} ({e})",
                 ctx.server.as_deref().unwrap_or("the server")
@@ -192,6 +200,30 @@ impl Offline {
 /// Resumes the stored session and runs the engine until catch-up is done
 /// (eager pulls, lazy groups, outbox flush: the same driver the TUI uses).
 pub async fn go_online(ctx: &Ctx, client: &Client) -> Result<SyncReport, Offline> {
+    let cached_for = client.server_id().ok().flatten();
+    let result = go_online_inner(ctx, client).await;
+    reset_or(ctx, client, cached_for, result)
+}
+
+/// A new server id at the same URL: whatever else happened (the old token
+/// is unknown there), the one thing to tell is that the server was reset.
+fn reset_or<T>(
+    ctx: &Ctx,
+    client: &Client,
+    cached_for: Option<String>,
+    result: Result<T, Offline>,
+) -> Result<T, Offline> {
+    let now_for = client.server_id().ok().flatten();
+    if cached_for.is_some() && now_for.is_some() && cached_for != now_for {
+        if !ctx.local {
+            let _ = ctx.tokens().and_then(|t| t.delete());
+        }
+        return Err(Offline::Reset);
+    }
+    result
+}
+
+async fn go_online_inner(ctx: &Ctx, client: &Client) -> Result<SyncReport, Offline> {
     if ctx.local {
         // The in-process server: make or reuse the zero-set-up account.
         crate::local::ensure_account(ctx, client)
@@ -248,11 +280,13 @@ pub async fn resume_stored(ctx: &Ctx, client: &Client) -> Result<(), Offline> {
     };
     // The token comes from the keyring/file and is handed to the engine here;
     // it is never put on argv or into a log line.
+    let cached_for = client.server_id().ok().flatten();
     let resume = client.resume(Some(secret.token.as_str()));
-    tokio::select! {
+    let result = tokio::select! {
         r = resume => r.map(|_| ()).map_err(|e| classify(&e)),
         why = first_failed_attempt(client) => Err(Offline::Unreachable(why)),
-    }
+    };
+    reset_or(ctx, client, cached_for, result)
 }
 
 /// Sorts an engine error into "rejected" (credentials) or "unreachable".

@@ -22,6 +22,7 @@ pub async fn run(ctx: &Ctx, local_peers: Option<crate::ui::engine::LocalPeers>) 
     // types it into the TUI when there is no session or the server ends it.
     let login = (!ctx.local).then(|| login_hook(ctx, &client)).transpose()?;
     let mut login_now = false;
+    let mut startup_notice = None;
     if ctx.local {
         crate::local::ensure_account(ctx, &client).await?;
     } else {
@@ -36,6 +37,10 @@ pub async fn run(ctx: &Ctx, local_peers: Option<crate::ui::engine::LocalPeers>) 
                 login_now = true;
             }
             Err(Offline::Failed(why)) => bail!("{why}"),
+            Err(reset @ Offline::Reset) => {
+                startup_notice = Some(reset.describe(ctx));
+                login_now = true;
+            }
             // The TUI works from the local store and keeps reconnecting in the
             // background, so an unreachable server is not a reason to stop.
             Err(Offline::Unreachable(why)) => {
@@ -55,6 +60,7 @@ pub async fn run(ctx: &Ctx, local_peers: Option<crate::ui::engine::LocalPeers>) 
         login,
         login_now,
         local_peers,
+        startup_notice,
         drafts_file: Some(
             ctx.paths
                 .store(ctx.server_key()?, &ctx.user)

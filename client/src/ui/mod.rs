@@ -54,6 +54,8 @@ pub struct TuiOptions {
     pub login_now: bool,
     /// Where unsent drafts are kept between runs (None: only in memory).
     pub drafts_file: Option<std::path::PathBuf>,
+    /// Shown in the status line at start (e.g. the server was reset).
+    pub startup_notice: Option<String>,
     /// `--local`: who else uses the embedded server (quit asks first).
     pub local_peers: Option<engine::LocalPeers>,
 }
@@ -88,6 +90,9 @@ pub async fn run_with<E: engine::Engine>(
     }
     state.drafts_file = opts.drafts_file.clone();
     state.local_peers = opts.local_peers.clone();
+    if let Some(text) = &opts.startup_notice {
+        state.set_connection_error(text.clone());
+    }
     if opts.login_now && state.login.is_some() {
         state.needs_login = true;
         state.overlay = state::Overlay::login(None);

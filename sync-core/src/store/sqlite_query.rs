@@ -64,6 +64,11 @@ fn local_message(r: &Row<'_>) -> rusqlite::Result<(LocalMessage, String, Option<
 }
 
 impl SqliteStore {
+    /// The server id the cache belongs to (None before the first `hello`).
+    pub fn server_id(&self) -> Result<Option<String>, StoreError> {
+        self.meta(MetaKey::ServerId)
+    }
+
     pub(super) fn conv_records(&self) -> Result<Vec<ConvRecord>, StoreError> {
         Ok(self
             .conv_records_with_activity(None)?
