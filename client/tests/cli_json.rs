@@ -534,3 +534,36 @@ fn a_reset_server_is_explained_by_the_first_command_that_sees_it() {
     assert!(err.contains("local cache was discarded"), "{err}");
     assert!(err.contains("convo login"), "{err}");
 }
+
+#[test]
+fn send_with_the_server_down_says_nothing_was_queued() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    register(a.path(), &url, "alice");
+    register(b.path(), &url, "bob");
+    ok(a.path(), &url, "alice", &["send", "@bob", "first"]);
+    server.stop();
+    let out = convo(a.path(), &url, "alice", &["send", "@bob", "second"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("convo: error: cannot reach {url}")),
+        "{err}"
+    );
+    assert!(
+        err.contains("nothing was queued (`convo send --no-wait` queues it"),
+        "{err}"
+    );
+    // Indeed nothing is pending; --no-wait queues.
+    let shown = json(&ok(a.path(), &url, "alice", &["show", "@bob", "--json"]));
+    assert!(!shown.to_string().contains("second"), "{shown}");
+    let out = ok(
+        a.path(),
+        &url,
+        "alice",
+        &["send", "@bob", "second", "--no-wait"],
+    );
+    assert!(out.starts_with("queued in "), "{out}");
+}

@@ -65,7 +65,15 @@ pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<
         println!("queued in {conv} ({client_id})");
         return Ok(());
     }
-    require_online(ctx, &client).await?;
+    // Without --no-wait, `send` delivers or fails: with the server out of
+    // reach nothing is queued, and the error says so (docs/CLI.md).
+    if let Err(why) = go_online(ctx, &client).await {
+        client.stop().await;
+        bail!(
+            "{}; nothing was queued (`convo send --no-wait` queues it to go out with the next connection)",
+            why.describe(ctx)
+        );
+    }
     let conv = resolve(&client, target, true, true).await?;
     let seq = client
         .send_and_wait(&conv, text, SEND_TIMEOUT)
