@@ -412,3 +412,82 @@ fn an_unreachable_server_times_out_the_login_box_with_a_clear_message() {
     assert!(screen.contains("•••••"), "{screen}");
     t.key("dave", "C-c");
 }
+
+#[test]
+fn a_long_unread_group_opens_at_its_first_unread_and_a_long_draft_is_kept() {
+    if !tmux_available() {
+        println!("SKIPPED e2e_tmux: tmux is not installed");
+        return;
+    }
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    register(a.path(), &url, "alice");
+    register(b.path(), &url, "bob");
+    assert_eq!(
+        ok(b.path(), &url, "bob", &["create-group", "team", "alice"]),
+        "c1\n"
+    );
+    // Sixty messages alice has not read: more than fit on her screen.
+    for i in 1..=60 {
+        ok(
+            b.path(),
+            &url,
+            "bob",
+            &["send", "team", &format!("update {i:02}"), "--no-wait"],
+        );
+    }
+    ok(b.path(), &url, "bob", &["sync"]);
+    let t = Tmux {
+        socket: format!("convo-e2e-{}-unread", std::process::id()),
+    };
+    t.session("alice", &convo_shell(a.path(), &url, "alice"));
+    t.wait_for("alice", "the group with its badge", |s| {
+        s.contains("team") && s.contains("60")
+    });
+    open_conv(&t, "alice", "team");
+    let screen = t.wait_for("alice", "the first unread under the marker", |s| {
+        s.contains("new messages") && s.contains("update 01")
+    });
+    assert!(!timeline_pane(&screen).contains("update 60"), "{screen}");
+    // Only what was on screen is read: the badge still counts the rest.
+    assert!(screen.contains("31 newer messages ↓"), "{screen}");
+    // End: the newest message, everything read.
+    t.key("alice", "End");
+    t.wait_for("alice", "the newest message", |s| {
+        let pane = timeline_pane(s);
+        pane.contains("update 60") && !pane.contains("update 01")
+    });
+    // A draft over the 16 KiB limit is refused and kept.
+    // Pasted (bracketed paste), as a long text is in practice.
+    let long = "y".repeat(16 * 1024 + 1);
+    let buf = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(buf.path(), &long).unwrap();
+    let path = buf.path().to_str().unwrap();
+    assert!(
+        t.cmd()
+            .args(["load-buffer", path])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        t.cmd()
+            .args(["paste-buffer", "-p", "-t", "alice"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    t.wait_for("alice", "the byte count", |s| {
+        s.contains("16385/16384 bytes — too long")
+    });
+    t.key("alice", "Enter");
+    let screen = t.wait_for("alice", "the refusal", |s| {
+        s.contains("message is 16385 bytes, the limit is 16384")
+    });
+    assert!(
+        screen.contains("yyyyyyyyyy"),
+        "the draft is still there: {screen}"
+    );
+    t.key("alice", "C-c");
+}
