@@ -294,6 +294,21 @@ fn resets_and_list_order(store: &mut dyn Store) {
         .map(|r| r.conv.0)
         .collect();
     assert_eq!(order, vec!["b", "a"]);
+    // An edit or a deletion of an old message is not new activity: "a" stays
+    // below "b", whose newest message is newer.
+    let mut edit = Message::new(4, "x", 5_000, EntryKind::Edit);
+    edit.target = Some(1);
+    edit.body = Some("old, edited".into());
+    let mut redact = Message::new(5, "x", 6_000, EntryKind::Redact);
+    redact.target = Some(1);
+    put(store, &mut a, vec![edit, redact]);
+    let order: Vec<_> = store
+        .conversations()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.conv.0)
+        .collect();
+    assert_eq!(order, vec!["b", "a"], "edits do not reorder the list");
     store
         .apply(&batch(vec![Write::ClearTimeline(c("b"))]))
         .unwrap();

@@ -99,7 +99,9 @@ impl Data {
             }
         }
         tl.insert(m.seq, local);
-        if let Some((_, activity)) = self.convs.get_mut(conv) {
+        if super::moves_activity(m.kind)
+            && let Some((_, activity)) = self.convs.get_mut(conv)
+        {
             *activity = (*activity).max(m.ts);
         }
     }

@@ -465,3 +465,13 @@ pub(crate) fn window_bounds(
         }
     }
 }
+
+/// Whether an entry counts as activity for the conversation list's order.
+/// Edits and redactions change an older message; they do not move its
+/// conversation above one with newer messages (as in Slack or Element).
+pub(crate) fn moves_activity(kind: crate::protocol::EntryKind) -> bool {
+    !matches!(
+        kind,
+        crate::protocol::EntryKind::Edit | crate::protocol::EntryKind::Redact
+    )
+}

@@ -301,7 +301,7 @@ fn insert_messages(
             })?;
     let mut newest: Option<i64> = None;
     for m in msgs {
-        if insert_message(tx, conv, m, relations)? {
+        if insert_message(tx, conv, m, relations)? && super::moves_activity(m.kind) {
             newest = Some(newest.map_or(m.ts, |t| t.max(m.ts)));
         }
     }
