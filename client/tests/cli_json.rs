@@ -567,3 +567,93 @@ fn send_with_the_server_down_says_nothing_was_queued() {
     );
     assert!(out.starts_with("queued in "), "{out}");
 }
+
+/// A TCP relay to `upstream` that cuts the first `cut` connections right
+/// after the client's first bytes (mid-handshake), then relays faithfully.
+fn flaky_relay(upstream: std::net::SocketAddr, cut: usize) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for (n, down) in listener.incoming().enumerate() {
+            let Ok(mut down) = down else { continue };
+            if n < cut {
+                let mut buf = [0u8; 64];
+                let _ = down.read(&mut buf);
+                drop(down);
+                continue;
+            }
+            let Ok(up) = std::net::TcpStream::connect(upstream) else {
+                continue;
+            };
+            for (mut from, mut to) in [
+                (down.try_clone().unwrap(), up.try_clone().unwrap()),
+                (up, down),
+            ] {
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n) = from.read(&mut buf) {
+                        if n == 0 || to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_cut_connection_is_retried_and_a_refused_one_fails_at_once() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    register(a.path(), &url, "alice");
+    register(b.path(), &url, "bob");
+    ok(a.path(), &url, "alice", &["send", "@bob", "first"]);
+    // Through a link that cuts the next three connections mid-handshake,
+    // the send still goes out, once.
+    let relay = format!("ws://{}/v1", flaky_relay(server.addr, 3));
+    let tokens = a.path().join(client::config::server_hash(&url));
+    let relayed = a.path().join(client::config::server_hash(&relay));
+    copy_dir(&tokens, &relayed);
+    let out = ok(
+        a.path(),
+        &relay,
+        "alice",
+        &["send", "@bob", "through a flaky link"],
+    );
+    assert!(out.starts_with("sent to "), "{out}");
+    let shown = json(&ok(b.path(), &url, "bob", &["show", "@alice", "--json"]));
+    let n = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["body"] == "through a flaky link")
+        .count();
+    assert_eq!(n, 1, "{shown}");
+    // A refused connection fails at once, with its cause.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("ws://127.0.0.1:{port}/v1");
+    copy_dir(&tokens, &a.path().join(client::config::server_hash(&dead)));
+    let started = std::time::Instant::now();
+    let out = convo(a.path(), &dead, "alice", &["send", "@bob", "never"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}

@@ -235,7 +235,7 @@ async fn go_online_inner(ctx: &Ctx, client: &Client) -> Result<SyncReport, Offli
     client.start();
     let report = tokio::select! {
         r = client.wait_live(CONNECT_TIMEOUT) => r.map_err(|e| classify(&e))?,
-        why = first_failed_attempt(client) => return Err(Offline::Unreachable(why)),
+        why = first_failed_attempt(ctx, client) => return Err(Offline::Unreachable(why)),
     };
     // Catch-up ends with the outbox sent; wait for the acks too, so a command
     // that exits right after does not leave rows half-delivered (they would be
@@ -259,12 +259,59 @@ pub fn outbox_in_flight(client: &Client) -> bool {
 /// waiting to retry. The engine would keep retrying (right for the TUI); a
 /// one-shot command instead reports the server unreachable at once. Polls the
 /// state, because the event stream belongs to the command.
-async fn first_failed_attempt(client: &Client) -> String {
+///
+/// A failed attempt is told apart by a plain TCP probe of the server's
+/// address: refused (or no such host) fails at once with that cause, while a
+/// server that accepts TCP but cut the WebSocket (a flaky link, a cut during
+/// the handshake, auth or a send) is retried at once, until the command's
+/// deadline ends the wait.
+async fn first_failed_attempt(ctx: &Ctx, client: &Client) -> String {
+    let mut cuts = 0;
     loop {
         if let sync_core::ConnState::Reconnecting { .. } = client.state() {
-            return "connection failed".to_owned();
+            match probe(ctx.server.as_deref().unwrap_or_default()).await {
+                Err(why) => return why,
+                // A wrong path or a broken proxy also accepts TCP: give up
+                // after a few sessions that failed at once.
+                Ok(()) if cuts >= CUT_RETRIES => {
+                    return format!(
+                        "the server accepts connections but the session failed {cuts} times in a row"
+                    );
+                }
+                Ok(()) => {
+                    cuts += 1;
+                    client.reconnect_now();
+                }
+            }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Cut connections a one-shot command retries at once before giving up.
+const CUT_RETRIES: u32 = 10;
+
+/// Opens (and drops) a TCP connection to the host and port of a ws/wss URL.
+async fn probe(url: &str) -> Result<(), String> {
+    let (rest, default_port) = match url.split_once("://") {
+        Some(("wss", rest)) => (rest, 443),
+        Some((_, rest)) => (rest, 80),
+        None => (url, 80),
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let addr = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_owned()
+    } else {
+        format!("{authority}:{default_port}")
+    };
+    let connect = tokio::net::TcpStream::connect(addr);
+    match tokio::time::timeout(Duration::from_secs(3), connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 3 s".to_owned()),
     }
 }
 
@@ -284,7 +331,7 @@ pub async fn resume_stored(ctx: &Ctx, client: &Client) -> Result<(), Offline> {
     let resume = client.resume(Some(secret.token.as_str()));
     let result = tokio::select! {
         r = resume => r.map(|_| ()).map_err(|e| classify(&e)),
-        why = first_failed_attempt(client) => Err(Offline::Unreachable(why)),
+        why = first_failed_attempt(ctx, client) => Err(Offline::Unreachable(why)),
     };
     reset_or(ctx, client, cached_for, result)
 }
