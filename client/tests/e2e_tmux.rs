@@ -491,3 +491,55 @@ fn a_long_unread_group_opens_at_its_first_unread_and_a_long_draft_is_kept() {
     );
     t.key("alice", "C-c");
 }
+
+#[test]
+fn the_reconnect_countdown_runs_f5_reconnects_and_the_error_clears_once_live() {
+    if !tmux_available() {
+        println!("SKIPPED e2e_tmux: tmux is not installed");
+        return;
+    }
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let proxy = Proxy::start(server.addr);
+    let url = format!("ws://{}/v1", proxy.addr);
+    let a = tempfile::tempdir().unwrap();
+    register(a.path(), &url, "erin");
+    let t = Tmux {
+        socket: format!("convo-e2e-{}-countdown", std::process::id()),
+    };
+    t.session("erin", &convo_shell(a.path(), &url, "erin"));
+    t.wait_for("erin", "Live", |s| s.contains("● Live"));
+    // The server disappears for a while: a countdown, not a frozen number.
+    proxy.cut();
+    let first = t.wait_for("erin", "the countdown", |s| s.contains("Reconnecting in"));
+    let secs = |s: &str| -> Vec<u64> {
+        s.split("Reconnecting in ")
+            .skip(1)
+            .filter_map(|r| r.split('s').next()?.parse().ok())
+            .collect()
+    };
+    // Wait for a wait long enough to watch it count (the ceiling grows).
+    let long = t.wait_for("erin", "a countdown of 3 s or more", |s| {
+        secs(s).first().is_some_and(|n| *n >= 3)
+    });
+    let n = secs(&long)[0];
+    t.wait_for("erin", "the countdown going down", |s| {
+        secs(s).first().is_some_and(|m| *m < n && *m > 0) || s.contains("Connecting")
+    });
+    assert!(first.contains("(F5: now)"), "{first}");
+    // Back, and F5 does not wait for the rest of the delay.
+    proxy.restore();
+    let pressed = Instant::now();
+    t.key("erin", "F5");
+    let screen = t.wait_for("erin", "Live again", |s| s.contains("● Live"));
+    assert!(
+        pressed.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        pressed.elapsed()
+    );
+    assert!(
+        !screen.contains("connecting to"),
+        "stale error stays: {screen}"
+    );
+    assert!(!screen.contains("Reconnecting"), "{screen}");
+    t.key("erin", "C-c");
+}
