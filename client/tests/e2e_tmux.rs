@@ -543,3 +543,76 @@ fn the_reconnect_countdown_runs_f5_reconnects_and_the_error_clears_once_live() {
     assert!(!screen.contains("Reconnecting"), "{screen}");
     t.key("erin", "C-c");
 }
+
+#[test]
+fn after_a_search_jump_end_shows_the_newest_message() {
+    if !tmux_available() {
+        println!("SKIPPED e2e_tmux: tmux is not installed");
+        return;
+    }
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    register(a.path(), &url, "alice");
+    // Bob posts 500 messages through the library (fast), one of them a needle.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (bob, _events) =
+            sync_core::ClientBuilder::new(url.as_str(), b.path().join("bob.db"), "bench")
+                .open()
+                .unwrap();
+        bob.register("bob", "correct horse battery").await.unwrap();
+        bob.start();
+        bob.wait_live(Duration::from_secs(10)).await.unwrap();
+        let conv = bob.create_direct("alice").await.unwrap();
+        for i in 1..=500 {
+            let body = if i == 100 {
+                "the needle".to_owned()
+            } else {
+                format!("msg {i:04}")
+            };
+            bob.send(&conv, &body).unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !bob.outbox().unwrap().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "bob's sends never drained"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        bob.stop().await;
+    });
+    let t = Tmux {
+        socket: format!("convo-e2e-{}-jump", std::process::id()),
+    };
+    t.session("alice", &convo_shell(a.path(), &url, "alice"));
+    t.wait_for("alice", "the direct conversation", |s| s.contains("@ bob"));
+    open_conv(&t, "alice", "bob");
+    // 500 unread: it opens at the first one; End reads them all.
+    t.wait_for("alice", "the first unread", |s| {
+        timeline_pane(s).contains("msg 0001")
+    });
+    t.key("alice", "End");
+    t.wait_for("alice", "the newest message", |s| {
+        timeline_pane(s).contains("msg 0500")
+    });
+    t.type_text("alice", "/search needle");
+    t.key("alice", "Enter");
+    t.wait_for("alice", "the hit", |s| {
+        s.contains("Search: needle (1 of 1)")
+    });
+    t.key("alice", "Enter");
+    let screen = t.wait_for("alice", "the jump", |s| {
+        timeline_pane(s).contains("the needle")
+    });
+    // Newer messages stay visible under the hit, and the rest is announced.
+    assert!(timeline_pane(&screen).contains("msg 0101"), "{screen}");
+    assert!(screen.contains("newer messages ↓"), "{screen}");
+    t.key("alice", "End");
+    t.wait_for("alice", "the newest message after End", |s| {
+        let pane = timeline_pane(s);
+        pane.contains("msg 0500") && !pane.contains("the needle")
+    });
+    t.key("alice", "C-c");
+}
