@@ -7,6 +7,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::state::AppState;
+
 /// Drafts by conversation id.
 pub type DraftMap = BTreeMap<String, String>;
 
@@ -35,6 +37,24 @@ pub fn save(path: &Path, drafts: &DraftMap) -> Result<()> {
     let text = serde_json::to_string(drafts).context("encoding drafts")?;
     std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Moves the compose text of the open conversation into `drafts` (an edit
+/// in progress is not a draft). Returns whether the map changed.
+pub fn stash_draft(state: &mut AppState) -> bool {
+    let Some(conv) = state.open.as_ref().map(|o| o.conv.as_str().to_owned()) else {
+        return false;
+    };
+    if state.compose.editing.is_some() {
+        return false;
+    }
+    let text = std::mem::take(&mut state.compose.text);
+    state.compose.cursor = 0;
+    if text.trim().is_empty() {
+        state.drafts.remove(&conv).is_some()
+    } else {
+        state.drafts.insert(conv, text.clone()).as_deref() != Some(text.as_str())
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! network: network requests are spawned and report back as actions.
 //!
 //! - [`model`]: the engine types the UI shows (re-exported from sync-core).
-//! - [`state`], [`update`], [`commands`], [`scroll`], [`navigate`]: the state machine.
+//! - [`state`], [`update`], [`commands`], [`scroll`], [`navigate`], [`read_state`]: the state machine.
+//! - [`drafts`]: unsent text per conversation, kept across restarts.
 //! - [`layout`], [`render`], [`timeline`], [`overlay`], [`style`]: drawing.
 //! - [`keys`]: remappable key bindings.
 //! - [`notify`]: bell, OSC 9 and window title (sanitized).
@@ -26,6 +27,7 @@ pub mod model;
 pub mod navigate;
 pub mod notify;
 pub mod overlay;
+pub mod read_state;
 pub mod render;
 pub mod scroll;
 pub mod state;
@@ -108,7 +110,7 @@ pub async fn run_with<E: engine::Engine>(
     )
     .await;
     // The draft being typed is kept for next time, like the others.
-    update::stash_draft(&mut state);
+    drafts::stash_draft(&mut state);
     if let Some(path) = &opts.drafts_file
         && let Err(e) = drafts::save(path, &state.drafts)
     {

@@ -6,9 +6,10 @@ use ratatui::layout::{Position, Rect};
 
 use super::layout::{ROW_HEIGHT, areas, list_offset};
 use super::overlay::switcher_matches;
+use super::read_state::mark_visible_read;
 use super::scroll::{scroll_down, scroll_up};
 use super::state::{AppState, Effect, Overlay};
-use super::update::{mark_visible_read, open_conv};
+use super::update::open_conv;
 
 /// Lines scrolled per mouse-wheel notch.
 const WHEEL_LINES: usize = 3;

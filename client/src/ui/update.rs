@@ -4,19 +4,18 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::commands::{self, Command};
+use super::drafts::stash_draft;
 use super::keys::KeyAction;
 use super::model::MAX_BODY_BYTES;
 use super::model::{ConvId, EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
 use super::navigate::{move_conv, next_unread, on_mouse};
 use super::overlay::overlay_key;
-use super::scroll::{
-    page_height, place_at_top, reveal_selection, scroll_bottom, scroll_down, scroll_up,
-};
+use super::read_state::{mark_visible_read, show_at_top};
+use super::scroll::{page_height, reveal_selection, scroll_bottom, scroll_down, scroll_up};
 use super::state::{
     Action, AppState, Effect, ItemKey, OPEN_WINDOW, OpenConv, Overlay, ScrollPos,
     TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
 };
-use super::timeline::anchor_index;
 
 /// Applies one action; returns the engine requests it causes.
 pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
@@ -726,106 +725,6 @@ fn failed_action(state: &mut AppState, retry: bool) -> Vec<Effect> {
             Vec::new()
         }
     }
-}
-
-/// Marks the newest message on screen read when the view is at the bottom.
-pub fn mark_visible_read(state: &mut AppState) -> Vec<Effect> {
-    let Some(open) = state.open.as_mut() else {
-        return Vec::new();
-    };
-    if open.top_on.is_some() {
-        return Vec::new(); // still moving to where the user will read
-    }
-    // What the user has seen: up to the newest message fully on screen
-    // (read advances as they scroll down through a long unread stretch).
-    let bottom = if open.scroll == ScrollPos::Bottom {
-        if open.has_newer {
-            return Vec::new(); // the newest window is on its way
-        }
-        open.items.len()
-    } else {
-        match anchor_index(&open.items, &open.scroll) {
-            Some((idx, 0)) => idx + 1,
-            Some((idx, _)) => idx,
-            None => return Vec::new(),
-        }
-    };
-    let Some(newest) = open.items[..bottom.min(open.items.len())]
-        .iter()
-        .rev()
-        .find_map(|i| match i {
-            TimelineItem::Message(m) => Some(m.seq),
-            _ => None,
-        })
-    else {
-        return Vec::new();
-    };
-    let Some(row) = state.convs.iter_mut().find(|r| r.conv == open.conv) else {
-        return Vec::new();
-    };
-    if newest <= row.read_seq.max(open.marked_read) {
-        return Vec::new();
-    }
-    open.marked_read = newest;
-    row.read_seq = newest;
-    if newest >= row.last_seq {
-        row.unread = 0;
-    }
-    vec![Effect::MarkRead {
-        conv: open.conv.clone(),
-        seq: newest,
-    }]
-}
-
-/// Moves the compose text of the open conversation into `drafts` (an edit
-/// in progress is not a draft). Returns whether the map changed.
-pub fn stash_draft(state: &mut AppState) -> bool {
-    let Some(conv) = state.open.as_ref().map(|o| o.conv.as_str().to_owned()) else {
-        return false;
-    };
-    if state.compose.editing.is_some() {
-        return false;
-    }
-    let text = std::mem::take(&mut state.compose.text);
-    state.compose.cursor = 0;
-    if text.trim().is_empty() {
-        state.drafts.remove(&conv).is_some()
-    } else {
-        state.drafts.insert(conv, text.clone()).as_deref() != Some(text.as_str())
-    }
-}
-
-/// With the window read around `seq`: loads older history while `seq` is not
-/// held yet (spinner at the top), then shows the first message at or after it
-/// at the top of the screen.
-fn show_at_top(state: &mut AppState, seq: Seq) -> Vec<Effect> {
-    let Some(open) = state.open.as_mut() else {
-        return Vec::new();
-    };
-    let missing = open
-        .items
-        .iter()
-        .any(|i| matches!(i, TimelineItem::Gap { from, to } if *from <= seq && seq <= *to))
-        || open.items.is_empty();
-    if missing {
-        if open.loading_older {
-            return Vec::new();
-        }
-        open.loading_older = true;
-        return vec![Effect::LoadOlder {
-            conv: open.conv.clone(),
-        }];
-    }
-    open.top_on = None;
-    let Some(idx) = open
-        .items
-        .iter()
-        .position(|i| matches!(i, TimelineItem::Message(m) if m.seq >= seq))
-    else {
-        return scroll_bottom(state);
-    };
-    place_at_top(state, idx);
-    mark_visible_read(state)
 }
 
 /// Quits, unless this process runs the `--local` server and others are
