@@ -12,16 +12,7 @@ use ui_support::*;
 const NONE: KeyModifiers = KeyModifiers::NONE;
 
 fn around_window(anchor: u64) -> Vec<TimelineItem> {
-    (anchor - 200..anchor + 200)
-        .map(|seq| {
-            TimelineItem::Message(client::ui::model::text_message(
-                seq,
-                "bob",
-                DAY2 + seq as i64,
-                &format!("msg {seq}"),
-            ))
-        })
-        .collect()
+    bob_msgs(anchor - 200..=anchor + 199)
 }
 
 fn big_team(s: &mut AppState) {
