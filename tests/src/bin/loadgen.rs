@@ -142,6 +142,10 @@ async fn run(args: Args) -> Result<bool> {
         appends(&url, label, &names, plan, dir.path()).await,
     );
     ok &= report_step("idle", idle(&args, &url, &names, plan, dir.path()).await);
+    ok &= report_step(
+        "reconnect",
+        reconnect(&args, &names, plan, dir.path()).await,
+    );
 
     if let Some(server) = in_process {
         server.shutdown().await;
@@ -341,6 +345,44 @@ async fn appends(
         );
     }
     Ok(ok)
+}
+
+/// Scenario 4: a spawned server-mock killed and restarted under as many
+/// clients as scenario 3 holds; they all reconnect with sync-core's backoff.
+async fn reconnect(
+    args: &Args,
+    names: &RunNames,
+    plan: Plan,
+    dir: &std::path::Path,
+) -> Result<bool> {
+    if args.server.is_some() {
+        println!("reconnect skipped: it restarts the server, so it needs one it spawns");
+        return Ok(true);
+    }
+    let Some(bin) = args
+        .server_bin
+        .clone()
+        .or_else(target::default_server_bin)
+        .filter(|b| b.is_file())
+    else {
+        println!("reconnect skipped: no server-mock binary (see idle)");
+        return Ok(true);
+    };
+    let outage = std::time::Duration::from_secs(if args.quick { 2 } else { 30 });
+    let sub = dir.join("reconnect");
+    std::fs::create_dir_all(&sub)?;
+    let n = plan.idle_connections;
+    let r = load::reconnect::run_reconnect(&bin, &sub, names, n, outage).await?;
+    println!(
+        "reconnect {} clients, server killed for {}: {} back, half after {}, all after {} of the restart; server peak CPU {:.0}% of a core",
+        count(r.clients as f64),
+        secs(outage),
+        count(r.back as f64),
+        secs(r.half_back_after),
+        secs(r.all_back_after),
+        r.peak_cpu_percent
+    );
+    Ok(r.back == r.clients)
 }
 
 /// Scenario 3: a spawned server-mock (or `--server-pid`) holding idle connections.

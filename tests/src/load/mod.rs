@@ -18,6 +18,7 @@ pub mod broadcast_baseline;
 pub mod conn;
 pub mod fanout;
 pub mod idle;
+pub mod reconnect;
 pub mod report;
 pub mod sqlite_baseline;
 pub mod target;

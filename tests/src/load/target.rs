@@ -38,9 +38,14 @@ impl Spawned {
     /// Runs `bin --listen 127.0.0.1:0 --db DIR/loadgen-rss.db --send-rate …`
     /// and waits for its `listening on ws://…` line.
     pub async fn start(bin: &Path, dir: &Path) -> Result<Spawned> {
+        Self::start_at(bin, dir, "127.0.0.1:0").await
+    }
+
+    /// Like `start`, listening on `listen` (a restart on the same port).
+    pub async fn start_at(bin: &Path, dir: &Path, listen: &str) -> Result<Spawned> {
         let mut child = Command::new(bin)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .arg("--db")
             .arg(dir.join("loadgen-rss.db"))
             .arg("--send-rate")
