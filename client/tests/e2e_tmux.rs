@@ -616,3 +616,50 @@ fn after_a_search_jump_end_shows_the_newest_message() {
     });
     t.key("alice", "C-c");
 }
+
+#[test]
+fn deleting_a_selected_message_keeps_newer_messages_in_view() {
+    if !tmux_available() {
+        println!("SKIPPED e2e_tmux: tmux is not installed");
+        return;
+    }
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    register(a.path(), &url, "alice");
+    register(b.path(), &url, "bob");
+    ok(a.path(), &url, "alice", &["send", "@bob", "delete me"]);
+    for i in 1..=5 {
+        ok(
+            a.path(),
+            &url,
+            "alice",
+            &["send", "@bob", &format!("later {i}")],
+        );
+    }
+    let t = Tmux {
+        socket: format!("convo-e2e-{}-delete", std::process::id()),
+    };
+    t.session("alice", &convo_shell(a.path(), &url, "alice"));
+    t.wait_for("alice", "the list", |s| s.contains("@ bob"));
+    open_conv(&t, "alice", "bob");
+    t.wait_for("alice", "the newest", |s| {
+        timeline_pane(s).contains("later 5")
+    });
+    // Select "delete me" (six messages up) and delete it.
+    for _ in 0..6 {
+        t.key("alice", "C-Up");
+    }
+    t.type_text("alice", "/delete");
+    t.key("alice", "Enter");
+    let screen = t.wait_for("alice", "the placeholder", |s| {
+        timeline_pane(s).contains("‹message deleted›")
+    });
+    // Every newer message, the user's own newest included, is still on screen.
+    let pane = timeline_pane(&screen);
+    for i in 1..=5 {
+        assert!(pane.contains(&format!("later {i}")), "{screen}");
+    }
+    assert!(!pane.contains("delete me"), "{screen}");
+    t.key("alice", "C-c");
+}
