@@ -663,3 +663,44 @@ fn deleting_a_selected_message_keeps_newer_messages_in_view() {
     assert!(!pane.contains("delete me"), "{screen}");
     t.key("alice", "C-c");
 }
+
+#[test]
+fn a_read_receipt_shows_as_two_ticks_and_survives_a_restart() {
+    if !tmux_available() {
+        println!("SKIPPED e2e_tmux: tmux is not installed");
+        return;
+    }
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    register(a.path(), &url, "alice");
+    register(b.path(), &url, "bob");
+    ok(a.path(), &url, "alice", &["send", "@bob", "are you there"]);
+    let t = Tmux {
+        socket: format!("convo-e2e-{}-receipt", std::process::id()),
+    };
+    t.session("alice", &convo_shell(a.path(), &url, "alice"));
+    t.wait_for("alice", "the list", |s| s.contains("@ bob"));
+    open_conv(&t, "alice", "bob");
+    let screen = t.wait_for("alice", "the sent message", |s| {
+        timeline_pane(s).contains("are you there ✓")
+    });
+    assert!(!screen.contains("✓✓"), "{screen}");
+    // Bob reads it: alice sees two ticks.
+    ok(b.path(), &url, "bob", &["read", "@alice"]);
+    t.wait_for("alice", "the receipt", |s| {
+        timeline_pane(s).contains("are you there ✓✓")
+    });
+    t.key("alice", "C-c");
+    t.wait_for("alice", "convo to exit", |s| {
+        s.contains("[convo exited: 0]")
+    });
+    // A new run still knows: the receipt was stored.
+    t.session("alice2", &convo_shell(a.path(), &url, "alice"));
+    t.wait_for("alice2", "the list", |s| s.contains("@ bob"));
+    open_conv(&t, "alice2", "bob");
+    t.wait_for("alice2", "the stored receipt", |s| {
+        timeline_pane(s).contains("are you there ✓✓")
+    });
+    t.key("alice2", "C-c");
+}

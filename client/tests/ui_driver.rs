@@ -47,6 +47,9 @@ impl Engine for FakeEngine {
     fn timeline_len(&self, _: &ConvId) -> Result<u64, String> {
         Ok(self.timeline.lock().unwrap().len() as u64)
     }
+    fn receipt(&self, _: &ConvId) -> Result<u64, String> {
+        Ok(0)
+    }
     fn outbox(&self) -> Result<Vec<OutboxItem>, String> {
         Ok(Vec::new())
     }

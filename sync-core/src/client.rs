@@ -535,6 +535,12 @@ impl Client {
         Ok(self.inner.reader.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// How far the other member of a direct conversation has read (the
+    /// highest `receipt` stored, kept across restarts); 0 when unknown.
+    pub fn receipt(&self, conv: &ConvId) -> Result<Seq, Error> {
+        Ok(self.reader()?.receipt(conv)?)
+    }
+
     /// The id of the server the local cache belongs to (`hello.server_id`);
     /// None before the first connection. An app compares it across a
     /// connection to tell the user that the server was reset.

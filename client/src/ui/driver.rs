@@ -226,6 +226,18 @@ fn load_timeline<E: Engine + ?Sized>(
 ) -> Vec<Effect> {
     let items = engine.timeline(&conv, query);
     let total = engine.timeline_len(&conv);
+    // Receipts received in earlier runs still mark own messages read.
+    if let Ok(seq) = engine.receipt(&conv)
+        && seq > 0
+    {
+        update(
+            state,
+            Action::Receipt {
+                conv: conv.clone(),
+                seq,
+            },
+        );
+    }
     match (items, total) {
         (Ok(items), Ok(total)) => update(
             state,

@@ -44,6 +44,8 @@ pub trait Engine: Send + Sync + 'static {
     fn conversations(&self) -> Result<Vec<ConvRow>, String>;
     fn timeline(&self, conv: &ConvId, query: TimelineQuery) -> Result<Vec<TimelineItem>, String>;
     fn timeline_len(&self, conv: &ConvId) -> Result<u64, String>;
+    /// How far the other member has read (stored receipts), 0 when unknown.
+    fn receipt(&self, conv: &ConvId) -> Result<Seq, String>;
     fn outbox(&self) -> Result<Vec<OutboxItem>, String>;
     fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, String>;
     fn state(&self) -> ConnState;

@@ -32,6 +32,9 @@ impl Engine for Client {
     fn timeline_len(&self, conv: &ConvId) -> Result<u64, String> {
         Client::timeline_len(self, conv).map_err(err)
     }
+    fn receipt(&self, conv: &ConvId) -> Result<Seq, String> {
+        Client::receipt(self, conv).map_err(err)
+    }
     fn outbox(&self) -> Result<Vec<OutboxItem>, String> {
         Client::outbox(self).map_err(err)
     }

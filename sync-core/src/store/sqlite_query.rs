@@ -64,6 +64,17 @@ fn local_message(r: &Row<'_>) -> rusqlite::Result<(LocalMessage, String, Option<
 }
 
 impl SqliteStore {
+    /// How far the other members of `conv` have read: the highest stored
+    /// receipt (0 when none; receipts exist in direct conversations).
+    pub fn receipt(&self, conv: &ConvId) -> Result<Seq, StoreError> {
+        let seq: i64 = self
+            .conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM receipts WHERE conv = ?1")
+            .and_then(|mut st| st.query_row([conv.as_str()], |r| r.get(0)))
+            .map_err(StoreError::Read)?;
+        Ok(seq as Seq)
+    }
+
     /// The server id the cache belongs to (None before the first `hello`).
     pub fn server_id(&self) -> Result<Option<String>, StoreError> {
         self.meta(MetaKey::ServerId)
