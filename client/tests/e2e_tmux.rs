@@ -704,3 +704,87 @@ fn a_read_receipt_shows_as_two_ticks_and_survives_a_restart() {
     });
     t.key("alice2", "C-c");
 }
+
+/// Runs `line` in the shell and waits until it has finished (an echoed marker).
+fn shell_run(t: &Tmux, name: &str, line: &str) -> String {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let marker = format!(
+        "[done {}]",
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    t.type_text(name, &format!("{line}; echo '{marker}'"));
+    t.key(name, "Enter");
+    t.wait_for(name, line, |s| s.matches(&marker).count() >= 2)
+}
+
+#[test]
+fn plain_commands_in_a_shell_use_the_login_and_show_names_every_hole() {
+    if !tmux_available() {
+        println!("SKIPPED e2e_tmux: tmux is not installed");
+        return;
+    }
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = db_dir.path().join("server.db");
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), Some(db.clone()));
+    let (url, addr) = (server.url.clone(), server.addr);
+    let (a, b, reg) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    register(reg.path(), &url, "alice");
+    register(b.path(), &url, "bob");
+    ok(b.path(), &url, "bob", &["create-group", "news", "alice"]);
+    ok(b.path(), &url, "bob", &["send", "news", "before"]);
+    let t = Tmux {
+        socket: format!("convo-e2e-{}-shell", std::process::id()),
+    };
+    t.session(
+        "sh",
+        &format!(
+            "env CONVO_NO_KEYRING=1 CONVO_CONFIG={cfg} PS1='$ ' bash --norc --noprofile",
+            cfg = a.path().join("no-config.toml").display()
+        ),
+    );
+    let convo = format!("{} --data-dir {}", convo_bin(), a.path().display());
+    // Log in once, typing the password at the prompt...
+    t.type_text("sh", &format!("{convo} login --server {url} --user alice"));
+    t.key("sh", "Enter");
+    t.wait_for("sh", "the password prompt", |s| {
+        s.contains(&format!("password for alice@{url}:"))
+    });
+    t.type_text("sh", "correct horse battery");
+    t.key("sh", "Enter");
+    t.wait_for("sh", "the log-in", |s| {
+        s.contains(&format!("logged in as alice on {url}"))
+    });
+    // ...then plain commands use that server and user.
+    let screen = shell_run(&t, "sh", &format!("{convo} list"));
+    assert!(screen.contains("news"), "{screen}");
+    assert!(!screen.contains("no server given"), "{screen}");
+    // Alice's own sends are stored, bob's messages between them are not.
+    shell_run(&t, "sh", &format!("{convo} send news 'mine 1'"));
+    ok(b.path(), &url, "bob", &["send", "news", "between 1"]);
+    ok(b.path(), &url, "bob", &["send", "news", "between 2"]);
+    shell_run(&t, "sh", &format!("{convo} send news 'mine 2'"));
+    // Offline, the holes are named, never skipped.
+    server.stop();
+    let screen = shell_run(&t, "sh", &format!("{convo} show news"));
+    assert!(
+        screen.contains("… 2 messages not loaded (#4–#5) …"),
+        "{screen}"
+    );
+    // Online again, the whole window prints in order.
+    let _server = TestServer::start(addr, Some(db));
+    t.type_text("sh", "clear");
+    t.key("sh", "Enter");
+    t.wait_for("sh", "a clear screen", |s| !s.contains("mine 1"));
+    let screen = shell_run(&t, "sh", &format!("{convo} show news"));
+    let order = ["before", "mine 1", "between 1", "between 2", "mine 2"];
+    let at: Vec<usize> = order
+        .iter()
+        .map(|m| screen.find(m).unwrap_or_else(|| panic!("{m}: {screen}")))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{screen}");
+    assert!(!screen.contains("not loaded"), "{screen}");
+}
