@@ -571,7 +571,7 @@ fn after_a_search_jump_end_shows_the_newest_message() {
             } else {
                 format!("msg {i:04}")
             };
-            bob.send(&conv, &body).unwrap();
+            bob.send(&conv, &body).await.unwrap();
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while !bob.outbox().unwrap().is_empty() {

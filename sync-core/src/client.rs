@@ -17,13 +17,14 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::committed::Committed;
 use crate::driver::{self, DriverMsg, Status};
-use crate::engine::{Command, Config, Engine, ReplyValue, Request};
+use crate::engine::{Command, Config, ConsumerAck, Engine, ReplyValue, Request};
 use crate::error::Error;
 use crate::events::{ConnState, Event, SyncReport};
 use crate::protocol::{ConvId, ConvKind, Seq, validate};
@@ -91,6 +92,7 @@ impl ClientBuilder {
             writer.apply(&erase)?;
         }
         let reader = SqliteStore::open(&self.db)?;
+        let user = snapshot.session.as_ref().map(|s| s.user.clone());
         let engine = Engine::new(self.config.clone(), snapshot);
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let (status_tx, status_rx) = watch::channel(Status {
@@ -98,13 +100,19 @@ impl ClientBuilder {
             report: None,
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        driver::spawn(self.url, engine, writer, event_tx, status_tx, cmd_rx)?;
+        let (commit_tx, commit_rx) = watch::channel(0);
+        driver::spawn(
+            self.url, engine, writer, event_tx, status_tx, commit_tx, cmd_rx,
+        )?;
         let client = Client {
             inner: Arc::new(Inner {
                 cmds: cmd_tx,
-                reader: Mutex::new(reader),
+                db: self.db,
+                readers: Mutex::new(vec![reader]),
                 status: status_rx,
+                commits: commit_rx,
                 next_token: AtomicU64::new(1),
+                user: Mutex::new(user),
             }),
         };
         Ok((client, Events { rx: event_rx }))
@@ -132,10 +140,22 @@ impl Events {
 #[derive(Debug)]
 struct Inner {
     cmds: mpsc::UnboundedSender<DriverMsg>,
-    reader: Mutex<SqliteStore>,
+    /// The store file, for more reader connections.
+    db: PathBuf,
+    /// Idle reader connections: a query takes one (or opens one) and puts
+    /// it back, so concurrent queries never wait for each other and the
+    /// lock is held only to pop and push.
+    readers: Mutex<Vec<SqliteStore>>,
     status: watch::Receiver<Status>,
+    /// Bumped by the store thread after every commit (streams wait on it).
+    commits: watch::Receiver<u64>,
     next_token: AtomicU64,
+    /// The logged-in user, once known.
+    user: Mutex<Option<String>>,
 }
+
+/// Idle reader connections kept for reuse.
+const IDLE_READERS: usize = 4;
 
 /// Handle to the sync engine. Clone it freely; all clones share one driver.
 #[derive(Debug, Clone)]
@@ -178,20 +198,6 @@ impl Client {
                 reply: None,
             })
             .map_err(|_| Error::DriverGone)
-    }
-
-    /// Runs a command and waits (blocking briefly) until its writes are committed.
-    fn cmd_committed(&self, cmd: Command) -> Result<(), Error> {
-        let (tx, rx) = std_mpsc::channel();
-        self.inner
-            .cmds
-            .send(DriverMsg {
-                cmd,
-                ack: Some(tx),
-                reply: None,
-            })
-            .map_err(|_| Error::DriverGone)?;
-        rx.recv().map_err(|_| Error::DriverGone)?
     }
 
     fn token(&self) -> u64 {
@@ -283,7 +289,7 @@ impl Client {
 
     /// The stored session, if any.
     pub fn session(&self) -> Option<Session> {
-        self.reader().ok()?.session().ok().flatten()
+        self.read(|r| r.session()).ok().flatten()
     }
 
     // ---- connection ----------------------------------------------------
@@ -325,114 +331,224 @@ impl Client {
         }
     }
 
+    /// Waits until the connection state satisfies `pred`.
+    pub(crate) async fn wait_state(&self, pred: impl Fn(&ConnState) -> bool) -> Result<(), Error> {
+        let mut status = self.inner.status.clone();
+        status
+            .wait_for(|s| pred(&s.state))
+            .await
+            .map(drop)
+            .map_err(|_| Error::DriverGone)
+    }
+
     // ---- commands ------------------------------------------------------
 
-    fn enqueue(
-        &self,
+    /// Hands `cmd` to the engine now; the future resolves after its writes
+    /// commit (group-committed with whatever else is queued).
+    pub(crate) fn submit<T>(&self, cmd: Command, value: T) -> Committed<T> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.inner.cmds.send(DriverMsg {
+            cmd,
+            ack: Some(tx),
+            reply: None,
+        });
+        match sent {
+            Ok(()) => Committed::waiting(rx, value),
+            Err(_) => Committed::done(Err(Error::DriverGone)),
+        }
+    }
+
+    fn outbox_item(
         conv: &ConvId,
+        client_id: String,
         kind: OutboxKind,
         body: Option<&str>,
-        wait: Option<u64>,
-    ) -> Result<(String, DriverMsg), Error> {
+    ) -> Result<OutboxItem, Error> {
         if let Some(b) = body {
             validate::default_body(b).map_err(invalid("body"))?;
         }
-        let item = OutboxItem {
-            client_id: new_client_id(),
+        validate::client_id(&client_id).map_err(invalid("client_id"))?;
+        Ok(OutboxItem {
+            client_id,
             conv: conv.clone(),
             kind,
             body: body.map(str::to_owned),
             state: OutboxState::Pending,
             created_ts: now_ms(),
-        };
-        let id = item.client_id.clone();
-        Ok((
-            id,
-            DriverMsg {
-                cmd: Command::Enqueue { item, wait },
-                ack: None,
-                reply: None,
-            },
-        ))
+        })
     }
 
-    fn enqueue_committed(
+    /// Queues an outbox row (with a stream consumer's ack in the same
+    /// transaction, for [`crate::MessageStream::reply`]).
+    pub(crate) fn enqueue(
         &self,
         conv: &ConvId,
+        client_id: String,
         kind: OutboxKind,
         body: Option<&str>,
-    ) -> Result<String, Error> {
-        let (id, msg) = self.enqueue(conv, kind, body, None)?;
-        self.cmd_committed(msg.cmd)?;
-        Ok(id)
+        ack: Option<ConsumerAck>,
+    ) -> Committed<String> {
+        match Self::outbox_item(conv, client_id, kind, body) {
+            Ok(item) => {
+                let id = item.client_id.clone();
+                self.submit(
+                    Command::Enqueue {
+                        item,
+                        wait: None,
+                        ack,
+                    },
+                    id,
+                )
+            }
+            Err(e) => Committed::done(Err(e)),
+        }
     }
 
-    /// Queues a text. Returns its client id once the outbox row is durably
-    /// committed; the message shows at once as a pending echo and is sent
-    /// (and resent) until the server acknowledges it.
-    pub fn send(&self, conv: &ConvId, body: &str) -> Result<String, Error> {
-        self.enqueue_committed(conv, OutboxKind::Send, Some(body))
+    /// Queues a text. The command is handed to the engine at once (calls
+    /// keep their order); the future resolves with the message's client id
+    /// once the outbox row is durably committed. The message shows at once
+    /// as a pending echo and is sent (and resent) until the server
+    /// acknowledges it.
+    pub fn send(&self, conv: &ConvId, body: &str) -> Committed<String> {
+        self.send_with_id(conv, &new_client_id(), body)
     }
 
-    /// Queues a text and waits for the server's `sent` reply; returns its seq.
+    /// [`Client::send`] with a client id the caller chose (1–64 printable
+    /// ASCII characters). The server stores one message per client id, so
+    /// sending again with the same id, even from another run, never makes a
+    /// second copy. Fails with [`Error::AlreadyQueued`] while a row with
+    /// this id is still in the outbox.
+    pub fn send_with_id(&self, conv: &ConvId, client_id: &str, body: &str) -> Committed<String> {
+        self.enqueue(
+            conv,
+            client_id.to_owned(),
+            OutboxKind::Send,
+            Some(body),
+            None,
+        )
+    }
+
+    /// Queues a text and waits for the server's `sent` reply; returns its
+    /// seq. On timeout the message is still queued and still goes out:
+    /// the error ([`Error::SendTimeout`]) carries its client id, to wait
+    /// again with [`Client::wait_sent`] or drop it with [`Client::discard`].
     pub async fn send_and_wait(
         &self,
         conv: &ConvId,
         body: &str,
         timeout: Duration,
     ) -> Result<Seq, Error> {
+        let item = Self::outbox_item(conv, new_client_id(), OutboxKind::Send, Some(body))?;
+        let client_id = item.client_id.clone();
         let token = self.token();
-        let (_, mut msg) = self.enqueue(conv, OutboxKind::Send, Some(body), Some(token))?;
         let (tx, rx) = oneshot::channel();
-        let (ack_tx, ack_rx) = std_mpsc::channel();
-        msg.reply = Some((token, tx));
-        msg.ack = Some(ack_tx);
-        self.inner.cmds.send(msg).map_err(|_| Error::DriverGone)?;
-        ack_rx.recv().map_err(|_| Error::DriverGone)??;
+        let (ack_tx, ack_rx) = oneshot::channel();
+        self.inner
+            .cmds
+            .send(DriverMsg {
+                cmd: Command::Enqueue {
+                    item,
+                    wait: Some(token),
+                    ack: None,
+                },
+                ack: Some(ack_tx),
+                reply: Some((token, tx)),
+            })
+            .map_err(|_| Error::DriverGone)?;
+        Committed::waiting(ack_rx, ()).await?;
+        self.await_sent(client_id, rx, timeout).await
+    }
+
+    /// Waits (again) for the acknowledgement of a queued message, e.g.
+    /// after [`Error::SendTimeout`]. Fails with [`Error::UnknownOutboxRow`]
+    /// when no such row is queued (it was acknowledged or discarded).
+    pub async fn wait_sent(&self, client_id: &str, timeout: Duration) -> Result<Seq, Error> {
+        let client_id = client_id.to_owned();
+        let token = self.token();
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .cmds
+            .send(DriverMsg {
+                cmd: Command::WaitSent {
+                    client_id: client_id.clone(),
+                    token,
+                },
+                ack: None,
+                reply: Some((token, tx)),
+            })
+            .map_err(|_| Error::DriverGone)?;
+        self.await_sent(client_id, rx, timeout).await
+    }
+
+    async fn await_sent(
+        &self,
+        client_id: String,
+        rx: oneshot::Receiver<Result<ReplyValue, Error>>,
+        timeout: Duration,
+    ) -> Result<Seq, Error> {
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Ok(ReplyValue::Seq(seq)))) => Ok(seq),
             Ok(Ok(Ok(_))) => Err(Error::DriverGone),
             Ok(Ok(Err(e))) => Err(e),
             Ok(Err(_)) => Err(Error::DriverGone),
-            Err(_) => Err(Error::Timeout),
+            Err(_) => Err(Error::SendTimeout { client_id }),
         }
     }
 
-    /// Queues an edit of one of the user's texts.
-    pub fn edit(&self, conv: &ConvId, target: Seq, body: &str) -> Result<String, Error> {
-        self.enqueue_committed(conv, OutboxKind::Edit { target }, Some(body))
+    /// Queues an edit of one of the user's texts; resolves with its client
+    /// id once committed.
+    pub fn edit(&self, conv: &ConvId, target: Seq, body: &str) -> Committed<String> {
+        self.enqueue(
+            conv,
+            new_client_id(),
+            OutboxKind::Edit { target },
+            Some(body),
+            None,
+        )
     }
 
     /// Queues the deletion of one of the user's texts.
-    pub fn redact(&self, conv: &ConvId, target: Seq) -> Result<String, Error> {
-        self.enqueue_committed(conv, OutboxKind::Redact { target }, None)
+    pub fn redact(&self, conv: &ConvId, target: Seq) -> Committed<String> {
+        self.enqueue(
+            conv,
+            new_client_id(),
+            OutboxKind::Redact { target },
+            None,
+            None,
+        )
     }
 
     /// Puts a failed outbox row back in the queue.
-    pub fn retry(&self, client_id: &str) -> Result<(), Error> {
-        self.cmd_committed(Command::Retry(client_id.to_owned()))
+    pub fn retry(&self, client_id: &str) -> Committed<()> {
+        self.submit(Command::Retry(client_id.to_owned()), ())
     }
 
     /// Drops an outbox row.
-    pub fn discard(&self, client_id: &str) -> Result<(), Error> {
-        self.cmd_committed(Command::Discard(client_id.to_owned()))
+    pub fn discard(&self, client_id: &str) -> Committed<()> {
+        self.submit(Command::Discard(client_id.to_owned()), ())
     }
 
     /// Moves the read cursor to `seq` (never backwards). Local at once,
     /// sent to the server when online.
-    pub fn mark_read(&self, conv: &ConvId, seq: Seq) -> Result<(), Error> {
-        self.cmd_committed(Command::MarkRead {
-            conv: conv.clone(),
-            seq: Some(seq),
-        })
+    pub fn mark_read(&self, conv: &ConvId, seq: Seq) -> Committed<()> {
+        self.submit(
+            Command::MarkRead {
+                conv: conv.clone(),
+                seq: Some(seq),
+            },
+            (),
+        )
     }
 
     /// Marks everything in the conversation read.
-    pub fn mark_all_read(&self, conv: &ConvId) -> Result<(), Error> {
-        self.cmd_committed(Command::MarkRead {
-            conv: conv.clone(),
-            seq: None,
-        })
+    pub fn mark_all_read(&self, conv: &ConvId) -> Committed<()> {
+        self.submit(
+            Command::MarkRead {
+                conv: conv.clone(),
+                seq: None,
+            },
+            (),
+        )
     }
 
     /// Tells the other members the user is typing (throttled).
@@ -530,32 +646,74 @@ impl Client {
 
     // ---- queries (local store only) -------------------------------------
 
-    fn reader(&self) -> Result<std::sync::MutexGuard<'_, SqliteStore>, Error> {
-        // A panic while holding the lock cannot leave SQLite inconsistent: reuse it.
-        Ok(self.inner.reader.lock().unwrap_or_else(|p| p.into_inner()))
+    /// Runs a read on an idle reader connection (WAL: it never waits for
+    /// the store thread's writes).
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&SqliteStore) -> Result<T, crate::store::StoreError>,
+    ) -> Result<T, Error> {
+        let reader = self.take_reader()?;
+        let out = f(&reader);
+        self.put_reader(reader);
+        Ok(out?)
+    }
+
+    pub(crate) fn take_reader(&self) -> Result<SqliteStore, Error> {
+        // A panic while holding the lock cannot leave the pool inconsistent.
+        let idle = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        match idle {
+            Some(r) => Ok(r),
+            None => Ok(SqliteStore::open(&self.inner.db)?),
+        }
+    }
+
+    pub(crate) fn put_reader(&self, reader: SqliteStore) {
+        let mut idle = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(reader);
+        }
+    }
+
+    /// A receiver bumped after every store commit.
+    pub(crate) fn commits(&self) -> watch::Receiver<u64> {
+        self.inner.commits.clone()
+    }
+
+    /// The logged-in user's name (None before a session exists).
+    pub fn user(&self) -> Option<String> {
+        let mut cached = self.inner.user.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.is_none() {
+            *cached = self.session().map(|s| s.user);
+        }
+        cached.clone()
     }
 
     /// How far the other member of a direct conversation has read (the
     /// highest `receipt` stored, kept across restarts); 0 when unknown.
     pub fn receipt(&self, conv: &ConvId) -> Result<Seq, Error> {
-        Ok(self.reader()?.receipt(conv)?)
+        self.read(|r| r.receipt(conv))
     }
 
     /// The id of the server the local cache belongs to (`hello.server_id`);
     /// None before the first connection. An app compares it across a
     /// connection to tell the user that the server was reset.
     pub fn server_id(&self) -> Result<Option<String>, Error> {
-        Ok(self.reader()?.server_id()?)
+        self.read(|r| r.server_id())
     }
 
     /// Conversations, most recent activity first.
     pub fn conversations(&self) -> Result<Vec<ConvRow>, Error> {
-        Ok(self.reader()?.conversations()?)
+        self.read(|r| r.conversations())
     }
 
     /// One conversation.
     pub fn conversation(&self, conv: &ConvId) -> Result<Option<ConvRow>, Error> {
-        Ok(self.reader()?.conversation(conv)?)
+        self.read(|r| r.conversation(conv))
     }
 
     /// Finds a conversation by id, title (case-insensitive) or `@user` (direct).
@@ -576,22 +734,22 @@ impl Client {
 
     /// A timeline window with explicit gaps and pending echoes.
     pub fn timeline(&self, conv: &ConvId, q: TimelineQuery) -> Result<Vec<TimelineItem>, Error> {
-        Ok(self.reader()?.timeline(conv, q)?)
+        self.read(|r| r.timeline(conv, q))
     }
 
     /// Number of held entries.
     pub fn timeline_len(&self, conv: &ConvId) -> Result<u64, Error> {
-        Ok(self.reader()?.timeline_len(conv)?)
+        self.read(|r| r.timeline_len(conv))
     }
 
     /// Local full-text search over held texts, newest first.
     pub fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, Error> {
-        Ok(self.reader()?.search(text, limit)?)
+        self.read(|r| r.search(text, limit))
     }
 
     /// Outbox rows in send order.
     pub fn outbox(&self) -> Result<Vec<OutboxItem>, Error> {
-        Ok(self.reader()?.outbox()?)
+        self.read(|r| r.outbox())
     }
 }
 

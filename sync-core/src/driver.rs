@@ -31,12 +31,15 @@ pub(crate) struct Status {
 /// Answer channel of a command that waits for a server reply.
 pub(crate) type ReplyTx = oneshot::Sender<Result<ReplyValue, Error>>;
 
+/// Answer channel of a command that waits for its writes' commit.
+pub(crate) type AckTx = oneshot::Sender<Result<(), Error>>;
+
 /// A message from a `Client` handle to the driver task.
 #[derive(Debug)]
 pub(crate) struct DriverMsg {
     pub cmd: Command,
     /// Answered once the command's writes are committed (or it was refused).
-    pub ack: Option<std_mpsc::Sender<Result<(), Error>>>,
+    pub ack: Option<AckTx>,
     /// Answered with the server's reply.
     pub reply: Option<(ReplyToken, ReplyTx)>,
 }
@@ -53,7 +56,7 @@ enum After {
     Deliver(Box<dyn FnOnce() + Send>),
     /// Answers a command's caller: `Ok`, or the error if those batches could
     /// not be committed.
-    Ack(std_mpsc::Sender<Result<(), Error>>),
+    Ack(AckTx),
 }
 
 impl After {
@@ -81,13 +84,14 @@ pub(crate) fn spawn(
     store: SqliteStore,
     events: mpsc::UnboundedSender<Event>,
     status: watch::Sender<Status>,
+    commits: watch::Sender<u64>,
     cmds: mpsc::UnboundedReceiver<DriverMsg>,
 ) -> Result<(), Error> {
     let (job_tx, job_rx) = std_mpsc::channel::<Job>();
     let store_events = events.clone();
     std::thread::Builder::new()
         .name("sync-core-store".into())
-        .spawn(move || store_thread(store, job_rx, store_events))
+        .spawn(move || store_thread(store, job_rx, store_events, commits))
         .map_err(Error::Spawn)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -113,8 +117,10 @@ pub(crate) fn spawn(
     Ok(())
 }
 
-/// Batches coalesced into one transaction at most (a page of 500 entries each).
-const MAX_COALESCED: usize = 16;
+/// Writes coalesced into one transaction at most: 16 catch-up pages of 500
+/// entries, or a few thousand small batches (concurrent sends and acks are
+/// group-committed: one `fsync` for all of them).
+const MAX_COALESCED_WRITES: usize = 8_000;
 /// A batch storing at least this many entries is a catch-up page: the next
 /// page is usually a few milliseconds behind it.
 const BULK_ENTRIES: usize = 200;
@@ -122,6 +128,17 @@ const BULK_ENTRIES: usize = 200;
 const PAGE_WAIT: Duration = Duration::from_millis(4);
 /// ...and for all pages of one transaction together.
 const MAX_GATHER: Duration = Duration::from_millis(30);
+
+/// Rows a batch writes, roughly (a page of entries counts each entry).
+fn weight(b: &Batch) -> usize {
+    b.writes
+        .iter()
+        .map(|w| match w {
+            Write::Messages(_, m) => m.len().max(1),
+            _ => 1,
+        })
+        .sum()
+}
 
 fn is_bulk(b: &Batch) -> bool {
     b.writes
@@ -141,6 +158,7 @@ fn store_thread(
     mut store: SqliteStore,
     jobs: std_mpsc::Receiver<Job>,
     events: mpsc::UnboundedSender<Event>,
+    commits: watch::Sender<u64>,
 ) {
     // Why the last commit failed, for the acks that follow it.
     let mut last_failure: Option<String> = None;
@@ -153,9 +171,10 @@ fn store_thread(
             Job::Batch(b) => b,
         };
         let started = Instant::now();
+        let mut writes = weight(&first);
         let mut group = vec![first];
         let mut after = Vec::new();
-        while group.len() < MAX_COALESCED {
+        while writes < MAX_COALESCED_WRITES {
             let job = match jobs.try_recv() {
                 Ok(job) => job,
                 Err(std_mpsc::TryRecvError::Disconnected) => break,
@@ -171,11 +190,16 @@ fn store_thread(
                 }
             };
             match job {
-                Job::Batch(b) => group.push(b),
+                Job::Batch(b) => {
+                    writes += weight(&b);
+                    group.push(b);
+                }
                 Job::After(a) => after.push(a),
             }
         }
         last_failure = commit(&mut store, &group, &events).err();
+        // Streams read by position: wake them (a counter, so never blocks).
+        commits.send_modify(|n| *n += 1);
         for a in after {
             a.run(&last_failure);
         }

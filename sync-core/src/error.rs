@@ -33,6 +33,14 @@ pub enum Error {
     /// The connection dropped before the reply arrived.
     #[error("disconnected before the reply arrived")]
     Disconnected,
+    /// `send_and_wait` saw no acknowledgement in time. The message is still
+    /// queued and still goes out: wait again with `Client::wait_sent`, or
+    /// drop it with `Client::discard`. Sending it again would make a copy.
+    #[error("no acknowledgement in time; the message is still queued as {client_id}")]
+    SendTimeout {
+        /// The queued row.
+        client_id: String,
+    },
     /// No reply within the allowed time.
     #[error("timed out")]
     Timeout,
@@ -45,6 +53,10 @@ pub enum Error {
     /// The user left this conversation; it is read-only.
     #[error("conversation {0} is read-only (left)")]
     ReadOnly(String),
+    /// An outbox row with this client id is queued already (the first
+    /// call's message is still going out; nothing was added).
+    #[error("a message with client id {0} is already queued")]
+    AlreadyQueued(String),
     /// No outbox row with this client id.
     #[error("no outbox row {0}")]
     UnknownOutboxRow(String),

@@ -33,7 +33,11 @@
 pub mod protocol;
 
 #[cfg(feature = "engine")]
+pub mod blocking;
+#[cfg(feature = "engine")]
 pub mod client;
+#[cfg(feature = "engine")]
+mod committed;
 #[cfg(feature = "engine")]
 mod driver;
 #[cfg(feature = "engine")]
@@ -44,9 +48,13 @@ pub mod error;
 pub mod events;
 #[cfg(feature = "engine")]
 pub mod store;
+#[cfg(feature = "engine")]
+pub mod stream;
 
 #[cfg(feature = "engine")]
 pub use client::{Client, ClientBuilder, Events};
+#[cfg(feature = "engine")]
+pub use committed::Committed;
 #[cfg(feature = "engine")]
 pub use error::Error;
 #[cfg(feature = "engine")]
@@ -56,3 +64,5 @@ pub use store::{
     ConvRow, LocalMessage, OutboxItem, OutboxKind, OutboxState, SearchHit, Session, TimelineItem,
     TimelineQuery,
 };
+#[cfg(feature = "engine")]
+pub use stream::{Arrival, Convs, MessageStream, StartAt, StreamItem, StreamOptions};

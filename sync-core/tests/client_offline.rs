@@ -47,14 +47,14 @@ fn sends_and_reads_offline_survive_a_restart() {
     let conv = ConvId::from("c1");
     let client = open(&path);
     assert_eq!(client.state(), ConnState::Offline);
-    let id = client.send(&conv, "queued while offline").unwrap();
+    let id = client.send(&conv, "queued while offline").wait().unwrap();
     assert_eq!(id.len(), 26, "ULID-like client id");
     assert!(
-        client.send(&conv, "   ").is_err(),
+        client.send(&conv, "   ").wait().is_err(),
         "blank bodies are refused locally"
     );
     // Not cached yet (e.g. before the first sync): queued, the server decides.
-    let early = client.send(&ConvId::from("c2"), "early").unwrap();
+    let early = client.send(&ConvId::from("c2"), "early").wait().unwrap();
     let tl = client
         .timeline(&conv, TimelineQuery::Latest { limit: 20 })
         .unwrap();
@@ -63,10 +63,10 @@ fn sends_and_reads_offline_survive_a_restart() {
     assert!(
         matches!(&tl[1], TimelineItem::Pending(o) if o.client_id == id && o.state == OutboxState::Pending)
     );
-    client.mark_read(&conv, 8).unwrap();
+    client.mark_read(&conv, 8).wait().unwrap();
     let row = client.conversation(&conv).unwrap().unwrap();
     assert_eq!((row.read_seq, row.unread, row.pending), (8, 6, 1));
-    client.mark_read(&conv, 6).unwrap();
+    client.mark_read(&conv, 6).wait().unwrap();
     assert_eq!(
         client.conversation(&conv).unwrap().unwrap().read_seq,
         8,
@@ -87,9 +87,9 @@ fn sends_and_reads_offline_survive_a_restart() {
         (id.as_str(), Some("queued while offline"))
     );
     assert_eq!(out[1].client_id, early);
-    again.discard(&early).unwrap();
+    again.discard(&early).wait().unwrap();
     assert_eq!(again.conversation(&conv).unwrap().unwrap().read_seq, 8);
-    again.discard(&id).unwrap();
+    again.discard(&id).wait().unwrap();
     assert!(again.outbox().unwrap().is_empty());
 }
 
@@ -100,12 +100,12 @@ fn a_send_the_store_cannot_commit_is_an_error_not_a_silent_success() {
     seed(&path);
     let conv = ConvId::from("c1");
     let client = open(&path);
-    client.send(&conv, "stored").unwrap();
+    client.send(&conv, "stored").wait().unwrap();
     // Another process holds the write lock (as a full disk or a broken file
     // would also make the commit fail): the send must say it was not stored.
     let blocker = rusqlite::Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    let err = client.send(&conv, "not stored").unwrap_err();
+    let err = client.send(&conv, "not stored").wait().unwrap_err();
     assert!(
         matches!(err, sync_core::Error::NotStored(_)),
         "unexpected {err:?}"
@@ -116,7 +116,7 @@ fn a_send_the_store_cannot_commit_is_an_error_not_a_silent_success() {
     );
     blocker.execute_batch("ROLLBACK").unwrap();
     // Once the store works again, sends succeed again.
-    client.send(&conv, "stored again").unwrap();
+    client.send(&conv, "stored again").wait().unwrap();
     drop(client);
     let client = open(&path);
     let bodies: Vec<String> = client

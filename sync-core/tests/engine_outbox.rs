@@ -173,6 +173,7 @@ fn edits_and_redactions_go_through_the_outbox_and_apply_to_the_target() {
     h.cmd(Command::Enqueue {
         item: edit,
         wait: None,
+        ack: None,
     })
     .unwrap();
     h.run();
@@ -203,6 +204,7 @@ fn edits_and_redactions_go_through_the_outbox_and_apply_to_the_target() {
     h.cmd(Command::Enqueue {
         item: redact,
         wait: None,
+        ack: None,
     })
     .unwrap();
     h.run();

@@ -424,6 +424,7 @@ fn a_full_listing_drops_vanished_conversations_but_left_ones_stay_readable() {
             created_ts: 1,
         },
         wait: None,
+        ack: None,
     });
     assert!(matches!(err, Err(sync_core::Error::ReadOnly(_))));
 }

@@ -328,6 +328,104 @@ fn resets_and_list_order(store: &mut dyn Store) {
     assert_eq!(store.load().unwrap().since, None);
 }
 
+fn after_windows_and_unbounded_limits(store: &mut dyn Store) {
+    let mut rec = ConvRecord::from_summary(&summary("g1", 12, 0, 12));
+    store.apply(&batch(vec![Write::Conv(rec.clone())])).unwrap();
+    put(
+        store,
+        &mut rec,
+        [2, 3, 4, 8, 9, 10]
+            .into_iter()
+            .map(|s| text(s, "bob", &format!("m{s}")))
+            .collect(),
+    );
+    // After 3: the rest, ascending, with the gaps among them and above.
+    assert_eq!(
+        items(store, "g1", TimelineQuery::After { seq: 3, limit: 10 }),
+        vec!["4:m4", "gap 5-7", "8:m8", "9:m9", "10:m10", "gap 11-12"]
+    );
+    assert_eq!(
+        items(store, "g1", TimelineQuery::After { seq: 0, limit: 2 }),
+        vec!["gap 1-1", "2:m2", "3:m3"]
+    );
+    // Limits of usize::MAX (and i64::MAX) mean "all", never "none" or a panic.
+    for after in [usize::MAX, i64::MAX as usize] {
+        assert_eq!(
+            items(
+                store,
+                "g1",
+                TimelineQuery::Around {
+                    seq: 8,
+                    before: 0,
+                    after
+                }
+            ),
+            vec!["8:m8", "9:m9", "10:m10", "gap 11-12"]
+        );
+        assert_eq!(
+            items(
+                store,
+                "g1",
+                TimelineQuery::After {
+                    seq: 9,
+                    limit: after
+                }
+            ),
+            vec!["10:m10", "gap 11-12"]
+        );
+    }
+    assert_eq!(
+        items(
+            store,
+            "g1",
+            TimelineQuery::Around {
+                seq: u64::MAX,
+                before: usize::MAX,
+                after: usize::MAX
+            }
+        )
+        .len(),
+        9
+    );
+}
+
+fn consumer_positions(store: &mut dyn Store) {
+    assert_eq!(store.consumer("bot").unwrap(), None);
+    let start = |positions: Vec<(ConvId, u64)>, reset: bool| Write::ConsumerStart {
+        name: "bot".into(),
+        positions,
+        reset,
+    };
+    store
+        .apply(&batch(vec![start(vec![(c("a"), 5), (c("b"), 0)], false)]))
+        .unwrap();
+    let ack = |conv: &str, seq: u64| Write::ConsumerAck {
+        name: "bot".into(),
+        conv: c(conv),
+        seq,
+    };
+    // Acks only move forward; a start keeps stored positions...
+    store
+        .apply(&batch(vec![ack("a", 9), ack("a", 7), ack("c", 2)]))
+        .unwrap();
+    store
+        .apply(&batch(vec![start(vec![(c("a"), 1), (c("d"), 4)], false)]))
+        .unwrap();
+    let got = store.consumer("bot").unwrap().unwrap();
+    let want: Vec<(ConvId, u64)> = vec![(c("a"), 9), (c("b"), 0), (c("c"), 2), (c("d"), 4)];
+    assert_eq!(got.into_iter().collect::<Vec<_>>(), want);
+    assert_eq!(store.consumer("other").unwrap(), None);
+    // ...unless it resets them (a replay, or a start from now).
+    store
+        .apply(&batch(vec![start(vec![(c("a"), 0)], true)]))
+        .unwrap();
+    let got = store.consumer("bot").unwrap().unwrap();
+    assert_eq!(got.into_iter().collect::<Vec<_>>(), vec![(c("a"), 0)]);
+    // A reset server discards positions (its seqs are not ours any more).
+    store.apply(&batch(vec![Write::ResetAll])).unwrap();
+    assert_eq!(store.consumer("bot").unwrap().map(|p| p.len()), Some(0));
+}
+
 macro_rules! suite {
     ($($name:ident),*) => {
         mod memory {
@@ -346,6 +444,8 @@ macro_rules! suite {
 }
 
 suite!(
+    after_windows_and_unbounded_limits,
+    consumer_positions,
     timeline_with_gaps,
     edits_and_redactions_in_any_order,
     outbox_order_and_states,
@@ -359,7 +459,7 @@ fn sqlite_schema_is_versioned_and_survives_reopen() {
     let path = dir.path().join("v.db");
     {
         let mut s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         s.apply(&batch(vec![Write::Meta(
             MetaKey::ServerId,
             Some("srv".into()),
@@ -367,6 +467,6 @@ fn sqlite_schema_is_versioned_and_survives_reopen() {
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
     assert_eq!(s.load().unwrap().server_id.as_deref(), Some("srv"));
 }

@@ -357,21 +357,15 @@ async fn run(seed: u64) {
             for i in 0..MESSAGES_PER_DEVICE {
                 let conv = convs[rng.random_range(0..convs.len())].clone();
                 let body = format!("{name} #{i} ~{seed}");
-                // `send` and `mark_all_read` wait for a store commit: keep them off the
-                // runtime threads, which also run the server and the proxy.
+                // `send` and `mark_all_read` await their store commit without
+                // blocking the runtime, which also runs the server and the proxy.
                 let read = rng
                     .random_bool(0.05)
                     .then(|| convs[rng.random_range(0..convs.len())].clone());
-                let (c, cv, b) = (client.clone(), conv.clone(), body.clone());
-                let client_id = tokio::task::spawn_blocking(move || {
-                    let id = c.send(&cv, &b).unwrap();
-                    if let Some(r) = read {
-                        c.mark_all_read(&r).unwrap();
-                    }
-                    id
-                })
-                .await
-                .unwrap();
+                let client_id = client.send(&conv, &body).await.unwrap();
+                if let Some(r) = read {
+                    client.mark_all_read(&r).await.unwrap();
+                }
                 sent.push((client_id, conv, body));
                 tokio::time::sleep(Duration::from_millis(rng.random_range(5..90))).await;
             }

@@ -70,7 +70,7 @@ async fn two_clients_exchange_messages_through_server_mock() -> anyhow::Result<(
     let (bob, mut bob_events) = client(&url, &dir, "bob").await?;
 
     let conv = alice.create_direct("bob").await?;
-    alice.send(&conv, "hi bob")?;
+    alice.send(&conv, "hi bob").await?;
     let e = wait_event(&mut bob_events, |e| matches!(e, Event::NewMessage { .. })).await?;
     let Event::NewMessage { conv: got, message } = e else {
         unreachable!()
@@ -103,7 +103,7 @@ async fn two_clients_exchange_messages_through_server_mock() -> anyhow::Result<(
     assert!(alice.outbox()?.is_empty() && bob.outbox()?.is_empty());
 
     // Read state and receipts.
-    alice.send(&conv, "still there?")?;
+    alice.send(&conv, "still there?").await?;
     wait_event(
         &mut bob_events,
         |e| matches!(e, Event::NewMessage { message, .. } if message.seq == 4),
@@ -113,7 +113,7 @@ async fn two_clients_exchange_messages_through_server_mock() -> anyhow::Result<(
         bob.conversation(&conv)?.map(|r| (r.unread, r.read_seq)),
         Some((1, 3))
     );
-    bob.mark_all_read(&conv)?;
+    bob.mark_all_read(&conv).await?;
     assert_eq!(
         bob.conversation(&conv)?.map(|r| (r.unread, r.read_seq)),
         Some((0, 4))
@@ -146,7 +146,7 @@ async fn two_clients_exchange_messages_through_server_mock() -> anyhow::Result<(
     // A group is lazy for bob until he opens it.
     let group = alice.create_group("rust", &["bob"]).await?;
     for i in 0..60 {
-        alice.send(&group, &format!("g{i}"))?;
+        alice.send(&group, &format!("g{i}")).await?;
     }
     wait_event(&mut bob_events, |e| matches!(e, Event::NewMessage { message, .. } if message.body.as_deref() == Some("g59"))).await?;
     let row = bob.conversation(&group)?.expect("group row");
@@ -197,7 +197,7 @@ async fn the_outbox_survives_a_server_restart_and_reconnects() -> anyhow::Result
     })
     .await?;
     // Written while the server is down: committed locally, shown as pending.
-    let id = alice.send(&group, "while down")?;
+    let id = alice.send(&group, "while down").await?;
     let pending = alice.outbox()?;
     assert_eq!(
         pending

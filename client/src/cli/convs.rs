@@ -99,6 +99,7 @@ pub async fn read(ctx: &Ctx, target: &str) -> Result<()> {
     let row = find_target(&client, target)?;
     client
         .mark_read(&row.conv, row.last_seq)
+        .await
         .context("marking read")?;
     // A second catch-up round trip guarantees the queued `read` went out
     // before we disconnect (requests on one connection are answered in order).

@@ -60,7 +60,10 @@ pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<
             false
         };
         let conv = resolve(&client, target, online, true).await?;
-        let client_id = client.send(&conv, text).context("queueing the message")?;
+        let client_id = client
+            .send(&conv, text)
+            .await
+            .context("queueing the message")?;
         client.stop().await;
         println!("queued in {conv} ({client_id})");
         return Ok(());

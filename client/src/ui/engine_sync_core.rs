@@ -45,25 +45,25 @@ impl Engine for Client {
         Client::state(self)
     }
     fn send(&self, conv: &ConvId, body: &str) -> Result<(), String> {
-        Client::send(self, conv, body).map(drop).map_err(err)
+        self.blocking().send(conv, body).map(drop).map_err(err)
     }
     fn edit(&self, conv: &ConvId, seq: Seq, body: &str) -> Result<(), String> {
-        Client::edit(self, conv, seq, body).map(drop).map_err(err)
+        self.blocking().edit(conv, seq, body).map(drop).map_err(err)
     }
     fn redact(&self, conv: &ConvId, seq: Seq) -> Result<(), String> {
-        Client::redact(self, conv, seq).map(drop).map_err(err)
+        self.blocking().redact(conv, seq).map(drop).map_err(err)
     }
     fn retry(&self, client_id: &str) -> Result<(), String> {
-        Client::retry(self, client_id).map_err(err)
+        self.blocking().retry(client_id).map_err(err)
     }
     fn discard(&self, client_id: &str) -> Result<(), String> {
-        Client::discard(self, client_id).map_err(err)
+        self.blocking().discard(client_id).map_err(err)
     }
     fn mark_read(&self, conv: &ConvId, seq: Seq) -> Result<(), String> {
-        Client::mark_read(self, conv, seq).map_err(err)
+        self.blocking().mark_read(conv, seq).map_err(err)
     }
     fn mark_all_read(&self, conv: &ConvId) -> Result<(), String> {
-        Client::mark_all_read(self, conv).map_err(err)
+        self.blocking().mark_all_read(conv).map_err(err)
     }
     fn typing(&self, conv: &ConvId) {
         Client::typing(self, conv);

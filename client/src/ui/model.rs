@@ -23,6 +23,7 @@ pub fn text_message(seq: Seq, sender: &str, ts: i64, body: &str) -> LocalMessage
         title: None,
         members: None,
         target: None,
+        live: false,
     }
 }
 

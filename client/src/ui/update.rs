@@ -102,6 +102,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                         .count()
                         >= after
                 }
+                TimelineQuery::After { limit, .. } => {
+                    items
+                        .iter()
+                        .filter(|i| matches!(i, TimelineItem::Message(_)))
+                        .count()
+                        >= limit
+                }
             };
             // Edits and deletions show on the message they change ("(edited)",
             // the deleted placeholder), never as lines of their own.

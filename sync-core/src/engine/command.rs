@@ -88,6 +88,31 @@ pub enum Command {
         item: OutboxItem,
         /// Reply with the seq once acknowledged (or the failure).
         wait: Option<ReplyToken>,
+        /// A stream consumer's position committed in the same transaction
+        /// as the row (an exactly-once reply).
+        ack: Option<ConsumerAck>,
+    },
+    /// A message stream starts: store its starting positions (for a named
+    /// consumer) and keep the conversations it covers complete above them.
+    Follow {
+        /// Named consumer whose positions are stored; None for an
+        /// in-memory stream.
+        consumer: Option<String>,
+        /// Starting position per conversation known now.
+        positions: Vec<(ConvId, Seq)>,
+        /// Forget the consumer's stored positions first.
+        reset: bool,
+        /// Also every conversation that appears later (from seq 0).
+        all: bool,
+    },
+    /// A stream consumer handled a conversation up to a seq.
+    Ack(ConsumerAck),
+    /// Reply with the seq once this queued row is acknowledged.
+    WaitSent {
+        /// The row.
+        client_id: String,
+        /// Reply token.
+        token: ReplyToken,
     },
     /// Put a failed row back in the queue (at the end of its conversation).
     Retry(String),
@@ -120,6 +145,17 @@ pub enum Command {
         /// Reply token.
         token: ReplyToken,
     },
+}
+
+/// A stream consumer's position: `name` has handled `conv` up to `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerAck {
+    /// Consumer name.
+    pub name: String,
+    /// The conversation.
+    pub conv: ConvId,
+    /// Handled up to here.
+    pub seq: Seq,
 }
 
 /// The successful answer to a command with a reply token.

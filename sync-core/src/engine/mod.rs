@@ -19,7 +19,7 @@ mod connect;
 mod outbox;
 mod timeline;
 
-pub use command::{Command, Reply, ReplyToken, ReplyValue, Request};
+pub use command::{Command, ConsumerAck, Reply, ReplyToken, ReplyValue, Request};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -164,6 +164,11 @@ pub struct Engine {
     stalled: HashSet<ConvId>,
     pushed_above: HashSet<ConvId>,
     open: Option<ConvId>,
+    /// Conversations a message stream covers, kept complete above these
+    /// seqs (groups are otherwise lazy).
+    follow: HashMap<ConvId, Seq>,
+    /// A stream covers every conversation, including ones that appear later.
+    follow_all: bool,
     account_queue: VecDeque<(AccountReq, Option<ReplyToken>)>,
     waiters: HashMap<String, ReplyToken>,
     retry_at: HashMap<ConvId, Instant>,
@@ -225,6 +230,8 @@ impl Engine {
             stalled: HashSet::new(),
             pushed_above: HashSet::new(),
             open: None,
+            follow: HashMap::new(),
+            follow_all: false,
             account_queue: VecDeque::new(),
             waiters: HashMap::new(),
             retry_at: HashMap::new(),
@@ -436,7 +443,25 @@ impl Engine {
                 };
                 self.account(now, AccountReq::Auth { session_token: t }, Some(token));
             }
-            Command::Enqueue { item, wait } => return self.enqueue(now, item, wait),
+            Command::Enqueue { item, wait, ack } => return self.enqueue(now, item, wait, ack),
+            Command::Follow {
+                consumer,
+                positions,
+                reset,
+                all,
+            } => self.follow(consumer, positions, reset, all),
+            Command::Ack(ack) => self.write(Write::ConsumerAck {
+                name: ack.name,
+                conv: ack.conv,
+                seq: ack.seq,
+            }),
+            Command::WaitSent { client_id, token } => {
+                if self.outbox.iter().any(|o| o.client_id == client_id) {
+                    self.waiters.insert(client_id, token);
+                } else {
+                    self.reply(token, Err(Error::UnknownOutboxRow(client_id)));
+                }
+            }
             Command::Retry(id) => return self.retry(now, &id),
             Command::Discard(id) => return self.discard(&id),
             Command::MarkRead { conv, seq } => return self.mark_read(&conv, seq),

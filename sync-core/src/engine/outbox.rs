@@ -18,6 +18,7 @@ impl Engine {
         _now: Instant,
         mut item: OutboxItem,
         wait: Option<ReplyToken>,
+        ack: Option<super::ConsumerAck>,
     ) -> Result<(), Error> {
         // A conversation not cached yet (e.g. before the first sync) is
         // accepted: the server decides, and `not_found` fails the row.
@@ -25,10 +26,7 @@ impl Engine {
             return Err(Error::ReadOnly(item.conv.0));
         }
         if self.outbox.iter().any(|o| o.client_id == item.client_id) {
-            return Err(Error::Invalid {
-                field: "client_id",
-                message: format!("{} is already in the outbox", item.client_id),
-            });
+            return Err(Error::AlreadyQueued(item.client_id));
         }
         item.state = OutboxState::Pending;
         self.outbox.push(item.clone());
@@ -37,6 +35,15 @@ impl Engine {
             self.waiters.insert(item.client_id.clone(), t);
         }
         self.write(Write::OutboxPut(item));
+        if let Some(a) = ack {
+            // Same transaction: the reply exists if and only if the
+            // consumer's position moved past what it answers.
+            self.write(Write::ConsumerAck {
+                name: a.name,
+                conv: a.conv,
+                seq: a.seq,
+            });
+        }
         // The user was told "sent": this row must survive a power cut.
         self.batch.durable = true;
         self.seal();

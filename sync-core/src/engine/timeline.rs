@@ -8,9 +8,55 @@ use crate::protocol::{ClientFrame, ConvId, ConvKind, EntryKind, Message, Seq, Se
 use crate::store::{ConvRecord, Write};
 
 impl Engine {
-    /// Direct conversations and the open one are kept complete; groups are lazy.
+    /// Direct conversations and the open one are kept complete; groups are
+    /// lazy unless a message stream covers them.
     fn is_eager(&self, rec: &ConvRecord) -> bool {
-        rec.kind == ConvKind::Direct || self.open.as_ref() == Some(&rec.conv)
+        self.floor(rec).is_some() || self.open.as_ref() == Some(&rec.conv)
+    }
+
+    /// The seq above which this conversation is kept complete: 0 for direct
+    /// conversations, a stream's starting position for groups it covers.
+    fn floor(&self, rec: &ConvRecord) -> Option<Seq> {
+        if rec.kind == ConvKind::Direct {
+            return Some(0);
+        }
+        self.follow
+            .get(&rec.conv)
+            .copied()
+            .or(self.follow_all.then_some(0))
+    }
+
+    /// A stream starts: its positions are stored (named consumers) and the
+    /// conversations it covers are fetched above them from now on.
+    pub(super) fn follow(
+        &mut self,
+        consumer: Option<String>,
+        positions: Vec<(ConvId, Seq)>,
+        reset: bool,
+        all: bool,
+    ) {
+        if let Some(name) = consumer {
+            self.write(Write::ConsumerStart {
+                name,
+                positions: positions.clone(),
+                reset,
+            });
+        }
+        for (conv, pos) in &positions {
+            let floor = self.follow.entry(conv.clone()).or_insert(*pos);
+            *floor = (*floor).min(*pos);
+        }
+        self.follow_all |= all;
+        let covered: Vec<ConvId> = if all {
+            self.convs.keys().cloned().collect()
+        } else {
+            positions.into_iter().map(|(c, _)| c).collect()
+        };
+        for conv in covered {
+            self.stalled.remove(&conv);
+            self.queue_fetch(conv);
+        }
+        self.plan_fetches();
     }
 
     /// Pulls of this conversation on the wire.
@@ -37,15 +83,25 @@ impl Engine {
             limit: g.len().min(page) as u32,
         };
         let busy = self.in_flight(&rec.conv);
-        if rec.kind == ConvKind::Direct {
-            // What is asked for already counts as held for this purpose.
+        if let Some(floor) = self.floor(rec) {
+            // What is asked for already counts as held for this purpose, and
+            // so does everything at or below the floor.
             let mut covered = rec.held.clone();
+            if floor > 0 {
+                covered.insert_range(1, floor);
+            }
             for r in busy {
                 if let FetchReq::Pull { after, limit } = *r {
                     covered.insert_range(after + 1, after + u64::from(limit));
                 }
             }
-            return covered.gaps(rec.last_seq).first().map(pull);
+            let first = covered.gaps(rec.last_seq).first().map(pull);
+            if first.is_some() || rec.kind == ConvKind::Direct {
+                return first;
+            }
+            if self.open.as_ref() != Some(&rec.conv) {
+                return None;
+            }
         }
         if !busy.is_empty() {
             return None;
@@ -273,7 +329,15 @@ impl Engine {
         };
         self.convs.insert(conv.clone(), rec.clone());
         if !fresh.is_empty() {
+            let live: Vec<Seq> = if server_last.is_none() {
+                fresh.iter().map(|m| m.seq).collect()
+            } else {
+                Vec::new()
+            };
             self.write(Write::Messages(conv.clone(), fresh));
+            if !live.is_empty() {
+                self.write(Write::Live(conv.clone(), live));
+            }
         }
         self.write(Write::Conv(rec));
         for (client_id, seq) in mine {

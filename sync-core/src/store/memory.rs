@@ -17,6 +17,7 @@ struct Data {
     messages: BTreeMap<ConvId, BTreeMap<Seq, LocalMessage>>,
     outbox: Vec<OutboxItem>,
     receipts: BTreeMap<(ConvId, String), Seq>,
+    consumers: BTreeMap<String, BTreeMap<ConvId, Seq>>,
 }
 
 /// A [`Store`] kept in memory. Cloning is cheap enough for tests.
@@ -54,6 +55,7 @@ fn to_local(m: &Message) -> LocalMessage {
         title: m.title.clone(),
         members: m.members.clone(),
         target: m.target,
+        live: false,
     }
 }
 
@@ -120,6 +122,7 @@ impl Data {
                 self.convs.clear();
                 self.messages.clear();
                 self.receipts.clear();
+                self.consumers.values_mut().for_each(BTreeMap::clear);
                 self.meta.remove(&MetaKey::Since);
             }
             Write::Conv(rec) => {
@@ -135,6 +138,9 @@ impl Data {
             }
             Write::ClearTimeline(conv) => {
                 self.messages.remove(conv);
+                for positions in self.consumers.values_mut() {
+                    positions.remove(conv);
+                }
                 if let Some((rec, _)) = self.convs.get_mut(conv) {
                     rec.held = Default::default();
                 }
@@ -166,6 +172,37 @@ impl Data {
                     .entry((conv.clone(), user.clone()))
                     .or_insert(0);
                 *e = (*e).max(*seq);
+            }
+            Write::Live(conv, seqs) => {
+                if let Some(tl) = self.messages.get_mut(conv) {
+                    for s in seqs {
+                        if let Some(m) = tl.get_mut(s) {
+                            m.live = true;
+                        }
+                    }
+                }
+            }
+            Write::ConsumerStart {
+                name,
+                positions,
+                reset,
+            } => {
+                let stored = self.consumers.entry(name.clone()).or_default();
+                if *reset {
+                    stored.clear();
+                }
+                for (conv, pos) in positions {
+                    stored.entry(conv.clone()).or_insert(*pos);
+                }
+            }
+            Write::ConsumerAck { name, conv, seq } => {
+                let pos = self
+                    .consumers
+                    .entry(name.clone())
+                    .or_default()
+                    .entry(conv.clone())
+                    .or_insert(0);
+                *pos = (*pos).max(*seq);
             }
         }
     }
@@ -254,7 +291,17 @@ impl Store for MemoryStore {
             }
             TimelineQuery::Around { seq, before, after } => (
                 tl.range(..seq).rev().map(|(_, m)| m).take(before).collect(),
-                tl.range(seq..).map(|(_, m)| m).take(after + 1).collect(),
+                tl.range(seq..)
+                    .map(|(_, m)| m)
+                    .take(after.saturating_add(1))
+                    .collect(),
+            ),
+            TimelineQuery::After { seq, limit } => (
+                Vec::new(),
+                tl.range(seq.saturating_add(1)..)
+                    .map(|(_, m)| m)
+                    .take(limit.saturating_add(1))
+                    .collect(),
             ),
         };
         let below_seqs: Vec<Seq> = below.iter().map(|m| m.seq).collect();
@@ -339,6 +386,10 @@ impl Store for MemoryStore {
 
     fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
         Ok(self.data.outbox.clone())
+    }
+
+    fn consumer(&self, name: &str) -> Result<Option<BTreeMap<ConvId, Seq>>, StoreError> {
+        Ok(self.data.consumers.get(name).cloned())
     }
 
     fn session(&self) -> Result<Option<Session>, StoreError> {

@@ -15,6 +15,8 @@ pub use memory::MemoryStore;
 pub use ranges::{RangeSet, SeqRange};
 pub use sqlite::SqliteStore;
 
+use std::collections::BTreeMap;
+
 use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Seq, Summary};
 
 /// A store failure, naming the step that failed.
@@ -219,6 +221,29 @@ pub enum Write {
     OutboxRemove(String),
     /// Another member's read receipt (kept as a max).
     Receipt(ConvId, String, Seq),
+    /// These entries (already written by a `Messages` write of the same
+    /// batch) arrived by live push, not by a pull.
+    Live(ConvId, Vec<Seq>),
+    /// Creates the stream consumer `name` if it does not exist (or, with
+    /// `reset`, forgets its positions), then sets each given position unless
+    /// one is stored already.
+    ConsumerStart {
+        /// Consumer name.
+        name: String,
+        /// Starting positions per conversation.
+        positions: Vec<(ConvId, Seq)>,
+        /// Forget stored positions first (a `from: Beginning` or `Now` start).
+        reset: bool,
+    },
+    /// The consumer has handled `conv` up to `seq` (kept as a max).
+    ConsumerAck {
+        /// Consumer name.
+        name: String,
+        /// The conversation.
+        conv: ConvId,
+        /// Handled up to here.
+        seq: Seq,
+    },
 }
 
 /// Writes that must commit together, in order.
@@ -299,6 +324,9 @@ pub struct LocalMessage {
     pub members: Option<Vec<String>>,
     /// Target of edit/redact.
     pub target: Option<Seq>,
+    /// Stored from a live push (false: pulled by catch-up, a gap fill or a
+    /// history page).
+    pub live: bool,
 }
 
 /// One item of a timeline window.
@@ -334,6 +362,19 @@ pub enum TimelineQuery {
         /// Entries at and after the anchor.
         after: usize,
     },
+    /// Up to `limit` held entries after `seq` (exclusive), ascending, with
+    /// the gaps among them; pending echoes when it reaches the newest.
+    After {
+        /// Entries above this seq.
+        seq: Seq,
+        /// Number of held entries.
+        limit: usize,
+    },
+}
+
+/// A query limit as an SQL `LIMIT` (saturating: `usize::MAX` means all).
+pub(crate) fn sql_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// A full-text search hit.
@@ -376,6 +417,8 @@ pub trait Store: Send {
     fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError>;
     /// The stored session.
     fn session(&self) -> Result<Option<Session>, StoreError>;
+    /// A stream consumer's stored positions; None when it was never started.
+    fn consumer(&self, name: &str) -> Result<Option<BTreeMap<ConvId, Seq>>, StoreError>;
 }
 
 /// Unread count shown to the user: the server's count, minus texts by others
@@ -462,6 +505,16 @@ pub(crate) fn window_bounds(
                 from_anchor.get(after).map_or(top, |s| s.saturating_sub(1))
             };
             (lo, hi, reaches_top)
+        }
+        TimelineQuery::After { seq, limit } => {
+            // `from_anchor` holds up to `limit + 1` seqs above `seq`, ascending.
+            let reaches_top = from_anchor.len() <= limit;
+            let hi = if reaches_top {
+                top
+            } else {
+                from_anchor.get(limit).map_or(top, |s| s.saturating_sub(1))
+            };
+            (seq.saturating_add(1), hi, reaches_top)
         }
     }
 }

@@ -16,7 +16,10 @@ use super::{
 use crate::protocol::{ConvId, EntryKind, Message};
 
 /// Numbered migrations; migration `i` (1-based) brings the schema to version `i`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_streams.sql"),
+];
 
 /// The SQLite cache.
 #[derive(Debug)]
@@ -159,7 +162,7 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<()
             tx.execute_batch(
                 "DELETE FROM messages_fts; DELETE FROM messages; DELETE FROM held_ranges;
                  DELETE FROM gaps; DELETE FROM conversations; DELETE FROM receipts;
-                 DELETE FROM meta WHERE key = 'since';",
+                 DELETE FROM consumer_pos; DELETE FROM meta WHERE key = 'since';",
             )?;
         }
         Write::Conv(rec) => write_conv(tx, rec)?,
@@ -213,6 +216,45 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<()
                 params![conv.as_str(), user, *seq as i64],
             )?;
         }
+        Write::Live(conv, seqs) => {
+            let mut st =
+                tx.prepare_cached("UPDATE messages SET live = 1 WHERE conv = ?1 AND seq = ?2")?;
+            for s in seqs {
+                st.execute(params![conv.as_str(), *s as i64])?;
+            }
+        }
+        Write::ConsumerStart {
+            name,
+            positions,
+            reset,
+        } => {
+            tx.execute(
+                "INSERT OR IGNORE INTO consumers (name, created_ts) VALUES (?1, ?2)",
+                params![
+                    name,
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as i64)
+                ],
+            )?;
+            if *reset {
+                tx.execute("DELETE FROM consumer_pos WHERE name = ?1", [name])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO consumer_pos (name, conv, pos) VALUES (?1, ?2, ?3)",
+            )?;
+            for (conv, pos) in positions {
+                st.execute(params![name, conv.as_str(), *pos as i64])?;
+            }
+        }
+        Write::ConsumerAck { name, conv, seq } => {
+            failpoint("consumer-ack");
+            tx.prepare_cached(
+                "INSERT INTO consumer_pos (name, conv, pos) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name, conv) DO UPDATE SET pos = MAX(pos, excluded.pos)",
+            )?
+            .execute(params![name, conv.as_str(), *seq as i64])?;
+        }
     }
     Ok(())
 }
@@ -263,6 +305,18 @@ fn write_conv(tx: &rusqlite::Transaction<'_>, rec: &ConvRecord) -> rusqlite::Res
     Ok(())
 }
 
+/// Test-only crash point: when `SYNC_CORE_FAILPOINT` names `point`, the
+/// process aborts here, inside the store transaction (before its commit).
+/// Crash tests use it to show that a write and what commits with it (a
+/// stream reply and its ack) are all-or-nothing.
+fn failpoint(point: &str) {
+    static ARMED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let armed = ARMED.get_or_init(|| std::env::var("SYNC_CORE_FAILPOINT").ok());
+    if armed.as_deref() == Some(point) {
+        std::process::abort();
+    }
+}
+
 fn clear_timeline(tx: &rusqlite::Transaction<'_>, conv: &ConvId) -> rusqlite::Result<()> {
     let c = conv.as_str();
     tx.execute(
@@ -273,6 +327,8 @@ fn clear_timeline(tx: &rusqlite::Transaction<'_>, conv: &ConvId) -> rusqlite::Re
     tx.execute("DELETE FROM held_ranges WHERE conv = ?1", [c])?;
     tx.execute("DELETE FROM gaps WHERE conv = ?1", [c])?;
     tx.execute("UPDATE conversations SET cursor = 0 WHERE conv = ?1", [c])?;
+    // The seqs the positions counted are gone: consumers read it again from 0.
+    tx.execute("DELETE FROM consumer_pos WHERE conv = ?1", [c])?;
     Ok(())
 }
 
@@ -543,6 +599,13 @@ impl Store for SqliteStore {
 
     fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
         self.outbox_rows(None)
+    }
+
+    fn consumer(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeMap<ConvId, crate::protocol::Seq>>, StoreError> {
+        self.consumer_positions(name)
     }
 
     fn session(&self) -> Result<Option<Session>, StoreError> {

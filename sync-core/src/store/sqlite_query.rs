@@ -6,14 +6,20 @@ use rusqlite::{Row, params};
 use super::{
     ConvRecord, ConvRow, LocalMessage, MetaKey, OutboxItem, OutboxKind, OutboxState, RangeSet,
     SearchHit, SeqRange, SqliteStore, StoreError, TimelineItem, TimelineQuery, assemble_window,
-    display_unread, fts_query, window_bounds,
+    display_unread, fts_query, sql_limit, window_bounds,
 };
 use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Seq};
 
 const CONV_COLS: &str = "conv, kind, title, member_count, last_seq, read_seq, unread, local_read,
                          last_json, left_conv, last_activity_ts";
 const MSG_COLS: &str =
-    "seq, sender, ts, kind, body, edited, redacted, client_id, user_name, title, members, target";
+    "seq, sender, ts, kind, body, edited, redacted, client_id, user_name, title, members, target,
+     live";
+
+/// A seq as an SQL integer (saturating: seqs above `i64::MAX` do not exist).
+fn seq_param(seq: Seq) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
 
 fn dec(e: impl std::fmt::Display) -> StoreError {
     StoreError::Decode(e.to_string())
@@ -57,6 +63,7 @@ fn local_message(r: &Row<'_>) -> rusqlite::Result<(LocalMessage, String, Option<
             title: r.get(9)?,
             members: None,
             target: r.get::<_, Option<i64>>(11)?.map(|t| t as u64),
+            live: r.get(12)?,
         },
         r.get(3)?,
         r.get(10)?,
@@ -73,6 +80,39 @@ impl SqliteStore {
             .and_then(|mut st| st.query_row([conv.as_str()], |r| r.get(0)))
             .map_err(StoreError::Read)?;
         Ok(seq as Seq)
+    }
+
+    /// A stream consumer's stored positions; None when it was never started.
+    pub(super) fn consumer_positions(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeMap<ConvId, Seq>>, StoreError> {
+        let exists: bool = self
+            .conn
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM consumers WHERE name = ?1)")
+            .and_then(|mut st| st.query_row([name], |r| r.get(0)))
+            .map_err(StoreError::Read)?;
+        if !exists {
+            return Ok(None);
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT conv, pos FROM consumer_pos WHERE name = ?1")
+            .map_err(StoreError::Read)?;
+        let rows = stmt
+            .query_map([name], |r| {
+                Ok((ConvId(r.get(0)?), r.get::<_, i64>(1)? as Seq))
+            })
+            .map_err(StoreError::Read)?;
+        rows.collect::<Result<_, _>>()
+            .map(Some)
+            .map_err(StoreError::Read)
+    }
+
+    /// The token of the last completed sync (None until a first catch-up
+    /// has finished).
+    pub fn since(&self) -> Result<Option<String>, StoreError> {
+        self.meta(MetaKey::Since)
     }
 
     /// The server id the cache belongs to (None before the first `hello`).
@@ -231,18 +271,25 @@ impl SqliteStore {
             TimelineQuery::Latest { limit } => (
                 self.messages(
                     "conv = ?1 ORDER BY seq DESC LIMIT ?2",
-                    params![c, limit as i64],
+                    params![c, sql_limit(limit)],
                 )?,
                 Vec::new(),
             ),
             TimelineQuery::Around { seq, before, after } => (
                 self.messages(
                     "conv = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
-                    params![c, seq as i64, before as i64],
+                    params![c, seq_param(seq), sql_limit(before)],
                 )?,
                 self.messages(
                     "conv = ?1 AND seq >= ?2 ORDER BY seq ASC LIMIT ?3",
-                    params![c, seq as i64, after as i64 + 1],
+                    params![c, seq_param(seq), sql_limit(after.saturating_add(1))],
+                )?,
+            ),
+            TimelineQuery::After { seq, limit } => (
+                Vec::new(),
+                self.messages(
+                    "conv = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3",
+                    params![c, seq_param(seq), sql_limit(limit.saturating_add(1))],
                 )?,
             ),
         };

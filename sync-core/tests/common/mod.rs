@@ -175,8 +175,12 @@ impl<S: Store> Harness<S> {
             state: OutboxState::Pending,
             created_ts: 1,
         };
-        self.cmd(Command::Enqueue { item, wait: None })
-            .expect("enqueue");
+        self.cmd(Command::Enqueue {
+            item,
+            wait: None,
+            ack: None,
+        })
+        .expect("enqueue");
         id
     }
 

@@ -86,7 +86,7 @@ async fn send(args: &[String]) -> anyhow::Result<()> {
     let count: usize = count.parse().context("COUNT")?;
     for i in 0..count {
         let body = format!("{prefix}-{i}");
-        let client_id = client.send(&conv, &body)?;
+        let client_id = client.send(&conv, &body).await?;
         say(&format!("enqueued {client_id} {body}"))?;
         // Let the driver flush while we enqueue, so kills land mid-send too.
         tokio::time::sleep(Duration::from_millis(2)).await;

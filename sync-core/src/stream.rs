@@ -1,0 +1,402 @@
+//! Message streams: every entry of the covered conversations, in seq order,
+//! exactly once per stored position, however it reached the store (live
+//! push, catch-up pull, gap fill).
+//!
+//! A stream reads the store by position with a bounded buffer; it never
+//! depends on [`crate::Events`], and a consumer that stops reading costs no
+//! memory. Named consumers keep their positions in the store: after a crash
+//! or restart a stream resumes after the last [`MessageStream::ack`]
+//! (at-least-once). [`MessageStream::reply`] commits a reply together with
+//! the ack of what it answers (exactly-once effects).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use tokio::sync::watch;
+
+use crate::client::Client;
+use crate::committed::Committed;
+use crate::engine::{Command, ConsumerAck};
+use crate::error::Error;
+use crate::events::ConnState;
+use crate::protocol::{ConvId, EntryKind, Seq};
+use crate::store::{
+    LocalMessage, OutboxKind, SqliteStore, Store, StoreError, TimelineItem, TimelineQuery,
+};
+
+/// Entries read from the store per conversation per refill.
+const PAGE: usize = 256;
+/// Entries buffered at most (over all conversations).
+const BUFFER: usize = 1_024;
+
+/// Which conversations a stream covers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Convs {
+    /// Every conversation, including ones that appear later.
+    #[default]
+    All,
+    /// Only these.
+    Only(Vec<ConvId>),
+}
+
+/// Where a stream starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartAt {
+    /// After each conversation's current newest entry. Positions stored
+    /// earlier under the same name are replaced.
+    Now,
+    /// After the consumer's stored positions. A consumer started for the
+    /// first time starts like `Now`; a conversation it has no position for
+    /// appeared after it was first started, and is read from its beginning.
+    #[default]
+    Stored,
+    /// From each conversation's first entry (a replay); stored positions
+    /// are replaced.
+    Beginning,
+}
+
+/// What a stream delivers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StreamOptions {
+    /// The conversations covered.
+    pub convs: Convs,
+    /// Where it starts.
+    pub from: StartAt,
+    /// Also deliver the user's own entries (a bot leaves this off, so it
+    /// does not answer itself).
+    pub include_own: bool,
+    /// Only these entry kinds; None for every kind (texts, edits,
+    /// redactions, joins, …).
+    pub kinds: Option<Vec<EntryKind>>,
+}
+
+impl StreamOptions {
+    /// Texts by others in every conversation, from the stored positions:
+    /// what a bot reads.
+    pub fn texts() -> StreamOptions {
+        StreamOptions {
+            kinds: Some(vec![EntryKind::Text]),
+            ..StreamOptions::default()
+        }
+    }
+}
+
+/// How an entry reached the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Pushed by the server while connected.
+    Live,
+    /// Pulled: catch-up after a (re)connect, a gap fill or a history page.
+    CatchUp,
+}
+
+/// One entry of a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamItem {
+    /// The conversation.
+    pub conv: ConvId,
+    /// The entry (edits and redactions that arrived earlier are applied to
+    /// a text's body; the edit and redact entries are items of their own).
+    pub message: LocalMessage,
+    /// How it arrived.
+    pub arrival: Arrival,
+}
+
+impl StreamItem {
+    /// The entry's seq.
+    pub fn seq(&self) -> Seq {
+        self.message.seq
+    }
+}
+
+/// A stream of entries with per-conversation positions. See the module
+/// docs; created by [`Client::stream`] or [`Client::stream_ephemeral`].
+#[derive(Debug)]
+pub struct MessageStream {
+    client: Client,
+    name: Option<String>,
+    opts: StreamOptions,
+    /// Delivered (or skipped by the filters) up to here, per conversation;
+    /// a conversation missing here is read from its beginning.
+    next: BTreeMap<ConvId, Seq>,
+    buffer: VecDeque<StreamItem>,
+    commits: watch::Receiver<u64>,
+}
+
+impl Client {
+    /// A stream for the consumer `name`, whose positions are stored: the
+    /// shape of a bot, a bridge or a logger. A stream that covers groups
+    /// makes the engine fetch each group's entries after the stream's
+    /// position (groups are otherwise fetched only when opened).
+    pub async fn stream(&self, name: &str, opts: StreamOptions) -> Result<MessageStream, Error> {
+        if name.is_empty() || name.len() > 64 {
+            return Err(Error::Invalid {
+                field: "name",
+                message: "a consumer name is 1-64 bytes".into(),
+            });
+        }
+        MessageStream::start(self.clone(), Some(name.to_owned()), opts).await
+    }
+
+    /// A stream whose positions live only in memory (like `convo tail`):
+    /// [`StartAt::Stored`] means [`StartAt::Now`], and acks do nothing.
+    pub async fn stream_ephemeral(&self, opts: StreamOptions) -> Result<MessageStream, Error> {
+        MessageStream::start(self.clone(), None, opts).await
+    }
+}
+
+impl MessageStream {
+    async fn start(
+        client: Client,
+        name: Option<String>,
+        opts: StreamOptions,
+    ) -> Result<MessageStream, Error> {
+        // "Now" needs the current heads: a store that never finished a
+        // catch-up does not know them, so wait for the first one.
+        if client.read(|r| r.since())?.is_none() && !matches!(opts.from, StartAt::Beginning) {
+            client.wait_state(|s| matches!(s, ConnState::Live)).await?;
+        }
+        let (rows, stored) = client.read(|r| {
+            let stored = match &name {
+                Some(n) => r.consumer(n)?,
+                None => None,
+            };
+            Ok((r.conversations()?, stored))
+        })?;
+        let heads: Vec<(ConvId, Seq)> = rows
+            .into_iter()
+            .filter(|r| covers(&opts.convs, &r.conv))
+            .map(|r| (r.conv, r.last_seq))
+            .collect();
+        let (positions, reset): (Vec<(ConvId, Seq)>, bool) = match (opts.from, &stored) {
+            (StartAt::Beginning, _) => (heads.into_iter().map(|(c, _)| (c, 0)).collect(), true),
+            (StartAt::Now, _) | (StartAt::Stored, None) => (heads, opts.from == StartAt::Now),
+            (StartAt::Stored, Some(map)) => (
+                heads
+                    .into_iter()
+                    .map(|(c, _)| {
+                        let p = map.get(&c).copied().unwrap_or(0);
+                        (c, p)
+                    })
+                    .collect(),
+                false,
+            ),
+        };
+        let mut next: BTreeMap<ConvId, Seq> = match (&stored, reset) {
+            (Some(map), false) => map.clone(),
+            _ => BTreeMap::new(),
+        };
+        for (c, p) in &positions {
+            next.entry(c.clone()).or_insert(*p);
+        }
+        let follow: Vec<(ConvId, Seq)> = next
+            .iter()
+            .filter(|(c, _)| covers(&opts.convs, c))
+            .map(|(c, p)| (c.clone(), *p))
+            .collect();
+        let commits = client.commits();
+        client
+            .submit(
+                Command::Follow {
+                    consumer: name.clone(),
+                    positions: follow,
+                    reset,
+                    all: opts.convs == Convs::All,
+                },
+                (),
+            )
+            .await?;
+        Ok(MessageStream {
+            client,
+            name,
+            opts,
+            next,
+            buffer: VecDeque::new(),
+            commits,
+        })
+    }
+
+    /// The next entry. Waits while there is none, and while the entry after
+    /// a position is not stored yet (the engine fetches it: nothing is
+    /// skipped and nothing comes out of order). Fails only when the store
+    /// cannot be read or the client is gone.
+    pub async fn next(&mut self) -> Result<StreamItem, Error> {
+        loop {
+            if let Some(item) = self.buffer.pop_front() {
+                return Ok(item);
+            }
+            self.commits.borrow_and_update();
+            self.refill().await?;
+            if self.buffer.is_empty() {
+                self.commits
+                    .changed()
+                    .await
+                    .map_err(|_| Error::DriverGone)?;
+            }
+        }
+    }
+
+    /// The next entry if one is stored already (never waits for the network).
+    pub async fn try_next(&mut self) -> Result<Option<StreamItem>, Error> {
+        if self.buffer.is_empty() {
+            self.refill().await?;
+        }
+        Ok(self.buffer.pop_front())
+    }
+
+    /// Records that `item` and everything before it in its conversation
+    /// are handled. Resolves once stored (group-committed); does nothing
+    /// for an ephemeral stream.
+    pub fn ack(&self, item: &StreamItem) -> Committed<()> {
+        self.ack_to(&item.conv, item.seq())
+    }
+
+    /// Records that `conv` is handled up to `seq`.
+    pub fn ack_to(&self, conv: &ConvId, seq: Seq) -> Committed<()> {
+        match &self.name {
+            Some(name) => self.client.submit(
+                Command::Ack(ConsumerAck {
+                    name: name.clone(),
+                    conv: conv.clone(),
+                    seq,
+                }),
+                (),
+            ),
+            None => Committed::done(Ok(())),
+        }
+    }
+
+    /// Queues `body` as the answer to `item` and acks `item`, in one store
+    /// transaction: after a crash either both happened or neither did, so
+    /// a consumer that answers through `reply` answers each entry exactly
+    /// once. The reply's client id is derived from the consumer's name and
+    /// the item's `(conv, seq)` ([`reply_id`]), so sending it again (after
+    /// an ack was lost) never makes a second copy on the server, while two
+    /// consumers' replies to one entry stay distinct.
+    pub fn reply(&self, item: &StreamItem, body: &str) -> Committed<String> {
+        let name = self.name.clone().unwrap_or_default();
+        let id = reply_id(&name, &item.conv, item.seq());
+        let ack = self.name.as_ref().map(|n| ConsumerAck {
+            name: n.clone(),
+            conv: item.conv.clone(),
+            seq: item.seq(),
+        });
+        self.client
+            .enqueue(&item.conv, id, OutboxKind::Send, Some(body), ack)
+    }
+
+    /// How far this stream has delivered `conv` (its acked position after
+    /// a restart).
+    pub fn position(&self, conv: &ConvId) -> Seq {
+        self.next.get(conv).copied().unwrap_or(0)
+    }
+
+    /// The consumer name (None for an ephemeral stream).
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Reads the entries after the positions into the buffer, off the
+    /// async executor (a blocking-pool thread with its own connection).
+    async fn refill(&mut self) -> Result<(), Error> {
+        let reader = self.client.take_reader()?;
+        let next = self.next.clone();
+        let opts = self.opts.clone();
+        let me = self.client.user().unwrap_or_default();
+        let (reader, read) = tokio::task::spawn_blocking(move || {
+            let read = collect(&reader, &next, &opts, &me);
+            (reader, read)
+        })
+        .await
+        .map_err(|_| Error::DriverGone)?;
+        self.client.put_reader(reader);
+        let (items, moved) = read?;
+        self.next.extend(moved);
+        self.buffer.extend(items);
+        Ok(())
+    }
+}
+
+fn covers(convs: &Convs, conv: &ConvId) -> bool {
+    match convs {
+        Convs::All => true,
+        Convs::Only(list) => list.contains(conv),
+    }
+}
+
+/// The contiguous entries after each position, filtered; and the positions
+/// moved past them (filtered-out entries included).
+type Collected = (Vec<StreamItem>, Vec<(ConvId, Seq)>);
+
+fn collect(
+    reader: &SqliteStore,
+    next: &BTreeMap<ConvId, Seq>,
+    opts: &StreamOptions,
+    me: &str,
+) -> Result<Collected, StoreError> {
+    let mut rows = reader.conversations()?;
+    rows.sort_by(|a, b| a.conv.cmp(&b.conv));
+    let (mut items, mut moved) = (Vec::new(), Vec::new());
+    for row in rows.iter().filter(|r| covers(&opts.convs, &r.conv)) {
+        if items.len() >= BUFFER {
+            break;
+        }
+        let pos = next.get(&row.conv).copied().unwrap_or(0);
+        if row.last_seq <= pos {
+            continue;
+        }
+        let window = reader.timeline(
+            &row.conv,
+            TimelineQuery::After {
+                seq: pos,
+                limit: PAGE,
+            },
+        )?;
+        let mut at = pos;
+        for item in window {
+            // Stop at the first hole: the engine is fetching it.
+            let TimelineItem::Message(m) = item else {
+                break;
+            };
+            if m.seq != at + 1 {
+                break;
+            }
+            at = m.seq;
+            let own = m.sender == me;
+            let kind_ok = opts.kinds.as_ref().is_none_or(|k| k.contains(&m.kind));
+            if (opts.include_own || !own) && kind_ok {
+                items.push(StreamItem {
+                    conv: row.conv.clone(),
+                    arrival: if m.live {
+                        Arrival::Live
+                    } else {
+                        Arrival::CatchUp
+                    },
+                    message: m,
+                });
+            }
+        }
+        if at > pos {
+            moved.push((row.conv.clone(), at));
+        }
+    }
+    Ok((items, moved))
+}
+
+/// The client id of a stream reply: `r` and 32 hex digits of a 128-bit
+/// FNV-1a hash of the consumer name and the item's `(conv, seq)`. The same
+/// inputs give the same id in every run and on every platform.
+pub fn reply_id(consumer: &str, conv: &ConvId, seq: Seq) -> String {
+    let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+    let prime: u128 = 0x0000000001000000000000000000013b;
+    for b in consumer
+        .bytes()
+        .chain([0])
+        .chain(conv.as_str().bytes())
+        .chain([0])
+        .chain(seq.to_be_bytes())
+    {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(prime);
+    }
+    format!("r{h:032x}")
+}

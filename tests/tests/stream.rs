@@ -1,0 +1,373 @@
+//! sync-core's message stream against a real server-mock: catch-up and live
+//! items, stored positions across a restart, replays, independent
+//! consumers, gap fills, exactly-once replies, and a send burst that never
+//! stalls the caller's executor.
+
+#[path = "../src/syncbench/wire.rs"]
+mod wire;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use server_mock::{Config, DbLocation, RunningServer};
+use sync_core::protocol::ConvId;
+use sync_core::store::SqliteStore;
+use sync_core::{
+    Arrival, Client, ClientBuilder, Convs, MessageStream, StartAt, StreamItem, StreamOptions,
+};
+use wire::RawConn;
+
+const WAIT: Duration = Duration::from_secs(20);
+const PASSWORD: &str = "stream-password";
+
+async fn server() -> RunningServer {
+    server_mock::start(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        db: DbLocation::Memory,
+        send_rate_per_sec: 1e9,
+        send_burst: 1_000_000_000,
+        ..Config::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// A sync-core client for `user` on the store `db`: registered on first use,
+/// resumed from the stored session afterwards.
+async fn open(url: &str, db: &Path, user: &str) -> Client {
+    let (client, _events) = ClientBuilder::new(url, db, format!("{user}-dev"))
+        .open()
+        .unwrap();
+    if client.session().is_some() {
+        client.resume(None).await.unwrap();
+    } else {
+        client.register(user, PASSWORD).await.unwrap();
+    }
+    client.wait_live(WAIT).await.unwrap();
+    client
+}
+
+async fn next(stream: &mut MessageStream) -> StreamItem {
+    tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("a stream item in time")
+        .unwrap()
+}
+
+/// The next `n` items.
+async fn take(stream: &mut MessageStream, n: usize) -> Vec<StreamItem> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(next(stream).await);
+    }
+    out
+}
+
+/// Nothing more is stored for the stream right now.
+async fn assert_drained(stream: &mut MessageStream) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let extra = stream.try_next().await.unwrap();
+    assert!(extra.is_none(), "unexpected extra item {extra:?}");
+}
+
+fn bodies_in(items: &[StreamItem], conv: &ConvId) -> Vec<String> {
+    items
+        .iter()
+        .filter(|i| &i.conv == conv)
+        .map(|i| i.message.body.clone().unwrap_or_default())
+        .collect()
+}
+
+fn arrivals_in(items: &[StreamItem], conv: &ConvId) -> Vec<Arrival> {
+    items
+        .iter()
+        .filter(|i| &i.conv == conv)
+        .map(|i| i.arrival)
+        .collect()
+}
+
+async fn send(bob: &mut RawConn, conv: &ConvId, prefix: &str, bodies: &[&str]) {
+    let n = bob
+        .send_many(
+            conv,
+            prefix,
+            bodies.iter().map(|b| (*b).to_owned()),
+            bodies.len(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, bodies.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_and_live_items_arrive_once_in_order_and_positions_survive_a_restart() {
+    let server = server().await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("alice.db");
+    let alice = open(&url, &db, "alice").await;
+    let mut bob = RawConn::connect(&url).await.unwrap();
+    bob.register("bob", PASSWORD, "bob-dev").await.unwrap();
+    let dm = bob.create_direct("alice").await.unwrap();
+    let group = bob.create_group("news", &["alice"]).await.unwrap();
+    alice.wait_live(WAIT).await.unwrap();
+
+    let mut s1 = alice.stream("s1", StreamOptions::texts()).await.unwrap();
+    send(&mut bob, &dm, "d", &["d1", "d2", "d3"]).await;
+    send(&mut bob, &group, "g", &["g1", "g2", "g3"]).await;
+    let live = take(&mut s1, 6).await;
+    assert_eq!(bodies_in(&live, &dm), ["d1", "d2", "d3"]);
+    assert_eq!(bodies_in(&live, &group), ["g1", "g2", "g3"]);
+    assert!(live.iter().all(|i| i.arrival == Arrival::Live), "{live:?}");
+    // Handled: the three direct texts and the first group text.
+    let g1 = live.iter().find(|i| i.conv == group).unwrap();
+    s1.ack(g1).await.unwrap();
+    let d3 = live.iter().rfind(|i| i.conv == dm).unwrap();
+    s1.ack(d3).await.unwrap();
+    assert_drained(&mut s1).await;
+    drop(s1);
+    alice.stop().await;
+    drop(alice);
+
+    // While alice is away: two direct texts and five group texts.
+    send(&mut bob, &dm, "e", &["d4", "d5"]).await;
+    send(&mut bob, &group, "h", &["g4", "g5", "g6", "g7", "g8"]).await;
+
+    // The restarted stream resumes after the acks: g2 and g3 again (handed
+    // out, never acked: at-least-once), then what was missed, pulled even
+    // though groups are otherwise fetched only when opened.
+    let alice = open(&url, &db, "alice").await;
+    let mut s1 = alice.stream("s1", StreamOptions::texts()).await.unwrap();
+    let resumed = take(&mut s1, 2 + 7).await;
+    assert_eq!(bodies_in(&resumed, &dm), ["d4", "d5"]);
+    assert_eq!(arrivals_in(&resumed, &dm), [Arrival::CatchUp; 2]);
+    assert_eq!(
+        bodies_in(&resumed, &group),
+        ["g2", "g3", "g4", "g5", "g6", "g7", "g8"]
+    );
+    assert_eq!(
+        arrivals_in(&resumed, &group),
+        [
+            Arrival::Live,
+            Arrival::Live,
+            Arrival::CatchUp,
+            Arrival::CatchUp,
+            Arrival::CatchUp,
+            Arrival::CatchUp,
+            Arrival::CatchUp
+        ]
+    );
+    assert_drained(&mut s1).await;
+
+    // A replay from the beginning under another name sees everything once,
+    // and does not move s1's stored positions.
+    let mut s2 = alice
+        .stream(
+            "s2",
+            StreamOptions {
+                from: StartAt::Beginning,
+                ..StreamOptions::texts()
+            },
+        )
+        .await
+        .unwrap();
+    let all = take(&mut s2, 5 + 8).await;
+    assert_eq!(bodies_in(&all, &dm), ["d1", "d2", "d3", "d4", "d5"]);
+    assert_eq!(
+        bodies_in(&all, &group),
+        ["g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8"]
+    );
+    assert_drained(&mut s2).await;
+    for item in [&dm, &group] {
+        s2.ack_to(item, 1_000).await.unwrap();
+    }
+    let stored = SqliteStore::open(&db).unwrap();
+    let s1_pos = sync_core::store::Store::consumer(&stored, "s1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(s1_pos.get(&dm), Some(&d3.seq()), "{s1_pos:?}");
+    assert_eq!(s1_pos.get(&group), Some(&g1.seq()), "{s1_pos:?}");
+    let s2_pos = sync_core::store::Store::consumer(&stored, "s2")
+        .unwrap()
+        .unwrap();
+    assert_eq!(s2_pos.get(&dm), Some(&1_000), "{s2_pos:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_is_filled_and_streamed_once_and_older_history_is_never_streamed() {
+    let server = server().await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let mut bob = RawConn::connect(&url).await.unwrap();
+    bob.register("bob", PASSWORD, "bob-dev").await.unwrap();
+    let alice = open(&url, &dir.path().join("alice.db"), "alice").await;
+    // Posted while alice is offline: her catch-up stores the group's
+    // summary only (groups are lazy).
+    alice.stop().await;
+    let group = bob.create_group("big", &["alice"]).await.unwrap();
+    let bodies: Vec<String> = (1..=1_200).map(|i| format!("m{i}")).collect();
+    bob.send_many(&group, "b", bodies.clone(), 64)
+        .await
+        .unwrap();
+    alice.start();
+    alice.wait_live(WAIT).await.unwrap();
+
+    // Opening the group stores its newest page only: a hole below it.
+    alice.open(&group);
+    alice.load_older(&group).await.unwrap();
+    let held_before = alice.timeline_len(&group).unwrap();
+    assert!(held_before < 1_000, "{held_before}");
+
+    // A replay must fill the hole, and while the app also loads older
+    // pages, stream each entry exactly once, in order.
+    let mut replay = alice
+        .stream(
+            "replay",
+            StreamOptions {
+                from: StartAt::Beginning,
+                convs: Convs::Only(vec![group.clone()]),
+                ..StreamOptions::texts()
+            },
+        )
+        .await
+        .unwrap();
+    let (older, _) = tokio::join!(alice.load_older(&group), async {});
+    older.unwrap();
+    let got = take(&mut replay, 1_200).await;
+    assert_eq!(bodies_in(&got, &group), bodies);
+    assert_drained(&mut replay).await;
+
+    // From now on: the newest position; older pages loaded later are never
+    // streamed, a new text is.
+    let dir2 = tempfile::tempdir().unwrap();
+    let carol = open(&url, &dir2.path().join("carol.db"), "carol").await;
+    bob.request(|id| sync_core::protocol::ClientFrame::Invite {
+        id,
+        conv: group.clone(),
+        users: vec!["carol".into()],
+    })
+    .await
+    .unwrap();
+    carol.wait_live(WAIT).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut fresh = carol
+        .stream_ephemeral(StreamOptions {
+            from: StartAt::Now,
+            ..StreamOptions::texts()
+        })
+        .await
+        .unwrap();
+    carol.open(&group);
+    for _ in 0..3 {
+        carol.load_older(&group).await.unwrap();
+    }
+    assert!(carol.timeline_len(&group).unwrap() > 50);
+    send(&mut bob, &group, "n", &["newest"]).await;
+    let item = next(&mut fresh).await;
+    assert_eq!(item.message.body.as_deref(), Some("newest"));
+    assert_drained(&mut fresh).await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_commits_with_its_ack_under_an_id_derived_from_the_item() {
+    let server = server().await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bot.db");
+    let bot = open(&url, &db, "bot").await;
+    let mut bob = RawConn::connect(&url).await.unwrap();
+    bob.register("bob", PASSWORD, "bob-dev").await.unwrap();
+    let dm = bob.create_direct("bot").await.unwrap();
+    bot.wait_live(WAIT).await.unwrap();
+    let mut echo = bot.stream("echo", StreamOptions::texts()).await.unwrap();
+    let mut other = bot.stream("other", StreamOptions::texts()).await.unwrap();
+    send(&mut bob, &dm, "x", &["ping"]).await;
+    let item = next(&mut echo).await;
+    let same = next(&mut other).await;
+    assert_eq!(item.seq(), same.seq());
+    bot.stop().await; // the reply stays in the outbox, visible below
+    let id = echo.reply(&item, "pong").await.unwrap();
+    assert_eq!(id, sync_core::stream::reply_id("echo", &dm, item.seq()));
+    assert_ne!(id, sync_core::stream::reply_id("other", &dm, item.seq()));
+    let store = SqliteStore::open(&db).unwrap();
+    let positions = sync_core::store::Store::consumer(&store, "echo")
+        .unwrap()
+        .unwrap();
+    assert_eq!(positions.get(&dm), Some(&item.seq()));
+    let outbox = bot.outbox().unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].client_id, id);
+    // The other consumer has not acked anything.
+    let others = sync_core::store::Store::consumer(&store, "other")
+        .unwrap()
+        .unwrap();
+    assert!(
+        others.get(&dm).is_none_or(|p| *p < item.seq()),
+        "{others:?}"
+    );
+    // Sending the same id again while it is queued adds nothing.
+    let again = bot.send_with_id(&dm, &id, "pong").await.unwrap_err();
+    assert!(
+        matches!(again, sync_core::Error::AlreadyQueued(_)),
+        "{again}"
+    );
+    server.shutdown().await;
+}
+
+/// A 1,000-send burst from one task on a one-thread runtime: every send
+/// resolves once committed, and a 1 ms ticker on the same thread is never
+/// held up for long (before, each `send` blocked the thread until its commit).
+#[test]
+fn a_send_burst_never_stalls_a_ticker_on_the_same_thread() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(server());
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let one = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    one.block_on(async {
+        let alice = open(&url, &dir.path().join("alice.db"), "alice").await;
+        let mut bob = RawConn::connect(&url).await.unwrap();
+        bob.register("bob", PASSWORD, "bob-dev").await.unwrap();
+        let dm = bob.create_direct("alice").await.unwrap();
+        alice.wait_live(WAIT).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let ticker = tokio::spawn(async move {
+            let mut late = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut due = Instant::now();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                tick.tick().await;
+                late.push(Instant::now().saturating_duration_since(due));
+                due = Instant::now() + Duration::from_millis(1);
+            }
+            late
+        });
+        let sends: Vec<_> = (0..1_000)
+            .map(|i| alice.send(&dm, &format!("burst {i}")))
+            .collect();
+        let ids = futures_util::future::join_all(sends).await;
+        assert_eq!(ids.iter().filter(|r| r.is_ok()).count(), 1_000);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let late = ticker.await.unwrap();
+        // Counted, not timed: ticks held up by more than 100 ms (the old
+        // blocking `send` held the thread for about a second).
+        let stalled = late
+            .iter()
+            .filter(|d| **d > Duration::from_millis(100))
+            .count();
+        assert_eq!(stalled, 0, "ticks held up: {stalled} of {}", late.len());
+    });
+    rt.block_on(server.shutdown());
+}
