@@ -100,6 +100,10 @@ pub struct ItemJson<'a> {
     /// Title of create.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<&'a str>,
+    /// `tail` only: `live` (pushed while connected) or `catch_up` (pulled
+    /// after a reconnect or to fill a gap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<&'static str>,
 }
 
 impl<'a> ItemJson<'a> {
@@ -118,6 +122,7 @@ impl<'a> ItemJson<'a> {
             client_id: m.client_id.as_deref(),
             user: m.user.as_deref(),
             title: m.title.as_deref(),
+            arrival: None,
         }
     }
 
@@ -136,24 +141,7 @@ impl<'a> ItemJson<'a> {
             client_id: Some(&o.client_id),
             user: None,
             title: None,
-        }
-    }
-
-    /// A wire message (pushed or pulled), as `tail` sees them.
-    pub fn wire(conv: &'a str, m: &'a Message) -> Self {
-        ItemJson {
-            conv,
-            seq: Some(m.seq),
-            sender: &m.sender,
-            ts: m.ts,
-            kind: m.kind.as_str(),
-            body: m.body.as_deref(),
-            edited: false,
-            redacted: false,
-            state: None,
-            client_id: m.client_id.as_deref(),
-            user: m.user.as_deref(),
-            title: m.title.as_deref(),
+            arrival: None,
         }
     }
 }

@@ -788,3 +788,82 @@ fn plain_commands_in_a_shell_use_the_login_and_show_names_every_hole() {
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{screen}");
     assert!(!screen.contains("not loaded"), "{screen}");
 }
+
+#[test]
+fn tail_prints_what_arrived_during_a_cut_and_a_server_restart_once_in_order() {
+    if !tmux_available() {
+        println!("SKIPPED e2e_tmux: tmux is not installed");
+        return;
+    }
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = db_dir.path().join("server.db");
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), Some(db.clone()));
+    let (url, addr) = (server.url.clone(), server.addr);
+    let proxy = Proxy::start(addr);
+    let alice_url = format!("ws://{}/v1", proxy.addr);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    register(a.path(), &alice_url, "alice");
+    register(b.path(), &url, "bob");
+    ok(b.path(), &url, "bob", &["create-group", "news", "alice"]);
+    ok(b.path(), &url, "bob", &["send", "@alice", "first"]);
+    let t = Tmux {
+        socket: format!("convo-e2e-{}-tail", std::process::id()),
+    };
+    t.session(
+        "tail",
+        &format!("{} tail", convo_shell(a.path(), &alice_url, "alice")),
+    );
+    t.wait_for("tail", "the tail to start", |s| {
+        s.contains("tailing new messages")
+    });
+    let bob = |to: &str, text: &str| {
+        ok(b.path(), &url, "bob", &["send", to, text]);
+    };
+    bob("@alice", "live d1");
+    bob("news", "live g1");
+    t.wait_for("tail", "live messages", |s| s.contains("live g1"));
+
+    // Cut alice's connection: what bob posts meanwhile (direct and group)
+    // comes through the catch-up.
+    proxy.cut();
+    bob("@alice", "cut d2");
+    bob("news", "cut g2");
+    bob("@alice", "cut d3");
+    bob("news", "cut g3");
+    proxy.restore();
+    t.wait_for("tail", "the messages posted during the cut", |s| {
+        s.contains("cut d3") && s.contains("cut g3")
+    });
+
+    // Restart the server (same address and database).
+    server.stop();
+    let _server = TestServer::start(addr, Some(db));
+    bob("news", "after g4");
+    bob("@alice", "after d4");
+    let screen = t.wait_for("tail", "the messages after the restart", |s| {
+        s.contains("after g4") && s.contains("after d4")
+    });
+    let lines: Vec<&str> = screen.lines().filter(|l| l.contains(" bob: ")).collect();
+    let direct: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split(" bob: ").nth(1))
+        .filter(|b| b.ends_with(|c: char| c.is_ascii_digit()) && b.contains(" d"))
+        .collect();
+    let group: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split(" bob: ").nth(1))
+        .filter(|b| b.contains(" g"))
+        .collect();
+    assert_eq!(
+        direct,
+        ["live d1", "cut d2", "cut d3", "after d4"],
+        "{screen}"
+    );
+    assert_eq!(
+        group,
+        ["live g1", "cut g2", "cut g3", "after g4"],
+        "{screen}"
+    );
+    // "first" was posted before the tail started: not printed.
+    assert!(!screen.contains("first"), "{screen}");
+}

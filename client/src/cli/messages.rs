@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use sync_core::protocol::ConvId;
-use sync_core::{Client, Event, TimelineItem, TimelineQuery};
+use sync_core::{Client, Convs, Event, StartAt, StreamOptions, TimelineItem, TimelineQuery};
 
 use super::Ctx;
 use super::session::{find_target, go_online, require_online};
@@ -184,15 +184,37 @@ fn print_items(ctx: &Ctx, conv: &ConvId, items: &[TimelineItem], json: bool) -> 
     Ok(())
 }
 
-/// `convo tail [TARGET] [--json]`: new messages as they arrive, until Ctrl-C
-/// (or until the engine stops for good, e.g. the session was revoked).
-pub async fn tail(ctx: &Ctx, target: Option<&str>, json: bool) -> Result<()> {
+/// `convo tail [TARGET] [--json] [--consumer NAME]`: messages by others as
+/// they arrive, until Ctrl-C (or until the session is revoked). Built on a
+/// sync-core stream: what arrives while the connection is down (direct or
+/// group) is printed once, in order, after the catch-up. With `--consumer`,
+/// the position is stored and the next run resumes where this one stopped.
+pub async fn tail(
+    ctx: &Ctx,
+    target: Option<&str>,
+    json: bool,
+    consumer: Option<&str>,
+) -> Result<()> {
     let (client, mut events) = ctx.open()?;
     require_online(ctx, &client).await?;
-    let only = match target {
-        Some(t) => Some(find_target(&client, t)?.conv),
-        None => None,
+    let convs = match target {
+        Some(t) => Convs::Only(vec![find_target(&client, t)?.conv]),
+        None => Convs::All,
     };
+    let opts = StreamOptions {
+        convs,
+        from: if consumer.is_some() {
+            StartAt::Stored
+        } else {
+            StartAt::Now
+        },
+        ..StreamOptions::default()
+    };
+    let mut stream = match consumer {
+        Some(name) => client.stream(name, opts).await,
+        None => client.stream_ephemeral(opts).await,
+    }
+    .context("starting the message stream")?;
     // Said on stderr so scripts reading stdout see only messages, and so a
     // caller knows from when on nothing is missed.
     eprintln!("convo: tailing new messages (Ctrl-C to stop)");
@@ -201,24 +223,16 @@ pub async fn tail(ctx: &Ctx, target: Option<&str>, json: bool) -> Result<()> {
     loop {
         tokio::select! {
             _ = &mut interrupted => break,
+            item = stream.next() => {
+                let item = item.context("reading the message stream")?;
+                print_tail_item(&item, json)?;
+                // Printed, then acked: a killed run prints it again (at-least-once).
+                stream.ack(&item).await.context("storing the tail position")?;
+            }
+            // Events only matter for a revoked session; a slow reader
+            // drops nothing here (the stream reads the store).
             ev = events.recv() => match ev {
                 None => break,
-                Some(Event::NewMessage { conv, message }) => {
-                    if only.as_ref().is_some_and(|c| c != &conv) {
-                        continue;
-                    }
-                    if json {
-                        print_json(&ItemJson::wire(conv.as_str(), &message))?;
-                    } else {
-                        println!(
-                            "{} #{} {}: {}",
-                            conv,
-                            message.seq,
-                            output::safe(&message.sender),
-                            output::safe(message.body.as_deref().unwrap_or(message.kind.as_str()))
-                        );
-                    }
-                }
                 Some(Event::Connection(sync_core::ConnState::LoggedOut)) => {
                     client.stop().await;
                     bail!("{}", ctx.login_hint());
@@ -228,5 +242,30 @@ pub async fn tail(ctx: &Ctx, target: Option<&str>, json: bool) -> Result<()> {
         }
     }
     client.stop().await;
+    Ok(())
+}
+
+fn print_tail_item(item: &sync_core::StreamItem, json: bool) -> Result<()> {
+    let m = &item.message;
+    if json {
+        let mut line = ItemJson::held(item.conv.as_str(), m);
+        line.arrival = Some(match item.arrival {
+            sync_core::Arrival::Live => "live",
+            sync_core::Arrival::CatchUp => "catch_up",
+        });
+        return print_json(&line);
+    }
+    let body = if m.redacted {
+        "(deleted)"
+    } else {
+        m.body.as_deref().unwrap_or(m.kind.as_str())
+    };
+    println!(
+        "{} #{} {}: {}",
+        item.conv,
+        m.seq,
+        output::safe(&m.sender),
+        output::safe(body)
+    );
     Ok(())
 }

@@ -114,6 +114,10 @@ pub enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Store the position under NAME: the next run with the same NAME
+        /// prints what arrived in between, then goes on.
+        #[arg(long, value_name = "NAME")]
+        consumer: Option<String>,
     },
     /// Create a group with a title and members.
     CreateGroup {
@@ -203,6 +207,10 @@ async fn dispatch(
             limit,
             json,
         }) => messages::show(ctx, &target, limit, json).await,
-        Some(Command::Tail { target, json }) => messages::tail(ctx, target.as_deref(), json).await,
+        Some(Command::Tail {
+            target,
+            json,
+            consumer,
+        }) => messages::tail(ctx, target.as_deref(), json, consumer.as_deref()).await,
     }
 }
