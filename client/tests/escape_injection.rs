@@ -67,7 +67,7 @@ fn hostile_state() -> AppState {
             "p1",
             HOSTILE,
             client::ui::model::OutboxState::Failed {
-                code: "x\x1b[1m".into(),
+                code: sync_core::FailCode::Server(sync_core::protocol::ErrorCode::Forbidden),
                 message: HOSTILE.into(),
             },
             DAY2 + MIN,

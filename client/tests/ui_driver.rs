@@ -145,6 +145,7 @@ async fn offline_start_draws_from_the_store_and_sends_through_the_engine() {
     ev_tx
         .send(EngineEvent::Connection(ConnState::Reconnecting {
             in_ms: 2_000,
+            last_error: None,
         }))
         .await
         .unwrap();

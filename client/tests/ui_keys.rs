@@ -632,7 +632,10 @@ fn the_reconnect_countdown_counts_down_and_errors_clear_once_live() {
     let t0 = s.now_ms;
     update(
         &mut s,
-        Action::Connection(ConnState::Reconnecting { in_ms: 14_000 }),
+        Action::Connection(ConnState::Reconnecting {
+            in_ms: 14_000,
+            last_error: None,
+        }),
     );
     update(
         &mut s,

@@ -168,7 +168,10 @@ fn status_bar_tells_the_truth() {
     );
     update(
         &mut s,
-        Action::Connection(ConnState::Reconnecting { in_ms: 3_200 }),
+        Action::Connection(ConnState::Reconnecting {
+            in_ms: 3_200,
+            last_error: None,
+        }),
     );
     assert!(
         status(&s).contains("│ ○ Reconnecting in 4s (F5: now) │"),

@@ -33,9 +33,6 @@ use crate::store::{
     Store, TimelineItem, TimelineQuery, Write,
 };
 
-/// How long account and server requests wait for their reply.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Configures and opens a [`Client`].
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
@@ -83,6 +80,10 @@ impl ClientBuilder {
             field: "device",
             message: e.message,
         })?;
+        check_url(&self.url).map_err(|cause| Error::Connect {
+            url: self.url.clone(),
+            cause,
+        })?;
         let mut writer = SqliteStore::open(&self.db)?;
         let mut snapshot = writer.load()?;
         if !self.config.persist_token && snapshot.session.take().is_some() {
@@ -94,7 +95,7 @@ impl ClientBuilder {
         let reader = SqliteStore::open(&self.db)?;
         let user = snapshot.session.as_ref().map(|s| s.user.clone());
         let engine = Engine::new(self.config.clone(), snapshot);
-        let (event_tx, event_rx) = mpsc::unbounded_channel();
+        let (event_tx, event_rx) = crate::events::queue::channel();
         let (status_tx, status_rx) = watch::channel(Status {
             state: ConnState::Offline,
             report: None,
@@ -102,7 +103,13 @@ impl ClientBuilder {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (commit_tx, commit_rx) = watch::channel(0);
         driver::spawn(
-            self.url, engine, writer, event_tx, status_tx, commit_tx, cmd_rx,
+            self.url.clone(),
+            engine,
+            writer,
+            event_tx,
+            status_tx,
+            commit_tx,
+            cmd_rx,
         )?;
         let client = Client {
             inner: Arc::new(Inner {
@@ -113,16 +120,51 @@ impl ClientBuilder {
                 commits: commit_rx,
                 next_token: AtomicU64::new(1),
                 user: Mutex::new(user),
+                request_timeout: self.config.request_timeout,
+                url: self.url.clone(),
             }),
         };
         Ok((client, Events { rx: event_rx }))
     }
 }
 
-/// The stream of [`Event`]s.
+/// A server URL the driver can use: `ws://host[:port]/path` (or `wss://`
+/// once TLS is built in), with a host.
+fn check_url(url: &str) -> Result<(), crate::error::ConnectError> {
+    use crate::error::ConnectError;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let request = url
+        .into_client_request()
+        .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+    let uri = request.uri();
+    match uri.scheme_str() {
+        Some("ws") => {}
+        Some("wss") => return Err(ConnectError::TlsUnavailable),
+        _ => {
+            return Err(ConnectError::InvalidUrl(
+                "the URL must start with ws:// (or wss://)".into(),
+            ));
+        }
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(ConnectError::InvalidUrl("the URL has no host".into()));
+    }
+    Ok(())
+}
+
+/// Change notifications ([`Event`]s), in the order things happened, each
+/// delivered after the store writes it describes are committed.
+///
+/// Bounded and coalescing: the engine never waits for the app, and an app
+/// that falls behind (or never reads) costs at most about a thousand queued
+/// notifications. Repeated ones merge (one `TimelineChanged` per
+/// conversation, one `ConversationsChanged`, one `OutboxChanged`); when the
+/// queue is still full, `NewMessage`, `Typing` and `Receipt` are dropped
+/// and an [`Event::Lagged`] says how many. What must not be lost (every
+/// message) is read through a [`crate::MessageStream`], never from here.
 #[derive(Debug)]
 pub struct Events {
-    rx: mpsc::UnboundedReceiver<Event>,
+    rx: crate::events::queue::EventReceiver,
 }
 
 impl Events {
@@ -133,7 +175,12 @@ impl Events {
 
     /// The next event if one is ready.
     pub fn try_recv(&mut self) -> Option<Event> {
-        self.rx.try_recv().ok()
+        self.rx.try_recv()
+    }
+
+    /// Notifications queued and not read yet.
+    pub fn pending(&self) -> usize {
+        self.rx.len()
     }
 }
 
@@ -152,6 +199,10 @@ struct Inner {
     next_token: AtomicU64,
     /// The logged-in user, once known.
     user: Mutex<Option<String>>,
+    /// [`Config::request_timeout`].
+    request_timeout: Duration,
+    /// The server URL.
+    url: String,
 }
 
 /// Idle reader connections kept for reuse.
@@ -227,8 +278,11 @@ impl Client {
     }
 
     async fn request(&self, request: Request) -> Result<ReplyValue, Error> {
-        self.ask(|token| Command::Request { request, token }, REQUEST_TIMEOUT)
-            .await
+        self.ask(
+            |token| Command::Request { request, token },
+            self.inner.request_timeout,
+        )
+        .await
     }
 
     // ---- accounts ------------------------------------------------------
@@ -245,7 +299,7 @@ impl Client {
                     password,
                     token,
                 },
-                REQUEST_TIMEOUT,
+                self.inner.request_timeout,
             )
             .await?,
         )
@@ -261,7 +315,7 @@ impl Client {
                     password,
                     token,
                 },
-                REQUEST_TIMEOUT,
+                self.inner.request_timeout,
             )
             .await?,
         )
@@ -276,7 +330,7 @@ impl Client {
                     session_token,
                     token,
                 },
-                REQUEST_TIMEOUT,
+                self.inner.request_timeout,
             )
             .await?,
         )
@@ -306,7 +360,12 @@ impl Client {
         let mut status = self.inner.status.clone();
         let _ = tokio::time::timeout(
             Duration::from_secs(5),
-            status.wait_for(|s| matches!(s.state, ConnState::Offline | ConnState::LoggedOut)),
+            status.wait_for(|s| {
+                matches!(
+                    s.state,
+                    ConnState::Offline | ConnState::LoggedOut | ConnState::Failed { .. }
+                )
+            }),
         )
         .await;
     }
@@ -319,7 +378,12 @@ impl Client {
     /// Waits until catch-up has finished (state Live) and returns its report.
     pub async fn wait_live(&self, timeout: Duration) -> Result<SyncReport, Error> {
         let mut status = self.inner.status.clone();
-        let wait = status.wait_for(|s| matches!(s.state, ConnState::Live | ConnState::LoggedOut));
+        let wait = status.wait_for(|s| {
+            matches!(
+                s.state,
+                ConnState::Live | ConnState::LoggedOut | ConnState::Failed { .. }
+            )
+        });
         let st = match tokio::time::timeout(timeout, wait).await {
             Ok(Ok(st)) => st.clone(),
             Ok(Err(_)) => return Err(Error::DriverGone),
@@ -327,6 +391,10 @@ impl Client {
         };
         match st.state {
             ConnState::LoggedOut => Err(Error::LoggedOut),
+            ConnState::Failed { error } => Err(Error::Connect {
+                url: self.inner.url.clone(),
+                cause: error,
+            }),
             _ => Ok(st.report.unwrap_or_default()),
         }
     }
@@ -576,9 +644,12 @@ impl Client {
     /// Loads one older page: the newest part of the highest gap.
     pub async fn load_older(&self, conv: &ConvId) -> Result<(), Error> {
         let conv = conv.clone();
-        self.ask(|token| Command::LoadOlder { conv, token }, REQUEST_TIMEOUT)
-            .await
-            .map(|_| ())
+        self.ask(
+            |token| Command::LoadOlder { conv, token },
+            self.inner.request_timeout,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Creates a group; returns its id.

@@ -13,8 +13,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::engine::{Command, Engine, ReplyToken, ReplyValue};
-use crate::error::Error;
-use crate::events::{ConnState, Event, SyncReport};
+use crate::error::{ConnectError, Error};
+use crate::events::queue::EventSender;
+use crate::events::{ConnState, ErrorEvent, Event, SyncReport};
 use crate::protocol::MAX_SERVER_FRAME_BYTES;
 use crate::store::{Batch, SqliteStore, Store, Write};
 
@@ -82,7 +83,7 @@ pub(crate) fn spawn(
     url: String,
     engine: Engine,
     store: SqliteStore,
-    events: mpsc::UnboundedSender<Event>,
+    events: EventSender,
     status: watch::Sender<Status>,
     commits: watch::Sender<u64>,
     cmds: mpsc::UnboundedReceiver<DriverMsg>,
@@ -157,7 +158,7 @@ fn is_bulk(b: &Batch) -> bool {
 fn store_thread(
     mut store: SqliteStore,
     jobs: std_mpsc::Receiver<Job>,
-    events: mpsc::UnboundedSender<Event>,
+    events: EventSender,
     commits: watch::Sender<u64>,
 ) {
     // Why the last commit failed, for the acks that follow it.
@@ -208,11 +209,7 @@ fn store_thread(
 
 /// Applies `group` in one transaction; if that fails, batch by batch, so one
 /// bad batch does not take the others down with it. Returns the first failure.
-fn commit(
-    store: &mut SqliteStore,
-    group: &[Batch],
-    events: &mpsc::UnboundedSender<Event>,
-) -> Result<(), String> {
+fn commit(store: &mut SqliteStore, group: &[Batch], events: &EventSender) -> Result<(), String> {
     if group.len() > 1 && store.apply_all(group).is_ok() {
         return Ok(());
     }
@@ -220,7 +217,7 @@ fn commit(
     for b in group {
         if let Err(e) = store.apply(b) {
             let why = e.to_string();
-            let _ = events.send(Event::Error(format!("store write failed: {why}")));
+            events.send(Event::Error(ErrorEvent::Store(why.clone())));
             if first.is_ok() {
                 first = Err(why);
             }
@@ -229,11 +226,44 @@ fn commit(
     first
 }
 
+/// What a failed connection attempt means, from the WebSocket library's error.
+fn classify(e: &tokio_tungstenite::tungstenite::Error) -> ConnectError {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    use tokio_tungstenite::tungstenite::error::UrlError;
+    match e {
+        WsError::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => ConnectError::Refused(io.to_string()),
+            _ if is_dns_failure(io) => ConnectError::Dns(io.to_string()),
+            std::io::ErrorKind::TimedOut => ConnectError::Timeout,
+            _ => ConnectError::Lost(io.to_string()),
+        },
+        WsError::Tls(t) => ConnectError::Tls(t.to_string()),
+        WsError::Url(UrlError::TlsFeatureNotEnabled) => ConnectError::TlsUnavailable,
+        WsError::Url(u) => ConnectError::InvalidUrl(u.to_string()),
+        WsError::Http(response) => ConnectError::Http(response.status().as_u16()),
+        WsError::HttpFormat(h) => ConnectError::InvalidUrl(h.to_string()),
+        other => ConnectError::Lost(other.to_string()),
+    }
+}
+
+/// Name resolution failures come as plain I/O errors; tell them by their text.
+fn is_dns_failure(io: &std::io::Error) -> bool {
+    let text = io.to_string();
+    [
+        "failed to lookup address",
+        "Name or service not known",
+        "No such host",
+        "nodename nor servname",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
+}
+
 struct Driver {
     url: String,
     engine: Engine,
     jobs: std_mpsc::Sender<Job>,
-    events: mpsc::UnboundedSender<Event>,
+    events: EventSender,
     status: watch::Sender<Status>,
     replies: HashMap<ReplyToken, ReplyTx>,
     ws: Option<Ws>,
@@ -292,17 +322,14 @@ impl Driver {
                 self.engine.handle_connected(Instant::now());
             }
             Ok(Err(e)) => {
-                let _ = self
-                    .events
-                    .send(Event::Error(format!("connecting to {}: {e}", self.url)));
-                self.engine.handle_disconnected(Instant::now(), None);
+                let url = self.url.clone();
+                self.engine
+                    .handle_connect_failed(Instant::now(), &url, classify(&e));
             }
             Err(_) => {
-                let _ = self.events.send(Event::Error(format!(
-                    "connecting to {}: timed out",
-                    self.url
-                )));
-                self.engine.handle_disconnected(Instant::now(), None);
+                let url = self.url.clone();
+                self.engine
+                    .handle_connect_failed(Instant::now(), &url, ConnectError::Timeout);
             }
         }
     }
@@ -340,11 +367,9 @@ impl Driver {
             }
             Some(Ok(_)) => self.engine.handle_activity(now),
             Some(Err(e)) => {
-                let _ = self
-                    .events
-                    .send(Event::Error(format!("connection lost: {e}")));
                 self.ws = None;
-                self.engine.handle_disconnected(now, None);
+                let url = self.url.clone();
+                self.engine.handle_lost(now, &url, e.to_string());
             }
             None => {
                 self.ws = None;
@@ -380,7 +405,9 @@ impl Driver {
         }
         if failed {
             self.ws = None;
-            self.engine.handle_disconnected(Instant::now(), None);
+            let url = self.url.clone();
+            self.engine
+                .handle_lost(Instant::now(), &url, "sending a frame failed".into());
         }
         self.queue_batches();
         while let Some(e) = self.engine.poll_event() {
@@ -402,7 +429,7 @@ impl Driver {
                         }
                     });
                 }
-                let _ = events.send(e);
+                events.send(e);
             });
         }
         while let Some((token, result)) = self.engine.poll_reply() {

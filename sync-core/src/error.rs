@@ -3,6 +3,66 @@
 use crate::protocol::ErrorCode;
 use crate::store::StoreError;
 
+/// Why connecting to the server failed, or why an open connection ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// Nothing listens at the address (the OS text, e.g. "Connection
+    /// refused (os error 111)").
+    #[error("{0}")]
+    Refused(String),
+    /// The host name could not be resolved.
+    #[error("cannot resolve the host: {0}")]
+    Dns(String),
+    /// The TLS handshake failed (e.g. the certificate was rejected).
+    #[error("TLS failed: {0}")]
+    Tls(String),
+    /// No answer within the connect timeout.
+    #[error("timed out")]
+    Timeout,
+    /// An established connection was cut.
+    #[error("connection lost: {0}")]
+    Lost(String),
+    /// The server closed the connection with this WebSocket close code.
+    #[error("the server closed the connection ({0})")]
+    Closed(u16),
+    /// Something answered, but not a convo server (an HTTP status instead
+    /// of a WebSocket upgrade: a wrong path or port).
+    #[error("not a convo server (HTTP {0})")]
+    Http(u16),
+    /// The URL cannot be used (not `ws://` or `wss://`, malformed).
+    #[error("invalid server URL: {0}")]
+    InvalidUrl(String),
+    /// A `wss://` URL, but this build has no TLS support.
+    #[error("wss:// needs TLS support, which this build does not include")]
+    TlsUnavailable,
+}
+
+impl ConnectError {
+    /// Retrying cannot help (a malformed URL, no TLS support, a rejected
+    /// certificate, a server that answers 4xx to the upgrade): the engine
+    /// stops reconnecting and says so.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            ConnectError::InvalidUrl(_) | ConnectError::TlsUnavailable | ConnectError::Tls(_) => {
+                true
+            }
+            ConnectError::Http(status) => (400..500).contains(status),
+            _ => false,
+        }
+    }
+
+    /// The server could not be reached at all (as opposed to a connection
+    /// that was established and then cut): `login`, `register` and `resume`
+    /// fail at once with it instead of waiting for a retry.
+    pub fn is_unreachable(&self) -> bool {
+        self.is_permanent()
+            || matches!(
+                self,
+                ConnectError::Refused(_) | ConnectError::Dns(_) | ConnectError::Timeout
+            )
+    }
+}
+
 /// Why a [`crate::Client`] call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,6 +86,15 @@ pub enum Error {
         field: &'static str,
         /// Why.
         message: String,
+    },
+    /// The server could not be reached (refused, no such host, TLS failure,
+    /// timeout) or the URL cannot be used.
+    #[error("cannot reach {url}: {cause}")]
+    Connect {
+        /// The server URL.
+        url: String,
+        /// What failed.
+        cause: ConnectError,
     },
     /// The request needs a live, authenticated connection.
     #[error("not connected")]

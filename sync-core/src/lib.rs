@@ -56,13 +56,13 @@ pub use client::{Client, ClientBuilder, Events};
 #[cfg(feature = "engine")]
 pub use committed::Committed;
 #[cfg(feature = "engine")]
-pub use error::Error;
+pub use error::{ConnectError, Error};
 #[cfg(feature = "engine")]
-pub use events::{ConnState, Event, SyncReport};
+pub use events::{ConnState, ErrorEvent, Event, SyncReport};
 #[cfg(feature = "engine")]
 pub use store::{
-    ConvRow, LocalMessage, OutboxItem, OutboxKind, OutboxState, SearchHit, Session, TimelineItem,
-    TimelineQuery,
+    ConvRow, FailCode, LocalMessage, OutboxItem, OutboxKind, OutboxState, SearchHit, Session,
+    TimelineItem, TimelineQuery,
 };
 #[cfg(feature = "engine")]
 pub use stream::{Arrival, Convs, MessageStream, StartAt, StreamItem, StreamOptions};

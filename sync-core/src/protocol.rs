@@ -255,6 +255,23 @@ impl ErrorCode {
         }
     }
 
+    /// The code for a wire name (None for a name this build does not know).
+    pub fn parse(s: &str) -> Option<ErrorCode> {
+        [
+            ErrorCode::BadRequest,
+            ErrorCode::Unauthenticated,
+            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::Conflict,
+            ErrorCode::TooLarge,
+            ErrorCode::RateLimited,
+            ErrorCode::Internal,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
     /// True for errors that retrying the same request cannot fix.
     pub fn is_permanent(self) -> bool {
         matches!(

@@ -94,7 +94,7 @@ fn a_permanent_failure_is_kept_with_its_reason_and_can_be_retried() {
     assert_eq!(
         out[0].state,
         OutboxState::Failed {
-            code: "too_large".into(),
+            code: sync_core::FailCode::Server(sync_core::protocol::ErrorCode::TooLarge),
             message: "refused by the model".into()
         }
     );

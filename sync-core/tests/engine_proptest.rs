@@ -94,7 +94,7 @@ fn apply<S: Store>(h: &mut Harness<S>, op: Op, sent: &mut Vec<String>) {
         Op::Connect => {
             if !h.connected {
                 h.cmd(Command::Connect).unwrap();
-                if let ConnState::Reconnecting { in_ms } = h.engine.state().clone() {
+                if let ConnState::Reconnecting { in_ms, .. } = h.engine.state().clone() {
                     h.advance(std::time::Duration::from_millis(in_ms));
                 }
             }

@@ -208,7 +208,7 @@ fn outbox_order_and_states(store: &mut dyn Store) {
         .unwrap();
     let mut failed = item("a", "g1", 10);
     failed.state = OutboxState::Failed {
-        code: "too_large".into(),
+        code: sync_core::FailCode::Server(sync_core::protocol::ErrorCode::TooLarge),
         message: "big".into(),
     };
     store

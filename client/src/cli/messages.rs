@@ -208,7 +208,7 @@ pub async fn tail(
         } else {
             StartAt::Now
         },
-        ..StreamOptions::default()
+        ..StreamOptions::texts()
     };
     let mut stream = match consumer {
         Some(name) => client.stream(name, opts).await,

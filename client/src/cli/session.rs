@@ -260,29 +260,31 @@ pub fn outbox_in_flight(client: &Client) -> bool {
 /// one-shot command instead reports the server unreachable at once. Polls the
 /// state, because the event stream belongs to the command.
 ///
-/// A failed attempt is told apart by a plain TCP probe of the server's
-/// address: refused (or no such host) fails at once with that cause, while a
-/// server that accepts TCP but cut the WebSocket (a flaky link, a cut during
-/// the handshake, auth or a send) is retried at once, until the command's
-/// deadline ends the wait.
-async fn first_failed_attempt(ctx: &Ctx, client: &Client) -> String {
+/// The engine tells the failures apart (`ConnState::Reconnecting`'s
+/// `last_error`): refused, no such host, TLS or a timeout fails at once with
+/// that cause, while a connection that was established and then cut (a
+/// flaky link, a cut during the handshake, auth or a send) is retried at
+/// once, until the command's deadline ends the wait.
+async fn first_failed_attempt(_ctx: &Ctx, client: &Client) -> String {
     let mut cuts = 0;
     loop {
-        if let sync_core::ConnState::Reconnecting { .. } = client.state() {
-            match probe(ctx.server.as_deref().unwrap_or_default()).await {
-                Err(why) => return why,
+        match client.state() {
+            sync_core::ConnState::Failed { error } => return error.to_string(),
+            sync_core::ConnState::Reconnecting { last_error, .. } => match last_error {
+                Some(e) if e.is_unreachable() => return e.to_string(),
                 // A wrong path or a broken proxy also accepts TCP: give up
                 // after a few sessions that failed at once.
-                Ok(()) if cuts >= CUT_RETRIES => {
+                _ if cuts >= CUT_RETRIES => {
                     return format!(
                         "the server accepts connections but the session failed {cuts} times in a row"
                     );
                 }
-                Ok(()) => {
+                _ => {
                     cuts += 1;
                     client.reconnect_now();
                 }
-            }
+            },
+            _ => {}
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -290,30 +292,6 @@ async fn first_failed_attempt(ctx: &Ctx, client: &Client) -> String {
 
 /// Cut connections a one-shot command retries at once before giving up.
 const CUT_RETRIES: u32 = 10;
-
-/// Opens (and drops) a TCP connection to the host and port of a ws/wss URL.
-async fn probe(url: &str) -> Result<(), String> {
-    let (rest, default_port) = match url.split_once("://") {
-        Some(("wss", rest)) => (rest, 443),
-        Some((_, rest)) => (rest, 80),
-        None => (url, 80),
-    };
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let addr = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        authority.to_owned()
-    } else {
-        format!("{authority}:{default_port}")
-    };
-    let connect = tokio::net::TcpStream::connect(addr);
-    match tokio::time::timeout(Duration::from_secs(3), connect).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("no answer within 3 s".to_owned()),
-    }
-}
 
 /// Hands the stored token to the engine (which authenticates with it).
 pub async fn resume_stored(ctx: &Ctx, client: &Client) -> Result<(), Offline> {

@@ -109,6 +109,12 @@ fn login_hook(ctx: &Ctx, client: &Client) -> Result<LoginHook> {
                     Err(e) if is_auth_failure(&e) => {
                         return Err(format!("refused: wrong password, or no user {user} yet"));
                     }
+                    // Refused, no such host, TLS: said at once, not after a wait.
+                    Err(sync_core::Error::Connect { cause, .. }) => {
+                        return Err(format!(
+                            "cannot reach {server} ({cause}): check the URL and that the server is running"
+                        ));
+                    }
                     Err(e) if is_conflict(&e) => {
                         return Err(format!(
                             "{user} already exists on {server}: check the password"

@@ -179,6 +179,13 @@ fn on_engine_event(ev: EngineEvent, pending: &mut Vec<Action>, dirty: &mut Dirty
             };
             pending.push(Action::Info(format!("cache reset: {reason}")));
         }
+        EngineEvent::Lagged => {
+            *dirty = Dirty {
+                convs: true,
+                timeline: true,
+                outbox: true,
+            };
+        }
         EngineEvent::Error(e) => pending.push(Action::ConnectionError(e)),
     }
 }

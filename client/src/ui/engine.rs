@@ -94,5 +94,7 @@ pub enum EngineEvent {
     CacheReset {
         reason: String,
     },
+    /// Notifications were dropped while the UI was busy: re-read everything.
+    Lagged,
     Error(String),
 }

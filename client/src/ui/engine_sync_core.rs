@@ -106,7 +106,8 @@ fn convert(ev: Event) -> EngineEvent {
         Event::Typing { conv, user } => EngineEvent::Typing { conv, user },
         Event::Receipt { conv, user, seq } => EngineEvent::Receipt { conv, user, seq },
         Event::CacheReset { reason } => EngineEvent::CacheReset { reason },
-        Event::Error(e) => EngineEvent::Error(e),
+        Event::Error(e) => EngineEvent::Error(e.to_string()),
+        Event::Lagged { .. } => EngineEvent::Lagged,
     }
 }
 

@@ -330,7 +330,7 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
         ConnState::CatchingUp { remaining } => {
             format!("{} Catching up {remaining}", spinner(s.frame))
         }
-        ConnState::Reconnecting { in_ms } => {
+        ConnState::Reconnecting { in_ms, .. } => {
             // Counted down from when the state arrived, on every tick.
             let left = s.reconnect_at.map_or(in_ms, |at| {
                 u64::try_from(at.saturating_sub(s.now_ms)).unwrap_or(0)
@@ -342,6 +342,9 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
             )
         }
         ConnState::Offline => "○ Offline".to_owned(),
+        ConnState::Failed { ref error } => {
+            format!("✗ Stopped: {}", for_terminal(&error.to_string()))
+        }
         ConnState::Connecting => format!("{} Connecting", spinner(s.frame)),
         ConnState::LoggedOut => "✗ Logged out".to_owned(),
     };

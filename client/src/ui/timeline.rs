@@ -231,7 +231,7 @@ fn pending_lines(
             let text = format!(
                 "✗ failed: {} ({}) — {} retry, {} discard",
                 for_terminal(message),
-                for_terminal(code),
+                for_terminal(code.as_str()),
                 ctx.retry_key,
                 ctx.discard_key
             );

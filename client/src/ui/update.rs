@@ -154,7 +154,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             use super::model::ConnState;
             let ended = c == ConnState::LoggedOut && state.conn != ConnState::LoggedOut;
             state.reconnect_at = match c {
-                ConnState::Reconnecting { in_ms } => {
+                ConnState::Reconnecting { in_ms, .. } => {
                     Some(state.now_ms + i64::try_from(in_ms).unwrap_or(i64::MAX / 2))
                 }
                 _ => None,

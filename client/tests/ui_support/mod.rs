@@ -116,7 +116,7 @@ pub fn team_timeline() -> Vec<TimelineItem> {
             "p2",
             "this one is too long",
             OutboxState::Failed {
-                code: "too_large".into(),
+                code: sync_core::FailCode::Server(sync_core::protocol::ErrorCode::TooLarge),
                 message: "body too large".into(),
             },
             DAY2 + 14 * MIN,

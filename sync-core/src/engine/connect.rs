@@ -4,10 +4,11 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    AccountReq, Engine, Pending, Phase, ReplyToken, ReplyValue, Request, SyncRun, server_error,
+    AccountReq, Engine, Pending, Phase, ReplyToken, ReplyValue, Request, SyncRun, error_event,
+    server_error,
 };
-use crate::error::Error;
-use crate::events::{ConnState, Event, SyncReport};
+use crate::error::{ConnectError, Error};
+use crate::events::{ConnState, ErrorEvent, Event, SyncReport};
 use crate::protocol::{ClientFrame, ConvKind, ErrorCode, ServerFrame, Summary};
 use crate::store::{MetaKey, OutboxState, Session, Write};
 
@@ -21,6 +22,44 @@ impl Engine {
         self.pushed_above.clear();
         self.set_state(ConnState::Connecting);
         self.seal();
+    }
+
+    /// Opening a connection to `url` failed. A permanent cause stops the
+    /// reconnects; a server that cannot be reached at all fails the queued
+    /// `login`/`register`/`resume` calls at once with [`Error::Connect`].
+    pub fn handle_connect_failed(&mut self, now: Instant, url: &str, cause: ConnectError) {
+        self.emit(Event::Error(ErrorEvent::Connection {
+            url: url.to_owned(),
+            cause: cause.clone(),
+        }));
+        if cause.is_permanent() {
+            self.want_online = false;
+        }
+        if cause.is_unreachable() {
+            for (_, token) in std::mem::take(&mut self.account_queue) {
+                if let Some(t) = token {
+                    let err = Error::Connect {
+                        url: url.to_owned(),
+                        cause: cause.clone(),
+                    };
+                    self.reply(t, Err(err));
+                }
+            }
+        }
+        self.last_error = Some(cause);
+        self.handle_disconnected(now, None);
+    }
+
+    /// An established connection to `url` failed (a read or write error):
+    /// reconnect with backoff; a request on the wire is asked again.
+    pub fn handle_lost(&mut self, now: Instant, url: &str, why: String) {
+        let cause = ConnectError::Lost(why);
+        self.emit(Event::Error(ErrorEvent::Connection {
+            url: url.to_owned(),
+            cause: cause.clone(),
+        }));
+        self.last_error = Some(cause);
+        self.handle_disconnected(now, None);
     }
 
     /// The socket closed (or could not be opened). `close_code` is the
@@ -38,13 +77,27 @@ impl Engine {
         self.queued.clear();
         self.fetching.clear();
         self.retry_at.clear();
+        let mut resend = Vec::new();
         for (_, p) in std::mem::take(&mut self.pending) {
             match p {
-                Pending::Account(Some(token))
+                // A log-in cut on the wire is asked again on the next
+                // connection (the caller's deadline bounds it).
+                Pending::Account(Some(token), Some(req)) if self.want_online => {
+                    resend.push((req, Some(token)));
+                }
+                Pending::Account(Some(token), _)
                 | Pending::Older { token, .. }
                 | Pending::Request { token, .. } => self.reply(token, Err(Error::Disconnected)),
                 _ => {}
             }
+        }
+        for r in resend.into_iter().rev() {
+            self.account_queue.push_front(r);
+        }
+        if let Some(code) = close_code
+            && self.last_error.is_none()
+        {
+            self.last_error = Some(ConnectError::Closed(code));
         }
         // Rows on the wire go back to pending; the resend reuses their client id.
         let mut changed = false;
@@ -64,9 +117,8 @@ impl Engine {
         }
         if close_code == Some(1001) {
             // A server going away says so; tell the user, not just "refused" later.
-            self.emit(Event::Error(
-                "the server closed the connection: it is shutting down (1001)".into(),
-            ));
+            self.emit(Event::Error(ErrorEvent::ServerClosing));
+            self.last_error = Some(ConnectError::Closed(1001));
         }
         if self.want_online && (self.session.is_some() || !self.account_queue.is_empty()) {
             // Backoff grows with every failed attempt and restarts after a
@@ -82,12 +134,18 @@ impl Engine {
             let outage = self.offline_since.map_or(Duration::ZERO, |t| now - t);
             let delay = self.backoff(outage);
             self.reconnect_at = Some(now + delay);
+            let last_error = self.last_error.take();
             self.set_state(ConnState::Reconnecting {
                 in_ms: delay.as_millis() as u64,
+                last_error,
             });
+        } else if let Some(error) = self.last_error.take().filter(ConnectError::is_permanent) {
+            self.set_state(ConnState::Failed { error });
         } else if self.session.is_none() {
+            self.last_error = None;
             self.set_state(ConnState::LoggedOut);
         } else {
+            self.last_error = None;
             self.set_state(ConnState::Offline);
         }
         self.seal();
@@ -108,9 +166,10 @@ impl Engine {
             && let Some(rx) = self.last_rx
             && now.duration_since(rx) >= self.cfg.dead_after
         {
-            self.emit(Event::Error(
-                "no frame for 60 s: connection considered dead".into(),
-            ));
+            self.emit(Event::Error(ErrorEvent::Dead {
+                secs: self.cfg.dead_after.as_secs(),
+            }));
+            self.last_error = Some(ConnectError::Lost("no frame from the server".into()));
             self.last_rx = None;
             self.close_now = true;
         }
@@ -182,7 +241,7 @@ impl Engine {
         let Some((req, token)) = self.account_queue.pop_front() else {
             return false;
         };
-        let id = self.track(Pending::Account(token));
+        let id = self.track(Pending::Account(token, Some(req.clone())));
         let device = self.cfg.device.clone();
         self.transmit(match req {
             AccountReq::Register { user, password } => ClientFrame::Register {
@@ -223,7 +282,7 @@ impl Engine {
         }
         if let Some(s) = &self.session {
             let (token, device) = (s.token.clone(), self.cfg.device.clone());
-            let id = self.track(Pending::Account(None));
+            let id = self.track(Pending::Account(None, None));
             self.transmit(ClientFrame::Auth { id, token, device });
             self.phase = Phase::Authenticating;
         } else {
@@ -241,7 +300,7 @@ impl Engine {
         // Unsent rows name conversations of the old server: fail them visibly.
         for i in 0..self.outbox.len() {
             self.outbox[i].state = OutboxState::Failed {
-                code: "server_changed".into(),
+                code: crate::store::FailCode::ServerReplaced,
                 message: "the server was replaced; this message was not sent".into(),
             };
             let item = self.outbox[i].clone();
@@ -257,7 +316,9 @@ impl Engine {
         self.session = None;
         self.write_meta(MetaKey::Token, None);
         self.want_online = false;
-        self.emit(Event::Error(format!("logged out: {why}")));
+        self.emit(Event::Error(ErrorEvent::LoggedOut {
+            reason: why.to_owned(),
+        }));
     }
 
     pub(super) fn on_session_reply(
@@ -343,10 +404,7 @@ impl Engine {
             ..
         } = frame
         else {
-            self.emit(Event::Error(format!(
-                "sync failed: {}",
-                server_error("sync", frame)
-            )));
+            self.emit(Event::Error(error_event("sync", frame)));
             self.close_now = true;
             return;
         };

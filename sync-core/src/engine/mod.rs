@@ -24,8 +24,9 @@ pub use command::{Command, ConsumerAck, Reply, ReplyToken, ReplyValue, Request};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::error::ConnectError;
 use crate::error::Error;
-use crate::events::{ConnState, Event, SyncReport};
+use crate::events::{ConnState, ErrorEvent, Event, SyncReport};
 use crate::protocol::{ClientFrame, ConvId, RequestId, Seq, ServerFrame};
 use crate::store::{Batch, ConvRecord, MetaKey, OutboxItem, OutboxState, Session, Snapshot, Write};
 
@@ -54,6 +55,10 @@ pub struct Config {
     pub stable_after: Duration,
     /// Minimum interval between two `typing` frames for one conversation.
     pub typing_every: Duration,
+    /// How long `login`, `register`, `resume` and server requests wait for
+    /// their reply. A connection cut meanwhile is retried within it; a
+    /// server that cannot be reached fails them at once.
+    pub request_timeout: Duration,
     /// Seed of the jitter generator (tests pass a fixed one).
     pub seed: u64,
     /// Keep the session token in the store, so a restart can `resume(None)`. An app that
@@ -76,6 +81,7 @@ impl Default for Config {
             backoff_max: Duration::from_secs(8),
             stable_after: Duration::from_secs(30),
             typing_every: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(30),
             seed: 0x5eed,
             persist_token: true,
         }
@@ -85,13 +91,28 @@ impl Default for Config {
 /// What an outstanding request id is waiting for.
 #[derive(Debug, Clone)]
 enum Pending {
-    Account(Option<ReplyToken>),
+    /// A log-in; the request is kept so that a cut connection can ask again.
+    Account(Option<ReplyToken>, Option<AccountReq>),
     Sync,
-    Fetch { conv: ConvId, req: FetchReq },
-    Older { conv: ConvId, token: ReplyToken },
-    Out { client_id: String },
-    Read { conv: ConvId, seq: Seq },
-    Request { token: ReplyToken, request: Request },
+    Fetch {
+        conv: ConvId,
+        req: FetchReq,
+    },
+    Older {
+        conv: ConvId,
+        token: ReplyToken,
+    },
+    Out {
+        client_id: String,
+    },
+    Read {
+        conv: ConvId,
+        seq: Seq,
+    },
+    Request {
+        token: ReplyToken,
+        request: Request,
+    },
     Ignore,
 }
 
@@ -176,6 +197,8 @@ pub struct Engine {
     report: SyncReport,
     last_report: Option<SyncReport>,
     rng: u64,
+    /// Why the last connection attempt failed or the connection ended.
+    last_error: Option<ConnectError>,
 
     transmits: VecDeque<ClientFrame>,
     batch: Batch,
@@ -239,6 +262,7 @@ impl Engine {
             report: SyncReport::default(),
             last_report: None,
             rng,
+            last_error: None,
             transmits: VecDeque::new(),
             batch: Batch::default(),
             batches: VecDeque::new(),
@@ -333,9 +357,9 @@ impl Engine {
         self.last_rx = Some(now);
         match crate::protocol::decode_server_frame(text) {
             Ok(frame) => self.on_frame(now, frame),
-            Err(e) => self.emit(Event::Error(format!(
+            Err(e) => self.emit(Event::Error(ErrorEvent::Protocol(format!(
                 "ignored a malformed server frame: {e}"
-            ))),
+            )))),
         }
         self.mark_live_since(now);
         self.seal();
@@ -379,7 +403,11 @@ impl Engine {
                 message,
                 ..
             } => {
-                self.emit(Event::Error(format!("server error {code}: {message}")));
+                self.emit(Event::Error(ErrorEvent::Server {
+                    context: "server".into(),
+                    code,
+                    message,
+                }));
             }
             other => {
                 // Replies to requests we no longer track (from before a
@@ -393,7 +421,7 @@ impl Engine {
 
     fn on_reply(&mut self, now: Instant, p: Pending, frame: ServerFrame) {
         match p {
-            Pending::Account(token) => self.on_session_reply(now, token, frame),
+            Pending::Account(token, _) => self.on_session_reply(now, token, frame),
             Pending::Sync => self.on_sync_reply(now, frame),
             Pending::Fetch { conv, req } => self.on_fetch_reply(conv, Some(req), None, frame),
             Pending::Older { conv, token } => self.on_fetch_reply(conv, None, Some(token), frame),
@@ -563,6 +591,18 @@ impl Engine {
         x ^= x << 17;
         self.rng = x;
         x
+    }
+}
+
+/// The background failure a non-success reply describes.
+fn error_event(context: impl Into<String>, frame: ServerFrame) -> ErrorEvent {
+    match frame {
+        ServerFrame::Error { code, message, .. } => ErrorEvent::Server {
+            context: context.into(),
+            code,
+            message,
+        },
+        other => ErrorEvent::Protocol(format!("{}: unexpected reply {other:?}", context.into())),
     }
 }
 

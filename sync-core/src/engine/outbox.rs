@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Engine, Pending, Phase, ReplyToken, ReplyValue, server_error};
+use super::{Engine, Pending, Phase, ReplyToken, ReplyValue};
 use crate::error::Error;
 use crate::events::Event;
 use crate::protocol::{ClientFrame, ConvId, EntryKind, ErrorCode, Message, Seq, ServerFrame};
@@ -179,7 +179,7 @@ impl Engine {
                     return;
                 }
                 self.outbox[pos].state = OutboxState::Failed {
-                    code: code.as_str().to_owned(),
+                    code: crate::store::FailCode::Server(code),
                     message: message.clone(),
                 };
                 let item = self.outbox[pos].clone();
@@ -198,8 +198,7 @@ impl Engine {
                 self.dispatch_outbox();
             }
             other => {
-                let err = server_error("send", other);
-                self.emit(Event::Error(format!("unexpected reply to send: {err}")));
+                self.emit(Event::Error(super::error_event("send", other)));
                 self.outbox[pos].state = OutboxState::Pending;
             }
         }

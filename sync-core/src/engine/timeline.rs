@@ -225,8 +225,11 @@ impl Engine {
                 }
             }
             other => {
-                let err = server_error("pull", other);
-                self.emit(Event::Error(format!("fetching {conv}: {err}")));
+                let err = server_error("pull", other.clone());
+                self.emit(Event::Error(super::error_event(
+                    format!("fetching {conv}"),
+                    other,
+                )));
                 self.stalled.insert(conv.clone());
                 if let Some(t) = token {
                     self.reply(t, Err(err));

@@ -122,11 +122,48 @@ pub enum OutboxState {
     Sending,
     /// Refused permanently; the app may `retry` or `discard` it.
     Failed {
-        /// Protocol error code, e.g. `too_large`.
-        code: String,
-        /// Human text from the server.
+        /// Why.
+        code: FailCode,
+        /// Human text (from the server, or the engine's reason).
         message: String,
     },
+}
+
+/// Why an outbox row failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailCode {
+    /// The server refused it with this code (e.g. `too_large`).
+    Server(crate::protocol::ErrorCode),
+    /// The server was replaced (a new `server_id`): the row names a
+    /// conversation of the old one and was never sent.
+    ServerReplaced,
+}
+
+impl FailCode {
+    /// The stored (and displayed) name: the protocol code, or `server_changed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailCode::Server(c) => c.as_str(),
+            FailCode::ServerReplaced => "server_changed",
+        }
+    }
+
+    /// The code for a stored name; an unknown name reads as `internal`.
+    pub fn parse(s: &str) -> FailCode {
+        match s {
+            "server_changed" => FailCode::ServerReplaced,
+            other => FailCode::Server(
+                crate::protocol::ErrorCode::parse(other)
+                    .unwrap_or(crate::protocol::ErrorCode::Internal),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for FailCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One message the user sent that the server has not acknowledged yet.

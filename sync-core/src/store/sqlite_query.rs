@@ -360,7 +360,9 @@ impl SqliteStore {
                     body: r.get(4)?,
                     state: match state.as_str() {
                         "failed" => OutboxState::Failed {
-                            code: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                            code: super::FailCode::parse(
+                                &r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                            ),
                             message: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
                         },
                         "sending" => OutboxState::Sending,

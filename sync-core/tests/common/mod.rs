@@ -152,7 +152,7 @@ impl<S: Store> Harness<S> {
     /// Connect, sync, catch up.
     pub fn go_live(&mut self) {
         self.cmd(Command::Connect).expect("connect");
-        if let ConnState::Reconnecting { in_ms } = self.engine.state().clone() {
+        if let ConnState::Reconnecting { in_ms, .. } = self.engine.state().clone() {
             self.advance(Duration::from_millis(in_ms));
         }
         self.run();

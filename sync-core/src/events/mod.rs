@@ -1,7 +1,10 @@
 //! What the engine tells the app: connection states, change notifications
 //! and the catch-up report.
 
-use crate::protocol::{ConvId, Message, Seq};
+pub(crate) mod queue;
+
+use crate::error::ConnectError;
+use crate::protocol::{ConvId, ErrorCode, Message, Seq};
 
 /// Connection state as the app should show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +24,17 @@ pub enum ConnState {
     Reconnecting {
         /// Milliseconds until the next attempt.
         in_ms: u64,
+        /// Why the last attempt failed or the connection ended, when known.
+        last_error: Option<ConnectError>,
     },
     /// Connected but without a valid session: register or log in.
     LoggedOut,
+    /// Stopped for good: retrying cannot help (a rejected certificate, a
+    /// server that refuses the WebSocket upgrade). `start` tries again.
+    Failed {
+        /// Why.
+        error: ConnectError,
+    },
 }
 
 /// Figures of one completed catch-up.
@@ -85,5 +96,58 @@ pub enum Event {
         reason: String,
     },
     /// Something failed that the user may want to know about.
-    Error(String),
+    Error(ErrorEvent),
+    /// The app fell behind and this many notifications were merged away
+    /// or dropped (`NewMessage`, `Typing`, `Receipt`): re-query what is on
+    /// screen. Messages are never lost: read them through a
+    /// [`crate::MessageStream`].
+    Lagged {
+        /// Notifications dropped.
+        dropped: u64,
+    },
+}
+
+/// A failure the app may want to show; `Display` gives one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ErrorEvent {
+    /// A connection attempt failed, or an open connection ended.
+    #[error("connecting to {url}: {cause}")]
+    Connection {
+        /// The server URL.
+        url: String,
+        /// What failed.
+        cause: ConnectError,
+    },
+    /// The server is shutting down (close code 1001); the engine reconnects.
+    #[error("the server closed the connection: it is shutting down (1001)")]
+    ServerClosing,
+    /// No frame for this long: the connection was closed and is retried.
+    #[error("no frame for {secs} s: connection considered dead")]
+    Dead {
+        /// Seconds of silence.
+        secs: u64,
+    },
+    /// The session was refused or revoked: log in again.
+    #[error("logged out: {reason}")]
+    LoggedOut {
+        /// Why.
+        reason: String,
+    },
+    /// The server answered a background request with an error.
+    #[error("{context}: server error {code}: {message}")]
+    Server {
+        /// What was being done (`sync`, `fetching c1`, …).
+        context: String,
+        /// Protocol error code.
+        code: ErrorCode,
+        /// The server's text.
+        message: String,
+    },
+    /// The server sent something this client cannot use.
+    #[error("{0}")]
+    Protocol(String),
+    /// A store write failed (a full disk, a broken file). What it held is
+    /// kept in memory while the process runs.
+    #[error("store write failed: {0}")]
+    Store(String),
 }

@@ -1,0 +1,159 @@
+//! sync-core's failures are typed, prompt and in order: a bad URL fails in
+//! `open`, a closed port fails `login` at once with `Error::Connect`, the
+//! error event comes before the state it explains, and a `send_and_wait`
+//! that times out says the message is still queued and can be waited for.
+
+use std::time::Duration;
+
+use server_mock::{Config, DbLocation};
+use sync_core::{ClientBuilder, ConnState, ConnectError, Error, ErrorEvent, Event};
+
+/// A loopback port with nothing listening on it.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn a_malformed_or_unusable_url_fails_in_open() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, want) in [
+        ("http://127.0.0.1:1/v1", "must start with ws://"),
+        ("ws://", "invalid server URL"),
+        ("not a url", "invalid server URL"),
+        ("wss://example.org/v1", "needs TLS support"),
+    ] {
+        let err = ClientBuilder::new(url, dir.path().join("a.db"), "dev")
+            .open()
+            .map(drop)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Connect { .. }) && err.to_string().contains(want),
+            "{url}: {err}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_against_a_closed_port_fails_at_once_with_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("ws://127.0.0.1:{}/v1", closed_port());
+    let (client, mut events) = ClientBuilder::new(&url, dir.path().join("a.db"), "dev")
+        .open()
+        .unwrap();
+    let err = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.login("alice", "password-123"),
+    )
+    .await
+    .expect("login gave up within 2 s (it used to wait 30 s)")
+    .unwrap_err();
+    let Error::Connect {
+        url: got,
+        cause: ConnectError::Refused(detail),
+    } = &err
+    else {
+        panic!("not a refused connection: {err:?}");
+    };
+    assert_eq!(got, &url);
+    assert!(detail.contains("refused"), "{detail}");
+    // The error event is delivered, typed, before any later state.
+    let mut seen = Vec::new();
+    while let Some(e) = events.try_recv() {
+        seen.push(e);
+    }
+    let error_at = seen
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                Event::Error(ErrorEvent::Connection {
+                    cause: ConnectError::Refused(_),
+                    ..
+                })
+            )
+        })
+        .unwrap_or_else(|| panic!("{seen:?}"));
+    assert!(
+        seen[error_at + 1..]
+            .iter()
+            .all(|e| !matches!(e, Event::Connection(ConnState::Connecting))),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnecting_state_carries_its_cause_and_a_timed_out_send_stays_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let config = |listen| Config {
+        listen,
+        db: DbLocation::Path(db.clone()),
+        ..Config::default()
+    };
+    let server = server_mock::start(config("127.0.0.1:0".parse().unwrap()))
+        .await
+        .unwrap();
+    let url = server.url();
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/v1")
+        .parse()
+        .unwrap();
+    let (alice, _events) = ClientBuilder::new(&url, dir.path().join("alice.db"), "dev")
+        .open()
+        .unwrap();
+    alice.register("alice", "password-123").await.unwrap();
+    alice.wait_live(Duration::from_secs(10)).await.unwrap();
+    let group = alice.create_group("notes", &[]).await.unwrap();
+    server.shutdown().await;
+
+    // Down: the state says why, typed.
+    let state = {
+        let mut tries = 0;
+        loop {
+            let s = alice.state();
+            if let ConnState::Reconnecting {
+                last_error: Some(ConnectError::Refused(_)),
+                ..
+            } = s
+            {
+                break s;
+            }
+            tries += 1;
+            assert!(
+                tries < 500,
+                "never Reconnecting with a refused cause: {s:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    assert!(matches!(state, ConnState::Reconnecting { .. }));
+
+    // A send that is not acknowledged in time is still queued: the error
+    // names it, and the app can wait again instead of sending a copy.
+    let err = alice
+        .send_and_wait(&group, "while down", Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    let Error::SendTimeout { client_id } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(err.to_string().contains("still queued"), "{err}");
+    assert_eq!(alice.outbox().unwrap()[0].client_id, *client_id);
+    let server = server_mock::start(config(addr)).await.unwrap();
+    alice.reconnect_now();
+    let seq = alice
+        .wait_sent(client_id, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(seq >= 2, "{seq}");
+    assert!(alice.outbox().unwrap().is_empty());
+    // Asking again for a row that is gone says so.
+    let gone = alice
+        .wait_sent(client_id, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(gone, Error::UnknownOutboxRow(_)), "{gone:?}");
+    server.shutdown().await;
+}
