@@ -632,8 +632,36 @@ impl Client {
 
     /// Marks this conversation as the one on screen: it is kept complete
     /// from its newest page on. Opening a group costs one `history` page.
-    pub fn open(&self, conv: &ConvId) {
+    ///
+    /// The command is handed to the engine at once; the returned future
+    /// resolves when the newest page is stored (at once when nothing was
+    /// missing), with [`Error::Offline`] when there is no connection to
+    /// fetch it (the cached part is there to show), or with the server's
+    /// refusal. Dropping the future does not undo the open.
+    pub fn open(
+        &self,
+        conv: &ConvId,
+    ) -> impl std::future::Future<Output = Result<(), Error>> + Send + use<> {
         let _ = self.send_cmd(Command::Open(Some(conv.clone())));
+        let token = self.token();
+        let (tx, rx) = oneshot::channel();
+        let sent = self.inner.cmds.send(DriverMsg {
+            cmd: Command::WaitOpened {
+                conv: conv.clone(),
+                token,
+            },
+            ack: None,
+            reply: Some((token, tx)),
+        });
+        let timeout = self.inner.request_timeout;
+        async move {
+            sent.map_err(|_| Error::DriverGone)?;
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(r)) => r.map(drop),
+                Ok(Err(_)) => Err(Error::DriverGone),
+                Err(_) => Err(Error::Timeout),
+            }
+        }
     }
 
     /// No conversation is on screen any more.

@@ -292,7 +292,7 @@ async fn run(seed: u64) {
     };
     for (i, dev) in devices.iter().enumerate() {
         // Each device keeps one group open (eager); directs are always eager.
-        dev.client.open(if i % 2 == 0 { &g1 } else { &g2 });
+        drop(dev.client.open(if i % 2 == 0 { &g1 } else { &g2 }));
         wait_for(
             &format!("{} to list 4 conversations", dev.name),
             Duration::from_secs(20),
@@ -490,7 +490,7 @@ async fn run(seed: u64) {
                 if s.kind == sync_core::protocol::ConvKind::Group
                     && dev.client.timeline_len(conv).unwrap_or(0) < s.last_seq
                 {
-                    dev.client.open(conv);
+                    drop(dev.client.open(conv));
                     for _ in 0..20 {
                         if dev.client.timeline_len(conv).unwrap_or(0) >= s.last_seq {
                             break;

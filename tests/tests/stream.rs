@@ -214,7 +214,15 @@ async fn a_gap_is_filled_and_streamed_once_and_older_history_is_never_streamed()
     alice.wait_live(WAIT).await.unwrap();
 
     // Opening the group stores its newest page only: a hole below it.
-    alice.open(&group);
+    // `open` resolves once the newest page is stored.
+    alice.open(&group).await.unwrap();
+    let newest = alice
+        .timeline(&group, sync_core::TimelineQuery::Latest { limit: 1 })
+        .unwrap();
+    assert!(
+        matches!(&newest[..], [sync_core::TimelineItem::Message(m)] if m.body.as_deref() == Some("m1200")),
+        "{newest:?}"
+    );
     alice.load_older(&group).await.unwrap();
     let held_before = alice.timeline_len(&group).unwrap();
     assert!(held_before < 1_000, "{held_before}");
@@ -258,7 +266,7 @@ async fn a_gap_is_filled_and_streamed_once_and_older_history_is_never_streamed()
         })
         .await
         .unwrap();
-    carol.open(&group);
+    carol.open(&group).await.unwrap();
     for _ in 0..3 {
         carol.load_older(&group).await.unwrap();
     }

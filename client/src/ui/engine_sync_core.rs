@@ -72,7 +72,8 @@ impl Engine for Client {
         Client::reconnect_now(self);
     }
     fn open(&self, conv: &ConvId) {
-        Client::open(self, conv);
+        // The view re-reads on the events that follow; no need to wait.
+        drop(Client::open(self, conv));
     }
     fn load_older(&self, conv: &ConvId) -> BoxFut<()> {
         let (c, conv) = (self.clone(), conv.clone());

@@ -131,6 +131,15 @@ pub enum Command {
     ReconnectNow,
     /// The conversation now on screen (eagerly fetched), or none.
     Open(Option<ConvId>),
+    /// Reply once the conversation's fetches on the wire are done (after
+    /// `Open`: its newest page is stored), at once if none is, or with
+    /// `Offline`.
+    WaitOpened {
+        /// The conversation.
+        conv: ConvId,
+        /// Reply token.
+        token: ReplyToken,
+    },
     /// Load one older page / fill the highest gap of a conversation.
     LoadOlder {
         /// The conversation.

@@ -77,6 +77,7 @@ impl Engine {
         self.queued.clear();
         self.fetching.clear();
         self.retry_at.clear();
+        self.fail_open_waiters();
         let mut resend = Vec::new();
         for (_, p) in std::mem::take(&mut self.pending) {
             match p {

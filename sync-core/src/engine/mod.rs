@@ -190,6 +190,8 @@ pub struct Engine {
     follow: HashMap<ConvId, Seq>,
     /// A stream covers every conversation, including ones that appear later.
     follow_all: bool,
+    /// `open` calls waiting for a conversation's fetches to finish.
+    open_waiters: HashMap<ConvId, Vec<ReplyToken>>,
     account_queue: VecDeque<(AccountReq, Option<ReplyToken>)>,
     waiters: HashMap<String, ReplyToken>,
     retry_at: HashMap<ConvId, Instant>,
@@ -255,6 +257,7 @@ impl Engine {
             open: None,
             follow: HashMap::new(),
             follow_all: false,
+            open_waiters: HashMap::new(),
             account_queue: VecDeque::new(),
             waiters: HashMap::new(),
             retry_at: HashMap::new(),
@@ -518,6 +521,7 @@ impl Engine {
                     self.plan_fetches();
                 }
             }
+            Command::WaitOpened { conv, token } => self.wait_opened(conv, token),
             Command::LoadOlder { conv, token } => self.load_older(conv, token),
             Command::Request { request, token } => self.request(request, token),
         }

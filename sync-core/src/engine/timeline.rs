@@ -231,6 +231,7 @@ impl Engine {
                     other,
                 )));
                 self.stalled.insert(conv.clone());
+                self.settle_open_waiters(&conv, Some(&err));
                 if let Some(t) = token {
                     self.reply(t, Err(err));
                 }
@@ -247,10 +248,11 @@ impl Engine {
                 && self.fetches_in_flight() < self.cfg.max_parallel_pulls
             {
                 // Keep this conversation's slot: continue paging right away.
-                self.start_fetch(conv);
+                self.start_fetch(conv.clone());
             }
         }
         self.plan_fetches();
+        self.settle_open_waiters(&conv, None);
     }
 
     /// A pushed entry.
@@ -353,6 +355,52 @@ impl Engine {
                 conv: conv.clone(),
                 message: m,
             });
+        }
+    }
+
+    pub(super) fn wait_opened(&mut self, conv: ConvId, token: ReplyToken) {
+        if !self.authenticated() {
+            self.reply(token, Err(Error::Offline));
+        } else if !self.convs.contains_key(&conv) {
+            self.reply(token, Err(Error::UnknownConversation(conv.0)));
+        } else if self.fetching.contains_key(&conv) || self.queued.contains(&conv) {
+            self.open_waiters.entry(conv).or_default().push(token);
+        } else {
+            self.reply(token, Ok(ReplyValue::Done));
+        }
+    }
+
+    /// Answers the `open` calls waiting for `conv` once nothing of it is on
+    /// the wire or queued any more (or with the error that stopped it).
+    fn settle_open_waiters(&mut self, conv: &ConvId, failed: Option<&Error>) {
+        let busy = self.fetching.contains_key(conv) || self.queued.contains(conv);
+        if busy && failed.is_none() {
+            return;
+        }
+        for t in self.open_waiters.remove(conv).unwrap_or_default() {
+            let r = match failed {
+                Some(Error::Server {
+                    request,
+                    code,
+                    message,
+                }) => Err(Error::Server {
+                    request,
+                    code: *code,
+                    message: message.clone(),
+                }),
+                Some(_) => Err(Error::Disconnected),
+                None => Ok(ReplyValue::Done),
+            };
+            self.reply(t, r);
+        }
+    }
+
+    /// The connection dropped: every waiting `open` learns it.
+    pub(super) fn fail_open_waiters(&mut self) {
+        for (_, tokens) in std::mem::take(&mut self.open_waiters) {
+            for t in tokens {
+                self.reply(t, Err(Error::Disconnected));
+            }
         }
     }
 
