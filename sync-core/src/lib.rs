@@ -1,32 +1,34 @@
-//! sync-core: a local sync engine for the timeline protocol (`shared/PROTOCOL.md`).
+//! sync-core: a local sync engine for the convo timeline protocol
+//! (`shared/PROTOCOL.md`). It keeps a SQLite copy of the user's
+//! conversations, syncs it over WebSocket, and sends through a durable
+//! outbox. The guide for app authors is `docs/SYNC-CORE-API.md`.
 //!
-//! Modules:
-//! - [`protocol`]: serde types for every frame, strict decoding, field rules.
-//!   Always built; the `engine` feature (default) adds everything else.
-//! - [`store`]: the local cache — the [`store::Store`] trait, SQLite and
-//!   in-memory implementations, held-range/gap arithmetic.
-//! - [`engine`]: the sans-IO state machine (`handle_*` in, `poll_*` out).
-//! - `driver`: the tokio task owning the socket, timers and engine, plus the
-//!   store thread that commits every write.
-//! - [`client`]: the public handle ([`Client`], [`ClientBuilder`]).
-//! - [`events`]: [`Event`], [`ConnState`], [`SyncReport`].
+//! Two public surfaces:
 //!
-//! Data flow: the app calls a [`Client`] method → a command goes to the
-//! driver thread → [`engine::Engine::handle_command`] updates its in-memory
-//! mirror and emits frames, a store batch and events → the driver writes the
-//! frames to the WebSocket and hands the batch, then the events (and any
-//! reply), to the store thread, which commits the batch in one `BEGIN
-//! IMMEDIATE` transaction before delivering what follows it. Server frames
-//! take the same path through [`engine::Engine::handle_frame`]. Queries
-//! ([`Client::timeline`], [`Client::conversations`], …) read a separate
-//! SQLite connection and never touch the network.
+//! - **The app's**, at the crate root: [`ClientBuilder`] and [`Client`]
+//!   (commands resolve with [`Committed`] once stored; [`blocking`] for
+//!   synchronous callers), [`MessageStream`] (every entry exactly once per
+//!   stored position, and exactly-once replies), [`Events`] (bounded,
+//!   coalescing change notifications), the query types ([`ConvRow`],
+//!   [`TimelineItem`], [`TimelineQuery`], …) and the errors ([`Error`],
+//!   [`ConnectError`], [`ErrorEvent`]). [`protocol`] holds the wire types.
+//! - **The store implementor's**: [`store`], with the [`store::Store`]
+//!   trait, exactly the types an implementation reads and writes
+//!   ([`store::Snapshot`], [`store::Batch`], [`store::Write`], …), the
+//!   SQLite and in-memory implementations, and
+//!   [`store_integration_tests!`], the suite a new store must pass.
 //!
-//! Invariants and where they live: a cursor never ahead of its messages
-//! (one batch per apply, `store::Write::Messages` + `store::Write::Conv`);
-//! exact gaps (`store::ranges`); per-conversation send order and retries with
-//! the same client id (`engine/outbox.rs`); lazy groups and bounded opens
-//! (`engine/timeline.rs`); resets on a changed `server_id` or a backwards
-//! `last_seq` (`engine/connect.rs`).
+//! Inside: a sans-IO engine (frames, timer and commands in; frames, store
+//! batches and events out), a driver thread that owns the socket, and a
+//! store thread that commits every batch (group-committing what is queued)
+//! before delivering the events and replies that follow it. Queries read
+//! their own SQLite connections and never touch the network.
+//!
+//! Invariants: a cursor is never ahead of its messages (one batch per
+//! apply); gaps are exact; per-conversation send order and retries with
+//! the same client id; lazy groups and bounded opens; resets on a changed
+//! `server_id` or a backwards `last_seq`. ARCHITECTURE.md says where each
+//! lives.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
@@ -41,7 +43,7 @@ mod committed;
 #[cfg(feature = "engine")]
 mod driver;
 #[cfg(feature = "engine")]
-pub mod engine;
+pub(crate) mod engine;
 #[cfg(feature = "engine")]
 pub mod error;
 #[cfg(feature = "engine")]
@@ -55,6 +57,8 @@ pub mod stream;
 pub use client::{Client, ClientBuilder, Events};
 #[cfg(feature = "engine")]
 pub use committed::Committed;
+#[cfg(feature = "engine")]
+pub use engine::Config;
 #[cfg(feature = "engine")]
 pub use error::{ConnectError, Error};
 #[cfg(feature = "engine")]

@@ -20,7 +20,7 @@ use conformance::proxy::{Faults, Proxy};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use server_mock::{Config, DbLocation, RunningServer};
-use sync_core::engine::Config as EngineConfig;
+use sync_core::Config as EngineConfig;
 use sync_core::protocol::{ConvId, Message, Summary};
 use sync_core::{Client, ClientBuilder, Events, TimelineItem, TimelineQuery};
 use tokio::sync::Mutex;

@@ -17,6 +17,8 @@
 mod command;
 mod connect;
 mod outbox;
+#[cfg(test)]
+mod tests;
 mod timeline;
 
 pub use command::{Command, ConsumerAck, Reply, ReplyToken, ReplyValue, Request};
@@ -329,6 +331,7 @@ impl Engine {
     }
 
     /// Current connection state.
+    #[cfg(test)]
     pub fn state(&self) -> &ConnState {
         &self.state
     }
@@ -339,18 +342,15 @@ impl Engine {
     }
 
     /// The stored session, if any.
+    #[cfg(test)]
     pub fn session(&self) -> Option<&Session> {
         self.session.as_ref()
     }
 
     /// The engine's view of one conversation (for tests and diagnostics).
+    #[cfg(test)]
     pub fn conv(&self, conv: &ConvId) -> Option<&ConvRecord> {
         self.convs.get(conv)
-    }
-
-    /// The engine's outbox (for tests and diagnostics).
-    pub fn outbox(&self) -> &[OutboxItem] {
-        &self.outbox
     }
 
     // ---- inputs --------------------------------------------------------

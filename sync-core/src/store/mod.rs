@@ -10,6 +10,7 @@ pub mod memory;
 pub mod ranges;
 pub mod sqlite;
 mod sqlite_query;
+pub mod suite;
 
 pub use memory::MemoryStore;
 pub use ranges::{RangeSet, SeqRange};

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use sync_core::engine::Config as EngineConfig;
+use sync_core::Config as EngineConfig;
 use sync_core::protocol::ConvId;
 use sync_core::{Client, ClientBuilder, ConnState, Events};
 

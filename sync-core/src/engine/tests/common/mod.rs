@@ -8,10 +8,10 @@ pub mod model;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use sync_core::engine::{Command, Config, Engine, Reply};
-use sync_core::protocol::{ClientFrame, ConvId, ServerFrame};
-use sync_core::store::{MemoryStore, OutboxItem, OutboxKind, OutboxState, Store};
-use sync_core::{ConnState, Event};
+use crate::engine::{Command, Config, Engine, Reply};
+use crate::protocol::{ClientFrame, ConvId, ServerFrame};
+use crate::store::{MemoryStore, OutboxItem, OutboxKind, OutboxState, Store};
+use crate::{ConnState, Event};
 
 pub use model::ModelServer;
 
@@ -137,7 +137,7 @@ impl<S: Store> Harness<S> {
         self.pump_outputs();
     }
 
-    pub fn cmd(&mut self, c: Command) -> Result<(), sync_core::Error> {
+    pub fn cmd(&mut self, c: Command) -> Result<(), crate::Error> {
         let r = self.engine.handle_command(self.now, c);
         self.pump_outputs();
         r
@@ -202,7 +202,7 @@ pub fn logged_in(server: ModelServer) -> Harness<MemoryStore> {
 }
 
 pub fn seed_session(store: &mut impl Store) {
-    use sync_core::store::{Batch, MetaKey, Write};
+    use crate::store::{Batch, MetaKey, Write};
     store
         .apply(&Batch {
             writes: vec![
@@ -217,8 +217,8 @@ pub fn seed_session(store: &mut impl Store) {
 
 // ---- small helpers shared by the engine tests ----
 
-use sync_core::protocol::ConvKind;
-use sync_core::store::{TimelineItem, TimelineQuery};
+use crate::protocol::ConvKind;
+use crate::store::{TimelineItem, TimelineQuery};
 
 pub fn c(s: &str) -> ConvId {
     ConvId::from(s)

@@ -1,15 +1,13 @@
 //! Deterministic engine tests: every sync rule as plain function calls, no
 //! sockets, a fake clock, and a model server speaking protocol frames.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Harness, ME, ModelServer, c, last_id, logged_in, seqs, server_with_direct};
-use sync_core::engine::Command;
-use sync_core::protocol::{ClientFrame, ConvKind};
-use sync_core::store::{MemoryStore, OutboxState, SeqRange, Store, TimelineItem, TimelineQuery};
-use sync_core::{ConnState, Event};
+use super::common::{Harness, ME, ModelServer, c, last_id, logged_in, seqs, server_with_direct};
+use crate::engine::Command;
+use crate::protocol::{ClientFrame, ConvKind};
+use crate::store::{MemoryStore, OutboxState, SeqRange, Store, TimelineItem, TimelineQuery};
+use crate::{ConnState, Event};
 
 #[test]
 fn catch_up_pulls_direct_pages_and_keeps_groups_lazy() {
@@ -161,7 +159,7 @@ fn disconnect_in_the_middle_of_a_paged_pull_resumes_from_the_cursor() {
     h.disconnect();
     assert!(matches!(h.engine.state(), ConnState::Reconnecting { .. }));
     // Restart from the store as a crash would, then reconnect.
-    h.restart(common::test_config());
+    h.restart(super::common::test_config());
     h.go_live();
     assert_eq!(seqs(&h, "d1"), (1..=1500).collect::<Vec<_>>());
     let afters: Vec<u64> = h
@@ -396,7 +394,7 @@ fn a_full_listing_drops_vanished_conversations_but_left_ones_stay_readable() {
     h.go_live();
     assert!(h.store.conversation(&c("g1")).unwrap().unwrap().left);
     // Force a full listing: g2 is gone, g1 (left) is kept read-only.
-    h.engine = sync_core::engine::Engine::new(common::test_config(), {
+    h.engine = crate::engine::Engine::new(super::common::test_config(), {
         let mut snap = h.store.load().unwrap();
         snap.since = None;
         snap
@@ -415,10 +413,10 @@ fn a_full_listing_drops_vanished_conversations_but_left_ones_stay_readable() {
         "{convs:?}"
     );
     let err = h.cmd(Command::Enqueue {
-        item: sync_core::store::OutboxItem {
+        item: crate::store::OutboxItem {
             client_id: "z".into(),
             conv: c("g1"),
-            kind: sync_core::store::OutboxKind::Send,
+            kind: crate::store::OutboxKind::Send,
             body: Some("hi".into()),
             state: OutboxState::Pending,
             created_ts: 1,
@@ -426,7 +424,7 @@ fn a_full_listing_drops_vanished_conversations_but_left_ones_stay_readable() {
         wait: None,
         ack: None,
     });
-    assert!(matches!(err, Err(sync_core::Error::ReadOnly(_))));
+    assert!(matches!(err, Err(crate::Error::ReadOnly(_))));
 }
 
 #[test]
@@ -597,7 +595,7 @@ fn a_disconnect_in_the_middle_of_a_full_listing_restarts_it() {
         "mid-listing token not stored"
     );
     h.disconnect();
-    h.restart(common::test_config());
+    h.restart(super::common::test_config());
     h.go_live();
     assert_eq!(h.store.conversations().unwrap().len(), 5);
     let sinces: Vec<_> = h
@@ -648,7 +646,7 @@ fn a_summary_older_than_pushes_already_counted_does_not_lose_unread() {
         h.to_client.push_back(p);
     }
     h.to_client
-        .push_back(sync_core::protocol::ServerFrame::Conversation {
+        .push_back(crate::protocol::ServerFrame::Conversation {
             re: None,
             conversation: stale,
         });
@@ -667,7 +665,7 @@ fn a_long_direct_catch_up_keeps_pages_in_flight_within_the_budget() {
         h.deliver_one(); // hello, session, sync reply
     }
     // One conversation to fill: all four slots go to consecutive pages of it.
-    let afters = |h: &common::Harness<MemoryStore>| -> Vec<u64> {
+    let afters = |h: &super::common::Harness<MemoryStore>| -> Vec<u64> {
         h.sent_of("pull")
             .iter()
             .map(|f| match f {
@@ -691,7 +689,7 @@ fn a_server_going_away_says_so_and_the_client_reconnects() {
     h.engine.handle_disconnected(h.now, Some(1001));
     h.pump_outputs();
     assert_eq!(
-        h.count_events(|e| matches!(e, Event::Error(sync_core::ErrorEvent::ServerClosing))),
+        h.count_events(|e| matches!(e, Event::Error(crate::ErrorEvent::ServerClosing))),
         1
     );
     assert!(matches!(h.engine.state(), ConnState::Reconnecting { .. }));

@@ -2,16 +2,14 @@
 //! restarts, sends and reads end with the local cache equal to the model
 //! server's state.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::{Harness, ME, ModelServer};
+use super::common::{Harness, ME, ModelServer};
+use crate::ConnState;
+use crate::engine::Command;
+use crate::protocol::{ConvId, ConvKind, EntryKind};
+use crate::store::{MemoryStore, SqliteStore, Store, TimelineItem, TimelineQuery};
 use proptest::prelude::*;
-use sync_core::ConnState;
-use sync_core::engine::Command;
-use sync_core::protocol::{ConvId, ConvKind, EntryKind};
-use sync_core::store::{MemoryStore, SqliteStore, Store, TimelineItem, TimelineQuery};
 
 const CONVS: [&str; 3] = ["d1", "d2", "g1"];
 
@@ -51,12 +49,12 @@ fn server() -> ModelServer {
     s
 }
 
-fn small_pages() -> sync_core::engine::Config {
+fn small_pages() -> crate::engine::Config {
     // Small pages make paging, history and parallelism happen often.
-    sync_core::engine::Config {
+    crate::engine::Config {
         pull_page: 7,
         history_page: 5,
-        ..common::test_config()
+        ..super::common::test_config()
     }
 }
 
@@ -123,7 +121,7 @@ fn settle<S: Store>(h: &mut Harness<S>) {
 }
 
 fn converges<S: Store>(ops: Vec<Op>, mut store: S) -> Result<(), TestCaseError> {
-    common::seed_session(&mut store);
+    super::common::seed_session(&mut store);
     let mut h = Harness::new(server(), store, small_pages());
     let mut sent = Vec::new();
     for o in ops {

@@ -1,14 +1,12 @@
 //! Deterministic engine tests of the outbox: acks lost or duplicated,
 //! resends after reconnects, failures, rate limits, order, edits.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{ME, ModelServer, c, logged_in, seqs, server_with_direct};
-use sync_core::engine::Command;
-use sync_core::protocol::{ClientFrame, ConvKind, ErrorCode, ServerFrame};
-use sync_core::store::{OutboxState, Store, TimelineItem, TimelineQuery};
+use super::common::{ME, ModelServer, c, logged_in, seqs, server_with_direct};
+use crate::engine::Command;
+use crate::protocol::{ClientFrame, ConvKind, ErrorCode, ServerFrame};
+use crate::store::{OutboxState, Store, TimelineItem, TimelineQuery};
 
 #[test]
 fn an_ack_lost_while_its_push_arrived_leaves_one_message() {
@@ -94,7 +92,7 @@ fn a_permanent_failure_is_kept_with_its_reason_and_can_be_retried() {
     assert_eq!(
         out[0].state,
         OutboxState::Failed {
-            code: sync_core::FailCode::Server(sync_core::protocol::ErrorCode::TooLarge),
+            code: crate::FailCode::Server(crate::protocol::ErrorCode::TooLarge),
             message: "refused by the model".into()
         }
     );
@@ -162,10 +160,10 @@ fn edits_and_redactions_go_through_the_outbox_and_apply_to_the_target() {
     h.go_live();
     h.send_text("d1", "tpyo");
     h.run();
-    let edit = sync_core::store::OutboxItem {
+    let edit = crate::store::OutboxItem {
         client_id: "e1".into(),
         conv: c("d1"),
-        kind: sync_core::store::OutboxKind::Edit { target: 2 },
+        kind: crate::store::OutboxKind::Edit { target: 2 },
         body: Some("typo".into()),
         state: OutboxState::Pending,
         created_ts: 2,
@@ -185,16 +183,16 @@ fn edits_and_redactions_go_through_the_outbox_and_apply_to_the_target() {
         matches!(&tl[1], TimelineItem::Message(m) if m.body.as_deref() == Some("typo") && m.edited)
     );
     assert_eq!(h.store.search("typo", 10).unwrap().len(), 1);
-    let redact = sync_core::store::OutboxItem {
+    let redact = crate::store::OutboxItem {
         client_id: "r1".into(),
-        kind: sync_core::store::OutboxKind::Redact { target: 2 },
+        kind: crate::store::OutboxKind::Redact { target: 2 },
         body: None,
         ..match h.store.outbox().unwrap().first() {
             Some(o) => o.clone(),
-            None => sync_core::store::OutboxItem {
+            None => crate::store::OutboxItem {
                 client_id: String::new(),
                 conv: c("d1"),
-                kind: sync_core::store::OutboxKind::Send,
+                kind: crate::store::OutboxKind::Send,
                 body: None,
                 state: OutboxState::Pending,
                 created_ts: 3,

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sync_core::protocol::{
+use crate::protocol::{
     ClientFrame, ConvId, ConvKind, EntryKind, ErrorCode, Message, Seq, ServerFrame, Summary,
 };
 

@@ -1,0 +1,8 @@
+//! The engine's deterministic tests: every sync rule as plain function
+//! calls against a model server, with no sockets and a fake clock. They
+//! live inside the crate because the sans-IO engine is not public API.
+
+mod common;
+mod outbox;
+mod props;
+mod rules;
