@@ -627,8 +627,12 @@ fn after_a_search_jump_end_shows_the_newest_message() {
         s.contains("Search: needle (1 of 1)")
     });
     t.key("alice", "Enter");
+    // (The whole overlay gone: a capture can catch a redraw half done.)
     let screen = t.wait_for("alice", "the jump", |s| {
-        !s.contains("Search: needle") && timeline_pane(s).contains("the needle")
+        !s.contains("Search: needle")
+            && !s.contains("searched 1 of")
+            && timeline_pane(s).contains("the needle")
+            && s.contains("newer messages ↓")
     });
     // Newer messages stay visible under the hit, and the rest is announced.
     assert!(timeline_pane(&screen).contains("msg 0101"), "{screen}");

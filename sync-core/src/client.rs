@@ -34,11 +34,28 @@ use crate::store::{
 };
 
 /// Configures and opens a [`Client`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ClientBuilder {
     url: String,
-    db: PathBuf,
+    store: StoreSource,
     config: Config,
+}
+
+/// Where the client's cache lives.
+enum StoreSource {
+    /// A SQLite file (created if missing).
+    Path(PathBuf),
+    /// Any [`Store`] implementation.
+    Custom(Box<dyn Store>),
+}
+
+impl std::fmt::Debug for StoreSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreSource::Path(p) => f.debug_tuple("Path").field(p).finish(),
+            StoreSource::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
 }
 
 impl ClientBuilder {
@@ -51,7 +68,26 @@ impl ClientBuilder {
     ) -> ClientBuilder {
         ClientBuilder {
             url: url.into(),
-            db: db.into(),
+            store: StoreSource::Path(db.into()),
+            config: Config {
+                device: device.into(),
+                ..Config::default()
+            },
+        }
+    }
+
+    /// A builder whose cache is `store`, any [`Store`] implementation (one
+    /// that passes [`crate::store_integration_tests!`]). The client writes
+    /// through `store` on its store thread and queries through
+    /// [`Store::reader`]s.
+    pub fn with_store(
+        url: impl Into<String>,
+        store: impl Store + 'static,
+        device: impl Into<String>,
+    ) -> ClientBuilder {
+        ClientBuilder {
+            url: url.into(),
+            store: StoreSource::Custom(Box::new(store)),
             config: Config {
                 device: device.into(),
                 ..Config::default()
@@ -84,7 +120,10 @@ impl ClientBuilder {
             url: self.url.clone(),
             cause,
         })?;
-        let mut writer = SqliteStore::open(&self.db)?;
+        let mut writer: Box<dyn Store> = match self.store {
+            StoreSource::Path(p) => Box::new(SqliteStore::open(p)?),
+            StoreSource::Custom(s) => s,
+        };
         let mut snapshot = writer.load()?;
         if !self.config.persist_token && snapshot.session.take().is_some() {
             // The app keeps the token elsewhere: erase the copy an earlier run stored.
@@ -92,7 +131,8 @@ impl ClientBuilder {
             erase.writes.push(Write::Meta(MetaKey::Token, None));
             writer.apply(&erase)?;
         }
-        let reader = SqliteStore::open(&self.db)?;
+        let reader = writer.reader()?;
+        let spare = writer.reader()?;
         let user = snapshot.session.as_ref().map(|s| s.user.clone());
         let engine = Engine::new(self.config.clone(), snapshot);
         let (event_tx, event_rx) = crate::events::queue::channel();
@@ -114,7 +154,7 @@ impl ClientBuilder {
         let client = Client {
             inner: Arc::new(Inner {
                 cmds: cmd_tx,
-                db: self.db,
+                spare: Mutex::new(spare),
                 readers: Mutex::new(vec![reader]),
                 status: status_rx,
                 commits: commit_rx,
@@ -187,12 +227,12 @@ impl Events {
 #[derive(Debug)]
 struct Inner {
     cmds: mpsc::UnboundedSender<DriverMsg>,
-    /// The store file, for more reader connections.
-    db: PathBuf,
+    /// Makes more readers ([`Store::reader`]) when every idle one is busy.
+    spare: Mutex<Box<dyn Store>>,
     /// Idle reader connections: a query takes one (or opens one) and puts
     /// it back, so concurrent queries never wait for each other and the
     /// lock is held only to pop and push.
-    readers: Mutex<Vec<SqliteStore>>,
+    readers: Mutex<Vec<Box<dyn Store>>>,
     status: watch::Receiver<Status>,
     /// Bumped by the store thread after every commit (streams wait on it).
     commits: watch::Receiver<u64>,
@@ -749,15 +789,15 @@ impl Client {
     /// the store thread's writes).
     pub(crate) fn read<T>(
         &self,
-        f: impl FnOnce(&SqliteStore) -> Result<T, crate::store::StoreError>,
+        f: impl FnOnce(&dyn Store) -> Result<T, crate::store::StoreError>,
     ) -> Result<T, Error> {
         let reader = self.take_reader()?;
-        let out = f(&reader);
+        let out = f(&*reader);
         self.put_reader(reader);
         Ok(out?)
     }
 
-    pub(crate) fn take_reader(&self) -> Result<SqliteStore, Error> {
+    pub(crate) fn take_reader(&self) -> Result<Box<dyn Store>, Error> {
         // A panic while holding the lock cannot leave the pool inconsistent.
         let idle = self
             .inner
@@ -767,11 +807,16 @@ impl Client {
             .pop();
         match idle {
             Some(r) => Ok(r),
-            None => Ok(SqliteStore::open(&self.inner.db)?),
+            None => Ok(self
+                .inner
+                .spare
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .reader()?),
         }
     }
 
-    pub(crate) fn put_reader(&self, reader: SqliteStore) {
+    pub(crate) fn put_reader(&self, reader: Box<dyn Store>) {
         let mut idle = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < IDLE_READERS {
             idle.push(reader);
@@ -802,7 +847,7 @@ impl Client {
     /// None before the first connection. An app compares it across a
     /// connection to tell the user that the server was reset.
     pub fn server_id(&self) -> Result<Option<String>, Error> {
-        self.read(|r| r.server_id())
+        self.read(|r| r.meta(MetaKey::ServerId))
     }
 
     /// Conversations, most recent activity first.

@@ -17,7 +17,7 @@ use crate::error::{ConnectError, Error};
 use crate::events::queue::EventSender;
 use crate::events::{ConnState, ErrorEvent, Event, SyncReport};
 use crate::protocol::MAX_SERVER_FRAME_BYTES;
-use crate::store::{Batch, SqliteStore, Store, Write};
+use crate::store::{Batch, Store, Write};
 
 /// How long opening a socket may take before counting as a failed attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,7 +82,7 @@ type Ws =
 pub(crate) fn spawn(
     url: String,
     engine: Engine,
-    store: SqliteStore,
+    store: Box<dyn Store>,
     events: EventSender,
     status: watch::Sender<Status>,
     commits: watch::Sender<u64>,
@@ -156,7 +156,7 @@ fn is_bulk(b: &Batch) -> bool {
 /// page. Deliveries (events, replies) queued among them run after that
 /// commit, in order, so nothing is reported before it is stored.
 fn store_thread(
-    mut store: SqliteStore,
+    mut store: Box<dyn Store>,
     jobs: std_mpsc::Receiver<Job>,
     events: EventSender,
     commits: watch::Sender<u64>,
@@ -198,7 +198,7 @@ fn store_thread(
                 Job::After(a) => after.push(a),
             }
         }
-        last_failure = commit(&mut store, &group, &events).err();
+        last_failure = commit(&mut *store, &group, &events).err();
         // Streams read by position: wake them (a counter, so never blocks).
         commits.send_modify(|n| *n += 1);
         for a in after {
@@ -209,7 +209,7 @@ fn store_thread(
 
 /// Applies `group` in one transaction; if that fails, batch by batch, so one
 /// bad batch does not take the others down with it. Returns the first failure.
-fn commit(store: &mut SqliteStore, group: &[Batch], events: &EventSender) -> Result<(), String> {
+fn commit(store: &mut dyn Store, group: &[Batch], events: &EventSender) -> Result<(), String> {
     if group.len() > 1 && store.apply_all(group).is_ok() {
         return Ok(());
     }

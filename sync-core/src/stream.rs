@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::events::ConnState;
 use crate::protocol::{ConvId, EntryKind, Seq};
 use crate::store::{
-    LocalMessage, OutboxKind, SqliteStore, Store, StoreError, TimelineItem, TimelineQuery,
+    LocalMessage, MetaKey, OutboxKind, Store, StoreError, TimelineItem, TimelineQuery,
 };
 
 /// Entries read from the store per conversation per refill.
@@ -152,7 +152,9 @@ impl MessageStream {
     ) -> Result<MessageStream, Error> {
         // "Now" needs the current heads: a store that never finished a
         // catch-up does not know them, so wait for the first one.
-        if client.read(|r| r.since())?.is_none() && !matches!(opts.from, StartAt::Beginning) {
+        if client.read(|r| r.meta(MetaKey::Since))?.is_none()
+            && !matches!(opts.from, StartAt::Beginning)
+        {
             client.wait_state(|s| matches!(s, ConnState::Live)).await?;
         }
         let (rows, stored) = client.read(|r| {
@@ -303,7 +305,7 @@ impl MessageStream {
         let opts = self.opts.clone();
         let me = self.client.user().unwrap_or_default();
         let (reader, read) = tokio::task::spawn_blocking(move || {
-            let read = collect(&reader, &next, &opts, &me);
+            let read = collect(&*reader, &next, &opts, &me);
             (reader, read)
         })
         .await
@@ -328,7 +330,7 @@ fn covers(convs: &Convs, conv: &ConvId) -> bool {
 type Collected = (Vec<StreamItem>, Vec<(ConvId, Seq)>);
 
 fn collect(
-    reader: &SqliteStore,
+    reader: &dyn Store,
     next: &BTreeMap<ConvId, Seq>,
     opts: &StreamOptions,
     me: &str,

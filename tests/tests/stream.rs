@@ -379,3 +379,36 @@ fn a_send_burst_never_stalls_a_ticker_on_the_same_thread() {
     });
     rt.block_on(server.shutdown());
 }
+
+/// The second store: a client on the in-memory store (any `Store` that
+/// passes `store_integration_tests!`) syncs, sends, queries and streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_runs_on_any_store() {
+    let server = server().await;
+    let url = server.url();
+    let store = sync_core::store::MemoryStore::new();
+    let (alice, _events) = ClientBuilder::with_store(&url, store.clone(), "alice-dev")
+        .open()
+        .unwrap();
+    alice.register("alice", PASSWORD).await.unwrap();
+    alice.wait_live(WAIT).await.unwrap();
+    let mut bob = RawConn::connect(&url).await.unwrap();
+    bob.register("bob", PASSWORD, "bob-dev").await.unwrap();
+    let dm = bob.create_direct("alice").await.unwrap();
+    let mut s = alice
+        .stream_ephemeral(StreamOptions::texts())
+        .await
+        .unwrap();
+    send(&mut bob, &dm, "m", &["one", "two"]).await;
+    assert_eq!(bodies_in(&take(&mut s, 2).await, &dm), ["one", "two"]);
+    let seq = alice
+        .send_and_wait(&dm, "three", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(seq, 4);
+    // The app's handle and the store it passed in see the same data.
+    let held = sync_core::store::Store::timeline_len(&store, &dm).unwrap();
+    assert_eq!(held, alice.timeline_len(&dm).unwrap());
+    assert_eq!(held, 4);
+    server.shutdown().await;
+}

@@ -2,6 +2,7 @@
 //! [`super::SqliteStore`] (the shared store suite checks both).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use super::{
     Batch, ConvRecord, ConvRow, LocalMessage, MetaKey, OutboxItem, SearchHit, SeqRange, Session,
@@ -20,10 +21,11 @@ struct Data {
     consumers: BTreeMap<String, BTreeMap<ConvId, Seq>>,
 }
 
-/// A [`Store`] kept in memory. Cloning is cheap enough for tests.
+/// A [`Store`] kept in memory. Its [`Store::reader`]s (and clones) share
+/// the data, as connections to one database would.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
-    data: Data,
+    shared: Arc<Mutex<Data>>,
 }
 
 impl MemoryStore {
@@ -32,9 +34,14 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    /// A receipt seq, for tests.
-    pub fn receipt(&self, conv: &ConvId, user: &str) -> Option<Seq> {
-        self.data
+    fn data(&self) -> std::sync::MutexGuard<'_, Data> {
+        // Batches are swapped in whole: a panic cannot leave half of one.
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One member's receipt, for tests.
+    pub fn receipt_of(&self, conv: &ConvId, user: &str) -> Option<Seq> {
+        self.data()
             .receipts
             .get(&(conv.clone(), user.to_owned()))
             .copied()
@@ -240,32 +247,54 @@ impl Data {
 
 impl Store for MemoryStore {
     fn load(&self) -> Result<Snapshot, StoreError> {
+        let session = self.session()?;
+        let data = self.data();
         Ok(Snapshot {
-            server_id: self.data.meta.get(&MetaKey::ServerId).cloned(),
-            since: self.data.meta.get(&MetaKey::Since).cloned(),
-            session: self.session()?,
-            convs: self.data.convs.values().map(|(r, _)| r.clone()).collect(),
-            outbox: self.data.outbox.clone(),
+            server_id: data.meta.get(&MetaKey::ServerId).cloned(),
+            since: data.meta.get(&MetaKey::Since).cloned(),
+            session,
+            convs: data.convs.values().map(|(r, _)| r.clone()).collect(),
+            outbox: data.outbox.clone(),
         })
     }
 
     fn apply(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        // Apply to a copy and swap, so a batch is all-or-nothing like a transaction.
-        let mut next = self.data.clone();
-        for w in &batch.writes {
+        self.apply_all(std::slice::from_ref(batch))
+    }
+
+    fn apply_all(&mut self, batches: &[Batch]) -> Result<(), StoreError> {
+        // Apply to a copy and swap, so the batches are all-or-nothing like a transaction.
+        let mut data = self.data();
+        let mut next = data.clone();
+        for w in batches.iter().flat_map(|b| &b.writes) {
             next.apply(w);
         }
-        self.data = next;
+        *data = next;
         Ok(())
     }
 
+    fn reader(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(Box::new(self.clone()))
+    }
+
+    fn meta(&self, key: MetaKey) -> Result<Option<String>, StoreError> {
+        Ok(self.data().meta.get(&key).cloned())
+    }
+
+    fn receipt(&self, conv: &ConvId) -> Result<Seq, StoreError> {
+        Ok(self
+            .data()
+            .receipts
+            .iter()
+            .filter(|((c, _), _)| c == conv)
+            .map(|(_, s)| *s)
+            .max()
+            .unwrap_or(0))
+    }
+
     fn conversations(&self) -> Result<Vec<ConvRow>, StoreError> {
-        let mut rows: Vec<ConvRow> = self
-            .data
-            .convs
-            .values()
-            .map(|(r, a)| self.data.row(r, *a))
-            .collect();
+        let data = self.data();
+        let mut rows: Vec<ConvRow> = data.convs.values().map(|(r, a)| data.row(r, *a)).collect();
         rows.sort_by(|a, b| {
             b.last_activity_ts
                 .cmp(&a.last_activity_ts)
@@ -275,15 +304,17 @@ impl Store for MemoryStore {
     }
 
     fn conversation(&self, conv: &ConvId) -> Result<Option<ConvRow>, StoreError> {
-        Ok(self.data.convs.get(conv).map(|(r, a)| self.data.row(r, *a)))
+        let data = self.data();
+        Ok(data.convs.get(conv).map(|(r, a)| data.row(r, *a)))
     }
 
     fn timeline(&self, conv: &ConvId, q: TimelineQuery) -> Result<Vec<TimelineItem>, StoreError> {
-        let Some((rec, _)) = self.data.convs.get(conv) else {
+        let data = self.data();
+        let Some((rec, _)) = data.convs.get(conv) else {
             return Ok(Vec::new());
         };
         let empty = BTreeMap::new();
-        let tl = self.data.messages.get(conv).unwrap_or(&empty);
+        let tl = data.messages.get(conv).unwrap_or(&empty);
         let top = rec.last_seq.max(rec.cursor());
         let (below, from_anchor): (Vec<&LocalMessage>, Vec<&LocalMessage>) = match q {
             TimelineQuery::Latest { limit } => {
@@ -319,8 +350,7 @@ impl Store for MemoryStore {
             .filter(|g| g.to >= lo && g.from <= hi)
             .collect();
         let pending = if reaches_top {
-            self.data
-                .outbox
+            data.outbox
                 .iter()
                 .filter(|o| &o.conv == conv)
                 .cloned()
@@ -332,12 +362,13 @@ impl Store for MemoryStore {
     }
 
     fn timeline_len(&self, conv: &ConvId) -> Result<u64, StoreError> {
-        Ok(self.data.messages.get(conv).map_or(0, |t| t.len() as u64))
+        let data = self.data();
+        Ok(data.messages.get(conv).map_or(0, |t| t.len() as u64))
     }
 
     fn gaps(&self, conv: &ConvId) -> Result<Vec<SeqRange>, StoreError> {
-        Ok(self
-            .data
+        let data = self.data();
+        Ok(data
             .convs
             .get(conv)
             .map(|(r, _)| r.held.gaps(r.last_seq))
@@ -345,12 +376,13 @@ impl Store for MemoryStore {
     }
 
     fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+        let data = self.data();
         let words: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
         if words.is_empty() {
             return Ok(Vec::new());
         }
         let mut hits: Vec<SearchHit> = Vec::new();
-        for (conv, tl) in &self.data.messages {
+        for (conv, tl) in &data.messages {
             for m in tl.values().filter(|m| m.kind == EntryKind::Text) {
                 let Some(body) = &m.body else { continue };
                 let tokens: Vec<String> = body
@@ -385,15 +417,18 @@ impl Store for MemoryStore {
     }
 
     fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
-        Ok(self.data.outbox.clone())
+        let data = self.data();
+        Ok(data.outbox.clone())
     }
 
     fn consumer(&self, name: &str) -> Result<Option<BTreeMap<ConvId, Seq>>, StoreError> {
-        Ok(self.data.consumers.get(name).cloned())
+        let data = self.data();
+        Ok(data.consumers.get(name).cloned())
     }
 
     fn session(&self) -> Result<Option<Session>, StoreError> {
-        let m = &self.data.meta;
+        let data = self.data();
+        let m = &data.meta;
         match (
             m.get(&MetaKey::User),
             m.get(&MetaKey::Device),

@@ -434,11 +434,25 @@ pub struct SearchHit {
 ///
 /// Implementations must apply a [`Batch`] all-or-nothing; that is what keeps
 /// a cursor from ever being ahead of its messages.
-pub trait Store: Send {
+pub trait Store: Send + std::fmt::Debug {
     /// Everything the engine needs to start.
     fn load(&self) -> Result<Snapshot, StoreError>;
     /// Applies one batch in one transaction.
     fn apply(&mut self, batch: &Batch) -> Result<(), StoreError>;
+    /// Applies several batches in order, all or nothing, ideally in one
+    /// transaction (the driver group-commits what is queued). The default
+    /// applies them one by one, each atomic on its own.
+    fn apply_all(&mut self, batches: &[Batch]) -> Result<(), StoreError> {
+        batches.iter().try_for_each(|b| self.apply(b))
+    }
+    /// Another handle on the same data, for queries from other threads
+    /// while this one writes (the client keeps a few; streams use them).
+    fn reader(&self) -> Result<Box<dyn Store>, StoreError>;
+    /// A global value (`server_id`, the sync token, …).
+    fn meta(&self, key: MetaKey) -> Result<Option<String>, StoreError>;
+    /// How far the other members of `conv` have read: the highest stored
+    /// receipt (0 when none).
+    fn receipt(&self, conv: &ConvId) -> Result<Seq, StoreError>;
     /// Conversations sorted by last activity, newest first.
     fn conversations(&self) -> Result<Vec<ConvRow>, StoreError>;
     /// One conversation.

@@ -25,6 +25,9 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Debug)]
 pub struct SqliteStore {
     pub(super) conn: Connection,
+    /// Where more connections to the same database are opened (a file
+    /// path, or a shared in-memory database's URI).
+    location: String,
 }
 
 impl SqliteStore {
@@ -36,22 +39,48 @@ impl SqliteStore {
             source,
         };
         let conn = Connection::open(p).map_err(open_err)?;
-        Self::setup(conn).map_err(|e| match e {
+        Self::setup(conn, p.display().to_string()).map_err(|e| match e {
             StoreError::Write(source) => open_err(source),
             other => other,
         })
     }
 
     /// An in-memory SQLite database (for tests that want the real schema).
+    /// Its readers share it (a named shared-cache database), and it is gone
+    /// once every connection to it is closed.
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
-            path: ":memory:".into(),
-            source,
-        })?;
-        Self::setup(conn)
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let uri = format!(
+            "file:sync-core-mem-{}-{n}?mode=memory&cache=shared",
+            std::process::id()
+        );
+        let conn = Self::connect_uri(&uri)?;
+        Self::setup(conn, uri)
     }
 
-    fn setup(conn: Connection) -> Result<SqliteStore, StoreError> {
+    fn connect_uri(uri: &str) -> Result<Connection, StoreError> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Connection::open_with_flags(uri, flags).map_err(|source| StoreError::Open {
+            path: uri.to_owned(),
+            source,
+        })
+    }
+
+    /// Another connection to the same database.
+    pub fn reopen(&self) -> Result<SqliteStore, StoreError> {
+        if self.location.starts_with("file:") {
+            let conn = Self::connect_uri(&self.location)?;
+            return Self::setup(conn, self.location.clone());
+        }
+        SqliteStore::open(&self.location)
+    }
+
+    fn setup(conn: Connection, location: String) -> Result<SqliteStore, StoreError> {
         // WAL lets the query connection read while the store thread writes;
         // NORMAL is durable against process crashes, FULL is used per batch
         // where the user expects it (outbox rows).
@@ -63,7 +92,7 @@ impl SqliteStore {
             .map_err(StoreError::Write)?;
         // Ingest and queries use ~30 distinct cached statements.
         conn.set_prepared_statement_cache_capacity(64);
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore { conn, location };
         store.migrate()?;
         Ok(store)
     }
@@ -71,7 +100,7 @@ impl SqliteStore {
     /// Applies several batches, in order, in one transaction: one commit (and one FTS
     /// flush) for a run of queued pages instead of one each. `synchronous=FULL` if any
     /// batch asks for it. On error nothing of them is applied.
-    pub fn apply_all(&mut self, batches: &[Batch]) -> Result<(), StoreError> {
+    fn apply_in_one(&mut self, batches: &[Batch]) -> Result<(), StoreError> {
         let durable = batches.iter().any(|b| b.durable);
         if durable {
             self.conn
@@ -134,7 +163,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) fn meta(&self, key: MetaKey) -> Result<Option<String>, StoreError> {
+    pub(super) fn meta_value(&self, key: MetaKey) -> Result<Option<String>, StoreError> {
         self.conn
             .query_row(
                 "SELECT value FROM meta WHERE key = ?1",
@@ -547,8 +576,8 @@ impl Store for SqliteStore {
             }
         }
         Ok(Snapshot {
-            server_id: self.meta(MetaKey::ServerId)?,
-            since: self.meta(MetaKey::Since)?,
+            server_id: self.meta_value(MetaKey::ServerId)?,
+            since: self.meta_value(MetaKey::Since)?,
             session,
             convs,
             outbox: self.outbox()?,
@@ -556,7 +585,23 @@ impl Store for SqliteStore {
     }
 
     fn apply(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        self.apply_all(std::slice::from_ref(batch))
+        self.apply_in_one(std::slice::from_ref(batch))
+    }
+
+    fn apply_all(&mut self, batches: &[Batch]) -> Result<(), StoreError> {
+        self.apply_in_one(batches)
+    }
+
+    fn reader(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(Box::new(self.reopen()?))
+    }
+
+    fn meta(&self, key: MetaKey) -> Result<Option<String>, StoreError> {
+        self.meta_value(key)
+    }
+
+    fn receipt(&self, conv: &ConvId) -> Result<crate::protocol::Seq, StoreError> {
+        self.receipt_seq(conv)
     }
 
     fn conversations(&self) -> Result<Vec<super::ConvRow>, StoreError> {
@@ -610,9 +655,9 @@ impl Store for SqliteStore {
 
     fn session(&self) -> Result<Option<Session>, StoreError> {
         match (
-            self.meta(MetaKey::User)?,
-            self.meta(MetaKey::Device)?,
-            self.meta(MetaKey::Token)?,
+            self.meta_value(MetaKey::User)?,
+            self.meta_value(MetaKey::Device)?,
+            self.meta_value(MetaKey::Token)?,
         ) {
             (Some(user), Some(device), Some(token)) => Ok(Some(Session {
                 user,

@@ -73,7 +73,7 @@ fn local_message(r: &Row<'_>) -> rusqlite::Result<(LocalMessage, String, Option<
 impl SqliteStore {
     /// How far the other members of `conv` have read: the highest stored
     /// receipt (0 when none; receipts exist in direct conversations).
-    pub fn receipt(&self, conv: &ConvId) -> Result<Seq, StoreError> {
+    pub(super) fn receipt_seq(&self, conv: &ConvId) -> Result<Seq, StoreError> {
         let seq: i64 = self
             .conn
             .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM receipts WHERE conv = ?1")
@@ -109,17 +109,6 @@ impl SqliteStore {
             .map_err(StoreError::Read)
     }
 
-    /// The token of the last completed sync (None until a first catch-up
-    /// has finished).
-    pub fn since(&self) -> Result<Option<String>, StoreError> {
-        self.meta(MetaKey::Since)
-    }
-
-    /// The server id the cache belongs to (None before the first `hello`).
-    pub fn server_id(&self) -> Result<Option<String>, StoreError> {
-        self.meta(MetaKey::ServerId)
-    }
-
     pub(super) fn conv_records(&self) -> Result<Vec<ConvRecord>, StoreError> {
         Ok(self
             .conv_records_with_activity(None)?
@@ -152,7 +141,7 @@ impl SqliteStore {
     }
 
     pub(super) fn conv_rows(&self, only: Option<&ConvId>) -> Result<Vec<ConvRow>, StoreError> {
-        let me = self.meta(MetaKey::User)?.unwrap_or_default();
+        let me = self.meta_value(MetaKey::User)?.unwrap_or_default();
         let mut pending: std::collections::HashMap<String, (u32, i64)> = Default::default();
         for item in self.outbox_rows(only)? {
             let e = pending.entry(item.conv.0).or_default();

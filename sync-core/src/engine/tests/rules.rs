@@ -556,7 +556,7 @@ fn typing_is_throttled_and_receipts_are_stored() {
     h.inject(r#"{"type":"receipt","conv":"d1","user":"bob","seq":2}"#);
     h.inject(r#"{"type":"receipt","conv":"d1","user":"bob","seq":1}"#);
     assert_eq!(
-        h.store.receipt(&c("d1"), "bob"),
+        h.store.receipt_of(&c("d1"), "bob"),
         Some(2),
         "receipts only move forward"
     );
