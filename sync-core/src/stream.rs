@@ -23,10 +23,11 @@ use crate::store::{
     LocalMessage, MetaKey, OutboxKind, Store, StoreError, TimelineItem, TimelineQuery,
 };
 
-/// Entries read from the store per conversation per refill.
-const PAGE: usize = 256;
-/// Entries buffered at most (over all conversations).
-const BUFFER: usize = 1_024;
+/// Entries read from the store per conversation per refill (a catch-up
+/// commits pages of 500; reading a few of them at once keeps up with it).
+const PAGE: usize = 2_000;
+/// Entries buffered at most (over all conversations): about 1 MiB.
+const BUFFER: usize = 4_000;
 
 /// Which conversations a stream covers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -196,17 +197,24 @@ impl MessageStream {
             .map(|(c, p)| (c.clone(), *p))
             .collect();
         let commits = client.commits();
-        client
-            .submit(
-                Command::Follow {
-                    consumer: name.clone(),
-                    positions: follow,
-                    reset,
-                    all: opts.convs == Convs::All,
-                },
-                (),
-            )
-            .await?;
+        let started = client.submit(
+            Command::Follow {
+                consumer: name.clone(),
+                positions: follow,
+                reset,
+                all: opts.convs == Convs::All,
+            },
+            (),
+        );
+        // Starting positions that replace stored ones (or are the first)
+        // must be stored before anything is handed out; resuming stored
+        // ones only adds zeros for new conversations, which a lost write
+        // would add again, so it does not wait behind a busy store thread.
+        if reset || stored.is_none() {
+            started.await?;
+        } else {
+            drop(started);
+        }
         Ok(MessageStream {
             client,
             name,

@@ -278,6 +278,8 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<()
         }
         Write::ConsumerAck { name, conv, seq } => {
             failpoint("consumer-ack");
+            tx.prepare_cached("INSERT OR IGNORE INTO consumers (name, created_ts) VALUES (?1, 0)")?
+                .execute([name])?;
             tx.prepare_cached(
                 "INSERT INTO consumer_pos (name, conv, pos) VALUES (?1, ?2, ?3)
                  ON CONFLICT(name, conv) DO UPDATE SET pos = MAX(pos, excluded.pos)",

@@ -1,8 +1,11 @@
 //! sync_bench: sync-core benchmarks against an in-process server-mock, each figure printed
 //! next to a baseline measured in the same run. Run with
 //! `cargo run --release -p conformance --bin sync_bench [-- --quick] [--no-outage | --outage-only] [--long-outage]`
-//! (bench 5 waits through 5 s and 60 s server outages; `--long-outage` adds 5 min).
+//! `[--api-only | --no-api]` (bench 5 waits through 5 s and 60 s server outages;
+//! `--long-outage` adds 5 min; benches 6–9 measure the app API).
 
+#[path = "../syncbench/api.rs"]
+mod api;
 #[path = "../syncbench/cases.rs"]
 mod cases;
 #[path = "../syncbench/outage.rs"]
@@ -21,8 +24,15 @@ use anyhow::Context;
 use conformance::proxy::{Faults, Proxy};
 use server_mock::{Config, DbLocation};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--rss-child") {
+        return api::rss_child(&args[i + 1..]);
+    }
+    tokio::runtime::Runtime::new()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick {
         seed::Scale::QUICK
@@ -30,6 +40,9 @@ async fn main() -> anyhow::Result<()> {
         seed::Scale::FULL
     };
     let tmp = tempfile::tempdir().context("scratch dir")?;
+    if std::env::args().any(|a| a == "--api-only") {
+        return api::api(tmp.path(), quick).await.context("benches 6-9");
+    }
     if std::env::args().any(|a| a == "--outage-only") {
         let long = std::env::args().any(|a| a == "--long-outage");
         return outage::outages(tmp.path(), long).await.context("bench 5");
@@ -77,6 +90,9 @@ async fn main() -> anyhow::Result<()> {
     if !std::env::args().any(|a| a == "--no-outage") {
         let long = std::env::args().any(|a| a == "--long-outage");
         outage::outages(tmp.path(), long).await.context("bench 5")?;
+    }
+    if !std::env::args().any(|a| a == "--no-api") {
+        api::api(tmp.path(), quick).await.context("benches 6-9")?;
     }
     Ok(())
 }
