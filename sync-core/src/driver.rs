@@ -217,6 +217,7 @@ fn commit(store: &mut dyn Store, group: &[Batch], events: &EventSender) -> Resul
     for b in group {
         if let Err(e) = store.apply(b) {
             let why = e.to_string();
+            tracing::error!(target: "sync_core", error = %why, "store write failed");
             events.send(Event::Error(ErrorEvent::Store(why.clone())));
             if first.is_ok() {
                 first = Err(why);
@@ -224,6 +225,18 @@ fn commit(store: &mut dyn Store, group: &[Batch], events: &EventSender) -> Resul
         }
     }
     first
+}
+
+/// Logs what an app may want in its logs (target `sync_core`): state
+/// changes at debug, failures at warn. Never a token or a message body.
+fn log_event(e: &Event) {
+    match e {
+        Event::Connection(ConnState::Live) => tracing::info!(target: "sync_core", "live"),
+        Event::Connection(state) => tracing::debug!(target: "sync_core", ?state, "connection"),
+        Event::Error(error) => tracing::warn!(target: "sync_core", %error),
+        Event::CacheReset { reason } => tracing::warn!(target: "sync_core", %reason, "cache reset"),
+        _ => {}
+    }
 }
 
 /// What a failed connection attempt means, from the WebSocket library's error.
@@ -411,6 +424,7 @@ impl Driver {
         }
         self.queue_batches();
         while let Some(e) = self.engine.poll_event() {
+            log_event(&e);
             let events = self.events.clone();
             let status = match &e {
                 Event::Connection(s) => Some((
