@@ -17,6 +17,9 @@
 mod command;
 mod connect;
 mod outbox;
+mod requests;
+mod session;
+mod sync;
 #[cfg(test)]
 mod tests;
 mod timeline;
@@ -152,7 +155,10 @@ enum AccountReq {
     Auth { session_token: String },
 }
 
-/// The sync state machine. See the module docs.
+/// The sync state machine. See the module docs. Its state, by concern:
+/// the cache mirror (top level), the connection (`link`), requests in
+/// flight (`calls`), the catch-up (`catchup`), timeline fetching (`fetch`)
+/// and what waits to be polled out (`out`).
 #[derive(Debug)]
 pub struct Engine {
     cfg: Config,
@@ -161,12 +167,19 @@ pub struct Engine {
     session: Option<Session>,
     convs: BTreeMap<ConvId, ConvRecord>,
     outbox: Vec<OutboxItem>,
+    link: Link,
+    calls: Calls,
+    catchup: CatchUp,
+    fetch: Fetches,
+    out: Outputs,
+}
 
+/// The connection's lifecycle and the reconnect backoff.
+#[derive(Debug)]
+struct Link {
     want_online: bool,
     phase: Phase,
     state: ConnState,
-    next_id: RequestId,
-    pending: HashMap<RequestId, Pending>,
     last_rx: Option<Instant>,
     live_since: Option<Instant>,
     attempt: u32,
@@ -176,8 +189,37 @@ pub struct Engine {
     reconnect_at: Option<Instant>,
     connect_now: bool,
     close_now: bool,
+    /// Why the last connection attempt failed or the connection ended.
+    last_error: Option<ConnectError>,
+    /// Jitter generator state.
+    rng: u64,
+}
+
+/// Requests on the wire and the callers waiting for them.
+#[derive(Debug, Default)]
+struct Calls {
+    next_id: RequestId,
+    pending: HashMap<RequestId, Pending>,
+    account_queue: VecDeque<(AccountReq, Option<ReplyToken>)>,
+    /// `send_and_wait`/`wait_sent` callers, by client id.
+    waiters: HashMap<String, ReplyToken>,
+    /// Conversations whose outbox waits after a transient error.
+    retry_at: HashMap<ConvId, Instant>,
+    typing_last: HashMap<ConvId, Instant>,
+}
+
+/// `sync` runs and the catch-up report.
+#[derive(Debug, Default)]
+struct CatchUp {
     next_resync: Option<Instant>,
     sync_run: Option<SyncRun>,
+    report: SyncReport,
+    last_report: Option<SyncReport>,
+}
+
+/// Which conversations are fetched, and what is on the wire.
+#[derive(Debug, Default)]
+struct Fetches {
     fetch_queue: VecDeque<ConvId>,
     /// Members of `fetch_queue`, for O(1) membership checks.
     queued: HashSet<ConvId>,
@@ -194,16 +236,11 @@ pub struct Engine {
     follow_all: bool,
     /// `open` calls waiting for a conversation's fetches to finish.
     open_waiters: HashMap<ConvId, Vec<ReplyToken>>,
-    account_queue: VecDeque<(AccountReq, Option<ReplyToken>)>,
-    waiters: HashMap<String, ReplyToken>,
-    retry_at: HashMap<ConvId, Instant>,
-    typing_last: HashMap<ConvId, Instant>,
-    report: SyncReport,
-    last_report: Option<SyncReport>,
-    rng: u64,
-    /// Why the last connection attempt failed or the connection ended.
-    last_error: Option<ConnectError>,
+}
 
+/// What the driver polls out.
+#[derive(Debug, Default)]
+struct Outputs {
     transmits: VecDeque<ClientFrame>,
     batch: Batch,
     batches: VecDeque<Batch>,
@@ -237,42 +274,27 @@ impl Engine {
                 .map(|c| (c.conv.clone(), c))
                 .collect(),
             outbox,
-            want_online: false,
-            phase: Phase::Offline,
-            state: ConnState::Offline,
-            next_id: 1,
-            pending: HashMap::new(),
-            last_rx: None,
-            live_since: None,
-            attempt: 0,
-            offline_since: None,
-            reconnect_at: None,
-            connect_now: false,
-            close_now: false,
-            next_resync: None,
-            sync_run: None,
-            fetch_queue: VecDeque::new(),
-            queued: HashSet::new(),
-            fetching: HashMap::new(),
-            stalled: HashSet::new(),
-            pushed_above: HashSet::new(),
-            open: None,
-            follow: HashMap::new(),
-            follow_all: false,
-            open_waiters: HashMap::new(),
-            account_queue: VecDeque::new(),
-            waiters: HashMap::new(),
-            retry_at: HashMap::new(),
-            typing_last: HashMap::new(),
-            report: SyncReport::default(),
-            last_report: None,
-            rng,
-            last_error: None,
-            transmits: VecDeque::new(),
-            batch: Batch::default(),
-            batches: VecDeque::new(),
-            events: VecDeque::new(),
-            replies: VecDeque::new(),
+            link: Link {
+                want_online: false,
+                phase: Phase::Offline,
+                state: ConnState::Offline,
+                last_rx: None,
+                live_since: None,
+                attempt: 0,
+                offline_since: None,
+                reconnect_at: None,
+                connect_now: false,
+                close_now: false,
+                last_error: None,
+                rng,
+            },
+            calls: Calls {
+                next_id: 1,
+                ..Calls::default()
+            },
+            catchup: CatchUp::default(),
+            fetch: Fetches::default(),
+            out: Outputs::default(),
         }
     }
 
@@ -280,52 +302,52 @@ impl Engine {
 
     /// The next frame to send.
     pub fn poll_transmit(&mut self) -> Option<ClientFrame> {
-        self.transmits.pop_front()
+        self.out.transmits.pop_front()
     }
 
     /// The next batch to commit (one transaction). Apply every batch before
     /// delivering the events polled after it.
     pub fn poll_batch(&mut self) -> Option<Batch> {
         self.seal();
-        self.batches.pop_front()
+        self.out.batches.pop_front()
     }
 
     /// The next app event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.events.pop_front()
     }
 
     /// The next reply to a command with a reply token.
     pub fn poll_reply(&mut self) -> Option<Reply> {
-        self.replies.pop_front()
+        self.out.replies.pop_front()
     }
 
     /// True once when the engine wants a connection opened now.
     pub fn poll_connect(&mut self) -> bool {
-        std::mem::take(&mut self.connect_now)
+        std::mem::take(&mut self.link.connect_now)
     }
 
     /// True once when the engine wants the current connection closed
     /// (dead, logged out, or going offline). Call
     /// [`Engine::handle_disconnected`] once it is closed.
     pub fn poll_close(&mut self) -> bool {
-        std::mem::take(&mut self.close_now)
+        std::mem::take(&mut self.link.close_now)
     }
 
     /// When [`Engine::handle_timeout`] should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t: Option<Instant> = self.reconnect_at;
+        let mut t: Option<Instant> = self.link.reconnect_at;
         let mut consider = |x: Option<Instant>| {
             if let Some(x) = x {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
         };
-        if self.phase != Phase::Offline {
-            consider(self.last_rx.map(|r| r + self.cfg.dead_after));
+        if self.link.phase != Phase::Offline {
+            consider(self.link.last_rx.map(|r| r + self.cfg.dead_after));
         }
-        if self.phase == Phase::Live {
-            consider(self.next_resync);
-            consider(self.retry_at.values().min().copied());
+        if self.link.phase == Phase::Live {
+            consider(self.catchup.next_resync);
+            consider(self.calls.retry_at.values().min().copied());
         }
         t
     }
@@ -333,12 +355,12 @@ impl Engine {
     /// Current connection state.
     #[cfg(test)]
     pub fn state(&self) -> &ConnState {
-        &self.state
+        &self.link.state
     }
 
     /// The report of the latest completed catch-up.
     pub fn last_report(&self) -> Option<&SyncReport> {
-        self.last_report.as_ref()
+        self.catchup.last_report.as_ref()
     }
 
     /// The stored session, if any.
@@ -357,7 +379,7 @@ impl Engine {
 
     /// A server text frame arrived.
     pub fn handle_frame(&mut self, now: Instant, text: &str) {
-        self.last_rx = Some(now);
+        self.link.last_rx = Some(now);
         match crate::protocol::decode_server_frame(text) {
             Ok(frame) => self.on_frame(now, frame),
             Err(e) => self.emit(Event::Error(ErrorEvent::Protocol(format!(
@@ -370,7 +392,7 @@ impl Engine {
 
     /// Any other sign of life (a WebSocket ping or pong).
     pub fn handle_activity(&mut self, now: Instant) {
-        self.last_rx = Some(now);
+        self.link.last_rx = Some(now);
     }
 
     /// A user command.
@@ -415,7 +437,7 @@ impl Engine {
             other => {
                 // Replies to requests we no longer track (from before a
                 // reconnect) are dropped.
-                if let Some(p) = other.re().and_then(|re| self.pending.remove(&re)) {
+                if let Some(p) = other.re().and_then(|re| self.calls.pending.remove(&re)) {
                     self.on_reply(now, p, other);
                 }
             }
@@ -438,16 +460,16 @@ impl Engine {
     fn on_command(&mut self, now: Instant, cmd: Command) -> Result<(), Error> {
         match cmd {
             Command::Connect => {
-                self.want_online = true;
-                if self.phase == Phase::Offline && self.reconnect_at.is_none() {
-                    self.connect_now = true;
+                self.link.want_online = true;
+                if self.link.phase == Phase::Offline && self.link.reconnect_at.is_none() {
+                    self.link.connect_now = true;
                 }
             }
             Command::Disconnect => {
-                self.want_online = false;
-                self.reconnect_at = None;
-                if self.phase != Phase::Offline {
-                    self.close_now = true;
+                self.link.want_online = false;
+                self.link.reconnect_at = None;
+                if self.link.phase != Phase::Offline {
+                    self.link.close_now = true;
                 } else {
                     self.set_state(ConnState::Offline);
                 }
@@ -469,7 +491,7 @@ impl Engine {
                 let Some(t) =
                     session_token.or_else(|| self.session.as_ref().map(|s| s.token.clone()))
                 else {
-                    self.replies.push_back((token, Err(Error::LoggedOut)));
+                    self.out.replies.push_back((token, Err(Error::LoggedOut)));
                     return Ok(());
                 };
                 self.account(now, AccountReq::Auth { session_token: t }, Some(token));
@@ -488,7 +510,7 @@ impl Engine {
             }),
             Command::WaitSent { client_id, token } => {
                 if self.outbox.iter().any(|o| o.client_id == client_id) {
-                    self.waiters.insert(client_id, token);
+                    self.calls.waiters.insert(client_id, token);
                 } else {
                     self.reply(token, Err(Error::UnknownOutboxRow(client_id)));
                 }
@@ -498,25 +520,26 @@ impl Engine {
             Command::MarkRead { conv, seq } => return self.mark_read(&conv, seq),
             Command::ReconnectNow => {
                 // Due now: the driver runs `handle_timeout` at once.
-                if self.reconnect_at.is_some() {
-                    self.reconnect_at = Some(now);
+                if self.link.reconnect_at.is_some() {
+                    self.link.reconnect_at = Some(now);
                 }
             }
             Command::Typing(conv) => {
                 let due = self
+                    .calls
                     .typing_last
                     .get(&conv)
                     .is_none_or(|t| now.duration_since(*t) >= self.cfg.typing_every);
-                if self.phase == Phase::Live && due {
-                    self.typing_last.insert(conv.clone(), now);
+                if self.link.phase == Phase::Live && due {
+                    self.calls.typing_last.insert(conv.clone(), now);
                     let id = self.track(Pending::Ignore);
                     self.transmit(ClientFrame::Typing { id, conv });
                 }
             }
             Command::Open(conv) => {
-                self.open = conv.clone();
+                self.fetch.open = conv.clone();
                 if let Some(c) = conv {
-                    self.stalled.remove(&c);
+                    self.fetch.stalled.remove(&c);
                     self.queue_fetch(c);
                     self.plan_fetches();
                 }
@@ -535,22 +558,25 @@ impl Engine {
     }
 
     fn authenticated(&self) -> bool {
-        matches!(self.phase, Phase::Syncing | Phase::Fetching | Phase::Live)
+        matches!(
+            self.link.phase,
+            Phase::Syncing | Phase::Fetching | Phase::Live
+        )
     }
 
     fn track(&mut self, p: Pending) -> RequestId {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.pending.insert(id, p);
+        let id = self.calls.next_id;
+        self.calls.next_id += 1;
+        self.calls.pending.insert(id, p);
         id
     }
 
     fn transmit(&mut self, f: ClientFrame) {
-        self.transmits.push_back(f);
+        self.out.transmits.push_back(f);
     }
 
     fn write(&mut self, w: Write) {
-        self.batch.writes.push(w);
+        self.out.batch.writes.push(w);
     }
 
     fn write_conv(&mut self, conv: &ConvId) {
@@ -567,33 +593,35 @@ impl Engine {
     /// Closes the current batch so that events emitted afterwards are
     /// delivered after it commits.
     fn seal(&mut self) {
-        if !self.batch.writes.is_empty() {
-            self.batches.push_back(std::mem::take(&mut self.batch));
+        if !self.out.batch.writes.is_empty() {
+            self.out
+                .batches
+                .push_back(std::mem::take(&mut self.out.batch));
         }
     }
 
     fn emit(&mut self, e: Event) {
-        self.events.push_back(e);
+        self.out.events.push_back(e);
     }
 
     fn set_state(&mut self, s: ConnState) {
-        if self.state != s {
-            self.state = s.clone();
+        if self.link.state != s {
+            self.link.state = s.clone();
             self.emit(Event::Connection(s));
         }
     }
 
     fn reply(&mut self, token: ReplyToken, r: Result<ReplyValue, Error>) {
-        self.replies.push_back((token, r));
+        self.out.replies.push_back((token, r));
     }
 
     fn next_random(&mut self) -> u64 {
         // xorshift64: jitter only needs to be cheap and seedable.
-        let mut x = self.rng;
+        let mut x = self.link.rng;
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        self.rng = x;
+        self.link.rng = x;
         x
     }
 }

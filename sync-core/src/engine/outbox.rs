@@ -32,7 +32,7 @@ impl Engine {
         self.outbox.push(item.clone());
         let conv = item.conv.clone();
         if let Some(t) = wait {
-            self.waiters.insert(item.client_id.clone(), t);
+            self.calls.waiters.insert(item.client_id.clone(), t);
         }
         self.write(Write::OutboxPut(item));
         if let Some(a) = ack {
@@ -45,7 +45,7 @@ impl Engine {
             });
         }
         // The user was told "sent": this row must survive a power cut.
-        self.batch.durable = true;
+        self.out.batch.durable = true;
         self.seal();
         self.outbox_changed(&conv);
         self.dispatch_outbox();
@@ -63,10 +63,11 @@ impl Engine {
     /// row k+1 goes out only after k was acknowledged (or failed). Returns
     /// how many rows were sent.
     pub(super) fn dispatch_outbox(&mut self) -> usize {
-        if self.phase != Phase::Live {
+        if self.link.phase != Phase::Live {
             return 0;
         }
-        let mut busy: std::collections::HashSet<ConvId> = self.retry_at.keys().cloned().collect();
+        let mut busy: std::collections::HashSet<ConvId> =
+            self.calls.retry_at.keys().cloned().collect();
         let mut sent = 0;
         for i in 0..self.outbox.len() {
             let o = &self.outbox[i];
@@ -125,7 +126,7 @@ impl Engine {
         };
         self.outbox.remove(pos);
         self.write(Write::OutboxRemove(client_id.to_owned()));
-        if let Some(t) = self.waiters.remove(client_id) {
+        if let Some(t) = self.calls.waiters.remove(client_id) {
             self.reply(t, Ok(ReplyValue::Seq(seq)));
         }
         self.outbox_changed(conv);
@@ -175,7 +176,7 @@ impl Engine {
                         _ => TRANSIENT_RETRY,
                     };
                     self.outbox[pos].state = OutboxState::Pending;
-                    self.retry_at.insert(conv, now + wait);
+                    self.calls.retry_at.insert(conv, now + wait);
                     return;
                 }
                 self.outbox[pos].state = OutboxState::Failed {
@@ -184,7 +185,7 @@ impl Engine {
                 };
                 let item = self.outbox[pos].clone();
                 self.write(Write::OutboxPut(item));
-                if let Some(t) = self.waiters.remove(&client_id) {
+                if let Some(t) = self.calls.waiters.remove(&client_id) {
                     self.reply(
                         t,
                         Err(Error::Server {
@@ -229,7 +230,7 @@ impl Engine {
         };
         let item = self.outbox.remove(pos);
         self.write(Write::OutboxRemove(item.client_id.clone()));
-        if let Some(t) = self.waiters.remove(client_id) {
+        if let Some(t) = self.calls.waiters.remove(client_id) {
             self.reply(t, Err(Error::UnknownOutboxRow(client_id.to_owned())));
         }
         self.outbox_changed(&item.conv);

@@ -11,7 +11,7 @@ impl Engine {
     /// Direct conversations and the open one are kept complete; groups are
     /// lazy unless a message stream covers them.
     fn is_eager(&self, rec: &ConvRecord) -> bool {
-        self.floor(rec).is_some() || self.open.as_ref() == Some(&rec.conv)
+        self.floor(rec).is_some() || self.fetch.open.as_ref() == Some(&rec.conv)
     }
 
     /// The seq above which this conversation is kept complete: 0 for direct
@@ -20,10 +20,11 @@ impl Engine {
         if rec.kind == ConvKind::Direct {
             return Some(0);
         }
-        self.follow
+        self.fetch
+            .follow
             .get(&rec.conv)
             .copied()
-            .or(self.follow_all.then_some(0))
+            .or(self.fetch.follow_all.then_some(0))
     }
 
     /// A stream starts: its positions are stored (named consumers) and the
@@ -43,17 +44,17 @@ impl Engine {
             });
         }
         for (conv, pos) in &positions {
-            let floor = self.follow.entry(conv.clone()).or_insert(*pos);
+            let floor = self.fetch.follow.entry(conv.clone()).or_insert(*pos);
             *floor = (*floor).min(*pos);
         }
-        self.follow_all |= all;
+        self.fetch.follow_all |= all;
         let covered: Vec<ConvId> = if all {
             self.convs.keys().cloned().collect()
         } else {
             positions.into_iter().map(|(c, _)| c).collect()
         };
         for conv in covered {
-            self.stalled.remove(&conv);
+            self.fetch.stalled.remove(&conv);
             self.queue_fetch(conv);
         }
         self.plan_fetches();
@@ -61,12 +62,12 @@ impl Engine {
 
     /// Pulls of this conversation on the wire.
     fn in_flight(&self, conv: &ConvId) -> &[FetchReq] {
-        self.fetching.get(conv).map_or(&[], Vec::as_slice)
+        self.fetch.fetching.get(conv).map_or(&[], Vec::as_slice)
     }
 
     /// Fetches on the wire, over all conversations.
     fn fetches_in_flight(&self) -> usize {
-        self.fetching.values().map(Vec::len).sum()
+        self.fetch.fetching.values().map(Vec::len).sum()
     }
 
     /// The next request that fills this conversation, if it wants one.
@@ -99,7 +100,7 @@ impl Engine {
             if first.is_some() || rec.kind == ConvKind::Direct {
                 return first;
             }
-            if self.open.as_ref() != Some(&rec.conv) {
+            if self.fetch.open.as_ref() != Some(&rec.conv) {
                 return None;
             }
         }
@@ -130,41 +131,41 @@ impl Engine {
     }
 
     pub(super) fn queue_fetch(&mut self, conv: ConvId) {
-        if !self.fetching.contains_key(&conv) && !self.queued.contains(&conv) {
+        if !self.fetch.fetching.contains_key(&conv) && !self.fetch.queued.contains(&conv) {
             let wants = self
                 .convs
                 .get(&conv)
                 .is_some_and(|r| self.next_fetch(r).is_some());
             if wants {
-                self.queued.insert(conv.clone());
-                self.fetch_queue.push_back(conv);
+                self.fetch.queued.insert(conv.clone());
+                self.fetch.fetch_queue.push_back(conv);
             }
         }
     }
 
     /// Starts queued fetches, at most `max_parallel_pulls` at a time.
     pub(super) fn plan_fetches(&mut self) {
-        if !matches!(self.phase, Phase::Fetching | Phase::Live) {
+        if !matches!(self.link.phase, Phase::Fetching | Phase::Live) {
             return;
         }
         while self.fetches_in_flight() < self.cfg.max_parallel_pulls {
-            let Some(conv) = self.fetch_queue.pop_front() else {
+            let Some(conv) = self.fetch.fetch_queue.pop_front() else {
                 break;
             };
-            self.queued.remove(&conv);
-            if self.stalled.contains(&conv) {
+            self.fetch.queued.remove(&conv);
+            if self.fetch.stalled.contains(&conv) {
                 continue;
             }
             self.start_fetch(conv);
         }
         // Slots left and nothing queued: more pages of the conversations being
         // pulled, oldest first (a long catch-up keeps the pipe full).
-        if self.fetch_queue.is_empty() {
-            let mut busy: Vec<ConvId> = self.fetching.keys().cloned().collect();
+        if self.fetch.fetch_queue.is_empty() {
+            let mut busy: Vec<ConvId> = self.fetch.fetching.keys().cloned().collect();
             busy.sort();
             for conv in busy {
                 while self.fetches_in_flight() < self.cfg.max_parallel_pulls
-                    && !self.stalled.contains(&conv)
+                    && !self.fetch.stalled.contains(&conv)
                     && self.start_fetch(conv.clone())
                 {}
             }
@@ -176,7 +177,11 @@ impl Engine {
         let Some(req) = self.convs.get(&conv).and_then(|r| self.next_fetch(r)) else {
             return false;
         };
-        self.fetching.entry(conv.clone()).or_default().push(req);
+        self.fetch
+            .fetching
+            .entry(conv.clone())
+            .or_default()
+            .push(req);
         let id = self.track(Pending::Fetch {
             conv: conv.clone(),
             req,
@@ -206,13 +211,13 @@ impl Engine {
         frame: ServerFrame,
     ) {
         if let Some(done) = req
-            && let Some(list) = self.fetching.get_mut(&conv)
+            && let Some(list) = self.fetch.fetching.get_mut(&conv)
         {
             if let Some(i) = list.iter().position(|r| *r == done) {
                 list.remove(i);
             }
             if list.is_empty() {
-                self.fetching.remove(&conv);
+                self.fetch.fetching.remove(&conv);
             }
         }
         match frame {
@@ -230,7 +235,7 @@ impl Engine {
                     format!("fetching {conv}"),
                     other,
                 )));
-                self.stalled.insert(conv.clone());
+                self.fetch.stalled.insert(conv.clone());
                 self.settle_open_waiters(&conv, Some(&err));
                 if let Some(t) = token {
                     self.reply(t, Err(err));
@@ -242,9 +247,9 @@ impl Engine {
             // that answers it with nothing new; wait for the next sync instead.
             let next = self.convs.get(&conv).and_then(|r| self.next_fetch(r));
             if next == Some(prev) {
-                self.stalled.insert(conv.clone());
+                self.fetch.stalled.insert(conv.clone());
             } else if next.is_some()
-                && !self.stalled.contains(&conv)
+                && !self.fetch.stalled.contains(&conv)
                 && self.fetches_in_flight() < self.cfg.max_parallel_pulls
             {
                 // Keep this conversation's slot: continue paging right away.
@@ -259,7 +264,7 @@ impl Engine {
     pub(super) fn on_push(&mut self, conv: ConvId, message: Message) {
         if !self.convs.contains_key(&conv) {
             // No summary yet (e.g. a missed `conversation` event): learn it by sync.
-            if self.phase == Phase::Live && self.sync_run.is_none() {
+            if self.link.phase == Phase::Live && self.catchup.sync_run.is_none() {
                 self.start_sync(true);
             }
             return;
@@ -268,16 +273,16 @@ impl Engine {
         let seq = message.seq;
         self.apply_entries(&conv, vec![message], None);
         if seq > before {
-            self.pushed_above.insert(conv.clone());
+            self.fetch.pushed_above.insert(conv.clone());
         }
         if seq > before + 1 {
             // A gap: eager conversations fetch it; lazy ones keep it as a gap,
             // and a background sync makes their counts exact again.
             let lazy = self.convs.get(&conv).is_some_and(|r| !self.is_eager(r));
-            if lazy && self.phase == Phase::Live && self.sync_run.is_none() {
+            if lazy && self.link.phase == Phase::Live && self.catchup.sync_run.is_none() {
                 self.start_sync(true);
             }
-            self.stalled.remove(&conv);
+            self.fetch.stalled.remove(&conv);
             self.queue_fetch(conv);
             self.plan_fetches();
         }
@@ -297,7 +302,7 @@ impl Engine {
         };
         if let Some(last) = server_last
             && last < rec.cursor()
-            && !self.pushed_above.contains(conv)
+            && !self.fetch.pushed_above.contains(conv)
         {
             self.reset_conv(&mut rec, last);
         }
@@ -316,7 +321,7 @@ impl Engine {
         if fresh.is_empty() && !changed_row {
             return;
         }
-        self.report.pulled_messages += if server_last.is_some() {
+        self.catchup.report.pulled_messages += if server_last.is_some() {
             fresh.len() as u64
         } else {
             0
@@ -363,8 +368,8 @@ impl Engine {
             self.reply(token, Err(Error::Offline));
         } else if !self.convs.contains_key(&conv) {
             self.reply(token, Err(Error::UnknownConversation(conv.0)));
-        } else if self.fetching.contains_key(&conv) || self.queued.contains(&conv) {
-            self.open_waiters.entry(conv).or_default().push(token);
+        } else if self.fetch.fetching.contains_key(&conv) || self.fetch.queued.contains(&conv) {
+            self.fetch.open_waiters.entry(conv).or_default().push(token);
         } else {
             self.reply(token, Ok(ReplyValue::Done));
         }
@@ -373,11 +378,11 @@ impl Engine {
     /// Answers the `open` calls waiting for `conv` once nothing of it is on
     /// the wire or queued any more (or with the error that stopped it).
     fn settle_open_waiters(&mut self, conv: &ConvId, failed: Option<&Error>) {
-        let busy = self.fetching.contains_key(conv) || self.queued.contains(conv);
+        let busy = self.fetch.fetching.contains_key(conv) || self.fetch.queued.contains(conv);
         if busy && failed.is_none() {
             return;
         }
-        for t in self.open_waiters.remove(conv).unwrap_or_default() {
+        for t in self.fetch.open_waiters.remove(conv).unwrap_or_default() {
             let r = match failed {
                 Some(Error::Server {
                     request,
@@ -397,7 +402,7 @@ impl Engine {
 
     /// The connection dropped: every waiting `open` learns it.
     pub(super) fn fail_open_waiters(&mut self) {
-        for (_, tokens) in std::mem::take(&mut self.open_waiters) {
+        for (_, tokens) in std::mem::take(&mut self.fetch.open_waiters) {
             for t in tokens {
                 self.reply(t, Err(Error::Disconnected));
             }
@@ -444,7 +449,7 @@ impl Engine {
         rec.local_read = target;
         self.write_conv(conv);
         self.emit(Event::ConversationsChanged(vec![conv.clone()]));
-        if self.phase == Phase::Live {
+        if self.link.phase == Phase::Live {
             self.send_read(conv.clone(), target);
         }
         Ok(())

@@ -1,0 +1,84 @@
+//! Server requests made for API calls (create, invite, leave, rename,
+//! members, logout) and their replies.
+
+use super::{Engine, Pending, ReplyToken, ReplyValue, Request, server_error};
+use crate::error::Error;
+use crate::events::{ConnState, Event};
+use crate::protocol::{ClientFrame, ConvKind, ServerFrame};
+
+impl Engine {
+    pub(super) fn request(&mut self, request: Request, token: ReplyToken) {
+        if !self.authenticated() {
+            self.reply(token, Err(Error::Offline));
+            return;
+        }
+        let id = self.track(Pending::Request {
+            token,
+            request: request.clone(),
+        });
+        self.transmit(match request {
+            Request::CreateGroup { title, members } => ClientFrame::Create {
+                id,
+                kind: ConvKind::Group,
+                title: Some(title),
+                members,
+            },
+            Request::CreateDirect { user } => ClientFrame::Create {
+                id,
+                kind: ConvKind::Direct,
+                title: None,
+                members: vec![user],
+            },
+            Request::Invite { conv, users } => ClientFrame::Invite { id, conv, users },
+            Request::Leave { conv } => ClientFrame::Leave { id, conv },
+            Request::Rename { conv, title } => ClientFrame::Rename { id, conv, title },
+            Request::Members { conv } => ClientFrame::Members { id, conv },
+            Request::Logout => ClientFrame::Logout { id },
+        });
+    }
+
+    pub(super) fn on_request_reply(
+        &mut self,
+        token: ReplyToken,
+        request: Request,
+        frame: ServerFrame,
+    ) {
+        let name = match &request {
+            Request::CreateGroup { .. } | Request::CreateDirect { .. } => "create",
+            Request::Invite { .. } => "invite",
+            Request::Leave { .. } => "leave",
+            Request::Rename { .. } => "rename",
+            Request::Members { .. } => "members",
+            Request::Logout => "logout",
+        };
+        let result = match (request, frame) {
+            (_, ServerFrame::Conversation { conversation, .. }) => {
+                let conv = conversation.conv.clone();
+                if self.apply_summary(&conversation) {
+                    self.emit(Event::ConversationsChanged(vec![conv.clone()]));
+                }
+                self.queue_fetch(conv.clone());
+                self.plan_fetches();
+                Ok(ReplyValue::Conv(conv))
+            }
+            (_, ServerFrame::Members { members, .. }) => Ok(ReplyValue::Members(members)),
+            (Request::Leave { conv }, ServerFrame::Ok { .. }) => {
+                if let Some(rec) = self.convs.get_mut(&conv) {
+                    rec.left = true;
+                    self.write_conv(&conv);
+                    self.emit(Event::ConversationsChanged(vec![conv]));
+                }
+                Ok(ReplyValue::Done)
+            }
+            (Request::Logout, ServerFrame::Ok { .. }) => {
+                self.drop_session("logout");
+                self.link.close_now = true;
+                self.set_state(ConnState::LoggedOut);
+                Ok(ReplyValue::Done)
+            }
+            (_, ServerFrame::Ok { .. }) => Ok(ReplyValue::Done),
+            (_, other) => Err(server_error(name, other)),
+        };
+        self.reply(token, result);
+    }
+}
