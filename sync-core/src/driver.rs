@@ -19,6 +19,9 @@ use crate::events::{ConnState, ErrorEvent, Event, SyncReport};
 use crate::protocol::MAX_SERVER_FRAME_BYTES;
 use crate::store::{Batch, Store, Write};
 
+/// Commands handled in one go before the driver flushes.
+const MAX_DRAIN: usize = 1_024;
+
 /// How long opening a socket may take before counting as a failed attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -301,7 +304,18 @@ impl Driver {
             let ws = &mut self.ws;
             tokio::select! {
                 msg = cmds.recv() => match msg {
-                    Some(m) => self.command(m),
+                    Some(m) => {
+                        self.command(m);
+                        // Take what else is queued before flushing: a burst
+                        // of sends becomes one hand-over to the store thread
+                        // (one wake-up, one group commit), not one per send.
+                        for _ in 0..MAX_DRAIN {
+                            match cmds.try_recv() {
+                                Ok(m) => self.command(m),
+                                Err(_) => break,
+                            }
+                        }
+                    }
                     None => break, // every Client handle is gone
                 },
                 frame = async {
