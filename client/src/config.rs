@@ -28,6 +28,8 @@ pub struct Config {
     pub server: Option<String>,
     /// Default `--user`.
     pub user: Option<String>,
+    /// Default `--ca-file`: a PEM CA certificate trusted for wss://.
+    pub ca_file: Option<PathBuf>,
     /// Key bindings handed to the TUI's key map.
     #[serde(default)]
     pub keys: BTreeMap<String, String>,
@@ -69,6 +71,7 @@ impl Default for Config {
         Config {
             server: None,
             user: None,
+            ca_file: None,
             keys: BTreeMap::new(),
             colors: true,
             notifications: Notifications::default(),

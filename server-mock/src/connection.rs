@@ -142,15 +142,29 @@ pub enum Incoming {
     Closed,
 }
 
-type Ws = WebSocketStream<TcpStream>;
+/// A byte stream a connection runs on: plain TCP, or TLS over TCP.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// The stream under the WebSocket.
+pub type Stream = Box<dyn Io>;
+
+type Ws = WebSocketStream<Stream>;
 
 /// An accepted WebSocket connection.
-#[derive(Debug)]
 pub struct Connection {
     stream: SplitStream<Ws>,
     writer: JoinHandle<SplitSink<Ws, Message>>,
     outbox: Outbox,
     close_rx: watch::Receiver<Option<u16>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("outbox", &self.outbox)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Frames the writer task takes off the queue per flush: a burst of pushes
@@ -177,9 +191,22 @@ pub fn ws_config() -> WebSocketConfig {
 }
 
 impl Connection {
+    /// The stream for an accepted socket: TLS first when `tls` is set (the
+    /// handshake's errors are I/O errors, like a peer that goes away).
+    pub async fn upgrade(
+        tcp: TcpStream,
+        tls: Option<&tokio_rustls::TlsAcceptor>,
+    ) -> std::io::Result<Stream> {
+        let _ = tcp.set_nodelay(true);
+        Ok(match tls {
+            Some(acceptor) => Box::new(acceptor.accept(tcp).await?),
+            None => Box::new(tcp),
+        })
+    }
+
     /// Runs the WebSocket handshake (only path `/v1` is accepted) and starts
     /// the writer task with a queue of `queue` frames.
-    pub async fn accept(tcp: TcpStream, queue: usize) -> Result<Connection, WsError> {
+    pub async fn accept(io: Stream, queue: usize) -> Result<Connection, WsError> {
         // The error type is fixed by tungstenite's `Callback` trait.
         #[allow(clippy::result_large_err)]
         let check_path = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
@@ -191,10 +218,8 @@ impl Connection {
                 Err(e)
             }
         };
-        let _ = tcp.set_nodelay(true);
-        let ws =
-            tokio_tungstenite::accept_hdr_async_with_config(tcp, check_path, Some(ws_config()))
-                .await?;
+        let ws = tokio_tungstenite::accept_hdr_async_with_config(io, check_path, Some(ws_config()))
+            .await?;
         let (sink, stream) = ws.split();
         let (tx, rx) = mpsc::channel(queue.max(1));
         let (close_tx, close_rx) = watch::channel(None);

@@ -17,6 +17,9 @@ pub enum ServerError {
     /// Opening or migrating the database failed.
     #[error("open database: {0}")]
     Store(#[from] StoreError),
+    /// The TLS certificate or key could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// No data directory could be found for the default database path.
     #[error("no data directory for the default database path")]
     NoDataDir,

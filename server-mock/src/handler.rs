@@ -50,10 +50,12 @@ struct Handler {
 pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     // A peer that never completes the upgrade must not hold a connection
     // slot (or shutdown) forever.
-    let accept = tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        Connection::accept(tcp, shared.outbound_queue),
-    );
+    let accept = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        let io = Connection::upgrade(tcp, shared.tls.as_ref().map(|t| &t.0))
+            .await
+            .map_err(tokio_tungstenite::tungstenite::Error::Io)?;
+        Connection::accept(io, shared.outbound_queue).await
+    });
     let mut conn = tokio::select! {
         r = accept => match r {
             Ok(Ok(c)) => c,

@@ -26,12 +26,14 @@ pub mod registry;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use error::{ServerError, StoreError};
 pub use server::{RunningServer, start};
+pub use tls::TlsFiles;
 
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +87,8 @@ pub struct Config {
     /// A connection the server has heard nothing from (no frame, no pong) for
     /// this long is closed with 1000 (PROTOCOL.md: may close after 90 s).
     pub idle_limit: std::time::Duration,
+    /// Serve `wss://` with this certificate and key (None: plain `ws://`).
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for Config {
@@ -100,6 +104,7 @@ impl Default for Config {
             name: concat!("server-mock/", env!("CARGO_PKG_VERSION")).to_owned(),
             ping_every: std::time::Duration::from_secs(20),
             idle_limit: std::time::Duration::from_secs(90),
+            tls: None,
         }
     }
 }

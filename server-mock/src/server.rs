@@ -32,6 +32,8 @@ pub struct RunningServer {
 
 /// Binds, opens the database, spawns the tasks; returns once listening.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
+    // A bad certificate stops start-up before anything listens.
+    let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -60,6 +62,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         registry,
         hello.to_json().into(),
         &config,
+        tls,
     ));
     let max_connections = u32::try_from(config.max_connections.max(1)).unwrap_or(u32::MAX >> 3);
     let permits = Arc::new(Semaphore::new(max_connections as usize));
@@ -115,10 +118,14 @@ async fn accept_loop(
             }
             Err(_) => {
                 tracing::warn!(%peer, "connection cap reached");
+                let shared = shared.clone();
                 // Tell the client why (1013) instead of a bare reset; bounded.
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-                        if let Ok(conn) = Connection::accept(tcp, 1).await {
+                        if let Ok(io) =
+                            Connection::upgrade(tcp, shared.tls.as_ref().map(|t| &t.0)).await
+                            && let Ok(conn) = Connection::accept(io, 1).await
+                        {
                             conn.finish(close::TRY_LATER).await;
                         }
                     })
@@ -137,9 +144,14 @@ impl RunningServer {
         self.local_addr
     }
 
-    /// `ws://IP:PORT/v1`.
+    /// `ws://IP:PORT/v1`, or `wss://IP:PORT/v1` when serving TLS.
     pub fn url(&self) -> String {
-        format!("ws://{}/v1", self.local_addr)
+        let scheme = if self.shared.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        format!("{scheme}://{}/v1", self.local_addr)
     }
 
     /// The id stored with the database.

@@ -31,7 +31,19 @@ pub struct Shared {
     pub ping_every: std::time::Duration,
     /// Silence after which a connection is closed.
     pub idle_limit: std::time::Duration,
+    /// The TLS acceptor when serving `wss://`.
+    pub tls: Option<Tls>,
     next_conn: AtomicU64,
+}
+
+/// A TLS acceptor (rustls's type has no `Debug`).
+#[derive(Clone)]
+pub struct Tls(pub tokio_rustls::TlsAcceptor);
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls")
+    }
 }
 
 impl Shared {
@@ -41,6 +53,7 @@ impl Shared {
         registry: Arc<Registry>,
         hello: Utf8Bytes,
         config: &crate::Config,
+        tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> Shared {
         Shared {
             store,
@@ -52,6 +65,7 @@ impl Shared {
             outbound_queue: config.outbound_queue,
             ping_every: config.ping_every,
             idle_limit: config.idle_limit,
+            tls: tls.map(Tls),
             next_conn: AtomicU64::new(1),
         }
     }

@@ -39,6 +39,7 @@ pub struct ClientBuilder {
     url: String,
     store: StoreSource,
     config: Config,
+    ca_file: Option<PathBuf>,
 }
 
 /// Where the client's cache lives.
@@ -73,6 +74,7 @@ impl ClientBuilder {
                 device: device.into(),
                 ..Config::default()
             },
+            ca_file: None,
         }
     }
 
@@ -92,6 +94,7 @@ impl ClientBuilder {
                 device: device.into(),
                 ..Config::default()
             },
+            ca_file: None,
         }
     }
 
@@ -99,6 +102,14 @@ impl ClientBuilder {
     /// that keep it in an OS keyring and pass it to [`Client::resume`].
     pub fn token_in_memory(mut self) -> ClientBuilder {
         self.config.persist_token = false;
+        self
+    }
+
+    /// Also trusts the CA certificates in this PEM file for `wss://` (a
+    /// private or self-signed CA), besides the platform's roots. Read in
+    /// [`ClientBuilder::open`]: an unreadable file fails there.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> ClientBuilder {
+        self.ca_file = Some(path.into());
         self
     }
 
@@ -116,10 +127,22 @@ impl ClientBuilder {
             field: "device",
             message: e.message,
         })?;
-        check_url(&self.url).map_err(|cause| Error::Connect {
+        let tls = check_url(&self.url).map_err(|cause| Error::Connect {
             url: self.url.clone(),
             cause,
         })?;
+        if !tls && !is_loopback_url(&self.url) {
+            tracing::warn!(target: "sync_core", url = %self.url, "ws:// to a host that is not loopback: the token and messages travel unencrypted");
+        }
+        let endpoint = driver::Endpoint {
+            url: self.url.clone(),
+            #[cfg(feature = "tls")]
+            tls: if tls {
+                Some(crate::tls::client_config(self.ca_file.as_deref())?)
+            } else {
+                None
+            },
+        };
         let mut writer: Box<dyn Store> = match self.store {
             StoreSource::Path(p) => Box::new(SqliteStore::open(p)?),
             StoreSource::Custom(s) => s,
@@ -143,13 +166,7 @@ impl ClientBuilder {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (commit_tx, commit_rx) = watch::channel(0);
         driver::spawn(
-            self.url.clone(),
-            engine,
-            writer,
-            event_tx,
-            status_tx,
-            commit_tx,
-            cmd_rx,
+            endpoint, engine, writer, event_tx, status_tx, commit_tx, cmd_rx,
         )?;
         let client = Client {
             inner: Arc::new(Inner {
@@ -168,28 +185,46 @@ impl ClientBuilder {
     }
 }
 
-/// A server URL the driver can use: `ws://host[:port]/path` (or `wss://`
-/// once TLS is built in), with a host.
-fn check_url(url: &str) -> Result<(), crate::error::ConnectError> {
+/// True when `url`'s host is loopback (127.0.0.0/8, ::1, localhost): plain
+/// `ws://` there never crosses a network.
+pub fn is_loopback_url(url: &str) -> bool {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let Ok(request) = url.into_client_request() else {
+        return false;
+    };
+    let Some(host) = request.uri().host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A server URL the driver can use: `ws://host[:port]/path`, or `wss://`
+/// with the `tls` feature, with a host. Returns whether it is `wss://`.
+fn check_url(url: &str) -> Result<bool, crate::error::ConnectError> {
     use crate::error::ConnectError;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let request = url
         .into_client_request()
         .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
     let uri = request.uri();
-    match uri.scheme_str() {
-        Some("ws") => {}
+    let tls = match uri.scheme_str() {
+        Some("ws") => false,
+        Some("wss") if cfg!(feature = "tls") => true,
         Some("wss") => return Err(ConnectError::TlsUnavailable),
         _ => {
             return Err(ConnectError::InvalidUrl(
                 "the URL must start with ws:// (or wss://)".into(),
             ));
         }
-    }
+    };
     if uri.host().is_none_or(str::is_empty) {
         return Err(ConnectError::InvalidUrl("the URL has no host".into()));
     }
-    Ok(())
+    Ok(tls)
 }
 
 /// Change notifications ([`Event`]s), in the order things happened, each

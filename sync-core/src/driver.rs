@@ -82,8 +82,28 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Starts the store thread and the driver thread. Returns when both run.
+/// Where the driver connects: the URL, and the TLS configuration for `wss://`.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    pub url: String,
+    #[cfg(feature = "tls")]
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+impl Endpoint {
+    /// The host of the URL, for messages.
+    fn host(&self) -> &str {
+        let rest = self.url.split_once("://").map_or(&*self.url, |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        match authority.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() => host,
+            _ => authority,
+        }
+    }
+}
+
 pub(crate) fn spawn(
-    url: String,
+    endpoint: Endpoint,
     engine: Engine,
     store: Box<dyn Store>,
     events: EventSender,
@@ -106,7 +126,8 @@ pub(crate) fn spawn(
         .spawn(move || {
             rt.block_on(
                 Driver {
-                    url,
+                    url: endpoint.url.clone(),
+                    endpoint,
                     engine,
                     jobs: job_tx,
                     events,
@@ -243,9 +264,21 @@ fn log_event(e: &Event) {
 }
 
 /// What a failed connection attempt means, from the WebSocket library's error.
-fn classify(e: &tokio_tungstenite::tungstenite::Error) -> ConnectError {
+fn classify(e: &tokio_tungstenite::tungstenite::Error, host: &str) -> ConnectError {
     use tokio_tungstenite::tungstenite::Error as WsError;
     use tokio_tungstenite::tungstenite::error::UrlError;
+    #[cfg(feature = "tls")]
+    if let WsError::Io(io) = e
+        && let Some(tls) = crate::tls::from_io(io, host)
+    {
+        return tls;
+    }
+    #[cfg(feature = "tls")]
+    if let WsError::Tls(tokio_tungstenite::tungstenite::error::TlsError::Rustls(r)) = e {
+        return crate::tls::describe(r, host);
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = host;
     match e {
         WsError::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => ConnectError::Refused(io.to_string()),
@@ -277,6 +310,7 @@ fn is_dns_failure(io: &std::io::Error) -> bool {
 
 struct Driver {
     url: String,
+    endpoint: Endpoint,
     engine: Engine,
     jobs: std_mpsc::Sender<Job>,
     events: EventSender,
@@ -341,6 +375,17 @@ impl Driver {
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_SERVER_FRAME_BYTES))
             .max_frame_size(Some(MAX_SERVER_FRAME_BYTES));
+        #[cfg(feature = "tls")]
+        let attempt = tokio_tungstenite::connect_async_tls_with_config(
+            self.url.as_str(),
+            Some(config),
+            true,
+            self.endpoint
+                .tls
+                .clone()
+                .map(tokio_tungstenite::Connector::Rustls),
+        );
+        #[cfg(not(feature = "tls"))]
         let attempt =
             tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(config), true);
         match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
@@ -350,8 +395,9 @@ impl Driver {
             }
             Ok(Err(e)) => {
                 let url = self.url.clone();
+                let cause = classify(&e, self.endpoint.host());
                 self.engine
-                    .handle_connect_failed(Instant::now(), &url, classify(&e));
+                    .handle_connect_failed(Instant::now(), &url, cause);
             }
             Err(_) => {
                 let url = self.url.clone();

@@ -13,8 +13,9 @@ pub enum ConnectError {
     /// The host name could not be resolved.
     #[error("cannot resolve the host: {0}")]
     Dns(String),
-    /// The TLS handshake failed (e.g. the certificate was rejected).
-    #[error("TLS failed: {0}")]
+    /// The TLS handshake failed (e.g. the certificate was rejected): one
+    /// line naming the host and the reason.
+    #[error("TLS: {0}")]
     Tls(String),
     /// No answer within the connect timeout.
     #[error("timed out")]

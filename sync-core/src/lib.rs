@@ -52,6 +52,8 @@ pub mod events;
 pub mod store;
 #[cfg(feature = "engine")]
 pub mod stream;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 #[cfg(feature = "engine")]
 pub use client::{Client, ClientBuilder, Events};

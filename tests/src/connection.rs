@@ -104,6 +104,7 @@ impl std::fmt::Debug for Event {
 fn socket_addr_of(url: &str) -> Result<String, ConnError> {
     let rest = url
         .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))
         .ok_or_else(|| ConnError::BadUrl(url.to_owned()))?;
     let hostport = rest.split('/').next().unwrap_or_default();
     if hostport.is_empty() || !hostport.contains(':') {
@@ -115,7 +116,13 @@ fn socket_addr_of(url: &str) -> Result<String, ConnError> {
 impl Connection {
     /// Connects to `url`; `rcvbuf` sets `SO_RCVBUF` before connecting so a
     /// paused reader backs up into the server quickly.
-    pub async fn open(url: &str, rcvbuf: Option<u32>) -> Result<Connection, ConnError> {
+    /// For `wss://`, `tls` is the client configuration (sync-core's
+    /// `tls::client_config`: platform roots plus an optional CA file).
+    pub async fn open(
+        url: &str,
+        rcvbuf: Option<u32>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Connection, ConnError> {
         let tcp_err = |source| ConnError::Tcp {
             url: url.to_owned(),
             source,
@@ -137,12 +144,14 @@ impl Connection {
         }
         let stream = socket.connect(addr).await.map_err(tcp_err)?;
         stream.set_nodelay(true).map_err(tcp_err)?;
-        let (ws, _response) = tokio_tungstenite::client_async(url, stream)
-            .await
-            .map_err(|e| ConnError::Handshake {
-                url: url.to_owned(),
-                source: Box::new(e),
-            })?;
+        let connector = tls.map(tokio_tungstenite::Connector::Rustls);
+        let (ws, _response) =
+            tokio_tungstenite::client_async_tls_with_config(url, stream, None, connector)
+                .await
+                .map_err(|e| ConnError::Handshake {
+                    url: url.to_owned(),
+                    source: Box::new(e),
+                })?;
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let ignore = Arc::new(Mutex::new(HashSet::new()));
@@ -257,7 +266,7 @@ impl Connection {
     }
 }
 
-type Ws = WebSocketStream<TcpStream>;
+type Ws = WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
 /// The value of the first `"type":"…"` in a frame, without parsing it: quotes
 /// inside JSON strings are escaped, so this pattern is always structural. Lets

@@ -49,6 +49,7 @@ type SharedConn = Arc<tokio::sync::Mutex<Connection>>;
 
 struct Ctx<'a> {
     url: &'a str,
+    tls: Option<Arc<rustls::ClientConfig>>,
     restarter: Option<&'a dyn Restarter>,
     conns: Mutex<HashMap<String, SharedConn>>,
     registered: Mutex<HashSet<String>>,
@@ -60,11 +61,13 @@ struct Ctx<'a> {
 pub async fn run_scenario(
     scenario: &Scenario,
     url: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
     restarter: Option<&dyn Restarter>,
 ) -> Result<(), Failure> {
     let vars = Mutex::new(Vars::default());
     let ctx = Ctx {
         url,
+        tls,
         restarter,
         conns: Mutex::new(HashMap::new()),
         registered: Mutex::new(HashSet::new()),
@@ -174,7 +177,7 @@ impl Ctx<'_> {
         rcvbuf: Option<u32>,
         keep_hello: bool,
     ) -> Result<(), String> {
-        let c = Connection::open(self.url, rcvbuf)
+        let c = Connection::open(self.url, rcvbuf, self.tls.clone())
             .await
             .map_err(|e| e.to_string())?;
         lock(&self.conns)?.insert(conn.to_owned(), Arc::new(tokio::sync::Mutex::new(c)));

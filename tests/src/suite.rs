@@ -53,8 +53,10 @@ pub fn load(dir: &Path, filter: Option<&str>) -> Result<Vec<Loaded>, ScriptError
 /// How to run a suite.
 #[derive(Clone)]
 pub struct SuiteConfig {
-    /// `ws://HOST:PORT/v1`.
+    /// `ws://HOST:PORT/v1` or `wss://HOST:PORT/v1`.
     pub url: String,
+    /// How `wss://` servers are verified (None: plain `ws://`).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Set when the runner owns the server and can restart it.
     pub restarter: Option<Arc<dyn Restarter>>,
     /// Ordinary scenarios running at the same time.
@@ -82,7 +84,12 @@ async fn run_one(loaded: &Loaded, cfg: &SuiteConfig) -> Outcome {
         return Outcome::Skip("needs restart".into());
     }
     let started = Instant::now();
-    let run = run_scenario(scenario, &cfg.url, cfg.restarter.as_deref());
+    let run = run_scenario(
+        scenario,
+        &cfg.url,
+        cfg.tls.clone(),
+        cfg.restarter.as_deref(),
+    );
     match tokio::time::timeout(cfg.scenario_timeout, run).await {
         Ok(Ok(())) => Outcome::Pass(started.elapsed()),
         Ok(Err(f)) if f.line == 0 => Outcome::Fail(f.msg),

@@ -66,6 +66,7 @@ async fn all_scenarios_pass_against_server_mock() {
     );
     let cfg = SuiteConfig {
         url,
+        tls: None,
         restarter: Some(mock.clone()),
         jobs: 4,
         scenario_timeout: Duration::from_secs(120),
@@ -95,6 +96,7 @@ async fn registration_disabled_scenarios_pass() {
     assert_eq!(scenarios.len(), 1);
     let cfg = SuiteConfig {
         url: server.url(),
+        tls: None,
         restarter: None,
         jobs: 1,
         scenario_timeout: Duration::from_secs(60),
@@ -104,4 +106,43 @@ async fn registration_disabled_scenarios_pass() {
     println!("{summary}");
     server.shutdown().await;
     assert_eq!(summary, "1 passed, 0 failed");
+}
+
+/// The whole suite over `wss://` (TLS with a throwaway CA), as an outside
+/// server run behind TLS would be checked. Scenarios that restart the
+/// server are skipped (no restarter), as against a remote server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_passes_over_wss() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = conformance::pki::make(dir.path(), &["localhost"]).unwrap();
+    let server = server_mock::start(Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        db: DbLocation::Path(dir.path().join("tls.sqlite")),
+        tls: Some(server_mock::TlsFiles {
+            cert: pki.cert.clone(),
+            key: pki.key.clone(),
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = server.url().replace("127.0.0.1", "localhost");
+    assert!(url.starts_with("wss://localhost:"), "{url}");
+    let scenarios = load(
+        &default_dir(),
+        std::env::var("CONFORMANCE_FILTER").ok().as_deref(),
+    )
+    .unwrap();
+    let cfg = SuiteConfig {
+        url,
+        tls: Some(sync_core::tls::client_config(Some(&pki.ca)).unwrap()),
+        restarter: None,
+        jobs: 4,
+        scenario_timeout: Duration::from_secs(120),
+    };
+    let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
+    let summary = report.summary();
+    println!("{summary}");
+    server.shutdown().await;
+    assert_eq!(report.failed(), 0, "{summary}");
 }

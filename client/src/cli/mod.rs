@@ -58,6 +58,11 @@ pub struct GlobalOpts {
     /// Port for --local (default 7878, or the next free one).
     #[arg(long, global = true, requires = "local", value_name = "PORT")]
     pub port: Option<u16>,
+    /// Also trust the CA certificate(s) in this PEM file for wss:// (a
+    /// private or self-signed CA); the platform's roots are always trusted.
+    /// Default: $CONVO_CA_FILE, config.toml's `ca_file`.
+    #[arg(long, global = true, value_name = "PEM", env = "CONVO_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Scriptable commands. They share the TUI's store and token.

@@ -31,6 +31,9 @@ pub struct Ctx {
     pub local: bool,
     /// The remembered-account name a successful log-in is stored under.
     pub profile: String,
+    /// Extra CA certificates for wss:// (`--ca-file`, `$CONVO_CA_FILE`,
+    /// config.toml's `ca_file`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// A non-empty environment variable.
@@ -75,6 +78,7 @@ impl Ctx {
             check_server_url(s)?;
         }
         let profile = g.profile.clone().unwrap_or_else(|| user.clone());
+        let ca_file = g.ca_file.clone().or_else(|| config.ca_file.clone());
         Ok(Ctx {
             paths,
             config,
@@ -82,6 +86,7 @@ impl Ctx {
             user,
             local: g.local,
             profile,
+            ca_file,
         })
     }
 
@@ -127,11 +132,20 @@ impl Ctx {
             crate::config::create_private_dir(dir)?;
         }
         let device = device_id(&self.paths)?;
+        warn_if_unencrypted(server);
         // The token lives in the keyring or the token file, never in the message database.
-        ClientBuilder::new(server, &store, &device)
-            .token_in_memory()
-            .open()
-            .with_context(|| format!("opening the local store {}", store.display()))
+        let mut builder = ClientBuilder::new(server, &store, &device).token_in_memory();
+        if let Some(ca) = &self.ca_file {
+            builder = builder.ca_file(ca);
+        }
+        builder.open().map_err(|e| match e {
+            // A bad URL or CA file is the user's input, not the store's.
+            sync_core::Error::Connect { .. } | sync_core::Error::Invalid { .. } => {
+                anyhow::anyhow!("{e}")
+            }
+            other => anyhow::Error::new(other)
+                .context(format!("opening the local store {}", store.display())),
+        })
     }
 
     /// The hint printed when no session is stored.
@@ -147,6 +161,20 @@ impl Ctx {
 }
 
 /// Rejects URLs the client cannot use, before anything touches the network.
+/// Says once per run, on stderr, that a `ws://` URL to a host other than
+/// loopback carries the token and messages unencrypted. Allowed, never silent.
+pub fn warn_if_unencrypted(server: &str) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if server.starts_with("ws://") && !sync_core::client::is_loopback_url(server) {
+        SAID.call_once(|| {
+            eprintln!(
+                "convo: warning: {} is not encrypted (ws://): the token and messages cross the network in clear text; use wss://",
+                crate::output::safe(server)
+            );
+        });
+    }
+}
+
 fn check_server_url(s: &str) -> Result<()> {
     if !(s.starts_with("ws://") || s.starts_with("wss://")) {
         bail!(

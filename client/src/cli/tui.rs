@@ -48,6 +48,17 @@ pub async fn run(ctx: &Ctx, local_peers: Option<crate::ui::engine::LocalPeers>) 
             }
         }
     }
+    // ws:// across a network: said on stderr by `open`, and in the status
+    // line (the TUI covers the terminal).
+    if startup_notice.is_none()
+        && let Some(server) = ctx.server.as_deref()
+        && server.starts_with("ws://")
+        && !sync_core::client::is_loopback_url(server)
+    {
+        startup_notice = Some(format!(
+            "{server} is not encrypted (ws://): the token and messages cross the network in clear text"
+        ));
+    }
     let keys = crate::ui::keys::KeyMap::from_config(&ctx.config.keys)
         .map_err(|e| anyhow::anyhow!("config.toml [keys]: {e}"))?;
     let opts = crate::ui::TuiOptions {

@@ -20,6 +20,23 @@ impl TestServer {
     /// Starts on `listen` (use port 0 for a fresh one) with a database at `db`
     /// (None: in memory).
     pub fn start(listen: SocketAddr, db: Option<PathBuf>) -> TestServer {
+        Self::start_with(listen, db, None)
+    }
+
+    /// Like `start`, serving `wss://` with this certificate and key.
+    pub fn start_tls(cert: PathBuf, key: PathBuf) -> TestServer {
+        Self::start_with(
+            "127.0.0.1:0".parse().unwrap(),
+            None,
+            Some(server_mock::TlsFiles { cert, key }),
+        )
+    }
+
+    fn start_with(
+        listen: SocketAddr,
+        db: Option<PathBuf>,
+        tls: Option<server_mock::TlsFiles>,
+    ) -> TestServer {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -37,6 +54,7 @@ impl TestServer {
                     listen,
                     db,
                     allow_register: true,
+                    tls,
                     ..Default::default()
                 };
                 let server = server_mock::start(config).await.unwrap();

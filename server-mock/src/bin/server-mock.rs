@@ -1,5 +1,6 @@
 //! The `server-mock` binary: flags → [`server_mock::Config`], prints
-//! `listening on ws://IP:PORT/v1` once ready, stops gracefully on SIGINT/SIGTERM.
+//! `listening on ws://IP:PORT/v1` (or `wss://` with `--tls-cert`/`--tls-key`)
+//! once ready, stops gracefully on SIGINT/SIGTERM.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -28,6 +29,12 @@ struct Args {
     /// Per-connection send rate: RATE[/s][/BURST], e.g. 50/s/100 (50 per second, bursts of 100).
     #[arg(long, default_value = "50/100")]
     send_rate: String,
+    /// Serve wss:// with this PEM certificate chain (with --tls-key) [default: plain ws://].
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 /// `RATE[/s][/BURST]`: `50`, `50/s`, `50/100` and `50/s/100` all mean 50
@@ -56,7 +63,18 @@ fn parse_rate(s: &str) -> anyhow::Result<(f64, u32)> {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    // Every failure is one line on stderr (and exit 1).
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server-mock: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -76,9 +94,13 @@ async fn main() -> anyhow::Result<()> {
         max_connections: args.max_connections,
         send_rate_per_sec,
         send_burst,
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(server_mock::TlsFiles { cert, key }),
+            _ => None,
+        },
         ..Config::default()
     };
-    let server = server_mock::start(config).await.context("start server")?;
+    let server = server_mock::start(config).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", server.url())?;

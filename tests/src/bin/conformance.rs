@@ -1,6 +1,6 @@
 //! `conformance`: runs the scripted scenarios against any timeline server.
 //!
-//! `conformance --server ws://HOST:PORT/v1 [--filter NAME] [--scenarios DIR]`
+//! `conformance --server ws[s]://HOST:PORT/v1 [--ca-file PEM] [--filter NAME] [--scenarios DIR]`
 //! prints one line per scenario and a final `N passed, N failed` line; exits
 //! non-zero when a scenario failed. It cannot restart a remote server, so
 //! scenarios that restart are skipped.
@@ -31,6 +31,9 @@ struct Args {
     /// Per-scenario time limit in seconds.
     #[arg(long, default_value_t = 120)]
     scenario_timeout: u64,
+    /// For wss://: also trust the CA certificate(s) in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -39,8 +42,14 @@ async fn main() -> Result<ExitCode> {
     let dir = args.scenarios.unwrap_or_else(default_dir);
     let scenarios = load(&dir, args.filter.as_deref())
         .with_context(|| format!("loading scenarios from {}", dir.display()))?;
+    let tls = if args.server.starts_with("wss://") {
+        Some(sync_core::tls::client_config(args.ca_file.as_deref()).context("TLS set-up")?)
+    } else {
+        None
+    };
     let cfg = SuiteConfig {
         url: args.server,
+        tls,
         restarter: None,
         jobs: args.jobs,
         scenario_timeout: Duration::from_secs(args.scenario_timeout),
