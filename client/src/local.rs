@@ -106,7 +106,7 @@ pub async fn start(ctx: &mut Ctx, port: Option<u16>) -> Result<LocalServer> {
         let config = server_mock::Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, p)),
             db: server_mock::DbLocation::Path(db.clone()),
-            allow_register: true,
+            register: server_mock::RegisterMode::Open,
             ..Default::default()
         };
         match server_mock::start(config).await {

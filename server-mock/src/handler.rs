@@ -171,8 +171,12 @@ impl Handler {
                     self.reply(&r.to_frame(Some(re)));
                     return Flow::Continue;
                 };
-                if let ClientFrame::Logout { id } = frame {
-                    return self.logout(id, &auth).await;
+                match frame {
+                    ClientFrame::Logout { id, all } => return self.logout(id, all, &auth).await,
+                    ClientFrame::Password { id, old, new } => {
+                        return self.password(id, old, new, &auth).await;
+                    }
+                    _ => {}
                 }
                 if matches!(
                     frame,
@@ -236,13 +240,21 @@ impl Handler {
         }
     }
 
-    async fn logout(&mut self, re: RequestId, auth: &Authed) -> Flow {
-        match cmd::session::logout(&self.shared, auth, self.conn_id).await {
+    async fn logout(&mut self, re: RequestId, all: bool, auth: &Authed) -> Flow {
+        let done = if all {
+            cmd::session::logout_all(&self.shared, auth, self.conn_id).await
+        } else {
+            cmd::session::logout(&self.shared, auth, self.conn_id).await
+        };
+        match done {
             Ok(()) => {
                 self.reply(&ServerFrame::Ok { re });
-                self.shared.registry.close_token(
+                // Every connection on a revoked token closes with 4001; this
+                // one after its `ok`.
+                let keep = if all { None } else { Some(&auth.token_hash) };
+                self.shared.registry.close_tokens(
                     &auth.user,
-                    &auth.token_hash,
+                    |hash| keep.is_none_or(|k| k == hash),
                     self.conn_id,
                     close::REVOKED,
                 );
@@ -253,5 +265,23 @@ impl Handler {
                 Flow::Continue
             }
         }
+    }
+
+    /// §9.6 `password`: the other tokens' connections close with 4001; this
+    /// token's stay.
+    async fn password(&mut self, re: RequestId, old: String, new: String, auth: &Authed) -> Flow {
+        match cmd::session::change_password(&self.shared, auth, old, new, self.conn_id).await {
+            Ok(()) => {
+                self.reply(&ServerFrame::Ok { re });
+                self.shared.registry.close_tokens(
+                    &auth.user,
+                    |hash| hash != &auth.token_hash,
+                    self.conn_id,
+                    close::REVOKED,
+                );
+            }
+            Err(r) => self.reply(&r.to_frame(Some(re))),
+        }
+        Flow::Continue
     }
 }

@@ -17,6 +17,7 @@
 //! - [`state`]: the shared state handle; [`rate`]: the token bucket;
 //!   [`error`]: error types.
 
+pub mod admin;
 pub mod cmd;
 pub mod connection;
 pub mod error;
@@ -62,6 +63,39 @@ impl DbLocation {
     }
 }
 
+/// Who may create an account (`--register`; `hello.register` says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RegisterMode {
+    /// Anyone who can reach the server.
+    #[default]
+    Open,
+    /// Only with an invite code (`server-mock invite create`).
+    InviteOnly,
+    /// Nobody; accounts already in the database still work.
+    Closed,
+}
+
+impl RegisterMode {
+    /// The `hello.register` value: `open`, `invite` or `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegisterMode::Open => "open",
+            RegisterMode::InviteOnly => "invite",
+            RegisterMode::Closed => "closed",
+        }
+    }
+
+    /// The `--register` value: `open`, `invite-only` (or `invite`) or `closed`.
+    pub fn parse(s: &str) -> Option<RegisterMode> {
+        match s {
+            "open" => Some(RegisterMode::Open),
+            "invite-only" | "invite" => Some(RegisterMode::InviteOnly),
+            "closed" => Some(RegisterMode::Closed),
+            _ => None,
+        }
+    }
+}
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -69,8 +103,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The database.
     pub db: DbLocation,
-    /// Whether `register` is accepted.
-    pub allow_register: bool,
+    /// Who may `register`.
+    pub register: RegisterMode,
     /// Connection cap; connections over it are closed with 1013.
     pub max_connections: usize,
     /// send/edit/redact token bucket refill per connection.
@@ -89,6 +123,8 @@ pub struct Config {
     pub idle_limit: std::time::Duration,
     /// Serve `wss://` with this certificate and key (None: plain `ws://`).
     pub tls: Option<TlsFiles>,
+    /// A token unused for this many days stops working.
+    pub token_idle_days: u32,
 }
 
 impl Default for Config {
@@ -96,7 +132,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
             db: DbLocation::Memory,
-            allow_register: true,
+            register: RegisterMode::Open,
             max_connections: 10_000,
             send_rate_per_sec: 50.0,
             send_burst: 100,
@@ -105,6 +141,7 @@ impl Default for Config {
             ping_every: std::time::Duration::from_secs(20),
             idle_limit: std::time::Duration::from_secs(90),
             tls: None,
+            token_idle_days: 90,
         }
     }
 }

@@ -71,12 +71,36 @@ impl Registry {
         }
     }
 
-    /// Closes every connection of `user` authenticated with `token_hash`
-    /// (after `logout`), except `except`, with `code`.
-    pub fn close_token(&self, user: &str, token_hash: &[u8; 32], except: u64, code: u16) {
+    /// Closes every connection of `user` whose token `revoked` says is
+    /// revoked, except connection `except`, with `code`.
+    pub fn close_tokens(
+        &self,
+        user: &str,
+        revoked: impl Fn(&[u8; 32]) -> bool,
+        except: u64,
+        code: u16,
+    ) {
         let map = self.map();
         for peer in map.get(user).into_iter().flatten() {
-            if peer.conn_id != except && &peer.token_hash == token_hash {
+            if peer.conn_id != except && revoked(&peer.token_hash) {
+                peer.outbox.close(code);
+            }
+        }
+    }
+
+    /// Every authenticated connection: (user, connection id, token hash).
+    pub fn snapshot(&self) -> Vec<(String, u64, [u8; 32])> {
+        self.map()
+            .iter()
+            .flat_map(|(u, peers)| peers.iter().map(|p| (u.clone(), p.conn_id, p.token_hash)))
+            .collect()
+    }
+
+    /// Closes connection `conn_id` of `user` with `code`.
+    pub fn close_conn(&self, user: &str, conn_id: u64, code: u16) {
+        let map = self.map();
+        for peer in map.get(user).into_iter().flatten() {
+            if peer.conn_id == conn_id {
                 peer.outbox.close(code);
             }
         }

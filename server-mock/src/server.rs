@@ -30,6 +30,9 @@ pub struct RunningServer {
     max_connections: u32,
 }
 
+/// The section 9 extensions this server implements (`hello.features`).
+pub const FEATURES: &[&str] = &["account"];
+
 /// Binds, opens the database, spawns the tasks; returns once listening.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     // A bad certificate stops start-up before anything listens.
@@ -56,6 +59,8 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         server_id: store.server_id().to_owned(),
         max_frame_bytes: MAX_FRAME_BYTES as u64,
         max_body_bytes: MAX_BODY_BYTES as u64,
+        features: FEATURES.iter().map(|f| (*f).to_owned()).collect(),
+        register: Some(config.register.as_str().to_owned()),
     };
     let shared = Arc::new(Shared::new(
         store,
@@ -67,6 +72,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let max_connections = u32::try_from(config.max_connections.max(1)).unwrap_or(u32::MAX >> 3);
     let permits = Arc::new(Semaphore::new(max_connections as usize));
     let (shutdown, shutdown_rx) = watch::channel(false);
+    tokio::spawn(watch_admin(shared.clone(), shutdown_rx.clone()));
     let accept = tokio::spawn(accept_loop(
         listener,
         shared.clone(),
@@ -86,6 +92,57 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         permits,
         max_connections,
     })
+}
+
+/// Applies `server-mock admin` changes made while the server runs: when the
+/// admin epoch moves, every connection whose token was revoked or whose user
+/// was disabled closes with 4001 (within [`crate::admin::ADMIN_POLL`]).
+async fn watch_admin(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    async fn read_epoch(shared: &Shared) -> Result<i64, crate::error::Reject> {
+        shared
+            .store
+            .read(|db| {
+                crate::admin::epoch(db).map_err(|e| {
+                    crate::error::Reject::from(crate::error::StoreError::Sql("read admin epoch", e))
+                })
+            })
+            .await
+    }
+    let mut seen = read_epoch(&shared).await.unwrap_or(0);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(crate::admin::ADMIN_POLL) => {}
+            _ = crate::connection::signalled(&mut shutdown, |s| *s) => return,
+        }
+        let Ok(now) = read_epoch(&shared).await else {
+            continue;
+        };
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let peers = shared.registry.snapshot();
+        let stale = shared
+            .store
+            .read(move |db| {
+                let mut stale = Vec::new();
+                for (user, conn, hash) in peers {
+                    let valid = crate::admin::token_valid(db, &hash).map_err(|e| {
+                        crate::error::Reject::from(crate::error::StoreError::Sql("check token", e))
+                    })?;
+                    if !valid {
+                        stale.push((user, conn));
+                    }
+                }
+                Ok(stale)
+            })
+            .await
+            .unwrap_or_default();
+        for (user, conn) in stale {
+            tracing::info!(%user, conn, "session ended by an administrator");
+            shared.registry.close_conn(&user, conn, close::REVOKED);
+        }
+    }
 }
 
 async fn accept_loop(

@@ -19,8 +19,10 @@ pub struct Shared {
     pub registry: Arc<Registry>,
     /// The `hello` frame, serialized once.
     pub hello: Utf8Bytes,
-    /// Whether `register` is accepted.
-    pub allow_register: bool,
+    /// Who may `register`.
+    pub register: crate::RegisterMode,
+    /// A token unused for this many days stops working.
+    pub token_idle_days: u32,
     /// Token bucket refill rate for send/edit/redact, per connection.
     pub send_rate_per_sec: f64,
     /// Token bucket size.
@@ -59,7 +61,8 @@ impl Shared {
             store,
             registry,
             hello,
-            allow_register: config.allow_register,
+            register: config.register,
+            token_idle_days: config.token_idle_days,
             send_rate_per_sec: config.send_rate_per_sec,
             send_burst: config.send_burst,
             outbound_queue: config.outbound_queue,

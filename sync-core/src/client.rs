@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::committed::Committed;
 use crate::driver::{self, DriverMsg, Status};
-use crate::engine::{Command, Config, ConsumerAck, Engine, ReplyValue, Request};
+use crate::engine::{Command, Config, ConsumerAck, Engine, ReplyValue, Request, ServerInfo};
 use crate::error::Error;
 use crate::events::{ConnState, Event, SyncReport};
 use crate::protocol::{ConvId, ConvKind, Seq, validate};
@@ -364,14 +364,27 @@ impl Client {
 
     /// Creates an account, stores the session, and goes online.
     pub async fn register(&self, user: &str, password: &str) -> Result<Session, Error> {
+        self.register_with_invite(user, password, None).await
+    }
+
+    /// [`Client::register`] with an invite code, for a server whose
+    /// registration is invite-only ([`ServerInfo::register`] is `invite`).
+    pub async fn register_with_invite(
+        &self,
+        user: &str,
+        password: &str,
+        invite: Option<&str>,
+    ) -> Result<Session, Error> {
         validate::user_name(user).map_err(invalid("user"))?;
         validate::password(password).map_err(invalid("password"))?;
         let (user, password) = (user.to_owned(), password.to_owned());
+        let invite = invite.map(str::to_owned);
         session_of(
             self.ask(
                 |token| Command::Register {
                     user,
                     password,
+                    invite,
                     token,
                 },
                 self.inner.request_timeout,
@@ -413,7 +426,46 @@ impl Client {
 
     /// Revokes the session on the server and forgets the token.
     pub async fn logout(&self) -> Result<(), Error> {
-        self.request(Request::Logout).await.map(|_| ())
+        self.request(Request::Logout { all: false })
+            .await
+            .map(|_| ())
+    }
+
+    /// Revokes every session of the user (all devices) and forgets the
+    /// token here (§9.6; [`Error::Unsupported`] when the server lacks
+    /// `account`).
+    pub async fn logout_all(&self) -> Result<(), Error> {
+        self.request(Request::Logout { all: true })
+            .await
+            .map(|_| ())
+    }
+
+    /// Changes the password (§9.6). The user's other sessions end (their
+    /// connections close with 4001); this one stays. `Server { code:
+    /// Unauthorized }` when `old` is wrong.
+    pub async fn change_password(&self, old: &str, new: &str) -> Result<(), Error> {
+        validate::password(new).map_err(invalid("new password"))?;
+        self.request(Request::Password {
+            old: old.to_owned(),
+            new: new.to_owned(),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// What the server said about itself in its latest `hello`: its
+    /// features and whether registration is open.
+    pub async fn server_info(&self) -> Result<ServerInfo, Error> {
+        match self
+            .ask(
+                |token| Command::ServerInfo { token },
+                self.inner.request_timeout,
+            )
+            .await?
+        {
+            ReplyValue::ServerInfo(info) => Ok(info),
+            _ => Err(Error::DriverGone),
+        }
     }
 
     /// The stored session, if any.

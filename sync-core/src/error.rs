@@ -97,6 +97,10 @@ pub enum Error {
         /// What failed.
         cause: ConnectError,
     },
+    /// The server does not implement this section 9 extension (it is not in
+    /// `hello.features`).
+    #[error("the server does not support {0} (not in its hello.features)")]
+    Unsupported(&'static str),
     /// The request needs a live, authenticated connection.
     #[error("not connected")]
     Offline,

@@ -60,7 +60,7 @@ pub use client::{Client, ClientBuilder, Events};
 #[cfg(feature = "engine")]
 pub use committed::Committed;
 #[cfg(feature = "engine")]
-pub use engine::Config;
+pub use engine::{Config, ServerInfo};
 #[cfg(feature = "engine")]
 pub use error::{ConnectError, Error};
 #[cfg(feature = "engine")]

@@ -87,7 +87,7 @@ async fn registration_disabled_scenarios_pass() {
     let server = server_mock::start(Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         db: DbLocation::Memory,
-        allow_register: false,
+        register: server_mock::RegisterMode::Closed,
         ..Default::default()
     })
     .await

@@ -53,7 +53,7 @@ impl TestServer {
                 let config = server_mock::Config {
                     listen,
                     db,
-                    allow_register: true,
+                    register: server_mock::RegisterMode::Open,
                     tls,
                     ..Default::default()
                 };

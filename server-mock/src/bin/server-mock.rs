@@ -9,9 +9,107 @@ use anyhow::Context;
 use clap::Parser;
 use server_mock::{Config, DbLocation};
 
-/// Reference timeline server (protocol v1), durable on SQLite.
+/// Reference timeline server (protocol v1.1), durable on SQLite. Without a
+/// subcommand it serves; `invite`, `admin` and `check` manage and probe it.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(flatten)]
+    serve: Args,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Invite codes for --register invite-only.
+    Invite {
+        #[command(subcommand)]
+        command: InviteCmd,
+    },
+    /// Account administration on the database (the server may be running:
+    /// it applies revocations and disables within 5 s).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCmd,
+    },
+    /// Exits 0 when the server at URL answers `hello` (a health check).
+    Check {
+        /// Server URL, e.g. wss://chat.example.org/v1.
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// For wss://: also trust the CA certificate(s) in this PEM file.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<std::path::PathBuf>,
+    },
+}
+
+/// The database the admin commands work on.
+#[derive(Debug, clap::Args)]
+struct DbArg {
+    /// SQLite database path [default: server.db in the platform data directory].
+    #[arg(long)]
+    db: Option<std::path::PathBuf>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum InviteCmd {
+    /// Prints a new invite code.
+    Create {
+        #[command(flatten)]
+        db: DbArg,
+        /// Registrations the code allows.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it stays valid: 7d, 12h, 30m [default: no expiry].
+        #[arg(long, value_name = "DURATION", value_parser = server_mock::admin::parse_duration)]
+        expires: Option<std::time::Duration>,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AdminCmd {
+    /// Lists the users: disabled or not, signed-in devices, last seen.
+    Users {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Sets a new password (read from stdin, or $SERVER_MOCK_PASSWORD) and
+    /// signs the user out everywhere.
+    ResetPassword {
+        /// The user.
+        user: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Signs the user out everywhere (revokes every token).
+    Revoke {
+        /// The user.
+        user: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Refuses the user's log-ins and ends their sessions.
+    Disable {
+        /// The user.
+        user: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Lets a disabled user log in again.
+    Enable {
+        /// The user.
+        user: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+/// Serving flags.
+#[derive(Debug, clap::Args)]
 struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:7878")]
@@ -20,7 +118,11 @@ struct Args {
     /// [default: server.db in the platform data directory].
     #[arg(long)]
     db: Option<String>,
-    /// Refuse `register`.
+    /// Who may create an account: open, invite-only (needs a code from
+    /// `server-mock invite create`) or closed.
+    #[arg(long, value_name = "MODE", default_value = "open", value_parser = parse_register)]
+    register: server_mock::RegisterMode,
+    /// Same as --register closed.
     #[arg(long)]
     no_register: bool,
     /// Most simultaneous connections.
@@ -35,6 +137,14 @@ struct Args {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// A token unused for this many days stops working (the user logs in again).
+    #[arg(long, value_name = "N", default_value_t = 90)]
+    token_idle_days: u32,
+}
+
+fn parse_register(s: &str) -> Result<server_mock::RegisterMode, String> {
+    server_mock::RegisterMode::parse(s)
+        .ok_or_else(|| format!("{s:?}: expected open, invite-only or closed"))
 }
 
 /// `RATE[/s][/BURST]`: `50`, `50/s`, `50/100` and `50/s/100` all mean 50
@@ -81,7 +191,11 @@ async fn run() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let args = Args::parse();
+    let cli = Cli::parse();
+    if let Some(command) = cli.command {
+        return admin(command).await;
+    }
+    let args = cli.serve;
     let (send_rate_per_sec, send_burst) = parse_rate(&args.send_rate)?;
     let db = match args.db.as_deref() {
         Some(s) => DbLocation::parse(s),
@@ -90,10 +204,15 @@ async fn run() -> anyhow::Result<()> {
     let config = Config {
         listen: args.listen,
         db,
-        allow_register: !args.no_register,
+        register: if args.no_register {
+            server_mock::RegisterMode::Closed
+        } else {
+            args.register
+        },
         max_connections: args.max_connections,
         send_rate_per_sec,
         send_burst,
+        token_idle_days: args.token_idle_days,
         tls: match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(server_mock::TlsFiles { cert, key }),
             _ => None,
@@ -110,6 +229,154 @@ async fn run() -> anyhow::Result<()> {
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+fn db_path(db: &DbArg) -> anyhow::Result<std::path::PathBuf> {
+    match &db.db {
+        Some(p) => Ok(p.clone()),
+        None => match DbLocation::default_path()? {
+            DbLocation::Path(p) => Ok(p),
+            DbLocation::Memory => anyhow::bail!("no database path"),
+        },
+    }
+}
+
+/// Prints `value` as JSON, or `text`.
+fn show<T: serde::Serialize>(json: bool, value: &T, text: &str) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(value)?);
+    } else {
+        println!("{text}");
+    }
+    Ok(())
+}
+
+async fn admin(command: Sub) -> anyhow::Result<()> {
+    use server_mock::admin as a;
+    match command {
+        Sub::Check { server, ca_file } => check(&server, ca_file.as_deref()).await,
+        Sub::Invite {
+            command: InviteCmd::Create { db, uses, expires },
+        } => {
+            let conn = a::open(&db_path(&db)?)?;
+            let invite = a::create_invite(&conn, uses, expires)?;
+            show(db.json, &invite, &invite.code)
+        }
+        Sub::Admin { command } => match command {
+            AdminCmd::Users { db } => {
+                let users = a::users(&a::open(&db_path(&db)?)?)?;
+                if db.json {
+                    return show(true, &users, "");
+                }
+                for u in users {
+                    println!(
+                        "{:<32} {:<8} {} device(s){}",
+                        u.name,
+                        if u.disabled { "disabled" } else { "active" },
+                        u.tokens,
+                        u.last_seen_ms
+                            .map(|ms| format!(", last seen {}", ago(ms)))
+                            .unwrap_or_default()
+                    );
+                }
+                Ok(())
+            }
+            AdminCmd::ResetPassword { user, db } => {
+                let password = match std::env::var("SERVER_MOCK_PASSWORD") {
+                    Ok(p) if !p.is_empty() => p,
+                    _ => {
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line)?;
+                        line.trim_end_matches(['\n', '\r']).to_owned()
+                    }
+                };
+                let n = a::reset_password(&a::open(&db_path(&db)?)?, &user, &password)?;
+                let out =
+                    serde_json::json!({"user": user, "password_reset": true, "tokens_revoked": n});
+                show(
+                    db.json,
+                    &out,
+                    &format!("password of {user} reset; {n} session(s) ended"),
+                )
+            }
+            AdminCmd::Revoke { user, db } => {
+                let n = a::revoke(&a::open(&db_path(&db)?)?, &user)?;
+                let out = serde_json::json!({"user": user, "tokens_revoked": n});
+                show(db.json, &out, &format!("{n} session(s) of {user} ended"))
+            }
+            AdminCmd::Disable { user, db } => {
+                a::set_disabled(&a::open(&db_path(&db)?)?, &user, true)?;
+                let out = serde_json::json!({"user": user, "disabled": true});
+                show(
+                    db.json,
+                    &out,
+                    &format!("{user} is disabled; their sessions end within 5 s"),
+                )
+            }
+            AdminCmd::Enable { user, db } => {
+                a::set_disabled(&a::open(&db_path(&db)?)?, &user, false)?;
+                let out = serde_json::json!({"user": user, "disabled": false});
+                show(db.json, &out, &format!("{user} can log in again"))
+            }
+        },
+    }
+}
+
+/// "5 min ago", from a Unix ms time.
+fn ago(ms: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let s = (now - ms).max(0) / 1000;
+    match s {
+        0..60 => format!("{s} s ago"),
+        60..3600 => format!("{} min ago", s / 60),
+        3600..86_400 => format!("{} h ago", s / 3600),
+        _ => format!("{} days ago", s / 86_400),
+    }
+}
+
+/// `check`: connects, waits for `hello` (5 s), prints one line.
+async fn check(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let connector = if url.starts_with("wss://") {
+        Some(tokio_tungstenite::Connector::Rustls(
+            sync_core::tls::client_config(ca_file)?,
+        ))
+    } else {
+        None
+    };
+    let attempt = async {
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector).await?;
+        while let Some(msg) = ws.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = msg? {
+                return Ok::<_, anyhow::Error>(sync_core::protocol::decode_server_frame(&t)?);
+            }
+        }
+        anyhow::bail!("the connection closed before hello")
+    };
+    let hello = tokio::time::timeout(std::time::Duration::from_secs(5), attempt)
+        .await
+        .map_err(|_| anyhow::anyhow!("{url}: no hello within 5 s"))?
+        .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+    match hello {
+        sync_core::protocol::ServerFrame::Hello {
+            server,
+            protocol,
+            features,
+            register,
+            ..
+        } => {
+            println!(
+                "ok: {url} is {server}, protocol {protocol}, features [{}], register {}",
+                features.join(", "),
+                register.as_deref().unwrap_or("unknown")
+            );
+            Ok(())
+        }
+        other => anyhow::bail!("{url}: the first frame was not hello: {other:?}"),
+    }
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

@@ -90,6 +90,7 @@ pub async fn dispatch(ctx: &Ctx<'_>, frame: ClientFrame) -> Result<Option<Server
         | ClientFrame::Login { .. }
         | ClientFrame::Auth { .. }
         | ClientFrame::Logout { .. }
+        | ClientFrame::Password { .. }
         | ClientFrame::Ping { .. } => Err(Reject::bad("unexpected session request")),
     }
 }

@@ -60,6 +60,100 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(|e| internal(&format!("blocking task failed: {e}")))
 }
 
+/// An argon2id hash of `password`, synchronously (admin commands).
+pub fn hash_password_now(password: &str) -> Result<String, String> {
+    let salt =
+        SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| format!("salt: {e}"))?;
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("hash password: {e}"))
+}
+
+/// An argon2id hash of `password` (on the blocking pool).
+pub(crate) async fn hash_password(password: String) -> Result<String, Reject> {
+    blocking(move || hash_password_now(&password))
+        .await?
+        .map_err(|e| internal(&e))
+}
+
+/// Whether `password` is `user`'s. An unknown user costs the same argon2
+/// work as a wrong password, so timing does not reveal which names exist.
+async fn check_password(shared: &Shared, user: &str, password: String) -> Result<bool, Reject> {
+    let name = user.to_owned();
+    let stored: Option<String> = shared
+        .store
+        .read(move |db| {
+            db.query_row("SELECT pw_hash FROM users WHERE name = ?1", [&name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| Reject::from(StoreError::Sql("read password hash", e)))
+        })
+        .await?;
+    let known = stored.is_some();
+    let ok = blocking(move || {
+        let hash = stored.unwrap_or_else(|| dummy_hash().to_owned());
+        PasswordHash::new(&hash)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await?;
+    Ok(ok && known)
+}
+
+/// Whether an administrator disabled `user`.
+async fn is_disabled(shared: &Shared, user: &str) -> Result<bool, Reject> {
+    let name = user.to_owned();
+    shared
+        .store
+        .read(move |db| {
+            db.query_row("SELECT disabled FROM users WHERE name = ?1", [&name], |r| {
+                r.get::<_, bool>(0)
+            })
+            .optional()
+            .map(|d| d.unwrap_or(false))
+            .map_err(|e| Reject::from(StoreError::Sql("read user", e)))
+        })
+        .await
+}
+
+/// §9.6 `password`: `new` must follow the `register` rules (`bad_request`
+/// whatever `old` is), `old` must be the password (`unauthorized`); then
+/// every token of the user but this connection's is revoked (the caller
+/// closes their connections).
+pub async fn change_password(
+    shared: &Shared,
+    auth: &Authed,
+    old: String,
+    new: String,
+    conn_id: u64,
+) -> Result<(), Reject> {
+    validate::password(&new)?;
+    if !check_password(shared, &auth.user, old).await? {
+        return Err(unauthorized("wrong password"));
+    }
+    let pw_hash = hash_password(new).await?;
+    let op = WriteOp::SetPassword {
+        user: auth.user.clone(),
+        pw_hash,
+        keep: Some(auth.token_hash),
+    };
+    shared.store.call(op, Some(conn_id)).await.map(|_| ())
+}
+
+/// §9.6 `logout` with `all`: revokes every token of the user.
+pub async fn logout_all(shared: &Shared, auth: &Authed, conn_id: u64) -> Result<(), Reject> {
+    let op = WriteOp::RevokeUser {
+        user: auth.user.clone(),
+    };
+    shared.store.call(op, Some(conn_id)).await.map(|_| ())
+}
+
 /// Handles `register`, `login` or `auth`; returns the identity and the token.
 pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed, String), Reject> {
     match frame {
@@ -67,33 +161,35 @@ pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed
             user,
             password,
             device,
+            invite,
             ..
         } => {
-            if !shared.allow_register {
-                return Err(Reject::new(
-                    ErrorCode::Forbidden,
-                    "registration is disabled",
-                ));
-            }
+            let invite = match shared.register {
+                crate::RegisterMode::Open => None,
+                crate::RegisterMode::Closed => {
+                    return Err(Reject::new(
+                        ErrorCode::Forbidden,
+                        "registration is disabled",
+                    ));
+                }
+                crate::RegisterMode::InviteOnly => Some(invite.ok_or_else(|| {
+                    Reject::new(
+                        ErrorCode::Forbidden,
+                        "registration needs an invite code on this server",
+                    )
+                })?),
+            };
             validate::user_name(&user)?;
             validate::password(&password)?;
             validate::device(&device)?;
-            let pw_hash = blocking(move || {
-                let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
-                    .map_err(|e| format!("salt: {e}"))?;
-                hasher()
-                    .hash_password(password.as_bytes(), &salt)
-                    .map(|h| h.to_string())
-                    .map_err(|e| format!("hash password: {e}"))
-            })
-            .await?
-            .map_err(|e| internal(&e))?;
+            let pw_hash = hash_password(password).await?;
             let (token, token_hash) = new_token();
             let op = WriteOp::Register {
                 user: user.clone(),
                 pw_hash,
                 device: device.clone(),
                 token_hash,
+                invite,
             };
             shared.store.call(op, None).await?;
             Ok((
@@ -114,34 +210,14 @@ pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed
             validate::user_name(&user)?;
             validate::password(&password)?;
             validate::device(&device)?;
-            let name = user.clone();
-            let stored: Option<String> = shared
-                .store
-                .read(move |db| {
-                    db.query_row("SELECT pw_hash FROM users WHERE name = ?1", [&name], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .map_err(|e| Reject::from(StoreError::Sql("read password hash", e)))
-                })
-                .await?;
-            const WRONG: &str = "wrong user name or password";
-            let known = stored.is_some();
-            let ok = blocking(move || {
-                // An unknown user costs the same argon2 work as a wrong
-                // password, so timing does not reveal which names exist.
-                let hash = stored.unwrap_or_else(|| dummy_hash().to_owned());
-                PasswordHash::new(&hash)
-                    .map(|h| {
-                        Argon2::default()
-                            .verify_password(password.as_bytes(), &h)
-                            .is_ok()
-                    })
-                    .unwrap_or(false)
-            })
-            .await?;
-            if !(ok && known) {
-                return Err(unauthorized(WRONG));
+            if !check_password(shared, &user, password).await? {
+                return Err(unauthorized("wrong user name or password"));
+            }
+            if is_disabled(shared, &user).await? {
+                return Err(Reject::new(
+                    ErrorCode::Forbidden,
+                    "this account is disabled",
+                ));
             }
             let (token, token_hash) = new_token();
             let op = WriteOp::AddToken {
@@ -162,28 +238,53 @@ pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed
         ClientFrame::Auth { token, device, .. } => {
             validate::device(&device)?;
             let hash = token_hash(&token);
-            let row: Option<(String, String)> = shared
+            let row: Option<(String, String, i64, bool)> = shared
                 .store
                 .read(move |db| {
                     db.query_row(
-                        "SELECT user, device FROM tokens WHERE hash = ?1",
+                        "SELECT t.user, t.device, t.last_used_ms, u.disabled
+                         FROM tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?1",
                         [&hash[..]],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                     )
                     .optional()
                     .map_err(|e| Reject::from(StoreError::Sql("read token", e)))
                 })
                 .await?;
+            let now = crate::store::rows::now_ms();
+            let idle_ms = i64::from(shared.token_idle_days) * 86_400_000;
             match row {
+                Some((_, _, _, true)) => Err(unauthorized("this account is disabled")),
+                // A token unused for too long stops working (the client asks
+                // for the password again, as for a revoked token).
+                Some((_, _, last_used, _)) if now - last_used > idle_ms => {
+                    let _ = shared
+                        .store
+                        .call(WriteOp::RevokeToken { token_hash: hash }, None)
+                        .await;
+                    Err(unauthorized(&format!(
+                        "token expired: unused for more than {} days",
+                        shared.token_idle_days
+                    )))
+                }
                 // A token belongs to the device it was issued to.
-                Some((user, d)) if d == device => Ok((
-                    Authed {
-                        user,
-                        device,
-                        token_hash: hash,
-                    },
-                    token,
-                )),
+                Some((user, d, last_used, _)) if d == device => {
+                    // Refreshed at most hourly: one small write, not one per auth.
+                    if now - last_used > 3_600_000 {
+                        let _ = shared
+                            .store
+                            .call(WriteOp::TouchToken { token_hash: hash }, None)
+                            .await;
+                    }
+                    Ok((
+                        Authed {
+                            user,
+                            device,
+                            token_hash: hash,
+                        },
+                        token,
+                    ))
+                }
                 _ => Err(unauthorized("unknown or revoked token")),
             }
         }

@@ -54,7 +54,7 @@ struct Inner {
     temp: bool,
 }
 
-fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;

@@ -36,6 +36,8 @@ pub enum WriteOp {
         pw_hash: String,
         device: String,
         token_hash: [u8; 32],
+        /// Consumed in the same transaction (invite-only servers).
+        invite: Option<String>,
     },
     /// New token after a verified login.
     AddToken {
@@ -45,6 +47,16 @@ pub enum WriteOp {
     },
     /// `logout`.
     RevokeToken { token_hash: [u8; 32] },
+    /// A token was used (its idle clock restarts).
+    TouchToken { token_hash: [u8; 32] },
+    /// `logout` with `all`: every token of the user.
+    RevokeUser { user: String },
+    /// `password`: the new hash; every token but `keep` is revoked.
+    SetPassword {
+        user: String,
+        pw_hash: String,
+        keep: Option<[u8; 32]>,
+    },
     /// `create`.
     Create {
         user: String,
@@ -138,6 +150,7 @@ pub fn apply(db: &Connection, b: &mut Batch<'_>, op: WriteOp) -> OpResult {
             pw_hash,
             device,
             token_hash,
+            invite,
         } => {
             let exists: Option<i64> = db
                 .query_row("SELECT 1 FROM users WHERE name = ?1", [&user], |r| r.get(0))
@@ -145,6 +158,9 @@ pub fn apply(db: &Connection, b: &mut Batch<'_>, op: WriteOp) -> OpResult {
                 .map_err(sql("check user"))?;
             if exists.is_some() {
                 return Err(Reject::new(ErrorCode::Conflict, "user name taken"));
+            }
+            if let Some(code) = invite {
+                use_invite(db, &code, b.now)?;
             }
             db.execute(
                 "INSERT INTO users (name, pw_hash, created_ms) VALUES (?1, ?2, ?3)",
@@ -161,6 +177,40 @@ pub fn apply(db: &Connection, b: &mut Batch<'_>, op: WriteOp) -> OpResult {
         WriteOp::RevokeToken { token_hash } => {
             db.execute("DELETE FROM tokens WHERE hash = ?1", [&token_hash[..]])
                 .map_err(sql("delete token"))?;
+            Ok(Done::Ok)
+        }
+        WriteOp::TouchToken { token_hash } => {
+            db.execute(
+                "UPDATE tokens SET last_used_ms = ?2 WHERE hash = ?1",
+                params![&token_hash[..], b.now],
+            )
+            .map_err(sql("touch token"))?;
+            Ok(Done::Ok)
+        }
+        WriteOp::RevokeUser { user } => {
+            db.execute("DELETE FROM tokens WHERE user = ?1", [&user])
+                .map_err(sql("delete tokens"))?;
+            Ok(Done::Ok)
+        }
+        WriteOp::SetPassword {
+            user,
+            pw_hash,
+            keep,
+        } => {
+            let n = db
+                .execute(
+                    "UPDATE users SET pw_hash = ?2 WHERE name = ?1",
+                    params![user, pw_hash],
+                )
+                .map_err(sql("set password"))?;
+            if n == 0 {
+                return Err(Reject::new(ErrorCode::NotFound, "no such user"));
+            }
+            db.execute(
+                "DELETE FROM tokens WHERE user = ?1 AND hash IS NOT ?2",
+                params![user, keep.as_ref().map(|k| &k[..])],
+            )
+            .map_err(sql("revoke other tokens"))?;
             Ok(Done::Ok)
         }
         WriteOp::Create {
@@ -196,6 +246,34 @@ pub fn apply(db: &Connection, b: &mut Batch<'_>, op: WriteOp) -> OpResult {
     }
 }
 
+/// Takes one use of an invite code, or says why it cannot be used.
+fn use_invite(db: &Connection, code: &str, now: i64) -> Result<(), Reject> {
+    let row: Option<(i64, Option<i64>)> = db
+        .query_row(
+            "SELECT uses_left, expires_ms FROM invites WHERE code = ?1",
+            [code],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql("read invite"))?;
+    let forbidden = |m: &str| Reject::new(ErrorCode::Forbidden, m);
+    match row {
+        None => Err(forbidden("unknown invite code")),
+        Some((_, Some(expires))) if expires <= now => {
+            Err(forbidden("this invite code has expired"))
+        }
+        Some((uses, _)) if uses <= 0 => Err(forbidden("this invite code is used up")),
+        Some(_) => {
+            db.execute(
+                "UPDATE invites SET uses_left = uses_left - 1 WHERE code = ?1",
+                [code],
+            )
+            .map_err(sql("use invite"))?;
+            Ok(())
+        }
+    }
+}
+
 fn insert_token(
     db: &Connection,
     b: &Batch<'_>,
@@ -204,7 +282,8 @@ fn insert_token(
     hash: &[u8; 32],
 ) -> OpResult {
     db.execute(
-        "INSERT INTO tokens (hash, user, device, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO tokens (hash, user, device, created_ms, last_used_ms)
+         VALUES (?1, ?2, ?3, ?4, ?4)",
         params![&hash[..], user, device, b.now],
     )
     .map_err(sql("insert token"))?;

@@ -92,6 +92,19 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX members_by_change ON members (user, change_seq);
     CREATE INDEX members_by_conv ON members (conv, active, ord);",
+    // 2: running a server for a team: disabled users, token idle expiry,
+    // invite codes, and an epoch admin commands bump so a running server
+    // re-checks its connections.
+    "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tokens ADD COLUMN last_used_ms INTEGER NOT NULL DEFAULT 0;
+    UPDATE tokens SET last_used_ms = created_ms;
+    CREATE TABLE invites (
+        code       TEXT PRIMARY KEY,
+        uses_left  INTEGER NOT NULL,
+        expires_ms INTEGER,
+        created_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('admin_epoch', '0');",
 ];
 
 /// Applies the pragmas and every pending migration; creates `server_id` and

@@ -46,8 +46,18 @@ pub enum Request {
         /// The conversation.
         conv: ConvId,
     },
-    /// Revoke the session.
-    Logout,
+    /// Revoke the session (`all`: every session of the user, §9.6).
+    Logout {
+        /// Every token of the user.
+        all: bool,
+    },
+    /// §9.6: change the password; the user's other sessions end.
+    Password {
+        /// Current password.
+        old: String,
+        /// New password.
+        new: String,
+    },
 }
 
 /// A user command.
@@ -63,6 +73,13 @@ pub enum Command {
         user: String,
         /// Password.
         password: String,
+        /// Invite code, for a server that requires one.
+        invite: Option<String>,
+        /// Reply token.
+        token: ReplyToken,
+    },
+    /// Reply with what the server said about itself in `hello`.
+    ServerInfo {
         /// Reply token.
         token: ReplyToken,
     },
@@ -180,6 +197,20 @@ pub enum ReplyValue {
     Members(Vec<String>),
     /// The seq a sent row got.
     Seq(Seq),
+    /// What the server said in `hello`.
+    ServerInfo(ServerInfo),
+}
+
+/// What the server said about itself in its latest `hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerInfo {
+    /// Its `server_id` (None before the first connection).
+    pub server_id: Option<String>,
+    /// `hello.features`: the section 9 extensions it implements.
+    pub features: Vec<String>,
+    /// `hello.register` (server extension): `open`, `invite` or `closed`;
+    /// None when the server does not say.
+    pub register: Option<String>,
 }
 
 /// The answer to a command with a reply token.

@@ -24,7 +24,7 @@ mod sync;
 mod tests;
 mod timeline;
 
-pub use command::{Command, ConsumerAck, Reply, ReplyToken, ReplyValue, Request};
+pub use command::{Command, ConsumerAck, Reply, ReplyToken, ReplyValue, Request, ServerInfo};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -150,9 +150,18 @@ struct SyncRun {
 /// An account request waiting for a connection.
 #[derive(Debug, Clone)]
 enum AccountReq {
-    Register { user: String, password: String },
-    Login { user: String, password: String },
-    Auth { session_token: String },
+    Register {
+        user: String,
+        password: String,
+        invite: Option<String>,
+    },
+    Login {
+        user: String,
+        password: String,
+    },
+    Auth {
+        session_token: String,
+    },
 }
 
 /// The sync state machine. See the module docs. Its state, by concern:
@@ -167,6 +176,10 @@ pub struct Engine {
     session: Option<Session>,
     convs: BTreeMap<ConvId, ConvRecord>,
     outbox: Vec<OutboxItem>,
+    /// `hello.features` of the current (or last) connection.
+    features: Vec<String>,
+    /// `hello.register` (a server extension), when the server says it.
+    register_mode: Option<String>,
     link: Link,
     calls: Calls,
     catchup: CatchUp,
@@ -274,6 +287,8 @@ impl Engine {
                 .map(|c| (c.conv.clone(), c))
                 .collect(),
             outbox,
+            features: Vec::new(),
+            register_mode: None,
             link: Link {
                 want_online: false,
                 phase: Phase::Offline,
@@ -404,7 +419,18 @@ impl Engine {
 
     fn on_frame(&mut self, now: Instant, frame: ServerFrame) {
         match frame {
-            ServerFrame::Hello { server_id, .. } => self.on_hello(now, server_id),
+            ServerFrame::Hello {
+                server_id,
+                features,
+                register,
+                ..
+            } => {
+                if self.link.phase == Phase::WaitingHello {
+                    self.features = features;
+                    self.register_mode = register;
+                }
+                self.on_hello(now, server_id);
+            }
             ServerFrame::Message { conv, message } => self.on_push(conv, message),
             ServerFrame::Read { conv, seq } => self.on_read_event(&conv, seq),
             ServerFrame::Receipt { conv, user, seq } => {
@@ -477,8 +503,25 @@ impl Engine {
             Command::Register {
                 user,
                 password,
+                invite,
                 token,
-            } => self.account(now, AccountReq::Register { user, password }, Some(token)),
+            } => self.account(
+                now,
+                AccountReq::Register {
+                    user,
+                    password,
+                    invite,
+                },
+                Some(token),
+            ),
+            Command::ServerInfo { token } => {
+                let info = ReplyValue::ServerInfo(ServerInfo {
+                    server_id: self.server_id.clone(),
+                    features: self.features.clone(),
+                    register: self.register_mode.clone(),
+                });
+                self.reply(token, Ok(info));
+            }
             Command::Login {
                 user,
                 password,

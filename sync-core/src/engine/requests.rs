@@ -12,6 +12,14 @@ impl Engine {
             self.reply(token, Err(Error::Offline));
             return;
         }
+        let needs_account = matches!(
+            request,
+            Request::Password { .. } | Request::Logout { all: true }
+        );
+        if needs_account && !self.features.iter().any(|f| f == "account") {
+            self.reply(token, Err(Error::Unsupported("account")));
+            return;
+        }
         let id = self.track(Pending::Request {
             token,
             request: request.clone(),
@@ -33,7 +41,8 @@ impl Engine {
             Request::Leave { conv } => ClientFrame::Leave { id, conv },
             Request::Rename { conv, title } => ClientFrame::Rename { id, conv, title },
             Request::Members { conv } => ClientFrame::Members { id, conv },
-            Request::Logout => ClientFrame::Logout { id },
+            Request::Logout { all } => ClientFrame::Logout { id, all },
+            Request::Password { old, new } => ClientFrame::Password { id, old, new },
         });
     }
 
@@ -49,7 +58,8 @@ impl Engine {
             Request::Leave { .. } => "leave",
             Request::Rename { .. } => "rename",
             Request::Members { .. } => "members",
-            Request::Logout => "logout",
+            Request::Logout { .. } => "logout",
+            Request::Password { .. } => "password",
         };
         let result = match (request, frame) {
             (_, ServerFrame::Conversation { conversation, .. }) => {
@@ -70,7 +80,7 @@ impl Engine {
                 }
                 Ok(ReplyValue::Done)
             }
-            (Request::Logout, ServerFrame::Ok { .. }) => {
+            (Request::Logout { .. }, ServerFrame::Ok { .. }) => {
                 self.drop_session("logout");
                 self.link.close_now = true;
                 self.set_state(ConnState::LoggedOut);

@@ -47,11 +47,16 @@ impl Engine {
         let id = self.track(Pending::Account(token, Some(req.clone())));
         let device = self.cfg.device.clone();
         self.transmit(match req {
-            AccountReq::Register { user, password } => ClientFrame::Register {
+            AccountReq::Register {
+                user,
+                password,
+                invite,
+            } => ClientFrame::Register {
                 id,
                 user,
                 password,
                 device,
+                invite,
             },
             AccountReq::Login { user, password } => ClientFrame::Login {
                 id,

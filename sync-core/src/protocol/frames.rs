@@ -19,6 +19,10 @@ pub enum ClientFrame {
         password: String,
         /// Device id the session's token is bound to: 1–64 printable ASCII chars.
         device: String,
+        /// Server extension (docs/PROTOCOL-NOTES.md): an invite code, for a
+        /// server whose `hello.register` is `invite`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite: Option<String>,
     },
     /// Open a session with a password.
     Login {
@@ -44,6 +48,19 @@ pub enum ClientFrame {
     Logout {
         /// Request id, echoed as `re` in the `ok` reply.
         id: RequestId,
+        /// §9.6 `account`: revoke every token of the user, not only this one.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        all: bool,
+    },
+    /// §9.6 `account`: change the password; every other token of the user
+    /// is revoked.
+    Password {
+        /// Request id, echoed as `re` in the `ok` reply.
+        id: RequestId,
+        /// The current password.
+        old: String,
+        /// The new password (the `register` rules apply).
+        new: String,
     },
     /// Liveness check; allowed before authentication.
     Ping {
@@ -197,7 +214,8 @@ impl ClientFrame {
             ClientFrame::Register { id, .. }
             | ClientFrame::Login { id, .. }
             | ClientFrame::Auth { id, .. }
-            | ClientFrame::Logout { id }
+            | ClientFrame::Logout { id, .. }
+            | ClientFrame::Password { id, .. }
             | ClientFrame::Ping { id }
             | ClientFrame::Create { id, .. }
             | ClientFrame::Invite { id, .. }
@@ -222,6 +240,7 @@ impl ClientFrame {
             ClientFrame::Login { .. } => "login",
             ClientFrame::Auth { .. } => "auth",
             ClientFrame::Logout { .. } => "logout",
+            ClientFrame::Password { .. } => "password",
             ClientFrame::Ping { .. } => "ping",
             ClientFrame::Create { .. } => "create",
             ClientFrame::Invite { .. } => "invite",
@@ -264,6 +283,13 @@ pub enum ServerFrame {
         max_frame_bytes: u64,
         /// Largest message body accepted, in bytes of UTF-8; longer is `too_large`.
         max_body_bytes: u64,
+        /// The section 9 extensions the server implements (§2); absent: none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        features: Vec<String>,
+        /// Server extension (docs/PROTOCOL-NOTES.md): whether `register` is
+        /// `open`, needs an `invite` code, or is `closed`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        register: Option<String>,
     },
     /// A failed request; `re` is null when no id could be read.
     Error {

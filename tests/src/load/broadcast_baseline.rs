@@ -96,6 +96,8 @@ async fn serve(stream: TcpStream, group: Arc<Mutex<Group>>) {
         server_id: "baseline".into(),
         max_frame_bytes: 65_536,
         max_body_bytes: 16_384,
+        features: Vec::new(),
+        register: None,
     };
     let mut user: Option<String> = None;
     if tx.send(hello.to_json().into()).is_ok() {

@@ -100,6 +100,7 @@ impl Conn {
             user: user.into(),
             password: PASSWORD.into(),
             device: device.into(),
+            invite: None,
         };
         session_token(self.call(&frame).await?)
     }

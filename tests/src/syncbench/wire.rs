@@ -112,6 +112,7 @@ impl RawConn {
                 user,
                 password,
                 device,
+                invite: None,
             })
             .await?
         {

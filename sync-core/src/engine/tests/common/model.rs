@@ -55,6 +55,8 @@ impl ModelServer {
             server_id: self.server_id.clone(),
             max_frame_bytes: 65536,
             max_body_bytes: 16384,
+            features: vec!["account".into()],
+            register: None,
         }
     }
 
