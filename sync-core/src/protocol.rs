@@ -346,8 +346,8 @@ pub fn decode_client_frame(text: &str) -> Result<ClientFrame, DecodeError> {
 
 /// Every `type` a client may send.
 pub const CLIENT_TYPES: &[&str] = &[
-    "register", "login", "auth", "logout", "ping", "create", "invite", "leave", "members",
-    "rename", "sync", "pull", "history", "send", "edit", "redact", "read", "typing",
+    "register", "login", "auth", "logout", "password", "ping", "create", "invite", "leave",
+    "members", "rename", "sync", "pull", "history", "send", "edit", "redact", "read", "typing",
 ];
 
 /// Decodes one server text frame. Clients should ignore frames that fail with

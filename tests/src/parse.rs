@@ -52,6 +52,7 @@ pub fn parse_str(name: &str, file: &str, text: &str) -> Result<Scenario, ScriptE
         lines: text.lines().collect(),
         pos: 0,
         exclusive: false,
+        requires: Vec::new(),
     };
     let (steps, end) = p.block()?;
     if let Some((line, word)) = end {
@@ -61,6 +62,7 @@ pub fn parse_str(name: &str, file: &str, text: &str) -> Result<Scenario, ScriptE
         name: name.to_owned(),
         path: file.to_owned(),
         exclusive: p.exclusive,
+        requires: p.requires,
         steps,
     })
 }
@@ -73,6 +75,7 @@ struct Parser<'a> {
     lines: Vec<&'a str>,
     pos: usize,
     exclusive: bool,
+    requires: Vec<String>,
 }
 
 /// Options after the positional words: `key=value` pairs and bare flags.
@@ -109,6 +112,9 @@ impl<'a> Parser<'a> {
             match word {
                 "end" | "branch" => return Ok((steps, Some((line, word.to_owned())))),
                 "exclusive" => self.exclusive = true,
+                "requires" => self
+                    .requires
+                    .extend(rest.split_whitespace().map(str::to_owned)),
                 _ => {
                     let kind = self.step(line, word, rest)?;
                     steps.push(Step { line, kind });

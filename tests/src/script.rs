@@ -14,6 +14,9 @@ pub struct Scenario {
     pub path: String,
     /// Runs alone (no other scenario at the same time), e.g. load-heavy ones.
     pub exclusive: bool,
+    /// `hello.features` the server must list (`requires account`); skipped
+    /// otherwise.
+    pub requires: Vec<String>,
     /// The steps in order.
     pub steps: Vec<Step>,
 }

@@ -75,6 +75,27 @@ impl std::fmt::Debug for SuiteConfig {
     }
 }
 
+/// The server's `hello.features` (empty when it cannot be read).
+async fn server_features(cfg: &SuiteConfig) -> Vec<String> {
+    let Ok(mut c) = crate::connection::Connection::open(&cfg.url, None, cfg.tls.clone()).await
+    else {
+        return Vec::new();
+    };
+    let pattern = serde_json::json!({"type": "hello"});
+    let vars = std::sync::Mutex::new(crate::template::Vars::default());
+    match crate::expect::expect(&mut c, &pattern, &vars, Duration::from_secs(5)).await {
+        Ok(hello) => hello["features"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
 async fn run_one(loaded: &Loaded, cfg: &SuiteConfig) -> Outcome {
     let scenario = match &loaded.1 {
         Ok(s) => s,
@@ -82,6 +103,12 @@ async fn run_one(loaded: &Loaded, cfg: &SuiteConfig) -> Outcome {
     };
     if scenario.needs_restart() && cfg.restarter.is_none() {
         return Outcome::Skip("needs restart".into());
+    }
+    if !scenario.requires.is_empty() {
+        let features = server_features(cfg).await;
+        if let Some(missing) = scenario.requires.iter().find(|f| !features.contains(f)) {
+            return Outcome::Skip(format!("the server lacks the {missing} feature"));
+        }
     }
     let started = Instant::now();
     let run = run_scenario(

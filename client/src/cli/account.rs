@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Ctx, PasswordOpts};
+use super::{Ctx, PasswordOpts, RegisterOpts};
 use crate::accounts::Accounts;
 use crate::token::Secret;
 
@@ -38,14 +38,17 @@ fn check_password(pw: &str) -> Result<()> {
     sync_core::protocol::validate::password(pw).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// `convo register`.
-pub async fn register(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
+/// `convo register [--invite CODE]`.
+pub async fn register(ctx: &Ctx, opts: &RegisterOpts) -> Result<()> {
     let server = ctx.server()?.to_owned();
-    let pw = read_password(opts, &format!("new password for {}@{server}: ", ctx.user))?;
+    let pw = read_password(
+        &opts.password,
+        &format!("new password for {}@{server}: ", ctx.user),
+    )?;
     check_password(&pw)?;
     let (client, _events) = ctx.open()?;
     let session = client
-        .register(&ctx.user, &pw)
+        .register_with_invite(&ctx.user, &pw, opts.invite.as_deref())
         .await
         .with_context(|| format!("registering {} on {server}", ctx.user))?;
     save_token(ctx, session.token, None)?;
@@ -70,14 +73,80 @@ pub async fn login(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
     Ok(())
 }
 
-/// `convo logout`: revoke on the server if reachable, forget locally always.
-pub async fn logout(ctx: &Ctx) -> Result<()> {
+/// `convo passwd`: the old password, then the new one; the user's other
+/// devices are signed out, this one stays logged in.
+pub async fn passwd(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
+    let server = ctx.server()?.to_owned();
+    let (old, new) = if opts.password_stdin {
+        let mut lines = std::io::stdin().lock().lines();
+        let mut next = |what: &str| -> Result<String> {
+            Ok(lines
+                .next()
+                .with_context(|| format!("reading the {what} password from stdin"))??
+                .trim_end_matches('\r')
+                .to_owned())
+        };
+        (next("old")?, next("new")?)
+    } else {
+        let old = match std::env::var("CONVO_PASSWORD") {
+            Ok(p) => p,
+            Err(_) => prompt_password(&format!("current password for {}@{server}: ", ctx.user))?,
+        };
+        let new = match std::env::var("CONVO_NEW_PASSWORD") {
+            Ok(p) => p,
+            Err(_) => {
+                let a = prompt_password("new password: ")?;
+                if prompt_password("new password again: ")? != a {
+                    bail!("the two new passwords differ; nothing was changed");
+                }
+                a
+            }
+        };
+        (old, new)
+    };
+    check_password(&new)?;
+    let (client, _events) = ctx.open()?;
+    super::session::require_online(ctx, &client).await?;
+    let changed = client.change_password(&old, &new).await;
+    client.stop().await;
+    match changed {
+        Ok(()) => {
+            if ctx.local {
+                // --local keeps its generated password with the token.
+                let tokens = ctx.tokens()?;
+                if let Some(mut secret) = tokens.load()? {
+                    secret.password = Some(new);
+                    tokens.save(&secret)?;
+                }
+            }
+            println!(
+                "changed the password of {} on {server}; other devices were signed out",
+                ctx.user
+            );
+            Ok(())
+        }
+        Err(sync_core::Error::Server {
+            code: sync_core::protocol::ErrorCode::Unauthorized,
+            ..
+        }) => bail!("the current password is wrong; nothing was changed"),
+        Err(e) => Err(anyhow::Error::new(e).context("changing the password")),
+    }
+}
+
+/// `convo logout [--all]`: revoke on the server if reachable (every device
+/// with `--all`), forget locally always.
+pub async fn logout(ctx: &Ctx, all: bool) -> Result<()> {
     let tokens = ctx.tokens()?;
     let Some(secret) = tokens.load()? else {
         bail!("{}", ctx.login_hint());
     };
     let (client, _events) = ctx.open()?;
     let revoked = match client.resume(Some(secret.token.as_str())).await {
+        Ok(_) if all => match client.logout_all().await {
+            // Nothing was revoked: keep the session rather than half-log-out.
+            Err(e @ sync_core::Error::Unsupported(_)) => bail!("{e}; nothing was changed"),
+            other => other.map_err(|e| e.to_string()),
+        },
         Ok(_) => client.logout().await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
@@ -89,6 +158,11 @@ pub async fn logout(ctx: &Ctx) -> Result<()> {
         }
     }
     match revoked {
+        Ok(()) if all => println!(
+            "logged out {} from {} on every device",
+            ctx.user,
+            ctx.server()?
+        ),
         Ok(()) => println!("logged out {} from {}", ctx.user, ctx.server()?),
         Err(e) => {
             eprintln!(

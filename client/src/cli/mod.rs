@@ -69,11 +69,19 @@ pub struct GlobalOpts {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create an account and keep its token.
-    Register(PasswordOpts),
+    Register(RegisterOpts),
     /// Log in and keep the token.
     Login(PasswordOpts),
     /// Revoke the token on the server and forget it (and the remembered account) here.
-    Logout,
+    Logout {
+        /// Sign out every device of this user (the server must support `account`).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Change the password; the user's other devices are signed out. The old
+    /// and new passwords come from $CONVO_PASSWORD and $CONVO_NEW_PASSWORD,
+    /// two lines of stdin (--password-stdin), or no-echo prompts.
+    Passwd(PasswordOpts),
     /// Print the account plain commands use (server, user, profile, session).
     Whoami {
         /// One JSON object on stdout.
@@ -151,6 +159,16 @@ pub enum Command {
 
 /// How a password is supplied (never as an argument: argv is visible to all).
 #[derive(Debug, Args)]
+pub struct RegisterOpts {
+    #[command(flatten)]
+    pub password: PasswordOpts,
+    /// Invite code, for a server where registration is invite-only.
+    #[arg(long, value_name = "CODE", env = "CONVO_INVITE")]
+    pub invite: Option<String>,
+}
+
+/// How a password is read.
+#[derive(Debug, Args)]
 pub struct PasswordOpts {
     /// Read the password from the first line of stdin
     /// (otherwise $CONVO_PASSWORD, else a no-echo prompt).
@@ -191,9 +209,10 @@ async fn dispatch(
 ) -> anyhow::Result<()> {
     match command {
         None => tui::run(ctx, peers).await,
-        Some(Command::Register(p)) => account::register(ctx, &p).await,
+        Some(Command::Register(r)) => account::register(ctx, &r).await,
         Some(Command::Login(p)) => account::login(ctx, &p).await,
-        Some(Command::Logout) => account::logout(ctx).await,
+        Some(Command::Logout { all }) => account::logout(ctx, all).await,
+        Some(Command::Passwd(p)) => account::passwd(ctx, &p).await,
         Some(Command::Whoami { json }) => account::whoami(ctx, json),
         Some(Command::Sync) => convs::sync(ctx).await,
         Some(Command::List { json, offline }) => convs::list(ctx, json, offline).await,

@@ -1,0 +1,223 @@
+//! Running server-mock for a team: invite-only registration with codes from
+//! `server-mock invite create`, the `server-mock admin` commands run (as a
+//! real process) on the database of a running server, and idle tokens.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Client, PASSWORD, test_config};
+use serde_json::{Value, json};
+
+fn server_mock(db: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_server-mock"))
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .env("SERVER_MOCK_PASSWORD", "a-brand-new-password")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    )
+}
+
+async fn register(url: &str, user: &str, invite: Option<&str>) -> Value {
+    let mut c = Client::connect(url).await;
+    let mut req = json!({"type":"register","user":user,"password":PASSWORD,"device":"d1"});
+    if let Some(code) = invite {
+        req["invite"] = json!(code);
+    }
+    c.request(req).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_codes_work_once_per_use_and_expired_or_used_up_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("team.db");
+    let mut config = test_config(server_mock::DbLocation::Path(db.clone()));
+    config.register = server_mock::RegisterMode::InviteOnly;
+    let server = server_mock::start(config).await.unwrap();
+    let url = server.url();
+    let c = Client::connect(&url).await;
+    assert_eq!(c.hello["register"], "invite");
+    assert_eq!(c.hello["features"], json!(["account"]));
+
+    let (ok, two_uses, err) = server_mock(&db, &["invite", "create", "--uses", "2"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = server_mock(&db, &["invite", "create", "--expires", "1s", "--json"]);
+    assert!(ok, "{err}");
+    let short: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(short["uses"], 1);
+
+    let r = register(&url, "nocode", None).await;
+    assert_eq!(
+        (r["code"].as_str(), r["message"].as_str()),
+        (
+            Some("forbidden"),
+            Some("registration needs an invite code on this server")
+        )
+    );
+    let r = register(&url, "wrong", Some("no-such-code")).await;
+    assert_eq!(r["message"], "unknown invite code");
+    assert_eq!(
+        register(&url, "ann", Some(&two_uses)).await["type"],
+        "session"
+    );
+    assert_eq!(
+        register(&url, "ben", Some(&two_uses)).await["type"],
+        "session"
+    );
+    let r = register(&url, "cat", Some(&two_uses)).await;
+    assert_eq!(
+        (r["code"].as_str(), r["message"].as_str()),
+        (Some("forbidden"), Some("this invite code is used up"))
+    );
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let r = register(&url, "dan", short["code"].as_str()).await;
+    assert_eq!(r["message"], "this invite code has expired");
+    // Closed: nobody registers, whatever the code.
+    server.shutdown().await;
+    let mut config = test_config(server_mock::DbLocation::Path(db.clone()));
+    config.register = server_mock::RegisterMode::Closed;
+    let server = server_mock::start(config).await.unwrap();
+    let r = register(&server.url(), "eve", Some(&two_uses)).await;
+    assert_eq!(r["message"], "registration is disabled");
+    server.shutdown().await;
+}
+
+/// Waits (bounded) for the connection to be closed; returns the close code.
+async fn closed_within(c: &mut Client, limit: Duration) -> Option<u16> {
+    tokio::time::timeout(limit, c.close_code())
+        .await
+        .expect("the connection stayed open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_act_on_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("admin.db");
+    let server = server_mock::start(test_config(server_mock::DbLocation::Path(db.clone())))
+        .await
+        .unwrap();
+    let url = server.url();
+    let mut alice = Client::register(&url, "alice").await;
+    let _bob = Client::register(&url, "bob").await;
+
+    let (ok, out, err) = server_mock(&db, &["admin", "users", "--json"]);
+    assert!(ok, "{err}");
+    let users: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(users[0]["name"], "alice");
+    assert_eq!(users[0]["tokens"], 1);
+    assert_eq!(users[1]["disabled"], false);
+
+    // Disabled while connected: the connection closes with 4001 within 5 s,
+    // and log-in is refused after.
+    let t0 = Instant::now();
+    let (ok, out, err) = server_mock(&db, &["admin", "disable", "alice"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("alice is disabled"), "{out}");
+    assert_eq!(
+        closed_within(&mut alice, Duration::from_secs(5)).await,
+        Some(4001)
+    );
+    println!("disconnected {:?} after the disable", t0.elapsed());
+    let mut again = Client::connect(&url).await;
+    let r = again
+        .request(json!({"type":"login","user":"alice","password":PASSWORD,"device":"d2"}))
+        .await;
+    assert_eq!(
+        (r["code"].as_str(), r["message"].as_str()),
+        (Some("forbidden"), Some("this account is disabled"))
+    );
+    let (ok, _, err) = server_mock(&db, &["admin", "enable", "alice"]);
+    assert!(ok, "{err}");
+
+    // A reset password works (the old one does not), and ends every session.
+    let mut bob2 = Client::connect(&url).await;
+    let r = bob2
+        .request(json!({"type":"login","user":"bob","password":PASSWORD,"device":"d3"}))
+        .await;
+    assert_eq!(r["type"], "session");
+    let (ok, out, err) = server_mock(&db, &["admin", "reset-password", "bob", "--json"]);
+    assert!(ok, "{err}");
+    let reset: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(reset["tokens_revoked"], 2);
+    assert_eq!(
+        closed_within(&mut bob2, Duration::from_secs(5)).await,
+        Some(4001)
+    );
+    let mut c = Client::connect(&url).await;
+    let r = c
+        .request(json!({"type":"login","user":"bob","password":PASSWORD,"device":"d4"}))
+        .await;
+    assert_eq!(r["code"], "unauthorized");
+    let r = c
+        .request(
+            json!({"type":"login","user":"bob","password":"a-brand-new-password","device":"d4"}),
+        )
+        .await;
+    assert_eq!(r["type"], "session");
+    // Unknown users are one line, exit 1.
+    let (ok, _, err) = server_mock(&db, &["admin", "revoke", "nobody"]);
+    assert!(!ok);
+    assert_eq!(err, "server-mock: error: no user \"nobody\"");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_unused_for_too_long_stops_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("idle.db");
+    let server = server_mock::start(test_config(server_mock::DbLocation::Path(db.clone())))
+        .await
+        .unwrap();
+    let alice = Client::register(&server.url(), "alice").await;
+    let token = alice.token.clone();
+    drop(alice);
+    server.shutdown().await;
+    // 91 days pass (the token's last use is moved back).
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE tokens SET last_used_ms = last_used_ms - 91 * 86400000",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let server = server_mock::start(test_config(server_mock::DbLocation::Path(db)))
+        .await
+        .unwrap();
+    let mut c = Client::connect(&server.url()).await;
+    let r = c
+        .request(json!({"type":"auth","token":token,"device":"dev-1"}))
+        .await;
+    assert_eq!(r["code"], "unauthorized");
+    assert_eq!(r["message"], "token expired: unused for more than 90 days");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_exits_0_when_the_server_answers_hello() {
+    let server = server_mock::start(test_config(server_mock::DbLocation::Memory))
+        .await
+        .unwrap();
+    let url = server.url();
+    let out = Command::new(env!("CARGO_BIN_EXE_server-mock"))
+        .args(["check", "--server", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with(&format!("ok: {url} is server-mock/"))
+    );
+    server.shutdown().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_server-mock"))
+        .args(["check", "--server", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
