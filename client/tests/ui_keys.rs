@@ -486,7 +486,8 @@ fn first_use_login_prompt_masks_logs_in_and_offers_register() {
         fx,
         vec![Effect::Login {
             password: client::ui::state::Password("hunter2".into()),
-            register: false
+            register: false,
+            invite: None
         }]
     );
     // While it is on the wire, keys do nothing.
@@ -503,7 +504,8 @@ fn first_use_login_prompt_masks_logs_in_and_offers_register() {
         fx,
         vec![Effect::Login {
             password: client::ui::state::Password("hunter2".into()),
-            register: true
+            register: true,
+            invite: None
         }]
     );
     update(
@@ -518,6 +520,43 @@ fn first_use_login_prompt_masks_logs_in_and_offers_register() {
     key(&mut s, KeyCode::Enter, NONE);
     assert_eq!(s.overlay, Overlay::None);
     assert!(screen(&s).contains("already logged in as alice"));
+}
+
+#[test]
+fn an_invite_only_server_makes_the_register_key_ask_for_a_code() {
+    let mut s = state(80, 24);
+    at_login_prompt(&mut s);
+    typ(&mut s, "hunter22");
+    let fx = key(&mut s, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert_eq!(
+        fx,
+        vec![Effect::Login {
+            password: client::ui::state::Password("hunter22".into()),
+            register: true,
+            invite: None
+        }]
+    );
+    update(
+        &mut s,
+        Action::NeedsInvite("ws://chat needs an invite code to register".into()),
+    );
+    let text = screen(&s);
+    assert!(text.contains("Invite code:"), "{text}");
+    assert!(text.contains("needs an invite code to register"), "{text}");
+    // Enter with no code yet asks for it; typing goes to the code field.
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
+    assert!(screen(&s).contains("type the invite code first"));
+    typ(&mut s, "abcd-efgx");
+    key(&mut s, KeyCode::Backspace, NONE);
+    assert!(screen(&s).contains("Invite code: abcd-efg"));
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Login {
+            password: client::ui::state::Password("hunter22".into()),
+            register: true,
+            invite: Some("abcd-efg".into())
+        }]
+    );
 }
 
 #[test]
@@ -554,6 +593,7 @@ fn a_session_the_server_ends_reopens_the_login_prompt() {
             password: Default::default(),
             error: Some("the server ended the session: log in again".into()),
             busy: false,
+            invite: None,
         }
     );
     assert!(screen(&s).contains("the server ended the session"));

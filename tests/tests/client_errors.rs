@@ -21,7 +21,6 @@ fn a_malformed_or_unusable_url_fails_in_open() {
         ("http://127.0.0.1:1/v1", "must start with ws://"),
         ("ws://", "invalid server URL"),
         ("not a url", "invalid server URL"),
-        ("wss://example.org/v1", "needs TLS support"),
     ] {
         let err = ClientBuilder::new(url, dir.path().join("a.db"), "dev")
             .open()
@@ -32,6 +31,26 @@ fn a_malformed_or_unusable_url_fails_in_open() {
             "{url}: {err}"
         );
     }
+}
+
+#[test]
+fn an_unreadable_ca_file_fails_in_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = ClientBuilder::new("wss://example.org/v1", dir.path().join("a.db"), "dev")
+        .ca_file("/nonexistent/ca.pem")
+        .open()
+        .map(drop)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Invalid {
+                field: "ca_file",
+                ..
+            }
+        ) && err.to_string().contains("/nonexistent/ca.pem"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

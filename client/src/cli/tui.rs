@@ -94,14 +94,16 @@ fn login_hook(ctx: &Ctx, client: &Client) -> Result<LoginHook> {
     let (client, user, server) = (client.clone(), ctx.user.clone(), ctx.server()?.to_owned());
     let remember = (ctx.paths.data.clone(), ctx.profile.clone(), ctx.account());
     Ok(LoginHook(Arc::new(
-        move |password: String, register: bool| {
+        move |password: String, register: bool, invite: Option<String>| {
             let (client, tokens, user, server) =
                 (client.clone(), tokens.clone(), user.clone(), server.clone());
             let (data, profile, account) = remember.clone();
             Box::pin(async move {
                 let request = async {
                     if register {
-                        client.register(&user, &password).await
+                        client
+                            .register_with_invite(&user, &password, invite.as_deref())
+                            .await
                     } else {
                         client.login(&user, &password).await
                     }
@@ -119,6 +121,29 @@ fn login_hook(ctx: &Ctx, client: &Client) -> Result<LoginHook> {
                     // password", so offer both ways out.
                     Err(e) if is_auth_failure(&e) => {
                         return Err(format!("refused: wrong password, or no user {user} yet"));
+                    }
+                    // An invite-only server: ask for the code (the box grows a field).
+                    Err(sync_core::Error::Server {
+                        code: sync_core::protocol::ErrorCode::Forbidden,
+                        message,
+                        ..
+                    }) if register && message.contains("invite") => {
+                        if invite.is_none() && message.contains("needs an invite code") {
+                            return Err(format!(
+                                "{}{server} needs an invite code to register",
+                                crate::ui::engine::NEEDS_INVITE
+                            ));
+                        }
+                        return Err(format!("{message}: check the code"));
+                    }
+                    Err(sync_core::Error::Server {
+                        code: sync_core::protocol::ErrorCode::Forbidden,
+                        message,
+                        ..
+                    }) if register && message == "registration is disabled" => {
+                        return Err(format!(
+                            "registration is closed on {server}: ask its administrator for an account"
+                        ));
                     }
                     // Refused, no such host, TLS: said at once, not after a wait.
                     Err(sync_core::Error::Connect { cause, .. }) => {

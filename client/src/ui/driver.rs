@@ -377,13 +377,23 @@ fn apply<E: Engine>(
                 write_osc9(out, &title, &body)?;
             }
         }
-        Effect::Login { password, register } => {
+        Effect::Login {
+            password,
+            register,
+            invite,
+        } => {
             let tx = tx.clone();
             match state.login.clone() {
                 Some(hook) => {
-                    let fut = (hook.0)(password.0, register);
+                    let fut = (hook.0)(password.0, register, invite);
                     tokio::spawn(async move {
-                        let _ = tx.send(Action::LoginResult(fut.await));
+                        let action = match fut.await {
+                            Err(e) if e.starts_with(super::engine::NEEDS_INVITE) => {
+                                Action::NeedsInvite(e[super::engine::NEEDS_INVITE.len()..].into())
+                            }
+                            other => Action::LoginResult(other),
+                        };
+                        let _ = tx.send(action);
                     });
                 }
                 None => {

@@ -19,7 +19,14 @@ pub type BoxFut<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'st
 /// keeps the token where the CLI keeps tokens, and returns a line for the status
 /// bar. Built by the CLI, which owns the token store.
 #[derive(Clone)]
-pub struct LoginHook(pub Arc<dyn Fn(String, bool) -> BoxFut<String> + Send + Sync>);
+/// The log-in hook: `(password, register, invite code)` → the line to show,
+/// or why it failed. A failure that starts with [`NEEDS_INVITE`] means the
+/// server wants an invite code for `register` (the rest is its message).
+#[allow(clippy::type_complexity)]
+pub struct LoginHook(pub Arc<dyn Fn(String, bool, Option<String>) -> BoxFut<String> + Send + Sync>);
+
+/// Marks a log-in failure that asks for an invite code (see [`LoginHook`]).
+pub const NEEDS_INVITE: &str = "\u{1}needs-invite\u{1}";
 
 impl std::fmt::Debug for LoginHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

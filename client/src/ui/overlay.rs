@@ -38,15 +38,40 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
             password,
             error,
             busy,
+            invite,
         } => {
             if *busy {
                 return Vec::new();
             }
-            let register = ev.code == KeyCode::Char('r') && ev.modifiers == KeyModifiers::CONTROL;
+            let mut register =
+                ev.code == KeyCode::Char('r') && ev.modifiers == KeyModifiers::CONTROL;
+            // Asked for an invite code: typing goes to the code, and Enter
+            // registers too.
+            if let Some(code) = invite.as_mut() {
+                register |= action == Some(KeyAction::Send);
+                match (ev.code, action) {
+                    _ if register => {}
+                    (_, Some(KeyAction::Cancel)) => {}
+                    (KeyCode::Backspace, _) => {
+                        code.pop();
+                        return Vec::new();
+                    }
+                    _ => {
+                        if let Some(c) = typed {
+                            code.push(c);
+                        }
+                        return Vec::new();
+                    }
+                }
+            }
             match (ev.code, action) {
                 _ if register || action == Some(KeyAction::Send) => {
                     if password.0.is_empty() {
                         *error = Some("type your password first".into());
+                        return Vec::new();
+                    }
+                    if invite.as_ref().is_some_and(String::is_empty) {
+                        *error = Some("type the invite code first".into());
                         return Vec::new();
                     }
                     *busy = true;
@@ -54,6 +79,7 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
                     return vec![Effect::Login {
                         password: password.clone(),
                         register,
+                        invite: invite.clone().filter(|_| register),
                     }];
                 }
                 (_, Some(KeyAction::Cancel)) => {
@@ -212,7 +238,16 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
             password,
             error,
             busy,
-        } => render_login(state, area, buf, password.0.chars().count(), error, *busy),
+            invite,
+        } => render_login(
+            state,
+            area,
+            buf,
+            password.0.chars().count(),
+            error,
+            *busy,
+            invite.as_deref(),
+        ),
         Overlay::Help => render_help(state, area, buf),
         Overlay::Switcher { query, selected } => {
             let rect = popup(area, 50, 14);
@@ -320,8 +355,9 @@ fn render_login(
     typed: usize,
     error: &Option<String>,
     busy: bool,
+    invite: Option<&str>,
 ) {
-    let rect = popup(area, area.width.saturating_sub(2).min(64), 9);
+    let rect = popup(area, area.width.saturating_sub(2).min(64), 10);
     Clear.render(rect, buf);
     let block = Block::default().borders(Borders::ALL).title(" Log in ");
     let inner = block.inner(rect);
@@ -346,6 +382,13 @@ fn render_login(
         ]),
         Line::from(""),
         Line::from(vec![Span::raw("Password: "), Span::raw(dots)]),
+        match invite {
+            Some(code) => Line::from(vec![
+                Span::raw("Invite code: "),
+                Span::raw(for_terminal(code).into_owned()),
+            ]),
+            None => Line::from(""),
+        },
         status,
         Line::from(""),
         Line::from(Span::styled(

@@ -178,6 +178,9 @@ pub enum Overlay {
         error: Option<String>,
         /// A log-in or registration is on the wire.
         busy: bool,
+        /// The server wants an invite code to register: what is typed goes
+        /// here (None until it asks).
+        invite: Option<String>,
     },
     Switcher {
         query: String,
@@ -199,6 +202,7 @@ impl Overlay {
             password: Password::default(),
             error,
             busy: false,
+            invite: None,
         }
     }
 }
@@ -207,6 +211,8 @@ impl Overlay {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Key(KeyEvent),
+    /// The server wants an invite code to register (its message).
+    NeedsInvite(String),
     /// The answer to `Effect::Login`: a line to show, or why it failed.
     LoginResult(Result<String, String>),
     Mouse(MouseEvent),
@@ -326,6 +332,8 @@ pub enum Effect {
     Login {
         password: Password,
         register: bool,
+        /// Invite code for `register`, once the server asked for one.
+        invite: Option<String>,
     },
     /// Bell and/or OSC 9 (the driver applies the user's switches).
     Notify {

@@ -30,6 +30,20 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Action::NeedsInvite(why) => {
+            if let Overlay::Login {
+                error,
+                busy,
+                invite,
+                ..
+            } = &mut state.overlay
+            {
+                *busy = false;
+                *error = Some(format!("{why}: type the code, then Enter"));
+                invite.get_or_insert_with(String::new);
+            }
+            Vec::new()
+        }
         Action::LoginResult(result) => {
             match result {
                 Ok(line) => {

@@ -259,7 +259,7 @@ pub fn local(seq: u64, sender: &str, ts: i64, body: &str) -> LocalMessage {
 
 /// A log-in hook that is never run (`update` only produces `Effect::Login`).
 pub fn login_hook() -> client::ui::engine::LoginHook {
-    client::ui::engine::LoginHook(std::sync::Arc::new(|_, _| {
+    client::ui::engine::LoginHook(std::sync::Arc::new(|_, _, _| {
         Box::pin(async { Err("not in this test".to_string()) })
     }))
 }

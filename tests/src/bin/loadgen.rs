@@ -137,6 +137,9 @@ async fn run(args: Args) -> Result<bool> {
 
     let mut ok = true;
     ok &= report_step("fanout", fanout(&url, label, &names, plan).await);
+    if in_process.is_some() {
+        ok &= report_step("fanout", fanout_tls(&url, &names, plan, dir.path()).await);
+    }
     ok &= report_step(
         "appends",
         appends(&url, label, &names, plan, dir.path()).await,
@@ -247,6 +250,62 @@ async fn fanout(url: &str, label: &str, names: &RunNames, plan: Plan) -> Result<
     }
     Ok(ok)
 }
+
+/// Scenario 1 over `wss://` next to `ws://`, in the same rounds: what TLS
+/// costs in delivered pushes/s (goal: at most 25 %).
+async fn fanout_tls(
+    ws_url: &str,
+    names: &RunNames,
+    plan: Plan,
+    dir: &std::path::Path,
+) -> Result<bool> {
+    let (tls_server, wss_url) = target::start_in_process_tls(dir).await?;
+    let shape = plan.fanout;
+    let expected = (shape.members * shape.messages) as u64;
+    let mut best: [Option<FanoutResult>; 2] = [None, None];
+    let mut ok = true;
+    for round in 0..plan.rounds {
+        let names = names.round(100 + round);
+        let plain = run_fanout(ws_url, &names, shape).await.context("ws://")?;
+        let tls = run_fanout(&wss_url, &names, shape)
+            .await
+            .context("wss://")?;
+        for (who, res) in [("ws", &plain), ("wss", &tls)] {
+            if res.delivered != expected || res.out_of_order != 0 {
+                println!(
+                    "fanout   {who} MISCOUNT: delivered {} of {}, {} out of order",
+                    res.delivered, expected, res.out_of_order
+                );
+                ok = false;
+            }
+        }
+        for (slot, result) in best.iter_mut().zip([plain, tls]) {
+            if slot
+                .as_ref()
+                .is_none_or(|b| result.pushes_per_sec() > b.pushes_per_sec())
+            {
+                *slot = Some(result);
+            }
+        }
+    }
+    tls_server.shutdown().await;
+    let [Some(plain), Some(tls)] = best else {
+        anyhow::bail!("no TLS fanout round ran");
+    };
+    let r = tls.pushes_per_sec() / plain.pushes_per_sec().max(1e-9);
+    println!(
+        "fanout   server-mock wss:// {} | ws:// {} | ratio {} (goal ≥ {TLS_GOAL:.2}, best of {}){}",
+        fanout_figures(&tls),
+        fanout_figures(&plain),
+        ratio(tls.pushes_per_sec(), plain.pushes_per_sec()),
+        plan.rounds,
+        if r >= TLS_GOAL { "" } else { "  BELOW GOAL" }
+    );
+    Ok(ok)
+}
+
+/// Goal for scenario 1 over TLS: pushes/s at least this fraction of `ws://`.
+const TLS_GOAL: f64 = 0.75;
 
 /// Smallest and largest of per-connection counts.
 fn min_max(counts: &[u64]) -> (u64, u64) {

@@ -25,11 +25,24 @@ pub struct Conn {
     next_id: RequestId,
 }
 
+/// How `wss://` targets are verified (set once, by [`trust`]).
+static TLS: std::sync::OnceLock<std::sync::Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+
+/// Verifies `wss://` targets with `config` from now on.
+pub fn trust(config: std::sync::Arc<rustls::ClientConfig>) {
+    let _ = TLS.set(config);
+}
+
 impl Conn {
     /// Connects to `url` (`ws://HOST:PORT/v1`) and waits for `hello`.
     /// Nagle is disabled: latency is measured per frame.
     pub async fn connect(url: &str) -> Result<Conn> {
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        let connector = url
+            .starts_with("wss://")
+            .then(|| TLS.get().cloned())
+            .flatten()
+            .map(tokio_tungstenite::Connector::Rustls);
+        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector)
             .await
             .with_context(|| format!("connecting to {url}"))?;
         let mut conn = Conn { ws, next_id: 1 };

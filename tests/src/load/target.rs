@@ -27,6 +27,30 @@ pub async fn start_in_process(dir: &Path) -> Result<server_mock::RunningServer> 
         .context("starting server-mock in-process")
 }
 
+/// server-mock in-process serving `wss://` with a throwaway CA (trusted by
+/// this process's connections, see [`super::conn::trust`]); the URL uses the
+/// certificate's name, `localhost`.
+pub async fn start_in_process_tls(dir: &Path) -> Result<(server_mock::RunningServer, String)> {
+    let pki = conformance::pki::make(dir, &["localhost"])?;
+    super::conn::trust(sync_core::tls::client_config(Some(&pki.ca))?);
+    let config = server_mock::Config {
+        listen: "127.0.0.1:0".parse().context("listen address")?,
+        db: server_mock::DbLocation::Path(dir.join("loadgen-tls.db")),
+        send_rate_per_sec: f64::from(UNLIMITED_RATE),
+        send_burst: UNLIMITED_RATE,
+        tls: Some(server_mock::TlsFiles {
+            cert: pki.cert,
+            key: pki.key,
+        }),
+        ..Default::default()
+    };
+    let server = server_mock::start(config)
+        .await
+        .context("starting server-mock with TLS in-process")?;
+    let url = server.url().replace("127.0.0.1", "localhost");
+    Ok((server, url))
+}
+
 /// A spawned `server-mock` process; killed when dropped.
 #[derive(Debug)]
 pub struct Spawned {
