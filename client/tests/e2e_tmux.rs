@@ -895,3 +895,72 @@ fn tail_prints_what_arrived_during_a_cut_and_a_server_restart_once_in_order() {
     // "first" was posted before the tail started: not printed.
     assert!(!screen.contains("first"), "{screen}");
 }
+
+#[test]
+fn an_invite_code_in_the_login_box_and_passwd_signing_out_another_device() {
+    if !tmux_available() {
+        println!("SKIPPED e2e_tmux: tmux is not installed");
+        return;
+    }
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = db_dir.path().join("team.db");
+    let server = TestServer::start_register(db.clone(), server_mock::RegisterMode::InviteOnly);
+    let url = server.url.clone();
+    let code = {
+        let conn = server_mock::admin::open(&db).unwrap();
+        server_mock::admin::create_invite(&conn, 1, None)
+            .unwrap()
+            .code
+    };
+    let c = tempfile::tempdir().unwrap();
+    let t = Tmux {
+        socket: format!("convo-e2e-{}-team", std::process::id()),
+    };
+    t.session("carol", &convo_shell(c.path(), &url, "carol"));
+    t.wait_for("carol", "the log-in prompt", |s| s.contains("Password:"));
+    t.type_text("carol", "correct horse battery");
+    t.key("carol", "C-r");
+    t.wait_for("carol", "the invite question", |s| {
+        s.contains("needs an invite code to register") && s.contains("Invite code:")
+    });
+    t.type_text("carol", &code);
+    t.key("carol", "Enter");
+    t.wait_for("carol", "the registration", |s| {
+        s.contains("registered") && !s.contains("Invite code:")
+    });
+
+    // A second device of carol, then /passwd in the TUI signs it out.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let phone = rt.block_on(async {
+        let (p, _events) = sync_core::ClientBuilder::new(&url, c.path().join("phone.db"), "phone")
+            .open()
+            .unwrap();
+        p.login("carol", "correct horse battery").await.unwrap();
+        p.wait_live(Duration::from_secs(10)).await.unwrap();
+        p
+    });
+    t.type_text("carol", "/passwd");
+    t.key("carol", "Enter");
+    t.wait_for("carol", "the password box", |s| {
+        s.contains("Change password")
+    });
+    t.type_text("carol", "correct horse battery");
+    t.key("carol", "Enter");
+    t.type_text("carol", "an even better one");
+    t.key("carol", "Enter");
+    t.type_text("carol", "an even better one");
+    t.key("carol", "Enter");
+    t.wait_for("carol", "the change", |s| {
+        s.contains("changed the password of carol")
+    });
+    rt.block_on(async {
+        let t0 = Instant::now();
+        while phone.state() != sync_core::ConnState::LoggedOut {
+            assert!(t0.elapsed() < DEADLINE, "{:?}", phone.state());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    // This device stays logged in: a message still goes out.
+    ok(c.path(), &url, "carol", &["create-group", "notes"]);
+    t.key("carol", "C-c");
+}

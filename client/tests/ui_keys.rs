@@ -848,3 +848,55 @@ fn quitting_a_local_server_others_use_asks_first() {
         vec![Effect::Quit]
     );
 }
+
+#[test]
+fn passwd_asks_for_the_passwords_in_a_box_and_logout_all_is_a_command() {
+    let mut s = state(80, 24);
+    typ(&mut s, "/passwd");
+    key(&mut s, KeyCode::Enter, NONE);
+    assert!(matches!(s.overlay, Overlay::Passwd { .. }));
+    let text = screen(&s);
+    assert!(text.contains("Change password"), "{text}");
+    typ(&mut s, "old-password");
+    key(&mut s, KeyCode::Enter, NONE);
+    typ(&mut s, "new-password-1");
+    key(&mut s, KeyCode::Tab, NONE);
+    typ(&mut s, "new-password-2");
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
+    assert!(screen(&s).contains("the two new passwords differ"));
+    // Nothing typed shows in clear.
+    assert!(!screen(&s).contains("password-1"));
+    key(&mut s, KeyCode::Backspace, NONE);
+    typ(&mut s, "1");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Passwd {
+            old: client::ui::state::Password("old-password".into()),
+            new: client::ui::state::Password("new-password-1".into()),
+        }]
+    );
+    assert!(screen(&s).contains("talking to the server"));
+    update(
+        &mut s,
+        Action::AccountResult(Err(
+            "the current password is wrong; nothing was changed".into()
+        )),
+    );
+    assert!(screen(&s).contains("the current password is wrong"));
+    key(&mut s, KeyCode::Enter, NONE);
+    update(
+        &mut s,
+        Action::AccountResult(Ok("changed the password of alice".into())),
+    );
+    assert_eq!(s.overlay, Overlay::None);
+    assert!(screen(&s).contains("changed the password of alice"));
+
+    typ(&mut s, "/logout all");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Logout { all: true }]
+    );
+    typ(&mut s, "/logout everywhere");
+    key(&mut s, KeyCode::Enter, NONE);
+    assert!(screen(&s).contains("usage: /logout [all]"));
+}

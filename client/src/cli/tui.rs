@@ -70,6 +70,7 @@ pub async fn run(ctx: &Ctx, local_peers: Option<crate::ui::engine::LocalPeers>) 
         osc9: ctx.config.notifications.osc9,
         login,
         login_now,
+        account: Some(account_hooks(ctx, &client)?),
         local_peers,
         startup_notice,
         drafts_file: Some(
@@ -82,6 +83,81 @@ pub async fn run(ctx: &Ctx, local_peers: Option<crate::ui::engine::LocalPeers>) 
     let result = crate::ui::run(client.clone(), events, opts).await;
     client.stop().await;
     result
+}
+
+/// `/passwd` and `/logout [all]` in the TUI, with the same token handling as
+/// `convo passwd` and `convo logout [--all]`.
+fn account_hooks(ctx: &Ctx, client: &Client) -> Result<crate::ui::engine::AccountHooks> {
+    let tokens = ctx.tokens()?;
+    let server = ctx.server()?.to_owned();
+    let user = ctx.user.clone();
+    let (data, account) = (ctx.paths.data.clone(), ctx.account());
+    let passwd = {
+        let (client, tokens, server, user) =
+            (client.clone(), tokens.clone(), server.clone(), user.clone());
+        Arc::new(
+            move |old: String, new: String| -> crate::ui::engine::BoxFut<String> {
+                let (client, tokens, server, user) =
+                    (client.clone(), tokens.clone(), server.clone(), user.clone());
+                Box::pin(async move {
+                    match client.change_password(&old, &new).await {
+                        Ok(()) => {
+                            // --local keeps its generated password with the token.
+                            if let Ok(Some(mut secret)) = tokens.load()
+                                && secret.password.is_some()
+                            {
+                                secret.password = Some(new);
+                                tokens.save(&secret).map_err(|e| format!("{e:#}"))?;
+                            }
+                            Ok(format!(
+                                "changed the password of {user} on {server}; your other devices were signed out"
+                            ))
+                        }
+                        Err(sync_core::Error::Server {
+                            code: sync_core::protocol::ErrorCode::Unauthorized,
+                            ..
+                        }) => Err("the current password is wrong; nothing was changed".into()),
+                        Err(e) => Err(e.to_string()),
+                    }
+                })
+            },
+        )
+    };
+    let logout = {
+        let client = client.clone();
+        Arc::new(move |all: bool| -> crate::ui::engine::BoxFut<String> {
+            let (client, tokens, server, user, data, account) = (
+                client.clone(),
+                tokens.clone(),
+                server.clone(),
+                user.clone(),
+                data.clone(),
+                account.clone(),
+            );
+            Box::pin(async move {
+                let done = if all {
+                    client.logout_all().await
+                } else {
+                    client.logout().await
+                };
+                done.map_err(|e| e.to_string())?;
+                tokens.delete().map_err(|e| format!("{e:#}"))?;
+                if let Some(account) = account {
+                    let mut accounts =
+                        crate::accounts::Accounts::load(&data).map_err(|e| format!("{e:#}"))?;
+                    if accounts.forget(&account) {
+                        accounts.save(&data).map_err(|e| format!("{e:#}"))?;
+                    }
+                }
+                Ok(if all {
+                    format!("logged out {user} from {server} on every device")
+                } else {
+                    format!("logged out {user} from {server}")
+                })
+            })
+        })
+    };
+    Ok(crate::ui::engine::AccountHooks { passwd, logout })
 }
 
 /// How long the log-in box waits for the server before saying it cannot reach it.

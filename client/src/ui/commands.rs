@@ -17,12 +17,18 @@ pub enum Command {
     Search(String),
     Read,
     Login,
+    /// `/passwd`: change the password.
+    Passwd,
+    /// `/logout [all]`.
+    Logout {
+        all: bool,
+    },
     Help,
     Quit,
 }
 
 /// Every command with its usage, for the help overlay.
-pub const USAGE: [(&str, &str); 11] = [
+pub const USAGE: [(&str, &str); 13] = [
     ("/dm USER", "open or start a direct conversation"),
     (
         "/group TITLE USER…",
@@ -35,6 +41,11 @@ pub const USAGE: [(&str, &str); 11] = [
     ("/search TEXT", "search all local messages"),
     ("/read", "mark every conversation read"),
     ("/login", "log in (when started without a session)"),
+    (
+        "/passwd",
+        "change your password (signs out your other devices)",
+    ),
+    ("/logout [all]", "log out here (or on every device)"),
     ("/help", "this help"),
     ("/quit", "quit"),
 ];
@@ -72,6 +83,12 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "/search" => Err(need("/search TEXT")),
         "/read" => Ok(Command::Read),
         "/login" => Ok(Command::Login),
+        "/passwd" => Ok(Command::Passwd),
+        "/logout" => match rest {
+            "" => Ok(Command::Logout { all: false }),
+            "all" => Ok(Command::Logout { all: true }),
+            _ => Err(need("/logout [all]")),
+        },
         "/help" => Ok(Command::Help),
         "/quit" | "/exit" => Ok(Command::Quit),
         other => Err(format!("unknown command {other} (see /help)")),

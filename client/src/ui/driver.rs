@@ -401,6 +401,38 @@ fn apply<E: Engine>(
                 }
             }
         }
+        Effect::Passwd { old, new } => {
+            let tx = tx.clone();
+            match state.account.clone() {
+                Some(hooks) => {
+                    let fut = (hooks.passwd)(old.0, new.0);
+                    tokio::spawn(async move {
+                        let _ = tx.send(Action::AccountResult(fut.await));
+                    });
+                }
+                None => {
+                    let _ = tx.send(Action::AccountResult(Err(
+                        "not available here (--local or a test)".into(),
+                    )));
+                }
+            }
+        }
+        Effect::Logout { all } => {
+            let tx = tx.clone();
+            match state.account.clone() {
+                Some(hooks) => {
+                    let fut = (hooks.logout)(all);
+                    tokio::spawn(async move {
+                        let _ = tx.send(Action::AccountResult(fut.await));
+                    });
+                }
+                None => {
+                    let _ = tx.send(Action::AccountResult(Err(
+                        "not available here (--local or a test)".into(),
+                    )));
+                }
+            }
+        }
         Effect::Quit => state.quit = true,
         Effect::SaveDrafts(drafts) => {
             if let Some(path) = &state.drafts_file

@@ -25,6 +25,23 @@ pub type BoxFut<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'st
 #[allow(clippy::type_complexity)]
 pub struct LoginHook(pub Arc<dyn Fn(String, bool, Option<String>) -> BoxFut<String> + Send + Sync>);
 
+/// Account actions behind `/passwd` and `/logout [all]` (the CLI's token
+/// store behind them): each answers the line to show, or why it failed.
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct AccountHooks {
+    /// `(old, new)`: change the password; other devices are signed out.
+    pub passwd: Arc<dyn Fn(String, String) -> BoxFut<String> + Send + Sync>,
+    /// `all`: revoke this session (every session) and forget the token here.
+    pub logout: Arc<dyn Fn(bool) -> BoxFut<String> + Send + Sync>,
+}
+
+impl std::fmt::Debug for AccountHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccountHooks")
+    }
+}
+
 /// Marks a log-in failure that asks for an invite code (see [`LoginHook`]).
 pub const NEEDS_INVITE: &str = "\u{1}needs-invite\u{1}";
 

@@ -54,6 +54,8 @@ pub struct TuiOptions {
     pub login: Option<engine::LoginHook>,
     /// No session yet: open on the log-in prompt.
     pub login_now: bool,
+    /// `/passwd` and `/logout [all]`.
+    pub account: Option<engine::AccountHooks>,
     /// Where unsent drafts are kept between runs (None: only in memory).
     pub drafts_file: Option<std::path::PathBuf>,
     /// Shown in the status line at start (e.g. the server was reset).
@@ -87,6 +89,7 @@ pub async fn run_with<E: engine::Engine>(
     let input = terminal::spawn_input_reader();
     let mut state = state::AppState::new(&opts.user, &opts.server, opts.keys.clone(), opts.colors);
     state.login = opts.login.clone();
+    state.account = opts.account.clone();
     if let Some(path) = &opts.drafts_file {
         state.drafts = drafts::load(path)?;
     }

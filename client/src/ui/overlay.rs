@@ -97,6 +97,53 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
             }
             Vec::new()
         }
+        Overlay::Passwd {
+            fields,
+            at,
+            error,
+            busy,
+        } => {
+            if *busy {
+                return Vec::new();
+            }
+            match (ev.code, action) {
+                (_, Some(KeyAction::Cancel)) => state.overlay = Overlay::None,
+                (KeyCode::Tab | KeyCode::Down, _) => *at = (*at + 1) % 3,
+                (KeyCode::BackTab | KeyCode::Up, _) => *at = (*at + 2) % 3,
+                (KeyCode::Backspace, _) => {
+                    fields[*at].0.pop();
+                }
+                (_, Some(KeyAction::Send)) if *at < 2 => *at += 1,
+                (_, Some(KeyAction::Send)) => {
+                    let [old, new, again] = &fields;
+                    let problem = if old.0.is_empty() {
+                        Some("type your current password")
+                    } else if new.0 != again.0 {
+                        Some("the two new passwords differ")
+                    } else if sync_core::protocol::validate::password(&new.0).is_err() {
+                        Some("a password is 8 to 256 bytes")
+                    } else {
+                        None
+                    };
+                    if let Some(p) = problem {
+                        *error = Some(p.into());
+                        return Vec::new();
+                    }
+                    *busy = true;
+                    *error = None;
+                    return vec![Effect::Passwd {
+                        old: old.clone(),
+                        new: new.clone(),
+                    }];
+                }
+                _ => {
+                    if let Some(c) = typed {
+                        fields[*at].0.push(c);
+                    }
+                }
+            }
+            Vec::new()
+        }
         Overlay::Help => {
             match ev.code {
                 KeyCode::Up | KeyCode::PageUp => {
@@ -249,6 +296,12 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
             invite.as_deref(),
         ),
         Overlay::Help => render_help(state, area, buf),
+        Overlay::Passwd {
+            fields,
+            at,
+            error,
+            busy,
+        } => render_passwd(state, area, buf, fields, *at, error, *busy),
         Overlay::Switcher { query, selected } => {
             let rect = popup(area, 50, 14);
             Clear.render(rect, buf);
@@ -346,6 +399,58 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
             Paragraph::new(lines).render(inner, buf);
         }
     }
+}
+
+fn render_passwd(
+    state: &AppState,
+    area: Rect,
+    buf: &mut Buffer,
+    fields: &[super::state::Password; 3],
+    at: usize,
+    error: &Option<String>,
+    busy: bool,
+) {
+    let rect = popup(area, area.width.saturating_sub(2).min(64), 10);
+    Clear.render(rect, buf);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Change password ");
+    let inner = block.inner(rect);
+    block.render(rect, buf);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let width = usize::from(inner.width.saturating_sub(16));
+    let row = |i: usize, label: &str| {
+        let dots = "•".repeat(fields[i].0.chars().count().min(width));
+        let label = format!("{label:<14}");
+        Line::from(vec![
+            if i == at {
+                Span::styled(label, bold)
+            } else {
+                Span::raw(label)
+            },
+            Span::raw(dots),
+        ])
+    };
+    let status = match (busy, error) {
+        (true, _) => Line::from(Span::styled("talking to the server…", dim(state.colors))),
+        (false, Some(e)) => Line::from(Span::styled(
+            for_terminal(e).into_owned(),
+            super::style::error(state.colors),
+        )),
+        (false, None) => Line::from(""),
+    };
+    let lines = vec![
+        row(0, "Current:"),
+        row(1, "New:"),
+        row(2, "New again:"),
+        status,
+        Line::from(""),
+        Line::from(Span::styled(
+            "Enter next/change · Tab field · Esc cancel · other devices get signed out",
+            dim(state.colors),
+        )),
+    ];
+    Paragraph::new(lines).render(inner, buf);
 }
 
 fn render_login(

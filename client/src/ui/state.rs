@@ -59,6 +59,8 @@ pub struct AppState {
     pub drafts_file: Option<std::path::PathBuf>,
     /// Logs in with a typed password (the CLI's token store behind it).
     pub login: Option<super::engine::LoginHook>,
+    /// `/passwd` and `/logout [all]`.
+    pub account: Option<super::engine::AccountHooks>,
     /// `--local` only: others connected to the server this process runs.
     pub local_peers: Option<super::engine::LocalPeers>,
     /// Quit was pressed once while others use the local server: a second
@@ -182,6 +184,14 @@ pub enum Overlay {
         /// here (None until it asks).
         invite: Option<String>,
     },
+    /// `/passwd`: the current password, the new one twice.
+    Passwd {
+        fields: [Password; 3],
+        /// Which field is being typed (0, 1, 2).
+        at: usize,
+        error: Option<String>,
+        busy: bool,
+    },
     Switcher {
         query: String,
         selected: usize,
@@ -213,6 +223,8 @@ pub enum Action {
     Key(KeyEvent),
     /// The server wants an invite code to register (its message).
     NeedsInvite(String),
+    /// The answer to `Effect::Passwd` / `Effect::Logout`.
+    AccountResult(Result<String, String>),
     /// The answer to `Effect::Login`: a line to show, or why it failed.
     LoginResult(Result<String, String>),
     Mouse(MouseEvent),
@@ -335,6 +347,15 @@ pub enum Effect {
         /// Invite code for `register`, once the server asked for one.
         invite: Option<String>,
     },
+    /// `/passwd` confirmed.
+    Passwd {
+        old: Password,
+        new: Password,
+    },
+    /// `/logout [all]`.
+    Logout {
+        all: bool,
+    },
     /// Bell and/or OSC 9 (the driver applies the user's switches).
     Notify {
         title: String,
@@ -372,6 +393,7 @@ impl AppState {
             size: (80, 24),
             quit: false,
             login: None,
+            account: None,
             needs_login: false,
         }
     }

@@ -30,6 +30,25 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Action::AccountResult(result) => {
+            match result {
+                Ok(line) => {
+                    if matches!(state.overlay, Overlay::Passwd { .. }) {
+                        state.overlay = Overlay::None;
+                    }
+                    state.set_info(line);
+                }
+                Err(why) => {
+                    if let Overlay::Passwd { error, busy, .. } = &mut state.overlay {
+                        *busy = false;
+                        *error = Some(why);
+                    } else {
+                        state.set_error(why);
+                    }
+                }
+            }
+            Vec::new()
+        }
         Action::NeedsInvite(why) => {
             if let Overlay::Login {
                 error,
@@ -548,6 +567,20 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
                 .into_iter()
                 .map(|conv| Effect::MarkAllRead { conv })
                 .collect()
+        }
+        Command::Passwd => {
+            clear_compose(state);
+            state.overlay = Overlay::Passwd {
+                fields: Default::default(),
+                at: 0,
+                error: None,
+                busy: false,
+            };
+            return Vec::new();
+        }
+        Command::Logout { all } => {
+            clear_compose(state);
+            return vec![Effect::Logout { all }];
         }
         Command::Login => {
             clear_compose(state);

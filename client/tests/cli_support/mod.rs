@@ -23,6 +23,11 @@ impl TestServer {
         Self::start_with(listen, db, None)
     }
 
+    /// An in-memory server with registration `mode`.
+    pub fn start_register(db: PathBuf, mode: server_mock::RegisterMode) -> TestServer {
+        Self::start_with_mode("127.0.0.1:0".parse().unwrap(), Some(db), None, mode)
+    }
+
     /// Like `start`, serving `wss://` with this certificate and key.
     pub fn start_tls(cert: PathBuf, key: PathBuf) -> TestServer {
         Self::start_with(
@@ -36,6 +41,15 @@ impl TestServer {
         listen: SocketAddr,
         db: Option<PathBuf>,
         tls: Option<server_mock::TlsFiles>,
+    ) -> TestServer {
+        Self::start_with_mode(listen, db, tls, server_mock::RegisterMode::Open)
+    }
+
+    fn start_with_mode(
+        listen: SocketAddr,
+        db: Option<PathBuf>,
+        tls: Option<server_mock::TlsFiles>,
+        mode: server_mock::RegisterMode,
     ) -> TestServer {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -53,7 +67,7 @@ impl TestServer {
                 let config = server_mock::Config {
                     listen,
                     db,
-                    register: server_mock::RegisterMode::Open,
+                    register: mode,
                     tls,
                     ..Default::default()
                 };
