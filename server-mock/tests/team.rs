@@ -221,3 +221,36 @@ async fn check_exits_0_when_the_server_answers_hello() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_missing_or_bad_certificate_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    for (cert, want) in [
+        (
+            dir.path().join("missing.pem"),
+            "No such file or directory".to_owned(),
+        ),
+        (garbage.clone(), "no PEM certificate in the file".to_owned()),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_server-mock"))
+            .args(["--db", ":memory:", "--listen", "127.0.0.1:0", "--tls-cert"])
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&garbage)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = err.lines().filter(|l| !l.contains(" INFO ")).collect();
+        assert_eq!(lines.len(), 1, "{err}");
+        assert!(
+            lines[0].starts_with("server-mock: error: TLS: ")
+                && lines[0].contains(&cert.display().to_string())
+                && lines[0].contains(&want),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty(), "nothing listened");
+    }
+}
