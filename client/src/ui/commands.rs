@@ -41,10 +41,7 @@ pub const USAGE: [(&str, &str); 13] = [
     ("/search TEXT", "search all local messages"),
     ("/read", "mark every conversation read"),
     ("/login", "log in (when started without a session)"),
-    (
-        "/passwd",
-        "change your password (signs out your other devices)",
-    ),
+    ("/passwd", "change your password (other devices log out)"),
     ("/logout [all]", "log out here (or on every device)"),
     ("/help", "this help"),
     ("/quit", "quit"),
