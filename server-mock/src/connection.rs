@@ -206,18 +206,38 @@ impl Connection {
 
     /// Runs the WebSocket handshake (only path `/v1` is accepted) and starts
     /// the writer task with a queue of `queue` frames.
-    pub async fn accept(io: Stream, queue: usize) -> Result<Connection, WsError> {
+    pub async fn accept(
+        io: Stream,
+        queue: usize,
+        allowed_origins: &[String],
+    ) -> Result<Connection, WsError> {
+        use tokio_tungstenite::tungstenite::http::StatusCode;
         // The error type is fixed by tungstenite's `Callback` trait.
         #[allow(clippy::result_large_err)]
-        let check_path = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
-            if req.uri().path() == "/v1" {
-                Ok(resp)
-            } else {
-                let mut e = ErrorResponse::new(Some("not found: use /v1".into()));
-                *e.status_mut() = tokio_tungstenite::tungstenite::http::StatusCode::NOT_FOUND;
-                Err(e)
+        let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+            let refuse = |status: StatusCode, why: String| {
+                let mut e = ErrorResponse::new(Some(why));
+                *e.status_mut() = status;
+                e
+            };
+            if req.uri().path() != "/v1" {
+                return Err(refuse(StatusCode::NOT_FOUND, "not found: use /v1".into()));
             }
+            // Cross-site WebSocket hijacking: a browser lets any web page open
+            // a WebSocket to any host (also 127.0.0.1, a `--local` server) and
+            // says which page in `Origin`. Non-browser clients send no Origin.
+            if let Some(origin) = req.headers().get("origin") {
+                let origin = origin.to_str().unwrap_or("?");
+                if !allowed_origins.iter().any(|a| a == origin) {
+                    return Err(refuse(
+                        StatusCode::FORBIDDEN,
+                        format!("origin {origin} is not allowed (--allow-origin)"),
+                    ));
+                }
+            }
+            Ok(resp)
         };
+        let check_path = check;
         let ws = tokio_tungstenite::accept_hdr_async_with_config(io, check_path, Some(ws_config()))
             .await?;
         let (sink, stream) = ws.split();

@@ -48,13 +48,14 @@ struct Handler {
 
 /// Serves one accepted TCP connection until it closes or the server shuts down.
 pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let opened = Instant::now();
     // A peer that never completes the upgrade must not hold a connection
     // slot (or shutdown) forever.
     let accept = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
         let io = Connection::upgrade(tcp, shared.tls.as_ref().map(|t| &t.0))
             .await
             .map_err(tokio_tungstenite::tungstenite::Error::Io)?;
-        Connection::accept(io, shared.outbound_queue).await
+        Connection::accept(io, shared.outbound_queue, &shared.allowed_origins).await
     });
     let mut conn = tokio::select! {
         r = accept => match r {
@@ -99,6 +100,10 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Rec
                     break close::NORMAL;
                 }
                 connection::ping(&h.outbox);
+            }
+            // Answering pings does not keep an unauthenticated socket open.
+            _ = tokio::time::sleep_until((opened + h.shared.auth_timeout).into()), if h.auth.is_none() => {
+                break close::POLICY;
             }
         }
     };

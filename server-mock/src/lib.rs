@@ -125,6 +125,16 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// A token unused for this many days stops working.
     pub token_idle_days: u32,
+    /// Browser origins allowed to open a WebSocket (`--allow-origin`); an
+    /// upgrade with any other `Origin` header is refused (non-browser
+    /// clients send none).
+    pub allowed_origins: Vec<String>,
+    /// Connections one source address may hold (IPv6 grouped by /64); more
+    /// are closed with 1013 right after the upgrade.
+    pub max_per_address: usize,
+    /// A connection that has not authenticated within this time is closed
+    /// (1008), whether or not it answers pings.
+    pub auth_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -142,6 +152,9 @@ impl Default for Config {
             idle_limit: std::time::Duration::from_secs(90),
             tls: None,
             token_idle_days: 90,
+            allowed_origins: Vec::new(),
+            max_per_address: 256,
+            auth_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -164,24 +164,31 @@ async fn accept_loop(
             },
             _ = crate::connection::signalled(&mut shutdown, |s| *s) => break,
         };
-        match permits.clone().try_acquire_owned() {
-            Ok(permit) => {
+        let slot = shared.admit(peer.ip());
+        match (permits.clone().try_acquire_owned(), slot) {
+            (Ok(permit), Some(slot)) => {
                 let shared = shared.clone();
                 let rx = shutdown.clone();
                 tokio::spawn(async move {
                     handler::serve(tcp, shared, rx).await;
-                    drop(permit);
+                    drop((permit, slot));
                 });
             }
-            Err(_) => {
-                tracing::warn!(%peer, "connection cap reached");
+            (permit, slot) => {
+                if slot.is_none() {
+                    tracing::warn!(%peer, "per-address connection cap reached");
+                } else {
+                    tracing::warn!(%peer, "connection cap reached");
+                }
+                drop((permit, slot));
                 let shared = shared.clone();
                 // Tell the client why (1013) instead of a bare reset; bounded.
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
                         if let Ok(io) =
                             Connection::upgrade(tcp, shared.tls.as_ref().map(|t| &t.0)).await
-                            && let Ok(conn) = Connection::accept(io, 1).await
+                            && let Ok(conn) =
+                                Connection::accept(io, 1, &shared.allowed_origins).await
                         {
                             conn.finish(close::TRY_LATER).await;
                         }

@@ -35,6 +35,14 @@ pub struct Shared {
     pub idle_limit: std::time::Duration,
     /// The TLS acceptor when serving `wss://`.
     pub tls: Option<Tls>,
+    /// Browser origins allowed to upgrade.
+    pub allowed_origins: Vec<String>,
+    /// Connections per source address, at most.
+    pub max_per_address: usize,
+    /// Authenticate within this time or be closed.
+    pub auth_timeout: std::time::Duration,
+    /// Open connections per source address (IPv6 by /64).
+    pub per_address: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     next_conn: AtomicU64,
 }
 
@@ -69,12 +77,72 @@ impl Shared {
             ping_every: config.ping_every,
             idle_limit: config.idle_limit,
             tls: tls.map(Tls),
+            allowed_origins: config.allowed_origins.clone(),
+            max_per_address: config.max_per_address.max(1),
+            auth_timeout: config.auth_timeout,
+            per_address: Default::default(),
             next_conn: AtomicU64::new(1),
         }
+    }
+
+    /// Counts a new connection from `addr`; None when the address already
+    /// holds `max_per_address` connections. The guard uncounts it.
+    pub fn admit(self: &Arc<Self>, addr: std::net::IpAddr) -> Option<AddressSlot> {
+        let key = address_key(addr);
+        let mut map = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(key).or_insert(0);
+        if *n >= self.max_per_address {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            shared: self.clone(),
+            key,
+        })
     }
 
     /// A fresh connection id.
     pub fn next_conn_id(&self) -> u64 {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The source address a limit counts: IPv4 as is, IPv6 by its /64 (one
+/// host usually holds a whole /64).
+pub fn address_key(addr: std::net::IpAddr) -> std::net::IpAddr {
+    match addr {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => {
+                let seg = v6.segments();
+                std::net::IpAddr::V6(std::net::Ipv6Addr::new(
+                    seg[0], seg[1], seg[2], seg[3], 0, 0, 0, 0,
+                ))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// One counted connection of an address; uncounted when dropped.
+#[derive(Debug)]
+pub struct AddressSlot {
+    shared: Arc<Shared>,
+    key: std::net::IpAddr,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .shared
+            .per_address
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.key);
+            }
+        }
     }
 }

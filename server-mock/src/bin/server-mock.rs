@@ -140,6 +140,16 @@ struct Args {
     /// A token unused for this many days stops working (the user logs in again).
     #[arg(long, value_name = "N", default_value_t = 90)]
     token_idle_days: u32,
+    /// A browser Origin allowed to open a WebSocket (repeatable); any other
+    /// Origin is refused [default: none; non-browser clients send no Origin].
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
+    /// Connections one source address may hold (IPv6 by /64); more are closed with 1013.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_per_address: usize,
+    /// Seconds a connection may stay open without authenticating.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    auth_timeout: u64,
 }
 
 fn parse_register(s: &str) -> Result<server_mock::RegisterMode, String> {
@@ -213,6 +223,9 @@ async fn run() -> anyhow::Result<()> {
         send_rate_per_sec,
         send_burst,
         token_idle_days: args.token_idle_days,
+        allowed_origins: args.allow_origin,
+        max_per_address: args.max_per_address,
+        auth_timeout: std::time::Duration::from_secs(args.auth_timeout),
         tls: match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(server_mock::TlsFiles { cert, key }),
             _ => None,

@@ -43,10 +43,15 @@ pub fn test_config(db: server_mock::DbLocation) -> server_mock::Config {
 
 impl Client {
     pub async fn connect(url: &str) -> Client {
-        let (mut ws, _) = tokio::time::timeout(HANG, tokio_tungstenite::connect_async(url))
+        let (ws, _) = tokio::time::timeout(HANG, tokio_tungstenite::connect_async(url))
             .await
             .expect("connect hangs")
             .expect("connect");
+        Client::from_ws(ws).await
+    }
+
+    /// A client on an upgraded WebSocket: waits for `hello`.
+    pub async fn from_ws(mut ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
         let hello = loop {
             match tokio::time::timeout(HANG, ws.next())
                 .await

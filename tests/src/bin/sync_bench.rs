@@ -53,6 +53,8 @@ async fn run() -> anyhow::Result<()> {
         // Seeding pipelines tens of thousands of sends per connection.
         send_rate_per_sec: 1e9,
         send_burst: u32::MAX,
+        // Every benchmark client comes from 127.0.0.1.
+        max_per_address: 1_000_000,
         ..Config::default()
     })
     .await

@@ -20,6 +20,8 @@ pub async fn start_in_process(dir: &Path) -> Result<server_mock::RunningServer> 
         db: server_mock::DbLocation::Path(dir.join("loadgen.db")),
         send_rate_per_sec: f64::from(UNLIMITED_RATE),
         send_burst: UNLIMITED_RATE,
+        // Every load client comes from 127.0.0.1.
+        max_per_address: UNLIMITED_RATE as usize,
         ..Default::default()
     };
     server_mock::start(config)
@@ -42,6 +44,7 @@ pub async fn start_in_process_tls(dir: &Path) -> Result<(server_mock::RunningSer
             cert: pki.cert,
             key: pki.key,
         }),
+        max_per_address: UNLIMITED_RATE as usize,
         ..Default::default()
     };
     let server = server_mock::start(config)
@@ -74,6 +77,9 @@ impl Spawned {
             .arg(dir.join("loadgen-rss.db"))
             .arg("--send-rate")
             .arg(format!("{UNLIMITED_RATE}/{UNLIMITED_RATE}"))
+            // Every load client comes from 127.0.0.1.
+            .arg("--max-per-address")
+            .arg(UNLIMITED_RATE.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -32,6 +32,8 @@ async fn server(root: &Path) -> anyhow::Result<RunningServer> {
         // The rate limiter is not what is measured here.
         send_rate_per_sec: 1e9,
         send_burst: u32::MAX,
+        // Every benchmark client comes from 127.0.0.1.
+        max_per_address: 1_000_000,
         ..Config::default()
     })
     .await?)

@@ -21,6 +21,8 @@ async fn start(addr: SocketAddr, db: &Path) -> anyhow::Result<Server> {
         match server_mock::start(Config {
             listen: addr,
             db: DbLocation::Path(db.to_owned()),
+            // Every benchmark client comes from 127.0.0.1.
+            max_per_address: 1_000_000,
             ..Config::default()
         })
         .await

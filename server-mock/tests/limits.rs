@@ -1,0 +1,132 @@
+//! Limits for a server on the open internet: the Origin check against
+//! cross-site WebSocket hijacking, the per-address connection cap, and the
+//! deadline for authenticating.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, test_config};
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+async fn upgrade_with_origin(url: &str, origin: Option<&str>) -> Result<(), WsError> {
+    let mut req = url.into_client_request().unwrap();
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(req).await.map(drop)
+}
+
+#[tokio::test]
+async fn a_browser_origin_is_refused_unless_allowed() {
+    let mut config = test_config(server_mock::DbLocation::Memory);
+    config.allowed_origins = vec!["https://chat.example.org".into()];
+    let server = server_mock::start(config).await.unwrap();
+    let url = server.url();
+    match upgrade_with_origin(&url, Some("https://evil.example")).await {
+        Err(WsError::Http(resp)) => assert_eq!(resp.status().as_u16(), 403),
+        other => panic!("a foreign origin was not refused: {other:?}"),
+    }
+    upgrade_with_origin(&url, None).await.unwrap();
+    upgrade_with_origin(&url, Some("https://chat.example.org"))
+        .await
+        .unwrap();
+    server.shutdown().await;
+}
+
+/// A WebSocket to `url` from the local address `from` (e.g. 127.0.0.2).
+async fn ws_from(
+    url: &str,
+    from: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/v1")
+        .parse()
+        .unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let tcp = socket.connect(addr).await.unwrap();
+    let (ws, _) =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+            .await
+            .unwrap();
+    ws
+}
+
+async fn connect_from(url: &str, from: &str) -> Client {
+    Client::from_ws(ws_from(url, from).await).await
+}
+
+#[tokio::test]
+async fn one_address_holds_at_most_the_cap_of_connections() {
+    let mut config = test_config(server_mock::DbLocation::Memory);
+    config.max_per_address = 3;
+    let server = server_mock::start(config).await.unwrap();
+    let url = server.url();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect_from(&url, "127.0.0.1").await);
+    }
+    // The fourth completes the upgrade, then is told to try later.
+    let mut fourth = ws_from(&url, "127.0.0.1").await;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(5), fourth.next())
+            .await
+            .expect("the fourth connection stayed open")
+        {
+            Some(Ok(Message::Close(f))) => break f.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            None | Some(Err(_)) => break None,
+        }
+    };
+    assert_eq!(code, Some(1013));
+    // Another address is not affected, and a freed slot is reusable.
+    let mut other = connect_from(&url, "127.0.0.2").await;
+    assert_eq!(
+        other.request(serde_json::json!({"type":"ping"})).await["type"],
+        "pong"
+    );
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = connect_from(&url, "127.0.0.1").await;
+    assert_eq!(
+        again.request(serde_json::json!({"type":"ping"})).await["type"],
+        "pong"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unauthenticated_socket_that_answers_pings_is_closed() {
+    let mut config = test_config(server_mock::DbLocation::Memory);
+    config.auth_timeout = Duration::from_millis(800);
+    config.ping_every = Duration::from_millis(100);
+    let server = server_mock::start(config).await.unwrap();
+    let mut idle = Client::connect(&server.url()).await;
+    // Keep answering pings (tungstenite answers them while we read) and
+    // sending pings of our own: still closed, with 1008.
+    let code = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let _ = idle.send_json(serde_json::json!({"type":"ping"})).await;
+            match tokio::time::timeout(Duration::from_millis(200), idle.ws.next()).await {
+                Ok(Some(Ok(Message::Close(f)))) => return f.map(|f| u16::from(f.code)),
+                Ok(None | Some(Err(_))) => return None,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the unauthenticated socket stayed open");
+    assert_eq!(code, Some(1008));
+    // Authenticated connections are not affected.
+    let mut alice = Client::register(&server.url(), "alice").await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(
+        alice.request(serde_json::json!({"type":"ping"})).await["type"],
+        "pong"
+    );
+    server.shutdown().await;
+}
