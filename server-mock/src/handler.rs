@@ -44,11 +44,16 @@ struct Handler {
     auth: Option<Authed>,
     strikes: u32,
     bucket: TokenBucket,
+    /// The client's address (log-in throttling).
+    peer: std::net::IpAddr,
 }
 
 /// Serves one accepted TCP connection until it closes or the server shuts down.
 pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let opened = Instant::now();
+    let peer = tcp
+        .peer_addr()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
     // A peer that never completes the upgrade must not hold a connection
     // slot (or shutdown) forever.
     let accept = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
@@ -77,6 +82,7 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Rec
         auth: None,
         strikes: 0,
         bucket: TokenBucket::new(shared.send_rate_per_sec, shared.send_burst),
+        peer,
         shared,
     };
     h.outbox.push(h.shared.hello.clone());
@@ -167,7 +173,7 @@ impl Handler {
                     );
                     return Flow::Continue;
                 }
-                let res = cmd::session::authenticate(&self.shared, frame).await;
+                let res = cmd::session::authenticate(&self.shared, frame, self.peer).await;
                 self.after_auth(re, res)
             }
             _ => {

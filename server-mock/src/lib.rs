@@ -27,6 +27,7 @@ pub mod registry;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod throttle;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -135,6 +136,8 @@ pub struct Config {
     /// A connection that has not authenticated within this time is closed
     /// (1008), whether or not it answers pings.
     pub auth_timeout: std::time::Duration,
+    /// Log-in throttling across connections.
+    pub login_limits: throttle::LoginLimits,
 }
 
 impl Default for Config {
@@ -155,6 +158,7 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             max_per_address: 256,
             auth_timeout: std::time::Duration::from_secs(30),
+            login_limits: throttle::LoginLimits::default(),
         }
     }
 }

@@ -41,6 +41,10 @@ pub struct Shared {
     pub max_per_address: usize,
     /// Authenticate within this time or be closed.
     pub auth_timeout: std::time::Duration,
+    /// Log-in throttling across connections.
+    pub throttle: crate::throttle::Throttle,
+    /// The bounded pool password hashing runs on.
+    pub hashing: crate::throttle::HashPool,
     /// Open connections per source address (IPv6 by /64).
     pub per_address: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     next_conn: AtomicU64,
@@ -81,6 +85,11 @@ impl Shared {
             max_per_address: config.max_per_address.max(1),
             auth_timeout: config.auth_timeout,
             per_address: Default::default(),
+            throttle: crate::throttle::Throttle::new(config.login_limits),
+            hashing: {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                crate::throttle::HashPool::new(cores, 8 * cores)
+            },
             next_conn: AtomicU64::new(1),
         }
     }

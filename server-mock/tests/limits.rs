@@ -130,3 +130,66 @@ async fn an_unauthenticated_socket_that_answers_pings_is_closed() {
     );
     server.shutdown().await;
 }
+
+/// One login attempt for `user` from `from`; the reply's code (or "session").
+async fn try_login(url: &str, from: &str, user: &str, password: &str) -> String {
+    let mut c = connect_from(url, from).await;
+    let r = c
+        .request(serde_json::json!({"type":"login","user":user,"password":password,"device":"d"}))
+        .await;
+    r["code"].as_str().unwrap_or("session").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brute_force_burst_is_throttled_but_the_owner_at_home_gets_in() {
+    let server = server_mock::start(test_config(server_mock::DbLocation::Memory))
+        .await
+        .unwrap();
+    let url = server.url();
+    // alice registers from 127.0.0.1 (her usual address).
+    let mut home = connect_from(&url, "127.0.0.1").await;
+    let r = home
+        .request(serde_json::json!({"type":"register","user":"alice","password":common::PASSWORD,"device":"laptop"}))
+        .await;
+    assert_eq!(r["type"], "session");
+    // 20 addresses × 4 wrong guesses each.
+    let (mut unauthorized, mut limited) = (0, 0);
+    let mut retry_seen = false;
+    for a in 0..20 {
+        let from = format!("127.0.1.{}", a + 1);
+        for _ in 0..4 {
+            let mut c = connect_from(&url, &from).await;
+            let r = c
+                .request(serde_json::json!({"type":"login","user":"alice","password":"wrong-guess","device":"x"}))
+                .await;
+            match r["code"].as_str() {
+                Some("unauthorized") => unauthorized += 1,
+                Some("rate_limited") => {
+                    limited += 1;
+                    retry_seen |= r["retry_after_ms"].as_u64().is_some_and(|ms| ms >= 1000);
+                }
+                other => panic!("{other:?}: {r}"),
+            }
+        }
+    }
+    // Five guesses were checked; the other 75 were refused without hashing.
+    assert_eq!((unauthorized, limited), (5, 75));
+    assert!(retry_seen);
+    // The owner, at home, still logs in during the burst.
+    assert_eq!(
+        try_login(&url, "127.0.0.1", "alice", common::PASSWORD).await,
+        "session"
+    );
+    // One address guessing many accounts is throttled after 20 failures.
+    for i in 0..20 {
+        assert_eq!(
+            try_login(&url, "127.0.2.1", &format!("user{i}"), "wrong-guess").await,
+            "unauthorized"
+        );
+    }
+    assert_eq!(
+        try_login(&url, "127.0.2.1", "user99", "wrong-guess").await,
+        "rate_limited"
+    );
+    server.shutdown().await;
+}

@@ -150,6 +150,16 @@ struct Args {
     /// Seconds a connection may stay open without authenticating.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     auth_timeout: u64,
+    /// Failed log-ins per account (per account and address, at an address it
+    /// logged in from within 30 days) in the window before `rate_limited`.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    login_fails_per_account: u32,
+    /// Failed log-ins per address (any accounts; IPv6 by /64) in the window.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    login_fails_per_address: u32,
+    /// The failed log-in window, in minutes (also the longest `retry_after`).
+    #[arg(long, value_name = "MINUTES", default_value_t = 15)]
+    login_window: u64,
 }
 
 fn parse_register(s: &str) -> Result<server_mock::RegisterMode, String> {
@@ -226,6 +236,13 @@ async fn run() -> anyhow::Result<()> {
         allowed_origins: args.allow_origin,
         max_per_address: args.max_per_address,
         auth_timeout: std::time::Duration::from_secs(args.auth_timeout),
+        login_limits: server_mock::throttle::LoginLimits {
+            per_account: args.login_fails_per_account,
+            per_address: args.login_fails_per_address,
+            window: std::time::Duration::from_secs(args.login_window * 60),
+            max_backoff: std::time::Duration::from_secs(args.login_window * 60),
+            ..Default::default()
+        },
         tls: match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(server_mock::TlsFiles { cert, key }),
             _ => None,

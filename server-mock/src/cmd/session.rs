@@ -1,6 +1,8 @@
 //! `register`, `login`, `auth`, `logout`: argon2id password hashes (computed
 //! on the blocking pool) and tokens stored only as SHA-256.
 
+use std::time::Instant;
+
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rusqlite::OptionalExtension;
@@ -54,10 +56,26 @@ fn new_token() -> (String, [u8; 32]) {
     (token, hash)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Reject> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| internal(&format!("blocking task failed: {e}")))
+/// Runs password hashing on the bounded pool (`rate_limited` when its
+/// queue is full).
+async fn hashing<T: Send + 'static>(
+    shared: &Shared,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Reject> {
+    match shared.hashing.run(f).await {
+        Some(r) => r.map_err(|e| internal(&format!("blocking task failed: {e}"))),
+        None => Err(throttled(
+            std::time::Duration::from_secs(1),
+            "the server is busy checking passwords",
+        )),
+    }
+}
+
+/// `rate_limited` with `retry_after_ms`.
+fn throttled(after: std::time::Duration, why: &str) -> Reject {
+    let mut r = Reject::new(ErrorCode::RateLimited, why);
+    r.retry_after_ms = Some(after.as_millis() as u64);
+    r
 }
 
 /// An argon2id hash of `password`, synchronously (admin commands).
@@ -70,9 +88,9 @@ pub fn hash_password_now(password: &str) -> Result<String, String> {
         .map_err(|e| format!("hash password: {e}"))
 }
 
-/// An argon2id hash of `password` (on the blocking pool).
-pub(crate) async fn hash_password(password: String) -> Result<String, Reject> {
-    blocking(move || hash_password_now(&password))
+/// An argon2id hash of `password` (on the bounded hashing pool).
+pub(crate) async fn hash_password(shared: &Shared, password: String) -> Result<String, Reject> {
+    hashing(shared, move || hash_password_now(&password))
         .await?
         .map_err(|e| internal(&e))
 }
@@ -92,7 +110,7 @@ async fn check_password(shared: &Shared, user: &str, password: String) -> Result
         })
         .await?;
     let known = stored.is_some();
-    let ok = blocking(move || {
+    let ok = hashing(shared, move || {
         let hash = stored.unwrap_or_else(|| dummy_hash().to_owned());
         PasswordHash::new(&hash)
             .map(|h| {
@@ -137,7 +155,7 @@ pub async fn change_password(
     if !check_password(shared, &auth.user, old).await? {
         return Err(unauthorized("wrong password"));
     }
-    let pw_hash = hash_password(new).await?;
+    let pw_hash = hash_password(shared, new).await?;
     let op = WriteOp::SetPassword {
         user: auth.user.clone(),
         pw_hash,
@@ -155,7 +173,29 @@ pub async fn logout_all(shared: &Shared, auth: &Authed, conn_id: u64) -> Result<
 }
 
 /// Handles `register`, `login` or `auth`; returns the identity and the token.
-pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed, String), Reject> {
+pub async fn authenticate(
+    shared: &Shared,
+    frame: ClientFrame,
+    peer: std::net::IpAddr,
+) -> Result<(Authed, String), Reject> {
+    let peer = crate::state::address_key(peer);
+    let result = authenticate_inner(shared, frame, peer).await;
+    match &result {
+        Ok((auth, _)) => shared.throttle.succeeded(&auth.user, peer, Instant::now()),
+        // A taken name counts like a wrong password (probing for names).
+        Err(r) if r.code == ErrorCode::Conflict => {
+            shared.throttle.failed(None, peer, Instant::now())
+        }
+        Err(_) => {}
+    }
+    result
+}
+
+async fn authenticate_inner(
+    shared: &Shared,
+    frame: ClientFrame,
+    peer: std::net::IpAddr,
+) -> Result<(Authed, String), Reject> {
     match frame {
         ClientFrame::Register {
             user,
@@ -182,7 +222,16 @@ pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed
             validate::user_name(&user)?;
             validate::password(&password)?;
             validate::device(&device)?;
-            let pw_hash = hash_password(password).await?;
+            shared
+                .throttle
+                .check(None, peer, Instant::now())
+                .map_err(|d| {
+                    throttled(
+                        d,
+                        "too many failed attempts from this address: wait and retry",
+                    )
+                })?;
+            let pw_hash = hash_password(shared, password).await?;
             let (token, token_hash) = new_token();
             let op = WriteOp::Register {
                 user: user.clone(),
@@ -210,7 +259,12 @@ pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed
             validate::user_name(&user)?;
             validate::password(&password)?;
             validate::device(&device)?;
+            shared
+                .throttle
+                .check(Some(&user), peer, Instant::now())
+                .map_err(|d| throttled(d, "too many failed log-ins: wait and retry"))?;
             if !check_password(shared, &user, password).await? {
+                shared.throttle.failed(Some(&user), peer, Instant::now());
                 return Err(unauthorized("wrong user name or password"));
             }
             if is_disabled(shared, &user).await? {
@@ -285,7 +339,20 @@ pub async fn authenticate(shared: &Shared, frame: ClientFrame) -> Result<(Authed
                         token,
                     ))
                 }
-                _ => Err(unauthorized("unknown or revoked token")),
+                // An unknown token: throttled per address (a valid one never is).
+                _ => {
+                    shared
+                        .throttle
+                        .check(None, peer, Instant::now())
+                        .map_err(|d| {
+                            throttled(
+                                d,
+                                "too many failed attempts from this address: wait and retry",
+                            )
+                        })?;
+                    shared.throttle.failed(None, peer, Instant::now());
+                    Err(unauthorized("unknown or revoked token"))
+                }
             }
         }
         _ => Err(Reject::bad("not a session request")),
