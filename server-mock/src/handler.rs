@@ -43,7 +43,9 @@ struct Handler {
     outbox: Outbox,
     auth: Option<Authed>,
     strikes: u32,
-    bucket: TokenBucket,
+    /// The user's send bucket, shared by all of their connections (set
+    /// once authenticated).
+    bucket: Option<Arc<std::sync::Mutex<TokenBucket>>>,
     /// The client's address (log-in throttling).
     peer: std::net::IpAddr,
 }
@@ -81,7 +83,7 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Rec
         outbox: conn.outbox().clone(),
         auth: None,
         strikes: 0,
-        bucket: TokenBucket::new(shared.send_rate_per_sec, shared.send_burst),
+        bucket: None,
         peer,
         shared,
     };
@@ -195,7 +197,15 @@ impl Handler {
                         | ClientFrame::Edit { .. }
                         | ClientFrame::Redact { .. }
                 ) {
-                    if let Err(ms) = self.bucket.take(Instant::now()) {
+                    let bucket = self
+                        .bucket
+                        .get_or_insert_with(|| self.shared.send_bucket(&auth.user))
+                        .clone();
+                    let took = bucket
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take(Instant::now());
+                    if let Err(ms) = took {
                         let mut r = Reject::new(ErrorCode::RateLimited, "sending too fast");
                         r.retry_after_ms = Some(ms);
                         self.reply(&r.to_frame(Some(re)));

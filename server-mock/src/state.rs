@@ -41,6 +41,13 @@ pub struct Shared {
     pub max_per_address: usize,
     /// Authenticate within this time or be closed.
     pub auth_timeout: std::time::Duration,
+    /// Send buckets per user (every connection of a user draws from one).
+    pub send_buckets: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            std::sync::Weak<std::sync::Mutex<crate::rate::TokenBucket>>,
+        >,
+    >,
     /// Log-in throttling across connections.
     pub throttle: crate::throttle::Throttle,
     /// The bounded pool password hashing runs on.
@@ -86,6 +93,7 @@ impl Shared {
             auth_timeout: config.auth_timeout,
             per_address: Default::default(),
             throttle: crate::throttle::Throttle::new(config.login_limits),
+            send_buckets: Default::default(),
             hashing: {
                 let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
                 crate::throttle::HashPool::new(cores, 8 * cores)
@@ -108,6 +116,24 @@ impl Shared {
             shared: self.clone(),
             key,
         })
+    }
+
+    /// The send bucket of `user`, shared by all of their connections (kept
+    /// while one of them holds it).
+    pub fn send_bucket(&self, user: &str) -> Arc<std::sync::Mutex<crate::rate::TokenBucket>> {
+        let mut map = self.send_buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = map.get(user).and_then(std::sync::Weak::upgrade) {
+            return b;
+        }
+        if map.len() >= 64 && map.len().is_power_of_two() {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        let b = Arc::new(std::sync::Mutex::new(crate::rate::TokenBucket::new(
+            self.send_rate_per_sec,
+            self.send_burst,
+        )));
+        map.insert(user.to_owned(), Arc::downgrade(&b));
+        b
     }
 
     /// A fresh connection id.

@@ -193,3 +193,38 @@ async fn a_brute_force_burst_is_throttled_but_the_owner_at_home_gets_in() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_sends_over_five_connections_share_one_rate() {
+    let mut config = test_config(server_mock::DbLocation::Memory);
+    config.send_rate_per_sec = 2.0;
+    config.send_burst = 10;
+    let server = server_mock::start(config).await.unwrap();
+    let url = server.url();
+    let mut first = Client::register(&url, "alice").await;
+    let conv = first.create_group("notes", &[]).await;
+    let mut conns = vec![first];
+    for _ in 0..4 {
+        let c = conns[0].again(&url).await;
+        conns.push(c);
+    }
+    // 5 connections × 10 sends, as fast as they go.
+    let mut accepted = 0;
+    let mut limited = 0;
+    for round in 0..10 {
+        for (k, c) in conns.iter_mut().enumerate() {
+            let r = c
+                .request(serde_json::json!({"type":"send","conv":conv,"client_id":format!("c{k}-{round}"),"body":"x"}))
+                .await;
+            match r["type"].as_str() {
+                Some("sent") => accepted += 1,
+                _ if r["code"] == "rate_limited" => limited += 1,
+                _ => panic!("{r}"),
+            }
+        }
+    }
+    // One user's burst of 10 (plus what 2/s refills meanwhile), not 5 × 10.
+    assert!(accepted <= 13, "accepted {accepted}");
+    assert_eq!(accepted + limited, 50);
+    server.shutdown().await;
+}
