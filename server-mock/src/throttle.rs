@@ -32,6 +32,9 @@ pub struct LoginLimits {
     pub trust: Duration,
     /// Largest `retry_after`.
     pub max_backoff: Duration,
+    /// How long a throttled attempt waits before its answer (a tarpit: a
+    /// guessing loop then costs the server a timer, not replies).
+    pub tarpit: Duration,
 }
 
 impl Default for LoginLimits {
@@ -42,6 +45,7 @@ impl Default for LoginLimits {
             window: Duration::from_secs(15 * 60),
             trust: Duration::from_secs(30 * 86_400),
             max_backoff: Duration::from_secs(15 * 60),
+            tarpit: Duration::from_millis(500),
         }
     }
 }
@@ -108,6 +112,9 @@ impl Throttle {
     }
 
     /// Before hashing: `Err(retry_after)` when the attempt is throttled.
+    /// An admitted attempt counts as a failure at once (so concurrent
+    /// guesses cannot all slip through while the first ones are being
+    /// hashed); [`Throttle::succeeded`] takes it back.
     pub fn check(&self, user: Option<&str>, addr: IpAddr, now: Instant) -> Result<(), Duration> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let limits = self.limits;
@@ -131,25 +138,38 @@ impl Throttle {
             rec.throttled += 1;
             worst = Some(worst.map_or(backoff, |w| w.max(backoff)));
         }
+        if worst.is_none() {
+            for (key, _) in Self::keys(&state, &limits, user, addr, now) {
+                state
+                    .records
+                    .entry(key)
+                    .or_default()
+                    .failures
+                    .push_back(now);
+            }
+        }
         worst.map_or(Ok(()), Err)
     }
 
-    /// A failed attempt (wrong password, unknown token, name taken).
-    pub fn failed(&self, user: Option<&str>, addr: IpAddr, now: Instant) {
+    /// The attempt [`Throttle::check`] admitted for `user` (None: an
+    /// address-only check) succeeded: it no longer counts as a failure.
+    pub fn release(&self, user: Option<&str>, addr: IpAddr, now: Instant) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let limits = self.limits;
         for (key, _) in Self::keys(&state, &limits, user, addr, now) {
-            state
-                .records
-                .entry(key)
-                .or_default()
-                .failures
-                .push_back(now);
+            if let Some(rec) = state.records.get_mut(&key) {
+                rec.failures.pop_back();
+            }
         }
     }
 
-    /// A successful log-in or registration: `addr` is trusted for `user`.
-    pub fn succeeded(&self, user: &str, addr: IpAddr, now: Instant) {
+    /// The rules.
+    pub fn limits(&self) -> &LoginLimits {
+        &self.limits
+    }
+
+    /// `user` logged in or registered from `addr`: it is trusted for them.
+    pub fn trust(&self, user: &str, addr: IpAddr, now: Instant) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.trusted.insert((user.to_owned(), addr), now);
     }
@@ -208,12 +228,14 @@ mod tests {
         let t = Throttle::new(LoginLimits::default());
         let now = Instant::now();
         let home = ip("10.0.0.1");
-        t.succeeded("alice", home, now);
-        // Five guesses for alice from five addresses: the sixth is throttled.
+        assert_eq!(t.check(None, home, now), Ok(()));
+        t.release(None, home, now);
+        t.trust("alice", home, now);
+        // Five guesses for alice from five addresses (each counted when
+        // admitted): the sixth is throttled.
         for i in 0..5 {
             let a = ip(&format!("10.1.0.{i}"));
             assert_eq!(t.check(Some("alice"), a, now), Ok(()));
-            t.failed(Some("alice"), a, now);
         }
         let e1 = t.check(Some("alice"), ip("10.2.0.1"), now).unwrap_err();
         let e2 = t.check(Some("alice"), ip("10.2.0.2"), now).unwrap_err();
@@ -226,7 +248,7 @@ mod tests {
         // Twenty failures from one address throttle it for every account.
         let bad = ip("10.9.9.9");
         for i in 0..20 {
-            t.failed(Some(&format!("u{i}")), bad, later);
+            assert_eq!(t.check(Some(&format!("u{i}")), bad, later), Ok(()));
         }
         assert!(t.check(Some("bob"), bad, later).is_err());
         assert!(t.check(None, bad, later).is_err());

@@ -142,9 +142,9 @@ async fn try_login(url: &str, from: &str, user: &str, password: &str) -> String 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_brute_force_burst_is_throttled_but_the_owner_at_home_gets_in() {
-    let server = server_mock::start(test_config(server_mock::DbLocation::Memory))
-        .await
-        .unwrap();
+    let mut config = test_config(server_mock::DbLocation::Memory);
+    config.login_limits.tarpit = Duration::from_millis(10);
+    let server = server_mock::start(config).await.unwrap();
     let url = server.url();
     // alice registers from 127.0.0.1 (her usual address).
     let mut home = connect_from(&url, "127.0.0.1").await;

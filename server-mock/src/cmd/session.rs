@@ -179,12 +179,27 @@ pub async fn authenticate(
     peer: std::net::IpAddr,
 ) -> Result<(Authed, String), Reject> {
     let peer = crate::state::address_key(peer);
+    // What `check` reserves for this request: the account for `login`,
+    // the address only for `register`; an `auth` reserves only when its
+    // token turns out unknown (a valid token is never throttled).
+    let reserved = match &frame {
+        ClientFrame::Login { user, .. } => Some(Some(user.clone())),
+        ClientFrame::Register { .. } => Some(None),
+        _ => None,
+    };
     let result = authenticate_inner(shared, frame, peer).await;
+    let now = Instant::now();
     match &result {
-        Ok((auth, _)) => shared.throttle.succeeded(&auth.user, peer, Instant::now()),
-        // A taken name counts like a wrong password (probing for names).
-        Err(r) if r.code == ErrorCode::Conflict => {
-            shared.throttle.failed(None, peer, Instant::now())
+        Ok((auth, _)) => {
+            if let Some(r) = &reserved {
+                shared.throttle.release(r.as_deref(), peer, now);
+            }
+            shared.throttle.trust(&auth.user, peer, now);
+        }
+        // Throttled answers come late (a tarpit): a guessing loop on one
+        // connection then costs the server a timer, not a stream of replies.
+        Err(r) if r.code == ErrorCode::RateLimited && r.message.starts_with("too many") => {
+            tokio::time::sleep(shared.throttle.limits().tarpit).await;
         }
         Err(_) => {}
     }
@@ -264,7 +279,6 @@ async fn authenticate_inner(
                 .check(Some(&user), peer, Instant::now())
                 .map_err(|d| throttled(d, "too many failed log-ins: wait and retry"))?;
             if !check_password(shared, &user, password).await? {
-                shared.throttle.failed(Some(&user), peer, Instant::now());
                 return Err(unauthorized("wrong user name or password"));
             }
             if is_disabled(shared, &user).await? {
@@ -350,7 +364,6 @@ async fn authenticate_inner(
                                 "too many failed attempts from this address: wait and retry",
                             )
                         })?;
-                    shared.throttle.failed(None, peer, Instant::now());
                     Err(unauthorized("unknown or revoked token"))
                 }
             }

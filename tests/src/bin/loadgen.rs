@@ -139,6 +139,7 @@ async fn run(args: Args) -> Result<bool> {
     ok &= report_step("fanout", fanout(&url, label, &names, plan).await);
     if in_process.is_some() {
         ok &= report_step("fanout", fanout_tls(&url, &names, plan, dir.path()).await);
+        ok &= report_step("attack", attack(&names, plan, dir.path()).await);
     }
     ok &= report_step(
         "appends",
@@ -300,6 +301,68 @@ async fn fanout_tls(
         ratio(tls.pushes_per_sec(), plain.pushes_per_sec()),
         plan.rounds,
         if r >= TLS_GOAL { "" } else { "  BELOW GOAL" }
+    );
+    Ok(ok)
+}
+
+/// Scenario 5: fan-out quiet, then while 200 connections (each from its own
+/// loopback address) guess one account's password. The same attack against
+/// a server with log-in throttling off shows the guess rate it had before.
+async fn attack(names: &RunNames, plan: Plan, dir: &std::path::Path) -> Result<bool> {
+    use load::attack::Attack;
+    let attackers = if plan.rounds > 1 { 200 } else { 40 };
+    let shape = plan.fanout;
+    // Before: no throttling; every guess is hashed.
+    let open = target::start_in_process_with(dir, "attack-unthrottled", |c| {
+        c.login_limits.per_account = u32::MAX;
+        c.login_limits.per_address = u32::MAX;
+    })
+    .await?;
+    let victim = names.user("victim", 0);
+    load::conn::Conn::connect(&open.url())
+        .await?
+        .register(&victim, "victim-device")
+        .await?;
+    let attack = Attack::start(&open.url(), &victim, attackers)?;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (before_checked, _) = attack.stop().await;
+    open.shutdown().await;
+
+    // After: the default limits.
+    let server = target::start_in_process_with(dir, "attack-throttled", |_| {}).await?;
+    let url = server.url();
+    let victim = names.user("victim", 1);
+    load::conn::Conn::connect(&url)
+        .await?
+        .register(&victim, "victim-device")
+        .await?;
+    let quiet = run_fanout(&url, &names.round(300), shape).await?;
+    let attack = Attack::start(&url, &victim, attackers)?;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let loud = run_fanout(&url, &names.round(301), shape).await?;
+    let (checked, refused) = attack.stop().await;
+    server.shutdown().await;
+    let expected = (shape.members * shape.messages) as u64;
+    let ok = [&quiet, &loud]
+        .iter()
+        .all(|r| r.delivered == expected && r.out_of_order == 0);
+    let p99 = |r: &FanoutResult| r.latency_us.value_at_quantile(0.99) as f64;
+    let (push_ratio, p99_ratio) = (
+        loud.pushes_per_sec() / quiet.pushes_per_sec().max(1e-9),
+        p99(&loud) / p99(&quiet).max(1.0),
+    );
+    println!(
+        "attack   {attackers} connections guessing one password: {checked:.2} guesses/s checked, {refused:.0}/s refused unhashed (throttling off: {before_checked:.1} guesses/s checked)"
+    );
+    println!(
+        "attack   fan-out under attack {} | quiet {} | pushes {push_ratio:.2}× (goal ≥ 0.80), p99 {p99_ratio:.2}× (goal ≤ 1.50){}",
+        fanout_figures(&loud),
+        fanout_figures(&quiet),
+        if push_ratio >= 0.8 && p99_ratio <= 1.5 {
+            ""
+        } else {
+            "  BELOW GOAL"
+        }
     );
     Ok(ok)
 }

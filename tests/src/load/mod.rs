@@ -14,6 +14,7 @@
 //! the library crate (`tests/src/lib.rs`) does not depend on it.
 
 pub mod appends;
+pub mod attack;
 pub mod broadcast_baseline;
 pub mod conn;
 pub mod fanout;
@@ -83,9 +84,26 @@ pub async fn register_all(url: &str, users: &[String], parallel: usize) -> Resul
             let index = next;
             set.spawn(async move {
                 let mut conn = Conn::connect(&url).await?;
-                conn.register(&user, DEVICE)
-                    .await
-                    .with_context(|| format!("registering {user}"))?;
+                // A busy server (password checks queued) says rate_limited:
+                // wait as told and ask again, as a real client would.
+                let mut tries = 0;
+                loop {
+                    match conn.register(&user, DEVICE).await {
+                        Ok(_) => break,
+                        Err(e) if tries < 200 => {
+                            let wait = e
+                                .downcast_ref::<conn::ReplyError>()
+                                .filter(|r| r.code == sync_core::protocol::ErrorCode::RateLimited)
+                                .and_then(|r| r.retry_after_ms);
+                            let Some(ms) = wait else {
+                                return Err(e.context(format!("registering {user}")));
+                            };
+                            tries += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                        }
+                        Err(e) => return Err(e.context(format!("registering {user}"))),
+                    }
+                }
                 anyhow::Ok((index, conn))
             });
             next += 1;

@@ -29,6 +29,27 @@ pub async fn start_in_process(dir: &Path) -> Result<server_mock::RunningServer> 
         .context("starting server-mock in-process")
 }
 
+/// server-mock in-process like [`start_in_process`], with `edit` applied to
+/// its configuration (a second database file in `dir`, named by `name`).
+pub async fn start_in_process_with(
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut server_mock::Config),
+) -> Result<server_mock::RunningServer> {
+    let mut config = server_mock::Config {
+        listen: "127.0.0.1:0".parse().context("listen address")?,
+        db: server_mock::DbLocation::Path(dir.join(format!("{name}.db"))),
+        send_rate_per_sec: f64::from(UNLIMITED_RATE),
+        send_burst: UNLIMITED_RATE,
+        max_per_address: UNLIMITED_RATE as usize,
+        ..Default::default()
+    };
+    edit(&mut config);
+    server_mock::start(config)
+        .await
+        .with_context(|| format!("starting server-mock ({name}) in-process"))
+}
+
 /// server-mock in-process serving `wss://` with a throwaway CA (trusted by
 /// this process's connections, see [`super::conn::trust`]); the URL uses the
 /// certificate's name, `localhost`.
