@@ -211,6 +211,16 @@ impl Connection {
         queue: usize,
         allowed_origins: &[String],
     ) -> Result<Connection, WsError> {
+        Self::accept_noting(io, queue, allowed_origins, &mut None).await
+    }
+
+    /// [`Connection::accept`], also noting the `X-Forwarded-For` header.
+    pub async fn accept_noting(
+        io: Stream,
+        queue: usize,
+        allowed_origins: &[String],
+        forwarded: &mut Option<String>,
+    ) -> Result<Connection, WsError> {
         use tokio_tungstenite::tungstenite::http::StatusCode;
         // The error type is fixed by tungstenite's `Callback` trait.
         #[allow(clippy::result_large_err)]
@@ -220,6 +230,11 @@ impl Connection {
                 *e.status_mut() = status;
                 e
             };
+            *forwarded = req
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             if req.uri().path() != "/v1" {
                 return Err(refuse(StatusCode::NOT_FOUND, "not found: use /v1".into()));
             }

@@ -51,20 +51,46 @@ struct Handler {
 }
 
 /// Serves one accepted TCP connection until it closes or the server shuts down.
-pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(mut tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let opened = Instant::now();
-    let peer = tcp
+    let tcp_peer = tcp
         .peer_addr()
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    let via_proxy = crate::proxy::trusted(&shared.trusted_proxies, tcp_peer);
     // A peer that never completes the upgrade must not hold a connection
     // slot (or shutdown) forever.
     let accept = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        let io_err = tokio_tungstenite::tungstenite::Error::Io;
+        // Only a trusted proxy may say who the client is.
+        let mut client = tcp_peer;
+        if via_proxy
+            && let Some(ip) = crate::proxy::read_proxy_header(&mut tcp)
+                .await
+                .map_err(io_err)?
+        {
+            client = ip;
+        }
         let io = Connection::upgrade(tcp, shared.tls.as_ref().map(|t| &t.0))
             .await
-            .map_err(tokio_tungstenite::tungstenite::Error::Io)?;
-        Connection::accept(io, shared.outbound_queue, &shared.allowed_origins).await
+            .map_err(io_err)?;
+        let mut forwarded = None;
+        let conn = Connection::accept_noting(
+            io,
+            shared.outbound_queue,
+            &shared.allowed_origins,
+            &mut forwarded,
+        )
+        .await?;
+        if via_proxy
+            && let Some(ip) = forwarded
+                .as_deref()
+                .and_then(|h| crate::proxy::forwarded_for(h, &shared.trusted_proxies))
+        {
+            client = ip;
+        }
+        Ok::<_, tokio_tungstenite::tungstenite::Error>((conn, client))
     });
-    let mut conn = tokio::select! {
+    let (mut conn, peer) = tokio::select! {
         r = accept => match r {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
@@ -77,6 +103,13 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Rec
             }
         },
         _ = connection::signalled(&mut shutdown, |s| *s) => return,
+    };
+    // The per-address cap counts the client (behind a trusted proxy, the
+    // address it names); over it, the upgrade is done and then 1013.
+    let Some(_slot) = shared.admit(peer) else {
+        tracing::warn!(%peer, "per-address connection cap reached");
+        conn.finish(close::TRY_LATER).await;
+        return;
     };
     let mut h = Handler {
         conn_id: shared.next_conn_id(),

@@ -22,6 +22,7 @@ pub mod cmd;
 pub mod connection;
 pub mod error;
 pub mod handler;
+pub mod proxy;
 pub mod rate;
 pub mod registry;
 pub mod server;
@@ -138,6 +139,9 @@ pub struct Config {
     pub auth_timeout: std::time::Duration,
     /// Log-in throttling across connections.
     pub login_limits: throttle::LoginLimits,
+    /// Proxies whose PROXY protocol header or `X-Forwarded-For` names the
+    /// client's address (`--trusted-proxy`).
+    pub trusted_proxies: Vec<proxy::Cidr>,
 }
 
 impl Default for Config {
@@ -159,6 +163,7 @@ impl Default for Config {
             max_per_address: 256,
             auth_timeout: std::time::Duration::from_secs(30),
             login_limits: throttle::LoginLimits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -164,23 +164,17 @@ async fn accept_loop(
             },
             _ = crate::connection::signalled(&mut shutdown, |s| *s) => break,
         };
-        let slot = shared.admit(peer.ip());
-        match (permits.clone().try_acquire_owned(), slot) {
-            (Ok(permit), Some(slot)) => {
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
                 let shared = shared.clone();
                 let rx = shutdown.clone();
                 tokio::spawn(async move {
                     handler::serve(tcp, shared, rx).await;
-                    drop((permit, slot));
+                    drop(permit);
                 });
             }
-            (permit, slot) => {
-                if slot.is_none() {
-                    tracing::warn!(%peer, "per-address connection cap reached");
-                } else {
-                    tracing::warn!(%peer, "connection cap reached");
-                }
-                drop((permit, slot));
+            Err(_) => {
+                tracing::warn!(%peer, "connection cap reached");
                 let shared = shared.clone();
                 // Tell the client why (1013) instead of a bare reset; bounded.
                 tokio::spawn(async move {

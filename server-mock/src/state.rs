@@ -37,6 +37,8 @@ pub struct Shared {
     pub tls: Option<Tls>,
     /// Browser origins allowed to upgrade.
     pub allowed_origins: Vec<String>,
+    /// Proxies believed about the client's address.
+    pub trusted_proxies: Vec<crate::proxy::Cidr>,
     /// Connections per source address, at most.
     pub max_per_address: usize,
     /// Authenticate within this time or be closed.
@@ -89,6 +91,7 @@ impl Shared {
             idle_limit: config.idle_limit,
             tls: tls.map(Tls),
             allowed_origins: config.allowed_origins.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
             max_per_address: config.max_per_address.max(1),
             auth_timeout: config.auth_timeout,
             per_address: Default::default(),
@@ -139,6 +142,14 @@ impl Shared {
     /// A fresh connection id.
     pub fn next_conn_id(&self) -> u64 {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// An IPv4-mapped IPv6 address as plain IPv4; anything else unchanged.
+pub fn canonical(addr: std::net::IpAddr) -> std::net::IpAddr {
+    match addr {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, std::net::IpAddr::V4),
+        v4 => v4,
     }
 }
 

@@ -228,3 +228,87 @@ async fn a_users_sends_over_five_connections_share_one_rate() {
     assert_eq!(accepted + limited, 50);
     server.shutdown().await;
 }
+
+/// Reads until the server closes; the close code (or None).
+async fn close_code_of(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("the connection stayed open")
+        {
+            Some(Ok(Message::Close(f))) => return f.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            None | Some(Err(_)) => return None,
+        }
+    }
+}
+
+/// A WebSocket from `from`, sending first `preface` bytes (a PROXY header)
+/// and then the upgrade with an optional `X-Forwarded-For`.
+async fn ws_via(
+    url: &str,
+    from: &str,
+    preface: &[u8],
+    forwarded: Option<&str>,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio::io::AsyncWriteExt;
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/v1")
+        .parse()
+        .unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut tcp = socket.connect(addr).await.unwrap();
+    tcp.write_all(preface).await.unwrap();
+    let mut req = url.into_client_request().unwrap();
+    if let Some(f) = forwarded {
+        req.headers_mut()
+            .insert("x-forwarded-for", f.parse().unwrap());
+    }
+    let (ws, _) =
+        tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+            .await
+            .unwrap();
+    ws
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_limits_count_the_client_it_names() {
+    let mut config = test_config(server_mock::DbLocation::Memory);
+    config.max_per_address = 1;
+    config.trusted_proxies = vec![server_mock::proxy::Cidr::parse("127.0.0.1/32").unwrap()];
+    let server = server_mock::start(config).await.unwrap();
+    let url = server.url();
+    // X-Forwarded-For from the trusted proxy: one connection per client.
+    let _a = ws_via(&url, "127.0.0.1", b"", Some("198.51.100.1")).await;
+    let mut a2 = ws_via(&url, "127.0.0.1", b"", Some("203.0.113.50, 198.51.100.1")).await;
+    assert_eq!(close_code_of(&mut a2).await, Some(1013));
+    let mut b = Client::from_ws(ws_via(&url, "127.0.0.1", b"", Some("198.51.100.2")).await).await;
+    assert_eq!(
+        b.request(serde_json::json!({"type":"ping"})).await["type"],
+        "pong"
+    );
+    // The PROXY protocol (v1) from the trusted proxy.
+    let v1 = b"PROXY TCP4 192.0.2.7 127.0.0.1 5555 7878\r\n";
+    let _c = ws_via(&url, "127.0.0.1", v1, None).await;
+    let mut c2 = ws_via(&url, "127.0.0.1", v1, None).await;
+    assert_eq!(close_code_of(&mut c2).await, Some(1013));
+    // The PROXY protocol v2 (binary): TCP over IPv4 from 192.0.2.8.
+    let mut v2 = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    v2.extend_from_slice(&[
+        0x21, 0x11, 0, 12, 192, 0, 2, 8, 127, 0, 0, 1, 0x15, 0xb3, 0x1e, 0xc6,
+    ]);
+    let _e = ws_via(&url, "127.0.0.1", &v2, None).await;
+    let mut e2 = ws_via(&url, "127.0.0.1", &v2, None).await;
+    assert_eq!(close_code_of(&mut e2).await, Some(1013));
+    // An untrusted peer cannot claim an address: it counts as itself.
+    let _d = ws_via(&url, "127.0.0.3", b"", Some("198.51.100.9")).await;
+    let mut d2 = ws_via(&url, "127.0.0.3", b"", Some("198.51.100.10")).await;
+    assert_eq!(close_code_of(&mut d2).await, Some(1013));
+    server.shutdown().await;
+}

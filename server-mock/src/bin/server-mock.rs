@@ -160,6 +160,10 @@ struct Args {
     /// The failed log-in window, in minutes (also the longest `retry_after`).
     #[arg(long, value_name = "MINUTES", default_value_t = 15)]
     login_window: u64,
+    /// A proxy (CIDR, repeatable) whose PROXY protocol header (v1/v2) or
+    /// X-Forwarded-For names the client's address [default: none].
+    #[arg(long, value_name = "CIDR", value_parser = server_mock::proxy::Cidr::parse)]
+    trusted_proxy: Vec<server_mock::proxy::Cidr>,
 }
 
 fn parse_register(s: &str) -> Result<server_mock::RegisterMode, String> {
@@ -236,6 +240,7 @@ async fn run() -> anyhow::Result<()> {
         allowed_origins: args.allow_origin,
         max_per_address: args.max_per_address,
         auth_timeout: std::time::Duration::from_secs(args.auth_timeout),
+        trusted_proxies: args.trusted_proxy,
         login_limits: server_mock::throttle::LoginLimits {
             per_account: args.login_fails_per_account,
             per_address: args.login_fails_per_address,
