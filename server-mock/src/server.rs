@@ -31,7 +31,7 @@ pub struct RunningServer {
 }
 
 /// The section 9 extensions this server implements (`hello.features`).
-pub const FEATURES: &[&str] = &["account"];
+pub const FEATURES: &[&str] = &["redaction", "account"];
 
 /// Binds, opens the database, spawns the tasks; returns once listening.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {

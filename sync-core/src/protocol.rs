@@ -163,6 +163,10 @@ pub struct Message {
     /// The sender's idempotency key, on entries a client sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// §9.5 `redaction`: this text was redacted and its content erased
+    /// (no `body`); on an `edit`, its target was.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
 }
 
 impl Message {
@@ -179,6 +183,7 @@ impl Message {
             members: None,
             user: None,
             client_id: None,
+            redacted: false,
         }
     }
 

@@ -296,3 +296,37 @@ async fn token_in_memory_keeps_the_token_out_of_the_store() -> anyhow::Result<()
     server.shutdown().await;
     Ok(())
 }
+
+/// §9.5: a text redacted before a client ever saw it arrives stripped
+/// (`redacted`, no body) and is stored that way: not shown, not searchable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_redacted_before_the_pull_is_stored_without_its_content() -> anyhow::Result<()> {
+    let server = memory_server().await?;
+    let url = server.url();
+    let dir = tempfile::tempdir()?;
+    let (alice, _ae) = client(&url, &dir, "alice").await?;
+    let (bob, _be) = client(&url, &dir, "bob").await?;
+    bob.stop().await;
+    let conv = alice.create_direct("bob").await?;
+    let seq = alice.send_and_wait(&conv, "zebra secret", WAIT).await?;
+    alice.redact(&conv, seq).await?;
+    let t0 = std::time::Instant::now();
+    while !alice.outbox()?.is_empty() {
+        anyhow::ensure!(t0.elapsed() < WAIT, "redact never acknowledged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bob.start();
+    bob.wait_live(WAIT).await?;
+    let held = bob.timeline(&conv, TimelineQuery::Latest { limit: 10 })?;
+    let text = held
+        .iter()
+        .find_map(|i| match i {
+            TimelineItem::Message(m) if m.seq == seq => Some(m.clone()),
+            _ => None,
+        })
+        .expect("the text is held");
+    assert!(text.redacted, "{text:?}");
+    assert_eq!(text.body, None);
+    assert!(bob.search("zebra", 10)?.is_empty());
+    Ok(())
+}

@@ -54,11 +54,21 @@ pub fn client_append(
             check_target(db, me, conv, *target)?;
             row.kind = EntryKind::Redact;
             row.target = Some(*target);
+            // §9.5: erase, do not hide — the text's body and the bodies of
+            // its edits are gone from the row (secure_delete overwrites the
+            // freed bytes in the file; the WAL keeps an old page image only
+            // until the next checkpoint).
             db.execute(
-                "UPDATE entries SET redacted = 1 WHERE conv = ?1 AND seq = ?2",
+                "UPDATE entries SET redacted = 1, body = NULL WHERE conv = ?1 AND seq = ?2",
                 params![conv, target],
             )
-            .map_err(sql("mark redacted"))?;
+            .map_err(sql("erase redacted text"))?;
+            db.execute(
+                "UPDATE entries SET redacted = 1, body = NULL
+                 WHERE conv = ?1 AND kind = 'edit' AND target = ?2",
+                params![conv, target],
+            )
+            .map_err(sql("erase edits of a redacted text"))?;
         }
     }
     let is_text = row.kind == EntryKind::Text;

@@ -417,6 +417,7 @@ pub fn append(
         members: row.members,
         user: row.subject.map(str::to_owned),
         client_id: row.client_id.map(str::to_owned),
+        redacted: false,
     })
 }
 

@@ -8,7 +8,7 @@ use crate::error::StoreError;
 
 /// Columns of `entries` read into a [`Message`] (prefix `e.`-free).
 pub const ENTRY_COLS: &str =
-    "seq, sender, ts, kind, body, target, title, members, subject, client_id";
+    "seq, sender, ts, kind, body, target, title, members, subject, client_id, redacted";
 
 /// Maps a row selected with [`ENTRY_COLS`] starting at column `at`.
 pub fn message_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
@@ -27,6 +27,8 @@ pub fn message_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
         members: members.and_then(|m| serde_json::from_str(&m).ok()),
         user: r.get(at + 8)?,
         client_id: r.get(at + 9)?,
+        // Set on a redacted text (its content is gone) and on its edits.
+        redacted: r.get::<_, Option<bool>>(at + 10)?.unwrap_or(false),
     })
 }
 
@@ -50,7 +52,8 @@ pub fn parse_conv(conv: &ConvId) -> Option<i64> {
 pub const SUMMARY_FROM: &str = "SELECT m.conv, c.kind, c.title, c.direct_key, c.member_count,
         c.last_seq, c.text_count, m.active, m.read_seq, m.read_text_n,
         m.left_seq, m.left_text_n, m.change_seq,
-        e.seq, e.sender, e.ts, e.kind, e.body, e.target, e.title, e.members, e.subject, e.client_id
+        e.seq, e.sender, e.ts, e.kind, e.body, e.target, e.title, e.members, e.subject, e.client_id,
+        e.redacted
     FROM members m
     JOIN convs c ON c.id = m.conv
     LEFT JOIN entries e ON e.conv = m.conv

@@ -15,6 +15,7 @@ use super::StoreError;
 /// kill -9 (a `sent` reply is only sent after commit).
 pub const PRAGMAS: &str = "PRAGMA journal_mode=WAL;
 PRAGMA synchronous=FULL;
+PRAGMA secure_delete=ON;
 PRAGMA foreign_keys=ON;
 PRAGMA busy_timeout=5000;";
 

@@ -81,7 +81,7 @@ impl Data {
                 .values()
                 .rev()
                 .find(|e| e.kind == EntryKind::Edit && e.target == Some(m.seq));
-            if redacted {
+            if redacted || m.redacted {
                 local.body = None;
                 local.redacted = true;
             } else if let Some(e) = edit {

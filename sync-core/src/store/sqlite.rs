@@ -446,6 +446,8 @@ fn insert_message(
             } else {
                 (false, None)
             };
+            // §9.5: the server says it was redacted (its content is gone).
+            let redacted = redacted || m.redacted;
             if redacted {
                 mark_redacted(tx, id)?;
             } else if let Some(body) = edit {
