@@ -182,18 +182,7 @@ impl Handler {
         // sent after a send is answered after the send's `sent` (so it also
         // sees that send). Writes are answered by the writer after commit, so
         // other requests first wait for this connection's earlier writes.
-        let is_write = matches!(
-            frame,
-            ClientFrame::Create { .. }
-                | ClientFrame::Invite { .. }
-                | ClientFrame::Leave { .. }
-                | ClientFrame::Rename { .. }
-                | ClientFrame::Send { .. }
-                | ClientFrame::Edit { .. }
-                | ClientFrame::Redact { .. }
-                | ClientFrame::Read { .. }
-        );
-        if !is_write && self.outbox.has_unreplied() {
+        if !frame.is_write() && self.outbox.has_unreplied() {
             self.shared.store.barrier().await;
         }
         match frame {

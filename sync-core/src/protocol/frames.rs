@@ -208,6 +208,33 @@ pub enum ClientFrame {
 }
 
 impl ClientFrame {
+    /// Whether the request changes the server's state (answered after its
+    /// commit). Reads that follow a write on one connection are answered
+    /// after it. Every new request type decides here.
+    pub fn is_write(&self) -> bool {
+        match self {
+            ClientFrame::Create { .. }
+            | ClientFrame::Invite { .. }
+            | ClientFrame::Leave { .. }
+            | ClientFrame::Rename { .. }
+            | ClientFrame::Send { .. }
+            | ClientFrame::Edit { .. }
+            | ClientFrame::Redact { .. }
+            | ClientFrame::Read { .. } => true,
+            ClientFrame::Register { .. }
+            | ClientFrame::Login { .. }
+            | ClientFrame::Auth { .. }
+            | ClientFrame::Logout { .. }
+            | ClientFrame::Password { .. }
+            | ClientFrame::Ping { .. }
+            | ClientFrame::Members { .. }
+            | ClientFrame::Sync { .. }
+            | ClientFrame::Pull { .. }
+            | ClientFrame::History { .. }
+            | ClientFrame::Typing { .. } => false,
+        }
+    }
+
     /// The request id.
     pub fn id(&self) -> RequestId {
         match self {
