@@ -126,7 +126,6 @@ pub(crate) fn spawn(
         .spawn(move || {
             rt.block_on(
                 Driver {
-                    url: endpoint.url.clone(),
                     endpoint,
                     engine,
                     jobs: job_tx,
@@ -309,7 +308,6 @@ fn is_dns_failure(io: &std::io::Error) -> bool {
 }
 
 struct Driver {
-    url: String,
     endpoint: Endpoint,
     engine: Engine,
     jobs: std_mpsc::Sender<Job>,
@@ -377,7 +375,7 @@ impl Driver {
             .max_frame_size(Some(MAX_SERVER_FRAME_BYTES));
         #[cfg(feature = "tls")]
         let attempt = tokio_tungstenite::connect_async_tls_with_config(
-            self.url.as_str(),
+            self.endpoint.url.as_str(),
             Some(config),
             true,
             self.endpoint
@@ -386,23 +384,27 @@ impl Driver {
                 .map(tokio_tungstenite::Connector::Rustls),
         );
         #[cfg(not(feature = "tls"))]
-        let attempt =
-            tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(config), true);
+        let attempt = tokio_tungstenite::connect_async_with_config(
+            self.endpoint.url.as_str(),
+            Some(config),
+            true,
+        );
         match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
             Ok(Ok((ws, _))) => {
                 self.ws = Some(ws);
                 self.engine.handle_connected(Instant::now());
             }
             Ok(Err(e)) => {
-                let url = self.url.clone();
                 let cause = classify(&e, self.endpoint.host());
                 self.engine
-                    .handle_connect_failed(Instant::now(), &url, cause);
+                    .handle_connect_failed(Instant::now(), &self.endpoint.url, cause);
             }
             Err(_) => {
-                let url = self.url.clone();
-                self.engine
-                    .handle_connect_failed(Instant::now(), &url, ConnectError::Timeout);
+                self.engine.handle_connect_failed(
+                    Instant::now(),
+                    &self.endpoint.url,
+                    ConnectError::Timeout,
+                );
             }
         }
     }
@@ -441,8 +443,8 @@ impl Driver {
             Some(Ok(_)) => self.engine.handle_activity(now),
             Some(Err(e)) => {
                 self.ws = None;
-                let url = self.url.clone();
-                self.engine.handle_lost(now, &url, e.to_string());
+                self.engine
+                    .handle_lost(now, &self.endpoint.url, e.to_string());
             }
             None => {
                 self.ws = None;
@@ -478,9 +480,11 @@ impl Driver {
         }
         if failed {
             self.ws = None;
-            let url = self.url.clone();
-            self.engine
-                .handle_lost(Instant::now(), &url, "sending a frame failed".into());
+            self.engine.handle_lost(
+                Instant::now(),
+                &self.endpoint.url,
+                "sending a frame failed".into(),
+            );
         }
         self.queue_batches();
         while let Some(e) = self.engine.poll_event() {

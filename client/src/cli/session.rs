@@ -263,7 +263,7 @@ async fn go_online_inner(ctx: &Ctx, client: &Client) -> Result<SyncReport, Offli
     client.start();
     let report = tokio::select! {
         r = client.wait_live(CONNECT_TIMEOUT) => r.map_err(|e| classify(&e))?,
-        why = first_failed_attempt(ctx, client) => return Err(Offline::Unreachable(why)),
+        why = first_failed_attempt(client) => return Err(Offline::Unreachable(why)),
     };
     // Catch-up ends with the outbox sent; wait for the acks too, so a command
     // that exits right after does not leave rows half-delivered (they would be
@@ -293,7 +293,7 @@ pub fn outbox_in_flight(client: &Client) -> bool {
 /// that cause, while a connection that was established and then cut (a
 /// flaky link, a cut during the handshake, auth or a send) is retried at
 /// once, until the command's deadline ends the wait.
-async fn first_failed_attempt(_ctx: &Ctx, client: &Client) -> String {
+async fn first_failed_attempt(client: &Client) -> String {
     let mut cuts = 0;
     loop {
         match client.state() {
@@ -337,7 +337,7 @@ pub async fn resume_stored(ctx: &Ctx, client: &Client) -> Result<(), Offline> {
     let resume = client.resume(Some(secret.token.as_str()));
     let result = tokio::select! {
         r = resume => r.map(|_| ()).map_err(|e| classify(&e)),
-        why = first_failed_attempt(ctx, client) => Err(Offline::Unreachable(why)),
+        why = first_failed_attempt(client) => Err(Offline::Unreachable(why)),
     };
     reset_or(ctx, client, cached_for, result)
 }

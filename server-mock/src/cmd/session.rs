@@ -71,6 +71,23 @@ async fn hashing<T: Send + 'static>(
     }
 }
 
+/// Asks the log-in throttle; a throttled attempt is answered `rate_limited`
+/// late (a tarpit: a guessing loop on one connection then costs the server
+/// a timer, not a stream of replies).
+async fn admit(shared: &Shared, user: Option<&str>, peer: std::net::IpAddr) -> Result<(), Reject> {
+    let Err(after) = shared.throttle.check(user, peer, Instant::now()) else {
+        return Ok(());
+    };
+    tokio::time::sleep(shared.throttle.limits().tarpit).await;
+    Err(throttled(
+        after,
+        match user {
+            Some(_) => "too many failed log-ins: wait and retry",
+            None => "too many failed attempts from this address: wait and retry",
+        },
+    ))
+}
+
 /// `rate_limited` with `retry_after_ms`.
 fn throttled(after: std::time::Duration, why: &str) -> Reject {
     let mut r = Reject::new(ErrorCode::RateLimited, why);
@@ -189,19 +206,11 @@ pub async fn authenticate(
     };
     let result = authenticate_inner(shared, frame, peer).await;
     let now = Instant::now();
-    match &result {
-        Ok((auth, _)) => {
-            if let Some(r) = &reserved {
-                shared.throttle.release(r.as_deref(), peer, now);
-            }
-            shared.throttle.trust(&auth.user, peer, now);
+    if let Ok((auth, _)) = &result {
+        if let Some(r) = &reserved {
+            shared.throttle.release(r.as_deref(), peer, now);
         }
-        // Throttled answers come late (a tarpit): a guessing loop on one
-        // connection then costs the server a timer, not a stream of replies.
-        Err(r) if r.code == ErrorCode::RateLimited && r.message.starts_with("too many") => {
-            tokio::time::sleep(shared.throttle.limits().tarpit).await;
-        }
-        Err(_) => {}
+        shared.throttle.trust(&auth.user, peer, now);
     }
     result
 }
@@ -237,15 +246,7 @@ async fn authenticate_inner(
             validate::user_name(&user)?;
             validate::password(&password)?;
             validate::device(&device)?;
-            shared
-                .throttle
-                .check(None, peer, Instant::now())
-                .map_err(|d| {
-                    throttled(
-                        d,
-                        "too many failed attempts from this address: wait and retry",
-                    )
-                })?;
+            admit(shared, None, peer).await?;
             let pw_hash = hash_password(shared, password).await?;
             let (token, token_hash) = new_token();
             let op = WriteOp::Register {
@@ -274,10 +275,7 @@ async fn authenticate_inner(
             validate::user_name(&user)?;
             validate::password(&password)?;
             validate::device(&device)?;
-            shared
-                .throttle
-                .check(Some(&user), peer, Instant::now())
-                .map_err(|d| throttled(d, "too many failed log-ins: wait and retry"))?;
+            admit(shared, Some(&user), peer).await?;
             if !check_password(shared, &user, password).await? {
                 return Err(unauthorized("wrong user name or password"));
             }
@@ -355,15 +353,7 @@ async fn authenticate_inner(
                 }
                 // An unknown token: throttled per address (a valid one never is).
                 _ => {
-                    shared
-                        .throttle
-                        .check(None, peer, Instant::now())
-                        .map_err(|d| {
-                            throttled(
-                                d,
-                                "too many failed attempts from this address: wait and retry",
-                            )
-                        })?;
+                    admit(shared, None, peer).await?;
                     Err(unauthorized("unknown or revoked token"))
                 }
             }
