@@ -431,14 +431,7 @@ fn render_passwd(
             Span::raw(dots),
         ])
     };
-    let status = match (busy, error) {
-        (true, _) => Line::from(Span::styled("talking to the server…", dim(state.colors))),
-        (false, Some(e)) => Line::from(Span::styled(
-            for_terminal(e).into_owned(),
-            super::style::error(state.colors),
-        )),
-        (false, None) => Line::from(""),
-    };
+    let status = status_line(state, busy, error);
     let lines = vec![
         row(0, "Current:"),
         row(1, "New:"),
@@ -451,6 +444,19 @@ fn render_passwd(
         )),
     ];
     Paragraph::new(lines).render(inner, buf);
+}
+
+/// The line under a form: "talking to the server…" while a request is
+/// out, else the last error (sanitised), else empty.
+fn status_line(state: &AppState, busy: bool, error: &Option<String>) -> Line<'static> {
+    match (busy, error) {
+        (true, _) => Line::from(Span::styled("talking to the server…", dim(state.colors))),
+        (false, Some(e)) => Line::from(Span::styled(
+            for_terminal(e).into_owned(),
+            super::style::error(state.colors),
+        )),
+        (false, None) => Line::from(""),
+    }
 }
 
 fn render_login(
@@ -471,14 +477,7 @@ fn render_login(
     let bold = Style::new().add_modifier(Modifier::BOLD);
     // One dot per character typed, capped so a long password does not wrap.
     let dots = "•".repeat(typed.min(usize::from(inner.width.saturating_sub(12))));
-    let status = match (busy, error) {
-        (true, _) => Line::from(Span::styled("talking to the server…", dim(state.colors))),
-        (false, Some(e)) => Line::from(Span::styled(
-            for_terminal(e).into_owned(),
-            super::style::error(state.colors),
-        )),
-        (false, None) => Line::from(""),
-    };
+    let status = status_line(state, busy, error);
     let lines = vec![
         Line::from(vec![
             Span::styled(user.clone().into_owned(), bold),
