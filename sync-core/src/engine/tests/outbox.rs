@@ -160,20 +160,11 @@ fn edits_and_redactions_go_through_the_outbox_and_apply_to_the_target() {
     h.go_live();
     h.send_text("d1", "tpyo");
     h.run();
-    let edit = crate::store::OutboxItem {
-        client_id: "e1".into(),
-        conv: c("d1"),
-        kind: crate::store::OutboxKind::Edit { target: 2 },
-        body: Some("typo".into()),
-        state: OutboxState::Pending,
-        created_ts: 2,
-    };
-    h.cmd(Command::Enqueue {
-        item: edit,
-        wait: None,
-        ack: None,
-    })
-    .unwrap();
+    h.enqueue(
+        "d1",
+        crate::store::OutboxKind::Edit { target: 2 },
+        Some("typo"),
+    );
     h.run();
     let tl = h
         .store
@@ -183,28 +174,7 @@ fn edits_and_redactions_go_through_the_outbox_and_apply_to_the_target() {
         matches!(&tl[1], TimelineItem::Message(m) if m.body.as_deref() == Some("typo") && m.edited)
     );
     assert_eq!(h.store.search("typo", 10).unwrap().len(), 1);
-    let redact = crate::store::OutboxItem {
-        client_id: "r1".into(),
-        kind: crate::store::OutboxKind::Redact { target: 2 },
-        body: None,
-        ..match h.store.outbox().unwrap().first() {
-            Some(o) => o.clone(),
-            None => crate::store::OutboxItem {
-                client_id: String::new(),
-                conv: c("d1"),
-                kind: crate::store::OutboxKind::Send,
-                body: None,
-                state: OutboxState::Pending,
-                created_ts: 3,
-            },
-        }
-    };
-    h.cmd(Command::Enqueue {
-        item: redact,
-        wait: None,
-        ack: None,
-    })
-    .unwrap();
+    h.enqueue("d1", crate::store::OutboxKind::Redact { target: 2 }, None);
     h.run();
     let tl = h
         .store

@@ -165,13 +165,18 @@ impl<S: Store> Harness<S> {
     }
 
     pub fn send_text(&mut self, conv: &str, body: &str) -> String {
+        self.enqueue(conv, OutboxKind::Send, Some(body))
+    }
+
+    /// Puts a send, edit or redaction in the outbox; returns its client id.
+    pub fn enqueue(&mut self, conv: &str, kind: OutboxKind, body: Option<&str>) -> String {
         let id = format!("cid-{}", self.next_client_id);
         self.next_client_id += 1;
         let item = OutboxItem {
             client_id: id.clone(),
             conv: ConvId::from(conv),
-            kind: OutboxKind::Send,
-            body: Some(body.into()),
+            kind,
+            body: body.map(Into::into),
             state: OutboxState::Pending,
             created_ts: 1,
         };
