@@ -448,8 +448,8 @@ fn silence_means_dead_then_backoff_reconnects_and_resyncs() {
     assert_eq!(h.sent_of("sync").len(), syncs + 2);
 }
 
-#[test]
-fn paged_full_sync_stores_the_token_only_at_the_end() {
+/// A server with five groups that lists conversations two per sync page.
+fn five_groups_paged_by_two() -> ModelServer {
     let mut s = ModelServer {
         sync_page: 2,
         ..ModelServer::default()
@@ -457,7 +457,12 @@ fn paged_full_sync_stores_the_token_only_at_the_end() {
     for i in 0..5 {
         s.create(&format!("g{i}"), ConvKind::Group, "t", &["carol", ME]);
     }
-    let mut h = logged_in(s);
+    s
+}
+
+#[test]
+fn paged_full_sync_stores_the_token_only_at_the_end() {
+    let mut h = logged_in(five_groups_paged_by_two());
     h.go_live();
     assert_eq!(h.sent_of("sync").len(), 3);
     assert_eq!(h.store.conversations().unwrap().len(), 5);
@@ -576,14 +581,7 @@ fn typing_is_throttled_and_receipts_are_stored() {
 
 #[test]
 fn a_disconnect_in_the_middle_of_a_full_listing_restarts_it() {
-    let mut s = ModelServer {
-        sync_page: 2,
-        ..ModelServer::default()
-    };
-    for i in 0..5 {
-        s.create(&format!("g{i}"), ConvKind::Group, "t", &["carol", ME]);
-    }
-    let mut h = logged_in(s);
+    let mut h = logged_in(five_groups_paged_by_two());
     h.cmd(Command::Connect).unwrap();
     for _ in 0..3 {
         h.deliver_one(); // hello, session, first sync page
