@@ -1,4 +1,4 @@
-//! Wire types for timeline protocol version 1 (`shared/PROTOCOL.md`).
+//! Wire types for timeline protocol version 1.1 (`shared/PROTOCOL.md`).
 //!
 //! Every frame in the protocol is a serde type here, defined once and shared by
 //! the server, the sync engine, the client and the conformance suite. Incoming
@@ -102,6 +102,9 @@ pub enum EntryKind {
     Leave,
     /// The group was renamed (`body` holds the new title).
     Title,
+    /// §9.2 `reactions`: a reaction (`target`, `key`) to a text; withdrawn
+    /// by a `redact` targeting it.
+    Reaction,
 }
 
 impl EntryKind {
@@ -115,6 +118,7 @@ impl EntryKind {
             EntryKind::Join => "join",
             EntryKind::Leave => "leave",
             EntryKind::Title => "title",
+            EntryKind::Reaction => "reaction",
         }
     }
 
@@ -128,6 +132,7 @@ impl EntryKind {
             "join" => EntryKind::Join,
             "leave" => EntryKind::Leave,
             "title" => EntryKind::Title,
+            "reaction" => EntryKind::Reaction,
             _ => return None,
         })
     }
@@ -148,7 +153,7 @@ pub struct Message {
     /// Text of `text` and `edit`; new title of `title`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    /// Target seq of `edit` and `redact`.
+    /// Target seq of `edit`, `redact` and `reaction`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Seq>,
     /// Title of a `create` (groups only).
@@ -167,6 +172,31 @@ pub struct Message {
     /// (no `body`); on an `edit`, its target was.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redacted: bool,
+    /// §9.1 `reply`: on a reply, the seq of the text replied to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Seq>,
+    /// §9.1 `reply`: on a reply, the seq of its thread's root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<Seq>,
+    /// §9.2 `reactions`: the key of a `reaction` (an emoji or `:shortcode:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// §9.3 `mentions`: the members a `text` or `edit` mentions (sorted, no
+    /// duplicates; absent when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// §9.1 `reply`: in `messages` replies only, on a thread root with
+    /// replies: how many (redacted ones included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<u64>,
+    /// §9.1 `reply`: in `messages` replies only, with `replies`: the seq of
+    /// the thread's newest reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reply_seq: Option<Seq>,
+    /// §9.2 `reactions`: in `messages` replies only, the standing reactions
+    /// per key (absent when none).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub reactions: std::collections::BTreeMap<String, u64>,
 }
 
 impl Message {
@@ -184,6 +214,13 @@ impl Message {
             user: None,
             client_id: None,
             redacted: false,
+            reply_to: None,
+            thread: None,
+            key: None,
+            mentions: Vec::new(),
+            replies: None,
+            last_reply_seq: None,
+            reactions: std::collections::BTreeMap::new(),
         }
     }
 
@@ -218,6 +255,72 @@ pub struct Summary {
     /// True once, in the sync after the user left.
     #[serde(default)]
     pub left: bool,
+    /// §9.3 `mentions`: unread texts that mention the user (absent from a
+    /// server without the feature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mentions: Option<u64>,
+    /// §9.4 `settings`: the user's notification level here (absent from a
+    /// server without the feature; the default is `all`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Notify>,
+    /// §9.4 `settings`: pinned by the user (absent: not pinned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
+    /// §9.4 `settings`: archived by the user (absent: not archived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
+}
+
+/// §9.4 `settings`: when a conversation notifies its member.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notify {
+    /// Every text by someone else.
+    #[default]
+    All,
+    /// Only texts that mention the user.
+    Mentions,
+    /// Never.
+    None,
+}
+
+impl Notify {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notify::All => "all",
+            Notify::Mentions => "mentions",
+            Notify::None => "none",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Notify> {
+        Some(match s {
+            "all" => Notify::All,
+            "mentions" => Notify::Mentions,
+            "none" => Notify::None,
+            _ => return None,
+        })
+    }
+}
+
+/// The section 9 extension names of `hello.features`.
+pub mod features {
+    /// §9.1 replies and threads.
+    pub const REPLY: &str = "reply";
+    /// §9.2 reactions.
+    pub const REACTIONS: &str = "reactions";
+    /// §9.3 mentions.
+    pub const MENTIONS: &str = "mentions";
+    /// §9.4 per-member conversation settings.
+    pub const SETTINGS: &str = "settings";
+    /// §9.5 real deletion.
+    pub const REDACTION: &str = "redaction";
+    /// §9.6 password change and signing out everywhere.
+    pub const ACCOUNT: &str = "account";
+    /// Every extension of protocol 1.1, in the order of section 9.
+    pub const ALL: [&str; 6] = [REPLY, REACTIONS, MENTIONS, SETTINGS, REDACTION, ACCOUNT];
 }
 
 /// Error codes of `{"type":"error"}`.
@@ -353,6 +456,7 @@ pub fn decode_client_frame(text: &str) -> Result<ClientFrame, DecodeError> {
 pub const CLIENT_TYPES: &[&str] = &[
     "register", "login", "auth", "logout", "password", "ping", "create", "invite", "leave",
     "members", "rename", "sync", "pull", "history", "send", "edit", "redact", "read", "typing",
+    "thread", "react", "settings",
 ];
 
 /// Decodes one server text frame. Clients should ignore frames that fail with
@@ -396,6 +500,10 @@ mod tests {
             unread: 2,
             last: None,
             left: false,
+            mentions: None,
+            notify: None,
+            pinned: None,
+            archived: None,
         };
         let f = ServerFrame::Conversation {
             re: None,
@@ -438,6 +546,60 @@ mod tests {
     }
 
     #[test]
+    fn settings_null_or_unknown_values_fail_to_decode_with_the_id() {
+        for text in [
+            r#"{"type":"settings","id":9,"conv":"c7","notify":null}"#,
+            r#"{"type":"settings","id":9,"conv":"c7","pinned":null}"#,
+            r#"{"type":"settings","id":9,"conv":"c7","notify":"loud"}"#,
+            r#"{"type":"settings","id":9,"conv":"c7","archived":"yes"}"#,
+        ] {
+            assert_eq!(decode_client_frame(text).unwrap_err().id, Some(9), "{text}");
+        }
+        let f = decode_client_frame(r#"{"type":"settings","id":9,"conv":"c7"}"#).unwrap();
+        assert_eq!(
+            f,
+            ClientFrame::Settings {
+                id: 9,
+                conv: "c7".into(),
+                notify: None,
+                pinned: None,
+                archived: None
+            }
+        );
+    }
+
+    #[test]
+    fn v11_entry_fields_round_trip_and_v1_summaries_stay_v1() {
+        let text = r#"{"seq":44,"sender":"bob","ts":1,"kind":"text","body":"@alice hi","reply_to":43,"thread":40,"mentions":["alice"],"replies":2,"last_reply_seq":46,"reactions":{"👍":3}}"#;
+        let m: Message = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            (m.reply_to, m.thread, m.replies, m.last_reply_seq),
+            (Some(43), Some(40), Some(2), Some(46))
+        );
+        assert_eq!(m.mentions, vec!["alice".to_string()]);
+        assert_eq!(m.reactions["👍"], 3);
+        assert_eq!(
+            serde_json::to_value(&m).unwrap(),
+            serde_json::from_str::<serde_json::Value>(text).unwrap()
+        );
+        let r: Message = serde_json::from_str(
+            r#"{"seq":45,"sender":"bob","ts":1,"kind":"reaction","target":43,"key":":tada:"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.kind, r.key.as_deref()),
+            (EntryKind::Reaction, Some(":tada:"))
+        );
+        let v1: Summary = serde_json::from_value(json!({"conv":"c1","kind":"direct","title":"bob","member_count":2,"last_seq":0,"read_seq":0,"unread":0,"last":null})).unwrap();
+        assert_eq!(
+            (v1.mentions, v1.notify, v1.pinned, v1.archived),
+            (None, None, None, None)
+        );
+        let back = serde_json::to_value(&v1).unwrap();
+        assert!(back.get("mentions").is_none() && back.get("notify").is_none());
+    }
+
+    #[test]
     fn decode_accepts_every_documented_example() {
         let ok = [
             r#"{"type":"register","id":1,"user":"alice","password":"pw123456","device":"laptop-1"}"#,
@@ -446,6 +608,11 @@ mod tests {
             r#"{"type":"sync","id":6,"since":"TOKEN"}"#,
             r#"{"type":"history","id":8,"conv":"c7","limit":50}"#,
             r#"{"type":"read","id":12,"conv":"c7","seq":43}"#,
+            r#"{"type":"send","id":5,"conv":"c7","client_id":"k","body":"hi","reply_to":43}"#,
+            r#"{"type":"thread","id":14,"conv":"c7","root":43,"after":0,"limit":100}"#,
+            r#"{"type":"react","id":15,"conv":"c7","client_id":"k2","target":43,"key":"👍"}"#,
+            r#"{"type":"settings","id":16,"conv":"c7","notify":"mentions","pinned":true,"archived":false}"#,
+            r#"{"type":"settings","id":16,"conv":"c7","pinned":true}"#,
         ];
         for text in ok {
             let f = decode_client_frame(text).unwrap();

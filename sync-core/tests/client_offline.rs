@@ -19,6 +19,10 @@ fn seed(path: &std::path::Path) {
         unread: 6,
         last: None,
         left: false,
+        mentions: None,
+        notify: None,
+        pinned: None,
+        archived: None,
     });
     s.apply(&Batch {
         writes: vec![

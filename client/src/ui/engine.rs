@@ -95,6 +95,8 @@ pub trait Engine: Send + Sync + 'static {
 
 /// Engine notifications, as the UI sees them (mirror of sync-core `Event`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+// One entry per new message (as sync-core's `Event`); not worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum EngineEvent {
     Connection(ConnState),
     ConversationsChanged(Vec<ConvId>),

@@ -219,6 +219,8 @@ impl Overlay {
 
 /// Inputs to `update`: user input and engine data.
 #[derive(Debug, Clone, PartialEq)]
+// One entry per new message (as sync-core's `Event`); not worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Action {
     Key(KeyEvent),
     /// The server wants an invite code to register (its message).

@@ -157,7 +157,7 @@ fn message_lines(
         }
         // Filtered out of the window before layout (they mark their target);
         // drawn as nothing should one slip through.
-        EntryKind::Edit | EntryKind::Redact => return,
+        EntryKind::Edit | EntryKind::Redact | EntryKind::Reaction => return,
     }
     if starts_group(prev, &m.sender, m.ts) {
         out.push(Line::from(Span::styled(

@@ -92,5 +92,8 @@ pub async fn dispatch(ctx: &Ctx<'_>, frame: ClientFrame) -> Result<Option<Server
         | ClientFrame::Logout { .. }
         | ClientFrame::Password { .. }
         | ClientFrame::Ping { .. } => Err(Reject::bad("unexpected session request")),
+        ClientFrame::Thread { .. } | ClientFrame::React { .. } | ClientFrame::Settings { .. } => {
+            Err(Reject::bad("not implemented yet"))
+        }
     }
 }

@@ -97,6 +97,8 @@ pub async fn pull(
         conv: c,
         messages,
         last_seq,
+        root: None,
+        thread_last_seq: None,
     }))
 }
 
@@ -122,6 +124,8 @@ pub async fn history(
         conv: c,
         messages,
         last_seq,
+        root: None,
+        thread_last_seq: None,
     }))
 }
 

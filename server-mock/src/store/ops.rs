@@ -418,6 +418,13 @@ pub fn append(
         user: row.subject.map(str::to_owned),
         client_id: row.client_id.map(str::to_owned),
         redacted: false,
+        reply_to: None,
+        thread: None,
+        key: None,
+        mentions: Vec::new(),
+        replies: None,
+        last_reply_seq: None,
+        reactions: Default::default(),
     })
 }
 

@@ -29,6 +29,13 @@ pub fn message_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
         client_id: r.get(at + 9)?,
         // Set on a redacted text (its content is gone) and on its edits.
         redacted: r.get::<_, Option<bool>>(at + 10)?.unwrap_or(false),
+        reply_to: None,
+        thread: None,
+        key: None,
+        mentions: Vec::new(),
+        replies: None,
+        last_reply_seq: None,
+        reactions: Default::default(),
     })
 }
 
@@ -101,6 +108,10 @@ pub fn summary_row(r: &Row<'_>, user: &str) -> rusqlite::Result<(Summary, i64)> 
         unread: text_count.saturating_sub(read_text_n),
         last,
         left: !active,
+        mentions: None,
+        notify: None,
+        pinned: None,
+        archived: None,
     };
     Ok((summary, r.get(12)?))
 }

@@ -90,6 +90,7 @@ impl Engine {
                     conv,
                     client_id,
                     body,
+                    reply_to: None,
                 },
                 OutboxKind::Edit { target } => ClientFrame::Edit {
                     id,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConvId, ConvKind, ErrorCode, Message, RequestId, Seq, Summary};
+use super::{ConvId, ConvKind, ErrorCode, Message, Notify, RequestId, Seq, Summary};
 
 /// A frame sent by a client. The `type` field selects the variant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +162,65 @@ pub enum ClientFrame {
         client_id: String,
         /// Message text: 1 to `max_body_bytes` bytes of UTF-8, not all whitespace.
         body: String,
+        /// §9.1 `reply`: the seq of the text this one replies to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<Seq>,
+    },
+    /// §9.1 `reply`: a thread's root and replies after a seq, ascending.
+    Thread {
+        /// Request id, echoed as `re` in the `messages` reply.
+        id: RequestId,
+        /// The conversation to read.
+        conv: ConvId,
+        /// Seq of the thread's root (a `text` of the conversation).
+        root: Seq,
+        /// Return the thread's entries with `seq > after` (0: from the root).
+        after: Seq,
+        /// Most entries to return; as for `pull`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<i64>,
+    },
+    /// §9.2 `reactions`: append a reaction to a text.
+    React {
+        /// Request id, echoed as `re` in the `sent` reply.
+        id: RequestId,
+        /// The conversation to append to.
+        conv: ConvId,
+        /// Idempotency key, as for `send`.
+        client_id: String,
+        /// Seq of the `text` reacted to.
+        target: Seq,
+        /// 1–64 bytes of UTF-8 without whitespace or control characters.
+        key: String,
+    },
+    /// §9.4 `settings`: set the caller's settings for a conversation (any
+    /// non-empty subset; `null` is `bad_request`, so it fails to decode).
+    Settings {
+        /// Request id, echoed as `re` in the `ok` reply.
+        id: RequestId,
+        /// The conversation.
+        conv: ConvId,
+        /// When to notify.
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
+        notify: Option<Notify>,
+        /// Pinned to the top of the list.
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pinned: Option<bool>,
+        /// Moved out of the main list.
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
+        archived: Option<bool>,
     },
     /// Append an edit of an earlier text.
     Edit {
@@ -220,6 +279,8 @@ impl ClientFrame {
             | ClientFrame::Send { .. }
             | ClientFrame::Edit { .. }
             | ClientFrame::Redact { .. }
+            | ClientFrame::React { .. }
+            | ClientFrame::Settings { .. }
             | ClientFrame::Read { .. } => true,
             ClientFrame::Register { .. }
             | ClientFrame::Login { .. }
@@ -231,6 +292,7 @@ impl ClientFrame {
             | ClientFrame::Sync { .. }
             | ClientFrame::Pull { .. }
             | ClientFrame::History { .. }
+            | ClientFrame::Thread { .. }
             | ClientFrame::Typing { .. } => false,
         }
     }
@@ -255,6 +317,9 @@ impl ClientFrame {
             | ClientFrame::Send { id, .. }
             | ClientFrame::Edit { id, .. }
             | ClientFrame::Redact { id, .. }
+            | ClientFrame::Thread { id, .. }
+            | ClientFrame::React { id, .. }
+            | ClientFrame::Settings { id, .. }
             | ClientFrame::Read { id, .. }
             | ClientFrame::Typing { id, .. } => *id,
         }
@@ -280,6 +345,9 @@ impl ClientFrame {
             ClientFrame::Send { .. } => "send",
             ClientFrame::Edit { .. } => "edit",
             ClientFrame::Redact { .. } => "redact",
+            ClientFrame::Thread { .. } => "thread",
+            ClientFrame::React { .. } => "react",
+            ClientFrame::Settings { .. } => "settings",
             ClientFrame::Read { .. } => "read",
             ClientFrame::Typing { .. } => "typing",
         }
@@ -382,9 +450,9 @@ pub enum ServerFrame {
         /// Summaries that changed (or all of them when `full`), at most one page.
         conversations: Vec<Summary>,
     },
-    /// Reply to pull and history.
+    /// Reply to pull, history and thread.
     Messages {
-        /// Id of the `pull` or `history` request this answers.
+        /// Id of the `pull`, `history` or `thread` request this answers.
         re: RequestId,
         /// The conversation the entries belong to.
         conv: ConvId,
@@ -393,10 +461,17 @@ pub enum ServerFrame {
         messages: Vec<Message>,
         /// Seq of the conversation's newest entry when the reply was built.
         last_seq: Seq,
+        /// §9.1: in the reply to `thread`, the thread's root.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<Seq>,
+        /// §9.1: in the reply to `thread`, the seq of the thread's newest
+        /// entry (the root's while it has no replies).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread_last_seq: Option<Seq>,
     },
-    /// Reply to send, edit and redact.
+    /// Reply to send, edit, redact and react.
     Sent {
-        /// Id of the `send`, `edit` or `redact` this answers.
+        /// Id of the `send`, `edit`, `redact` or `react` this answers.
         re: RequestId,
         /// The conversation appended to.
         conv: ConvId,
@@ -437,6 +512,18 @@ pub enum ServerFrame {
         /// User name of the member typing.
         user: String,
     },
+    /// §9.4 event: the user's settings for a conversation changed on another
+    /// connection (all three, current values).
+    Settings {
+        /// The conversation.
+        conv: ConvId,
+        /// When to notify.
+        notify: Notify,
+        /// Pinned.
+        pinned: bool,
+        /// Archived.
+        archived: bool,
+    },
 }
 
 impl ServerFrame {
@@ -455,6 +542,7 @@ impl ServerFrame {
             | ServerFrame::Message { .. }
             | ServerFrame::Read { .. }
             | ServerFrame::Receipt { .. }
+            | ServerFrame::Settings { .. }
             | ServerFrame::Typing { .. } => None,
         }
     }
@@ -474,4 +562,15 @@ impl ServerFrame {
         // Serializing these plain structs cannot fail (no maps with non-string keys).
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// `deserialize_with` for optional fields where `null` is not allowed: an
+/// absent field is `None` (through `#[serde(default)]`), a present one must
+/// hold a `T`.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }

@@ -237,6 +237,9 @@ impl ConvRecord {
 
 /// One change to the store. A [`Batch`] of them is one transaction.
 #[derive(Debug, Clone, PartialEq)]
+// `Conv` holds a summary with its `last` entry; writes are built once and
+// moved into one batch, so their size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Write {
     /// Set (or clear) a global value.
     Meta(MetaKey, Option<String>),

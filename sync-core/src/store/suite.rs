@@ -32,6 +32,10 @@ fn summary(conv: &str, last_seq: u64, read_seq: u64, unread: u64) -> Summary {
         unread,
         last: None,
         left: false,
+        mentions: None,
+        notify: None,
+        pinned: None,
+        archived: None,
     }
 }
 

@@ -133,6 +133,7 @@ async fn send_until_acked(
             conv: conv.clone(),
             client_id: client_id.into(),
             body: body.clone(),
+            reply_to: None,
         };
         match conn.call(&frame).await {
             Ok(ServerFrame::Sent { seq, .. }) => return Ok(seq),

@@ -176,6 +176,10 @@ fn handle(
                     unread: 0,
                     last: None,
                     left: false,
+                    mentions: None,
+                    notify: None,
+                    pinned: None,
+                    archived: None,
                 },
             }
         }

@@ -199,6 +199,7 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
                         index,
                         shape.body_bytes,
                     ),
+                    reply_to: None,
                 };
                 sink.send(WsMessage::Text(frame.to_json().into()))
                     .await

@@ -84,6 +84,10 @@ pub fn store_only(path: &Path, conv: &ConvId, rows: &[Message]) -> anyhow::Resul
         unread: 0,
         last: None,
         left: false,
+        mentions: None,
+        notify: None,
+        pinned: None,
+        archived: None,
     });
     let start = Instant::now();
     for page in rows.chunks(500) {

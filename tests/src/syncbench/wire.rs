@@ -329,6 +329,7 @@ impl RawConn {
                     conv: conv.clone(),
                     client_id: format!("{prefix}{i}"),
                     body,
+                    reply_to: None,
                 };
                 self.send_frame(&f).await?;
                 in_flight.push_back(id);

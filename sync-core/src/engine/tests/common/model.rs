@@ -149,6 +149,10 @@ impl ModelServer {
                 .find(|m| m.kind == EntryKind::Text)
                 .cloned(),
             left: c.left.iter().any(|u| u == user),
+            mentions: None,
+            notify: None,
+            pinned: None,
+            archived: None,
         }
     }
 
@@ -158,6 +162,8 @@ impl ModelServer {
             conv: conv.clone(),
             messages: msgs,
             last_seq: self.convs[conv].timeline.len() as Seq,
+            root: None,
+            thread_last_seq: None,
         }
     }
 
@@ -251,6 +257,7 @@ impl ModelServer {
                 conv,
                 client_id,
                 body,
+                ..
             } => self.append_from(user, id, conv, client_id, Message::text(0, user, 0, body)),
             ClientFrame::Edit {
                 id,
