@@ -7,9 +7,11 @@ mod ui_support;
 use std::sync::{Arc, Mutex};
 
 use client::ui::driver::{Notifications, run_loop};
-use client::ui::engine::{BoxFut, Engine, EngineEvent};
+use client::ui::engine::{
+    BoxFut, EngineCommand, EngineEvent, EnginePort, EngineReply, EngineRequest,
+};
 use client::ui::model::{
-    ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery,
+    ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, TimelineItem, TimelineQuery,
 };
 use client::ui::state::AppState;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
@@ -18,26 +20,36 @@ use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 use ui_support::*;
 
+/// What the fake engine was asked, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Call {
+    Timeline(ConvId, TimelineQuery),
+    Command(EngineCommand),
+    Request(EngineRequest),
+}
+
 /// An engine whose store is a few vectors; records the commands it gets.
 #[derive(Default)]
 struct FakeEngine {
     convs: Mutex<Vec<ConvRow>>,
     timeline: Mutex<Vec<TimelineItem>>,
-    calls: Mutex<Vec<String>>,
+    calls: Mutex<Vec<Call>>,
+    /// What every request is answered (None: "offline").
+    reply: Mutex<Option<EngineReply>>,
 }
 
 impl FakeEngine {
-    fn log(&self, s: String) {
-        self.calls.lock().unwrap().push(s);
+    fn log(&self, call: Call) {
+        self.calls.lock().unwrap().push(call);
     }
 }
 
-impl Engine for FakeEngine {
+impl EnginePort for FakeEngine {
     fn conversations(&self) -> Result<Vec<ConvRow>, String> {
         Ok(self.convs.lock().unwrap().clone())
     }
     fn timeline(&self, conv: &ConvId, query: TimelineQuery) -> Result<Vec<TimelineItem>, String> {
-        self.log(format!("timeline {conv} {query:?}"));
+        self.log(Call::Timeline(conv.clone(), query));
         Ok(if *conv == team() {
             self.timeline.lock().unwrap().clone()
         } else {
@@ -59,52 +71,14 @@ impl Engine for FakeEngine {
     fn state(&self) -> ConnState {
         ConnState::Offline
     }
-    fn send(&self, conv: &ConvId, body: &str) -> Result<(), String> {
-        self.log(format!("send {conv} {body}"));
+    fn command(&self, command: EngineCommand) -> Result<(), String> {
+        self.log(Call::Command(command));
         Ok(())
     }
-    fn edit(&self, _: &ConvId, _: Seq, _: &str) -> Result<(), String> {
-        Ok(())
-    }
-    fn redact(&self, _: &ConvId, _: Seq) -> Result<(), String> {
-        Ok(())
-    }
-    fn retry(&self, _: &str) -> Result<(), String> {
-        Ok(())
-    }
-    fn discard(&self, _: &str) -> Result<(), String> {
-        Ok(())
-    }
-    fn mark_read(&self, conv: &ConvId, seq: Seq) -> Result<(), String> {
-        self.log(format!("mark_read {conv} {seq}"));
-        Ok(())
-    }
-    fn mark_all_read(&self, _: &ConvId) -> Result<(), String> {
-        Ok(())
-    }
-    fn typing(&self, conv: &ConvId) {
-        self.log(format!("typing {conv}"));
-    }
-    fn reconnect_now(&self) {
-        self.log("reconnect now".to_owned());
-    }
-    fn open(&self, conv: &ConvId) {
-        self.log(format!("open {conv}"));
-    }
-    fn load_older(&self, _: &ConvId) -> BoxFut<()> {
-        Box::pin(async { Ok(()) })
-    }
-    fn create_direct(&self, _: &str) -> BoxFut<ConvId> {
-        Box::pin(async { Err("offline".to_owned()) })
-    }
-    fn create_group(&self, _: &str, _: &[String]) -> BoxFut<ConvId> {
-        Box::pin(async { Err("offline".to_owned()) })
-    }
-    fn invite(&self, _: &ConvId, _: &[String]) -> BoxFut<()> {
-        Box::pin(async { Ok(()) })
-    }
-    fn leave(&self, _: &ConvId) -> BoxFut<()> {
-        Box::pin(async { Ok(()) })
+    fn request(&self, request: EngineRequest) -> BoxFut<EngineReply> {
+        self.log(Call::Request(request));
+        let reply = self.reply.lock().unwrap().clone();
+        Box::pin(async move { reply.ok_or_else(|| "offline".to_owned()) })
     }
 }
 
@@ -168,13 +142,22 @@ async fn offline_start_draws_from_the_store_and_sends_through_the_engine() {
     assert_eq!(
         calls[..4],
         [
-            "open c1".to_owned(),
-            "timeline c1 Latest { limit: 200 }".to_owned(),
-            "mark_read c1 320".to_owned(),
-            "typing c1".to_owned(),
+            Call::Command(EngineCommand::Open { conv: team() }),
+            Call::Timeline(team(), TimelineQuery::Latest { limit: 200 }),
+            Call::Command(EngineCommand::MarkRead {
+                conv: team(),
+                seq: 320
+            }),
+            Call::Command(EngineCommand::Typing { conv: team() }),
         ]
     );
-    assert!(calls.contains(&"send c1 hi".to_owned()), "{calls:?}");
+    assert!(
+        calls.contains(&Call::Command(EngineCommand::Send {
+            conv: team(),
+            body: "hi".to_owned()
+        })),
+        "{calls:?}"
+    );
     // Bell + sanitized OSC 9 for the message in the conversation that is not open.
     assert_eq!(
         String::from_utf8(out).unwrap(),
@@ -186,4 +169,80 @@ async fn offline_start_draws_from_the_store_and_sends_through_the_engine() {
         "{text}"
     );
     assert!(text.contains("09:12 see you at 10"), "{text}");
+}
+
+/// Runs the loop over `keys` until it has drained them; returns the screen.
+async fn run_keys(engine: Arc<FakeEngine>, keys: Vec<Event>) -> String {
+    let (_ev_tx, ev_rx) = mpsc::channel(16);
+    let (in_tx, in_rx) = mpsc::channel(64);
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut state = AppState::new("alice", "ws://127.0.0.1:7878/v1", Default::default(), true);
+    let notes = Notifications {
+        bell: false,
+        osc9: false,
+        title: false,
+    };
+    for ev in keys {
+        in_tx.send(ev).await.unwrap();
+    }
+    let mut out = Vec::new();
+    let task = async {
+        run_loop(&mut term, engine, ev_rx, in_rx, &mut state, notes, &mut out)
+            .await
+            .unwrap();
+    };
+    let closer = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(in_tx);
+    };
+    tokio::join!(task, closer);
+    buffer_text(term.backend().buffer())
+}
+
+fn typed(text: &str) -> Vec<Event> {
+    let mut keys = vec![k(KeyCode::Down, KeyModifiers::ALT)];
+    keys.extend(
+        text.chars()
+            .map(|c| k(KeyCode::Char(c), KeyModifiers::NONE)),
+    );
+    keys.push(k(KeyCode::Enter, KeyModifiers::NONE));
+    keys
+}
+
+fn requests(engine: &FakeEngine) -> Vec<EngineRequest> {
+    let calls = engine.calls.lock().unwrap();
+    calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::Request(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_slash_command_reaches_the_engine_as_a_request_and_its_answer_shows() {
+    let engine = Arc::new(FakeEngine::default());
+    *engine.convs.lock().unwrap() = convs();
+    *engine.timeline.lock().unwrap() = team_timeline();
+    *engine.reply.lock().unwrap() = Some(EngineReply::Done);
+    let text = run_keys(engine.clone(), typed("/invite bob dave")).await;
+    assert_eq!(
+        requests(&engine),
+        [EngineRequest::Invite {
+            conv: team(),
+            users: vec!["bob".to_owned(), "dave".to_owned()]
+        }]
+    );
+    assert!(text.contains("invited bob, dave"), "{text}");
+}
+
+#[tokio::test]
+async fn a_failed_request_shows_its_error_in_the_status_line() {
+    let engine = Arc::new(FakeEngine::default());
+    *engine.convs.lock().unwrap() = convs();
+    *engine.timeline.lock().unwrap() = team_timeline();
+    let text = run_keys(engine.clone(), typed("/leave")).await;
+    assert_eq!(requests(&engine), [EngineRequest::Leave { conv: team() }]);
+    assert!(text.contains("leave: offline"), "{text}");
 }

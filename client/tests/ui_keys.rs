@@ -3,6 +3,7 @@
 
 mod ui_support;
 
+use client::ui::engine::{EngineCommand, EngineRequest};
 use client::ui::model::{ConvId, Message, OutboxState, TimelineItem, TimelineQuery};
 use client::ui::state::{Action, Effect, Overlay, ScrollPos};
 use client::ui::update::update;
@@ -24,10 +25,10 @@ fn enter_sends_and_alt_enter_inserts_a_newline() {
     let fx = key(&mut s, KeyCode::Enter, NONE);
     assert_eq!(
         fx,
-        vec![Effect::Send {
+        vec![Effect::Command(EngineCommand::Send {
             conv: team(),
             body: "hello\nworld\n!".into()
-        }]
+        })]
     );
     assert_eq!(s.compose.text, "");
     // The compose box grew to three lines while the text was there.
@@ -50,11 +51,11 @@ fn up_in_empty_compose_edits_last_own_message() {
     let fx = key(&mut s, KeyCode::Enter, NONE);
     assert_eq!(
         fx,
-        vec![Effect::Edit {
+        vec![Effect::Command(EngineCommand::Edit {
             conv: team(),
             seq: 315,
             body: "fixed the build (for real)!".into()
-        }]
+        })]
     );
     assert_eq!(s.compose.editing, None);
 }
@@ -69,36 +70,38 @@ fn slash_commands_produce_engine_requests() {
     };
     assert_eq!(
         run(&mut s, "/dm bob"),
-        vec![Effect::CreateDirect { user: "bob".into() }]
+        vec![Effect::Request(EngineRequest::CreateDirect {
+            user: "bob".into()
+        })]
     );
     assert_eq!(
         run(&mut s, "/group \"Ops team\" bob carol"),
-        vec![Effect::CreateGroup {
+        vec![Effect::Request(EngineRequest::CreateGroup {
             title: "Ops team".into(),
             members: vec!["bob".into(), "carol".into()]
-        }]
+        })]
     );
     assert_eq!(
         run(&mut s, "/invite dave"),
-        vec![Effect::Invite {
+        vec![Effect::Request(EngineRequest::Invite {
             conv: team(),
             users: vec!["dave".into()]
-        }]
+        })]
     );
     assert_eq!(
         run(&mut s, "/delete"),
-        vec![Effect::Redact {
+        vec![Effect::Command(EngineCommand::Redact {
             conv: team(),
             seq: 315
-        }]
+        })]
     );
     assert_eq!(
         run(&mut s, "/edit new text"),
-        vec![Effect::Edit {
+        vec![Effect::Command(EngineCommand::Edit {
             conv: team(),
             seq: 315,
             body: "new text".into()
-        }]
+        })]
     );
     assert_eq!(
         run(&mut s, "/search deploy"),
@@ -108,17 +111,20 @@ fn slash_commands_produce_engine_requests() {
     );
     assert_eq!(
         run(&mut s, "/read"),
-        vec![Effect::MarkAllRead {
+        vec![Effect::Command(EngineCommand::MarkAllRead {
             conv: ConvId::from("c3")
-        }]
+        })]
     );
-    assert_eq!(run(&mut s, "/leave"), vec![Effect::Leave { conv: team() }]);
+    assert_eq!(
+        run(&mut s, "/leave"),
+        vec![Effect::Request(EngineRequest::Leave { conv: team() })]
+    );
     assert_eq!(
         run(&mut s, "//not a command"),
-        vec![Effect::Send {
+        vec![Effect::Command(EngineCommand::Send {
             conv: team(),
             body: "/not a command".into()
-        }]
+        })]
     );
     assert_eq!(run(&mut s, "/quit"), vec![Effect::Quit]);
     assert!(s.quit);
@@ -156,10 +162,10 @@ fn selected_message_is_the_target_of_delete() {
     typ(&mut s, "/delete");
     assert_eq!(
         key(&mut s, KeyCode::Enter, NONE),
-        vec![Effect::Redact {
+        vec![Effect::Command(EngineCommand::Redact {
             conv: team(),
             seq: 315
-        }]
+        })]
     );
 }
 
@@ -169,15 +175,15 @@ fn retry_and_discard_target_the_failed_message() {
     open_team(&mut s);
     assert_eq!(
         key(&mut s, KeyCode::Char('r'), KeyModifiers::CONTROL),
-        vec![Effect::Retry {
+        vec![Effect::Command(EngineCommand::Retry {
             client_id: "p2".into()
-        }]
+        })]
     );
     assert_eq!(
         key(&mut s, KeyCode::Char('x'), KeyModifiers::CONTROL),
-        vec![Effect::Discard {
+        vec![Effect::Command(EngineCommand::Discard {
             client_id: "p2".into()
-        }]
+        })]
     );
 }
 
@@ -188,19 +194,19 @@ fn alt_arrows_move_between_conversations_and_alt_a_finds_unread() {
     let fx = key(&mut s, KeyCode::Down, KeyModifiers::ALT);
     assert_eq!(
         fx[0],
-        Effect::Open {
+        Effect::Command(EngineCommand::Open {
             conv: ConvId::from("c2")
-        }
+        })
     );
     let fx = key(&mut s, KeyCode::Up, KeyModifiers::ALT);
-    assert_eq!(fx[0], Effect::Open { conv: team() });
+    assert_eq!(fx[0], Effect::Command(EngineCommand::Open { conv: team() }));
     // Team chat was read on open; carol (c3) is the only unread one left.
     let fx = key(&mut s, KeyCode::Char('a'), KeyModifiers::ALT);
     assert_eq!(
         fx[0],
-        Effect::Open {
+        Effect::Command(EngineCommand::Open {
             conv: ConvId::from("c3")
-        }
+        })
     );
 }
 
@@ -209,7 +215,10 @@ fn typing_is_sent_at_most_every_three_seconds() {
     let mut s = state(80, 24);
     open_team(&mut s);
     let fx = typ(&mut s, "abc");
-    assert_eq!(fx, vec![Effect::Typing { conv: team() }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Command(EngineCommand::Typing { conv: team() })]
+    );
     update(
         &mut s,
         Action::Tick {
@@ -223,7 +232,10 @@ fn typing_is_sent_at_most_every_three_seconds() {
             now_ms: DAY2 + 15 * MIN + 3_000,
         },
     );
-    assert_eq!(typ(&mut s, "e"), vec![Effect::Typing { conv: team() }]);
+    assert_eq!(
+        typ(&mut s, "e"),
+        vec![Effect::Command(EngineCommand::Typing { conv: team() })]
+    );
 }
 
 #[test]
@@ -308,9 +320,9 @@ fn mouse_wheel_scrolls_and_click_opens() {
     let fx = update(&mut s, ev(MouseEventKind::Down(MouseButton::Left), 3, 2));
     assert_eq!(
         fx[0],
-        Effect::Open {
+        Effect::Command(EngineCommand::Open {
             conv: ConvId::from("c2")
-        }
+        })
     );
 }
 
@@ -341,7 +353,7 @@ fn search_results_jump_to_the_message() {
     assert_eq!(
         fx,
         vec![
-            Effect::Open { conv: team() },
+            Effect::Command(EngineCommand::Open { conv: team() }),
             Effect::LoadTimeline {
                 conv: team(),
                 query: around
@@ -435,7 +447,7 @@ fn loading_older_grows_the_window_read_from_the_store() {
     );
     assert_eq!(
         key(&mut s, KeyCode::PageUp, NONE),
-        vec![Effect::LoadOlder { conv: team() }]
+        vec![Effect::Request(EngineRequest::LoadOlder { conv: team() })]
     );
     assert_eq!(
         s.window_query(),
@@ -626,10 +638,10 @@ fn a_too_long_message_is_refused_and_the_draft_kept() {
     let fx = key(&mut s, KeyCode::Enter, NONE);
     assert_eq!(
         fx,
-        vec![Effect::Send {
+        vec![Effect::Command(EngineCommand::Send {
             conv: team(),
             body: "x".repeat(16 * 1024)
-        }]
+        })]
     );
 }
 
@@ -695,7 +707,10 @@ fn the_reconnect_countdown_counts_down_and_errors_clear_once_live() {
     );
     assert!(screen(&s).contains("Reconnecting in 1s (F5: now)"));
     // F5 skips the rest of the wait; it does nothing once connected.
-    assert_eq!(key(&mut s, KeyCode::F(5), NONE), vec![Effect::ReconnectNow]);
+    assert_eq!(
+        key(&mut s, KeyCode::F(5), NONE),
+        vec![Effect::Command(EngineCommand::ReconnectNow)]
+    );
     // The connection error holds until the client is Live, then goes.
     update(
         &mut s,

@@ -3,6 +3,7 @@
 
 mod ui_support;
 
+use client::ui::engine::{EngineCommand, EngineRequest};
 use client::ui::model::{TimelineItem, TimelineQuery};
 use client::ui::state::{Action, AppState, Effect};
 use client::ui::update::update;
@@ -180,7 +181,7 @@ fn home_loads_history_until_the_oldest_message_and_shows_it() {
     assert_eq!(
         key(&mut s, KeyCode::Home, NONE),
         vec![
-            Effect::LoadOlder { conv: team() },
+            Effect::Request(EngineRequest::LoadOlder { conv: team() }),
             Effect::LoadTimeline {
                 conv: team(),
                 query: around_1
@@ -223,7 +224,10 @@ fn home_loads_history_until_the_oldest_message_and_shows_it() {
             total: 8,
         },
     );
-    assert_eq!(fx, vec![Effect::LoadOlder { conv: team() }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Request(EngineRequest::LoadOlder { conv: team() })]
+    );
     update(
         &mut s,
         Action::OlderLoaded {
@@ -269,7 +273,7 @@ fn a_long_unread_stretch_opens_at_the_first_unread_and_is_read_as_it_scrolls() {
     assert_eq!(
         fx,
         vec![
-            Effect::Open { conv: team() },
+            Effect::Command(EngineCommand::Open { conv: team() }),
             Effect::LoadTimeline {
                 conv: team(),
                 query: around
@@ -290,13 +294,14 @@ fn a_long_unread_stretch_opens_at_the_first_unread_and_is_read_as_it_scrolls() {
     assert!(text[0].contains("new messages"), "{text:?}");
     assert!(text[1..3].iter().any(|l| l.contains("msg 101")), "{text:?}");
     // What is on screen is read, not the whole stretch: the badge stays.
-    let Some(Effect::MarkRead { seq, .. }) = fx.first().cloned() else {
+    let Some(Effect::Command(EngineCommand::MarkRead { seq, .. })) = fx.first().cloned() else {
         panic!("{fx:?}")
     };
     assert!((110..130).contains(&seq), "read up to {seq}");
     assert_eq!(s.convs[0].unread, 2001);
     let fx = key(&mut s, KeyCode::PageDown, NONE);
-    let Some(Effect::MarkRead { seq: later, .. }) = fx.last().cloned() else {
+    let Some(Effect::Command(EngineCommand::MarkRead { seq: later, .. })) = fx.last().cloned()
+    else {
         panic!("{fx:?}")
     };
     assert!(later > seq + 10, "{later} after {seq}");
@@ -320,10 +325,10 @@ fn a_long_unread_stretch_opens_at_the_first_unread_and_is_read_as_it_scrolls() {
     );
     assert_eq!(
         fx,
-        vec![Effect::MarkRead {
+        vec![Effect::Command(EngineCommand::MarkRead {
             conv: team(),
             seq: 2101
-        }]
+        })]
     );
     assert_eq!(s.convs[0].unread, 0);
 }

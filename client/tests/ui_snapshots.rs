@@ -4,6 +4,7 @@
 
 mod ui_support;
 
+use client::ui::engine::{EngineCommand, EngineRequest};
 use client::ui::model::{ConnState, ConvId, ConvKind, Message, TimelineItem, TimelineQuery};
 use client::ui::state::{Action, Effect, Overlay};
 use client::ui::update::update;
@@ -25,10 +26,10 @@ fn timeline_with_gap_edits_pending_and_failed() {
     // Opening marks the newest message on screen read.
     assert_eq!(
         fx,
-        vec![Effect::MarkRead {
+        vec![Effect::Command(EngineCommand::MarkRead {
             conv: team(),
             seq: 320
-        }]
+        })]
     );
     assert_eq!(s.convs[0].unread, 0);
     assert_snapshot("timeline_80x24", &screen(&s));
@@ -39,7 +40,10 @@ fn scrolling_up_to_the_gap_loads_older_with_a_spinner() {
     let mut s = state(80, 24);
     open_team(&mut s);
     let fx = key(&mut s, KeyCode::PageUp, NONE);
-    assert_eq!(fx, vec![Effect::LoadOlder { conv: team() }]);
+    assert_eq!(
+        fx,
+        vec![Effect::Request(EngineRequest::LoadOlder { conv: team() })]
+    );
     let text = screen(&s);
     assert!(text.contains("312 earlier entries — loading ⠙"), "{text}");
     // A second PgUp while loading does not ask again.
@@ -72,9 +76,9 @@ fn quick_switcher_filters_fuzzily_and_opens() {
     assert_eq!(
         fx,
         vec![
-            Effect::Open {
+            Effect::Command(EngineCommand::Open {
                 conv: ConvId::from("c3")
-            },
+            }),
             Effect::LoadTimeline {
                 conv: ConvId::from("c3"),
                 query: TimelineQuery::Latest { limit: 200 }

@@ -16,6 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use client::ui::driver::draw;
+use client::ui::engine::EngineRequest;
 use client::ui::keys::KeyMap;
 use client::ui::model::{ConvId, ConvKind, Message, TimelineItem, TimelineQuery, text_message};
 use client::ui::state::{Action, AppState, Effect};
@@ -130,7 +131,10 @@ fn bench_render(quick: bool) -> anyhow::Result<()> {
             s,
             Action::Key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE)),
         );
-        debug_assert!(fx.iter().all(|f| matches!(f, Effect::LoadOlder { .. })));
+        debug_assert!(
+            fx.iter()
+                .all(|f| matches!(f, Effect::Request(EngineRequest::LoadOlder { .. })))
+        );
     };
     let t_scroll = time_frames(&mut big, frames, pgup)?;
     println!("2. render one frame (bottom of timeline), mean of {frames}:");

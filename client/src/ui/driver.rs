@@ -1,6 +1,7 @@
 //! The main loop, generic over the ratatui backend and the engine: turns
 //! terminal input and engine events into `Action`s, runs `update`, carries
-//! out the `Effect`s (store queries inline, network requests spawned), and
+//! out the `Effect`s (store queries inline, engine commands handed over,
+//! engine requests spawned with their answer fed back as an `Action`), and
 //! draws. Tests run it against `TestBackend` and a fake engine.
 
 use std::io::Write;
@@ -12,7 +13,7 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 
-use super::engine::{Engine, EngineEvent};
+use super::engine::{EngineCommand, EngineEvent, EnginePort};
 use super::model::{ConvId, TimelineQuery};
 use super::notify::{window_title, write_bell, write_osc9, write_title};
 use super::render::View;
@@ -62,7 +63,7 @@ pub async fn run_loop<B, E>(
 where
     B: Backend,
     B::Error: std::error::Error + Send + Sync + 'static,
-    E: Engine,
+    E: EnginePort,
 {
     let (action_tx, mut actions) = mpsc::unbounded_channel::<Action>();
     // First frame comes from the local store only: no network has answered yet.
@@ -191,7 +192,7 @@ fn on_engine_event(ev: EngineEvent, pending: &mut Vec<Action>, dirty: &mut Dirty
 }
 
 /// Re-reads what changed from the local store (synchronous, fast).
-fn refresh<E: Engine + ?Sized>(
+fn refresh<E: EnginePort + ?Sized>(
     state: &mut AppState,
     engine: &E,
     dirty: &Dirty,
@@ -217,15 +218,15 @@ fn refresh<E: Engine + ?Sized>(
     }
     // Read markers produced by the refresh go straight to the engine.
     for fx in follow_up {
-        if let Effect::MarkRead { conv, seq } = fx
-            && let Err(e) = engine.mark_read(&conv, seq)
+        if let Effect::Command(command @ EngineCommand::MarkRead { .. }) = fx
+            && let Err(e) = engine.command(command)
         {
             let _ = tx.send(Action::Error(format!("mark read: {e}")));
         }
     }
 }
 
-fn load_timeline<E: Engine + ?Sized>(
+fn load_timeline<E: EnginePort + ?Sized>(
     state: &mut AppState,
     engine: &E,
     conv: ConvId,
@@ -263,7 +264,7 @@ fn load_timeline<E: Engine + ?Sized>(
 }
 
 /// Carries out one effect.
-fn apply<E: Engine>(
+fn apply<E: EnginePort>(
     state: &mut AppState,
     engine: &Arc<E>,
     fx: Effect,
@@ -278,45 +279,28 @@ fn apply<E: Engine>(
         }
     };
     match fx {
-        Effect::Send { conv, body } => {
-            report(engine.send(&conv, &body), "send");
-            dirty.outbox = true;
-            dirty.timeline = true;
+        Effect::Command(command) => {
+            let what = command.label();
+            if command.changes_outbox() {
+                dirty.outbox = true;
+                dirty.timeline = true;
+            }
+            dirty.convs |= command.changes_list();
+            report(engine.command(command), what);
         }
-        Effect::Edit { conv, seq, body } => {
-            report(engine.edit(&conv, seq, &body), "edit");
-            dirty.outbox = true;
-            dirty.timeline = true;
+        Effect::Request(request) => {
+            let fut = engine.request(request.clone());
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(request.answer(fut.await));
+            });
         }
-        Effect::Redact { conv, seq } => {
-            report(engine.redact(&conv, seq), "delete");
-            dirty.outbox = true;
-            dirty.timeline = true;
-        }
-        Effect::Retry { client_id } => {
-            report(engine.retry(&client_id), "retry");
-            dirty.outbox = true;
-            dirty.timeline = true;
-        }
-        Effect::Discard { client_id } => {
-            report(engine.discard(&client_id), "discard");
-            dirty.outbox = true;
-            dirty.timeline = true;
-        }
-        Effect::MarkRead { conv, seq } => report(engine.mark_read(&conv, seq), "mark read"),
-        Effect::MarkAllRead { conv } => {
-            report(engine.mark_all_read(&conv), "mark read");
-            dirty.convs = true;
-        }
-        Effect::Open { conv } => engine.open(&conv),
         Effect::LoadTimeline { conv, query } => {
             let more = load_timeline(state, &**engine, conv, query);
             for fx in more {
                 apply(state, engine, fx, tx, notes, out, dirty)?;
             }
         }
-        Effect::Typing { conv } => engine.typing(&conv),
-        Effect::ReconnectNow => engine.reconnect_now(),
         Effect::Search { query } => match engine.search(&query, SEARCH_LIMIT) {
             Ok(hits) => {
                 // Search covers what the store holds; groups load lazily.
@@ -334,41 +318,6 @@ fn apply<E: Engine>(
             }
             Err(e) => state.set_error(format!("search: {e}")),
         },
-        Effect::LoadOlder { conv } => {
-            let fut = engine.load_older(&conv);
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let error = fut.await.err();
-                let _ = tx.send(Action::OlderLoaded { conv, error });
-            });
-        }
-        Effect::CreateDirect { user } => spawn_open(engine.create_direct(&user), tx),
-        Effect::CreateGroup { title, members } => {
-            spawn_open(engine.create_group(&title, &members), tx)
-        }
-        Effect::Invite { conv, users } => {
-            let fut = engine.invite(&conv, &users);
-            let tx = tx.clone();
-            let who = users.join(", ");
-            tokio::spawn(async move {
-                let a = match fut.await {
-                    Ok(()) => Action::Info(format!("invited {who}")),
-                    Err(e) => Action::Error(format!("invite: {e}")),
-                };
-                let _ = tx.send(a);
-            });
-        }
-        Effect::Leave { conv } => {
-            let fut = engine.leave(&conv);
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let a = match fut.await {
-                    Ok(()) => Action::Info("left the conversation".to_owned()),
-                    Err(e) => Action::Error(format!("leave: {e}")),
-                };
-                let _ = tx.send(a);
-            });
-        }
         Effect::Notify { title, body } => {
             if notes.bell {
                 write_bell(out)?;
@@ -443,15 +392,4 @@ fn apply<E: Engine>(
         }
     }
     Ok(())
-}
-
-fn spawn_open(fut: super::engine::BoxFut<ConvId>, tx: &mpsc::UnboundedSender<Action>) {
-    let tx = tx.clone();
-    tokio::spawn(async move {
-        let a = match fut.await {
-            Ok(conv) => Action::Opened(conv),
-            Err(e) => Action::Error(e),
-        };
-        let _ = tx.send(a);
-    });
 }

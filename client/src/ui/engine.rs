@@ -1,8 +1,9 @@
-//! What the UI driver needs from the sync engine, as a trait: local-store
-//! queries (fast, synchronous), queued commands, and network requests (as
-//! futures the driver spawns, so the UI never waits on the network).
-//! `sync_core::Client` implements it (see `engine_sync_core.rs`); tests and
-//! benches use in-memory fakes.
+//! The UI's port to the sync engine: the `EnginePort` trait with local-store
+//! queries (fast, synchronous) as methods, and what the UI asks the engine to
+//! do as values: `EngineCommand` (queued, answered at once) and
+//! `EngineRequest` (network, a future the driver spawns, so the UI never
+//! waits on the network) answered by `EngineReply`. `sync_core::Client`
+//! implements it (see `engine_sync_core.rs`); tests use in-memory fakes.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use super::model::{
     ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery,
 };
+use super::state::Action;
 
 /// A network request running in the background.
 pub type BoxFut<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'static>>;
@@ -62,9 +64,15 @@ impl std::fmt::Debug for LocalPeers {
     }
 }
 
-/// The engine surface used by the UI. Errors are display strings: the UI
-/// only shows them.
-pub trait Engine: Send + Sync + 'static {
+/// The engine surface used by the UI: store queries are methods; everything
+/// the UI asks the engine to do is a value, an [`EngineCommand`] (queued,
+/// answered at once) or an [`EngineRequest`] (network, answered later by an
+/// [`EngineReply`]). Errors are display strings: the UI only shows them.
+///
+/// A new request is a variant of one of those enums, its arm in
+/// `engine_sync_core.rs`, and the `update` step that produces it (see
+/// "Adding a request (client side)" in ARCHITECTURE.md).
+pub trait EnginePort: Send + Sync + 'static {
     fn conversations(&self) -> Result<Vec<ConvRow>, String>;
     fn timeline(&self, conv: &ConvId, query: TimelineQuery) -> Result<Vec<TimelineItem>, String>;
     fn timeline_len(&self, conv: &ConvId) -> Result<u64, String>;
@@ -74,23 +82,155 @@ pub trait Engine: Send + Sync + 'static {
     fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, String>;
     fn state(&self) -> ConnState;
 
-    fn send(&self, conv: &ConvId, body: &str) -> Result<(), String>;
-    fn edit(&self, conv: &ConvId, seq: Seq, body: &str) -> Result<(), String>;
-    fn redact(&self, conv: &ConvId, seq: Seq) -> Result<(), String>;
-    fn retry(&self, client_id: &str) -> Result<(), String>;
-    fn discard(&self, client_id: &str) -> Result<(), String>;
-    fn mark_read(&self, conv: &ConvId, seq: Seq) -> Result<(), String>;
-    fn mark_all_read(&self, conv: &ConvId) -> Result<(), String>;
-    fn typing(&self, conv: &ConvId);
-    /// While reconnecting: try now instead of waiting for the backoff.
-    fn reconnect_now(&self);
-    fn open(&self, conv: &ConvId);
+    /// Hands a command to the engine; fails only when it was refused locally
+    /// (invalid, store error). Never waits on the network.
+    fn command(&self, command: EngineCommand) -> Result<(), String>;
+    /// Starts a network request; the driver spawns the future.
+    fn request(&self, request: EngineRequest) -> BoxFut<EngineReply>;
+}
 
-    fn load_older(&self, conv: &ConvId) -> BoxFut<()>;
-    fn create_direct(&self, user: &str) -> BoxFut<ConvId>;
-    fn create_group(&self, title: &str, members: &[String]) -> BoxFut<ConvId>;
-    fn invite(&self, conv: &ConvId, users: &[String]) -> BoxFut<()>;
-    fn leave(&self, conv: &ConvId) -> BoxFut<()>;
+/// What the UI asks of the engine that is queued or local: accepted (or
+/// refused) at once, carried out in the background.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineCommand {
+    Send {
+        conv: ConvId,
+        body: String,
+    },
+    Edit {
+        conv: ConvId,
+        seq: Seq,
+        body: String,
+    },
+    Redact {
+        conv: ConvId,
+        seq: Seq,
+    },
+    /// Retry a failed outbox item now.
+    Retry {
+        client_id: String,
+    },
+    /// Drop a failed outbox item.
+    Discard {
+        client_id: String,
+    },
+    MarkRead {
+        conv: ConvId,
+        seq: Seq,
+    },
+    MarkAllRead {
+        conv: ConvId,
+    },
+    Typing {
+        conv: ConvId,
+    },
+    /// While reconnecting: try now instead of waiting for the backoff.
+    ReconnectNow,
+    /// This conversation is on screen (eager fetch of its newest page).
+    Open {
+        conv: ConvId,
+    },
+}
+
+impl EngineCommand {
+    /// Names the command in the error line when the engine refuses it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EngineCommand::Send { .. } => "send",
+            EngineCommand::Edit { .. } => "edit",
+            EngineCommand::Redact { .. } => "delete",
+            EngineCommand::Retry { .. } => "retry",
+            EngineCommand::Discard { .. } => "discard",
+            EngineCommand::MarkRead { .. } | EngineCommand::MarkAllRead { .. } => "mark read",
+            EngineCommand::Typing { .. } => "typing",
+            EngineCommand::ReconnectNow => "reconnect",
+            EngineCommand::Open { .. } => "open",
+        }
+    }
+
+    /// The outbox (and so the open timeline's pending rows) changed: the
+    /// driver re-reads both without waiting for the engine's event.
+    pub fn changes_outbox(&self) -> bool {
+        matches!(
+            self,
+            EngineCommand::Send { .. }
+                | EngineCommand::Edit { .. }
+                | EngineCommand::Redact { .. }
+                | EngineCommand::Retry { .. }
+                | EngineCommand::Discard { .. }
+        )
+    }
+
+    /// Unread counts in the conversation list changed: the driver re-reads it.
+    pub fn changes_list(&self) -> bool {
+        matches!(self, EngineCommand::MarkAllRead { .. })
+    }
+}
+
+/// What the UI asks of the server: answered by an [`EngineReply`] when the
+/// server has answered (the UI keeps running meanwhile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineRequest {
+    /// The page before the oldest stored message of the open conversation.
+    LoadOlder {
+        conv: ConvId,
+    },
+    /// Answered with [`EngineReply::Conv`].
+    CreateDirect {
+        user: String,
+    },
+    /// Answered with [`EngineReply::Conv`].
+    CreateGroup {
+        title: String,
+        members: Vec<String>,
+    },
+    Invite {
+        conv: ConvId,
+        users: Vec<String>,
+    },
+    Leave {
+        conv: ConvId,
+    },
+}
+
+/// The answer values of [`EngineRequest`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineReply {
+    /// Done; nothing to show but the fact.
+    Done,
+    /// The conversation created or found.
+    Conv(ConvId),
+}
+
+impl EngineRequest {
+    /// The action the request's answer becomes (fed back to `update`).
+    pub fn answer(self, reply: Result<EngineReply, String>) -> Action {
+        match (self, reply) {
+            (EngineRequest::LoadOlder { conv }, reply) => Action::OlderLoaded {
+                conv,
+                error: reply.err(),
+            },
+            (
+                EngineRequest::CreateDirect { .. } | EngineRequest::CreateGroup { .. },
+                Ok(EngineReply::Conv(conv)),
+            ) => Action::Opened(conv),
+            (EngineRequest::Invite { users, .. }, Ok(EngineReply::Done)) => {
+                Action::Info(format!("invited {}", users.join(", ")))
+            }
+            (EngineRequest::Leave { .. }, Ok(EngineReply::Done)) => {
+                Action::Info("left the conversation".to_owned())
+            }
+            (EngineRequest::CreateDirect { .. } | EngineRequest::CreateGroup { .. }, Err(e)) => {
+                Action::Error(e)
+            }
+            (EngineRequest::Invite { .. }, Err(e)) => Action::Error(format!("invite: {e}")),
+            (EngineRequest::Leave { .. }, Err(e)) => Action::Error(format!("leave: {e}")),
+            // Only a wrong `EnginePort` implementation gets here.
+            (request, Ok(reply)) => {
+                Action::Error(format!("engine answered {reply:?} to {request:?}"))
+            }
+        }
+    }
 }
 
 /// Engine notifications, as the UI sees them (mirror of sync-core `Event`).

@@ -1,4 +1,4 @@
-//! `Engine` for the real `sync_core::Client`, and `run`: the TUI wired to it.
+//! `EnginePort` for the real `sync_core::Client`, and `run`: the TUI wired to it.
 
 use std::sync::Arc;
 
@@ -6,7 +6,7 @@ use sync_core::{Client, Event, Events};
 use tokio::sync::mpsc;
 
 use super::TuiOptions;
-use super::engine::{BoxFut, Engine, EngineEvent};
+use super::engine::{BoxFut, EngineCommand, EngineEvent, EnginePort, EngineReply, EngineRequest};
 use super::model::{
     ConnState, ConvId, ConvRow, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery,
 };
@@ -22,7 +22,7 @@ fn users(list: &[String]) -> Vec<&str> {
     list.iter().map(String::as_str).collect()
 }
 
-impl Engine for Client {
+impl EnginePort for Client {
     fn conversations(&self) -> Result<Vec<ConvRow>, String> {
         Client::conversations(self).map_err(err)
     }
@@ -44,57 +44,56 @@ impl Engine for Client {
     fn state(&self) -> ConnState {
         Client::state(self)
     }
-    fn send(&self, conv: &ConvId, body: &str) -> Result<(), String> {
-        self.blocking().send(conv, body).map(drop).map_err(err)
+    fn command(&self, command: EngineCommand) -> Result<(), String> {
+        let c = self.blocking();
+        match command {
+            EngineCommand::Send { conv, body } => c.send(&conv, &body).map(drop),
+            EngineCommand::Edit { conv, seq, body } => c.edit(&conv, seq, &body).map(drop),
+            EngineCommand::Redact { conv, seq } => c.redact(&conv, seq).map(drop),
+            EngineCommand::Retry { client_id } => c.retry(&client_id),
+            EngineCommand::Discard { client_id } => c.discard(&client_id),
+            EngineCommand::MarkRead { conv, seq } => c.mark_read(&conv, seq),
+            EngineCommand::MarkAllRead { conv } => c.mark_all_read(&conv),
+            EngineCommand::Typing { conv } => {
+                Client::typing(self, &conv);
+                Ok(())
+            }
+            EngineCommand::ReconnectNow => {
+                Client::reconnect_now(self);
+                Ok(())
+            }
+            EngineCommand::Open { conv } => {
+                // The view re-reads on the events that follow; no need to wait.
+                drop(Client::open(self, &conv));
+                Ok(())
+            }
+        }
+        .map_err(err)
     }
-    fn edit(&self, conv: &ConvId, seq: Seq, body: &str) -> Result<(), String> {
-        self.blocking().edit(conv, seq, body).map(drop).map_err(err)
+    fn request(&self, request: EngineRequest) -> BoxFut<EngineReply> {
+        let c = self.clone();
+        Box::pin(async move {
+            match request {
+                EngineRequest::LoadOlder { conv } => c.load_older(&conv).await.map(done),
+                EngineRequest::CreateDirect { user } => {
+                    c.create_direct(&user).await.map(EngineReply::Conv)
+                }
+                EngineRequest::CreateGroup { title, members } => c
+                    .create_group(&title, &users(&members))
+                    .await
+                    .map(EngineReply::Conv),
+                EngineRequest::Invite { conv, users: who } => {
+                    c.invite(&conv, &users(&who)).await.map(done)
+                }
+                EngineRequest::Leave { conv } => c.leave(&conv).await.map(done),
+            }
+            .map_err(err)
+        })
     }
-    fn redact(&self, conv: &ConvId, seq: Seq) -> Result<(), String> {
-        self.blocking().redact(conv, seq).map(drop).map_err(err)
-    }
-    fn retry(&self, client_id: &str) -> Result<(), String> {
-        self.blocking().retry(client_id).map_err(err)
-    }
-    fn discard(&self, client_id: &str) -> Result<(), String> {
-        self.blocking().discard(client_id).map_err(err)
-    }
-    fn mark_read(&self, conv: &ConvId, seq: Seq) -> Result<(), String> {
-        self.blocking().mark_read(conv, seq).map_err(err)
-    }
-    fn mark_all_read(&self, conv: &ConvId) -> Result<(), String> {
-        self.blocking().mark_all_read(conv).map_err(err)
-    }
-    fn typing(&self, conv: &ConvId) {
-        Client::typing(self, conv);
-    }
-    fn reconnect_now(&self) {
-        Client::reconnect_now(self);
-    }
-    fn open(&self, conv: &ConvId) {
-        // The view re-reads on the events that follow; no need to wait.
-        drop(Client::open(self, conv));
-    }
-    fn load_older(&self, conv: &ConvId) -> BoxFut<()> {
-        let (c, conv) = (self.clone(), conv.clone());
-        Box::pin(async move { c.load_older(&conv).await.map_err(err) })
-    }
-    fn create_direct(&self, user: &str) -> BoxFut<ConvId> {
-        let (c, user) = (self.clone(), user.to_owned());
-        Box::pin(async move { c.create_direct(&user).await.map_err(err) })
-    }
-    fn create_group(&self, title: &str, members: &[String]) -> BoxFut<ConvId> {
-        let (c, title, members) = (self.clone(), title.to_owned(), members.to_vec());
-        Box::pin(async move { c.create_group(&title, &users(&members)).await.map_err(err) })
-    }
-    fn invite(&self, conv: &ConvId, who: &[String]) -> BoxFut<()> {
-        let (c, conv, who) = (self.clone(), conv.clone(), who.to_vec());
-        Box::pin(async move { c.invite(&conv, &users(&who)).await.map_err(err) })
-    }
-    fn leave(&self, conv: &ConvId) -> BoxFut<()> {
-        let (c, conv) = (self.clone(), conv.clone());
-        Box::pin(async move { c.leave(&conv).await.map_err(err) })
-    }
+}
+
+fn done(_: ()) -> EngineReply {
+    EngineReply::Done
 }
 
 fn convert(ev: Event) -> EngineEvent {

@@ -3,7 +3,7 @@
 //! Data flow: terminal input and engine events become [`state::Action`]s;
 //! [`update::update`] changes [`state::AppState`] and returns
 //! [`state::Effect`]s (engine requests); [`driver`] carries them out against
-//! an [`engine::Engine`] and draws [`render::View`]. Nothing here waits on the
+//! an [`engine::EnginePort`] and draws [`render::View`]. Nothing here waits on the
 //! network: network requests are spawned and report back as actions.
 //!
 //! - [`model`]: the engine types the UI shows (re-exported from sync-core).
@@ -13,7 +13,8 @@
 //! - [`keys`]: remappable key bindings.
 //! - [`notify`]: bell, OSC 9 and window title (sanitized).
 //! - [`terminal`]: raw mode / alternate screen / panic hook.
-//! - [`engine`]: the engine trait; `engine_sync_core` implements it for `sync_core::Client`.
+//! - [`engine`]: the UI's port to the engine (queries, `EngineCommand`s, `EngineRequest`s);
+//!   `engine_sync_core` implements it for `sync_core::Client`.
 
 pub mod commands;
 pub mod drafts;
@@ -77,7 +78,7 @@ pub async fn run(
 }
 
 /// Runs the TUI on the real terminal against any engine (the generic core of `run`).
-pub async fn run_with<E: engine::Engine>(
+pub async fn run_with<E: engine::EnginePort>(
     engine: std::sync::Arc<E>,
     events: tokio::sync::mpsc::Receiver<engine::EngineEvent>,
     opts: TuiOptions,

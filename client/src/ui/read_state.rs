@@ -2,6 +2,7 @@
 //! read), and opening a conversation at a given message (the first unread of
 //! a long stretch, or the oldest for Home), loading history until it is held.
 
+use super::engine::{EngineCommand, EngineRequest};
 use super::model::{Seq, TimelineItem};
 use super::scroll::{place_at_top, scroll_bottom};
 use super::state::{AppState, Effect, ScrollPos};
@@ -50,10 +51,10 @@ pub fn mark_visible_read(state: &mut AppState) -> Vec<Effect> {
     if newest >= row.last_seq {
         row.unread = 0;
     }
-    vec![Effect::MarkRead {
+    vec![Effect::Command(EngineCommand::MarkRead {
         conv: open.conv.clone(),
         seq: newest,
-    }]
+    })]
 }
 
 /// With the window read around `seq`: loads older history while `seq` is not
@@ -73,9 +74,9 @@ pub fn show_at_top(state: &mut AppState, seq: Seq) -> Vec<Effect> {
             return Vec::new();
         }
         open.loading_older = true;
-        return vec![Effect::LoadOlder {
+        return vec![Effect::Request(EngineRequest::LoadOlder {
             conv: open.conv.clone(),
-        }];
+        })];
     }
     open.top_on = None;
     let Some(idx) = open

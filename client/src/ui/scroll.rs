@@ -2,6 +2,7 @@
 //! laying out only the items passed over, and asks for older history (or a
 //! newer window) when the view reaches an edge of the loaded window.
 
+use super::engine::EngineRequest;
 use super::layout::areas;
 use super::model::{TimelineItem, TimelineQuery};
 use super::state::{AppState, Effect, ItemKey, OPEN_WINDOW, ScrollPos};
@@ -100,7 +101,7 @@ pub fn scroll_up(state: &mut AppState, n: usize) -> Vec<Effect> {
         if at_top && more_history && !was_loading {
             open.loading_older = true;
             open.grow_window = true;
-            effects.push(Effect::LoadOlder { conv });
+            effects.push(Effect::Request(EngineRequest::LoadOlder { conv }));
         }
     }
     effects

@@ -4,6 +4,7 @@
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
+use super::engine::{EngineCommand, EngineRequest};
 use super::keys::KeyMap;
 use super::model::{
     ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery,
@@ -277,66 +278,20 @@ pub enum Action {
     Info(String),
 }
 
-/// Requests to the engine (or the terminal) produced by `update`.
+/// What `update` asks the driver to do: engine commands and requests, store
+/// queries, hooks, terminal output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    /// Skip the rest of the reconnect backoff.
-    ReconnectNow,
+    /// A queued command for the engine (send, edit, mark read...).
+    Command(EngineCommand),
+    /// A network request; its answer comes back as an `Action`
+    /// (see `EngineRequest::answer`).
+    Request(EngineRequest),
     /// Write the drafts file (after a conversation switch).
     SaveDrafts(super::drafts::DraftMap),
-    Send {
-        conv: ConvId,
-        body: String,
-    },
-    Edit {
-        conv: ConvId,
-        seq: Seq,
-        body: String,
-    },
-    Redact {
-        conv: ConvId,
-        seq: Seq,
-    },
-    Retry {
-        client_id: String,
-    },
-    Discard {
-        client_id: String,
-    },
-    MarkRead {
-        conv: ConvId,
-        seq: Seq,
-    },
-    MarkAllRead {
-        conv: ConvId,
-    },
-    /// Tell the engine this conversation is open (eager fetch).
-    Open {
-        conv: ConvId,
-    },
     LoadTimeline {
         conv: ConvId,
         query: TimelineQuery,
-    },
-    LoadOlder {
-        conv: ConvId,
-    },
-    Typing {
-        conv: ConvId,
-    },
-    CreateDirect {
-        user: String,
-    },
-    CreateGroup {
-        title: String,
-        members: Vec<String>,
-    },
-    Invite {
-        conv: ConvId,
-        users: Vec<String>,
-    },
-    Leave {
-        conv: ConvId,
     },
     Search {
         query: String,

@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::commands::{self, Command};
 use super::drafts::stash_draft;
+use super::engine::{EngineCommand, EngineRequest};
 use super::keys::KeyAction;
 use super::model::MAX_BODY_BYTES;
 use super::model::{ConvId, EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
@@ -360,7 +361,9 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
         Some(KeyAction::ReconnectNow) => {
             use super::model::ConnState;
             return match state.conn {
-                ConnState::Reconnecting { .. } => vec![Effect::ReconnectNow],
+                ConnState::Reconnecting { .. } => {
+                    vec![Effect::Command(EngineCommand::ReconnectNow)]
+                }
                 _ => Vec::new(),
             };
         }
@@ -454,7 +457,7 @@ fn typing(state: &mut AppState) -> Vec<Effect> {
         return Vec::new();
     }
     state.typing_sent = Some((conv.clone(), state.now_ms));
-    vec![Effect::Typing { conv }]
+    vec![Effect::Command(EngineCommand::Typing { conv })]
 }
 
 /// Enter: send the text, apply an edit, or run a command.
@@ -499,8 +502,8 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
         return Vec::new();
     }
     let effect = match state.compose.editing {
-        Some(seq) => Effect::Edit { conv, seq, body },
-        None => Effect::Send { conv, body },
+        Some(seq) => Effect::Command(EngineCommand::Edit { conv, seq, body }),
+        None => Effect::Command(EngineCommand::Send { conv, body }),
     };
     clear_compose(state);
     state.notice = None;
@@ -520,14 +523,17 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
         open.clone()
     };
     let effects = match cmd {
-        Command::Dm(user) => vec![Effect::CreateDirect { user }],
-        Command::Group { title, members } => vec![Effect::CreateGroup { title, members }],
+        Command::Dm(user) => vec![Effect::Request(EngineRequest::CreateDirect { user })],
+        Command::Group { title, members } => vec![Effect::Request(EngineRequest::CreateGroup {
+            title,
+            members,
+        })],
         Command::Invite(users) => match need_open(state) {
-            Some(conv) => vec![Effect::Invite { conv, users }],
+            Some(conv) => vec![Effect::Request(EngineRequest::Invite { conv, users })],
             None => return Vec::new(),
         },
         Command::Leave => match need_open(state) {
-            Some(conv) => vec![Effect::Leave { conv }],
+            Some(conv) => vec![Effect::Request(EngineRequest::Leave { conv })],
             None => return Vec::new(),
         },
         Command::Edit(None) => {
@@ -536,7 +542,9 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
             return Vec::new();
         }
         Command::Edit(Some(body)) => match (need_open(state), target_message(state)) {
-            (Some(conv), Some(seq)) => vec![Effect::Edit { conv, seq, body }],
+            (Some(conv), Some(seq)) => {
+                vec![Effect::Command(EngineCommand::Edit { conv, seq, body })]
+            }
             (Some(_), None) => {
                 state.set_error("no message of yours to edit");
                 return Vec::new();
@@ -544,7 +552,7 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
             _ => return Vec::new(),
         },
         Command::Delete => match (need_open(state), target_message(state)) {
-            (Some(conv), Some(seq)) => vec![Effect::Redact { conv, seq }],
+            (Some(conv), Some(seq)) => vec![Effect::Command(EngineCommand::Redact { conv, seq })],
             (Some(_), None) => {
                 state.set_error("no message of yours to delete");
                 return Vec::new();
@@ -565,7 +573,7 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
             }
             convs
                 .into_iter()
-                .map(|conv| Effect::MarkAllRead { conv })
+                .map(|conv| Effect::Command(EngineCommand::MarkAllRead { conv }))
                 .collect()
         }
         Command::Passwd => {
@@ -701,7 +709,7 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
                 before: OPEN_WINDOW,
                 after: OPEN_WINDOW,
             };
-            fx.push(Effect::Open { conv: conv.clone() });
+            fx.push(Effect::Command(EngineCommand::Open { conv: conv.clone() }));
             fx.push(Effect::LoadTimeline { conv, query });
             return fx;
         }
@@ -725,7 +733,7 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
         None => TimelineQuery::Latest { limit: OPEN_WINDOW },
     };
     if !same {
-        fx.push(Effect::Open { conv: conv.clone() });
+        fx.push(Effect::Command(EngineCommand::Open { conv: conv.clone() }));
     }
     fx.push(Effect::LoadTimeline { conv, query });
     fx
@@ -772,8 +780,8 @@ fn failed_action(state: &mut AppState, retry: bool) -> Vec<Effect> {
         _ => None,
     };
     match selected.or_else(|| open.items.iter().rev().find_map(failed)) {
-        Some(client_id) if retry => vec![Effect::Retry { client_id }],
-        Some(client_id) => vec![Effect::Discard { client_id }],
+        Some(client_id) if retry => vec![Effect::Command(EngineCommand::Retry { client_id })],
+        Some(client_id) => vec![Effect::Command(EngineCommand::Discard { client_id })],
         None => {
             state.set_info("no failed message here");
             Vec::new()

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use client::ui::driver::draw;
+use client::ui::engine::EngineCommand;
 use client::ui::keys::KeyMap;
 use client::ui::model::{
     ConvId, ConvKind, ConvRow, EntryKind, LocalMessage, Message, OutboxItem, OutboxKind,
@@ -169,7 +170,7 @@ pub fn open_team(s: &mut AppState) -> Vec<Effect> {
     assert_eq!(
         fx,
         vec![
-            Effect::Open { conv: team() },
+            Effect::Command(EngineCommand::Open { conv: team() }),
             Effect::LoadTimeline {
                 conv: team(),
                 query: TimelineQuery::Latest { limit: 200 }
