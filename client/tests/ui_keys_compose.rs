@@ -1,0 +1,286 @@
+//! Key handling and commands through the real `update`, composing: which
+//! engine commands and requests (effects) typing, Enter, slash commands and
+//! remapped keys produce, and what the user sees change.
+
+mod ui_support;
+
+use client::ui::engine::{EngineCommand, EngineRequest};
+use client::ui::model::ConvId;
+use client::ui::state::{Action, Effect, Overlay};
+use client::ui::update::update;
+use crossterm::event::{KeyCode, KeyModifiers};
+use ui_support::*;
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+
+#[test]
+fn enter_sends_and_alt_enter_inserts_a_newline() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    typ(&mut s, "hello");
+    key(&mut s, KeyCode::Enter, KeyModifiers::ALT);
+    typ(&mut s, "world");
+    key(&mut s, KeyCode::Enter, KeyModifiers::SHIFT);
+    typ(&mut s, "!");
+    assert_eq!(s.compose.text, "hello\nworld\n!");
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(
+        fx,
+        vec![Effect::Command(EngineCommand::Send {
+            conv: team(),
+            body: "hello\nworld\n!".into()
+        })]
+    );
+    assert_eq!(s.compose.text, "");
+    // The compose box grew to three lines while the text was there.
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![],
+        "empty compose sends nothing"
+    );
+}
+
+#[test]
+fn up_in_empty_compose_edits_last_own_message() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    key(&mut s, KeyCode::Up, NONE);
+    assert_eq!(s.compose.editing, Some(315));
+    assert_eq!(s.compose.text, "fixed the build (for real)");
+    assert!(screen(&s).contains("┌ Edit message "));
+    typ(&mut s, "!");
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(
+        fx,
+        vec![Effect::Command(EngineCommand::Edit {
+            conv: team(),
+            seq: 315,
+            body: "fixed the build (for real)!".into()
+        })]
+    );
+    assert_eq!(s.compose.editing, None);
+}
+
+#[test]
+fn slash_commands_produce_engine_requests() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let run = |s: &mut client::ui::state::AppState, text: &str| {
+        typ(s, text);
+        key(s, KeyCode::Enter, NONE)
+    };
+    assert_eq!(
+        run(&mut s, "/dm bob"),
+        vec![Effect::Request(EngineRequest::CreateDirect {
+            user: "bob".into()
+        })]
+    );
+    assert_eq!(
+        run(&mut s, "/group \"Ops team\" bob carol"),
+        vec![Effect::Request(EngineRequest::CreateGroup {
+            title: "Ops team".into(),
+            members: vec!["bob".into(), "carol".into()]
+        })]
+    );
+    assert_eq!(
+        run(&mut s, "/invite dave"),
+        vec![Effect::Request(EngineRequest::Invite {
+            conv: team(),
+            users: vec!["dave".into()]
+        })]
+    );
+    assert_eq!(
+        run(&mut s, "/delete"),
+        vec![Effect::Command(EngineCommand::Redact {
+            conv: team(),
+            seq: 315
+        })]
+    );
+    assert_eq!(
+        run(&mut s, "/edit new text"),
+        vec![Effect::Command(EngineCommand::Edit {
+            conv: team(),
+            seq: 315,
+            body: "new text".into()
+        })]
+    );
+    assert_eq!(
+        run(&mut s, "/search deploy"),
+        vec![Effect::Search {
+            query: "deploy".into()
+        }]
+    );
+    assert_eq!(
+        run(&mut s, "/read"),
+        vec![Effect::Command(EngineCommand::MarkAllRead {
+            conv: ConvId::from("c3")
+        })]
+    );
+    assert_eq!(
+        run(&mut s, "/leave"),
+        vec![Effect::Request(EngineRequest::Leave { conv: team() })]
+    );
+    assert_eq!(
+        run(&mut s, "//not a command"),
+        vec![Effect::Command(EngineCommand::Send {
+            conv: team(),
+            body: "/not a command".into()
+        })]
+    );
+    assert_eq!(run(&mut s, "/quit"), vec![Effect::Quit]);
+    assert!(s.quit);
+}
+
+#[test]
+fn unknown_command_shows_an_error_and_sends_nothing() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    typ(&mut s, "/frobnicate now");
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
+    assert_eq!(
+        s.compose.text, "/frobnicate now",
+        "text kept so it can be fixed"
+    );
+    let text = screen(&s);
+    assert!(
+        text.contains("unknown command /frobnicate (see /help)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn selected_message_is_the_target_of_delete() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    // Ctrl+Up from the bottom: failed p2, pending p1, 320, 319, 318, 317, 316, 315 (own).
+    for _ in 0..8 {
+        key(&mut s, KeyCode::Up, KeyModifiers::CONTROL);
+    }
+    assert_eq!(
+        s.open.as_ref().unwrap().selected,
+        Some(client::ui::state::ItemKey::Seq(315))
+    );
+    typ(&mut s, "/delete");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::Redact {
+            conv: team(),
+            seq: 315
+        })]
+    );
+}
+
+#[test]
+fn retry_and_discard_target_the_failed_message() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    assert_eq!(
+        key(&mut s, KeyCode::Char('r'), KeyModifiers::CONTROL),
+        vec![Effect::Command(EngineCommand::Retry {
+            client_id: "p2".into()
+        })]
+    );
+    assert_eq!(
+        key(&mut s, KeyCode::Char('x'), KeyModifiers::CONTROL),
+        vec![Effect::Command(EngineCommand::Discard {
+            client_id: "p2".into()
+        })]
+    );
+}
+
+#[test]
+fn typing_is_sent_at_most_every_three_seconds() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let fx = typ(&mut s, "abc");
+    assert_eq!(
+        fx,
+        vec![Effect::Command(EngineCommand::Typing { conv: team() })]
+    );
+    update(
+        &mut s,
+        Action::Tick {
+            now_ms: DAY2 + 15 * MIN + 2_999,
+        },
+    );
+    assert_eq!(typ(&mut s, "d"), vec![]);
+    update(
+        &mut s,
+        Action::Tick {
+            now_ms: DAY2 + 15 * MIN + 3_000,
+        },
+    );
+    assert_eq!(
+        typ(&mut s, "e"),
+        vec![Effect::Command(EngineCommand::Typing { conv: team() })]
+    );
+}
+
+#[test]
+fn remapped_keys_are_used() {
+    let mut s = state(80, 24);
+    let mut cfg = std::collections::BTreeMap::new();
+    cfg.insert("switcher".to_owned(), "ctrl+p".to_owned());
+    s.keys = client::ui::keys::KeyMap::from_config(&cfg).unwrap();
+    key(&mut s, KeyCode::Char('k'), KeyModifiers::CONTROL);
+    assert_eq!(s.overlay, Overlay::None);
+    key(&mut s, KeyCode::Char('p'), KeyModifiers::CONTROL);
+    assert!(matches!(s.overlay, Overlay::Switcher { .. }));
+}
+
+#[test]
+fn a_too_long_message_is_refused_and_the_draft_kept() {
+    let mut s = state(100, 24);
+    open_team(&mut s);
+    let long = "x".repeat(16 * 1024 + 1);
+    typ(&mut s, &long[..12_000]);
+    assert!(
+        !screen(&s).contains("/16384 bytes"),
+        "no count far below the limit"
+    );
+    typ(&mut s, &long[12_000..]);
+    assert!(screen(&s).contains("16385/16384 bytes — too long"));
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(fx, vec![], "nothing is sent or queued");
+    assert_eq!(s.compose.text, long, "the draft is kept");
+    assert!(screen(&s).contains("message is 16385 bytes, the limit is 16384"));
+    // Shortened to the limit, it goes.
+    key(&mut s, KeyCode::Backspace, NONE);
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(
+        fx,
+        vec![Effect::Command(EngineCommand::Send {
+            conv: team(),
+            body: "x".repeat(16 * 1024)
+        })]
+    );
+}
+
+#[test]
+fn each_conversation_keeps_its_draft_and_drafts_are_saved_for_a_restart() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    typ(&mut s, "half a thought");
+    let fx = key(&mut s, KeyCode::Down, KeyModifiers::ALT);
+    let mut saved = client::ui::drafts::DraftMap::new();
+    saved.insert("c1".into(), "half a thought".into());
+    assert!(fx.contains(&Effect::SaveDrafts(saved.clone())), "{fx:?}");
+    assert_eq!(s.compose.text, "", "bob's conversation has no draft");
+    typ(&mut s, "for bob");
+    key(&mut s, KeyCode::Up, KeyModifiers::ALT);
+    assert_eq!(s.compose.text, "half a thought");
+    assert_eq!(s.compose.cursor, "half a thought".chars().count());
+    assert_eq!(s.drafts.get("c2").map(String::as_str), Some("for bob"));
+    // A later run starts with the saved drafts.
+    let mut t = state(80, 24);
+    t.drafts = saved;
+    open_team(&mut t);
+    assert_eq!(t.compose.text, "half a thought");
+    // Sending clears the draft on the next switch.
+    key(&mut t, KeyCode::Enter, NONE);
+    let fx = key(&mut t, KeyCode::Down, KeyModifiers::ALT);
+    assert!(
+        fx.contains(&Effect::SaveDrafts(Default::default())),
+        "{fx:?}"
+    );
+}
