@@ -86,11 +86,21 @@ fn k(code: KeyCode, mods: KeyModifiers) -> Event {
     Event::Key(KeyEvent::new(code, mods))
 }
 
-#[tokio::test]
-async fn offline_start_draws_from_the_store_and_sends_through_the_engine() {
+/// An engine whose store holds the conversation list and Team chat.
+fn team_engine() -> Arc<FakeEngine> {
     let engine = Arc::new(FakeEngine::default());
     *engine.convs.lock().unwrap() = convs();
     *engine.timeline.lock().unwrap() = team_timeline();
+    engine
+}
+
+/// Runs the loop (bell and OSC 9 on) over `keys`, then `events`, until it has
+/// drained them; returns the screen and the bytes written outside ratatui.
+async fn run_keys(
+    engine: Arc<FakeEngine>,
+    keys: Vec<Event>,
+    events: Vec<EngineEvent>,
+) -> (String, String) {
     let (ev_tx, ev_rx) = mpsc::channel(16);
     let (in_tx, in_rx) = mpsc::channel(64);
     let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
@@ -100,37 +110,17 @@ async fn offline_start_draws_from_the_store_and_sends_through_the_engine() {
         osc9: true,
         title: false,
     };
-    // Keys: open Team chat, type and send; then a message elsewhere arrives.
-    for ev in [
-        k(KeyCode::Down, KeyModifiers::ALT),
-        k(KeyCode::Char('h'), KeyModifiers::NONE),
-        k(KeyCode::Char('i'), KeyModifiers::NONE),
-        k(KeyCode::Enter, KeyModifiers::NONE),
-    ] {
+    for ev in keys {
         in_tx.send(ev).await.unwrap();
     }
-    ev_tx
-        .send(EngineEvent::NewMessage {
-            conv: ConvId::from("c3"),
-            message: Message::text(8, "carol", DAY2, "ping\x1b]0;x\x07"),
-        })
-        .await
-        .unwrap();
-    ev_tx
-        .send(EngineEvent::Connection(ConnState::Reconnecting {
-            in_ms: 2_000,
-            last_error: None,
-        }))
-        .await
-        .unwrap();
+    for ev in events {
+        ev_tx.send(ev).await.unwrap();
+    }
     let mut out = Vec::new();
-    let engine2 = engine.clone();
     let task = async {
-        run_loop(
-            &mut term, engine2, ev_rx, in_rx, &mut state, notes, &mut out,
-        )
-        .await
-        .unwrap();
+        run_loop(&mut term, engine, ev_rx, in_rx, &mut state, notes, &mut out)
+            .await
+            .unwrap();
     };
     let closer = async {
         // Let the loop drain everything, then close input: the loop ends.
@@ -138,6 +128,31 @@ async fn offline_start_draws_from_the_store_and_sends_through_the_engine() {
         drop(in_tx);
     };
     tokio::join!(task, closer);
+    let text = buffer_text(term.backend().buffer());
+    (text, String::from_utf8(out).unwrap())
+}
+
+#[tokio::test]
+async fn offline_start_draws_from_the_store_and_sends_through_the_engine() {
+    let engine = team_engine();
+    // Keys: open Team chat, type and send; then a message elsewhere arrives.
+    let keys = vec![
+        k(KeyCode::Down, KeyModifiers::ALT),
+        k(KeyCode::Char('h'), KeyModifiers::NONE),
+        k(KeyCode::Char('i'), KeyModifiers::NONE),
+        k(KeyCode::Enter, KeyModifiers::NONE),
+    ];
+    let events = vec![
+        EngineEvent::NewMessage {
+            conv: ConvId::from("c3"),
+            message: Message::text(8, "carol", DAY2, "ping\x1b]0;x\x07"),
+        },
+        EngineEvent::Connection(ConnState::Reconnecting {
+            in_ms: 2_000,
+            last_error: None,
+        }),
+    ];
+    let (text, out) = run_keys(engine.clone(), keys, events).await;
     let calls = engine.calls.lock().unwrap().clone();
     assert_eq!(
         calls[..4],
@@ -159,44 +174,12 @@ async fn offline_start_draws_from_the_store_and_sends_through_the_engine() {
         "{calls:?}"
     );
     // Bell + sanitized OSC 9 for the message in the conversation that is not open.
-    assert_eq!(
-        String::from_utf8(out).unwrap(),
-        "\x07\x1b]9;carol: carol: ping␛]0;x␇\x07"
-    );
-    let text = buffer_text(term.backend().buffer());
+    assert_eq!(out, "\x07\x1b]9;carol: carol: ping␛]0;x␇\x07");
     assert!(
         text.contains("│ ○ Reconnecting in 2s (F5: now) │ 0 queued"),
         "{text}"
     );
     assert!(text.contains("09:12 see you at 10"), "{text}");
-}
-
-/// Runs the loop over `keys` until it has drained them; returns the screen.
-async fn run_keys(engine: Arc<FakeEngine>, keys: Vec<Event>) -> String {
-    let (_ev_tx, ev_rx) = mpsc::channel(16);
-    let (in_tx, in_rx) = mpsc::channel(64);
-    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    let mut state = AppState::new("alice", "ws://127.0.0.1:7878/v1", Default::default(), true);
-    let notes = Notifications {
-        bell: false,
-        osc9: false,
-        title: false,
-    };
-    for ev in keys {
-        in_tx.send(ev).await.unwrap();
-    }
-    let mut out = Vec::new();
-    let task = async {
-        run_loop(&mut term, engine, ev_rx, in_rx, &mut state, notes, &mut out)
-            .await
-            .unwrap();
-    };
-    let closer = async {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        drop(in_tx);
-    };
-    tokio::join!(task, closer);
-    buffer_text(term.backend().buffer())
 }
 
 fn typed(text: &str) -> Vec<Event> {
@@ -222,11 +205,9 @@ fn requests(engine: &FakeEngine) -> Vec<EngineRequest> {
 
 #[tokio::test]
 async fn a_slash_command_reaches_the_engine_as_a_request_and_its_answer_shows() {
-    let engine = Arc::new(FakeEngine::default());
-    *engine.convs.lock().unwrap() = convs();
-    *engine.timeline.lock().unwrap() = team_timeline();
+    let engine = team_engine();
     *engine.reply.lock().unwrap() = Some(EngineReply::Done);
-    let text = run_keys(engine.clone(), typed("/invite bob dave")).await;
+    let (text, _) = run_keys(engine.clone(), typed("/invite bob dave"), Vec::new()).await;
     assert_eq!(
         requests(&engine),
         [EngineRequest::Invite {
@@ -239,10 +220,8 @@ async fn a_slash_command_reaches_the_engine_as_a_request_and_its_answer_shows() 
 
 #[tokio::test]
 async fn a_failed_request_shows_its_error_in_the_status_line() {
-    let engine = Arc::new(FakeEngine::default());
-    *engine.convs.lock().unwrap() = convs();
-    *engine.timeline.lock().unwrap() = team_timeline();
-    let text = run_keys(engine.clone(), typed("/leave")).await;
+    let engine = team_engine();
+    let (text, _) = run_keys(engine.clone(), typed("/leave"), Vec::new()).await;
     assert_eq!(requests(&engine), [EngineRequest::Leave { conv: team() }]);
     assert!(text.contains("leave: offline"), "{text}");
 }
