@@ -206,10 +206,15 @@ impl EngineRequest {
     /// The action the request's answer becomes (fed back to `update`).
     pub fn answer(self, reply: Result<EngineReply, String>) -> Action {
         match (self, reply) {
-            (EngineRequest::LoadOlder { conv }, reply) => Action::OlderLoaded {
-                conv,
-                error: reply.err(),
-            },
+            (EngineRequest::LoadOlder { conv }, reply) => {
+                let error = match reply {
+                    Ok(EngineReply::Done) => None,
+                    Err(e) => Some(e),
+                    // Still an answer: the spinner stops, the mistake shows.
+                    Ok(other) => Some(wrong_reply(&other, "LoadOlder")),
+                };
+                Action::OlderLoaded { conv, error }
+            }
             (
                 EngineRequest::CreateDirect { .. } | EngineRequest::CreateGroup { .. },
                 Ok(EngineReply::Conv(conv)),
@@ -226,9 +231,7 @@ impl EngineRequest {
             (EngineRequest::Invite { .. }, Err(e)) => Action::Error(format!("invite: {e}")),
             (EngineRequest::Leave { .. }, Err(e)) => Action::Error(format!("leave: {e}")),
             // Only a wrong `EnginePort` implementation gets here.
-            (request, Ok(reply)) => {
-                Action::Error(format!("engine answered {reply:?} to {request:?}"))
-            }
+            (request, Ok(reply)) => Action::Error(wrong_reply(&reply, &format!("{request:?}"))),
         }
     }
 }
@@ -263,4 +266,106 @@ pub enum EngineEvent {
     /// Notifications were dropped while the UI was busy: re-read everything.
     Lagged,
     Error(String),
+}
+
+fn wrong_reply(reply: &EngineReply, request: &str) -> String {
+    format!("engine answered {reply:?} to {request}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c1() -> ConvId {
+        ConvId::from("c1")
+    }
+
+    #[test]
+    fn each_answer_becomes_the_action_the_user_sees() {
+        let invite = EngineRequest::Invite {
+            conv: c1(),
+            users: vec!["bob".into(), "dave".into()],
+        };
+        assert_eq!(
+            invite.clone().answer(Ok(EngineReply::Done)),
+            Action::Info("invited bob, dave".into())
+        );
+        assert_eq!(
+            invite.answer(Err("not_found".into())),
+            Action::Error("invite: not_found".into())
+        );
+        let leave = EngineRequest::Leave { conv: c1() };
+        assert_eq!(
+            leave.clone().answer(Ok(EngineReply::Done)),
+            Action::Info("left the conversation".into())
+        );
+        assert_eq!(
+            leave.answer(Err("offline".into())),
+            Action::Error("leave: offline".into())
+        );
+        let dm = EngineRequest::CreateDirect { user: "bob".into() };
+        assert_eq!(
+            dm.clone().answer(Ok(EngineReply::Conv(c1()))),
+            Action::Opened(c1())
+        );
+        assert_eq!(
+            dm.answer(Err("no user bob".into())),
+            Action::Error("no user bob".into())
+        );
+        let older = EngineRequest::LoadOlder { conv: c1() };
+        assert_eq!(
+            older.clone().answer(Ok(EngineReply::Done)),
+            Action::OlderLoaded {
+                conv: c1(),
+                error: None
+            }
+        );
+        assert_eq!(
+            older.clone().answer(Ok(EngineReply::Conv(c1()))),
+            Action::OlderLoaded {
+                conv: c1(),
+                error: Some("engine answered Conv(ConvId(\"c1\")) to LoadOlder".into())
+            }
+        );
+        assert_eq!(
+            older.answer(Err("offline".into())),
+            Action::OlderLoaded {
+                conv: c1(),
+                error: Some("offline".into())
+            }
+        );
+    }
+
+    #[test]
+    fn a_reply_of_the_wrong_kind_is_an_error_not_a_guess() {
+        let group = EngineRequest::CreateGroup {
+            title: "team".into(),
+            members: vec!["bob".into()],
+        };
+        assert_eq!(
+            group.answer(Ok(EngineReply::Done)),
+            Action::Error(
+                "engine answered Done to CreateGroup { title: \"team\", members: [\"bob\"] }"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn commands_that_change_the_outbox_or_the_list_say_so() {
+        let send = EngineCommand::Send {
+            conv: c1(),
+            body: "hi".into(),
+        };
+        assert!(send.changes_outbox() && !send.changes_list());
+        assert_eq!(send.label(), "send");
+        let all = EngineCommand::MarkAllRead { conv: c1() };
+        assert!(all.changes_list() && !all.changes_outbox());
+        let read = EngineCommand::MarkRead { conv: c1(), seq: 3 };
+        assert!(!read.changes_list() && !read.changes_outbox());
+        assert_eq!(
+            EngineCommand::Redact { conv: c1(), seq: 3 }.label(),
+            "delete"
+        );
+    }
 }
