@@ -271,3 +271,66 @@ fn window_title_cannot_be_broken_out_of() {
     let s = String::from_utf8(out.clone()).unwrap();
     assert_eq!(s, "\x1b]2;␛]0;t␇Evil␍␊<U+009D>room\x07");
 }
+
+/// Markdown that tries to smuggle escapes: in a code block, its language
+/// tag, link text, link targets (`javascript:`, an OSC 8 terminator, ESC and
+/// BEL inside a URL), inline code and a bare URL.
+const HOSTILE_MD: [&str; 6] = [
+    "```rust\x1b]8;;http://evil\x07\nfn x() { \"\x1b[2J\" } // \x1b]52;c;ZXZpbA==\x07\n\t\u{9b}31m\n```",
+    "[\x1b]0;title\x07click](javascript:alert(1)) and [ok](https://a.example/\x1b]8;;x\x07)",
+    "<https://b.example/\x1b\\> https://c.example/x\x1bq `\x1b[5m` **\u{202E}bold**",
+    "[t](https://d.example/\x07) [m](mailto:x@e.example) [f](file:///etc/passwd)",
+    "> quote \x1b]8;;https://e.example\x1b\\fake\x1b]8;;\x1b\\\n- item \x08\x7f",
+    "```\x1b]8;;https://f.example\x1b\\\nplain \x1b\\ block\n```",
+];
+
+fn markdown_state(bodies: &[&str]) -> AppState {
+    let mut s = state(100, 40);
+    open_team(&mut s);
+    let items: Vec<TimelineItem> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            TimelineItem::Message(text_message(
+                313 + i as u64,
+                "bob",
+                DAY2 + i as i64 * 60_000,
+                b,
+            ))
+        })
+        .collect();
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: ConvId::from("c1"),
+            query: TimelineQuery::Latest { limit: 200 },
+            total: items.len() as u64,
+            items,
+        },
+    );
+    s
+}
+
+#[test]
+fn hostile_markdown_leaks_no_control_byte() {
+    let s = markdown_state(&HOSTILE_MD);
+    let bytes = terminal_bytes(&s);
+    assert!(!bytes.contains(&0x07), "BEL written");
+    let text = assert_only_own_sequences(&bytes);
+    for visible in [
+        "┌─ rust␛]8;;http://evil␇",
+        "␛[2J",
+        "␛]52;c;ZXZpbA==␇",
+        "<U+009B>31m",
+        // A javascript: link is shown as typed, never as a link.
+        "[␛]0;title␇click](javascript:alert(1))",
+        "fake␛]8;;␛\\",
+        "␈␡",
+        "[f](file:///etc/passwd)",
+    ] {
+        assert!(
+            text.contains(visible),
+            "missing visible replacement {visible:?} in {text}"
+        );
+    }
+}

@@ -10,19 +10,24 @@
 //! - [`state`], [`update`], [`commands`], [`scroll`], [`navigate`], [`read_state`]: the state machine.
 //! - [`drafts`]: unsent text per conversation, kept across restarts.
 //! - [`layout`], [`render`], [`timeline`], [`overlay`], [`style`]: drawing.
+//! - [`markdown`], [`highlight`], [`body_layout`]: message bodies as markdown
+//!   with highlighted code blocks and links (parsed once per body, cached).
 //! - [`keys`]: remappable key bindings.
 //! - [`notify`]: bell, OSC 9 and window title (sanitized).
 //! - [`terminal`]: raw mode / alternate screen / panic hook.
 //! - [`engine`]: the engine trait; `engine_sync_core` implements it for `sync_core::Client`.
 
+pub mod body_layout;
 pub mod commands;
 pub mod drafts;
 pub mod driver;
 pub mod engine;
 #[cfg(feature = "wired")]
 mod engine_sync_core;
+pub mod highlight;
 pub mod keys;
 pub mod layout;
+pub mod markdown;
 pub mod model;
 pub mod navigate;
 pub mod notify;

@@ -13,7 +13,7 @@ use super::model::{
 };
 use super::state::{ItemKey, ScrollPos};
 use super::style::{dim, sender_style};
-use crate::sanitize::{for_terminal, for_terminal_multiline};
+use crate::sanitize::for_terminal;
 
 /// Width of the time gutter in front of message lines ("18:02 ").
 const GUTTER: usize = 6;
@@ -171,7 +171,7 @@ fn message_lines(
             dim(ctx.colors).add_modifier(Modifier::ITALIC),
         ))]
     } else {
-        body_lines(m.body.as_deref().unwrap_or(""), width)
+        body_lines(m.body.as_deref().unwrap_or(""), width, ctx.colors)
     };
     let mut marks = Vec::new();
     if m.edited && !m.redacted {
@@ -207,7 +207,7 @@ fn pending_lines(
                     sender_style(ctx.user, ctx.colors),
                 )));
             }
-            body_lines(p.body.as_deref().unwrap_or(""), width)
+            body_lines(p.body.as_deref().unwrap_or(""), width, ctx.colors)
         }
         OutboxKind::Edit { target } => vec![Line::from(Span::styled(
             format!("✎ edit of #{target}"),
@@ -272,13 +272,11 @@ fn item_ts(item: &TimelineItem) -> Option<i64> {
     }
 }
 
-fn body_lines(body: &str, width: usize) -> Vec<Line<'static>> {
-    let clean = for_terminal_multiline(body);
-    let mut lines = Vec::new();
-    for para in clean.split('\n') {
-        lines.extend(wrap(para, width - GUTTER).into_iter().map(Line::from));
-    }
-    lines
+/// A message body as markdown (parsed once per body text, cached), laid out
+/// in the columns right of the gutter.
+fn body_lines(body: &str, width: usize, colors: bool) -> Vec<Line<'static>> {
+    let doc = super::markdown::doc(body);
+    super::body_layout::layout(&doc, width - GUTTER, colors).lines
 }
 
 /// Appends marks ("(edited)", "✗ failed…") to the last line, or on a new line if they don't fit.
