@@ -334,3 +334,74 @@ fn hostile_markdown_leaks_no_control_byte() {
         );
     }
 }
+
+/// Removes well-formed OSC 8 sequences (`ESC ] 8 ; ; URL ESC \`), returning
+/// the rest and the targets opened, in order (an empty one closes a link).
+fn strip_osc8(bytes: &[u8]) -> (Vec<u8>, Vec<String>) {
+    let mut rest = Vec::new();
+    let mut targets = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"\x1b]8;;") {
+            let from = i + 5;
+            let end = bytes[from..]
+                .windows(2)
+                .position(|w| w == b"\x1b\\")
+                .map(|p| from + p)
+                .expect("an OSC 8 sequence is terminated by ST");
+            let url = String::from_utf8(bytes[from..end].to_vec()).unwrap();
+            assert!(
+                url.bytes().all(|b| (0x21..=0x7e).contains(&b)),
+                "OSC 8 target with a non-printable byte: {url:?}"
+            );
+            targets.push(url);
+            i = end + 2;
+        } else {
+            rest.push(bytes[i]);
+            i += 1;
+        }
+    }
+    (rest, targets)
+}
+
+#[test]
+fn osc8_is_emitted_only_for_http_https_and_mailto() {
+    let mut s = markdown_state(&[
+        "[docs](https://docs.example/a) [mail](mailto:ops@example.com) http://plain.example/x",
+        "[js](javascript:alert(1)) [file](file:///etc/passwd) [data](data:text/html,x) \
+         [ftp](ftp://f.example) [esc](https://e.example/\x1b]8;;x) [bel](https://b.example/\x07)",
+    ]);
+    s.hyperlinks = true;
+    let bytes = terminal_bytes(&s);
+    let (rest, targets) = strip_osc8(&bytes);
+    // Opened and closed, in reading order. A target with ESC or BEL is no
+    // markdown link at all: its text shows as typed, and the bare-URL rule
+    // links only the printable part before the control character.
+    let opened: Vec<&str> = targets
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert_eq!(
+        opened,
+        vec![
+            "https://docs.example/a",
+            "mailto:ops@example.com",
+            "http://plain.example/x",
+            "https://e.example/",
+            "https://b.example/"
+        ]
+    );
+    assert_eq!(
+        targets.iter().filter(|t| t.is_empty()).count(),
+        5,
+        "every link closed"
+    );
+    let text = assert_only_own_sequences(&rest);
+    assert!(text.contains("[js](javascript:alert(1))"), "{text}");
+    assert!(text.contains("[esc](https://e.example/␛]8;;x)"), "{text}");
+    // Off (the default in tests and for TERM=dumb): no OSC 8 at all.
+    s.hyperlinks = false;
+    let (_, none) = strip_osc8(&terminal_bytes(&s));
+    assert!(none.is_empty(), "{none:?}");
+}

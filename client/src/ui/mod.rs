@@ -11,7 +11,8 @@
 //! - [`drafts`]: unsent text per conversation, kept across restarts.
 //! - [`layout`], [`render`], [`timeline`], [`overlay`], [`style`]: drawing.
 //! - [`markdown`], [`highlight`], [`body_layout`]: message bodies as markdown
-//!   with highlighted code blocks and links (parsed once per body, cached).
+//!   with highlighted code blocks and links (parsed once per body, cached);
+//!   [`hyperlink`]: OSC 8 over link text.
 //! - [`keys`]: remappable key bindings.
 //! - [`notify`]: bell, OSC 9 and window title (sanitized).
 //! - [`terminal`]: raw mode / alternate screen / panic hook.
@@ -25,6 +26,7 @@ pub mod engine;
 #[cfg(feature = "wired")]
 mod engine_sync_core;
 pub mod highlight;
+pub mod hyperlink;
 pub mod keys;
 pub mod layout;
 pub mod markdown;
@@ -54,6 +56,8 @@ pub struct TuiOptions {
     pub bell: bool,
     /// Send OSC 9 desktop notifications for those messages.
     pub osc9: bool,
+    /// Emit OSC 8 hyperlinks over link text (config `hyperlinks`, resolved).
+    pub hyperlinks: bool,
     /// Logs in with a typed password: on first use (see `login_now`) and when
     /// the server ends the session.
     pub login: Option<engine::LoginHook>,
@@ -94,6 +98,7 @@ pub async fn run_with<E: engine::Engine>(
     let input = terminal::spawn_input_reader();
     let mut state = state::AppState::new(&opts.user, &opts.server, opts.keys.clone(), opts.colors);
     state.login = opts.login.clone();
+    state.hyperlinks = opts.hyperlinks;
     state.account = opts.account.clone();
     if let Some(path) = &opts.drafts_file {
         state.drafts = drafts::load(path)?;

@@ -23,6 +23,8 @@ pub struct AppState {
     pub server: String,
     pub keys: KeyMap,
     pub colors: bool,
+    /// Emit OSC 8 hyperlinks over link text (the driver writes them).
+    pub hyperlinks: bool,
     pub conn: ConnState,
     /// Outbox rows not yet acknowledged (shown in the status bar).
     pub queued: usize,
@@ -373,6 +375,7 @@ impl AppState {
             server: server.to_owned(),
             keys,
             colors,
+            hyperlinks: false,
             conn: ConnState::Offline,
             queued: 0,
             convs: Vec::new(),

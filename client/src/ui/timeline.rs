@@ -38,12 +38,32 @@ pub struct LayoutCtx<'a> {
     pub seen_up_to: Seq,
 }
 
+/// A link's text on one line of an item: `line` indexes the item's lines,
+/// `col`/`width` are columns on that line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineLink {
+    pub line: usize,
+    pub col: usize,
+    pub width: usize,
+    pub url: String,
+}
+
 /// The lines of item `idx`, including the separators that precede it (day
 /// change, "new messages", sender header), which depend on item `idx - 1`.
 pub fn item_lines(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> Vec<Line<'static>> {
+    item_layout(items, idx, ctx).0
+}
+
+/// [`item_lines`] and where link text sits on them.
+pub fn item_layout(
+    items: &[TimelineItem],
+    idx: usize,
+    ctx: &LayoutCtx<'_>,
+) -> (Vec<Line<'static>>, Vec<LineLink>) {
     let mut out = Vec::new();
+    let mut links = Vec::new();
     let Some(item) = items.get(idx) else {
-        return out;
+        return (out, links);
     };
     let prev = idx.checked_sub(1).and_then(|i| items.get(i));
     let width = usize::from(ctx.width).max(GUTTER + 8);
@@ -102,16 +122,16 @@ pub fn item_lines(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> Ve
                 };
                 out.push(centered(" new messages ", '─', width, style));
             }
-            message_lines(m, prev, width, ctx, &mut out);
+            message_lines(m, prev, width, ctx, &mut out, &mut links);
         }
-        TimelineItem::Pending(p) => pending_lines(p, prev, width, ctx, &mut out),
+        TimelineItem::Pending(p) => pending_lines(p, prev, width, ctx, &mut out, &mut links),
     }
     if selected {
         for line in &mut out[start..] {
             *line = std::mem::take(line).patch_style(Style::new().add_modifier(Modifier::REVERSED));
         }
     }
-    out
+    (out, links)
 }
 
 fn message_lines(
@@ -120,6 +140,7 @@ fn message_lines(
     width: usize,
     ctx: &LayoutCtx<'_>,
     out: &mut Vec<Line<'static>>,
+    links: &mut Vec<LineLink>,
 ) {
     let sender = for_terminal(&m.sender).into_owned();
     let time = format_time(m.ts);
@@ -171,7 +192,13 @@ fn message_lines(
             dim(ctx.colors).add_modifier(Modifier::ITALIC),
         ))]
     } else {
-        body_lines(m.body.as_deref().unwrap_or(""), width, ctx.colors)
+        body_lines(
+            m.body.as_deref().unwrap_or(""),
+            width,
+            ctx.colors,
+            out.len(),
+            links,
+        )
     };
     let mut marks = Vec::new();
     if m.edited && !m.redacted {
@@ -197,6 +224,7 @@ fn pending_lines(
     width: usize,
     ctx: &LayoutCtx<'_>,
     out: &mut Vec<Line<'static>>,
+    links: &mut Vec<LineLink>,
 ) {
     let time = format_time(p.created_ts);
     let mut lines = match p.kind {
@@ -207,7 +235,13 @@ fn pending_lines(
                     sender_style(ctx.user, ctx.colors),
                 )));
             }
-            body_lines(p.body.as_deref().unwrap_or(""), width, ctx.colors)
+            body_lines(
+                p.body.as_deref().unwrap_or(""),
+                width,
+                ctx.colors,
+                out.len(),
+                links,
+            )
         }
         OutboxKind::Edit { target } => vec![Line::from(Span::styled(
             format!("✎ edit of #{target}"),
@@ -274,9 +308,25 @@ fn item_ts(item: &TimelineItem) -> Option<i64> {
 
 /// A message body as markdown (parsed once per body text, cached), laid out
 /// in the columns right of the gutter.
-fn body_lines(body: &str, width: usize, colors: bool) -> Vec<Line<'static>> {
+/// Links are recorded for lines placed from `first_line` on, after the gutter.
+fn body_lines(
+    body: &str,
+    width: usize,
+    colors: bool,
+    first_line: usize,
+    links: &mut Vec<LineLink>,
+) -> Vec<Line<'static>> {
     let doc = super::markdown::doc(body);
-    super::body_layout::layout(&doc, width - GUTTER, colors).lines
+    let laid = super::body_layout::layout(&doc, width - GUTTER, colors);
+    links.extend(laid.links.iter().filter_map(|l| {
+        Some(LineLink {
+            line: first_line + l.line,
+            col: GUTTER + l.col,
+            width: l.width,
+            url: doc.links.get(l.link)?.clone(),
+        })
+    }));
+    laid.lines
 }
 
 /// Appends marks ("(edited)", "✗ failed…") to the last line, or on a new line if they don't fit.
@@ -419,6 +469,8 @@ pub struct Visible {
     pub top_reached: bool,
     /// Index of the newest item (partly) on screen.
     pub bottom_index: Option<usize>,
+    /// Link text on screen: `line` indexes `lines`.
+    pub links: Vec<LineLink>,
 }
 
 /// Lays out only the items needed to fill `height` rows ending at `scroll`.
@@ -433,20 +485,22 @@ pub fn visible(
             lines: Vec::new(),
             top_reached: true,
             bottom_index: None,
+            links: Vec::new(),
         };
     };
-    let mut chunks: Vec<Vec<Line<'static>>> = Vec::new();
+    let mut chunks: Vec<(Vec<Line<'static>>, Vec<LineLink>)> = Vec::new();
     let mut count = 0;
     let mut idx = anchor;
     let mut top_reached = false;
     loop {
-        let mut lines = item_lines(items, idx, ctx);
+        let (mut lines, mut links) = item_layout(items, idx, ctx);
         if idx == anchor {
             let keep = lines.len().saturating_sub(below).max(1);
             lines.truncate(keep);
+            links.retain(|l| l.line < keep);
         }
         count += lines.len();
-        chunks.push(lines);
+        chunks.push((lines, links));
         if idx == 0 {
             top_reached = true;
             break;
@@ -456,13 +510,28 @@ pub fn visible(
         }
         idx -= 1;
     }
-    let mut lines: Vec<Line<'static>> = chunks.into_iter().rev().flatten().collect();
+    let mut lines: Vec<Line<'static>> = Vec::with_capacity(count);
+    let mut links = Vec::new();
+    for (chunk, chunk_links) in chunks.into_iter().rev() {
+        let base = lines.len();
+        links.extend(chunk_links.into_iter().map(|l| LineLink {
+            line: base + l.line,
+            ..l
+        }));
+        lines.extend(chunk);
+    }
     if lines.len() > height {
-        lines.drain(..lines.len() - height);
+        let cut = lines.len() - height;
+        lines.drain(..cut);
+        links.retain(|l| l.line >= cut);
+        for l in &mut links {
+            l.line -= cut;
+        }
     }
     Visible {
         lines,
         top_reached,
         bottom_index: Some(anchor),
+        links,
     }
 }
