@@ -119,6 +119,12 @@ where
             }
             let effects = update(state, action);
             for fx in effects {
+                if let Effect::External(x) = fx {
+                    if let Some(back) = super::external::run(terminal, x, out)? {
+                        let _ = action_tx.send(back);
+                    }
+                    continue;
+                }
                 apply(state, &engine, fx, &action_tx, notes, out, &mut dirty)?;
             }
         }
@@ -450,6 +456,8 @@ fn apply<E: Engine>(
             }
         }
         Effect::Quit => state.quit = true,
+        // Carried out by `run_loop`, which holds the terminal.
+        Effect::External(_) => {}
         Effect::SaveDrafts(drafts) => {
             if let Some(path) = &state.drafts_file
                 && let Err(e) = super::drafts::save(path, &drafts)

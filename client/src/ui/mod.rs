@@ -13,18 +13,22 @@
 //! - [`markdown`], [`highlight`], [`body_layout`]: message bodies as markdown
 //!   with highlighted code blocks and links (parsed once per body, cached);
 //!   [`hyperlink`]: OSC 8 over link text.
-//! - [`keys`]: remappable key bindings.
+//! - [`keys`]: remappable key bindings; [`compose_tools`]: grapheme-aware
+//!   compose editing, `/code`, preview, links and code-view keys.
+//! - [`external`]: `$EDITOR`, `$PAGER`, the URL opener and OSC 52.
 //! - [`notify`]: bell, OSC 9 and window title (sanitized).
 //! - [`terminal`]: raw mode / alternate screen / panic hook.
 //! - [`engine`]: the engine trait; `engine_sync_core` implements it for `sync_core::Client`.
 
 pub mod body_layout;
 pub mod commands;
+pub mod compose_tools;
 pub mod drafts;
 pub mod driver;
 pub mod engine;
 #[cfg(feature = "wired")]
 mod engine_sync_core;
+pub mod external;
 pub mod highlight;
 pub mod hyperlink;
 pub mod keys;

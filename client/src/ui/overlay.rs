@@ -34,6 +34,16 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
     };
     match &mut state.overlay {
         Overlay::None => Vec::new(),
+        Overlay::Links { .. } => super::compose_tools::links_key(state, ev, action),
+        Overlay::Preview => {
+            if matches!(
+                action,
+                Some(KeyAction::Cancel | KeyAction::Preview | KeyAction::Send)
+            ) {
+                state.overlay = Overlay::None;
+            }
+            Vec::new()
+        }
         Overlay::Login {
             password,
             error,
@@ -281,6 +291,10 @@ fn popup(area: Rect, w: u16, h: u16) -> Rect {
 pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
     match &state.overlay {
         Overlay::None => {}
+        Overlay::Links { urls, selected } => {
+            super::compose_tools::render_links(state, area, buf, urls, *selected)
+        }
+        Overlay::Preview => super::compose_tools::render_preview(state, area, buf),
         Overlay::Login {
             password,
             error,

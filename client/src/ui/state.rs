@@ -205,6 +205,13 @@ pub enum Overlay {
         /// (conversations searched fully, conversations).
         coverage: (usize, usize),
     },
+    /// The links of a message: Enter opens one, `c` copies it.
+    Links {
+        urls: Vec<String>,
+        selected: usize,
+    },
+    /// The draft as it will be shown once sent.
+    Preview,
 }
 
 impl Overlay {
@@ -225,6 +232,9 @@ impl Overlay {
 #[allow(clippy::large_enum_variant)]
 pub enum Action {
     Key(KeyEvent),
+    /// The external editor exited: the edited text, or why the draft is
+    /// unchanged.
+    EditorDone(Result<String, String>),
     /// The server wants an invite code to register (its message).
     NeedsInvite(String),
     /// The answer to `Effect::Passwd` / `Effect::Logout`.
@@ -282,6 +292,9 @@ pub enum Action {
 /// Requests to the engine (or the terminal) produced by `update`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
+    /// Something outside the TUI: an editor, a pager, the URL opener, the
+    /// clipboard (the driver suspends the screen where needed).
+    External(super::external::External),
     /// Skip the rest of the reconnect backoff.
     ReconnectNow,
     /// Write the drafts file (after a conversation switch).
