@@ -430,16 +430,8 @@ fn truncate(s: &str, width: usize) -> String {
     if s.width() <= width {
         return s.to_owned();
     }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if w + cw + 1 > width {
-            break;
-        }
-        out.push(c);
-        w += cw;
-    }
+    // By grapheme: an emoji sequence is kept whole or cut whole.
+    let mut out = super::body_layout::clip(s, width.saturating_sub(1));
     out.push('…');
     out
 }
