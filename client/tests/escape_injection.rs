@@ -287,27 +287,7 @@ const HOSTILE_MD: [&str; 6] = [
 fn markdown_state(bodies: &[&str]) -> AppState {
     let mut s = state(100, 40);
     open_team(&mut s);
-    let items: Vec<TimelineItem> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            TimelineItem::Message(text_message(
-                313 + i as u64,
-                "bob",
-                DAY2 + i as i64 * 60_000,
-                b,
-            ))
-        })
-        .collect();
-    update(
-        &mut s,
-        Action::Timeline {
-            conv: ConvId::from("c1"),
-            query: TimelineQuery::Latest { limit: 200 },
-            total: items.len() as u64,
-            items,
-        },
-    );
+    show_bodies(&mut s, DAY2, bodies);
     s
 }
 

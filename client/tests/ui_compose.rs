@@ -6,7 +6,6 @@
 mod ui_support;
 
 use client::ui::external::External;
-use client::ui::model::{TimelineItem, TimelineQuery, text_message};
 use client::ui::state::{Action, AppState, Effect, Overlay};
 use client::ui::update::update;
 use crossterm::event::{KeyCode, KeyModifiers};
@@ -19,28 +18,7 @@ const CTRL: KeyModifiers = KeyModifiers::CONTROL;
 fn with_messages(bodies: &[&str]) -> AppState {
     let mut s = state(80, 24);
     open_team(&mut s);
-    let items: Vec<TimelineItem> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            TimelineItem::Message(text_message(
-                313 + i as u64,
-                "bob",
-                DAY2 + i as i64 * MIN,
-                b,
-            ))
-        })
-        .collect();
-    let total = items.len() as u64;
-    update(
-        &mut s,
-        Action::Timeline {
-            conv: team(),
-            query: TimelineQuery::Latest { limit: 200 },
-            items,
-            total,
-        },
-    );
+    show_bodies(&mut s, DAY2, bodies);
     s
 }
 

@@ -6,9 +6,7 @@
 mod ui_support;
 
 use client::ui::driver::draw;
-use client::ui::model::{TimelineItem, TimelineQuery, text_message};
-use client::ui::state::{Action, AppState};
-use client::ui::update::update;
+use client::ui::state::AppState;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -20,28 +18,7 @@ fn show(w: u16, h: u16, colors: bool, bodies: &[&str]) -> AppState {
     let mut s = state(w, h);
     s.colors = colors;
     open_team(&mut s);
-    let items: Vec<TimelineItem> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            TimelineItem::Message(text_message(
-                313 + i as u64,
-                "bob",
-                DAY1 + i as i64 * MIN,
-                b,
-            ))
-        })
-        .collect();
-    let total = items.len() as u64;
-    update(
-        &mut s,
-        Action::Timeline {
-            conv: team(),
-            query: TimelineQuery::Latest { limit: 200 },
-            items,
-            total,
-        },
-    );
+    show_bodies(&mut s, DAY1, bodies);
     s
 }
 

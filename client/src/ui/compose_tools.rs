@@ -16,6 +16,7 @@ use super::external::External;
 use super::keys::KeyAction;
 use super::markdown::{Doc, doc};
 use super::model::TimelineItem;
+use super::overlay::popup;
 use super::state::{AppState, Effect, ItemKey, Overlay};
 use super::style::{dim, highlight};
 use crate::sanitize::for_terminal;
@@ -215,17 +216,6 @@ pub fn links_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>) 
         _ => {}
     }
     Vec::new()
-}
-
-fn popup(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    )
 }
 
 /// The links overlay.

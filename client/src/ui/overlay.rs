@@ -274,7 +274,7 @@ pub fn switcher_matches(state: &AppState, query: &str) -> Vec<usize> {
 }
 
 /// A centred popup rectangle.
-fn popup(area: Rect, w: u16, h: u16) -> Rect {
+pub(super) fn popup(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect::new(
