@@ -325,8 +325,8 @@ pub fn plain_markdown(body: &str) -> Vec<String> {
                 out.push(s);
             }
             DocLine::CodeHead { .. } => {}
-            DocLine::Code { prefix, runs } => {
-                let code: String = runs.iter().map(|(_, t)| t.as_str()).collect();
+            DocLine::Code { prefix, block, row } => {
+                let code = &d.code_blocks[*block].lines[*row];
                 out.push(format!("{prefix}    {code}").trim_end().to_owned());
             }
         }

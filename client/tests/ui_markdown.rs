@@ -141,3 +141,27 @@ fn no_color_code_blocks_use_bold_and_dim_only() {
     // Without colour, inline code keeps its backticks.
     find(&buf, "`inline` and em");
 }
+
+#[test]
+fn rows_below_the_screen_are_never_highlighted() {
+    let mut block = String::from("```rust\n");
+    for i in 0..300 {
+        block.push_str(&format!("let v{i} = {i};\n"));
+    }
+    block.push_str("```");
+    let mut s = show(80, 24, true, &[&block, "after the block"]);
+    // Scroll to the top: the block's first rows are on screen.
+    key(
+        &mut s,
+        crossterm::event::KeyCode::Home,
+        crossterm::event::KeyModifiers::NONE,
+    );
+    let buf = buffer(&s);
+    let (x, y) = find(&buf, "let v0 = 0;");
+    assert_eq!(buf[(x, y)].fg, Color::Magenta, "on screen: highlighted");
+    let shown = buffer_text(&buf).matches("let v").count();
+    let doc = client::ui::markdown::doc(&block);
+    let done = doc.code_blocks[0].highlighted();
+    assert!(shown > 5, "{shown}");
+    assert_eq!(done, shown, "only the rows on screen were highlighted");
+}

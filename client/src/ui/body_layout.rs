@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
+use super::highlight::HlClass;
 use super::markdown::{CODE, Doc, DocLine, EM, Inline, LINK, NOTE, STRIKE, STRONG};
 use super::style::dim;
 
@@ -21,11 +22,85 @@ pub struct LinkMark {
     pub link: usize,
 }
 
+/// A code line on a laid-out body: `line` indexes [`BodyLines::lines`],
+/// `doc_line` the [`Doc`]'s lines. Laid out plain; [`highlight_row`] colours
+/// it once it is known to be on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeRow {
+    pub line: usize,
+    pub doc_line: usize,
+}
+
 /// A body laid out at a width.
 #[derive(Debug, Default)]
 pub struct BodyLines {
     pub lines: Vec<Line<'static>>,
     pub links: Vec<LinkMark>,
+    pub code_rows: Vec<CodeRow>,
+}
+
+impl BodyLines {
+    /// Highlights every code row (for views that show a whole body).
+    pub fn highlight_all(&mut self, doc: &Doc, width: usize, colors: bool) {
+        for r in &self.code_rows {
+            if let Some(spans) = highlight_row(doc, r.doc_line, width, colors) {
+                self.lines[r.line].spans = spans;
+            }
+        }
+    }
+}
+
+/// The spans of code line `doc_line` of `doc`, highlighted, laid out as
+/// [`layout`] lays it out at `width` (None if it is not a code line).
+pub fn highlight_row(
+    doc: &Doc,
+    doc_line: usize,
+    width: usize,
+    colors: bool,
+) -> Option<Vec<Span<'static>>> {
+    let DocLine::Code { prefix, block, row } = doc.lines.get(doc_line)? else {
+        return None;
+    };
+    let runs = doc.code_blocks.get(*block)?.runs(*row);
+    Some(code_line(prefix, &runs, width.max(4), colors))
+}
+
+/// A code line: prefix, border, the runs clipped to the width with `…`.
+fn code_line(
+    prefix: &str,
+    runs: &[(HlClass, String)],
+    width: usize,
+    colors: bool,
+) -> Vec<Span<'static>> {
+    let mut spans = vec![
+        Span::styled(prefix.to_owned(), dim(colors)),
+        Span::styled("│ ", border(colors)),
+    ];
+    let avail = width.saturating_sub(prefix.width() + 2);
+    let total: usize = runs.iter().map(|(_, t)| t.width()).sum();
+    if total <= avail {
+        spans.extend(
+            runs.iter()
+                .map(|(c, t)| Span::styled(t.clone(), c.style(colors))),
+        );
+        return spans;
+    }
+    // Clip to avail - 1 columns, then a visible ellipsis.
+    let mut room = avail.saturating_sub(1);
+    for (c, t) in runs {
+        if room == 0 {
+            break;
+        }
+        let part = clip(t, room);
+        room -= part.width();
+        let done = part.len() < t.len();
+        spans.push(Span::styled(part, c.style(colors)));
+        if done {
+            break;
+        }
+    }
+    spans.push(Span::styled("…", border(colors)));
+    spans
 }
 
 /// The style of link text.
@@ -66,7 +141,7 @@ fn border(colors: bool) -> Style {
 pub fn layout(doc: &Doc, width: usize, colors: bool) -> BodyLines {
     let width = width.max(4);
     let mut out = BodyLines::default();
-    for line in &doc.lines {
+    for (doc_line, line) in doc.lines.iter().enumerate() {
         match line {
             DocLine::Blank => out.lines.push(Line::default()),
             DocLine::Prose {
@@ -86,36 +161,20 @@ pub fn layout(doc: &Doc, width: usize, colors: bool) -> BodyLines {
                     Span::styled(label, border(colors)),
                 ]));
             }
-            DocLine::Code { prefix, runs } => {
-                let mut spans = vec![
-                    Span::styled(prefix.clone(), dim(colors)),
-                    Span::styled("│ ", border(colors)),
-                ];
-                let avail = width.saturating_sub(prefix.width() + 2);
-                let total: usize = runs.iter().map(|(_, t)| t.width()).sum();
-                if total <= avail {
-                    spans.extend(
-                        runs.iter()
-                            .map(|(c, t)| Span::styled(t.clone(), c.style(colors))),
-                    );
-                } else {
-                    // Clip to avail - 1 columns, then a visible ellipsis.
-                    let mut room = avail.saturating_sub(1);
-                    for (c, t) in runs {
-                        if room == 0 {
-                            break;
-                        }
-                        let part = clip(t, room);
-                        room -= part.width();
-                        let done = part.len() < t.len();
-                        spans.push(Span::styled(part, c.style(colors)));
-                        if done {
-                            break;
-                        }
-                    }
-                    spans.push(Span::styled("…", border(colors)));
-                }
-                out.lines.push(Line::from(spans));
+            DocLine::Code { prefix, block, row } => {
+                let text = doc
+                    .code_blocks
+                    .get(*block)
+                    .and_then(|b| b.lines.get(*row))
+                    .cloned()
+                    .unwrap_or_default();
+                out.code_rows.push(CodeRow {
+                    line: out.lines.len(),
+                    doc_line,
+                });
+                let plain = [(HlClass::Plain, text)];
+                out.lines
+                    .push(Line::from(code_line(prefix, &plain, width, colors)));
             }
         }
     }

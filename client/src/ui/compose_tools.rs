@@ -267,7 +267,9 @@ pub fn render_preview(state: &AppState, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(rect);
     block.render(rect, buf);
     let d = doc(&state.compose.text);
-    let laid = super::body_layout::layout(&d, usize::from(inner.width), state.colors);
+    let width = usize::from(inner.width);
+    let mut laid = super::body_layout::layout(&d, width, state.colors);
+    laid.highlight_all(&d, width, state.colors);
     Paragraph::new(laid.lines).render(inner, buf);
 }
 

@@ -137,45 +137,93 @@ fn class_of(stack: &ScopeStack) -> HlClass {
 /// Highlights `lines` (sanitized, no newlines) as `lang`. Unknown languages
 /// and grammar errors give plain lines with the same text.
 pub fn highlight(lang: &str, lines: &[String]) -> Vec<HlLine> {
-    let plain = || {
-        lines
-            .iter()
-            .map(|l| vec![(HlClass::Plain, l.clone())])
-            .collect()
-    };
-    let Some(syntax) = syntax_for(lang) else {
-        return plain();
-    };
-    let set = syntaxes();
-    let mut state = ParseState::new(syntax);
-    let mut stack = ScopeStack::new();
-    let mut out = Vec::with_capacity(lines.len());
-    let mut buf = String::new();
-    for line in lines {
-        buf.clear();
-        buf.push_str(line);
-        buf.push('\n');
-        let Ok(ops) = state.parse_line(&buf, set) else {
-            return plain();
-        };
-        let mut runs: HlLine = Vec::new();
-        let mut at = 0;
-        for (pos, op) in ops {
-            let pos = pos.min(line.len());
-            if pos > at {
-                push_run(&mut runs, class_of(&stack), &line[at..pos]);
-                at = pos;
-            }
-            if stack.apply(&op).is_err() {
-                return plain();
-            }
+    let mut inc = Incremental::new(lang);
+    (0..lines.len()).map(|n| inc.line(lines, n)).collect()
+}
+
+/// Highlighting of one block on demand: line `n` needs lines `0..n` parsed
+/// (grammars carry state from line to line), never the lines after it. So
+/// rows below the screen are never highlighted.
+#[derive(Debug, Clone)]
+pub struct Incremental {
+    syntax: Option<&'static SyntaxReference>,
+    state: Option<(ParseState, ScopeStack)>,
+    done: Vec<HlLine>,
+}
+
+impl Incremental {
+    pub fn new(lang: &str) -> Incremental {
+        let syntax = syntax_for(lang);
+        Incremental {
+            syntax,
+            state: syntax.map(|s| (ParseState::new(s), ScopeStack::new())),
+            done: Vec::new(),
         }
-        if at < line.len() {
-            push_run(&mut runs, class_of(&stack), &line[at..]);
-        }
-        out.push(runs);
     }
-    out
+
+    /// How many lines have been highlighted so far.
+    pub fn highlighted(&self) -> usize {
+        self.done.len()
+    }
+
+    /// The runs of line `n` of `lines` (plain when out of range, for an
+    /// unknown language or after a grammar error).
+    pub fn line(&mut self, lines: &[String], n: usize) -> HlLine {
+        let plain = |n: usize| {
+            lines
+                .get(n)
+                .map(|l| vec![(HlClass::Plain, l.clone())])
+                .unwrap_or_default()
+        };
+        if self.syntax.is_none() || n >= lines.len() {
+            return plain(n);
+        }
+        let set = syntaxes();
+        let mut buf = String::new();
+        while self.done.len() <= n {
+            let line = &lines[self.done.len()];
+            let runs = match self.state.as_mut() {
+                Some((state, stack)) => parse_line(state, stack, set, line, &mut buf),
+                None => None,
+            };
+            match runs {
+                Some(r) => self.done.push(r),
+                None => {
+                    // A grammar error: the rest of the block is plain.
+                    self.state = None;
+                    self.done.push(plain(self.done.len()));
+                }
+            }
+        }
+        self.done[n].clone()
+    }
+}
+
+fn parse_line(
+    state: &mut ParseState,
+    stack: &mut ScopeStack,
+    set: &SyntaxSet,
+    line: &str,
+    buf: &mut String,
+) -> Option<HlLine> {
+    buf.clear();
+    buf.push_str(line);
+    buf.push('\n');
+    let ops = state.parse_line(buf, set).ok()?;
+    let mut runs: HlLine = Vec::new();
+    let mut at = 0;
+    for (pos, op) in ops {
+        let pos = pos.min(line.len());
+        if pos > at {
+            push_run(&mut runs, class_of(stack), &line[at..pos]);
+            at = pos;
+        }
+        stack.apply(&op).ok()?;
+    }
+    if at < line.len() {
+        push_run(&mut runs, class_of(stack), &line[at..]);
+    }
+    Some(runs)
 }
 
 fn push_run(runs: &mut HlLine, class: HlClass, text: &str) {
@@ -211,6 +259,17 @@ mod tests {
             .map(|l| l.iter().map(|(_, t)| t.as_str()).collect())
             .collect();
         assert_eq!(joined, lines);
+    }
+
+    #[test]
+    fn incremental_highlights_only_up_to_the_line_asked_for() {
+        let lines: Vec<String> = (0..100).map(|i| format!("let x{i} = {i};")).collect();
+        let mut inc = Incremental::new("rs");
+        let l5 = inc.line(&lines, 5);
+        assert_eq!(inc.highlighted(), 6);
+        assert_eq!(l5[0], (HlClass::Keyword, "let".to_owned()));
+        assert_eq!(inc.line(&lines, 2), highlight("rust", &lines)[2]);
+        assert_eq!(inc.highlighted(), 6);
     }
 
     #[test]

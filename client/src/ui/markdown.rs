@@ -27,7 +27,7 @@ use std::rc::Rc;
 use pulldown_cmark::{CodeBlockKind, Event, LinkType, Options, Parser, Tag, TagEnd};
 use unicode_width::UnicodeWidthStr;
 
-use super::highlight::{HlLine, highlight};
+use super::highlight::{HlLine, Incremental};
 use crate::sanitize::for_terminal;
 
 /// Inline attribute bits.
@@ -63,23 +63,39 @@ pub enum DocLine {
         prefix: String,
         lang: String,
     },
-    /// One line of a code block: never wrapped, clipped with `…`.
+    /// Line `row` of code block `block`: never wrapped, clipped with `…`;
+    /// highlighted only when drawn ([`CodeBlock::runs`]).
     Code {
         prefix: String,
-        runs: HlLine,
+        block: usize,
+        row: usize,
     },
     Blank,
 }
 
-/// A code block's sanitized source, for the full-width / pager view.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A code block: its language tag and sanitized lines (also what the pager
+/// shows), highlighted on demand.
+#[derive(Debug)]
 pub struct CodeBlock {
     pub lang: String,
     pub lines: Vec<String>,
+    hl: RefCell<Incremental>,
+}
+
+impl CodeBlock {
+    /// The highlighted runs of line `row` (parsing the lines above it once).
+    pub fn runs(&self, row: usize) -> HlLine {
+        self.hl.borrow_mut().line(&self.lines, row)
+    }
+
+    /// How many lines have been highlighted so far.
+    pub fn highlighted(&self) -> usize {
+        self.hl.borrow().highlighted()
+    }
 }
 
 /// A parsed body.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Doc {
     pub lines: Vec<DocLine>,
     /// Link targets (allowed schemes only, printable ASCII), in order.
@@ -484,13 +500,16 @@ impl Builder<'_> {
             prefix: prefix.clone(),
             lang: lang.clone(),
         });
-        for runs in highlight(&lang, &lines) {
+        let block = self.doc.code_blocks.len();
+        for row in 0..lines.len() {
             self.doc.lines.push(DocLine::Code {
                 prefix: prefix.clone(),
-                runs,
+                block,
+                row,
             });
         }
-        self.doc.code_blocks.push(CodeBlock { lang, lines });
+        let hl = RefCell::new(Incremental::new(&lang));
+        self.doc.code_blocks.push(CodeBlock { lang, lines, hl });
     }
 }
 
@@ -573,9 +592,8 @@ mod tests {
                     format!("{prefix}{body}")
                 }
                 DocLine::CodeHead { prefix, lang } => format!("{prefix}```{lang}"),
-                DocLine::Code { prefix, runs } => {
-                    let body: String = runs.iter().map(|(_, t)| t.as_str()).collect();
-                    format!("{prefix}{body}")
+                DocLine::Code { prefix, block, row } => {
+                    format!("{prefix}{}", d.code_blocks[*block].lines[*row])
                 }
                 DocLine::Blank => String::new(),
             })

@@ -48,23 +48,48 @@ pub struct LineLink {
     pub url: String,
 }
 
-/// The lines of item `idx`, including the separators that precede it (day
-/// change, "new messages", sender header), which depend on item `idx - 1`.
-pub fn item_lines(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> Vec<Line<'static>> {
-    item_layout(items, idx, ctx).0
+/// A code line of an item, laid out plain: `line` indexes the item's lines,
+/// `doc_line` the body's parsed lines. [`visible`] highlights the ones on
+/// screen, so rows off screen are never highlighted.
+#[derive(Debug, Clone)]
+pub struct CodeLine {
+    pub line: usize,
+    pub doc: std::rc::Rc<super::markdown::Doc>,
+    pub doc_line: usize,
 }
 
-/// [`item_lines`] and where link text sits on them.
-pub fn item_layout(
-    items: &[TimelineItem],
-    idx: usize,
-    ctx: &LayoutCtx<'_>,
-) -> (Vec<Line<'static>>, Vec<LineLink>) {
-    let mut out = Vec::new();
-    let mut links = Vec::new();
+/// An item's lines, where link text sits on them, and its code lines.
+#[derive(Debug, Default)]
+pub struct ItemLayout {
+    pub lines: Vec<Line<'static>>,
+    pub links: Vec<LineLink>,
+    pub code: Vec<CodeLine>,
+}
+
+/// The lines of item `idx`, including the separators that precede it (day
+/// change, "new messages", sender header), which depend on item `idx - 1`.
+/// Code lines are plain here (enough for heights and scrolling).
+pub fn item_lines(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> Vec<Line<'static>> {
+    item_layout(items, idx, ctx).lines
+}
+
+/// The columns a body gets right of the gutter.
+fn body_width(ctx: &LayoutCtx<'_>) -> usize {
+    usize::from(ctx.width).max(GUTTER + 8) - GUTTER
+}
+
+/// [`item_lines`] with link positions and code lines.
+pub fn item_layout(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> ItemLayout {
+    let mut lay = ItemLayout::default();
     let Some(item) = items.get(idx) else {
-        return (out, links);
+        return lay;
     };
+    let ItemLayout {
+        lines: out,
+        links,
+        code,
+    } = &mut lay;
+    let mut extra = (links, code);
     let prev = idx.checked_sub(1).and_then(|i| items.get(i));
     let width = usize::from(ctx.width).max(GUTTER + 8);
     let selected = ctx.selected.is_some_and(|k| *k == ItemKey::of(item));
@@ -122,17 +147,20 @@ pub fn item_layout(
                 };
                 out.push(centered(" new messages ", '─', width, style));
             }
-            message_lines(m, prev, width, ctx, &mut out, &mut links);
+            message_lines(m, prev, width, ctx, out, &mut extra);
         }
-        TimelineItem::Pending(p) => pending_lines(p, prev, width, ctx, &mut out, &mut links),
+        TimelineItem::Pending(p) => pending_lines(p, prev, width, ctx, out, &mut extra),
     }
     if selected {
         for line in &mut out[start..] {
             *line = std::mem::take(line).patch_style(Style::new().add_modifier(Modifier::REVERSED));
         }
     }
-    (out, links)
+    lay
 }
+
+/// Where `body_lines` records link text and code lines.
+type Extra<'a> = (&'a mut Vec<LineLink>, &'a mut Vec<CodeLine>);
 
 fn message_lines(
     m: &LocalMessage,
@@ -140,7 +168,7 @@ fn message_lines(
     width: usize,
     ctx: &LayoutCtx<'_>,
     out: &mut Vec<Line<'static>>,
-    links: &mut Vec<LineLink>,
+    extra: &mut Extra<'_>,
 ) {
     let sender = for_terminal(&m.sender).into_owned();
     let time = format_time(m.ts);
@@ -197,7 +225,7 @@ fn message_lines(
             width,
             ctx.colors,
             out.len(),
-            links,
+            extra,
         )
     };
     let mut marks = Vec::new();
@@ -224,7 +252,7 @@ fn pending_lines(
     width: usize,
     ctx: &LayoutCtx<'_>,
     out: &mut Vec<Line<'static>>,
-    links: &mut Vec<LineLink>,
+    extra: &mut Extra<'_>,
 ) {
     let time = format_time(p.created_ts);
     let mut lines = match p.kind {
@@ -240,7 +268,7 @@ fn pending_lines(
                 width,
                 ctx.colors,
                 out.len(),
-                links,
+                extra,
             )
         }
         OutboxKind::Edit { target } => vec![Line::from(Span::styled(
@@ -308,13 +336,14 @@ fn item_ts(item: &TimelineItem) -> Option<i64> {
 
 /// A message body as markdown (parsed once per body text, cached), laid out
 /// in the columns right of the gutter.
-/// Links are recorded for lines placed from `first_line` on, after the gutter.
+/// Links and code lines are recorded for lines placed from `first_line` on,
+/// after the gutter.
 fn body_lines(
     body: &str,
     width: usize,
     colors: bool,
     first_line: usize,
-    links: &mut Vec<LineLink>,
+    (links, code): &mut Extra<'_>,
 ) -> Vec<Line<'static>> {
     let doc = super::markdown::doc(body);
     let laid = super::body_layout::layout(&doc, width - GUTTER, colors);
@@ -325,6 +354,11 @@ fn body_lines(
             width: l.width,
             url: doc.links.get(l.link)?.clone(),
         })
+    }));
+    code.extend(laid.code_rows.iter().map(|r| CodeLine {
+        line: first_line + r.line,
+        doc: doc.clone(),
+        doc_line: r.doc_line,
     }));
     laid.lines
 }
@@ -488,19 +522,20 @@ pub fn visible(
             links: Vec::new(),
         };
     };
-    let mut chunks: Vec<(Vec<Line<'static>>, Vec<LineLink>)> = Vec::new();
+    let mut chunks: Vec<ItemLayout> = Vec::new();
     let mut count = 0;
     let mut idx = anchor;
     let mut top_reached = false;
     loop {
-        let (mut lines, mut links) = item_layout(items, idx, ctx);
+        let mut lay = item_layout(items, idx, ctx);
         if idx == anchor {
-            let keep = lines.len().saturating_sub(below).max(1);
-            lines.truncate(keep);
-            links.retain(|l| l.line < keep);
+            let keep = lay.lines.len().saturating_sub(below).max(1);
+            lay.lines.truncate(keep);
+            lay.links.retain(|l| l.line < keep);
+            lay.code.retain(|c| c.line < keep);
         }
-        count += lines.len();
-        chunks.push((lines, links));
+        count += lay.lines.len();
+        chunks.push(lay);
         if idx == 0 {
             top_reached = true;
             break;
@@ -512,20 +547,34 @@ pub fn visible(
     }
     let mut lines: Vec<Line<'static>> = Vec::with_capacity(count);
     let mut links = Vec::new();
-    for (chunk, chunk_links) in chunks.into_iter().rev() {
+    let mut code = Vec::new();
+    for chunk in chunks.into_iter().rev() {
         let base = lines.len();
-        links.extend(chunk_links.into_iter().map(|l| LineLink {
+        links.extend(chunk.links.into_iter().map(|l| LineLink {
             line: base + l.line,
             ..l
         }));
-        lines.extend(chunk);
+        code.extend(chunk.code.into_iter().map(|c| CodeLine {
+            line: base + c.line,
+            ..c
+        }));
+        lines.extend(chunk.lines);
     }
-    if lines.len() > height {
-        let cut = lines.len() - height;
+    let cut = lines.len().saturating_sub(height);
+    if cut > 0 {
         lines.drain(..cut);
         links.retain(|l| l.line >= cut);
         for l in &mut links {
             l.line -= cut;
+        }
+    }
+    // Only now, with the rows on screen known, are code lines highlighted.
+    for c in code.iter().filter(|c| c.line >= cut) {
+        let spans =
+            super::body_layout::highlight_row(&c.doc, c.doc_line, body_width(ctx), ctx.colors);
+        if let (Some(spans), Some(line)) = (spans, lines.get_mut(c.line - cut)) {
+            let gutter = line.spans.first().cloned();
+            line.spans = gutter.into_iter().chain(spans).collect();
         }
     }
     Visible {
