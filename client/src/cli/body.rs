@@ -71,14 +71,7 @@ fn check_lang(lang: &str) -> Result<()> {
     Ok(())
 }
 
-/// Wraps `content` in a fence longer than any backtick run inside it, so
-/// the content can't close it early. Its last newline is the fence's.
-pub fn fence(content: &str, lang: &str) -> String {
-    let content = content.strip_suffix('\n').unwrap_or(content);
-    let longest = content.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let ticks = "`".repeat(longest.max(2) + 1);
-    format!("{ticks}{lang}\n{content}\n{ticks}")
-}
+pub use crate::ui::markdown::fence;
 
 /// The fence language for a file: from its extension (empty when unknown).
 pub fn lang_for_path(path: &Path) -> String {

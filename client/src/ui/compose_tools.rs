@@ -174,10 +174,7 @@ pub fn code_command(text: &str) -> Option<Result<String, String>> {
                 .into(),
         ));
     }
-    let longest = rest.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let ticks = "`".repeat(longest.max(2) + 1);
-    let rest = rest.strip_suffix('\n').unwrap_or(rest);
-    Some(Ok(format!("{ticks}{lang}\n{rest}\n{ticks}")))
+    Some(Ok(super::markdown::fence(rest, lang)))
 }
 
 /// Keys in the links overlay: Up/Down pick, Enter opens, `c` copies.

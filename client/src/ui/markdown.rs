@@ -513,6 +513,15 @@ impl Builder<'_> {
     }
 }
 
+/// Wraps `content` in a fence longer than any backtick run inside it, so
+/// the content can't close it early. Its last newline is the fence's.
+pub fn fence(content: &str, lang: &str) -> String {
+    let content = content.strip_suffix('\n').unwrap_or(content);
+    let longest = content.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let ticks = "`".repeat(longest.max(2) + 1);
+    format!("{ticks}{lang}\n{content}\n{ticks}")
+}
+
 /// Tabs become spaces to the next multiple of 4 (a tab would otherwise be
 /// shown as the visible `␉`, and its width is the terminal's guess).
 pub fn expand_tabs(line: &str) -> String {
