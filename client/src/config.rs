@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 /// [keys]          # action = "key", see the TUI's key map
 /// quit = "ctrl+q"
 /// colors = true  # false: no colours (so does the NO_COLOR env var)
+/// hyperlinks = "auto"  # OSC 8 links: "auto" (by $TERM), "on" or "off"
 /// [notifications]
 /// bell = true
 /// osc9 = false
@@ -36,6 +37,9 @@ pub struct Config {
     /// Colours on (default) or off.
     #[serde(default = "yes")]
     pub colors: bool,
+    /// OSC 8 hyperlinks in the TUI.
+    #[serde(default)]
+    pub hyperlinks: crate::ui::hyperlink::Hyperlinks,
     /// How new messages are announced.
     #[serde(default)]
     pub notifications: Notifications,
@@ -74,6 +78,7 @@ impl Default for Config {
             ca_file: None,
             keys: BTreeMap::new(),
             colors: true,
+            hyperlinks: Default::default(),
             notifications: Notifications::default(),
         }
     }

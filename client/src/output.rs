@@ -259,6 +259,84 @@ pub fn item_line(item: &TimelineItem) -> String {
     }
 }
 
+/// Continuation lines of a body in `convo show` start in this column.
+const BODY_INDENT: &str = "        ";
+
+/// Text of one timeline item for `convo show`: like [`item_line`], but a text
+/// body keeps its lines. Rendered from markdown plainly (emphasis markers
+/// dropped, inline code in backticks, links as text and target, code blocks
+/// indented four more columns, no colour), or with `raw` exactly as sent
+/// (sanitized). Continuation lines are indented under the first.
+pub fn item_text(item: &TimelineItem, raw: bool) -> String {
+    let TimelineItem::Message(m) = item else {
+        return item_line(item);
+    };
+    if m.kind.as_str() != "text" || m.redacted {
+        return item_line(item);
+    }
+    let body = m.body.as_deref().unwrap_or("");
+    let lines: Vec<String> = if raw {
+        crate::sanitize::for_terminal_multiline(body)
+            .split('\n')
+            .map(str::to_owned)
+            .collect()
+    } else {
+        plain_markdown(body)
+    };
+    let mut out = format!("#{:<5} {}:", m.seq, safe(&m.sender));
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(BODY_INDENT);
+        } else if !line.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(line);
+    }
+    if m.edited {
+        out.push_str(" (edited)");
+    }
+    out
+}
+
+/// A body's markdown as plain lines (the TUI's parse, without styles).
+pub fn plain_markdown(body: &str) -> Vec<String> {
+    use crate::ui::markdown::{CODE, DocLine, doc};
+    let d = doc(body);
+    let mut out = Vec::new();
+    // A body that opens with a code block starts it on its own line.
+    if matches!(d.lines.first(), Some(DocLine::CodeHead { .. })) {
+        out.push(String::new());
+    }
+    for line in &d.lines {
+        match line {
+            DocLine::Blank => out.push(String::new()),
+            DocLine::Prose { prefix, spans, .. } => {
+                let mut s = prefix.clone();
+                for span in spans {
+                    if span.attrs & CODE != 0 {
+                        s.push('`');
+                        s.push_str(&span.text);
+                        s.push('`');
+                    } else {
+                        s.push_str(&span.text);
+                    }
+                }
+                out.push(s);
+            }
+            DocLine::CodeHead { .. } => {}
+            DocLine::Code { prefix, block, row } => {
+                let code = &d.code_blocks[*block].lines[*row];
+                out.push(format!("{prefix}    {code}").trim_end().to_owned());
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(String::new());
+    }
+    out
+}
+
 /// Prints `value` as one JSON line on stdout.
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     let line = serde_json::to_string(value)?;

@@ -271,3 +271,117 @@ fn window_title_cannot_be_broken_out_of() {
     let s = String::from_utf8(out.clone()).unwrap();
     assert_eq!(s, "\x1b]2;␛]0;t␇Evil␍␊<U+009D>room\x07");
 }
+
+/// Markdown that tries to smuggle escapes: in a code block, its language
+/// tag, link text, link targets (`javascript:`, an OSC 8 terminator, ESC and
+/// BEL inside a URL), inline code and a bare URL.
+const HOSTILE_MD: [&str; 6] = [
+    "```rust\x1b]8;;http://evil\x07\nfn x() { \"\x1b[2J\" } // \x1b]52;c;ZXZpbA==\x07\n\t\u{9b}31m\n```",
+    "[\x1b]0;title\x07click](javascript:alert(1)) and [ok](https://a.example/\x1b]8;;x\x07)",
+    "<https://b.example/\x1b\\> https://c.example/x\x1bq `\x1b[5m` **\u{202E}bold**",
+    "[t](https://d.example/\x07) [m](mailto:x@e.example) [f](file:///etc/passwd)",
+    "> quote \x1b]8;;https://e.example\x1b\\fake\x1b]8;;\x1b\\\n- item \x08\x7f",
+    "```\x1b]8;;https://f.example\x1b\\\nplain \x1b\\ block\n```",
+];
+
+fn markdown_state(bodies: &[&str]) -> AppState {
+    let mut s = state(100, 40);
+    open_team(&mut s);
+    show_bodies(&mut s, DAY2, bodies);
+    s
+}
+
+#[test]
+fn hostile_markdown_leaks_no_control_byte() {
+    let s = markdown_state(&HOSTILE_MD);
+    let bytes = terminal_bytes(&s);
+    assert!(!bytes.contains(&0x07), "BEL written");
+    let text = assert_only_own_sequences(&bytes);
+    for visible in [
+        "┌─ rust␛]8;;http://evil␇",
+        "␛[2J",
+        "␛]52;c;ZXZpbA==␇",
+        "<U+009B>31m",
+        // A javascript: link is shown as typed, never as a link.
+        "[␛]0;title␇click](javascript:alert(1))",
+        "fake␛]8;;␛\\",
+        "␈␡",
+        "[f](file:///etc/passwd)",
+    ] {
+        assert!(
+            text.contains(visible),
+            "missing visible replacement {visible:?} in {text}"
+        );
+    }
+}
+
+/// Removes well-formed OSC 8 sequences (`ESC ] 8 ; ; URL ESC \`), returning
+/// the rest and the targets opened, in order (an empty one closes a link).
+fn strip_osc8(bytes: &[u8]) -> (Vec<u8>, Vec<String>) {
+    let mut rest = Vec::new();
+    let mut targets = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"\x1b]8;;") {
+            let from = i + 5;
+            let end = bytes[from..]
+                .windows(2)
+                .position(|w| w == b"\x1b\\")
+                .map(|p| from + p)
+                .expect("an OSC 8 sequence is terminated by ST");
+            let url = String::from_utf8(bytes[from..end].to_vec()).unwrap();
+            assert!(
+                url.bytes().all(|b| (0x21..=0x7e).contains(&b)),
+                "OSC 8 target with a non-printable byte: {url:?}"
+            );
+            targets.push(url);
+            i = end + 2;
+        } else {
+            rest.push(bytes[i]);
+            i += 1;
+        }
+    }
+    (rest, targets)
+}
+
+#[test]
+fn osc8_is_emitted_only_for_http_https_and_mailto() {
+    let mut s = markdown_state(&[
+        "[docs](https://docs.example/a) [mail](mailto:ops@example.com) http://plain.example/x",
+        "[js](javascript:alert(1)) [file](file:///etc/passwd) [data](data:text/html,x) \
+         [ftp](ftp://f.example) [esc](https://e.example/\x1b]8;;x) [bel](https://b.example/\x07)",
+    ]);
+    s.hyperlinks = true;
+    let bytes = terminal_bytes(&s);
+    let (rest, targets) = strip_osc8(&bytes);
+    // Opened and closed, in reading order. A target with ESC or BEL is no
+    // markdown link at all: its text shows as typed, and the bare-URL rule
+    // links only the printable part before the control character.
+    let opened: Vec<&str> = targets
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert_eq!(
+        opened,
+        vec![
+            "https://docs.example/a",
+            "mailto:ops@example.com",
+            "http://plain.example/x",
+            "https://e.example/",
+            "https://b.example/"
+        ]
+    );
+    assert_eq!(
+        targets.iter().filter(|t| t.is_empty()).count(),
+        5,
+        "every link closed"
+    );
+    let text = assert_only_own_sequences(&rest);
+    assert!(text.contains("[js](javascript:alert(1))"), "{text}");
+    assert!(text.contains("[esc](https://e.example/␛]8;;x)"), "{text}");
+    // Off (the default in tests and for TERM=dumb): no OSC 8 at all.
+    s.hyperlinks = false;
+    let (_, none) = strip_osc8(&terminal_bytes(&s));
+    assert!(none.is_empty(), "{none:?}");
+}

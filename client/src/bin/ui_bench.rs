@@ -6,6 +6,9 @@
 //! 2. Render time of a frame of a 100,000-message timeline vs a 40-message
 //!    one (a ratio near 1 shows only visible rows are laid out).
 //! 3. RSS after opening that cache (goal: under 100 MB).
+//! 4. Code blocks (`code_rows`): the 100,000-message frame with a 30-line
+//!    Rust block in every third message, next to the plain one, and the
+//!    first highlight of a 500-line block.
 //!
 //! The cache is built once under the system temp dir and reused. A smaller
 //! cache for slow machines: `-- --messages 200000` (the biggest conversation
@@ -25,6 +28,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sync_core::store::{Batch, ConvRecord, RangeSet, SeqRange, SqliteStore, Store, Write};
+
+#[path = "ui_bench/code_rows.rs"]
+mod code_rows;
 
 const CONVS: u64 = 1_000;
 const BIG_CONV: u64 = 100_000;
@@ -152,7 +158,15 @@ fn bench_render(quick: bool) -> anyhow::Result<()> {
         us(t_scroll),
         ratio(t_scroll, t_small)
     );
-    Ok(())
+    let mut code = app();
+    open_with(
+        &mut code,
+        "c1",
+        code_rows::code_items(BIG_CONV, body, sender, T0),
+    );
+    code_rows::bench(frames, t_big, code, |s, n, step| {
+        time_frames(s, n, |s| step(s))
+    })
 }
 
 fn us(d: Duration) -> f64 {

@@ -107,7 +107,7 @@ fn coverage(items: &[TimelineItem]) -> (usize, bool, Option<u64>) {
 
 /// `convo show TARGET [--limit N] [--json]`: loads pages (newest missing
 /// stretch first) only as far as needed to show the newest N messages.
-pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()> {
+pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool, raw: bool) -> Result<()> {
     let (client, _events) = ctx.open()?;
     let offline = match go_online(ctx, &client).await {
         Ok(_) => None,
@@ -158,10 +158,16 @@ pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool) -> Result<()>
         }
     }
     client.stop().await;
-    print_items(ctx, &conv, &items, json)
+    print_items(ctx, &conv, &items, json, raw)
 }
 
-fn print_items(ctx: &Ctx, conv: &ConvId, items: &[TimelineItem], json: bool) -> Result<()> {
+fn print_items(
+    ctx: &Ctx,
+    conv: &ConvId,
+    items: &[TimelineItem],
+    json: bool,
+    raw: bool,
+) -> Result<()> {
     if json {
         // Holes the store could not fill (offline, refused) are explicit items.
         let out = items
@@ -179,7 +185,7 @@ fn print_items(ctx: &Ctx, conv: &ConvId, items: &[TimelineItem], json: bool) -> 
         return print_json(&out);
     }
     for it in items {
-        println!("{}", output::item_line(it));
+        println!("{}", output::item_text(it, raw));
     }
     Ok(())
 }

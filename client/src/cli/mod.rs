@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 error (one line on stderr), 2 usage error (clap).
 
 mod account;
+mod body;
 mod convs;
 mod messages;
 mod session;
@@ -103,8 +104,15 @@ pub enum Command {
     Send {
         /// Conversation id, group title, or @user (creates the direct conversation).
         target: String,
-        /// Message text.
-        text: String,
+        /// Message text; `-` reads it from stdin.
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        text: Option<String>,
+        /// Wrap the text in a code block tagged LANG (e.g. rust, text).
+        #[arg(long, value_name = "LANG")]
+        code: Option<String>,
+        /// Send a file as a code block, the language from its extension.
+        #[arg(long, value_name = "PATH")]
+        file: Option<std::path::PathBuf>,
         /// Queue it and exit; it goes out on the next connection.
         #[arg(long)]
         no_wait: bool,
@@ -117,8 +125,11 @@ pub enum Command {
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10000))]
         limit: u32,
         /// One JSON array on stdout.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "raw")]
         json: bool,
+        /// Bodies exactly as sent (sanitized), not rendered as markdown.
+        #[arg(long)]
+        raw: bool,
     },
     /// Stream new messages (all conversations, or TARGET) until interrupted.
     Tail {
@@ -224,13 +235,19 @@ async fn dispatch(
         Some(Command::Send {
             target,
             text,
+            code,
+            file,
             no_wait,
-        }) => messages::send(ctx, &target, &text, no_wait).await,
+        }) => {
+            let body = body::read_body(text.as_deref(), code.as_deref(), file.as_deref())?;
+            messages::send(ctx, &target, &body, no_wait).await
+        }
         Some(Command::Show {
             target,
             limit,
             json,
-        }) => messages::show(ctx, &target, limit, json).await,
+            raw,
+        }) => messages::show(ctx, &target, limit, json, raw).await,
         Some(Command::Tail {
             target,
             json,

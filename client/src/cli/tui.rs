@@ -66,6 +66,10 @@ pub async fn run(ctx: &Ctx, local_peers: Option<crate::ui::engine::LocalPeers>) 
         server: ctx.server()?.to_owned(),
         keys,
         colors: ctx.config.use_colors(),
+        hyperlinks: ctx
+            .config
+            .hyperlinks
+            .enabled(std::env::var("TERM").ok().as_deref()),
         bell: ctx.config.notifications.bell,
         osc9: ctx.config.notifications.osc9,
         login,

@@ -28,7 +28,7 @@ pub enum Command {
 }
 
 /// Every command with its usage, for the help overlay.
-pub const USAGE: [(&str, &str); 13] = [
+pub const USAGE: [(&str, &str); 14] = [
     ("/dm USER", "open or start a direct conversation"),
     (
         "/group TITLE USER…",
@@ -39,6 +39,10 @@ pub const USAGE: [(&str, &str); 13] = [
     ("/edit [TEXT]", "edit the selected or last own message"),
     ("/delete", "delete the selected or last own message"),
     ("/search TEXT", "search all local messages"),
+    (
+        "/code LANG",
+        "fence the lines after it as a LANG code block",
+    ),
     ("/read", "mark every conversation read"),
     ("/login", "log in (when started without a session)"),
     ("/passwd", "change your password (other devices log out)"),

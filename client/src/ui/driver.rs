@@ -120,6 +120,12 @@ where
             }
             let effects = update(state, action);
             for fx in effects {
+                if let Effect::External(x) = fx {
+                    if let Some(back) = super::external::run(terminal, x, out)? {
+                        let _ = action_tx.send(back);
+                    }
+                    continue;
+                }
                 apply(state, &engine, fx, &action_tx, notes, out, &mut dirty)?;
             }
         }
@@ -137,14 +143,30 @@ where
     B: Backend,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    terminal.draw(|f| {
+    let mut cursor = None;
+    let mut links = Vec::new();
+    let frame = terminal.draw(|f| {
         let view = View { state };
         let area = f.area();
         f.render_widget(&view, area);
-        if let Some(p) = view.cursor(area) {
+        cursor = view.cursor(area);
+        if let Some(p) = cursor {
             f.set_cursor_position(p);
         }
+        if state.hyperlinks {
+            links = super::render::timeline_links(state, area);
+        }
     })?;
+    // OSC 8 goes around cells already drawn, outside ratatui's diff.
+    let cells = super::hyperlink::link_cells(frame.buffer, &links);
+    if !cells.is_empty() {
+        let backend = terminal.backend_mut();
+        backend.draw(cells.iter().map(|(x, y, c)| (*x, *y, c)))?;
+        if let Some(p) = cursor {
+            backend.set_cursor_position(p)?;
+        }
+        backend.flush()?;
+    }
     Ok(())
 }
 
@@ -383,6 +405,8 @@ fn apply<E: EnginePort>(
             }
         }
         Effect::Quit => state.quit = true,
+        // Carried out by `run_loop`, which holds the terminal.
+        Effect::External(_) => {}
         Effect::SaveDrafts(drafts) => {
             if let Some(path) = &state.drafts_file
                 && let Err(e) = super::drafts::save(path, &drafts)

@@ -29,13 +29,38 @@ pub enum KeyAction {
     Discard,
     Cancel,
     ReconnectNow,
+    // Compose box editing.
+    CursorLeft,
+    CursorRight,
+    LineStart,
+    LineEnd,
+    DeleteBack,
+    DeleteForward,
+    ClearCompose,
+    /// Open the draft in $VISUAL / $EDITOR.
+    Editor,
+    /// Show the draft rendered.
+    Preview,
+    /// List the links of the selected message.
+    Links,
+    /// Show the selected message's code blocks in $PAGER.
+    ViewCode,
 }
 
 impl KeyAction {
     /// Every action, in help-overlay order.
-    pub const ALL: [KeyAction; 19] = [
+    pub const ALL: [KeyAction; 30] = [
         KeyAction::Send,
         KeyAction::Newline,
+        KeyAction::Editor,
+        KeyAction::Preview,
+        KeyAction::CursorLeft,
+        KeyAction::CursorRight,
+        KeyAction::LineStart,
+        KeyAction::LineEnd,
+        KeyAction::DeleteBack,
+        KeyAction::DeleteForward,
+        KeyAction::ClearCompose,
         KeyAction::EditLast,
         KeyAction::Switcher,
         KeyAction::PrevConv,
@@ -49,6 +74,8 @@ impl KeyAction {
         KeyAction::SelectDown,
         KeyAction::Retry,
         KeyAction::Discard,
+        KeyAction::Links,
+        KeyAction::ViewCode,
         KeyAction::Cancel,
         KeyAction::ReconnectNow,
         KeyAction::Help,
@@ -77,6 +104,17 @@ impl KeyAction {
             KeyAction::Discard => "discard",
             KeyAction::Cancel => "cancel",
             KeyAction::ReconnectNow => "reconnect",
+            KeyAction::CursorLeft => "cursor_left",
+            KeyAction::CursorRight => "cursor_right",
+            KeyAction::LineStart => "line_start",
+            KeyAction::LineEnd => "line_end",
+            KeyAction::DeleteBack => "delete_back",
+            KeyAction::DeleteForward => "delete_forward",
+            KeyAction::ClearCompose => "clear_compose",
+            KeyAction::Editor => "editor",
+            KeyAction::Preview => "preview",
+            KeyAction::Links => "links",
+            KeyAction::ViewCode => "view_code",
         }
     }
 
@@ -102,6 +140,17 @@ impl KeyAction {
             KeyAction::Discard => "discard failed message",
             KeyAction::Cancel => "close overlay / cancel edit",
             KeyAction::ReconnectNow => "reconnect now (while reconnecting)",
+            KeyAction::CursorLeft => "cursor left (one character)",
+            KeyAction::CursorRight => "cursor right (one character)",
+            KeyAction::LineStart => "cursor to start of draft",
+            KeyAction::LineEnd => "cursor to end of draft",
+            KeyAction::DeleteBack => "delete character before cursor",
+            KeyAction::DeleteForward => "delete character under cursor",
+            KeyAction::ClearCompose => "clear the draft",
+            KeyAction::Editor => "edit the draft in $VISUAL / $EDITOR",
+            KeyAction::Preview => "preview the draft rendered",
+            KeyAction::Links => "links of selected message: open / copy",
+            KeyAction::ViewCode => "code blocks of selected message in $PAGER",
         }
     }
 
@@ -247,6 +296,17 @@ impl Default for KeyMap {
             (KeyAction::Discard, vec![b(K::Char('x'), ctrl)]),
             (KeyAction::Cancel, vec![b(K::Esc, none)]),
             (KeyAction::ReconnectNow, vec![b(K::F(5), none)]),
+            (KeyAction::CursorLeft, vec![b(K::Left, none)]),
+            (KeyAction::CursorRight, vec![b(K::Right, none)]),
+            (KeyAction::LineStart, vec![b(K::Char('a'), ctrl)]),
+            (KeyAction::LineEnd, vec![b(K::Char('e'), ctrl)]),
+            (KeyAction::DeleteBack, vec![b(K::Backspace, none)]),
+            (KeyAction::DeleteForward, vec![b(K::Delete, none)]),
+            (KeyAction::ClearCompose, vec![b(K::Char('u'), ctrl)]),
+            (KeyAction::Editor, vec![b(K::Char('e'), alt)]),
+            (KeyAction::Preview, vec![b(K::Char('p'), alt)]),
+            (KeyAction::Links, vec![b(K::Char('l'), alt)]),
+            (KeyAction::ViewCode, vec![b(K::Char('c'), alt)]),
         ];
         KeyMap {
             bindings: defaults.into_iter().collect(),

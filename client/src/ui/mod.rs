@@ -10,20 +10,31 @@
 //! - [`state`], [`update`], [`commands`], [`scroll`], [`navigate`], [`read_state`]: the state machine.
 //! - [`drafts`]: unsent text per conversation, kept across restarts.
 //! - [`layout`], [`render`], [`timeline`], [`overlay`], [`style`]: drawing.
-//! - [`keys`]: remappable key bindings.
+//! - [`markdown`], [`highlight`], [`body_layout`]: message bodies as markdown
+//!   with highlighted code blocks and links (parsed once per body, cached);
+//!   [`hyperlink`]: OSC 8 over link text.
+//! - [`keys`]: remappable key bindings; [`compose_tools`]: grapheme-aware
+//!   compose editing, `/code`, preview, links and code-view keys.
+//! - [`external`]: `$EDITOR`, `$PAGER`, the URL opener and OSC 52.
 //! - [`notify`]: bell, OSC 9 and window title (sanitized).
 //! - [`terminal`]: raw mode / alternate screen / panic hook.
 //! - [`engine`]: the UI's port to the engine (queries, `EngineCommand`s, `EngineRequest`s);
 //!   `engine_sync_core` implements it for `sync_core::Client`.
 
+pub mod body_layout;
 pub mod commands;
+pub mod compose_tools;
 pub mod drafts;
 pub mod driver;
 pub mod engine;
 #[cfg(feature = "wired")]
 mod engine_sync_core;
+pub mod external;
+pub mod highlight;
+pub mod hyperlink;
 pub mod keys;
 pub mod layout;
+pub mod markdown;
 pub mod model;
 pub mod navigate;
 pub mod notify;
@@ -50,6 +61,8 @@ pub struct TuiOptions {
     pub bell: bool,
     /// Send OSC 9 desktop notifications for those messages.
     pub osc9: bool,
+    /// Emit OSC 8 hyperlinks over link text (config `hyperlinks`, resolved).
+    pub hyperlinks: bool,
     /// Logs in with a typed password: on first use (see `login_now`) and when
     /// the server ends the session.
     pub login: Option<engine::LoginHook>,
@@ -90,6 +103,7 @@ pub async fn run_with<E: engine::EnginePort>(
     let input = terminal::spawn_input_reader();
     let mut state = state::AppState::new(&opts.user, &opts.server, opts.keys.clone(), opts.colors);
     state.login = opts.login.clone();
+    state.hyperlinks = opts.hyperlinks;
     state.account = opts.account.clone();
     if let Some(path) = &opts.drafts_file {
         state.drafts = drafts::load(path)?;

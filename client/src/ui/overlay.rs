@@ -34,6 +34,16 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
     };
     match &mut state.overlay {
         Overlay::None => Vec::new(),
+        Overlay::Links { .. } => super::compose_tools::links_key(state, ev, action),
+        Overlay::Preview => {
+            if matches!(
+                action,
+                Some(KeyAction::Cancel | KeyAction::Preview | KeyAction::Send)
+            ) {
+                state.overlay = Overlay::None;
+            }
+            Vec::new()
+        }
         Overlay::Login {
             password,
             error,
@@ -228,46 +238,43 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
     }
 }
 
-/// Indices into `state.convs` matching `query` as a case-insensitive
-/// subsequence, best first (contiguous and prefix matches score higher;
-/// ties keep activity order).
+/// Indices into `state.convs` matching `query`, best first, scored by
+/// nucleo-matcher (helix's fuzzy matcher: case-insensitive, Unicode-aware,
+/// word starts and contiguous runs score higher; each space-separated word
+/// must match). Ties keep activity order.
 pub fn switcher_matches(state: &AppState, query: &str) -> Vec<usize> {
-    let q: Vec<char> = query
-        .to_lowercase()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let mut scored: Vec<(i64, usize)> = state
-        .convs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, row)| fuzzy_score(&row.title.to_lowercase(), &q).map(|s| (s, i)))
-        .collect();
-    scored.sort_by_key(|&(s, i)| (-s, i));
+    use nucleo_matcher::pattern::{AtomKind, CaseMatching, Normalization, Pattern};
+    use nucleo_matcher::{Config, Matcher, Utf32Str};
+    thread_local! {
+        static MATCHER: std::cell::RefCell<Matcher> =
+            std::cell::RefCell::new(Matcher::new(Config::DEFAULT));
+    }
+    let pattern = Pattern::new(
+        query,
+        CaseMatching::Ignore,
+        Normalization::Smart,
+        AtomKind::Fuzzy,
+    );
+    let mut buf = Vec::new();
+    let mut scored: Vec<(u32, usize)> = MATCHER.with(|m| {
+        let mut m = m.borrow_mut();
+        state
+            .convs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, row)| {
+                pattern
+                    .score(Utf32Str::new(&row.title, &mut buf), &mut m)
+                    .map(|s| (s, i))
+            })
+            .collect()
+    });
+    scored.sort_by_key(|&(s, i)| (std::cmp::Reverse(s), i));
     scored.into_iter().map(|(_, i)| i).collect()
 }
 
-fn fuzzy_score(hay: &str, q: &[char]) -> Option<i64> {
-    let mut score = 0i64;
-    let mut qi = 0;
-    let mut prev_match = false;
-    for (pos, c) in hay.chars().enumerate() {
-        if qi < q.len() && c == q[qi] {
-            score += if prev_match { 5 } else { 1 };
-            if pos == 0 {
-                score += 10;
-            }
-            qi += 1;
-            prev_match = true;
-        } else {
-            prev_match = false;
-        }
-    }
-    (qi == q.len()).then_some(score)
-}
-
 /// A centred popup rectangle.
-fn popup(area: Rect, w: u16, h: u16) -> Rect {
+pub(super) fn popup(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect::new(
@@ -281,6 +288,10 @@ fn popup(area: Rect, w: u16, h: u16) -> Rect {
 pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
     match &state.overlay {
         Overlay::None => {}
+        Overlay::Links { urls, selected } => {
+            super::compose_tools::render_links(state, area, buf, urls, *selected)
+        }
+        Overlay::Preview => super::compose_tools::render_preview(state, area, buf),
         Overlay::Login {
             password,
             error,

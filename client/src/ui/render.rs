@@ -199,7 +199,7 @@ fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
     if area.height == 0 || area.width == 0 {
         return;
     }
-    let Some(open) = s.open.as_ref() else {
+    if s.open.is_none() {
         let hint = vec![
             Line::from(""),
             Line::from(Span::styled(
@@ -210,13 +210,10 @@ fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
         ];
         Paragraph::new(hint).render(area, buf);
         return;
-    };
-    let retry = s.keys.describe_keys(KeyAction::Retry);
-    let discard = s.keys.describe_keys(KeyAction::Discard);
-    let Some(ctx) = ctx_of(s, &retry, &discard) else {
+    }
+    let Some(vis) = timeline_visible(s, area) else {
         return;
     };
-    let vis = visible(&open.items, &open.scroll, usize::from(area.height), &ctx);
     let mut lines = vis.lines;
 
     if lines.is_empty() {
@@ -235,6 +232,51 @@ fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
         ..area
     };
     Paragraph::new(lines).render(rect, buf);
+}
+
+/// What the timeline pane shows in `area` (None: no conversation open).
+fn timeline_visible(s: &AppState, area: Rect) -> Option<super::timeline::Visible> {
+    let open = s.open.as_ref()?;
+    let retry = s.keys.describe_keys(KeyAction::Retry);
+    let discard = s.keys.describe_keys(KeyAction::Discard);
+    let ctx = ctx_of(s, &retry, &discard)?;
+    Some(visible(
+        &open.items,
+        &open.scroll,
+        usize::from(area.height),
+        &ctx,
+    ))
+}
+
+/// Link text on screen in a frame of size `screen`: (x, y, width, url),
+/// for the driver to re-emit as OSC 8 hyperlinks.
+pub fn timeline_links(s: &AppState, screen: Rect) -> Vec<(u16, u16, u16, String)> {
+    if s.overlay != super::state::Overlay::None {
+        return Vec::new();
+    }
+    let area = areas(s, screen).timeline;
+    if area.height == 0 || area.width == 0 {
+        return Vec::new();
+    }
+    let Some(vis) = timeline_visible(s, area) else {
+        return Vec::new();
+    };
+    let n = vis.lines.len().min(usize::from(area.height));
+    let top = usize::from(area.bottom()) - n;
+    vis.links
+        .into_iter()
+        .filter(|l| l.line < n)
+        .filter_map(|l| {
+            let x = usize::from(area.x) + l.col;
+            let w = l.width.min(usize::from(area.right()).saturating_sub(x));
+            Some((
+                u16::try_from(x).ok()?,
+                u16::try_from(top + l.line).ok()?,
+                u16::try_from(w).ok().filter(|w| *w > 0)?,
+                l.url,
+            ))
+        })
+        .collect()
 }
 
 fn render_info(s: &AppState, area: Rect, buf: &mut Buffer) {
@@ -388,16 +430,8 @@ fn truncate(s: &str, width: usize) -> String {
     if s.width() <= width {
         return s.to_owned();
     }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if w + cw + 1 > width {
-            break;
-        }
-        out.push(c);
-        w += cw;
-    }
+    // By grapheme: an emoji sequence is kept whole or cut whole.
+    let mut out = super::body_layout::clip(s, width.saturating_sub(1));
     out.push('…');
     out
 }

@@ -24,6 +24,8 @@ pub struct AppState {
     pub server: String,
     pub keys: KeyMap,
     pub colors: bool,
+    /// Emit OSC 8 hyperlinks over link text (the driver writes them).
+    pub hyperlinks: bool,
     pub conn: ConnState,
     /// Outbox rows not yet acknowledged (shown in the status bar).
     pub queued: usize,
@@ -204,6 +206,13 @@ pub enum Overlay {
         /// (conversations searched fully, conversations).
         coverage: (usize, usize),
     },
+    /// The links of a message: Enter opens one, `c` copies it.
+    Links {
+        urls: Vec<String>,
+        selected: usize,
+    },
+    /// The draft as it will be shown once sent.
+    Preview,
 }
 
 impl Overlay {
@@ -224,6 +233,9 @@ impl Overlay {
 #[allow(clippy::large_enum_variant)]
 pub enum Action {
     Key(KeyEvent),
+    /// The external editor exited: the edited text, or why the draft is
+    /// unchanged.
+    EditorDone(Result<String, String>),
     /// The server wants an invite code to register (its message).
     NeedsInvite(String),
     /// The answer to `Effect::Passwd` / `Effect::Logout`.
@@ -287,6 +299,9 @@ pub enum Effect {
     /// A network request; its answer comes back as an `Action`
     /// (see `EngineRequest::answer`).
     Request(EngineRequest),
+    /// Something outside the TUI: an editor, a pager, the URL opener, the
+    /// clipboard (the driver suspends the screen where needed).
+    External(super::external::External),
     /// Write the drafts file (after a conversation switch).
     SaveDrafts(super::drafts::DraftMap),
     LoadTimeline {
@@ -328,6 +343,7 @@ impl AppState {
             server: server.to_owned(),
             keys,
             colors,
+            hyperlinks: false,
             conn: ConnState::Offline,
             queued: 0,
             convs: Vec::new(),

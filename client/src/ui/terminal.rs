@@ -24,9 +24,42 @@ static ENHANCED: AtomicBool = AtomicBool::new(false);
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static HOOK: Once = Once::new();
 
+/// The input reader is asked to stop reading (an editor owns the terminal).
+static READER_PAUSE: AtomicBool = AtomicBool::new(false);
+/// The input reader saw the request and is not reading.
+static READER_IDLE: AtomicBool = AtomicBool::new(false);
+
 /// Puts the terminal into TUI mode. The returned guard restores it on drop.
 pub fn setup() -> io::Result<TerminalGuard> {
     install_panic_hook();
+    enter()?;
+    Ok(TerminalGuard { _private: () })
+}
+
+/// Hands the terminal to another program (`$EDITOR`, `$PAGER`): the input
+/// reader stops reading, the TUI modes are undone. Returns whether the TUI
+/// was set up (only then does [`resume`] set it up again).
+pub fn suspend() -> bool {
+    READER_PAUSE.store(true, Ordering::SeqCst);
+    // Wait for the reader to leave its poll (it polls every 100 ms), so it
+    // can't take the editor's first keys.
+    let deadline = std::time::Instant::now() + Duration::from_millis(300);
+    while !READER_IDLE.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
+    let active = ACTIVE.load(Ordering::SeqCst);
+    restore();
+    active
+}
+
+/// Takes the terminal back after [`suspend`].
+pub fn resume() -> io::Result<()> {
+    let r = enter();
+    READER_PAUSE.store(false, Ordering::SeqCst);
+    r
+}
+
+fn enter() -> io::Result<()> {
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     let mut out = io::stdout();
@@ -43,7 +76,7 @@ pub fn setup() -> io::Result<TerminalGuard> {
             ENHANCED.store(true, Ordering::SeqCst);
         }
     }
-    Ok(TerminalGuard { _private: () })
+    Ok(())
 }
 
 /// Undoes `setup`. Safe to call more than once and from the panic hook.
@@ -99,6 +132,12 @@ pub fn spawn_input_reader() -> mpsc::Receiver<crossterm::event::Event> {
             if tx.is_closed() {
                 break;
             }
+            if READER_PAUSE.load(Ordering::SeqCst) {
+                READER_IDLE.store(true, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            READER_IDLE.store(false, Ordering::SeqCst);
             match crossterm::event::poll(Duration::from_millis(100)) {
                 Ok(true) => match crossterm::event::read() {
                     Ok(ev) => {

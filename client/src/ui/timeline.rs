@@ -13,7 +13,7 @@ use super::model::{
 };
 use super::state::{ItemKey, ScrollPos};
 use super::style::{dim, sender_style};
-use crate::sanitize::{for_terminal, for_terminal_multiline};
+use crate::sanitize::for_terminal;
 
 /// Width of the time gutter in front of message lines ("18:02 ").
 const GUTTER: usize = 6;
@@ -38,13 +38,58 @@ pub struct LayoutCtx<'a> {
     pub seen_up_to: Seq,
 }
 
+/// A link's text on one line of an item: `line` indexes the item's lines,
+/// `col`/`width` are columns on that line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineLink {
+    pub line: usize,
+    pub col: usize,
+    pub width: usize,
+    pub url: String,
+}
+
+/// A code line of an item, laid out plain: `line` indexes the item's lines,
+/// `doc_line` the body's parsed lines. [`visible`] highlights the ones on
+/// screen, so rows off screen are never highlighted.
+#[derive(Debug, Clone)]
+pub struct CodeLine {
+    pub line: usize,
+    pub doc: std::rc::Rc<super::markdown::Doc>,
+    pub doc_line: usize,
+}
+
+/// An item's lines, where link text sits on them, and its code lines.
+#[derive(Debug, Default)]
+pub struct ItemLayout {
+    pub lines: Vec<Line<'static>>,
+    pub links: Vec<LineLink>,
+    pub code: Vec<CodeLine>,
+}
+
 /// The lines of item `idx`, including the separators that precede it (day
 /// change, "new messages", sender header), which depend on item `idx - 1`.
+/// Code lines are plain here (enough for heights and scrolling).
 pub fn item_lines(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> Vec<Line<'static>> {
-    let mut out = Vec::new();
+    item_layout(items, idx, ctx).lines
+}
+
+/// The columns a body gets right of the gutter.
+fn body_width(ctx: &LayoutCtx<'_>) -> usize {
+    usize::from(ctx.width).max(GUTTER + 8) - GUTTER
+}
+
+/// [`item_lines`] with link positions and code lines.
+pub fn item_layout(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> ItemLayout {
+    let mut lay = ItemLayout::default();
     let Some(item) = items.get(idx) else {
-        return out;
+        return lay;
     };
+    let ItemLayout {
+        lines: out,
+        links,
+        code,
+    } = &mut lay;
+    let mut extra = (links, code);
     let prev = idx.checked_sub(1).and_then(|i| items.get(i));
     let width = usize::from(ctx.width).max(GUTTER + 8);
     let selected = ctx.selected.is_some_and(|k| *k == ItemKey::of(item));
@@ -102,17 +147,20 @@ pub fn item_lines(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> Ve
                 };
                 out.push(centered(" new messages ", '─', width, style));
             }
-            message_lines(m, prev, width, ctx, &mut out);
+            message_lines(m, prev, width, ctx, out, &mut extra);
         }
-        TimelineItem::Pending(p) => pending_lines(p, prev, width, ctx, &mut out),
+        TimelineItem::Pending(p) => pending_lines(p, prev, width, ctx, out, &mut extra),
     }
     if selected {
         for line in &mut out[start..] {
             *line = std::mem::take(line).patch_style(Style::new().add_modifier(Modifier::REVERSED));
         }
     }
-    out
+    lay
 }
+
+/// Where `body_lines` records link text and code lines.
+type Extra<'a> = (&'a mut Vec<LineLink>, &'a mut Vec<CodeLine>);
 
 fn message_lines(
     m: &LocalMessage,
@@ -120,6 +168,7 @@ fn message_lines(
     width: usize,
     ctx: &LayoutCtx<'_>,
     out: &mut Vec<Line<'static>>,
+    extra: &mut Extra<'_>,
 ) {
     let sender = for_terminal(&m.sender).into_owned();
     let time = format_time(m.ts);
@@ -171,7 +220,13 @@ fn message_lines(
             dim(ctx.colors).add_modifier(Modifier::ITALIC),
         ))]
     } else {
-        body_lines(m.body.as_deref().unwrap_or(""), width)
+        body_lines(
+            m.body.as_deref().unwrap_or(""),
+            width,
+            ctx.colors,
+            out.len(),
+            extra,
+        )
     };
     let mut marks = Vec::new();
     if m.edited && !m.redacted {
@@ -197,6 +252,7 @@ fn pending_lines(
     width: usize,
     ctx: &LayoutCtx<'_>,
     out: &mut Vec<Line<'static>>,
+    extra: &mut Extra<'_>,
 ) {
     let time = format_time(p.created_ts);
     let mut lines = match p.kind {
@@ -207,7 +263,13 @@ fn pending_lines(
                     sender_style(ctx.user, ctx.colors),
                 )));
             }
-            body_lines(p.body.as_deref().unwrap_or(""), width)
+            body_lines(
+                p.body.as_deref().unwrap_or(""),
+                width,
+                ctx.colors,
+                out.len(),
+                extra,
+            )
         }
         OutboxKind::Edit { target } => vec![Line::from(Span::styled(
             format!("✎ edit of #{target}"),
@@ -272,13 +334,33 @@ fn item_ts(item: &TimelineItem) -> Option<i64> {
     }
 }
 
-fn body_lines(body: &str, width: usize) -> Vec<Line<'static>> {
-    let clean = for_terminal_multiline(body);
-    let mut lines = Vec::new();
-    for para in clean.split('\n') {
-        lines.extend(wrap(para, width - GUTTER).into_iter().map(Line::from));
-    }
-    lines
+/// A message body as markdown (parsed once per body text, cached), laid out
+/// in the columns right of the gutter.
+/// Links and code lines are recorded for lines placed from `first_line` on,
+/// after the gutter.
+fn body_lines(
+    body: &str,
+    width: usize,
+    colors: bool,
+    first_line: usize,
+    (links, code): &mut Extra<'_>,
+) -> Vec<Line<'static>> {
+    let doc = super::markdown::doc(body);
+    let laid = super::body_layout::layout(&doc, width - GUTTER, colors);
+    links.extend(laid.links.iter().filter_map(|l| {
+        Some(LineLink {
+            line: first_line + l.line,
+            col: GUTTER + l.col,
+            width: l.width,
+            url: doc.links.get(l.link)?.clone(),
+        })
+    }));
+    code.extend(laid.code_rows.iter().map(|r| CodeLine {
+        line: first_line + r.line,
+        doc: doc.clone(),
+        doc_line: r.doc_line,
+    }));
+    laid.lines
 }
 
 /// Appends marks ("(edited)", "✗ failed…") to the last line, or on a new line if they don't fit.
@@ -421,6 +503,8 @@ pub struct Visible {
     pub top_reached: bool,
     /// Index of the newest item (partly) on screen.
     pub bottom_index: Option<usize>,
+    /// Link text on screen: `line` indexes `lines`.
+    pub links: Vec<LineLink>,
 }
 
 /// Lays out only the items needed to fill `height` rows ending at `scroll`.
@@ -435,20 +519,23 @@ pub fn visible(
             lines: Vec::new(),
             top_reached: true,
             bottom_index: None,
+            links: Vec::new(),
         };
     };
-    let mut chunks: Vec<Vec<Line<'static>>> = Vec::new();
+    let mut chunks: Vec<ItemLayout> = Vec::new();
     let mut count = 0;
     let mut idx = anchor;
     let mut top_reached = false;
     loop {
-        let mut lines = item_lines(items, idx, ctx);
+        let mut lay = item_layout(items, idx, ctx);
         if idx == anchor {
-            let keep = lines.len().saturating_sub(below).max(1);
-            lines.truncate(keep);
+            let keep = lay.lines.len().saturating_sub(below).max(1);
+            lay.lines.truncate(keep);
+            lay.links.retain(|l| l.line < keep);
+            lay.code.retain(|c| c.line < keep);
         }
-        count += lines.len();
-        chunks.push(lines);
+        count += lay.lines.len();
+        chunks.push(lay);
         if idx == 0 {
             top_reached = true;
             break;
@@ -458,13 +545,42 @@ pub fn visible(
         }
         idx -= 1;
     }
-    let mut lines: Vec<Line<'static>> = chunks.into_iter().rev().flatten().collect();
-    if lines.len() > height {
-        lines.drain(..lines.len() - height);
+    let mut lines: Vec<Line<'static>> = Vec::with_capacity(count);
+    let mut links = Vec::new();
+    let mut code = Vec::new();
+    for chunk in chunks.into_iter().rev() {
+        let base = lines.len();
+        links.extend(chunk.links.into_iter().map(|l| LineLink {
+            line: base + l.line,
+            ..l
+        }));
+        code.extend(chunk.code.into_iter().map(|c| CodeLine {
+            line: base + c.line,
+            ..c
+        }));
+        lines.extend(chunk.lines);
+    }
+    let cut = lines.len().saturating_sub(height);
+    if cut > 0 {
+        lines.drain(..cut);
+        links.retain(|l| l.line >= cut);
+        for l in &mut links {
+            l.line -= cut;
+        }
+    }
+    // Only now, with the rows on screen known, are code lines highlighted.
+    for c in code.iter().filter(|c| c.line >= cut) {
+        let spans =
+            super::body_layout::highlight_row(&c.doc, c.doc_line, body_width(ctx), ctx.colors);
+        if let (Some(spans), Some(line)) = (spans, lines.get_mut(c.line - cut)) {
+            let gutter = line.spans.first().cloned();
+            line.spans = gutter.into_iter().chain(spans).collect();
+        }
     }
     Visible {
         lines,
         top_reached,
         bottom_index: Some(anchor),
+        links,
     }
 }

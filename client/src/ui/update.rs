@@ -22,6 +22,10 @@ use super::state::{
 pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
     match action {
         Action::Key(ev) => on_key(state, ev),
+        Action::EditorDone(result) => {
+            super::compose_tools::editor_done(state, result);
+            Vec::new()
+        }
         Action::Mouse(ev) => on_mouse(state, ev),
         Action::Paste(text) if matches!(state.overlay, Overlay::Login { .. }) => {
             if let Overlay::Login { password, busy, .. } = &mut state.overlay
@@ -392,42 +396,28 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
         }
         _ => {}
     }
+    if let Some(fx) = super::compose_tools::dev_key(state, action) {
+        return fx;
+    }
+    if super::compose_tools::edit_compose(state, action).is_some() {
+        return Vec::new();
+    }
     edit_compose(state, ev)
 }
 
-/// Text-editing keys of the compose box.
+/// Typed characters (every other compose key is in the key map).
 fn edit_compose(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
-    let c = &mut state.compose;
-    let len = c.text.chars().count();
-    let byte = |text: &str, ci: usize| text.char_indices().nth(ci).map_or(text.len(), |(b, _)| b);
-    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
-    let alt = ev.modifiers.contains(KeyModifiers::ALT);
     match ev.code {
-        KeyCode::Char(ch) if !ctrl && !alt => {
+        KeyCode::Char(ch)
+            if !ev
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
             insert_text(state, &ch.to_string());
-            return typing(state);
+            typing(state)
         }
-        KeyCode::Char('u') if ctrl => {
-            c.text.clear();
-            c.cursor = 0;
-            c.editing = None;
-        }
-        KeyCode::Char('a') if ctrl => c.cursor = 0,
-        KeyCode::Char('e') if ctrl => c.cursor = len,
-        KeyCode::Backspace if c.cursor > 0 => {
-            let at = byte(&c.text, c.cursor - 1);
-            c.text.remove(at);
-            c.cursor -= 1;
-        }
-        KeyCode::Delete if c.cursor < len => {
-            let at = byte(&c.text, c.cursor);
-            c.text.remove(at);
-        }
-        KeyCode::Left => c.cursor = c.cursor.saturating_sub(1),
-        KeyCode::Right => c.cursor = (c.cursor + 1).min(len),
-        _ => {}
+        _ => Vec::new(),
     }
-    Vec::new()
 }
 
 fn insert_text(state: &mut AppState, text: &str) {
@@ -464,6 +454,17 @@ fn typing(state: &mut AppState) -> Vec<Effect> {
 fn submit(state: &mut AppState) -> Vec<Effect> {
     let text = state.compose.text.clone();
     if text.trim().is_empty() {
+        return Vec::new();
+    }
+    if let Some(wrapped) = super::compose_tools::code_command(&text) {
+        // The fenced draft goes back into the box, to review before sending.
+        match wrapped {
+            Ok(body) => {
+                state.compose.cursor = body.chars().count();
+                state.compose.text = body;
+            }
+            Err(e) => state.set_error(e),
+        }
         return Vec::new();
     }
     if let Some(rest) = text.strip_prefix("//") {

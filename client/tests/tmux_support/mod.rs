@@ -115,16 +115,22 @@ impl Tmux {
     /// Opens a 120x40 session running `shell_cmd`; the pane stays after the
     /// program exits so a crash shows up in the capture.
     pub fn session(&self, name: &str, shell_cmd: &str) {
+        self.session_sized(name, 120, 40, shell_cmd);
+    }
+
+    /// [`Tmux::session`] with a `w`x`h` window.
+    pub fn session_sized(&self, name: &str, w: u16, h: u16, shell_cmd: &str) {
         let wrapped = format!("{shell_cmd}; echo \"[convo exited: $?]\"; sleep 600");
+        let (w, h) = (w.to_string(), h.to_string());
         let st = self
             .cmd()
             .args([
                 "new-session",
                 "-d",
                 "-x",
-                "120",
+                &w,
                 "-y",
-                "40",
+                &h,
                 "-s",
                 name,
                 &wrapped,
@@ -135,9 +141,19 @@ impl Tmux {
     }
 
     pub fn capture(&self, name: &str) -> String {
+        self.capture_args(name, &[])
+    }
+
+    /// The screen with its colours and attributes as SGR escapes.
+    pub fn capture_escapes(&self, name: &str) -> String {
+        self.capture_args(name, &["-e"])
+    }
+
+    fn capture_args(&self, name: &str, extra: &[&str]) -> String {
         let out = self
             .cmd()
             .args(["capture-pane", "-p", "-t", name])
+            .args(extra)
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()

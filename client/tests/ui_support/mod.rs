@@ -276,3 +276,25 @@ pub fn at_login_prompt(s: &mut AppState) {
     s.needs_login = true;
     s.overlay = login_overlay();
 }
+
+/// Replaces the open conversation's window with `bodies` sent by bob, one
+/// minute apart from `ts0`, seqs from 313 (markdown and compose tests).
+pub fn show_bodies(s: &mut AppState, ts0: i64, bodies: &[&str]) {
+    let items: Vec<TimelineItem> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            TimelineItem::Message(text_message(313 + i as u64, "bob", ts0 + i as i64 * MIN, b))
+        })
+        .collect();
+    let total = items.len() as u64;
+    update(
+        s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items,
+            total,
+        },
+    );
+}
