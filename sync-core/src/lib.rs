@@ -60,15 +60,16 @@ pub use client::{Client, ClientBuilder, Events};
 #[cfg(feature = "engine")]
 pub use committed::Committed;
 #[cfg(feature = "engine")]
-pub use engine::{Config, ServerInfo};
+pub use engine::{Config, ServerInfo, SettingsChange};
 #[cfg(feature = "engine")]
 pub use error::{ConnectError, Error};
 #[cfg(feature = "engine")]
 pub use events::{ConnState, ErrorEvent, Event, SyncReport};
+pub use protocol::Notify;
 #[cfg(feature = "engine")]
 pub use store::{
-    ConvRow, FailCode, LocalMessage, OutboxItem, OutboxKind, OutboxState, SearchHit, Session,
-    TimelineItem, TimelineQuery,
+    ConvRow, FailCode, LocalMessage, OutboxItem, OutboxKind, OutboxState, ReactionCount, SearchHit,
+    Session, ThreadWindow, TimelineItem, TimelineQuery,
 };
 #[cfg(feature = "engine")]
 pub use stream::{Arrival, Convs, MessageStream, StartAt, StreamItem, StreamOptions};

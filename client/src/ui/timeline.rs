@@ -199,8 +199,8 @@ fn pending_lines(
     out: &mut Vec<Line<'static>>,
 ) {
     let time = format_time(p.created_ts);
-    let mut lines = match p.kind {
-        OutboxKind::Send => {
+    let mut lines = match &p.kind {
+        OutboxKind::Send | OutboxKind::Reply { .. } => {
             if starts_group(prev, ctx.user, p.created_ts) {
                 out.push(Line::from(Span::styled(
                     for_terminal(ctx.user).into_owned(),
@@ -215,6 +215,10 @@ fn pending_lines(
         ))],
         OutboxKind::Redact { target } => vec![Line::from(Span::styled(
             format!("✗ delete #{target}"),
+            dim(ctx.colors),
+        ))],
+        OutboxKind::React { target, key } => vec![Line::from(Span::styled(
+            format!("{} on #{target}", for_terminal(key)),
             dim(ctx.colors),
         ))],
     };

@@ -5,9 +5,9 @@ use tokio::sync::oneshot;
 
 use super::{Client, conv_of, invalid};
 use crate::driver::DriverMsg;
-use crate::engine::{Command, ReplyValue, Request};
+use crate::engine::{Command, ReplyValue, Request, SettingsChange};
 use crate::error::Error;
-use crate::protocol::{ConvId, validate};
+use crate::protocol::{ConvId, Seq, validate};
 
 impl Client {
     /// While `Reconnecting`, tries to connect now instead of waiting for
@@ -127,5 +127,49 @@ impl Client {
             ReplyValue::Members(m) => Ok(m),
             _ => Err(Error::DriverGone),
         }
+    }
+
+    /// §9.4: changes the user's settings for a conversation (any non-empty
+    /// subset; [`Error::Invalid`] when `change` sets nothing). Resolves once
+    /// the server said `ok`; the store then holds the new values and an
+    /// [`crate::Event::ConversationsChanged`] follows. The user's other
+    /// devices learn it from the server's `settings` event.
+    /// [`Error::Offline`] without a connection, [`Error::Unsupported`]
+    /// against a server without `settings`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: sync_core::Client, conv: sync_core::protocol::ConvId) -> Result<(), sync_core::Error> {
+    /// use sync_core::{Notify, SettingsChange};
+    /// client.set_settings(&conv, SettingsChange { notify: Some(Notify::Mentions), pinned: Some(true), archived: None }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_settings(&self, conv: &ConvId, change: SettingsChange) -> Result<(), Error> {
+        if change.is_empty() {
+            return Err(Error::Invalid {
+                field: "settings",
+                message: "nothing to change".into(),
+            });
+        }
+        self.request(Request::Settings {
+            conv: conv.clone(),
+            change,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// §9.1: fetches the thread of `root` with `thread` requests until its
+    /// newest entry is held (later calls continue where the last one
+    /// completed); [`Client::thread`] then shows it complete.
+    /// [`Error::Offline`] without a connection, [`Error::Unsupported`]
+    /// against a server without `reply`.
+    pub async fn load_thread(&self, conv: &ConvId, root: Seq) -> Result<(), Error> {
+        let conv = conv.clone();
+        self.ask(
+            |token| Command::LoadThread { conv, root, token },
+            self.inner.request_timeout,
+        )
+        .await
+        .map(|_| ())
     }
 }

@@ -6,7 +6,9 @@ use tokio::sync::watch;
 use super::{Client, IDLE_READERS};
 use crate::error::Error;
 use crate::protocol::{ConvId, ConvKind, Seq};
-use crate::store::{ConvRow, MetaKey, OutboxItem, SearchHit, Store, TimelineItem, TimelineQuery};
+use crate::store::{
+    ConvRow, MetaKey, OutboxItem, SearchHit, Store, ThreadWindow, TimelineItem, TimelineQuery,
+};
 
 impl Client {
     // ---- queries (local store only) -------------------------------------
@@ -76,9 +78,70 @@ impl Client {
         self.read(|r| r.meta(MetaKey::ServerId))
     }
 
-    /// Conversations, most recent activity first.
+    /// Conversations that are not archived: pinned ones first, then by
+    /// most recent activity (ties by id).
     pub fn conversations(&self) -> Result<Vec<ConvRow>, Error> {
-        self.read(|r| r.conversations())
+        let mut rows = self.read(|r| r.conversations())?;
+        rows.retain(|r| !r.archived);
+        Ok(rows)
+    }
+
+    /// §9.4: archived conversations, most recent activity first.
+    pub fn archived_conversations(&self) -> Result<Vec<ConvRow>, Error> {
+        let mut rows = self.read(|r| r.conversations())?;
+        rows.retain(|r| r.archived);
+        rows.sort_by(|a, b| {
+            b.last_activity_ts
+                .cmp(&a.last_activity_ts)
+                .then_with(|| a.conv.cmp(&b.conv))
+        });
+        Ok(rows)
+    }
+
+    /// Whether the server lists this section 9 feature
+    /// ([`crate::protocol::features`]) in `hello.features`: the current
+    /// server's, or the last one's (kept in the store, so a cold start
+    /// offline knows). False before any server was reached.
+    pub fn supports(&self, feature: &str) -> bool {
+        self.features()
+            .is_some_and(|list| list.iter().any(|f| f == feature))
+    }
+
+    /// The stored `hello.features`; None before any server was reached.
+    pub(crate) fn features(&self) -> Option<Vec<String>> {
+        self.read(|r| r.meta(MetaKey::Features))
+            .ok()
+            .and_then(crate::store::parse_features)
+    }
+
+    /// A feature may be used: the server lists it, or no server was
+    /// reached yet (the engine decides once one is).
+    pub(crate) fn feature_allowed(&self, feature: &str) -> bool {
+        self.features()
+            .is_none_or(|list| list.iter().any(|f| f == feature))
+    }
+
+    /// §9.1: the thread of `root` as held locally (never waits on the
+    /// network): the root, the replies with gaps where replies may be
+    /// missing, pending reply echoes, and whether it is complete. Call
+    /// [`Client::load_thread`] to fill it. [`Error::Unsupported`] against a
+    /// server without `reply`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: sync_core::Client, conv: sync_core::protocol::ConvId) -> Result<(), sync_core::Error> {
+    /// if !client.thread(&conv, 42)?.complete {
+    ///     client.load_thread(&conv, 42).await?;
+    /// }
+    /// for item in client.thread(&conv, 42)?.items {
+    ///     println!("{item:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn thread(&self, conv: &ConvId, root: Seq) -> Result<ThreadWindow, Error> {
+        if !self.feature_allowed(crate::protocol::features::REPLY) {
+            return Err(Error::Unsupported(crate::protocol::features::REPLY));
+        }
+        self.read(|r| r.thread(conv, root))
     }
 
     /// One conversation.
@@ -88,7 +151,8 @@ impl Client {
 
     /// Finds a conversation by id, title (case-insensitive) or `@user` (direct).
     pub fn find_conversation(&self, query: &str) -> Result<Option<ConvRow>, Error> {
-        let rows = self.conversations()?;
+        // Archived conversations are found too.
+        let rows = self.read(|r| r.conversations())?;
         if let Some(user) = query.strip_prefix('@') {
             return Ok(rows
                 .into_iter()

@@ -211,4 +211,93 @@ impl Client {
     pub fn typing(&self, conv: &ConvId) {
         let _ = self.send_cmd(Command::Typing(conv.clone()));
     }
+
+    /// §9.1: queues a reply to the text at `reply_to` (the server files it
+    /// in that text's thread). Like [`Client::send`]: a durable outbox row,
+    /// a pending echo (in [`Client::thread`] too), resent with the same
+    /// client id until acknowledged; resolves with the client id.
+    ///
+    /// Resolves with [`Error::Unsupported`] (nothing queued) when the
+    /// server does not list `reply`. Before any server was ever reached
+    /// the row is queued, and fails with [`crate::FailCode::Unsupported`]
+    /// if the server turns out not to support it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: sync_core::Client, conv: sync_core::protocol::ConvId) -> Result<(), sync_core::Error> {
+    /// let client_id = client.send_reply(&conv, 42, "agreed").await?;
+    /// # let _ = client_id; Ok(()) }
+    /// ```
+    pub fn send_reply(&self, conv: &ConvId, reply_to: Seq, body: &str) -> Committed<String> {
+        self.enqueue(
+            conv,
+            new_client_id(),
+            OutboxKind::Reply { reply_to },
+            Some(body),
+            None,
+        )
+    }
+
+    /// §9.2: queues a reaction (`key`: an emoji or `:shortcode:`, 1–64
+    /// bytes without whitespace or control characters) to the text at
+    /// `target`, through the outbox like a send. The same gating as
+    /// [`Client::send_reply`] applies, with the `reactions` feature.
+    pub fn react(&self, conv: &ConvId, target: Seq, key: &str) -> Committed<String> {
+        if let Err(e) = validate_key(key) {
+            return Committed::done(Err(e));
+        }
+        self.enqueue(
+            conv,
+            new_client_id(),
+            OutboxKind::React {
+                target,
+                key: key.to_owned(),
+            },
+            None,
+            None,
+        )
+    }
+
+    /// §9.2: withdraws the user's standing reaction `key` on `target`: queues
+    /// a redaction of that `reaction` entry. [`Error::Invalid`] when no such
+    /// reaction of the user is held (see [`crate::ReactionCount::mine`]).
+    pub fn unreact(&self, conv: &ConvId, target: Seq, key: &str) -> Committed<String> {
+        if !self.feature_allowed(crate::protocol::features::REACTIONS) {
+            return Committed::done(Err(Error::Unsupported(
+                crate::protocol::features::REACTIONS,
+            )));
+        }
+        let Some(me) = self.user() else {
+            return Committed::done(Err(Error::LoggedOut));
+        };
+        match self.read(|r| r.standing_reaction(conv, target, key, &me)) {
+            Ok(Some(seq)) => self.enqueue(
+                conv,
+                new_client_id(),
+                OutboxKind::Redact { target: seq },
+                None,
+                None,
+            ),
+            Ok(None) => Committed::done(Err(Error::Invalid {
+                field: "key",
+                message: format!("you have no standing {key} reaction on {target}"),
+            })),
+            Err(e) => Committed::done(Err(e)),
+        }
+    }
+}
+
+/// A reaction key as §9.2 allows it: 1–64 bytes, no whitespace or control
+/// characters.
+fn validate_key(key: &str) -> Result<(), Error> {
+    let ok = !key.is_empty()
+        && key.len() <= 64
+        && !key.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            field: "key",
+            message: "a reaction is 1–64 bytes without spaces or control characters".into(),
+        })
+    }
 }

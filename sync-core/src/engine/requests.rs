@@ -4,7 +4,7 @@
 use super::{Engine, Pending, ReplyToken, ReplyValue, Request, server_error};
 use crate::error::Error;
 use crate::events::{ConnState, Event};
-use crate::protocol::{ClientFrame, ConvKind, ServerFrame};
+use crate::protocol::{ClientFrame, ConvKind, ServerFrame, features};
 
 impl Engine {
     pub(super) fn request(&mut self, request: Request, token: ReplyToken) {
@@ -12,12 +12,15 @@ impl Engine {
             self.reply(token, Err(Error::Offline));
             return;
         }
-        let needs_account = matches!(
-            request,
-            Request::Password { .. } | Request::Logout { all: true }
-        );
-        if needs_account && !self.features.iter().any(|f| f == "account") {
-            self.reply(token, Err(Error::Unsupported("account")));
+        let needs = match &request {
+            Request::Password { .. } | Request::Logout { all: true } => Some(features::ACCOUNT),
+            Request::Settings { .. } => Some(features::SETTINGS),
+            _ => None,
+        };
+        if let Some(feature) = needs
+            && !self.has_feature(feature)
+        {
+            self.reply(token, Err(Error::Unsupported(feature)));
             return;
         }
         let id = self.track(Pending::Request {
@@ -43,6 +46,13 @@ impl Engine {
             Request::Members { conv } => ClientFrame::Members { id, conv },
             Request::Logout { all } => ClientFrame::Logout { id, all },
             Request::Password { old, new } => ClientFrame::Password { id, old, new },
+            Request::Settings { conv, change } => ClientFrame::Settings {
+                id,
+                conv,
+                notify: change.notify,
+                pinned: change.pinned,
+                archived: change.archived,
+            },
         });
     }
 
@@ -60,6 +70,7 @@ impl Engine {
             Request::Members { .. } => "members",
             Request::Logout { .. } => "logout",
             Request::Password { .. } => "password",
+            Request::Settings { .. } => "settings",
         };
         let result = match (request, frame) {
             (_, ServerFrame::Conversation { conversation, .. }) => {
@@ -84,6 +95,10 @@ impl Engine {
                 self.drop_session("logout");
                 self.link.close_now = true;
                 self.set_state(ConnState::LoggedOut);
+                Ok(ReplyValue::Done)
+            }
+            (Request::Settings { conv, change }, ServerFrame::Ok { .. }) => {
+                self.apply_settings(&conv, change);
                 Ok(ReplyValue::Done)
             }
             (_, ServerFrame::Ok { .. }) => Ok(ReplyValue::Done),

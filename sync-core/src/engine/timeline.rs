@@ -224,7 +224,11 @@ impl Engine {
             ServerFrame::Messages {
                 messages, last_seq, ..
             } => {
+                let totals = self.totals(&conv, &messages, last_seq);
                 self.apply_entries(&conv, messages, Some(last_seq));
+                if let Some(w) = totals {
+                    self.write(w);
+                }
                 if let Some(t) = token {
                     self.reply(t, Ok(ReplyValue::Done));
                 }
@@ -486,9 +490,11 @@ impl Engine {
             && seq >= rec.last_seq
             && seq > rec.read_seq
         {
-            // Everything is read: the server's count is exactly zero now.
+            // Everything is read: the server's counts are exactly zero now.
             rec.read_seq = seq;
             rec.unread = 0;
+            rec.mentions = 0;
+            rec.mention_seqs.clear();
             self.write_conv(conv);
         }
     }
@@ -505,6 +511,8 @@ impl Engine {
         if seq >= rec.last_seq {
             rec.read_seq = seq;
             rec.unread = 0;
+            rec.mentions = 0;
+            rec.mention_seqs.clear();
         }
         self.write_conv(conv);
         self.emit(Event::ConversationsChanged(vec![conv.clone()]));
@@ -517,6 +525,7 @@ fn observe_entry(rec: &mut ConvRecord, m: &Message, me: &str) {
     if m.kind == EntryKind::Text && rec.last.as_ref().is_none_or(|l| l.seq < m.seq) {
         rec.last = Some(m.clone());
     }
+    observe_mentions(rec, m, me);
     if m.seq <= rec.last_seq {
         return;
     }
@@ -526,6 +535,8 @@ fn observe_entry(rec: &mut ConvRecord, m: &Message, me: &str) {
             // Sending moves the sender's read cursor to the new seq.
             rec.read_seq = m.seq;
             rec.unread = 0;
+            rec.mentions = 0;
+            rec.mention_seqs.clear();
             rec.local_read = rec.local_read.max(m.seq);
         }
         EntryKind::Text => rec.unread += 1,
@@ -534,6 +545,44 @@ fn observe_entry(rec: &mut ConvRecord, m: &Message, me: &str) {
         EntryKind::Title if rec.kind == ConvKind::Group => {
             if let Some(t) = &m.body {
                 rec.title = t.clone();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// §9.3: keeps the mention count and the unread texts known to mention the
+/// user. Entries past the known `last_seq` change the count (the server's
+/// summary already covers older ones); older ones only teach which seqs it
+/// counted, so that a local read can subtract them exactly.
+fn observe_mentions(rec: &mut ConvRecord, m: &Message, me: &str) {
+    let past = m.seq > rec.last_seq;
+    let mentions_me = m.sender != me && m.mentions.iter().any(|u| u == me);
+    let known = |rec: &ConvRecord, s: Seq| rec.mention_seqs.binary_search(&s);
+    match (m.kind, m.target) {
+        (EntryKind::Text, _) if mentions_me && m.seq > rec.read_seq => {
+            if let Err(i) = known(rec, m.seq) {
+                rec.mention_seqs.insert(i, m.seq);
+                rec.mentions += u64::from(past);
+            }
+        }
+        // An edit that adds a mention of the user to an unread text not
+        // counted yet. When that text is not held, whether the server
+        // counted it is unknown: left to the next summary.
+        (EntryKind::Edit, Some(t)) if mentions_me && t > rec.read_seq => {
+            if let Err(i) = known(rec, t)
+                && (!past || rec.held.contains(t))
+            {
+                rec.mention_seqs.insert(i, t);
+                rec.mentions += u64::from(past);
+            }
+        }
+        (EntryKind::Redact, Some(t)) => {
+            if let Ok(i) = known(rec, t) {
+                rec.mention_seqs.remove(i);
+                if past {
+                    rec.mentions = rec.mentions.saturating_sub(1);
+                }
             }
         }
         _ => {}

@@ -9,6 +9,7 @@
 pub mod memory;
 pub mod ranges;
 pub mod sqlite;
+mod sqlite_extras;
 mod sqlite_query;
 pub mod suite;
 
@@ -18,7 +19,7 @@ pub use sqlite::SqliteStore;
 
 use std::collections::BTreeMap;
 
-use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Seq, Summary};
+use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Notify, Seq, Summary};
 
 /// A store failure, naming the step that failed.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +83,9 @@ pub enum MetaKey {
     Device,
     /// Session token.
     Token,
+    /// `hello.features` of the latest connection, comma-separated (absent
+    /// before the first connection).
+    Features,
 }
 
 impl MetaKey {
@@ -93,12 +97,13 @@ impl MetaKey {
             MetaKey::User => "user",
             MetaKey::Device => "device",
             MetaKey::Token => "token",
+            MetaKey::Features => "features",
         }
     }
 }
 
 /// What an outbox row asks the server to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboxKind {
     /// A new text.
     Send,
@@ -107,11 +112,35 @@ pub enum OutboxKind {
         /// The text being edited.
         target: Seq,
     },
-    /// Delete an earlier text.
+    /// Delete an earlier text, or withdraw one of the user's reactions
+    /// (the `reaction` entry's seq).
     Redact {
-        /// The text being deleted.
+        /// The text (or reaction) being deleted.
         target: Seq,
     },
+    /// §9.1: a new text replying to an earlier one.
+    Reply {
+        /// The text replied to.
+        reply_to: Seq,
+    },
+    /// §9.2: a reaction to a text.
+    React {
+        /// The text reacted to.
+        target: Seq,
+        /// The reaction (an emoji or `:shortcode:`).
+        key: String,
+    },
+}
+
+impl OutboxKind {
+    /// The section 9 feature the server must list for this row, if any.
+    pub fn feature(&self) -> Option<&'static str> {
+        match self {
+            OutboxKind::Reply { .. } => Some(crate::protocol::features::REPLY),
+            OutboxKind::React { .. } => Some(crate::protocol::features::REACTIONS),
+            _ => None,
+        }
+    }
 }
 
 /// Delivery state of an outbox row.
@@ -138,6 +167,10 @@ pub enum FailCode {
     /// The server was replaced (a new `server_id`): the row names a
     /// conversation of the old one and was never sent.
     ServerReplaced,
+    /// The row needs a section 9 feature (a reply or a reaction) that the
+    /// server does not list in `hello.features`; it was never sent. Queued
+    /// before the first connection, or before a server downgrade.
+    Unsupported,
 }
 
 impl FailCode {
@@ -146,6 +179,7 @@ impl FailCode {
         match self {
             FailCode::Server(c) => c.as_str(),
             FailCode::ServerReplaced => "server_changed",
+            FailCode::Unsupported => "unsupported",
         }
     }
 
@@ -153,6 +187,7 @@ impl FailCode {
     pub fn parse(s: &str) -> FailCode {
         match s {
             "server_changed" => FailCode::ServerReplaced,
+            "unsupported" => FailCode::Unsupported,
             other => FailCode::Server(
                 crate::protocol::ErrorCode::parse(other)
                     .unwrap_or(crate::protocol::ErrorCode::Internal),
@@ -209,6 +244,19 @@ pub struct ConvRecord {
     pub left: bool,
     /// Held seqs.
     pub held: RangeSet,
+    /// §9.3: the server's count of unread texts mentioning the user,
+    /// relative to `read_seq` (like `unread`).
+    pub mentions: u64,
+    /// §9.3: unread texts (above `read_seq`) known to mention the user,
+    /// ascending: what a local read subtracts, and what an edit or a
+    /// redaction must not count twice.
+    pub mention_seqs: Vec<Seq>,
+    /// §9.4: notification level.
+    pub notify: Notify,
+    /// §9.4: pinned to the top of the list.
+    pub pinned: bool,
+    /// §9.4: archived (listed apart).
+    pub archived: bool,
 }
 
 impl ConvRecord {
@@ -226,6 +274,11 @@ impl ConvRecord {
             last: s.last.clone(),
             left: s.left,
             held: RangeSet::default(),
+            mentions: s.mentions.unwrap_or(0),
+            mention_seqs: Vec::new(),
+            notify: s.notify.unwrap_or_default(),
+            pinned: s.pinned.unwrap_or(false),
+            archived: s.archived.unwrap_or(false),
         }
     }
 
@@ -265,6 +318,32 @@ pub enum Write {
     /// These entries (already written by a `Messages` write of the same
     /// batch) arrived by live push, not by a pull.
     Live(ConvId, Vec<Seq>),
+    /// §9.1/§9.2 totals from a `messages` reply, as of `as_of` (the reply's
+    /// `last_seq`): each held text listed takes them as its snapshot unless
+    /// it holds a fresher one. Reaction entries and replies held with a seq
+    /// above the snapshot are counted on top when read.
+    Totals {
+        /// The conversation.
+        conv: ConvId,
+        /// The reply's `last_seq`.
+        as_of: Seq,
+        /// Per text of the reply.
+        texts: Vec<TextTotals>,
+    },
+    /// §9.1: a completed `thread` page: every entry of the thread with a
+    /// seq in `from..=to` is held now.
+    ThreadPage {
+        /// The conversation.
+        conv: ConvId,
+        /// The thread's root.
+        root: Seq,
+        /// First seq the page covers.
+        from: Seq,
+        /// Last seq the page covers.
+        to: Seq,
+        /// The reply's `thread_last_seq` (kept as a max).
+        thread_last: Seq,
+    },
     /// Creates the stream consumer `name` if it does not exist (or, with
     /// `reset`, forgets its positions), then sets each given position unless
     /// one is stored already.
@@ -285,6 +364,31 @@ pub enum Write {
         /// Handled up to here.
         seq: Seq,
     },
+}
+
+/// The §9.1/§9.2 totals a `messages` reply carries for one text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextTotals {
+    /// The text.
+    pub seq: Seq,
+    /// Standing reactions per key.
+    pub reactions: BTreeMap<String, u64>,
+    /// Replies in its thread.
+    pub replies: u64,
+    /// Its thread's newest reply.
+    pub last_reply_seq: Option<Seq>,
+}
+
+impl TextTotals {
+    /// The totals a text of a `messages` reply carries.
+    pub fn of(m: &Message) -> TextTotals {
+        TextTotals {
+            seq: m.seq,
+            reactions: m.reactions.clone(),
+            replies: m.replies.unwrap_or(0),
+            last_reply_seq: m.last_reply_seq,
+        }
+    }
 }
 
 /// Writes that must commit together, in order.
@@ -309,6 +413,18 @@ pub struct Snapshot {
     pub convs: Vec<ConvRecord>,
     /// Outbox rows in send order.
     pub outbox: Vec<OutboxItem>,
+    /// `hello.features` of the latest connection; None before the first.
+    pub features: Option<Vec<String>>,
+}
+
+/// Parses the stored `features` meta value (comma-separated).
+pub(crate) fn parse_features(v: Option<String>) -> Option<Vec<String>> {
+    v.map(|s| {
+        s.split(',')
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
 }
 
 /// One row of the conversation list.
@@ -336,6 +452,39 @@ pub struct ConvRow {
     pub last_activity_ts: i64,
     /// Outbox rows for this conversation.
     pub pending: u32,
+    /// §9.3: unread texts that mention the user.
+    pub mentions: u64,
+    /// §9.4: notification level.
+    pub notify: Notify,
+    /// §9.4: pinned (listed first).
+    pub pinned: bool,
+    /// §9.4: archived (left out of [`crate::Client::conversations`]).
+    pub archived: bool,
+}
+
+/// §9.2: the standing reactions of one key on a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionCount {
+    /// The reaction (an emoji or `:shortcode:`).
+    pub key: String,
+    /// How many members stand by it.
+    pub count: u64,
+    /// The user is one of them (known once the user's reaction entry is
+    /// held: from this device's `sent` reply, a push or a pull).
+    pub mine: bool,
+}
+
+/// §9.1: a thread as held locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadWindow {
+    /// The root text; None until held.
+    pub root: Option<LocalMessage>,
+    /// Replies ascending, with [`TimelineItem::Gap`]s where replies may be
+    /// missing (seq ranges not known to be complete, not exact counts),
+    /// then pending reply echoes.
+    pub items: Vec<TimelineItem>,
+    /// Everything up to the thread's newest known entry is held.
+    pub complete: bool,
 }
 
 /// A held timeline entry with edits and redactions applied.
@@ -368,6 +517,57 @@ pub struct LocalMessage {
     /// Stored from a live push (false: pulled by catch-up, a gap fill or a
     /// history page).
     pub live: bool,
+    /// §9.1: the text this one replies to.
+    pub reply_to: Option<Seq>,
+    /// §9.1: its thread's root.
+    pub thread: Option<Seq>,
+    /// §9.2: the key of a `reaction` entry.
+    pub key: Option<String>,
+    /// §9.3: who the text mentions (its newest edit's list; empty once
+    /// redacted).
+    pub mentions: Vec<String>,
+    /// §9.3: the text or one of its edits mentions the user (false once
+    /// redacted).
+    pub mentions_me: bool,
+    /// §9.2: standing reactions, by count (descending) then key; empty
+    /// once redacted.
+    pub reactions: Vec<ReactionCount>,
+    /// §9.1: replies in the thread this text is the root of.
+    pub replies: u64,
+    /// §9.1: the thread's newest reply.
+    pub last_reply_seq: Option<Seq>,
+    /// §9.1: its time, when that reply is held.
+    pub last_reply_ts: Option<i64>,
+}
+
+impl LocalMessage {
+    /// A held entry as it arrived, before edits, redactions and totals.
+    pub fn from_entry(m: &Message) -> LocalMessage {
+        LocalMessage {
+            seq: m.seq,
+            sender: m.sender.clone(),
+            ts: m.ts,
+            kind: m.kind,
+            body: m.body.clone(),
+            edited: false,
+            redacted: false,
+            client_id: m.client_id.clone(),
+            user: m.user.clone(),
+            title: m.title.clone(),
+            members: m.members.clone(),
+            target: m.target,
+            live: false,
+            reply_to: m.reply_to,
+            thread: m.thread,
+            key: m.key.clone(),
+            mentions: m.mentions.clone(),
+            mentions_me: false,
+            reactions: Vec::new(),
+            replies: 0,
+            last_reply_seq: None,
+            last_reply_ts: None,
+        }
+    }
 }
 
 /// One item of a timeline window.
@@ -474,6 +674,127 @@ pub trait Store: Send + std::fmt::Debug {
     fn session(&self) -> Result<Option<Session>, StoreError>;
     /// A stream consumer's stored positions; None when it was never started.
     fn consumer(&self, name: &str) -> Result<Option<BTreeMap<ConvId, Seq>>, StoreError>;
+    /// §9.1: the thread of `root` as held: replies, gaps where replies may
+    /// be missing, pending reply echoes.
+    fn thread(&self, conv: &ConvId, root: Seq) -> Result<ThreadWindow, StoreError>;
+    /// §9.1: the seqs of `root`'s thread known to be complete (held
+    /// ranges and completed `thread` pages), and its `thread_last_seq`
+    /// from the latest page (0 when never loaded).
+    fn thread_coverage(&self, conv: &ConvId, root: Seq) -> Result<(RangeSet, Seq), StoreError>;
+    /// §9.2: the seq of `user`'s standing `reaction` entry with `key` on
+    /// `target`, when held.
+    fn standing_reaction(
+        &self,
+        conv: &ConvId,
+        target: Seq,
+        key: &str,
+        user: &str,
+    ) -> Result<Option<Seq>, StoreError>;
+}
+
+/// §9.3: the mention count shown: the server's count minus texts known to
+/// mention the user that were read locally since (0 once all is read).
+pub fn display_mentions(rec: &ConvRecord) -> u64 {
+    if rec.local_read >= rec.last_seq {
+        0
+    } else if rec.local_read <= rec.read_seq {
+        rec.mentions
+    } else {
+        let read = rec
+            .mention_seqs
+            .iter()
+            .filter(|s| **s > rec.read_seq && **s <= rec.local_read)
+            .count() as u64;
+        rec.mentions.saturating_sub(read)
+    }
+}
+
+/// A held `reaction` entry on a text, for [`reaction_counts`].
+#[derive(Debug, Clone)]
+pub(crate) struct HeldReaction {
+    pub seq: Seq,
+    pub sender: String,
+    pub key: String,
+    /// Seq of a held `redact` withdrawing it.
+    pub withdrawn: Option<Seq>,
+}
+
+/// §9.2: a text's standing reactions: the snapshot taken at `snap_seq`
+/// (from a `messages` reply, or empty at the text's own seq), plus held
+/// reaction entries above it, minus held withdrawals above it of reactions
+/// the snapshot counted. Entries at or below the snapshot are in it already,
+/// so an entry is never counted twice whatever order pages and pushes come
+/// in.
+pub(crate) fn reaction_counts(
+    snap_seq: Seq,
+    snap: &BTreeMap<String, u64>,
+    held: &[HeldReaction],
+    me: &str,
+) -> Vec<ReactionCount> {
+    let mut counts: BTreeMap<&str, i64> = snap
+        .iter()
+        .map(|(k, n)| (k.as_str(), i64::try_from(*n).unwrap_or(i64::MAX)))
+        .collect();
+    let mut mine = std::collections::BTreeSet::new();
+    for r in held {
+        let delta = match (r.seq > snap_seq, r.withdrawn) {
+            (true, None) => 1,
+            (false, Some(x)) if x > snap_seq => -1,
+            _ => 0,
+        };
+        *counts.entry(r.key.as_str()).or_insert(0) += delta;
+        if r.sender == me && r.withdrawn.is_none() {
+            mine.insert(r.key.as_str());
+        }
+    }
+    let mut out: Vec<ReactionCount> = counts
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| ReactionCount {
+            key: k.to_owned(),
+            count: n as u64,
+            mine: mine.contains(k),
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    out
+}
+
+/// §9.1: builds a thread window from the decorated root (if held), the
+/// held replies (ascending), what is known complete, the latest
+/// `thread_last_seq` (0: never loaded) and the pending reply echoes.
+pub(crate) fn assemble_thread(
+    root_seq: Seq,
+    root: Option<LocalMessage>,
+    replies: Vec<LocalMessage>,
+    covered: &RangeSet,
+    thread_last: Seq,
+    pending: Vec<OutboxItem>,
+) -> ThreadWindow {
+    let newest = replies
+        .iter()
+        .map(|m| m.seq)
+        .chain(root.as_ref().and_then(|r| r.last_reply_seq))
+        .fold(thread_last.max(root_seq), Seq::max);
+    let gaps = thread_gaps(root_seq, newest, covered);
+    let complete = gaps.is_empty() && root.is_some();
+    ThreadWindow {
+        root,
+        items: assemble_window(replies, gaps, pending),
+        complete,
+    }
+}
+
+/// §9.1: the thread window's gaps: the seqs in `(root, newest]` that
+/// `covered` does not include.
+pub(crate) fn thread_gaps(root: Seq, newest: Seq, covered: &RangeSet) -> Vec<SeqRange> {
+    let mut c = covered.clone();
+    c.insert_range(1, root);
+    c.gaps(newest)
+        .into_iter()
+        .filter(|g| g.from <= newest)
+        .map(|g| SeqRange::new(g.from, g.to.min(newest)))
+        .collect()
 }
 
 /// Unread count shown to the user: the server's count, minus texts by others
@@ -577,9 +898,22 @@ pub(crate) fn window_bounds(
 /// Whether an entry counts as activity for the conversation list's order.
 /// Edits and redactions change an older message; they do not move its
 /// conversation above one with newer messages (as in Slack or Element).
+/// Reactions change an older message too.
 pub(crate) fn moves_activity(kind: crate::protocol::EntryKind) -> bool {
     !matches!(
         kind,
-        crate::protocol::EntryKind::Edit | crate::protocol::EntryKind::Redact
+        crate::protocol::EntryKind::Edit
+            | crate::protocol::EntryKind::Redact
+            | crate::protocol::EntryKind::Reaction
     )
+}
+
+/// Conversation list order: pinned first, then newest activity, then id.
+pub(crate) fn sort_rows(rows: &mut [ConvRow]) {
+    rows.sort_by(|a, b| {
+        b.pinned
+            .cmp(&a.pinned)
+            .then_with(|| b.last_activity_ts.cmp(&a.last_activity_ts))
+            .then_with(|| a.conv.cmp(&b.conv))
+    });
 }
