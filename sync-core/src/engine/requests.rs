@@ -8,19 +8,20 @@ use crate::protocol::{ClientFrame, ConvKind, ServerFrame, features};
 
 impl Engine {
     pub(super) fn request(&mut self, request: Request, token: ReplyToken) {
-        if !self.authenticated() {
-            self.reply(token, Err(Error::Offline));
-            return;
-        }
         let needs = match &request {
             Request::Password { .. } | Request::Logout { all: true } => Some(features::ACCOUNT),
             Request::Settings { .. } => Some(features::SETTINGS),
             _ => None,
         };
-        if let Some(feature) = needs
-            && !self.has_feature(feature)
-        {
+        // A server that said it lacks the feature: the lasting answer, also
+        // while offline. Otherwise a connection is needed to ask.
+        let unsupported = needs.filter(|f| self.features_known && !self.has_feature(f));
+        if let Some(feature) = unsupported {
             self.reply(token, Err(Error::Unsupported(feature)));
+            return;
+        }
+        if !self.authenticated() {
+            self.reply(token, Err(Error::Offline));
             return;
         }
         let id = self.track(Pending::Request {

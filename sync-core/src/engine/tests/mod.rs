@@ -6,3 +6,4 @@ mod common;
 mod outbox;
 mod props;
 mod rules;
+mod v11;
