@@ -303,7 +303,7 @@ fn settings_request_event_and_list_order() {
     })
     .unwrap();
     h.run();
-    assert!(matches!(last_reply(&h), Ok(_)));
+    assert!(last_reply(&h).is_ok());
     assert_eq!(order(&h), vec!["d1", "d2"], "pinned first");
     let d1 = h.store.conversation(&c("d1")).unwrap().unwrap();
     assert_eq!(
@@ -352,7 +352,7 @@ fn thread_loads_lazily_and_live_replies_do_not_fake_completeness() {
     })
     .unwrap();
     h.run();
-    assert!(matches!(last_reply(&h), Ok(_)));
+    assert!(last_reply(&h).is_ok());
     let w = h.store.thread(&c("g1"), 2).unwrap();
     assert_eq!(w.root.as_ref().map(|r| (r.seq, r.replies)), Some((2, 2)));
     let seqs: Vec<String> = w.items.iter().map(item).collect();
@@ -394,10 +394,10 @@ fn thread_loads_lazily_and_live_replies_do_not_fake_completeness() {
     h.disconnect();
     h.enqueue("g1", OutboxKind::Reply { reply_to: 34 }, Some("mine"));
     let w = h.store.thread(&c("g1"), 2).unwrap();
-    assert_eq!(w.items.iter().map(item).last().unwrap(), "pending mine");
+    assert_eq!(item(w.items.last().unwrap()), "pending mine");
     h.go_live();
     let w = h.store.thread(&c("g1"), 2).unwrap();
-    assert_eq!(w.items.iter().map(item).last().unwrap(), "38");
+    assert_eq!(item(w.items.last().unwrap()), "38");
     assert_eq!(msg(&h, "g1", 38).thread, Some(2));
     assert_eq!(msg(&h, "g1", 38).reply_to, Some(34));
 }
