@@ -21,7 +21,7 @@ fn batch(writes: Vec<Write>) -> Batch {
 /// On a real file (WAL, reopened connections), not only in memory.
 #[test]
 fn every_case_passes_on_a_database_file() {
-    let cases: [fn(&mut dyn Store); 7] = [
+    let cases: [fn(&mut dyn Store); 11] = [
         sync_core::store::suite::timeline_with_gaps,
         sync_core::store::suite::edits_and_redactions_in_any_order,
         sync_core::store::suite::outbox_order_and_states,
@@ -29,6 +29,10 @@ fn every_case_passes_on_a_database_file() {
         sync_core::store::suite::resets_and_list_order,
         sync_core::store::suite::after_windows_and_unbounded_limits,
         sync_core::store::suite::consumer_positions,
+        sync_core::store::suite::reactions_from_snapshots_and_entries,
+        sync_core::store::suite::replies_and_thread_windows,
+        sync_core::store::suite::mentions_settings_and_list_order,
+        sync_core::store::suite::outbox_keeps_reply_and_react_rows,
     ];
     for (i, case) in cases.into_iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
