@@ -266,7 +266,14 @@ impl Client {
                 crate::protocol::features::REACTIONS,
             )));
         }
-        let Some(me) = self.user() else {
+        let me = match self.user() {
+            Some(me) => Some(me),
+            None => match self.read(|r| r.meta(crate::store::MetaKey::User)) {
+                Ok(me) => me,
+                Err(e) => return Committed::done(Err(e)),
+            },
+        };
+        let Some(me) = me else {
             return Committed::done(Err(Error::LoggedOut));
         };
         match self.read(|r| r.standing_reaction(conv, target, key, &me)) {
