@@ -127,6 +127,11 @@ enum Pending {
         after: Seq,
         token: ReplyToken,
     },
+    /// §9.2: the one entry a pushed `redact` targets, fetched because it is
+    /// not held (a withdrawn reaction a snapshot counted).
+    Target {
+        conv: ConvId,
+    },
     Ignore,
 }
 
@@ -517,6 +522,14 @@ impl Engine {
                 after,
                 token,
             } => self.on_thread_reply(conv, root, after, token, frame),
+            Pending::Target { conv } => {
+                if let ServerFrame::Messages {
+                    messages, last_seq, ..
+                } = frame
+                {
+                    self.apply_entries(&conv, messages, Some(last_seq));
+                }
+            }
             Pending::Ignore => {}
         }
     }

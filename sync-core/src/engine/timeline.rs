@@ -275,6 +275,7 @@ impl Engine {
         }
         let before = self.convs.get(&conv).map_or(0, ConvRecord::cursor);
         let seq = message.seq;
+        self.fetch_redact_target(&conv, &message);
         self.apply_entries(&conv, vec![message], None);
         if seq > before {
             self.fetch.pushed_above.insert(conv.clone());
@@ -290,6 +291,27 @@ impl Engine {
             self.queue_fetch(conv);
             self.plan_fetches();
         }
+    }
+
+    /// §9.2: a pushed `redact` of an entry that is not held may withdraw a
+    /// reaction that a held text's totals snapshot counts: without the
+    /// reaction entry its key and text are unknown, so fetch that one entry
+    /// (the withdrawal then subtracts when read).
+    fn fetch_redact_target(&mut self, conv: &ConvId, m: &Message) {
+        let Some(target) = m.target.filter(|_| m.kind == EntryKind::Redact) else {
+            return;
+        };
+        let held = self.convs.get(conv).is_none_or(|r| r.held.contains(target));
+        if held || !self.has_feature(crate::protocol::features::REACTIONS) || target == 0 {
+            return;
+        }
+        let id = self.track(Pending::Target { conv: conv.clone() });
+        self.transmit(ClientFrame::Pull {
+            id,
+            conv: conv.clone(),
+            after: target - 1,
+            limit: Some(1),
+        });
     }
 
     /// Stores entries we do not hold yet (from a push, pull, history page or

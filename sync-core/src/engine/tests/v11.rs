@@ -520,3 +520,40 @@ fn a_reaction_queued_before_any_connection_fails_typed_on_a_version_1_server() {
     // The text queued after it went out.
     assert_eq!(h.server.last_seq("d1"), 3);
 }
+
+#[test]
+fn a_live_withdrawal_of_a_reaction_never_held_fetches_it_and_subtracts() {
+    let mut s = ModelServer::v11();
+    s.create("g1", ConvKind::Group, "rust", &["bob", "carol", ME]);
+    s.post("g1", "carol", "old text"); // 2
+    s.react_as("g1", "bob", 2, "👍").unwrap(); // 3
+    for i in 0..10 {
+        s.post("g1", "carol", &format!("later {i}")); // 4..=13
+    }
+    let mut h = logged_in(s);
+    h.go_live();
+    // Only the text is held (a thread page of its own: the reaction entry
+    // at 3 is not part of it), with totals that count bob's 👍.
+    h.cmd(Command::LoadThread {
+        conv: c("g1"),
+        root: 2,
+        token: 1,
+    })
+    .unwrap();
+    h.run();
+    assert_eq!(super::common::seqs(&h, "g1"), vec![2]);
+    assert_eq!(reactions(&h, "g1", 2), vec!["👍×1"]);
+    let push = h.server.redact_as("g1", "bob", 3).unwrap(); // 14
+    h.to_client.push_back(push);
+    h.run();
+    assert!(h.sent.iter().any(|f| matches!(
+        f,
+        ClientFrame::Pull {
+            after: 2,
+            limit: Some(1),
+            ..
+        }
+    )));
+    assert_eq!(super::common::seqs(&h, "g1"), vec![2, 3, 14]);
+    assert_eq!(reactions(&h, "g1", 2), Vec::<String>::new());
+}
