@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::common::{Harness, ME, ModelServer};
+use super::props::settle;
 use crate::ConnState;
 use crate::engine::Command;
 use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Seq};
@@ -199,14 +200,6 @@ fn small_pages() -> crate::engine::Config {
         history_page: 4,
         ..super::common::test_config()
     }
-}
-
-fn settle<S: Store>(h: &mut Harness<S>) {
-    if h.connected {
-        h.disconnect();
-    }
-    h.go_live();
-    h.run();
 }
 
 fn converges<S: Store>(ops: Vec<Op>, mut store: S) -> Result<(), TestCaseError> {
