@@ -26,12 +26,24 @@ impl SqliteStore {
         let me = self.meta_value(MetaKey::User)?.unwrap_or_default();
         let c = conv.as_str();
         let read = StoreError::Read;
+        // Conversations without reactions or threads (all of them against a
+        // version 1 server) skip the per-text lookups.
+        let (any_reaction, any_reply): (bool, bool) = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM messages INDEXED BY messages_by_target
+                               WHERE conv = ?1 AND target IS NOT NULL AND kind = 'reaction'),
+                        EXISTS(SELECT 1 FROM messages INDEXED BY messages_by_thread
+                               WHERE conv = ?1 AND thread IS NOT NULL)",
+            )
+            .and_then(|mut st| st.query_row([c], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(read)?;
         let mut reactions = self
             .conn
             .prepare_cached(
                 "SELECT r.seq, r.sender, r.rkey,
-                        (SELECT MIN(x.seq) FROM messages x WHERE x.conv = r.conv
-                             AND x.target = r.seq AND x.kind = 'redact')
+                        (SELECT MIN(x.seq) FROM messages x INDEXED BY messages_by_target
+                         WHERE x.conv = ?1 AND x.target = r.seq AND x.kind = 'redact')
                  FROM messages r WHERE r.conv = ?1 AND r.target = ?2 AND r.kind = 'reaction'",
             )
             .map_err(read)?;
@@ -51,11 +63,15 @@ impl SqliteStore {
                 continue;
             }
             let seq = m.seq as i64;
-            let (above, newest): (i64, Option<i64>) = replies
-                .query_row(params![c, seq, snap.seq as i64], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .map_err(read)?;
+            let (above, newest): (i64, Option<i64>) = if any_reply {
+                replies
+                    .query_row(params![c, seq, snap.seq as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .map_err(read)?
+            } else {
+                (0, None)
+            };
             m.replies = snap.replies + above as u64;
             m.last_reply_seq = newest
                 .map(|s| s as u64)
@@ -74,6 +90,10 @@ impl SqliteStore {
                 continue;
             }
             m.mentions_me = snap.mentioned.contains(&me);
+            if !any_reaction {
+                m.reactions = reaction_counts(snap.seq, &snap.reactions, &[], &me);
+                continue;
+            }
             let held: Vec<HeldReaction> = reactions
                 .query_map(params![c, seq], |r| {
                     Ok(HeldReaction {
@@ -197,10 +217,11 @@ impl SqliteStore {
     ) -> Result<Option<Seq>, StoreError> {
         self.conn
             .prepare_cached(
-                "SELECT r.seq FROM messages r WHERE r.conv = ?1 AND r.target = ?2
+                "SELECT r.seq FROM messages r INDEXED BY messages_by_target WHERE r.conv = ?1 AND r.target = ?2
                      AND r.kind = 'reaction' AND r.rkey = ?3 AND r.sender = ?4
-                     AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.conv = r.conv
-                                     AND x.target = r.seq AND x.kind = 'redact')
+                     AND NOT EXISTS (SELECT 1 FROM messages x INDEXED BY messages_by_target
+                                     WHERE x.conv = ?1 AND x.target = r.seq
+                                     AND x.kind = 'redact')
                  ORDER BY r.seq LIMIT 1",
             )
             .and_then(|mut st| {
