@@ -12,6 +12,11 @@
 //!   coalescing change notifications), the query types ([`ConvRow`],
 //!   [`TimelineItem`], [`TimelineQuery`], …) and the errors ([`Error`],
 //!   [`ConnectError`], [`ErrorEvent`]). [`protocol`] holds the wire types.
+//!   Protocol 1.1 (§9.1–9.4): [`Client::send_reply`], [`Client::thread`]
+//!   ([`ThreadWindow`]), [`Client::react`] / [`Client::unreact`]
+//!   ([`ReactionCount`]), mentions on [`LocalMessage`] and [`ConvRow`],
+//!   [`Client::set_settings`] ([`SettingsChange`], [`Notify`]), each used
+//!   only when [`Client::supports`] the feature.
 //! - **The store implementor's**: [`store`], with the [`store::Store`]
 //!   trait, exactly the types an implementation reads and writes
 //!   ([`store::Snapshot`], [`store::Batch`], [`store::Write`], …), the
