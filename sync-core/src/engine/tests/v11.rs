@@ -557,3 +557,31 @@ fn a_live_withdrawal_of_a_reaction_never_held_fetches_it_and_subtracts() {
     assert_eq!(super::common::seqs(&h, "g1"), vec![2, 3, 14]);
     assert_eq!(reactions(&h, "g1", 2), Vec::<String>::new());
 }
+
+#[test]
+fn a_thread_load_cut_by_a_disconnect_answers_disconnected() {
+    let mut s = ModelServer::v11();
+    s.create("g1", ConvKind::Group, "rust", &["bob", ME]);
+    s.post("g1", "bob", "root"); // 2
+    let mut h = logged_in(s);
+    h.go_live();
+    h.cmd(Command::LoadThread {
+        conv: c("g1"),
+        root: 2,
+        token: 11,
+    })
+    .unwrap();
+    h.disconnect();
+    assert!(matches!(
+        h.replies.last(),
+        Some((11, Err(Error::Disconnected)))
+    ));
+    // Offline, it answers at once.
+    h.cmd(Command::LoadThread {
+        conv: c("g1"),
+        root: 2,
+        token: 12,
+    })
+    .unwrap();
+    assert!(matches!(h.replies.last(), Some((12, Err(Error::Offline)))));
+}
