@@ -12,6 +12,11 @@
 //!   coalescing change notifications), the query types ([`ConvRow`],
 //!   [`TimelineItem`], [`TimelineQuery`], …) and the errors ([`Error`],
 //!   [`ConnectError`], [`ErrorEvent`]). [`protocol`] holds the wire types.
+//!   Protocol 1.1 (§9.1–9.4): [`Client::send_reply`], [`Client::thread`]
+//!   ([`ThreadWindow`]), [`Client::react`] / [`Client::unreact`]
+//!   ([`ReactionCount`]), mentions on [`LocalMessage`] and [`ConvRow`],
+//!   [`Client::set_settings`] ([`SettingsChange`], [`Notify`]), each used
+//!   only when [`Client::supports`] the feature.
 //! - **The store implementor's**: [`store`], with the [`store::Store`]
 //!   trait, exactly the types an implementation reads and writes
 //!   ([`store::Snapshot`], [`store::Batch`], [`store::Write`], …), the
@@ -60,15 +65,16 @@ pub use client::{Client, ClientBuilder, Events};
 #[cfg(feature = "engine")]
 pub use committed::Committed;
 #[cfg(feature = "engine")]
-pub use engine::{Config, ServerInfo};
+pub use engine::{Config, ServerInfo, SettingsChange};
 #[cfg(feature = "engine")]
 pub use error::{ConnectError, Error};
 #[cfg(feature = "engine")]
 pub use events::{ConnState, ErrorEvent, Event, SyncReport};
+pub use protocol::Notify;
 #[cfg(feature = "engine")]
 pub use store::{
-    ConvRow, FailCode, LocalMessage, OutboxItem, OutboxKind, OutboxState, SearchHit, Session,
-    TimelineItem, TimelineQuery,
+    ConvRow, FailCode, LocalMessage, OutboxItem, OutboxKind, OutboxState, ReactionCount, SearchHit,
+    Session, ThreadWindow, TimelineItem, TimelineQuery,
 };
 #[cfg(feature = "engine")]
 pub use stream::{Arrival, Convs, MessageStream, StartAt, StreamItem, StreamOptions};

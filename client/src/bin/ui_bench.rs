@@ -213,6 +213,11 @@ fn build_cache(path: &Path) -> anyhow::Result<()> {
             last: msgs.last().cloned(),
             left: false,
             held: RangeSet::from_ranges([SeqRange::new(1, n)]),
+            mentions: 0,
+            mention_seqs: Vec::new(),
+            notify: sync_core::Notify::All,
+            pinned: false,
+            archived: false,
         };
         let batch = Batch {
             writes: vec![Write::Conv(record), Write::Messages(conv, msgs)],

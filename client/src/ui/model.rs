@@ -10,21 +10,7 @@ pub use sync_core::{
 
 /// A plain text entry (tests and benches build timelines with it).
 pub fn text_message(seq: Seq, sender: &str, ts: i64, body: &str) -> LocalMessage {
-    LocalMessage {
-        seq,
-        sender: sender.to_owned(),
-        ts,
-        kind: EntryKind::Text,
-        body: Some(body.to_owned()),
-        edited: false,
-        redacted: false,
-        client_id: None,
-        user: None,
-        title: None,
-        members: None,
-        target: None,
-        live: false,
-    }
+    LocalMessage::from_entry(&Message::text(seq, sender, ts, body))
 }
 
 /// The seq that orders an item (a gap by its first seq; pending echoes sort last).

@@ -255,8 +255,8 @@ fn pending_lines(
     extra: &mut Extra<'_>,
 ) {
     let time = format_time(p.created_ts);
-    let mut lines = match p.kind {
-        OutboxKind::Send => {
+    let mut lines = match &p.kind {
+        OutboxKind::Send | OutboxKind::Reply { .. } => {
             if starts_group(prev, ctx.user, p.created_ts) {
                 out.push(Line::from(Span::styled(
                     for_terminal(ctx.user).into_owned(),
@@ -277,6 +277,10 @@ fn pending_lines(
         ))],
         OutboxKind::Redact { target } => vec![Line::from(Span::styled(
             format!("✗ delete #{target}"),
+            dim(ctx.colors),
+        ))],
+        OutboxKind::React { target, key } => vec![Line::from(Span::styled(
+            format!("{} on #{target}", for_terminal(key)),
             dim(ctx.colors),
         ))],
     };

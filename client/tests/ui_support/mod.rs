@@ -48,6 +48,10 @@ pub fn row(
         left: false,
         last_activity_ts: ts,
         pending: 0,
+        mentions: 0,
+        notify: sync_core::Notify::All,
+        pinned: false,
+        archived: false,
     }
 }
 

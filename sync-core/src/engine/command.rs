@@ -1,7 +1,7 @@
 //! The commands an app gives the engine and the replies it gets back.
 
 use crate::error::Error;
-use crate::protocol::{ConvId, Seq};
+use crate::protocol::{ConvId, Notify, Seq};
 use crate::store::{OutboxItem, Session};
 
 /// Token chosen by the caller to match a [`Reply`] to its command.
@@ -58,6 +58,32 @@ pub enum Request {
         /// New password.
         new: String,
     },
+    /// §9.4: change the user's settings for a conversation.
+    Settings {
+        /// The conversation.
+        conv: ConvId,
+        /// What to change.
+        change: SettingsChange,
+    },
+}
+
+/// §9.4: a change of the user's settings for one conversation; `None`
+/// leaves a setting as it is (at least one must be `Some`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettingsChange {
+    /// When the conversation notifies.
+    pub notify: Option<Notify>,
+    /// Pinned to the top of the list.
+    pub pinned: Option<bool>,
+    /// Archived (left out of the main list).
+    pub archived: Option<bool>,
+}
+
+impl SettingsChange {
+    /// Nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self.notify.is_none() && self.pinned.is_none() && self.archived.is_none()
+    }
 }
 
 /// A user command.
@@ -161,6 +187,16 @@ pub enum Command {
     LoadOlder {
         /// The conversation.
         conv: ConvId,
+        /// Reply token.
+        token: ReplyToken,
+    },
+    /// §9.1: fetch a thread with `thread` requests until its newest entry
+    /// is held.
+    LoadThread {
+        /// The conversation.
+        conv: ConvId,
+        /// The thread's root.
+        root: Seq,
         /// Reply token.
         token: ReplyToken,
     },

@@ -85,6 +85,7 @@ impl Engine {
                 }
                 Pending::Account(Some(token), _)
                 | Pending::Older { token, .. }
+                | Pending::Thread { token, .. }
                 | Pending::Request { token, .. } => self.reply(token, Err(Error::Disconnected)),
                 _ => {}
             }

@@ -22,9 +22,12 @@ mod session;
 mod sync;
 #[cfg(test)]
 mod tests;
+mod threads;
 mod timeline;
 
-pub use command::{Command, ConsumerAck, Reply, ReplyToken, ReplyValue, Request, ServerInfo};
+pub use command::{
+    Command, ConsumerAck, Reply, ReplyToken, ReplyValue, Request, ServerInfo, SettingsChange,
+};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -118,6 +121,17 @@ enum Pending {
         token: ReplyToken,
         request: Request,
     },
+    Thread {
+        conv: ConvId,
+        root: Seq,
+        after: Seq,
+        token: ReplyToken,
+    },
+    /// §9.2: the one entry a pushed `redact` targets, fetched because it is
+    /// not held (a withdrawn reaction a snapshot counted).
+    Target {
+        conv: ConvId,
+    },
     Ignore,
 }
 
@@ -176,8 +190,11 @@ pub struct Engine {
     session: Option<Session>,
     convs: BTreeMap<ConvId, ConvRecord>,
     outbox: Vec<OutboxItem>,
-    /// `hello.features` of the current (or last) connection.
+    /// `hello.features` of the current (or last) connection, kept in the
+    /// store so that a cold start knows them before connecting.
     features: Vec<String>,
+    /// A server has said its features (now or in an earlier run).
+    features_known: bool,
     /// `hello.register` (a server extension), when the server says it.
     register_mode: Option<String>,
     link: Link,
@@ -249,6 +266,8 @@ struct Fetches {
     follow_all: bool,
     /// `open` calls waiting for a conversation's fetches to finish.
     open_waiters: HashMap<ConvId, Vec<ReplyToken>>,
+    /// §9.1: threads loaded in this run, complete up to this seq.
+    threads: HashMap<(ConvId, Seq), Seq>,
 }
 
 /// What the driver polls out.
@@ -287,7 +306,8 @@ impl Engine {
                 .map(|c| (c.conv.clone(), c))
                 .collect(),
             outbox,
-            features: Vec::new(),
+            features_known: snap.features.is_some(),
+            features: snap.features.unwrap_or_default(),
             register_mode: None,
             link: Link {
                 want_online: false,
@@ -426,7 +446,11 @@ impl Engine {
                 ..
             } => {
                 if self.link.phase == Phase::WaitingHello {
+                    if !self.features_known || self.features != features {
+                        self.write_meta(MetaKey::Features, Some(features.join(",")));
+                    }
                     self.features = features;
+                    self.features_known = true;
                     self.register_mode = register;
                 }
                 self.on_hello(now, server_id);
@@ -438,6 +462,19 @@ impl Engine {
                 self.emit(Event::Receipt { conv, user, seq });
             }
             ServerFrame::Typing { conv, user } => self.emit(Event::Typing { conv, user }),
+            ServerFrame::Settings {
+                conv,
+                notify,
+                pinned,
+                archived,
+            } => self.apply_settings(
+                &conv,
+                SettingsChange {
+                    notify: Some(notify),
+                    pinned: Some(pinned),
+                    archived: Some(archived),
+                },
+            ),
             ServerFrame::Conversation {
                 re: None,
                 conversation,
@@ -479,6 +516,20 @@ impl Engine {
             Pending::Out { client_id } => self.on_send_reply(now, client_id, frame),
             Pending::Read { conv, seq } => self.on_read_reply(&conv, seq, frame),
             Pending::Request { token, request } => self.on_request_reply(token, request, frame),
+            Pending::Thread {
+                conv,
+                root,
+                after,
+                token,
+            } => self.on_thread_reply(conv, root, after, token, frame),
+            Pending::Target { conv } => {
+                if let ServerFrame::Messages {
+                    messages, last_seq, ..
+                } = frame
+                {
+                    self.apply_entries(&conv, messages, Some(last_seq));
+                }
+            }
             Pending::Ignore => {}
         }
     }
@@ -590,6 +641,7 @@ impl Engine {
             Command::WaitOpened { conv, token } => self.wait_opened(conv, token),
             Command::LoadOlder { conv, token } => self.load_older(conv, token),
             Command::Request { request, token } => self.request(request, token),
+            Command::LoadThread { conv, root, token } => self.load_thread(conv, root, token),
         }
         Ok(())
     }
@@ -598,6 +650,12 @@ impl Engine {
 
     fn me(&self) -> &str {
         self.session.as_ref().map_or("", |s| s.user.as_str())
+    }
+
+    /// The server lists this section 9 feature (false before any server
+    /// said; see `features_known`).
+    fn has_feature(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
     }
 
     fn authenticated(&self) -> bool {

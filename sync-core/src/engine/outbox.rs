@@ -28,6 +28,15 @@ impl Engine {
         if self.outbox.iter().any(|o| o.client_id == item.client_id) {
             return Err(Error::AlreadyQueued(item.client_id));
         }
+        // A server that said it lacks the feature gets no such row. Before
+        // any server said anything the row is queued; `dispatch_outbox`
+        // fails it if the server turns out to lack the feature.
+        if let Some(feature) = item.kind.feature()
+            && self.features_known
+            && !self.has_feature(feature)
+        {
+            return Err(Error::Unsupported(feature));
+        }
         item.state = OutboxState::Pending;
         self.outbox.push(item.clone());
         let conv = item.conv.clone();
@@ -74,6 +83,12 @@ impl Engine {
             if matches!(o.state, OutboxState::Failed { .. }) || busy.contains(&o.conv) {
                 continue;
             }
+            if let Some(feature) = o.kind.feature()
+                && !self.has_feature(feature)
+            {
+                self.fail_unsupported(i, feature);
+                continue;
+            }
             busy.insert(o.conv.clone());
             if o.state == OutboxState::Sending {
                 continue;
@@ -91,6 +106,20 @@ impl Engine {
                     client_id,
                     body,
                     reply_to: None,
+                },
+                OutboxKind::Reply { reply_to } => ClientFrame::Send {
+                    id,
+                    conv,
+                    client_id,
+                    body,
+                    reply_to: Some(reply_to),
+                },
+                OutboxKind::React { target, key } => ClientFrame::React {
+                    id,
+                    conv,
+                    client_id,
+                    target,
+                    key,
                 },
                 OutboxKind::Edit { target } => ClientFrame::Edit {
                     id,
@@ -144,15 +173,22 @@ impl Engine {
                 let mut m = Message::new(seq, self.me().to_owned(), ts, EntryKind::Text);
                 m.client_id = Some(client_id.clone());
                 m.body = o.body.clone();
-                match o.kind {
+                match &o.kind {
                     OutboxKind::Send => {}
+                    OutboxKind::Reply { reply_to } => m.reply_to = Some(*reply_to),
+                    OutboxKind::React { target, key } => {
+                        m.kind = EntryKind::Reaction;
+                        m.target = Some(*target);
+                        m.key = Some(key.clone());
+                        m.body = None;
+                    }
                     OutboxKind::Edit { target } => {
                         m.kind = EntryKind::Edit;
-                        m.target = Some(target);
+                        m.target = Some(*target);
                     }
                     OutboxKind::Redact { target } => {
                         m.kind = EntryKind::Redact;
-                        m.target = Some(target);
+                        m.target = Some(*target);
                         m.body = None;
                     }
                 }
@@ -204,6 +240,20 @@ impl Engine {
                 self.outbox[pos].state = OutboxState::Pending;
             }
         }
+    }
+
+    /// Fails row `i`: the server lacks the feature it needs. Nothing was sent.
+    fn fail_unsupported(&mut self, i: usize, feature: &'static str) {
+        self.outbox[i].state = OutboxState::Failed {
+            code: crate::store::FailCode::Unsupported,
+            message: format!("the server does not support {feature}"),
+        };
+        let item = self.outbox[i].clone();
+        self.write(Write::OutboxPut(item.clone()));
+        if let Some(t) = self.calls.waiters.remove(&item.client_id) {
+            self.reply(t, Err(Error::Unsupported(feature)));
+        }
+        self.outbox_changed(&item.conv);
     }
 
     pub(super) fn retry(&mut self, _now: Instant, client_id: &str) -> Result<(), Error> {

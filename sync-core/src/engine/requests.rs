@@ -4,20 +4,24 @@
 use super::{Engine, Pending, ReplyToken, ReplyValue, Request, server_error};
 use crate::error::Error;
 use crate::events::{ConnState, Event};
-use crate::protocol::{ClientFrame, ConvKind, ServerFrame};
+use crate::protocol::{ClientFrame, ConvKind, ServerFrame, features};
 
 impl Engine {
     pub(super) fn request(&mut self, request: Request, token: ReplyToken) {
-        if !self.authenticated() {
-            self.reply(token, Err(Error::Offline));
+        let needs = match &request {
+            Request::Password { .. } | Request::Logout { all: true } => Some(features::ACCOUNT),
+            Request::Settings { .. } => Some(features::SETTINGS),
+            _ => None,
+        };
+        // A server that said it lacks the feature: the lasting answer, also
+        // while offline. Otherwise a connection is needed to ask.
+        let unsupported = needs.filter(|f| self.features_known && !self.has_feature(f));
+        if let Some(feature) = unsupported {
+            self.reply(token, Err(Error::Unsupported(feature)));
             return;
         }
-        let needs_account = matches!(
-            request,
-            Request::Password { .. } | Request::Logout { all: true }
-        );
-        if needs_account && !self.features.iter().any(|f| f == "account") {
-            self.reply(token, Err(Error::Unsupported("account")));
+        if !self.authenticated() {
+            self.reply(token, Err(Error::Offline));
             return;
         }
         let id = self.track(Pending::Request {
@@ -43,6 +47,13 @@ impl Engine {
             Request::Members { conv } => ClientFrame::Members { id, conv },
             Request::Logout { all } => ClientFrame::Logout { id, all },
             Request::Password { old, new } => ClientFrame::Password { id, old, new },
+            Request::Settings { conv, change } => ClientFrame::Settings {
+                id,
+                conv,
+                notify: change.notify,
+                pinned: change.pinned,
+                archived: change.archived,
+            },
         });
     }
 
@@ -60,6 +71,7 @@ impl Engine {
             Request::Members { .. } => "members",
             Request::Logout { .. } => "logout",
             Request::Password { .. } => "password",
+            Request::Settings { .. } => "settings",
         };
         let result = match (request, frame) {
             (_, ServerFrame::Conversation { conversation, .. }) => {
@@ -84,6 +96,10 @@ impl Engine {
                 self.drop_session("logout");
                 self.link.close_now = true;
                 self.set_state(ConnState::LoggedOut);
+                Ok(ReplyValue::Done)
+            }
+            (Request::Settings { conv, change }, ServerFrame::Ok { .. }) => {
+                self.apply_settings(&conv, change);
                 Ok(ReplyValue::Done)
             }
             (_, ServerFrame::Ok { .. }) => Ok(ReplyValue::Done),

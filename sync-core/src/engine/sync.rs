@@ -127,7 +127,14 @@ impl Engine {
                     rec.last_seq = s.last_seq.max(rec.cursor());
                     rec.read_seq = s.read_seq;
                     rec.unread = s.unread;
+                    rec.mentions = s.mentions.unwrap_or(0);
                 }
+                let read = rec.read_seq;
+                rec.mention_seqs.retain(|m| *m > read);
+                // §9.4: settings are not ordered by seq; the latest word wins.
+                rec.notify = s.notify.unwrap_or(rec.notify);
+                rec.pinned = s.pinned.unwrap_or(rec.pinned);
+                rec.archived = s.archived.unwrap_or(rec.archived);
                 rec.local_read = rec.local_read.max(s.read_seq);
                 if s.last.as_ref().map(|m| m.seq) >= rec.last.as_ref().map(|m| m.seq) {
                     rec.last = s.last.clone();

@@ -224,7 +224,11 @@ impl Engine {
             ServerFrame::Messages {
                 messages, last_seq, ..
             } => {
+                let totals = self.totals(&conv, &messages, last_seq);
                 self.apply_entries(&conv, messages, Some(last_seq));
+                if let Some(w) = totals {
+                    self.write(w);
+                }
                 if let Some(t) = token {
                     self.reply(t, Ok(ReplyValue::Done));
                 }
@@ -271,6 +275,7 @@ impl Engine {
         }
         let before = self.convs.get(&conv).map_or(0, ConvRecord::cursor);
         let seq = message.seq;
+        self.fetch_redact_target(&conv, &message);
         self.apply_entries(&conv, vec![message], None);
         if seq > before {
             self.fetch.pushed_above.insert(conv.clone());
@@ -286,6 +291,27 @@ impl Engine {
             self.queue_fetch(conv);
             self.plan_fetches();
         }
+    }
+
+    /// §9.2: a pushed `redact` of an entry that is not held may withdraw a
+    /// reaction that a held text's totals snapshot counts: without the
+    /// reaction entry its key and text are unknown, so fetch that one entry
+    /// (the withdrawal then subtracts when read).
+    fn fetch_redact_target(&mut self, conv: &ConvId, m: &Message) {
+        let Some(target) = m.target.filter(|_| m.kind == EntryKind::Redact) else {
+            return;
+        };
+        let held = self.convs.get(conv).is_none_or(|r| r.held.contains(target));
+        if held || !self.has_feature(crate::protocol::features::REACTIONS) || target == 0 {
+            return;
+        }
+        let id = self.track(Pending::Target { conv: conv.clone() });
+        self.transmit(ClientFrame::Pull {
+            id,
+            conv: conv.clone(),
+            after: target - 1,
+            limit: Some(1),
+        });
     }
 
     /// Stores entries we do not hold yet (from a push, pull, history page or
@@ -486,9 +512,11 @@ impl Engine {
             && seq >= rec.last_seq
             && seq > rec.read_seq
         {
-            // Everything is read: the server's count is exactly zero now.
+            // Everything is read: the server's counts are exactly zero now.
             rec.read_seq = seq;
             rec.unread = 0;
+            rec.mentions = 0;
+            rec.mention_seqs.clear();
             self.write_conv(conv);
         }
     }
@@ -505,6 +533,8 @@ impl Engine {
         if seq >= rec.last_seq {
             rec.read_seq = seq;
             rec.unread = 0;
+            rec.mentions = 0;
+            rec.mention_seqs.clear();
         }
         self.write_conv(conv);
         self.emit(Event::ConversationsChanged(vec![conv.clone()]));
@@ -517,6 +547,7 @@ fn observe_entry(rec: &mut ConvRecord, m: &Message, me: &str) {
     if m.kind == EntryKind::Text && rec.last.as_ref().is_none_or(|l| l.seq < m.seq) {
         rec.last = Some(m.clone());
     }
+    observe_mentions(rec, m, me);
     if m.seq <= rec.last_seq {
         return;
     }
@@ -526,6 +557,8 @@ fn observe_entry(rec: &mut ConvRecord, m: &Message, me: &str) {
             // Sending moves the sender's read cursor to the new seq.
             rec.read_seq = m.seq;
             rec.unread = 0;
+            rec.mentions = 0;
+            rec.mention_seqs.clear();
             rec.local_read = rec.local_read.max(m.seq);
         }
         EntryKind::Text => rec.unread += 1,
@@ -534,6 +567,44 @@ fn observe_entry(rec: &mut ConvRecord, m: &Message, me: &str) {
         EntryKind::Title if rec.kind == ConvKind::Group => {
             if let Some(t) = &m.body {
                 rec.title = t.clone();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// §9.3: keeps the mention count and the unread texts known to mention the
+/// user. Entries past the known `last_seq` change the count (the server's
+/// summary already covers older ones); older ones only teach which seqs it
+/// counted, so that a local read can subtract them exactly.
+fn observe_mentions(rec: &mut ConvRecord, m: &Message, me: &str) {
+    let past = m.seq > rec.last_seq;
+    let mentions_me = m.sender != me && m.mentions.iter().any(|u| u == me);
+    let known = |rec: &ConvRecord, s: Seq| rec.mention_seqs.binary_search(&s);
+    match (m.kind, m.target) {
+        (EntryKind::Text, _) if mentions_me && m.seq > rec.read_seq => {
+            if let Err(i) = known(rec, m.seq) {
+                rec.mention_seqs.insert(i, m.seq);
+                rec.mentions += u64::from(past);
+            }
+        }
+        // An edit that adds a mention of the user to an unread text not
+        // counted yet. When that text is not held, whether the server
+        // counted it is unknown: left to the next summary.
+        (EntryKind::Edit, Some(t)) if mentions_me && t > rec.read_seq => {
+            if let Err(i) = known(rec, t)
+                && (!past || rec.held.contains(t))
+            {
+                rec.mention_seqs.insert(i, t);
+                rec.mentions += u64::from(past);
+            }
+        }
+        (EntryKind::Redact, Some(t)) => {
+            if let Ok(i) = known(rec, t) {
+                rec.mention_seqs.remove(i);
+                if past {
+                    rec.mentions = rec.mentions.saturating_sub(1);
+                }
             }
         }
         _ => {}

@@ -62,14 +62,16 @@ pub struct SyncReport {
 pub enum Event {
     /// The connection state changed.
     Connection(ConnState),
-    /// These conversations' list rows changed (added, counts, preview, left).
+    /// These conversations' list rows changed (added, counts, preview, left,
+    /// §9.4 settings).
     ConversationsChanged(Vec<ConvId>),
     /// This conversation's timeline changed (entries, gaps, edits).
     TimelineChanged {
         /// The conversation.
         conv: ConvId,
     },
-    /// A new entry by someone else arrived (for notifications).
+    /// A new entry by someone else arrived by push (for notifications): of
+    /// any kind, texts, edits and §9.2 reactions included.
     NewMessage {
         /// The conversation.
         conv: ConvId,

@@ -1,13 +1,14 @@
 //! In-memory implementation of [`Store`] for tests; behaves like
 //! [`super::SqliteStore`] (the shared store suite checks both).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::{
-    Batch, ConvRecord, ConvRow, LocalMessage, MetaKey, OutboxItem, SearchHit, SeqRange, Session,
-    Snapshot, Store, StoreError, TimelineItem, TimelineQuery, Write, assemble_window,
-    display_unread, window_bounds,
+    Batch, ConvRecord, ConvRow, HeldReaction, LocalMessage, MetaKey, OutboxItem, OutboxKind,
+    RangeSet, SearchHit, SeqRange, Session, Snapshot, Store, StoreError, ThreadWindow,
+    TimelineItem, TimelineQuery, Write, assemble_thread, assemble_window, display_mentions,
+    display_unread, reaction_counts, window_bounds,
 };
 use crate::protocol::{ConvId, EntryKind, Message, Seq};
 
@@ -19,6 +20,22 @@ struct Data {
     outbox: Vec<OutboxItem>,
     receipts: BTreeMap<(ConvId, String), Seq>,
     consumers: BTreeMap<String, BTreeMap<ConvId, Seq>>,
+    /// Per held text: what is not in its [`LocalMessage`] (snapshots, the
+    /// union of mentions).
+    extra: BTreeMap<ConvId, BTreeMap<Seq, Extra>>,
+    /// Per thread: seqs covered by completed `thread` pages, and the
+    /// latest `thread_last_seq`.
+    threads: BTreeMap<(ConvId, Seq), (RangeSet, Seq)>,
+}
+
+/// A held text's totals snapshot (§9.1/§9.2) and mentions union (§9.3).
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    snap_seq: Seq,
+    reactions: BTreeMap<String, u64>,
+    replies: u64,
+    last_reply: Option<Seq>,
+    mentioned: BTreeSet<String>,
 }
 
 /// A [`Store`] kept in memory. Its [`Store::reader`]s (and clones) share
@@ -48,32 +65,45 @@ impl MemoryStore {
     }
 }
 
-fn to_local(m: &Message) -> LocalMessage {
-    LocalMessage {
-        seq: m.seq,
-        sender: m.sender.clone(),
-        ts: m.ts,
-        kind: m.kind,
-        body: m.body.clone(),
-        edited: false,
-        redacted: false,
-        client_id: m.client_id.clone(),
-        user: m.user.clone(),
-        title: m.title.clone(),
-        members: m.members.clone(),
-        target: m.target,
-        live: false,
-    }
-}
-
 impl Data {
     fn insert(&mut self, conv: &ConvId, m: &Message) {
         let tl = self.messages.entry(conv.clone()).or_default();
-        if tl.contains_key(&m.seq) {
+        let extra = self.extra.entry(conv.clone()).or_default();
+        if let Some(held) = tl.get_mut(&m.seq) {
+            // A copy of an entry stored from our own `sent` reply carries
+            // what that reply did not: the thread and the mentions.
+            if held.kind == EntryKind::Text && held.thread.is_none() && m.thread.is_some() {
+                held.thread = m.thread;
+            }
+            if held.kind == EntryKind::Text && !held.edited && held.mentions.is_empty() {
+                held.mentions = m.mentions.clone();
+                if let Some(x) = extra.get_mut(&m.seq) {
+                    x.mentioned.extend(m.mentions.iter().cloned());
+                }
+            }
             return;
         }
-        let mut local = to_local(m);
+        let mut local = LocalMessage::from_entry(m);
+        if m.kind == EntryKind::Text && local.thread.is_none() {
+            local.thread = m
+                .reply_to
+                .and_then(|r| tl.get(&r))
+                .filter(|r| r.kind == EntryKind::Text)
+                .map(|r| r.thread.unwrap_or(r.seq));
+        }
         if m.kind == EntryKind::Text {
+            let mut x = Extra {
+                snap_seq: m.seq,
+                mentioned: m.mentions.iter().cloned().collect(),
+                ..Extra::default()
+            };
+            for e in tl
+                .values()
+                .filter(|e| e.kind == EntryKind::Edit && e.target == Some(m.seq))
+            {
+                x.mentioned.extend(e.mentions.iter().cloned());
+            }
+            extra.insert(m.seq, x);
             let redacted = tl
                 .values()
                 .any(|e| e.kind == EntryKind::Redact && e.target == Some(m.seq));
@@ -86,6 +116,7 @@ impl Data {
                 local.redacted = true;
             } else if let Some(e) = edit {
                 local.body = e.body.clone();
+                local.mentions = e.mentions.clone();
                 local.edited = true;
             }
         }
@@ -97,6 +128,7 @@ impl Data {
                 match m.kind {
                     EntryKind::Edit if !t.redacted && !newer_edit && m.body.is_some() => {
                         t.body = m.body.clone();
+                        t.mentions = m.mentions.clone();
                         t.edited = true;
                     }
                     EntryKind::Redact => {
@@ -104,6 +136,11 @@ impl Data {
                         t.redacted = true;
                     }
                     _ => {}
+                }
+                if m.kind == EntryKind::Edit
+                    && let Some(x) = extra.get_mut(&target)
+                {
+                    x.mentioned.extend(m.mentions.iter().cloned());
                 }
             }
         }
@@ -128,6 +165,8 @@ impl Data {
             Write::ResetAll => {
                 self.convs.clear();
                 self.messages.clear();
+                self.extra.clear();
+                self.threads.clear();
                 self.receipts.clear();
                 self.consumers.values_mut().for_each(BTreeMap::clear);
                 self.meta.remove(&MetaKey::Since);
@@ -145,6 +184,8 @@ impl Data {
             }
             Write::ClearTimeline(conv) => {
                 self.messages.remove(conv);
+                self.extra.remove(conv);
+                self.threads.retain(|(c, _), _| c != conv);
                 for positions in self.consumers.values_mut() {
                     positions.remove(conv);
                 }
@@ -154,6 +195,8 @@ impl Data {
             }
             Write::RemoveConv(conv) => {
                 self.messages.remove(conv);
+                self.extra.remove(conv);
+                self.threads.retain(|(c, _), _| c != conv);
                 self.convs.remove(conv);
                 self.receipts.retain(|(c, _), _| c != conv);
             }
@@ -179,6 +222,32 @@ impl Data {
                     .entry((conv.clone(), user.clone()))
                     .or_insert(0);
                 *e = (*e).max(*seq);
+            }
+            Write::Totals { conv, as_of, texts } => {
+                let Some(extra) = self.extra.get_mut(conv) else {
+                    return;
+                };
+                for totals in texts {
+                    if let Some(x) = extra.get_mut(&totals.seq)
+                        && *as_of > x.snap_seq
+                    {
+                        x.snap_seq = *as_of;
+                        x.reactions = totals.reactions.clone();
+                        x.replies = totals.replies;
+                        x.last_reply = totals.last_reply_seq;
+                    }
+                }
+            }
+            Write::ThreadPage {
+                conv,
+                root,
+                from,
+                to,
+                thread_last,
+            } => {
+                let entry = self.threads.entry((conv.clone(), *root)).or_default();
+                entry.0.insert_range(*from, *to);
+                entry.1 = entry.1.max(*thread_last);
             }
             Write::Live(conv, seqs) => {
                 if let Some(tl) = self.messages.get_mut(conv) {
@@ -241,6 +310,60 @@ impl Data {
                 .map(|o| o.created_ts)
                 .fold(activity, i64::max),
             pending: pending.len() as u32,
+            mentions: display_mentions(rec),
+            notify: rec.notify,
+            pinned: rec.pinned,
+            archived: rec.archived,
+        }
+    }
+
+    /// Fills in what is computed when read: reactions, reply counts, and
+    /// the mention flag, from the held entries of `conv`.
+    fn decorate(&self, conv: &ConvId, msgs: &mut [LocalMessage]) {
+        let me = self.meta.get(&MetaKey::User).cloned().unwrap_or_default();
+        let empty = BTreeMap::new();
+        let tl = self.messages.get(conv).unwrap_or(&empty);
+        let no_extra = BTreeMap::new();
+        let extra = self.extra.get(conv).unwrap_or(&no_extra);
+        let mut withdrawn: HashMap<Seq, Seq> = HashMap::new();
+        let mut reactions: HashMap<Seq, Vec<HeldReaction>> = HashMap::new();
+        let mut replies: HashMap<Seq, Vec<Seq>> = HashMap::new();
+        for e in tl.values() {
+            match (e.kind, e.target, e.thread) {
+                (EntryKind::Redact, Some(t), _) => {
+                    withdrawn.entry(t).or_insert(e.seq);
+                }
+                (EntryKind::Text, _, Some(root)) => replies.entry(root).or_default().push(e.seq),
+                _ => {}
+            }
+        }
+        for e in tl.values().filter(|e| e.kind == EntryKind::Reaction) {
+            if let (Some(t), Some(key)) = (e.target, &e.key) {
+                reactions.entry(t).or_default().push(HeldReaction {
+                    seq: e.seq,
+                    sender: e.sender.clone(),
+                    key: key.clone(),
+                    withdrawn: withdrawn.get(&e.seq).copied(),
+                });
+            }
+        }
+        for m in msgs.iter_mut().filter(|m| m.kind == EntryKind::Text) {
+            let x = extra.get(&m.seq).cloned().unwrap_or_default();
+            let held_replies = replies.get(&m.seq).map_or(&[][..], Vec::as_slice);
+            m.replies = x.replies + held_replies.iter().filter(|s| **s > x.snap_seq).count() as u64;
+            m.last_reply_seq = held_replies.iter().copied().chain(x.last_reply).max();
+            m.last_reply_ts = m.last_reply_seq.and_then(|s| tl.get(&s)).map(|r| r.ts);
+            if m.redacted {
+                m.mentions.clear();
+                continue;
+            }
+            m.mentions_me = x.mentioned.contains(&me);
+            m.reactions = reaction_counts(
+                x.snap_seq,
+                &x.reactions,
+                reactions.get(&m.seq).map_or(&[][..], Vec::as_slice),
+                &me,
+            );
         }
     }
 }
@@ -255,6 +378,7 @@ impl Store for MemoryStore {
             session,
             convs: data.convs.values().map(|(r, _)| r.clone()).collect(),
             outbox: data.outbox.clone(),
+            features: super::parse_features(data.meta.get(&MetaKey::Features).cloned()),
         })
     }
 
@@ -295,11 +419,7 @@ impl Store for MemoryStore {
     fn conversations(&self) -> Result<Vec<ConvRow>, StoreError> {
         let data = self.data();
         let mut rows: Vec<ConvRow> = data.convs.values().map(|(r, a)| data.row(r, *a)).collect();
-        rows.sort_by(|a, b| {
-            b.last_activity_ts
-                .cmp(&a.last_activity_ts)
-                .then_with(|| a.conv.cmp(&b.conv))
-        });
+        super::sort_rows(&mut rows);
         Ok(rows)
     }
 
@@ -338,11 +458,12 @@ impl Store for MemoryStore {
         let below_seqs: Vec<Seq> = below.iter().map(|m| m.seq).collect();
         let anchor_seqs: Vec<Seq> = from_anchor.iter().map(|m| m.seq).collect();
         let (lo, hi, reaches_top) = window_bounds(&below_seqs, &anchor_seqs, q, top);
-        let msgs = below
+        let mut msgs: Vec<LocalMessage> = below
             .into_iter()
             .chain(from_anchor.into_iter().filter(|m| m.seq <= hi))
             .cloned()
             .collect();
+        data.decorate(conv, &mut msgs);
         let gaps = rec
             .held
             .gaps(rec.last_seq)
@@ -424,6 +545,89 @@ impl Store for MemoryStore {
     fn consumer(&self, name: &str) -> Result<Option<BTreeMap<ConvId, Seq>>, StoreError> {
         let data = self.data();
         Ok(data.consumers.get(name).cloned())
+    }
+
+    fn thread(&self, conv: &ConvId, root: Seq) -> Result<ThreadWindow, StoreError> {
+        let (covered, thread_last) = self.thread_coverage(conv, root)?;
+        let data = self.data();
+        let empty = BTreeMap::new();
+        let tl = data.messages.get(conv).unwrap_or(&empty);
+        let mut root_msg: Vec<LocalMessage> = tl
+            .get(&root)
+            .filter(|m| m.kind == EntryKind::Text)
+            .cloned()
+            .into_iter()
+            .collect();
+        data.decorate(conv, &mut root_msg);
+        let mut replies: Vec<LocalMessage> = tl
+            .values()
+            .filter(|m| m.kind == EntryKind::Text && m.thread == Some(root) && m.seq != root)
+            .cloned()
+            .collect();
+        data.decorate(conv, &mut replies);
+        let pending = data
+            .outbox
+            .iter()
+            .filter(|o| &o.conv == conv)
+            .filter(|o| match o.kind {
+                OutboxKind::Reply { reply_to } => {
+                    reply_to == root || tl.get(&reply_to).and_then(|m| m.thread) == Some(root)
+                }
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        Ok(assemble_thread(
+            root,
+            root_msg.pop(),
+            replies,
+            &covered,
+            thread_last,
+            pending,
+        ))
+    }
+
+    fn thread_coverage(&self, conv: &ConvId, root: Seq) -> Result<(RangeSet, Seq), StoreError> {
+        let data = self.data();
+        let mut covered = data
+            .convs
+            .get(conv)
+            .map(|(r, _)| r.held.clone())
+            .unwrap_or_default();
+        let mut thread_last = 0;
+        if let Some((pages, last)) = data.threads.get(&(conv.clone(), root)) {
+            for r in pages.ranges() {
+                covered.insert_range(r.from, r.to);
+            }
+            thread_last = *last;
+        }
+        Ok((covered, thread_last))
+    }
+
+    fn standing_reaction(
+        &self,
+        conv: &ConvId,
+        target: Seq,
+        key: &str,
+        user: &str,
+    ) -> Result<Option<Seq>, StoreError> {
+        let data = self.data();
+        let Some(tl) = data.messages.get(conv) else {
+            return Ok(None);
+        };
+        Ok(tl
+            .values()
+            .filter(|e| {
+                e.kind == EntryKind::Reaction
+                    && e.target == Some(target)
+                    && e.key.as_deref() == Some(key)
+                    && e.sender == user
+            })
+            .find(|e| {
+                !tl.values()
+                    .any(|x| x.kind == EntryKind::Redact && x.target == Some(e.seq))
+            })
+            .map(|e| e.seq))
     }
 
     fn session(&self) -> Result<Option<Session>, StoreError> {

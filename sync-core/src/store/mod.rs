@@ -6,19 +6,24 @@
 //! which a store applies in one transaction. Queries (`conversations`,
 //! `timeline`, `search`, …) read committed state only, so they work offline.
 
+mod aggregates;
 pub mod memory;
 pub mod ranges;
 pub mod sqlite;
+mod sqlite_extras;
+mod sqlite_insert;
 mod sqlite_query;
 pub mod suite;
 
+pub(crate) use aggregates::{HeldReaction, assemble_thread, reaction_counts};
+pub use aggregates::{ReactionCount, TextTotals, ThreadWindow, display_mentions};
 pub use memory::MemoryStore;
 pub use ranges::{RangeSet, SeqRange};
 pub use sqlite::SqliteStore;
 
 use std::collections::BTreeMap;
 
-use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Seq, Summary};
+use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Notify, Seq, Summary};
 
 /// A store failure, naming the step that failed.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +87,9 @@ pub enum MetaKey {
     Device,
     /// Session token.
     Token,
+    /// `hello.features` of the latest connection, comma-separated (absent
+    /// before the first connection).
+    Features,
 }
 
 impl MetaKey {
@@ -93,12 +101,13 @@ impl MetaKey {
             MetaKey::User => "user",
             MetaKey::Device => "device",
             MetaKey::Token => "token",
+            MetaKey::Features => "features",
         }
     }
 }
 
 /// What an outbox row asks the server to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboxKind {
     /// A new text.
     Send,
@@ -107,11 +116,35 @@ pub enum OutboxKind {
         /// The text being edited.
         target: Seq,
     },
-    /// Delete an earlier text.
+    /// Delete an earlier text, or withdraw one of the user's reactions
+    /// (the `reaction` entry's seq).
     Redact {
-        /// The text being deleted.
+        /// The text (or reaction) being deleted.
         target: Seq,
     },
+    /// §9.1: a new text replying to an earlier one.
+    Reply {
+        /// The text replied to.
+        reply_to: Seq,
+    },
+    /// §9.2: a reaction to a text.
+    React {
+        /// The text reacted to.
+        target: Seq,
+        /// The reaction (an emoji or `:shortcode:`).
+        key: String,
+    },
+}
+
+impl OutboxKind {
+    /// The section 9 feature the server must list for this row, if any.
+    pub fn feature(&self) -> Option<&'static str> {
+        match self {
+            OutboxKind::Reply { .. } => Some(crate::protocol::features::REPLY),
+            OutboxKind::React { .. } => Some(crate::protocol::features::REACTIONS),
+            _ => None,
+        }
+    }
 }
 
 /// Delivery state of an outbox row.
@@ -138,6 +171,10 @@ pub enum FailCode {
     /// The server was replaced (a new `server_id`): the row names a
     /// conversation of the old one and was never sent.
     ServerReplaced,
+    /// The row needs a section 9 feature (a reply or a reaction) that the
+    /// server does not list in `hello.features`; it was never sent. Queued
+    /// before the first connection, or before a server downgrade.
+    Unsupported,
 }
 
 impl FailCode {
@@ -146,6 +183,7 @@ impl FailCode {
         match self {
             FailCode::Server(c) => c.as_str(),
             FailCode::ServerReplaced => "server_changed",
+            FailCode::Unsupported => "unsupported",
         }
     }
 
@@ -153,6 +191,7 @@ impl FailCode {
     pub fn parse(s: &str) -> FailCode {
         match s {
             "server_changed" => FailCode::ServerReplaced,
+            "unsupported" => FailCode::Unsupported,
             other => FailCode::Server(
                 crate::protocol::ErrorCode::parse(other)
                     .unwrap_or(crate::protocol::ErrorCode::Internal),
@@ -209,6 +248,19 @@ pub struct ConvRecord {
     pub left: bool,
     /// Held seqs.
     pub held: RangeSet,
+    /// §9.3: the server's count of unread texts mentioning the user,
+    /// relative to `read_seq` (like `unread`).
+    pub mentions: u64,
+    /// §9.3: unread texts (above `read_seq`) known to mention the user,
+    /// ascending: what a local read subtracts, and what an edit or a
+    /// redaction must not count twice.
+    pub mention_seqs: Vec<Seq>,
+    /// §9.4: notification level.
+    pub notify: Notify,
+    /// §9.4: pinned to the top of the list.
+    pub pinned: bool,
+    /// §9.4: archived (listed apart).
+    pub archived: bool,
 }
 
 impl ConvRecord {
@@ -226,6 +278,11 @@ impl ConvRecord {
             last: s.last.clone(),
             left: s.left,
             held: RangeSet::default(),
+            mentions: s.mentions.unwrap_or(0),
+            mention_seqs: Vec::new(),
+            notify: s.notify.unwrap_or_default(),
+            pinned: s.pinned.unwrap_or(false),
+            archived: s.archived.unwrap_or(false),
         }
     }
 
@@ -265,6 +322,32 @@ pub enum Write {
     /// These entries (already written by a `Messages` write of the same
     /// batch) arrived by live push, not by a pull.
     Live(ConvId, Vec<Seq>),
+    /// §9.1/§9.2 totals from a `messages` reply, as of `as_of` (the reply's
+    /// `last_seq`): each held text listed takes them as its snapshot unless
+    /// it holds a fresher one. Reaction entries and replies held with a seq
+    /// above the snapshot are counted on top when read.
+    Totals {
+        /// The conversation.
+        conv: ConvId,
+        /// The reply's `last_seq`.
+        as_of: Seq,
+        /// Per text of the reply.
+        texts: Vec<TextTotals>,
+    },
+    /// §9.1: a completed `thread` page: every entry of the thread with a
+    /// seq in `from..=to` is held now.
+    ThreadPage {
+        /// The conversation.
+        conv: ConvId,
+        /// The thread's root.
+        root: Seq,
+        /// First seq the page covers.
+        from: Seq,
+        /// Last seq the page covers.
+        to: Seq,
+        /// The reply's `thread_last_seq` (kept as a max).
+        thread_last: Seq,
+    },
     /// Creates the stream consumer `name` if it does not exist (or, with
     /// `reset`, forgets its positions), then sets each given position unless
     /// one is stored already.
@@ -309,6 +392,18 @@ pub struct Snapshot {
     pub convs: Vec<ConvRecord>,
     /// Outbox rows in send order.
     pub outbox: Vec<OutboxItem>,
+    /// `hello.features` of the latest connection; None before the first.
+    pub features: Option<Vec<String>>,
+}
+
+/// Parses the stored `features` meta value (comma-separated).
+pub(crate) fn parse_features(v: Option<String>) -> Option<Vec<String>> {
+    v.map(|s| {
+        s.split(',')
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
 }
 
 /// One row of the conversation list.
@@ -336,6 +431,14 @@ pub struct ConvRow {
     pub last_activity_ts: i64,
     /// Outbox rows for this conversation.
     pub pending: u32,
+    /// §9.3: unread texts that mention the user.
+    pub mentions: u64,
+    /// §9.4: notification level.
+    pub notify: Notify,
+    /// §9.4: pinned (listed first).
+    pub pinned: bool,
+    /// §9.4: archived (left out of [`crate::Client::conversations`]).
+    pub archived: bool,
 }
 
 /// A held timeline entry with edits and redactions applied.
@@ -368,6 +471,57 @@ pub struct LocalMessage {
     /// Stored from a live push (false: pulled by catch-up, a gap fill or a
     /// history page).
     pub live: bool,
+    /// §9.1: the text this one replies to.
+    pub reply_to: Option<Seq>,
+    /// §9.1: its thread's root.
+    pub thread: Option<Seq>,
+    /// §9.2: the key of a `reaction` entry.
+    pub key: Option<String>,
+    /// §9.3: who the text mentions (its newest edit's list; empty once
+    /// redacted).
+    pub mentions: Vec<String>,
+    /// §9.3: the text or one of its edits mentions the user (false once
+    /// redacted).
+    pub mentions_me: bool,
+    /// §9.2: standing reactions, by count (descending) then key; empty
+    /// once redacted.
+    pub reactions: Vec<ReactionCount>,
+    /// §9.1: replies in the thread this text is the root of.
+    pub replies: u64,
+    /// §9.1: the thread's newest reply.
+    pub last_reply_seq: Option<Seq>,
+    /// §9.1: its time, when that reply is held.
+    pub last_reply_ts: Option<i64>,
+}
+
+impl LocalMessage {
+    /// A held entry as it arrived, before edits, redactions and totals.
+    pub fn from_entry(m: &Message) -> LocalMessage {
+        LocalMessage {
+            seq: m.seq,
+            sender: m.sender.clone(),
+            ts: m.ts,
+            kind: m.kind,
+            body: m.body.clone(),
+            edited: false,
+            redacted: false,
+            client_id: m.client_id.clone(),
+            user: m.user.clone(),
+            title: m.title.clone(),
+            members: m.members.clone(),
+            target: m.target,
+            live: false,
+            reply_to: m.reply_to,
+            thread: m.thread,
+            key: m.key.clone(),
+            mentions: m.mentions.clone(),
+            mentions_me: false,
+            reactions: Vec::new(),
+            replies: 0,
+            last_reply_seq: None,
+            last_reply_ts: None,
+        }
+    }
 }
 
 /// One item of a timeline window.
@@ -474,6 +628,22 @@ pub trait Store: Send + std::fmt::Debug {
     fn session(&self) -> Result<Option<Session>, StoreError>;
     /// A stream consumer's stored positions; None when it was never started.
     fn consumer(&self, name: &str) -> Result<Option<BTreeMap<ConvId, Seq>>, StoreError>;
+    /// §9.1: the thread of `root` as held: replies, gaps where replies may
+    /// be missing, pending reply echoes.
+    fn thread(&self, conv: &ConvId, root: Seq) -> Result<ThreadWindow, StoreError>;
+    /// §9.1: the seqs of `root`'s thread known to be complete (held
+    /// ranges and completed `thread` pages), and its `thread_last_seq`
+    /// from the latest page (0 when never loaded).
+    fn thread_coverage(&self, conv: &ConvId, root: Seq) -> Result<(RangeSet, Seq), StoreError>;
+    /// §9.2: the seq of `user`'s standing `reaction` entry with `key` on
+    /// `target`, when held.
+    fn standing_reaction(
+        &self,
+        conv: &ConvId,
+        target: Seq,
+        key: &str,
+        user: &str,
+    ) -> Result<Option<Seq>, StoreError>;
 }
 
 /// Unread count shown to the user: the server's count, minus texts by others
@@ -577,9 +747,22 @@ pub(crate) fn window_bounds(
 /// Whether an entry counts as activity for the conversation list's order.
 /// Edits and redactions change an older message; they do not move its
 /// conversation above one with newer messages (as in Slack or Element).
+/// Reactions change an older message too.
 pub(crate) fn moves_activity(kind: crate::protocol::EntryKind) -> bool {
     !matches!(
         kind,
-        crate::protocol::EntryKind::Edit | crate::protocol::EntryKind::Redact
+        crate::protocol::EntryKind::Edit
+            | crate::protocol::EntryKind::Redact
+            | crate::protocol::EntryKind::Reaction
     )
+}
+
+/// Conversation list order: pinned first, then newest activity, then id.
+pub(crate) fn sort_rows(rows: &mut [ConvRow]) {
+    rows.sort_by(|a, b| {
+        b.pinned
+            .cmp(&a.pinned)
+            .then_with(|| b.last_activity_ts.cmp(&a.last_activity_ts))
+            .then_with(|| a.conv.cmp(&b.conv))
+    });
 }

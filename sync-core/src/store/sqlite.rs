@@ -13,12 +13,13 @@ use super::{
     Batch, ConvRecord, MetaKey, OutboxItem, OutboxKind, OutboxState, RangeSet, SeqRange, Session,
     Snapshot, Store, StoreError, Write,
 };
-use crate::protocol::{ConvId, EntryKind, Message};
+use crate::protocol::ConvId;
 
 /// Numbered migrations; migration `i` (1-based) brings the schema to version `i`.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_streams.sql"),
+    include_str!("migrations/0003_protocol_1_1.sql"),
 ];
 
 /// The SQLite cache.
@@ -191,7 +192,8 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<()
             tx.execute_batch(
                 "DELETE FROM messages_fts; DELETE FROM messages; DELETE FROM held_ranges;
                  DELETE FROM gaps; DELETE FROM conversations; DELETE FROM receipts;
-                 DELETE FROM consumer_pos; DELETE FROM meta WHERE key = 'since';",
+                 DELETE FROM consumer_pos; DELETE FROM thread_ranges; DELETE FROM threads;
+                 DELETE FROM meta WHERE key = 'since';",
             )?;
         }
         Write::Conv(rec) => write_conv(tx, rec)?,
@@ -201,12 +203,16 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<()
             tx.execute("DELETE FROM conversations WHERE conv = ?1", [conv.as_str()])?;
             tx.execute("DELETE FROM receipts WHERE conv = ?1", [conv.as_str()])?;
         }
-        Write::Messages(conv, msgs) => insert_messages(tx, conv, msgs)?,
+        Write::Messages(conv, msgs) => super::sqlite_insert::insert_messages(tx, conv, msgs)?,
         Write::OutboxPut(item) => {
-            let (kind, target) = match item.kind {
-                OutboxKind::Send => ("send", None),
-                OutboxKind::Edit { target } => ("edit", Some(target as i64)),
-                OutboxKind::Redact { target } => ("redact", Some(target as i64)),
+            let (kind, target, key) = match &item.kind {
+                OutboxKind::Send => ("send", None, None),
+                OutboxKind::Edit { target } => ("edit", Some(*target as i64), None),
+                OutboxKind::Redact { target } => ("redact", Some(*target as i64), None),
+                OutboxKind::Reply { reply_to } => ("reply", Some(*reply_to as i64), None),
+                OutboxKind::React { target, key } => {
+                    ("react", Some(*target as i64), Some(key.as_str()))
+                }
             };
             let (state, code, message) = match &item.state {
                 OutboxState::Pending => ("pending", None, None),
@@ -217,9 +223,9 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<()
             };
             tx.execute(
                 "INSERT INTO outbox (client_id, ord, conv, kind, target, body, state, err_code,
-                                     err_message, created_ts)
+                                     err_message, created_ts, rkey)
                  VALUES (?1, (SELECT COALESCE(MAX(ord), 0) + 1 FROM outbox), ?2, ?3, ?4, ?5, ?6,
-                         ?7, ?8, ?9)
+                         ?7, ?8, ?9, ?10)
                  ON CONFLICT(client_id) DO UPDATE SET state = excluded.state,
                      err_code = excluded.err_code, err_message = excluded.err_message",
                 params![
@@ -231,7 +237,8 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<()
                     state,
                     code,
                     message,
-                    item.created_ts
+                    item.created_ts,
+                    key
                 ],
             )?;
         }
@@ -245,6 +252,35 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<()
                 params![conv.as_str(), user, *seq as i64],
             )?;
         }
+        Write::Totals { conv, as_of, texts } => {
+            let mut st = tx.prepare_cached(
+                "UPDATE messages SET snap_seq = ?3, snap_reactions = ?4, snap_replies = ?5,
+                     snap_last_reply = ?6
+                 WHERE conv = ?1 AND seq = ?2 AND kind = 'text' AND snap_seq < ?3",
+            )?;
+            for x in texts {
+                let reactions = if x.reactions.is_empty() {
+                    None
+                } else {
+                    serde_json::to_string(&x.reactions).ok()
+                };
+                st.execute(params![
+                    conv.as_str(),
+                    x.seq as i64,
+                    *as_of as i64,
+                    reactions,
+                    x.replies as i64,
+                    x.last_reply_seq.map(|s| s as i64)
+                ])?;
+            }
+        }
+        Write::ThreadPage {
+            conv,
+            root,
+            from,
+            to,
+            thread_last,
+        } => write_thread_page(tx, conv, *root, *from, *to, *thread_last)?,
         Write::Live(conv, seqs) => {
             let mut st =
                 tx.prepare_cached("UPDATE messages SET live = 1 WHERE conv = ?1 AND seq = ?2")?;
@@ -290,6 +326,44 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<()
     Ok(())
 }
 
+/// Merges a completed `thread` page into the thread's covered ranges.
+fn write_thread_page(
+    tx: &rusqlite::Transaction<'_>,
+    conv: &ConvId,
+    root: u64,
+    from: u64,
+    to: u64,
+    thread_last: u64,
+) -> rusqlite::Result<()> {
+    let c = conv.as_str();
+    let mut ranges = RangeSet::default();
+    {
+        let mut st =
+            tx.prepare_cached("SELECT lo, hi FROM thread_ranges WHERE conv = ?1 AND root = ?2")?;
+        let rows = st.query_map(params![c, root as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+        })?;
+        for row in rows {
+            let (lo, hi) = row?;
+            ranges.insert_range(lo, hi);
+        }
+    }
+    ranges.insert_range(from, to);
+    tx.prepare_cached("DELETE FROM thread_ranges WHERE conv = ?1 AND root = ?2")?
+        .execute(params![c, root as i64])?;
+    let mut put = tx
+        .prepare_cached("INSERT INTO thread_ranges (conv, root, lo, hi) VALUES (?1, ?2, ?3, ?4)")?;
+    for r in ranges.ranges() {
+        put.execute(params![c, root as i64, r.from as i64, r.to as i64])?;
+    }
+    tx.prepare_cached(
+        "INSERT INTO threads (conv, root, thread_last) VALUES (?1, ?2, ?3)
+         ON CONFLICT(conv, root) DO UPDATE SET thread_last = MAX(thread_last, excluded.thread_last)",
+    )?
+    .execute(params![c, root as i64, thread_last as i64])?;
+    Ok(())
+}
+
 fn write_conv(tx: &rusqlite::Transaction<'_>, rec: &ConvRecord) -> rusqlite::Result<()> {
     let last_json = rec
         .last
@@ -298,13 +372,16 @@ fn write_conv(tx: &rusqlite::Transaction<'_>, rec: &ConvRecord) -> rusqlite::Res
     let last_ts = rec.last.as_ref().map_or(0, |m| m.ts);
     tx.execute(
         "INSERT INTO conversations (conv, kind, title, member_count, last_seq, read_seq, unread,
-                                    local_read, last_json, left_conv, cursor, last_activity_ts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                    local_read, last_json, left_conv, cursor, last_activity_ts,
+                                    mentions, mention_seqs, notify, pinned, archived)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          ON CONFLICT(conv) DO UPDATE SET kind = excluded.kind, title = excluded.title,
              member_count = excluded.member_count, last_seq = excluded.last_seq,
              read_seq = excluded.read_seq, unread = excluded.unread,
              local_read = MAX(local_read, excluded.local_read), last_json = excluded.last_json,
              left_conv = excluded.left_conv, cursor = excluded.cursor,
+             mentions = excluded.mentions, mention_seqs = excluded.mention_seqs,
+             notify = excluded.notify, pinned = excluded.pinned, archived = excluded.archived,
              last_activity_ts = MAX(last_activity_ts, excluded.last_activity_ts)",
         params![
             rec.conv.as_str(),
@@ -318,7 +395,12 @@ fn write_conv(tx: &rusqlite::Transaction<'_>, rec: &ConvRecord) -> rusqlite::Res
             last_json,
             rec.left,
             rec.cursor() as i64,
-            last_ts
+            last_ts,
+            rec.mentions as i64,
+            serde_json::to_string(&rec.mention_seqs).unwrap_or_else(|_| "[]".into()),
+            rec.notify.as_str(),
+            rec.pinned,
+            rec.archived
         ],
     )?;
     let conv = rec.conv.as_str();
@@ -357,194 +439,11 @@ fn clear_timeline(tx: &rusqlite::Transaction<'_>, conv: &ConvId) -> rusqlite::Re
     tx.execute("DELETE FROM messages WHERE conv = ?1", [c])?;
     tx.execute("DELETE FROM held_ranges WHERE conv = ?1", [c])?;
     tx.execute("DELETE FROM gaps WHERE conv = ?1", [c])?;
+    tx.execute("DELETE FROM thread_ranges WHERE conv = ?1", [c])?;
+    tx.execute("DELETE FROM threads WHERE conv = ?1", [c])?;
     tx.execute("UPDATE conversations SET cursor = 0 WHERE conv = ?1", [c])?;
     // The seqs the positions counted are gone: consumers read it again from 0.
     tx.execute("DELETE FROM consumer_pos WHERE conv = ?1", [c])?;
-    Ok(())
-}
-
-/// Inserts a page of entries of one conversation (statements are cached, so a page of
-/// 500 costs 500 executions, not 500 prepares), then bumps the conversation's activity once.
-fn insert_messages(
-    tx: &rusqlite::Transaction<'_>,
-    conv: &ConvId,
-    msgs: &[Message],
-) -> rusqlite::Result<()> {
-    // Edits and redactions that arrived before their targets: one indexed probe
-    // per page says whether any row of this page can have one, so the common
-    // case skips the per-row lookup.
-    let (lo, hi) = msgs
-        .iter()
-        .filter(|m| m.kind == EntryKind::Text)
-        .fold((u64::MAX, 0), |(lo, hi), m| (lo.min(m.seq), hi.max(m.seq)));
-    let relations = lo <= hi
-        && tx
-            .prepare_cached(
-                "SELECT EXISTS(SELECT 1 FROM messages WHERE conv = ?1 AND target >= ?2
-                                AND target <= ?3)",
-            )?
-            .query_row(params![conv.as_str(), lo as i64, hi as i64], |r| {
-                r.get::<_, bool>(0)
-            })?;
-    let mut newest: Option<i64> = None;
-    for m in msgs {
-        if insert_message(tx, conv, m, relations)? && super::moves_activity(m.kind) {
-            newest = Some(newest.map_or(m.ts, |t| t.max(m.ts)));
-        }
-    }
-    if let Some(ts) = newest {
-        tx.prepare_cached(
-            "UPDATE conversations SET last_activity_ts = MAX(last_activity_ts, ?2) WHERE conv = ?1",
-        )?
-        .execute(params![conv.as_str(), ts])?;
-    }
-    Ok(())
-}
-
-/// Inserts one entry unless held, then applies edit/redact relations in both
-/// directions (an edit may arrive before or after its target). `relations`
-/// says whether an edit or redaction of this page's texts may already be
-/// held. Returns whether the entry was new.
-fn insert_message(
-    tx: &rusqlite::Transaction<'_>,
-    conv: &ConvId,
-    m: &Message,
-    relations: bool,
-) -> rusqlite::Result<bool> {
-    let c = conv.as_str();
-    let members = m
-        .members
-        .as_ref()
-        .and_then(|v| serde_json::to_string(v).ok());
-    let n = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO messages (conv, seq, sender, ts, kind, body, target, title,
-                                             members, user_name, client_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?
-        .execute(params![
-            c,
-            m.seq as i64,
-            m.sender,
-            m.ts,
-            m.kind.as_str(),
-            m.body,
-            m.target.map(|t| t as i64),
-            m.title,
-            members,
-            m.user,
-            m.client_id
-        ])?;
-    if n == 0 {
-        return Ok(false);
-    }
-    let id = tx.last_insert_rowid();
-    match m.kind {
-        EntryKind::Text => {
-            let (redacted, edit) = if relations {
-                held_relations(tx, c, m.seq)?
-            } else {
-                (false, None)
-            };
-            // §9.5: the server says it was redacted (its content is gone).
-            let redacted = redacted || m.redacted;
-            if redacted {
-                mark_redacted(tx, id)?;
-            } else if let Some(body) = edit {
-                set_edited(tx, id, &body)?;
-            } else if let Some(body) = &m.body {
-                index_body(tx, id, body)?;
-            }
-        }
-        EntryKind::Edit => {
-            let Some(target) = m.target else {
-                return Ok(true);
-            };
-            // Apply only if no newer edit of the same target is already held.
-            let newer: bool = tx
-                .prepare_cached(
-                    "SELECT EXISTS(SELECT 1 FROM messages WHERE conv = ?1 AND kind = 'edit'
-                                    AND target = ?2 AND +seq > ?3)",
-                )?
-                .query_row(params![c, target as i64, m.seq as i64], |r| r.get(0))?;
-            let tid: Option<i64> = tx
-                .prepare_cached(
-                    "SELECT id FROM messages WHERE conv = ?1 AND seq = ?2 AND kind = 'text'
-                     AND redacted = 0",
-                )?
-                .query_row(params![c, target as i64], |r| r.get(0))
-                .optional()?;
-            if let (false, Some(tid), Some(body)) = (newer, tid, m.body.as_ref()) {
-                tx.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
-                    .execute([tid])?;
-                set_edited(tx, tid, body)?;
-            }
-        }
-        EntryKind::Redact => {
-            let Some(target) = m.target else {
-                return Ok(true);
-            };
-            let tid: Option<i64> = tx
-                .prepare_cached(
-                    "SELECT id FROM messages WHERE conv = ?1 AND seq = ?2 AND kind = 'text'",
-                )?
-                .query_row(params![c, target as i64], |r| r.get(0))
-                .optional()?;
-            if let Some(tid) = tid {
-                tx.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
-                    .execute([tid])?;
-                mark_redacted(tx, tid)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(true)
-}
-
-/// A redaction or edits of text `seq` that arrived before it: whether it is
-/// redacted, else the body of the newest edit. (Picked here, not with `ORDER
-/// BY`: that form of the query is re-prepared by SQLite on every execution.)
-fn held_relations(
-    tx: &rusqlite::Transaction<'_>,
-    conv: &str,
-    seq: u64,
-) -> rusqlite::Result<(bool, Option<String>)> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT kind, body, seq FROM messages
-         WHERE conv = ?1 AND target = ?2 AND kind IN ('edit', 'redact')",
-    )?;
-    let mut rows = stmt.query(params![conv, seq as i64])?;
-    let mut newest: Option<(i64, Option<String>)> = None;
-    while let Some(r) = rows.next()? {
-        if r.get::<_, String>(0)? == "redact" {
-            return Ok((true, None));
-        }
-        let edit_seq: i64 = r.get(2)?;
-        if newest.as_ref().is_none_or(|(s, _)| edit_seq > *s) {
-            newest = Some((edit_seq, r.get(1)?));
-        }
-    }
-    Ok((false, newest.and_then(|(_, body)| body)))
-}
-
-/// Adds a text's current body to the full-text index.
-fn index_body(tx: &rusqlite::Transaction<'_>, id: i64, body: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?
-        .execute(params![id, body])?;
-    Ok(())
-}
-
-/// Shows `body` as the text's edited body (and indexes it).
-fn set_edited(tx: &rusqlite::Transaction<'_>, id: i64, body: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1")?
-        .execute(params![id, body])?;
-    index_body(tx, id, body)
-}
-
-/// Replaces the text's body with the redaction placeholder (not indexed).
-fn mark_redacted(tx: &rusqlite::Transaction<'_>, id: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE messages SET body = NULL, redacted = 1 WHERE id = ?1")?
-        .execute([id])?;
     Ok(())
 }
 
@@ -585,6 +484,7 @@ impl Store for SqliteStore {
             session,
             convs,
             outbox: self.outbox()?,
+            features: super::parse_features(self.meta_value(MetaKey::Features)?),
         })
     }
 
@@ -655,6 +555,32 @@ impl Store for SqliteStore {
         name: &str,
     ) -> Result<Option<std::collections::BTreeMap<ConvId, crate::protocol::Seq>>, StoreError> {
         self.consumer_positions(name)
+    }
+
+    fn thread(
+        &self,
+        conv: &ConvId,
+        root: crate::protocol::Seq,
+    ) -> Result<super::ThreadWindow, StoreError> {
+        self.thread_window(conv, root)
+    }
+
+    fn thread_coverage(
+        &self,
+        conv: &ConvId,
+        root: crate::protocol::Seq,
+    ) -> Result<(RangeSet, crate::protocol::Seq), StoreError> {
+        self.thread_ranges(conv, root)
+    }
+
+    fn standing_reaction(
+        &self,
+        conv: &ConvId,
+        target: crate::protocol::Seq,
+        key: &str,
+        user: &str,
+    ) -> Result<Option<crate::protocol::Seq>, StoreError> {
+        self.my_reaction(conv, target, key, user)
     }
 
     fn session(&self) -> Result<Option<Session>, StoreError> {

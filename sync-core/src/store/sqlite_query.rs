@@ -11,10 +11,12 @@ use super::{
 use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Seq};
 
 const CONV_COLS: &str = "conv, kind, title, member_count, last_seq, read_seq, unread, local_read,
-                         last_json, left_conv, last_activity_ts";
-const MSG_COLS: &str =
+                         last_json, left_conv, last_activity_ts, mentions, mention_seqs, notify,
+                         pinned, archived";
+pub(super) const MSG_COLS: &str =
     "seq, sender, ts, kind, body, edited, redacted, client_id, user_name, title, members, target,
-     live";
+     live, reply_to, thread, rkey, mentions, mentioned, snap_seq, snap_reactions, snap_replies,
+     snap_last_reply";
 
 /// A seq as an SQL integer (saturating: seqs above `i64::MAX` do not exist).
 fn seq_param(seq: Seq) -> i64 {
@@ -25,9 +27,30 @@ fn dec(e: impl std::fmt::Display) -> StoreError {
     StoreError::Decode(e.to_string())
 }
 
+/// A stored value that does not decode, as a rusqlite error naming it.
+fn bad_value(what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("stored {what} {value:?}").into(),
+    )
+}
+
+fn json_col<T: serde::de::DeserializeOwned + Default>(
+    r: &Row<'_>,
+    i: usize,
+    what: &str,
+) -> rusqlite::Result<T> {
+    match r.get::<_, Option<String>>(i)? {
+        None => Ok(T::default()),
+        Some(j) => serde_json::from_str(&j).map_err(|_| bad_value(what, &j)),
+    }
+}
+
 fn conv_record(r: &Row<'_>) -> rusqlite::Result<(ConvRecord, String, i64)> {
     let kind: String = r.get(1)?;
     let last_json: Option<String> = r.get(8)?;
+    let notify: String = r.get(13)?;
     let rec = ConvRecord {
         conv: ConvId(r.get(0)?),
         kind: if kind == "direct" {
@@ -44,11 +67,29 @@ fn conv_record(r: &Row<'_>) -> rusqlite::Result<(ConvRecord, String, i64)> {
         last: None,
         left: r.get(9)?,
         held: RangeSet::default(),
+        mentions: r.get::<_, i64>(11)? as u64,
+        mention_seqs: json_col(r, 12, "mention seqs")?,
+        notify: crate::protocol::Notify::parse(&notify)
+            .ok_or_else(|| bad_value("notify", &notify))?,
+        pinned: r.get(14)?,
+        archived: r.get(15)?,
     };
     Ok((rec, last_json.unwrap_or_default(), r.get(10)?))
 }
 
-fn local_message(r: &Row<'_>) -> rusqlite::Result<(LocalMessage, String, Option<String>)> {
+/// A text's stored totals snapshot and mentions union (§9.1–9.3).
+#[derive(Debug, Default)]
+pub(super) struct Snap {
+    pub seq: Seq,
+    pub reactions: std::collections::BTreeMap<String, u64>,
+    pub replies: u64,
+    pub last_reply: Option<Seq>,
+    pub mentioned: Vec<String>,
+}
+
+pub(super) type MsgRow = (LocalMessage, String, Option<String>, Snap);
+
+pub(super) fn local_message(r: &Row<'_>) -> rusqlite::Result<MsgRow> {
     Ok((
         LocalMessage {
             seq: r.get::<_, i64>(0)? as u64,
@@ -64,9 +105,25 @@ fn local_message(r: &Row<'_>) -> rusqlite::Result<(LocalMessage, String, Option<
             members: None,
             target: r.get::<_, Option<i64>>(11)?.map(|t| t as u64),
             live: r.get(12)?,
+            reply_to: r.get::<_, Option<i64>>(13)?.map(|t| t as u64),
+            thread: r.get::<_, Option<i64>>(14)?.map(|t| t as u64),
+            key: r.get(15)?,
+            mentions: json_col(r, 16, "mentions")?,
+            mentions_me: false,
+            reactions: Vec::new(),
+            replies: 0,
+            last_reply_seq: None,
+            last_reply_ts: None,
         },
         r.get(3)?,
         r.get(10)?,
+        Snap {
+            seq: r.get::<_, i64>(18)? as u64,
+            reactions: json_col(r, 19, "reaction totals")?,
+            replies: r.get::<_, i64>(20)? as u64,
+            last_reply: r.get::<_, Option<i64>>(21)?.map(|t| t as u64),
+            mentioned: json_col(r, 17, "mentions")?,
+        },
     ))
 }
 
@@ -169,6 +226,7 @@ impl SqliteStore {
             };
             let (n_pending, pending_ts) = pending.get(rec.conv.as_str()).copied().unwrap_or((0, 0));
             rows.push(ConvRow {
+                mentions: super::display_mentions(&rec),
                 unread: display_unread(&rec, others_between),
                 conv: rec.conv,
                 kind: rec.kind,
@@ -180,18 +238,20 @@ impl SqliteStore {
                 left: rec.left,
                 last_activity_ts: activity.max(pending_ts),
                 pending: n_pending,
+                notify: rec.notify,
+                pinned: rec.pinned,
+                archived: rec.archived,
             });
         }
-        rows.sort_by(|a, b| {
-            b.last_activity_ts
-                .cmp(&a.last_activity_ts)
-                .then_with(|| a.conv.cmp(&b.conv))
-        });
+        super::sort_rows(&mut rows);
         Ok(rows)
     }
 
-    fn messages(
+    /// Held entries of `conv` (`?1`) matching `sql_tail`, decorated with
+    /// their reactions, reply counts and mention flag.
+    pub(super) fn messages(
         &self,
+        conv: &ConvId,
         sql_tail: &str,
         p: impl rusqlite::Params,
     ) -> Result<Vec<LocalMessage>, StoreError> {
@@ -199,14 +259,18 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare_cached(&sql).map_err(StoreError::Read)?;
         let rows = stmt.query_map(p, local_message).map_err(StoreError::Read)?;
         let mut out = Vec::new();
+        let mut snaps = Vec::new();
         for row in rows {
-            let (mut m, kind, members) = row.map_err(StoreError::Read)?;
+            let (mut m, kind, members, snap) = row.map_err(StoreError::Read)?;
             m.kind = EntryKind::parse(&kind).ok_or_else(|| dec(format!("entry kind {kind:?}")))?;
             if let Some(j) = members {
                 m.members = Some(serde_json::from_str(&j).map_err(dec)?);
             }
             out.push(m);
+            snaps.push(snap);
         }
+        drop(stmt);
+        self.decorate(conv, &mut out, snaps)?;
         Ok(out)
     }
 
@@ -259,6 +323,7 @@ impl SqliteStore {
         let (mut below, from_anchor) = match q {
             TimelineQuery::Latest { limit } => (
                 self.messages(
+                    conv,
                     "conv = ?1 ORDER BY seq DESC LIMIT ?2",
                     params![c, sql_limit(limit)],
                 )?,
@@ -266,10 +331,12 @@ impl SqliteStore {
             ),
             TimelineQuery::Around { seq, before, after } => (
                 self.messages(
+                    conv,
                     "conv = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
                     params![c, seq_param(seq), sql_limit(before)],
                 )?,
                 self.messages(
+                    conv,
                     "conv = ?1 AND seq >= ?2 ORDER BY seq ASC LIMIT ?3",
                     params![c, seq_param(seq), sql_limit(after.saturating_add(1))],
                 )?,
@@ -277,6 +344,7 @@ impl SqliteStore {
             TimelineQuery::After { seq, limit } => (
                 Vec::new(),
                 self.messages(
+                    conv,
                     "conv = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3",
                     params![c, seq_param(seq), sql_limit(limit.saturating_add(1))],
                 )?,
@@ -329,22 +397,38 @@ impl SqliteStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT client_id, conv, kind, target, body, state, err_code, err_message, created_ts
+                "SELECT client_id, conv, kind, target, body, state, err_code, err_message, created_ts,
+                        rkey
                  FROM outbox WHERE ?1 IS NULL OR conv = ?1 ORDER BY ord",
             )
             .map_err(StoreError::Read)?;
         let rows = stmt
             .query_map([only.map(ConvId::as_str)], |r| {
                 let kind: String = r.get(2)?;
-                let target = r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64;
+                let target = r.get::<_, Option<i64>>(3)?.map(|t| t as u64);
+                let need_target = || target.ok_or_else(|| bad_value("outbox target of", &kind));
                 let state: String = r.get(5)?;
                 Ok(OutboxItem {
                     client_id: r.get(0)?,
                     conv: ConvId(r.get(1)?),
                     kind: match kind.as_str() {
-                        "edit" => OutboxKind::Edit { target },
-                        "redact" => OutboxKind::Redact { target },
-                        _ => OutboxKind::Send,
+                        "send" => OutboxKind::Send,
+                        "edit" => OutboxKind::Edit {
+                            target: need_target()?,
+                        },
+                        "redact" => OutboxKind::Redact {
+                            target: need_target()?,
+                        },
+                        "reply" => OutboxKind::Reply {
+                            reply_to: need_target()?,
+                        },
+                        "react" => OutboxKind::React {
+                            target: need_target()?,
+                            key: r
+                                .get::<_, Option<String>>(9)?
+                                .ok_or_else(|| bad_value("reaction key", "NULL"))?,
+                        },
+                        other => return Err(bad_value("outbox kind", other)),
                     },
                     body: r.get(4)?,
                     state: match state.as_str() {

@@ -4,6 +4,12 @@
 //! pass the same suite.
 #![allow(clippy::missing_panics_doc)]
 
+mod v11;
+pub use v11::{
+    mentions_settings_and_list_order, outbox_keeps_reply_and_react_rows,
+    reactions_from_snapshots_and_entries, replies_and_thread_windows,
+};
+
 use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Summary};
 use crate::store::{
     Batch, ConvRecord, MetaKey, OutboxItem, OutboxKind, OutboxState, RangeSet, SeqRange, Store,
@@ -462,7 +468,11 @@ macro_rules! store_integration_tests {
             unread_follows_the_local_cursor,
             resets_and_list_order,
             after_windows_and_unbounded_limits,
-            consumer_positions
+            consumer_positions,
+            reactions_from_snapshots_and_entries,
+            replies_and_thread_windows,
+            mentions_settings_and_list_order,
+            outbox_keeps_reply_and_react_rows
         );
     };
     (@cases $make:expr; $($case:ident),*) => {

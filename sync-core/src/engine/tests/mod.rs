@@ -5,4 +5,6 @@
 mod common;
 mod outbox;
 mod props;
+mod props11;
 mod rules;
+mod v11;

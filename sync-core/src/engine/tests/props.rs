@@ -112,7 +112,7 @@ fn apply<S: Store>(h: &mut Harness<S>, op: Op, sent: &mut Vec<String>) {
     }
 }
 
-fn settle<S: Store>(h: &mut Harness<S>) {
+pub(super) fn settle<S: Store>(h: &mut Harness<S>) {
     if h.connected {
         h.disconnect();
     }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod model;
+pub mod model11;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

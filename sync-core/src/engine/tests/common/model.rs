@@ -30,6 +30,10 @@ pub struct ModelServer {
     pub fail_next: HashMap<String, ErrorCode>,
     /// Replace pull/history `last_seq` (to simulate a reset server).
     pub connected_user: Option<String>,
+    /// `hello.features`.
+    pub features: Vec<String>,
+    /// §9.4 settings per (user, conversation).
+    pub settings: HashMap<(String, ConvId), super::model11::ModelSettings>,
 }
 
 impl Default for ModelServer {
@@ -43,6 +47,8 @@ impl Default for ModelServer {
             sync_page: 200,
             fail_next: HashMap::new(),
             connected_user: None,
+            features: vec!["account".into()],
+            settings: HashMap::new(),
         }
     }
 }
@@ -55,7 +61,7 @@ impl ModelServer {
             server_id: self.server_id.clone(),
             max_frame_bytes: 65536,
             max_body_bytes: 16384,
-            features: vec!["account".into()],
+            features: self.features.clone(),
             register: None,
         }
     }
@@ -134,7 +140,7 @@ impl ModelServer {
                 .cloned()
                 .unwrap_or_default(),
         };
-        Summary {
+        let s = Summary {
             conv: id.clone(),
             kind: c.kind,
             title,
@@ -153,14 +159,15 @@ impl ModelServer {
             notify: None,
             pinned: None,
             archived: None,
-        }
+        };
+        self.summary11(user, id, s)
     }
 
     fn messages(&self, re: u64, conv: &ConvId, msgs: Vec<Message>) -> ServerFrame {
         ServerFrame::Messages {
             re,
             conv: conv.clone(),
-            messages: msgs,
+            messages: msgs.iter().map(|m| self.as_listed(conv, m)).collect(),
             last_seq: self.convs[conv].timeline.len() as Seq,
             root: None,
             thread_last_seq: None,
@@ -171,7 +178,7 @@ impl ModelServer {
         ServerFrame::error(Some(re), ErrorCode::NotFound, "no such conversation")
     }
 
-    fn member(&self, user: &str, conv: &ConvId) -> bool {
+    pub fn member(&self, user: &str, conv: &ConvId) -> bool {
         self.convs
             .get(conv)
             .is_some_and(|c| c.members.iter().any(|m| m == user))
@@ -180,6 +187,9 @@ impl ModelServer {
     /// Answers one client frame; returns the frames the client receives
     /// (the reply, plus the push of its own appended entry).
     pub fn handle(&mut self, user: &str, f: ClientFrame) -> Vec<ServerFrame> {
+        if let Some(out) = self.handle11(user, &f) {
+            return out;
+        }
         match f {
             ClientFrame::Auth { id, token, device } => {
                 if token == format!("tok-{user}") {
@@ -257,8 +267,12 @@ impl ModelServer {
                 conv,
                 client_id,
                 body,
-                ..
-            } => self.append_from(user, id, conv, client_id, Message::text(0, user, 0, body)),
+                reply_to,
+            } => {
+                let mut m = Message::text(0, user, 0, body);
+                m.reply_to = reply_to.filter(|_| self.has(crate::protocol::features::REPLY));
+                self.append_from(user, id, conv, client_id, m)
+            }
             ClientFrame::Edit {
                 id,
                 conv,
@@ -305,7 +319,7 @@ impl ModelServer {
         }
     }
 
-    fn append_from(
+    pub fn append_from(
         &mut self,
         user: &str,
         id: u64,
@@ -334,6 +348,9 @@ impl ModelServer {
                 seq: *seq,
                 ts: *ts,
             }];
+        }
+        if let Err((code, message)) = self.prepare(&conv, &mut m) {
+            return vec![ServerFrame::error(Some(id), code, message)];
         }
         m.client_id = Some(client_id.clone());
         let m = self.append(conv.as_str(), m);

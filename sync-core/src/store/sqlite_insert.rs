@@ -1,0 +1,284 @@
+//! Ingest of [`SqliteStore`]: timeline entries with their relations (edits
+//! and redactions in any order, §9.1 threads, §9.3 mentions) and the
+//! full-text index.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::protocol::{ConvId, EntryKind, Message};
+
+/// A mention list as stored: a JSON array, NULL when empty.
+fn mentions_json(list: &[String]) -> Option<String> {
+    if list.is_empty() {
+        None
+    } else {
+        serde_json::to_string(list).ok()
+    }
+}
+
+/// Adds `more` to the stored union of mentions of text `id`.
+fn add_mentioned(tx: &rusqlite::Transaction<'_>, id: i64, more: &[String]) -> rusqlite::Result<()> {
+    if more.is_empty() {
+        return Ok(());
+    }
+    let stored: Option<String> = tx
+        .prepare_cached("SELECT mentioned FROM messages WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    let mut all: std::collections::BTreeSet<String> = stored
+        .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    all.extend(more.iter().cloned());
+    let all: Vec<String> = all.into_iter().collect();
+    tx.prepare_cached("UPDATE messages SET mentioned = ?2 WHERE id = ?1")?
+        .execute(params![id, mentions_json(&all)])?;
+    Ok(())
+}
+
+/// Inserts a page of entries of one conversation (statements are cached, so a page of
+/// 500 costs 500 executions, not 500 prepares), then bumps the conversation's activity once.
+pub(super) fn insert_messages(
+    tx: &rusqlite::Transaction<'_>,
+    conv: &ConvId,
+    msgs: &[Message],
+) -> rusqlite::Result<()> {
+    // Edits and redactions that arrived before their targets: one indexed probe
+    // per page says whether any row of this page can have one, so the common
+    // case skips the per-row lookup.
+    let (lo, hi) = msgs
+        .iter()
+        .filter(|m| m.kind == EntryKind::Text)
+        .fold((u64::MAX, 0), |(lo, hi), m| (lo.min(m.seq), hi.max(m.seq)));
+    let relations = lo <= hi
+        && tx
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM messages WHERE conv = ?1 AND target >= ?2
+                                AND target <= ?3)",
+            )?
+            .query_row(params![conv.as_str(), lo as i64, hi as i64], |r| {
+                r.get::<_, bool>(0)
+            })?;
+    let mut newest: Option<i64> = None;
+    for m in msgs {
+        if insert_message(tx, conv, m, relations)? && super::moves_activity(m.kind) {
+            newest = Some(newest.map_or(m.ts, |t| t.max(m.ts)));
+        }
+    }
+    if let Some(ts) = newest {
+        tx.prepare_cached(
+            "UPDATE conversations SET last_activity_ts = MAX(last_activity_ts, ?2) WHERE conv = ?1",
+        )?
+        .execute(params![conv.as_str(), ts])?;
+    }
+    Ok(())
+}
+
+/// Inserts one entry unless held, then applies edit/redact relations in both
+/// directions (an edit may arrive before or after its target). `relations`
+/// says whether an edit or redaction of this page's texts may already be
+/// held. Returns whether the entry was new.
+fn insert_message(
+    tx: &rusqlite::Transaction<'_>,
+    conv: &ConvId,
+    m: &Message,
+    relations: bool,
+) -> rusqlite::Result<bool> {
+    let c = conv.as_str();
+    let members = m
+        .members
+        .as_ref()
+        .and_then(|v| serde_json::to_string(v).ok());
+    // §9.1: a reply stored from our own `sent` reply names no thread: it is
+    // the thread of the text replied to, when that is held.
+    let thread = match (m.thread, m.reply_to) {
+        (Some(t), _) => Some(t as i64),
+        (None, Some(r)) if m.kind == EntryKind::Text => tx
+            .prepare_cached(
+                "SELECT COALESCE(thread, seq) FROM messages WHERE conv = ?1 AND seq = ?2
+                 AND kind = 'text'",
+            )?
+            .query_row(params![c, r as i64], |r| r.get::<_, i64>(0))
+            .optional()?,
+        _ => None,
+    };
+    let mentions = mentions_json(&m.mentions);
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO messages (conv, seq, sender, ts, kind, body, target, title,
+                                             members, user_name, client_id, reply_to, thread,
+                                             rkey, mentions, mentioned, snap_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?2)",
+        )?
+        .execute(params![
+            c,
+            m.seq as i64,
+            m.sender,
+            m.ts,
+            m.kind.as_str(),
+            m.body,
+            m.target.map(|t| t as i64),
+            m.title,
+            members,
+            m.user,
+            m.client_id,
+            m.reply_to.map(|r| r as i64),
+            thread,
+            m.key,
+            mentions
+        ])?;
+    if n == 0 {
+        if m.kind == EntryKind::Text && (m.thread.is_some() || mentions.is_some()) {
+            // A copy of a text stored from our own `sent` reply: fill in what
+            // that reply did not carry.
+            tx.prepare_cached(
+                "UPDATE messages SET thread = COALESCE(thread, ?3),
+                     mentions = CASE WHEN edited = 0 AND mentions IS NULL THEN ?4
+                                     ELSE mentions END,
+                     mentioned = COALESCE(mentioned, ?4)
+                 WHERE conv = ?1 AND seq = ?2 AND kind = 'text' AND redacted = 0",
+            )?
+            .execute(params![c, m.seq as i64, thread, mentions])?;
+        }
+        return Ok(false);
+    }
+    let id = tx.last_insert_rowid();
+    match m.kind {
+        EntryKind::Text => {
+            let held = if relations {
+                held_relations(tx, c, m.seq)?
+            } else {
+                HeldRelations::default()
+            };
+            add_mentioned(tx, id, &held.mentioned)?;
+            // §9.5: the server says it was redacted (its content is gone).
+            let redacted = held.redacted || m.redacted;
+            if redacted {
+                mark_redacted(tx, id)?;
+            } else if let Some((body, mentions)) = held.edit {
+                set_edited(tx, id, &body, &mentions)?;
+            } else if let Some(body) = &m.body {
+                index_body(tx, id, body)?;
+            }
+        }
+        EntryKind::Edit => {
+            let Some(target) = m.target else {
+                return Ok(true);
+            };
+            // Apply only if no newer edit of the same target is already held.
+            let newer: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM messages WHERE conv = ?1 AND kind = 'edit'
+                                    AND target = ?2 AND +seq > ?3)",
+                )?
+                .query_row(params![c, target as i64, m.seq as i64], |r| r.get(0))?;
+            let tid: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT id FROM messages WHERE conv = ?1 AND seq = ?2 AND kind = 'text'
+                     AND redacted = 0",
+                )?
+                .query_row(params![c, target as i64], |r| r.get(0))
+                .optional()?;
+            if let Some(tid) = tid {
+                add_mentioned(tx, tid, &m.mentions)?;
+            }
+            if let (false, Some(tid), Some(body)) = (newer, tid, m.body.as_ref()) {
+                tx.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
+                    .execute([tid])?;
+                set_edited(tx, tid, body, &m.mentions)?;
+            }
+        }
+        EntryKind::Redact => {
+            let Some(target) = m.target else {
+                return Ok(true);
+            };
+            let tid: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT id FROM messages WHERE conv = ?1 AND seq = ?2 AND kind = 'text'",
+                )?
+                .query_row(params![c, target as i64], |r| r.get(0))
+                .optional()?;
+            if let Some(tid) = tid {
+                tx.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
+                    .execute([tid])?;
+                mark_redacted(tx, tid)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(true)
+}
+
+/// What held edits and redactions of a text that arrived before it say.
+#[derive(Debug, Default)]
+struct HeldRelations {
+    redacted: bool,
+    /// The newest edit's body and mentions.
+    edit: Option<(String, Vec<String>)>,
+    /// Everyone any of the edits mentions.
+    mentioned: Vec<String>,
+}
+
+/// A redaction or edits of text `seq` that arrived before it. (The newest
+/// edit is picked here, not with `ORDER BY`: that form of the query is
+/// re-prepared by SQLite on every execution.)
+fn held_relations(
+    tx: &rusqlite::Transaction<'_>,
+    conv: &str,
+    seq: u64,
+) -> rusqlite::Result<HeldRelations> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT kind, body, seq, mentions FROM messages
+         WHERE conv = ?1 AND target = ?2 AND kind IN ('edit', 'redact')",
+    )?;
+    let mut rows = stmt.query(params![conv, seq as i64])?;
+    let mut out = HeldRelations::default();
+    let mut newest: Option<(i64, Option<String>, Vec<String>)> = None;
+    while let Some(r) = rows.next()? {
+        if r.get::<_, String>(0)? == "redact" {
+            out.redacted = true;
+            continue;
+        }
+        let mentions: Vec<String> = r
+            .get::<_, Option<String>>(3)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default();
+        out.mentioned.extend(mentions.iter().cloned());
+        let edit_seq: i64 = r.get(2)?;
+        if newest.as_ref().is_none_or(|(s, _, _)| edit_seq > *s) {
+            newest = Some((edit_seq, r.get(1)?, mentions));
+        }
+    }
+    if !out.redacted {
+        out.edit = newest.and_then(|(_, body, mentions)| body.map(|b| (b, mentions)));
+    }
+    Ok(out)
+}
+
+/// Adds a text's current body to the full-text index.
+fn index_body(tx: &rusqlite::Transaction<'_>, id: i64, body: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?
+        .execute(params![id, body])?;
+    Ok(())
+}
+
+/// Shows `body` (and its mentions) as the text's edited body (and indexes it).
+fn set_edited(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    body: &str,
+    mentions: &[String],
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE messages SET body = ?2, edited = 1, mentions = ?3 WHERE id = ?1")?
+        .execute(params![id, body, mentions_json(mentions)])?;
+    index_body(tx, id, body)
+}
+
+/// Replaces the text's body with the redaction placeholder (not indexed).
+fn mark_redacted(tx: &rusqlite::Transaction<'_>, id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE messages SET body = NULL, redacted = 1, mentions = NULL, mentioned = NULL,
+             snap_reactions = NULL WHERE id = ?1",
+    )?
+    .execute([id])?;
+    Ok(())
+}
