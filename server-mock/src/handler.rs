@@ -213,12 +213,7 @@ impl Handler {
                     }
                     _ => {}
                 }
-                if matches!(
-                    frame,
-                    ClientFrame::Send { .. }
-                        | ClientFrame::Edit { .. }
-                        | ClientFrame::Redact { .. }
-                ) {
+                if frame.is_append() {
                     let bucket = self
                         .bucket
                         .get_or_insert_with(|| self.shared.send_bucket(&auth.user))

@@ -9,10 +9,11 @@
 //! - [`connection`]: WebSocket messages ⇄ decoded frames, the bounded
 //!   [`connection::Outbox`] and out-of-band close. Nothing else sees bytes.
 //! - [`cmd`]: one module per request family (`session`, `conversations`,
-//!   `sync`, `timeline`, `send`, `read`).
+//!   `sync`, `timeline`, `send`, `read`): each parses its requests, defines
+//!   its writer-side ops ([`store::batch::Apply`]) and builds its replies.
 //! - [`registry`]: user → authenticated connections, for fan-out.
 //! - [`store`]: SQLite schema/migrations, the writer thread with group
-//!   commit, the delivery task that queues replies and pushes in commit
+//!   commit and the batch state ops share, the delivery task that queues replies and pushes in commit
 //!   order, reader pool, row mapping.
 //! - [`state`]: the shared state handle; [`rate`]: the token bucket;
 //!   [`error`]: error types.

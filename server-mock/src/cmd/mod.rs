@@ -14,7 +14,7 @@ use sync_core::protocol::{ClientFrame, ConvId, RequestId, ServerFrame};
 use crate::connection::Outbox;
 use crate::error::Reject;
 use crate::state::Shared;
-use crate::store::ops::WriteOp;
+use crate::store::batch::WriteOp;
 use crate::store::rows::parse_conv;
 
 /// Who is asking, and where replies go.
@@ -29,7 +29,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Queues `op`; the writer replies after commit.
-    pub fn submit(&self, op: WriteOp) -> Result<Option<ServerFrame>, Reject> {
+    pub fn submit(&self, op: impl Into<WriteOp>) -> Result<Option<ServerFrame>, Reject> {
         self.shared
             .store
             .submit(op, self.conn_id, self.outbox.clone(), self.re)?;

@@ -13,8 +13,8 @@ use rusqlite::Connection;
 use sync_core::protocol::{ErrorCode, RequestId};
 use tokio::sync::oneshot;
 
+use super::batch::{Batch, Done, Fanout, WriteOp};
 use super::delivery::{Deliveries, Delivery};
-use super::ops::{self, Batch, Done, Fanout, WriteOp};
 use super::rows::now_ms;
 use crate::connection::Outbox;
 use crate::error::{Reject, StoreError};
@@ -161,7 +161,7 @@ fn transact(
     for (op, origin) in ops_in {
         b.origin = origin;
         db.execute_batch("SAVEPOINT op").map_err(s("savepoint"))?;
-        let res = ops::apply(db, &mut b, op);
+        let res = op.apply(db, &mut b);
         if res.is_ok() {
             db.execute_batch("RELEASE op")
                 .map_err(s("release savepoint"))?;
