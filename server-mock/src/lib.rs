@@ -15,6 +15,7 @@
 //! - [`store`]: SQLite schema/migrations, the writer thread with group
 //!   commit and the batch state ops share, the delivery task that queues replies and pushes in commit
 //!   order, reader pool, row mapping.
+//! - [`features`]: which §9 extensions are on (all, none, or a list).
 //! - [`state`]: the shared state handle; [`rate`]: the token bucket;
 //!   [`error`]: error types.
 
@@ -22,7 +23,9 @@ pub mod admin;
 pub mod cmd;
 pub mod connection;
 pub mod error;
+pub mod features;
 pub mod handler;
+pub mod mentions;
 pub mod proxy;
 pub mod rate;
 pub mod registry;
@@ -36,6 +39,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use error::{ServerError, StoreError};
+pub use features::Features;
 pub use server::{RunningServer, start};
 pub use tls::TlsFiles;
 
@@ -143,6 +147,9 @@ pub struct Config {
     /// Proxies whose PROXY protocol header or `X-Forwarded-For` names the
     /// client's address (`--trusted-proxy`).
     pub trusted_proxies: Vec<proxy::Cidr>,
+    /// The §9 extensions served (`--features`); [`Features::NONE`] is a pure
+    /// protocol version 1 server.
+    pub features: Features,
 }
 
 impl Default for Config {
@@ -165,6 +172,7 @@ impl Default for Config {
             auth_timeout: std::time::Duration::from_secs(30),
             login_limits: throttle::LoginLimits::default(),
             trusted_proxies: Vec::new(),
+            features: Features::ALL,
         }
     }
 }

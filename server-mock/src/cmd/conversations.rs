@@ -248,7 +248,7 @@ fn create_op(
                 .optional()
                 .map_err(sql("find direct"))?;
             if let Some(id) = existing {
-                let s = rows::summary(db, &me, id)?.ok_or_else(Reject::no_conv)?;
+                let s = rows::summary(db, &me, id, b.features)?.ok_or_else(Reject::no_conv)?;
                 return Ok(Done::Conversation(Box::new(s)));
             }
             Some(key)
@@ -290,7 +290,7 @@ fn create_op(
     for u in &others {
         conversation_event(db, b, u, conv, None)?;
     }
-    let s = rows::summary(db, &me, conv)?.ok_or_else(Reject::no_conv)?;
+    let s = rows::summary(db, &me, conv, b.features)?.ok_or_else(Reject::no_conv)?;
     Ok(Done::Conversation(Box::new(s)))
 }
 

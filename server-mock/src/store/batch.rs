@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use sync_core::protocol::{ConvId, EntryKind, Message, Seq, ServerFrame};
+use sync_core::protocol::{ConvId, EntryKind, ErrorCode, Message, Seq, ServerFrame};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::rows::{self, conv_id};
@@ -96,6 +96,8 @@ pub struct Batch<'c> {
     pub origin: Option<u64>,
     /// Server clock for this batch.
     pub now: i64,
+    /// The §9 extensions served (what ops store and summaries carry).
+    pub features: crate::Features,
 }
 
 pub type OpResult = Result<Done, Reject>;
@@ -157,6 +159,13 @@ pub struct NewRow<'a> {
     pub members: Option<Vec<String>>,
     pub subject: Option<&'a str>,
     pub client_id: Option<&'a str>,
+    /// §9.1: the text replied to and its thread root.
+    pub reply_to: Option<Seq>,
+    pub thread: Option<Seq>,
+    /// §9.2: a reaction's key.
+    pub key: Option<&'a str>,
+    /// §9.3: the members a text or edit mentions (sorted, no duplicates).
+    pub mentions: Vec<String>,
 }
 
 impl<'a> NewRow<'a> {
@@ -170,6 +179,10 @@ impl<'a> NewRow<'a> {
             members: None,
             subject: None,
             client_id: None,
+            reply_to: None,
+            thread: None,
+            key: None,
+            mentions: Vec::new(),
         }
     }
 }
@@ -190,10 +203,13 @@ pub fn append(
         .members
         .as_ref()
         .map(|m| serde_json::Value::from(m.clone()).to_string());
+    let mentions_json = (!row.mentions.is_empty())
+        .then(|| serde_json::Value::from(row.mentions.clone()).to_string());
     let mut stmt = db
         .prepare_cached(
-            "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject, client_id, text_n)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject,
+                client_id, text_n, reply_to, thread, key, mentions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )
         .map_err(sql("prepare append"))?;
     stmt.execute(params![
@@ -208,7 +224,11 @@ pub fn append(
         members_json,
         row.subject,
         row.client_id,
-        text_n
+        text_n,
+        row.reply_to,
+        row.thread,
+        row.key,
+        mentions_json
     ])
     .map_err(sql("insert entry"))?;
     c.last_seq = seq;
@@ -236,10 +256,10 @@ pub fn append(
         user: row.subject.map(str::to_owned),
         client_id: row.client_id.map(str::to_owned),
         redacted: false,
-        reply_to: None,
-        thread: None,
-        key: None,
-        mentions: Vec::new(),
+        reply_to: row.reply_to,
+        thread: row.thread,
+        key: row.key.map(str::to_owned),
+        mentions: row.mentions,
         replies: None,
         last_reply_seq: None,
         reactions: Default::default(),
@@ -314,7 +334,7 @@ pub fn conversation_event(
     conv: i64,
     except: Option<u64>,
 ) -> Result<(), Reject> {
-    if let Some(s) = rows::summary(db, user, conv)? {
+    if let Some(s) = rows::summary(db, user, conv, b.features)? {
         to_user(
             b,
             user,
@@ -340,4 +360,113 @@ pub fn set_read(db: &Connection, user: &str, conv: i64, seq: Seq) -> Result<(), 
     stmt.execute(params![seq, user, conv])
         .map_err(sql("move cursor"))?;
     Ok(())
+}
+
+/// The first `sent` reply of a repeated `(sender, conv, client_id)`, if
+/// that request already appended (a retry appends nothing).
+pub fn first_sent(
+    db: &Connection,
+    me: &str,
+    conv: i64,
+    client_id: &str,
+) -> Result<Option<Done>, Reject> {
+    let mut stmt = db
+        .prepare_cached(
+            "SELECT seq, ts FROM entries WHERE conv = ?1 AND sender = ?2 AND client_id = ?3",
+        )
+        .map_err(sql("prepare dedup"))?;
+    let first: Option<(u64, i64)> = stmt
+        .query_row(params![conv, me, client_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(sql("dedup lookup"))?;
+    Ok(first.map(|(seq, ts)| Done::Sent {
+        conv: conv_id(conv),
+        client_id: client_id.to_owned(),
+        seq,
+        ts,
+    }))
+}
+
+/// The entry a request targets (`edit`, `redact`, `react`, `reply_to`,
+/// `thread`).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub seq: Seq,
+    pub kind: EntryKind,
+    pub sender: String,
+    pub redacted: bool,
+    /// For a text: its thread root, if it is a reply.
+    pub thread: Option<Seq>,
+    /// For a reaction: the text it reacts to and its key.
+    pub target: Option<Seq>,
+    pub key: Option<String>,
+}
+
+/// `kind, sender, redacted, thread, target, key` of an entry.
+type TargetRow = (
+    String,
+    String,
+    bool,
+    Option<Seq>,
+    Option<Seq>,
+    Option<String>,
+);
+
+/// The entry `seq` of `conv`, or `not_found`.
+pub fn target(db: &Connection, conv: i64, seq: Seq) -> Result<Target, Reject> {
+    let missing = || Reject::new(ErrorCode::NotFound, format!("no entry {seq}"));
+    let Ok(at) = i64::try_from(seq) else {
+        return Err(missing());
+    };
+    let mut stmt = db
+        .prepare_cached(
+            "SELECT kind, sender, redacted, thread, target, key FROM entries
+             WHERE conv = ?1 AND seq = ?2",
+        )
+        .map_err(sql("prepare target"))?;
+    let row: Option<TargetRow> = stmt
+        .query_row(params![conv, at], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .optional()
+        .map_err(sql("read target"))?;
+    let (kind, sender, redacted, thread, target, key) = row.ok_or_else(missing)?;
+    let kind = EntryKind::parse(&kind).ok_or_else(|| {
+        Reject::from(StoreError::Corrupt(format!(
+            "entry {seq} has kind {kind:?}"
+        )))
+    })?;
+    Ok(Target {
+        seq,
+        kind,
+        sender,
+        redacted,
+        thread,
+        target,
+        key,
+    })
+}
+
+/// Pushes `msg` and returns its `sent` reply.
+pub fn push_sent(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    conv: i64,
+    client_id: &str,
+    msg: &Message,
+) -> OpResult {
+    push_message(db, b, conv, msg)?;
+    Ok(Done::Sent {
+        conv: conv_id(conv),
+        client_id: client_id.to_owned(),
+        seq: msg.seq,
+        ts: msg.ts,
+    })
 }

@@ -68,7 +68,11 @@ impl Store {
     /// Opens (creating and migrating if needed) the database and starts the
     /// writer thread, which hands committed batches to `deliveries`
     /// ([`delivery::spawn`]).
-    pub fn open(location: &DbLocation, deliveries: Deliveries) -> Result<Store, StoreError> {
+    pub fn open(
+        location: &DbLocation,
+        deliveries: Deliveries,
+        features: crate::Features,
+    ) -> Result<Store, StoreError> {
         // `:memory:` cannot be shared between the writer and reader
         // connections, so a throwaway server uses a temp file instead, without
         // fsync (nothing needs to survive it).
@@ -91,7 +95,7 @@ impl Store {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || writer::run(db, rx, deliveries, counter))
+            .spawn(move || writer::run(db, rx, deliveries, counter, features))
             .map_err(StoreError::Dir)?;
         Ok(Store {
             inner: Arc::new(Inner {
