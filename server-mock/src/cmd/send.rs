@@ -215,6 +215,31 @@ fn withdraw_reaction(db: &Connection, conv: i64, t: &Target) -> Result<(), Rejec
 /// the WAL keeps an old page image only until the next checkpoint); a
 /// version 1 server only flags the rows.
 fn redact_text(db: &Connection, b: &Batch<'_>, conv: i64, text: Seq) -> Result<(), Reject> {
+    // Who the text counts for: its own and its edits' mentions, read before
+    // they are erased.
+    let mut mentioned = std::collections::BTreeSet::new();
+    {
+        let mut stmt = db
+            .prepare_cached(
+                "SELECT mentions FROM entries WHERE conv = ?1 AND seq = ?2 AND mentions IS NOT NULL
+                 UNION ALL
+                 SELECT mentions FROM entries
+                 WHERE conv = ?1 AND kind = 'edit' AND target = ?2 AND mentions IS NOT NULL",
+            )
+            .map_err(sql("prepare mentions of a text"))?;
+        let lists = stmt
+            .query_map(params![conv, text], |r| r.get::<_, String>(0))
+            .map_err(sql("read mentions of a text"))?;
+        for list in lists {
+            let list = list.map_err(sql("read mentions of a text"))?;
+            let users: Vec<String> = serde_json::from_str(&list).map_err(|e| {
+                Reject::from(crate::error::StoreError::Corrupt(format!(
+                    "mentions {list:?} of c{conv}/{text}: {e}"
+                )))
+            })?;
+            mentioned.extend(users);
+        }
+    }
     let erase = if b.features.redaction {
         ", body = NULL, mentions = NULL"
     } else {
@@ -232,11 +257,13 @@ fn redact_text(db: &Connection, b: &Batch<'_>, conv: i64, text: Seq) -> Result<(
         params![conv, text],
     )
     .map_err(sql("redact the edits of a text"))?;
-    db.execute(
-        "DELETE FROM mentions WHERE conv = ?1 AND seq = ?2",
-        params![conv, text],
-    )
-    .map_err(sql("drop mentions of a redacted text"))?;
+    let mut stmt = db
+        .prepare_cached("DELETE FROM mentions WHERE user = ?1 AND conv = ?2 AND seq = ?3")
+        .map_err(sql("prepare mention removal"))?;
+    for user in &mentioned {
+        stmt.execute(params![user, conv, text])
+            .map_err(sql("drop mentions of a redacted text"))?;
+    }
     db.execute(
         "DELETE FROM reaction_counts WHERE conv = ?1 AND target = ?2",
         params![conv, text],

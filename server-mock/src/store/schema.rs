@@ -142,15 +142,15 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
 
     -- One row per (mentioned user, text) that mentions them (the text or a
-    -- later edit); deleted when the text is redacted. A summary counts the
-    -- rows above the read cursor.
+    -- later edit); deleted when the text is redacted (the users are read
+    -- from the text's and its edits' `mentions`). A summary counts the rows
+    -- above the read cursor.
     CREATE TABLE mentions (
         user TEXT NOT NULL,
         conv INTEGER NOT NULL,
         seq  INTEGER NOT NULL,
         PRIMARY KEY (user, conv, seq)
     ) WITHOUT ROWID;
-    CREATE INDEX mentions_by_text ON mentions (conv, seq);
 
     ALTER TABLE members ADD COLUMN notify TEXT NOT NULL DEFAULT 'all';
     ALTER TABLE members ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
