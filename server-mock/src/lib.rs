@@ -15,7 +15,8 @@
 //! - [`store`]: SQLite schema/migrations, the writer thread with group
 //!   commit and the batch state ops share, the delivery task that queues replies and pushes in commit
 //!   order, reader pool, row mapping.
-//! - [`features`]: which §9 extensions are on (all, none, or a list).
+//! - [`features`]: which §9 extensions are on (all, none, or a list);
+//!   [`mentions`]: the §9.3 parsing rule.
 //! - [`state`]: the shared state handle; [`rate`]: the token bucket;
 //!   [`error`]: error types.
 

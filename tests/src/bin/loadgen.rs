@@ -267,6 +267,32 @@ async fn fanout(url: &str, label: &str, names: &RunNames, plan: Plan) -> Result<
     Ok(ok)
 }
 
+/// Checks two runs of one round (every push delivered, in order) and keeps
+/// the faster of each side across rounds; false on a miscount.
+fn keep_best(
+    best: &mut [Option<FanoutResult>; 2],
+    runs: [(&str, FanoutResult); 2],
+    expected: u64,
+) -> bool {
+    let mut ok = true;
+    for (slot, (who, res)) in best.iter_mut().zip(runs) {
+        if res.delivered != expected || res.out_of_order != 0 {
+            println!(
+                "fanout   {who} MISCOUNT: delivered {} of {}, {} out of order",
+                res.delivered, expected, res.out_of_order
+            );
+            ok = false;
+        }
+        if slot
+            .as_ref()
+            .is_none_or(|b| res.pushes_per_sec() > b.pushes_per_sec())
+        {
+            *slot = Some(res);
+        }
+    }
+    ok
+}
+
 /// Scenario 1 with every message mentioning 3 members (§9.3: parsed and
 /// indexed inside the writer's transaction), next to plain texts in the same
 /// rounds (at least 2, so each goes first once): what mentions cost in
@@ -302,23 +328,11 @@ async fn fanout_mentions(url: &str, label: &str, names: &RunNames, plan: Plan) -
             );
             ok = false;
         }
-        for (who, res) in [("plain", &plain), ("mentions", &mentions)] {
-            if res.delivered != expected || res.out_of_order != 0 {
-                println!(
-                    "fanout   {who} MISCOUNT: delivered {} of {}, {} out of order",
-                    res.delivered, expected, res.out_of_order
-                );
-                ok = false;
-            }
-        }
-        for (slot, result) in best.iter_mut().zip([plain, mentions]) {
-            if slot
-                .as_ref()
-                .is_none_or(|b| result.pushes_per_sec() > b.pushes_per_sec())
-            {
-                *slot = Some(result);
-            }
-        }
+        ok &= keep_best(
+            &mut best,
+            [("plain", plain), ("mentions", mentions)],
+            expected,
+        );
     }
     let [Some(plain), Some(mentions)] = best else {
         anyhow::bail!("no mention fanout round ran");
@@ -358,23 +372,7 @@ async fn fanout_tls(
         let tls = run_fanout(&wss_url, &names, shape)
             .await
             .context("wss://")?;
-        for (who, res) in [("ws", &plain), ("wss", &tls)] {
-            if res.delivered != expected || res.out_of_order != 0 {
-                println!(
-                    "fanout   {who} MISCOUNT: delivered {} of {}, {} out of order",
-                    res.delivered, expected, res.out_of_order
-                );
-                ok = false;
-            }
-        }
-        for (slot, result) in best.iter_mut().zip([plain, tls]) {
-            if slot
-                .as_ref()
-                .is_none_or(|b| result.pushes_per_sec() > b.pushes_per_sec())
-            {
-                *slot = Some(result);
-            }
-        }
+        ok &= keep_best(&mut best, [("ws", plain), ("wss", tls)], expected);
     }
     tls_server.shutdown().await;
     let [Some(plain), Some(tls)] = best else {

@@ -143,6 +143,23 @@ pub struct Cold {
     pub bytes: u64,
 }
 
+/// Resets the proxy's counters, logs `user` in, starts the engine and waits
+/// until its list holds `expect` rows.
+async fn login_until_listed(
+    b: &Bench,
+    client: &Client,
+    user: &str,
+    expect: usize,
+) -> anyhow::Result<()> {
+    b.proxy.reset_stats();
+    client.login(user, PASSWORD).await?;
+    client.start();
+    until("the conversation list", Duration::from_secs(600), || {
+        Ok(client.conversations()?.len() >= expect)
+    })
+    .await
+}
+
 /// A cold login whose list must reach `expect` rows; returns the live client.
 async fn cold_login(
     b: &Bench,
@@ -151,15 +168,9 @@ async fn cold_login(
     label: &str,
 ) -> anyhow::Result<(Client, Events, Cold)> {
     let (client, events) = b.open(&format!("{user}-cold"))?;
-    b.proxy.reset_stats();
     let history_before = b.tap.bytes();
     let t0 = Instant::now();
-    client.login(user, PASSWORD).await?;
-    client.start();
-    until("the conversation list", Duration::from_secs(600), || {
-        Ok(client.conversations()?.len() >= expect)
-    })
-    .await?;
+    login_until_listed(b, &client, user, expect).await?;
     let (t_list, at_list, history_at_list) =
         (t0.elapsed(), b.stats(), b.tap.bytes() - history_before);
     let report = client.wait_live(Duration::from_secs(600)).await?;
@@ -220,14 +231,8 @@ pub async fn cold(b: &Bench) -> anyhow::Result<(Client, Events, Cold)> {
 /// so the bytes do not depend on timing), then stopped.
 async fn cold_once(b: &Bench, user: &str, store: &str, expect: usize) -> anyhow::Result<Cold> {
     let (client, _events) = b.open(store)?;
-    b.proxy.reset_stats();
     let t0 = Instant::now();
-    client.login(user, PASSWORD).await?;
-    client.start();
-    until("the conversation list", Duration::from_secs(600), || {
-        Ok(client.conversations()?.len() >= expect)
-    })
-    .await?;
+    login_until_listed(b, &client, user, expect).await?;
     let list = t0.elapsed();
     client.wait_live(Duration::from_secs(600)).await?;
     let bytes = b.stats().bytes_down;
