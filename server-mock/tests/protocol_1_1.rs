@@ -314,3 +314,59 @@ async fn a_features_none_server_is_a_pure_version_1_server() {
     assert_eq!(r["type"], "session", "{r}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_written_with_1_1_served_as_version_1_shows_no_new_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("both.db");
+    let server = server_mock::start(file_config(&db)).await.unwrap();
+    let url = server.url();
+    let mut a = Client::register(&url, "alice").await;
+    let _b = Client::register(&url, "bob").await;
+    let conv = a.create_group("g", &["bob"]).await;
+    a.send_msg(&conv, "t1", "@bob root").await; // seq 2
+    let r = a
+        .request(json!({"type":"send","conv":conv,"client_id":"t2","body":"re","reply_to":2}))
+        .await;
+    assert_eq!(r["seq"], 3, "{r}");
+    let r = a
+        .request(json!({"type":"redact","conv":conv,"client_id":"x","target":3}))
+        .await;
+    assert_eq!(r["seq"], 4, "{r}");
+    server.shutdown().await;
+
+    let mut config = file_config(&db);
+    config.features = Features::NONE;
+    let server = server_mock::start(config).await.unwrap();
+    let url = server.url();
+    let mut b = Client::connect(&url).await;
+    let r = b
+        .request(json!({"type":"login","user":"bob","password":PASSWORD,"device":"d"}))
+        .await;
+    assert_eq!(r["type"], "session", "{r}");
+    let m = b
+        .request(json!({"type":"pull","conv":conv,"after":1}))
+        .await;
+    let keys: Vec<Vec<String>> = m["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let mut k: Vec<String> = e.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        })
+        .collect();
+    let v1 = |extra: &[&str]| {
+        let mut k: Vec<String> = ["client_id", "kind", "sender", "seq", "ts"]
+            .iter()
+            .chain(extra)
+            .map(|s| (*s).to_owned())
+            .collect();
+        k.sort();
+        k
+    };
+    // The erased reply has no body left; it is still no `redacted` field.
+    assert_eq!(keys, [v1(&["body"]), v1(&[]), v1(&["target"])], "{m}");
+    server.shutdown().await;
+}

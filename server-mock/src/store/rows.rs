@@ -24,11 +24,20 @@ fn json_col<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> rusqlite::
 }
 
 /// Maps a row selected with [`ENTRY_COLS`] starting at column `at`, as this
-/// server's `features` show it: a redacted text (and its edits) without
-/// content under §9.5, or, without it, as stored with no `redacted` field
-/// (a version 1 redaction only flags the row).
+/// server's `features` show it: only the fields of extensions that are on; a
+/// redacted text (and its edits) without content under §9.5, or, without
+/// it, as stored with no `redacted` field (a version 1 redaction only flags
+/// the row).
 pub fn message_at(r: &Row<'_>, at: usize, features: Features) -> rusqlite::Result<Message> {
     let mut m = stored_message_at(r, at)?;
+    // Fields a database may hold from a run with more extensions on.
+    if !features.reply {
+        m.reply_to = None;
+        m.thread = None;
+    }
+    if !features.mentions {
+        m.mentions.clear();
+    }
     if !features.redaction {
         m.redacted = false;
     } else if m.redacted && matches!(m.kind, EntryKind::Text | EntryKind::Edit) {
