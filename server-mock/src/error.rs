@@ -40,6 +40,9 @@ pub enum StoreError {
     /// The writer thread is gone (the server is shutting down).
     #[error("the database writer has stopped")]
     WriterGone,
+    /// A stored value this server could not have written.
+    #[error("corrupt database: {0}")]
+    Corrupt(String),
     /// A blocking reader task failed to run.
     #[error("reader task failed: {0}")]
     Reader(String),

@@ -178,6 +178,13 @@ impl Handler {
 
     async fn on_frame(&mut self, frame: ClientFrame) -> Flow {
         let re = frame.id();
+        // A request of an extension this server runs without is answered
+        // exactly as an unknown `type` (PROTOCOL.md §9: a version 1 server).
+        if !self.shared.features.knows(&frame) {
+            let r = Reject::bad(format!("unknown type {:?}", frame.type_name()));
+            self.reply(&r.to_frame(Some(re)));
+            return Flow::Continue;
+        }
         // Requests are answered in order per connection: a ping, sync or pull
         // sent after a send is answered after the send's `sent` (so it also
         // sees that send). Writes are answered by the writer after commit, so
@@ -207,18 +214,17 @@ impl Handler {
                     return Flow::Continue;
                 };
                 match frame {
-                    ClientFrame::Logout { id, all } => return self.logout(id, all, &auth).await,
+                    ClientFrame::Logout { id, all } => {
+                        // Without §9.6, `all` is an unknown field: ignored.
+                        let all = all && self.shared.features.account;
+                        return self.logout(id, all, &auth).await;
+                    }
                     ClientFrame::Password { id, old, new } => {
                         return self.password(id, old, new, &auth).await;
                     }
                     _ => {}
                 }
-                if matches!(
-                    frame,
-                    ClientFrame::Send { .. }
-                        | ClientFrame::Edit { .. }
-                        | ClientFrame::Redact { .. }
-                ) {
+                if frame.is_append() {
                     let bucket = self
                         .bucket
                         .get_or_insert_with(|| self.shared.send_bucket(&auth.user))

@@ -9,11 +9,14 @@
 //! - [`connection`]: WebSocket messages ⇄ decoded frames, the bounded
 //!   [`connection::Outbox`] and out-of-band close. Nothing else sees bytes.
 //! - [`cmd`]: one module per request family (`session`, `conversations`,
-//!   `sync`, `timeline`, `send`, `read`).
+//!   `sync`, `timeline`, `send`, `read`): each parses its requests, defines
+//!   its writer-side ops ([`store::batch::Apply`]) and builds its replies.
 //! - [`registry`]: user → authenticated connections, for fan-out.
 //! - [`store`]: SQLite schema/migrations, the writer thread with group
-//!   commit, the delivery task that queues replies and pushes in commit
+//!   commit and the batch state ops share, the delivery task that queues replies and pushes in commit
 //!   order, reader pool, row mapping.
+//! - [`features`]: which §9 extensions are on (all, none, or a list);
+//!   [`mentions`]: the §9.3 parsing rule.
 //! - [`state`]: the shared state handle; [`rate`]: the token bucket;
 //!   [`error`]: error types.
 
@@ -21,7 +24,9 @@ pub mod admin;
 pub mod cmd;
 pub mod connection;
 pub mod error;
+pub mod features;
 pub mod handler;
+pub mod mentions;
 pub mod proxy;
 pub mod rate;
 pub mod registry;
@@ -35,6 +40,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use error::{ServerError, StoreError};
+pub use features::Features;
 pub use server::{RunningServer, start};
 pub use tls::TlsFiles;
 
@@ -142,6 +148,9 @@ pub struct Config {
     /// Proxies whose PROXY protocol header or `X-Forwarded-For` names the
     /// client's address (`--trusted-proxy`).
     pub trusted_proxies: Vec<proxy::Cidr>,
+    /// The §9 extensions served (`--features`); [`Features::NONE`] is a pure
+    /// protocol version 1 server.
+    pub features: Features,
 }
 
 impl Default for Config {
@@ -164,6 +173,7 @@ impl Default for Config {
             auth_timeout: std::time::Duration::from_secs(30),
             login_limits: throttle::LoginLimits::default(),
             trusted_proxies: Vec::new(),
+            features: Features::ALL,
         }
     }
 }

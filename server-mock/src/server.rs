@@ -30,9 +30,6 @@ pub struct RunningServer {
     max_connections: u32,
 }
 
-/// The section 9 extensions this server implements (`hello.features`).
-pub const FEATURES: &[&str] = &["redaction", "account"];
-
 /// Binds, opens the database, spawns the tasks; returns once listening.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     // A bad certificate stops start-up before anything listens.
@@ -49,8 +46,9 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     })?;
     let registry = Arc::new(Registry::default());
     let db = config.db.clone();
+    let features = config.features;
     let (deliveries, delivery) = delivery::spawn(registry.clone());
-    let store = tokio::task::spawn_blocking(move || Store::open(&db, deliveries))
+    let store = tokio::task::spawn_blocking(move || Store::open(&db, deliveries, features))
         .await
         .map_err(|e| crate::error::StoreError::Reader(e.to_string()))??;
     let hello = ServerFrame::Hello {
@@ -59,7 +57,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         server_id: store.server_id().to_owned(),
         max_frame_bytes: MAX_FRAME_BYTES as u64,
         max_body_bytes: MAX_BODY_BYTES as u64,
-        features: FEATURES.iter().map(|f| (*f).to_owned()).collect(),
+        features: config.features.list(),
         register: Some(config.register.as_str().to_owned()),
     };
     let shared = Arc::new(Shared::new(

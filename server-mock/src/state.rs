@@ -21,6 +21,8 @@ pub struct Shared {
     pub hello: Utf8Bytes,
     /// Who may `register`.
     pub register: crate::RegisterMode,
+    /// The §9 extensions served.
+    pub features: crate::Features,
     /// A token unused for this many days stops working.
     pub token_idle_days: u32,
     /// Token bucket refill rate for send/edit/redact, per connection.
@@ -83,6 +85,7 @@ impl Shared {
             registry,
             hello,
             register: config.register,
+            features: config.features,
             token_idle_days: config.token_idle_days,
             send_rate_per_sec: config.send_rate_per_sec,
             send_burst: config.send_burst,

@@ -45,7 +45,17 @@ async fn invite_codes_work_once_per_use_and_expired_or_used_up_ones_are_refused(
     let url = server.url();
     let c = Client::connect(&url).await;
     assert_eq!(c.hello["register"], "invite");
-    assert_eq!(c.hello["features"], json!(["redaction", "account"]));
+    assert_eq!(
+        c.hello["features"],
+        json!([
+            "reply",
+            "reactions",
+            "mentions",
+            "settings",
+            "redaction",
+            "account"
+        ])
+    );
 
     let (ok, two_uses, err) = server_mock(&db, &["invite", "create", "--uses", "2"]);
     assert!(ok, "{err}");

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::script::{Creds, IntExpr, Scenario, Step, StepKind, Term};
+use crate::script::{Creds, IntExpr, NewName, Scenario, Step, StepKind, Term};
 use crate::template::{desugar, is_name_char};
 
 /// A scenario file that could not be read or parsed.
@@ -224,14 +224,30 @@ impl<'a> Parser<'a> {
                 need(1)?;
                 let mut out = Vec::new();
                 for w in &words {
-                    let (name, len) = match w.split_once('=') {
-                        Some((n, l)) => (n, Some(self.num(line, "user length", l)?)),
-                        None => (*w, None),
+                    let (name, rule) = match w.split_once('=') {
+                        Some((n, l)) => match l.split_once('+') {
+                            Some((base, suffix)) => {
+                                let known = out.iter().any(|(a, _)| a == base);
+                                if !known || suffix.is_empty() {
+                                    return Err(self.err(
+                                        line,
+                                        format!("`{w}`: ALIAS=BASE+SUFFIX needs BASE declared before it and a suffix"),
+                                    ));
+                                }
+                                let rule = NewName::Extends {
+                                    base: base.to_owned(),
+                                    suffix: suffix.to_owned(),
+                                };
+                                (n, rule)
+                            }
+                            None => (n, NewName::Fresh(Some(self.num(line, "user length", l)?))),
+                        },
+                        None => (*w, NewName::Fresh(None)),
                     };
                     if name.is_empty() || !name.chars().all(is_name_char) {
                         return Err(self.err(line, format!("bad user alias `{w}`")));
                     }
-                    out.push((name.to_owned(), len));
+                    out.push((name.to_owned(), rule));
                 }
                 StepKind::Users(out)
             }
@@ -537,6 +553,29 @@ pub fn parse_int_expr(src: &str) -> Option<IntExpr> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_user_alias_can_extend_an_earlier_one() {
+        let s = parse_str("t", "t.scn", "users bob bobs=bob+.smith long=32\n").unwrap();
+        match &s.steps[0].kind {
+            StepKind::Users(list) => assert_eq!(
+                list,
+                &vec![
+                    ("bob".to_owned(), NewName::Fresh(None)),
+                    (
+                        "bobs".to_owned(),
+                        NewName::Extends {
+                            base: "bob".into(),
+                            suffix: ".smith".into()
+                        }
+                    ),
+                    ("long".to_owned(), NewName::Fresh(Some(32))),
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_str("t", "t.scn", "users bobs=bob+.smith bob\n").is_err());
+    }
 
     #[test]
     fn parses_blocks_multiline_json_and_options() {

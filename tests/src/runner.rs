@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::connection::Connection;
 use crate::expect;
-use crate::script::{Creds, IntExpr, Scenario, Step, StepKind, Term};
+use crate::script::{Creds, IntExpr, NewName, Scenario, Step, StepKind, Term};
 use crate::template::{Vars, fill, interpolate};
 
 /// Password used by `open`/`register`/`login` unless the script gives one.
@@ -255,8 +255,17 @@ impl Ctx<'_> {
         match &step.kind {
             StepKind::Users(list) => {
                 let mut v = lock(vars)?;
-                for (alias, len) in list {
-                    v.alias(alias, &fresh_name(alias, *len));
+                for (alias, rule) in list {
+                    let real = match rule {
+                        NewName::Fresh(len) => fresh_name(alias, *len),
+                        NewName::Extends { base, suffix } => {
+                            let base = v
+                                .user(base)
+                                .ok_or_else(|| format!("user {base} is not declared"))?;
+                            format!("{base}{suffix}")
+                        }
+                    };
+                    v.alias(alias, &real);
                 }
             }
             StepKind::Connect {

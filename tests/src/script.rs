@@ -67,11 +67,21 @@ pub struct Creds {
     pub password: Option<String>,
 }
 
+/// How a `users` alias gets its real name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewName {
+    /// A fresh name, optionally of an exact length (`long=32`).
+    Fresh(Option<usize>),
+    /// An alias declared before it plus a suffix (`bobs=bob+.smith`), so one
+    /// real name can be a prefix of another (mention tests).
+    Extends { base: String, suffix: String },
+}
+
 /// Everything a scenario can do.
 #[derive(Debug, Clone)]
 pub enum StepKind {
-    /// `users alice bob long=32`: declare user aliases (optionally with an exact length).
-    Users(Vec<(String, Option<usize>)>),
+    /// `users alice bob long=32 bobs=bob+.smith`: declare user aliases.
+    Users(Vec<(String, NewName)>),
     /// `connect A [rcvbuf=N] [keep-hello]`.
     Connect {
         conn: String,

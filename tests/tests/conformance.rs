@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use conformance::report::Outcome;
 use conformance::runner::{BoxFuture, Restarter};
 use conformance::suite::{SuiteConfig, default_dir, load, run_suite};
-use server_mock::{Config, DbLocation, RunningServer};
+use server_mock::{Config, DbLocation, Features, RunningServer};
 
 /// The server under test; restart = graceful shutdown, then start on the same
 /// database file and port.
@@ -16,13 +17,15 @@ struct MockServer {
     running: tokio::sync::Mutex<Option<RunningServer>>,
     addr: SocketAddr,
     db: PathBuf,
+    features: Features,
 }
 
-fn config(listen: SocketAddr, db: &std::path::Path) -> Config {
+fn config(listen: SocketAddr, db: &std::path::Path, features: Features) -> Config {
     Config {
         listen,
         db: DbLocation::Path(db.to_path_buf()),
         login_limits: suite_login_limits(),
+        features,
         ..Default::default()
     }
 }
@@ -44,7 +47,7 @@ impl Restarter for MockServer {
             if let Some(server) = running.take() {
                 server.shutdown().await;
             }
-            let server = server_mock::start(config(self.addr, &self.db))
+            let server = server_mock::start(config(self.addr, &self.db, self.features))
                 .await
                 .map_err(|e| e.to_string())?;
             *running = Some(server);
@@ -53,11 +56,18 @@ impl Restarter for MockServer {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn all_scenarios_pass_against_server_mock() {
+/// Runs the scenarios (narrowed by CONFORMANCE_FILTER while debugging one)
+/// against a fresh server-mock serving `features`.
+async fn run_against(
+    features: Features,
+) -> (
+    conformance::report::Report,
+    Vec<conformance::suite::Loaded>,
+    Option<String>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("conformance.sqlite");
-    let server = server_mock::start(config(SocketAddr::from(([127, 0, 0, 1], 0)), &db))
+    let server = server_mock::start(config(SocketAddr::from(([127, 0, 0, 1], 0)), &db, features))
         .await
         .unwrap();
     let addr = server.local_addr();
@@ -66,8 +76,8 @@ async fn all_scenarios_pass_against_server_mock() {
         running: tokio::sync::Mutex::new(Some(server)),
         addr,
         db,
+        features,
     });
-    // CONFORMANCE_FILTER narrows the run while debugging one scenario.
     let filter = std::env::var("CONFORMANCE_FILTER").ok();
     let scenarios = load(&default_dir(), filter.as_deref()).unwrap();
     assert!(
@@ -83,12 +93,57 @@ async fn all_scenarios_pass_against_server_mock() {
         scenario_timeout: Duration::from_secs(120),
     };
     let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
-    let summary = report.summary();
-    println!("{summary}");
+    println!("{}", report.summary());
     if let Some(server) = mock.running.lock().await.take() {
         server.shutdown().await;
     }
-    assert_eq!(report.failed(), 0, "{summary}");
+    (report, scenarios, filter)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_scenarios_pass_against_server_mock() {
+    let (report, _, _) = run_against(Features::ALL).await;
+    assert_eq!(report.failed(), 0, "{}", report.summary());
+    assert!(
+        !report
+            .results
+            .iter()
+            .any(|(_, o)| matches!(o, Outcome::Skip(_))),
+        "{}",
+        report.summary()
+    );
+}
+
+/// A pure protocol version 1 server (`--features none`): every scenario
+/// that `requires` a §9 feature is skipped with its reason, every other one
+/// passes unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_1_server_skips_the_1_1_scenarios_and_passes_the_rest() {
+    let (report, scenarios, filter) = run_against(Features::NONE).await;
+    let mut needs_1_1 = 0;
+    for (name, parsed) in &scenarios {
+        let scenario = parsed.as_ref().unwrap();
+        let outcome = &report
+            .results
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name} did not run"))
+            .1;
+        match scenario.requires.first() {
+            Some(feature) => {
+                needs_1_1 += 1;
+                assert_eq!(
+                    outcome,
+                    &Outcome::Skip(format!("the server lacks the {feature} feature")),
+                    "{name}"
+                );
+            }
+            None => assert!(matches!(outcome, Outcome::Pass(_)), "{name}: {outcome:?}"),
+        }
+    }
+    if filter.is_none() {
+        assert!(needs_1_1 >= 12, "only {needs_1_1} scenarios need 1.1");
+    }
 }
 
 /// `register` on a server with registration disabled: the scenarios in

@@ -18,6 +18,7 @@ const FANOUT: FanoutShape = FanoutShape {
     messages: 50,
     window: 8,
     body_bytes: 100,
+    mentions: 0,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,11 +30,29 @@ async fn fanout_delivers_every_message_to_every_member_in_order() {
         .unwrap();
     assert_eq!(r.per_member, vec![50, 50, 50, 50]);
     assert_eq!(r.delivered, 200);
+    assert_eq!(r.with_mentions, 0);
     assert_eq!(r.acked, 50);
     assert_eq!(r.out_of_order, 0);
     assert_eq!(r.rate_limited, 0);
     assert_eq!(r.latency_us.len(), 200);
     assert_eq!(r.ack_us.len(), 50);
+    server.shutdown().await;
+}
+
+/// The mention variant: every push carries the three mentioned members.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_with_mentions_delivers_pushes_that_carry_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_in_process(dir.path()).await.unwrap();
+    let shape = FanoutShape {
+        mentions: 3,
+        ..FANOUT
+    };
+    let r = run_fanout(&server.url(), &RunNames::random(), shape)
+        .await
+        .unwrap();
+    assert_eq!(r.per_member, vec![50, 50, 50, 50]);
+    assert_eq!(r.with_mentions, 200);
     server.shutdown().await;
 }
 
@@ -53,6 +72,7 @@ async fn fanout_retries_rate_limited_sends_without_losing_or_doubling() {
         messages: 40,
         window: 16,
         body_bytes: 100,
+        mentions: 0,
     };
     let r = run_fanout(&server.url(), &RunNames::random(), shape)
         .await

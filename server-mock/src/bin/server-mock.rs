@@ -164,6 +164,21 @@ struct Args {
     /// X-Forwarded-For names the client's address [default: none].
     #[arg(long, value_name = "CIDR", value_parser = server_mock::proxy::Cidr::parse)]
     trusted_proxy: Vec<server_mock::proxy::Cidr>,
+    /// The protocol 1.1 extensions to serve: `all`, `none` (a pure protocol
+    /// version 1 server), or a comma list such as `reply,reactions`.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = server_mock::Features::parse)]
+    features: server_mock::Features,
+    /// `--protocol 1` is `--features none`.
+    #[arg(long, value_name = "VERSION", value_parser = parse_protocol, conflicts_with = "features")]
+    protocol: Option<server_mock::Features>,
+}
+
+fn parse_protocol(s: &str) -> Result<server_mock::Features, String> {
+    match s {
+        "1" => Ok(server_mock::Features::NONE),
+        "1.1" => Ok(server_mock::Features::ALL),
+        _ => Err(format!("{s:?}: expected 1 or 1.1")),
+    }
 }
 
 fn parse_register(s: &str) -> Result<server_mock::RegisterMode, String> {
@@ -252,6 +267,7 @@ async fn run() -> anyhow::Result<()> {
             (Some(cert), Some(key)) => Some(server_mock::TlsFiles { cert, key }),
             _ => None,
         },
+        features: args.protocol.unwrap_or(args.features),
         ..Config::default()
     };
     let server = server_mock::start(config).await?;

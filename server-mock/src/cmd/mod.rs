@@ -1,11 +1,15 @@
-//! Request handlers, one module per request family. Each takes the decoded
-//! request and either returns its reply frame, returns `None` when the writer
-//! thread replies after commit, or returns a [`Reject`].
+//! Request handlers, one module per request family. Each parses the decoded
+//! request, defines the ops the writer applies for it
+//! ([`crate::store::batch::Apply`]), and either returns its reply frame,
+//! returns `None` when the writer thread replies after commit, or returns a
+//! [`Reject`]. This file only routes.
 
 pub mod conversations;
+pub mod react;
 pub mod read;
 pub mod send;
 pub mod session;
+pub mod settings;
 pub mod sync;
 pub mod timeline;
 
@@ -14,7 +18,7 @@ use sync_core::protocol::{ClientFrame, ConvId, RequestId, ServerFrame};
 use crate::connection::Outbox;
 use crate::error::Reject;
 use crate::state::Shared;
-use crate::store::ops::WriteOp;
+use crate::store::batch::WriteOp;
 use crate::store::rows::parse_conv;
 
 /// Who is asking, and where replies go.
@@ -29,7 +33,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Queues `op`; the writer replies after commit.
-    pub fn submit(&self, op: WriteOp) -> Result<Option<ServerFrame>, Reject> {
+    pub fn submit(&self, op: impl Into<WriteOp>) -> Result<Option<ServerFrame>, Reject> {
         self.shared
             .store
             .submit(op, self.conn_id, self.outbox.clone(), self.re)?;
@@ -65,12 +69,20 @@ pub async fn dispatch(ctx: &Ctx<'_>, frame: ClientFrame) -> Result<Option<Server
             limit,
             ..
         } => timeline::history(ctx, conv, before, limit).await,
+        ClientFrame::Thread {
+            conv,
+            root,
+            after,
+            limit,
+            ..
+        } => timeline::thread(ctx, conv, root, after, limit).await,
         ClientFrame::Send {
             conv,
             client_id,
             body,
+            reply_to,
             ..
-        } => send::send(ctx, &conv, client_id, body),
+        } => send::send(ctx, &conv, client_id, body, reply_to),
         ClientFrame::Edit {
             conv,
             client_id,
@@ -84,6 +96,20 @@ pub async fn dispatch(ctx: &Ctx<'_>, frame: ClientFrame) -> Result<Option<Server
             target,
             ..
         } => send::redact(ctx, &conv, client_id, target),
+        ClientFrame::React {
+            conv,
+            client_id,
+            target,
+            key,
+            ..
+        } => react::react(ctx, &conv, client_id, target, key),
+        ClientFrame::Settings {
+            conv,
+            notify,
+            pinned,
+            archived,
+            ..
+        } => settings::settings(ctx, &conv, notify, pinned, archived),
         ClientFrame::Read { conv, seq, .. } => read::read(ctx, &conv, seq),
         ClientFrame::Typing { conv, .. } => read::typing(ctx, conv).await,
         ClientFrame::Register { .. }
@@ -92,8 +118,5 @@ pub async fn dispatch(ctx: &Ctx<'_>, frame: ClientFrame) -> Result<Option<Server
         | ClientFrame::Logout { .. }
         | ClientFrame::Password { .. }
         | ClientFrame::Ping { .. } => Err(Reject::bad("unexpected session request")),
-        ClientFrame::Thread { .. } | ClientFrame::React { .. } | ClientFrame::Settings { .. } => {
-            Err(Reject::bad("not implemented yet"))
-        }
     }
 }

@@ -3,19 +3,24 @@
 
 use std::sync::Arc;
 
+use rusqlite::{Connection, params};
+
 use sync_core::protocol::{ConvId, Seq, ServerFrame};
 
 use super::{Ctx, conv};
 use crate::error::Reject;
-use crate::store::ops::WriteOp;
-use crate::store::rows;
+use crate::store::batch::{
+    Apply, Batch, Done, Fanout, OpResult, bump_user, frame, member_conv, members_of, set_read, sql,
+    to_user,
+};
+use crate::store::rows::{self, conv_id};
 
 type Reply = Result<Option<ServerFrame>, Reject>;
 
 /// `read`: `read_seq = max(read_seq, min(seq, last_seq))`.
 pub fn read(ctx: &Ctx<'_>, c: &ConvId, seq: Seq) -> Reply {
     let conv = conv(c)?;
-    ctx.submit(WriteOp::Read {
+    ctx.submit(Read {
         user: ctx.user.to_owned(),
         conv,
         seq,
@@ -48,4 +53,63 @@ pub async fn typing(ctx: &Ctx<'_>, c: ConvId) -> Reply {
         .registry
         .send_to(Arc::new(others).iter(), &frame, None);
     Ok(Some(ServerFrame::Ok { re: ctx.re }))
+}
+
+/// `read` in the writer.
+#[derive(Debug)]
+struct Read {
+    user: String,
+    conv: i64,
+    seq: Seq,
+}
+
+impl Apply for Read {
+    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+        read_op(db, b, &self.user, self.conv, self.seq)
+    }
+}
+
+fn read_op(db: &Connection, b: &mut Batch<'_>, me: &str, conv: i64, seq: Seq) -> OpResult {
+    let c = member_conv(db, me, conv)?;
+    let (read_seq,): (u64,) = db
+        .query_row(
+            "SELECT read_seq FROM members WHERE user = ?1 AND conv = ?2",
+            params![me, conv],
+            |r| Ok((r.get(0)?,)),
+        )
+        .map_err(sql("read cursor"))?;
+    let new = read_seq.max(seq.min(c.last_seq));
+    if new == read_seq {
+        return Ok(Done::Ok);
+    }
+    set_read(db, me, conv, new)?;
+    bump_user(db, b, me, conv)?;
+    let origin = b.origin;
+    to_user(
+        b,
+        me,
+        &ServerFrame::Read {
+            conv: conv_id(conv),
+            seq: new,
+        },
+        origin,
+    );
+    if c.direct {
+        let others: Vec<String> = members_of(db, b, conv)?
+            .iter()
+            .filter(|u| *u != me)
+            .cloned()
+            .collect();
+        let f = frame(&ServerFrame::Receipt {
+            conv: conv_id(conv),
+            user: me.to_owned(),
+            seq: new,
+        });
+        b.events.push(Fanout {
+            users: Arc::new(others),
+            frame: f,
+            except: None,
+        });
+    }
+    Ok(Done::Ok)
 }

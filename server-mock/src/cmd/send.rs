@@ -1,18 +1,49 @@
-//! `send`, `edit`, `redact`: field rules here; dedup, target rules and the
-//! append itself in the writer (`store::append_op`).
+//! `send` (with §9.1 `reply_to`), `edit`, `redact`: field rules, then the
+//! writer-side append: `client_id` dedup, target rules, §9.3 mentions, the
+//! §9.1 thread aggregates, §9.5 erasure, the sender's read cursor, the push.
 
-use sync_core::protocol::{ConvId, Seq, ServerFrame, validate};
+use rusqlite::{Connection, params};
+use sync_core::protocol::{ConvId, EntryKind, ErrorCode, Seq, ServerFrame, validate};
 
 use super::{Ctx, conv};
 use crate::error::Reject;
-use crate::store::ops::{NewEntry, WriteOp};
+use crate::store::batch::{
+    Apply, Batch, Done, NewRow, OpResult, Target, append as append_entry, first_sent, member_conv,
+    members_of, push_sent, set_read, sql, target,
+};
+
+/// What a client-sent append adds.
+#[derive(Debug, Clone)]
+enum NewEntry {
+    /// `send`, maybe a reply.
+    Text { body: String, reply_to: Option<Seq> },
+    /// `edit`.
+    Edit { target: Seq, body: String },
+    /// `redact`.
+    Redact { target: Seq },
+}
+
+/// `send`, `edit`, `redact` in the writer.
+#[derive(Debug)]
+struct Append {
+    user: String,
+    conv: i64,
+    client_id: String,
+    entry: NewEntry,
+}
+
+impl Apply for Append {
+    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+        client_append(db, b, &self.user, self.conv, &self.client_id, self.entry)
+    }
+}
 
 type Reply = Result<Option<ServerFrame>, Reject>;
 
 fn append(ctx: &Ctx<'_>, c: &ConvId, client_id: String, entry: NewEntry) -> Reply {
     let conv = conv(c)?;
     validate::client_id(&client_id)?;
-    ctx.submit(WriteOp::Append {
+    ctx.submit(Append {
         user: ctx.user.to_owned(),
         conv,
         client_id,
@@ -20,10 +51,17 @@ fn append(ctx: &Ctx<'_>, c: &ConvId, client_id: String, entry: NewEntry) -> Repl
     })
 }
 
-/// `send`.
-pub fn send(ctx: &Ctx<'_>, c: &ConvId, client_id: String, body: String) -> Reply {
+/// `send`; `reply_to` counts only with §9.1 on (else an unknown field).
+pub fn send(
+    ctx: &Ctx<'_>,
+    c: &ConvId,
+    client_id: String,
+    body: String,
+    reply_to: Option<Seq>,
+) -> Reply {
     validate::default_body(&body)?;
-    append(ctx, c, client_id, NewEntry::Text { body })
+    let reply_to = reply_to.filter(|_| ctx.shared.features.reply);
+    append(ctx, c, client_id, NewEntry::Text { body, reply_to })
 }
 
 /// `edit`.
@@ -35,4 +73,201 @@ pub fn edit(ctx: &Ctx<'_>, c: &ConvId, client_id: String, target: Seq, body: Str
 /// `redact`.
 pub fn redact(ctx: &Ctx<'_>, c: &ConvId, client_id: String, target: Seq) -> Reply {
     append(ctx, c, client_id, NewEntry::Redact { target })
+}
+
+/// Appends a client-sent entry, or returns the first `sent` of a repeated
+/// `(sender, conv, client_id)` without appending anything.
+fn client_append(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    me: &str,
+    conv: i64,
+    client_id: &str,
+    entry: NewEntry,
+) -> Result<Done, Reject> {
+    let mut c = member_conv(db, me, conv)?;
+    if let Some(first) = first_sent(db, me, conv, client_id)? {
+        return Ok(first);
+    }
+    let mut row = NewRow::new(me, EntryKind::Text);
+    row.client_id = Some(client_id);
+    // The text whose mentions an edit adds to (the edit's own target).
+    let mut mentions_of = None;
+    match &entry {
+        NewEntry::Text { body, reply_to } => {
+            row.body = Some(body);
+            if let Some(to) = reply_to {
+                let t = target(db, conv, *to)?;
+                if t.kind != EntryKind::Text {
+                    return Err(Reject::bad("reply_to must name a text entry"));
+                }
+                row.reply_to = Some(t.seq);
+                row.thread = Some(t.thread.unwrap_or(t.seq));
+            }
+        }
+        NewEntry::Edit { target: to, body } => {
+            let t = target(db, conv, *to)?;
+            if t.kind != EntryKind::Text {
+                return Err(Reject::bad("only text entries can be edited"));
+            }
+            own_standing(&t, me)?;
+            row.kind = EntryKind::Edit;
+            row.target = Some(t.seq);
+            row.body = Some(body);
+            mentions_of = Some(t.seq);
+        }
+        NewEntry::Redact { target: to } => {
+            let t = target(db, conv, *to)?;
+            if !matches!(t.kind, EntryKind::Text | EntryKind::Reaction) {
+                return Err(Reject::bad(
+                    "only text and reaction entries can be redacted",
+                ));
+            }
+            own_standing(&t, me)?;
+            row.kind = EntryKind::Redact;
+            row.target = Some(t.seq);
+            match t.kind {
+                EntryKind::Reaction => withdraw_reaction(db, conv, &t)?,
+                _ => redact_text(db, b, conv, t.seq)?,
+            }
+        }
+    }
+    if b.features.mentions
+        && let Some(body) = row.body
+    {
+        let members = members_of(db, b, conv)?;
+        row.mentions = crate::mentions::parse(body, &members, me);
+    }
+    let mentions = row.mentions.clone();
+    let thread = row.thread;
+    let is_text = row.kind == EntryKind::Text;
+    let msg = append_entry(db, b, conv, &mut c, row)?;
+    index_mentions(db, conv, mentions_of.unwrap_or(msg.seq), &mentions)?;
+    if let Some(root) = thread {
+        db.execute(
+            "INSERT INTO thread_stats (conv, root, replies, last_reply_seq) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT (conv, root) DO UPDATE SET replies = replies + 1, last_reply_seq = ?3",
+            params![conv, root, msg.seq],
+        )
+        .map_err(sql("count reply"))?;
+    }
+    if is_text {
+        // Sending moves the sender's cursor to the new seq, so a user's own
+        // texts never count as unread.
+        set_read(db, me, conv, msg.seq)?;
+    }
+    push_sent(db, b, conv, client_id, &msg)
+}
+
+/// Only the sender may change an entry (`forbidden`), and not once it was
+/// redacted or withdrawn (`conflict`).
+fn own_standing(t: &Target, me: &str) -> Result<(), Reject> {
+    if t.sender != me {
+        return Err(Reject::new(
+            ErrorCode::Forbidden,
+            "only the sender may change a message",
+        ));
+    }
+    if t.redacted {
+        return Err(Reject::new(ErrorCode::Conflict, "the message was redacted"));
+    }
+    Ok(())
+}
+
+/// §9.3: one index row per (mentioned user, text): what a summary's
+/// `mentions` counts. An edit adds to its text's rows and never removes one.
+fn index_mentions(db: &Connection, conv: i64, text: Seq, users: &[String]) -> Result<(), Reject> {
+    let mut stmt = db
+        .prepare_cached("INSERT OR IGNORE INTO mentions (user, conv, seq) VALUES (?1, ?2, ?3)")
+        .map_err(sql("prepare mention"))?;
+    for u in users {
+        stmt.execute(params![u, conv, text])
+            .map_err(sql("index mention"))?;
+    }
+    Ok(())
+}
+
+/// §9.2: a withdrawn reaction no longer stands (its entry stays, flagged)
+/// and leaves its text's totals.
+fn withdraw_reaction(db: &Connection, conv: i64, t: &Target) -> Result<(), Reject> {
+    db.execute(
+        "UPDATE entries SET redacted = 1 WHERE conv = ?1 AND seq = ?2",
+        params![conv, t.seq],
+    )
+    .map_err(sql("withdraw reaction"))?;
+    // A redacted text has no totals left to lower.
+    db.execute(
+        "UPDATE reaction_counts SET n = n - 1 WHERE conv = ?1 AND target = ?2 AND key = ?3",
+        params![conv, t.target, t.key],
+    )
+    .map_err(sql("lower reaction total"))?;
+    db.execute(
+        "DELETE FROM reaction_counts WHERE conv = ?1 AND target = ?2 AND key = ?3 AND n <= 0",
+        params![conv, t.target, t.key],
+    )
+    .map_err(sql("drop reaction total"))?;
+    Ok(())
+}
+
+/// Redacts a text: it stops counting toward `mentions` and carries no
+/// reaction totals. Under §9.5 its content and the bodies of its edits are
+/// erased, not hidden (secure_delete overwrites the freed bytes in the file;
+/// the WAL keeps an old page image only until the next checkpoint); a
+/// version 1 server only flags the rows.
+fn redact_text(db: &Connection, b: &Batch<'_>, conv: i64, text: Seq) -> Result<(), Reject> {
+    // Who the text counts for: its own and its edits' mentions, read before
+    // they are erased.
+    let mut mentioned = std::collections::BTreeSet::new();
+    {
+        let mut stmt = db
+            .prepare_cached(
+                "SELECT mentions FROM entries WHERE conv = ?1 AND seq = ?2 AND mentions IS NOT NULL
+                 UNION ALL
+                 SELECT mentions FROM entries
+                 WHERE conv = ?1 AND kind = 'edit' AND target = ?2 AND mentions IS NOT NULL",
+            )
+            .map_err(sql("prepare mentions of a text"))?;
+        let lists = stmt
+            .query_map(params![conv, text], |r| r.get::<_, String>(0))
+            .map_err(sql("read mentions of a text"))?;
+        for list in lists {
+            let list = list.map_err(sql("read mentions of a text"))?;
+            let users: Vec<String> = serde_json::from_str(&list).map_err(|e| {
+                Reject::from(crate::error::StoreError::Corrupt(format!(
+                    "mentions {list:?} of c{conv}/{text}: {e}"
+                )))
+            })?;
+            mentioned.extend(users);
+        }
+    }
+    let erase = if b.features.redaction {
+        ", body = NULL, mentions = NULL"
+    } else {
+        ""
+    };
+    db.execute(
+        &format!("UPDATE entries SET redacted = 1{erase} WHERE conv = ?1 AND seq = ?2"),
+        params![conv, text],
+    )
+    .map_err(sql("redact text"))?;
+    db.execute(
+        &format!(
+            "UPDATE entries SET redacted = 1{erase} WHERE conv = ?1 AND kind = 'edit' AND target = ?2"
+        ),
+        params![conv, text],
+    )
+    .map_err(sql("redact the edits of a text"))?;
+    let mut stmt = db
+        .prepare_cached("DELETE FROM mentions WHERE user = ?1 AND conv = ?2 AND seq = ?3")
+        .map_err(sql("prepare mention removal"))?;
+    for user in &mentioned {
+        stmt.execute(params![user, conv, text])
+            .map_err(sql("drop mentions of a redacted text"))?;
+    }
+    db.execute(
+        "DELETE FROM reaction_counts WHERE conv = ?1 AND target = ?2",
+        params![conv, text],
+    )
+    .map_err(sql("drop reaction totals of a redacted text"))?;
+    Ok(())
 }

@@ -5,14 +5,14 @@ use std::time::Instant;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use rusqlite::OptionalExtension;
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use sync_core::protocol::{ClientFrame, ErrorCode, validate};
 
 use crate::error::{Reject, StoreError};
 use crate::handler::Authed;
 use crate::state::Shared;
-use crate::store::ops::WriteOp;
+use crate::store::batch::{Apply, Batch, Done, OpResult, sql};
 
 fn unauthorized(msg: &str) -> Reject {
     Reject::new(ErrorCode::Unauthorized, msg)
@@ -173,7 +173,7 @@ pub async fn change_password(
         return Err(unauthorized("wrong password"));
     }
     let pw_hash = hash_password(shared, new).await?;
-    let op = WriteOp::SetPassword {
+    let op = SetPassword {
         user: auth.user.clone(),
         pw_hash,
         keep: Some(auth.token_hash),
@@ -183,7 +183,7 @@ pub async fn change_password(
 
 /// §9.6 `logout` with `all`: revokes every token of the user.
 pub async fn logout_all(shared: &Shared, auth: &Authed, conn_id: u64) -> Result<(), Reject> {
-    let op = WriteOp::RevokeUser {
+    let op = RevokeUser {
         user: auth.user.clone(),
     };
     shared.store.call(op, Some(conn_id)).await.map(|_| ())
@@ -249,7 +249,7 @@ async fn authenticate_inner(
             admit(shared, None, peer).await?;
             let pw_hash = hash_password(shared, password).await?;
             let (token, token_hash) = new_token();
-            let op = WriteOp::Register {
+            let op = Register {
                 user: user.clone(),
                 pw_hash,
                 device: device.clone(),
@@ -286,7 +286,7 @@ async fn authenticate_inner(
                 ));
             }
             let (token, token_hash) = new_token();
-            let op = WriteOp::AddToken {
+            let op = AddToken {
                 user: user.clone(),
                 device: device.clone(),
                 token_hash,
@@ -326,7 +326,7 @@ async fn authenticate_inner(
                 Some((_, _, last_used, _)) if now - last_used > idle_ms => {
                     let _ = shared
                         .store
-                        .call(WriteOp::RevokeToken { token_hash: hash }, None)
+                        .call(RevokeToken { token_hash: hash }, None)
                         .await;
                     Err(unauthorized(&format!(
                         "token expired: unused for more than {} days",
@@ -339,7 +339,7 @@ async fn authenticate_inner(
                     if now - last_used > 3_600_000 {
                         let _ = shared
                             .store
-                            .call(WriteOp::TouchToken { token_hash: hash }, None)
+                            .call(TouchToken { token_hash: hash }, None)
                             .await;
                     }
                     Ok((
@@ -367,11 +367,178 @@ pub async fn logout(shared: &Shared, auth: &Authed, conn_id: u64) -> Result<(), 
     shared
         .store
         .call(
-            WriteOp::RevokeToken {
+            RevokeToken {
                 token_hash: auth.token_hash,
             },
             Some(conn_id),
         )
         .await
         .map(|_| ())
+}
+
+// ---- Writer-side ops (run inside the writer's batch transaction) ----
+
+/// `register`: a new account plus its first token.
+#[derive(Debug)]
+pub(crate) struct Register {
+    pub user: String,
+    pub pw_hash: String,
+    pub device: String,
+    pub token_hash: [u8; 32],
+    /// Consumed in the same transaction (invite-only servers).
+    pub invite: Option<String>,
+}
+
+impl Apply for Register {
+    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+        let exists: Option<i64> = db
+            .query_row("SELECT 1 FROM users WHERE name = ?1", [&self.user], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql("check user"))?;
+        if exists.is_some() {
+            return Err(Reject::new(ErrorCode::Conflict, "user name taken"));
+        }
+        if let Some(code) = &self.invite {
+            use_invite(db, code, b.now)?;
+        }
+        db.execute(
+            "INSERT INTO users (name, pw_hash, created_ms) VALUES (?1, ?2, ?3)",
+            params![self.user, self.pw_hash, b.now],
+        )
+        .map_err(sql("insert user"))?;
+        insert_token(db, b, &self.user, &self.device, &self.token_hash)
+    }
+}
+
+/// `login`: a new token after a verified password.
+#[derive(Debug)]
+pub(crate) struct AddToken {
+    pub user: String,
+    pub device: String,
+    pub token_hash: [u8; 32],
+}
+
+impl Apply for AddToken {
+    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+        insert_token(db, b, &self.user, &self.device, &self.token_hash)
+    }
+}
+
+/// `logout`, or an idle token found expired.
+#[derive(Debug)]
+pub(crate) struct RevokeToken {
+    pub token_hash: [u8; 32],
+}
+
+impl Apply for RevokeToken {
+    fn apply(self: Box<Self>, db: &Connection, _: &mut Batch<'_>) -> OpResult {
+        db.execute("DELETE FROM tokens WHERE hash = ?1", [&self.token_hash[..]])
+            .map_err(sql("delete token"))?;
+        Ok(Done::Ok)
+    }
+}
+
+/// A token was used (its idle clock restarts).
+#[derive(Debug)]
+pub(crate) struct TouchToken {
+    pub token_hash: [u8; 32],
+}
+
+impl Apply for TouchToken {
+    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+        db.execute(
+            "UPDATE tokens SET last_used_ms = ?2 WHERE hash = ?1",
+            params![&self.token_hash[..], b.now],
+        )
+        .map_err(sql("touch token"))?;
+        Ok(Done::Ok)
+    }
+}
+
+/// `logout` with `all`: every token of the user.
+#[derive(Debug)]
+pub(crate) struct RevokeUser {
+    pub user: String,
+}
+
+impl Apply for RevokeUser {
+    fn apply(self: Box<Self>, db: &Connection, _: &mut Batch<'_>) -> OpResult {
+        db.execute("DELETE FROM tokens WHERE user = ?1", [&self.user])
+            .map_err(sql("delete tokens"))?;
+        Ok(Done::Ok)
+    }
+}
+
+/// `password`: the new hash; every token but `keep` is revoked.
+#[derive(Debug)]
+pub(crate) struct SetPassword {
+    pub user: String,
+    pub pw_hash: String,
+    pub keep: Option<[u8; 32]>,
+}
+
+impl Apply for SetPassword {
+    fn apply(self: Box<Self>, db: &Connection, _: &mut Batch<'_>) -> OpResult {
+        let n = db
+            .execute(
+                "UPDATE users SET pw_hash = ?2 WHERE name = ?1",
+                params![self.user, self.pw_hash],
+            )
+            .map_err(sql("set password"))?;
+        if n == 0 {
+            return Err(Reject::new(ErrorCode::NotFound, "no such user"));
+        }
+        db.execute(
+            "DELETE FROM tokens WHERE user = ?1 AND hash IS NOT ?2",
+            params![self.user, self.keep.as_ref().map(|k| &k[..])],
+        )
+        .map_err(sql("revoke other tokens"))?;
+        Ok(Done::Ok)
+    }
+}
+
+/// Takes one use of an invite code, or says why it cannot be used.
+fn use_invite(db: &Connection, code: &str, now: i64) -> Result<(), Reject> {
+    let row: Option<(i64, Option<i64>)> = db
+        .query_row(
+            "SELECT uses_left, expires_ms FROM invites WHERE code = ?1",
+            [code],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql("read invite"))?;
+    let forbidden = |m: &str| Reject::new(ErrorCode::Forbidden, m);
+    match row {
+        None => Err(forbidden("unknown invite code")),
+        Some((_, Some(expires))) if expires <= now => {
+            Err(forbidden("this invite code has expired"))
+        }
+        Some((uses, _)) if uses <= 0 => Err(forbidden("this invite code is used up")),
+        Some(_) => {
+            db.execute(
+                "UPDATE invites SET uses_left = uses_left - 1 WHERE code = ?1",
+                [code],
+            )
+            .map_err(sql("use invite"))?;
+            Ok(())
+        }
+    }
+}
+
+fn insert_token(
+    db: &Connection,
+    b: &Batch<'_>,
+    user: &str,
+    device: &str,
+    hash: &[u8; 32],
+) -> OpResult {
+    db.execute(
+        "INSERT INTO tokens (hash, user, device, created_ms, last_used_ms)
+         VALUES (?1, ?2, ?3, ?4, ?4)",
+        params![&hash[..], user, device, b.now],
+    )
+    .map_err(sql("insert token"))?;
+    Ok(Done::Ok)
 }

@@ -46,10 +46,11 @@ struct Page {
 /// `sync`.
 pub async fn sync(ctx: &Ctx<'_>, since: Option<String>) -> Result<Option<ServerFrame>, Reject> {
     let user = ctx.user.to_owned();
+    let features = ctx.shared.features;
     let p = ctx
         .shared
         .store
-        .read(move |db| page(db, &user, since.as_deref()))
+        .read(move |db| page(db, &user, since.as_deref(), features))
         .await?;
     Ok(Some(ServerFrame::Sync {
         re: ctx.re,
@@ -64,7 +65,12 @@ fn sql(step: &'static str) -> impl FnOnce(rusqlite::Error) -> Reject {
     move |e| Reject::from(StoreError::Sql(step, e))
 }
 
-fn page(db: &mut Connection, user: &str, since: Option<&str>) -> Result<Page, Reject> {
+fn page(
+    db: &mut Connection,
+    user: &str,
+    since: Option<&str>,
+    features: crate::Features,
+) -> Result<Page, Reject> {
     // One read transaction: the counter and the rows come from the same
     // snapshot, so nothing committed in between is lost.
     let tx = db.transaction().map_err(sql("begin sync"))?;
@@ -98,7 +104,7 @@ fn page(db: &mut Connection, user: &str, since: Option<&str>) -> Result<Page, Re
     let mut stmt = tx.prepare_cached(&sql_text).map_err(sql("prepare sync"))?;
     let found = stmt
         .query_map(rusqlite::params![user, after, limit], |r| {
-            rows::summary_row(r, user)
+            rows::summary_row(r, user, features)
         })
         .map_err(sql("query sync"))?
         .collect::<Result<Vec<_>, _>>()

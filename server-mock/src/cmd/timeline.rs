@@ -1,13 +1,19 @@
-//! `pull` (ascending after a seq) and `history` (the newest before a seq),
-//! both cut to fit one 1 MiB frame: `pull` drops the newest, `history` the
-//! oldest, so each page stays contiguous with where the client stands.
+//! `pull` (ascending after a seq), `history` (the newest before a seq) and
+//! §9.1 `thread` (a root and its replies after a seq), all cut to fit one
+//! 1 MiB frame: `pull` and `thread` drop the newest, `history` the oldest, so
+//! each page stays contiguous with where the client stands. The §9.1/§9.2
+//! totals on texts come from the aggregate tables, one range read per page.
 
-use rusqlite::Connection;
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
 use sync_core::protocol::{
-    ConvId, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_SERVER_FRAME_BYTES, Message, Seq, ServerFrame,
+    ConvId, DEFAULT_PAGE_LIMIT, EntryKind, MAX_PAGE_LIMIT, MAX_SERVER_FRAME_BYTES, Message, Seq,
+    ServerFrame,
 };
 
 use super::{Ctx, conv};
+use crate::Features;
 use crate::error::{Reject, StoreError};
 use crate::store::rows::{self, ENTRY_COLS};
 
@@ -29,15 +35,34 @@ fn seq_param(s: Seq) -> i64 {
     i64::try_from(s).unwrap_or(i64::MAX)
 }
 
-/// Reads `last_seq` and up to `n` entries (ascending or descending) within one snapshot.
+/// Which entries a page holds.
+#[derive(Debug, Clone, Copy)]
+enum Window {
+    /// `pull`: `seq > after`, ascending.
+    After(i64),
+    /// `history`: `seq < before`, descending (reversed by the caller).
+    Before(i64),
+    /// `thread`: the root and its replies with `seq > after`, ascending.
+    Thread { root: i64, after: i64 },
+}
+
+/// A page and the conversation's `last_seq`, read in one snapshot.
+struct Page {
+    messages: Vec<Message>,
+    last_seq: Seq,
+    /// `thread` only: the thread's newest seq.
+    thread_last_seq: Option<Seq>,
+}
+
+/// Reads up to `n` entries of `w` within one snapshot, with their totals.
 fn load(
     db: &mut Connection,
     user: &str,
     conv: i64,
-    bound: i64,
+    w: Window,
     n: i64,
-    ascending: bool,
-) -> Result<(Vec<Message>, Seq), Reject> {
+    features: Features,
+) -> Result<Page, Reject> {
     let tx = db.transaction().map_err(sql("begin timeline read"))?;
     if !rows::is_member(&tx, user, conv)? {
         return Err(Reject::no_conv());
@@ -47,26 +72,58 @@ fn load(
             r.get(0)
         })
         .map_err(sql("read last seq"))?;
-    let q = if ascending {
-        format!(
-            "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
-        )
-    } else {
-        format!(
-            "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
-        )
+    let mut thread_last_seq = None;
+    let (q, a, b) = match w {
+        Window::After(after) => (
+            format!(
+                "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq > ?2 ORDER BY seq LIMIT ?4"
+            ),
+            after,
+            0,
+        ),
+        Window::Before(before) => (
+            format!(
+                "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?4"
+            ),
+            before,
+            0,
+        ),
+        Window::Thread { root, after } => {
+            thread_last_seq = Some(thread_root(&tx, conv, root)?);
+            (
+                format!(
+                    "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq = ?2 AND seq > ?3
+                     UNION ALL
+                     SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND thread = ?2 AND seq > ?3
+                     ORDER BY seq LIMIT ?4"
+                ),
+                root,
+                after,
+            )
+        }
     };
     let mut stmt = tx.prepare_cached(&q).map_err(sql("prepare timeline"))?;
-    let iter = stmt
-        .query_map(rusqlite::params![conv, bound, n], |r| {
-            rows::message_at(r, 0)
-        })
-        .map_err(sql("query timeline"))?;
-    // Stop at the frame budget, never returning zero entries while some remain.
+    // `?3` is only used by the thread query.
+    let mut messages = stmt
+        .query_map(params![conv, a, b, n], |r| rows::message_at(r, 0, features))
+        .map_err(sql("query timeline"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql("read entry"))?;
+    drop(stmt);
+    add_totals(&tx, conv, &mut messages, features)?;
+    Ok(Page {
+        messages: fit(messages),
+        last_seq,
+        thread_last_seq,
+    })
+}
+
+/// Keeps the leading entries that fit the frame budget, never zero while
+/// some remain.
+fn fit(messages: Vec<Message>) -> Vec<Message> {
     let mut budget = MAX_SERVER_FRAME_BYTES - ENVELOPE;
-    let mut out = Vec::new();
-    for m in iter {
-        let m = m.map_err(sql("read entry"))?;
+    let mut out = Vec::with_capacity(messages.len());
+    for m in messages {
         let size = serde_json::to_string(&m).map(|j| j.len() + 1).unwrap_or(0);
         if size > budget && !out.is_empty() {
             break;
@@ -74,7 +131,115 @@ fn load(
         budget = budget.saturating_sub(size);
         out.push(m);
     }
-    Ok((out, last_seq))
+    out
+}
+
+/// `root` must be a `text` of the conversation (`not_found` otherwise);
+/// returns the thread's newest seq (the root's own while it has no replies).
+fn thread_root(db: &Connection, conv: i64, root: i64) -> Result<Seq, Reject> {
+    let row: Option<(String, Option<Seq>)> = db
+        .prepare_cached(
+            "SELECT e.kind, t.last_reply_seq FROM entries e
+             LEFT JOIN thread_stats t ON t.conv = e.conv AND t.root = e.seq
+             WHERE e.conv = ?1 AND e.seq = ?2",
+        )
+        .and_then(|mut s| {
+            rusqlite::OptionalExtension::optional(
+                s.query_row(params![conv, root], |r| Ok((r.get(0)?, r.get(1)?))),
+            )
+        })
+        .map_err(sql("read thread root"))?;
+    match row {
+        Some((kind, last)) if kind == EntryKind::Text.as_str() => {
+            Ok(last.unwrap_or(root.unsigned_abs()))
+        }
+        _ => Err(Reject::new(
+            sync_core::protocol::ErrorCode::NotFound,
+            format!("no text {root} to be a thread root"),
+        )),
+    }
+}
+
+/// §9.1 `replies`/`last_reply_seq` and §9.2 `reactions` on the page's texts,
+/// as of this snapshot: one range read of each aggregate table over the
+/// page's seq span (never a scan of the timeline).
+fn add_totals(
+    db: &Connection,
+    conv: i64,
+    messages: &mut [Message],
+    features: Features,
+) -> Result<(), Reject> {
+    let (Some(lo), Some(hi)) = (
+        messages.iter().map(|m| m.seq).min(),
+        messages.iter().map(|m| m.seq).max(),
+    ) else {
+        return Ok(());
+    };
+    let at: HashMap<Seq, usize> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.kind == EntryKind::Text)
+        .map(|(i, m)| (m.seq, i))
+        .collect();
+    if features.reply {
+        let mut stmt = db
+            .prepare_cached(
+                "SELECT root, replies, last_reply_seq FROM thread_stats
+                 WHERE conv = ?1 AND root BETWEEN ?2 AND ?3",
+            )
+            .map_err(sql("prepare reply totals"))?;
+        let found = stmt
+            .query_map(params![conv, lo, hi], |r| {
+                Ok((
+                    r.get::<_, Seq>(0)?,
+                    r.get::<_, u64>(1)?,
+                    r.get::<_, Seq>(2)?,
+                ))
+            })
+            .map_err(sql("read reply totals"))?;
+        for row in found {
+            let (root, replies, last) = row.map_err(sql("read reply total"))?;
+            if let Some(&i) = at.get(&root) {
+                messages[i].replies = Some(replies);
+                messages[i].last_reply_seq = Some(last);
+            }
+        }
+    }
+    if features.reactions {
+        let mut stmt = db
+            .prepare_cached(
+                "SELECT target, key, n FROM reaction_counts
+                 WHERE conv = ?1 AND target BETWEEN ?2 AND ?3 AND n > 0",
+            )
+            .map_err(sql("prepare reaction totals"))?;
+        let found = stmt
+            .query_map(params![conv, lo, hi], |r| {
+                Ok((
+                    r.get::<_, Seq>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u64>(2)?,
+                ))
+            })
+            .map_err(sql("read reaction totals"))?;
+        for row in found {
+            let (target, key, n) = row.map_err(sql("read reaction total"))?;
+            if let Some(&i) = at.get(&target)
+                && !messages[i].redacted
+            {
+                messages[i].reactions.insert(key, n);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn page(ctx: &Ctx<'_>, id: i64, w: Window, n: i64) -> Result<Page, Reject> {
+    let user = ctx.user.to_owned();
+    let features = ctx.shared.features;
+    ctx.shared
+        .store
+        .read(move |db| load(db, &user, id, w, n, features))
+        .await
 }
 
 /// `pull`: entries with `seq > after`, ascending, contiguous from `after + 1`.
@@ -86,17 +251,12 @@ pub async fn pull(
 ) -> Result<Option<ServerFrame>, Reject> {
     let id = conv(&c)?;
     let n = limit(l)?;
-    let user = ctx.user.to_owned();
-    let (messages, last_seq) = ctx
-        .shared
-        .store
-        .read(move |db| load(db, &user, id, seq_param(after), n, true))
-        .await?;
+    let p = page(ctx, id, Window::After(seq_param(after)), n).await?;
     Ok(Some(ServerFrame::Messages {
         re: ctx.re,
         conv: c,
-        messages,
-        last_seq,
+        messages: p.messages,
+        last_seq: p.last_seq,
         root: None,
         thread_last_seq: None,
     }))
@@ -111,21 +271,42 @@ pub async fn history(
 ) -> Result<Option<ServerFrame>, Reject> {
     let id = conv(&c)?;
     let n = limit(l)?;
-    let user = ctx.user.to_owned();
     let bound = before.map_or(i64::MAX, seq_param);
-    let (mut messages, last_seq) = ctx
-        .shared
-        .store
-        .read(move |db| load(db, &user, id, bound, n, false))
-        .await?;
-    messages.reverse();
+    let mut p = page(ctx, id, Window::Before(bound), n).await?;
+    p.messages.reverse();
     Ok(Some(ServerFrame::Messages {
         re: ctx.re,
         conv: c,
-        messages,
-        last_seq,
+        messages: p.messages,
+        last_seq: p.last_seq,
         root: None,
         thread_last_seq: None,
+    }))
+}
+
+/// §9.1 `thread`: the root and the entries whose `thread` is `root`, with
+/// `seq > after`, ascending.
+pub async fn thread(
+    ctx: &Ctx<'_>,
+    c: ConvId,
+    root: Seq,
+    after: Seq,
+    l: Option<i64>,
+) -> Result<Option<ServerFrame>, Reject> {
+    let id = conv(&c)?;
+    let n = limit(l)?;
+    let w = Window::Thread {
+        root: seq_param(root),
+        after: seq_param(after),
+    };
+    let p = page(ctx, id, w, n).await?;
+    Ok(Some(ServerFrame::Messages {
+        re: ctx.re,
+        conv: c,
+        messages: p.messages,
+        last_seq: p.last_seq,
+        root: Some(root),
+        thread_last_seq: p.thread_last_seq,
     }))
 }
 

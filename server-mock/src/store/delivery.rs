@@ -20,7 +20,7 @@ use sync_core::protocol::ServerFrame;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::ops::{Done, Fanout};
+use super::batch::{Done, Fanout};
 use super::writer::ReplyTo;
 use crate::error::Reject;
 use crate::registry::Registry;

@@ -1,14 +1,12 @@
 //! Durable storage on SQLite: schema and migrations ([`schema`]), the writer
-//! thread with group commit ([`writer`], [`ops`], [`membership_op`],
-//! [`append_op`]), the task that delivers committed replies and pushes in
+//! thread with group commit ([`writer`]; the [`batch`] every op shares, the
+//! ops themselves live with their request family in `cmd/*`), the task that delivers committed replies and pushes in
 //! commit order ([`delivery`]), a pool of
 //! reader connections used through `spawn_blocking` ([`Store::read`]), and row
 //! mapping ([`rows`]). Blocking SQLite work never runs on the async executor.
 
-pub mod append_op;
+pub mod batch;
 pub mod delivery;
-pub mod membership_op;
-pub mod ops;
 pub mod rows;
 pub mod schema;
 pub mod writer;
@@ -25,8 +23,8 @@ pub use schema::{MIGRATIONS, PRAGMAS};
 use crate::DbLocation;
 use crate::connection::Outbox;
 use crate::error::{Reject, StoreError};
+use batch::{Barrier, Done, WriteOp};
 use delivery::Deliveries;
-use ops::{Done, WriteOp};
 use sync_core::protocol::RequestId;
 use writer::{Cmd, Job, ReplyTo};
 
@@ -70,7 +68,11 @@ impl Store {
     /// Opens (creating and migrating if needed) the database and starts the
     /// writer thread, which hands committed batches to `deliveries`
     /// ([`delivery::spawn`]).
-    pub fn open(location: &DbLocation, deliveries: Deliveries) -> Result<Store, StoreError> {
+    pub fn open(
+        location: &DbLocation,
+        deliveries: Deliveries,
+        features: crate::Features,
+    ) -> Result<Store, StoreError> {
         // `:memory:` cannot be shared between the writer and reader
         // connections, so a throwaway server uses a temp file instead, without
         // fsync (nothing needs to survive it).
@@ -93,7 +95,7 @@ impl Store {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || writer::run(db, rx, deliveries, counter))
+            .spawn(move || writer::run(db, rx, deliveries, counter, features))
             .map_err(StoreError::Dir)?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -117,14 +119,14 @@ impl Store {
     /// `re` once the batch holding it has committed.
     pub fn submit(
         &self,
-        op: WriteOp,
+        op: impl Into<WriteOp>,
         origin: u64,
         outbox: Outbox,
         re: RequestId,
     ) -> Result<(), Reject> {
         outbox.begin_write();
         let job = Job {
-            op,
+            op: op.into(),
             origin: Some(origin),
             reply: ReplyTo::Conn { outbox, re },
         };
@@ -143,14 +145,14 @@ impl Store {
     /// Resolves once every write queued before it has committed and its
     /// reply has been queued: the writer runs jobs in FIFO order.
     pub async fn barrier(&self) {
-        let _ = self.call(WriteOp::Barrier, None).await;
+        let _ = self.call(Barrier, None).await;
     }
 
     /// Runs `op` and waits for its committed result.
-    pub async fn call(&self, op: WriteOp, origin: Option<u64>) -> Result<Done, Reject> {
+    pub async fn call(&self, op: impl Into<WriteOp>, origin: Option<u64>) -> Result<Done, Reject> {
         let (tx, rx) = oneshot::channel();
         let job = Job {
-            op,
+            op: op.into(),
             origin,
             reply: ReplyTo::Chan(tx),
         };

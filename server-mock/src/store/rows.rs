@@ -2,16 +2,54 @@
 //! [`Message`], member+conversation rows to [`Summary`], conversation ids.
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use sync_core::protocol::{ConvId, ConvKind, EntryKind, Message, Summary};
+use sync_core::protocol::{ConvId, ConvKind, EntryKind, Message, Notify, Summary};
 
+use crate::Features;
 use crate::error::StoreError;
 
 /// Columns of `entries` read into a [`Message`] (prefix `e.`-free).
 pub const ENTRY_COLS: &str =
-    "seq, sender, ts, kind, body, target, title, members, subject, client_id, redacted";
+    "seq, sender, ts, kind, body, target, title, members, subject, client_id, redacted,
+    reply_to, thread, key, mentions";
 
-/// Maps a row selected with [`ENTRY_COLS`] starting at column `at`.
-pub fn message_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
+/// A JSON column this server wrote; unreadable means corruption, reported
+/// as a conversion error naming the column rather than read as empty.
+fn json_col<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<T>> {
+    let Some(text) = r.get::<_, Option<String>>(i)? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+/// Maps a row selected with [`ENTRY_COLS`] starting at column `at`, as this
+/// server's `features` show it: only the fields of extensions that are on; a
+/// redacted text (and its edits) without content under §9.5, or, without
+/// it, as stored with no `redacted` field (a version 1 redaction only flags
+/// the row).
+pub fn message_at(r: &Row<'_>, at: usize, features: Features) -> rusqlite::Result<Message> {
+    let mut m = stored_message_at(r, at)?;
+    // Fields a database may hold from a run with more extensions on.
+    if !features.reply {
+        m.reply_to = None;
+        m.thread = None;
+    }
+    if !features.mentions {
+        m.mentions.clear();
+    }
+    if !features.redaction {
+        m.redacted = false;
+    } else if m.redacted && matches!(m.kind, EntryKind::Text | EntryKind::Edit) {
+        // Erased at redaction; a row flagged by a version 1 run of this
+        // database is stripped here.
+        m.body = None;
+        m.mentions.clear();
+    }
+    Ok(m)
+}
+
+fn stored_message_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
     let kind: String = r.get(at + 3)?;
     let members: Option<String> = r.get(at + 7)?;
     Ok(Message {
@@ -29,10 +67,10 @@ pub fn message_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
         client_id: r.get(at + 9)?,
         // Set on a redacted text (its content is gone) and on its edits.
         redacted: r.get::<_, Option<bool>>(at + 10)?.unwrap_or(false),
-        reply_to: None,
-        thread: None,
-        key: None,
-        mentions: Vec::new(),
+        reply_to: r.get(at + 11)?,
+        thread: r.get(at + 12)?,
+        key: r.get(at + 13)?,
+        mentions: json_col(r, at + 14)?.unwrap_or_default(),
         replies: None,
         last_reply_seq: None,
         reactions: Default::default(),
@@ -59,15 +97,26 @@ pub fn parse_conv(conv: &ConvId) -> Option<i64> {
 pub const SUMMARY_FROM: &str = "SELECT m.conv, c.kind, c.title, c.direct_key, c.member_count,
         c.last_seq, c.text_count, m.active, m.read_seq, m.read_text_n,
         m.left_seq, m.left_text_n, m.change_seq,
+        (SELECT COUNT(*) FROM mentions x
+            WHERE x.user = m.user AND x.conv = m.conv AND x.seq > m.read_seq),
+        m.notify, m.pinned, m.archived,
         e.seq, e.sender, e.ts, e.kind, e.body, e.target, e.title, e.members, e.subject, e.client_id,
-        e.redacted
+        e.redacted, e.reply_to, e.thread, e.key, e.mentions
     FROM members m
     JOIN convs c ON c.id = m.conv
     LEFT JOIN entries e ON e.conv = m.conv
         AND e.seq = CASE WHEN m.active THEN c.last_text_seq ELSE m.left_text_seq END";
 
+/// Where the `last` entry's columns start in [`SUMMARY_FROM`].
+const SUMMARY_LAST: usize = 17;
+
 /// Maps a row of [`SUMMARY_FROM`] for `user`; also returns `change_seq`.
-pub fn summary_row(r: &Row<'_>, user: &str) -> rusqlite::Result<(Summary, i64)> {
+/// The §9.3/§9.4 fields are present only when those features are on.
+pub fn summary_row(
+    r: &Row<'_>,
+    user: &str,
+    features: Features,
+) -> rusqlite::Result<(Summary, i64)> {
     let id: i64 = r.get(0)?;
     let kind: String = r.get(1)?;
     let kind = if kind == "direct" {
@@ -93,11 +142,19 @@ pub fn summary_row(r: &Row<'_>, user: &str) -> rusqlite::Result<(Summary, i64)> 
     } else {
         (r.get(10)?, r.get(11)?)
     };
-    let has_last: Option<i64> = r.get(13)?;
+    let has_last: Option<i64> = r.get(SUMMARY_LAST)?;
     let last = match has_last {
-        Some(_) => Some(message_at(r, 13)?),
+        Some(_) => Some(message_at(r, SUMMARY_LAST, features)?),
         None => None,
     };
+    let notify: String = r.get(14)?;
+    let notify = Notify::parse(&notify).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            14,
+            rusqlite::types::Type::Text,
+            format!("unknown notify value {notify:?}").into(),
+        )
+    })?;
     let summary = Summary {
         conv: conv_id(id),
         kind,
@@ -108,24 +165,43 @@ pub fn summary_row(r: &Row<'_>, user: &str) -> rusqlite::Result<(Summary, i64)> 
         unread: text_count.saturating_sub(read_text_n),
         last,
         left: !active,
-        mentions: None,
-        notify: None,
-        pinned: None,
-        archived: None,
+        mentions: if features.mentions {
+            Some(r.get(13)?)
+        } else {
+            None
+        },
+        notify: features.settings.then_some(notify),
+        pinned: if features.settings {
+            Some(r.get(15)?)
+        } else {
+            None
+        },
+        archived: if features.settings {
+            Some(r.get(16)?)
+        } else {
+            None
+        },
     };
     Ok((summary, r.get(12)?))
 }
 
 /// The summary of `conv` for `user`, or `None` when the user never joined it.
-pub fn summary(conn: &Connection, user: &str, conv: i64) -> Result<Option<Summary>, StoreError> {
+pub fn summary(
+    conn: &Connection,
+    user: &str,
+    conv: i64,
+    features: Features,
+) -> Result<Option<Summary>, StoreError> {
     let sql = format!("{SUMMARY_FROM} WHERE m.user = ?1 AND m.conv = ?2");
     let mut stmt = conn
         .prepare_cached(&sql)
         .map_err(|e| StoreError::Sql("prepare summary", e))?;
-    stmt.query_row(rusqlite::params![user, conv], |r| summary_row(r, user))
-        .optional()
-        .map(|o| o.map(|(s, _)| s))
-        .map_err(|e| StoreError::Sql("read summary", e))
+    stmt.query_row(rusqlite::params![user, conv], |r| {
+        summary_row(r, user, features)
+    })
+    .optional()
+    .map(|o| o.map(|(s, _)| s))
+    .map_err(|e| StoreError::Sql("read summary", e))
 }
 
 /// Whether `user` is a current member of `conv`.

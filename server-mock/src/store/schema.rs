@@ -106,6 +106,55 @@ pub const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
     INSERT OR IGNORE INTO meta (key, value) VALUES ('admin_epoch', '0');",
+    // 3: protocol 1.1 (§9.1-9.4). Replies, reactions and mentions are columns
+    // of the one timeline; the totals a `messages` reply carries come from
+    // aggregate tables kept at append and redact, never from a scan; the
+    // summary's mention count comes from the `mentions` index (one row per
+    // mentioned user and text, not one per member); settings live on the
+    // member row.
+    "ALTER TABLE entries ADD COLUMN reply_to INTEGER;
+    ALTER TABLE entries ADD COLUMN thread INTEGER;
+    ALTER TABLE entries ADD COLUMN key TEXT;
+    -- JSON array of mentioned users (sorted), NULL when none.
+    ALTER TABLE entries ADD COLUMN mentions TEXT;
+    CREATE INDEX entries_by_thread ON entries (conv, thread, seq) WHERE thread IS NOT NULL;
+    -- Standing-reaction lookups (a duplicate is conflict).
+    CREATE INDEX entries_reactions ON entries (conv, target, sender, key)
+        WHERE kind = 'reaction';
+
+    -- Per thread root: its replies (texts, redacted ones included) and the
+    -- newest reply's seq.
+    CREATE TABLE thread_stats (
+        conv           INTEGER NOT NULL,
+        root           INTEGER NOT NULL,
+        replies        INTEGER NOT NULL,
+        last_reply_seq INTEGER NOT NULL,
+        PRIMARY KEY (conv, root)
+    ) WITHOUT ROWID;
+
+    -- Standing reactions per (text, key); rows at 0 are deleted.
+    CREATE TABLE reaction_counts (
+        conv   INTEGER NOT NULL,
+        target INTEGER NOT NULL,
+        key    TEXT NOT NULL,
+        n      INTEGER NOT NULL,
+        PRIMARY KEY (conv, target, key)
+    ) WITHOUT ROWID;
+
+    -- One row per (mentioned user, text) that mentions them (the text or a
+    -- later edit); deleted when the text is redacted (the users are read
+    -- from the text's and its edits' `mentions`). A summary counts the rows
+    -- above the read cursor.
+    CREATE TABLE mentions (
+        user TEXT NOT NULL,
+        conv INTEGER NOT NULL,
+        seq  INTEGER NOT NULL,
+        PRIMARY KEY (user, conv, seq)
+    ) WITHOUT ROWID;
+
+    ALTER TABLE members ADD COLUMN notify TEXT NOT NULL DEFAULT 'all';
+    ALTER TABLE members ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Applies the pragmas and every pending migration; creates `server_id` and

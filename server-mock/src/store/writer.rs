@@ -13,8 +13,8 @@ use rusqlite::Connection;
 use sync_core::protocol::{ErrorCode, RequestId};
 use tokio::sync::oneshot;
 
+use super::batch::{Batch, Done, Fanout, WriteOp};
 use super::delivery::{Deliveries, Delivery};
-use super::ops::{self, Batch, Done, Fanout, WriteOp};
 use super::rows::now_ms;
 use crate::connection::Outbox;
 use crate::error::{Reject, StoreError};
@@ -49,7 +49,13 @@ pub enum Cmd {
 }
 
 /// Runs until [`Cmd::Stop`] or until every sender is dropped.
-pub fn run(mut db: Connection, rx: Receiver<Cmd>, deliveries: Deliveries, mut counter: i64) {
+pub fn run(
+    mut db: Connection,
+    rx: Receiver<Cmd>,
+    deliveries: Deliveries,
+    mut counter: i64,
+    features: crate::Features,
+) {
     let mut cache: HashMap<i64, Arc<Vec<String>>> = HashMap::new();
     loop {
         let first = match rx.recv() {
@@ -68,7 +74,7 @@ pub fn run(mut db: Connection, rx: Receiver<Cmd>, deliveries: Deliveries, mut co
                 Err(_) => break,
             }
         }
-        let done = run_batch(&mut db, &mut counter, &mut cache, jobs);
+        let done = run_batch(&mut db, &mut counter, &mut cache, features, jobs);
         // The task is gone only when the runtime is: nobody is left to answer.
         let _ = deliveries.send(done);
         if stop {
@@ -86,6 +92,7 @@ fn run_batch(
     db: &mut Connection,
     counter: &mut i64,
     cache: &mut HashMap<i64, Arc<Vec<String>>>,
+    features: crate::Features,
     jobs: Vec<Job>,
 ) -> Vec<Delivery> {
     let n = jobs.len();
@@ -95,7 +102,7 @@ fn run_batch(
         replies.push(j.reply);
         ops_in.push((j.op, j.origin));
     }
-    match transact(db, counter, cache, ops_in) {
+    match transact(db, counter, cache, features, ops_in) {
         Ok(results) => replies
             .into_iter()
             .zip(results)
@@ -144,6 +151,7 @@ fn transact(
     db: &mut Connection,
     counter: &mut i64,
     cache: &mut HashMap<i64, Arc<Vec<String>>>,
+    features: crate::Features,
     ops_in: Vec<(WriteOp, Option<u64>)>,
 ) -> Result<Vec<Applied>, StoreError> {
     let s = |step| move |e| StoreError::Sql(step, e);
@@ -156,12 +164,13 @@ fn transact(
         members: cache,
         origin: None,
         now: now_ms(),
+        features,
     };
     let mut out = Vec::with_capacity(ops_in.len());
     for (op, origin) in ops_in {
         b.origin = origin;
         db.execute_batch("SAVEPOINT op").map_err(s("savepoint"))?;
-        let res = ops::apply(db, &mut b, op);
+        let res = op.apply(db, &mut b);
         if res.is_ok() {
             db.execute_batch("RELEASE op")
                 .map_err(s("release savepoint"))?;

@@ -297,6 +297,19 @@ impl ClientFrame {
         }
     }
 
+    /// Whether the request appends a client-sent entry to a timeline
+    /// (`send`, `edit`, `redact`, `react`): the requests a server
+    /// rate-limits per user.
+    pub fn is_append(&self) -> bool {
+        matches!(
+            self,
+            ClientFrame::Send { .. }
+                | ClientFrame::Edit { .. }
+                | ClientFrame::Redact { .. }
+                | ClientFrame::React { .. }
+        )
+    }
+
     /// The request id.
     pub fn id(&self) -> RequestId {
         match self {

@@ -105,9 +105,41 @@ pub fn default_body(b: &str) -> Result<(), Invalid> {
     body(b, MAX_BODY_BYTES)
 }
 
+/// §9.2 reaction keys: 1–64 bytes of UTF-8 with no whitespace or control
+/// characters (an emoji or a `:shortcode:`). Anything else, a too long key
+/// included, is `bad_request`.
+pub fn reaction_key(k: &str) -> Result<(), Invalid> {
+    if k.is_empty() || k.len() > 64 {
+        return Err(bad("reaction keys are 1-64 bytes"));
+    }
+    if k.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad(
+            "reaction keys cannot hold whitespace or control characters",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reaction_keys() {
+        assert!(reaction_key("👍").is_ok());
+        assert!(reaction_key(":tada:").is_ok());
+        assert!(reaction_key(&"x".repeat(64)).is_ok());
+        assert!(reaction_key(&"x".repeat(65)).is_err());
+        // 16 four-byte emoji are 64 bytes; one more is 68.
+        assert!(reaction_key(&"👍".repeat(16)).is_ok());
+        assert!(reaction_key(&"👍".repeat(17)).is_err());
+        for bad_key in ["", "a b", "\u{a0}", "x\ty", "\u{7}", "\u{85}"] {
+            assert_eq!(
+                reaction_key(bad_key).unwrap_err().code,
+                ErrorCode::BadRequest
+            );
+        }
+    }
 
     #[test]
     fn user_names() {

@@ -28,6 +28,8 @@ use load::{RunNames, target};
 
 /// Goal for scenario 1: pushes/s at least this fraction of the baseline.
 const FANOUT_GOAL: f64 = 0.70;
+/// Fan-out with 3 mentions per message against plain texts.
+const MENTION_GOAL: f64 = 0.90;
 /// Goal for scenario 2: appends/s at least this fraction of the per-row baseline.
 const APPEND_GOAL: f64 = 0.80;
 
@@ -50,6 +52,9 @@ struct Args {
     /// reported (other load on the machine only ever slows a round down).
     #[arg(long)]
     rounds: Option<usize>,
+    /// Run only scenario 1 with and without mentions (§9.3 cost).
+    #[arg(long)]
+    mentions_only: bool,
 }
 
 /// Every count of one run.
@@ -70,6 +75,7 @@ impl Plan {
                     messages: 500,
                     window: 64,
                     body_bytes: 100,
+                    mentions: 0,
                 },
                 appends: AppendShape {
                     senders: 10,
@@ -86,6 +92,7 @@ impl Plan {
                     messages: 10_000,
                     window: 64,
                     body_bytes: 100,
+                    mentions: 0,
                 },
                 appends: AppendShape {
                     senders: 50,
@@ -136,7 +143,15 @@ async fn run(args: Args) -> Result<bool> {
     println!("target   {label} at {url}");
 
     let mut ok = true;
+    if args.mentions_only {
+        ok &= report_step("fanout", fanout_mentions(&url, label, &names, plan).await);
+        if let Some(server) = in_process {
+            server.shutdown().await;
+        }
+        return Ok(ok);
+    }
     ok &= report_step("fanout", fanout(&url, label, &names, plan).await);
+    ok &= report_step("fanout", fanout_mentions(&url, label, &names, plan).await);
     if in_process.is_some() {
         ok &= report_step("fanout", fanout_tls(&url, &names, plan, dir.path()).await);
         ok &= report_step("attack", attack(&names, plan, dir.path()).await);
@@ -252,6 +267,92 @@ async fn fanout(url: &str, label: &str, names: &RunNames, plan: Plan) -> Result<
     Ok(ok)
 }
 
+/// Checks two runs of one round (every push delivered, in order) and keeps
+/// the faster of each side across rounds; false on a miscount.
+fn keep_best(
+    best: &mut [Option<FanoutResult>; 2],
+    runs: [(&str, FanoutResult); 2],
+    expected: u64,
+) -> bool {
+    let mut ok = true;
+    for (slot, (who, res)) in best.iter_mut().zip(runs) {
+        if res.delivered != expected || res.out_of_order != 0 {
+            println!(
+                "fanout   {who} MISCOUNT: delivered {} of {}, {} out of order",
+                res.delivered, expected, res.out_of_order
+            );
+            ok = false;
+        }
+        if slot
+            .as_ref()
+            .is_none_or(|b| res.pushes_per_sec() > b.pushes_per_sec())
+        {
+            *slot = Some(res);
+        }
+    }
+    ok
+}
+
+/// Scenario 1 with every message mentioning 3 members (§9.3: parsed and
+/// indexed inside the writer's transaction), next to plain texts in the same
+/// rounds (at least 2, so each goes first once): what mentions cost in
+/// delivered pushes/s (goal: at most 10 %).
+async fn fanout_mentions(url: &str, label: &str, names: &RunNames, plan: Plan) -> Result<bool> {
+    let plain_shape = plan.fanout;
+    let mention_shape = FanoutShape {
+        mentions: 3,
+        ..plain_shape
+    };
+    let expected = (plain_shape.members * plain_shape.messages) as u64;
+    let mut best: [Option<FanoutResult>; 2] = [None, None];
+    let mut ok = true;
+    let rounds = plan.rounds.max(2);
+    for round in 0..rounds {
+        // The second run of a round is slower whatever it sends (the first
+        // one's connections and WAL are still settling), so the order
+        // alternates.
+        let (plain_names, mention_names) = (names.round(200 + round), names.round(300 + round));
+        let (plain, mentions) = if round % 2 == 0 {
+            let p = run_fanout(url, &plain_names, plain_shape).await;
+            (p, run_fanout(url, &mention_names, mention_shape).await)
+        } else {
+            let m = run_fanout(url, &mention_names, mention_shape).await;
+            (run_fanout(url, &plain_names, plain_shape).await, m)
+        };
+        let plain = plain.context("plain texts")?;
+        let mentions = mentions.context("texts with 3 mentions")?;
+        if plain.with_mentions != 0 || mentions.with_mentions != expected {
+            println!(
+                "fanout   MISCOUNT: pushes with mentions: plain {}, mentions {} of {expected}",
+                plain.with_mentions, mentions.with_mentions
+            );
+            ok = false;
+        }
+        ok &= keep_best(
+            &mut best,
+            [("plain", plain), ("mentions", mentions)],
+            expected,
+        );
+    }
+    let [Some(plain), Some(mentions)] = best else {
+        anyhow::bail!("no mention fanout round ran");
+    };
+    let r = mentions.pushes_per_sec() / plain.pushes_per_sec().max(1e-9);
+    println!(
+        "fanout   {label} 3 mentions/msg {} | plain {} | ratio {} (goal ≥ {MENTION_GOAL:.2}, best of {}){}",
+        fanout_figures(&mentions),
+        fanout_figures(&plain),
+        ratio(mentions.pushes_per_sec(), plain.pushes_per_sec()),
+        rounds,
+        if r >= MENTION_GOAL {
+            ""
+        } else {
+            "  BELOW GOAL"
+        }
+    );
+    Ok(ok)
+}
+
 /// Scenario 1 over `wss://` next to `ws://`, in the same rounds: what TLS
 /// costs in delivered pushes/s (goal: at most 25 %).
 async fn fanout_tls(
@@ -271,23 +372,7 @@ async fn fanout_tls(
         let tls = run_fanout(&wss_url, &names, shape)
             .await
             .context("wss://")?;
-        for (who, res) in [("ws", &plain), ("wss", &tls)] {
-            if res.delivered != expected || res.out_of_order != 0 {
-                println!(
-                    "fanout   {who} MISCOUNT: delivered {} of {}, {} out of order",
-                    res.delivered, expected, res.out_of_order
-                );
-                ok = false;
-            }
-        }
-        for (slot, result) in best.iter_mut().zip([plain, tls]) {
-            if slot
-                .as_ref()
-                .is_none_or(|b| result.pushes_per_sec() > b.pushes_per_sec())
-            {
-                *slot = Some(result);
-            }
-        }
+        ok &= keep_best(&mut best, [("ws", plain), ("wss", tls)], expected);
     }
     tls_server.shutdown().await;
     let [Some(plain), Some(tls)] = best else {

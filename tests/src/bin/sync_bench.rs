@@ -83,7 +83,8 @@ async fn run() -> anyhow::Result<()> {
         tap,
     };
 
-    let (big, _big_events) = cases::cold(&bench).await.context("bench 1")?;
+    let (big, _big_events, _) = cases::cold(&bench).await.context("bench 1")?;
+    cases::cold_mentions(&bench).await.context("bench 1m")?;
     cases::reconnect(&bench, &big).await.context("bench 2")?;
     big.stop().await;
     cases::catch_up(&bench).await.context("bench 3")?;

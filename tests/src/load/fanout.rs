@@ -33,8 +33,11 @@ pub struct FanoutShape {
     pub messages: usize,
     /// Sends in flight (sent but not yet acknowledged by `sent`).
     pub window: usize,
-    /// Exact body length in bytes.
+    /// Body length in bytes (exact, unless the mentions need more).
     pub body_bytes: usize,
+    /// Members each message mentions (`@name`, §9.3), taken in turn from
+    /// the receivers; 0 for plain texts.
+    pub mentions: usize,
 }
 
 /// What one fanout run measured.
@@ -46,6 +49,8 @@ pub struct FanoutResult {
     pub per_member: Vec<u64>,
     /// Pushes whose seq was not the previous one + 1 on that connection.
     pub out_of_order: u64,
+    /// Pushes carrying a non-empty `mentions` list (§9.3).
+    pub with_mentions: u64,
     /// `sent` replies the sender received.
     pub acked: u64,
     /// `rate_limited` replies the sender got (and retried).
@@ -76,6 +81,32 @@ pub fn make_body(sent_ns: u64, index: usize, len: usize) -> String {
     body
 }
 
+/// [`make_body`] with `@name` for each of `names` after the index, padded
+/// to `len` bytes when shorter.
+pub fn make_body_mentioning(sent_ns: u64, index: usize, len: usize, names: &[&str]) -> String {
+    let mut body = format!("{sent_ns:016x} {index:08} ");
+    for n in names {
+        body.push('@');
+        body.push_str(n);
+        body.push(' ');
+    }
+    while body.len() < len {
+        body.push('x');
+    }
+    body
+}
+
+/// The `count` members message `index` mentions: consecutive receivers,
+/// starting one further for each message.
+fn mentioned(receivers: &[String], index: usize, count: usize) -> Vec<&str> {
+    if receivers.is_empty() {
+        return Vec::new();
+    }
+    (0..count.min(receivers.len()))
+        .map(|k| receivers[(index + k) % receivers.len()].as_str())
+        .collect()
+}
+
 /// The send time and index written by [`make_body`].
 pub fn parse_body(body: &str) -> Option<(u64, usize)> {
     let ns = u64::from_str_radix(body.get(..16)?, 16).ok()?;
@@ -94,6 +125,7 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
         .await
         .context("fanout setup: creating the group")?;
     let client_id_prefix = format!("lg{}f", names.tag());
+    let receivers_named: Arc<Vec<String>> = Arc::new(users[1..].to_vec());
     let epoch = Instant::now();
     let n = shape.messages as u64;
 
@@ -171,6 +203,7 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
     });
     let writer = tokio::spawn({
         let conv = conv.clone();
+        let named = Arc::clone(&receivers_named);
         async move {
             let mut next = 0usize;
             loop {
@@ -194,10 +227,11 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
                     id: index as u64 + 1,
                     conv: conv.clone(),
                     client_id: format!("{client_id_prefix}{index}"),
-                    body: make_body(
+                    body: make_body_mentioning(
                         sent_at.get(index).map_or(0, |t| t.load(Ordering::Relaxed)),
                         index,
                         shape.body_bytes,
+                        &mentioned(&named, index, shape.mentions),
                     ),
                     reply_to: None,
                 };
@@ -236,6 +270,7 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
         delivered: per_member.iter().sum(),
         per_member,
         out_of_order,
+        with_mentions: tallies.iter().map(|t| t.with_mentions).sum(),
         acked,
         rate_limited,
         elapsed: Duration::from_nanos(last_ns - start_ns),
@@ -248,6 +283,7 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
 #[derive(Debug)]
 struct Tally {
     count: u64,
+    with_mentions: u64,
     out_of_order: u64,
     last_seq: Option<u64>,
     last_arrival_ns: u64,
@@ -258,6 +294,7 @@ impl Tally {
     fn new() -> Result<Tally> {
         Ok(Tally {
             count: 0,
+            with_mentions: 0,
             out_of_order: 0,
             last_seq: None,
             last_arrival_ns: 0,
@@ -282,6 +319,7 @@ impl Tally {
         }
         self.last_seq = Some(message.seq);
         self.count += 1;
+        self.with_mentions += u64::from(!message.mentions.is_empty());
         self.last_arrival_ns = now;
         self.latency_us
             .saturating_record((now.saturating_sub(sent_ns) / 1_000).max(1));

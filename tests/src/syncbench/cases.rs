@@ -134,23 +134,43 @@ impl Bench {
     }
 }
 
+/// What a cold login measured until the list was complete.
+#[derive(Debug, Clone, Copy)]
+pub struct Cold {
+    /// Time from `login` to the complete list.
+    pub list: Duration,
+    /// Bytes received by then.
+    pub bytes: u64,
+}
+
+/// Resets the proxy's counters, logs `user` in, starts the engine and waits
+/// until its list holds `expect` rows.
+async fn login_until_listed(
+    b: &Bench,
+    client: &Client,
+    user: &str,
+    expect: usize,
+) -> anyhow::Result<()> {
+    b.proxy.reset_stats();
+    client.login(user, PASSWORD).await?;
+    client.start();
+    until("the conversation list", Duration::from_secs(600), || {
+        Ok(client.conversations()?.len() >= expect)
+    })
+    .await
+}
+
 /// A cold login whose list must reach `expect` rows; returns the live client.
 async fn cold_login(
     b: &Bench,
     user: &str,
     expect: usize,
     label: &str,
-) -> anyhow::Result<(Client, Events)> {
+) -> anyhow::Result<(Client, Events, Cold)> {
     let (client, events) = b.open(&format!("{user}-cold"))?;
-    b.proxy.reset_stats();
     let history_before = b.tap.bytes();
     let t0 = Instant::now();
-    client.login(user, PASSWORD).await?;
-    client.start();
-    until("the conversation list", Duration::from_secs(600), || {
-        Ok(client.conversations()?.len() >= expect)
-    })
-    .await?;
+    login_until_listed(b, &client, user, expect).await?;
     let (t_list, at_list, history_at_list) =
         (t0.elapsed(), b.stats(), b.tap.bytes() - history_before);
     let report = client.wait_live(Duration::from_secs(600)).await?;
@@ -180,11 +200,15 @@ async fn cold_login(
         kib(at_live.bytes_down),
         at_live.frames_up
     );
-    Ok((client, events))
+    let cold = Cold {
+        list: t_list,
+        bytes: at_list.bytes_down,
+    };
+    Ok((client, events, cold))
 }
 
 /// Bench 1: cold login of the 1,000-conversation user.
-pub async fn cold(b: &Bench) -> anyhow::Result<(Client, Events)> {
+pub async fn cold(b: &Bench) -> anyhow::Result<(Client, Events, Cold)> {
     b.tap.watch(&b.layout.groups);
     cold_login(
         b,
@@ -200,6 +224,87 @@ pub async fn cold(b: &Bench) -> anyhow::Result<(Client, Events)> {
         ),
     )
     .await
+}
+
+/// One cold login of `user` into a fresh store `store`, without printing:
+/// time to the complete list, time and bytes to Live (every direct pulled,
+/// so the bytes do not depend on timing), then stopped.
+async fn cold_once(b: &Bench, user: &str, store: &str, expect: usize) -> anyhow::Result<Cold> {
+    let (client, _events) = b.open(store)?;
+    let t0 = Instant::now();
+    login_until_listed(b, &client, user, expect).await?;
+    let list = t0.elapsed();
+    client.wait_live(Duration::from_secs(600)).await?;
+    let bytes = b.stats().bytes_down;
+    client.stop().await;
+    Ok(Cold { list, bytes })
+}
+
+/// Bytes of a bare login + full sync of `user` (the list alone).
+async fn full_sync_bytes(
+    b: &Bench,
+    user: &str,
+) -> anyhow::Result<(u64, Vec<sync_core::protocol::Summary>)> {
+    b.proxy.reset_stats();
+    let mut raw = RawConn::connect(&b.proxy.url()).await?;
+    raw.login(user, PASSWORD, "baseline").await?;
+    let list = raw.sync_all().await?;
+    raw.close().await;
+    Ok((b.stats().bytes_down, list))
+}
+
+/// Bench 1m: cold login of `mbig`, whose 1,000 conversations are `big`'s
+/// twins except that `group_messages / 20` texts of each group mention it
+/// (§9.3: each summary's `mentions` comes from the server's index), next to
+/// `big` itself, alternating, best of 3 for the times.
+pub async fn cold_mentions(b: &Bench) -> anyhow::Result<()> {
+    let per_group = seed::mentions_per_group(b.scale);
+    let expect = b.scale.big_user_convs();
+    println!(
+        "[1m] cold login, {expect} conversations, {per_group} of each group's {} unread mentioning the user, next to the same without",
+        b.scale.group_messages
+    );
+    let (mut plain, mut mention): (Option<Cold>, Option<Cold>) = (None, None);
+    for round in 0..3 {
+        for (user, best) in [("big", &mut plain), (seed::MENTIONED, &mut mention)] {
+            let c = cold_once(b, user, &format!("{user}-m{round}"), expect).await?;
+            let keep = best.map_or(c, |o| Cold {
+                list: o.list.min(c.list),
+                bytes: c.bytes,
+            });
+            *best = Some(keep);
+        }
+    }
+    let (Some(plain), Some(mention)) = (plain, mention) else {
+        bail!("no round ran");
+    };
+    let (plain_sync, _) = full_sync_bytes(b, "big").await?;
+    let (mention_sync, list) = full_sync_bytes(b, seed::MENTIONED).await?;
+    let total: u64 = list.iter().map(|s| s.mentions.unwrap_or(0)).sum();
+    let expected = (per_group * b.scale.groups) as u64;
+    if total != expected {
+        bail!(
+            "{} has {total} mentions in its list, expected {expected}",
+            seed::MENTIONED
+        );
+    }
+    let r = |a: f64, b: f64| a / b.max(1e-9);
+    println!(
+        "    list complete: {} with {total} mentions | {} without | ratio {:.2} (goal <= 1.2)",
+        ms(mention.list),
+        ms(plain.list),
+        r(mention.list.as_secs_f64(), plain.list.as_secs_f64())
+    );
+    println!(
+        "    full sync: {} with | {} without | ratio {:.2};  until live: {} with | {} without | ratio {:.2}",
+        kib(mention_sync),
+        kib(plain_sync),
+        r(mention_sync as f64, plain_sync as f64),
+        kib(mention.bytes),
+        kib(plain.bytes),
+        r(mention.bytes as f64, plain.bytes as f64)
+    );
+    Ok(())
 }
 
 /// Bench 2: reconnect after one conversation changed, for a user with `convs` conversations.
@@ -254,7 +359,7 @@ async fn reconnect_one(
 /// Bench 2 for the big user (1,000 conversations) and the small one (100).
 pub async fn reconnect(b: &Bench, big: &Client) -> anyhow::Result<()> {
     let small_n = b.scale.small_directs;
-    let (small, _small_events) = cold_login(
+    let (small, _small_events, _) = cold_login(
         b,
         "small",
         small_n,

@@ -71,12 +71,23 @@ pub struct Layout {
 }
 
 /// Registers `user` on a fresh connection and returns it, authenticated.
+/// Registration hashes a password on a bounded pool: when many seed tasks
+/// register at once (and the machine is busy) the server answers
+/// `rate_limited`, and the task waits and tries again.
 pub async fn register(url: &str, user: &str) -> anyhow::Result<RawConn> {
-    let mut c = RawConn::connect(url).await?;
-    c.register(user, PASSWORD, "seed")
-        .await
-        .with_context(|| format!("register {user}"))?;
-    Ok(c)
+    let mut attempt = 0;
+    loop {
+        let mut c = RawConn::connect(url).await?;
+        match c.register(user, PASSWORD, "seed").await {
+            Ok(_) => return Ok(c),
+            Err(e) if attempt < 100 && format!("{e:#}").contains("rate_limited") => {
+                attempt += 1;
+                c.close().await;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.context(format!("register {user}"))),
+        }
+    }
 }
 
 /// Logs `user` in on a fresh connection.
@@ -86,6 +97,22 @@ pub async fn login(url: &str, user: &str) -> anyhow::Result<RawConn> {
         .await
         .with_context(|| format!("login {user}"))?;
     Ok(c)
+}
+
+/// The twin of `big` whose groups' texts mention it (sync_bench 1m).
+pub const MENTIONED: &str = "mbig";
+
+/// Texts of each `big` group that mention [`MENTIONED`]: one in 20.
+pub fn mentions_per_group(scale: Scale) -> usize {
+    scale.group_messages.div_ceil(20)
+}
+
+/// Group bodies: every 20th mentions [`MENTIONED`].
+fn group_bodies(tag: String, n: usize) -> impl Iterator<Item = String> {
+    (0..n).map(move |i| {
+        let at = if i % 20 == 0 { "@mbig " } else { "" };
+        format!("{at}{tag} message {i}: the quick brown fox jumps over the lazy dog")
+    })
 }
 
 /// Peer names.
@@ -102,7 +129,7 @@ type PeerConvs = (usize, ConvId, Option<ConvId>);
 
 /// Seeds the users `big`, `small`, `lurker`, the peers and the groups.
 pub async fn seed(url: &str, scale: Scale) -> anyhow::Result<Layout> {
-    for u in ["big", "small", "lurker"] {
+    for u in ["big", MENTIONED, "small", "lurker"] {
         register(url, u).await?.close().await;
     }
     let mut tasks: JoinSet<anyhow::Result<Vec<PeerConvs>>> = JoinSet::new();
@@ -118,6 +145,15 @@ pub async fn seed(url: &str, scale: Scale) -> anyhow::Result<Layout> {
                 c.send_many(
                     &d,
                     "s",
+                    bodies(format!("p{i}->big"), scale.direct_messages),
+                    64,
+                )
+                .await?;
+                // `mbig`'s twin of the same direct.
+                let m = c.create_direct(MENTIONED).await?;
+                c.send_many(
+                    &m,
+                    "m",
                     bodies(format!("p{i}->big"), scale.direct_messages),
                     64,
                 )
@@ -148,11 +184,15 @@ pub async fn seed(url: &str, scale: Scale) -> anyhow::Result<Layout> {
             // One owner per group: every connection of a user gets the pushes of all its
             // conversations, and a seeding connection must only read its own.
             let mut c = register(&url, &format!("owner{g}")).await?;
-            let conv = c.create_group(&format!("group {g}"), &["big"]).await?;
+            // `big` and its twin `mbig` see the same group; one text in
+            // 20 mentions `mbig`.
+            let conv = c
+                .create_group(&format!("group {g}"), &["big", MENTIONED])
+                .await?;
             c.send_many(
                 &conv,
                 "g",
-                bodies(format!("group {g}"), scale.group_messages),
+                group_bodies(format!("group {g}"), scale.group_messages),
                 256,
             )
             .await?;

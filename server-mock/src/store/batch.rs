@@ -1,0 +1,472 @@
+//! What every write op shares inside the writer's batch transaction: the
+//! [`Apply`] trait each request family implements next to its request
+//! handling (`cmd/*`), the batch state, the reply values, and the helpers ops
+//! build on (the one place that assigns seqs, pushes, change counters).
+//!
+//! Every op checks its rules first and returns a [`Reject`] before writing
+//! anything; the fan-out it causes is collected in [`Batch::events`] and only
+//! sent after the batch commits.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sync_core::protocol::{ConvId, EntryKind, ErrorCode, Message, Seq, ServerFrame};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::rows::{self, conv_id};
+use crate::error::{Reject, StoreError};
+
+/// A write, applied by the writer thread inside its batch transaction (in a
+/// savepoint of its own: an `Err` undoes everything the op wrote). Each
+/// request family defines its ops next to its parsing and replies.
+pub trait Apply: Send + std::fmt::Debug + 'static {
+    /// Checks the op's rules, writes, and queues its fan-out in `b.events`.
+    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult;
+}
+
+/// One write request for the writer thread.
+#[derive(Debug)]
+pub struct WriteOp(Box<dyn Apply>);
+
+impl WriteOp {
+    /// Wraps a family's op.
+    pub fn new(op: impl Apply) -> WriteOp {
+        WriteOp(Box::new(op))
+    }
+
+    /// Applies the op. On `Err` the caller rolls the op's savepoint back.
+    pub fn apply(self, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+        self.0.apply(db, b)
+    }
+}
+
+impl<T: Apply> From<T> for WriteOp {
+    fn from(op: T) -> WriteOp {
+        WriteOp::new(op)
+    }
+}
+
+/// Nothing: completes after every job queued before it (ordering).
+#[derive(Debug)]
+pub struct Barrier;
+
+impl Apply for Barrier {
+    fn apply(self: Box<Self>, _: &Connection, _: &mut Batch<'_>) -> OpResult {
+        Ok(Done::Ok)
+    }
+}
+
+/// The successful result of a [`WriteOp`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Done {
+    /// `ok` (also register/login, whose `session` reply the caller builds).
+    Ok,
+    /// `conversation` reply to `create`.
+    Conversation(Box<sync_core::protocol::Summary>),
+    /// `sent` reply.
+    Sent {
+        conv: ConvId,
+        client_id: String,
+        seq: Seq,
+        ts: i64,
+    },
+}
+
+/// A frame for every connection of `users`, except connection `except`.
+#[derive(Debug)]
+pub struct Fanout {
+    pub users: Arc<Vec<String>>,
+    pub frame: Utf8Bytes,
+    pub except: Option<u64>,
+}
+
+/// State of one batch transaction shared by its ops.
+#[derive(Debug)]
+pub struct Batch<'c> {
+    /// The global change counter (last value handed out).
+    pub counter: i64,
+    /// Conversations whose members' summaries changed in this batch.
+    pub touched: HashSet<i64>,
+    /// Fan-out of the current op, sent after commit.
+    pub events: Vec<Fanout>,
+    /// conv → current members, in join order.
+    pub members: &'c mut HashMap<i64, Arc<Vec<String>>>,
+    /// Connection that sent the current op.
+    pub origin: Option<u64>,
+    /// Server clock for this batch.
+    pub now: i64,
+    /// The §9 extensions served (what ops store and summaries carry).
+    pub features: crate::Features,
+}
+
+pub type OpResult = Result<Done, Reject>;
+
+pub fn sql(step: &'static str) -> impl FnOnce(rusqlite::Error) -> Reject {
+    move |e| Reject::from(StoreError::Sql(step, e))
+}
+
+pub fn frame(f: &ServerFrame) -> Utf8Bytes {
+    f.to_json().into()
+}
+
+/// The mutable counters of a conversation row.
+#[derive(Debug, Clone)]
+pub struct ConvRow {
+    pub direct: bool,
+    pub last_seq: u64,
+    pub last_text_seq: u64,
+    pub text_count: u64,
+}
+
+/// The conversation row if `user` is a current member (else `not_found`).
+pub fn member_conv(db: &Connection, user: &str, conv: i64) -> Result<ConvRow, Reject> {
+    if !rows::is_member(db, user, conv)? {
+        return Err(Reject::no_conv());
+    }
+    let mut stmt = db
+        .prepare_cached("SELECT kind, last_seq, last_text_seq, text_count FROM convs WHERE id = ?1")
+        .map_err(sql("prepare conv"))?;
+    stmt.query_row([conv], |r| {
+        Ok(ConvRow {
+            direct: r.get::<_, String>(0)? == "direct",
+            last_seq: r.get(1)?,
+            last_text_seq: r.get(2)?,
+            text_count: r.get(3)?,
+        })
+    })
+    .optional()
+    .map_err(sql("read conv"))?
+    .ok_or_else(Reject::no_conv)
+}
+
+pub fn group_conv(db: &Connection, user: &str, conv: i64) -> Result<ConvRow, Reject> {
+    let c = member_conv(db, user, conv)?;
+    if c.direct {
+        return Err(Reject::bad("only group conversations can do this"));
+    }
+    Ok(c)
+}
+
+/// Fields of an entry to append.
+#[derive(Debug)]
+pub struct NewRow<'a> {
+    pub sender: &'a str,
+    pub kind: EntryKind,
+    pub body: Option<&'a str>,
+    pub target: Option<Seq>,
+    pub title: Option<&'a str>,
+    pub members: Option<Vec<String>>,
+    pub subject: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    /// §9.1: the text replied to and its thread root.
+    pub reply_to: Option<Seq>,
+    pub thread: Option<Seq>,
+    /// §9.2: a reaction's key.
+    pub key: Option<&'a str>,
+    /// §9.3: the members a text or edit mentions (sorted, no duplicates).
+    pub mentions: Vec<String>,
+}
+
+impl<'a> NewRow<'a> {
+    pub fn new(sender: &'a str, kind: EntryKind) -> Self {
+        NewRow {
+            sender,
+            kind,
+            body: None,
+            target: None,
+            title: None,
+            members: None,
+            subject: None,
+            client_id: None,
+            reply_to: None,
+            thread: None,
+            key: None,
+            mentions: Vec::new(),
+        }
+    }
+}
+
+/// Appends one entry: the seq is assigned here, inside the transaction that
+/// stores it, so seqs never skip or repeat. Marks the conversation touched.
+pub fn append(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    conv: i64,
+    c: &mut ConvRow,
+    row: NewRow<'_>,
+) -> Result<Message, Reject> {
+    let seq = c.last_seq + 1;
+    let is_text = row.kind == EntryKind::Text;
+    let text_n = c.text_count + u64::from(is_text);
+    let members_json = row
+        .members
+        .as_ref()
+        .map(|m| serde_json::Value::from(m.clone()).to_string());
+    let mentions_json = (!row.mentions.is_empty())
+        .then(|| serde_json::Value::from(row.mentions.clone()).to_string());
+    let mut stmt = db
+        .prepare_cached(
+            "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject,
+                client_id, text_n, reply_to, thread, key, mentions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )
+        .map_err(sql("prepare append"))?;
+    stmt.execute(params![
+        conv,
+        seq,
+        row.sender,
+        b.now,
+        row.kind.as_str(),
+        row.body,
+        row.target,
+        row.title,
+        members_json,
+        row.subject,
+        row.client_id,
+        text_n,
+        row.reply_to,
+        row.thread,
+        row.key,
+        mentions_json
+    ])
+    .map_err(sql("insert entry"))?;
+    c.last_seq = seq;
+    c.text_count = text_n;
+    if is_text {
+        c.last_text_seq = seq;
+    }
+    let mut stmt = db
+        .prepare_cached(
+            "UPDATE convs SET last_seq = ?1, last_text_seq = ?2, text_count = ?3 WHERE id = ?4",
+        )
+        .map_err(sql("prepare conv update"))?;
+    stmt.execute(params![c.last_seq, c.last_text_seq, c.text_count, conv])
+        .map_err(sql("update conv"))?;
+    b.touched.insert(conv);
+    Ok(Message {
+        seq,
+        sender: row.sender.to_owned(),
+        ts: b.now,
+        kind: row.kind,
+        body: row.body.map(str::to_owned),
+        target: row.target,
+        title: row.title.map(str::to_owned),
+        members: row.members,
+        user: row.subject.map(str::to_owned),
+        client_id: row.client_id.map(str::to_owned),
+        redacted: false,
+        reply_to: row.reply_to,
+        thread: row.thread,
+        key: row.key.map(str::to_owned),
+        mentions: row.mentions,
+        replies: None,
+        last_reply_seq: None,
+        reactions: Default::default(),
+    })
+}
+
+/// Current members of `conv` (cached; the writer is the only one changing them).
+pub fn members_of(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    conv: i64,
+) -> Result<Arc<Vec<String>>, Reject> {
+    if let Some(m) = b.members.get(&conv) {
+        return Ok(m.clone());
+    }
+    let m = Arc::new(rows::members(db, conv)?);
+    if b.members.len() > 100_000 {
+        b.members.clear();
+    }
+    b.members.insert(conv, m.clone());
+    Ok(m)
+}
+
+/// Queues the `message` push of `msg` to every current member's connections.
+pub fn push_message(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    conv: i64,
+    msg: &Message,
+) -> Result<(), Reject> {
+    let users = members_of(db, b, conv)?;
+    let f = frame(&ServerFrame::Message {
+        conv: conv_id(conv),
+        message: msg.clone(),
+    });
+    b.events.push(Fanout {
+        users,
+        frame: f,
+        except: None,
+    });
+    Ok(())
+}
+
+pub fn to_user(b: &mut Batch<'_>, user: &str, f: &ServerFrame, except: Option<u64>) {
+    b.events.push(Fanout {
+        users: Arc::new(vec![user.to_owned()]),
+        frame: frame(f),
+        except,
+    });
+}
+
+/// Hands out the next change counter value.
+pub fn next_change(b: &mut Batch<'_>) -> i64 {
+    b.counter += 1;
+    b.counter
+}
+
+pub fn bump_user(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(), Reject> {
+    let v = next_change(b);
+    db.execute(
+        "UPDATE members SET change_seq = ?1 WHERE user = ?2 AND conv = ?3",
+        params![v, user, conv],
+    )
+    .map_err(sql("bump member"))?;
+    Ok(())
+}
+
+pub fn conversation_event(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    user: &str,
+    conv: i64,
+    except: Option<u64>,
+) -> Result<(), Reject> {
+    if let Some(s) = rows::summary(db, user, conv, b.features)? {
+        to_user(
+            b,
+            user,
+            &ServerFrame::Conversation {
+                re: None,
+                conversation: s,
+            },
+            except,
+        );
+    }
+    Ok(())
+}
+
+/// Moves `user`'s cursor to `seq` (callers ensure it moves forward).
+pub fn set_read(db: &Connection, user: &str, conv: i64, seq: Seq) -> Result<(), Reject> {
+    let mut stmt = db
+        .prepare_cached(
+            "UPDATE members SET read_seq = ?1,
+                read_text_n = COALESCE((SELECT text_n FROM entries WHERE conv = ?3 AND seq = ?1), 0)
+             WHERE user = ?2 AND conv = ?3",
+        )
+        .map_err(sql("prepare cursor"))?;
+    stmt.execute(params![seq, user, conv])
+        .map_err(sql("move cursor"))?;
+    Ok(())
+}
+
+/// The first `sent` reply of a repeated `(sender, conv, client_id)`, if
+/// that request already appended (a retry appends nothing).
+pub fn first_sent(
+    db: &Connection,
+    me: &str,
+    conv: i64,
+    client_id: &str,
+) -> Result<Option<Done>, Reject> {
+    let mut stmt = db
+        .prepare_cached(
+            "SELECT seq, ts FROM entries WHERE conv = ?1 AND sender = ?2 AND client_id = ?3",
+        )
+        .map_err(sql("prepare dedup"))?;
+    let first: Option<(u64, i64)> = stmt
+        .query_row(params![conv, me, client_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(sql("dedup lookup"))?;
+    Ok(first.map(|(seq, ts)| Done::Sent {
+        conv: conv_id(conv),
+        client_id: client_id.to_owned(),
+        seq,
+        ts,
+    }))
+}
+
+/// The entry a request targets (`edit`, `redact`, `react`, `reply_to`,
+/// `thread`).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub seq: Seq,
+    pub kind: EntryKind,
+    pub sender: String,
+    pub redacted: bool,
+    /// For a text: its thread root, if it is a reply.
+    pub thread: Option<Seq>,
+    /// For a reaction: the text it reacts to and its key.
+    pub target: Option<Seq>,
+    pub key: Option<String>,
+}
+
+/// `kind, sender, redacted, thread, target, key` of an entry.
+type TargetRow = (
+    String,
+    String,
+    bool,
+    Option<Seq>,
+    Option<Seq>,
+    Option<String>,
+);
+
+/// The entry `seq` of `conv`, or `not_found`.
+pub fn target(db: &Connection, conv: i64, seq: Seq) -> Result<Target, Reject> {
+    let missing = || Reject::new(ErrorCode::NotFound, format!("no entry {seq}"));
+    let Ok(at) = i64::try_from(seq) else {
+        return Err(missing());
+    };
+    let mut stmt = db
+        .prepare_cached(
+            "SELECT kind, sender, redacted, thread, target, key FROM entries
+             WHERE conv = ?1 AND seq = ?2",
+        )
+        .map_err(sql("prepare target"))?;
+    let row: Option<TargetRow> = stmt
+        .query_row(params![conv, at], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .optional()
+        .map_err(sql("read target"))?;
+    let (kind, sender, redacted, thread, target, key) = row.ok_or_else(missing)?;
+    let kind = EntryKind::parse(&kind).ok_or_else(|| {
+        Reject::from(StoreError::Corrupt(format!(
+            "entry {seq} has kind {kind:?}"
+        )))
+    })?;
+    Ok(Target {
+        seq,
+        kind,
+        sender,
+        redacted,
+        thread,
+        target,
+        key,
+    })
+}
+
+/// Pushes `msg` and returns its `sent` reply.
+pub fn push_sent(
+    db: &Connection,
+    b: &mut Batch<'_>,
+    conv: i64,
+    client_id: &str,
+    msg: &Message,
+) -> OpResult {
+    push_message(db, b, conv, msg)?;
+    Ok(Done::Sent {
+        conv: conv_id(conv),
+        client_id: client_id.to_owned(),
+        seq: msg.seq,
+        ts: msg.ts,
+    })
+}

@@ -1,0 +1,372 @@
+//! Protocol 1.1 (§9.1–9.4) properties that scenarios cannot see: where the
+//! numbers come from (the mention index, the aggregate tables), the schema
+//! upgrade of a version 1 database, and a `--features none` server that
+//! answers exactly as a version 1 server.
+
+mod common;
+
+use common::{Client, PASSWORD, test_config};
+use rusqlite::Connection;
+use serde_json::{Value, json};
+use server_mock::{DbLocation, Features};
+
+fn file_config(db: &std::path::Path) -> server_mock::Config {
+    test_config(DbLocation::Path(db.to_path_buf()))
+}
+
+fn open(db: &std::path::Path) -> Connection {
+    let c = Connection::open(db).unwrap();
+    c.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mention_count_comes_from_the_mentions_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let server = server_mock::start(file_config(&db)).await.unwrap();
+    let url = server.url();
+    let mut a = Client::register(&url, "alice").await;
+    let mut b = Client::register(&url, "bob").await;
+    let conv = a.create_group("g", &["bob"]).await;
+    a.send_msg(&conv, "t1", "@bob one").await; // seq 2
+    a.send_msg(&conv, "t2", "plain").await; // seq 3
+    let r = a
+        .request(json!({"type":"edit","conv":conv,"client_id":"e1","target":3,"body":"@bob now"}))
+        .await;
+    assert_eq!(r["type"], "sent", "{r}");
+    let s = b.request(json!({"type":"sync"})).await;
+    assert_eq!(s["conversations"][0]["mentions"], 2, "{s}");
+
+    // One index row per (mentioned user, text), the edit's under its text.
+    let c = open(&db);
+    let rows: Vec<(String, i64)> = c
+        .prepare("SELECT user, seq FROM mentions ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [("bob".to_owned(), 2), ("bob".to_owned(), 3)]);
+    // A row the index holds is what the summary counts: removing one
+    // lowers the count without touching any entry.
+    c.execute("DELETE FROM mentions WHERE seq = 2", []).unwrap();
+    let s = b.request(json!({"type":"sync"})).await;
+    assert_eq!(s["conversations"][0]["mentions"], 1, "{s}");
+
+    // The summary query searches the index; it scans no timeline entries.
+    let sql = format!(
+        "EXPLAIN QUERY PLAN {} WHERE m.user = 'bob' AND m.conv = 1",
+        server_mock::store::rows::SUMMARY_FROM
+    );
+    let plan: Vec<String> = c
+        .prepare(&sql)
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("SEARCH x USING PRIMARY KEY (user=? AND conv=? AND seq>?)"),
+        "{plan}"
+    );
+    assert!(!plan.contains("SCAN"), "{plan}");
+    drop(c);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_replies_take_their_totals_from_the_aggregate_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let server = server_mock::start(file_config(&db)).await.unwrap();
+    let url = server.url();
+    let mut a = Client::register(&url, "alice").await;
+    let _b = Client::register(&url, "bob").await;
+    let conv = a.create_group("g", &["bob"]).await;
+    a.send_msg(&conv, "t1", "root").await; // seq 2
+    let r = a
+        .request(json!({"type":"send","conv":conv,"client_id":"r1","body":"re","reply_to":2}))
+        .await;
+    assert_eq!(r["seq"], 3, "{r}");
+    let r = a
+        .request(json!({"type":"react","conv":conv,"client_id":"k1","target":2,"key":"👍"}))
+        .await;
+    assert_eq!(r["seq"], 4, "{r}");
+    let pull = json!({"type":"pull","conv":conv,"after":1,"limit":1});
+    let m = a.request(pull.clone()).await;
+    assert_eq!(m["messages"][0]["replies"], 1, "{m}");
+    assert_eq!(m["messages"][0]["last_reply_seq"], 3, "{m}");
+    assert_eq!(m["messages"][0]["reactions"], json!({"👍": 1}), "{m}");
+
+    let c = open(&db);
+    let aggregates: (i64, i64, i64) = c
+        .query_row(
+            "SELECT t.replies, t.last_reply_seq, r.n FROM thread_stats t
+             JOIN reaction_counts r ON r.conv = t.conv AND r.target = t.root",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(aggregates, (1, 3, 1));
+    // Change only the aggregates: the reply follows them, not the timeline.
+    c.execute_batch(
+        "UPDATE thread_stats SET replies = 41, last_reply_seq = 3;
+         UPDATE reaction_counts SET n = 7;",
+    )
+    .unwrap();
+    let m = a.request(pull).await;
+    assert_eq!(m["messages"][0]["replies"], 41, "{m}");
+    assert_eq!(m["messages"][0]["reactions"], json!({"👍": 7}), "{m}");
+    drop(c);
+    server.shutdown().await;
+}
+
+/// A database at schema version 2 (protocol 1 only), written the way the
+/// previous server wrote it.
+fn version_2_database(path: &std::path::Path) {
+    let mut c = Connection::open(path).unwrap();
+    c.execute_batch(server_mock::store::PRAGMAS).unwrap();
+    for (i, sql) in server_mock::store::MIGRATIONS.iter().take(2).enumerate() {
+        let tx = c.transaction().unwrap();
+        tx.execute_batch(sql).unwrap();
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let hash = server_mock::cmd::session::hash_password_now(PASSWORD).unwrap();
+    c.execute_batch(&format!(
+        "INSERT INTO meta (key, value) VALUES ('server_id', 'old'), ('change_seq', '3');
+         INSERT INTO users (name, pw_hash, created_ms) VALUES ('alice', '{hash}', 1), ('bob', '{hash}', 1);
+         INSERT INTO convs (id, kind, title, direct_key, member_count, last_seq, last_text_seq, text_count)
+             VALUES (1, 'group', 'old', NULL, 2, 3, 3, 2);
+         INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject, client_id, text_n)
+             VALUES (1, 1, 'alice', 1, 'create', NULL, NULL, 'old', '[\"alice\",\"bob\"]', NULL, NULL, 0),
+                    (1, 2, 'alice', 2, 'text', 'hello @bob', NULL, NULL, NULL, NULL, 'a1', 1),
+                    (1, 3, 'alice', 3, 'text', 'still here', NULL, NULL, NULL, NULL, 'a2', 2);
+         INSERT INTO members (user, conv, ord, active, read_seq, read_text_n, change_seq)
+             VALUES ('alice', 1, 1, 1, 3, 2, 2), ('bob', 1, 2, 1, 0, 0, 3);"
+    ))
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_upgrades_and_keeps_its_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    version_2_database(&db);
+    let server = server_mock::start(file_config(&db)).await.unwrap();
+    let url = server.url();
+    assert_eq!(
+        open(&db)
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        i64::try_from(server_mock::store::MIGRATIONS.len()).unwrap()
+    );
+    let mut b = Client::connect(&url).await;
+    assert_eq!(b.hello["server_id"], "old");
+    let r = b
+        .request(json!({"type":"login","user":"bob","password":PASSWORD,"device":"d"}))
+        .await;
+    assert_eq!(r["type"], "session", "{r}");
+    // Old texts were never parsed for mentions: they count none.
+    let s = b.request(json!({"type":"sync"})).await;
+    let summary = &s["conversations"][0];
+    assert_eq!(
+        (
+            &summary["unread"],
+            &summary["mentions"],
+            &summary["notify"],
+            &summary["pinned"],
+            &summary["archived"]
+        ),
+        (
+            &json!(2),
+            &json!(0),
+            &json!("all"),
+            &json!(false),
+            &json!(false)
+        ),
+        "{s}"
+    );
+    let r = b
+        .request(
+            json!({"type":"send","conv":"c1","client_id":"b1","body":"re @alice","reply_to":2}),
+        )
+        .await;
+    assert_eq!(r["seq"], 4, "{r}");
+    let m = b
+        .request(json!({"type":"pull","conv":"c1","after":0}))
+        .await;
+    let got: Vec<Value> = m["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            json!([
+                e["seq"],
+                e["body"],
+                e["replies"],
+                e["thread"],
+                e["mentions"]
+            ])
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            json!([1, null, null, null, null]),
+            json!([2, "hello @bob", 1, null, null]),
+            json!([3, "still here", null, null, null]),
+            json!([4, "re @alice", null, 2, ["alice"]]),
+        ]
+    );
+    server.shutdown().await;
+}
+
+/// Frames the v1 server must answer as an unknown `type`.
+fn unknown_type(r: &Value, ty: &str) {
+    assert_eq!(r["type"], "error", "{r}");
+    assert_eq!(r["code"], "bad_request", "{r}");
+    assert_eq!(r["message"], format!("unknown type {ty:?}"), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_features_none_server_is_a_pure_version_1_server() {
+    let mut config = test_config(DbLocation::Memory);
+    config.features = Features::NONE;
+    let server = server_mock::start(config).await.unwrap();
+    let url = server.url();
+    let mut a = Client::register(&url, "alice").await;
+    assert_eq!(a.hello.get("features"), None, "{}", a.hello);
+    let mut b = Client::register(&url, "bob").await;
+    let conv = a.create_group("g", &["bob"]).await;
+    a.send_msg(&conv, "t1", "@bob hi").await; // seq 2
+    // `reply_to` is an unknown field: ignored.
+    let r = a
+        .request(json!({"type":"send","conv":conv,"client_id":"t2","body":"re","reply_to":2}))
+        .await;
+    assert_eq!(r["seq"], 3, "{r}");
+    for (ty, req) in [
+        (
+            "thread",
+            json!({"type":"thread","conv":conv,"root":2,"after":0}),
+        ),
+        (
+            "react",
+            json!({"type":"react","conv":conv,"client_id":"k","target":2,"key":"x"}),
+        ),
+        (
+            "settings",
+            json!({"type":"settings","conv":conv,"pinned":true}),
+        ),
+        (
+            "password",
+            json!({"type":"password","old":PASSWORD,"new":"another one"}),
+        ),
+    ] {
+        unknown_type(&a.request(req).await, ty);
+    }
+    // The same answer before authentication as after it.
+    let mut anon = Client::connect(&url).await;
+    unknown_type(
+        &anon
+            .request(json!({"type":"thread","conv":conv,"root":2,"after":0}))
+            .await,
+        "thread",
+    );
+    // Redaction only flags: the body stays, no `redacted` field.
+    let r = a
+        .request(json!({"type":"redact","conv":conv,"client_id":"x","target":3}))
+        .await;
+    assert_eq!(r["seq"], 4, "{r}");
+    let m = b
+        .request(json!({"type":"pull","conv":conv,"after":1}))
+        .await;
+    assert_eq!(
+        m["messages"],
+        json!([
+            {"seq":2,"sender":"alice","ts":m["messages"][0]["ts"],"kind":"text","body":"@bob hi","client_id":"t1"},
+            {"seq":3,"sender":"alice","ts":m["messages"][1]["ts"],"kind":"text","body":"re","client_id":"t2"},
+            {"seq":4,"sender":"alice","ts":m["messages"][2]["ts"],"kind":"redact","target":3,"client_id":"x"},
+        ]),
+        "{m}"
+    );
+    let s = b.request(json!({"type":"sync"})).await;
+    let summary = s["conversations"][0].as_object().unwrap();
+    for field in ["mentions", "notify", "pinned", "archived"] {
+        assert!(!summary.contains_key(field), "{s}");
+    }
+    // `logout` with `all` is a plain logout: another token of the user stays.
+    let mut other = Client::connect(&url).await;
+    let r = other
+        .request(json!({"type":"login","user":"alice","password":PASSWORD,"device":"d2"}))
+        .await;
+    let other_token = r["token"].as_str().unwrap().to_owned();
+    let r = a.request(json!({"type":"logout","all":true})).await;
+    assert_eq!(r["type"], "ok", "{r}");
+    assert_eq!(a.close_code().await, Some(4001));
+    let mut again = Client::connect(&url).await;
+    let r = again
+        .request(json!({"type":"auth","token":other_token,"device":"d2"}))
+        .await;
+    assert_eq!(r["type"], "session", "{r}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_written_with_1_1_served_as_version_1_shows_no_new_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("both.db");
+    let server = server_mock::start(file_config(&db)).await.unwrap();
+    let url = server.url();
+    let mut a = Client::register(&url, "alice").await;
+    let _b = Client::register(&url, "bob").await;
+    let conv = a.create_group("g", &["bob"]).await;
+    a.send_msg(&conv, "t1", "@bob root").await; // seq 2
+    let r = a
+        .request(json!({"type":"send","conv":conv,"client_id":"t2","body":"re","reply_to":2}))
+        .await;
+    assert_eq!(r["seq"], 3, "{r}");
+    let r = a
+        .request(json!({"type":"redact","conv":conv,"client_id":"x","target":3}))
+        .await;
+    assert_eq!(r["seq"], 4, "{r}");
+    server.shutdown().await;
+
+    let mut config = file_config(&db);
+    config.features = Features::NONE;
+    let server = server_mock::start(config).await.unwrap();
+    let url = server.url();
+    let mut b = Client::connect(&url).await;
+    let r = b
+        .request(json!({"type":"login","user":"bob","password":PASSWORD,"device":"d"}))
+        .await;
+    assert_eq!(r["type"], "session", "{r}");
+    let m = b
+        .request(json!({"type":"pull","conv":conv,"after":1}))
+        .await;
+    let keys: Vec<Vec<String>> = m["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let mut k: Vec<String> = e.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        })
+        .collect();
+    let v1 = |extra: &[&str]| {
+        let mut k: Vec<String> = ["client_id", "kind", "sender", "seq", "ts"]
+            .iter()
+            .chain(extra)
+            .map(|s| (*s).to_owned())
+            .collect();
+        k.sort();
+        k
+    };
+    // The erased reply has no body left; it is still no `redacted` field.
+    assert_eq!(keys, [v1(&["body"]), v1(&[]), v1(&["target"])], "{m}");
+    server.shutdown().await;
+}
