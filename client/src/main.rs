@@ -25,7 +25,11 @@ fn main() -> ExitCode {
             // `{:#}` joins the context chain on one line: "step: cause: cause".
             let line = format!("{e:#}").replace('\n', " ");
             eprintln!("convo: error: {line}");
-            ExitCode::from(1)
+            if client::cli::is_unsupported(&e) {
+                ExitCode::from(client::cli::EXIT_UNSUPPORTED)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

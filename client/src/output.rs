@@ -27,6 +27,14 @@ pub struct ConvJson<'a> {
     pub pending: u32,
     /// Newest text, if any.
     pub preview: Option<PreviewJson<'a>>,
+    /// Unread texts mentioning the user (0 from a server without `mentions`).
+    pub mentions: u64,
+    /// `all`, `mentions` or `none` (`all` from a server without `settings`).
+    pub notify: &'static str,
+    /// Pinned to the top of the list.
+    pub pinned: bool,
+    /// Archived (listed only with `--archived` or `--all`).
+    pub archived: bool,
 }
 
 /// The `preview` of a conversation.
@@ -54,6 +62,10 @@ impl<'a> From<&'a ConvRow> for ConvJson<'a> {
             member_count: r.member_count,
             pending: r.pending,
             preview: r.last.as_ref().map(preview),
+            mentions: r.mentions,
+            notify: r.notify.as_str(),
+            pinned: r.pinned,
+            archived: r.archived,
         }
     }
 }
@@ -100,10 +112,48 @@ pub struct ItemJson<'a> {
     /// Title of create.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<&'a str>,
+    /// §9.1: the seq this text replies to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Seq>,
+    /// §9.1: the root of the thread this text is a reply in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread: Option<Seq>,
+    /// §9.1: replies in this root's thread (when it has any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replies: Option<u64>,
+    /// §9.1: the newest reply of this root's thread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_reply_seq: Option<Seq>,
+    /// §9.3: who the text mentions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<&'a str>,
+    /// §9.3: the text (or an edit of it) mentioned the user.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub mentions_me: bool,
+    /// §9.2: standing reactions, by count then key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionJson<'a>>,
+    /// §9.2: a `reaction` entry's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<&'a str>,
+    /// §9.2: the text a `reaction` entry is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<Seq>,
     /// `tail` only: `live` (pushed while connected) or `catch_up` (pulled
     /// after a reconnect or to fill a gap).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arrival: Option<&'static str>,
+}
+
+/// One reaction total of a text.
+#[derive(Debug, Serialize)]
+pub struct ReactionJson<'a> {
+    /// The emoji or `:shortcode:`.
+    pub key: &'a str,
+    /// How many members stand by it.
+    pub count: u64,
+    /// The user is one of them.
+    pub mine: bool,
 }
 
 impl<'a> ItemJson<'a> {
@@ -122,6 +172,23 @@ impl<'a> ItemJson<'a> {
             client_id: m.client_id.as_deref(),
             user: m.user.as_deref(),
             title: m.title.as_deref(),
+            reply_to: m.reply_to,
+            thread: m.thread,
+            replies: (m.replies > 0).then_some(m.replies),
+            last_reply_seq: m.last_reply_seq,
+            mentions: m.mentions.iter().map(String::as_str).collect(),
+            mentions_me: m.mentions_me,
+            reactions: m
+                .reactions
+                .iter()
+                .map(|r| ReactionJson {
+                    key: &r.key,
+                    count: r.count,
+                    mine: r.mine,
+                })
+                .collect(),
+            key: m.key.as_deref(),
+            target: m.key.as_ref().and(m.target),
             arrival: None,
         }
     }
@@ -141,8 +208,25 @@ impl<'a> ItemJson<'a> {
             client_id: Some(&o.client_id),
             user: None,
             title: None,
+            reply_to: outbox_reply_to(&o.kind),
+            thread: None,
+            replies: None,
+            last_reply_seq: None,
+            mentions: Vec::new(),
+            mentions_me: false,
+            reactions: Vec::new(),
+            key: None,
+            target: None,
             arrival: None,
         }
+    }
+}
+
+/// The text a queued reply answers.
+fn outbox_reply_to(kind: &sync_core::OutboxKind) -> Option<Seq> {
+    match kind {
+        sync_core::OutboxKind::Reply { reply_to } => Some(*reply_to),
+        _ => None,
     }
 }
 
@@ -191,13 +275,25 @@ pub fn safe(s: &str) -> String {
     crate::sanitize::for_terminal(s).replace(['\n', '\r'], " ")
 }
 
-/// Human line for `convo list`.
+/// Human line for `convo list`: a marker column (`P` pinned, `A`
+/// archived), then id, kind, title, unread count with the mention badge
+/// (`3 unread @1`), newest seq and preview.
 pub fn conv_line(r: &ConvRow) -> String {
-    let unread = if r.unread > 0 {
+    let mark = if r.archived {
+        'A'
+    } else if r.pinned {
+        'P'
+    } else {
+        ' '
+    };
+    let mut unread = if r.unread > 0 {
         format!("{} unread", r.unread)
     } else {
         "-".to_owned()
     };
+    if r.mentions > 0 {
+        unread.push_str(&format!(" @{}", r.mentions));
+    }
     let preview = r
         .last
         .as_ref()
@@ -210,7 +306,7 @@ pub fn conv_line(r: &ConvRow) -> String {
         })
         .unwrap_or_default();
     format!(
-        "{:<6} {:<6} {:<20} {:>9} #{:<5} {}",
+        "{mark} {:<6} {:<6} {:<20} {:>12} #{:<5} {}",
         r.conv.as_str(),
         r.kind.as_str(),
         safe(&r.title),
@@ -218,6 +314,73 @@ pub fn conv_line(r: &ConvRow) -> String {
         r.last_seq,
         preview
     )
+}
+
+/// The first line of a body, cut to `max` characters (with `…`).
+fn first_line(body: &str, max: usize) -> String {
+    let line = body.lines().next().unwrap_or("");
+    let mut out: String = line.chars().take(max).collect();
+    if line.chars().count() > max || body.lines().nth(1).is_some() {
+        out.push('…');
+    }
+    safe(&out)
+}
+
+/// `convo show`/`thread` text of one item with its §9 annotations: a
+/// one-line reply marker above a reply (`  ↳ reply to #12 alice: first
+/// line`, the quote when #12 is among `items`), then the item, then its
+/// reactions (`👍 2  [🎉 1]`, the user's own in brackets) and its thread
+/// (`3 replies, last #17`), indented under the body.
+pub fn annotated_text(item: &TimelineItem, items: &[TimelineItem], raw: bool) -> String {
+    let mut out = String::new();
+    let (reply_to, msg) = match item {
+        TimelineItem::Message(m) => (m.reply_to, Some(m)),
+        TimelineItem::Pending(o) => (outbox_reply_to(&o.kind), None),
+        TimelineItem::Gap { .. } => (None, None),
+    };
+    if let Some(parent) = reply_to {
+        let quote = items.iter().find_map(|it| match it {
+            TimelineItem::Message(p) if p.seq == parent => Some(p),
+            _ => None,
+        });
+        out.push_str(&format!("  ↳ reply to #{parent}"));
+        if let Some(p) = quote {
+            let body = if p.redacted {
+                "(redacted)".to_owned()
+            } else {
+                first_line(p.body.as_deref().unwrap_or(""), 40)
+            };
+            out.push_str(&format!(" {}: {body}", safe(&p.sender)));
+        }
+        out.push('\n');
+    }
+    out.push_str(&item_text(item, raw));
+    let Some(m) = msg else {
+        return out;
+    };
+    if !m.reactions.is_empty() {
+        let parts: Vec<String> = m
+            .reactions
+            .iter()
+            .map(|r| {
+                let one = format!("{} {}", safe(&r.key), r.count);
+                if r.mine { format!("[{one}]") } else { one }
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(BODY_INDENT);
+        out.push_str(&parts.join("  "));
+    }
+    if m.replies > 0 {
+        let noun = if m.replies == 1 { "reply" } else { "replies" };
+        out.push('\n');
+        out.push_str(BODY_INDENT);
+        out.push_str(&format!("{} {noun}", m.replies));
+        if let Some(last) = m.last_reply_seq {
+            out.push_str(&format!(", last #{last}"));
+        }
+    }
+    out
 }
 
 /// Human line for one timeline item of `convo show` (None for gaps the
@@ -242,6 +405,11 @@ pub fn item_line(item: &TimelineItem) -> String {
                 ("join", _) => format!("* {} joined", safe(m.user.as_deref().unwrap_or("?"))),
                 ("leave", _) => format!("* {} left", safe(m.user.as_deref().unwrap_or("?"))),
                 ("title", _) => format!("* renamed to {}", safe(m.body.as_deref().unwrap_or(""))),
+                ("reaction", _) => format!(
+                    "* reacted {} to #{}",
+                    safe(m.key.as_deref().unwrap_or("?")),
+                    m.target.map_or_else(|| "?".to_owned(), |t| t.to_string())
+                ),
                 (other, _) => format!("* {other}"),
             };
             format!("#{:<5} {}: {}", m.seq, safe(&m.sender), what)

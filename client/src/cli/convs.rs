@@ -46,9 +46,20 @@ pub async fn sync(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// Which conversations `convo list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Not archived: pinned first, then by activity.
+    Main,
+    /// Archived only (`--archived`), by activity.
+    Archived,
+    /// Main, then archived (`--all`).
+    All,
+}
+
 /// `convo list`: sync first unless `--offline`; on failure fall back to the
 /// cached list with one warning line on stderr.
-pub async fn list(ctx: &Ctx, json: bool, offline: bool) -> Result<()> {
+pub async fn list(ctx: &Ctx, json: bool, offline: bool, which: Which) -> Result<()> {
     let (client, _events) = ctx.open()?;
     if !offline && let Err(why) = go_online(ctx, &client).await {
         // The cache is gone with the old server: nothing to fall back to.
@@ -61,7 +72,17 @@ pub async fn list(ctx: &Ctx, json: bool, offline: bool) -> Result<()> {
             why.describe(ctx)
         );
     }
-    let rows = client.conversations().context("reading conversations")?;
+    let mut rows = Vec::new();
+    if which != Which::Archived {
+        rows = client.conversations().context("reading conversations")?;
+    }
+    if which != Which::Main {
+        rows.extend(
+            client
+                .archived_conversations()
+                .context("reading conversations")?,
+        );
+    }
     client.stop().await;
     if json {
         let items: Vec<ConvJson<'_>> = rows.iter().map(ConvJson::from).collect();
@@ -127,7 +148,12 @@ pub async fn search(ctx: &Ctx, text: &str, json: bool, limit: usize) -> Result<(
         );
     }
     let hits = client.search(text, limit).context("searching")?;
-    let rows = client.conversations().context("reading conversations")?;
+    let mut rows = client.conversations().context("reading conversations")?;
+    rows.extend(
+        client
+            .archived_conversations()
+            .context("reading conversations")?,
+    );
     client.stop().await;
     let title_of = |conv: &sync_core::protocol::ConvId| -> &str {
         rows.iter()

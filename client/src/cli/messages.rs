@@ -10,6 +10,7 @@ use super::Ctx;
 use super::session::{find_target, go_online, require_online};
 use crate::output::{self, ItemJson, print_json};
 
+
 /// How long `send` waits for the server's `sent`.
 const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -170,22 +171,10 @@ fn print_items(
 ) -> Result<()> {
     if json {
         // Holes the store could not fill (offline, refused) are explicit items.
-        let out = items
-            .iter()
-            .map(|it| match it {
-                TimelineItem::Message(m) => serde_json::to_value(ItemJson::held(conv.as_str(), m)),
-                TimelineItem::Pending(o) => {
-                    serde_json::to_value(ItemJson::pending(conv.as_str(), &ctx.user, o))
-                }
-                TimelineItem::Gap { from, to } => {
-                    Ok(serde_json::json!({ "gap": { "from": from, "to": to } }))
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        return print_json(&out);
+        return print_json(&super::v11::items_json(ctx, conv, items)?);
     }
     for it in items {
-        println!("{}", output::item_text(it, raw));
+        println!("{}", output::annotated_text(it, items, raw));
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The `convo` command line: clap definitions and dispatch to one module per
 //! command family (accounts, conversations, messages, the TUI).
 //!
-//! Exit codes: 0 success, 1 error (one line on stderr), 2 usage error (clap).
+//! Exit codes: 0 success, 1 error (one line on stderr), 2 usage error (clap),
+//! 3 the server does not support the protocol 1.1 feature the command needs.
 
 mod account;
 mod body;
@@ -9,6 +10,7 @@ mod convs;
 mod messages;
 mod session;
 mod tui;
+mod v11;
 
 use std::path::PathBuf;
 
@@ -16,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use account::save_token;
 pub use session::{Ctx, is_conflict};
+pub use v11::{EXIT_UNSUPPORTED, is_unsupported};
 
 /// convo: a terminal chat client.
 ///
@@ -99,6 +102,12 @@ pub enum Command {
         /// Do not contact the server.
         #[arg(long)]
         offline: bool,
+        /// Only the archived conversations.
+        #[arg(long, conflicts_with = "all")]
+        archived: bool,
+        /// Every conversation: the main list, then the archived ones.
+        #[arg(long)]
+        all: bool,
     },
     /// Send a message. TARGET: a conversation id, a group title, or @user.
     Send {
@@ -116,6 +125,57 @@ pub enum Command {
         /// Queue it and exit; it goes out on the next connection.
         #[arg(long)]
         no_wait: bool,
+        /// Reply to the text #SEQ (filed in its thread; needs `reply`).
+        #[arg(long, value_name = "SEQ", conflicts_with = "no_wait")]
+        reply_to: Option<u64>,
+    },
+    /// Add (or with --remove withdraw) a reaction to the text #SEQ.
+    React {
+        /// Conversation id, group title, or @user.
+        target: String,
+        /// The text reacted to.
+        seq: u64,
+        /// An emoji or a :shortcode: (1–64 bytes, no spaces).
+        key: String,
+        /// Withdraw my reaction instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Print a thread: its root text #SEQ and every reply.
+    Thread {
+        /// Conversation id, group title, or @user.
+        target: String,
+        /// The root text.
+        seq: u64,
+        /// One JSON array on stdout (items as in `show --json`).
+        #[arg(long, conflicts_with = "raw")]
+        json: bool,
+        /// Bodies exactly as sent (sanitized), not rendered as markdown.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Print or change my settings for a conversation (all my devices follow).
+    Settings {
+        /// Conversation id, group title, or @user.
+        target: String,
+        /// When it notifies: all, mentions or none.
+        #[arg(long, value_name = "WHEN", value_parser = v11::parse_notify)]
+        notify: Option<sync_core::Notify>,
+        /// Pin it to the top of the list.
+        #[arg(long, conflicts_with = "unpin")]
+        pin: bool,
+        /// Unpin it.
+        #[arg(long)]
+        unpin: bool,
+        /// Archive it (`list` leaves it out).
+        #[arg(long, conflicts_with = "unarchive")]
+        archive: bool,
+        /// Bring it back from the archive.
+        #[arg(long)]
+        unarchive: bool,
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a conversation's newest messages.
     Show {
@@ -226,7 +286,19 @@ async fn dispatch(
         Some(Command::Passwd(p)) => account::passwd(ctx, &p).await,
         Some(Command::Whoami { json }) => account::whoami(ctx, json),
         Some(Command::Sync) => convs::sync(ctx).await,
-        Some(Command::List { json, offline }) => convs::list(ctx, json, offline).await,
+        Some(Command::List {
+            json,
+            offline,
+            archived,
+            all,
+        }) => {
+            let which = match (archived, all) {
+                (true, _) => convs::Which::Archived,
+                (_, true) => convs::Which::All,
+                _ => convs::Which::Main,
+            };
+            convs::list(ctx, json, offline, which).await
+        }
         Some(Command::CreateGroup { title, users }) => {
             convs::create_group(ctx, &title, &users).await
         }
@@ -238,9 +310,46 @@ async fn dispatch(
             code,
             file,
             no_wait,
+            reply_to,
         }) => {
             let body = body::read_body(text.as_deref(), code.as_deref(), file.as_deref())?;
-            messages::send(ctx, &target, &body, no_wait).await
+            match reply_to {
+                Some(seq) => v11::send_reply(ctx, &target, seq, &body).await,
+                None => messages::send(ctx, &target, &body, no_wait).await,
+            }
+        }
+        Some(Command::React {
+            target,
+            seq,
+            key,
+            remove,
+        }) => v11::react(ctx, &target, seq, &key, remove).await,
+        Some(Command::Thread {
+            target,
+            seq,
+            json,
+            raw,
+        }) => v11::thread(ctx, &target, seq, json, raw).await,
+        Some(Command::Settings {
+            target,
+            notify,
+            pin,
+            unpin,
+            archive,
+            unarchive,
+            json,
+        }) => {
+            let flag = |on: bool, off: bool| match (on, off) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            let change = sync_core::SettingsChange {
+                notify,
+                pinned: flag(pin, unpin),
+                archived: flag(archive, unarchive),
+            };
+            v11::settings(ctx, &target, change, json).await
         }
         Some(Command::Show {
             target,

@@ -51,6 +51,29 @@ impl TestServer {
         tls: Option<server_mock::TlsFiles>,
         mode: server_mock::RegisterMode,
     ) -> TestServer {
+        Self::start_full(listen, db, tls, mode, env_features())
+    }
+
+    /// An in-memory server serving exactly `features` (whatever
+    /// `CONVO_TEST_SERVER_FEATURES` says): `Features::NONE` is a pure
+    /// protocol 1 server.
+    pub fn start_features(features: server_mock::Features) -> TestServer {
+        Self::start_full(
+            "127.0.0.1:0".parse().unwrap(),
+            None,
+            None,
+            server_mock::RegisterMode::Open,
+            features,
+        )
+    }
+
+    fn start_full(
+        listen: SocketAddr,
+        db: Option<PathBuf>,
+        tls: Option<server_mock::TlsFiles>,
+        mode: server_mock::RegisterMode,
+        features: server_mock::Features,
+    ) -> TestServer {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -69,6 +92,7 @@ impl TestServer {
                     db,
                     register: mode,
                     tls,
+                    features,
                     ..Default::default()
                 };
                 let server = server_mock::start(config).await.unwrap();
@@ -104,6 +128,17 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.halt();
+    }
+}
+
+/// The §9 features test servers serve: `CONVO_TEST_SERVER_FEATURES` as
+/// `server-mock --features` takes it (`none` runs the whole suite against a
+/// pure protocol 1 server), else all of them.
+pub fn env_features() -> server_mock::Features {
+    match std::env::var("CONVO_TEST_SERVER_FEATURES") {
+        Ok(v) if !v.is_empty() => server_mock::Features::parse(&v)
+            .unwrap_or_else(|e| panic!("CONVO_TEST_SERVER_FEATURES={v:?}: {e}")),
+        _ => server_mock::Features::ALL,
     }
 }
 

@@ -94,7 +94,20 @@ impl Client {
         body: &str,
         timeout: Duration,
     ) -> Result<Seq, Error> {
-        let item = Self::outbox_item(conv, new_client_id(), OutboxKind::Send, Some(body))?;
+        self.queue_and_wait(conv, OutboxKind::Send, Some(body), timeout)
+            .await
+    }
+
+    /// Queues an outbox row of any kind and waits for the server's `sent`
+    /// (as [`Client::send_and_wait`]).
+    async fn queue_and_wait(
+        &self,
+        conv: &ConvId,
+        kind: OutboxKind,
+        body: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Seq, Error> {
+        let item = Self::outbox_item(conv, new_client_id(), kind, body)?;
         let client_id = item.client_id.clone();
         let token = self.token();
         let (tx, rx) = oneshot::channel();
@@ -261,35 +274,74 @@ impl Client {
     /// a redaction of that `reaction` entry. [`Error::Invalid`] when no such
     /// reaction of the user is held (see [`crate::ReactionCount::mine`]).
     pub fn unreact(&self, conv: &ConvId, target: Seq, key: &str) -> Committed<String> {
+        match self.unreact_kind(conv, target, key) {
+            Ok(kind) => self.enqueue(conv, new_client_id(), kind, None, None),
+            Err(e) => Committed::done(Err(e)),
+        }
+    }
+
+    /// The outbox row that withdraws the user's reaction `key` on `target`.
+    fn unreact_kind(&self, conv: &ConvId, target: Seq, key: &str) -> Result<OutboxKind, Error> {
         if !self.feature_allowed(crate::protocol::features::REACTIONS) {
-            return Committed::done(Err(Error::Unsupported(
-                crate::protocol::features::REACTIONS,
-            )));
+            return Err(Error::Unsupported(crate::protocol::features::REACTIONS));
         }
         let me = match self.user() {
             Some(me) => Some(me),
-            None => match self.read(|r| r.meta(crate::store::MetaKey::User)) {
-                Ok(me) => me,
-                Err(e) => return Committed::done(Err(e)),
-            },
+            None => self.read(|r| r.meta(crate::store::MetaKey::User))?,
         };
         let Some(me) = me else {
-            return Committed::done(Err(Error::LoggedOut));
+            return Err(Error::LoggedOut);
         };
-        match self.read(|r| r.standing_reaction(conv, target, key, &me)) {
-            Ok(Some(seq)) => self.enqueue(
-                conv,
-                new_client_id(),
-                OutboxKind::Redact { target: seq },
-                None,
-                None,
-            ),
-            Ok(None) => Committed::done(Err(Error::Invalid {
+        match self.read(|r| r.standing_reaction(conv, target, key, &me))? {
+            Some(seq) => Ok(OutboxKind::Redact { target: seq }),
+            None => Err(Error::Invalid {
                 field: "key",
                 message: format!("you have no standing {key} reaction on {target}"),
-            })),
-            Err(e) => Committed::done(Err(e)),
+            }),
         }
+    }
+
+    /// [`Client::send_reply`], then waits for the server's `sent` like
+    /// [`Client::send_and_wait`]; returns the reply's seq.
+    pub async fn send_reply_and_wait(
+        &self,
+        conv: &ConvId,
+        reply_to: Seq,
+        body: &str,
+        timeout: Duration,
+    ) -> Result<Seq, Error> {
+        self.queue_and_wait(conv, OutboxKind::Reply { reply_to }, Some(body), timeout)
+            .await
+    }
+
+    /// [`Client::react`], then waits for the server's `sent`; returns the
+    /// seq of the `reaction` entry.
+    pub async fn react_and_wait(
+        &self,
+        conv: &ConvId,
+        target: Seq,
+        key: &str,
+        timeout: Duration,
+    ) -> Result<Seq, Error> {
+        validate_key(key)?;
+        let kind = OutboxKind::React {
+            target,
+            key: key.to_owned(),
+        };
+        self.queue_and_wait(conv, kind, None, timeout).await
+    }
+
+    /// [`Client::unreact`], then waits for the server's `sent`; returns the
+    /// seq of the `redact` entry.
+    pub async fn unreact_and_wait(
+        &self,
+        conv: &ConvId,
+        target: Seq,
+        key: &str,
+        timeout: Duration,
+    ) -> Result<Seq, Error> {
+        let kind = self.unreact_kind(conv, target, key)?;
+        self.queue_and_wait(conv, kind, None, timeout).await
     }
 }
 

@@ -1,0 +1,217 @@
+//! `convo react|thread|settings` and `send --reply-to`: the protocol 1.1
+//! (§9) commands. Each needs the server to list its feature in
+//! `hello.features`; against one that does not it fails with
+//! [`NotSupported`], which `main` maps to its own exit code (3).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use sync_core::protocol::{ConvId, Seq, features};
+use sync_core::{Client, ConvRow, Notify, SettingsChange, TimelineItem};
+
+use super::Ctx;
+use super::session::{find_target, require_online};
+use crate::output::{self, ItemJson, print_json};
+
+/// How long `react` waits for the server's `sent` (as `send`).
+const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Exit code of a command the server does not support (docs/CLI.md).
+pub const EXIT_UNSUPPORTED: u8 = 3;
+
+/// The server does not list the §9 feature a command needs.
+#[derive(Debug)]
+pub struct NotSupported {
+    /// The `hello.features` name.
+    pub feature: &'static str,
+}
+
+impl std::fmt::Display for NotSupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.feature {
+            features::REPLY => "replies and threads",
+            features::REACTIONS => "reactions",
+            features::SETTINGS => "conversation settings",
+            other => other,
+        };
+        write!(
+            f,
+            "the server does not support {what} (protocol 1.1 `{}` is not in its hello.features); nothing was changed",
+            self.feature
+        )
+    }
+}
+
+impl std::error::Error for NotSupported {}
+
+/// True when `e` says a §9 feature is missing (ours or sync-core's error):
+/// `main` exits with [`EXIT_UNSUPPORTED`] then.
+pub fn is_unsupported(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<NotSupported>()
+            || matches!(
+                c.downcast_ref::<sync_core::Error>(),
+                Some(sync_core::Error::Unsupported(_))
+            )
+    })
+}
+
+/// Fails with [`NotSupported`] (after stopping the client) unless the
+/// server just reached lists `feature`.
+async fn ensure(client: &Client, feature: &'static str) -> Result<()> {
+    if client.supports(feature) {
+        return Ok(());
+    }
+    client.stop().await;
+    Err(NotSupported { feature }.into())
+}
+
+/// `convo send TARGET --reply-to SEQ TEXT`: waits for `sent` like `send`.
+/// TARGET must be a held conversation (a reply needs the text it answers).
+pub async fn send_reply(ctx: &Ctx, target: &str, reply_to: Seq, text: &str) -> Result<()> {
+    sync_core::protocol::validate::default_body(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (client, _events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    ensure(&client, features::REPLY).await?;
+    let conv = find_target(&client, target)?.conv;
+    let result = client
+        .send_reply_and_wait(&conv, reply_to, text, SEND_TIMEOUT)
+        .await;
+    client.stop().await;
+    let seq = result.with_context(|| format!("replying to #{reply_to}"))?;
+    println!("sent to {conv} as #{seq} (reply to #{reply_to})");
+    Ok(())
+}
+
+/// `convo react TARGET SEQ KEY [--remove]`.
+pub async fn react(ctx: &Ctx, target: &str, seq: Seq, key: &str, remove: bool) -> Result<()> {
+    let (client, _events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    ensure(&client, features::REACTIONS).await?;
+    let conv = find_target(&client, target)?.conv;
+    let result = if remove {
+        client
+            .unreact_and_wait(&conv, seq, key, SEND_TIMEOUT)
+            .await
+            .map_err(|e| match e {
+                sync_core::Error::Invalid { field: "key", .. } => anyhow::anyhow!(
+                    "you have no {} reaction on #{seq} in {conv}; nothing was removed",
+                    output::safe(key)
+                ),
+                other => anyhow::Error::new(other).context("removing the reaction"),
+            })
+    } else {
+        client
+            .react_and_wait(&conv, seq, key, SEND_TIMEOUT)
+            .await
+            .context("reacting")
+    };
+    client.stop().await;
+    let entry = result?;
+    let done = if remove { "removed" } else { "reacted" };
+    println!(
+        "{done} {} on #{seq} in {conv} (#{entry})",
+        output::safe(key)
+    );
+    Ok(())
+}
+
+/// `convo thread TARGET SEQ [--json]`: loads the whole thread, then prints
+/// the root and its replies (gaps it could not fill, pending replies).
+pub async fn thread(ctx: &Ctx, target: &str, root: Seq, json: bool, raw: bool) -> Result<()> {
+    let (client, _events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    ensure(&client, features::REPLY).await?;
+    let conv = find_target(&client, target)?.conv;
+    let loaded = client.load_thread(&conv, root).await;
+    let window = client.thread(&conv, root);
+    client.stop().await;
+    loaded.with_context(|| format!("loading the thread of #{root}"))?;
+    let window = window.context("reading the thread")?;
+    let Some(root_msg) = window.root else {
+        bail!("no thread root #{root} in {conv}");
+    };
+    let mut items = vec![TimelineItem::Message(root_msg)];
+    items.extend(window.items);
+    if json {
+        return print_json(&items_json(ctx, &conv, &items)?);
+    }
+    for it in &items {
+        println!("{}", output::annotated_text(it, &items, raw));
+    }
+    Ok(())
+}
+
+/// JSON values of timeline items, as `show --json` prints them.
+pub fn items_json(ctx: &Ctx, conv: &ConvId, items: &[TimelineItem]) -> Result<Vec<serde_json::Value>> {
+    Ok(items
+        .iter()
+        .map(|it| match it {
+            TimelineItem::Message(m) => serde_json::to_value(ItemJson::held(conv.as_str(), m)),
+            TimelineItem::Pending(o) => {
+                serde_json::to_value(ItemJson::pending(conv.as_str(), &ctx.user, o))
+            }
+            TimelineItem::Gap { from, to } => {
+                Ok(serde_json::json!({ "gap": { "from": from, "to": to } }))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// What `convo settings` prints.
+#[derive(Debug, Serialize)]
+struct SettingsJson<'a> {
+    conv: &'a str,
+    title: &'a str,
+    notify: &'static str,
+    pinned: bool,
+    archived: bool,
+}
+
+/// `convo settings TARGET [--notify …] [--pin|--unpin] [--archive|--unarchive]`:
+/// changes the given settings (all of this user's devices follow), then
+/// prints the current ones.
+pub async fn settings(ctx: &Ctx, target: &str, change: SettingsChange, json: bool) -> Result<()> {
+    let (client, _events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    ensure(&client, features::SETTINGS).await?;
+    let conv = find_target(&client, target)?.conv;
+    if !change.is_empty() {
+        let set = client.set_settings(&conv, change).await;
+        if let Err(e) = set {
+            client.stop().await;
+            return Err(anyhow::Error::new(e).context("changing the settings"));
+        }
+    }
+    let row = client.conversation(&conv).context("reading the conversation");
+    client.stop().await;
+    let row: ConvRow = row?.with_context(|| format!("no conversation {conv}"))?;
+    if json {
+        return print_json(&SettingsJson {
+            conv: row.conv.as_str(),
+            title: &row.title,
+            notify: row.notify.as_str(),
+            pinned: row.pinned,
+            archived: row.archived,
+        });
+    }
+    println!(
+        "{} {}: notify {}, {}, {}",
+        row.conv,
+        output::safe(&row.title),
+        row.notify.as_str(),
+        if row.pinned { "pinned" } else { "not pinned" },
+        if row.archived {
+            "archived"
+        } else {
+            "not archived"
+        }
+    );
+    Ok(())
+}
+
+/// Parses `--notify`.
+pub fn parse_notify(s: &str) -> Result<Notify, String> {
+    Notify::parse(s).ok_or_else(|| format!("{s:?} is not one of all, mentions, none"))
+}
