@@ -47,7 +47,7 @@ fn sqlite_schema_is_versioned_and_survives_reopen() {
     let path = dir.path().join("v.db");
     {
         let mut s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 3);
+        assert_eq!(s.schema_version().unwrap(), 4);
         s.apply(&batch(vec![Write::Meta(
             MetaKey::ServerId,
             Some("srv".into()),
@@ -55,7 +55,7 @@ fn sqlite_schema_is_versioned_and_survives_reopen() {
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     assert_eq!(s.load().unwrap().server_id.as_deref(), Some("srv"));
 }
 
@@ -82,7 +82,7 @@ fn a_version_2_cache_migrates_to_protocol_1_1() {
         .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     let row = s.conversation(&"g1".into()).unwrap().unwrap();
     assert_eq!(
         (

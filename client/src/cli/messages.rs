@@ -10,7 +10,6 @@ use super::Ctx;
 use super::session::{find_target, go_online, require_online};
 use crate::output::{self, ItemJson, print_json};
 
-
 /// How long `send` waits for the server's `sent`.
 const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use sync_core::protocol::{ConvId, Seq, features};
-use sync_core::{Client, ConvRow, Notify, SettingsChange, TimelineItem};
+use sync_core::{Client, ConvRow, Notify, OutboxKind, OutboxState, SettingsChange, TimelineItem};
 
 use super::Ctx;
 use super::session::{find_target, require_online};
@@ -67,7 +67,8 @@ async fn ensure(client: &Client, feature: &'static str) -> Result<()> {
     Err(NotSupported { feature }.into())
 }
 
-/// `convo send TARGET --reply-to SEQ TEXT`: waits for `sent` like `send`.
+/// `convo send TARGET --reply-to SEQ TEXT`: waits for `sent` like `send`;
+/// a reply the server refuses is not kept.
 /// TARGET must be a held conversation (a reply needs the text it answers).
 pub async fn send_reply(ctx: &Ctx, target: &str, reply_to: Seq, text: &str) -> Result<()> {
     sync_core::protocol::validate::default_body(text).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -78,6 +79,13 @@ pub async fn send_reply(ctx: &Ctx, target: &str, reply_to: Seq, text: &str) -> R
     let result = client
         .send_reply_and_wait(&conv, reply_to, text, SEND_TIMEOUT)
         .await;
+    if result.is_err() {
+        discard_refused(
+            &client,
+            |k| matches!(k, OutboxKind::Reply { reply_to: r } if *r == reply_to),
+        )
+        .await;
+    }
     client.stop().await;
     let seq = result.with_context(|| format!("replying to #{reply_to}"))?;
     println!("sent to {conv} as #{seq} (reply to #{reply_to})");
@@ -107,6 +115,14 @@ pub async fn react(ctx: &Ctx, target: &str, seq: Seq, key: &str, remove: bool) -
             .await
             .context("reacting")
     };
+    if result.is_err() {
+        discard_refused(&client, |k| match k {
+            OutboxKind::React { target, key: k } => *target == seq && k == key,
+            OutboxKind::Redact { .. } => remove,
+            _ => false,
+        })
+        .await;
+    }
     client.stop().await;
     let entry = result?;
     let done = if remove { "removed" } else { "reacted" };
@@ -124,13 +140,19 @@ pub async fn thread(ctx: &Ctx, target: &str, root: Seq, json: bool, raw: bool) -
     require_online(ctx, &client).await?;
     ensure(&client, features::REPLY).await?;
     let conv = find_target(&client, target)?.conv;
-    let loaded = client.load_thread(&conv, root).await;
-    let window = client.thread(&conv, root);
+    let window = load(&client, &conv, root).await;
+    // SEQ may be a reply: its thread is its root's.
+    let window = match window {
+        Ok(w) => match w.root.as_ref().and_then(|r| r.thread) {
+            Some(up) if up != root => load(&client, &conv, up).await,
+            _ => Ok(w),
+        },
+        Err(e) => Err(e),
+    };
     client.stop().await;
-    loaded.with_context(|| format!("loading the thread of #{root}"))?;
-    let window = window.context("reading the thread")?;
+    let window = window?;
     let Some(root_msg) = window.root else {
-        bail!("no thread root #{root} in {conv}");
+        bail!("no text #{root} in {conv}");
     };
     let mut items = vec![TimelineItem::Message(root_msg)];
     items.extend(window.items);
@@ -143,8 +165,32 @@ pub async fn thread(ctx: &Ctx, target: &str, root: Seq, json: bool, raw: bool) -
     Ok(())
 }
 
+/// Drops the rows of this command the server refused for good (the error is
+/// reported, and the run ends: a failed row would only clutter `show`).
+async fn discard_refused(client: &Client, ours: impl Fn(&OutboxKind) -> bool) {
+    let Ok(rows) = client.outbox() else { return };
+    for r in rows {
+        if matches!(r.state, OutboxState::Failed { .. }) && ours(&r.kind) {
+            let _ = client.discard(&r.client_id).await;
+        }
+    }
+}
+
+/// Loads the thread of `root` whole, then reads it.
+async fn load(client: &Client, conv: &ConvId, root: Seq) -> Result<sync_core::ThreadWindow> {
+    client
+        .load_thread(conv, root)
+        .await
+        .with_context(|| format!("loading the thread of #{root}"))?;
+    client.thread(conv, root).context("reading the thread")
+}
+
 /// JSON values of timeline items, as `show --json` prints them.
-pub fn items_json(ctx: &Ctx, conv: &ConvId, items: &[TimelineItem]) -> Result<Vec<serde_json::Value>> {
+pub fn items_json(
+    ctx: &Ctx,
+    conv: &ConvId,
+    items: &[TimelineItem],
+) -> Result<Vec<serde_json::Value>> {
     Ok(items
         .iter()
         .map(|it| match it {
@@ -184,7 +230,9 @@ pub async fn settings(ctx: &Ctx, target: &str, change: SettingsChange, json: boo
             return Err(anyhow::Error::new(e).context("changing the settings"));
         }
     }
-    let row = client.conversation(&conv).context("reading the conversation");
+    let row = client
+        .conversation(&conv)
+        .context("reading the conversation");
     client.stop().await;
     let row: ConvRow = row?.with_context(|| format!("no conversation {conv}"))?;
     if json {

@@ -89,7 +89,22 @@ impl Data {
                 .reply_to
                 .and_then(|r| tl.get(&r))
                 .filter(|r| r.kind == EntryKind::Text)
+                .filter(|r| r.thread.is_some() || r.reply_to.is_none())
                 .map(|r| r.thread.unwrap_or(r.seq));
+        }
+        if m.kind == EntryKind::Text && (local.thread.is_some() || m.reply_to.is_none()) {
+            // §9.1: replies held without a thread (stored from our own
+            // `sent` before this text was held) take its thread, down the chain.
+            let root = local.thread.unwrap_or(m.seq);
+            let mut parents = vec![m.seq];
+            while let Some(p) = parents.pop() {
+                for r in tl.values_mut().filter(|r| {
+                    r.kind == EntryKind::Text && r.thread.is_none() && r.reply_to == Some(p)
+                }) {
+                    r.thread = Some(root);
+                    parents.push(r.seq);
+                }
+            }
         }
         if m.kind == EntryKind::Text {
             let mut x = Extra {

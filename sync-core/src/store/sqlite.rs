@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_streams.sql"),
     include_str!("migrations/0003_protocol_1_1.sql"),
+    include_str!("migrations/0004_orphan_replies.sql"),
 ];
 
 /// The SQLite cache.

@@ -4,7 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::protocol::{ConvId, EntryKind, Message};
+use crate::protocol::{ConvId, EntryKind, Message, Seq};
 
 /// A mention list as stored: a JSON array, NULL when empty.
 fn mentions_json(list: &[String]) -> Option<String> {
@@ -73,6 +73,34 @@ pub(super) fn insert_messages(
     Ok(())
 }
 
+/// §9.1: replies held without a thread (stored from our own `sent` before
+/// the text they answer was held) take the thread of `parent`, now held,
+/// and so do replies to them, down the chain.
+fn adopt_replies(
+    tx: &rusqlite::Transaction<'_>,
+    c: &str,
+    parent: Seq,
+    root: Seq,
+) -> rusqlite::Result<()> {
+    let mut parents = vec![parent];
+    while let Some(p) = parents.pop() {
+        let orphans: Vec<i64> = tx
+            .prepare_cached(
+                "SELECT seq FROM messages INDEXED BY messages_orphan_replies
+                  WHERE conv = ?1 AND reply_to = ?2 AND thread IS NULL AND reply_to IS NOT NULL
+                    AND kind = 'text'",
+            )?
+            .query_map(params![c, p as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for seq in orphans {
+            tx.prepare_cached("UPDATE messages SET thread = ?3 WHERE conv = ?1 AND seq = ?2")?
+                .execute(params![c, seq, root as i64])?;
+            parents.push(seq as Seq);
+        }
+    }
+    Ok(())
+}
+
 /// Inserts one entry unless held, then applies edit/redact relations in both
 /// directions (an edit may arrive before or after its target). `relations`
 /// says whether an edit or redaction of this page's texts may already be
@@ -89,16 +117,19 @@ fn insert_message(
         .as_ref()
         .and_then(|v| serde_json::to_string(v).ok());
     // §9.1: a reply stored from our own `sent` reply names no thread: it is
-    // the thread of the text replied to, when that is held.
+    // the thread of the text replied to, when that is held and its own
+    // thread is known (a held reply without one leaves it unknown too).
     let thread = match (m.thread, m.reply_to) {
         (Some(t), _) => Some(t as i64),
         (None, Some(r)) if m.kind == EntryKind::Text => tx
             .prepare_cached(
-                "SELECT COALESCE(thread, seq) FROM messages WHERE conv = ?1 AND seq = ?2
-                 AND kind = 'text'",
+                "SELECT CASE WHEN thread IS NULL AND reply_to IS NOT NULL THEN NULL
+                             ELSE COALESCE(thread, seq) END
+                   FROM messages WHERE conv = ?1 AND seq = ?2 AND kind = 'text'",
             )?
-            .query_row(params![c, r as i64], |r| r.get::<_, i64>(0))
-            .optional()?,
+            .query_row(params![c, r as i64], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+            .flatten(),
         _ => None,
     };
     let mentions = mentions_json(&m.mentions);
@@ -144,6 +175,10 @@ fn insert_message(
     let id = tx.last_insert_rowid();
     match m.kind {
         EntryKind::Text => {
+            // A reply whose own thread is unknown has no thread to hand down.
+            if thread.is_some() || m.reply_to.is_none() {
+                adopt_replies(tx, c, m.seq, thread.map_or(m.seq, |t| t as u64))?;
+            }
             let held = if relations {
                 held_relations(tx, c, m.seq)?
             } else {

@@ -8,6 +8,7 @@ mod v11;
 pub use v11::{
     mentions_settings_and_list_order, outbox_keeps_reply_and_react_rows,
     reactions_from_snapshots_and_entries, replies_and_thread_windows,
+    replies_held_before_their_root,
 };
 
 use crate::protocol::{ConvId, ConvKind, EntryKind, Message, Summary};
@@ -471,6 +472,7 @@ macro_rules! store_integration_tests {
             consumer_positions,
             reactions_from_snapshots_and_entries,
             replies_and_thread_windows,
+            replies_held_before_their_root,
             mentions_settings_and_list_order,
             outbox_keeps_reply_and_react_rows
         );

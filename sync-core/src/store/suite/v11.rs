@@ -120,6 +120,41 @@ pub fn reactions_from_snapshots_and_entries(store: &mut dyn Store) {
 }
 
 /// One case of [`crate::store_integration_tests!`].
+/// Replies stored from our own `sent` (no `thread` on them) before the
+/// texts they answer were held (a lazy group): once the root arrives, the
+/// whole chain is in its thread.
+pub fn replies_held_before_their_root(store: &mut dyn Store) {
+    me(store);
+    let mut rec = ConvRecord::from_summary(&summary("g1", 8, 0, 0));
+    store.apply(&batch(vec![Write::Conv(rec.clone())])).unwrap();
+    let own = |seq: u64, reply_to: u64| {
+        let mut m = text(seq, "me", "r");
+        m.reply_to = Some(reply_to);
+        m
+    };
+    // 5 answers 3 (not held), 7 answers 5.
+    put(store, &mut rec, vec![own(5, 3)]);
+    put(store, &mut rec, vec![own(7, 5)]);
+    assert_eq!(held(store, "g1", 7).thread, None);
+    // 3 arrives: a reply in the thread of 2 (which is still not held).
+    put(store, &mut rec, vec![reply(3, "bob", 2, "q")]);
+    assert_eq!(
+        (held(store, "g1", 5).thread, held(store, "g1", 7).thread),
+        (Some(2), Some(2))
+    );
+    put(store, &mut rec, vec![text(2, "carol", "root")]);
+    let w = store.thread(&c("g1"), 2).unwrap();
+    let seqs: Vec<u64> = w
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            TimelineItem::Message(m) => Some(m.seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs, [3, 5, 7]);
+}
+
 pub fn replies_and_thread_windows(store: &mut dyn Store) {
     me(store);
     let mut rec = ConvRecord::from_summary(&summary("g1", 12, 0, 0));
