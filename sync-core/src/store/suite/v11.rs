@@ -119,8 +119,7 @@ pub fn reactions_from_snapshots_and_entries(store: &mut dyn Store) {
     assert!(m.redacted && m.reactions.is_empty());
 }
 
-/// One case of [`crate::store_integration_tests!`].
-/// Replies stored from our own `sent` (no `thread` on them) before the
+/// One case of [`crate::store_integration_tests!`]: replies stored from our own `sent` (no `thread` on them) before the
 /// texts they answer were held (a lazy group): once the root arrives, the
 /// whole chain is in its thread.
 pub fn replies_held_before_their_root(store: &mut dyn Store) {
@@ -155,6 +154,7 @@ pub fn replies_held_before_their_root(store: &mut dyn Store) {
     assert_eq!(seqs, [3, 5, 7]);
 }
 
+/// One case of [`crate::store_integration_tests!`].
 pub fn replies_and_thread_windows(store: &mut dyn Store) {
     me(store);
     let mut rec = ConvRecord::from_summary(&summary("g1", 12, 0, 0));
