@@ -45,7 +45,9 @@ fn wait_logged_out(rt: &tokio::runtime::Runtime, c: &sync_core::Client) {
 #[test]
 fn passwd_changes_the_password_and_signs_out_the_other_devices() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    // §9.6 `account`, whatever CONVO_TEST_SERVER_FEATURES says (cli_v1.rs
+    // checks the answer of a server without it).
+    let server = TestServer::start_features(server_mock::Features::ALL);
     let url = server.url.clone();
     let a = tempfile::tempdir().unwrap();
     register(a.path(), &url, "alice");
@@ -98,7 +100,9 @@ fn passwd_changes_the_password_and_signs_out_the_other_devices() {
 #[test]
 fn logout_all_signs_out_every_device() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    // §9.6 `account`, whatever CONVO_TEST_SERVER_FEATURES says (cli_v1.rs
+    // checks the answer of a server without it).
+    let server = TestServer::start_features(server_mock::Features::ALL);
     let url = server.url.clone();
     let a = tempfile::tempdir().unwrap();
     register(a.path(), &url, "alice");

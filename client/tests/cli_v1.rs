@@ -138,6 +138,23 @@ fn new_commands_say_the_server_does_not_support_them() {
     assert_eq!(shown.as_array().unwrap().len(), 2, "{shown}");
     let synced = ok(b, url, "bob", &["sync"]);
     assert!(synced.ends_with(" 0 sent, 0 pending\n"), "{synced}");
+    // §9.6 `account` too: passwd and logout --all change nothing.
+    let out = cli_support::convo_cmd(b)
+        .args(["--server", url, "--user", "bob", "passwd"])
+        .env("CONVO_PASSWORD", "correct horse battery")
+        .env("CONVO_NEW_PASSWORD", "another horse battery")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "convo: error: the server does not support password changes and signing out everywhere (protocol 1.1 `account` is not in its hello.features); nothing was changed\n"
+    );
+    unsupported(b, url, "bob", &["logout", "--all"]);
+    assert!(
+        ok(b, url, "bob", &["whoami"]).ends_with(": logged in\n"),
+        "the session is kept"
+    );
     // The archive is empty, and `list --all` is the plain list.
     assert_eq!(
         ok(b, url, "bob", &["list", "--archived"]),

@@ -110,6 +110,9 @@ pub async fn passwd(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
     let changed = client.change_password(&old, &new).await;
     client.stop().await;
     match changed {
+        Err(sync_core::Error::Unsupported(feature)) => {
+            Err(super::v11::NotSupported { feature }.into())
+        }
         Ok(()) => {
             if ctx.local {
                 // --local keeps its generated password with the token.
@@ -144,7 +147,9 @@ pub async fn logout(ctx: &Ctx, all: bool) -> Result<()> {
     let revoked = match client.resume(Some(secret.token.as_str())).await {
         Ok(_) if all => match client.logout_all().await {
             // Nothing was revoked: keep the session rather than half-log-out.
-            Err(e @ sync_core::Error::Unsupported(_)) => bail!("{e}; nothing was changed"),
+            Err(sync_core::Error::Unsupported(feature)) => {
+                return Err(super::v11::NotSupported { feature }.into());
+            }
             other => other.map_err(|e| e.to_string()),
         },
         Ok(_) => client.logout().await.map_err(|e| e.to_string()),

@@ -33,6 +33,7 @@ impl std::fmt::Display for NotSupported {
             features::REPLY => "replies and threads",
             features::REACTIONS => "reactions",
             features::SETTINGS => "conversation settings",
+            features::ACCOUNT => "password changes and signing out everywhere",
             other => other,
         };
         write!(
