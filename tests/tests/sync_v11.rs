@@ -48,6 +48,29 @@ async fn device(
     Ok((c, e))
 }
 
+/// A server serving `features` and one registered device per name.
+async fn world<const N: usize>(
+    features: Features,
+    names: [&str; N],
+) -> anyhow::Result<(
+    server_mock::RunningServer,
+    String,
+    tempfile::TempDir,
+    [(Client, Events); N],
+)> {
+    let server = server(features).await?;
+    let url = server.url();
+    let dir = tempfile::tempdir()?;
+    let mut devices = Vec::new();
+    for name in names {
+        devices.push(device(&url, &dir, name, "a", true).await?);
+    }
+    let devices = devices
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("device count"))?;
+    Ok((server, url, dir, devices))
+}
+
 /// Polls `f` until it answers Some (every 20 ms, up to [`WAIT`]).
 async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> anyhow::Result<T> {
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -97,12 +120,8 @@ fn r(key: &str, count: u64, mine: bool) -> (String, u64, bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_and_load_thread_on_the_real_server() -> anyhow::Result<()> {
-    let server = server(Features::ALL).await?;
-    let url = server.url();
-    let dir = tempfile::tempdir()?;
-    let (alice, _ea) = device(&url, &dir, "alice", "a", true).await?;
-    let (bob, _eb) = device(&url, &dir, "bob", "a", true).await?;
-    let (carol, _ec) = device(&url, &dir, "carol", "a", true).await?;
+    let (_server, url, dir, [(alice, _ea), (bob, _eb), (carol, _ec)]) =
+        world(Features::ALL, ["alice", "bob", "carol"]).await?;
     let conv = alice.create_group("g", &["bob", "carol"]).await?;
     let root = alice.send_and_wait(&conv, "root", WAIT).await?;
     eventually("bob holds the root", || held(&bob, &conv, root)).await?;
@@ -168,12 +187,8 @@ async fn replies_and_load_thread_on_the_real_server() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reactions_counts_mine_and_other_devices() -> anyhow::Result<()> {
-    let server = server(Features::ALL).await?;
-    let url = server.url();
-    let dir = tempfile::tempdir()?;
-    let (alice, _ea) = device(&url, &dir, "alice", "a", true).await?;
-    let (bob, _eb) = device(&url, &dir, "bob", "a", true).await?;
-    let (carol, _ec) = device(&url, &dir, "carol", "a", true).await?;
+    let (_server, url, dir, [(alice, _ea), (bob, _eb), (carol, _ec)]) =
+        world(Features::ALL, ["alice", "bob", "carol"]).await?;
     let conv = alice.create_group("g", &["bob", "carol"]).await?;
     let t = alice.send_and_wait(&conv, "react to me", WAIT).await?;
     eventually("bob holds t", || held(&bob, &conv, t)).await?;
@@ -237,11 +252,8 @@ async fn reactions_counts_mine_and_other_devices() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mention_counts_across_pushes_reads_and_devices() -> anyhow::Result<()> {
-    let server = server(Features::ALL).await?;
-    let url = server.url();
-    let dir = tempfile::tempdir()?;
-    let (alice, _ea) = device(&url, &dir, "alice", "a", true).await?;
-    let (bob, _eb) = device(&url, &dir, "bob", "a", true).await?;
+    let (_server, url, dir, [(alice, _ea), (bob, _eb)]) =
+        world(Features::ALL, ["alice", "bob"]).await?;
     let conv = alice.create_group("g", &["bob"]).await?;
     alice.send_and_wait(&conv, "hi @bob", WAIT).await?;
     alice.send_and_wait(&conv, "plain", WAIT).await?;
@@ -285,11 +297,8 @@ async fn mention_counts_across_pushes_reads_and_devices() -> anyhow::Result<()> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_reach_the_other_device_and_order_the_list() -> anyhow::Result<()> {
-    let server = server(Features::ALL).await?;
-    let url = server.url();
-    let dir = tempfile::tempdir()?;
-    let (alice, _ea) = device(&url, &dir, "alice", "a", true).await?;
-    let (bob, _eb) = device(&url, &dir, "bob", "a", true).await?;
+    let (_server, url, dir, [(alice, _ea), (bob, _eb)]) =
+        world(Features::ALL, ["alice", "bob"]).await?;
     let older = alice.create_group("older", &["bob"]).await?;
     alice.send_and_wait(&older, "1", WAIT).await?;
     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -311,11 +320,21 @@ async fn settings_reach_the_other_device_and_order_the_list() -> anyhow::Result<
         },
     )
     .await?;
-    // bob2 hears it as an event, without a restart.
+    // bob2 hears it as an event, without a restart: some
+    // `ConversationsChanged` naming `older` (earlier ones, from its catch-up,
+    // may still be queued) is followed by the new values in its store.
+    let changed = |b: &Client| {
+        b.conversation(&older)
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.pinned && r.notify == Notify::Mentions)
+    };
     let e = tokio::time::timeout(WAIT, async {
         loop {
             match bob2_events.recv().await {
-                Some(Event::ConversationsChanged(convs)) if convs.contains(&older) => {
+                Some(Event::ConversationsChanged(convs))
+                    if convs.contains(&older) && changed(&bob2) =>
+                {
                     break Some(());
                 }
                 Some(_) => {}
@@ -371,11 +390,8 @@ async fn settings_reach_the_other_device_and_order_the_list() -> anyhow::Result<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_1_server_answers_unsupported_and_the_rest_works() -> anyhow::Result<()> {
-    let server = server(Features::NONE).await?;
-    let url = server.url();
-    let dir = tempfile::tempdir()?;
-    let (alice, _ea) = device(&url, &dir, "alice", "a", true).await?;
-    let (bob, _eb) = device(&url, &dir, "bob", "a", true).await?;
+    let (_server, _url, _dir, [(alice, _ea), (bob, _eb)]) =
+        world(Features::NONE, ["alice", "bob"]).await?;
     for f in [
         "reply",
         "reactions",
