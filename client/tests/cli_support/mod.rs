@@ -28,6 +28,23 @@ impl TestServer {
         Self::start_with_mode("127.0.0.1:0".parse().unwrap(), Some(db), None, mode)
     }
 
+    /// `start_register` serving exactly `features` (whatever
+    /// `CONVO_TEST_SERVER_FEATURES` says), for tests of a §9 feature such
+    /// as `account`.
+    pub fn start_register_features(
+        db: PathBuf,
+        mode: server_mock::RegisterMode,
+        features: server_mock::Features,
+    ) -> TestServer {
+        Self::start_full(
+            "127.0.0.1:0".parse().unwrap(),
+            Some(db),
+            None,
+            mode,
+            features,
+        )
+    }
+
     /// Like `start`, serving `wss://` with this certificate and key.
     pub fn start_tls(cert: PathBuf, key: PathBuf) -> TestServer {
         Self::start_with(
