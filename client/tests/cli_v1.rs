@@ -126,6 +126,13 @@ fn new_commands_say_the_server_does_not_support_them() {
         "convo: error: the server does not support reactions (protocol 1.1 `reactions` is not in its hello.features); nothing was changed\n"
     );
     unsupported(b, url, "bob", &["react", "rust", "2", "👍", "--remove"]);
+    // This store knows the server from the runs above: --no-wait too.
+    unsupported(
+        b,
+        url,
+        "bob",
+        &["send", "rust", "--reply-to", "2", "--no-wait", "hi"],
+    );
     unsupported(b, url, "bob", &["thread", "rust", "2"]);
     unsupported(b, url, "bob", &["thread", "rust", "2", "--json"]);
     assert_eq!(

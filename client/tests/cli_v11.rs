@@ -205,6 +205,47 @@ fn replies_reactions_and_threads() {
         ],
         "{text}"
     );
+
+    // --no-wait queues a reply; the next connection sends it.
+    let queued = ok(
+        a,
+        url,
+        "alice",
+        &["send", "rust", "--reply-to", "2", "--no-wait", "later"],
+    );
+    assert!(queued.starts_with("queued in c1 ("), "{queued}");
+    let synced = ok(a, url, "alice", &["sync"]);
+    assert!(synced.contains(" 1 sent, 0 pending"), "{synced}");
+    assert_eq!(
+        ok(
+            a,
+            url,
+            "alice",
+            &["send", "rust", "--reply-to", "9", "and the last"]
+        ),
+        "sent to c1 as #10 (reply to #9)\n"
+    );
+    let thread = json(&ok(b, url, "bob", &["thread", "rust", "10", "--json"]));
+    let seqs: Vec<_> = thread
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["seq"].clone(), m["reply_to"].clone(), m["thread"].clone()))
+        .collect();
+    assert_eq!(
+        seqs,
+        [
+            (json!(2), json!(null), json!(null)),
+            (json!(3), json!(2), json!(2)),
+            (json!(4), json!(3), json!(2)),
+            (json!(9), json!(2), json!(2)),
+            (json!(10), json!(9), json!(2)),
+        ]
+    );
+    assert_eq!(
+        (&thread[0]["replies"], &thread[0]["last_reply_seq"]),
+        (&json!(4), &json!(10))
+    );
 }
 
 #[test]
@@ -350,7 +391,6 @@ fn settings_reach_other_devices_and_order_the_list() {
         &["settings", "rust", "--archive", "--unarchive"],
         &["settings", "rust", "--notify", "loud"],
         &["list", "--all", "--archived"],
-        &["send", "rust", "--reply-to", "2", "--no-wait", "x"],
     ] {
         assert_eq!(
             convo(b, url, "bob", args).status.code(),

@@ -126,7 +126,7 @@ pub enum Command {
         #[arg(long)]
         no_wait: bool,
         /// Reply to the text #SEQ (filed in its thread; needs `reply`).
-        #[arg(long, value_name = "SEQ", conflicts_with = "no_wait")]
+        #[arg(long, value_name = "SEQ")]
         reply_to: Option<u64>,
     },
     /// Add (or with --remove withdraw) a reaction to the text #SEQ.
@@ -314,7 +314,7 @@ async fn dispatch(
         }) => {
             let body = body::read_body(text.as_deref(), code.as_deref(), file.as_deref())?;
             match reply_to {
-                Some(seq) => v11::send_reply(ctx, &target, seq, &body).await,
+                Some(seq) => v11::send_reply(ctx, &target, seq, &body, no_wait).await,
                 None => messages::send(ctx, &target, &body, no_wait).await,
             }
         }

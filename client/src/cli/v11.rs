@@ -68,12 +68,29 @@ async fn ensure(client: &Client, feature: &'static str) -> Result<()> {
     Err(NotSupported { feature }.into())
 }
 
-/// `convo send TARGET --reply-to SEQ TEXT`: waits for `sent` like `send`;
-/// a reply the server refuses is not kept.
+/// `convo send TARGET --reply-to SEQ TEXT [--no-wait]`: waits for `sent`
+/// like `send` (a reply the server refuses is not kept), or only queues it.
 /// TARGET must be a held conversation (a reply needs the text it answers).
-pub async fn send_reply(ctx: &Ctx, target: &str, reply_to: Seq, text: &str) -> Result<()> {
+pub async fn send_reply(
+    ctx: &Ctx,
+    target: &str,
+    reply_to: Seq,
+    text: &str,
+    no_wait: bool,
+) -> Result<()> {
     sync_core::protocol::validate::default_body(text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (client, _events) = ctx.open()?;
+    if no_wait {
+        // Queued without a connection, like `send --no-wait`. A server known
+        // (from an earlier run) to lack `reply` refuses it here; before any
+        // server was reached the row is queued and fails if it lacks it.
+        let conv = find_target(&client, target)?.conv;
+        let queued = client.send_reply(&conv, reply_to, text).await;
+        client.stop().await;
+        let client_id = queued.context("queueing the reply")?;
+        println!("queued in {conv} ({client_id})");
+        return Ok(());
+    }
     require_online(ctx, &client).await?;
     ensure(&client, features::REPLY).await?;
     let conv = find_target(&client, target)?.conv;
