@@ -118,7 +118,13 @@ fn an_unreachable_server_fails_the_login_box_at_once_with_a_clear_message() {
 fn an_invite_code_in_the_login_box_and_passwd_signing_out_another_device() {
     let db_dir = tempfile::tempdir().unwrap();
     let db = db_dir.path().join("team.db");
-    let server = TestServer::start_register(db.clone(), server_mock::RegisterMode::InviteOnly);
+    // `passwd` needs §9.6 `account`: every feature, whatever
+    // CONVO_TEST_SERVER_FEATURES asks of the other tests.
+    let server = TestServer::start_register_features(
+        db.clone(),
+        server_mock::RegisterMode::InviteOnly,
+        server_mock::Features::ALL,
+    );
     let Some(sc) = Scene::with_server("team", server) else {
         return;
     };
