@@ -13,7 +13,7 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 
-use super::engine::{EngineCommand, EngineEvent, EnginePort};
+use super::engine::{EngineCommand, EngineEvent, EnginePort, EngineRequest};
 use super::model::{ConvId, TimelineQuery};
 use super::notify::{window_title, write_bell, write_osc9, write_title};
 use super::render::View;
@@ -182,7 +182,11 @@ fn term_action(ev: TermEvent) -> Option<Action> {
 
 fn on_engine_event(ev: EngineEvent, pending: &mut Vec<Action>, dirty: &mut Dirty) {
     match ev {
-        EngineEvent::Connection(c) => pending.push(Action::Connection(c)),
+        EngineEvent::Connection(c) => {
+            // A new `hello` may list other features: re-read them with the list.
+            dirty.convs = true;
+            pending.push(Action::Connection(c));
+        }
         EngineEvent::ConversationsChanged(_) => dirty.convs = true,
         EngineEvent::TimelineChanged { .. } => dirty.timeline = true,
         EngineEvent::NewMessage { conv, message } => {
@@ -222,6 +226,13 @@ fn refresh<E: EnginePort + ?Sized>(
 ) {
     let mut follow_up = Vec::new();
     if dirty.convs {
+        // Settings changes (here or on another device) arrive as
+        // `ConversationsChanged`: the archived section is re-read with the list.
+        update(state, Action::Features(engine.features()));
+        match engine.archived_conversations() {
+            Ok(rows) => follow_up.extend(update(state, Action::Archived(rows))),
+            Err(e) => state.set_error(format!("reading archived conversations: {e}")),
+        }
         match engine.conversations() {
             Ok(rows) => follow_up.extend(update(state, Action::Conversations(rows))),
             Err(e) => state.set_error(format!("reading conversations: {e}")),
@@ -238,12 +249,45 @@ fn refresh<E: EnginePort + ?Sized>(
     {
         follow_up.extend(load_timeline(state, engine, conv, query));
     }
-    // Read markers produced by the refresh go straight to the engine.
+    if dirty.timeline
+        && let Some((conv, root)) = state.thread.as_ref().map(|p| (p.conv.clone(), p.root))
+    {
+        follow_up.extend(load_thread(state, engine, conv, root));
+    }
+    // Read markers produced by the refresh go straight to the engine; a
+    // thread fetch is spawned.
     for fx in follow_up {
-        if let Effect::Command(command @ EngineCommand::MarkRead { .. }) = fx
-            && let Err(e) = engine.command(command)
-        {
-            let _ = tx.send(Action::Error(format!("mark read: {e}")));
+        match fx {
+            Effect::Command(command @ EngineCommand::MarkRead { .. }) => {
+                if let Err(e) = engine.command(command) {
+                    let _ = tx.send(Action::Error(format!("mark read: {e}")));
+                }
+            }
+            Effect::Request(request @ EngineRequest::LoadThread { .. }) => {
+                let fut = engine.request(request.clone());
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(request.answer(fut.await));
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reads the open thread from the store (its answer may ask to fetch it).
+fn load_thread<E: EnginePort + ?Sized>(
+    state: &mut AppState,
+    engine: &E,
+    conv: ConvId,
+    root: super::model::Seq,
+) -> Vec<Effect> {
+    match engine.thread(&conv, root) {
+        Ok(window) => update(state, Action::Thread { conv, root, window }),
+        Err(e) => {
+            state.thread = None;
+            state.set_error(format!("thread: {e}"));
+            Vec::new()
         }
     }
 }
@@ -319,6 +363,12 @@ fn apply<E: EnginePort>(
         }
         Effect::LoadTimeline { conv, query } => {
             let more = load_timeline(state, &**engine, conv, query);
+            for fx in more {
+                apply(state, engine, fx, tx, notes, out, dirty)?;
+            }
+        }
+        Effect::LoadThread { conv, root } => {
+            let more = load_thread(state, &**engine, conv, root);
             for fx in more {
                 apply(state, engine, fx, tx, notes, out, dirty)?;
             }

@@ -113,6 +113,9 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Conversations(rows) => {
             let keep = state.convs.get(state.selected).map(|r| r.conv.clone());
             state.convs = rows;
+            if state.archived_open {
+                state.convs.extend(state.archived.iter().cloned());
+            }
             if let Some(i) = keep.and_then(|c| state.convs.iter().position(|r| r.conv == c)) {
                 state.selected = i;
             }
@@ -239,11 +242,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if message.sender == state.user || is_open || message.kind != EntryKind::Text {
                 return Vec::new();
             }
-            let title = state
-                .convs
-                .iter()
-                .find(|r| r.conv == conv)
-                .map_or_else(|| conv.to_string(), |r| r.title.clone());
+            let row = state.convs.iter().find(|r| r.conv == conv);
+            if !super::features::should_notify(row, &message, &state.user) {
+                return Vec::new();
+            }
+            let title = row.map_or_else(|| conv.to_string(), |r| r.title.clone());
             let body = format!("{}: {}", message.sender, message.body.unwrap_or_default());
             vec![Effect::Notify { title, body }]
         }
@@ -268,6 +271,50 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Opened(conv) => open_conv(state, conv, None),
+        Action::Features(list) => {
+            state.features = list;
+            Vec::new()
+        }
+        Action::Archived(rows) => {
+            state.archived = rows;
+            if state.archived_open {
+                let main = state.main_len();
+                state.convs.truncate(main);
+                state.convs.extend(state.archived.iter().cloned());
+            }
+            Vec::new()
+        }
+        Action::Thread { conv, root, window } => {
+            let mut fetch = false;
+            if let Some(panel) = state
+                .thread
+                .as_mut()
+                .filter(|p| p.conv == conv && p.root == root)
+            {
+                // Fetched once per opening: a live reply past a gap keeps
+                // it incomplete, and the panel shows that gap.
+                fetch = !window.complete && panel.window.is_none() && !panel.loading;
+                panel.loading |= fetch;
+                panel.window = Some(window);
+            }
+            if fetch {
+                return vec![Effect::Request(EngineRequest::LoadThread { conv, root })];
+            }
+            Vec::new()
+        }
+        Action::ThreadLoaded { conv, root, error } => {
+            if let Some(panel) = state
+                .thread
+                .as_mut()
+                .filter(|p| p.conv == conv && p.root == root)
+            {
+                panel.loading = false;
+            }
+            if let Some(e) = error {
+                state.set_error(format!("could not load the thread: {e}"));
+            }
+            vec![Effect::LoadThread { conv, root }]
+        }
         Action::Error(e) => {
             state.set_error(e);
             Vec::new()
@@ -299,6 +346,11 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
         return overlay_key(state, ev, action);
     }
     let compose_empty = state.compose.text.is_empty();
+    if let Some(a) = action
+        && let Some(fx) = super::features::on_key(state, a)
+    {
+        return fx;
+    }
     match action {
         Some(KeyAction::Send) => return submit(state),
         Some(KeyAction::Newline) => {
@@ -373,6 +425,12 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
         }
         Some(KeyAction::Retry) => return failed_action(state, true),
         Some(KeyAction::Discard) => return failed_action(state, false),
+        Some(KeyAction::Cancel) if state.thread.is_some() || state.compose.reply_to.is_some() => {
+            if state.compose.reply_to.take().is_none() {
+                super::features::close_thread(state);
+            }
+            return Vec::new();
+        }
         Some(KeyAction::Cancel) => {
             if state.compose.editing.take().is_some() {
                 state.compose.text.clear();
@@ -486,6 +544,7 @@ fn clear_compose(state: &mut AppState) {
     state.compose.text.clear();
     state.compose.cursor = 0;
     state.compose.editing = None;
+    state.compose.reply_to = None;
 }
 
 fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
@@ -504,11 +563,15 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
     }
     let effect = match state.compose.editing {
         Some(seq) => Effect::Command(EngineCommand::Edit { conv, seq, body }),
-        None => Effect::Command(EngineCommand::Send { conv, body }),
+        None => match super::features::reply_command(state, &body) {
+            Some(reply) => Effect::Command(reply),
+            None => Effect::Command(EngineCommand::Send { conv, body }),
+        },
     };
+    let in_thread = state.thread.is_some();
     clear_compose(state);
     state.notice = None;
-    if let Some(open) = state.open.as_mut() {
+    if let Some(open) = state.open.as_mut().filter(|_| !in_thread) {
         open.scroll = ScrollPos::Bottom;
         open.selected = None;
     }
@@ -552,8 +615,40 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
             }
             _ => return Vec::new(),
         },
+        Command::Settings(change) => {
+            let fx = super::features::settings(state, change);
+            if fx.is_empty() {
+                return fx;
+            }
+            fx
+        }
+        Command::React(key) => {
+            if !state.supports(super::model::features::REACTIONS) {
+                state.set_error("the server does not support reactions");
+                return Vec::new();
+            }
+            match super::features::target(state).map(|m| m.seq) {
+                Some(target) => super::features::toggle_reaction(state, target, key),
+                None => {
+                    state.set_error("no message to react to");
+                    return Vec::new();
+                }
+            }
+        }
         Command::Delete => match (need_open(state), target_message(state)) {
-            (Some(conv), Some(seq)) => vec![Effect::Command(EngineCommand::Redact { conv, seq })],
+            (Some(conv), Some(seq)) => {
+                clear_compose(state);
+                if let Some(open) = state.open.as_mut() {
+                    open.selected = None;
+                }
+                // §9.5: only a server with `redaction` erases the content.
+                state.set_info(if state.supports(super::model::features::REDACTION) {
+                    "deleted: the content is erased for everyone"
+                } else {
+                    "deleted: the content may remain on the server (it does not support real deletion)"
+                });
+                return vec![Effect::Command(EngineCommand::Redact { conv, seq })];
+            }
             (Some(_), None) => {
                 state.set_error("no message of yours to delete");
                 return Vec::new();
@@ -664,6 +759,8 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
     let same = state.open.as_ref().is_some_and(|o| o.conv == conv);
     let mut fx = Vec::new();
     if !same {
+        // The thread panel belongs to the conversation it was opened in.
+        super::features::close_thread(state);
         // Each conversation keeps its own unsent text.
         if stash_draft(state) {
             fx.push(Effect::SaveDrafts(state.drafts.clone()));
