@@ -23,13 +23,7 @@ fn clip(text: &str, width: usize) -> String {
     if text.width() <= width {
         return text.to_owned();
     }
-    let mut out = String::new();
-    for ch in text.chars() {
-        if out.width() + ch.to_string().width() + 1 > width {
-            break;
-        }
-        out.push(ch);
-    }
+    let mut out = super::body_layout::clip(text, width.saturating_sub(1));
     out.push('…');
     out
 }
@@ -141,19 +135,19 @@ pub fn under_message(m: &LocalMessage, width: usize, colors: bool) -> Vec<Line<'
 pub fn compose_banner(s: &AppState) -> Option<String> {
     if let Some(r) = &s.compose.reply_to {
         return Some(format!(
-            "replying to {}: {}",
-            for_terminal(&r.sender),
-            for_terminal(&r.preview)
+            "replying to {}: {} (Esc cancels)",
+            clip(&for_terminal(&r.sender), 20),
+            clip(&for_terminal(&r.preview), 30)
         ));
     }
     s.thread
         .as_ref()
-        .map(|_| "replying in the thread".to_owned())
+        .map(|_| "replying in the thread (Esc closes it)".to_owned())
 }
 
 /// The reaction picker.
 pub fn render_picker(s: &AppState, area: Rect, buf: &mut Buffer, typed: &str, selected: usize) {
-    let rect = popup(area, 44, 7);
+    let rect = popup(area, 52, 7);
     Clear.render(rect, buf);
     let block = Block::default().borders(Borders::ALL).title(" React ");
     let inner = block.inner(rect);

@@ -379,8 +379,8 @@ fn render_compose(s: &AppState, area: Rect, buf: &mut Buffer) {
         Some(_) => " Edit message ".to_owned(),
         None => match super::features_view::compose_banner(s) {
             Some(banner) => {
-                let w = usize::from(area.width).saturating_sub(14);
-                format!(" {} (Esc cancels) ", truncate(&banner, w))
+                let w = usize::from(area.width).saturating_sub(4);
+                format!(" {} ", truncate(&banner, w))
             }
             None if s.open.is_some() => " Message ".to_owned(),
             None => " Command ".to_owned(),
