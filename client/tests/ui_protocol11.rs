@@ -564,3 +564,21 @@ fn tab_completes_member_names_after_at() {
     assert_eq!(s.compose.text, "ping @carol and @dave ");
     assert_eq!(s.compose.cursor, s.compose.text.chars().count());
 }
+
+#[test]
+fn a_parent_outside_the_window_is_quoted_once_read_from_the_store() {
+    let mut s = p11_state(80, 24);
+    open_p11(&mut s);
+    assert!(screen(&s).contains("↳ message not loaded"));
+    update(
+        &mut s,
+        Action::Parents {
+            conv: team(),
+            found: vec![local(12, "erin", DAY1, "old plan\nsecond line")],
+        },
+    );
+    let text = screen(&s);
+    assert!(text.contains("↳ erin: old plan"), "{text}");
+    assert!(!text.contains("message not loaded"), "{text}");
+    assert!(!text.contains("second line"), "{text}");
+}

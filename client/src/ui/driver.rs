@@ -275,6 +275,54 @@ fn refresh<E: EnginePort + ?Sized>(
     }
 }
 
+/// Reply parents read from the store per window read, at most.
+const PARENT_READS: usize = 64;
+
+/// The parents of replies in `items` that neither `items` nor the parents
+/// already read hold, read from the store one by one (local, indexed).
+fn missing_parents<E: EnginePort + ?Sized>(
+    state: &AppState,
+    engine: &E,
+    conv: &ConvId,
+    items: &[super::model::TimelineItem],
+) -> Vec<super::model::LocalMessage> {
+    use super::model::TimelineItem;
+    let known = state
+        .open
+        .as_ref()
+        .filter(|o| &o.conv == conv)
+        .map(|o| &o.parents);
+    let mut want: Vec<super::model::Seq> = items
+        .iter()
+        .filter_map(|i| match i {
+            TimelineItem::Message(m) => m.reply_to,
+            _ => None,
+        })
+        .filter(|p| super::timeline::find_message(items, *p).is_none())
+        .filter(|p| known.is_none_or(|k| !k.contains_key(p)))
+        .collect();
+    want.sort_unstable();
+    want.dedup();
+    want.into_iter()
+        .take(PARENT_READS)
+        .filter_map(|seq| {
+            let query = TimelineQuery::Around {
+                seq,
+                before: 0,
+                after: 1,
+            };
+            engine
+                .timeline(conv, query)
+                .ok()?
+                .into_iter()
+                .find_map(|i| match i {
+                    TimelineItem::Message(m) if m.seq == seq => Some(m),
+                    _ => None,
+                })
+        })
+        .collect()
+}
+
 /// Reads the open thread from the store (its answer may ask to fetch it).
 fn load_thread<E: EnginePort + ?Sized>(
     state: &mut AppState,
@@ -313,15 +361,27 @@ fn load_timeline<E: EnginePort + ?Sized>(
         );
     }
     match (items, total) {
-        (Ok(items), Ok(total)) => update(
-            state,
-            Action::Timeline {
-                conv,
-                query,
-                items,
-                total,
-            },
-        ),
+        (Ok(items), Ok(total)) => {
+            let found = missing_parents(state, engine, &conv, &items);
+            if !found.is_empty() {
+                update(
+                    state,
+                    Action::Parents {
+                        conv: conv.clone(),
+                        found,
+                    },
+                );
+            }
+            update(
+                state,
+                Action::Timeline {
+                    conv,
+                    query,
+                    items,
+                    total,
+                },
+            )
+        }
         (Err(e), _) | (_, Err(e)) => {
             state.set_error(format!("reading timeline: {e}"));
             Vec::new()

@@ -153,6 +153,9 @@ pub struct OpenConv {
     /// once the window holds it, loading older history until it does (the
     /// first unread of a long unread stretch; seq 1 for Home).
     pub top_on: Option<Seq>,
+    /// Parents of replies in the window that the window does not hold,
+    /// read from the store for the reply quotes (§9.1).
+    pub parents: std::collections::BTreeMap<Seq, super::model::LocalMessage>,
 }
 
 /// Identifies an item across window reloads.
@@ -340,6 +343,11 @@ pub enum Action {
         conv: ConvId,
         root: Seq,
         window: ThreadWindow,
+    },
+    /// Reply parents read from the store (outside the window).
+    Parents {
+        conv: ConvId,
+        found: Vec<super::model::LocalMessage>,
     },
     /// `load_thread` finished (successfully or not).
     ThreadLoaded {

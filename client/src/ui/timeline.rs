@@ -36,6 +36,8 @@ pub struct LayoutCtx<'a> {
     pub discard_key: &'a str,
     /// Direct conversations: the other member has read up to here (receipts).
     pub seen_up_to: Seq,
+    /// Reply parents held in the store but not in the window.
+    pub parents: Option<&'a std::collections::BTreeMap<Seq, LocalMessage>>,
 }
 
 /// A link's text on one line of an item: `line` indexes the item's lines,
@@ -147,7 +149,9 @@ pub fn item_layout(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> I
                 };
                 out.push(centered(" new messages ", '─', width, style));
             }
-            let parent = m.reply_to.map(|p| find_message(items, p));
+            let parent = m.reply_to.map(|p| {
+                find_message(items, p).or_else(|| ctx.parents.and_then(|all| all.get(&p)))
+            });
             message_lines(m, prev, parent, width, ctx, out, &mut extra);
         }
         TimelineItem::Pending(p) => pending_lines(p, prev, width, ctx, out, &mut extra),

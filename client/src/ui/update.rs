@@ -302,6 +302,12 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Action::Parents { conv, found } => {
+            if let Some(open) = state.open.as_mut().filter(|o| o.conv == conv) {
+                open.parents.extend(found.into_iter().map(|m| (m.seq, m)));
+            }
+            Vec::new()
+        }
         Action::ThreadLoaded { conv, root, error } => {
             if let Some(panel) = state
                 .thread
@@ -780,6 +786,7 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
             marked_read: 0,
             selected: None,
             top_on: None,
+            parents: Default::default(),
         });
         state.compose.editing = None;
     }
