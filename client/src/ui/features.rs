@@ -11,7 +11,6 @@ use super::model::{
     ConvRow, EntryKind, LocalMessage, Message, Notify, Seq, SettingsChange, TimelineItem, features,
 };
 use super::state::{AppState, Effect, ItemKey, Overlay, ReplyTarget, ThreadPanel};
-use super::update::open_conv;
 
 /// The picker's common reactions, in order.
 pub const COMMON_EMOJI: [&str; 8] = ["👍", "❤️", "😂", "🎉", "👀", "🚀", "🙏", "✅"];
@@ -250,25 +249,7 @@ fn next_mention(state: &mut AppState) -> Vec<Effect> {
     if !state.supports(features::MENTIONS) {
         return unsupported(state, "mentions");
     }
-    let n = state.convs.len();
-    let start = state
-        .open
-        .as_ref()
-        .and_then(|o| state.convs.iter().position(|r| r.conv == o.conv));
-    let from = start.map_or(0, |s| s + 1);
-    let found = (0..n)
-        .map(|k| (from + k) % n)
-        .find(|&i| state.convs[i].mentions > 0 && Some(i) != start);
-    match found {
-        Some(i) => {
-            let conv = state.convs[i].conv.clone();
-            open_conv(state, conv, None)
-        }
-        None => {
-            state.set_info("no conversation mentions you");
-            Vec::new()
-        }
-    }
+    super::navigate::next_where(state, |r| r.mentions > 0, "no conversation mentions you")
 }
 
 fn toggle_archived(state: &mut AppState) {

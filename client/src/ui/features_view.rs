@@ -13,20 +13,11 @@ use unicode_width::UnicodeWidthStr;
 use super::features::{COMMON_EMOJI, MENU, first_line, typed_key};
 use super::model::{LocalMessage, Notify, TimelineItem};
 use super::overlay::popup;
+use super::render::truncate as clip;
 use super::state::AppState;
 use super::style::{dim, highlight};
 use super::timeline::{LayoutCtx, format_time, item_lines};
 use crate::sanitize::for_terminal;
-
-/// Cuts `text` to `width` columns, with "…" when cut.
-fn clip(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_owned();
-    }
-    let mut out = super::body_layout::clip(text, width.saturating_sub(1));
-    out.push('…');
-    out
-}
 
 /// `↳ bob: the first line…` above a reply (dim). `None`: the parent is not
 /// held in the window.

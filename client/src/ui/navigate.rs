@@ -38,6 +38,16 @@ pub fn move_conv(state: &mut AppState, delta: isize) -> Vec<Effect> {
 }
 
 pub fn next_unread(state: &mut AppState) -> Vec<Effect> {
+    next_where(state, |r| r.unread > 0, "no unread conversations")
+}
+
+/// Opens the next conversation after the open one (wrapping) for which
+/// `pred` holds; else says `none`.
+pub fn next_where(
+    state: &mut AppState,
+    pred: impl Fn(&super::model::ConvRow) -> bool,
+    none: &str,
+) -> Vec<Effect> {
     let start = state
         .open
         .as_ref()
@@ -46,14 +56,14 @@ pub fn next_unread(state: &mut AppState) -> Vec<Effect> {
     let from = start.map_or(0, |s| s + 1);
     let found = (0..n)
         .map(|k| (from + k) % n)
-        .find(|&i| state.convs[i].unread > 0 && Some(i) != start);
+        .find(|&i| pred(&state.convs[i]) && Some(i) != start);
     match found {
         Some(i) => {
             let conv = state.convs[i].conv.clone();
             open_conv(state, conv, None)
         }
         None => {
-            state.set_info("no unread conversations");
+            state.set_info(none);
             Vec::new()
         }
     }

@@ -480,7 +480,7 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
 }
 
 /// Cuts already-sanitized text to `width` columns, with "…" when cut.
-fn truncate(s: &str, width: usize) -> String {
+pub(super) fn truncate(s: &str, width: usize) -> String {
     if s.width() <= width {
         return s.to_owned();
     }
