@@ -582,3 +582,13 @@ fn a_parent_outside_the_window_is_quoted_once_read_from_the_store() {
     assert!(!text.contains("message not loaded"), "{text}");
     assert!(!text.contains("second line"), "{text}");
 }
+
+#[test]
+fn with_everything_archived_the_section_still_shows() {
+    let mut s = p11_state(80, 8);
+    update(&mut s, Action::Archived(vec![archived_row()]));
+    update(&mut s, Action::Conversations(Vec::new()));
+    let text = screen(&s);
+    assert!(text.contains("▸ Archived (1)"), "{text}");
+    assert!(!text.contains("No conversations"), "{text}");
+}

@@ -79,7 +79,7 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
     let block = Block::default().borders(Borders::RIGHT);
     let inner = block.inner(area);
     block.render(area, buf);
-    if s.convs.is_empty() {
+    if s.convs.is_empty() && s.archived.is_empty() {
         let hint = vec![
             Line::from(Span::styled("No conversations", dim(s.colors))),
             Line::from(Span::styled("/dm USER to start", dim(s.colors))),
