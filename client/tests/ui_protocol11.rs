@@ -142,6 +142,32 @@ fn a_mention_of_me_is_highlighted_but_not_a_longer_name() {
     assert!(!longer.contains(Modifier::REVERSED), "{longer:?}");
 }
 
+#[test]
+fn mention_boundaries_follow_the_protocol() {
+    let mut s = p11_state(80, 12);
+    s.colors = false;
+    key(&mut s, KeyCode::Down, ALT);
+    let mut m = local(1, "bob", DAY2, "@alice- ok, mail x@alice no, @alice.");
+    m.mentions = vec!["alice".into()];
+    m.mentions_me = true;
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items: vec![TimelineItem::Message(m)],
+            total: 1,
+        },
+    );
+    let text = screen(&s);
+    let buf = buffer(&s);
+    let line = "@alice- ok";
+    assert!(style_at(&buf, &text, line, "@alice-").contains(Modifier::REVERSED));
+    // x@alice: the @ follows a name character.
+    assert!(!style_at(&buf, &text, line, "@alice no").contains(Modifier::REVERSED));
+    assert!(style_at(&buf, &text, line, "@alice.").contains(Modifier::REVERSED));
+}
+
 fn list_rows() -> Vec<client::ui::model::ConvRow> {
     let mut rows = convs();
     rows[0].mentions = 2;

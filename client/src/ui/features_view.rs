@@ -48,8 +48,8 @@ fn mention_style(colors: bool) -> Style {
     }
 }
 
-/// Restyles every `@user` in `lines` (not followed by another name
-/// character, so `@bobby` is not `@bob`).
+/// Restyles every `@user` in `lines` that §9.3 counts as a mention of
+/// `user` (`@bob.` and `@bob-` are; `@bobby` and `x@bob` are not).
 pub fn highlight_mention(lines: &mut [Line<'static>], user: &str, colors: bool) {
     let needle = format!("@{user}");
     for line in lines.iter_mut() {
@@ -63,8 +63,13 @@ pub fn highlight_mention(lines: &mut [Line<'static>], user: &str, colors: bool) 
             let mut pieces = Vec::new();
             while let Some(at) = rest.find(&needle) {
                 let end = at + needle.len();
+                // §9.3: the name ends at a character that cannot be part of
+                // one, or at `.` / `-`; the `@` starts the body or follows
+                // such a character (so `x@alice` and `@alicex` are not me).
                 let next = rest[end..].chars().next();
-                if next.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+                let prev = rest[..at].chars().next_back();
+                let name_char = |c: char| c.is_alphanumeric() || c == '_';
+                if next.is_some_and(name_char) || prev.is_some_and(|c| name_char(c) || c == '.') {
                     pieces.push((rest[..end].to_owned(), span.style));
                     rest = &rest[end..];
                     continue;
