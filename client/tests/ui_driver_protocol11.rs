@@ -124,11 +124,9 @@ async fn archiving_elsewhere_shows_at_once_and_quotes_read_parents_from_the_stor
             );
             // Another device archives carol: the server's `settings` event
             // becomes `ConversationsChanged` here.
-            let mut rows = engine.convs.lock().unwrap();
-            let mut carol = rows.pop().unwrap();
+            let mut carol = engine.convs.lock().unwrap().pop().unwrap();
             carol.archived = true;
             engine.archived.lock().unwrap().push(carol);
-            drop(rows);
             ev_tx
                 .send(EngineEvent::ConversationsChanged(vec![ConvId::from("c3")]))
                 .await
