@@ -618,3 +618,59 @@ fn with_everything_archived_the_section_still_shows() {
     assert!(text.contains("▸ Archived (1)"), "{text}");
     assert!(!text.contains("No conversations"), "{text}");
 }
+
+#[test]
+fn a_long_thread_scrolls_with_page_keys() {
+    let mut s = p11_state(80, 24);
+    open_p11(&mut s);
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL); // 400
+    key(&mut s, KeyCode::Char('t'), ALT);
+    let root = match &p11_timeline()[2] {
+        TimelineItem::Message(m) => m.clone(),
+        _ => unreachable!(),
+    };
+    let replies = (0..30)
+        .map(|i| {
+            let mut r = local(
+                500 + i,
+                if i % 2 == 0 { "bob" } else { "carol" },
+                DAY2 + (10 + i as i64) * MIN,
+                &format!("reply number {i}"),
+            );
+            r.reply_to = Some(400);
+            r.thread = Some(400);
+            TimelineItem::Message(r)
+        })
+        .collect();
+    update(
+        &mut s,
+        Action::Thread {
+            conv: team(),
+            root: 400,
+            window: ThreadWindow {
+                root: Some(root),
+                items: replies,
+                complete: true,
+            },
+        },
+    );
+    let text = screen(&s);
+    assert!(text.contains("reply number 29"), "{text}");
+    assert!(!text.contains("09:00 release at 10?"), "{text}");
+    // Replies to the root do not quote it inside the panel.
+    assert!(!text.contains("↳ bob: release at 10?"), "{text}");
+    // PgUp until the root shows; PgDn back to the newest.
+    for _ in 0..6 {
+        key(&mut s, KeyCode::PageUp, NONE);
+    }
+    let text = screen(&s);
+    assert!(text.contains("09:00 release at 10?"), "{text}");
+    assert!(!text.contains("reply number 29"), "{text}");
+    for _ in 0..6 {
+        key(&mut s, KeyCode::PageDown, NONE);
+    }
+    assert!(screen(&s).contains("reply number 29"));
+}

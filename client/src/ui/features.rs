@@ -151,6 +151,17 @@ pub fn on_key(state: &mut AppState, action: KeyAction) -> Option<Vec<Effect>> {
             state.overlay = Overlay::ConvMenu { selected: 0 };
             Vec::new()
         }
+        KeyAction::PageUp | KeyAction::PageDown if state.thread.is_some() => {
+            let page = super::scroll::page_height(state).saturating_sub(1).max(1);
+            if let Some(panel) = state.thread.as_mut() {
+                panel.scroll = if action == KeyAction::PageUp {
+                    panel.scroll.saturating_add(page)
+                } else {
+                    panel.scroll.saturating_sub(page)
+                };
+            }
+            Vec::new()
+        }
         KeyAction::ToggleArchived => {
             toggle_archived(state);
             Vec::new()
@@ -204,6 +215,7 @@ fn open_thread(state: &mut AppState) -> Vec<Effect> {
         window: None,
         loading: false,
         saved_draft,
+        scroll: 0,
     });
     vec![Effect::LoadThread { conv, root }]
 }

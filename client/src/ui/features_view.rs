@@ -236,7 +236,15 @@ pub fn render_thread(s: &AppState, area: Rect, buf: &mut Buffer, ctx: &LayoutCtx
         if let Some(root) = &w.root {
             items.push(TimelineItem::Message(root.clone()));
         }
-        items.extend(w.items.iter().cloned());
+        // A reply to the root needs no quote here: the root heads the panel.
+        items.extend(w.items.iter().map(|i| match i {
+            TimelineItem::Message(m) if m.reply_to == Some(panel.root) => {
+                let mut m = m.clone();
+                m.reply_to = None;
+                TimelineItem::Message(m)
+            }
+            other => other.clone(),
+        }));
     }
     let mut lines: Vec<Line<'static>> = Vec::new();
     if panel.window.as_ref().is_none_or(|w| w.root.is_none()) {
@@ -245,8 +253,7 @@ pub fn render_thread(s: &AppState, area: Rect, buf: &mut Buffer, ctx: &LayoutCtx
             dim(s.colors),
         )));
     }
-    // Replies quote their parent inside the panel too; the root's own
-    // reply count is what the panel shows, so it is not repeated.
+    // A reply to another reply quotes it, as in the timeline.
     for idx in 0..items.len() {
         lines.extend(item_lines(&items, idx, ctx));
     }
@@ -258,9 +265,17 @@ pub fn render_thread(s: &AppState, area: Rect, buf: &mut Buffer, ctx: &LayoutCtx
         };
         lines.push(Line::from(Span::styled(text.to_owned(), dim(s.colors))));
     }
+    // Scrolled up by `panel.scroll` lines (never past the root).
     let h = usize::from(inner.height);
-    let skip = lines.len().saturating_sub(h);
-    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
+    let bottom = lines
+        .len()
+        .saturating_sub(panel.scroll)
+        .max(h.min(lines.len()));
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .take(bottom)
+        .skip(bottom.saturating_sub(h))
+        .collect();
     let n = u16::try_from(lines.len()).unwrap_or(inner.height);
     let rect = Rect {
         y: inner.bottom() - n.min(inner.height),

@@ -97,6 +97,8 @@ pub struct ThreadPanel {
     pub loading: bool,
     /// The compose box's text when the panel opened (given back on close).
     pub saved_draft: String,
+    /// Lines scrolled up from the newest (PgUp / PgDn while the panel is open).
+    pub scroll: usize,
 }
 
 /// The message a draft replies to (shown above the compose box).
