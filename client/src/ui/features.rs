@@ -10,7 +10,7 @@ use super::keys::KeyAction;
 use super::model::{
     ConvRow, EntryKind, LocalMessage, Message, Notify, Seq, SettingsChange, TimelineItem, features,
 };
-use super::state::{AppState, Effect, ItemKey, Overlay, ReplyTarget, ThreadPanel};
+use super::state::{Action, AppState, Effect, ItemKey, Overlay, ReplyTarget, ThreadPanel};
 
 /// The picker's common reactions, in order.
 pub const COMMON_EMOJI: [&str; 8] = ["👍", "❤️", "😂", "🎉", "👀", "🚀", "🙏", "✅"];
@@ -479,4 +479,62 @@ pub fn menu_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>) -
         _ => {}
     }
     Vec::new()
+}
+
+/// The protocol 1.1 data actions: features, the archived list, reply
+/// parents and the open thread.
+pub fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Features(list) => {
+            state.features = list;
+            Vec::new()
+        }
+        Action::Archived(rows) => {
+            state.archived = rows;
+            if state.archived_open {
+                let main = state.main_len();
+                state.convs.truncate(main);
+                state.convs.extend(state.archived.iter().cloned());
+            }
+            Vec::new()
+        }
+        Action::Thread { conv, root, window } => {
+            let mut fetch = false;
+            if let Some(panel) = state
+                .thread
+                .as_mut()
+                .filter(|p| p.conv == conv && p.root == root)
+            {
+                // Fetched once per opening: a live reply past a gap keeps
+                // it incomplete, and the panel shows that gap.
+                fetch = !window.complete && panel.window.is_none() && !panel.loading;
+                panel.loading |= fetch;
+                panel.window = Some(window);
+            }
+            if fetch {
+                return vec![Effect::Request(EngineRequest::LoadThread { conv, root })];
+            }
+            Vec::new()
+        }
+        Action::Parents { conv, found } => {
+            if let Some(open) = state.open.as_mut().filter(|o| o.conv == conv) {
+                open.parents.extend(found.into_iter().map(|m| (m.seq, m)));
+            }
+            Vec::new()
+        }
+        Action::ThreadLoaded { conv, root, error } => {
+            if let Some(panel) = state
+                .thread
+                .as_mut()
+                .filter(|p| p.conv == conv && p.root == root)
+            {
+                panel.loading = false;
+            }
+            if let Some(e) = error {
+                state.set_error(format!("could not load the thread: {e}"));
+            }
+            vec![Effect::LoadThread { conv, root }]
+        }
+        _ => Vec::new(),
+    }
 }

@@ -4,18 +4,17 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::commands::{self, Command};
-use super::drafts::stash_draft;
 use super::engine::{EngineCommand, EngineRequest};
 use super::keys::KeyAction;
 use super::model::MAX_BODY_BYTES;
 use super::model::{ConvId, EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
+pub use super::navigate::open_conv;
 use super::navigate::{move_conv, next_unread, on_mouse};
 use super::overlay::overlay_key;
 use super::read_state::{mark_visible_read, show_at_top};
 use super::scroll::{page_height, reveal_selection, scroll_bottom, scroll_down, scroll_up};
 use super::state::{
-    Action, AppState, Effect, ItemKey, OPEN_WINDOW, OpenConv, Overlay, ScrollPos,
-    TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
+    Action, AppState, Effect, ItemKey, Overlay, ScrollPos, TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
 };
 
 /// Applies one action; returns the engine requests it causes.
@@ -271,56 +270,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Opened(conv) => open_conv(state, conv, None),
-        Action::Features(list) => {
-            state.features = list;
-            Vec::new()
-        }
-        Action::Archived(rows) => {
-            state.archived = rows;
-            if state.archived_open {
-                let main = state.main_len();
-                state.convs.truncate(main);
-                state.convs.extend(state.archived.iter().cloned());
-            }
-            Vec::new()
-        }
-        Action::Thread { conv, root, window } => {
-            let mut fetch = false;
-            if let Some(panel) = state
-                .thread
-                .as_mut()
-                .filter(|p| p.conv == conv && p.root == root)
-            {
-                // Fetched once per opening: a live reply past a gap keeps
-                // it incomplete, and the panel shows that gap.
-                fetch = !window.complete && panel.window.is_none() && !panel.loading;
-                panel.loading |= fetch;
-                panel.window = Some(window);
-            }
-            if fetch {
-                return vec![Effect::Request(EngineRequest::LoadThread { conv, root })];
-            }
-            Vec::new()
-        }
-        Action::Parents { conv, found } => {
-            if let Some(open) = state.open.as_mut().filter(|o| o.conv == conv) {
-                open.parents.extend(found.into_iter().map(|m| (m.seq, m)));
-            }
-            Vec::new()
-        }
-        Action::ThreadLoaded { conv, root, error } => {
-            if let Some(panel) = state
-                .thread
-                .as_mut()
-                .filter(|p| p.conv == conv && p.root == root)
-            {
-                panel.loading = false;
-            }
-            if let Some(e) = error {
-                state.set_error(format!("could not load the thread: {e}"));
-            }
-            vec![Effect::LoadThread { conv, root }]
-        }
+        action @ (Action::Features(_)
+        | Action::Archived(_)
+        | Action::Thread { .. }
+        | Action::Parents { .. }
+        | Action::ThreadLoaded { .. }) => super::features::on_action(state, action),
         Action::Error(e) => {
             state.set_error(e);
             Vec::new()
@@ -750,98 +704,6 @@ fn start_edit(state: &mut AppState, seq: Option<Seq>) {
     state.compose.cursor = state.compose.text.chars().count();
     state.compose.editing = Some(seq);
     state.set_info("editing your message — Enter saves, Esc cancels");
-}
-
-/// Opens `conv`; with `at`, the window is read around that seq and it is selected.
-pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Effect> {
-    if let Some(i) = state.convs.iter().position(|r| r.conv == conv) {
-        state.selected = i;
-    }
-    let read_marker = state
-        .convs
-        .get(state.selected)
-        .filter(|r| r.conv == conv)
-        .map_or(0, |r| r.read_seq);
-    let same = state.open.as_ref().is_some_and(|o| o.conv == conv);
-    let mut fx = Vec::new();
-    if !same {
-        // The thread panel belongs to the conversation it was opened in.
-        super::features::close_thread(state);
-        // Each conversation keeps its own unsent text.
-        if stash_draft(state) {
-            fx.push(Effect::SaveDrafts(state.drafts.clone()));
-        }
-        let draft = state.drafts.get(conv.as_str()).cloned().unwrap_or_default();
-        state.compose.cursor = draft.chars().count();
-        state.compose.text = draft;
-        state.open = Some(OpenConv {
-            conv: conv.clone(),
-            items: Vec::new(),
-            total: 0,
-            has_newer: false,
-            scroll: ScrollPos::Bottom,
-            loading_older: false,
-            grow_window: false,
-            read_marker,
-            marked_read: 0,
-            selected: None,
-            top_on: None,
-            parents: Default::default(),
-        });
-        state.compose.editing = None;
-    }
-    // More unread than fit on a screen: open at the first unread message,
-    // under the "new messages" line, rather than at the newest (the read
-    // cursor only moves forward, so skipping them could not be undone).
-    let unread = state
-        .convs
-        .iter()
-        .find(|r| r.conv == conv)
-        .map_or(0, |r| r.unread);
-    let at = match at {
-        // A message takes a line or more: over half a page of them will not
-        // fit (and a handful never counts as a long stretch).
-        None if !same && unread as usize > (page_height(state) / 2).max(8) => {
-            if let Some(open) = state.open.as_mut() {
-                open.top_on = Some(read_marker + 1);
-                open.scroll = ScrollPos::Anchored {
-                    item: ItemKey::Seq(read_marker + 1),
-                    below: 0,
-                };
-            }
-            let query = TimelineQuery::Around {
-                seq: read_marker + 1,
-                before: OPEN_WINDOW,
-                after: OPEN_WINDOW,
-            };
-            fx.push(Effect::Command(EngineCommand::Open { conv: conv.clone() }));
-            fx.push(Effect::LoadTimeline { conv, query });
-            return fx;
-        }
-        other => other,
-    };
-    let query = match at {
-        Some(seq) => {
-            if let Some(open) = state.open.as_mut() {
-                open.scroll = ScrollPos::Anchored {
-                    item: ItemKey::Seq(seq),
-                    below: 0,
-                };
-                open.selected = Some(ItemKey::Seq(seq));
-            }
-            TimelineQuery::Around {
-                seq,
-                before: OPEN_WINDOW,
-                after: OPEN_WINDOW,
-            }
-        }
-        None => TimelineQuery::Latest { limit: OPEN_WINDOW },
-    };
-    if !same {
-        fx.push(Effect::Command(EngineCommand::Open { conv: conv.clone() }));
-    }
-    fx.push(Effect::LoadTimeline { conv, query });
-    fx
 }
 
 /// Moves the message selection (newest first when nothing is selected).
