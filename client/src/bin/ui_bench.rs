@@ -9,6 +9,8 @@
 //! 4. Code blocks (`code_rows`): the 100,000-message frame with a 30-line
 //!    Rust block in every third message, next to the plain one, and the
 //!    first highlight of a 500-line block.
+//! 5. Protocol 1.1 (`p11_rows`): the 100,000-message frame where every
+//!    message has reactions and a reply quote, next to the plain one.
 //!
 //! The cache is built once under the system temp dir and reused. A smaller
 //! cache for slow machines: `-- --messages 200000` (the biggest conversation
@@ -31,6 +33,8 @@ use sync_core::store::{Batch, ConvRecord, RangeSet, SeqRange, SqliteStore, Store
 
 #[path = "ui_bench/code_rows.rs"]
 mod code_rows;
+#[path = "ui_bench/p11_rows.rs"]
+mod p11_rows;
 
 const CONVS: u64 = 1_000;
 const BIG_CONV: u64 = 100_000;
@@ -143,6 +147,10 @@ fn bench_render(quick: bool) -> anyhow::Result<()> {
         );
     };
     let t_scroll = time_frames(&mut big, frames, pgup)?;
+    // Same run, same kind of frames: the plain rows are the baseline.
+    let mut decorated = app();
+    open_with(&mut decorated, "c1", p11_rows::decorate(items(BIG_CONV)));
+    let p11 = (decorated, tick, pgup);
     println!("2. render one frame (bottom of timeline), mean of {frames}:");
     println!(
         "   40 messages          {:>9.1} µs   (baseline)",
@@ -166,7 +174,17 @@ fn bench_render(quick: bool) -> anyhow::Result<()> {
     );
     code_rows::bench(frames, t_big, code, |s, n, step| {
         time_frames(s, n, |s| step(s))
-    })
+    })?;
+    let (decorated, mut tick, mut pgup) = p11;
+    p11_rows::bench(
+        frames,
+        t_big,
+        t_scroll,
+        decorated,
+        |s, n, step| time_frames(s, n, |s| step(s)),
+        &mut tick,
+        &mut pgup,
+    )
 }
 
 fn us(d: Duration) -> f64 {

@@ -1,6 +1,8 @@
 //! Compose-box slash commands: parsing `/dm bob`, `/group "Team" bob carol`, …
 //! into a `Command`. Applying them is `update`'s job.
 
+use super::model::{Notify, SettingsChange};
+
 /// A parsed slash command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -14,6 +16,11 @@ pub enum Command {
     /// `/edit` with no text loads the message into the compose box.
     Edit(Option<String>),
     Delete,
+    /// §9.4 settings of the open conversation (`/mute`, `/notify`, `/pin`,
+    /// `/unpin`, `/archive`, `/unarchive`).
+    Settings(SettingsChange),
+    /// `/react KEY`: react to the selected message (again: remove).
+    React(String),
     Search(String),
     Read,
     Login,
@@ -28,7 +35,7 @@ pub enum Command {
 }
 
 /// Every command with its usage, for the help overlay.
-pub const USAGE: [(&str, &str); 14] = [
+pub const USAGE: [(&str, &str); 21] = [
     ("/dm USER", "open or start a direct conversation"),
     (
         "/group TITLE USER…",
@@ -38,6 +45,19 @@ pub const USAGE: [(&str, &str); 14] = [
     ("/leave", "leave this conversation"),
     ("/edit [TEXT]", "edit the selected or last own message"),
     ("/delete", "delete the selected or last own message"),
+    (
+        "/react EMOJI",
+        "react to the selected message (again: remove)",
+    ),
+    (
+        "/notify all|mentions|none",
+        "when this conversation notifies",
+    ),
+    ("/mute", "never notify (= /notify none)"),
+    ("/pin", "keep this conversation at the top"),
+    ("/unpin", "unpin it"),
+    ("/archive", "move it to the archived section"),
+    ("/unarchive", "bring it back to the list"),
     ("/search TEXT", "search all local messages"),
     (
         "/code LANG",
@@ -80,6 +100,25 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "/leave" => Ok(Command::Leave),
         "/edit" => Ok(Command::Edit((!rest.is_empty()).then(|| rest.to_owned()))),
         "/delete" => Ok(Command::Delete),
+        "/mute" => Ok(notify(Notify::None)),
+        "/notify" => match rest {
+            "all" => Ok(notify(Notify::All)),
+            "mentions" => Ok(notify(Notify::Mentions)),
+            "none" => Ok(notify(Notify::None)),
+            _ => Err(need("/notify all|mentions|none")),
+        },
+        "/pin" | "/unpin" => Ok(Command::Settings(SettingsChange {
+            pinned: Some(name == "/pin"),
+            ..Default::default()
+        })),
+        "/archive" | "/unarchive" => Ok(Command::Settings(SettingsChange {
+            archived: Some(name == "/archive"),
+            ..Default::default()
+        })),
+        "/react" => match words().as_slice() {
+            [key] => Ok(Command::React(key.clone())),
+            _ => Err(need("/react EMOJI")),
+        },
         "/search" if !rest.is_empty() => Ok(Command::Search(rest.to_owned())),
         "/search" => Err(need("/search TEXT")),
         "/read" => Ok(Command::Read),
@@ -94,6 +133,13 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "/quit" | "/exit" => Ok(Command::Quit),
         other => Err(format!("unknown command {other} (see /help)")),
     }
+}
+
+fn notify(level: Notify) -> Command {
+    Command::Settings(SettingsChange {
+        notify: Some(level),
+        ..Default::default()
+    })
 }
 
 /// `"Team chat" bob carol` or `Team bob carol` → (title, members).

@@ -13,7 +13,7 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 
-use super::engine::{EngineCommand, EngineEvent, EnginePort};
+use super::engine::{EngineCommand, EngineEvent, EnginePort, EngineRequest};
 use super::model::{ConvId, TimelineQuery};
 use super::notify::{window_title, write_bell, write_osc9, write_title};
 use super::render::View;
@@ -182,7 +182,11 @@ fn term_action(ev: TermEvent) -> Option<Action> {
 
 fn on_engine_event(ev: EngineEvent, pending: &mut Vec<Action>, dirty: &mut Dirty) {
     match ev {
-        EngineEvent::Connection(c) => pending.push(Action::Connection(c)),
+        EngineEvent::Connection(c) => {
+            // A new `hello` may list other features: re-read them with the list.
+            dirty.convs = true;
+            pending.push(Action::Connection(c));
+        }
         EngineEvent::ConversationsChanged(_) => dirty.convs = true,
         EngineEvent::TimelineChanged { .. } => dirty.timeline = true,
         EngineEvent::NewMessage { conv, message } => {
@@ -222,6 +226,13 @@ fn refresh<E: EnginePort + ?Sized>(
 ) {
     let mut follow_up = Vec::new();
     if dirty.convs {
+        // Settings changes (here or on another device) arrive as
+        // `ConversationsChanged`: the archived section is re-read with the list.
+        update(state, Action::Features(engine.features()));
+        match engine.archived_conversations() {
+            Ok(rows) => follow_up.extend(update(state, Action::Archived(rows))),
+            Err(e) => state.set_error(format!("reading archived conversations: {e}")),
+        }
         match engine.conversations() {
             Ok(rows) => follow_up.extend(update(state, Action::Conversations(rows))),
             Err(e) => state.set_error(format!("reading conversations: {e}")),
@@ -238,12 +249,93 @@ fn refresh<E: EnginePort + ?Sized>(
     {
         follow_up.extend(load_timeline(state, engine, conv, query));
     }
-    // Read markers produced by the refresh go straight to the engine.
+    if dirty.timeline
+        && let Some((conv, root)) = state.thread.as_ref().map(|p| (p.conv.clone(), p.root))
+    {
+        follow_up.extend(load_thread(state, engine, conv, root));
+    }
+    // Read markers produced by the refresh go straight to the engine; a
+    // thread fetch is spawned.
     for fx in follow_up {
-        if let Effect::Command(command @ EngineCommand::MarkRead { .. }) = fx
-            && let Err(e) = engine.command(command)
-        {
-            let _ = tx.send(Action::Error(format!("mark read: {e}")));
+        match fx {
+            Effect::Command(command @ EngineCommand::MarkRead { .. }) => {
+                if let Err(e) = engine.command(command) {
+                    let _ = tx.send(Action::Error(format!("mark read: {e}")));
+                }
+            }
+            Effect::Request(request @ EngineRequest::LoadThread { .. }) => {
+                let fut = engine.request(request.clone());
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(request.answer(fut.await));
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reply parents read from the store per window read, at most.
+const PARENT_READS: usize = 64;
+
+/// The parents of replies in `items` that neither `items` nor the parents
+/// already read hold, read from the store one by one (local, indexed).
+fn missing_parents<E: EnginePort + ?Sized>(
+    state: &AppState,
+    engine: &E,
+    conv: &ConvId,
+    items: &[super::model::TimelineItem],
+) -> Vec<super::model::LocalMessage> {
+    use super::model::TimelineItem;
+    let known = state
+        .open
+        .as_ref()
+        .filter(|o| &o.conv == conv)
+        .map(|o| &o.parents);
+    let mut want: Vec<super::model::Seq> = items
+        .iter()
+        .filter_map(|i| match i {
+            TimelineItem::Message(m) => m.reply_to,
+            _ => None,
+        })
+        .filter(|p| super::timeline::find_message(items, *p).is_none())
+        .filter(|p| known.is_none_or(|k| !k.contains_key(p)))
+        .collect();
+    want.sort_unstable();
+    want.dedup();
+    want.into_iter()
+        .take(PARENT_READS)
+        .filter_map(|seq| {
+            let query = TimelineQuery::Around {
+                seq,
+                before: 0,
+                after: 1,
+            };
+            engine
+                .timeline(conv, query)
+                .ok()?
+                .into_iter()
+                .find_map(|i| match i {
+                    TimelineItem::Message(m) if m.seq == seq => Some(m),
+                    _ => None,
+                })
+        })
+        .collect()
+}
+
+/// Reads the open thread from the store (its answer may ask to fetch it).
+fn load_thread<E: EnginePort + ?Sized>(
+    state: &mut AppState,
+    engine: &E,
+    conv: ConvId,
+    root: super::model::Seq,
+) -> Vec<Effect> {
+    match engine.thread(&conv, root) {
+        Ok(window) => update(state, Action::Thread { conv, root, window }),
+        Err(e) => {
+            state.thread = None;
+            state.set_error(format!("thread: {e}"));
+            Vec::new()
         }
     }
 }
@@ -269,15 +361,27 @@ fn load_timeline<E: EnginePort + ?Sized>(
         );
     }
     match (items, total) {
-        (Ok(items), Ok(total)) => update(
-            state,
-            Action::Timeline {
-                conv,
-                query,
-                items,
-                total,
-            },
-        ),
+        (Ok(items), Ok(total)) => {
+            let found = missing_parents(state, engine, &conv, &items);
+            if !found.is_empty() {
+                update(
+                    state,
+                    Action::Parents {
+                        conv: conv.clone(),
+                        found,
+                    },
+                );
+            }
+            update(
+                state,
+                Action::Timeline {
+                    conv,
+                    query,
+                    items,
+                    total,
+                },
+            )
+        }
         (Err(e), _) | (_, Err(e)) => {
             state.set_error(format!("reading timeline: {e}"));
             Vec::new()
@@ -319,6 +423,12 @@ fn apply<E: EnginePort>(
         }
         Effect::LoadTimeline { conv, query } => {
             let more = load_timeline(state, &**engine, conv, query);
+            for fx in more {
+                apply(state, engine, fx, tx, notes, out, dirty)?;
+            }
+        }
+        Effect::LoadThread { conv, root } => {
+            let more = load_thread(state, &**engine, conv, root);
             for fx in more {
                 apply(state, engine, fx, tx, notes, out, dirty)?;
             }

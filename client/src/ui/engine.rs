@@ -10,7 +10,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::model::{
-    ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery,
+    ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, SettingsChange, ThreadWindow,
+    TimelineItem, TimelineQuery,
 };
 use super::state::Action;
 
@@ -81,6 +82,20 @@ pub trait EnginePort: Send + Sync + 'static {
     fn outbox(&self) -> Result<Vec<OutboxItem>, String>;
     fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, String>;
     fn state(&self) -> ConnState;
+    /// Protocol 1.1 features the server lists (`hello.features`; the last
+    /// known list when offline). Empty: a v1 server, or not known yet.
+    fn features(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The archived conversations, by activity (left out of `conversations`).
+    fn archived_conversations(&self) -> Result<Vec<ConvRow>, String> {
+        Ok(Vec::new())
+    }
+    /// A thread's root and held replies (local only; see `LoadThread`).
+    fn thread(&self, conv: &ConvId, root: Seq) -> Result<ThreadWindow, String> {
+        let _ = (conv, root);
+        Err("the server does not support replies".to_owned())
+    }
 
     /// Hands a command to the engine; fails only when it was refused locally
     /// (invalid, store error). Never waits on the network.
@@ -96,6 +111,24 @@ pub enum EngineCommand {
     Send {
         conv: ConvId,
         body: String,
+    },
+    /// §9.1: a text replying to `reply_to` (queued like a send).
+    Reply {
+        conv: ConvId,
+        reply_to: Seq,
+        body: String,
+    },
+    /// §9.2: react to `target` with `key` (queued).
+    React {
+        conv: ConvId,
+        target: Seq,
+        key: String,
+    },
+    /// §9.2: withdraw my `key` reaction on `target` (a queued redaction).
+    Unreact {
+        conv: ConvId,
+        target: Seq,
+        key: String,
     },
     Edit {
         conv: ConvId,
@@ -137,6 +170,9 @@ impl EngineCommand {
     pub fn label(&self) -> &'static str {
         match self {
             EngineCommand::Send { .. } => "send",
+            EngineCommand::Reply { .. } => "reply",
+            EngineCommand::React { .. } => "react",
+            EngineCommand::Unreact { .. } => "remove reaction",
             EngineCommand::Edit { .. } => "edit",
             EngineCommand::Redact { .. } => "delete",
             EngineCommand::Retry { .. } => "retry",
@@ -154,6 +190,9 @@ impl EngineCommand {
         matches!(
             self,
             EngineCommand::Send { .. }
+                | EngineCommand::Reply { .. }
+                | EngineCommand::React { .. }
+                | EngineCommand::Unreact { .. }
                 | EngineCommand::Edit { .. }
                 | EngineCommand::Redact { .. }
                 | EngineCommand::Retry { .. }
@@ -191,6 +230,16 @@ pub enum EngineRequest {
     Leave {
         conv: ConvId,
     },
+    /// §9.4: change my notify / pinned / archived setting of `conv`.
+    Settings {
+        conv: ConvId,
+        change: SettingsChange,
+    },
+    /// §9.1: fetch a thread's replies until its newest is held.
+    LoadThread {
+        conv: ConvId,
+        root: Seq,
+    },
 }
 
 /// The answer values of [`EngineRequest`]s.
@@ -225,6 +274,18 @@ impl EngineRequest {
             (EngineRequest::Leave { .. }, Ok(EngineReply::Done)) => {
                 Action::Info("left the conversation".to_owned())
             }
+            (EngineRequest::Settings { change, .. }, Ok(EngineReply::Done)) => {
+                Action::Info(super::features::describe_change(&change))
+            }
+            (EngineRequest::LoadThread { conv, root }, reply) => {
+                let error = match reply {
+                    Ok(EngineReply::Done) => None,
+                    Err(e) => Some(e),
+                    Ok(other) => Some(wrong_reply(&other, "LoadThread")),
+                };
+                Action::ThreadLoaded { conv, root, error }
+            }
+            (EngineRequest::Settings { .. }, Err(e)) => Action::Error(format!("settings: {e}")),
             (EngineRequest::CreateDirect { .. } | EngineRequest::CreateGroup { .. }, Err(e)) => {
                 Action::Error(e)
             }

@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 use super::TuiOptions;
 use super::engine::{BoxFut, EngineCommand, EngineEvent, EnginePort, EngineReply, EngineRequest};
 use super::model::{
-    ConnState, ConvId, ConvRow, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery,
+    ConnState, ConvId, ConvRow, OutboxItem, SearchHit, Seq, ThreadWindow, TimelineItem,
+    TimelineQuery,
 };
 
 /// Engine events buffered between the engine and the UI loop.
@@ -44,10 +45,34 @@ impl EnginePort for Client {
     fn state(&self) -> ConnState {
         Client::state(self)
     }
+    fn features(&self) -> Vec<String> {
+        sync_core::protocol::features::ALL
+            .iter()
+            .filter(|f| Client::supports(self, f))
+            .map(|f| (*f).to_owned())
+            .collect()
+    }
+    fn archived_conversations(&self) -> Result<Vec<ConvRow>, String> {
+        Client::archived_conversations(self).map_err(err)
+    }
+    fn thread(&self, conv: &ConvId, root: Seq) -> Result<ThreadWindow, String> {
+        Client::thread(self, conv, root).map_err(err)
+    }
     fn command(&self, command: EngineCommand) -> Result<(), String> {
         let c = self.blocking();
         match command {
             EngineCommand::Send { conv, body } => c.send(&conv, &body).map(drop),
+            EngineCommand::Reply {
+                conv,
+                reply_to,
+                body,
+            } => self.send_reply(&conv, reply_to, &body).wait().map(drop),
+            EngineCommand::React { conv, target, key } => {
+                self.react(&conv, target, &key).wait().map(drop)
+            }
+            EngineCommand::Unreact { conv, target, key } => {
+                self.unreact(&conv, target, &key).wait().map(drop)
+            }
             EngineCommand::Edit { conv, seq, body } => c.edit(&conv, seq, &body).map(drop),
             EngineCommand::Redact { conv, seq } => c.redact(&conv, seq).map(drop),
             EngineCommand::Retry { client_id } => c.retry(&client_id),
@@ -86,6 +111,12 @@ impl EnginePort for Client {
                     c.invite(&conv, &users(&who)).await.map(done)
                 }
                 EngineRequest::Leave { conv } => c.leave(&conv).await.map(done),
+                EngineRequest::Settings { conv, change } => {
+                    c.set_settings(&conv, change).await.map(done)
+                }
+                EngineRequest::LoadThread { conv, root } => {
+                    c.load_thread(&conv, root).await.map(done)
+                }
             }
             .map_err(err)
         })

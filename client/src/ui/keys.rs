@@ -45,11 +45,25 @@ pub enum KeyAction {
     Links,
     /// Show the selected message's code blocks in $PAGER.
     ViewCode,
+    /// Reply to the selected message (§9.1).
+    Reply,
+    /// Open the selected message's thread (§9.1).
+    Thread,
+    /// React to the selected message (§9.2).
+    React,
+    /// Open the next conversation that mentions me (§9.3).
+    NextMention,
+    /// Complete the `@name` before the cursor (§9.3).
+    Complete,
+    /// The conversation menu: notify, pin, archive (§9.4).
+    ConvMenu,
+    /// Expand / collapse the archived conversations (§9.4).
+    ToggleArchived,
 }
 
 impl KeyAction {
     /// Every action, in help-overlay order.
-    pub const ALL: [KeyAction; 30] = [
+    pub const ALL: [KeyAction; 37] = [
         KeyAction::Send,
         KeyAction::Newline,
         KeyAction::Editor,
@@ -76,6 +90,13 @@ impl KeyAction {
         KeyAction::Discard,
         KeyAction::Links,
         KeyAction::ViewCode,
+        KeyAction::Reply,
+        KeyAction::Thread,
+        KeyAction::React,
+        KeyAction::Complete,
+        KeyAction::NextMention,
+        KeyAction::ConvMenu,
+        KeyAction::ToggleArchived,
         KeyAction::Cancel,
         KeyAction::ReconnectNow,
         KeyAction::Help,
@@ -115,6 +136,13 @@ impl KeyAction {
             KeyAction::Preview => "preview",
             KeyAction::Links => "links",
             KeyAction::ViewCode => "view_code",
+            KeyAction::Reply => "reply",
+            KeyAction::Thread => "thread",
+            KeyAction::React => "react",
+            KeyAction::NextMention => "next_mention",
+            KeyAction::Complete => "complete_mention",
+            KeyAction::ConvMenu => "conversation_menu",
+            KeyAction::ToggleArchived => "toggle_archived",
         }
     }
 
@@ -151,6 +179,13 @@ impl KeyAction {
             KeyAction::Preview => "preview the draft rendered",
             KeyAction::Links => "links of selected message: open / copy",
             KeyAction::ViewCode => "code blocks of selected message in $PAGER",
+            KeyAction::Reply => "reply to selected message (Esc cancels)",
+            KeyAction::Thread => "thread of selected message (Esc closes)",
+            KeyAction::React => "react to selected message (again: remove)",
+            KeyAction::NextMention => "jump to next conversation mentioning you",
+            KeyAction::Complete => "complete @name in the draft",
+            KeyAction::ConvMenu => "menu: notify / pin / archive",
+            KeyAction::ToggleArchived => "show / hide archived conversations",
         }
     }
 
@@ -307,6 +342,13 @@ impl Default for KeyMap {
             (KeyAction::Preview, vec![b(K::Char('p'), alt)]),
             (KeyAction::Links, vec![b(K::Char('l'), alt)]),
             (KeyAction::ViewCode, vec![b(K::Char('c'), alt)]),
+            (KeyAction::Reply, vec![b(K::Char('r'), alt)]),
+            (KeyAction::Thread, vec![b(K::Char('t'), alt)]),
+            (KeyAction::React, vec![b(K::Char('g'), alt)]),
+            (KeyAction::NextMention, vec![b(K::Char('m'), alt)]),
+            (KeyAction::Complete, vec![b(K::Tab, none)]),
+            (KeyAction::ConvMenu, vec![b(K::Char('s'), alt)]),
+            (KeyAction::ToggleArchived, vec![b(K::Char('v'), alt)]),
         ];
         KeyMap {
             bindings: defaults.into_iter().collect(),

@@ -13,6 +13,8 @@
 //! - [`markdown`], [`highlight`], [`body_layout`]: message bodies as markdown
 //!   with highlighted code blocks and links (parsed once per body, cached);
 //!   [`hyperlink`]: OSC 8 over link text.
+//! - [`features`] (keys, commands, overlays) and [`features_view`]
+//!   (drawing): protocol 1.1 replies, threads, reactions, mentions, settings.
 //! - [`keys`]: remappable key bindings; [`compose_tools`]: grapheme-aware
 //!   compose editing, `/code`, preview, links and code-view keys.
 //! - [`external`]: `$EDITOR`, `$PAGER`, the URL opener and OSC 52.
@@ -30,6 +32,8 @@ pub mod engine;
 #[cfg(feature = "wired")]
 mod engine_sync_core;
 pub mod external;
+pub mod features;
+pub mod features_view;
 pub mod highlight;
 pub mod hyperlink;
 pub mod keys;

@@ -2,10 +2,11 @@
 //! (docs/SYNC-CORE-API.md) plus small helpers the UI needs on them. Every
 //! `ui` module imports engine types from here, so the UI has one seam.
 
+pub use sync_core::protocol::features;
 pub use sync_core::protocol::{ConvId, ConvKind, EntryKind, MAX_BODY_BYTES, Message, Seq};
 pub use sync_core::{
-    ConnState, ConvRow, LocalMessage, OutboxItem, OutboxKind, OutboxState, SearchHit, TimelineItem,
-    TimelineQuery,
+    ConnState, ConvRow, LocalMessage, Notify, OutboxItem, OutboxKind, OutboxState, ReactionCount,
+    SearchHit, SettingsChange, ThreadWindow, TimelineItem, TimelineQuery,
 };
 
 /// A plain text entry (tests and benches build timelines with it).

@@ -34,6 +34,8 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
     };
     match &mut state.overlay {
         Overlay::None => Vec::new(),
+        Overlay::React { .. } => super::features::react_key(state, ev, action),
+        Overlay::ConvMenu { .. } => super::features::menu_key(state, ev, action),
         Overlay::Links { .. } => super::compose_tools::links_key(state, ev, action),
         Overlay::Preview => {
             if matches!(
@@ -288,6 +290,12 @@ pub(super) fn popup(area: Rect, w: u16, h: u16) -> Rect {
 pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
     match &state.overlay {
         Overlay::None => {}
+        Overlay::React {
+            typed, selected, ..
+        } => super::features_view::render_picker(state, area, buf, typed, *selected),
+        Overlay::ConvMenu { selected } => {
+            super::features_view::render_menu(state, area, buf, *selected)
+        }
         Overlay::Links { urls, selected } => {
             super::compose_tools::render_links(state, area, buf, urls, *selected)
         }

@@ -79,7 +79,7 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
     let block = Block::default().borders(Borders::RIGHT);
     let inner = block.inner(area);
     block.render(area, buf);
-    if s.convs.is_empty() {
+    if s.convs.is_empty() && s.archived.is_empty() {
         let hint = vec![
             Line::from(Span::styled("No conversations", dim(s.colors))),
             Line::from(Span::styled("/dm USER to start", dim(s.colors))),
@@ -91,25 +91,62 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
     let rows = usize::from(inner.height / ROW_HEIGHT);
     let w = usize::from(inner.width);
     let open = s.open.as_ref().map(|o| &o.conv);
-    for (k, row) in s.convs.iter().enumerate().skip(offset).take(rows) {
-        let y = inner.y + u16::try_from(k - offset).unwrap_or(0) * ROW_HEIGHT;
-        let mark = if row.kind == ConvKind::Group {
-            "#"
-        } else {
-            "@"
+    // The archived section's header row sits after the main rows; its
+    // rows (when expanded) follow it.
+    let main = s.main_len();
+    let section = !s.archived.is_empty();
+    let display = |k: usize| k + usize::from(section && k >= main);
+    if section && (offset..offset + rows).contains(&main) {
+        let y = inner.y + u16::try_from(main - offset).unwrap_or(0) * ROW_HEIGHT;
+        let arrow = if s.archived_open { "▾" } else { "▸" };
+        let key = s.keys.describe_keys(KeyAction::ToggleArchived);
+        let text = format!("{arrow} Archived ({}) {key}", s.archived.len());
+        Paragraph::new(Line::from(Span::styled(truncate(&text, w), dim(s.colors)))).render(
+            Rect {
+                y,
+                height: 1,
+                ..inner
+            },
+            buf,
+        );
+    }
+    for (k, row) in s.convs.iter().enumerate() {
+        let d = display(k);
+        if d < offset || d >= offset + rows {
+            continue;
+        }
+        let y = inner.y + u16::try_from(d - offset).unwrap_or(0) * ROW_HEIGHT;
+        let mark = match (row.kind == ConvKind::Group, row.pinned) {
+            (true, false) => "# ",
+            (false, false) => "@ ",
+            (true, true) => "#★",
+            (false, true) => "@★",
         };
         let badge = match (row.unread, row.pending) {
             (0, 0) => String::new(),
             (0, p) => format!(" ⋯{p}"),
             (n, _) => format!(" {n}"),
         };
-        let title_w = w.saturating_sub(2 + badge.width());
+        let mention = if row.mentions > 0 {
+            format!(" @{}", row.mentions)
+        } else {
+            String::new()
+        };
+        let title_w = w.saturating_sub(2 + badge.width() + mention.width());
         let title = truncate(&for_terminal(&row.title), title_w);
         let mut title_style = Style::new();
         if row.unread > 0 {
             title_style = title_style.add_modifier(Modifier::BOLD);
         }
-        let pad = w.saturating_sub(2 + title.width() + badge.width());
+        let pad = w.saturating_sub(2 + title.width() + badge.width() + mention.width());
+        let mention_style = if s.colors {
+            Style::new()
+                .fg(ratatui::style::Color::White)
+                .bg(ratatui::style::Color::Red)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+        };
         let badge_style = if s.colors {
             Style::new()
                 .fg(ratatui::style::Color::Black)
@@ -118,9 +155,10 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
             Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
         };
         let mut line1 = Line::from(vec![
-            Span::styled(format!("{mark} "), dim(s.colors)),
+            Span::styled(mark, dim(s.colors)),
             Span::styled(title, title_style),
             Span::raw(" ".repeat(pad)),
+            Span::styled(mention, mention_style),
             Span::styled(
                 badge,
                 if row.unread > 0 {
@@ -209,6 +247,16 @@ fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
             Line::from(Span::styled("Press ? for help.", dim(s.colors))),
         ];
         Paragraph::new(hint).render(area, buf);
+        return;
+    }
+    if s.thread.is_some() {
+        let retry = s.keys.describe_keys(KeyAction::Retry);
+        let discard = s.keys.describe_keys(KeyAction::Discard);
+        if let Some(mut ctx) = ctx_of(s, &retry, &discard) {
+            ctx.selected = None;
+            ctx.read_marker = u64::MAX;
+            super::features_view::render_thread(s, area, buf, &ctx);
+        }
         return;
     }
     let Some(vis) = timeline_visible(s, area) else {
@@ -329,8 +377,14 @@ fn render_compose(s: &AppState, area: Rect, buf: &mut Buffer) {
     }
     let mut title = match s.compose.editing {
         Some(_) => " Edit message ".to_owned(),
-        None if s.open.is_some() => " Message ".to_owned(),
-        None => " Command ".to_owned(),
+        None => match super::features_view::compose_banner(s) {
+            Some(banner) => {
+                let w = usize::from(area.width).saturating_sub(4);
+                format!(" {} ", truncate(&banner, w))
+            }
+            None if s.open.is_some() => " Message ".to_owned(),
+            None => " Command ".to_owned(),
+        },
     };
     // The byte count appears once the draft nears the body limit.
     let bytes = s.compose.text.len();
@@ -426,7 +480,7 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
 }
 
 /// Cuts already-sanitized text to `width` columns, with "…" when cut.
-fn truncate(s: &str, width: usize) -> String {
+pub(super) fn truncate(s: &str, width: usize) -> String {
     if s.width() <= width {
         return s.to_owned();
     }

@@ -30,6 +30,7 @@ pub fn ctx_of<'a>(state: &'a AppState, retry: &'a str, discard: &'a str) -> Opti
         retry_key: retry,
         discard_key: discard,
         seen_up_to: state.seen.get(&open.conv).copied().unwrap_or(0),
+        parents: Some(&open.parents),
     })
 }
 

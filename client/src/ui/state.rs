@@ -7,7 +7,8 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use super::engine::{EngineCommand, EngineRequest};
 use super::keys::KeyMap;
 use super::model::{
-    ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, TimelineItem, TimelineQuery,
+    ConnState, ConvId, ConvRow, Message, OutboxItem, SearchHit, Seq, ThreadWindow, TimelineItem,
+    TimelineQuery,
 };
 
 /// How long a typing indicator stays visible after the last `typing` event.
@@ -72,6 +73,41 @@ pub struct AppState {
     /// No valid session: started without one, or the server ended it. The
     /// log-in prompt (`/login`) is available while this is set.
     pub needs_login: bool,
+    /// Protocol 1.1 features the server lists (empty: a v1 server). The
+    /// controls of a feature not listed do not appear.
+    pub features: Vec<String>,
+    /// Archived conversations (a collapsed section at the bottom of the list).
+    pub archived: Vec<ConvRow>,
+    /// The "Archived (N)" section is expanded: its rows follow the main ones
+    /// in `convs` (so moving through the list reaches them).
+    pub archived_open: bool,
+    /// The thread panel, over the timeline.
+    pub thread: Option<ThreadPanel>,
+}
+
+/// The thread panel: a root and its replies; sends from the compose box go
+/// to the thread while it is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadPanel {
+    pub conv: ConvId,
+    pub root: Seq,
+    /// As last read from the store (None until the first read).
+    pub window: Option<ThreadWindow>,
+    /// `load_thread` in flight.
+    pub loading: bool,
+    /// The compose box's text when the panel opened (given back on close).
+    pub saved_draft: String,
+    /// Lines scrolled up from the newest (PgUp / PgDn while the panel is open).
+    pub scroll: usize,
+}
+
+/// The message a draft replies to (shown above the compose box).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTarget {
+    pub seq: Seq,
+    pub sender: String,
+    /// The first line of its body (or "message deleted").
+    pub preview: String,
 }
 
 /// A one-line status message.
@@ -119,6 +155,9 @@ pub struct OpenConv {
     /// once the window holds it, loading older history until it does (the
     /// first unread of a long unread stretch; seq 1 for Home).
     pub top_on: Option<Seq>,
+    /// Parents of replies in the window that the window does not hold,
+    /// read from the store for the reply quotes (§9.1).
+    pub parents: std::collections::BTreeMap<Seq, super::model::LocalMessage>,
 }
 
 /// Identifies an item across window reloads.
@@ -158,6 +197,8 @@ pub struct Compose {
     pub cursor: usize,
     /// Editing this message instead of sending a new one.
     pub editing: Option<Seq>,
+    /// Replying to this message (Esc cancels).
+    pub reply_to: Option<ReplyTarget>,
 }
 
 /// A password being typed: never drawn, never in `Debug` output.
@@ -213,6 +254,17 @@ pub enum Overlay {
     },
     /// The draft as it will be shown once sent.
     Preview,
+    /// Reaction picker for message `target`: common emoji, or a typed
+    /// `:shortcode:` / emoji in `typed`.
+    React {
+        target: Seq,
+        typed: String,
+        selected: usize,
+    },
+    /// The conversation menu: notify level, pin, archive.
+    ConvMenu {
+        selected: usize,
+    },
 }
 
 impl Overlay {
@@ -284,6 +336,27 @@ pub enum Action {
     },
     /// A conversation was created or found: open it.
     Opened(ConvId),
+    /// The features the server lists (read after every list refresh).
+    Features(Vec<String>),
+    /// The archived conversations, read from the store.
+    Archived(Vec<ConvRow>),
+    /// The open thread as read from the store.
+    Thread {
+        conv: ConvId,
+        root: Seq,
+        window: ThreadWindow,
+    },
+    /// Reply parents read from the store (outside the window).
+    Parents {
+        conv: ConvId,
+        found: Vec<super::model::LocalMessage>,
+    },
+    /// `load_thread` finished (successfully or not).
+    ThreadLoaded {
+        conv: ConvId,
+        root: Seq,
+        error: Option<String>,
+    },
     Error(String),
     /// An error the engine reported about the connection (cleared once Live).
     ConnectionError(String),
@@ -307,6 +380,12 @@ pub enum Effect {
     LoadTimeline {
         conv: ConvId,
         query: TimelineQuery,
+    },
+    /// Read the thread of `root` from the store (and fetch it when not
+    /// complete).
+    LoadThread {
+        conv: ConvId,
+        root: Seq,
     },
     Search {
         query: String,
@@ -368,7 +447,22 @@ impl AppState {
             login: None,
             account: None,
             needs_login: false,
+            features: Vec::new(),
+            archived: Vec::new(),
+            archived_open: false,
+            thread: None,
         }
+    }
+
+    /// The server lists protocol 1.1 feature `feature` (`features::REPLY`...).
+    pub fn supports(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+
+    /// Rows of `convs` that are the main list (the rest are archived rows
+    /// shown because the archived section is expanded).
+    pub fn main_len(&self) -> usize {
+        self.convs.iter().take_while(|r| !r.archived).count()
     }
 
     /// The row of the open conversation, if it is in the list.

@@ -36,6 +36,8 @@ pub struct LayoutCtx<'a> {
     pub discard_key: &'a str,
     /// Direct conversations: the other member has read up to here (receipts).
     pub seen_up_to: Seq,
+    /// Reply parents held in the store but not in the window.
+    pub parents: Option<&'a std::collections::BTreeMap<Seq, LocalMessage>>,
 }
 
 /// A link's text on one line of an item: `line` indexes the item's lines,
@@ -147,7 +149,10 @@ pub fn item_layout(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> I
                 };
                 out.push(centered(" new messages ", '─', width, style));
             }
-            message_lines(m, prev, width, ctx, out, &mut extra);
+            let parent = m.reply_to.map(|p| {
+                find_message(items, p).or_else(|| ctx.parents.and_then(|all| all.get(&p)))
+            });
+            message_lines(m, prev, parent, width, ctx, out, &mut extra);
         }
         TimelineItem::Pending(p) => pending_lines(p, prev, width, ctx, out, &mut extra),
     }
@@ -162,9 +167,19 @@ pub fn item_layout(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> I
 /// Where `body_lines` records link text and code lines.
 type Extra<'a> = (&'a mut Vec<LineLink>, &'a mut Vec<CodeLine>);
 
+/// The held message `seq` among `items` (sorted by seq), if any.
+pub fn find_message(items: &[TimelineItem], seq: Seq) -> Option<&LocalMessage> {
+    let i = items.partition_point(|i| order_seq(i) < seq);
+    match items.get(i) {
+        Some(TimelineItem::Message(m)) if m.seq == seq => Some(m),
+        _ => None,
+    }
+}
+
 fn message_lines(
     m: &LocalMessage,
     prev: Option<&TimelineItem>,
+    parent: Option<Option<&LocalMessage>>,
     width: usize,
     ctx: &LayoutCtx<'_>,
     out: &mut Vec<Line<'static>>,
@@ -214,20 +229,33 @@ fn message_lines(
             sender_style(&m.sender, ctx.colors),
         )));
     }
-    let mut lines = if m.redacted {
-        vec![Line::from(Span::styled(
+    let mut lines = Vec::new();
+    if let Some(parent) = parent {
+        lines.push(super::features_view::quote_line(
+            parent,
+            width - GUTTER,
+            ctx.colors,
+        ));
+    }
+    if m.redacted {
+        lines.push(Line::from(Span::styled(
             "‹message deleted›",
             dim(ctx.colors).add_modifier(Modifier::ITALIC),
-        ))]
+        )));
     } else {
-        body_lines(
+        let first = out.len() + lines.len();
+        let mut body = body_lines(
             m.body.as_deref().unwrap_or(""),
             width,
             ctx.colors,
-            out.len(),
+            first,
             extra,
-        )
-    };
+        );
+        if m.mentions_me {
+            super::features_view::highlight_mention(&mut body, ctx.user, ctx.colors);
+        }
+        lines.extend(body);
+    }
     let mut marks = Vec::new();
     if m.edited && !m.redacted {
         marks.push(Span::styled(" (edited)", dim(ctx.colors)));
@@ -243,6 +271,11 @@ fn message_lines(
         marks.push(Span::styled(mark, dim(ctx.colors)));
     }
     append_marks(&mut lines, marks, width);
+    lines.extend(super::features_view::under_message(
+        m,
+        width - GUTTER,
+        ctx.colors,
+    ));
     push_with_gutter(out, lines, &time, ctx);
 }
 

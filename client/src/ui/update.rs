@@ -4,18 +4,17 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::commands::{self, Command};
-use super::drafts::stash_draft;
 use super::engine::{EngineCommand, EngineRequest};
 use super::keys::KeyAction;
 use super::model::MAX_BODY_BYTES;
 use super::model::{ConvId, EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
+pub use super::navigate::open_conv;
 use super::navigate::{move_conv, next_unread, on_mouse};
 use super::overlay::overlay_key;
 use super::read_state::{mark_visible_read, show_at_top};
 use super::scroll::{page_height, reveal_selection, scroll_bottom, scroll_down, scroll_up};
 use super::state::{
-    Action, AppState, Effect, ItemKey, OPEN_WINDOW, OpenConv, Overlay, ScrollPos,
-    TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
+    Action, AppState, Effect, ItemKey, Overlay, ScrollPos, TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
 };
 
 /// Applies one action; returns the engine requests it causes.
@@ -113,6 +112,9 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Conversations(rows) => {
             let keep = state.convs.get(state.selected).map(|r| r.conv.clone());
             state.convs = rows;
+            if state.archived_open {
+                state.convs.extend(state.archived.iter().cloned());
+            }
             if let Some(i) = keep.and_then(|c| state.convs.iter().position(|r| r.conv == c)) {
                 state.selected = i;
             }
@@ -239,11 +241,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if message.sender == state.user || is_open || message.kind != EntryKind::Text {
                 return Vec::new();
             }
-            let title = state
-                .convs
-                .iter()
-                .find(|r| r.conv == conv)
-                .map_or_else(|| conv.to_string(), |r| r.title.clone());
+            let row = state.convs.iter().find(|r| r.conv == conv);
+            if !super::features::should_notify(row, &message, &state.user) {
+                return Vec::new();
+            }
+            let title = row.map_or_else(|| conv.to_string(), |r| r.title.clone());
             let body = format!("{}: {}", message.sender, message.body.unwrap_or_default());
             vec![Effect::Notify { title, body }]
         }
@@ -268,6 +270,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Opened(conv) => open_conv(state, conv, None),
+        action @ (Action::Features(_)
+        | Action::Archived(_)
+        | Action::Thread { .. }
+        | Action::Parents { .. }
+        | Action::ThreadLoaded { .. }) => super::features::on_action(state, action),
         Action::Error(e) => {
             state.set_error(e);
             Vec::new()
@@ -299,6 +306,11 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
         return overlay_key(state, ev, action);
     }
     let compose_empty = state.compose.text.is_empty();
+    if let Some(a) = action
+        && let Some(fx) = super::features::on_key(state, a)
+    {
+        return fx;
+    }
     match action {
         Some(KeyAction::Send) => return submit(state),
         Some(KeyAction::Newline) => {
@@ -373,6 +385,12 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
         }
         Some(KeyAction::Retry) => return failed_action(state, true),
         Some(KeyAction::Discard) => return failed_action(state, false),
+        Some(KeyAction::Cancel) if state.thread.is_some() || state.compose.reply_to.is_some() => {
+            if state.compose.reply_to.take().is_none() {
+                super::features::close_thread(state);
+            }
+            return Vec::new();
+        }
         Some(KeyAction::Cancel) => {
             if state.compose.editing.take().is_some() {
                 state.compose.text.clear();
@@ -486,6 +504,7 @@ fn clear_compose(state: &mut AppState) {
     state.compose.text.clear();
     state.compose.cursor = 0;
     state.compose.editing = None;
+    state.compose.reply_to = None;
 }
 
 fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
@@ -504,11 +523,15 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
     }
     let effect = match state.compose.editing {
         Some(seq) => Effect::Command(EngineCommand::Edit { conv, seq, body }),
-        None => Effect::Command(EngineCommand::Send { conv, body }),
+        None => match super::features::reply_command(state, &body) {
+            Some(reply) => Effect::Command(reply),
+            None => Effect::Command(EngineCommand::Send { conv, body }),
+        },
     };
+    let in_thread = state.thread.is_some();
     clear_compose(state);
     state.notice = None;
-    if let Some(open) = state.open.as_mut() {
+    if let Some(open) = state.open.as_mut().filter(|_| !in_thread) {
         open.scroll = ScrollPos::Bottom;
         open.selected = None;
     }
@@ -552,8 +575,40 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
             }
             _ => return Vec::new(),
         },
+        Command::Settings(change) => {
+            let fx = super::features::settings(state, change);
+            if fx.is_empty() {
+                return fx;
+            }
+            fx
+        }
+        Command::React(key) => {
+            if !state.supports(super::model::features::REACTIONS) {
+                state.set_error("the server does not support reactions");
+                return Vec::new();
+            }
+            match super::features::target(state).map(|m| m.seq) {
+                Some(target) => super::features::toggle_reaction(state, target, key),
+                None => {
+                    state.set_error("no message to react to");
+                    return Vec::new();
+                }
+            }
+        }
         Command::Delete => match (need_open(state), target_message(state)) {
-            (Some(conv), Some(seq)) => vec![Effect::Command(EngineCommand::Redact { conv, seq })],
+            (Some(conv), Some(seq)) => {
+                clear_compose(state);
+                if let Some(open) = state.open.as_mut() {
+                    open.selected = None;
+                }
+                // §9.5: only a server with `redaction` erases the content.
+                state.set_info(if state.supports(super::model::features::REDACTION) {
+                    "deleted: the content is erased for everyone"
+                } else {
+                    "deleted: the content may remain on the server (it does not support real deletion)"
+                });
+                return vec![Effect::Command(EngineCommand::Redact { conv, seq })];
+            }
             (Some(_), None) => {
                 state.set_error("no message of yours to delete");
                 return Vec::new();
@@ -649,95 +704,6 @@ fn start_edit(state: &mut AppState, seq: Option<Seq>) {
     state.compose.cursor = state.compose.text.chars().count();
     state.compose.editing = Some(seq);
     state.set_info("editing your message — Enter saves, Esc cancels");
-}
-
-/// Opens `conv`; with `at`, the window is read around that seq and it is selected.
-pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Effect> {
-    if let Some(i) = state.convs.iter().position(|r| r.conv == conv) {
-        state.selected = i;
-    }
-    let read_marker = state
-        .convs
-        .get(state.selected)
-        .filter(|r| r.conv == conv)
-        .map_or(0, |r| r.read_seq);
-    let same = state.open.as_ref().is_some_and(|o| o.conv == conv);
-    let mut fx = Vec::new();
-    if !same {
-        // Each conversation keeps its own unsent text.
-        if stash_draft(state) {
-            fx.push(Effect::SaveDrafts(state.drafts.clone()));
-        }
-        let draft = state.drafts.get(conv.as_str()).cloned().unwrap_or_default();
-        state.compose.cursor = draft.chars().count();
-        state.compose.text = draft;
-        state.open = Some(OpenConv {
-            conv: conv.clone(),
-            items: Vec::new(),
-            total: 0,
-            has_newer: false,
-            scroll: ScrollPos::Bottom,
-            loading_older: false,
-            grow_window: false,
-            read_marker,
-            marked_read: 0,
-            selected: None,
-            top_on: None,
-        });
-        state.compose.editing = None;
-    }
-    // More unread than fit on a screen: open at the first unread message,
-    // under the "new messages" line, rather than at the newest (the read
-    // cursor only moves forward, so skipping them could not be undone).
-    let unread = state
-        .convs
-        .iter()
-        .find(|r| r.conv == conv)
-        .map_or(0, |r| r.unread);
-    let at = match at {
-        // A message takes a line or more: over half a page of them will not
-        // fit (and a handful never counts as a long stretch).
-        None if !same && unread as usize > (page_height(state) / 2).max(8) => {
-            if let Some(open) = state.open.as_mut() {
-                open.top_on = Some(read_marker + 1);
-                open.scroll = ScrollPos::Anchored {
-                    item: ItemKey::Seq(read_marker + 1),
-                    below: 0,
-                };
-            }
-            let query = TimelineQuery::Around {
-                seq: read_marker + 1,
-                before: OPEN_WINDOW,
-                after: OPEN_WINDOW,
-            };
-            fx.push(Effect::Command(EngineCommand::Open { conv: conv.clone() }));
-            fx.push(Effect::LoadTimeline { conv, query });
-            return fx;
-        }
-        other => other,
-    };
-    let query = match at {
-        Some(seq) => {
-            if let Some(open) = state.open.as_mut() {
-                open.scroll = ScrollPos::Anchored {
-                    item: ItemKey::Seq(seq),
-                    below: 0,
-                };
-                open.selected = Some(ItemKey::Seq(seq));
-            }
-            TimelineQuery::Around {
-                seq,
-                before: OPEN_WINDOW,
-                after: OPEN_WINDOW,
-            }
-        }
-        None => TimelineQuery::Latest { limit: OPEN_WINDOW },
-    };
-    if !same {
-        fx.push(Effect::Command(EngineCommand::Open { conv: conv.clone() }));
-    }
-    fx.push(Effect::LoadTimeline { conv, query });
-    fx
 }
 
 /// Moves the message selection (newest first when nothing is selected).
