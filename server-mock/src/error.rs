@@ -20,6 +20,12 @@ pub enum ServerError {
     /// The TLS certificate or key could not be used.
     #[error("TLS: {0}")]
     Tls(String),
+    /// `--db` named a database URL this build cannot store in (only SQLite
+    /// paths and `:memory:` are supported; PostgreSQL is issue 13).
+    #[error(
+        "--db {0}://…: only SQLite is supported (a file path or :memory:); PostgreSQL storage is not built yet"
+    )]
+    UnsupportedDb(String),
     /// No data directory could be found for the default database path.
     #[error("no data directory for the default database path")]
     NoDataDir,

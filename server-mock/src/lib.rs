@@ -54,13 +54,22 @@ pub enum DbLocation {
 }
 
 impl DbLocation {
-    /// `:memory:` is [`DbLocation::Memory`]; anything else is a path.
-    pub fn parse(s: &str) -> DbLocation {
+    /// `:memory:` is [`DbLocation::Memory`]; a URL (`scheme://…`, such as
+    /// `postgres://…`) is refused, since only SQLite is built so far: it must
+    /// not become a directory named `postgres:`; anything else is a path.
+    pub fn parse(s: &str) -> Result<DbLocation, ServerError> {
         if s == ":memory:" {
-            DbLocation::Memory
-        } else {
-            DbLocation::Path(PathBuf::from(s))
+            return Ok(DbLocation::Memory);
         }
+        if let Some((scheme, _)) = s.split_once("://")
+            && !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        {
+            return Err(ServerError::UnsupportedDb(scheme.to_owned()));
+        }
+        Ok(DbLocation::Path(PathBuf::from(s)))
     }
 
     /// The default durable location: `server.db` in the platform data dir.

@@ -225,6 +225,64 @@ async fn a_version_1_database_upgrades_and_keeps_its_timeline() {
     server.shutdown().await;
 }
 
+/// Migration 4 moves an append's change position onto the conversation; a
+/// sync token handed out before the upgrade still lists exactly what changed
+/// after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_token_from_before_the_upgrade_lists_only_later_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    version_2_database(&db);
+    let server = server_mock::start(file_config(&db)).await.unwrap();
+    let url = server.url();
+    let mut clients = vec![];
+    for user in ["alice", "bob"] {
+        let mut c = Client::connect(&url).await;
+        let r = c
+            .request(json!({"type":"login","user":user,"password":PASSWORD,"device":"d"}))
+            .await;
+        assert_eq!(r["type"], "session", "{r}");
+        clients.push(c);
+    }
+    let [a, b] = &mut clients[..] else {
+        unreachable!("two clients")
+    };
+    let listed = |s: &Value| -> Vec<Value> {
+        s["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| json!([c["conv"], c["unread"]]))
+            .collect()
+    };
+    // alice's row last changed at 2, bob's at 3 (the old per-member values).
+    let s = a.request(json!({"type":"sync","since":"s2"})).await;
+    assert_eq!(
+        (listed(&s), &s["since"]),
+        (Vec::<Value>::new(), &json!("s3")),
+        "{s}"
+    );
+    let s = a.request(json!({"type":"sync","since":"s1"})).await;
+    assert_eq!(listed(&s), vec![json!(["c1", 0])], "{s}");
+    let s = b.request(json!({"type":"sync","since":"s2"})).await;
+    assert_eq!(listed(&s), vec![json!(["c1", 2])], "{s}");
+    // bob's append moves the conversation, not the member rows.
+    let r = b
+        .request(json!({"type":"send","conv":"c1","client_id":"b1","body":"new"}))
+        .await;
+    assert_eq!(r["seq"], 4, "{r}");
+    let s = a.request(json!({"type":"sync","since":"s3"})).await;
+    assert_eq!(
+        (listed(&s), &s["since"]),
+        (vec![json!(["c1", 1])], &json!("s4")),
+        "{s}"
+    );
+    let s = a.request(json!({"type":"sync","since":"s4"})).await;
+    assert_eq!(listed(&s), Vec::<Value>::new(), "{s}");
+    drop(clients);
+    server.shutdown().await;
+}
+
 /// Frames the v1 server must answer as an unknown `type`.
 fn unknown_type(r: &Value, ty: &str) {
     assert_eq!(r["type"], "error", "{r}");

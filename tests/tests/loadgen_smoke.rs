@@ -161,3 +161,37 @@ fn vm_rss_is_read_from_proc_status_text() {
     assert_eq!(parse_vm_rss(status), Some(1234));
     assert_eq!(parse_vm_rss("Name:\tx\n"), None);
 }
+
+/// Scenario 6's core: senders online, the rest of a 300-member group written
+/// straight into the database; every send is acked once with dense seqs, and
+/// the group really has 300 members.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_appends_into_a_large_group_are_acked_with_dense_seqs() {
+    use load::group_size::{GroupShape, run_group};
+    let dir = tempfile::tempdir().unwrap();
+    let server = load::target::start_in_process_with(dir.path(), "groups", |_| {})
+        .await
+        .unwrap();
+    let db = dir.path().join("groups.db");
+    let shape = GroupShape {
+        members: 300,
+        senders: 2,
+        per_sender: 5,
+    };
+    let r = run_group(&server.url(), &db, &RunNames::random(), shape)
+        .await
+        .unwrap();
+    assert_eq!(r.acked, 10);
+    assert!(r.dense, "seqs 2..=11 expected");
+    assert_eq!(r.ack_us.len(), 10);
+    server.shutdown().await;
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (members, last_seq): (i64, i64) = conn
+        .query_row(
+            "SELECT member_count, last_seq FROM convs WHERE title = 'loadgen group of 300'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((members, last_seq), (300, 11));
+}

@@ -114,7 +114,8 @@ struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: SocketAddr,
-    /// SQLite database path, or `:memory:` for a throwaway server
+    /// SQLite database path, or `:memory:` for a throwaway server; a URL
+    /// (`postgres://…`) is refused: only SQLite is built so far
     /// [default: server.db in the platform data directory].
     #[arg(long)]
     db: Option<String>,
@@ -237,7 +238,7 @@ async fn run() -> anyhow::Result<()> {
     let args = cli.serve;
     let (send_rate_per_sec, send_burst) = parse_rate(&args.send_rate)?;
     let db = match args.db.as_deref() {
-        Some(s) => DbLocation::parse(s),
+        Some(s) => DbLocation::parse(s)?,
         None => DbLocation::default_path()?,
     };
     let config = Config {
@@ -443,6 +444,28 @@ async fn wait_for_signal() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::parse_rate;
+    use server_mock::DbLocation;
+
+    #[test]
+    fn db_spellings() {
+        assert_eq!(DbLocation::parse(":memory:").unwrap(), DbLocation::Memory);
+        for path in [
+            "server.db",
+            "/var/lib/convo/server.db",
+            "dir/a:b.db",
+            "./x://y",
+        ] {
+            assert_eq!(
+                DbLocation::parse(path).unwrap(),
+                DbLocation::Path(path.into()),
+                "{path:?}"
+            );
+        }
+        for url in ["postgres://u@h/db", "postgresql://h/db", "sqlite://x.db"] {
+            let e = DbLocation::parse(url).unwrap_err().to_string();
+            assert!(e.contains("only SQLite is supported"), "{url:?}: {e}");
+        }
+    }
 
     #[test]
     fn send_rate_spellings() {

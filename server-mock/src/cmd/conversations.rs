@@ -13,6 +13,7 @@ use crate::store::batch::{
     Apply, Batch, ConvRow, Done, NewRow, OpResult, append, bump_user, conversation_event,
     group_conv, members_of, next_change, push_message, sql,
 };
+use crate::store::members::Members;
 use crate::store::rows;
 
 type Reply = Result<Option<ServerFrame>, Reject>;
@@ -212,12 +213,12 @@ fn add_member(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64) -> Resu
         [conv],
     )
     .map_err(sql("count member"))?;
-    let mut list = members_of(db, b, conv)?.as_ref().clone();
-    // A cache reloaded after this row was inserted already lists the user.
-    if !list.iter().any(|u| u == user) {
-        list.push(user.to_owned());
+    // Cached now; changed in place unless a queued push still holds it.
+    members_of(db, b, conv)?;
+    if let Some(cached) = b.members.get_mut(&conv) {
+        // A cache reloaded after this row was inserted already lists the user.
+        Arc::make_mut(cached).add(user);
     }
-    b.members.insert(conv, Arc::new(list));
     Ok(())
 }
 
@@ -264,7 +265,7 @@ fn create_op(
     )
     .map_err(sql("insert conv"))?;
     let conv = db.last_insert_rowid();
-    b.members.insert(conv, Arc::new(Vec::new()));
+    b.members.insert(conv, Arc::new(Members::default()));
     let mut all = vec![me.clone()];
     all.extend(others.iter().cloned());
     for u in &all {
@@ -342,7 +343,7 @@ fn leave_op(db: &Connection, b: &mut Batch<'_>, me: &str, conv: i64) -> OpResult
         .filter(|u| *u != me)
         .cloned()
         .collect();
-    b.members.insert(conv, Arc::new(list));
+    b.members.insert(conv, Arc::new(Members::new(list)));
     push_message(db, b, conv, &msg)?;
     Ok(Done::Ok)
 }

@@ -13,6 +13,7 @@ use crate::store::batch::{
     Apply, Batch, Done, Fanout, OpResult, bump_user, frame, member_conv, members_of, set_read, sql,
     to_user,
 };
+use crate::store::members::Members;
 use crate::store::rows::{self, conv_id};
 
 type Reply = Result<Option<ServerFrame>, Reject>;
@@ -106,7 +107,7 @@ fn read_op(db: &Connection, b: &mut Batch<'_>, me: &str, conv: i64, seq: Seq) ->
             seq: new,
         });
         b.events.push(Fanout {
-            users: Arc::new(others),
+            users: Arc::new(Members::new(others)),
             frame: f,
             except: None,
         });

@@ -7,6 +7,8 @@ use sync_core::protocol::{ConvId, EntryKind, ErrorCode, Seq, ServerFrame, valida
 
 use super::{Ctx, conv};
 use crate::error::Reject;
+#[cfg(test)]
+use crate::store::batch::WriteOp;
 use crate::store::batch::{
     Apply, Batch, Done, NewRow, OpResult, Target, append as append_entry, first_sent, member_conv,
     members_of, push_sent, set_read, sql, target,
@@ -48,6 +50,20 @@ fn append(ctx: &Ctx<'_>, c: &ConvId, client_id: String, entry: NewEntry) -> Repl
         conv,
         client_id,
         entry,
+    })
+}
+
+/// The writer op of a plain `send` (tests drive the writer with it).
+#[cfg(test)]
+pub(crate) fn send_op(user: &str, conv: i64, client_id: &str, body: &str) -> WriteOp {
+    WriteOp::new(Append {
+        user: user.to_owned(),
+        conv,
+        client_id: client_id.to_owned(),
+        entry: NewEntry::Text {
+            body: body.to_owned(),
+            reply_to: None,
+        },
     })
 }
 

@@ -1,7 +1,8 @@
 //! `sync`: a full listing (paged by conversation id) or the conversations
-//! whose summary changed since a token, answered from the
-//! `members(user, change_seq)` index: the cost grows with what changed, not
-//! with how many conversations the user has. Tokens: `s<counter>`
+//! whose summary changed since a token, answered from the user's memberships
+//! (primary key prefix) joined to their conversations, each compared by its
+//! change value ([`CHANGE`]): the cost grows with what changed plus the
+//! user's memberships, never with the database or the group sizes. Tokens: `s<counter>`
 //! (incremental) and `f<counter>:c<conv>` (inside a paged full listing);
 //! anything else gets a full listing.
 
@@ -10,7 +11,7 @@ use sync_core::protocol::{MAX_SERVER_FRAME_BYTES, ServerFrame, Summary};
 
 use super::Ctx;
 use crate::error::{Reject, StoreError};
-use crate::store::rows::{self, SUMMARY_FROM};
+use crate::store::rows::{self, CHANGE, SUMMARY_FROM};
 
 /// Summaries per page (fewer if the frame would pass 1 MiB).
 pub const PAGE: usize = 200;
@@ -78,9 +79,11 @@ fn page(
         .query_row("SELECT value FROM meta WHERE key = 'change_seq'", [], |r| {
             r.get::<_, String>(0)
         })
-        .map_err(sql("read change counter"))?
-        .parse()
-        .unwrap_or(0);
+        .map_err(sql("read change counter"))
+        .and_then(|v| {
+            v.parse()
+                .map_err(|_| StoreError::Corrupt(format!("change counter {v:?}")).into())
+        })?;
     // A token from the future (another database) is unknown: full listing.
     let token = since.and_then(parse).filter(|t| match t {
         Token::Incremental(n) => *n <= counter,
@@ -97,9 +100,7 @@ fn page(
             "{SUMMARY_FROM} WHERE m.user = ?1 AND m.active = 1 AND m.conv > ?2 ORDER BY m.conv LIMIT ?3"
         )
     } else {
-        format!(
-            "{SUMMARY_FROM} WHERE m.user = ?1 AND m.change_seq > ?2 ORDER BY m.change_seq LIMIT ?3"
-        )
+        format!("{SUMMARY_FROM} WHERE m.user = ?1 AND {CHANGE} > ?2 ORDER BY {CHANGE} LIMIT ?3")
     };
     let mut stmt = tx.prepare_cached(&sql_text).map_err(sql("prepare sync"))?;
     let found = stmt

@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sync_core::protocol::{ConvId, EntryKind, ErrorCode, Message, Seq, ServerFrame};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::members::Members;
 use super::rows::{self, conv_id};
 use crate::error::{Reject, StoreError};
 
@@ -76,7 +77,7 @@ pub enum Done {
 /// A frame for every connection of `users`, except connection `except`.
 #[derive(Debug)]
 pub struct Fanout {
-    pub users: Arc<Vec<String>>,
+    pub users: Arc<Members>,
     pub frame: Utf8Bytes,
     pub except: Option<u64>,
 }
@@ -91,7 +92,7 @@ pub struct Batch<'c> {
     /// Fan-out of the current op, sent after commit.
     pub events: Vec<Fanout>,
     /// conv → current members, in join order.
-    pub members: &'c mut HashMap<i64, Arc<Vec<String>>>,
+    pub members: &'c mut HashMap<i64, Arc<Members>>,
     /// Connection that sent the current op.
     pub origin: Option<u64>,
     /// Server clock for this batch.
@@ -267,15 +268,11 @@ pub fn append(
 }
 
 /// Current members of `conv` (cached; the writer is the only one changing them).
-pub fn members_of(
-    db: &Connection,
-    b: &mut Batch<'_>,
-    conv: i64,
-) -> Result<Arc<Vec<String>>, Reject> {
+pub fn members_of(db: &Connection, b: &mut Batch<'_>, conv: i64) -> Result<Arc<Members>, Reject> {
     if let Some(m) = b.members.get(&conv) {
         return Ok(m.clone());
     }
-    let m = Arc::new(rows::members(db, conv)?);
+    let m = Arc::new(Members::new(rows::members(db, conv)?));
     if b.members.len() > 100_000 {
         b.members.clear();
     }
@@ -305,7 +302,7 @@ pub fn push_message(
 
 pub fn to_user(b: &mut Batch<'_>, user: &str, f: &ServerFrame, except: Option<u64>) {
     b.events.push(Fanout {
-        users: Arc::new(vec![user.to_owned()]),
+        users: Arc::new(Members::new(vec![user.to_owned()])),
         frame: frame(f),
         except,
     });

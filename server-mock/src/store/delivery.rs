@@ -70,7 +70,7 @@ fn deliver(d: Delivery, registry: &Registry) {
         }
     }
     for ev in d.events {
-        registry.send_to(ev.users.iter(), &ev.frame, ev.except);
+        registry.send_to_members(&ev.users, &ev.frame, ev.except);
     }
 }
 

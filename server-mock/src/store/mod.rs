@@ -1,12 +1,14 @@
 //! Durable storage on SQLite: schema and migrations ([`schema`]), the writer
 //! thread with group commit ([`writer`]; the [`batch`] every op shares, the
 //! ops themselves live with their request family in `cmd/*`), the task that delivers committed replies and pushes in
-//! commit order ([`delivery`]), a pool of
+//! commit order ([`delivery`]), the cached member lists pushes go to
+//! ([`members`]), a pool of
 //! reader connections used through `spawn_blocking` ([`Store::read`]), and row
 //! mapping ([`rows`]). Blocking SQLite work never runs on the async executor.
 
 pub mod batch;
 pub mod delivery;
+pub mod members;
 pub mod rows;
 pub mod schema;
 pub mod writer;

@@ -91,12 +91,29 @@ pub fn parse_conv(conv: &ConvId) -> Option<i64> {
     digits.parse().ok().filter(|n| *n > 0)
 }
 
+/// A member row's change value, `m` and `c` as in [`SUMMARY_FROM`]: while
+/// active, the later of its own last change (join, read, settings) and the
+/// conversation's last append batch; after a leave, its own (the leave).
+/// Values are unique per user (each counter value goes to one row), so sync
+/// pages over them.
+macro_rules! change_of {
+    () => {
+        "CASE WHEN m.active = 1 AND c.change_seq > m.change_seq THEN c.change_seq ELSE m.change_seq END"
+    };
+}
+
+/// [`change_of!`] as a constant, for queries built with `format!`.
+pub const CHANGE: &str = change_of!();
+
 /// Select list for summaries: `members m JOIN convs c LEFT JOIN entries e`
 /// where `e` is the newest text the user can see (as of the leave for a left
 /// conversation).
-pub const SUMMARY_FROM: &str = "SELECT m.conv, c.kind, c.title, c.direct_key, c.member_count,
+pub const SUMMARY_FROM: &str = concat!(
+    "SELECT m.conv, c.kind, c.title, c.direct_key, c.member_count,
         c.last_seq, c.text_count, m.active, m.read_seq, m.read_text_n,
-        m.left_seq, m.left_text_n, m.change_seq,
+        m.left_seq, m.left_text_n, ",
+    change_of!(),
+    ",
         (SELECT COUNT(*) FROM mentions x
             WHERE x.user = m.user AND x.conv = m.conv AND x.seq > m.read_seq),
         m.notify, m.pinned, m.archived,
@@ -105,12 +122,13 @@ pub const SUMMARY_FROM: &str = "SELECT m.conv, c.kind, c.title, c.direct_key, c.
     FROM members m
     JOIN convs c ON c.id = m.conv
     LEFT JOIN entries e ON e.conv = m.conv
-        AND e.seq = CASE WHEN m.active THEN c.last_text_seq ELSE m.left_text_seq END";
+        AND e.seq = CASE WHEN m.active THEN c.last_text_seq ELSE m.left_text_seq END"
+);
 
 /// Where the `last` entry's columns start in [`SUMMARY_FROM`].
 const SUMMARY_LAST: usize = 17;
 
-/// Maps a row of [`SUMMARY_FROM`] for `user`; also returns `change_seq`.
+/// Maps a row of [`SUMMARY_FROM`] for `user`; also returns its [`CHANGE`] value.
 /// The §9.3/§9.4 fields are present only when those features are on.
 pub fn summary_row(
     r: &Row<'_>,

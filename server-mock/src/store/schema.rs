@@ -3,8 +3,9 @@
 //!
 //! Read diffusion: one timeline per conversation (`entries`, keyed
 //! `(conv, seq)`), written once whatever the group size, plus one `members`
-//! row per (user, conversation) that holds the read cursor and the change
-//! counter value `sync` pages over.
+//! row per (user, conversation) that holds the read cursor, settings and the
+//! change value of its own last change; the conversation row holds the change
+//! value of its last append, so an append writes no member row.
 
 use rusqlite::Connection;
 
@@ -77,7 +78,8 @@ pub const MIGRATIONS: &[&str] = &[
 
     -- One row per (user, conversation) ever joined. active=0 after leave; the
     -- left_* columns freeze the summary as of the leave. change_seq is the
-    -- global change counter value of the last change to this user's summary.
+    -- global change counter value of the last change to this user's summary
+    -- (since migration 4: of this row's own last change; see convs.change_seq).
     CREATE TABLE members (
         user         TEXT NOT NULL REFERENCES users(name),
         conv         INTEGER NOT NULL REFERENCES convs(id),
@@ -155,6 +157,14 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE members ADD COLUMN notify TEXT NOT NULL DEFAULT 'all';
     ALTER TABLE members ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE members ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;",
+    // 4: read diffusion for the change index. An append batch bumps the
+    // conversation's change_seq (one row whatever the group size), not every
+    // active member's; a member's change value is the later of the two while
+    // active (rows::CHANGE), its own after a leave. Member rows are
+    // written only by membership, read and settings changes. Old member
+    // values stay valid: a conversation at 0 never wins the comparison.
+    "ALTER TABLE convs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX members_by_change;",
 ];
 
 /// Applies the pragmas and every pending migration; creates `server_id` and

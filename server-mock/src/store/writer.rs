@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use super::batch::{Batch, Done, Fanout, WriteOp};
 use super::delivery::{Deliveries, Delivery};
+use super::members::Members;
 use super::rows::now_ms;
 use crate::connection::Outbox;
 use crate::error::{Reject, StoreError};
@@ -56,7 +57,7 @@ pub fn run(
     mut counter: i64,
     features: crate::Features,
 ) {
-    let mut cache: HashMap<i64, Arc<Vec<String>>> = HashMap::new();
+    let mut cache: HashMap<i64, Arc<Members>> = HashMap::new();
     loop {
         let first = match rx.recv() {
             Ok(Cmd::Job(j)) => j,
@@ -91,7 +92,7 @@ type Applied = (Result<Done, Reject>, Vec<Fanout>);
 fn run_batch(
     db: &mut Connection,
     counter: &mut i64,
-    cache: &mut HashMap<i64, Arc<Vec<String>>>,
+    cache: &mut HashMap<i64, Arc<Members>>,
     features: crate::Features,
     jobs: Vec<Job>,
 ) -> Vec<Delivery> {
@@ -139,7 +140,8 @@ fn read_counter(db: &Connection) -> Result<i64, StoreError> {
             r.get(0)
         })
         .map_err(|e| StoreError::Sql("read change counter", e))?;
-    Ok(v.parse().unwrap_or(0))
+    v.parse()
+        .map_err(|_| StoreError::Corrupt(format!("change counter {v:?}")))
 }
 
 /// Loads the change counter at start-up.
@@ -150,7 +152,7 @@ pub fn load_counter(db: &Connection) -> Result<i64, StoreError> {
 fn transact(
     db: &mut Connection,
     counter: &mut i64,
-    cache: &mut HashMap<i64, Arc<Vec<String>>>,
+    cache: &mut HashMap<i64, Arc<Members>>,
     features: crate::Features,
     ops_in: Vec<(WriteOp, Option<u64>)>,
 ) -> Result<Vec<Applied>, StoreError> {
@@ -183,18 +185,21 @@ fn transact(
         }
         out.push((res, std::mem::take(&mut b.events)));
     }
-    // One bump per touched conversation per batch, not per message: every
-    // active member's summary changed, and sync pages over change_seq.
+    // One bump per touched conversation per batch, not per message, and on
+    // the conversation row, not on its members: every active member's
+    // summary changed, and sync reads the later of the member's and the
+    // conversation's change value (read diffusion: an append's cost does not
+    // grow with the group).
     let mut touched: Vec<i64> = b.touched.drain().collect();
     touched.sort_unstable();
     {
         let mut stmt = db
-            .prepare_cached("UPDATE members SET change_seq = ?1 WHERE conv = ?2 AND active = 1")
+            .prepare_cached("UPDATE convs SET change_seq = ?1 WHERE id = ?2")
             .map_err(s("prepare bump"))?;
         for conv in touched {
             b.counter += 1;
             stmt.execute(rusqlite::params![b.counter, conv])
-                .map_err(s("bump members"))?;
+                .map_err(s("bump conversation"))?;
         }
     }
     db.execute(
@@ -207,3 +212,7 @@ fn transact(
     *counter = new_counter;
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

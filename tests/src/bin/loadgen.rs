@@ -55,6 +55,9 @@ struct Args {
     /// Run only scenario 1 with and without mentions (§9.3 cost).
     #[arg(long)]
     mentions_only: bool,
+    /// Run only scenario 6: appends into a 10- vs a 2,000-member group.
+    #[arg(long)]
+    groups_only: bool,
 }
 
 /// Every count of one run.
@@ -150,11 +153,21 @@ async fn run(args: Args) -> Result<bool> {
         }
         return Ok(ok);
     }
+    if args.groups_only {
+        let groups = load::group_size::group_size(dir.path(), &names, args.quick, plan.rounds);
+        ok &= report_step("groups", groups.await);
+        if let Some(server) = in_process {
+            server.shutdown().await;
+        }
+        return Ok(ok);
+    }
     ok &= report_step("fanout", fanout(&url, label, &names, plan).await);
     ok &= report_step("fanout", fanout_mentions(&url, label, &names, plan).await);
     if in_process.is_some() {
         ok &= report_step("fanout", fanout_tls(&url, &names, plan, dir.path()).await);
         ok &= report_step("attack", attack(&names, plan, dir.path()).await);
+        let groups = load::group_size::group_size(dir.path(), &names, args.quick, plan.rounds);
+        ok &= report_step("groups", groups.await);
     }
     ok &= report_step(
         "appends",

@@ -4,6 +4,7 @@
 //! - `conn`: one protocol connection (hello, request/reply, register, auth).
 //! - `fanout`: scenario 1, one sender into a group, pushes/s and latency.
 //! - `appends`: scenario 2, many concurrent senders, acked appends/s.
+//! - `group_size`: scenario 6, appends into a 10- vs a 2,000-member group.
 //! - `idle`: scenario 3, many idle authenticated connections, server RSS.
 //! - `broadcast_baseline`: a storage-free broadcast server for scenario 1.
 //! - `sqlite_baseline`: a bare rusqlite insert loop for scenario 2.
@@ -18,6 +19,7 @@ pub mod attack;
 pub mod broadcast_baseline;
 pub mod conn;
 pub mod fanout;
+pub mod group_size;
 pub mod idle;
 pub mod reconnect;
 pub mod report;
