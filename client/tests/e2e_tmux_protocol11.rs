@@ -21,7 +21,10 @@ fn bells(file: &std::path::Path) -> usize {
 
 #[test]
 fn bob_reacts_and_replies_in_a_thread_and_only_a_mention_rings_the_bell() {
-    let Some(mut sc) = Scene::new("p11") else {
+    // Replies, reactions and `notify` need a 1.1 server, whatever
+    // CONVO_TEST_SERVER_FEATURES asks of the other tests.
+    let server = cli_support::TestServer::start_features(server_mock::Features::ALL);
+    let Some(mut sc) = Scene::with_server("p11", server) else {
         return;
     };
     sc.users(&["alice", "bob"]);
