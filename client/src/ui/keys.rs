@@ -396,6 +396,21 @@ impl KeyMap {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn no_two_actions_share_a_default_key() {
+        let km = KeyMap::default();
+        let mut seen: Vec<(KeyBinding, KeyAction)> = Vec::new();
+        for action in KeyAction::ALL {
+            for key in km.keys(action) {
+                if let Some((_, other)) = seen.iter().find(|(k, _)| k == key) {
+                    panic!("{key} is bound to both {other:?} and {action:?}");
+                }
+                seen.push((key.clone(), action));
+            }
+        }
+    }
+
     use super::*;
 
     fn ev(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
