@@ -406,7 +406,7 @@ mod tests {
                 if let Some((_, other)) = seen.iter().find(|(k, _)| k == key) {
                     panic!("{key} is bound to both {other:?} and {action:?}");
                 }
-                seen.push((key.clone(), action));
+                seen.push((*key, action));
             }
         }
     }
