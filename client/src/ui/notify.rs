@@ -4,10 +4,13 @@
 
 use std::io::{self, Write};
 
+use unicode_segmentation::UnicodeSegmentation;
+
 use crate::sanitize::for_terminal;
 
-/// Longest notification body we send (terminals truncate anyway).
-const MAX_NOTIFY_CHARS: usize = 200;
+/// Longest notification body we send, in graphemes (terminals truncate
+/// anyway; cutting by grapheme never splits an emoji sequence).
+const MAX_NOTIFY_GRAPHEMES: usize = 200;
 
 /// BEL.
 pub fn write_bell(out: &mut (impl Write + ?Sized)) -> io::Result<()> {
@@ -18,7 +21,7 @@ pub fn write_bell(out: &mut (impl Write + ?Sized)) -> io::Result<()> {
 /// `ESC ] 9 ; text BEL` (iTerm2/Windows Terminal/kitty/WezTerm desktop notification).
 pub fn write_osc9(out: &mut (impl Write + ?Sized), title: &str, body: &str) -> io::Result<()> {
     let text = format!("{}: {}", for_terminal(title), for_terminal(body));
-    let text: String = text.chars().take(MAX_NOTIFY_CHARS).collect();
+    let text: String = text.graphemes(true).take(MAX_NOTIFY_GRAPHEMES).collect();
     write!(out, "\x1b]9;{text}\x07")?;
     out.flush()
 }
@@ -35,5 +38,24 @@ pub fn window_title(user: &str, unread: u64) -> String {
         format!("convo — {user} ({unread} unread)")
     } else {
         format!("convo — {user}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_osc9;
+
+    #[test]
+    fn a_long_notification_is_cut_between_graphemes() {
+        // "a: " then 197 ZWJ families: the cut falls after whole families.
+        let family = "👨\u{200d}👩\u{200d}👧";
+        let mut out = Vec::new();
+        write_osc9(&mut out, "a", &family.repeat(300)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let body = text
+            .strip_prefix("\x1b]9;a: ")
+            .and_then(|t| t.strip_suffix('\x07'))
+            .unwrap();
+        assert_eq!(body, family.repeat(197));
     }
 }
