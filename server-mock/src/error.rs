@@ -34,9 +34,9 @@ pub enum ServerError {
 /// A database failure, naming the step that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A SQLite call failed during the named step.
+    /// A database call failed during the named step.
     #[error("{0}: {1}")]
-    Sql(&'static str, #[source] rusqlite::Error),
+    Sql(&'static str, #[source] crate::store::sql::DbError),
     /// The database was written by a newer server.
     #[error("database schema version {0} is newer than this server")]
     SchemaTooNew(usize),

@@ -4,7 +4,8 @@
 //! connections as a `settings` event with all three values; a request that
 //! changes nothing sends nothing.
 
-use rusqlite::{Connection, params};
+use crate::params;
+use crate::store::sql::{Db, DbExt};
 use sync_core::protocol::{ConvId, Notify, ServerFrame};
 
 use super::{Ctx, conv};
@@ -48,7 +49,7 @@ struct Settings {
 }
 
 impl Apply for Settings {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         let (me, conv) = (self.user.as_str(), self.conv);
         member_conv(db, me, conv)?;
         let (notify, pinned, archived): (String, bool, bool) = db

@@ -1,4 +1,6 @@
-//! Durable storage on SQLite: schema and migrations ([`schema`]), the writer
+//! Durable storage: the interface ops and reads are written against
+//! ([`sql::Db`], backend-neutral values and portable SQL), and its SQLite
+//! implementation: schema and migrations ([`schema`]), the writer
 //! thread with group commit ([`writer`]; the [`batch`] every op shares, the
 //! ops themselves live with their request family in `cmd/*`), the task that delivers committed replies and pushes in
 //! commit order ([`delivery`]), the cached member lists pushes go to
@@ -11,6 +13,7 @@ pub mod delivery;
 pub mod members;
 pub mod rows;
 pub mod schema;
+pub mod sql;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -58,7 +61,12 @@ pub(crate) fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    Connection::open_with_flags(path, flags).map_err(|e| StoreError::Sql("open database", e))
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Sql("open database", e.into()))?;
+    // Every statement goes through the cache (`sql::Db`); room for all of
+    // them, so none is re-prepared under load.
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
 }
 
 fn temp_path() -> PathBuf {
@@ -91,7 +99,7 @@ impl Store {
         let server_id = schema::prepare(&mut db)?;
         if temp {
             db.execute_batch("PRAGMA synchronous=OFF")
-                .map_err(|e| StoreError::Sql("relax throwaway database", e))?;
+                .map_err(|e| StoreError::Sql("relax throwaway database", e.into()))?;
         }
         let counter = writer::load_counter(&db)?;
         let (tx, rx) = mpsc::channel();
@@ -165,11 +173,12 @@ impl Store {
         rx.await.map_err(|_| Reject::from(StoreError::WriterGone))?
     }
 
-    /// Runs `f` on a reader connection on the blocking pool.
+    /// Runs `f` on a reader connection on the blocking pool, inside one
+    /// read transaction: everything `f` reads comes from one snapshot.
     pub async fn read<T, F>(&self, f: F) -> Result<T, Reject>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, Reject> + Send + 'static,
+        F: FnOnce(&dyn sql::Db) -> Result<T, Reject> + Send + 'static,
     {
         // The semaphore is never closed; an error would be reported as internal.
         let _permit = self
@@ -185,18 +194,24 @@ impl Store {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .pop();
-            let mut conn = match pooled {
+            let conn = match pooled {
                 Some(c) => c,
                 None => {
                     let c = open_conn(&inner.path)?;
                     c.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=1;")
-                        .map_err(|e| StoreError::Sql("configure reader", e))?;
+                        .map_err(|e| StoreError::Sql("configure reader", e.into()))?;
                     c
                 }
             };
-            let out = f(&mut conn);
-            let mut pool = inner.pool.lock().unwrap_or_else(PoisonError::into_inner);
-            pool.push(conn);
+            conn.execute_batch("BEGIN")
+                .map_err(|e| StoreError::Sql("begin read", e.into()))?;
+            let out = f(&conn);
+            // Read only: ending it cannot lose anything. A connection that
+            // cannot end its transaction is not reused.
+            if conn.execute_batch("ROLLBACK").is_ok() {
+                let mut pool = inner.pool.lock().unwrap_or_else(PoisonError::into_inner);
+                pool.push(conn);
+            }
             out
         });
         match task.await {
