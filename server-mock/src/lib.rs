@@ -12,7 +12,9 @@
 //!   `sync`, `timeline`, `send`, `read`): each parses its requests, defines
 //!   its writer-side ops ([`store::batch::Apply`]) and builds its replies.
 //! - [`registry`]: user → authenticated connections, for fan-out.
-//! - [`store`]: SQLite schema/migrations, the writer thread with group
+//! - [`store`]: the storage interface ops and reads use ([`store::sql::Db`],
+//!   portable SQL, neutral values) and its SQLite implementation:
+//!   schema/migrations, the writer thread with group
 //!   commit and the batch state ops share, the delivery task that queues replies and pushes in commit
 //!   order, reader pool, row mapping.
 //! - [`features`]: which §9 extensions are on (all, none, or a list);
