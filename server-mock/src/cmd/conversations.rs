@@ -203,9 +203,9 @@ fn add_member(db: &dyn Db, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(
     let v = next_change(b);
     // A user who left and is invited again keeps their old read cursor.
     db.execute(
-        "INSERT INTO members (user, conv, ord, active, read_seq, read_text_n, change_seq)
+        "INSERT INTO members (\"user\", conv, ord, active, read_seq, read_text_n, change_seq)
          VALUES (?1, ?2, ?3, 1, 0, 0, ?4)
-         ON CONFLICT (user, conv) DO UPDATE SET active = 1, ord = ?3, change_seq = ?4,
+         ON CONFLICT (\"user\", conv) DO UPDATE SET active = 1, ord = ?3, change_seq = ?4,
              left_seq = 0, left_text_seq = 0, left_text_n = 0",
         params![user, conv, ord, v],
     )
@@ -324,7 +324,7 @@ fn leave_op(db: &dyn Db, b: &mut Batch<'_>, me: &str, conv: i64) -> OpResult {
     let msg = append(db, b, conv, &mut c, row)?;
     db.execute(
         "UPDATE members SET active = 0, left_seq = ?1, left_text_seq = ?2, left_text_n = ?3
-         WHERE user = ?4 AND conv = ?5",
+         WHERE \"user\" = ?4 AND conv = ?5",
         params![c.last_seq, c.last_text_seq, c.text_count, me, conv],
     )
     .map_err(sql("leave"))?;

@@ -76,7 +76,7 @@ impl Apply for React {
         let msg = append(db, b, conv, &mut c, row)?;
         db.execute(
             "INSERT INTO reaction_counts (conv, target, key, n) VALUES (?1, ?2, ?3, 1)
-             ON CONFLICT (conv, target, key) DO UPDATE SET n = n + 1",
+             ON CONFLICT (conv, target, key) DO UPDATE SET n = reaction_counts.n + 1",
             params![conv, t.seq, self.key],
         )
         .map_err(sql("count reaction"))?;

@@ -75,7 +75,7 @@ fn read_op(db: &dyn Db, b: &mut Batch<'_>, me: &str, conv: i64, seq: Seq) -> OpR
     let c = member_conv(db, me, conv)?;
     let (read_seq,): (u64,) = db
         .query_row(
-            "SELECT read_seq FROM members WHERE user = ?1 AND conv = ?2",
+            "SELECT read_seq FROM members WHERE \"user\" = ?1 AND conv = ?2",
             params![me, conv],
             |r| Ok((r.get(0)?,)),
         )

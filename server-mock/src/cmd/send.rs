@@ -163,7 +163,7 @@ fn client_append(
     if let Some(root) = thread {
         db.execute(
             "INSERT INTO thread_stats (conv, root, replies, last_reply_seq) VALUES (?1, ?2, 1, ?3)
-             ON CONFLICT (conv, root) DO UPDATE SET replies = replies + 1, last_reply_seq = ?3",
+             ON CONFLICT (conv, root) DO UPDATE SET replies = thread_stats.replies + 1, last_reply_seq = ?3",
             params![conv, root, msg.seq],
         )
         .map_err(sql("count reply"))?;
@@ -196,7 +196,7 @@ fn own_standing(t: &Target, me: &str) -> Result<(), Reject> {
 fn index_mentions(db: &dyn Db, conv: i64, text: Seq, users: &[String]) -> Result<(), Reject> {
     for u in users {
         db.execute(
-            "INSERT INTO mentions (user, conv, seq) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            "INSERT INTO mentions (\"user\", conv, seq) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             params![u, conv, text],
         )
         .map_err(sql("index mention"))?;
@@ -274,7 +274,7 @@ fn redact_text(db: &dyn Db, b: &Batch<'_>, conv: i64, text: Seq) -> Result<(), R
     .map_err(sql("redact the edits of a text"))?;
     for user in &mentioned {
         db.execute(
-            "DELETE FROM mentions WHERE user = ?1 AND conv = ?2 AND seq = ?3",
+            "DELETE FROM mentions WHERE \"user\" = ?1 AND conv = ?2 AND seq = ?3",
             params![user, conv, text],
         )
         .map_err(sql("drop mentions of a redacted text"))?;

@@ -471,8 +471,11 @@ pub(crate) struct RevokeUser {
 
 impl Apply for RevokeUser {
     fn apply(self: Box<Self>, db: &dyn Db, _: &mut Batch<'_>) -> OpResult {
-        db.execute("DELETE FROM tokens WHERE user = ?1", params![&self.user])
-            .map_err(sql("delete tokens"))?;
+        db.execute(
+            "DELETE FROM tokens WHERE \"user\" = ?1",
+            params![&self.user],
+        )
+        .map_err(sql("delete tokens"))?;
         Ok(Done::Ok)
     }
 }
@@ -497,7 +500,7 @@ impl Apply for SetPassword {
             return Err(Reject::new(ErrorCode::NotFound, "no such user"));
         }
         db.execute(
-            "DELETE FROM tokens WHERE user = ?1 AND hash IS NOT ?2",
+            "DELETE FROM tokens WHERE \"user\" = ?1 AND hash IS DISTINCT FROM ?2",
             params![self.user, self.keep.as_ref().map(|k| &k[..])],
         )
         .map_err(sql("revoke other tokens"))?;
@@ -534,7 +537,7 @@ fn use_invite(db: &dyn Db, code: &str, now: i64) -> Result<(), Reject> {
 
 fn insert_token(db: &dyn Db, b: &Batch<'_>, user: &str, device: &str, hash: &[u8; 32]) -> OpResult {
     db.execute(
-        "INSERT INTO tokens (hash, user, device, created_ms, last_used_ms)
+        "INSERT INTO tokens (hash, \"user\", device, created_ms, last_used_ms)
          VALUES (?1, ?2, ?3, ?4, ?4)",
         params![&hash[..], user, device, b.now],
     )

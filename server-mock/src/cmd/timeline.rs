@@ -80,14 +80,14 @@ fn load(
     let (q, a, b) = match w {
         Window::After(after) => (
             format!(
-                "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq > ?2 ORDER BY seq LIMIT ?4"
+                "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq > ?2 AND seq > ?3 ORDER BY seq LIMIT ?4"
             ),
             after,
             0,
         ),
         Window::Before(before) => (
             format!(
-                "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?4"
+                "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq < ?2 AND seq > ?3 ORDER BY seq DESC LIMIT ?4"
             ),
             before,
             0,
@@ -106,7 +106,8 @@ fn load(
             )
         }
     };
-    // `?3` is only used by the thread query.
+    // Every query uses all four parameters (PostgreSQL must infer each
+    // one's type): `?3` is a lower bound, 0 outside a thread.
     let mut messages = db
         .query_map(&q, params![conv, a, b, n], |r| {
             rows::message_at(r, 0, features)

@@ -314,7 +314,7 @@ pub fn next_change(b: &mut Batch<'_>) -> i64 {
 pub fn bump_user(db: &dyn Db, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(), Reject> {
     let v = next_change(b);
     db.execute(
-        "UPDATE members SET change_seq = ?1 WHERE user = ?2 AND conv = ?3",
+        "UPDATE members SET change_seq = ?1 WHERE \"user\" = ?2 AND conv = ?3",
         params![v, user, conv],
     )
     .map_err(sql("bump member"))?;
@@ -347,7 +347,7 @@ pub fn set_read(db: &dyn Db, user: &str, conv: i64, seq: Seq) -> Result<(), Reje
     db.execute(
         "UPDATE members SET read_seq = ?1,
             read_text_n = COALESCE((SELECT text_n FROM entries WHERE conv = ?3 AND seq = ?1), 0)
-         WHERE user = ?2 AND conv = ?3",
+         WHERE \"user\" = ?2 AND conv = ?3",
         params![seq, user, conv],
     )
     .map_err(sql("move cursor"))?;

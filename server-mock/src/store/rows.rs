@@ -214,7 +214,7 @@ pub fn summary(
 pub fn is_member(conn: &dyn Db, user: &str, conv: i64) -> Result<bool, StoreError> {
     let active: Option<bool> = conn
         .query_opt(
-            "SELECT active FROM members WHERE user = ?1 AND conv = ?2",
+            "SELECT active FROM members WHERE \"user\" = ?1 AND conv = ?2",
             params![user, conv],
             |r| r.get(0),
         )
@@ -225,7 +225,7 @@ pub fn is_member(conn: &dyn Db, user: &str, conv: i64) -> Result<bool, StoreErro
 /// Current members of `conv` in join order.
 pub fn members(conn: &dyn Db, conv: i64) -> Result<Vec<String>, StoreError> {
     conn.query_map(
-        "SELECT user FROM members WHERE conv = ?1 AND active = 1 ORDER BY ord",
+        "SELECT \"user\" FROM members WHERE conv = ?1 AND active = 1 ORDER BY ord",
         params![conv],
         |r| r.get(0),
     )

@@ -1,7 +1,7 @@
 //! The storage interface every op and read is written against: [`Db`]
 //! (execute / query / batch with backend-neutral [`Value`]s), the
 //! conveniences on top of it ([`DbExt`]), and its SQLite implementation on
-//! `rusqlite::Connection`. Nothing outside `store/` (schema, pool, writer
+//! `rusqlite::Connection` (PostgreSQL's is [`super::pg`]). Nothing outside `store/` (schema, pool, writer
 //! set-up) and the offline `admin` commands names a SQLite type.
 //!
 //! The SQL handed to [`Db`] is the portable subset both SQLite and
@@ -28,6 +28,9 @@ pub enum DbError {
     /// The SQLite backend reported an error.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL backend reported an error.
+    #[error(transparent)]
+    Postgres(#[from] postgres::Error),
     /// A column held a value of another type than the one asked for.
     #[error("column {col}: expected {want}, found {found:?}")]
     Column {
@@ -235,7 +238,7 @@ impl Row {
 
 /// A database connection (or the open batch transaction of one) as the ops
 /// and reads see it. Object safe: ops take `&dyn Db`.
-pub trait Db {
+pub trait Db: std::fmt::Debug {
     /// Runs one statement; returns the number of rows changed.
     fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, DbError>;
     /// Runs one query and returns all its rows.
@@ -245,6 +248,10 @@ pub trait Db {
     fn batch(&self, sql: &str) -> Result<(), DbError>;
     /// Opens the writer's batch transaction.
     fn begin_write(&self) -> Result<(), DbError> {
+        self.batch("BEGIN")
+    }
+    /// Opens a read-only transaction: one snapshot for every query in it.
+    fn begin_read(&self) -> Result<(), DbError> {
         self.batch("BEGIN")
     }
 }
