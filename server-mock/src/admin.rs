@@ -12,6 +12,7 @@ use serde::Serialize;
 use sync_core::protocol::validate;
 
 use crate::store::rows::now_ms;
+use crate::store::sql::{Db, DbError, DbExt};
 
 /// How often a running server looks for administrative changes.
 pub const ADMIN_POLL: Duration = Duration::from_secs(2);
@@ -167,21 +168,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// The epoch admin commands bump (a running server compares it).
-pub fn epoch(db: &Connection) -> rusqlite::Result<i64> {
+pub fn epoch(db: &dyn Db) -> Result<i64, DbError> {
     db.query_row(
         "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'admin_epoch'",
-        [],
+        crate::params![],
         |r| r.get(0),
     )
 }
 
 /// Whether the token `hash` still lets its user in (not revoked, user not
 /// disabled).
-pub fn token_valid(db: &Connection, hash: &[u8; 32]) -> rusqlite::Result<bool> {
+pub fn token_valid(db: &dyn Db, hash: &[u8; 32]) -> Result<bool, DbError> {
     db.query_row(
-        "SELECT EXISTS(SELECT 1 FROM tokens t JOIN users u ON u.name = t.user
-                       WHERE t.hash = ?1 AND u.disabled = 0)",
-        [&hash[..]],
-        |r| r.get(0),
+        "SELECT COUNT(*) FROM tokens t JOIN users u ON u.name = t.user
+         WHERE t.hash = ?1 AND u.disabled = 0",
+        crate::params![hash],
+        |r| Ok(r.get::<i64>(0)? > 0),
     )
 }

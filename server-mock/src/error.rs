@@ -20,10 +20,10 @@ pub enum ServerError {
     /// The TLS certificate or key could not be used.
     #[error("TLS: {0}")]
     Tls(String),
-    /// `--db` named a database URL this build cannot store in (only SQLite
-    /// paths and `:memory:` are supported; PostgreSQL is issue 13).
+    /// `--db` named a database URL this build cannot store in (SQLite
+    /// paths, `:memory:` and `postgres://` URLs are supported).
     #[error(
-        "--db {0}://…: only SQLite is supported (a file path or :memory:); PostgreSQL storage is not built yet"
+        "--db {0}://…: only SQLite and PostgreSQL are supported (a file path, :memory: or postgres://…)"
     )]
     UnsupportedDb(String),
     /// No data directory could be found for the default database path.
@@ -34,9 +34,9 @@ pub enum ServerError {
 /// A database failure, naming the step that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A SQLite call failed during the named step.
+    /// A database call failed during the named step.
     #[error("{0}: {1}")]
-    Sql(&'static str, #[source] rusqlite::Error),
+    Sql(&'static str, #[source] crate::store::sql::DbError),
     /// The database was written by a newer server.
     #[error("database schema version {0} is newer than this server")]
     SchemaTooNew(usize),
@@ -49,6 +49,11 @@ pub enum StoreError {
     /// A stored value this server could not have written.
     #[error("corrupt database: {0}")]
     Corrupt(String),
+    /// Another server process already writes to this PostgreSQL database:
+    /// seqs and sync tokens assume one writer per database until multi-node
+    /// support (issue 13) lands.
+    #[error("another server-mock node already writes to this database (one node per database)")]
+    WriterLocked,
     /// A blocking reader task failed to run.
     #[error("reader task failed: {0}")]
     Reader(String),

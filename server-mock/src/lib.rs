@@ -12,7 +12,9 @@
 //!   `sync`, `timeline`, `send`, `read`): each parses its requests, defines
 //!   its writer-side ops ([`store::batch::Apply`]) and builds its replies.
 //! - [`registry`]: user → authenticated connections, for fan-out.
-//! - [`store`]: SQLite schema/migrations, the writer thread with group
+//! - [`store`]: the storage interface ops and reads use ([`store::sql::Db`],
+//!   portable SQL, neutral values) and its SQLite implementation:
+//!   schema/migrations, the writer thread with group
 //!   commit and the batch state ops share, the delivery task that queues replies and pushes in commit
 //!   order, reader pool, row mapping.
 //! - [`features`]: which §9 extensions are on (all, none, or a list);
@@ -51,15 +53,22 @@ pub enum DbLocation {
     Memory,
     /// A durable SQLite file (created if missing).
     Path(PathBuf),
+    /// A PostgreSQL database (`postgres://user@host:port/db`), migrated at
+    /// start.
+    Postgres(String),
 }
 
 impl DbLocation {
-    /// `:memory:` is [`DbLocation::Memory`]; a URL (`scheme://…`, such as
-    /// `postgres://…`) is refused, since only SQLite is built so far: it must
-    /// not become a directory named `postgres:`; anything else is a path.
+    /// `:memory:` is [`DbLocation::Memory`]; `postgres://…` (or
+    /// `postgresql://…`) is [`DbLocation::Postgres`]; another URL
+    /// (`scheme://…`) is refused, so it does not become a directory named
+    /// `sqlite:`; anything else is a path.
     pub fn parse(s: &str) -> Result<DbLocation, ServerError> {
         if s == ":memory:" {
             return Ok(DbLocation::Memory);
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(DbLocation::Postgres(s.to_owned()));
         }
         if let Some((scheme, _)) = s.split_once("://")
             && !scheme.is_empty()

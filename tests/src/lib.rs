@@ -16,6 +16,7 @@ pub mod connection;
 pub mod expect;
 pub mod matcher;
 pub mod parse;
+pub mod pg;
 pub mod pki;
 pub mod proxy;
 pub mod report;

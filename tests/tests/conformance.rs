@@ -2,7 +2,6 @@
 //! on a temporary database, with restart support; fails if any scenario fails.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,14 +15,14 @@ use server_mock::{Config, DbLocation, Features, RunningServer};
 struct MockServer {
     running: tokio::sync::Mutex<Option<RunningServer>>,
     addr: SocketAddr,
-    db: PathBuf,
+    db: DbLocation,
     features: Features,
 }
 
-fn config(listen: SocketAddr, db: &std::path::Path, features: Features) -> Config {
+fn config(listen: SocketAddr, db: &DbLocation, features: Features) -> Config {
     Config {
         listen,
-        db: DbLocation::Path(db.to_path_buf()),
+        db: db.clone(),
         login_limits: suite_login_limits(),
         features,
         ..Default::default()
@@ -57,7 +56,7 @@ impl Restarter for MockServer {
 }
 
 /// Runs the scenarios (narrowed by CONFORMANCE_FILTER while debugging one)
-/// against a fresh server-mock serving `features`.
+/// against a fresh server-mock serving `features` on a fresh SQLite file.
 async fn run_against(
     features: Features,
 ) -> (
@@ -66,7 +65,19 @@ async fn run_against(
     Option<String>,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("conformance.sqlite");
+    let db = DbLocation::Path(dir.path().join("conformance.sqlite"));
+    run_on(db, features).await
+}
+
+/// Runs the scenarios against a server-mock on `db`.
+async fn run_on(
+    db: DbLocation,
+    features: Features,
+) -> (
+    conformance::report::Report,
+    Vec<conformance::suite::Loaded>,
+    Option<String>,
+) {
     let server = server_mock::start(config(SocketAddr::from(([127, 0, 0, 1], 0)), &db, features))
         .await
         .unwrap();
@@ -103,6 +114,10 @@ async fn run_against(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_scenarios_pass_against_server_mock() {
     let (report, _, _) = run_against(Features::ALL).await;
+    assert_all_passed(&report);
+}
+
+fn assert_all_passed(report: &conformance::report::Report) {
     assert_eq!(report.failed(), 0, "{}", report.summary());
     assert!(
         !report
@@ -112,6 +127,20 @@ async fn all_scenarios_pass_against_server_mock() {
         "{}",
         report.summary()
     );
+}
+
+/// The whole suite against server-mock on PostgreSQL (`--db postgres://…`),
+/// in a throwaway cluster (skipped with a loud line where PostgreSQL is not
+/// installed; a failure under CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_scenarios_pass_against_server_mock_on_postgres() {
+    let Some(pg) = conformance::pg::PgCluster::start_async().await else {
+        return;
+    };
+    let url = pg.database("conformance");
+    let (report, _, _) = run_on(DbLocation::Postgres(url), Features::ALL).await;
+    assert_all_passed(&report);
+    pg.stop().await;
 }
 
 /// A pure protocol version 1 server (`--features none`): every scenario

@@ -114,9 +114,9 @@ struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: SocketAddr,
-    /// SQLite database path, or `:memory:` for a throwaway server; a URL
-    /// (`postgres://…`) is refused: only SQLite is built so far
-    /// [default: server.db in the platform data directory].
+    /// SQLite database path, `:memory:` for a throwaway server, or a
+    /// PostgreSQL URL (`postgres://user@host:port/db`); another URL scheme
+    /// is refused [default: server.db in the platform data directory].
     #[arg(long)]
     db: Option<String>,
     /// Who may create an account: open, invite-only (needs a code from
@@ -288,7 +288,7 @@ fn db_path(db: &DbArg) -> anyhow::Result<std::path::PathBuf> {
         Some(p) => Ok(p.clone()),
         None => match DbLocation::default_path()? {
             DbLocation::Path(p) => Ok(p),
-            DbLocation::Memory => anyhow::bail!("no database path"),
+            DbLocation::Memory | DbLocation::Postgres(_) => anyhow::bail!("no database path"),
         },
     }
 }
@@ -461,9 +461,16 @@ mod tests {
                 "{path:?}"
             );
         }
-        for url in ["postgres://u@h/db", "postgresql://h/db", "sqlite://x.db"] {
+        for url in ["postgres://u@h/db", "postgresql://h/db"] {
+            assert_eq!(
+                DbLocation::parse(url).unwrap(),
+                DbLocation::Postgres(url.into()),
+                "{url:?}"
+            );
+        }
+        for url in ["sqlite://x.db", "mysql://h/db"] {
             let e = DbLocation::parse(url).unwrap_err().to_string();
-            assert!(e.contains("only SQLite is supported"), "{url:?}: {e}");
+            assert!(e.contains("only SQLite and PostgreSQL"), "{url:?}: {e}");
         }
     }
 

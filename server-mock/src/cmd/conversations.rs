@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::params;
+use crate::store::sql::{Db, DbExt};
 use sync_core::protocol::{ConvId, ConvKind, EntryKind, ErrorCode, ServerFrame, validate};
 
 use super::{Ctx, conv};
@@ -107,7 +108,7 @@ struct Create {
 }
 
 impl Apply for Create {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         create_op(db, b, self.user, self.kind, self.title, self.members)
     }
 }
@@ -121,7 +122,7 @@ struct Invite {
 }
 
 impl Apply for Invite {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         invite_op(db, b, &self.user, self.conv, self.users)
     }
 }
@@ -134,7 +135,7 @@ struct Leave {
 }
 
 impl Apply for Leave {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         leave_op(db, b, &self.user, self.conv)
     }
 }
@@ -148,7 +149,7 @@ struct Rename {
 }
 
 impl Apply for Rename {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         let mut c = group_conv(db, &self.user, self.conv)?;
         db.execute(
             "UPDATE convs SET title = ?1 WHERE id = ?2",
@@ -177,11 +178,12 @@ fn other_names(me: &str, names: Vec<String>) -> Result<Vec<String>, Reject> {
 }
 
 /// `not_found` unless every user in `names` exists.
-fn check_exist(db: &Connection, names: &[String]) -> Result<(), Reject> {
+fn check_exist(db: &dyn Db, names: &[String]) -> Result<(), Reject> {
     for n in names {
         let found: Option<i64> = db
-            .query_row("SELECT 1 FROM users WHERE name = ?1", [n], |r| r.get(0))
-            .optional()
+            .query_opt("SELECT 1 FROM users WHERE name = ?1", params![n], |r| {
+                r.get(0)
+            })
             .map_err(sql("check user"))?;
         if found.is_none() {
             return Err(Reject::new(ErrorCode::NotFound, format!("no user {n}")));
@@ -190,27 +192,27 @@ fn check_exist(db: &Connection, names: &[String]) -> Result<(), Reject> {
     Ok(())
 }
 
-fn add_member(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(), Reject> {
+fn add_member(db: &dyn Db, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(), Reject> {
     let ord: i64 = db
         .query_row(
             "SELECT COALESCE(MAX(ord), 0) + 1 FROM members WHERE conv = ?1",
-            [conv],
+            params![conv],
             |r| r.get(0),
         )
         .map_err(sql("next member ord"))?;
     let v = next_change(b);
     // A user who left and is invited again keeps their old read cursor.
     db.execute(
-        "INSERT INTO members (user, conv, ord, active, read_seq, read_text_n, change_seq)
+        "INSERT INTO members (\"user\", conv, ord, active, read_seq, read_text_n, change_seq)
          VALUES (?1, ?2, ?3, 1, 0, 0, ?4)
-         ON CONFLICT (user, conv) DO UPDATE SET active = 1, ord = ?3, change_seq = ?4,
+         ON CONFLICT (\"user\", conv) DO UPDATE SET active = 1, ord = ?3, change_seq = ?4,
              left_seq = 0, left_text_seq = 0, left_text_n = 0",
         params![user, conv, ord, v],
     )
     .map_err(sql("insert member"))?;
     db.execute(
         "UPDATE convs SET member_count = member_count + 1 WHERE id = ?1",
-        [conv],
+        params![conv],
     )
     .map_err(sql("count member"))?;
     // Cached now; changed in place unless a queued push still holds it.
@@ -223,7 +225,7 @@ fn add_member(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64) -> Resu
 }
 
 fn create_op(
-    db: &Connection,
+    db: &dyn Db,
     b: &mut Batch<'_>,
     me: String,
     kind: ConvKind,
@@ -243,10 +245,11 @@ fn create_op(
             pair.sort_unstable();
             let key = pair.join("|");
             let existing: Option<i64> = db
-                .query_row("SELECT id FROM convs WHERE direct_key = ?1", [&key], |r| {
-                    r.get(0)
-                })
-                .optional()
+                .query_opt(
+                    "SELECT id FROM convs WHERE direct_key = ?1",
+                    params![&key],
+                    |r| r.get(0),
+                )
                 .map_err(sql("find direct"))?;
             if let Some(id) = existing {
                 let s = rows::summary(db, &me, id, b.features)?.ok_or_else(Reject::no_conv)?;
@@ -258,13 +261,14 @@ fn create_op(
     };
     check_exist(db, &others)?;
     let title_col = title.clone().unwrap_or_default();
-    db.execute(
-        "INSERT INTO convs (kind, title, direct_key, member_count, last_seq, last_text_seq, text_count)
-         VALUES (?1, ?2, ?3, 0, 0, 0, 0)",
-        params![kind.as_str(), title_col, direct_key],
-    )
-    .map_err(sql("insert conv"))?;
-    let conv = db.last_insert_rowid();
+    let conv: i64 = db
+        .query_row(
+            "INSERT INTO convs (kind, title, direct_key, member_count, last_seq, last_text_seq, text_count)
+             VALUES (?1, ?2, ?3, 0, 0, 0, 0) RETURNING id",
+            params![kind.as_str(), title_col, direct_key],
+            |r| r.get(0),
+        )
+        .map_err(sql("insert conv"))?;
     b.members.insert(conv, Arc::new(Members::default()));
     let mut all = vec![me.clone()];
     all.extend(others.iter().cloned());
@@ -295,13 +299,7 @@ fn create_op(
     Ok(Done::Conversation(Box::new(s)))
 }
 
-fn invite_op(
-    db: &Connection,
-    b: &mut Batch<'_>,
-    me: &str,
-    conv: i64,
-    users: Vec<String>,
-) -> OpResult {
+fn invite_op(db: &dyn Db, b: &mut Batch<'_>, me: &str, conv: i64, users: Vec<String>) -> OpResult {
     let mut c = group_conv(db, me, conv)?;
     let users = other_names(me, users)?;
     check_exist(db, &users)?;
@@ -319,20 +317,20 @@ fn invite_op(
     Ok(Done::Ok)
 }
 
-fn leave_op(db: &Connection, b: &mut Batch<'_>, me: &str, conv: i64) -> OpResult {
+fn leave_op(db: &dyn Db, b: &mut Batch<'_>, me: &str, conv: i64) -> OpResult {
     let mut c = group_conv(db, me, conv)?;
     let mut row = NewRow::new(me, EntryKind::Leave);
     row.subject = Some(me);
     let msg = append(db, b, conv, &mut c, row)?;
     db.execute(
         "UPDATE members SET active = 0, left_seq = ?1, left_text_seq = ?2, left_text_n = ?3
-         WHERE user = ?4 AND conv = ?5",
+         WHERE \"user\" = ?4 AND conv = ?5",
         params![c.last_seq, c.last_text_seq, c.text_count, me, conv],
     )
     .map_err(sql("leave"))?;
     db.execute(
         "UPDATE convs SET member_count = member_count - 1 WHERE id = ?1",
-        [conv],
+        params![conv],
     )
     .map_err(sql("count member"))?;
     // The leaver's row gets its own change value now; the batch-end bump

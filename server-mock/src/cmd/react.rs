@@ -4,7 +4,8 @@
 //! `redact` (see `send`). It never moves the read cursor and is never
 //! unread or `last`: only texts are.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::params;
+use crate::store::sql::{Db, DbExt};
 use sync_core::protocol::{ConvId, EntryKind, ErrorCode, Seq, ServerFrame, validate};
 
 use super::{Ctx, conv};
@@ -40,7 +41,7 @@ struct React {
 }
 
 impl Apply for React {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         let (me, conv) = (self.user.as_str(), self.conv);
         let mut c = member_conv(db, me, conv)?;
         // A retry gets the first `sent`, even if that reaction was withdrawn since.
@@ -55,14 +56,12 @@ impl Apply for React {
             return Err(Reject::new(ErrorCode::Conflict, "the message was redacted"));
         }
         let standing: Option<i64> = db
-            .prepare_cached(
+            .query_opt(
                 "SELECT seq FROM entries WHERE conv = ?1 AND target = ?2 AND sender = ?3
                  AND key = ?4 AND kind = 'reaction' AND redacted = 0",
+                params![conv, t.seq, me, self.key],
+                |r| r.get(0),
             )
-            .and_then(|mut s| {
-                s.query_row(params![conv, t.seq, me, self.key], |r| r.get(0))
-                    .optional()
-            })
             .map_err(sql("find standing reaction"))?;
         if let Some(seq) = standing {
             return Err(Reject::new(
@@ -77,7 +76,7 @@ impl Apply for React {
         let msg = append(db, b, conv, &mut c, row)?;
         db.execute(
             "INSERT INTO reaction_counts (conv, target, key, n) VALUES (?1, ?2, ?3, 1)
-             ON CONFLICT (conv, target, key) DO UPDATE SET n = n + 1",
+             ON CONFLICT (conv, target, key) DO UPDATE SET n = reaction_counts.n + 1",
             params![conv, t.seq, self.key],
         )
         .map_err(sql("count reaction"))?;

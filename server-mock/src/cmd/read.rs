@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, params};
+use crate::params;
+use crate::store::sql::{Db, DbExt};
 
 use sync_core::protocol::{ConvId, Seq, ServerFrame};
 
@@ -65,16 +66,16 @@ struct Read {
 }
 
 impl Apply for Read {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         read_op(db, b, &self.user, self.conv, self.seq)
     }
 }
 
-fn read_op(db: &Connection, b: &mut Batch<'_>, me: &str, conv: i64, seq: Seq) -> OpResult {
+fn read_op(db: &dyn Db, b: &mut Batch<'_>, me: &str, conv: i64, seq: Seq) -> OpResult {
     let c = member_conv(db, me, conv)?;
     let (read_seq,): (u64,) = db
         .query_row(
-            "SELECT read_seq FROM members WHERE user = ?1 AND conv = ?2",
+            "SELECT read_seq FROM members WHERE \"user\" = ?1 AND conv = ?2",
             params![me, conv],
             |r| Ok((r.get(0)?,)),
         )

@@ -2,7 +2,8 @@
 //! writer-side append: `client_id` dedup, target rules, §9.3 mentions, the
 //! §9.1 thread aggregates, §9.5 erasure, the sender's read cursor, the push.
 
-use rusqlite::{Connection, params};
+use crate::params;
+use crate::store::sql::{Db, DbExt};
 use sync_core::protocol::{ConvId, EntryKind, ErrorCode, Seq, ServerFrame, validate};
 
 use super::{Ctx, conv};
@@ -35,7 +36,7 @@ struct Append {
 }
 
 impl Apply for Append {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         client_append(db, b, &self.user, self.conv, &self.client_id, self.entry)
     }
 }
@@ -94,7 +95,7 @@ pub fn redact(ctx: &Ctx<'_>, c: &ConvId, client_id: String, target: Seq) -> Repl
 /// Appends a client-sent entry, or returns the first `sent` of a repeated
 /// `(sender, conv, client_id)` without appending anything.
 fn client_append(
-    db: &Connection,
+    db: &dyn Db,
     b: &mut Batch<'_>,
     me: &str,
     conv: i64,
@@ -162,7 +163,7 @@ fn client_append(
     if let Some(root) = thread {
         db.execute(
             "INSERT INTO thread_stats (conv, root, replies, last_reply_seq) VALUES (?1, ?2, 1, ?3)
-             ON CONFLICT (conv, root) DO UPDATE SET replies = replies + 1, last_reply_seq = ?3",
+             ON CONFLICT (conv, root) DO UPDATE SET replies = thread_stats.replies + 1, last_reply_seq = ?3",
             params![conv, root, msg.seq],
         )
         .map_err(sql("count reply"))?;
@@ -192,20 +193,20 @@ fn own_standing(t: &Target, me: &str) -> Result<(), Reject> {
 
 /// §9.3: one index row per (mentioned user, text): what a summary's
 /// `mentions` counts. An edit adds to its text's rows and never removes one.
-fn index_mentions(db: &Connection, conv: i64, text: Seq, users: &[String]) -> Result<(), Reject> {
-    let mut stmt = db
-        .prepare_cached("INSERT OR IGNORE INTO mentions (user, conv, seq) VALUES (?1, ?2, ?3)")
-        .map_err(sql("prepare mention"))?;
+fn index_mentions(db: &dyn Db, conv: i64, text: Seq, users: &[String]) -> Result<(), Reject> {
     for u in users {
-        stmt.execute(params![u, conv, text])
-            .map_err(sql("index mention"))?;
+        db.execute(
+            "INSERT INTO mentions (\"user\", conv, seq) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            params![u, conv, text],
+        )
+        .map_err(sql("index mention"))?;
     }
     Ok(())
 }
 
 /// §9.2: a withdrawn reaction no longer stands (its entry stays, flagged)
 /// and leaves its text's totals.
-fn withdraw_reaction(db: &Connection, conv: i64, t: &Target) -> Result<(), Reject> {
+fn withdraw_reaction(db: &dyn Db, conv: i64, t: &Target) -> Result<(), Reject> {
     db.execute(
         "UPDATE entries SET redacted = 1 WHERE conv = ?1 AND seq = ?2",
         params![conv, t.seq],
@@ -230,24 +231,22 @@ fn withdraw_reaction(db: &Connection, conv: i64, t: &Target) -> Result<(), Rejec
 /// erased, not hidden (secure_delete overwrites the freed bytes in the file;
 /// the WAL keeps an old page image only until the next checkpoint); a
 /// version 1 server only flags the rows.
-fn redact_text(db: &Connection, b: &Batch<'_>, conv: i64, text: Seq) -> Result<(), Reject> {
+fn redact_text(db: &dyn Db, b: &Batch<'_>, conv: i64, text: Seq) -> Result<(), Reject> {
     // Who the text counts for: its own and its edits' mentions, read before
     // they are erased.
     let mut mentioned = std::collections::BTreeSet::new();
     {
-        let mut stmt = db
-            .prepare_cached(
+        let lists = db
+            .query_map(
                 "SELECT mentions FROM entries WHERE conv = ?1 AND seq = ?2 AND mentions IS NOT NULL
                  UNION ALL
                  SELECT mentions FROM entries
                  WHERE conv = ?1 AND kind = 'edit' AND target = ?2 AND mentions IS NOT NULL",
+                params![conv, text],
+                |r| r.get::<String>(0),
             )
-            .map_err(sql("prepare mentions of a text"))?;
-        let lists = stmt
-            .query_map(params![conv, text], |r| r.get::<_, String>(0))
             .map_err(sql("read mentions of a text"))?;
         for list in lists {
-            let list = list.map_err(sql("read mentions of a text"))?;
             let users: Vec<String> = serde_json::from_str(&list).map_err(|e| {
                 Reject::from(crate::error::StoreError::Corrupt(format!(
                     "mentions {list:?} of c{conv}/{text}: {e}"
@@ -273,12 +272,12 @@ fn redact_text(db: &Connection, b: &Batch<'_>, conv: i64, text: Seq) -> Result<(
         params![conv, text],
     )
     .map_err(sql("redact the edits of a text"))?;
-    let mut stmt = db
-        .prepare_cached("DELETE FROM mentions WHERE user = ?1 AND conv = ?2 AND seq = ?3")
-        .map_err(sql("prepare mention removal"))?;
     for user in &mentioned {
-        stmt.execute(params![user, conv, text])
-            .map_err(sql("drop mentions of a redacted text"))?;
+        db.execute(
+            "DELETE FROM mentions WHERE \"user\" = ?1 AND conv = ?2 AND seq = ?3",
+            params![user, conv, text],
+        )
+        .map_err(sql("drop mentions of a redacted text"))?;
     }
     db.execute(
         "DELETE FROM reaction_counts WHERE conv = ?1 AND target = ?2",

@@ -3,9 +3,10 @@
 
 use std::time::Instant;
 
+use crate::params;
+use crate::store::sql::{Db, DbExt};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use sync_core::protocol::{ClientFrame, ErrorCode, validate};
 
@@ -119,10 +120,11 @@ async fn check_password(shared: &Shared, user: &str, password: String) -> Result
     let stored: Option<String> = shared
         .store
         .read(move |db| {
-            db.query_row("SELECT pw_hash FROM users WHERE name = ?1", [&name], |r| {
-                r.get(0)
-            })
-            .optional()
+            db.query_opt(
+                "SELECT pw_hash FROM users WHERE name = ?1",
+                params![&name],
+                |r| r.get(0),
+            )
             .map_err(|e| Reject::from(StoreError::Sql("read password hash", e)))
         })
         .await?;
@@ -147,10 +149,11 @@ async fn is_disabled(shared: &Shared, user: &str) -> Result<bool, Reject> {
     shared
         .store
         .read(move |db| {
-            db.query_row("SELECT disabled FROM users WHERE name = ?1", [&name], |r| {
-                r.get::<_, bool>(0)
-            })
-            .optional()
+            db.query_opt(
+                "SELECT disabled FROM users WHERE name = ?1",
+                params![&name],
+                |r| r.get::<bool>(0),
+            )
             .map(|d| d.unwrap_or(false))
             .map_err(|e| Reject::from(StoreError::Sql("read user", e)))
         })
@@ -307,13 +310,12 @@ async fn authenticate_inner(
             let row: Option<(String, String, i64, bool)> = shared
                 .store
                 .read(move |db| {
-                    db.query_row(
+                    db.query_opt(
                         "SELECT t.user, t.device, t.last_used_ms, u.disabled
                          FROM tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?1",
-                        [&hash[..]],
+                        params![&hash[..]],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                     )
-                    .optional()
                     .map_err(|e| Reject::from(StoreError::Sql("read token", e)))
                 })
                 .await?;
@@ -390,12 +392,13 @@ pub(crate) struct Register {
 }
 
 impl Apply for Register {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         let exists: Option<i64> = db
-            .query_row("SELECT 1 FROM users WHERE name = ?1", [&self.user], |r| {
-                r.get(0)
-            })
-            .optional()
+            .query_opt(
+                "SELECT 1 FROM users WHERE name = ?1",
+                params![&self.user],
+                |r| r.get(0),
+            )
             .map_err(sql("check user"))?;
         if exists.is_some() {
             return Err(Reject::new(ErrorCode::Conflict, "user name taken"));
@@ -421,7 +424,7 @@ pub(crate) struct AddToken {
 }
 
 impl Apply for AddToken {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         insert_token(db, b, &self.user, &self.device, &self.token_hash)
     }
 }
@@ -433,9 +436,12 @@ pub(crate) struct RevokeToken {
 }
 
 impl Apply for RevokeToken {
-    fn apply(self: Box<Self>, db: &Connection, _: &mut Batch<'_>) -> OpResult {
-        db.execute("DELETE FROM tokens WHERE hash = ?1", [&self.token_hash[..]])
-            .map_err(sql("delete token"))?;
+    fn apply(self: Box<Self>, db: &dyn Db, _: &mut Batch<'_>) -> OpResult {
+        db.execute(
+            "DELETE FROM tokens WHERE hash = ?1",
+            params![&self.token_hash[..]],
+        )
+        .map_err(sql("delete token"))?;
         Ok(Done::Ok)
     }
 }
@@ -447,7 +453,7 @@ pub(crate) struct TouchToken {
 }
 
 impl Apply for TouchToken {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         db.execute(
             "UPDATE tokens SET last_used_ms = ?2 WHERE hash = ?1",
             params![&self.token_hash[..], b.now],
@@ -464,9 +470,12 @@ pub(crate) struct RevokeUser {
 }
 
 impl Apply for RevokeUser {
-    fn apply(self: Box<Self>, db: &Connection, _: &mut Batch<'_>) -> OpResult {
-        db.execute("DELETE FROM tokens WHERE user = ?1", [&self.user])
-            .map_err(sql("delete tokens"))?;
+    fn apply(self: Box<Self>, db: &dyn Db, _: &mut Batch<'_>) -> OpResult {
+        db.execute(
+            "DELETE FROM tokens WHERE \"user\" = ?1",
+            params![&self.user],
+        )
+        .map_err(sql("delete tokens"))?;
         Ok(Done::Ok)
     }
 }
@@ -480,7 +489,7 @@ pub(crate) struct SetPassword {
 }
 
 impl Apply for SetPassword {
-    fn apply(self: Box<Self>, db: &Connection, _: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, _: &mut Batch<'_>) -> OpResult {
         let n = db
             .execute(
                 "UPDATE users SET pw_hash = ?2 WHERE name = ?1",
@@ -491,7 +500,7 @@ impl Apply for SetPassword {
             return Err(Reject::new(ErrorCode::NotFound, "no such user"));
         }
         db.execute(
-            "DELETE FROM tokens WHERE user = ?1 AND hash IS NOT ?2",
+            "DELETE FROM tokens WHERE \"user\" = ?1 AND hash IS DISTINCT FROM ?2",
             params![self.user, self.keep.as_ref().map(|k| &k[..])],
         )
         .map_err(sql("revoke other tokens"))?;
@@ -500,14 +509,13 @@ impl Apply for SetPassword {
 }
 
 /// Takes one use of an invite code, or says why it cannot be used.
-fn use_invite(db: &Connection, code: &str, now: i64) -> Result<(), Reject> {
+fn use_invite(db: &dyn Db, code: &str, now: i64) -> Result<(), Reject> {
     let row: Option<(i64, Option<i64>)> = db
-        .query_row(
+        .query_opt(
             "SELECT uses_left, expires_ms FROM invites WHERE code = ?1",
-            [code],
+            params![code],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()
         .map_err(sql("read invite"))?;
     let forbidden = |m: &str| Reject::new(ErrorCode::Forbidden, m);
     match row {
@@ -519,7 +527,7 @@ fn use_invite(db: &Connection, code: &str, now: i64) -> Result<(), Reject> {
         Some(_) => {
             db.execute(
                 "UPDATE invites SET uses_left = uses_left - 1 WHERE code = ?1",
-                [code],
+                params![code],
             )
             .map_err(sql("use invite"))?;
             Ok(())
@@ -527,15 +535,9 @@ fn use_invite(db: &Connection, code: &str, now: i64) -> Result<(), Reject> {
     }
 }
 
-fn insert_token(
-    db: &Connection,
-    b: &Batch<'_>,
-    user: &str,
-    device: &str,
-    hash: &[u8; 32],
-) -> OpResult {
+fn insert_token(db: &dyn Db, b: &Batch<'_>, user: &str, device: &str, hash: &[u8; 32]) -> OpResult {
     db.execute(
-        "INSERT INTO tokens (hash, user, device, created_ms, last_used_ms)
+        "INSERT INTO tokens (hash, \"user\", device, created_ms, last_used_ms)
          VALUES (?1, ?2, ?3, ?4, ?4)",
         params![&hash[..], user, device, b.now],
     )

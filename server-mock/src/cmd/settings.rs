@@ -4,7 +4,8 @@
 //! connections as a `settings` event with all three values; a request that
 //! changes nothing sends nothing.
 
-use rusqlite::{Connection, params};
+use crate::params;
+use crate::store::sql::{Db, DbExt};
 use sync_core::protocol::{ConvId, Notify, ServerFrame};
 
 use super::{Ctx, conv};
@@ -48,12 +49,12 @@ struct Settings {
 }
 
 impl Apply for Settings {
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         let (me, conv) = (self.user.as_str(), self.conv);
         member_conv(db, me, conv)?;
         let (notify, pinned, archived): (String, bool, bool) = db
             .query_row(
-                "SELECT notify, pinned, archived FROM members WHERE user = ?1 AND conv = ?2",
+                "SELECT notify, pinned, archived FROM members WHERE \"user\" = ?1 AND conv = ?2",
                 params![me, conv],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
@@ -76,7 +77,7 @@ impl Apply for Settings {
             return Ok(Done::Ok);
         }
         db.execute(
-            "UPDATE members SET notify = ?1, pinned = ?2, archived = ?3 WHERE user = ?4 AND conv = ?5",
+            "UPDATE members SET notify = ?1, pinned = ?2, archived = ?3 WHERE \"user\" = ?4 AND conv = ?5",
             params![new.0.as_str(), new.1, new.2, me, conv],
         )
         .map_err(sql("store settings"))?;

@@ -6,7 +6,8 @@
 //! (incremental) and `f<counter>:c<conv>` (inside a paged full listing);
 //! anything else gets a full listing.
 
-use rusqlite::Connection;
+use crate::params;
+use crate::store::sql::{Db, DbExt};
 use sync_core::protocol::{MAX_SERVER_FRAME_BYTES, ServerFrame, Summary};
 
 use super::Ctx;
@@ -62,23 +63,25 @@ pub async fn sync(ctx: &Ctx<'_>, since: Option<String>) -> Result<Option<ServerF
     }))
 }
 
-fn sql(step: &'static str) -> impl FnOnce(rusqlite::Error) -> Reject {
+fn sql(step: &'static str) -> impl FnOnce(crate::store::sql::DbError) -> Reject {
     move |e| Reject::from(StoreError::Sql(step, e))
 }
 
 fn page(
-    db: &mut Connection,
+    db: &dyn Db,
     user: &str,
     since: Option<&str>,
     features: crate::Features,
 ) -> Result<Page, Reject> {
-    // One read transaction: the counter and the rows come from the same
-    // snapshot, so nothing committed in between is lost.
-    let tx = db.transaction().map_err(sql("begin sync"))?;
-    let counter: i64 = tx
-        .query_row("SELECT value FROM meta WHERE key = 'change_seq'", [], |r| {
-            r.get::<_, String>(0)
-        })
+    // `Store::read` runs this in one read transaction: the counter and the
+    // rows come from the same snapshot, so nothing committed in between is
+    // lost.
+    let counter: i64 = db
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'change_seq'",
+            params![],
+            |r| r.get::<String>(0),
+        )
         .map_err(sql("read change counter"))
         .and_then(|v| {
             v.parse()
@@ -102,13 +105,10 @@ fn page(
     } else {
         format!("{SUMMARY_FROM} WHERE m.user = ?1 AND {CHANGE} > ?2 ORDER BY {CHANGE} LIMIT ?3")
     };
-    let mut stmt = tx.prepare_cached(&sql_text).map_err(sql("prepare sync"))?;
-    let found = stmt
-        .query_map(rusqlite::params![user, after, limit], |r| {
+    let found = db
+        .query_map(&sql_text, params![user, after, limit], |r| {
             rows::summary_row(r, user, features)
         })
-        .map_err(sql("query sync"))?
-        .collect::<Result<Vec<_>, _>>()
         .map_err(sql("read sync rows"))?;
     let mut more = found.len() > PAGE;
     let mut budget = MAX_SERVER_FRAME_BYTES - ENVELOPE;

@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use crate::params;
+use crate::store::sql::{Db, DbExt};
 use sync_core::protocol::{
     ConvId, DEFAULT_PAGE_LIMIT, EntryKind, MAX_PAGE_LIMIT, MAX_SERVER_FRAME_BYTES, Message, Seq,
     ServerFrame,
@@ -27,7 +28,7 @@ fn limit(l: Option<i64>) -> Result<i64, Reject> {
     }
 }
 
-fn sql(step: &'static str) -> impl FnOnce(rusqlite::Error) -> Reject {
+fn sql(step: &'static str) -> impl FnOnce(crate::store::sql::DbError) -> Reject {
     move |e| Reject::from(StoreError::Sql(step, e))
 }
 
@@ -56,40 +57,43 @@ struct Page {
 
 /// Reads up to `n` entries of `w` within one snapshot, with their totals.
 fn load(
-    db: &mut Connection,
+    db: &dyn Db,
     user: &str,
     conv: i64,
     w: Window,
     n: i64,
     features: Features,
 ) -> Result<Page, Reject> {
-    let tx = db.transaction().map_err(sql("begin timeline read"))?;
-    if !rows::is_member(&tx, user, conv)? {
+    // `Store::read` runs this in one read transaction: the page and its
+    // totals come from one snapshot.
+    if !rows::is_member(db, user, conv)? {
         return Err(Reject::no_conv());
     }
-    let last_seq: Seq = tx
-        .query_row("SELECT last_seq FROM convs WHERE id = ?1", [conv], |r| {
-            r.get(0)
-        })
+    let last_seq: Seq = db
+        .query_row(
+            "SELECT last_seq FROM convs WHERE id = ?1",
+            params![conv],
+            |r| r.get(0),
+        )
         .map_err(sql("read last seq"))?;
     let mut thread_last_seq = None;
     let (q, a, b) = match w {
         Window::After(after) => (
             format!(
-                "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq > ?2 ORDER BY seq LIMIT ?4"
+                "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq > ?2 AND seq > ?3 ORDER BY seq LIMIT ?4"
             ),
             after,
             0,
         ),
         Window::Before(before) => (
             format!(
-                "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?4"
+                "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq < ?2 AND seq > ?3 ORDER BY seq DESC LIMIT ?4"
             ),
             before,
             0,
         ),
         Window::Thread { root, after } => {
-            thread_last_seq = Some(thread_root(&tx, conv, root)?);
+            thread_last_seq = Some(thread_root(db, conv, root)?);
             (
                 format!(
                     "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq = ?2 AND seq > ?3
@@ -102,15 +106,14 @@ fn load(
             )
         }
     };
-    let mut stmt = tx.prepare_cached(&q).map_err(sql("prepare timeline"))?;
-    // `?3` is only used by the thread query.
-    let mut messages = stmt
-        .query_map(params![conv, a, b, n], |r| rows::message_at(r, 0, features))
-        .map_err(sql("query timeline"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sql("read entry"))?;
-    drop(stmt);
-    add_totals(&tx, conv, &mut messages, features)?;
+    // Every query uses all four parameters (PostgreSQL must infer each
+    // one's type): `?3` is a lower bound, 0 outside a thread.
+    let mut messages = db
+        .query_map(&q, params![conv, a, b, n], |r| {
+            rows::message_at(r, 0, features)
+        })
+        .map_err(sql("read timeline"))?;
+    add_totals(db, conv, &mut messages, features)?;
     Ok(Page {
         messages: fit(messages),
         last_seq,
@@ -136,18 +139,15 @@ fn fit(messages: Vec<Message>) -> Vec<Message> {
 
 /// `root` must be a `text` of the conversation (`not_found` otherwise);
 /// returns the thread's newest seq (the root's own while it has no replies).
-fn thread_root(db: &Connection, conv: i64, root: i64) -> Result<Seq, Reject> {
+fn thread_root(db: &dyn Db, conv: i64, root: i64) -> Result<Seq, Reject> {
     let row: Option<(String, Option<Seq>)> = db
-        .prepare_cached(
+        .query_opt(
             "SELECT e.kind, t.last_reply_seq FROM entries e
              LEFT JOIN thread_stats t ON t.conv = e.conv AND t.root = e.seq
              WHERE e.conv = ?1 AND e.seq = ?2",
+            params![conv, root],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .and_then(|mut s| {
-            rusqlite::OptionalExtension::optional(
-                s.query_row(params![conv, root], |r| Ok((r.get(0)?, r.get(1)?))),
-            )
-        })
         .map_err(sql("read thread root"))?;
     match row {
         Some((kind, last)) if kind == EntryKind::Text.as_str() => {
@@ -164,7 +164,7 @@ fn thread_root(db: &Connection, conv: i64, root: i64) -> Result<Seq, Reject> {
 /// as of this snapshot: one range read of each aggregate table over the
 /// page's seq span (never a scan of the timeline).
 fn add_totals(
-    db: &Connection,
+    db: &dyn Db,
     conv: i64,
     messages: &mut [Message],
     features: Features,
@@ -182,23 +182,16 @@ fn add_totals(
         .map(|(i, m)| (m.seq, i))
         .collect();
     if features.reply {
-        let mut stmt = db
-            .prepare_cached(
+        let found = db
+            .query_map(
                 "SELECT root, replies, last_reply_seq FROM thread_stats
-                 WHERE conv = ?1 AND root BETWEEN ?2 AND ?3",
+                     WHERE conv = ?1 AND root BETWEEN ?2 AND ?3",
+                params![conv, lo, hi],
+                |r| Ok((r.get::<Seq>(0)?, r.get::<u64>(1)?, r.get::<Seq>(2)?)),
             )
-            .map_err(sql("prepare reply totals"))?;
-        let found = stmt
-            .query_map(params![conv, lo, hi], |r| {
-                Ok((
-                    r.get::<_, Seq>(0)?,
-                    r.get::<_, u64>(1)?,
-                    r.get::<_, Seq>(2)?,
-                ))
-            })
             .map_err(sql("read reply totals"))?;
         for row in found {
-            let (root, replies, last) = row.map_err(sql("read reply total"))?;
+            let (root, replies, last) = row;
             if let Some(&i) = at.get(&root) {
                 messages[i].replies = Some(replies);
                 messages[i].last_reply_seq = Some(last);
@@ -206,23 +199,16 @@ fn add_totals(
         }
     }
     if features.reactions {
-        let mut stmt = db
-            .prepare_cached(
+        let found = db
+            .query_map(
                 "SELECT target, key, n FROM reaction_counts
-                 WHERE conv = ?1 AND target BETWEEN ?2 AND ?3 AND n > 0",
+                     WHERE conv = ?1 AND target BETWEEN ?2 AND ?3 AND n > 0",
+                params![conv, lo, hi],
+                |r| Ok((r.get::<Seq>(0)?, r.get::<String>(1)?, r.get::<u64>(2)?)),
             )
-            .map_err(sql("prepare reaction totals"))?;
-        let found = stmt
-            .query_map(params![conv, lo, hi], |r| {
-                Ok((
-                    r.get::<_, Seq>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, u64>(2)?,
-                ))
-            })
             .map_err(sql("read reaction totals"))?;
         for row in found {
-            let (target, key, n) = row.map_err(sql("read reaction total"))?;
+            let (target, key, n) = row;
             if let Some(&i) = at.get(&target)
                 && !messages[i].redacted
             {

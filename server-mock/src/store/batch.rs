@@ -10,20 +10,21 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use sync_core::protocol::{ConvId, EntryKind, ErrorCode, Message, Seq, ServerFrame};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::members::Members;
 use super::rows::{self, conv_id};
+use super::sql::{Db, DbError, DbExt};
 use crate::error::{Reject, StoreError};
+use crate::params;
 
 /// A write, applied by the writer thread inside its batch transaction (in a
 /// savepoint of its own: an `Err` undoes everything the op wrote). Each
 /// request family defines its ops next to its parsing and replies.
 pub trait Apply: Send + std::fmt::Debug + 'static {
     /// Checks the op's rules, writes, and queues its fan-out in `b.events`.
-    fn apply(self: Box<Self>, db: &Connection, b: &mut Batch<'_>) -> OpResult;
+    fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult;
 }
 
 /// One write request for the writer thread.
@@ -37,7 +38,7 @@ impl WriteOp {
     }
 
     /// Applies the op. On `Err` the caller rolls the op's savepoint back.
-    pub fn apply(self, db: &Connection, b: &mut Batch<'_>) -> OpResult {
+    pub fn apply(self, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         self.0.apply(db, b)
     }
 }
@@ -53,7 +54,7 @@ impl<T: Apply> From<T> for WriteOp {
 pub struct Barrier;
 
 impl Apply for Barrier {
-    fn apply(self: Box<Self>, _: &Connection, _: &mut Batch<'_>) -> OpResult {
+    fn apply(self: Box<Self>, _: &dyn Db, _: &mut Batch<'_>) -> OpResult {
         Ok(Done::Ok)
     }
 }
@@ -103,7 +104,7 @@ pub struct Batch<'c> {
 
 pub type OpResult = Result<Done, Reject>;
 
-pub fn sql(step: &'static str) -> impl FnOnce(rusqlite::Error) -> Reject {
+pub fn sql(step: &'static str) -> impl FnOnce(DbError) -> Reject {
     move |e| Reject::from(StoreError::Sql(step, e))
 }
 
@@ -121,27 +122,27 @@ pub struct ConvRow {
 }
 
 /// The conversation row if `user` is a current member (else `not_found`).
-pub fn member_conv(db: &Connection, user: &str, conv: i64) -> Result<ConvRow, Reject> {
+pub fn member_conv(db: &dyn Db, user: &str, conv: i64) -> Result<ConvRow, Reject> {
     if !rows::is_member(db, user, conv)? {
         return Err(Reject::no_conv());
     }
-    let mut stmt = db
-        .prepare_cached("SELECT kind, last_seq, last_text_seq, text_count FROM convs WHERE id = ?1")
-        .map_err(sql("prepare conv"))?;
-    stmt.query_row([conv], |r| {
-        Ok(ConvRow {
-            direct: r.get::<_, String>(0)? == "direct",
-            last_seq: r.get(1)?,
-            last_text_seq: r.get(2)?,
-            text_count: r.get(3)?,
-        })
-    })
-    .optional()
+    db.query_opt(
+        "SELECT kind, last_seq, last_text_seq, text_count FROM convs WHERE id = ?1",
+        params![conv],
+        |r| {
+            Ok(ConvRow {
+                direct: r.get::<String>(0)? == "direct",
+                last_seq: r.get(1)?,
+                last_text_seq: r.get(2)?,
+                text_count: r.get(3)?,
+            })
+        },
+    )
     .map_err(sql("read conv"))?
     .ok_or_else(Reject::no_conv)
 }
 
-pub fn group_conv(db: &Connection, user: &str, conv: i64) -> Result<ConvRow, Reject> {
+pub fn group_conv(db: &dyn Db, user: &str, conv: i64) -> Result<ConvRow, Reject> {
     let c = member_conv(db, user, conv)?;
     if c.direct {
         return Err(Reject::bad("only group conversations can do this"));
@@ -191,7 +192,7 @@ impl<'a> NewRow<'a> {
 /// Appends one entry: the seq is assigned here, inside the transaction that
 /// stores it, so seqs never skip or repeat. Marks the conversation touched.
 pub fn append(
-    db: &Connection,
+    db: &dyn Db,
     b: &mut Batch<'_>,
     conv: i64,
     c: &mut ConvRow,
@@ -206,44 +207,40 @@ pub fn append(
         .map(|m| serde_json::Value::from(m.clone()).to_string());
     let mentions_json = (!row.mentions.is_empty())
         .then(|| serde_json::Value::from(row.mentions.clone()).to_string());
-    let mut stmt = db
-        .prepare_cached(
-            "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject,
-                client_id, text_n, reply_to, thread, key, mentions)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-        )
-        .map_err(sql("prepare append"))?;
-    stmt.execute(params![
-        conv,
-        seq,
-        row.sender,
-        b.now,
-        row.kind.as_str(),
-        row.body,
-        row.target,
-        row.title,
-        members_json,
-        row.subject,
-        row.client_id,
-        text_n,
-        row.reply_to,
-        row.thread,
-        row.key,
-        mentions_json
-    ])
+    db.execute(
+        "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject,
+            client_id, text_n, reply_to, thread, key, mentions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        params![
+            conv,
+            seq,
+            row.sender,
+            b.now,
+            row.kind.as_str(),
+            row.body,
+            row.target,
+            row.title,
+            members_json,
+            row.subject,
+            row.client_id,
+            text_n,
+            row.reply_to,
+            row.thread,
+            row.key,
+            mentions_json
+        ],
+    )
     .map_err(sql("insert entry"))?;
     c.last_seq = seq;
     c.text_count = text_n;
     if is_text {
         c.last_text_seq = seq;
     }
-    let mut stmt = db
-        .prepare_cached(
-            "UPDATE convs SET last_seq = ?1, last_text_seq = ?2, text_count = ?3 WHERE id = ?4",
-        )
-        .map_err(sql("prepare conv update"))?;
-    stmt.execute(params![c.last_seq, c.last_text_seq, c.text_count, conv])
-        .map_err(sql("update conv"))?;
+    db.execute(
+        "UPDATE convs SET last_seq = ?1, last_text_seq = ?2, text_count = ?3 WHERE id = ?4",
+        params![c.last_seq, c.last_text_seq, c.text_count, conv],
+    )
+    .map_err(sql("update conv"))?;
     b.touched.insert(conv);
     Ok(Message {
         seq,
@@ -268,7 +265,7 @@ pub fn append(
 }
 
 /// Current members of `conv` (cached; the writer is the only one changing them).
-pub fn members_of(db: &Connection, b: &mut Batch<'_>, conv: i64) -> Result<Arc<Members>, Reject> {
+pub fn members_of(db: &dyn Db, b: &mut Batch<'_>, conv: i64) -> Result<Arc<Members>, Reject> {
     if let Some(m) = b.members.get(&conv) {
         return Ok(m.clone());
     }
@@ -282,7 +279,7 @@ pub fn members_of(db: &Connection, b: &mut Batch<'_>, conv: i64) -> Result<Arc<M
 
 /// Queues the `message` push of `msg` to every current member's connections.
 pub fn push_message(
-    db: &Connection,
+    db: &dyn Db,
     b: &mut Batch<'_>,
     conv: i64,
     msg: &Message,
@@ -314,10 +311,10 @@ pub fn next_change(b: &mut Batch<'_>) -> i64 {
     b.counter
 }
 
-pub fn bump_user(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(), Reject> {
+pub fn bump_user(db: &dyn Db, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(), Reject> {
     let v = next_change(b);
     db.execute(
-        "UPDATE members SET change_seq = ?1 WHERE user = ?2 AND conv = ?3",
+        "UPDATE members SET change_seq = ?1 WHERE \"user\" = ?2 AND conv = ?3",
         params![v, user, conv],
     )
     .map_err(sql("bump member"))?;
@@ -325,7 +322,7 @@ pub fn bump_user(db: &Connection, b: &mut Batch<'_>, user: &str, conv: i64) -> R
 }
 
 pub fn conversation_event(
-    db: &Connection,
+    db: &dyn Db,
     b: &mut Batch<'_>,
     user: &str,
     conv: i64,
@@ -346,35 +343,31 @@ pub fn conversation_event(
 }
 
 /// Moves `user`'s cursor to `seq` (callers ensure it moves forward).
-pub fn set_read(db: &Connection, user: &str, conv: i64, seq: Seq) -> Result<(), Reject> {
-    let mut stmt = db
-        .prepare_cached(
-            "UPDATE members SET read_seq = ?1,
-                read_text_n = COALESCE((SELECT text_n FROM entries WHERE conv = ?3 AND seq = ?1), 0)
-             WHERE user = ?2 AND conv = ?3",
-        )
-        .map_err(sql("prepare cursor"))?;
-    stmt.execute(params![seq, user, conv])
-        .map_err(sql("move cursor"))?;
+pub fn set_read(db: &dyn Db, user: &str, conv: i64, seq: Seq) -> Result<(), Reject> {
+    db.execute(
+        "UPDATE members SET read_seq = ?1,
+            read_text_n = COALESCE((SELECT text_n FROM entries WHERE conv = ?3 AND seq = ?1), 0)
+         WHERE \"user\" = ?2 AND conv = ?3",
+        params![seq, user, conv],
+    )
+    .map_err(sql("move cursor"))?;
     Ok(())
 }
 
 /// The first `sent` reply of a repeated `(sender, conv, client_id)`, if
 /// that request already appended (a retry appends nothing).
 pub fn first_sent(
-    db: &Connection,
+    db: &dyn Db,
     me: &str,
     conv: i64,
     client_id: &str,
 ) -> Result<Option<Done>, Reject> {
-    let mut stmt = db
-        .prepare_cached(
+    let first: Option<(u64, i64)> = db
+        .query_opt(
             "SELECT seq, ts FROM entries WHERE conv = ?1 AND sender = ?2 AND client_id = ?3",
+            params![conv, me, client_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .map_err(sql("prepare dedup"))?;
-    let first: Option<(u64, i64)> = stmt
-        .query_row(params![conv, me, client_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
         .map_err(sql("dedup lookup"))?;
     Ok(first.map(|(seq, ts)| Done::Sent {
         conv: conv_id(conv),
@@ -410,29 +403,27 @@ type TargetRow = (
 );
 
 /// The entry `seq` of `conv`, or `not_found`.
-pub fn target(db: &Connection, conv: i64, seq: Seq) -> Result<Target, Reject> {
+pub fn target(db: &dyn Db, conv: i64, seq: Seq) -> Result<Target, Reject> {
     let missing = || Reject::new(ErrorCode::NotFound, format!("no entry {seq}"));
     let Ok(at) = i64::try_from(seq) else {
         return Err(missing());
     };
-    let mut stmt = db
-        .prepare_cached(
+    let row: Option<TargetRow> = db
+        .query_opt(
             "SELECT kind, sender, redacted, thread, target, key FROM entries
              WHERE conv = ?1 AND seq = ?2",
+            params![conv, at],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
         )
-        .map_err(sql("prepare target"))?;
-    let row: Option<TargetRow> = stmt
-        .query_row(params![conv, at], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })
-        .optional()
         .map_err(sql("read target"))?;
     let (kind, sender, redacted, thread, target, key) = row.ok_or_else(missing)?;
     let kind = EntryKind::parse(&kind).ok_or_else(|| {
@@ -453,7 +444,7 @@ pub fn target(db: &Connection, conv: i64, seq: Seq) -> Result<Target, Reject> {
 
 /// Pushes `msg` and returns its `sent` reply.
 pub fn push_sent(
-    db: &Connection,
+    db: &dyn Db,
     b: &mut Batch<'_>,
     conv: i64,
     client_id: &str,

@@ -1,4 +1,6 @@
-//! Durable storage on SQLite: schema and migrations ([`schema`]), the writer
+//! Durable storage: the interface ops and reads are written against
+//! ([`sql::Db`], backend-neutral values and portable SQL), and its SQLite
+//! implementation: schema and migrations ([`schema`]), the writer
 //! thread with group commit ([`writer`]; the [`batch`] every op shares, the
 //! ops themselves live with their request family in `cmd/*`), the task that delivers committed replies and pushes in
 //! commit order ([`delivery`]), the cached member lists pushes go to
@@ -9,8 +11,10 @@
 pub mod batch;
 pub mod delivery;
 pub mod members;
+pub mod pg;
 pub mod rows;
 pub mod schema;
+pub mod sql;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -46,19 +50,60 @@ pub struct Store {
 struct Inner {
     writer: mpsc::Sender<Cmd>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    path: PathBuf,
-    pool: Mutex<Vec<Connection>>,
+    source: Source,
+    pool: Mutex<Vec<Box<dyn sql::Db + Send>>>,
     readers: tokio::sync::Semaphore,
     server_id: String,
     /// Set for `DbLocation::Memory`: a throwaway file removed at shutdown.
-    temp: bool,
+    temp: Option<PathBuf>,
+}
+
+/// Where reader connections come from.
+#[derive(Debug, Clone)]
+enum Source {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Source {
+    fn open_reader(&self) -> Result<Box<dyn sql::Db + Send>, StoreError> {
+        match self {
+            Source::Sqlite(path) => {
+                let c = open_conn(path)?;
+                c.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=1;")
+                    .map_err(|e| StoreError::Sql("configure reader", e.into()))?;
+                Ok(Box::new(c))
+            }
+            Source::Postgres(url) => Ok(Box::new(
+                pg::PgConn::connect(url).map_err(|e| StoreError::Sql("connect reader", e))?,
+            )),
+        }
+    }
 }
 
 pub(crate) fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    Connection::open_with_flags(path, flags).map_err(|e| StoreError::Sql("open database", e))
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Sql("open database", e.into()))?;
+    // Every statement goes through the cache (`sql::Db`); room for all of
+    // them, so none is re-prepared under load.
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
+}
+
+fn spawn_writer<D: sql::Db + Send + 'static>(
+    db: D,
+    rx: mpsc::Receiver<Cmd>,
+    deliveries: Deliveries,
+    counter: i64,
+    features: crate::Features,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    std::thread::Builder::new()
+        .name("db-writer".into())
+        .spawn(move || writer::run(db, rx, deliveries, counter, features))
+        .map_err(StoreError::Dir)
 }
 
 fn temp_path() -> PathBuf {
@@ -75,35 +120,46 @@ impl Store {
         deliveries: Deliveries,
         features: crate::Features,
     ) -> Result<Store, StoreError> {
-        // `:memory:` cannot be shared between the writer and reader
-        // connections, so a throwaway server uses a temp file instead, without
-        // fsync (nothing needs to survive it).
-        let (path, temp) = match location {
-            DbLocation::Memory => (temp_path(), true),
-            DbLocation::Path(p) => {
-                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(StoreError::Dir)?;
+        let (tx, rx) = mpsc::channel();
+        let (source, temp, server_id, thread) = match location {
+            DbLocation::Postgres(url) => {
+                let db = pg::PgConn::connect(url).map_err(|e| StoreError::Sql("connect", e))?;
+                let server_id = pg::prepare(&db)?;
+                pg::lock_writer(&db)?;
+                let counter = writer::load_counter(&db)?;
+                let thread = spawn_writer(db, rx, deliveries, counter, features)?;
+                (Source::Postgres(url.clone()), None, server_id, thread)
+            }
+            DbLocation::Memory | DbLocation::Path(_) => {
+                // `:memory:` cannot be shared between the writer and reader
+                // connections, so a throwaway server uses a temp file
+                // instead, without fsync (nothing needs to survive it).
+                let (path, temp) = match location {
+                    DbLocation::Path(p) => {
+                        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                            std::fs::create_dir_all(dir).map_err(StoreError::Dir)?;
+                        }
+                        (p.clone(), false)
+                    }
+                    _ => (temp_path(), true),
+                };
+                let mut db = open_conn(&path)?;
+                let server_id = schema::prepare(&mut db)?;
+                if temp {
+                    db.execute_batch("PRAGMA synchronous=OFF")
+                        .map_err(|e| StoreError::Sql("relax throwaway database", e.into()))?;
                 }
-                (p.clone(), false)
+                let counter = writer::load_counter(&db)?;
+                let thread = spawn_writer(db, rx, deliveries, counter, features)?;
+                let temp = temp.then(|| path.clone());
+                (Source::Sqlite(path), temp, server_id, thread)
             }
         };
-        let mut db = open_conn(&path)?;
-        let server_id = schema::prepare(&mut db)?;
-        if temp {
-            db.execute_batch("PRAGMA synchronous=OFF")
-                .map_err(|e| StoreError::Sql("relax throwaway database", e))?;
-        }
-        let counter = writer::load_counter(&db)?;
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("db-writer".into())
-            .spawn(move || writer::run(db, rx, deliveries, counter, features))
-            .map_err(StoreError::Dir)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 writer: tx,
                 thread: Mutex::new(Some(thread)),
-                path,
+                source,
                 pool: Mutex::new(Vec::new()),
                 readers: tokio::sync::Semaphore::new(reader_pool_size()),
                 server_id,
@@ -165,11 +221,12 @@ impl Store {
         rx.await.map_err(|_| Reject::from(StoreError::WriterGone))?
     }
 
-    /// Runs `f` on a reader connection on the blocking pool.
+    /// Runs `f` on a reader connection on the blocking pool, inside one
+    /// read transaction: everything `f` reads comes from one snapshot.
     pub async fn read<T, F>(&self, f: F) -> Result<T, Reject>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, Reject> + Send + 'static,
+        F: FnOnce(&dyn sql::Db) -> Result<T, Reject> + Send + 'static,
     {
         // The semaphore is never closed; an error would be reported as internal.
         let _permit = self
@@ -185,18 +242,19 @@ impl Store {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .pop();
-            let mut conn = match pooled {
+            let conn = match pooled {
                 Some(c) => c,
-                None => {
-                    let c = open_conn(&inner.path)?;
-                    c.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=1;")
-                        .map_err(|e| StoreError::Sql("configure reader", e))?;
-                    c
-                }
+                None => inner.source.open_reader()?,
             };
-            let out = f(&mut conn);
-            let mut pool = inner.pool.lock().unwrap_or_else(PoisonError::into_inner);
-            pool.push(conn);
+            conn.begin_read()
+                .map_err(|e| StoreError::Sql("begin read", e))?;
+            let out = f(&*conn);
+            // Read only: ending it cannot lose anything. A connection that
+            // cannot end its transaction is not reused.
+            if conn.batch("ROLLBACK").is_ok() {
+                let mut pool = inner.pool.lock().unwrap_or_else(PoisonError::into_inner);
+                pool.push(conn);
+            }
             out
         });
         match task.await {
@@ -229,9 +287,9 @@ impl Store {
 
 impl Inner {
     fn remove_temp_files(&self) {
-        if self.temp {
+        if let Some(path) = &self.temp {
             for suffix in ["", "-wal", "-shm"] {
-                let mut p = self.path.clone().into_os_string();
+                let mut p = path.clone().into_os_string();
                 p.push(suffix);
                 let _ = std::fs::remove_file(p);
             }

@@ -1,11 +1,12 @@
 //! Row mapping shared by the writer and the readers: timeline entries to
 //! [`Message`], member+conversation rows to [`Summary`], conversation ids.
 
-use rusqlite::{Connection, OptionalExtension, Row};
 use sync_core::protocol::{ConvId, ConvKind, EntryKind, Message, Notify, Summary};
 
+use super::sql::{Db, DbError, DbExt, Row};
 use crate::Features;
 use crate::error::StoreError;
+use crate::params;
 
 /// Columns of `entries` read into a [`Message`] (prefix `e.`-free).
 pub const ENTRY_COLS: &str =
@@ -14,13 +15,13 @@ pub const ENTRY_COLS: &str =
 
 /// A JSON column this server wrote; unreadable means corruption, reported
 /// as a conversion error naming the column rather than read as empty.
-fn json_col<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<T>> {
-    let Some(text) = r.get::<_, Option<String>>(i)? else {
+fn json_col<T: serde::de::DeserializeOwned>(r: &Row, i: usize) -> Result<Option<T>, DbError> {
+    let Some(text) = r.get::<Option<String>>(i)? else {
         return Ok(None);
     };
-    serde_json::from_str(&text).map(Some).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
-    })
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| DbError::Decode(i, e.to_string()))
 }
 
 /// Maps a row selected with [`ENTRY_COLS`] starting at column `at`, as this
@@ -28,7 +29,7 @@ fn json_col<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> rusqlite::
 /// redacted text (and its edits) without content under §9.5, or, without
 /// it, as stored with no `redacted` field (a version 1 redaction only flags
 /// the row).
-pub fn message_at(r: &Row<'_>, at: usize, features: Features) -> rusqlite::Result<Message> {
+pub fn message_at(r: &Row, at: usize, features: Features) -> Result<Message, DbError> {
     let mut m = stored_message_at(r, at)?;
     // Fields a database may hold from a run with more extensions on.
     if !features.reply {
@@ -49,7 +50,7 @@ pub fn message_at(r: &Row<'_>, at: usize, features: Features) -> rusqlite::Resul
     Ok(m)
 }
 
-fn stored_message_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
+fn stored_message_at(r: &Row, at: usize) -> Result<Message, DbError> {
     let kind: String = r.get(at + 3)?;
     let members: Option<String> = r.get(at + 7)?;
     Ok(Message {
@@ -66,7 +67,7 @@ fn stored_message_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
         user: r.get(at + 8)?,
         client_id: r.get(at + 9)?,
         // Set on a redacted text (its content is gone) and on its edits.
-        redacted: r.get::<_, Option<bool>>(at + 10)?.unwrap_or(false),
+        redacted: r.get::<Option<bool>>(at + 10)?.unwrap_or(false),
         reply_to: r.get(at + 11)?,
         thread: r.get(at + 12)?,
         key: r.get(at + 13)?,
@@ -122,7 +123,7 @@ pub const SUMMARY_FROM: &str = concat!(
     FROM members m
     JOIN convs c ON c.id = m.conv
     LEFT JOIN entries e ON e.conv = m.conv
-        AND e.seq = CASE WHEN m.active THEN c.last_text_seq ELSE m.left_text_seq END"
+        AND e.seq = CASE WHEN m.active = 1 THEN c.last_text_seq ELSE m.left_text_seq END"
 );
 
 /// Where the `last` entry's columns start in [`SUMMARY_FROM`].
@@ -130,11 +131,7 @@ const SUMMARY_LAST: usize = 17;
 
 /// Maps a row of [`SUMMARY_FROM`] for `user`; also returns its [`CHANGE`] value.
 /// The §9.3/§9.4 fields are present only when those features are on.
-pub fn summary_row(
-    r: &Row<'_>,
-    user: &str,
-    features: Features,
-) -> rusqlite::Result<(Summary, i64)> {
+pub fn summary_row(r: &Row, user: &str, features: Features) -> Result<(Summary, i64), DbError> {
     let id: i64 = r.get(0)?;
     let kind: String = r.get(1)?;
     let kind = if kind == "direct" {
@@ -166,13 +163,8 @@ pub fn summary_row(
         None => None,
     };
     let notify: String = r.get(14)?;
-    let notify = Notify::parse(&notify).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            14,
-            rusqlite::types::Type::Text,
-            format!("unknown notify value {notify:?}").into(),
-        )
-    })?;
+    let notify = Notify::parse(&notify)
+        .ok_or_else(|| DbError::Decode(14, format!("unknown notify value {notify:?}")))?;
     let summary = Summary {
         conv: conv_id(id),
         kind,
@@ -205,45 +197,39 @@ pub fn summary_row(
 
 /// The summary of `conv` for `user`, or `None` when the user never joined it.
 pub fn summary(
-    conn: &Connection,
+    conn: &dyn Db,
     user: &str,
     conv: i64,
     features: Features,
 ) -> Result<Option<Summary>, StoreError> {
     let sql = format!("{SUMMARY_FROM} WHERE m.user = ?1 AND m.conv = ?2");
-    let mut stmt = conn
-        .prepare_cached(&sql)
-        .map_err(|e| StoreError::Sql("prepare summary", e))?;
-    stmt.query_row(rusqlite::params![user, conv], |r| {
+    conn.query_opt(&sql, params![user, conv], |r| {
         summary_row(r, user, features)
     })
-    .optional()
     .map(|o| o.map(|(s, _)| s))
     .map_err(|e| StoreError::Sql("read summary", e))
 }
 
 /// Whether `user` is a current member of `conv`.
-pub fn is_member(conn: &Connection, user: &str, conv: i64) -> Result<bool, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT active FROM members WHERE user = ?1 AND conv = ?2")
-        .map_err(|e| StoreError::Sql("prepare membership", e))?;
-    let active: Option<bool> = stmt
-        .query_row(rusqlite::params![user, conv], |r| r.get(0))
-        .optional()
+pub fn is_member(conn: &dyn Db, user: &str, conv: i64) -> Result<bool, StoreError> {
+    let active: Option<bool> = conn
+        .query_opt(
+            "SELECT active FROM members WHERE \"user\" = ?1 AND conv = ?2",
+            params![user, conv],
+            |r| r.get(0),
+        )
         .map_err(|e| StoreError::Sql("read membership", e))?;
     Ok(active == Some(true))
 }
 
 /// Current members of `conv` in join order.
-pub fn members(conn: &Connection, conv: i64) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT user FROM members WHERE conv = ?1 AND active = 1 ORDER BY ord")
-        .map_err(|e| StoreError::Sql("prepare members", e))?;
-    let rows = stmt
-        .query_map([conv], |r| r.get(0))
-        .map_err(|e| StoreError::Sql("read members", e))?;
-    rows.collect::<Result<Vec<String>, _>>()
-        .map_err(|e| StoreError::Sql("read members", e))
+pub fn members(conn: &dyn Db, conv: i64) -> Result<Vec<String>, StoreError> {
+    conn.query_map(
+        "SELECT \"user\" FROM members WHERE conv = ?1 AND active = 1 ORDER BY ord",
+        params![conv],
+        |r| r.get(0),
+    )
+    .map_err(|e| StoreError::Sql("read members", e))
 }
 
 /// Server clock in Unix milliseconds.

@@ -171,10 +171,10 @@ pub const MIGRATIONS: &[&str] = &[
 /// the change counter on a fresh database. Returns the server id.
 pub fn prepare(conn: &mut Connection) -> Result<String, StoreError> {
     conn.execute_batch(PRAGMAS)
-        .map_err(|e| StoreError::Sql("apply pragmas", e))?;
+        .map_err(|e| StoreError::Sql("apply pragmas", e.into()))?;
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| StoreError::Sql("read schema version", e))?;
+        .map_err(|e| StoreError::Sql("read schema version", e.into()))?;
     let version = usize::try_from(version).unwrap_or(usize::MAX);
     if version > MIGRATIONS.len() {
         return Err(StoreError::SchemaTooNew(version));
@@ -182,23 +182,23 @@ pub fn prepare(conn: &mut Connection) -> Result<String, StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| StoreError::Sql("begin migration", e))?;
+            .map_err(|e| StoreError::Sql("begin migration", e.into()))?;
         tx.execute_batch(sql)
-            .map_err(|e| StoreError::Sql("run migration", e))?;
+            .map_err(|e| StoreError::Sql("run migration", e.into()))?;
         // user_version cannot be bound as a parameter.
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
-            .map_err(|e| StoreError::Sql("set schema version", e))?;
+            .map_err(|e| StoreError::Sql("set schema version", e.into()))?;
         tx.commit()
-            .map_err(|e| StoreError::Sql("commit migration", e))?;
+            .map_err(|e| StoreError::Sql("commit migration", e.into()))?;
     }
     let random: [u8; 16] = rand::random();
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('server_id', ?1), ('change_seq', '0')",
         [hex::encode(random)],
     )
-    .map_err(|e| StoreError::Sql("create server id", e))?;
+    .map_err(|e| StoreError::Sql("create server id", e.into()))?;
     conn.query_row("SELECT value FROM meta WHERE key = 'server_id'", [], |r| {
         r.get(0)
     })
-    .map_err(|e| StoreError::Sql("read server id", e))
+    .map_err(|e| StoreError::Sql("read server id", e.into()))
 }

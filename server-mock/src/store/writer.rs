@@ -9,7 +9,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
-use rusqlite::Connection;
 use sync_core::protocol::{ErrorCode, RequestId};
 use tokio::sync::oneshot;
 
@@ -17,8 +16,10 @@ use super::batch::{Batch, Done, Fanout, WriteOp};
 use super::delivery::{Deliveries, Delivery};
 use super::members::Members;
 use super::rows::now_ms;
+use super::sql::{Db, DbExt};
 use crate::connection::Outbox;
 use crate::error::{Reject, StoreError};
+use crate::params;
 
 /// Most jobs in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -50,8 +51,8 @@ pub enum Cmd {
 }
 
 /// Runs until [`Cmd::Stop`] or until every sender is dropped.
-pub fn run(
-    mut db: Connection,
+pub fn run<D: Db>(
+    db: D,
     rx: Receiver<Cmd>,
     deliveries: Deliveries,
     mut counter: i64,
@@ -75,7 +76,7 @@ pub fn run(
                 Err(_) => break,
             }
         }
-        let done = run_batch(&mut db, &mut counter, &mut cache, features, jobs);
+        let done = run_batch(&db, &mut counter, &mut cache, features, jobs);
         // The task is gone only when the runtime is: nobody is left to answer.
         let _ = deliveries.send(done);
         if stop {
@@ -90,7 +91,7 @@ type Applied = (Result<Done, Reject>, Vec<Fanout>);
 
 /// Runs one batch transaction; returns every job's delivery in job order.
 fn run_batch(
-    db: &mut Connection,
+    db: &dyn Db,
     counter: &mut i64,
     cache: &mut HashMap<i64, Arc<Members>>,
     features: crate::Features,
@@ -117,7 +118,7 @@ fn run_batch(
             tracing::error!(error = %e, jobs = n, "batch transaction failed");
             // Nothing of the batch is stored; in-memory state may be ahead of
             // the database, so forget it.
-            let _ = db.execute_batch("ROLLBACK");
+            let _ = db.batch("ROLLBACK");
             cache.clear();
             if let Ok(v) = read_counter(db) {
                 *counter = v;
@@ -134,31 +135,32 @@ fn run_batch(
     }
 }
 
-fn read_counter(db: &Connection) -> Result<i64, StoreError> {
+fn read_counter(db: &dyn Db) -> Result<i64, StoreError> {
     let v: String = db
-        .query_row("SELECT value FROM meta WHERE key = 'change_seq'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'change_seq'",
+            params![],
+            |r| r.get(0),
+        )
         .map_err(|e| StoreError::Sql("read change counter", e))?;
     v.parse()
         .map_err(|_| StoreError::Corrupt(format!("change counter {v:?}")))
 }
 
 /// Loads the change counter at start-up.
-pub fn load_counter(db: &Connection) -> Result<i64, StoreError> {
+pub fn load_counter(db: &dyn Db) -> Result<i64, StoreError> {
     read_counter(db)
 }
 
 fn transact(
-    db: &mut Connection,
+    db: &dyn Db,
     counter: &mut i64,
     cache: &mut HashMap<i64, Arc<Members>>,
     features: crate::Features,
     ops_in: Vec<(WriteOp, Option<u64>)>,
 ) -> Result<Vec<Applied>, StoreError> {
     let s = |step| move |e| StoreError::Sql(step, e);
-    db.execute_batch("BEGIN IMMEDIATE")
-        .map_err(s("begin batch"))?;
+    db.begin_write().map_err(s("begin batch"))?;
     let mut b = Batch {
         counter: *counter,
         touched: HashSet::new(),
@@ -171,13 +173,12 @@ fn transact(
     let mut out = Vec::with_capacity(ops_in.len());
     for (op, origin) in ops_in {
         b.origin = origin;
-        db.execute_batch("SAVEPOINT op").map_err(s("savepoint"))?;
+        db.batch("SAVEPOINT op").map_err(s("savepoint"))?;
         let res = op.apply(db, &mut b);
         if res.is_ok() {
-            db.execute_batch("RELEASE op")
-                .map_err(s("release savepoint"))?;
+            db.batch("RELEASE op").map_err(s("release savepoint"))?;
         } else {
-            db.execute_batch("ROLLBACK TO op; RELEASE op")
+            db.batch("ROLLBACK TO op; RELEASE op")
                 .map_err(s("rollback savepoint"))?;
             b.events.clear();
             // The cache may hold this op's undone membership changes.
@@ -192,23 +193,21 @@ fn transact(
     // grow with the group).
     let mut touched: Vec<i64> = b.touched.drain().collect();
     touched.sort_unstable();
-    {
-        let mut stmt = db
-            .prepare_cached("UPDATE convs SET change_seq = ?1 WHERE id = ?2")
-            .map_err(s("prepare bump"))?;
-        for conv in touched {
-            b.counter += 1;
-            stmt.execute(rusqlite::params![b.counter, conv])
-                .map_err(s("bump conversation"))?;
-        }
+    for conv in touched {
+        b.counter += 1;
+        db.execute(
+            "UPDATE convs SET change_seq = ?1 WHERE id = ?2",
+            params![b.counter, conv],
+        )
+        .map_err(s("bump conversation"))?;
     }
     db.execute(
         "UPDATE meta SET value = ?1 WHERE key = 'change_seq'",
-        [b.counter.to_string()],
+        params![b.counter.to_string()],
     )
     .map_err(s("store change counter"))?;
     let new_counter = b.counter;
-    db.execute_batch("COMMIT").map_err(s("commit batch"))?;
+    db.batch("COMMIT").map_err(s("commit batch"))?;
     *counter = new_counter;
     Ok(out)
 }

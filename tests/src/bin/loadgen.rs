@@ -58,6 +58,10 @@ struct Args {
     /// Run only scenario 6: appends into a 10- vs a 2,000-member group.
     #[arg(long)]
     groups_only: bool,
+    /// Run only scenario 2: concurrent durable appends (to compare storage
+    /// backends: `--server` a server-mock on `--db postgres://…`).
+    #[arg(long)]
+    appends_only: bool,
 }
 
 /// Every count of one run.
@@ -156,6 +160,14 @@ async fn run(args: Args) -> Result<bool> {
     if args.groups_only {
         let groups = load::group_size::group_size(dir.path(), &names, args.quick, plan.rounds);
         ok &= report_step("groups", groups.await);
+        if let Some(server) = in_process {
+            server.shutdown().await;
+        }
+        return Ok(ok);
+    }
+    if args.appends_only {
+        let appended = appends(&url, label, &names, plan, dir.path()).await;
+        ok &= report_step("appends", appended);
         if let Some(server) = in_process {
             server.shutdown().await;
         }

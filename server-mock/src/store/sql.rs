@@ -1,0 +1,458 @@
+//! The storage interface every op and read is written against: [`Db`]
+//! (execute / query / batch with backend-neutral [`Value`]s), the
+//! conveniences on top of it ([`DbExt`]), and its SQLite implementation on
+//! `rusqlite::Connection` (PostgreSQL's is [`super::pg`]). Nothing outside `store/` (schema, pool, writer
+//! set-up) and the offline `admin` commands names a SQLite type.
+//!
+//! The SQL handed to [`Db`] is the portable subset both SQLite and
+//! PostgreSQL accept: numbered placeholders `?N` (a PostgreSQL backend
+//! rewrites them to `$N` when it prepares), `INSERT … ON CONFLICT DO
+//! NOTHING` rather than `INSERT OR IGNORE`, `INSERT … RETURNING id` rather
+//! than `last_insert_rowid()`, and integer flags compared as `= 1`.
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+
+/// A value bound to a placeholder or read from a column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// Why a [`Db`] call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The SQLite backend reported an error.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL backend reported an error.
+    #[error(transparent)]
+    Postgres(#[from] postgres::Error),
+    /// A column held a value of another type than the one asked for.
+    #[error("column {col}: expected {want}, found {found:?}")]
+    Column {
+        col: usize,
+        want: &'static str,
+        found: Value,
+    },
+    /// A column index past the row's end.
+    #[error("no column {0}")]
+    NoColumn(usize),
+    /// `query_row` found no row.
+    #[error("no row returned")]
+    NoRow,
+    /// A parameter that no backend column can hold (a `u64` above `i64::MAX`).
+    #[error("parameter out of range: {0}")]
+    Param(u64),
+    /// A stored value that could not be decoded (e.g. bad JSON).
+    #[error("column {0}: {1}")]
+    Decode(usize, String),
+}
+
+/// A value that can be bound to a placeholder.
+pub trait Param {
+    /// The neutral value bound.
+    fn value(&self) -> Result<Value, DbError>;
+}
+
+impl Param for i64 {
+    fn value(&self) -> Result<Value, DbError> {
+        Ok(Value::Int(*self))
+    }
+}
+
+impl Param for u64 {
+    fn value(&self) -> Result<Value, DbError> {
+        i64::try_from(*self)
+            .map(Value::Int)
+            .map_err(|_| DbError::Param(*self))
+    }
+}
+
+impl Param for u32 {
+    fn value(&self) -> Result<Value, DbError> {
+        Ok(Value::Int(i64::from(*self)))
+    }
+}
+
+impl Param for bool {
+    fn value(&self) -> Result<Value, DbError> {
+        Ok(Value::Int(i64::from(*self)))
+    }
+}
+
+impl Param for str {
+    fn value(&self) -> Result<Value, DbError> {
+        Ok(Value::Text(self.to_owned()))
+    }
+}
+
+impl Param for String {
+    fn value(&self) -> Result<Value, DbError> {
+        Ok(Value::Text(self.clone()))
+    }
+}
+
+impl Param for [u8] {
+    fn value(&self) -> Result<Value, DbError> {
+        Ok(Value::Blob(self.to_vec()))
+    }
+}
+
+impl Param for [u8; 32] {
+    fn value(&self) -> Result<Value, DbError> {
+        Ok(Value::Blob(self.to_vec()))
+    }
+}
+
+impl Param for Vec<u8> {
+    fn value(&self) -> Result<Value, DbError> {
+        Ok(Value::Blob(self.clone()))
+    }
+}
+
+impl<T: Param> Param for Option<T> {
+    fn value(&self) -> Result<Value, DbError> {
+        match self {
+            Some(v) => v.value(),
+            None => Ok(Value::Null),
+        }
+    }
+}
+
+impl<T: Param + ?Sized> Param for &T {
+    fn value(&self) -> Result<Value, DbError> {
+        (**self).value()
+    }
+}
+
+/// Builds the `&[&dyn Param]` a [`Db`] call takes, like `rusqlite::params!`.
+#[macro_export]
+macro_rules! params {
+    () => {
+        &[] as &[&dyn $crate::store::sql::Param]
+    };
+    ($($p:expr),+ $(,)?) => {
+        &[$(&$p as &dyn $crate::store::sql::Param),+] as &[&dyn $crate::store::sql::Param]
+    };
+}
+
+/// A value a column can be read into.
+pub trait FromValue: Sized {
+    /// Name of the expected type, for errors.
+    const WANT: &'static str;
+    /// `None` when `v` is not of this type.
+    fn from_value(v: &Value) -> Option<Self>;
+}
+
+impl FromValue for i64 {
+    const WANT: &'static str = "integer";
+    fn from_value(v: &Value) -> Option<i64> {
+        match v {
+            Value::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for u64 {
+    const WANT: &'static str = "non-negative integer";
+    fn from_value(v: &Value) -> Option<u64> {
+        i64::from_value(v).and_then(|n| u64::try_from(n).ok())
+    }
+}
+
+impl FromValue for u32 {
+    const WANT: &'static str = "32-bit non-negative integer";
+    fn from_value(v: &Value) -> Option<u32> {
+        i64::from_value(v).and_then(|n| u32::try_from(n).ok())
+    }
+}
+
+impl FromValue for usize {
+    const WANT: &'static str = "non-negative integer";
+    fn from_value(v: &Value) -> Option<usize> {
+        i64::from_value(v).and_then(|n| usize::try_from(n).ok())
+    }
+}
+
+impl FromValue for bool {
+    const WANT: &'static str = "0 or 1";
+    fn from_value(v: &Value) -> Option<bool> {
+        match v {
+            Value::Int(0) => Some(false),
+            Value::Int(1) => Some(true),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for String {
+    const WANT: &'static str = "text";
+    fn from_value(v: &Value) -> Option<String> {
+        match v {
+            Value::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    const WANT: &'static str = "blob";
+    fn from_value(v: &Value) -> Option<Vec<u8>> {
+        match v {
+            Value::Blob(b) => Some(b.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    const WANT: &'static str = T::WANT;
+    fn from_value(v: &Value) -> Option<Option<T>> {
+        match v {
+            Value::Null => Some(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+/// One result row, its columns in select order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    /// Column `i` as a `T`; a type mismatch is an error naming the column.
+    pub fn get<T: FromValue>(&self, i: usize) -> Result<T, DbError> {
+        let v = self.0.get(i).ok_or(DbError::NoColumn(i))?;
+        T::from_value(v).ok_or_else(|| DbError::Column {
+            col: i,
+            want: T::WANT,
+            found: v.clone(),
+        })
+    }
+}
+
+/// A database connection (or the open batch transaction of one) as the ops
+/// and reads see it. Object safe: ops take `&dyn Db`.
+pub trait Db: std::fmt::Debug {
+    /// Runs one statement; returns the number of rows changed.
+    fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, DbError>;
+    /// Runs one query and returns all its rows.
+    fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>, DbError>;
+    /// Runs statements without parameters or results (transaction control:
+    /// `SAVEPOINT op`, `RELEASE op`, `ROLLBACK TO op`).
+    fn batch(&self, sql: &str) -> Result<(), DbError>;
+    /// Opens the writer's batch transaction.
+    fn begin_write(&self) -> Result<(), DbError> {
+        self.batch("BEGIN")
+    }
+    /// Opens a read-only transaction: one snapshot for every query in it.
+    fn begin_read(&self) -> Result<(), DbError> {
+        self.batch("BEGIN")
+    }
+}
+
+/// Conveniences over [`Db`], for every implementation and `dyn Db`.
+pub trait DbExt: Db {
+    /// The first row mapped by `f`; [`DbError::NoRow`] when there is none.
+    fn query_row<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        f: impl FnOnce(&Row) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        self.query_opt(sql, params, f)?.ok_or(DbError::NoRow)
+    }
+
+    /// The first row mapped by `f`, if any.
+    fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        f: impl FnOnce(&Row) -> Result<T, DbError>,
+    ) -> Result<Option<T>, DbError> {
+        self.query(sql, params)?.first().map(f).transpose()
+    }
+
+    /// Every row mapped by `f`.
+    fn query_map<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        f: impl FnMut(&Row) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, DbError> {
+        self.query(sql, params)?.iter().map(f).collect()
+    }
+}
+
+impl<D: Db + ?Sized> DbExt for D {}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(n) => ValueRef::Integer(*n),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+fn values(params: &[&dyn Param]) -> Result<Vec<Value>, DbError> {
+    params.iter().map(|p| p.value()).collect()
+}
+
+fn from_ref(col: usize, v: ValueRef<'_>) -> Result<Value, DbError> {
+    Ok(match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(n) => Value::Int(n),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(
+            String::from_utf8(t.to_vec()).map_err(|e| DbError::Decode(col, e.to_string()))?,
+        ),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    })
+}
+
+/// SQLite: statements are prepared once per connection and cached.
+impl Db for rusqlite::Connection {
+    fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, DbError> {
+        let vals = values(params)?;
+        let mut stmt = self.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(vals.iter()))?)
+    }
+
+    fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>, DbError> {
+        let vals = values(params)?;
+        let mut stmt = self.prepare_cached(sql)?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(vals.iter()))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut cols = Vec::with_capacity(n);
+            for i in 0..n {
+                cols.push(from_ref(i, r.get_ref(i)?)?);
+            }
+            out.push(Row(cols));
+        }
+        Ok(out)
+    }
+
+    fn batch(&self, sql: &str) -> Result<(), DbError> {
+        Ok(self.execute_batch(sql)?)
+    }
+
+    /// Takes the write lock at once, so a batch never fails half way on a
+    /// lock upgrade.
+    fn begin_write(&self) -> Result<(), DbError> {
+        self.batch("BEGIN IMMEDIATE")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> rusqlite::Connection {
+        let c = rusqlite::Connection::open_in_memory().expect("open");
+        c.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, s TEXT, b BLOB)")
+            .expect("create");
+        c
+    }
+
+    #[test]
+    fn values_round_trip_through_sqlite() {
+        let c = db();
+        let d: &dyn Db = &c;
+        let hash = [7u8; 32];
+        let n = d
+            .execute(
+                "INSERT INTO t (n, s, b) VALUES (?1, ?2, ?3)",
+                params![5u64, "héllo", hash],
+            )
+            .expect("insert");
+        assert_eq!(n, 1);
+        d.execute(
+            "INSERT INTO t (n, s, b) VALUES (?1, ?2, ?3)",
+            params![None::<i64>, None::<String>, None::<Vec<u8>>],
+        )
+        .expect("insert nulls");
+        let rows = d
+            .query_map("SELECT n, s, b FROM t ORDER BY id", params![], |r| {
+                Ok((
+                    r.get::<Option<u64>>(0)?,
+                    r.get::<Option<String>>(1)?,
+                    r.get::<Option<Vec<u8>>>(2)?,
+                ))
+            })
+            .expect("select");
+        assert_eq!(
+            rows,
+            vec![
+                (Some(5), Some("héllo".to_owned()), Some(hash.to_vec())),
+                (None, None, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn query_row_and_opt_tell_missing_rows_apart() {
+        let c = db();
+        let d: &dyn Db = &c;
+        let none = d
+            .query_opt("SELECT n FROM t WHERE id = ?1", params![1i64], |r| {
+                r.get::<i64>(0)
+            })
+            .expect("query");
+        assert_eq!(none, None);
+        let err = d
+            .query_row("SELECT n FROM t WHERE id = ?1", params![1i64], |r| {
+                r.get::<i64>(0)
+            })
+            .expect_err("no row");
+        assert!(matches!(err, DbError::NoRow), "{err:?}");
+        let id = d
+            .query_row(
+                "INSERT INTO t (n) VALUES (?1) RETURNING id",
+                params![9i64],
+                |r| r.get::<i64>(0),
+            )
+            .expect("returning");
+        assert_eq!(id, 1);
+    }
+
+    #[test]
+    fn type_mismatch_and_range_are_errors_not_defaults() {
+        let c = db();
+        let d: &dyn Db = &c;
+        d.execute("INSERT INTO t (n, s) VALUES (-1, 'x')", params![])
+            .expect("insert");
+        let err = d
+            .query_row("SELECT n FROM t", params![], |r| r.get::<u64>(0))
+            .expect_err("negative as u64");
+        assert!(
+            matches!(
+                err,
+                DbError::Column {
+                    col: 0,
+                    found: Value::Int(-1),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = d
+            .query_row("SELECT s FROM t", params![], |r| r.get::<bool>(0))
+            .expect_err("text as bool");
+        assert!(matches!(err, DbError::Column { col: 0, .. }), "{err:?}");
+        let err = d
+            .execute("UPDATE t SET n = ?1", params![u64::MAX])
+            .expect_err("u64 past i64");
+        assert!(matches!(err, DbError::Param(u64::MAX)), "{err:?}");
+    }
+}

@@ -1,0 +1,202 @@
+//! A throwaway PostgreSQL cluster for tests: `initdb` into a fresh data
+//! directory, `pg_ctl start` on a free loopback port, `createdb` per
+//! database asked for, `pg_ctl stop` and removal on drop.
+//!
+//! Debian keeps the binaries under `/usr/lib/postgresql/<version>/bin`, not
+//! on PATH. PostgreSQL refuses to run as root, so as root every command runs
+//! as the `postgres` user (`runuser -u postgres --`), with the data directory
+//! in a place that user can reach (its own directory under the system temp
+//! dir, handed to it with `chown`). Without PostgreSQL, [`PgCluster::start`]
+//! returns `None` after one loud line, except under `CI=true`, where it
+//! panics: CI must not pass by skipping.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A running throwaway cluster; stopped and removed when dropped.
+#[derive(Debug)]
+pub struct PgCluster {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+fn bin_dir() -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())
+        .collect();
+    // The newest version: directory names are version numbers.
+    found.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    if let Some(b) = found.pop() {
+        return Some(b);
+    }
+    // Elsewhere: on PATH.
+    let out = Command::new("pg_config").arg("--bindir").output().ok()?;
+    let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    dir.join("initdb").exists().then_some(dir)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .is_some_and(|s| s.trim() == "0")
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl PgCluster {
+    /// Starts a cluster, or `None` (after one loud line) when PostgreSQL is
+    /// not installed outside CI. Panics under `CI=true` without PostgreSQL,
+    /// and whenever an installed PostgreSQL fails to start.
+    pub fn start() -> Option<PgCluster> {
+        let Some(bin) = bin_dir() else {
+            let msg = "PostgreSQL is not installed (no initdb under /usr/lib/postgresql/*/bin \
+                       or from pg_config): the PostgreSQL tests are SKIPPED";
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{msg}; under CI this is a failure (.ci/run installs postgresql)");
+            }
+            println!("!!!!!!!! {msg} !!!!!!!!");
+            return None;
+        };
+        let as_postgres = is_root();
+        let r: u64 = rand::random();
+        let data = std::env::temp_dir().join(format!("convo-pg-{}-{r:016x}", std::process::id()));
+        std::fs::create_dir_all(&data).expect("create PostgreSQL data dir");
+        let cluster = PgCluster {
+            bin,
+            data,
+            port: free_port().expect("free port"),
+            as_postgres,
+        };
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&cluster.data)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown the data dir to postgres");
+        }
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &cluster.data_str(),
+                "--auth=trust",
+                "--username=postgres",
+                "--encoding=UTF8",
+                "--no-sync",
+            ],
+        );
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
+             -c fsync=off -c max_connections=200",
+            cluster.port,
+            cluster.data_str()
+        );
+        let log = cluster.data.join("server.log");
+        cluster.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &cluster.data_str(),
+                "-l",
+                &log.to_string_lossy(),
+                "-o",
+                &opts,
+                "-w",
+                "start",
+            ],
+        );
+        Some(cluster)
+    }
+
+    /// [`PgCluster::start`] from async code (it blocks on `initdb` and
+    /// `pg_ctl`).
+    pub async fn start_async() -> Option<PgCluster> {
+        tokio::task::spawn_blocking(PgCluster::start)
+            .await
+            .expect("the PostgreSQL start task panicked")
+    }
+
+    /// Stops and removes the cluster, off the async executor.
+    pub async fn stop(self) {
+        let _ = tokio::task::spawn_blocking(move || drop(self)).await;
+    }
+
+    fn data_str(&self) -> String {
+        self.data.to_string_lossy().into_owned()
+    }
+
+    fn command(&self, tool: &str) -> Command {
+        let path = self.bin.join(tool);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .command(tool)
+            .args(args)
+            .current_dir(Path::new("/"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run {tool}: {e}"));
+        assert!(
+            out.status.success(),
+            "{tool} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Creates database `name` and returns its URL.
+    pub fn database(&self, name: &str) -> String {
+        self.run(
+            "createdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                name,
+            ],
+        );
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &self.data_str(), "-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
