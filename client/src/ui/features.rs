@@ -370,6 +370,17 @@ pub fn typed_key(typed: &str) -> Option<String> {
     }
 }
 
+/// The key a reaction given as an argument (`/react`, `convo react`) stands
+/// for: a known `:shortcode:` is its emoji, as in the picker, so the same
+/// reaction is one key whichever way it was given; anything else as typed.
+pub fn canonical_key(given: &str) -> String {
+    let t = given.trim();
+    match t.strip_prefix(':').and_then(|s| s.strip_suffix(':')) {
+        Some(_) => typed_key(t).unwrap_or_else(|| t.to_owned()),
+        None => t.to_owned(),
+    }
+}
+
 /// Reacts with `key` on `target`, or withdraws it when it is mine already.
 pub fn toggle_reaction(state: &mut AppState, target: Seq, key: String) -> Vec<Effect> {
     let Some(conv) = state.open.as_ref().map(|o| o.conv.clone()) else {

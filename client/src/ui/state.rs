@@ -465,10 +465,14 @@ impl AppState {
         self.convs.iter().take_while(|r| !r.archived).count()
     }
 
-    /// The row of the open conversation, if it is in the list.
+    /// The row of the open conversation: in the list, or in the archived
+    /// section (collapsed or not: archiving the open one keeps its title).
     pub fn open_row(&self) -> Option<&ConvRow> {
         let open = self.open.as_ref()?;
-        self.convs.iter().find(|c| c.conv == open.conv)
+        self.convs
+            .iter()
+            .chain(self.archived.iter())
+            .find(|c| c.conv == open.conv)
     }
 
     /// The query that re-reads the current window (used after `TimelineChanged`).

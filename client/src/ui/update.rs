@@ -588,7 +588,10 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
                 return Vec::new();
             }
             match super::features::target(state).map(|m| m.seq) {
-                Some(target) => super::features::toggle_reaction(state, target, key),
+                Some(target) => {
+                    let key = super::features::canonical_key(&key);
+                    super::features::toggle_reaction(state, target, key)
+                }
                 None => {
                     state.set_error("no message to react to");
                     return Vec::new();

@@ -1,0 +1,59 @@
+//! Bugs found using convo as a user would (QA round 11), each pinned
+//! through the real key handler and renderer.
+
+mod ui_support;
+
+use client::ui::engine::EngineCommand;
+use client::ui::model::features;
+use client::ui::state::{Action, AppState, Effect};
+use client::ui::update::update;
+use crossterm::event::{KeyCode, KeyModifiers};
+use ui_support::*;
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+
+fn all_features(s: &mut AppState) {
+    let list = features::ALL.iter().map(|f| (*f).to_owned()).collect();
+    update(s, Action::Features(list));
+}
+
+/// Archiving the open conversation (here or on another device) moved its
+/// row out of the main list, and the header fell back to the bare id `c1`.
+#[test]
+fn archiving_the_open_conversation_keeps_its_title_in_the_header() {
+    let mut s = state(80, 16);
+    all_features(&mut s);
+    open_team(&mut s);
+    assert!(screen(&s).contains("# Team chat · 3 members"));
+    let mut rows = convs();
+    let mut team_row = rows.remove(0);
+    team_row.archived = true;
+    update(&mut s, Action::Archived(vec![team_row]));
+    update(&mut s, Action::Conversations(rows));
+    let text = screen(&s);
+    assert!(text.contains("# Team chat · 3 members"), "{text}");
+    assert!(text.contains("▸ Archived (1)"), "{text}");
+}
+
+fn reaction_sent(fx: &[Effect]) -> Option<String> {
+    fx.iter().find_map(|e| match e {
+        Effect::Command(EngineCommand::React { key, .. }) => Some(key.clone()),
+        _ => None,
+    })
+}
+
+/// `/react :tada:` sent the literal `:tada:` while Alt+G `:tada:` sends 🎉:
+/// the same reaction showed as two.
+#[test]
+fn slash_react_with_a_shortcode_sends_the_same_emoji_as_the_picker() {
+    let mut s = state(80, 16);
+    all_features(&mut s);
+    open_team(&mut s);
+    typ(&mut s, "/react :tada:");
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(reaction_sent(&fx).as_deref(), Some("🎉"));
+    // An emoji, or a shortcode the table does not know, goes as typed.
+    typ(&mut s, "/react :shipit:");
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(reaction_sent(&fx).as_deref(), Some(":shipit:"));
+}
