@@ -57,3 +57,21 @@ fn slash_react_with_a_shortcode_sends_the_same_emoji_as_the_picker() {
     let fx = key(&mut s, KeyCode::Enter, NONE);
     assert_eq!(reaction_sent(&fx).as_deref(), Some(":shipit:"));
 }
+
+/// Against a version 1 server Alt+V did nothing at all, where every other
+/// protocol 1.1 key says why.
+#[test]
+fn toggle_archived_on_a_v1_server_says_it_is_not_supported() {
+    let mut s = state(80, 16);
+    update(&mut s, Action::Features(Vec::new()));
+    let before = s.convs.len();
+    key(&mut s, KeyCode::Char('v'), KeyModifiers::ALT);
+    let text = screen(&s);
+    assert!(
+        text.contains("the server does not support conversation settings"),
+        "{text}"
+    );
+    assert!(!text.contains("Archived"), "{text}");
+    assert_eq!(s.convs.len(), before);
+    assert_eq!(s.compose.text, "");
+}

@@ -163,6 +163,11 @@ pub fn on_key(state: &mut AppState, action: KeyAction) -> Option<Vec<Effect>> {
             Vec::new()
         }
         KeyAction::ToggleArchived => {
+            // Archived rows come only from a server with `settings`; rows
+            // already held (the server lost the feature) stay reachable.
+            if !state.supports(features::SETTINGS) && state.archived.is_empty() {
+                return Some(unsupported(state, "conversation settings"));
+            }
             toggle_archived(state);
             Vec::new()
         }
