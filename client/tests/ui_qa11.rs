@@ -75,3 +75,40 @@ fn toggle_archived_on_a_v1_server_says_it_is_not_supported() {
     assert_eq!(s.convs.len(), before);
     assert_eq!(s.compose.text, "");
 }
+
+/// Someone reacting after my read position drew a red "new messages" line
+/// with nothing under it: reaction entries reached the timeline's layout
+/// (they show only as counts on their target).
+#[test]
+fn a_reaction_after_the_read_position_draws_no_new_messages_line() {
+    use client::ui::model::{EntryKind, TimelineItem, TimelineQuery};
+    let mut s = state(80, 16);
+    all_features(&mut s);
+    let mut rows = convs();
+    rows[0].unread = 0;
+    rows[0].read_seq = rows[0].last_seq;
+    update(&mut s, Action::Conversations(rows));
+    key(&mut s, KeyCode::Down, KeyModifiers::ALT);
+    let mut react = local(321, "carol", DAY2 + 13 * MIN, "");
+    react.kind = EntryKind::Reaction;
+    react.body = None;
+    react.key = Some("👍".into());
+    react.target = Some(320);
+    let items = vec![
+        TimelineItem::Message(local(319, "bob", DAY2 + 11 * MIN, "ship it?")),
+        TimelineItem::Message(local(320, "bob", DAY2 + 12 * MIN, "see you at 10")),
+        TimelineItem::Message(react),
+    ];
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items,
+            total: 3,
+        },
+    );
+    let text = screen(&s);
+    assert!(text.contains("see you at 10"), "{text}");
+    assert!(!text.contains("new messages"), "{text}");
+}

@@ -150,12 +150,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                         >= limit
                 }
             };
-            // Edits and deletions show on the message they change ("(edited)",
-            // the deleted placeholder), never as lines of their own.
+            // Edits, deletions and reactions show on the message they change
+            // ("(edited)", the deleted placeholder, the counts), never as
+            // lines of their own (nor as a "new messages" line over nothing).
             let mut items = items;
             items.retain(|i| {
                 !matches!(i, TimelineItem::Message(m)
-                    if matches!(m.kind, EntryKind::Edit | EntryKind::Redact))
+                    if matches!(m.kind, EntryKind::Edit | EntryKind::Redact | EntryKind::Reaction))
             });
             open.items = items;
             open.total = total;
