@@ -112,3 +112,27 @@ fn a_reaction_after_the_read_position_draws_no_new_messages_line() {
     assert!(text.contains("see you at 10"), "{text}");
     assert!(!text.contains("new messages"), "{text}");
 }
+
+/// A message mentioning me in an archived conversation left no trace on
+/// the collapsed `Archived (N)` row: the mention was invisible until the
+/// section was opened.
+#[test]
+fn the_collapsed_archived_row_shows_unread_mentions_inside() {
+    use client::ui::model::{ConvKind, Message};
+    let mut s = state(80, 12);
+    all_features(&mut s);
+    let mut old = row(
+        "c9",
+        ConvKind::Group,
+        "old project",
+        2,
+        Some(Message::text(9, "dave", DAY1, "@alice are you there?")),
+        DAY1,
+    );
+    old.archived = true;
+    old.mentions = 1;
+    update(&mut s, Action::Archived(vec![old]));
+    update(&mut s, Action::Conversations(convs()));
+    let text = screen(&s);
+    assert!(text.contains("▸ Archived (1) @1 Alt+V"), "{text}");
+}

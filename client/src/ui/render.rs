@@ -100,7 +100,14 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
         let y = inner.y + u16::try_from(main - offset).unwrap_or(0) * ROW_HEIGHT;
         let arrow = if s.archived_open { "▾" } else { "▸" };
         let key = s.keys.describe_keys(KeyAction::ToggleArchived);
-        let text = format!("{arrow} Archived ({}) {key}", s.archived.len());
+        // Unread mentions inside stay visible while the section is closed.
+        let mentions: u64 = s.archived.iter().map(|r| r.mentions).sum();
+        let badge = if mentions > 0 {
+            format!(" @{mentions}")
+        } else {
+            String::new()
+        };
+        let text = format!("{arrow} Archived ({}){badge} {key}", s.archived.len());
         Paragraph::new(Line::from(Span::styled(truncate(&text, w), dim(s.colors)))).render(
             Rect {
                 y,
