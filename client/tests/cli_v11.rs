@@ -202,7 +202,7 @@ fn replies_reactions_and_threads() {
             "#5     bob: * reacted 👍 to #2",
             "#6     alice: * reacted 👍 to #2",
             "#7     alice: * reacted 🎉 to #2",
-            "#8     alice: * redact",
+            "#8     alice: * deleted #7",
         ],
         "{text}"
     );
