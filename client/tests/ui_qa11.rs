@@ -136,3 +136,42 @@ fn the_collapsed_archived_row_shows_unread_mentions_inside() {
     let text = screen(&s);
     assert!(text.contains("▸ Archived (1) @1 Alt+V"), "{text}");
 }
+
+/// While reconnecting, every failed attempt (each second or two) replaced
+/// the notice line with `connecting to URL: Connection refused`, so what a
+/// command just said (`/pin`'s answer, a usage error) vanished before it
+/// could be read. The status bar already says `Reconnecting`.
+#[test]
+fn reconnect_errors_do_not_hide_what_a_command_just_said() {
+    use client::ui::model::ConnState;
+    let mut s = state(80, 16);
+    all_features(&mut s);
+    open_team(&mut s);
+    update(
+        &mut s,
+        Action::Connection(ConnState::Reconnecting {
+            in_ms: 1000,
+            last_error: None,
+        }),
+    );
+    update(
+        &mut s,
+        Action::ConnectionError("connecting to ws://x/v1: Connection refused".into()),
+    );
+    assert!(screen(&s).contains("Connection refused"));
+    typ(&mut s, "/notify loud");
+    key(&mut s, KeyCode::Enter, NONE);
+    let said = s
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(said.contains("/notify all|mentions|none"), "{said}");
+    update(
+        &mut s,
+        Action::ConnectionError("connecting to ws://x/v1: Connection refused".into()),
+    );
+    let text = screen(&s);
+    assert!(text.contains("/notify all|mentions|none"), "{text}");
+    assert!(!text.contains("Connection refused"), "{text}");
+}

@@ -119,6 +119,9 @@ pub struct Notice {
     pub expires_ms: Option<i64>,
     /// About the connection: cleared as soon as the client is Live again.
     pub until_live: bool,
+    /// Reported by the connection (not said about something the user did):
+    /// the next connection error may replace it.
+    pub from_connection: bool,
 }
 
 /// How long a notice stays: long enough to read, short enough not to linger
@@ -525,6 +528,7 @@ impl AppState {
             error: true,
             expires_ms: Some(self.now_ms + ERROR_NOTICE_MS),
             until_live: false,
+            from_connection: false,
         });
     }
 
@@ -534,6 +538,7 @@ impl AppState {
             error: false,
             expires_ms: Some(self.now_ms + INFO_NOTICE_MS),
             until_live: false,
+            from_connection: false,
         });
     }
 
@@ -544,6 +549,7 @@ impl AppState {
             error: true,
             expires_ms: None,
             until_live: true,
+            from_connection: true,
         });
     }
 }

@@ -283,7 +283,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::ConnectionError(e) => {
             if state.conn == super::model::ConnState::Live {
                 state.set_error(e);
-            } else {
+                if let Some(n) = state.notice.as_mut() {
+                    n.from_connection = true;
+                }
+            } else if state.notice.as_ref().is_none_or(|n| n.from_connection) {
+                // What a command just said stays until it expires: the
+                // status bar already says Reconnecting, and an attempt fails
+                // every few seconds.
                 state.set_connection_error(e);
             }
             Vec::new()
