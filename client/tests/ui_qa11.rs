@@ -175,3 +175,22 @@ fn reconnect_errors_do_not_hide_what_a_command_just_said() {
     assert!(text.contains("/notify all|mentions|none"), "{text}");
     assert!(!text.contains("Connection refused"), "{text}");
 }
+
+/// The list's preview of a code block (`convo send --file`, `/code`) read
+/// "```python print(…" : the fence markup, not the code.
+#[test]
+fn the_list_preview_of_a_code_block_shows_the_code_not_the_fence() {
+    use client::ui::model::Message;
+    let mut s = state(80, 12);
+    let mut rows = convs();
+    rows[0].last = Some(Message::text(
+        321,
+        "bob",
+        DAY2 + 13 * MIN,
+        "```python\nprint(\"x\")\n```",
+    ));
+    update(&mut s, Action::Conversations(rows));
+    let text = screen(&s);
+    assert!(text.contains("  bob: print(\"x\")"), "{text}");
+    assert!(!text.contains("```"), "{text}");
+}

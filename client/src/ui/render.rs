@@ -177,7 +177,18 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
         ]);
         let preview = match &row.last {
             Some(m) if m.kind == EntryKind::Text => {
-                let body = m.body.as_deref().unwrap_or("").replace('\n', " ");
+                // Fence lines are markup: the preview shows the code.
+                let body = m
+                    .body
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .filter(|l| {
+                        let t = l.trim_start();
+                        !(t.starts_with("```") || t.starts_with("~~~"))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 format!("{}: {}", for_terminal(&m.sender), for_terminal(&body))
             }
             _ if row.left => "(left)".to_owned(),
