@@ -194,3 +194,34 @@ fn the_list_preview_of_a_code_block_shows_the_code_not_the_fence() {
     assert!(text.contains("  bob: print(\"x\")"), "{text}");
     assert!(!text.contains("```"), "{text}");
 }
+
+/// Alt+M said "no conversation mentions you" while the only mention was in
+/// an archived conversation (collapsed section): it now opens that section
+/// and the conversation.
+#[test]
+fn next_mention_reaches_an_archived_conversation() {
+    use client::ui::engine::EngineCommand;
+    use client::ui::model::{ConvId, ConvKind, Message};
+    let mut s = state(80, 12);
+    all_features(&mut s);
+    let mut old = row(
+        "c9",
+        ConvKind::Group,
+        "old project",
+        2,
+        Some(Message::text(9, "dave", DAY1, "@alice are you there?")),
+        DAY1,
+    );
+    old.archived = true;
+    old.mentions = 1;
+    update(&mut s, Action::Archived(vec![old]));
+    update(&mut s, Action::Conversations(convs()));
+    let fx = key(&mut s, KeyCode::Char('m'), KeyModifiers::ALT);
+    assert!(
+        fx.contains(&Effect::Command(EngineCommand::Open {
+            conv: ConvId::from("c9")
+        })),
+        "{fx:?}"
+    );
+    assert!(s.archived_open);
+}

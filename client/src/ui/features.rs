@@ -266,6 +266,14 @@ fn next_mention(state: &mut AppState) -> Vec<Effect> {
     if !state.supports(features::MENTIONS) {
         return unsupported(state, "mentions");
     }
+    // A mention only inside the collapsed archived section (its row shows
+    // `@N`): open the section so the search reaches it.
+    if !state.archived_open
+        && !state.convs.iter().any(|r| r.mentions > 0)
+        && state.archived.iter().any(|r| r.mentions > 0)
+    {
+        toggle_archived(state);
+    }
     super::navigate::next_where(state, |r| r.mentions > 0, "no conversation mentions you")
 }
 
