@@ -113,14 +113,9 @@ fn a_reaction_after_the_read_position_draws_no_new_messages_line() {
     assert!(!text.contains("new messages"), "{text}");
 }
 
-/// A message mentioning me in an archived conversation left no trace on
-/// the collapsed `Archived (N)` row: the mention was invisible until the
-/// section was opened.
-#[test]
-fn the_collapsed_archived_row_shows_unread_mentions_inside() {
+/// An archived group with 2 unread texts, 1 of them mentioning alice.
+fn archived_mentioning_me() -> client::ui::model::ConvRow {
     use client::ui::model::{ConvKind, Message};
-    let mut s = state(80, 12);
-    all_features(&mut s);
     let mut old = row(
         "c9",
         ConvKind::Group,
@@ -131,7 +126,17 @@ fn the_collapsed_archived_row_shows_unread_mentions_inside() {
     );
     old.archived = true;
     old.mentions = 1;
-    update(&mut s, Action::Archived(vec![old]));
+    old
+}
+
+/// A message mentioning me in an archived conversation left no trace on
+/// the collapsed `Archived (N)` row: the mention was invisible until the
+/// section was opened.
+#[test]
+fn the_collapsed_archived_row_shows_unread_mentions_inside() {
+    let mut s = state(80, 12);
+    all_features(&mut s);
+    update(&mut s, Action::Archived(vec![archived_mentioning_me()]));
     update(&mut s, Action::Conversations(convs()));
     let text = screen(&s);
     assert!(text.contains("▸ Archived (1) @1 Alt+V"), "{text}");
@@ -201,20 +206,10 @@ fn the_list_preview_of_a_code_block_shows_the_code_not_the_fence() {
 #[test]
 fn next_mention_reaches_an_archived_conversation() {
     use client::ui::engine::EngineCommand;
-    use client::ui::model::{ConvId, ConvKind, Message};
+    use client::ui::model::ConvId;
     let mut s = state(80, 12);
     all_features(&mut s);
-    let mut old = row(
-        "c9",
-        ConvKind::Group,
-        "old project",
-        2,
-        Some(Message::text(9, "dave", DAY1, "@alice are you there?")),
-        DAY1,
-    );
-    old.archived = true;
-    old.mentions = 1;
-    update(&mut s, Action::Archived(vec![old]));
+    update(&mut s, Action::Archived(vec![archived_mentioning_me()]));
     update(&mut s, Action::Conversations(convs()));
     let fx = key(&mut s, KeyCode::Char('m'), KeyModifiers::ALT);
     assert!(
