@@ -410,6 +410,17 @@ pub fn item_line(item: &TimelineItem) -> String {
                     safe(m.key.as_deref().unwrap_or("?")),
                     m.target.map_or_else(|| "?".to_owned(), |t| t.to_string())
                 ),
+                // What a deletion or an edit changed, not the protocol's
+                // entry kind (`* redact` said nothing to a reader).
+                ("redact" | "edit", _) => format!(
+                    "* {} #{}",
+                    if m.kind.as_str() == "redact" {
+                        "deleted"
+                    } else {
+                        "edited"
+                    },
+                    m.target.map_or_else(|| "?".to_owned(), |t| t.to_string())
+                ),
                 (other, _) => format!("* {other}"),
             };
             format!("#{:<5} {}: {}", m.seq, safe(&m.sender), what)

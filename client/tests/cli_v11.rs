@@ -93,10 +93,11 @@ fn replies_reactions_and_threads() {
     );
     assert_eq!(
         ok(a, url, "alice", &["react", "rust", "2", ":tada:"]),
-        "reacted :tada: on #2 in c1 (#7)\n"
+        "reacted 🎉 on #2 in c1 (#7)\n"
     );
-    // The same reaction again: the server's conflict.
-    let (code, err) = fails(a, url, "alice", &["react", "rust", "2", ":tada:"]);
+    // The same reaction again (as the emoji: `:tada:` was sent as 🎉, as
+    // the TUI's picker sends it): the server's conflict.
+    let (code, err) = fails(a, url, "alice", &["react", "rust", "2", "🎉"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.starts_with("convo: error: reacting: "), "{err}");
     // A key with a space never leaves the client.
@@ -109,7 +110,7 @@ fn replies_reactions_and_threads() {
             "alice",
             &["react", "rust", "2", ":tada:", "--remove"]
         ),
-        "removed :tada: on #2 in c1 (#8)\n"
+        "removed 🎉 on #2 in c1 (#8)\n"
     );
     let (code, err) = fails(
         a,
@@ -120,7 +121,7 @@ fn replies_reactions_and_threads() {
     assert_eq!(code, Some(1));
     assert_eq!(
         err,
-        "convo: error: you have no :tada: reaction on #2 in c1; nothing was removed\n"
+        "convo: error: you have no 🎉 reaction on #2 in c1; nothing was removed\n"
     );
 
     // The thread, as bob sees it: root (with its totals), both replies.
@@ -186,7 +187,7 @@ fn replies_reactions_and_threads() {
     );
     assert_eq!(
         (&items[6]["kind"], &items[6]["key"], &items[6]["target"]),
-        (&json!("reaction"), &json!(":tada:"), &json!(2))
+        (&json!("reaction"), &json!("🎉"), &json!(2))
     );
     assert_eq!(
         items[7],
@@ -200,8 +201,8 @@ fn replies_reactions_and_threads() {
         [
             "#5     bob: * reacted 👍 to #2",
             "#6     alice: * reacted 👍 to #2",
-            "#7     alice: * reacted :tada: to #2",
-            "#8     alice: * redact",
+            "#7     alice: * reacted 🎉 to #2",
+            "#8     alice: * deleted #7",
         ],
         "{text}"
     );

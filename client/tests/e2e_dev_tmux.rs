@@ -102,7 +102,14 @@ fn a_piped_rust_file_shows_highlighted_and_unwrapped_and_the_editor_key_fills_th
     );
     let long_row = row("long_20");
     assert!(long_row.contains("\x1b[38;5;2m\"xxx"), "{long_row:?}");
-    let comment = row("e2e: a rust file");
+    // The list's preview (top row) shows the same first line of code: the
+    // timeline's row is the lowest one.
+    let comment = colours
+        .lines()
+        .rev()
+        .find(|l| l.contains("e2e: a rust file"))
+        .unwrap_or_else(|| panic!("no comment row in\n{colours}"))
+        .to_owned();
     assert!(
         // Grey carries on from the border; the comment adds italic (3).
         comment.contains("\x1b[38;5;8m      │ \x1b[3m// e2e: a rust file"),

@@ -116,6 +116,8 @@ pub async fn react(ctx: &Ctx, target: &str, seq: Seq, key: &str, remove: bool) -
     require_online(ctx, &client).await?;
     ensure(&client, features::REACTIONS).await?;
     let conv = find_target(&client, target)?.conv;
+    // `:tada:` is 🎉 here as in the TUI's picker and `/react`.
+    let key = &crate::ui::features::canonical_key(key);
     let result = if remove {
         client
             .unreact_and_wait(&conv, seq, key, SEND_TIMEOUT)

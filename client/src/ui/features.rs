@@ -163,6 +163,11 @@ pub fn on_key(state: &mut AppState, action: KeyAction) -> Option<Vec<Effect>> {
             Vec::new()
         }
         KeyAction::ToggleArchived => {
+            // Archived rows come only from a server with `settings`; rows
+            // already held (the server lost the feature) stay reachable.
+            if !state.supports(features::SETTINGS) && state.archived.is_empty() {
+                return Some(unsupported(state, "conversation settings"));
+            }
             toggle_archived(state);
             Vec::new()
         }
@@ -260,6 +265,14 @@ pub fn reply_command(state: &mut AppState, body: &str) -> Option<EngineCommand> 
 fn next_mention(state: &mut AppState) -> Vec<Effect> {
     if !state.supports(features::MENTIONS) {
         return unsupported(state, "mentions");
+    }
+    // A mention only inside the collapsed archived section (its row shows
+    // `@N`): open the section so the search reaches it.
+    if !state.archived_open
+        && !state.convs.iter().any(|r| r.mentions > 0)
+        && state.archived.iter().any(|r| r.mentions > 0)
+    {
+        toggle_archived(state);
     }
     super::navigate::next_where(state, |r| r.mentions > 0, "no conversation mentions you")
 }
@@ -367,6 +380,17 @@ pub fn typed_key(typed: &str) -> Option<String> {
             .map(|(_, e)| (*e).to_owned()),
         None if t.starts_with(':') => None,
         None => Some(t.to_owned()),
+    }
+}
+
+/// The key a reaction given as an argument (`/react`, `convo react`) stands
+/// for: a known `:shortcode:` is its emoji, as in the picker, so the same
+/// reaction is one key whichever way it was given; anything else as typed.
+pub fn canonical_key(given: &str) -> String {
+    let t = given.trim();
+    match t.strip_prefix(':').and_then(|s| s.strip_suffix(':')) {
+        Some(_) => typed_key(t).unwrap_or_else(|| t.to_owned()),
+        None => t.to_owned(),
     }
 }
 

@@ -100,7 +100,14 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
         let y = inner.y + u16::try_from(main - offset).unwrap_or(0) * ROW_HEIGHT;
         let arrow = if s.archived_open { "▾" } else { "▸" };
         let key = s.keys.describe_keys(KeyAction::ToggleArchived);
-        let text = format!("{arrow} Archived ({}) {key}", s.archived.len());
+        // Unread mentions inside stay visible while the section is closed.
+        let mentions: u64 = s.archived.iter().map(|r| r.mentions).sum();
+        let badge = if mentions > 0 {
+            format!(" @{mentions}")
+        } else {
+            String::new()
+        };
+        let text = format!("{arrow} Archived ({}){badge} {key}", s.archived.len());
         Paragraph::new(Line::from(Span::styled(truncate(&text, w), dim(s.colors)))).render(
             Rect {
                 y,
@@ -170,7 +177,18 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
         ]);
         let preview = match &row.last {
             Some(m) if m.kind == EntryKind::Text => {
-                let body = m.body.as_deref().unwrap_or("").replace('\n', " ");
+                // Fence lines are markup: the preview shows the code.
+                let body = m
+                    .body
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .filter(|l| {
+                        let t = l.trim_start();
+                        !(t.starts_with("```") || t.starts_with("~~~"))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 format!("{}: {}", for_terminal(&m.sender), for_terminal(&body))
             }
             _ if row.left => "(left)".to_owned(),

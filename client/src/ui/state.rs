@@ -119,6 +119,9 @@ pub struct Notice {
     pub expires_ms: Option<i64>,
     /// About the connection: cleared as soon as the client is Live again.
     pub until_live: bool,
+    /// Reported by the connection (not said about something the user did):
+    /// the next connection error may replace it.
+    pub from_connection: bool,
 }
 
 /// How long a notice stays: long enough to read, short enough not to linger
@@ -465,10 +468,14 @@ impl AppState {
         self.convs.iter().take_while(|r| !r.archived).count()
     }
 
-    /// The row of the open conversation, if it is in the list.
+    /// The row of the open conversation: in the list, or in the archived
+    /// section (collapsed or not: archiving the open one keeps its title).
     pub fn open_row(&self) -> Option<&ConvRow> {
         let open = self.open.as_ref()?;
-        self.convs.iter().find(|c| c.conv == open.conv)
+        self.convs
+            .iter()
+            .chain(self.archived.iter())
+            .find(|c| c.conv == open.conv)
     }
 
     /// The query that re-reads the current window (used after `TimelineChanged`).
@@ -521,6 +528,7 @@ impl AppState {
             error: true,
             expires_ms: Some(self.now_ms + ERROR_NOTICE_MS),
             until_live: false,
+            from_connection: false,
         });
     }
 
@@ -530,6 +538,7 @@ impl AppState {
             error: false,
             expires_ms: Some(self.now_ms + INFO_NOTICE_MS),
             until_live: false,
+            from_connection: false,
         });
     }
 
@@ -540,6 +549,7 @@ impl AppState {
             error: true,
             expires_ms: None,
             until_live: true,
+            from_connection: true,
         });
     }
 }

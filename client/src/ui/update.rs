@@ -150,12 +150,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                         >= limit
                 }
             };
-            // Edits and deletions show on the message they change ("(edited)",
-            // the deleted placeholder), never as lines of their own.
+            // Edits, deletions and reactions show on the message they change
+            // ("(edited)", the deleted placeholder, the counts), never as
+            // lines of their own (nor as a "new messages" line over nothing).
             let mut items = items;
             items.retain(|i| {
                 !matches!(i, TimelineItem::Message(m)
-                    if matches!(m.kind, EntryKind::Edit | EntryKind::Redact))
+                    if matches!(m.kind, EntryKind::Edit | EntryKind::Redact | EntryKind::Reaction))
             });
             open.items = items;
             open.total = total;
@@ -282,7 +283,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::ConnectionError(e) => {
             if state.conn == super::model::ConnState::Live {
                 state.set_error(e);
-            } else {
+                if let Some(n) = state.notice.as_mut() {
+                    n.from_connection = true;
+                }
+            } else if state.notice.as_ref().is_none_or(|n| n.from_connection) {
+                // What a command just said stays until it expires: the
+                // status bar already says Reconnecting, and an attempt fails
+                // every few seconds.
                 state.set_connection_error(e);
             }
             Vec::new()
@@ -588,7 +595,10 @@ fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
                 return Vec::new();
             }
             match super::features::target(state).map(|m| m.seq) {
-                Some(target) => super::features::toggle_reaction(state, target, key),
+                Some(target) => {
+                    let key = super::features::canonical_key(&key);
+                    super::features::toggle_reaction(state, target, key)
+                }
                 None => {
                     state.set_error("no message to react to");
                     return Vec::new();

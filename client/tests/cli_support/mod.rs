@@ -45,6 +45,23 @@ impl TestServer {
         )
     }
 
+    /// On `listen` with a database at `db`, serving exactly `features` (a
+    /// test restarts a server on the same address and database with other
+    /// features).
+    pub fn start_on(
+        listen: SocketAddr,
+        db: PathBuf,
+        features: server_mock::Features,
+    ) -> TestServer {
+        Self::start_full(
+            listen,
+            Some(db),
+            None,
+            server_mock::RegisterMode::Open,
+            features,
+        )
+    }
+
     /// Like `start`, serving `wss://` with this certificate and key.
     pub fn start_tls(cert: PathBuf, key: PathBuf) -> TestServer {
         Self::start_with(

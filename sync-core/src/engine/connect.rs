@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Engine, Pending, Phase};
+use super::{AccountReq, Engine, Pending, Phase};
 use crate::error::{ConnectError, Error};
 use crate::events::{ConnState, ErrorEvent, Event};
 use crate::store::{OutboxState, Write};
@@ -32,7 +32,14 @@ impl Engine {
             self.link.want_online = false;
         }
         if cause.is_unreachable() {
-            for (_, token) in std::mem::take(&mut self.calls.account_queue) {
+            for (req, token) in std::mem::take(&mut self.calls.account_queue) {
+                // Resuming a stored token: the caller learns at once that the
+                // server is unreachable, but the token stays queued, so the
+                // engine keeps reconnecting (an app working offline from its
+                // store) and authenticates once the server is back.
+                if matches!(req, AccountReq::Auth { .. }) && !cause.is_permanent() {
+                    self.calls.account_queue.push_back((req, None));
+                }
                 if let Some(t) = token {
                     let err = Error::Connect {
                         url: url.to_owned(),

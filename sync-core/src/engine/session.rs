@@ -12,6 +12,9 @@ use crate::store::{MetaKey, OutboxState, Session, Write};
 impl Engine {
     pub(super) fn account(&mut self, _now: Instant, req: AccountReq, token: Option<ReplyToken>) {
         self.link.want_online = true;
+        // A caller's request supersedes a stored token still waiting for the
+        // server (queued, without a caller, by `handle_connect_failed`).
+        self.calls.account_queue.retain(|(_, t)| t.is_some());
         self.calls.account_queue.push_back((req, token));
         match self.link.phase {
             Phase::Offline => {
