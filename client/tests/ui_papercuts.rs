@@ -85,3 +85,39 @@ fn the_space_tab_completion_leaves_is_kept_in_the_draft_but_not_sent() {
         })]
     );
 }
+
+#[test]
+fn the_reaction_picker_names_the_message_it_reacts_to() {
+    let mut s = p11_state(80, 24);
+    let long = "\u{1b}[31mthe build is green again after the flaky test was fixed\nsecond line";
+    open_with(
+        &mut s,
+        vec![
+            TimelineItem::Message(local(400, "carol", DAY2, "release at 10?")),
+            TimelineItem::Message(local(401, "dave", DAY2 + MIN, long)),
+        ],
+    );
+    key(&mut s, KeyCode::Char('g'), ALT);
+    let text = screen(&s);
+    assert_snapshot("pc_picker_target_80x24", &text);
+    // First line only, the escape made harmless, clipped to the popup.
+    let line = text
+        .lines()
+        .find(|l| l.contains("to dave:"))
+        .unwrap_or_else(|| panic!("no target line:\n{text}"));
+    assert!(
+        line.contains("│to dave: ␛[31mthe build is green again after the …│"),
+        "{line}"
+    );
+    assert!(!line.contains("second"), "{line}");
+    // The selected one (Ctrl+Up twice: carol's) is named instead.
+    key(&mut s, KeyCode::Esc, NONE);
+    key(&mut s, KeyCode::Up, KeyModifiers::CONTROL);
+    key(&mut s, KeyCode::Up, KeyModifiers::CONTROL);
+    key(&mut s, KeyCode::Char('g'), ALT);
+    let text = screen(&s);
+    assert!(
+        text.contains(&format!("│{:<50}│", "to carol: release at 10?")),
+        "{text}"
+    );
+}
