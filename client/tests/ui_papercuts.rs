@@ -6,7 +6,7 @@
 mod ui_support;
 
 use client::ui::engine::EngineCommand;
-use client::ui::model::{TimelineItem, TimelineQuery, features};
+use client::ui::model::{Notify, TimelineItem, TimelineQuery, features};
 use client::ui::state::{Action, AppState, Effect};
 use client::ui::update::update;
 use crossterm::event::{KeyCode, KeyModifiers};
@@ -120,4 +120,26 @@ fn the_reaction_picker_names_the_message_it_reacts_to() {
         text.contains(&format!("│{:<50}│", "to carol: release at 10?")),
         "{text}"
     );
+}
+
+#[test]
+fn muted_and_mentions_only_conversations_are_marked_in_the_list() {
+    let mut s = p11_state(80, 12);
+    let mut rows = convs();
+    rows[0].notify = Notify::None;
+    rows[0].mentions = 2;
+    rows[1].notify = Notify::Mentions;
+    rows[1].pinned = true;
+    update(&mut s, Action::Conversations(rows));
+    let text = screen(&s);
+    assert_snapshot("pc_list_notify_80x12", &text);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("# Team chat 🔕     @2 3│"), "{text}");
+    assert!(lines[2].starts_with("@★bob 🔔@"), "{text}");
+    // Back to `all` (the list refreshed after a settings event): it goes.
+    let mut rows = convs();
+    rows[0].mentions = 2;
+    update(&mut s, Action::Conversations(rows));
+    let text = screen(&s);
+    assert!(text.starts_with("# Team chat        @2 3│"), "{text}");
 }
