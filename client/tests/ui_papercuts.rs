@@ -143,3 +143,77 @@ fn muted_and_mentions_only_conversations_are_marked_in_the_list() {
     let text = screen(&s);
     assert!(text.starts_with("# Team chat        @2 3│"), "{text}");
 }
+
+/// The columns where each of `needles` starts on row `y` of the buffer.
+fn columns(buf: &ratatui::buffer::Buffer, y: u16, needles: &[&str]) -> Vec<u16> {
+    needles
+        .iter()
+        .map(|n| {
+            (0..buf.area.width)
+                .find(|&x| buf[(x, y)].symbol() == *n)
+                .unwrap_or_else(|| panic!("{n} not on row {y}"))
+        })
+        .collect()
+}
+
+fn row_of(buf: &ratatui::buffer::Buffer, needle: &str) -> u16 {
+    (0..buf.area.height)
+        .find(|&y| (0..buf.area.width).any(|x| buf[(x, y)].symbol() == needle))
+        .unwrap_or_else(|| panic!("{needle} not drawn"))
+}
+
+fn buffer(s: &AppState) -> ratatui::buffer::Buffer {
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(s.size.0, s.size.1)).unwrap();
+    client::ui::driver::draw(&mut term, s).unwrap();
+    term.backend().buffer().clone()
+}
+
+#[test]
+fn heart_with_vs16_is_two_columns_in_the_picker_reactions_and_code() {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    // The string is 2 columns though its chars sum to 1: convo measures
+    // strings (graphemes) everywhere.
+    assert_eq!("❤️".width(), 2);
+    assert_eq!(
+        "❤️".chars().map(|c| c.width().unwrap_or(0)).sum::<usize>(),
+        1
+    );
+    let mut heart = local(401, "dave", DAY2 + MIN, "```\n❤️\tx\n```");
+    heart.reactions = vec![
+        client::ui::model::ReactionCount {
+            key: "❤️".into(),
+            count: 2,
+            mine: false,
+        },
+        client::ui::model::ReactionCount {
+            key: "👍".into(),
+            count: 1,
+            mine: true,
+        },
+    ];
+    let mut s = p11_state(80, 24);
+    open_with(
+        &mut s,
+        vec![
+            TimelineItem::Message(local(400, "carol", DAY2, "release at 10?")),
+            TimelineItem::Message(heart),
+        ],
+    );
+    let buf = buffer(&s);
+    // Reactions row: `❤️ 2  👍 1`: 👍 starts 6 columns after ❤️.
+    let y = row_of(&buf, "👍");
+    let at = columns(&buf, y, &["❤️", "👍"]);
+    assert_eq!(at[1] - at[0], 6, "{}", screen(&s));
+    // A tab after ❤️ in code goes to the next stop at column 4: two spaces.
+    let text = screen(&s);
+    assert!(text.contains("❤️  x"), "{text}");
+    assert!(!text.contains("❤️   x"), "{text}");
+    // The picker: every emoji on a 4-column pitch, ❤️ included.
+    key(&mut s, KeyCode::Char('g'), ALT);
+    let buf = buffer(&s);
+    let y = row_of(&buf, "😂");
+    let at = columns(&buf, y, &["👍", "❤️", "😂", "🎉", "✅"]);
+    let rel: Vec<u16> = at.iter().map(|x| x - at[0]).collect();
+    assert_eq!(rel, vec![0, 4, 8, 12, 28]);
+}
