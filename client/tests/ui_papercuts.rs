@@ -217,3 +217,52 @@ fn heart_with_vs16_is_two_columns_in_the_picker_reactions_and_code() {
     let rel: Vec<u16> = at.iter().map(|x| x - at[0]).collect();
     assert_eq!(rel, vec![0, 4, 8, 12, 28]);
 }
+
+/// A writer the test reads back after the terminal wrote to it.
+#[derive(Clone, Default)]
+struct Tape(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for Tape {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the TUI writes to a real terminal for the frame of `s`.
+fn terminal_bytes(s: &AppState) -> String {
+    let tape = Tape::default();
+    let backend = ratatui::backend::CrosstermBackend::new(tape.clone());
+    let area = ratatui::layout::Rect::new(0, 0, s.size.0, s.size.1);
+    let options = ratatui::TerminalOptions {
+        viewport: ratatui::Viewport::Fixed(area),
+    };
+    let mut term = ratatui::Terminal::with_options(backend, options).unwrap();
+    client::ui::driver::draw(&mut term, s).unwrap();
+    String::from_utf8_lossy(&tape.0.borrow()).into_owned()
+}
+
+#[test]
+fn the_column_under_a_vs16_heart_is_blanked_before_the_heart_is_drawn() {
+    let mut s = p11_state(80, 24);
+    open_with(&mut s, members());
+    key(&mut s, KeyCode::Char('g'), ALT);
+    // The picker row is row 11, ❤️ at column 21 (1-based), 4 after 👍.
+    let buf = buffer(&s);
+    let y = row_of(&buf, "😂");
+    assert_eq!((y, columns(&buf, y, &["👍", "❤️"])), (10, vec![16, 20]));
+    let out = terminal_bytes(&s);
+    // After the frame: a space at column 22 (which a terminal drawing ❤️ in
+    // one column, as tmux 3.3a does, would otherwise leave stale), then the
+    // heart over it at 21 (a terminal drawing it in two covers the space).
+    let tail = "\u{1b}[11;22H \u{1b}[11;21H❤\u{fe0f}";
+    let at = out
+        .rfind(tail)
+        .unwrap_or_else(|| panic!("no rewrite in {out:?}"));
+    assert_eq!(out[at + tail.len()..].matches('❤').count(), 0);
+    assert_eq!(out.matches('❤').count(), 2, "drawn once, rewritten once");
+    assert_eq!(out.matches('👍').count(), 1, "an emoji-default one is not");
+}
