@@ -6,7 +6,7 @@
 mod ui_support;
 
 use client::ui::engine::EngineCommand;
-use client::ui::model::{Notify, TimelineItem, TimelineQuery, features};
+use client::ui::model::{Notify, TimelineItem, features};
 use client::ui::state::{Action, AppState, Effect};
 use client::ui::update::update;
 use crossterm::event::{KeyCode, KeyModifiers};
@@ -25,16 +25,7 @@ fn p11_state(w: u16, h: u16) -> AppState {
 /// Team chat open with carol's and dave's messages (members for Tab).
 fn open_with(s: &mut AppState, items: Vec<TimelineItem>) {
     key(s, KeyCode::Down, ALT);
-    let total = items.len() as u64;
-    update(
-        s,
-        Action::Timeline {
-            conv: team(),
-            query: TimelineQuery::Latest { limit: 200 },
-            items,
-            total,
-        },
-    );
+    show_items(s, items);
 }
 
 fn members() -> Vec<TimelineItem> {
