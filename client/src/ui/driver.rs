@@ -157,8 +157,10 @@ where
             links = super::render::timeline_links(state, area);
         }
     })?;
-    // OSC 8 goes around cells already drawn, outside ratatui's diff.
-    let cells = super::hyperlink::link_cells(frame.buffer, &links);
+    // OSC 8 goes around cells already drawn, outside ratatui's diff; then
+    // emoji of disputed width are drawn again (see `wide_emoji`).
+    let mut cells = super::hyperlink::link_cells(frame.buffer, &links);
+    cells.extend(super::wide_emoji::rewrite_cells(frame.buffer));
     if !cells.is_empty() {
         let backend = terminal.backend_mut();
         backend.draw(cells.iter().map(|(x, y, c)| (*x, *y, c)))?;

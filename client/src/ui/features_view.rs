@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::features::{COMMON_EMOJI, MENU, first_line, typed_key};
-use super::model::{LocalMessage, Notify, TimelineItem};
+use super::model::{LocalMessage, Notify, Seq, TimelineItem};
 use super::overlay::popup;
 use super::render::truncate as clip;
 use super::state::AppState;
@@ -141,13 +141,40 @@ pub fn compose_banner(s: &AppState) -> Option<String> {
         .map(|_| "replying in the thread (Esc closes it)".to_owned())
 }
 
-/// The reaction picker.
-pub fn render_picker(s: &AppState, area: Rect, buf: &mut Buffer, typed: &str, selected: usize) {
+/// The reaction picker for message `target`.
+pub fn render_picker(
+    s: &AppState,
+    area: Rect,
+    buf: &mut Buffer,
+    target: Seq,
+    typed: &str,
+    selected: usize,
+) {
     let rect = popup(area, 52, 7);
     Clear.render(rect, buf);
     let block = Block::default().borders(Borders::ALL).title(" React ");
     let inner = block.inner(rect);
     block.render(rect, buf);
+    // Which message the reaction goes to: `to bob: release at 10?`.
+    let about = s
+        .open
+        .as_ref()
+        .and_then(|o| {
+            o.items.iter().find_map(|i| match i {
+                TimelineItem::Message(m) if m.seq == target => Some(m),
+                _ => None,
+            })
+        })
+        .map_or_else(
+            || format!("to message {target}"),
+            |m| {
+                format!(
+                    "to {}: {}",
+                    clip(&for_terminal(&m.sender), 20),
+                    for_terminal(&first_line(m.body.as_deref()))
+                )
+            },
+        );
     let mut spans = Vec::new();
     for (i, e) in COMMON_EMOJI.iter().enumerate() {
         let style = if i == selected && typed.is_empty() {
@@ -164,6 +191,10 @@ pub fn render_picker(s: &AppState, area: Rect, buf: &mut Buffer, typed: &str, se
         _ => "(unknown)".to_owned(),
     };
     let lines = vec![
+        Line::from(Span::styled(
+            clip(&about, usize::from(inner.width)),
+            dim(s.colors),
+        )),
         Line::from(spans),
         Line::from(vec![
             Span::raw("or type: "),

@@ -530,14 +530,16 @@ pub fn expand_tabs(line: &str) -> String {
     }
     let mut out = String::with_capacity(line.len() + 8);
     let mut col = 0;
-    for c in line.chars() {
-        if c == '\t' {
+    // By grapheme, as the buffer measures: `❤️` (U+2764 U+FE0F) is 2 columns
+    // as a string though its chars sum to 1.
+    for g in unicode_segmentation::UnicodeSegmentation::graphemes(line, true) {
+        if g == "\t" {
             let n = 4 - col % 4;
             out.extend(std::iter::repeat_n(' ', n));
             col += n;
         } else {
-            out.push(c);
-            col += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            out.push_str(g);
+            col += unicode_width::UnicodeWidthStr::width(g);
         }
     }
     out

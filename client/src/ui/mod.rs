@@ -12,7 +12,8 @@
 //! - [`layout`], [`render`], [`timeline`], [`overlay`], [`style`]: drawing.
 //! - [`markdown`], [`highlight`], [`body_layout`]: message bodies as markdown
 //!   with highlighted code blocks and links (parsed once per body, cached);
-//!   [`hyperlink`]: OSC 8 over link text.
+//!   [`hyperlink`]: OSC 8 over link text; [`wide_emoji`]: `❤️` drawn right
+//!   whether the terminal counts it 1 column or 2.
 //! - [`features`] (keys, commands, overlays) and [`features_view`]
 //!   (drawing): protocol 1.1 replies, threads, reactions, mentions, settings.
 //! - [`keys`]: remappable key bindings; [`compose_tools`]: grapheme-aware
@@ -51,6 +52,7 @@ pub mod style;
 pub mod terminal;
 pub mod timeline;
 pub mod update;
+pub mod wide_emoji;
 
 /// How the TUI is started (filled from the CLI and config by `cli`).
 #[derive(Debug, Clone)]

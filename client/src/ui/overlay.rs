@@ -291,8 +291,10 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
     match &state.overlay {
         Overlay::None => {}
         Overlay::React {
-            typed, selected, ..
-        } => super::features_view::render_picker(state, area, buf, typed, *selected),
+            target,
+            typed,
+            selected,
+        } => super::features_view::render_picker(state, area, buf, *target, typed, *selected),
         Overlay::ConvMenu { selected } => {
             super::features_view::render_menu(state, area, buf, *selected)
         }

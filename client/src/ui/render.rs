@@ -12,7 +12,7 @@ use unicode_width::UnicodeWidthStr;
 use super::keys::KeyAction;
 use super::layout::{ROW_HEIGHT, areas, list_offset};
 use super::model::MAX_BODY_BYTES;
-use super::model::{ConnState, ConvKind, EntryKind};
+use super::model::{ConnState, ConvKind, EntryKind, Notify};
 use super::overlay::render_overlay;
 use super::scroll::{ctx_of, newer_below};
 use super::state::AppState;
@@ -139,13 +139,20 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
         } else {
             String::new()
         };
-        let title_w = w.saturating_sub(2 + badge.width() + mention.width());
+        // Muted and mentions-only conversations say so after the title.
+        let notify = match row.notify {
+            Notify::All => "",
+            Notify::Mentions => " 🔔@",
+            Notify::None => " 🔕",
+        };
+        let title_w = w.saturating_sub(2 + notify.width() + badge.width() + mention.width());
         let title = truncate(&for_terminal(&row.title), title_w);
         let mut title_style = Style::new();
         if row.unread > 0 {
             title_style = title_style.add_modifier(Modifier::BOLD);
         }
-        let pad = w.saturating_sub(2 + title.width() + badge.width() + mention.width());
+        let pad =
+            w.saturating_sub(2 + title.width() + notify.width() + badge.width() + mention.width());
         let mention_style = if s.colors {
             Style::new()
                 .fg(ratatui::style::Color::White)
@@ -164,6 +171,7 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
         let mut line1 = Line::from(vec![
             Span::styled(mark, dim(s.colors)),
             Span::styled(title, title_style),
+            Span::styled(notify, dim(s.colors)),
             Span::raw(" ".repeat(pad)),
             Span::styled(mention, mention_style),
             Span::styled(

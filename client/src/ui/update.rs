@@ -515,6 +515,13 @@ fn clear_compose(state: &mut AppState) {
 }
 
 fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
+    // Trailing whitespace is never meant (Tab completion leaves a space after
+    // `@name`; Slack and Element trim too): spaces, tabs and blank lines at the
+    // end go, whitespace inside the body stays.
+    let body = match body.trim_end() {
+        trimmed if trimmed.len() == body.len() => body,
+        trimmed => trimmed.to_owned(),
+    };
     let Some(conv) = state.open.as_ref().map(|o| o.conv.clone()) else {
         state.set_error("no conversation open — pick one with Ctrl+K or Alt+Up/Down");
         return Vec::new();

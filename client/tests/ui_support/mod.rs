@@ -291,6 +291,11 @@ pub fn show_bodies(s: &mut AppState, ts0: i64, bodies: &[&str]) {
             TimelineItem::Message(text_message(313 + i as u64, "bob", ts0 + i as i64 * MIN, b))
         })
         .collect();
+    show_items(s, items);
+}
+
+/// Replaces the open conversation's (team chat's) window with `items`.
+pub fn show_items(s: &mut AppState, items: Vec<TimelineItem>) {
     let total = items.len() as u64;
     update(
         s,
