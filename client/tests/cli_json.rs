@@ -6,7 +6,7 @@ mod cli_support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use cli_support::{TestServer, convo, convo_cmd, json, ok, register};
+use cli_support::{TestServer, alice_and_bob, convo, convo_cmd, json, ok, register};
 use serde_json::json;
 
 #[test]
@@ -81,10 +81,7 @@ fn commands_without_a_session_fail_with_one_line() {
 fn json_output_of_register_send_list_show_search() {
     let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
     let url = server.url.clone();
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    register(a.path(), &url, "alice");
-    register(b.path(), &url, "bob");
+    let (a, b) = alice_and_bob(&url);
 
     assert_eq!(
         ok(a.path(), &url, "alice", &["create-group", "rust", "bob"]),
@@ -239,10 +236,7 @@ fn offline_list_queued_send_and_token_file() {
     let server = TestServer::start("127.0.0.1:0".parse().unwrap(), Some(db.clone()));
     let url = server.url.clone();
     let addr = server.addr;
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    register(a.path(), &url, "alice");
-    register(b.path(), &url, "bob");
+    let (a, b) = alice_and_bob(&url);
 
     // The token lives in a 0600 file inside a 0700 directory.
     let token_file = b
@@ -470,9 +464,7 @@ fn a_login_is_remembered_for_plain_commands() {
 fn sync_counts_every_flushed_message_and_show_never_creates_a_conversation() {
     let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
     let url = server.url.clone();
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    register(a.path(), &url, "alice");
-    register(b.path(), &url, "bob");
+    let (a, b) = alice_and_bob(&url);
     // `show @bob` says there is none, exits 1, and creates nothing.
     let out = convo(a.path(), &url, "alice", &["show", "@bob"]);
     assert_eq!(out.status.code(), Some(1));
@@ -539,9 +531,7 @@ fn a_reset_server_is_explained_by_the_first_command_that_sees_it() {
 fn send_with_the_server_down_says_nothing_was_queued() {
     let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
     let url = server.url.clone();
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    register(a.path(), &url, "alice");
-    register(b.path(), &url, "bob");
+    let (a, _b) = alice_and_bob(&url);
     ok(a.path(), &url, "alice", &["send", "@bob", "first"]);
     server.stop();
     let out = convo(a.path(), &url, "alice", &["send", "@bob", "second"]);
@@ -609,9 +599,7 @@ fn flaky_relay(upstream: std::net::SocketAddr, cut: usize) -> std::net::SocketAd
 fn a_cut_connection_is_retried_and_a_refused_one_fails_at_once() {
     let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
     let url = server.url.clone();
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    register(a.path(), &url, "alice");
-    register(b.path(), &url, "bob");
+    let (a, b) = alice_and_bob(&url);
     ok(a.path(), &url, "alice", &["send", "@bob", "first"]);
     // Through a link that cuts the next three connections mid-handshake,
     // the send still goes out, once.

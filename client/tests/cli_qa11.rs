@@ -20,9 +20,7 @@ fn settings_stored_from_a_v11_server_do_not_hide_conversations_on_a_v1_server() 
         server_mock::Features::ALL,
     );
     let (url, addr) = (server.url.clone(), server.addr);
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    register(a.path(), &url, "alice");
-    register(b.path(), &url, "bob");
+    let (a, _b) = alice_and_bob(&url);
     let a = a.path();
     assert_eq!(
         ok(a, &url, "alice", &["create-group", "ops", "bob"]),

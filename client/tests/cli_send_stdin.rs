@@ -7,7 +7,7 @@ mod cli_support;
 use std::io::Write;
 use std::process::Stdio;
 
-use cli_support::{TestServer, convo, convo_cmd, json, ok, register};
+use cli_support::{TestServer, alice_and_bob, convo, convo_cmd, json, ok};
 
 /// Runs `convo ARGS` as `user` with `input` on stdin.
 fn with_stdin(
@@ -44,10 +44,7 @@ fn bodies(data: &std::path::Path, url: &str, user: &str) -> Vec<String> {
 fn stdin_code_and_file_bodies_and_plain_show() {
     let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
     let url = server.url.clone();
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    register(a.path(), &url, "alice");
-    register(b.path(), &url, "bob");
+    let (a, b) = alice_and_bob(&url);
     assert_eq!(
         ok(a.path(), &url, "alice", &["create-group", "ops", "bob"]),
         "c1\n"
@@ -128,10 +125,7 @@ fn stdin_code_and_file_bodies_and_plain_show() {
 fn an_over_limit_body_exits_1_and_sends_nothing() {
     let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
     let url = server.url.clone();
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    register(a.path(), &url, "alice");
-    register(b.path(), &url, "bob");
+    let (a, b) = alice_and_bob(&url);
     ok(a.path(), &url, "alice", &["create-group", "ops", "bob"]);
     let big = vec![b'x'; 20_000];
     let out = with_stdin(a.path(), &url, "alice", &["send", "ops", "-"], &big);

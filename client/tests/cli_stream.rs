@@ -7,17 +7,14 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
-use cli_support::{TestServer, convo_cmd, json, ok, register};
+use cli_support::{TestServer, alice_and_bob, convo_cmd, json, ok};
 use serde_json::json;
 
 #[test]
 fn tail_streams_other_peoples_messages_as_json_lines() {
     let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
     let url = server.url.clone();
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    register(a.path(), &url, "alice");
-    register(b.path(), &url, "bob");
+    let (a, b) = alice_and_bob(&url);
     assert_eq!(
         ok(a.path(), &url, "alice", &["create-group", "news", "bob"]),
         "c1\n"
@@ -193,9 +190,7 @@ fn show_fills_every_hole_and_names_the_ones_it_cannot() {
     let db_file = db.path().join("server.db");
     let server = TestServer::start("127.0.0.1:0".parse().unwrap(), Some(db_file.clone()));
     let (url, addr) = (server.url.clone(), server.addr);
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    register(a.path(), &url, "alice");
-    register(b.path(), &url, "bob");
+    let (a, b) = alice_and_bob(&url);
     assert_eq!(
         ok(b.path(), &url, "bob", &["create-group", "news", "alice"]),
         "c1\n"

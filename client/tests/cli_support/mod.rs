@@ -237,6 +237,15 @@ pub fn register(data: &Path, server: &str, user: &str) {
     );
 }
 
+/// Data dirs for `alice` and `bob`, both registered on `server`: the
+/// prelude of most two-user CLI tests.
+pub fn alice_and_bob(server: &str) -> (tempfile::TempDir, tempfile::TempDir) {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    register(a.path(), server, "alice");
+    register(b.path(), server, "bob");
+    (a, b)
+}
+
 /// Parses stdout as one JSON value.
 pub fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
