@@ -30,7 +30,7 @@ fn settings_stored_from_a_v11_server_do_not_hide_conversations_on_a_v1_server() 
     assert_eq!(ok(a, &url, "alice", &["list"]), "no conversations\n");
     server.stop();
 
-    let _v1 = TestServer::start_on(addr, db, server_mock::Features::NONE);
+    let v1 = TestServer::start_on(addr, db.clone(), server_mock::Features::NONE);
     let list = ok(a, &url, "alice", &["list"]);
     assert!(list.contains("c1     group  ops"), "{list}");
     assert!(!list.starts_with('A') && !list.starts_with('P'), "{list}");
@@ -41,6 +41,20 @@ fn settings_stored_from_a_v11_server_do_not_hide_conversations_on_a_v1_server() 
             &serde_json::json!("all"),
             &serde_json::json!(false),
             &serde_json::json!(false)
+        )
+    );
+
+    // The server serves settings again: they were kept, not erased.
+    v1.stop();
+    let _again = TestServer::start_on(addr, db, server_mock::Features::ALL);
+    assert_eq!(ok(a, &url, "alice", &["list"]), "no conversations\n");
+    let rows = json(&ok(a, &url, "alice", &["list", "--archived", "--json"]));
+    assert_eq!(
+        (&rows[0]["conv"], &rows[0]["pinned"], &rows[0]["archived"]),
+        (
+            &serde_json::json!("c1"),
+            &serde_json::json!(true),
+            &serde_json::json!(true)
         )
     );
 }

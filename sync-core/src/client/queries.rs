@@ -81,14 +81,14 @@ impl Client {
     /// Conversations that are not archived: pinned ones first, then by
     /// most recent activity (ties by id).
     pub fn conversations(&self) -> Result<Vec<ConvRow>, Error> {
-        let mut rows = self.read(|r| r.conversations())?;
+        let mut rows = self.served_rows()?;
         rows.retain(|r| !r.archived);
         Ok(rows)
     }
 
     /// §9.4: archived conversations, most recent activity first.
     pub fn archived_conversations(&self) -> Result<Vec<ConvRow>, Error> {
-        let mut rows = self.read(|r| r.conversations())?;
+        let mut rows = self.served_rows()?;
         rows.retain(|r| r.archived);
         rows.sort_by(|a, b| {
             b.last_activity_ts
@@ -146,13 +146,41 @@ impl Client {
 
     /// One conversation.
     pub fn conversation(&self, conv: &ConvId) -> Result<Option<ConvRow>, Error> {
-        self.read(|r| r.conversation(conv))
+        let mut row = self.read(|r| r.conversation(conv))?;
+        if self.settings_unserved() {
+            row.iter_mut().for_each(default_settings);
+        }
+        Ok(row)
+    }
+
+    /// Every stored row, pinned first then by activity. Against a server
+    /// without §9.4 `settings` (version 1, or one that dropped the feature)
+    /// the settings a 1.1 server stored earlier read as the defaults: they
+    /// must not keep a conversation archived (hidden, with nothing able to
+    /// unarchive it), pinned or muted. They stay stored, for a server that
+    /// serves them again.
+    fn served_rows(&self) -> Result<Vec<ConvRow>, Error> {
+        let mut rows = self.read(|r| r.conversations())?;
+        if self.settings_unserved() {
+            rows.iter_mut().for_each(default_settings);
+            crate::store::sort_rows(&mut rows);
+        }
+        Ok(rows)
+    }
+
+    /// The last server's `hello` is known and lacks `settings`.
+    fn settings_unserved(&self) -> bool {
+        self.features().is_some_and(|list| {
+            !list
+                .iter()
+                .any(|f| f == crate::protocol::features::SETTINGS)
+        })
     }
 
     /// Finds a conversation by id, title (case-insensitive) or `@user` (direct).
     pub fn find_conversation(&self, query: &str) -> Result<Option<ConvRow>, Error> {
         // Archived conversations are found too.
-        let rows = self.read(|r| r.conversations())?;
+        let rows = self.served_rows()?;
         if let Some(user) = query.strip_prefix('@') {
             return Ok(rows
                 .into_iter()
@@ -185,4 +213,11 @@ impl Client {
     pub fn outbox(&self) -> Result<Vec<OutboxItem>, Error> {
         self.read(|r| r.outbox())
     }
+}
+
+/// §9.4 defaults: notify `all`, not pinned, not archived.
+fn default_settings(row: &mut ConvRow) {
+    row.notify = crate::protocol::Notify::All;
+    row.pinned = false;
+    row.archived = false;
 }

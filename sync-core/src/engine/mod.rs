@@ -437,37 +437,6 @@ impl Engine {
         r
     }
 
-    /// A server without `settings` (version 1, or one that dropped the
-    /// feature) sends no settings: what a 1.1 server stored earlier must
-    /// not keep a conversation archived (hidden from the list, with nothing
-    /// able to unarchive it), pinned or muted. They read as the defaults.
-    fn forget_unserved_settings(&mut self) {
-        if self
-            .features
-            .iter()
-            .any(|f| f == crate::protocol::features::SETTINGS)
-        {
-            return;
-        }
-        let mut changed = Vec::new();
-        for (conv, rec) in self.convs.iter_mut() {
-            if rec.notify != crate::protocol::Notify::All || rec.pinned || rec.archived {
-                rec.notify = crate::protocol::Notify::All;
-                rec.pinned = false;
-                rec.archived = false;
-                changed.push((conv.clone(), rec.clone()));
-            }
-        }
-        if changed.is_empty() {
-            return;
-        }
-        let convs = changed.iter().map(|(c, _)| c.clone()).collect();
-        for (_, rec) in changed {
-            self.write(Write::Conv(rec));
-        }
-        self.emit(Event::ConversationsChanged(convs));
-    }
-
     fn on_frame(&mut self, now: Instant, frame: ServerFrame) {
         match frame {
             ServerFrame::Hello {
@@ -483,7 +452,6 @@ impl Engine {
                     self.features = features;
                     self.features_known = true;
                     self.register_mode = register;
-                    self.forget_unserved_settings();
                 }
                 self.on_hello(now, server_id);
             }
