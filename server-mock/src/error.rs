@@ -26,6 +26,9 @@ pub enum ServerError {
         "--db {0}://…: only SQLite and PostgreSQL are supported (a file path, :memory: or postgres://…)"
     )]
     UnsupportedDb(String),
+    /// The cluster bus (`--cluster`) could not be reached.
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// No data directory could be found for the default database path.
     #[error("no data directory for the default database path")]
     NoDataDir,
@@ -49,11 +52,6 @@ pub enum StoreError {
     /// A stored value this server could not have written.
     #[error("corrupt database: {0}")]
     Corrupt(String),
-    /// Another server process already writes to this PostgreSQL database:
-    /// seqs and sync tokens assume one writer per database until multi-node
-    /// support (issue 13) lands.
-    #[error("another server-mock node already writes to this database (one node per database)")]
-    WriterLocked,
     /// A blocking reader task failed to run.
     #[error("reader task failed: {0}")]
     Reader(String),

@@ -150,6 +150,9 @@ pub async fn serve(mut tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch:
     };
     if let Some(a) = &h.auth {
         h.shared.registry.remove(&a.user, h.conn_id);
+        if let Some(cluster) = &h.shared.cluster {
+            cluster.detach(&a.user).await;
+        }
     }
     conn.finish(code).await;
 }
@@ -204,7 +207,14 @@ impl Handler {
                     );
                     return Flow::Continue;
                 }
-                let res = cmd::session::authenticate(&self.shared, frame, self.peer).await;
+                let mut res = cmd::session::authenticate(&self.shared, frame, self.peer).await;
+                // On a cluster, subscribe to what this user needs before the
+                // `session` reply (the client syncs after it).
+                if let (Some(cluster), Ok((auth, _))) = (&self.shared.cluster, &res)
+                    && let Err(e) = cluster.attach(&auth.user).await
+                {
+                    res = Err(e);
+                }
                 self.after_auth(re, res)
             }
             _ => {
@@ -307,6 +317,9 @@ impl Handler {
                     self.conn_id,
                     close::REVOKED,
                 );
+                if let Some(cluster) = &self.shared.cluster {
+                    cluster.revoked(&auth.user).await;
+                }
                 Flow::Close(close::REVOKED)
             }
             Err(r) => {
@@ -328,6 +341,9 @@ impl Handler {
                     self.conn_id,
                     close::REVOKED,
                 );
+                if let Some(cluster) = &self.shared.cluster {
+                    cluster.revoked(&auth.user).await;
+                }
             }
             Err(r) => self.reply(&r.to_frame(Some(re))),
         }

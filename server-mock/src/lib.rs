@@ -23,6 +23,7 @@
 //!   [`error`]: error types.
 
 pub mod admin;
+pub mod cluster;
 pub mod cmd;
 pub mod connection;
 pub mod error;
@@ -169,6 +170,9 @@ pub struct Config {
     /// The §9 extensions served (`--features`); [`Features::NONE`] is a pure
     /// protocol version 1 server.
     pub features: Features,
+    /// `--cluster nats://HOST:PORT`: the bus to the other nodes on the same
+    /// database.
+    pub cluster: Option<String>,
 }
 
 impl Default for Config {
@@ -192,6 +196,7 @@ impl Default for Config {
             login_limits: throttle::LoginLimits::default(),
             trusted_proxies: Vec::new(),
             features: Features::ALL,
+            cluster: None,
         }
     }
 }

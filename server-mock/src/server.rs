@@ -26,6 +26,8 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     accept: JoinHandle<()>,
     delivery: JoinHandle<()>,
+    /// The cluster order task, with `--cluster`.
+    order: Option<JoinHandle<()>>,
     permits: Arc<Semaphore>,
     max_connections: u32,
 }
@@ -47,10 +49,34 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let registry = Arc::new(Registry::default());
     let db = config.db.clone();
     let features = config.features;
-    let (deliveries, delivery) = delivery::spawn(registry.clone());
+    // With a cluster bus, committed fan-out goes to the order task, which
+    // publishes it and delivers it here in seq order.
+    let bus = match &config.cluster {
+        Some(url) => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let nats = crate::cluster::connect(url, tx.clone())
+                .await
+                .map_err(ServerError::Cluster)?;
+            Some((nats, tx, rx))
+        }
+        None => None,
+    };
+    let (deliveries, delivery) =
+        delivery::spawn(registry.clone(), bus.as_ref().map(|(_, tx, _)| tx.clone()));
     let store = tokio::task::spawn_blocking(move || Store::open(&db, deliveries, features))
         .await
         .map_err(|e| crate::error::StoreError::Reader(e.to_string()))??;
+    let cluster = bus.map(|(nats, tx, rx)| {
+        crate::cluster::Cluster::start(
+            nats,
+            store.server_id(),
+            store.clone(),
+            registry.clone(),
+            features,
+            tx,
+            rx,
+        )
+    });
     let hello = ServerFrame::Hello {
         protocol: PROTOCOL_VERSION,
         server: config.name.clone(),
@@ -60,12 +86,14 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         features: config.features.list(),
         register: Some(config.register.as_str().to_owned()),
     };
+    let (cluster, order) = cluster.unzip();
     let shared = Arc::new(Shared::new(
         store,
         registry,
         hello.to_json().into(),
         &config,
         tls,
+        cluster,
     ));
     let max_connections = u32::try_from(config.max_connections.max(1)).unwrap_or(u32::MAX >> 3);
     let permits = Arc::new(Semaphore::new(max_connections as usize));
@@ -87,6 +115,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         shutdown,
         accept,
         delivery,
+        order,
         permits,
         max_connections,
     })
@@ -120,27 +149,34 @@ async fn watch_admin(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         }
         seen = now;
         let peers = shared.registry.snapshot();
-        let stale = shared
-            .store
-            .read(move |db| {
-                let mut stale = Vec::new();
-                for (user, conn, hash) in peers {
-                    let valid = crate::admin::token_valid(db, &hash).map_err(|e| {
-                        crate::error::Reject::from(crate::error::StoreError::Sql("check token", e))
-                    })?;
-                    if !valid {
-                        stale.push((user, conn));
-                    }
-                }
-                Ok(stale)
-            })
-            .await
-            .unwrap_or_default();
-        for (user, conn) in stale {
+        for (user, conn) in stale_sessions(&shared.store, peers).await {
             tracing::info!(%user, conn, "session ended by an administrator");
             shared.registry.close_conn(&user, conn, close::REVOKED);
         }
     }
+}
+
+/// The connections among `peers` (user, connection id, token hash) whose
+/// token is no longer valid (revoked, expired, user disabled).
+pub async fn stale_sessions(
+    store: &Store,
+    peers: Vec<(String, u64, [u8; 32])>,
+) -> Vec<(String, u64)> {
+    store
+        .read(move |db| {
+            let mut stale = Vec::new();
+            for (user, conn, hash) in peers {
+                let valid = crate::admin::token_valid(db, &hash).map_err(|e| {
+                    crate::error::Reject::from(crate::error::StoreError::Sql("check token", e))
+                })?;
+                if !valid {
+                    stale.push((user, conn));
+                }
+            }
+            Ok(stale)
+        })
+        .await
+        .unwrap_or_default()
 }
 
 async fn accept_loop(
@@ -240,6 +276,9 @@ impl RunningServer {
         // The writer has stopped, so the delivery task ends once it has
         // delivered the last batch.
         let _ = self.delivery.await;
+        if let Some(order) = self.order {
+            order.abort();
+        }
         tracing::info!("server stopped");
     }
 }

@@ -35,6 +35,8 @@ pub struct Shared {
     pub ping_every: std::time::Duration,
     /// Silence after which a connection is closed.
     pub idle_limit: std::time::Duration,
+    /// This node's cluster membership (`--cluster`).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// The TLS acceptor when serving `wss://`.
     pub tls: Option<Tls>,
     /// Browser origins allowed to upgrade.
@@ -79,10 +81,12 @@ impl Shared {
         hello: Utf8Bytes,
         config: &crate::Config,
         tls: Option<tokio_rustls::TlsAcceptor>,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
     ) -> Shared {
         Shared {
             store,
             registry,
+            cluster,
             hello,
             register: config.register,
             features: config.features,

@@ -172,6 +172,10 @@ struct Args {
     /// `--protocol 1` is `--features none`.
     #[arg(long, value_name = "VERSION", value_parser = parse_protocol, conflicts_with = "features")]
     protocol: Option<server_mock::Features>,
+    /// Run as one node of several on the same PostgreSQL --db, with pushes
+    /// crossing nodes through this NATS server (`nats://HOST:PORT`).
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
 }
 
 fn parse_protocol(s: &str) -> Result<server_mock::Features, String> {
@@ -269,6 +273,7 @@ async fn run() -> anyhow::Result<()> {
             _ => None,
         },
         features: args.protocol.unwrap_or(args.features),
+        cluster: args.cluster.clone(),
         ..Config::default()
     };
     let server = server_mock::start(config).await?;

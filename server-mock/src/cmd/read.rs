@@ -11,8 +11,8 @@ use sync_core::protocol::{ConvId, Seq, ServerFrame};
 use super::{Ctx, conv};
 use crate::error::Reject;
 use crate::store::batch::{
-    Apply, Batch, Done, Fanout, OpResult, bump_user, frame, member_conv, members_of, set_read, sql,
-    to_user,
+    Apply, Batch, Done, Fanout, OpResult, Route, bump_user, frame, member_conv, members_of,
+    set_read, sql, to_user,
 };
 use crate::store::members::Members;
 use crate::store::rows::{self, conv_id};
@@ -51,9 +51,20 @@ pub async fn typing(ctx: &Ctx<'_>, c: ConvId) -> Reply {
     }
     .to_json()
     .into();
-    ctx.shared
-        .registry
-        .send_to(Arc::new(others).iter(), &frame, None);
+    let users = Arc::new(Members::new(others));
+    match &ctx.shared.cluster {
+        // Best effort across nodes.
+        Some(cluster) => cluster.fan_out(Fanout {
+            users,
+            frame,
+            except: None,
+            route: Route::Conv {
+                conv: id,
+                seq: None,
+            },
+        }),
+        None => ctx.shared.registry.send_to_members(&users, &frame, None),
+    }
     Ok(Some(ServerFrame::Ok { re: ctx.re }))
 }
 
@@ -111,6 +122,7 @@ fn read_op(db: &dyn Db, b: &mut Batch<'_>, me: &str, conv: i64, seq: Seq) -> OpR
             users: Arc::new(Members::new(others)),
             frame: f,
             except: None,
+            route: Route::Conv { conv, seq: None },
         });
     }
     Ok(Done::Ok)

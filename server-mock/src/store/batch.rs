@@ -66,6 +66,9 @@ pub enum Done {
     Ok,
     /// `conversation` reply to `create`.
     Conversation(Box<sync_core::protocol::Summary>),
+    /// The head (`last_seq`) of each conversation asked for, in the
+    /// writer's commit order ([`crate::cluster`]); never a reply to a client.
+    Heads(Vec<(i64, u64)>),
     /// `sent` reply.
     Sent {
         conv: ConvId,
@@ -76,11 +79,24 @@ pub enum Done {
 }
 
 /// A frame for every connection of `users`, except connection `except`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Fanout {
     pub users: Arc<Members>,
     pub frame: Utf8Bytes,
     pub except: Option<u64>,
+    /// How the frame travels between nodes ([`crate::cluster`]).
+    pub route: Route,
+}
+
+/// What the cluster bus needs to know about a [`Fanout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// About conversation `conv`; `seq` for a timeline entry's `message`
+    /// push, which nodes deliver in seq order, none skipped.
+    Conv { conv: i64, seq: Option<u64> },
+    /// To one user's connections; `membership` when it may change the
+    /// conversations the user belongs to (a `conversation` event).
+    User { membership: bool },
 }
 
 /// State of one batch transaction shared by its ops.
@@ -293,15 +309,21 @@ pub fn push_message(
         users,
         frame: f,
         except: None,
+        route: Route::Conv {
+            conv,
+            seq: Some(msg.seq),
+        },
     });
     Ok(())
 }
 
 pub fn to_user(b: &mut Batch<'_>, user: &str, f: &ServerFrame, except: Option<u64>) {
+    let membership = matches!(f, ServerFrame::Conversation { .. });
     b.events.push(Fanout {
         users: Arc::new(Members::new(vec![user.to_owned()])),
         frame: frame(f),
         except,
+        route: Route::User { membership },
     });
 }
 

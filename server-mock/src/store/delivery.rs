@@ -40,21 +40,30 @@ pub type Deliveries = mpsc::UnboundedSender<Vec<Delivery>>;
 /// Starts the delivery task on the current runtime. It ends once every
 /// [`Deliveries`] handle is dropped (the writer thread stopped) and what was
 /// handed over is delivered.
-pub fn spawn(registry: Arc<Registry>) -> (Deliveries, JoinHandle<()>) {
+/// With `bus` (`--cluster`), pushes go to the cluster's order task instead
+/// of straight to the registry.
+pub fn spawn(
+    registry: Arc<Registry>,
+    bus: Option<crate::cluster::Inbox>,
+) -> (Deliveries, JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (tx, tokio::spawn(run(rx, registry)))
+    (tx, tokio::spawn(run(rx, registry, bus)))
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Vec<Delivery>>, registry: Arc<Registry>) {
+async fn run(
+    mut rx: mpsc::UnboundedReceiver<Vec<Delivery>>,
+    registry: Arc<Registry>,
+    bus: Option<crate::cluster::Inbox>,
+) {
     while let Some(batch) = rx.recv().await {
         for d in batch {
-            deliver(d, &registry);
+            deliver(d, &registry, bus.as_ref());
         }
     }
     tracing::debug!("delivery task stopped");
 }
 
-fn deliver(d: Delivery, registry: &Registry) {
+fn deliver(d: Delivery, registry: &Registry, bus: Option<&crate::cluster::Inbox>) {
     match d.reply {
         ReplyTo::Conn { outbox, re } => {
             let frame = match d.result {
@@ -69,6 +78,12 @@ fn deliver(d: Delivery, registry: &Registry) {
             let _ = tx.send(d.result);
         }
     }
+    if let Some(bus) = bus {
+        if !d.events.is_empty() {
+            let _ = bus.send(crate::cluster::Inbound::Local(d.events));
+        }
+        return;
+    }
     for ev in d.events {
         registry.send_to_members(&ev.users, &ev.frame, ev.except);
     }
@@ -77,7 +92,7 @@ fn deliver(d: Delivery, registry: &Registry) {
 /// The reply frame for a successful write.
 pub fn done_frame(done: Done, re: sync_core::protocol::RequestId) -> ServerFrame {
     match done {
-        Done::Ok => ServerFrame::Ok { re },
+        Done::Ok | Done::Heads(_) => ServerFrame::Ok { re },
         Done::Conversation(s) => ServerFrame::Conversation {
             re: Some(re),
             conversation: *s,

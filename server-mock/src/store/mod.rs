@@ -99,10 +99,11 @@ fn spawn_writer<D: sql::Db + Send + 'static>(
     deliveries: Deliveries,
     counter: i64,
     features: crate::Features,
+    writers: writer::Writers,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     std::thread::Builder::new()
         .name("db-writer".into())
-        .spawn(move || writer::run(db, rx, deliveries, counter, features))
+        .spawn(move || writer::run(db, rx, deliveries, counter, features, writers))
         .map_err(StoreError::Dir)
 }
 
@@ -125,9 +126,9 @@ impl Store {
             DbLocation::Postgres(url) => {
                 let db = pg::PgConn::connect(url).map_err(|e| StoreError::Sql("connect", e))?;
                 let server_id = pg::prepare(&db)?;
-                pg::lock_writer(&db)?;
                 let counter = writer::load_counter(&db)?;
-                let thread = spawn_writer(db, rx, deliveries, counter, features)?;
+                let thread =
+                    spawn_writer(db, rx, deliveries, counter, features, writer::Writers::Many)?;
                 (Source::Postgres(url.clone()), None, server_id, thread)
             }
             DbLocation::Memory | DbLocation::Path(_) => {
@@ -150,7 +151,8 @@ impl Store {
                         .map_err(|e| StoreError::Sql("relax throwaway database", e.into()))?;
                 }
                 let counter = writer::load_counter(&db)?;
-                let thread = spawn_writer(db, rx, deliveries, counter, features)?;
+                let thread =
+                    spawn_writer(db, rx, deliveries, counter, features, writer::Writers::One)?;
                 let temp = temp.then(|| path.clone());
                 (Source::Sqlite(path), temp, server_id, thread)
             }

@@ -337,24 +337,6 @@ pub fn prepare(db: &PgConn) -> Result<String, StoreError> {
     .map_err(s("read server id"))
 }
 
-/// Makes `db` the one writer of its database: a session advisory lock, held
-/// until the connection closes. A node that stopped a moment ago may still be
-/// closing its session, so this waits up to 5 s before giving up.
-pub fn lock_writer(db: &PgConn) -> Result<(), StoreError> {
-    for _ in 0..50 {
-        let got: bool = db
-            .query_row("SELECT pg_try_advisory_lock(4242014)", params![], |r| {
-                r.get(0)
-            })
-            .map_err(|e| StoreError::Sql("take writer lock", e))?;
-        if got {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Err(StoreError::WriterLocked)
-}
-
 #[cfg(test)]
 mod tests {
     use super::placeholders;

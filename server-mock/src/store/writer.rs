@@ -50,6 +50,17 @@ pub enum Cmd {
     Stop,
 }
 
+/// Whether other processes write to the same database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writers {
+    /// This thread is the only writer (SQLite: one process per file).
+    One,
+    /// Other nodes write too (PostgreSQL): each batch first locks the change
+    /// counter row and reads it, so batches of all nodes commit one after
+    /// another, in counter order.
+    Many,
+}
+
 /// Runs until [`Cmd::Stop`] or until every sender is dropped.
 pub fn run<D: Db>(
     db: D,
@@ -57,6 +68,7 @@ pub fn run<D: Db>(
     deliveries: Deliveries,
     mut counter: i64,
     features: crate::Features,
+    writers: Writers,
 ) {
     let mut cache: HashMap<i64, Arc<Members>> = HashMap::new();
     loop {
@@ -76,7 +88,7 @@ pub fn run<D: Db>(
                 Err(_) => break,
             }
         }
-        let done = run_batch(&db, &mut counter, &mut cache, features, jobs);
+        let done = run_batch(&db, &mut counter, &mut cache, features, writers, jobs);
         // The task is gone only when the runtime is: nobody is left to answer.
         let _ = deliveries.send(done);
         if stop {
@@ -95,6 +107,7 @@ fn run_batch(
     counter: &mut i64,
     cache: &mut HashMap<i64, Arc<Members>>,
     features: crate::Features,
+    writers: Writers,
     jobs: Vec<Job>,
 ) -> Vec<Delivery> {
     let n = jobs.len();
@@ -104,7 +117,7 @@ fn run_batch(
         replies.push(j.reply);
         ops_in.push((j.op, j.origin));
     }
-    match transact(db, counter, cache, features, ops_in) {
+    match transact(db, counter, cache, features, writers, ops_in) {
         Ok(results) => replies
             .into_iter()
             .zip(results)
@@ -136,12 +149,12 @@ fn run_batch(
 }
 
 fn read_counter(db: &dyn Db) -> Result<i64, StoreError> {
+    counter_query(db, "SELECT value FROM meta WHERE key = 'change_seq'")
+}
+
+fn counter_query(db: &dyn Db, sql: &str) -> Result<i64, StoreError> {
     let v: String = db
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'change_seq'",
-            params![],
-            |r| r.get(0),
-        )
+        .query_row(sql, params![], |r| r.get(0))
         .map_err(|e| StoreError::Sql("read change counter", e))?;
     v.parse()
         .map_err(|_| StoreError::Corrupt(format!("change counter {v:?}")))
@@ -157,10 +170,28 @@ fn transact(
     counter: &mut i64,
     cache: &mut HashMap<i64, Arc<Members>>,
     features: crate::Features,
+    writers: Writers,
     ops_in: Vec<(WriteOp, Option<u64>)>,
 ) -> Result<Vec<Applied>, StoreError> {
     let s = |step| move |e| StoreError::Sql(step, e);
     db.begin_write().map_err(s("begin batch"))?;
+    if writers == Writers::Many {
+        // The row lock is held until COMMIT: another node's batch waits
+        // here, then reads (READ COMMITTED) everything this one wrote. So
+        // seqs read from `convs` are current, `client_id` dedup sees every
+        // node's appends, and counter values commit in increasing order
+        // (a sync token never passes an uncommitted change).
+        let now = counter_query(
+            db,
+            "SELECT value FROM meta WHERE key = 'change_seq' FOR UPDATE",
+        )?;
+        if now != *counter {
+            // Another node wrote since our last batch: its membership
+            // changes are not in the cache.
+            cache.clear();
+            *counter = now;
+        }
+    }
     let mut b = Batch {
         counter: *counter,
         touched: HashSet::new(),

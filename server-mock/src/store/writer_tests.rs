@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, params};
 
-use super::{load_counter, transact};
+use super::{Writers, load_counter, transact};
 use crate::Features;
 use crate::cmd::send::send_op;
 use crate::store::rows::CHANGE;
@@ -89,7 +89,15 @@ fn an_append_to_a_2000_member_group_writes_only_the_senders_cursor() {
         (send_op("small3", 1, "m1", "hello ten"), None),
         (send_op("big7", 2, "m1", "hello two thousand"), None),
     ];
-    let out = transact(&db, &mut counter, &mut cache, Features::ALL, ops).expect("batch");
+    let out = transact(
+        &db,
+        &mut counter,
+        &mut cache,
+        Features::ALL,
+        Writers::One,
+        ops,
+    )
+    .expect("batch");
     assert!(out.iter().all(|(r, _)| r.is_ok()), "{out:?}");
 
     // The only member rows written are each sender's own read cursor: the
@@ -111,7 +119,15 @@ fn an_append_to_a_2000_member_group_writes_only_the_senders_cursor() {
 
     // A second batch moves the big group's members past the first token.
     let ops = vec![(send_op("big1999", 2, "m2", "again"), None)];
-    transact(&db, &mut counter, &mut cache, Features::ALL, ops).expect("batch 2");
+    transact(
+        &db,
+        &mut counter,
+        &mut cache,
+        Features::ALL,
+        Writers::One,
+        ops,
+    )
+    .expect("batch 2");
     assert_eq!(
         take_member_writes(&db),
         vec![("update".to_owned(), "big1999".to_owned())]

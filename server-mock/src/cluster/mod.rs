@@ -1,0 +1,501 @@
+//! Several nodes on one database (`--cluster nats://HOST:PORT`): every node
+//! publishes what its commits fan out, once, on NATS, and delivers what the
+//! other nodes publish to its own connections.
+//!
+//! - **Subjects.** A conversation's pushes (entries, receipts, typing) go on
+//!   `convo.<server_id>.c.<conv>`; a user's own events (`conversation`,
+//!   `settings`, `read` for their other devices, session revocation) on
+//!   `convo.<server_id>.u.<hex(user)>`. One publish per event, whatever the
+//!   group's size; the recipients travel in the message, computed by the
+//!   node that committed it.
+//! - **Interest.** A node subscribes to the user subject of each user with a
+//!   connection on it, and to the subject of each conversation one of them
+//!   belongs to, counted per conversation ([`Interest`]). The list is read
+//!   at a user's first connection, and again when a `conversation` event
+//!   reaches one of the user's connections (a join, a new group); it is
+//!   dropped with the user's last connection.
+//! - **Order.** Entry pushes of a subscribed conversation, local or remote,
+//!   go through one [`order`] task per node that delivers them in seq order
+//!   with none skipped: it holds back a push until the seqs before it have
+//!   come, and reads from the database what has not come within
+//!   [`order::GAP_WAIT`] (store then push: the bus is the fast path, the
+//!   database the guarantee). A sweep every second and after each NATS
+//!   reconnection reads what never came at all (a node killed between its
+//!   commit and its publish, messages lost while NATS was down).
+//! - **Typing** is best effort: it crosses nodes when NATS is up.
+
+pub mod order;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::error::{Reject, StoreError};
+use crate::params;
+use crate::registry::Registry;
+use crate::store::Store;
+use crate::store::batch::{Apply, Batch, Done, Fanout, OpResult, Route, sql};
+use crate::store::members::Members;
+use crate::store::sql::{Db, DbExt};
+
+/// What the order task is handed.
+#[derive(Debug)]
+pub enum Inbound {
+    /// Fan-out of this node's committed batch (or a typing event): published,
+    /// then delivered here.
+    Local(Vec<Fanout>),
+    /// A message from another node.
+    Remote(async_nats::Message),
+    /// Start ordering `conv`'s pushes (a local user belongs to it now).
+    Track(i64),
+    /// Stop ordering `conv`'s pushes.
+    Untrack(i64),
+    /// Heads read in the writer's commit order for newly tracked
+    /// conversations: where their ordering starts.
+    Heads(Vec<(i64, u64)>),
+    /// Read what never came: `force` after a NATS reconnection.
+    Sweep { force: bool },
+}
+
+/// The delivery task's and handlers' way into the order task.
+pub type Inbox = mpsc::UnboundedSender<Inbound>;
+
+/// How long a node waits for NATS to confirm its subscriptions before
+/// answering a log-in anyway (the sweep covers what that misses).
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
+
+/// The bus message header; the frame follows after a newline.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Header {
+    /// Recipients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub u: Vec<String>,
+    /// Conversation, for a conversation's pushes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c: Option<i64>,
+    /// Seq, for an entry's push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s: Option<u64>,
+    /// A `conversation` event: the user's memberships may have changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub m: bool,
+    /// Some of the user's sessions were revoked: re-check their tokens.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoke: bool,
+}
+
+/// Encodes a fan-out for the bus.
+pub(crate) fn encode(f: &Fanout) -> bytes::Bytes {
+    let mut h = Header {
+        u: f.users.to_vec(),
+        ..Header::default()
+    };
+    match f.route {
+        Route::Conv { conv, seq } => {
+            h.c = Some(conv);
+            h.s = seq;
+        }
+        Route::User { membership } => h.m = membership,
+    }
+    let mut out = serde_json::to_vec(&h).unwrap_or_default();
+    out.push(b'\n');
+    out.extend_from_slice(f.frame.as_bytes());
+    out.into()
+}
+
+/// Decodes a bus message: its header and, unless it is a control message,
+/// the fan-out it carries (no connection excepted: connection ids are per
+/// node).
+pub(crate) fn decode(payload: &[u8]) -> Option<(Header, Option<Fanout>)> {
+    let split = payload.iter().position(|&b| b == b'\n')?;
+    let header: Header = serde_json::from_slice(&payload[..split]).ok()?;
+    let frame = std::str::from_utf8(&payload[split + 1..]).ok()?;
+    if header.revoke {
+        return Some((header, None));
+    }
+    let route = match header.c {
+        Some(conv) => Route::Conv {
+            conv,
+            seq: header.s,
+        },
+        None => Route::User {
+            membership: header.m,
+        },
+    };
+    let f = Fanout {
+        users: Arc::new(Members::new(header.u.clone())),
+        frame: frame.to_owned().into(),
+        except: None,
+        route,
+    };
+    Some((header, Some(f)))
+}
+
+/// A task aborted when dropped (so its NATS subscription ends).
+#[derive(Debug)]
+struct Owned(JoinHandle<()>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[derive(Debug)]
+struct UserSub {
+    conns: usize,
+    convs: HashSet<i64>,
+    _sub: Owned,
+}
+
+#[derive(Debug)]
+struct ConvSub {
+    users: usize,
+    _sub: Owned,
+}
+
+/// What this node is subscribed to and why.
+#[derive(Debug, Default)]
+struct Interest {
+    users: HashMap<String, UserSub>,
+    convs: HashMap<i64, ConvSub>,
+}
+
+/// This node's membership of the cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    nats: async_nats::Client,
+    prefix: String,
+    store: Store,
+    inbox: Inbox,
+    interest: tokio::sync::Mutex<Interest>,
+}
+
+/// Connects to NATS at `url`. Reconnections are retried forever, quickly
+/// (0.1 s, then up to 1 s apart); each one asks for a forced sweep.
+pub async fn connect(url: &str, inbox: Inbox) -> Result<async_nats::Client, String> {
+    let events = inbox.clone();
+    async_nats::ConnectOptions::new()
+        .name("server-mock")
+        .no_echo()
+        .max_reconnects(None)
+        .reconnect_delay_callback(|attempts| {
+            Duration::from_millis(100 * (attempts as u64).clamp(1, 10))
+        })
+        .event_callback(move |ev| {
+            let events = events.clone();
+            async move {
+                match ev {
+                    async_nats::Event::Connected => {
+                        tracing::info!("cluster bus connected");
+                        let _ = events.send(Inbound::Sweep { force: true });
+                    }
+                    async_nats::Event::Disconnected => {
+                        tracing::warn!("cluster bus disconnected; reconnecting");
+                    }
+                    other => tracing::warn!(event = %other, "cluster bus"),
+                }
+            }
+        })
+        .connect(url)
+        .await
+        .map_err(|e| format!("cannot reach NATS at {url}: {e}"))
+}
+
+impl Cluster {
+    /// Starts this node's order task. `rx` is the receiving end of the
+    /// inbox the delivery task was given.
+    pub fn start(
+        nats: async_nats::Client,
+        server_id: &str,
+        store: Store,
+        registry: Arc<Registry>,
+        features: crate::Features,
+        inbox: Inbox,
+        rx: mpsc::UnboundedReceiver<Inbound>,
+    ) -> (Arc<Cluster>, JoinHandle<()>) {
+        let cluster = Arc::new(Cluster {
+            nats,
+            prefix: format!("convo.{server_id}"),
+            store,
+            inbox,
+            interest: Default::default(),
+        });
+        let task = tokio::spawn(order::run(cluster.clone(), registry, features, rx));
+        (cluster, task)
+    }
+
+    fn conv_subject(&self, conv: i64) -> String {
+        format!("{}.c.{conv}", self.prefix)
+    }
+
+    fn user_subject(&self, user: &str) -> String {
+        format!("{}.u.{}", self.prefix, hex::encode(user))
+    }
+
+    /// The subject a fan-out is published on.
+    pub(crate) fn subject(&self, f: &Fanout) -> Option<String> {
+        match f.route {
+            Route::Conv { conv, .. } => Some(self.conv_subject(conv)),
+            Route::User { .. } => f.users.first().map(|u| self.user_subject(u)),
+        }
+    }
+
+    /// Publishes `f` for the other nodes (after the commit that caused it).
+    pub(crate) async fn publish(&self, f: &Fanout) {
+        let Some(subject) = self.subject(f) else {
+            return;
+        };
+        if let Err(e) = self.nats.publish(subject, encode(f)).await {
+            tracing::warn!(error = %e, "cluster publish failed; other nodes read it from the database");
+        }
+    }
+
+    /// Queues `f` (a typing event) for publishing and local delivery.
+    pub fn fan_out(&self, f: Fanout) {
+        let _ = self.inbox.send(Inbound::Local(vec![f]));
+    }
+
+    /// Tells the other nodes that some of `user`'s sessions were revoked.
+    pub async fn revoked(&self, user: &str) {
+        let h = Header {
+            u: vec![user.to_owned()],
+            revoke: true,
+            ..Header::default()
+        };
+        let mut payload = serde_json::to_vec(&h).unwrap_or_default();
+        payload.push(b'\n');
+        if let Err(e) = self
+            .nats
+            .publish(self.user_subject(user), payload.into())
+            .await
+        {
+            tracing::warn!(error = %e, "cluster publish failed; revoked sessions elsewhere close at the next admin poll");
+        }
+    }
+
+    async fn subscribe(&self, subject: String) -> Result<Owned, Reject> {
+        let mut sub = self
+            .nats
+            .subscribe(subject)
+            .await
+            .map_err(|e| Reject::from(StoreError::Reader(format!("cluster subscribe: {e}"))))?;
+        let inbox = self.inbox.clone();
+        Ok(Owned(tokio::spawn(async move {
+            while let Some(m) = sub.next().await {
+                if inbox.send(Inbound::Remote(m)).is_err() {
+                    break;
+                }
+            }
+        })))
+    }
+
+    /// A connection of `user` authenticated: subscribes to what it needs
+    /// before the `session` reply, so that everything committed after that
+    /// reply reaches it, from whichever node.
+    pub async fn attach(&self, user: &str) -> Result<(), Reject> {
+        let mut g = self.interest.lock().await;
+        if let Some(u) = g.users.get_mut(user) {
+            u.conns += 1;
+            return Ok(());
+        }
+        let sub = self.subscribe(self.user_subject(user)).await?;
+        g.users.insert(
+            user.to_owned(),
+            UserSub {
+                conns: 1,
+                convs: HashSet::new(),
+                _sub: sub,
+            },
+        );
+        self.reconcile(&mut g, user).await
+    }
+
+    /// The last connection of `user` may have closed.
+    pub async fn detach(&self, user: &str) {
+        let mut g = self.interest.lock().await;
+        let Some(u) = g.users.get_mut(user) else {
+            return;
+        };
+        u.conns -= 1;
+        if u.conns > 0 {
+            return;
+        }
+        if let Some(u) = g.users.remove(user) {
+            for conv in u.convs {
+                self.release(&mut g, conv);
+            }
+        }
+    }
+
+    /// `user` (connected here) may have joined or left conversations.
+    pub async fn refresh(&self, user: &str) {
+        let mut g = self.interest.lock().await;
+        if !g.users.contains_key(user) {
+            return;
+        }
+        if let Err(e) = self.reconcile(&mut g, user).await {
+            tracing::warn!(%user, error = %e.message, "cluster interest refresh failed");
+        }
+    }
+
+    fn release(&self, g: &mut Interest, conv: i64) {
+        if let Some(c) = g.convs.get_mut(&conv) {
+            c.users -= 1;
+            if c.users == 0 {
+                g.convs.remove(&conv);
+                let _ = self.inbox.send(Inbound::Untrack(conv));
+            }
+        }
+    }
+
+    /// Makes `user`'s subscribed conversations their current memberships.
+    async fn reconcile(&self, g: &mut Interest, user: &str) -> Result<(), Reject> {
+        let name = user.to_owned();
+        let now: HashSet<i64> = self
+            .store
+            .read(move |db| user_convs(db, &name))
+            .await?
+            .into_iter()
+            .collect();
+        let before = g
+            .users
+            .get(user)
+            .map(|u| u.convs.clone())
+            .unwrap_or_default();
+        for &conv in before.difference(&now) {
+            self.release(g, conv);
+        }
+        let mut added = Vec::new();
+        for &conv in now.difference(&before) {
+            if let Some(c) = g.convs.get_mut(&conv) {
+                c.users += 1;
+                continue;
+            }
+            // Tracked before subscribed: whatever the subscription brings
+            // is held for ordering.
+            let _ = self.inbox.send(Inbound::Track(conv));
+            let sub = self.subscribe(self.conv_subject(conv)).await?;
+            g.convs.insert(
+                conv,
+                ConvSub {
+                    users: 1,
+                    _sub: sub,
+                },
+            );
+            added.push(conv);
+        }
+        if let Some(u) = g.users.get_mut(user) {
+            u.convs = now;
+        }
+        match tokio::time::timeout(FLUSH_WAIT, self.nats.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cluster flush failed"),
+            Err(_) => tracing::warn!("cluster bus slow to confirm subscriptions"),
+        }
+        if !added.is_empty() {
+            // Read in the writer, so the answer comes after the fan-out of
+            // every batch committed before it and before any after it.
+            let store = self.store.clone();
+            let inbox = self.inbox.clone();
+            tokio::spawn(async move {
+                match store.call(Heads(added.clone()), None).await {
+                    Ok(Done::Heads(h)) => {
+                        let _ = inbox.send(Inbound::Heads(h));
+                    }
+                    other => {
+                        tracing::warn!(?other, "cluster: reading heads failed");
+                        let _ = inbox.send(Inbound::Heads(added.iter().map(|&c| (c, 0)).collect()));
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The conversations `user` is an active member of.
+fn user_convs(db: &dyn Db, user: &str) -> Result<Vec<i64>, Reject> {
+    db.query_map(
+        "SELECT conv FROM members WHERE \"user\" = ?1 AND active = 1",
+        params![user],
+        |r| r.get(0),
+    )
+    .map_err(sql("read memberships"))
+}
+
+/// Reads conversations' heads inside the writer's transaction.
+#[derive(Debug)]
+struct Heads(Vec<i64>);
+
+impl Apply for Heads {
+    fn apply(self: Box<Self>, db: &dyn Db, _: &mut Batch<'_>) -> OpResult {
+        read_heads(db, &self.0).map(Done::Heads)
+    }
+}
+
+/// `(conv, last_seq)` of each conversation (0 for one that is gone).
+fn read_heads(db: &dyn Db, ids: &[i64]) -> Result<Vec<(i64, u64)>, Reject> {
+    let mut out = Vec::with_capacity(ids.len());
+    for &conv in ids {
+        let last: Option<u64> = db
+            .query_opt(
+                "SELECT last_seq FROM convs WHERE id = ?1",
+                params![conv],
+                |r| r.get(0),
+            )
+            .map_err(sql("read head"))?;
+        out.push((conv, last.unwrap_or(0)));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fanout_survives_the_bus_encoding() {
+        let f = Fanout {
+            users: Arc::new(Members::new(vec!["ann".into(), "bo b".into()])),
+            frame: r#"{"type":"message"}"#.to_owned().into(),
+            except: Some(7),
+            route: Route::Conv {
+                conv: 12,
+                seq: Some(40),
+            },
+        };
+        let (h, back) = decode(&encode(&f)).unwrap();
+        let back = back.unwrap();
+        assert_eq!(
+            (h.c, h.s, h.m, h.revoke),
+            (Some(12), Some(40), false, false)
+        );
+        assert_eq!(
+            back.users.to_vec(),
+            vec!["ann".to_owned(), "bo b".to_owned()]
+        );
+        assert_eq!(back.frame.as_str(), r#"{"type":"message"}"#);
+        assert_eq!(back.except, None);
+        assert_eq!(back.route, f.route);
+    }
+
+    #[test]
+    fn a_membership_event_keeps_its_flag_and_garbage_is_refused() {
+        let f = Fanout {
+            users: Arc::new(Members::new(vec!["ann".into()])),
+            frame: "{}".to_owned().into(),
+            except: None,
+            route: Route::User { membership: true },
+        };
+        let (_, back) = decode(&encode(&f)).unwrap();
+        assert_eq!(back.unwrap().route, Route::User { membership: true });
+        assert!(decode(b"no header here").is_none());
+        assert!(decode(b"{\"c\":\"x\"}\n{}").is_none());
+    }
+}
