@@ -11,8 +11,8 @@ use crate::error::Reject;
 #[cfg(test)]
 use crate::store::batch::WriteOp;
 use crate::store::batch::{
-    Apply, Batch, Done, NewRow, OpResult, Target, append as append_entry, first_sent, member_conv,
-    members_of, push_sent, set_read, sql, target,
+    Apply, Batch, Done, NewRow, OpResult, Target, first_sent, member_conv, members_of, push_sent,
+    set_read, sql, target, try_append,
 };
 
 /// What a client-sent append adds.
@@ -103,7 +103,11 @@ fn client_append(
     entry: NewEntry,
 ) -> Result<Done, Reject> {
     let mut c = member_conv(db, me, conv)?;
-    if let Some(first) = first_sent(db, me, conv, client_id)? {
+    // A repeated text is found by its insert (below); an edit or redact is
+    // looked up first, as its checks would refuse a repeat.
+    if !matches!(entry, NewEntry::Text { .. })
+        && let Some(first) = first_sent(db, me, conv, client_id)?
+    {
         return Ok(first);
     }
     let mut row = NewRow::new(me, EntryKind::Text);
@@ -158,7 +162,13 @@ fn client_append(
     let mentions = row.mentions.clone();
     let thread = row.thread;
     let is_text = row.kind == EntryKind::Text;
-    let msg = append_entry(db, b, conv, &mut c, row)?;
+    let Some(msg) = try_append(db, b, conv, &mut c, row)? else {
+        return first_sent(db, me, conv, client_id)?.ok_or_else(|| {
+            Reject::from(crate::error::StoreError::Corrupt(
+                "a client id conflict without its entry".into(),
+            ))
+        });
+    };
     index_mentions(db, conv, mentions_of.unwrap_or(msg.seq), &mentions)?;
     if let Some(root) = thread {
         db.execute(

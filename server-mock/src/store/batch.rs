@@ -137,14 +137,14 @@ pub struct ConvRow {
     pub text_count: u64,
 }
 
-/// The conversation row if `user` is a current member (else `not_found`).
+/// The conversation row if `user` is a current member (else `not_found`),
+/// in one query.
 pub fn member_conv(db: &dyn Db, user: &str, conv: i64) -> Result<ConvRow, Reject> {
-    if !rows::is_member(db, user, conv)? {
-        return Err(Reject::no_conv());
-    }
     db.query_opt(
-        "SELECT kind, last_seq, last_text_seq, text_count FROM convs WHERE id = ?1",
-        params![conv],
+        "SELECT c.kind, c.last_seq, c.last_text_seq, c.text_count
+         FROM members m JOIN convs c ON c.id = m.conv
+         WHERE m.\"user\" = ?1 AND m.conv = ?2 AND m.active = 1",
+        params![user, conv],
         |r| {
             Ok(ConvRow {
                 direct: r.get::<String>(0)? == "direct",
@@ -214,6 +214,23 @@ pub fn append(
     c: &mut ConvRow,
     row: NewRow<'_>,
 ) -> Result<Message, Reject> {
+    try_append(db, b, conv, c, row)?.ok_or_else(|| {
+        Reject::from(StoreError::Corrupt(
+            "an entry with this client id exists".into(),
+        ))
+    })
+}
+
+/// [`append`], or `None` (nothing written) when the row's `client_id` was
+/// already used by its sender in `conv`: the insert is the dedup check, so
+/// a new text costs no lookup first.
+pub fn try_append(
+    db: &dyn Db,
+    b: &mut Batch<'_>,
+    conv: i64,
+    c: &mut ConvRow,
+    row: NewRow<'_>,
+) -> Result<Option<Message>, Reject> {
     let seq = c.last_seq + 1;
     let is_text = row.kind == EntryKind::Text;
     let text_n = c.text_count + u64::from(is_text);
@@ -223,10 +240,11 @@ pub fn append(
         .map(|m| serde_json::Value::from(m.clone()).to_string());
     let mentions_json = (!row.mentions.is_empty())
         .then(|| serde_json::Value::from(row.mentions.clone()).to_string());
-    db.execute(
+    let inserted = db.execute(
         "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject,
             client_id, text_n, reply_to, thread, key, mentions)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT (conv, sender, client_id) WHERE client_id IS NOT NULL DO NOTHING",
         params![
             conv,
             seq,
@@ -247,6 +265,9 @@ pub fn append(
         ],
     )
     .map_err(sql("insert entry"))?;
+    if inserted == 0 {
+        return Ok(None);
+    }
     c.last_seq = seq;
     c.text_count = text_n;
     if is_text {
@@ -258,7 +279,7 @@ pub fn append(
     )
     .map_err(sql("update conv"))?;
     b.touched.insert(conv);
-    Ok(Message {
+    Ok(Some(Message {
         seq,
         sender: row.sender.to_owned(),
         ts: b.now,
@@ -277,7 +298,7 @@ pub fn append(
         replies: None,
         last_reply_seq: None,
         reactions: Default::default(),
-    })
+    }))
 }
 
 /// Current members of `conv` (cached; the writer is the only one changing them).

@@ -202,15 +202,29 @@ fn transact(
         features,
     };
     let mut out = Vec::with_capacity(ops_in.len());
-    for (op, origin) in ops_in {
+    // Each op runs inside the savepoint `op`, set in the same round trip
+    // that releases the previous op's (a failed op's `ROLLBACK TO` keeps
+    // the savepoint for the next op): one round trip per op, not two.
+    db.batch("SAVEPOINT op").map_err(s("savepoint"))?;
+    let n = ops_in.len();
+    for (i, (op, origin)) in ops_in.into_iter().enumerate() {
         b.origin = origin;
-        db.batch("SAVEPOINT op").map_err(s("savepoint"))?;
+        let last = i + 1 == n;
         let res = op.apply(db, &mut b);
         if res.is_ok() {
-            db.batch("RELEASE op").map_err(s("release savepoint"))?;
+            let next = if last {
+                "RELEASE op"
+            } else {
+                "RELEASE op; SAVEPOINT op"
+            };
+            db.batch(next).map_err(s("release savepoint"))?;
         } else {
-            db.batch("ROLLBACK TO op; RELEASE op")
-                .map_err(s("rollback savepoint"))?;
+            let next = if last {
+                "ROLLBACK TO op; RELEASE op"
+            } else {
+                "ROLLBACK TO op"
+            };
+            db.batch(next).map_err(s("rollback savepoint"))?;
             b.events.clear();
             // The cache may hold this op's undone membership changes.
             b.members.clear();
