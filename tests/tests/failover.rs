@@ -205,7 +205,7 @@ async fn failover_to_a_second_node_delivers_the_queued_outbox_exactly_once() -> 
 
     // What node B serves, seen by a fresh store: each message once, seqs dense.
     let fresh = tempfile::tempdir()?;
-    let (check, _e) = open(&[url_b.clone()], fresh.path(), "alice")?;
+    let (check, _e) = open(std::slice::from_ref(&url_b), fresh.path(), "alice")?;
     check.login("alice", PASSWORD).await?;
     check.wait_live(WAIT).await?;
     check.open(&group).await?;
