@@ -59,7 +59,12 @@ impl ConnectError {
             | ConnectError::TlsUnavailable
             | ConnectError::Tls(_)
             | ConnectError::WrongServer { .. } => true,
-            ConnectError::Http(status) => (400..500).contains(status),
+            // A wrong path or a refused upgrade; but a proxy or load
+            // balancer saying "too many requests" or "request timeout" in
+            // front of the nodes is transient.
+            ConnectError::Http(status) => {
+                (400..500).contains(status) && !matches!(status, 408 | 429)
+            }
             _ => false,
         }
     }

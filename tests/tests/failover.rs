@@ -143,6 +143,30 @@ async fn login_skips_a_url_with_nothing_listening_and_messages_flow() -> anyhow:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_answering_http_404_is_skipped_not_fatal() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let live = node("127.0.0.1:0".parse()?, &dir.path().join("server.db")).await?;
+    let wrong_path = format!("ws://{}/nope", live.local_addr());
+    let (alice, mut events) = open(&[wrong_path.clone(), live.url()], dir.path(), "alice")?;
+    alice.register("alice", PASSWORD).await?;
+    alice.wait_live(WAIT).await?;
+    assert_eq!(alice.current_url(), live.url());
+    let e = wait_event(&mut events, |e| {
+        matches!(e, Event::Error(ErrorEvent::Connection { .. }))
+    })
+    .await?;
+    assert_eq!(
+        e,
+        Event::Error(ErrorEvent::Connection {
+            url: wrong_path,
+            cause: ConnectError::Http(404),
+        })
+    );
+    live.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_fails_promptly_when_every_url_is_unreachable() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (first, second) = (url_of(dead_addr()), url_of(dead_addr()));

@@ -168,6 +168,11 @@ mod tests {
             s.failed(false, Some(&ConnectError::Lost("cut".into()))),
             Next::RoundOver { unreachable: false }
         );
+        // A load balancer's "too many requests" is retried, a 404 is not.
+        assert_eq!(
+            s.failed(false, Some(&ConnectError::Http(429))),
+            Next::RoundOver { unreachable: false }
+        );
         assert_eq!(
             s.failed(false, Some(&ConnectError::Http(404))),
             Next::Exhausted
