@@ -5,8 +5,20 @@
 
 mod cli_support;
 
-use cli_support::{TestServer, convo, convo_cmd, json, ok, register};
+use cli_support::{TestServer, convo, convo_cmd, json, ok, register, register_output};
 use serde_json::json;
+
+/// Runs convo with `args` only (no --server or --user: the remembered
+/// account) and requires exit 0; returns stdout.
+fn plain_ok(data: &std::path::Path, args: &[&str]) -> String {
+    let out = convo_cmd(data).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "convo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
 
 /// A loopback URL with nothing listening: a port bound, then released.
 fn dead_url() -> String {
@@ -24,18 +36,8 @@ fn send_and_status_fail_over_from_a_dead_url_to_the_live_one() {
     register(b.path(), &live, "bob");
 
     // Registering through the list: the live URL answers, and says so.
-    let out = convo_cmd(a.path())
-        .args(["--server", &both, "--user", "alice", "register"])
-        .env("CONVO_PASSWORD", "correct horse battery")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        register_output(a.path(), &both, "alice"),
         format!("registered alice on {live}\n")
     );
 
@@ -52,28 +54,10 @@ fn send_and_status_fail_over_from_a_dead_url_to_the_live_one() {
     );
 
     // The profile keeps the list: plain commands use it, without --server.
-    let who = json(
-        &String::from_utf8(
-            convo_cmd(a.path())
-                .args(["whoami", "--json"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap(),
-    );
+    let who = json(&plain_ok(a.path(), &["whoami", "--json"]));
     assert_eq!(who["server"], json!(dead));
     assert_eq!(who["servers"], json!([dead, live]));
-    let out = convo_cmd(a.path())
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let status = json(&String::from_utf8(out.stdout).unwrap());
+    let status = json(&plain_ok(a.path(), &["status", "--json"]));
     assert_eq!(status["server"], json!(live));
     assert_eq!(status["servers"], json!([dead, live]));
     assert_eq!(
@@ -85,15 +69,8 @@ fn send_and_status_fail_over_from_a_dead_url_to_the_live_one() {
         ),
         (&json!("alice"), &json!("live"), &json!(0), &json!(null))
     );
-    let out = convo_cmd(a.path())
-        .args(["send", "@bob", "again"])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stdout).ends_with(" as #3\n"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let again = plain_ok(a.path(), &["send", "@bob", "again"]);
+    assert!(again.ends_with(" as #3\n"), "{again:?}");
 }
 
 #[test]

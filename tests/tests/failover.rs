@@ -3,6 +3,9 @@
 //! released), nodes that share one database file, and a node of another
 //! database that the client must refuse.
 
+#[path = "support/events.rs"]
+mod event_wait;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -56,16 +59,15 @@ fn open(urls: &[String], dir: &Path, name: &str) -> anyhow::Result<(Client, Even
 
 /// Waits for an event matching `pred`, skipping others.
 async fn wait_event(events: &mut Events, pred: impl Fn(&Event) -> bool) -> anyhow::Result<Event> {
-    let found = tokio::time::timeout(WAIT, async {
-        while let Some(e) = events.recv().await {
-            if pred(&e) {
-                return Some(e);
-            }
-        }
-        None
+    event_wait::wait_event_within(events, WAIT, pred).await
+}
+
+/// The first connection failure the client reported.
+async fn first_connection_error(events: &mut Events) -> anyhow::Result<Event> {
+    wait_event(events, |e| {
+        matches!(e, Event::Error(ErrorEvent::Connection { .. }))
     })
-    .await?;
-    found.ok_or_else(|| anyhow::anyhow!("event stream ended"))
+    .await
 }
 
 /// Polls `cond` until it holds.
@@ -113,10 +115,7 @@ async fn login_skips_a_url_with_nothing_listening_and_messages_flow() -> anyhow:
     alice.register("alice", PASSWORD).await?;
     alice.wait_live(WAIT).await?;
     assert_eq!(alice.current_url(), live.url());
-    let e = wait_event(&mut alice_events, |e| {
-        matches!(e, Event::Error(ErrorEvent::Connection { .. }))
-    })
-    .await?;
+    let e = first_connection_error(&mut alice_events).await?;
     let Event::Error(ErrorEvent::Connection { url, cause }) = e else {
         unreachable!()
     };
@@ -151,10 +150,7 @@ async fn a_url_answering_http_404_is_skipped_not_fatal() -> anyhow::Result<()> {
     alice.register("alice", PASSWORD).await?;
     alice.wait_live(WAIT).await?;
     assert_eq!(alice.current_url(), live.url());
-    let e = wait_event(&mut events, |e| {
-        matches!(e, Event::Error(ErrorEvent::Connection { .. }))
-    })
-    .await?;
+    let e = first_connection_error(&mut events).await?;
     assert_eq!(
         e,
         Event::Error(ErrorEvent::Connection {
