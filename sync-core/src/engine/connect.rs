@@ -27,11 +27,7 @@ impl Engine {
     /// reach any server, the queued `login`/`register`/`resume` calls fail
     /// at once with [`Error::Connect`].
     pub fn handle_connect_failed(&mut self, now: Instant, url: &str, cause: ConnectError) {
-        self.emit(Event::Error(ErrorEvent::Connection {
-            url: url.to_owned(),
-            cause: cause.clone(),
-        }));
-        self.link.last_error = Some(cause);
+        self.note_failure(url, cause);
         self.disconnected(now, None, Some(url));
     }
 
@@ -39,12 +35,7 @@ impl Engine {
     /// reconnect (to the next URL, if there are several) with backoff; a
     /// request on the wire is asked again.
     pub fn handle_lost(&mut self, now: Instant, url: &str, why: String) {
-        let cause = ConnectError::Lost(why);
-        self.emit(Event::Error(ErrorEvent::Connection {
-            url: url.to_owned(),
-            cause: cause.clone(),
-        }));
-        self.link.last_error = Some(cause);
+        self.note_failure(url, ConnectError::Lost(why));
         self.disconnected(now, None, Some(url));
     }
 
@@ -58,12 +49,18 @@ impl Engine {
     /// said as a failed connection, then closed.
     pub(super) fn refuse_server(&mut self, cause: ConnectError) {
         let url = self.current_url().unwrap_or_default().to_owned();
+        self.note_failure(&url, cause);
+        self.link.close_now = true;
+    }
+
+    /// Tells the app that the connection to `url` failed, and keeps `cause`
+    /// for the state that follows.
+    fn note_failure(&mut self, url: &str, cause: ConnectError) {
         self.emit(Event::Error(ErrorEvent::Connection {
-            url,
+            url: url.to_owned(),
             cause: cause.clone(),
         }));
         self.link.last_error = Some(cause);
-        self.link.close_now = true;
     }
 
     /// Fails the account calls waiting for a connection: no server of the
