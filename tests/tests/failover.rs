@@ -302,3 +302,35 @@ async fn a_url_of_another_database_is_refused_and_the_cache_is_kept() -> anyhow:
     other.shutdown().await;
     Ok(())
 }
+
+#[test]
+fn open_checks_every_url_and_refuses_an_empty_list() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("a.db");
+    let good = "ws://127.0.0.1:1/v1";
+    let err = ClientBuilder::new(good, &db, "dev")
+        .servers([good, "http://127.0.0.1:2/v1"])
+        .open()
+        .expect_err("an http:// URL in the list");
+    match err {
+        Error::Connect {
+            url,
+            cause: ConnectError::InvalidUrl(_),
+        } => assert_eq!(url, "http://127.0.0.1:2/v1"),
+        other => panic!("expected InvalidUrl for the second URL, got {other:?}"),
+    }
+    let err = ClientBuilder::new(good, &db, "dev")
+        .servers(Vec::<String>::new())
+        .open()
+        .expect_err("no URL");
+    assert!(
+        matches!(
+            err,
+            Error::Invalid {
+                field: "servers",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
