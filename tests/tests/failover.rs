@@ -1,5 +1,6 @@
 //! Failover across several server URLs (`ClientBuilder::servers`): real
-//! server-mocks on 127.0.0.1, a URL with nothing listening (a port bound and
+//! server-mocks on 127.0.0.1 (in this process, or `node_child` processes
+//! that are SIGKILLed), a URL with nothing listening (a port bound and
 //! released), nodes that share one database file, and a node of another
 //! database that the client must refuse.
 
@@ -181,14 +182,114 @@ async fn login_fails_promptly_when_every_url_is_unreachable() -> anyhow::Result<
     Ok(())
 }
 
+/// How a node runs, and so how it stops.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// In this process; stops gracefully (close 1001 to every client).
+    InProcess,
+    /// A `node_child` process; stops by SIGKILL (no close frame at all).
+    Child,
+}
+
+/// A `node_child` process, killed when dropped (also when a test fails).
+struct ChildNode(std::process::Child);
+
+impl Drop for ChildNode {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A server-mock node of either kind, over the database file it was given.
+enum Node {
+    InProcess(RunningServer),
+    Child {
+        process: ChildNode,
+        url: String,
+        server_id: String,
+    },
+}
+
+impl Node {
+    async fn start(kind: Kind, listen: SocketAddr, db: &Path) -> anyhow::Result<Node> {
+        match kind {
+            Kind::InProcess => Ok(Node::InProcess(node(listen, db).await?)),
+            Kind::Child => {
+                let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_node_child"))
+                    .arg(listen.to_string())
+                    .arg(db)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()?;
+                let stdout = child.stdout.take();
+                let process = ChildNode(child);
+                let line = tokio::task::spawn_blocking(move || {
+                    let mut line = String::new();
+                    if let Some(out) = stdout {
+                        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line)?;
+                    }
+                    std::io::Result::Ok(line)
+                })
+                .await??;
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let ["listening", "on", url, "server_id", id] = words.as_slice() else {
+                    anyhow::bail!("node_child said {line:?}");
+                };
+                Ok(Node::Child {
+                    process,
+                    url: (*url).to_owned(),
+                    server_id: (*id).to_owned(),
+                })
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Node::InProcess(s) => s.url(),
+            Node::Child { url, .. } => url.clone(),
+        }
+    }
+
+    fn server_id(&self) -> String {
+        match self {
+            Node::InProcess(s) => s.server_id().to_owned(),
+            Node::Child { server_id, .. } => server_id.clone(),
+        }
+    }
+
+    /// Graceful shutdown, or SIGKILL.
+    async fn stop(self) {
+        match self {
+            Node::InProcess(s) => s.shutdown().await,
+            Node::Child { process, .. } => drop(process),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failover_to_a_second_node_delivers_the_queued_outbox_exactly_once() -> anyhow::Result<()> {
+async fn failover_after_a_graceful_stop_delivers_the_queued_outbox_exactly_once()
+-> anyhow::Result<()> {
+    queued_outbox_survives_failover(Kind::InProcess).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_after_kill_9_delivers_the_queued_outbox_exactly_once() -> anyhow::Result<()> {
+    queued_outbox_survives_failover(Kind::Child).await
+}
+
+/// Node A on port p1 over file F; a client on [p1, p2] sends, A stops,
+/// more is queued, node B starts on p2 over F (same `server_id`): the client
+/// moves to p2 and every message is there once, with dense seqs.
+async fn queued_outbox_survives_failover(kind: Kind) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("shared.db");
-    let node_a = node("127.0.0.1:0".parse()?, &db).await?;
+    let node_a = Node::start(kind, "127.0.0.1:0".parse()?, &db).await?;
     let addr_b = dead_addr();
     let (url_a, url_b) = (node_a.url(), url_of(addr_b));
-    let server_id = node_a.server_id().to_owned();
+    let server_id = node_a.server_id();
 
     let (alice, mut events) = open(&[url_a.clone(), url_b.clone()], dir.path(), "alice")?;
     alice.register("alice", PASSWORD).await?;
@@ -199,7 +300,7 @@ async fn failover_to_a_second_node_delivers_the_queued_outbox_exactly_once() -> 
         alice.send_and_wait(&group, body, WAIT).await?;
     }
 
-    node_a.shutdown().await;
+    node_a.stop().await;
     wait_event(&mut events, |e| {
         matches!(e, Event::Connection(ConnState::Reconnecting { .. }))
     })
@@ -212,7 +313,7 @@ async fn failover_to_a_second_node_delivers_the_queued_outbox_exactly_once() -> 
     assert_eq!(queued.len(), 3);
     assert!(queued.iter().all(|o| o.state == OutboxState::Pending));
 
-    let node_b = node(addr_b, &db).await?;
+    let node_b = Node::start(kind, addr_b, &db).await?;
     assert_eq!(node_b.server_id(), server_id);
     eventually("the outbox to drain on node B", || {
         alice.outbox().is_ok_and(|o| o.is_empty()) && alice.state() == ConnState::Live
@@ -230,7 +331,7 @@ async fn failover_to_a_second_node_delivers_the_queued_outbox_exactly_once() -> 
     check.wait_live(WAIT).await?;
     check.open(&group).await?;
     assert_eq!(texts(&check, &group)?, want);
-    node_b.shutdown().await;
+    node_b.stop().await;
     Ok(())
 }
 
