@@ -308,6 +308,8 @@ fn is_dns_failure(io: &std::io::Error) -> bool {
 }
 
 struct Driver {
+    // Without TLS support there is nothing in it to read.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     endpoint: Endpoint,
     engine: Engine,
     jobs: std_mpsc::Sender<Job>,
