@@ -1,7 +1,12 @@
 //! The remembered accounts (`gh auth login` style): after `convo register`
 //! or `convo login`, plain commands use that server and user. The file
-//! `<data>/accounts.json` keeps the server and user of each profile and
+//! `<data>/accounts.json` keeps the server URLs and user of each profile and
 //! which one is current; tokens stay in the keyring or the token file.
+//!
+//! A profile is written with `servers` (the list, failover order) and
+//! `server` (its first URL, the one that names the store): files written
+//! before several URLs existed have only `server` and still load, and an
+//! older convo reading a newer file finds the `server` it knows.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,11 +16,69 @@ use serde::{Deserialize, Serialize};
 
 /// One remembered account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "AccountFile", into = "AccountFile")]
 pub struct Account {
-    /// Server URL.
-    pub server: String,
+    /// Server URLs, in failover order (at least one).
+    pub servers: Vec<String>,
     /// User name.
     pub user: String,
+}
+
+/// An [`Account`] as `accounts.json` spells it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AccountFile {
+    /// The first URL (the only field before several URLs existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    server: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    servers: Vec<String>,
+    user: String,
+}
+
+impl TryFrom<AccountFile> for Account {
+    type Error = String;
+    fn try_from(f: AccountFile) -> Result<Account, String> {
+        let servers = if f.servers.is_empty() {
+            f.server.into_iter().collect::<Vec<_>>()
+        } else {
+            f.servers
+        };
+        if servers.is_empty() {
+            return Err(format!("the profile of {:?} names no server", f.user));
+        }
+        Ok(Account {
+            servers,
+            user: f.user,
+        })
+    }
+}
+
+impl From<Account> for AccountFile {
+    fn from(a: Account) -> AccountFile {
+        AccountFile {
+            server: a.servers.first().cloned(),
+            servers: a.servers,
+            user: a.user,
+        }
+    }
+}
+
+impl Account {
+    /// The first URL: it names the account's store and token.
+    pub fn server(&self) -> &str {
+        self.servers.first().map_or("", String::as_str)
+    }
+
+    /// The same account: same user on the same first URL (the list may
+    /// differ, the store and the token are the same).
+    pub fn same(&self, other: &Account) -> bool {
+        self.user == other.user && self.server() == other.server()
+    }
+
+    /// The URLs as `--server` takes them: comma-separated.
+    pub fn servers_arg(&self) -> String {
+        self.servers.join(",")
+    }
 }
 
 /// The contents of `accounts.json`.
@@ -91,7 +154,7 @@ impl Accounts {
     /// Forgets every profile of this server and user; returns whether one was.
     pub fn forget(&mut self, account: &Account) -> bool {
         let before = self.profiles.len();
-        self.profiles.retain(|_, a| a != account);
+        self.profiles.retain(|_, a| !a.same(account));
         if self
             .current
             .as_ref()
@@ -106,7 +169,7 @@ impl Accounts {
     pub fn name_of(&self, account: &Account) -> Option<&str> {
         self.profiles
             .iter()
-            .find(|(_, a)| *a == account)
+            .find(|(_, a)| a.same(account))
             .map(|(n, _)| n.as_str())
     }
 }
@@ -117,9 +180,53 @@ mod tests {
 
     fn acc(server: &str, user: &str) -> Account {
         Account {
-            server: server.into(),
+            servers: vec![server.into()],
             user: user.into(),
         }
+    }
+
+    #[test]
+    fn a_profile_file_from_before_server_lists_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            Accounts::path(dir.path()),
+            r#"{"current":"alice","profiles":{"alice":{"server":"ws://a:1/v1","user":"alice"}}}"#,
+        )
+        .unwrap();
+        let a = Accounts::load(dir.path()).unwrap();
+        assert_eq!(
+            a.pick(None, None).unwrap(),
+            Some(&acc("ws://a:1/v1", "alice"))
+        );
+    }
+
+    #[test]
+    fn a_server_list_is_saved_with_its_first_url_as_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Accounts::default();
+        let two = Account {
+            servers: vec!["ws://a:1/v1".into(), "ws://b:2/v1".into()],
+            user: "alice".into(),
+        };
+        a.remember("alice", two.clone());
+        a.save(dir.path()).unwrap();
+        let text = std::fs::read_to_string(Accounts::path(dir.path())).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v["profiles"]["alice"],
+            serde_json::json!({
+                "server": "ws://a:1/v1",
+                "servers": ["ws://a:1/v1", "ws://b:2/v1"],
+                "user": "alice"
+            })
+        );
+        assert_eq!(Accounts::load(dir.path()).unwrap().profiles["alice"], two);
+        // The same account with a shorter list: same store, so forgotten too.
+        assert!(a.forget(&acc("ws://a:1/v1", "alice")));
+        assert!(a.profiles.is_empty());
+        let empty = r#"{"current":null,"profiles":{"x":{"servers":[],"user":"x"}}}"#;
+        std::fs::write(Accounts::path(dir.path()), empty).unwrap();
+        assert!(Accounts::load(dir.path()).is_err());
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub async fn start(ctx: &mut Ctx, port: Option<u16>) -> Result<LocalServer> {
         eprintln!(
             "convo: joining the local server already running on {url} (another convo --local)"
         );
-        ctx.server = Some(url);
+        ctx.servers = vec![url];
         return Ok(LocalServer {
             server: None,
             url_file,
@@ -134,7 +134,7 @@ pub async fn start(ctx: &mut Ctx, port: Option<u16>) -> Result<LocalServer> {
             url_file.display()
         );
     }
-    ctx.server = Some(url);
+    ctx.servers = vec![url];
     Ok(LocalServer {
         server: Some(server),
         url_file,

@@ -36,6 +36,8 @@ struct FakeEngine {
     calls: Mutex<Vec<Call>>,
     /// What every request is answered (None: "offline").
     reply: Mutex<Option<EngineReply>>,
+    /// The URL in use the engine reports (None: it does not say).
+    url: Mutex<Option<String>>,
 }
 
 impl FakeEngine {
@@ -70,6 +72,9 @@ impl EnginePort for FakeEngine {
     }
     fn state(&self) -> ConnState {
         ConnState::Offline
+    }
+    fn server_url(&self) -> Option<String> {
+        self.url.lock().unwrap().clone()
     }
     fn command(&self, command: EngineCommand) -> Result<(), String> {
         self.log(Call::Command(command));
@@ -180,6 +185,23 @@ async fn offline_start_draws_from_the_store_and_sends_through_the_engine() {
         "{text}"
     );
     assert!(text.contains("09:12 see you at 10"), "{text}");
+}
+
+#[tokio::test]
+async fn the_status_line_shows_the_url_failed_over_to() {
+    let engine = team_engine();
+    *engine.url.lock().unwrap() = Some("ws://10.0.0.2:7878/v1".to_owned());
+    let (text, _) = run_keys(
+        engine,
+        Vec::new(),
+        vec![EngineEvent::Connection(ConnState::Live)],
+    )
+    .await;
+    assert!(
+        text.contains(" alice@ws://10.0.0.2:7878/v1 │ ● Live │ 0 queued"),
+        "{text}"
+    );
+    assert!(!text.contains("127.0.0.1:7878"), "{text}");
 }
 
 fn typed(text: &str) -> Vec<Event> {

@@ -30,6 +30,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Status {
     pub state: ConnState,
     pub report: Option<SyncReport>,
+    /// The server URL in use (or tried next), as of `state`.
+    pub url: String,
 }
 
 /// Answer channel of a command that waits for a server reply.
@@ -81,27 +83,25 @@ impl After {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Starts the store thread and the driver thread. Returns when both run.
-/// Where the driver connects: the URL, and the TLS configuration for `wss://`.
+/// How the driver connects: the TLS configuration for `wss://` URLs (the
+/// URLs themselves are the engine's: [`Engine::current_url`]).
 #[derive(Clone)]
 pub(crate) struct Endpoint {
-    pub url: String,
     #[cfg(feature = "tls")]
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
-impl Endpoint {
-    /// The host of the URL, for messages.
-    fn host(&self) -> &str {
-        let rest = self.url.split_once("://").map_or(&*self.url, |(_, r)| r);
-        let authority = rest.split('/').next().unwrap_or(rest);
-        match authority.rsplit_once(':') {
-            Some((host, port)) if port.parse::<u16>().is_ok() => host,
-            _ => authority,
-        }
+/// The host of `url`, for messages.
+fn host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => host,
+        _ => authority,
     }
 }
 
+/// Starts the store thread and the driver thread. Returns when both run.
 pub(crate) fn spawn(
     endpoint: Endpoint,
     engine: Engine,
@@ -308,6 +308,8 @@ fn is_dns_failure(io: &std::io::Error) -> bool {
 }
 
 struct Driver {
+    // Without TLS support there is nothing in it to read.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     endpoint: Endpoint,
     engine: Engine,
     jobs: std_mpsc::Sender<Job>,
@@ -369,42 +371,43 @@ impl Driver {
         }
     }
 
+    /// The URL the engine wants used now.
+    fn url(&self) -> String {
+        self.engine.current_url().unwrap_or_default().to_owned()
+    }
+
     async fn connect(&mut self) {
+        let url = self.url();
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_SERVER_FRAME_BYTES))
             .max_frame_size(Some(MAX_SERVER_FRAME_BYTES));
         #[cfg(feature = "tls")]
         let attempt = tokio_tungstenite::connect_async_tls_with_config(
-            self.endpoint.url.as_str(),
+            url.as_str(),
             Some(config),
             true,
             self.endpoint
                 .tls
                 .clone()
+                .filter(|_| url.starts_with("wss://"))
                 .map(tokio_tungstenite::Connector::Rustls),
         );
         #[cfg(not(feature = "tls"))]
-        let attempt = tokio_tungstenite::connect_async_with_config(
-            self.endpoint.url.as_str(),
-            Some(config),
-            true,
-        );
+        let attempt =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
         match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
             Ok(Ok((ws, _))) => {
                 self.ws = Some(ws);
                 self.engine.handle_connected(Instant::now());
             }
             Ok(Err(e)) => {
-                let cause = classify(&e, self.endpoint.host());
+                let cause = classify(&e, host(&url));
                 self.engine
-                    .handle_connect_failed(Instant::now(), &self.endpoint.url, cause);
+                    .handle_connect_failed(Instant::now(), &url, cause);
             }
             Err(_) => {
-                self.engine.handle_connect_failed(
-                    Instant::now(),
-                    &self.endpoint.url,
-                    ConnectError::Timeout,
-                );
+                self.engine
+                    .handle_connect_failed(Instant::now(), &url, ConnectError::Timeout);
             }
         }
     }
@@ -443,8 +446,8 @@ impl Driver {
             Some(Ok(_)) => self.engine.handle_activity(now),
             Some(Err(e)) => {
                 self.ws = None;
-                self.engine
-                    .handle_lost(now, &self.endpoint.url, e.to_string());
+                let url = self.url();
+                self.engine.handle_lost(now, &url, e.to_string());
             }
             None => {
                 self.ws = None;
@@ -480,11 +483,9 @@ impl Driver {
         }
         if failed {
             self.ws = None;
-            self.engine.handle_lost(
-                Instant::now(),
-                &self.endpoint.url,
-                "sending a frame failed".into(),
-            );
+            let url = self.url();
+            self.engine
+                .handle_lost(Instant::now(), &url, "sending a frame failed".into());
         }
         self.queue_batches();
         while let Some(e) = self.engine.poll_event() {
@@ -495,13 +496,15 @@ impl Driver {
                     self.status.clone(),
                     s.clone(),
                     self.engine.last_report().cloned(),
+                    self.url(),
                 )),
                 _ => None,
             };
             self.deliver(move || {
-                if let Some((tx, state, report)) = status {
+                if let Some((tx, state, report, url)) = status {
                     tx.send_modify(|st| {
                         st.state = state;
+                        st.url = url;
                         if report.is_some() {
                             st.report = report;
                         }

@@ -36,18 +36,35 @@ pub enum ConnectError {
     /// A `wss://` URL, but this build has no TLS support.
     #[error("wss:// needs TLS support, which this build does not include")]
     TlsUnavailable,
+    /// With several server URLs: this one answered with a `hello.server_id`
+    /// other than the one the store is bound to, so it serves another
+    /// database. It is skipped (the cache is kept, nothing is sent there).
+    #[error("another server's database (server_id {found}, this store belongs to {expected})")]
+    WrongServer {
+        /// The `server_id` the store is bound to.
+        expected: String,
+        /// The `server_id` this URL's server said.
+        found: String,
+    },
 }
 
 impl ConnectError {
     /// Retrying cannot help (a malformed URL, no TLS support, a rejected
-    /// certificate, a server that answers 4xx to the upgrade): the engine
-    /// stops reconnecting and says so.
+    /// certificate, a server that answers 4xx to the upgrade, another
+    /// database's server): the engine skips that URL, and stops reconnecting
+    /// (and says so) once every URL of its list failed so.
     pub fn is_permanent(&self) -> bool {
         match self {
-            ConnectError::InvalidUrl(_) | ConnectError::TlsUnavailable | ConnectError::Tls(_) => {
-                true
+            ConnectError::InvalidUrl(_)
+            | ConnectError::TlsUnavailable
+            | ConnectError::Tls(_)
+            | ConnectError::WrongServer { .. } => true,
+            // A wrong path or a refused upgrade; but a proxy or load
+            // balancer saying "too many requests" or "request timeout" in
+            // front of the nodes is transient.
+            ConnectError::Http(status) => {
+                (400..500).contains(status) && !matches!(status, 408 | 429)
             }
-            ConnectError::Http(status) => (400..500).contains(status),
             _ => false,
         }
     }

@@ -5,7 +5,9 @@
 //!
 //! Two public surfaces:
 //!
-//! - **The app's**, at the crate root: [`ClientBuilder`] and [`Client`]
+//! - **The app's**, at the crate root: [`ClientBuilder`] (one server URL,
+//!   or several of one service with failover: [`ClientBuilder::servers`])
+//!   and [`Client`]
 //!   (commands resolve with [`Committed`] once stored; [`blocking`] for
 //!   synchronous callers), [`MessageStream`] (every entry exactly once per
 //!   stored position, and exactly-once replies), [`Events`] (bounded,

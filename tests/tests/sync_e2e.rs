@@ -1,6 +1,9 @@
 //! End to end: two sync-core clients exchange messages through a real
 //! server-mock started in-process on 127.0.0.1:0.
 
+#[path = "support/events.rs"]
+mod event_wait;
+
 use std::time::Duration;
 
 use server_mock::{Config, DbLocation};
@@ -37,16 +40,7 @@ async fn memory_server() -> anyhow::Result<server_mock::RunningServer> {
 
 /// Waits for an event matching `pred`, skipping others.
 async fn wait_event(events: &mut Events, pred: impl Fn(&Event) -> bool) -> anyhow::Result<Event> {
-    let found = tokio::time::timeout(WAIT, async {
-        while let Some(e) = events.recv().await {
-            if pred(&e) {
-                return Some(e);
-            }
-        }
-        None
-    })
-    .await?;
-    found.ok_or_else(|| anyhow::anyhow!("event stream ended"))
+    event_wait::wait_event_within(events, WAIT, pred).await
 }
 
 fn texts(c: &Client, conv: &ConvId) -> anyhow::Result<Vec<(u64, String, String)>> {

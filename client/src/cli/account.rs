@@ -40,7 +40,8 @@ fn check_password(pw: &str) -> Result<()> {
 
 /// `convo register [--invite CODE]`.
 pub async fn register(ctx: &Ctx, opts: &RegisterOpts) -> Result<()> {
-    let server = ctx.server()?.to_owned();
+    ctx.server()?;
+    let server = ctx.servers.join(",");
     let pw = read_password(
         &opts.password,
         &format!("new password for {}@{server}: ", ctx.user),
@@ -53,13 +54,14 @@ pub async fn register(ctx: &Ctx, opts: &RegisterOpts) -> Result<()> {
         .with_context(|| format!("registering {} on {server}", ctx.user))?;
     save_token(ctx, session.token, None)?;
     remember(ctx)?;
-    println!("registered {} on {server}", session.user);
+    println!("registered {} on {}", session.user, client.current_url());
     Ok(())
 }
 
 /// `convo login`.
 pub async fn login(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
-    let server = ctx.server()?.to_owned();
+    ctx.server()?;
+    let server = ctx.servers.join(",");
     let pw = read_password(opts, &format!("password for {}@{server}: ", ctx.user))?;
     check_password(&pw)?;
     let (client, _events) = ctx.open()?;
@@ -69,7 +71,7 @@ pub async fn login(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
         .with_context(|| format!("logging in as {} on {server}", ctx.user))?;
     save_token(ctx, session.token, None)?;
     remember(ctx)?;
-    println!("logged in as {} on {server}", session.user);
+    println!("logged in as {} on {}", session.user, client.current_url());
     Ok(())
 }
 
@@ -216,7 +218,8 @@ pub fn whoami(ctx: &Ctx, json: bool) -> Result<()> {
     let session = ctx.tokens()?.load()?.is_some();
     if json {
         let v = serde_json::json!({
-            "server": account.server,
+            "server": account.server(),
+            "servers": account.servers,
             "user": account.user,
             "profile": profile,
             "session": session,
@@ -232,7 +235,7 @@ pub fn whoami(ctx: &Ctx, json: bool) -> Result<()> {
         println!(
             "{} on {}{profile}: {session}",
             crate::output::safe(&account.user),
-            crate::output::safe(&account.server)
+            crate::output::safe(&account.servers_arg())
         );
     }
     Ok(())

@@ -9,6 +9,7 @@ mod body;
 mod convs;
 mod messages;
 mod session;
+mod status;
 mod tui;
 mod v11;
 
@@ -36,8 +37,10 @@ pub struct Cli {
 /// Options every command accepts.
 #[derive(Debug, Args)]
 pub struct GlobalOpts {
-    /// Server URL, e.g. ws://127.0.0.1:7878/v1 (default: $CONVO_SERVER, the
-    /// account remembered by the last `convo login`, config.toml's `server`).
+    /// Server URL, e.g. ws://127.0.0.1:7878/v1, or several of one service
+    /// separated by commas (URL1,URL2: tried in order, failing over to the
+    /// next). Default: $CONVO_SERVER, the account remembered by the last
+    /// `convo login`, config.toml's `server`.
     #[arg(long, global = true, value_name = "URL")]
     pub server: Option<String>,
     /// User name (default: $CONVO_USER, the remembered account, config.toml's
@@ -88,6 +91,13 @@ pub enum Command {
     Passwd(PasswordOpts),
     /// Print the account plain commands use (server, user, profile, session).
     Whoami {
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Connect and print which server URL answered (with `--server
+    /// URL1,URL2`, the one failed over to), the user and the state.
+    Status {
         /// One JSON object on stdout.
         #[arg(long)]
         json: bool,
@@ -285,6 +295,7 @@ async fn dispatch(
         Some(Command::Logout { all }) => account::logout(ctx, all).await,
         Some(Command::Passwd(p)) => account::passwd(ctx, &p).await,
         Some(Command::Whoami { json }) => account::whoami(ctx, json),
+        Some(Command::Status { json }) => status::status(ctx, json).await,
         Some(Command::Sync) => convs::sync(ctx).await,
         Some(Command::List {
             json,

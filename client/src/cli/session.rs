@@ -23,8 +23,9 @@ pub struct Ctx {
     pub paths: Paths,
     /// Parsed config.toml.
     pub config: Config,
-    /// Server URL (`--local` sets it once the server runs).
-    pub server: Option<String>,
+    /// Server URLs in failover order (`--server URL1,URL2`); empty when
+    /// none was given (`--local` sets it once the server runs).
+    pub servers: Vec<String>,
     /// User name.
     pub user: String,
     /// True when the server is the in-process `--local` one.
@@ -48,24 +49,32 @@ impl Ctx {
     pub fn new(g: &GlobalOpts) -> Result<Ctx> {
         let paths = Paths::resolve(g.data_dir.as_deref(), g.config.as_deref())?;
         let config = Config::load(&paths.config_file)?;
-        let given_server = g.server.clone().or_else(|| env_var("CONVO_SERVER"));
+        let given_server = g
+            .server
+            .clone()
+            .or_else(|| env_var("CONVO_SERVER"))
+            .map(|s| parse_servers(&s))
+            .transpose()?;
         let given_user = g.user.clone().or_else(|| env_var("CONVO_USER"));
         let accounts = Accounts::load(&paths.data)?;
         let remembered = match (&given_server, g.local) {
             (_, true) => None,
             // A server was named: its remembered account supplies the user.
-            (Some(server), false) if g.profile.is_none() => accounts
-                .profiles
-                .values()
-                .find(|a| a.server == *server && given_user.as_ref().is_none_or(|u| *u == a.user)),
+            (Some(server), false) if g.profile.is_none() => accounts.profiles.values().find(|a| {
+                a.server() == server[0] && given_user.as_ref().is_none_or(|u| *u == a.user)
+            }),
             _ => accounts.pick(g.profile.as_deref(), given_user.as_deref())?,
         };
-        let server = if g.local {
-            None
+        let servers = if g.local {
+            Vec::new()
         } else {
-            given_server
-                .or_else(|| remembered.map(|a| a.server.clone()))
-                .or_else(|| config.server.clone())
+            match given_server.or_else(|| remembered.map(|a| a.servers.clone())) {
+                Some(list) => list,
+                None => match &config.server {
+                    Some(s) => parse_servers(s).context("config.toml `server`")?,
+                    None => Vec::new(),
+                },
+            }
         };
         let user = given_user
             .or_else(|| remembered.map(|a| a.user.clone()))
@@ -74,7 +83,7 @@ impl Ctx {
         if let Err(e) = sync_core::protocol::validate::user_name(&user) {
             bail!("invalid user name {:?}: {e}", crate::output::safe(&user));
         }
-        if let Some(s) = &server {
+        for s in &servers {
             check_server_url(s)?;
         }
         let profile = g.profile.clone().unwrap_or_else(|| user.clone());
@@ -82,7 +91,7 @@ impl Ctx {
         Ok(Ctx {
             paths,
             config,
-            server,
+            servers,
             user,
             local: g.local,
             profile,
@@ -90,9 +99,10 @@ impl Ctx {
         })
     }
 
-    /// The server URL, or the error telling how to give one.
+    /// The first server URL (it names the account's store and token), or
+    /// the error telling how to give one.
     pub fn server(&self) -> Result<&str> {
-        self.server.as_deref().context(
+        self.servers.first().map(String::as_str).context(
             "no server given and no remembered log-in: run `convo login --server ws://HOST:PORT/v1 --user NAME` once, or pass --server or --local",
         )
     }
@@ -102,13 +112,21 @@ impl Ctx {
         if self.local {
             return None;
         }
+        if self.servers.is_empty() {
+            return None;
+        }
         Some(Account {
-            server: self.server.clone()?,
+            servers: self.servers.clone(),
             user: self.user.clone(),
         })
     }
 
-    /// What names this server in the data dir: the URL, except for
+    /// As `--server` takes them (comma-separated), for messages.
+    pub fn servers_arg(&self) -> Option<String> {
+        (!self.servers.is_empty()).then(|| self.servers.join(","))
+    }
+
+    /// What names this server in the data dir: the first URL, except for
     /// `--local`, whose port may change between runs while its database
     /// (and so the account and the cache) stays the same.
     pub fn server_key(&self) -> Result<&str> {
@@ -126,15 +144,19 @@ impl Ctx {
 
     /// Opens (or creates) this account's local store. No network yet.
     pub fn open(&self) -> Result<(Client, Events)> {
-        let server = self.server()?;
+        self.server()?;
         let store = self.paths.store(self.server_key()?, &self.user);
         if let Some(dir) = store.parent() {
             crate::config::create_private_dir(dir)?;
         }
         let device = device_id(&self.paths)?;
-        warn_if_unencrypted(server);
+        for server in &self.servers {
+            warn_if_unencrypted(server);
+        }
         // The token lives in the keyring or the token file, never in the message database.
-        let mut builder = ClientBuilder::new(server, &store, &device).token_in_memory();
+        let mut builder = ClientBuilder::new(&self.servers[0], &store, &device)
+            .servers(self.servers.iter().cloned())
+            .token_in_memory();
         if let Some(ca) = &self.ca_file {
             builder = builder.ca_file(ca);
         }
@@ -153,14 +175,25 @@ impl Ctx {
         format!(
             "not logged in as {} on {}: run `convo login --server {} --user {}` (or `convo register …`)",
             self.user,
-            self.server.as_deref().unwrap_or("?"),
-            self.server.as_deref().unwrap_or("URL"),
+            self.servers_arg().as_deref().unwrap_or("?"),
+            self.servers_arg().as_deref().unwrap_or("URL"),
             self.user
         )
     }
 }
 
-/// Rejects URLs the client cannot use, before anything touches the network.
+/// `--server URL1,URL2`: the comma-separated URLs, in failover order.
+pub fn parse_servers(s: &str) -> Result<Vec<String>> {
+    let list: Vec<String> = s.split(',').map(|u| u.trim().to_owned()).collect();
+    if list.iter().any(String::is_empty) {
+        bail!(
+            "empty server URL in {:?}: give one URL, or several separated by commas",
+            crate::output::safe(s)
+        );
+    }
+    Ok(list)
+}
+
 /// Says once per run, on stderr, that a `ws://` URL to a host other than
 /// loopback carries the token and messages unencrypted. Allowed, never silent.
 pub fn warn_if_unencrypted(server: &str) {
@@ -175,6 +208,7 @@ pub fn warn_if_unencrypted(server: &str) {
     }
 }
 
+/// Rejects URLs the client cannot use, before anything touches the network.
 fn check_server_url(s: &str) -> Result<()> {
     if !(s.starts_with("ws://") || s.starts_with("wss://")) {
         bail!(
@@ -208,18 +242,18 @@ impl Offline {
             Offline::NoSession => ctx.login_hint(),
             Offline::Rejected(e) => format!(
                 "the server rejected the stored session ({e}): run `convo login --server {} --user {}`",
-                ctx.server.as_deref().unwrap_or("URL"),
+                ctx.servers_arg().as_deref().unwrap_or("URL"),
                 ctx.user
             ),
             Offline::Failed(e) => e.clone(),
             Offline::Reset => format!(
                 "the server at {server} was reset (its database was replaced): the local cache was discarded; log in again: convo login --server {server} --user {}",
                 ctx.user,
-                server = ctx.server.as_deref().unwrap_or("URL"),
+                server = ctx.servers_arg().as_deref().unwrap_or("URL"),
             ),
             Offline::Unreachable(e) => format!(
                 "cannot reach {} ({e})",
-                ctx.server.as_deref().unwrap_or("the server")
+                ctx.servers_arg().as_deref().unwrap_or("the server")
             ),
         }
     }

@@ -51,9 +51,10 @@ pub async fn run(ctx: &Ctx, local_peers: Option<crate::ui::engine::LocalPeers>) 
     // ws:// across a network: said on stderr by `open`, and in the status
     // line (the TUI covers the terminal).
     if startup_notice.is_none()
-        && let Some(server) = ctx.server.as_deref()
-        && server.starts_with("ws://")
-        && !sync_core::client::is_loopback_url(server)
+        && let Some(server) = ctx
+            .servers
+            .iter()
+            .find(|s| s.starts_with("ws://") && !sync_core::client::is_loopback_url(s))
     {
         startup_notice = Some(format!(
             "{server} is not encrypted (ws://): the token and messages cross the network in clear text"

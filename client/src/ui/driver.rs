@@ -231,6 +231,9 @@ fn refresh<E: EnginePort + ?Sized>(
         // Settings changes (here or on another device) arrive as
         // `ConversationsChanged`: the archived section is re-read with the list.
         update(state, Action::Features(engine.features()));
+        if let Some(url) = engine.server_url() {
+            update(state, Action::ServerUrl(url));
+        }
         match engine.archived_conversations() {
             Ok(rows) => follow_up.extend(update(state, Action::Archived(rows))),
             Err(e) => state.set_error(format!("reading archived conversations: {e}")),

@@ -82,6 +82,11 @@ pub trait EnginePort: Send + Sync + 'static {
     fn outbox(&self) -> Result<Vec<OutboxItem>, String>;
     fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, String>;
     fn state(&self) -> ConnState;
+    /// The server URL in use (with several, the one failed over to); None
+    /// when the engine does not say (the status line keeps the configured one).
+    fn server_url(&self) -> Option<String> {
+        None
+    }
     /// Protocol 1.1 features the server lists (`hello.features`; the last
     /// known list when offline). Empty: a v1 server, or not known yet.
     fn features(&self) -> Vec<String> {

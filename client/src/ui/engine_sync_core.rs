@@ -45,6 +45,9 @@ impl EnginePort for Client {
     fn state(&self) -> ConnState {
         Client::state(self)
     }
+    fn server_url(&self) -> Option<String> {
+        Some(Client::current_url(self))
+    }
     fn features(&self) -> Vec<String> {
         sync_core::protocol::features::ALL
             .iter()

@@ -341,6 +341,8 @@ pub enum Action {
     Opened(ConvId),
     /// The features the server lists (read after every list refresh).
     Features(Vec<String>),
+    /// The server URL in use (read with the features): the status line's.
+    ServerUrl(String),
     /// The archived conversations, read from the store.
     Archived(Vec<ConvRow>),
     /// The open thread as read from the store.

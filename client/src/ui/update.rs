@@ -271,6 +271,10 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Opened(conv) => open_conv(state, conv, None),
+        Action::ServerUrl(url) => {
+            state.server = url;
+            Vec::new()
+        }
         action @ (Action::Features(_)
         | Action::Archived(_)
         | Action::Thread { .. }

@@ -219,8 +219,8 @@ pub fn ok(data: &Path, server: &str, user: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Registers `user` with a fixed password.
-pub fn register(data: &Path, server: &str, user: &str) {
+/// Registers `user` with a fixed password; returns stdout.
+pub fn register_output(data: &Path, server: &str, user: &str) -> String {
     let out = convo_cmd(data)
         .args(["--server", server, "--user", user, "register"])
         .env("CONVO_PASSWORD", "correct horse battery")
@@ -231,8 +231,13 @@ pub fn register(data: &Path, server: &str, user: &str) {
         "register {user}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Registers `user` with a fixed password.
+pub fn register(data: &Path, server: &str, user: &str) {
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        register_output(data, server, user).trim(),
         format!("registered {user} on {server}")
     );
 }

@@ -38,7 +38,8 @@ use crate::store::{Batch, MetaKey, Session, SqliteStore, Store, Write};
 /// Configures and opens a [`Client`].
 #[derive(Debug)]
 pub struct ClientBuilder {
-    url: String,
+    /// The server URLs, tried in this order (failover).
+    urls: Vec<String>,
     store: StoreSource,
     config: Config,
     ca_file: Option<PathBuf>,
@@ -70,7 +71,7 @@ impl ClientBuilder {
         device: impl Into<String>,
     ) -> ClientBuilder {
         ClientBuilder {
-            url: url.into(),
+            urls: vec![url.into()],
             store: StoreSource::Path(db.into()),
             config: Config {
                 device: device.into(),
@@ -90,7 +91,7 @@ impl ClientBuilder {
         device: impl Into<String>,
     ) -> ClientBuilder {
         ClientBuilder {
-            url: url.into(),
+            urls: vec![url.into()],
             store: StoreSource::Custom(Box::new(store)),
             config: Config {
                 device: device.into(),
@@ -98,6 +99,33 @@ impl ClientBuilder {
             },
             ca_file: None,
         }
+    }
+
+    /// Several URLs of one service (nodes over one database, each saying the
+    /// same `hello.server_id`), replacing the constructor's URL. The client
+    /// connects to the first; when a connection attempt fails or a
+    /// connection ends it moves to the next (wrapping around), trying each
+    /// once quickly before backing off, and stays on a URL that works.
+    /// A URL whose server says another `server_id` than the store's is
+    /// skipped with [`ConnectError::WrongServer`](crate::ConnectError::WrongServer),
+    /// never used. Every URL is checked in [`ClientBuilder::open`]; an empty
+    /// list fails there. [`Client::current_url`] says which one is in use.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), sync_core::Error> {
+    /// let urls = ["ws://10.0.0.1:7878/v1", "ws://10.0.0.2:7878/v1"];
+    /// let (client, events) = sync_core::ClientBuilder::new(urls[0], "/tmp/alice.db", "laptop-1")
+    ///     .servers(urls)
+    ///     .open()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn servers<I, S>(mut self, urls: I) -> ClientBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.urls = urls.into_iter().map(Into::into).collect();
+        self
     }
 
     /// Keeps the session token out of the store (see [`Config::persist_token`]): for apps
@@ -129,17 +157,28 @@ impl ClientBuilder {
             field: "device",
             message: e.message,
         })?;
-        let tls = check_url(&self.url).map_err(|cause| Error::Connect {
-            url: self.url.clone(),
-            cause,
-        })?;
-        if !tls && !is_loopback_url(&self.url) {
-            tracing::warn!(target: "sync_core", url = %self.url, "ws:// to a host that is not loopback: the token and messages travel unencrypted");
+        let Some(first) = self.urls.first().cloned() else {
+            return Err(Error::Invalid {
+                field: "servers",
+                message: "no server URL given".into(),
+            });
+        };
+        let mut any_tls = false;
+        for url in &self.urls {
+            let tls = check_url(url).map_err(|cause| Error::Connect {
+                url: url.clone(),
+                cause,
+            })?;
+            if !tls && !is_loopback_url(url) {
+                tracing::warn!(target: "sync_core", url = %url, "ws:// to a host that is not loopback: the token and messages travel unencrypted");
+            }
+            any_tls |= tls;
         }
+        #[cfg(not(feature = "tls"))]
+        let _ = any_tls;
         let endpoint = driver::Endpoint {
-            url: self.url.clone(),
             #[cfg(feature = "tls")]
-            tls: if tls {
+            tls: if any_tls {
                 Some(crate::tls::client_config(self.ca_file.as_deref())?)
             } else {
                 None
@@ -159,11 +198,13 @@ impl ClientBuilder {
         let reader = writer.reader()?;
         let spare = writer.reader()?;
         let user = snapshot.session.as_ref().map(|s| s.user.clone());
-        let engine = Engine::new(self.config.clone(), snapshot);
+        let mut engine = Engine::new(self.config.clone(), snapshot);
+        engine.set_servers(self.urls.clone());
         let (event_tx, event_rx) = crate::events::queue::channel();
         let (status_tx, status_rx) = watch::channel(Status {
             state: ConnState::Offline,
             report: None,
+            url: first,
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (commit_tx, commit_rx) = watch::channel(0);
@@ -180,7 +221,6 @@ impl ClientBuilder {
                 next_token: AtomicU64::new(1),
                 user: Mutex::new(user),
                 request_timeout: self.config.request_timeout,
-                url: self.url.clone(),
             }),
         };
         Ok((client, Events { rx: event_rx }))
@@ -278,8 +318,6 @@ struct Inner {
     user: Mutex<Option<String>>,
     /// [`Config::request_timeout`].
     request_timeout: Duration,
-    /// The server URL.
-    url: String,
 }
 
 /// Idle reader connections kept for reuse.
@@ -391,6 +429,14 @@ impl Client {
         self.inner.status.borrow().state.clone()
     }
 
+    /// The server URL in use: the one connected to, or, while not
+    /// connected, the one the next attempt uses (with
+    /// [`ClientBuilder::servers`], it changes as the client fails over).
+    /// Updated with each [`Event::Connection`].
+    pub fn current_url(&self) -> String {
+        self.inner.status.borrow().url.clone()
+    }
+
     /// Waits until catch-up has finished (state Live) and returns its report.
     pub async fn wait_live(&self, timeout: Duration) -> Result<SyncReport, Error> {
         let mut status = self.inner.status.clone();
@@ -408,7 +454,7 @@ impl Client {
         match st.state {
             ConnState::LoggedOut => Err(Error::LoggedOut),
             ConnState::Failed { error } => Err(Error::Connect {
-                url: self.inner.url.clone(),
+                url: st.url,
                 cause: error,
             }),
             _ => Ok(st.report.unwrap_or_default()),

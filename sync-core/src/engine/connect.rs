@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::servers::Next;
 use super::{AccountReq, Engine, Pending, Phase};
 use crate::error::{ConnectError, Error};
 use crate::events::{ConnState, ErrorEvent, Event};
@@ -20,58 +21,91 @@ impl Engine {
         self.seal();
     }
 
-    /// Opening a connection to `url` failed. A permanent cause stops the
-    /// reconnects; a server that cannot be reached at all fails the queued
-    /// `login`/`register`/`resume` calls at once with [`Error::Connect`].
+    /// Opening a connection to `url` failed. The next URL of the list is
+    /// tried (see `servers.rs`); a permanent cause skips this URL, and stops
+    /// the reconnects once every URL failed so; when a whole round could not
+    /// reach any server, the queued `login`/`register`/`resume` calls fail
+    /// at once with [`Error::Connect`].
     pub fn handle_connect_failed(&mut self, now: Instant, url: &str, cause: ConnectError) {
-        self.emit(Event::Error(ErrorEvent::Connection {
-            url: url.to_owned(),
-            cause: cause.clone(),
-        }));
-        if cause.is_permanent() {
-            self.link.want_online = false;
-        }
-        if cause.is_unreachable() {
-            for (req, token) in std::mem::take(&mut self.calls.account_queue) {
-                // Resuming a stored token: the caller learns at once that the
-                // server is unreachable, but the token stays queued, so the
-                // engine keeps reconnecting (an app working offline from its
-                // store) and authenticates once the server is back.
-                if matches!(req, AccountReq::Auth { .. }) && !cause.is_permanent() {
-                    self.calls.account_queue.push_back((req, None));
-                }
-                if let Some(t) = token {
-                    let err = Error::Connect {
-                        url: url.to_owned(),
-                        cause: cause.clone(),
-                    };
-                    self.reply(t, Err(err));
-                }
-            }
-        }
-        self.link.last_error = Some(cause);
-        self.handle_disconnected(now, None);
+        self.note_failure(url, cause);
+        self.disconnected(now, None, Some(url));
     }
 
     /// An established connection to `url` failed (a read or write error):
-    /// reconnect with backoff; a request on the wire is asked again.
+    /// reconnect (to the next URL, if there are several) with backoff; a
+    /// request on the wire is asked again.
     pub fn handle_lost(&mut self, now: Instant, url: &str, why: String) {
-        let cause = ConnectError::Lost(why);
-        self.emit(Event::Error(ErrorEvent::Connection {
-            url: url.to_owned(),
-            cause: cause.clone(),
-        }));
-        self.link.last_error = Some(cause);
-        self.handle_disconnected(now, None);
+        self.note_failure(url, ConnectError::Lost(why));
+        self.disconnected(now, None, Some(url));
     }
 
     /// The socket closed (or could not be opened). `close_code` is the
     /// WebSocket close code when the server sent one.
     pub fn handle_disconnected(&mut self, now: Instant, close_code: Option<u16>) {
+        self.disconnected(now, close_code, None);
+    }
+
+    /// A `hello` from a server that must not be used ([`Engine::wrong_server`]):
+    /// said as a failed connection, then closed.
+    pub(super) fn refuse_server(&mut self, cause: ConnectError) {
+        let url = self.current_url().unwrap_or_default().to_owned();
+        self.note_failure(&url, cause);
+        self.link.close_now = true;
+    }
+
+    /// Tells the app that the connection to `url` failed, and keeps `cause`
+    /// for the state that follows.
+    fn note_failure(&mut self, url: &str, cause: ConnectError) {
+        self.emit(Event::Error(ErrorEvent::Connection {
+            url: url.to_owned(),
+            cause: cause.clone(),
+        }));
+        self.link.last_error = Some(cause);
+    }
+
+    /// Fails the account calls waiting for a connection: no server of the
+    /// list could be reached (`url` was the last one tried).
+    fn fail_account_calls(&mut self, url: &str, cause: &ConnectError, stopping: bool) {
+        for (req, token) in std::mem::take(&mut self.calls.account_queue) {
+            // Resuming a stored token: the caller learns at once that the
+            // server is unreachable, but the token stays queued, so the
+            // engine keeps reconnecting (an app working offline from its
+            // store) and authenticates once the server is back.
+            if matches!(req, AccountReq::Auth { .. }) && !stopping {
+                self.calls.account_queue.push_back((req, None));
+            }
+            if let Some(t) = token {
+                let err = Error::Connect {
+                    url: url.to_owned(),
+                    cause: cause.clone(),
+                };
+                self.reply(t, Err(err));
+            }
+        }
+    }
+
+    fn disconnected(&mut self, now: Instant, close_code: Option<u16>, url: Option<&str>) {
+        let url = url.or(self.current_url()).unwrap_or_default().to_owned();
         let was_stable = self
             .link
             .live_since
             .is_some_and(|t| now.duration_since(t) >= self.cfg.stable_after);
+        // Where the next attempt goes, and whether this round is over.
+        let next = self.link.want_online.then(|| {
+            self.servers
+                .failed(was_stable, self.link.last_error.as_ref())
+        });
+        let cause = self.link.last_error.clone();
+        match (next, &cause) {
+            (Some(Next::Exhausted), Some(cause)) => {
+                self.link.want_online = false;
+                self.fail_account_calls(&url, cause, true);
+            }
+            (Some(Next::RoundOver { unreachable: true }), Some(cause)) => {
+                self.fail_account_calls(&url, cause, false);
+            }
+            _ => {}
+        }
         self.link.phase = Phase::Offline;
         self.link.last_rx = None;
         self.link.live_since = None;
@@ -138,14 +172,23 @@ impl Engine {
             if was_stable || self.link.offline_since.is_none() {
                 self.link.offline_since = Some(now);
             }
-            let outage = self.link.offline_since.map_or(Duration::ZERO, |t| now - t);
-            let delay = self.backoff(outage);
-            self.link.reconnect_at = Some(now + delay);
-            let last_error = self.link.last_error.take();
-            self.set_state(ConnState::Reconnecting {
-                in_ms: delay.as_millis() as u64,
-                last_error,
-            });
+            if next == Some(Next::Hop) {
+                // The next URL of this round, after the first-retry delay;
+                // still connecting as far as the app is concerned.
+                let delay = self.backoff(Duration::ZERO);
+                self.link.reconnect_at = Some(now + delay);
+                self.link.last_error = None;
+                self.set_state(ConnState::Connecting);
+            } else {
+                let outage = self.link.offline_since.map_or(Duration::ZERO, |t| now - t);
+                let delay = self.backoff(outage);
+                self.link.reconnect_at = Some(now + delay);
+                let last_error = self.link.last_error.take();
+                self.set_state(ConnState::Reconnecting {
+                    in_ms: delay.as_millis() as u64,
+                    last_error,
+                });
+            }
         } else if let Some(error) = self
             .link
             .last_error

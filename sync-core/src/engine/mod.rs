@@ -18,6 +18,7 @@ mod command;
 mod connect;
 mod outbox;
 mod requests;
+mod servers;
 mod session;
 mod sync;
 #[cfg(test)]
@@ -198,6 +199,8 @@ pub struct Engine {
     /// `hello.register` (a server extension), when the server says it.
     register_mode: Option<String>,
     link: Link,
+    /// The server URLs and the failover round.
+    servers: servers::Servers,
     calls: Calls,
     catchup: CatchUp,
     fetch: Fetches,
@@ -323,6 +326,7 @@ impl Engine {
                 last_error: None,
                 rng,
             },
+            servers: servers::Servers::default(),
             calls: Calls {
                 next_id: 1,
                 ..Calls::default()
@@ -445,6 +449,13 @@ impl Engine {
                 register,
                 ..
             } => {
+                if self.link.phase == Phase::WaitingHello
+                    && let Some(cause) = self.wrong_server(&server_id)
+                {
+                    // Not our database: nothing of it is stored.
+                    self.refuse_server(cause);
+                    return;
+                }
                 if self.link.phase == Phase::WaitingHello {
                     if !self.features_known || self.features != features {
                         self.write_meta(MetaKey::Features, Some(features.join(",")));

@@ -2,7 +2,8 @@
 //! next to a baseline measured in the same run. Run with
 //! `cargo run --release -p conformance --bin sync_bench [-- --quick] [--no-outage | --outage-only] [--long-outage]`
 //! `[--api-only | --no-api]` (bench 5 waits through 5 s and 60 s server outages;
-//! `--long-outage` adds 5 min; benches 6–9 measure the app API).
+//! `--long-outage` adds 5 min; 5f times failover to a second URL; benches 6–9
+//! measure the app API).
 
 #[path = "../syncbench/api.rs"]
 mod api;
@@ -32,6 +33,11 @@ fn main() -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(run())
 }
 
+/// Stops per configuration in bench 5f.
+fn failover_rounds(quick: bool) -> usize {
+    if quick { 5 } else { 20 }
+}
+
 async fn run() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick {
@@ -45,6 +51,9 @@ async fn run() -> anyhow::Result<()> {
     }
     if std::env::args().any(|a| a == "--outage-only") {
         let long = std::env::args().any(|a| a == "--long-outage");
+        outage::failover(tmp.path(), failover_rounds(quick))
+            .await
+            .context("bench 5f")?;
         return outage::outages(tmp.path(), long).await.context("bench 5");
     }
     let server = server_mock::start(Config {
@@ -92,6 +101,9 @@ async fn run() -> anyhow::Result<()> {
     server.shutdown().await;
     if !std::env::args().any(|a| a == "--no-outage") {
         let long = std::env::args().any(|a| a == "--long-outage");
+        outage::failover(tmp.path(), failover_rounds(quick))
+            .await
+            .context("bench 5f")?;
         outage::outages(tmp.path(), long).await.context("bench 5")?;
     }
     if !std::env::args().any(|a| a == "--no-api") {
