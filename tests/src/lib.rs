@@ -10,11 +10,14 @@
 //! - [`expect`]: which buffered frame an expectation checks, and waiting;
 //! - [`runner`]: executes one scenario's steps;
 //! - [`suite`]: loads a directory and schedules scenarios;
-//! - [`report`]: `PASS`/`FAIL`/`SKIP` lines and the summary line.
+//! - [`report`]: `PASS`/`FAIL`/`SKIP` lines and the summary line;
+//! - [`pg`], [`nats`]: throwaway PostgreSQL clusters and NATS servers for
+//!   the PostgreSQL and multi-node tests; [`pki`]: a throwaway CA.
 
 pub mod connection;
 pub mod expect;
 pub mod matcher;
+pub mod nats;
 pub mod parse;
 pub mod pg;
 pub mod pki;
