@@ -200,3 +200,19 @@ impl Drop for PgCluster {
         let _ = std::fs::remove_dir_all(&self.data);
     }
 }
+
+impl PgCluster {
+    /// The postmaster's process id and its children's (backends, writer,
+    /// checkpointer…), to sum their CPU time; empty when not readable.
+    pub fn pids(&self) -> Vec<u32> {
+        let Some(postmaster) = std::fs::read_to_string(self.data.join("postmaster.pid"))
+            .ok()
+            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
+        else {
+            return Vec::new();
+        };
+        let mut pids = vec![postmaster];
+        pids.extend(crate::procfs::children(postmaster));
+        pids
+    }
+}
