@@ -22,9 +22,10 @@ use std::time::Duration;
 use crate::nats::NatsServer;
 use crate::pg::PgCluster;
 
-/// Send rate, per-address connection and log-in budgets given to nodes:
-/// every test client comes from 127.0.0.1 and the benchmarks measure
-/// throughput, not the limiters.
+/// Per-address connection and failed log-in budgets given to every node
+/// (every test client comes from 127.0.0.1), and the send rate of a node
+/// whose [`NodeSpec::unlimited_sends`] is set (benchmarks measure
+/// throughput, not the limiter).
 pub const UNLIMITED: u32 = 1_000_000;
 
 /// How long a node may take to print its listening line.
@@ -74,6 +75,9 @@ pub struct NodeSpec {
     pub cluster: Option<String>,
     /// `--listen`: `127.0.0.1:PORT`; a restart reuses it.
     pub listen: String,
+    /// `--send-rate` [`UNLIMITED`] instead of the default (which the
+    /// conformance scenario `send_rate_limited` pins).
+    pub unlimited_sends: bool,
 }
 
 /// A running `server-mock` process; killed (SIGKILL) when dropped.
@@ -184,9 +188,11 @@ impl Node {
         let s = &self.spec;
         let mut cmd = Command::new(&s.bin);
         cmd.args(["--listen", &s.listen, "--db", &s.db])
-            .args(["--send-rate", &format!("{UNLIMITED}/{UNLIMITED}")])
             .args(["--max-per-address", &UNLIMITED.to_string()])
             .args(["--login-fails-per-address", &UNLIMITED.to_string()]);
+        if s.unlimited_sends {
+            cmd.args(["--send-rate", &format!("{UNLIMITED}/{UNLIMITED}")]);
+        }
         if let Some(nats) = &s.cluster {
             cmd.args(["--cluster", nats]);
         }
@@ -288,10 +294,15 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts PostgreSQL, NATS and `nodes` nodes of `bin`, or `Ok(None)`
-    /// when PostgreSQL or nats-server is not installed (after their loud
-    /// SKIPPED line; under `CI=true` they panic instead).
-    pub fn start(bin: &Path, nodes: usize) -> Result<Option<Cluster>, NodeError> {
+    /// Starts PostgreSQL, NATS and `nodes` nodes of `bin` (with
+    /// [`NodeSpec::unlimited_sends`] as given), or `Ok(None)` when
+    /// PostgreSQL or nats-server is not installed (after their loud SKIPPED
+    /// line; under `CI=true` they panic instead).
+    pub fn start(
+        bin: &Path,
+        nodes: usize,
+        unlimited_sends: bool,
+    ) -> Result<Option<Cluster>, NodeError> {
         let Some(pg) = PgCluster::start() else {
             return Ok(None);
         };
@@ -315,14 +326,19 @@ impl Cluster {
                 db: cluster.db.clone(),
                 cluster: Some(cluster.nats.url()),
                 listen: format!("127.0.0.1:{port}"),
+                unlimited_sends,
             })?);
         }
         Ok(Some(cluster))
     }
 
     /// [`Cluster::start`] off the async executor.
-    pub async fn start_async(bin: PathBuf, nodes: usize) -> Result<Option<Cluster>, NodeError> {
-        tokio::task::spawn_blocking(move || Cluster::start(&bin, nodes))
+    pub async fn start_async(
+        bin: PathBuf,
+        nodes: usize,
+        unlimited_sends: bool,
+    ) -> Result<Option<Cluster>, NodeError> {
+        tokio::task::spawn_blocking(move || Cluster::start(&bin, nodes, unlimited_sends))
             .await
             .expect("the cluster start task panicked")
     }

@@ -33,14 +33,15 @@ use wire::RawConn;
 
 const PASSWORD: &str = "cluster-password";
 
-/// The cluster, or `None` when PostgreSQL or nats-server is missing; panics
-/// with the node's own words when a node does not start.
+/// The cluster (nodes with server-mock's default send rate), or `None` when
+/// PostgreSQL or nats-server is missing; panics with the node's own words
+/// when a node does not start.
 async fn cluster(nodes: usize) -> Option<Cluster> {
     let bin = tokio::task::spawn_blocking(debug_server_bin)
         .await
         .unwrap()
         .unwrap_or_else(|e| panic!("server-mock binary: {e}"));
-    Cluster::start_async(bin, nodes)
+    Cluster::start_async(bin, nodes, false)
         .await
         .unwrap_or_else(|e| panic!("starting {nodes} server-mock nodes on one database: {e}"))
 }
