@@ -279,6 +279,28 @@ impl Drop for Node {
     }
 }
 
+/// How a [`Cluster`] is run.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// [`NodeSpec::unlimited_sends`] for every node.
+    pub unlimited_sends: bool,
+    /// PostgreSQL with `fsync` on ([`PgCluster::start_durable`]).
+    pub durable: bool,
+}
+
+impl Tuning {
+    /// For tests: server-mock's default limits, PostgreSQL without fsync.
+    pub const TESTS: Tuning = Tuning {
+        unlimited_sends: false,
+        durable: false,
+    };
+    /// For benchmarks: no send limit, PostgreSQL with fsync.
+    pub const BENCH: Tuning = Tuning {
+        unlimited_sends: true,
+        durable: true,
+    };
+}
+
 /// N server-mock nodes on one PostgreSQL database, joined by one NATS.
 /// Dropped in order: nodes, then NATS, then PostgreSQL.
 #[derive(Debug)]
@@ -294,16 +316,16 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts PostgreSQL, NATS and `nodes` nodes of `bin` (with
-    /// [`NodeSpec::unlimited_sends`] as given), or `Ok(None)` when
-    /// PostgreSQL or nats-server is not installed (after their loud SKIPPED
-    /// line; under `CI=true` they panic instead).
-    pub fn start(
-        bin: &Path,
-        nodes: usize,
-        unlimited_sends: bool,
-    ) -> Result<Option<Cluster>, NodeError> {
-        let Some(pg) = PgCluster::start() else {
+    /// Starts PostgreSQL, NATS and `nodes` nodes of `bin`, or `Ok(None)`
+    /// when PostgreSQL or nats-server is not installed (after their loud
+    /// SKIPPED line; under `CI=true` they panic instead).
+    pub fn start(bin: &Path, nodes: usize, tuning: Tuning) -> Result<Option<Cluster>, NodeError> {
+        let pg = if tuning.durable {
+            PgCluster::start_durable()
+        } else {
+            PgCluster::start()
+        };
+        let Some(pg) = pg else {
             return Ok(None);
         };
         let Some(nats) = NatsServer::start() else {
@@ -326,7 +348,7 @@ impl Cluster {
                 db: cluster.db.clone(),
                 cluster: Some(cluster.nats.url()),
                 listen: format!("127.0.0.1:{port}"),
-                unlimited_sends,
+                unlimited_sends: tuning.unlimited_sends,
             })?);
         }
         Ok(Some(cluster))
@@ -336,9 +358,9 @@ impl Cluster {
     pub async fn start_async(
         bin: PathBuf,
         nodes: usize,
-        unlimited_sends: bool,
+        tuning: Tuning,
     ) -> Result<Option<Cluster>, NodeError> {
-        tokio::task::spawn_blocking(move || Cluster::start(&bin, nodes, unlimited_sends))
+        tokio::task::spawn_blocking(move || Cluster::start(&bin, nodes, tuning))
             .await
             .expect("the cluster start task panicked")
     }

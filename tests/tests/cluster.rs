@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use conformance::cluster::{Cluster, debug_server_bin};
+use conformance::cluster::{Cluster, Tuning, debug_server_bin};
 use conformance::report::Outcome;
 use conformance::runner::{BoxFuture, Restarter};
 use conformance::suite::{SuiteConfig, default_dir, load, run_suite};
@@ -41,7 +41,7 @@ async fn cluster(nodes: usize) -> Option<Cluster> {
         .await
         .unwrap()
         .unwrap_or_else(|e| panic!("server-mock binary: {e}"));
-    Cluster::start_async(bin, nodes, false)
+    Cluster::start_async(bin, nodes, Tuning::TESTS)
         .await
         .unwrap_or_else(|e| panic!("starting {nodes} server-mock nodes on one database: {e}"))
 }
