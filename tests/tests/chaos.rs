@@ -20,11 +20,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use conformance::proxy::{Faults, Proxy};
-use converge::{Truth, assert_exactly_once, converge, fetch_truth, wait_for};
+use converge::{
+    Convs, Truth, assert_exactly_once, converge, engine_config, fetch_truth, seed, wait_for,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use server_mock::{Config, DbLocation, RunningServer};
-use sync_core::Config as EngineConfig;
 use sync_core::protocol::ConvId;
 use sync_core::{Client, ClientBuilder, Events};
 use tokio::sync::Mutex;
@@ -33,18 +34,6 @@ const USERS: [&str; 3] = ["alice", "bob", "carol"];
 const PASSWORD: &str = "chaos-password";
 const DEVICES_PER_USER: usize = 2;
 const MESSAGES_PER_DEVICE: usize = 170;
-
-fn seed() -> u64 {
-    std::env::var("CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            t.as_nanos() as u64
-        })
-}
 
 /// The server behind the proxy; restarted on the same address and database file.
 struct ServerSlot {
@@ -105,20 +94,9 @@ struct Device {
     _events: Events,
 }
 
-fn engine_config(seed: u64) -> EngineConfig {
-    EngineConfig {
-        // Reconnect quickly so the run stays short; stalls last at most 800 ms.
-        backoff_min: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(800),
-        dead_after: Duration::from_secs(5),
-        seed,
-        ..EngineConfig::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chaos_every_device_converges_to_the_server() {
-    let seed = seed();
+    let seed = seed("CHAOS_SEED");
     println!("chaos seed = {seed} (rerun with CHAOS_SEED={seed})");
     eprintln!("chaos seed = {seed} (rerun with CHAOS_SEED={seed})");
     tokio::time::timeout(Duration::from_secs(240), run(seed))
@@ -164,41 +142,16 @@ async fn run(seed: u64) {
             });
         }
     }
-    let (alice, bob) = (&devices[0].client, &devices[2].client);
-    let ab = alice.create_direct("bob").await.unwrap();
-    let ac = alice.create_direct("carol").await.unwrap();
-    let bc = bob.create_direct("carol").await.unwrap();
-    let g1 = alice
-        .create_group("chaos one", &["bob", "carol"])
-        .await
-        .unwrap();
-    let g2 = bob
-        .create_group("chaos two", &["alice", "carol"])
-        .await
-        .unwrap();
-    let convs_of = |user: &str| -> Vec<ConvId> {
-        let directs = match user {
-            "alice" => [&ab, &ac],
-            "bob" => [&ab, &bc],
-            _ => [&ac, &bc],
-        };
-        directs.into_iter().chain([&g1, &g2]).cloned().collect()
-    };
-    for (i, dev) in devices.iter().enumerate() {
-        // Each device keeps one group open (eager); directs are always eager.
-        drop(dev.client.open(if i % 2 == 0 { &g1 } else { &g2 }));
-        wait_for(
-            &format!("{} to list 4 conversations", dev.name),
-            Duration::from_secs(20),
-            || {
-                dev.client
-                    .conversations()
-                    .map(|c| c.len() == 4)
-                    .unwrap_or(false)
-            },
-        )
+    let convs = Convs::create(
+        &devices[0].client,
+        &devices[2].client,
+        str::to_owned,
+        "chaos",
+    )
+    .await;
+    convs
+        .open_groups(devices.iter().map(|d| (d.name.as_str(), &d.client)))
         .await;
-    }
 
     // Chaos on: connections die at random frames (half of the time inside a frame), frames
     // are delayed and directions stall; a background task cuts everything or restarts the server.
@@ -244,7 +197,7 @@ async fn run(seed: u64) {
     for dev in &devices {
         let client = dev.client.clone();
         let (user, name) = (dev.user, dev.name.clone());
-        let convs = convs_of(user);
+        let convs = convs.of(user);
         let mut rng = StdRng::seed_from_u64(rng.random());
         workers.push(tokio::spawn(async move {
             let mut sent: Vec<(String, ConvId, String)> = Vec::new();

@@ -24,11 +24,13 @@ use conformance::cluster::{Cluster, Tuning, debug_server_bin};
 use conformance::report::Outcome;
 use conformance::runner::{BoxFuture, Restarter};
 use conformance::suite::{SuiteConfig, default_dir, load, run_suite};
-use converge::{Truth, assert_exactly_once, converge, fetch_truth, wait_for};
+use converge::{
+    Convs, Truth, assert_exactly_once, converge, engine_config, fetch_truth, seed, wait_for,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sync_core::protocol::{ClientFrame, ConvId, ConvKind, EntryKind, ServerFrame};
-use sync_core::{Client, ClientBuilder, Config as EngineConfig, Events};
+use sync_core::{Client, ClientBuilder, Events};
 use wire::RawConn;
 
 const PASSWORD: &str = "cluster-password";
@@ -270,28 +272,6 @@ const MESSAGES_PER_DEVICE: usize = 170;
 /// The node SIGKILLed mid-run.
 const KILLED: usize = 2;
 
-fn seed() -> u64 {
-    std::env::var("CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            t.as_nanos() as u64
-        })
-}
-
-fn engine_config(seed: u64) -> EngineConfig {
-    EngineConfig {
-        backoff_min: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(800),
-        dead_after: Duration::from_secs(5),
-        seed,
-        ..EngineConfig::default()
-    }
-}
-
 /// One device: its store, the node it talks to, and its client.
 struct Device {
     user: &'static str,
@@ -327,7 +307,7 @@ impl Device {
 /// device's store equals the database as a fresh connection reads it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chaos_three_nodes() {
-    let seed = seed();
+    let seed = seed("CHAOS_SEED");
     println!("chaos seed = {seed} (rerun with CHAOS_SEED={seed})");
     tokio::time::timeout(Duration::from_secs(300), chaos(seed))
         .await
@@ -369,42 +349,17 @@ async fn chaos(seed: u64) {
             });
         }
     }
-    let (alice, bob) = (&devices[0].client, &devices[2].client);
-    let ab = alice.create_direct(&real("bob")).await.unwrap();
-    let ac = alice.create_direct(&real("carol")).await.unwrap();
-    let bc = bob.create_direct(&real("carol")).await.unwrap();
-    let g1 = alice
-        .create_group("nodes one", &[&real("bob"), &real("carol")])
-        .await
-        .unwrap();
-    let g2 = bob
-        .create_group("nodes two", &[&real("alice"), &real("carol")])
-        .await
-        .unwrap();
-    let convs_of = |user: &str| -> Vec<ConvId> {
-        let directs = match user {
-            "alice" => [&ab, &ac],
-            "bob" => [&ab, &bc],
-            _ => [&ac, &bc],
-        };
-        directs.into_iter().chain([&g1, &g2]).cloned().collect()
-    };
-    for (i, dev) in devices.iter().enumerate() {
-        drop(dev.client.open(if i % 2 == 0 { &g1 } else { &g2 }));
-        wait_for(
-            &format!("{} to list 4 conversations", dev.name),
-            Duration::from_secs(20),
-            || dev.client.conversations().is_ok_and(|c| c.len() == 4),
-        )
+    let convs = Convs::create(&devices[0].client, &devices[2].client, real, "nodes").await;
+    convs
+        .open_groups(devices.iter().map(|d| (d.name.as_str(), &d.client)))
         .await;
-    }
 
     // The workload; a device whose node died moves to the next node.
     let dead = Arc::new(AtomicUsize::new(usize::MAX));
     let started = Instant::now();
     let mut workers = Vec::new();
     for mut dev in devices {
-        let convs = convs_of(dev.user);
+        let convs = convs.of(dev.user);
         let (dead, urls) = (dead.clone(), urls.clone());
         let mut rng = StdRng::seed_from_u64(rng.random());
         workers.push(tokio::spawn(async move {

@@ -211,7 +211,7 @@ async fn spread_fanout_counts_missing_and_duplicated_pushes_and_reads_cpu() {
     assert_eq!(r.per_member, vec![50, 50, 50, 50]);
     assert_eq!((r.missing, r.duplicates, r.out_of_order), (0, 0, 0));
     let cpu = r.cpu_seconds.expect("CPU read from /proc");
-    assert!(cpu >= 0.0 && cpu < 60.0, "{cpu}");
+    assert!((0.0..60.0).contains(&cpu), "{cpu}");
     assert!(r.cpu_us_per_push().is_some());
     let plain = run_fanout(&server.url(), &RunNames::random(), FANOUT)
         .await

@@ -2,7 +2,10 @@
 //! tests (`chaos.rs`, `cluster.rs`) through `#[path]`: the server's view of a
 //! user as a fresh, clean connection `sync`s and `pull`s it, every difference
 //! of a device's store from it, and opening groups until a store holds every
-//! entry. Needs `wire` (`src/syncbench/wire.rs`) as a sibling module.
+//! entry; and the chaos workload's seed, engine tunables and conversations.
+//! Needs `wire` (`src/syncbench/wire.rs`) as a sibling module; each user
+//! may leave some helpers unused.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -197,5 +200,95 @@ pub fn assert_exactly_once(
         );
         let m = by_client_id[&(conv.as_str(), client_id.as_str())][0];
         assert_eq!(m.body.as_deref(), Some(body.as_str()));
+    }
+}
+
+/// The run's seed: `var` from the environment (to rerun a failure), else
+/// the clock.
+pub fn seed(var: &str) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            t.as_nanos() as u64
+        })
+}
+
+/// Engine tunables of the chaos devices: reconnect quickly so the run stays
+/// short (stalls last at most 800 ms).
+pub fn engine_config(seed: u64) -> sync_core::Config {
+    sync_core::Config {
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(800),
+        dead_after: Duration::from_secs(5),
+        seed,
+        ..sync_core::Config::default()
+    }
+}
+
+/// The chaos workload's five conversations between alice, bob and carol:
+/// the three directs and two groups of all three.
+pub struct Convs {
+    ab: ConvId,
+    ac: ConvId,
+    bc: ConvId,
+    g1: ConvId,
+    g2: ConvId,
+}
+
+impl Convs {
+    /// alice creates her directs and group 1, bob the bob–carol direct and
+    /// group 2; `real` maps alice/bob/carol to the accounts' names.
+    pub async fn create(
+        alice: &Client,
+        bob: &Client,
+        real: impl Fn(&str) -> String,
+        title: &str,
+    ) -> Convs {
+        let (b, c, a) = (real("bob"), real("carol"), real("alice"));
+        Convs {
+            ab: alice.create_direct(&b).await.unwrap(),
+            ac: alice.create_direct(&c).await.unwrap(),
+            bc: bob.create_direct(&c).await.unwrap(),
+            g1: alice
+                .create_group(&format!("{title} one"), &[&b, &c])
+                .await
+                .unwrap(),
+            g2: bob
+                .create_group(&format!("{title} two"), &[&a, &c])
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// The four conversations `user` (alice, bob or carol) is in.
+    pub fn of(&self, user: &str) -> Vec<ConvId> {
+        let directs = match user {
+            "alice" => [&self.ab, &self.ac],
+            "bob" => [&self.ab, &self.bc],
+            _ => [&self.ac, &self.bc],
+        };
+        directs
+            .into_iter()
+            .chain([&self.g1, &self.g2])
+            .cloned()
+            .collect()
+    }
+
+    /// Device i keeps group 1 (even i) or 2 open (eager; directs always
+    /// are); waits until each lists its 4 conversations.
+    pub async fn open_groups<'a>(&self, devices: impl IntoIterator<Item = (&'a str, &'a Client)>) {
+        for (i, (name, client)) in devices.into_iter().enumerate() {
+            drop(client.open(if i % 2 == 0 { &self.g1 } else { &self.g2 }));
+            wait_for(
+                &format!("{name} to list 4 conversations"),
+                Duration::from_secs(20),
+                || client.conversations().is_ok_and(|c| c.len() == 4),
+            )
+            .await;
+        }
     }
 }
