@@ -332,11 +332,11 @@ fn print_table(all: &[(Setup, Figures)]) {
                     .or_else(|| f.failed.clone())
                     .unwrap_or_else(|| "—".into())
             })
-            .map(|c| format!("{c:>18}"))
+            .map(|c| format!("{c:>20}"))
             .collect();
         println!("setups   {label:<38}{}", cells.join(""));
     };
-    let cells: Vec<String> = head.iter().map(|h| format!("{h:>18}")).collect();
+    let cells: Vec<String> = head.iter().map(|h| format!("{h:>20}")).collect();
     println!("setups   {:<38}{}", "figure", cells.join(""));
     row("fan-out pushes/s", &|f| f.fanout.clone());
     row("fan-out send→push p50 / p99", &|f| f.latency.clone());
