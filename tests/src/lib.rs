@@ -10,14 +10,21 @@
 //! - [`expect`]: which buffered frame an expectation checks, and waiting;
 //! - [`runner`]: executes one scenario's steps;
 //! - [`suite`]: loads a directory and schedules scenarios;
-//! - [`report`]: `PASS`/`FAIL`/`SKIP` lines and the summary line.
+//! - [`report`]: `PASS`/`FAIL`/`SKIP` lines and the summary line;
+//! - [`pg`], [`nats`]: throwaway PostgreSQL clusters and NATS servers for
+//!   the PostgreSQL and multi-node tests; [`cluster`]: `server-mock` node
+//!   processes, N of them on one database and one NATS; [`procfs`]: CPU
+//!   time from `/proc`; [`pki`]: a throwaway CA.
 
+pub mod cluster;
 pub mod connection;
 pub mod expect;
 pub mod matcher;
+pub mod nats;
 pub mod parse;
 pub mod pg;
 pub mod pki;
+pub mod procfs;
 pub mod proxy;
 pub mod report;
 pub mod runner;

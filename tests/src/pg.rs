@@ -66,6 +66,17 @@ impl PgCluster {
     /// not installed outside CI. Panics under `CI=true` without PostgreSQL,
     /// and whenever an installed PostgreSQL fails to start.
     pub fn start() -> Option<PgCluster> {
+        PgCluster::start_with(false)
+    }
+
+    /// [`PgCluster::start`] with `fsync` and `synchronous_commit` on, as a
+    /// production server runs: for benchmarks of durable appends (the tests'
+    /// cluster runs with `fsync=off`).
+    pub fn start_durable() -> Option<PgCluster> {
+        PgCluster::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Option<PgCluster> {
         let Some(bin) = bin_dir() else {
             let msg = "PostgreSQL is not installed (no initdb under /usr/lib/postgresql/*/bin \
                        or from pg_config): the PostgreSQL tests are SKIPPED";
@@ -106,9 +117,10 @@ impl PgCluster {
         );
         let opts = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
-             -c fsync=off -c max_connections=200",
+             -c fsync={} -c max_connections=200",
             cluster.port,
-            cluster.data_str()
+            cluster.data_str(),
+            if durable { "on" } else { "off" }
         );
         let log = cluster.data.join("server.log");
         cluster.run(
@@ -198,5 +210,21 @@ impl Drop for PgCluster {
             .stderr(Stdio::null())
             .status();
         let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+impl PgCluster {
+    /// The postmaster's process id and its children's (backends, writer,
+    /// checkpointer…), to sum their CPU time; empty when not readable.
+    pub fn pids(&self) -> Vec<u32> {
+        let Some(postmaster) = std::fs::read_to_string(self.data.join("postmaster.pid"))
+            .ok()
+            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
+        else {
+            return Vec::new();
+        };
+        let mut pids = vec![postmaster];
+        pids.extend(crate::procfs::children(postmaster));
+        pids
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rand::Rng;
@@ -31,8 +31,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Lets the runner restart the server it tests (graceful stop, then start on
 /// the same database and port). Only available when the runner owns the server.
+/// Against several nodes (`--servers`) it restarts every node: a scenario's
+/// `restart` means "the service went down and came back", and its
+/// connections are spread over all nodes.
 pub trait Restarter: Send + Sync {
-    /// Restarts the server; the URL stays the same.
+    /// Restarts the server (every node of it); the URLs stay the same.
     fn restart(&self) -> BoxFuture<'_, Result<(), String>>;
 }
 
@@ -48,7 +51,9 @@ pub struct Failure {
 type SharedConn = Arc<tokio::sync::Mutex<Connection>>;
 
 struct Ctx<'a> {
-    url: &'a str,
+    servers: &'a [String],
+    /// Connections opened so far: connection k goes to `servers[k % n]`.
+    opened: AtomicUsize,
     tls: Option<Arc<rustls::ClientConfig>>,
     restarter: Option<&'a dyn Restarter>,
     conns: Mutex<HashMap<String, SharedConn>>,
@@ -57,16 +62,27 @@ struct Ctx<'a> {
     next_id: AtomicU64,
 }
 
-/// Runs `scenario` against the server at `url`.
+/// Runs `scenario` against the server at `servers` (one URL, or the nodes
+/// of one service): the scenario's k-th connection (counting every
+/// `connect`/`open`, reopenings included, from 0) goes to
+/// `servers[k % servers.len()]`, so with two users on two nodes every push,
+/// receipt and event crosses nodes.
 pub async fn run_scenario(
     scenario: &Scenario,
-    url: &str,
+    servers: &[String],
     tls: Option<Arc<rustls::ClientConfig>>,
     restarter: Option<&dyn Restarter>,
 ) -> Result<(), Failure> {
     let vars = Mutex::new(Vars::default());
+    if servers.is_empty() {
+        return Err(Failure {
+            line: 0,
+            msg: "no server URL to run against".into(),
+        });
+    }
     let ctx = Ctx {
-        url,
+        servers,
+        opened: AtomicUsize::new(0),
         tls,
         restarter,
         conns: Mutex::new(HashMap::new()),
@@ -177,9 +193,11 @@ impl Ctx<'_> {
         rcvbuf: Option<u32>,
         keep_hello: bool,
     ) -> Result<(), String> {
-        let c = Connection::open(self.url, rcvbuf, self.tls.clone())
+        let k = self.opened.fetch_add(1, Ordering::Relaxed);
+        let url = &self.servers[k % self.servers.len()];
+        let c = Connection::open(url, rcvbuf, self.tls.clone())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("connecting {conn} to {url}: {e}"))?;
         lock(&self.conns)?.insert(conn.to_owned(), Arc::new(tokio::sync::Mutex::new(c)));
         if !keep_hello {
             self.expect_on(vars, conn, &json!({"type": "hello", "protocol": 1}), None)

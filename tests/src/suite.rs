@@ -53,11 +53,13 @@ pub fn load(dir: &Path, filter: Option<&str>) -> Result<Vec<Loaded>, ScriptError
 /// How to run a suite.
 #[derive(Clone)]
 pub struct SuiteConfig {
-    /// `ws://HOST:PORT/v1` or `wss://HOST:PORT/v1`.
-    pub url: String,
+    /// `ws://HOST:PORT/v1` or `wss://HOST:PORT/v1`: one URL, or the nodes
+    /// of one service, over which each scenario's connections are spread
+    /// (connection k to `servers[k % n]`, see [`run_scenario`]).
+    pub servers: Vec<String>,
     /// How `wss://` servers are verified (None: plain `ws://`).
     pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// Set when the runner owns the server and can restart it.
+    /// Set when the runner owns the server and can restart it (every node).
     pub restarter: Option<Arc<dyn Restarter>>,
     /// Ordinary scenarios running at the same time.
     pub jobs: usize,
@@ -68,17 +70,33 @@ pub struct SuiteConfig {
 impl std::fmt::Debug for SuiteConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SuiteConfig")
-            .field("url", &self.url)
+            .field("servers", &self.servers)
             .field("restart", &self.restarter.is_some())
             .field("jobs", &self.jobs)
             .finish()
     }
 }
 
-/// The server's `hello.features` (empty when it cannot be read).
+impl SuiteConfig {
+    /// A configuration for one server at `url`, without restarts.
+    pub fn new(url: impl Into<String>) -> SuiteConfig {
+        SuiteConfig {
+            servers: vec![url.into()],
+            tls: None,
+            restarter: None,
+            jobs: 4,
+            scenario_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The first node's `hello.features` (empty when it cannot be read); the
+/// nodes of one service are expected to serve the same features.
 async fn server_features(cfg: &SuiteConfig) -> Vec<String> {
-    let Ok(mut c) = crate::connection::Connection::open(&cfg.url, None, cfg.tls.clone()).await
-    else {
+    let Some(url) = cfg.servers.first() else {
+        return Vec::new();
+    };
+    let Ok(mut c) = crate::connection::Connection::open(url, None, cfg.tls.clone()).await else {
         return Vec::new();
     };
     let pattern = serde_json::json!({"type": "hello"});
@@ -102,7 +120,10 @@ async fn run_one(loaded: &Loaded, cfg: &SuiteConfig) -> Outcome {
         Err(e) => return Outcome::Fail(format!("parse error: {e}")),
     };
     if scenario.needs_restart() && cfg.restarter.is_none() {
-        return Outcome::Skip("needs restart".into());
+        return Outcome::Skip(match cfg.servers.len() {
+            1 => "needs restart".into(),
+            n => format!("needs restart (of all {n} nodes; this run cannot restart them)"),
+        });
     }
     if !scenario.requires.is_empty() {
         let features = server_features(cfg).await;
@@ -113,7 +134,7 @@ async fn run_one(loaded: &Loaded, cfg: &SuiteConfig) -> Outcome {
     let started = Instant::now();
     let run = run_scenario(
         scenario,
-        &cfg.url,
+        &cfg.servers,
         cfg.tls.clone(),
         cfg.restarter.as_deref(),
     );

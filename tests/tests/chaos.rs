@@ -9,7 +9,10 @@
 #[path = "../src/syncbench/wire.rs"]
 mod wire;
 
-use std::collections::{BTreeMap, HashMap};
+#[path = "support/converge.rs"]
+mod converge;
+
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,31 +20,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use conformance::proxy::{Faults, Proxy};
+use converge::{
+    Convs, Truth, assert_exactly_once, converge, engine_config, fetch_truth, seed, wait_for,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use server_mock::{Config, DbLocation, RunningServer};
-use sync_core::Config as EngineConfig;
-use sync_core::protocol::{ConvId, Message, Summary};
-use sync_core::{Client, ClientBuilder, Events, TimelineItem, TimelineQuery};
+use sync_core::protocol::ConvId;
+use sync_core::{Client, ClientBuilder, Events};
 use tokio::sync::Mutex;
-use wire::RawConn;
 
 const USERS: [&str; 3] = ["alice", "bob", "carol"];
 const PASSWORD: &str = "chaos-password";
 const DEVICES_PER_USER: usize = 2;
 const MESSAGES_PER_DEVICE: usize = 170;
-
-fn seed() -> u64 {
-    std::env::var("CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            t.as_nanos() as u64
-        })
-}
 
 /// The server behind the proxy; restarted on the same address and database file.
 struct ServerSlot {
@@ -102,129 +94,9 @@ struct Device {
     _events: Events,
 }
 
-fn engine_config(seed: u64) -> EngineConfig {
-    EngineConfig {
-        // Reconnect quickly so the run stays short; stalls last at most 800 ms.
-        backoff_min: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(800),
-        dead_after: Duration::from_secs(5),
-        seed,
-        ..EngineConfig::default()
-    }
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let end = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The server's view of one user, fetched directly (not through the proxy).
-struct Truth {
-    summaries: BTreeMap<ConvId, Summary>,
-    timelines: BTreeMap<ConvId, Vec<Message>>,
-}
-
-/// `session` is a token of the user's (reused with `auth`: no slow password hash).
-async fn fetch_truth(server: SocketAddr, session: &sync_core::Session) -> Truth {
-    let mut conn = RawConn::connect(&format!("ws://{server}/v1"))
-        .await
-        .unwrap();
-    conn.auth(&session.token, &session.device).await.unwrap();
-    let mut summaries = BTreeMap::new();
-    let mut timelines = BTreeMap::new();
-    for s in conn.sync_all().await.unwrap() {
-        timelines.insert(s.conv.clone(), conn.pull_all(&s.conv).await.unwrap());
-        summaries.insert(s.conv.clone(), s);
-    }
-    conn.close().await;
-    Truth {
-        summaries,
-        timelines,
-    }
-}
-
-/// Every difference between a device's store and the server's truth (empty when equal).
-fn differences(dev: &Device, truth: &Truth) -> Vec<String> {
-    let mut diffs = Vec::new();
-    let rows = dev.client.conversations().unwrap();
-    if rows.len() != truth.summaries.len() {
-        diffs.push(format!(
-            "{}: {} conversations, server has {}",
-            dev.name,
-            rows.len(),
-            truth.summaries.len()
-        ));
-    }
-    for (conv, s) in &truth.summaries {
-        let Some(row) = rows.iter().find(|r| &r.conv == conv) else {
-            diffs.push(format!("{}: {} missing", dev.name, conv.0));
-            continue;
-        };
-        if (row.last_seq, row.unread) != (s.last_seq, s.unread) {
-            diffs.push(format!(
-                "{} {}: last_seq/unread {}/{} but server {}/{} (read_seq {} vs {})",
-                dev.name,
-                conv.0,
-                row.last_seq,
-                row.unread,
-                s.last_seq,
-                s.unread,
-                row.read_seq,
-                s.read_seq
-            ));
-        }
-        let items = dev
-            .client
-            .timeline(conv, TimelineQuery::Latest { limit: 1_000_000 })
-            .unwrap();
-        let expected = &truth.timelines[conv];
-        let mut held = Vec::new();
-        for item in items {
-            match item {
-                TimelineItem::Message(m) => held.push(m),
-                TimelineItem::Gap { from, to } => {
-                    diffs.push(format!("{} {}: gap {from}..={to}", dev.name, conv.0))
-                }
-                TimelineItem::Pending(p) => diffs.push(format!(
-                    "{} {}: still pending {:?}",
-                    dev.name, conv.0, p.body
-                )),
-            }
-        }
-        if held.len() != expected.len() {
-            diffs.push(format!(
-                "{} {}: holds {} entries, server {}",
-                dev.name,
-                conv.0,
-                held.len(),
-                expected.len()
-            ));
-        }
-        for (i, (h, e)) in held.iter().zip(expected).enumerate() {
-            let same = h.seq == e.seq
-                && h.sender == e.sender
-                && h.ts == e.ts
-                && h.kind == e.kind
-                && h.body == e.body
-                && h.client_id == e.client_id;
-            if !same {
-                diffs.push(format!(
-                    "{} {} #{i}: holds {h:?}, server {e:?}",
-                    dev.name, conv.0
-                ));
-                break;
-            }
-        }
-    }
-    diffs
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chaos_every_device_converges_to_the_server() {
-    let seed = seed();
+    let seed = seed("CHAOS_SEED");
     println!("chaos seed = {seed} (rerun with CHAOS_SEED={seed})");
     eprintln!("chaos seed = {seed} (rerun with CHAOS_SEED={seed})");
     tokio::time::timeout(Duration::from_secs(240), run(seed))
@@ -270,41 +142,16 @@ async fn run(seed: u64) {
             });
         }
     }
-    let (alice, bob) = (&devices[0].client, &devices[2].client);
-    let ab = alice.create_direct("bob").await.unwrap();
-    let ac = alice.create_direct("carol").await.unwrap();
-    let bc = bob.create_direct("carol").await.unwrap();
-    let g1 = alice
-        .create_group("chaos one", &["bob", "carol"])
-        .await
-        .unwrap();
-    let g2 = bob
-        .create_group("chaos two", &["alice", "carol"])
-        .await
-        .unwrap();
-    let convs_of = |user: &str| -> Vec<ConvId> {
-        let directs = match user {
-            "alice" => [&ab, &ac],
-            "bob" => [&ab, &bc],
-            _ => [&ac, &bc],
-        };
-        directs.into_iter().chain([&g1, &g2]).cloned().collect()
-    };
-    for (i, dev) in devices.iter().enumerate() {
-        // Each device keeps one group open (eager); directs are always eager.
-        drop(dev.client.open(if i % 2 == 0 { &g1 } else { &g2 }));
-        wait_for(
-            &format!("{} to list 4 conversations", dev.name),
-            Duration::from_secs(20),
-            || {
-                dev.client
-                    .conversations()
-                    .map(|c| c.len() == 4)
-                    .unwrap_or(false)
-            },
-        )
+    let convs = Convs::create(
+        &devices[0].client,
+        &devices[2].client,
+        str::to_owned,
+        "chaos",
+    )
+    .await;
+    convs
+        .open_groups(devices.iter().map(|d| (d.name.as_str(), &d.client)))
         .await;
-    }
 
     // Chaos on: connections die at random frames (half of the time inside a frame), frames
     // are delayed and directions stall; a background task cuts everything or restarts the server.
@@ -350,7 +197,7 @@ async fn run(seed: u64) {
     for dev in &devices {
         let client = dev.client.clone();
         let (user, name) = (dev.user, dev.name.clone());
-        let convs = convs_of(user);
+        let convs = convs.of(user);
         let mut rng = StdRng::seed_from_u64(rng.random());
         workers.push(tokio::spawn(async move {
             let mut sent: Vec<(String, ConvId, String)> = Vec::new();
@@ -414,93 +261,20 @@ async fn run(seed: u64) {
             .client
             .session()
             .expect("a logged-in device has a session");
-        truths.insert(dev.user, fetch_truth(server_addr, &session).await);
+        let url = format!("ws://{server_addr}/v1");
+        truths.insert(dev.user, fetch_truth(&url, &session).await);
     }
 
     // Every sent message exists exactly once on the server, in its conversation, with its body.
-    let mut by_client_id: HashMap<(&str, &str), Vec<&Message>> = HashMap::new();
-    let alice_truth = &truths["alice"];
-    let all_convs: BTreeMap<&ConvId, &Vec<Message>> =
-        truths.values().flat_map(|t| t.timelines.iter()).collect();
-    assert_eq!(all_convs.len(), 5, "five conversations on the server");
-    for (conv, timeline) in &all_convs {
-        let seqs: Vec<u64> = timeline.iter().map(|m| m.seq).collect();
-        assert_eq!(
-            seqs,
-            (1..=timeline.len() as u64).collect::<Vec<_>>(),
-            "{} seqs contiguous",
-            conv.0
-        );
-        for m in timeline.iter() {
-            if let Some(cid) = &m.client_id {
-                by_client_id
-                    .entry((conv.as_str(), cid.as_str()))
-                    .or_default()
-                    .push(m);
-            }
-        }
-    }
-    let texts: usize = all_convs
-        .values()
-        .map(|t| t.iter().filter(|m| m.client_id.is_some()).count())
-        .sum();
-    assert_eq!(
-        texts,
-        sent.len(),
-        "server holds exactly the sent messages (seed {seed})"
-    );
-    for (client_id, conv, body) in &sent {
-        let found = by_client_id
-            .get(&(conv.as_str(), client_id.as_str()))
-            .map_or(0, |v| v.len());
-        assert_eq!(
-            found, 1,
-            "message {body:?} ({client_id}) stored {found} times (seed {seed})"
-        );
-        let m = by_client_id[&(conv.as_str(), client_id.as_str())][0];
-        assert_eq!(m.body.as_deref(), Some(body.as_str()));
-    }
-    assert_eq!(alice_truth.summaries.len(), 4);
+    let all: Vec<&Truth> = truths.values().collect();
+    assert_exactly_once(&all, 5, &sent, seed);
+    assert_eq!(truths["alice"].summaries.len(), 4);
 
     // Every device converges to the truth. Groups are lazy except the open one, so open each
     // group in turn and load older pages until it is complete.
     for dev in &devices {
         let truth = &truths[dev.user];
-        dev.client.wait_live(Duration::from_secs(30)).await.unwrap();
-        let end = Instant::now() + Duration::from_secs(60);
-        loop {
-            let diffs = differences(dev, truth);
-            if diffs.is_empty() {
-                break;
-            }
-            if Instant::now() > end {
-                panic!(
-                    "seed {seed}: {} differs from the server in {} ways:\n{}",
-                    dev.name,
-                    diffs.len(),
-                    diffs
-                        .iter()
-                        .take(20)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
-            }
-            for (conv, s) in &truth.summaries {
-                if s.kind == sync_core::protocol::ConvKind::Group
-                    && dev.client.timeline_len(conv).unwrap_or(0) < s.last_seq
-                {
-                    drop(dev.client.open(conv));
-                    for _ in 0..20 {
-                        if dev.client.timeline_len(conv).unwrap_or(0) >= s.last_seq {
-                            break;
-                        }
-                        let _ = dev.client.load_older(conv).await;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        converge(&dev.name, &dev.client, truth, seed).await;
         println!(
             "{}: store equals the server ({} conversations)",
             dev.name,

@@ -78,6 +78,21 @@ async fn run_on(
     Vec<conformance::suite::Loaded>,
     Option<String>,
 ) {
+    run_on_nodes(db, features, 1).await
+}
+
+/// Runs the scenarios against a server-mock on `db`, its URL given `nodes`
+/// times in `SuiteConfig::servers` (the `--servers` spreading, all on one
+/// node).
+async fn run_on_nodes(
+    db: DbLocation,
+    features: Features,
+    nodes: usize,
+) -> (
+    conformance::report::Report,
+    Vec<conformance::suite::Loaded>,
+    Option<String>,
+) {
     let server = server_mock::start(config(SocketAddr::from(([127, 0, 0, 1], 0)), &db, features))
         .await
         .unwrap();
@@ -97,7 +112,7 @@ async fn run_on(
         scenarios.len()
     );
     let cfg = SuiteConfig {
-        url,
+        servers: vec![url; nodes],
         tls: None,
         restarter: Some(mock.clone()),
         jobs: 4,
@@ -115,6 +130,57 @@ async fn run_on(
 async fn all_scenarios_pass_against_server_mock() {
     let (report, _, _) = run_against(Features::ALL).await;
     assert_all_passed(&report);
+}
+
+/// `--servers` with the same node twice: every connection is routed
+/// through the spreading (connection k to URL k mod 2), and the whole suite,
+/// restarts included, still passes against the one SQLite node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_scenarios_pass_with_one_node_given_twice_in_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = DbLocation::Path(dir.path().join("twice.sqlite"));
+    let (report, _, _) = run_on_nodes(db, Features::ALL, 2).await;
+    assert_all_passed(&report);
+}
+
+/// `--servers` spreads a scenario's connections k mod n: over two separate
+/// servers (two databases), connection 0 registers alice on the first, so
+/// connection 1 (second server) cannot log her in and connection 2 (first
+/// server again) can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_spreads_connections_k_mod_n() {
+    let start = || {
+        server_mock::start(Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            db: DbLocation::Memory,
+            ..Default::default()
+        })
+    };
+    let (first, second) = (start().await.unwrap(), start().await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("spread.scn"),
+        r#"users alice
+open A alice
+connect B
+send B {"type":"login","id":1,"user":"alice","password":"correct-horse-battery","device":"d1"}
+expect B {"type":"error","re":1,"code":"unauthorized"}
+connect C
+send C {"type":"login","id":2,"user":"alice","password":"correct-horse-battery","device":"d1"}
+expect C {"type":"session","re":2,"device":"d1"}
+"#,
+    )
+    .unwrap();
+    let scenarios = load(dir.path(), None).unwrap();
+    let mut cfg = SuiteConfig::new(first.url());
+    cfg.servers.push(second.url());
+    let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
+    assert_eq!(report.summary(), "1 passed, 0 failed");
+    // The same scenario against one server fails at line 5: B logs in.
+    let report = run_suite(&scenarios, &SuiteConfig::new(first.url()), |_| {}).await;
+    assert_eq!(report.failed(), 1, "{}", report.summary());
+    first.shutdown().await;
+    second.shutdown().await;
 }
 
 fn assert_all_passed(report: &conformance::report::Report) {
@@ -190,7 +256,7 @@ async fn registration_disabled_scenarios_pass() {
     let scenarios = load(&default_dir().join("no_register"), None).unwrap();
     assert_eq!(scenarios.len(), 1);
     let cfg = SuiteConfig {
-        url: server.url(),
+        servers: vec![server.url()],
         tls: None,
         restarter: None,
         jobs: 1,
@@ -230,7 +296,7 @@ async fn the_suite_passes_over_wss() {
     )
     .unwrap();
     let cfg = SuiteConfig {
-        url,
+        servers: vec![url],
         tls: Some(sync_core::tls::client_config(Some(&pki.ca)).unwrap()),
         restarter: None,
         jobs: 4,

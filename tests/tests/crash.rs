@@ -10,6 +10,9 @@
 #[path = "../src/syncbench/wire.rs"]
 mod wire;
 
+#[path = "support/converge.rs"]
+mod converge;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -17,6 +20,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use converge::seed;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use server_mock::{Config, DbLocation, RunningServer};
@@ -29,18 +33,6 @@ const CATCH_UP: usize = 20_000;
 /// The most entries one store commit can add during a catch-up: the driver gathers up to
 /// 16 pulled pages of 500 into one transaction.
 const MAX_COMMIT: u64 = 16 * 500;
-
-fn seed() -> u64 {
-    std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            t.as_nanos() as u64
-        })
-}
 
 async fn start_server(dir: &Path) -> RunningServer {
     server_mock::start(Config {
@@ -233,7 +225,7 @@ fn args(parts: &[&str]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_mid_ingest_keeps_the_store_consistent() {
-    let seed = seed();
+    let seed = seed("CRASH_SEED");
     println!("crash seed = {seed} (rerun with CRASH_SEED={seed})");
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -337,7 +329,7 @@ async fn kill_mid_ingest_keeps_the_store_consistent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_mid_send_loses_and_duplicates_nothing() {
-    let seed = seed();
+    let seed = seed("CRASH_SEED");
     println!("crash seed = {seed} (rerun with CRASH_SEED={seed})");
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5e4d);
     let dir = tempfile::tempdir().unwrap();

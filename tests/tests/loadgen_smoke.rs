@@ -195,3 +195,56 @@ async fn group_appends_into_a_large_group_are_acked_with_dense_seqs() {
         .unwrap();
     assert_eq!((members, last_seq), (300, 11));
 }
+
+/// The set-up comparison's fan-out over node URLs (here one in-process
+/// server given twice): every push arrives once, and the server CPU is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spread_fanout_counts_missing_and_duplicated_pushes_and_reads_cpu() {
+    use load::fanout::run_fanout_spread;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_in_process(dir.path()).await.unwrap();
+    let urls = vec![server.url(), server.url()];
+    let me = || vec![std::process::id()];
+    let r = run_fanout_spread(&urls, &RunNames::random(), FANOUT, Some(&me))
+        .await
+        .unwrap();
+    assert_eq!(r.per_member, vec![50, 50, 50, 50]);
+    assert_eq!((r.missing, r.duplicates, r.out_of_order), (0, 0, 0));
+    let cpu = r.cpu_seconds.expect("CPU read from /proc");
+    assert!((0.0..60.0).contains(&cpu), "{cpu}");
+    assert!(r.cpu_us_per_push().is_some());
+    let plain = run_fanout(&server.url(), &RunNames::random(), FANOUT)
+        .await
+        .unwrap();
+    assert_eq!(plain.cpu_seconds, None);
+    server.shutdown().await;
+}
+
+/// One hot group, senders spread over node URLs: every send acked once,
+/// seqs exactly 2..=21.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_group_appends_over_node_urls_are_acked_with_dense_seqs() {
+    use load::hot::{HotShape, run_hot};
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_in_process(dir.path()).await.unwrap();
+    let urls = vec![server.url(), server.url()];
+    let shape = HotShape {
+        senders: 4,
+        per_sender: 5,
+    };
+    let r = run_hot(&urls, &RunNames::random(), shape).await.unwrap();
+    assert_eq!(r.acked, 20);
+    assert!(r.dense, "seqs 2..=21 expected");
+    server.shutdown().await;
+}
+
+#[test]
+fn setup_lists_parse() {
+    use load::setups::Setup;
+    assert_eq!(Setup::parse("all").unwrap(), Setup::ALL.to_vec());
+    assert_eq!(Setup::parse("pg2").unwrap(), vec![Setup::Pg2]);
+    assert_eq!(
+        Setup::parse("mysql").unwrap_err(),
+        "\"mysql\": expected sqlite, pg, pg2 or all"
+    );
+}

@@ -4,6 +4,10 @@
 //! prints one line per scenario and a final `N passed, N failed` line; exits
 //! non-zero when a scenario failed. It cannot restart a remote server, so
 //! scenarios that restart are skipped.
+//!
+//! `--servers URL1,URL2,…` instead of `--server` runs against the nodes of
+//! one service: each scenario's connection k goes to URL k mod n, so users
+//! on different nodes see each other's pushes only across nodes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,8 +21,12 @@ use conformance::suite::{SuiteConfig, default_dir, load, run_suite};
 #[command(about = "Run the timeline protocol conformance scenarios against a server")]
 struct Args {
     /// Server URL, e.g. ws://127.0.0.1:8080/v1.
-    #[arg(long)]
-    server: String,
+    #[arg(long, required_unless_present = "servers", conflicts_with = "servers")]
+    server: Option<String>,
+    /// Several nodes of one service, comma-separated: a scenario's k-th
+    /// connection goes to URL k mod n.
+    #[arg(long, value_delimiter = ',', value_name = "URL,URL,…")]
+    servers: Vec<String>,
     /// Only scenarios whose name contains this.
     #[arg(long)]
     filter: Option<String>,
@@ -42,13 +50,17 @@ async fn main() -> Result<ExitCode> {
     let dir = args.scenarios.unwrap_or_else(default_dir);
     let scenarios = load(&dir, args.filter.as_deref())
         .with_context(|| format!("loading scenarios from {}", dir.display()))?;
-    let tls = if args.server.starts_with("wss://") {
+    let servers = match args.server {
+        Some(url) => vec![url],
+        None => args.servers,
+    };
+    let tls = if servers.iter().any(|u| u.starts_with("wss://")) {
         Some(sync_core::tls::client_config(args.ca_file.as_deref()).context("TLS set-up")?)
     } else {
         None
     };
     let cfg = SuiteConfig {
-        url: args.server,
+        servers,
         tls,
         restarter: None,
         jobs: args.jobs,

@@ -8,6 +8,11 @@
 //! Without `--server` it starts server-mock in-process on a temp-file database
 //! (same runtime as the in-process baselines, so both share the same cores)
 //! and spawns the `server-mock` binary for the RSS scenario.
+//!
+//! `--setup sqlite,pg,pg2` (or `--setup all`) instead runs the issue-13
+//! comparison on set-ups it starts from the `server-mock` binary: one node
+//! on SQLite, one on PostgreSQL, two on PostgreSQL joined by NATS (see
+//! `load/setups.rs`), figures side by side.
 
 #[path = "../load/mod.rs"]
 mod load;
@@ -23,6 +28,7 @@ use load::broadcast_baseline::BroadcastServer;
 use load::fanout::{FanoutResult, FanoutShape, run_fanout};
 use load::idle::run_idle;
 use load::report::{count, mib, ms, ratio, secs};
+use load::setups::{Setup, SetupPlan};
 use load::sqlite_baseline::{Commit, run_inserts};
 use load::{RunNames, target};
 
@@ -62,6 +68,11 @@ struct Args {
     /// backends: `--server` a server-mock on `--db postgres://…`).
     #[arg(long)]
     appends_only: bool,
+    /// Run only the set-up comparison on these set-ups (comma list of
+    /// sqlite, pg, pg2, or all), each started by loadgen from the
+    /// server-mock binary (--server-bin).
+    #[arg(long, alias = "setups", value_name = "LIST", value_delimiter = ',', value_parser = Setup::parse)]
+    setup: Vec<Vec<Setup>>,
 }
 
 /// Every count of one run.
@@ -137,6 +148,10 @@ async fn run(args: Args) -> Result<bool> {
     let nofile = target::raise_nofile(2 * plan.idle_connections as u64 + 1024)?;
     println!("{}", machine_line(&names, args.quick, nofile));
 
+    if !args.setup.is_empty() {
+        return compare_setups(&args, plan, &names).await;
+    }
+
     let dir = tempfile::tempdir().context("creating a temp dir")?;
     let in_process = match &args.server {
         Some(_) => None,
@@ -195,6 +210,41 @@ async fn run(args: Args) -> Result<bool> {
         server.shutdown().await;
     }
     Ok(ok)
+}
+
+/// The set-up comparison (`--setup`): the same counts as the other
+/// scenarios (the hot group: 50 senders, 60 each; quick: 10 × 10).
+async fn compare_setups(args: &Args, plan: Plan, names: &RunNames) -> Result<bool> {
+    let mut setups: Vec<Setup> = args.setup.iter().flatten().copied().collect();
+    setups.dedup();
+    let bin = args
+        .server_bin
+        .clone()
+        .or_else(target::default_server_bin)
+        .filter(|b| b.is_file())
+        .context(
+            "no server-mock binary next to loadgen: build it with `cargo build --release -p server-mock` (same target dir) or pass --server-bin PATH",
+        )?;
+    println!(
+        "setups   {} with {}",
+        setups
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        bin.display()
+    );
+    let setup_plan = SetupPlan {
+        fanout: plan.fanout,
+        appends: plan.appends,
+        idle_connections: plan.idle_connections,
+        hot: load::hot::HotShape {
+            senders: plan.appends.senders,
+            per_sender: plan.appends.per_sender,
+        },
+    };
+    let limit = std::time::Duration::from_secs(if args.quick { 180 } else { 900 });
+    load::setups::compare(&setups, setup_plan, names, &bin, limit).await
 }
 
 /// Prints a failed step and turns its outcome into pass/fail.

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use sync_core::protocol::{ClientFrame, ErrorCode, ServerFrame};
 
 use super::conn::{Conn, ReplyError};
-use super::{RunNames, register_all};
+use super::{RunNames, register_spread};
 
 /// The shape of an appends run.
 #[derive(Debug, Clone, Copy)]
@@ -45,8 +45,17 @@ impl AppendResult {
 
 /// Registers the senders, creates their groups and runs the appends.
 pub async fn run_appends(url: &str, names: &RunNames, shape: AppendShape) -> Result<AppendResult> {
+    run_appends_spread(&[url.to_owned()], names, shape).await
+}
+
+/// [`run_appends`] over the nodes of one service: sender k on `urls[k % n]`.
+pub async fn run_appends_spread(
+    urls: &[String],
+    names: &RunNames,
+    shape: AppendShape,
+) -> Result<AppendResult> {
     let users: Vec<String> = (0..shape.senders).map(|i| names.user("a", i)).collect();
-    let conns = register_all(url, &users, 8)
+    let conns = register_spread(urls, &users, 8)
         .await
         .context("appends setup: registering senders")?;
     // Every group exists before the clock starts, so setup never counts.

@@ -19,7 +19,8 @@ use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::conn::read_frame;
-use super::{RunNames, register_all};
+use super::{RunNames, register_spread};
+use conformance::procfs::CpuSnapshot;
 
 /// A receiver that gets no frame for this long has stalled: the run fails.
 const STALL: Duration = Duration::from_secs(30);
@@ -49,6 +50,13 @@ pub struct FanoutResult {
     pub per_member: Vec<u64>,
     /// Pushes whose seq was not the previous one + 1 on that connection.
     pub out_of_order: u64,
+    /// Pushes of a message that member had already received.
+    pub duplicates: u64,
+    /// Messages some member never received, summed over members.
+    pub missing: u64,
+    /// CPU seconds (user + system) the server's processes spent from the
+    /// first send to the last push, when their pids were given.
+    pub cpu_seconds: Option<f64>,
     /// Pushes carrying a non-empty `mentions` list (§9.3).
     pub with_mentions: u64,
     /// `sent` replies the sender received.
@@ -69,7 +77,17 @@ impl FanoutResult {
     pub fn pushes_per_sec(&self) -> f64 {
         self.delivered as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
+    /// Server CPU microseconds per delivered push, when measured.
+    pub fn cpu_us_per_push(&self) -> Option<f64> {
+        self.cpu_seconds
+            .map(|s| s * 1e6 / self.delivered.max(1) as f64)
+    }
 }
+
+/// The server's processes, read again at each CPU reading (PostgreSQL
+/// starts backends as connections come).
+pub type ServerPids<'a> = &'a (dyn Fn() -> Vec<u32> + Send + Sync);
 
 /// A body of exactly `len` bytes (at least 26) starting with the send time
 /// and the index: `"{nanos:016x} {index:08} xxxx…"`.
@@ -116,8 +134,20 @@ pub fn parse_body(body: &str) -> Option<(u64, usize)> {
 
 /// Registers the members, creates the group and runs the fanout against `url`.
 pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Result<FanoutResult> {
+    run_fanout_spread(&[url.to_owned()], names, shape, None).await
+}
+
+/// [`run_fanout`] over the nodes of one service: member i (member 0 is the
+/// sender) on `urls[i % n]`; with `server` the CPU time of those processes
+/// over the sending phase is measured.
+pub async fn run_fanout_spread(
+    urls: &[String],
+    names: &RunNames,
+    shape: FanoutShape,
+    server: Option<ServerPids<'_>>,
+) -> Result<FanoutResult> {
     let users: Vec<String> = (0..shape.members).map(|i| names.user("f", i)).collect();
-    let mut conns = register_all(url, &users, 8)
+    let mut conns = register_spread(urls, &users, 8)
         .await
         .context("fanout setup: registering members")?;
     let conv = conns[0]
@@ -137,7 +167,7 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
         let conv = conv.clone();
         let mut ws = conn.into_ws();
         receivers.spawn(async move {
-            let mut tally = Tally::new()?;
+            let mut tally = Tally::new(n)?;
             while tally.count < n {
                 let frame = next_or_stall(&mut ws, member, &tally, n).await?;
                 tally.observe(&conv, &frame, epoch);
@@ -155,13 +185,14 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
     // Send times by index, written by the writer and read back on `sent`.
     let sent_at: Arc<Vec<AtomicU64>> =
         Arc::new((0..shape.messages).map(|_| AtomicU64::new(0)).collect());
+    let cpu_start = server.map(|pids| CpuSnapshot::take(&pids()));
     let start_ns = ns_since(epoch);
     let reader = tokio::spawn({
         let window = Arc::clone(&window);
         let sent_at = Arc::clone(&sent_at);
         let conv = conv.clone();
         async move {
-            let mut tally = Tally::new()?;
+            let mut tally = Tally::new(n)?;
             let mut ack_us = new_histogram()?;
             let (mut acked, mut rate_limited) = (0u64, 0u64);
             while tally.count < n || acked < n {
@@ -255,6 +286,9 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
     rest.sort_by_key(|(member, _)| *member);
     tallies.extend(rest.into_iter().map(|(_, t)| t));
 
+    let cpu_seconds = server
+        .zip(cpu_start)
+        .map(|(pids, start)| start.seconds_until(&CpuSnapshot::take(&pids())));
     let mut latency_us = new_histogram()?;
     let mut last_ns = start_ns;
     let mut out_of_order = 0;
@@ -270,6 +304,9 @@ pub async fn run_fanout(url: &str, names: &RunNames, shape: FanoutShape) -> Resu
         delivered: per_member.iter().sum(),
         per_member,
         out_of_order,
+        duplicates: tallies.iter().map(|t| t.duplicates).sum(),
+        missing: tallies.iter().map(|t| n - t.unique()).sum(),
+        cpu_seconds,
         with_mentions: tallies.iter().map(|t| t.with_mentions).sum(),
         acked,
         rate_limited,
@@ -285,17 +322,22 @@ struct Tally {
     count: u64,
     with_mentions: u64,
     out_of_order: u64,
+    /// Which message indexes arrived (by the index in the body).
+    seen: Vec<bool>,
+    duplicates: u64,
     last_seq: Option<u64>,
     last_arrival_ns: u64,
     latency_us: Histogram<u64>,
 }
 
 impl Tally {
-    fn new() -> Result<Tally> {
+    fn new(messages: u64) -> Result<Tally> {
         Ok(Tally {
             count: 0,
             with_mentions: 0,
             out_of_order: 0,
+            seen: vec![false; usize::try_from(messages)?],
+            duplicates: 0,
             last_seq: None,
             last_arrival_ns: 0,
             latency_us: new_histogram()?,
@@ -311,9 +353,14 @@ impl Tally {
             return;
         }
         let now = ns_since(epoch);
-        let Some((sent_ns, _)) = message.body.as_deref().and_then(parse_body) else {
+        let Some((sent_ns, index)) = message.body.as_deref().and_then(parse_body) else {
             return;
         };
+        match self.seen.get_mut(index) {
+            Some(seen) if *seen => self.duplicates += 1,
+            Some(seen) => *seen = true,
+            None => {}
+        }
         if self.last_seq.is_some_and(|prev| message.seq != prev + 1) {
             self.out_of_order += 1;
         }
@@ -323,6 +370,13 @@ impl Tally {
         self.last_arrival_ns = now;
         self.latency_us
             .saturating_record((now.saturating_sub(sent_ns) / 1_000).max(1));
+    }
+}
+
+impl Tally {
+    /// Distinct messages received.
+    fn unique(&self) -> u64 {
+        self.seen.iter().filter(|s| **s).count() as u64
     }
 }
 

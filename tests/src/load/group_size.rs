@@ -98,12 +98,30 @@ pub async fn run_group(
         .await
         .context("group setup: creating the group")?;
 
+    run_senders(
+        conns,
+        &conv,
+        &format!("lg{}g", names.tag()),
+        shape.per_sender,
+    )
+    .await
+}
+
+/// Every connection of `conns` sends `per_sender` texts to `conv`, one in
+/// flight each, all at once (client ids `{prefix}{sender}-{index}`);
+/// returns the acked count, whether the seqs are exactly 2..=acked+1, the
+/// ack latencies and the time from the first send to the last ack.
+pub async fn run_senders(
+    conns: Vec<Conn>,
+    conv: &ConvId,
+    prefix: &str,
+    per_sender: usize,
+) -> Result<GroupResult> {
     let t0 = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (sender, conn) in conns.into_iter().enumerate() {
-        let conv = conv.clone();
-        let prefix = format!("lg{}g{sender}-", names.tag());
-        tasks.spawn(send_all(conn, conv, prefix, shape.per_sender));
+        let prefix = format!("{prefix}{sender}-");
+        tasks.spawn(send_all(conn, conv.clone(), prefix, per_sender));
     }
     let mut seqs = Vec::new();
     let mut ack_us = new_histogram()?;

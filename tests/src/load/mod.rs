@@ -6,6 +6,8 @@
 //! - `appends`: scenario 2, many concurrent senders, acked appends/s.
 //! - `group_size`: scenario 6, appends into a 10- vs a 2,000-member group.
 //! - `idle`: scenario 3, many idle authenticated connections, server RSS.
+//! - `hot`: one group, many senders (over several nodes), appends/s.
+//! - `setups`: the issue-13 figures on SQLite, PostgreSQL and two nodes.
 //! - `broadcast_baseline`: a storage-free broadcast server for scenario 1.
 //! - `sqlite_baseline`: a bare rusqlite insert loop for scenario 2.
 //! - `target`: the server under test (in-process server-mock, spawned binary).
@@ -20,9 +22,11 @@ pub mod broadcast_baseline;
 pub mod conn;
 pub mod fanout;
 pub mod group_size;
+pub mod hot;
 pub mod idle;
 pub mod reconnect;
 pub mod report;
+pub mod setups;
 pub mod sqlite_baseline;
 pub mod target;
 
@@ -76,12 +80,23 @@ pub const DEVICE: &str = "loadgen";
 /// Registers `users` on fresh connections, at most `parallel` at a time, and
 /// returns the authenticated connections in the order of `users`.
 pub async fn register_all(url: &str, users: &[String], parallel: usize) -> Result<Vec<Conn>> {
+    register_spread(&[url.to_owned()], users, parallel).await
+}
+
+/// [`register_all`] over the nodes of one service: user i connects to
+/// `urls[i % urls.len()]`.
+pub async fn register_spread(
+    urls: &[String],
+    users: &[String],
+    parallel: usize,
+) -> Result<Vec<Conn>> {
+    anyhow::ensure!(!urls.is_empty(), "no server URL to register on");
     let mut slots: Vec<Option<Conn>> = (0..users.len()).map(|_| None).collect();
     let mut set = JoinSet::new();
     let mut next = 0;
     loop {
         while set.len() < parallel.max(1) && next < users.len() {
-            let url = url.to_owned();
+            let url = urls[next % urls.len()].clone();
             let user = users[next].clone();
             let index = next;
             set.spawn(async move {

@@ -60,7 +60,7 @@ impl RawConn {
     }
 
     /// The next server frame (events included); WebSocket control frames are skipped.
-    async fn next_frame(&mut self) -> anyhow::Result<ServerFrame> {
+    pub async fn next_frame(&mut self) -> anyhow::Result<ServerFrame> {
         loop {
             let msg = tokio::time::timeout(REPLY_TIMEOUT, self.ws.next())
                 .await
