@@ -318,7 +318,7 @@ impl Handler {
                     close::REVOKED,
                 );
                 if let Some(cluster) = &self.shared.cluster {
-                    cluster.revoked(&auth.user).await;
+                    cluster.revoked(&auth.user);
                 }
                 Flow::Close(close::REVOKED)
             }
@@ -342,7 +342,7 @@ impl Handler {
                     close::REVOKED,
                 );
                 if let Some(cluster) = &self.shared.cluster {
-                    cluster.revoked(&auth.user).await;
+                    cluster.revoked(&auth.user);
                 }
             }
             Err(r) => self.reply(&r.to_frame(Some(re))),

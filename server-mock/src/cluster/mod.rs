@@ -39,7 +39,7 @@ use crate::error::{Reject, StoreError};
 use crate::params;
 use crate::registry::Registry;
 use crate::store::Store;
-use crate::store::batch::{Apply, Batch, Done, Fanout, OpResult, Route, sql};
+use crate::store::batch::{Fanout, Route, sql};
 use crate::store::members::Members;
 use crate::store::sql::{Db, DbExt};
 
@@ -51,13 +51,14 @@ pub enum Inbound {
     Local(Vec<Fanout>),
     /// A message from another node.
     Remote(async_nats::Message),
-    /// Start ordering `conv`'s pushes (a local user belongs to it now).
+    /// Hold `conv`'s pushes until its [`Inbound::Start`] (a local user
+    /// belongs to it now; sent before subscribing).
     Track(i64),
+    /// Deliver `conv`'s pushes from seq `start` on; `head` is its last seq
+    /// in the database once subscribed (what lies between is read from it).
+    Start { conv: i64, start: u64, head: u64 },
     /// Stop ordering `conv`'s pushes.
     Untrack(i64),
-    /// Heads read in the writer's commit order for newly tracked
-    /// conversations: where their ordering starts.
-    Heads(Vec<(i64, u64)>),
     /// Read what never came: `force` after a NATS reconnection.
     Sweep { force: bool },
 }
@@ -170,6 +171,8 @@ struct Interest {
 #[derive(Debug)]
 pub struct Cluster {
     nats: async_nats::Client,
+    /// To the publisher task: the order task never waits for NATS.
+    outgoing: mpsc::Sender<(String, bytes::Bytes)>,
     prefix: String,
     store: Store,
     inbox: Inbox,
@@ -219,8 +222,11 @@ impl Cluster {
         inbox: Inbox,
         rx: mpsc::UnboundedReceiver<Inbound>,
     ) -> (Arc<Cluster>, JoinHandle<()>) {
+        let (outgoing, queue) = mpsc::channel(PUBLISH_QUEUE);
+        tokio::spawn(publisher(nats.clone(), queue));
         let cluster = Arc::new(Cluster {
             nats,
+            outgoing,
             prefix: format!("convo.{server_id}"),
             store,
             inbox,
@@ -246,13 +252,18 @@ impl Cluster {
         }
     }
 
-    /// Publishes `f` for the other nodes (after the commit that caused it).
-    pub(crate) async fn publish(&self, f: &Fanout) {
-        let Some(subject) = self.subject(f) else {
-            return;
-        };
-        if let Err(e) = self.nats.publish(subject, encode(f)).await {
-            tracing::warn!(error = %e, "cluster publish failed; other nodes read it from the database");
+    /// Queues `f` for the other nodes (after the commit that caused it).
+    /// While NATS is away and the queue is full, it is dropped: the other
+    /// nodes read what they missed from the database.
+    pub(crate) fn publish(&self, f: &Fanout) {
+        if let Some(subject) = self.subject(f) {
+            self.queue(subject, encode(f));
+        }
+    }
+
+    fn queue(&self, subject: String, payload: bytes::Bytes) {
+        if self.outgoing.try_send((subject, payload)).is_err() {
+            tracing::warn!("cluster publish queue full; other nodes read from the database");
         }
     }
 
@@ -262,7 +273,7 @@ impl Cluster {
     }
 
     /// Tells the other nodes that some of `user`'s sessions were revoked.
-    pub async fn revoked(&self, user: &str) {
+    pub fn revoked(&self, user: &str) {
         let h = Header {
             u: vec![user.to_owned()],
             revoke: true,
@@ -270,13 +281,7 @@ impl Cluster {
         };
         let mut payload = serde_json::to_vec(&h).unwrap_or_default();
         payload.push(b'\n');
-        if let Err(e) = self
-            .nats
-            .publish(self.user_subject(user), payload.into())
-            .await
-        {
-            tracing::warn!(error = %e, "cluster publish failed; revoked sessions elsewhere close at the next admin poll");
-        }
+        self.queue(self.user_subject(user), payload.into());
     }
 
     async fn subscribe(&self, subject: String) -> Result<Owned, Reject> {
@@ -313,7 +318,7 @@ impl Cluster {
                 _sub: sub,
             },
         );
-        self.reconcile(&mut g, user).await
+        self.reconcile(&mut g, user, None).await
     }
 
     /// The last connection of `user` may have closed.
@@ -333,13 +338,15 @@ impl Cluster {
         }
     }
 
-    /// `user` (connected here) may have joined or left conversations.
-    pub async fn refresh(&self, user: &str) {
+    /// `user` (connected here) may have joined or left conversations;
+    /// `joined` is `(conv, first seq to push)` from the `conversation`
+    /// event that said so.
+    pub async fn refresh(&self, user: &str, joined: Option<(i64, u64)>) {
         let mut g = self.interest.lock().await;
         if !g.users.contains_key(user) {
             return;
         }
-        if let Err(e) = self.reconcile(&mut g, user).await {
+        if let Err(e) = self.reconcile(&mut g, user, joined).await {
             tracing::warn!(%user, error = %e.message, "cluster interest refresh failed");
         }
     }
@@ -355,7 +362,18 @@ impl Cluster {
     }
 
     /// Makes `user`'s subscribed conversations their current memberships.
-    async fn reconcile(&self, g: &mut Interest, user: &str) -> Result<(), Reject> {
+    /// A newly subscribed conversation's pushes start after its head once
+    /// subscribed (at log-in: the client syncs after the `session` reply,
+    /// which comes later), or at `joined`'s seq for the conversation a
+    /// `conversation` event announced (a live client expects every push
+    /// after the summary it was sent; what came before the subscription is
+    /// read from the database).
+    async fn reconcile(
+        &self,
+        g: &mut Interest,
+        user: &str,
+        joined: Option<(i64, u64)>,
+    ) -> Result<(), Reject> {
         let name = user.to_owned();
         let now: HashSet<i64> = self
             .store
@@ -399,23 +417,29 @@ impl Cluster {
             Err(_) => tracing::warn!("cluster bus slow to confirm subscriptions"),
         }
         if !added.is_empty() {
-            // Read in the writer, so the answer comes after the fan-out of
-            // every batch committed before it and before any after it.
-            let store = self.store.clone();
-            let inbox = self.inbox.clone();
-            tokio::spawn(async move {
-                match store.call(Heads(added.clone()), None).await {
-                    Ok(Done::Heads(h)) => {
-                        let _ = inbox.send(Inbound::Heads(h));
-                    }
-                    other => {
-                        tracing::warn!(?other, "cluster: reading heads failed");
-                        let _ = inbox.send(Inbound::Heads(added.iter().map(|&c| (c, 0)).collect()));
-                    }
-                }
-            });
+            let ids = added.clone();
+            let heads = self.store.read(move |db| read_heads(db, &ids)).await?;
+            for (conv, head) in heads {
+                let start = match joined {
+                    Some((c, start)) if c == conv => start,
+                    _ => head + 1,
+                };
+                let _ = self.inbox.send(Inbound::Start { conv, start, head });
+            }
         }
         Ok(())
+    }
+}
+
+/// Most frames queued for NATS (about a second of a busy node's fan-out).
+const PUBLISH_QUEUE: usize = 65_536;
+
+/// Publishes queued frames in order.
+async fn publisher(nats: async_nats::Client, mut queue: mpsc::Receiver<(String, bytes::Bytes)>) {
+    while let Some((subject, payload)) = queue.recv().await {
+        if let Err(e) = nats.publish(subject, payload).await {
+            tracing::warn!(error = %e, "cluster publish failed; other nodes read it from the database");
+        }
     }
 }
 
@@ -429,18 +453,8 @@ fn user_convs(db: &dyn Db, user: &str) -> Result<Vec<i64>, Reject> {
     .map_err(sql("read memberships"))
 }
 
-/// Reads conversations' heads inside the writer's transaction.
-#[derive(Debug)]
-struct Heads(Vec<i64>);
-
-impl Apply for Heads {
-    fn apply(self: Box<Self>, db: &dyn Db, _: &mut Batch<'_>) -> OpResult {
-        read_heads(db, &self.0).map(Done::Heads)
-    }
-}
-
 /// `(conv, last_seq)` of each conversation (0 for one that is gone).
-fn read_heads(db: &dyn Db, ids: &[i64]) -> Result<Vec<(i64, u64)>, Reject> {
+pub(crate) fn read_heads(db: &dyn Db, ids: &[i64]) -> Result<Vec<(i64, u64)>, Reject> {
     let mut out = Vec::with_capacity(ids.len());
     for &conv in ids {
         let last: Option<u64> = db

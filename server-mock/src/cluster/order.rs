@@ -47,6 +47,9 @@ struct Order {
     registry: Arc<Registry>,
     features: crate::Features,
     tracks: HashMap<i64, Track>,
+    /// The last seq delivered straight (untracked) per conversation, so a
+    /// track that starts later does not push it again.
+    direct: HashMap<i64, u64>,
 }
 
 pub async fn run(
@@ -60,6 +63,7 @@ pub async fn run(
         registry,
         features,
         tracks: HashMap::new(),
+        direct: HashMap::new(),
     };
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -89,7 +93,7 @@ impl Order {
         match m {
             Inbound::Local(fanouts) => {
                 for f in fanouts {
-                    self.cluster.publish(&f).await;
+                    self.cluster.publish(&f);
                     self.deliver(f);
                 }
             }
@@ -111,19 +115,20 @@ impl Order {
             Inbound::Untrack(conv) => {
                 self.tracks.remove(&conv);
             }
-            Inbound::Heads(heads) => {
-                for (conv, last) in heads {
-                    let Some(t) = self.tracks.get_mut(&conv) else {
-                        continue;
-                    };
-                    if t.next.is_none() {
-                        // Held pushes at or below the head were committed
-                        // before the head was read, and none of them was
-                        // delivered yet: they start the order.
-                        let first = t.held.keys().next().copied();
-                        t.next = Some(first.map_or(last + 1, |s| s.min(last + 1)));
-                        self.drain(conv);
-                    }
+            Inbound::Start { conv, start, head } => {
+                let direct = self.direct.remove(&conv);
+                let Some(t) = self.tracks.get_mut(&conv) else {
+                    return;
+                };
+                if t.next.is_some() {
+                    return;
+                }
+                let next = start.max(direct.map_or(0, |d| d + 1));
+                t.held.retain(|&seq, _| seq >= next);
+                t.next = Some(next);
+                self.drain(conv);
+                if head >= next {
+                    self.fill(conv, head).await;
                 }
             }
             Inbound::Sweep { force } => self.sweep(force).await,
@@ -134,10 +139,11 @@ impl Order {
     /// conversation.
     fn deliver(&mut self, f: Fanout) {
         if let Route::User { membership: true } = f.route {
+            let joined = joined(&f);
             for user in f.users.iter() {
                 let cluster = self.cluster.clone();
                 let user = user.clone();
-                tokio::spawn(async move { cluster.refresh(&user).await });
+                tokio::spawn(async move { cluster.refresh(&user, joined).await });
             }
         }
         let Route::Conv {
@@ -148,6 +154,11 @@ impl Order {
             return self.send(&f);
         };
         let Some(t) = self.tracks.get_mut(&conv) else {
+            if self.direct.len() >= 10_000 {
+                self.direct.clear();
+            }
+            let d = self.direct.entry(conv).or_default();
+            *d = (*d).max(seq);
             return self.send(&f);
         };
         match t.next {
@@ -298,6 +309,18 @@ impl Order {
             self.drain(conv);
         }
         self.drain(conv);
+    }
+}
+
+/// `(conv, first seq to push)` of a `conversation` event: pushes after the
+/// summary it carries.
+fn joined(f: &Fanout) -> Option<(i64, u64)> {
+    match sync_core::protocol::decode_server_frame(f.frame.as_str()).ok()? {
+        ServerFrame::Conversation { conversation, .. } => Some((
+            rows::parse_conv(&conversation.conv)?,
+            conversation.last_seq + 1,
+        )),
+        _ => None,
     }
 }
 

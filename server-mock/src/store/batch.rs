@@ -66,9 +66,6 @@ pub enum Done {
     Ok,
     /// `conversation` reply to `create`.
     Conversation(Box<sync_core::protocol::Summary>),
-    /// The head (`last_seq`) of each conversation asked for, in the
-    /// writer's commit order ([`crate::cluster`]); never a reply to a client.
-    Heads(Vec<(i64, u64)>),
     /// `sent` reply.
     Sent {
         conv: ConvId,

@@ -92,7 +92,7 @@ fn deliver(d: Delivery, registry: &Registry, bus: Option<&crate::cluster::Inbox>
 /// The reply frame for a successful write.
 pub fn done_frame(done: Done, re: sync_core::protocol::RequestId) -> ServerFrame {
     match done {
-        Done::Ok | Done::Heads(_) => ServerFrame::Ok { re },
+        Done::Ok => ServerFrame::Ok { re },
         Done::Conversation(s) => ServerFrame::Conversation {
             re: Some(re),
             conversation: *s,
