@@ -249,6 +249,9 @@ impl Handler {
                         self.reply(&r.to_frame(Some(re)));
                         return Flow::Continue;
                     }
+                    if let Some(cluster) = &self.shared.cluster {
+                        cluster.spent(&auth.user);
+                    }
                 }
                 let ctx = Ctx {
                     shared: &self.shared,

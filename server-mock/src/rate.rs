@@ -42,6 +42,17 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// Takes `n` tokens spent elsewhere (another node) at `now`; the bucket
+    /// may go below empty, down to minus its burst, and refills from there.
+    pub fn spend(&mut self, n: u32, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens =
+            ((self.tokens + elapsed * self.rate).min(self.burst) - f64::from(n)).max(-self.burst);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +67,17 @@ mod tests {
         assert_eq!(b.take(t0), Err(100));
         assert_eq!(b.take(t0 + Duration::from_millis(100)), Ok(()));
         assert_eq!(b.take(t0 + Duration::from_millis(150)), Err(50));
+    }
+
+    #[test]
+    fn tokens_spent_elsewhere_empty_the_bucket_here() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(10.0, 4);
+        b.spend(6, t0);
+        // Two below empty: three tokens' worth of refill before one is free.
+        assert_eq!(b.take(t0), Err(300));
+        assert_eq!(b.take(t0 + Duration::from_millis(300)), Ok(()));
+        b.spend(100, t0 + Duration::from_millis(300));
+        assert_eq!(b.take(t0 + Duration::from_millis(300)), Err(500));
     }
 }

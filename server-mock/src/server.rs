@@ -95,6 +95,9 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         tls,
         cluster,
     ));
+    if let Some(cluster) = &shared.cluster {
+        tokio::spawn(cluster.clone().share_limits(Arc::downgrade(&shared)));
+    }
     let max_connections = u32::try_from(config.max_connections.max(1)).unwrap_or(u32::MAX >> 3);
     let permits = Arc::new(Semaphore::new(max_connections as usize));
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -163,6 +163,20 @@ impl Throttle {
         }
     }
 
+    /// A failed attempt another node saw: counts here as if seen here.
+    pub fn record_failure(&self, user: Option<&str>, addr: IpAddr, now: Instant) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let limits = self.limits;
+        for (key, _) in Self::keys(&state, &limits, user, addr, now) {
+            state
+                .records
+                .entry(key)
+                .or_default()
+                .failures
+                .push_back(now);
+        }
+    }
+
     /// The rules.
     pub fn limits(&self) -> &LoginLimits {
         &self.limits

@@ -24,6 +24,7 @@
 //!   commit and its publish, messages lost while NATS was down).
 //! - **Typing** is best effort: it crosses nodes when NATS is up.
 
+pub mod limits;
 pub mod order;
 
 use std::collections::{HashMap, HashSet};
@@ -173,6 +174,8 @@ pub struct Cluster {
     nats: async_nats::Client,
     /// To the publisher task: the order task never waits for NATS.
     outgoing: mpsc::Sender<(String, bytes::Bytes)>,
+    /// Sends spent here, not yet told to the other nodes.
+    spent: limits::Spent,
     prefix: String,
     store: Store,
     inbox: Inbox,
@@ -227,6 +230,7 @@ impl Cluster {
         let cluster = Arc::new(Cluster {
             nats,
             outgoing,
+            spent: Default::default(),
             prefix: format!("convo.{server_id}"),
             store,
             inbox,

@@ -209,11 +209,20 @@ pub async fn authenticate(
     };
     let result = authenticate_inner(shared, frame, peer).await;
     let now = Instant::now();
-    if let Ok((auth, _)) = &result {
-        if let Some(r) = &reserved {
-            shared.throttle.release(r.as_deref(), peer, now);
+    match &result {
+        Ok((auth, _)) => {
+            if let Some(r) = &reserved {
+                shared.throttle.release(r.as_deref(), peer, now);
+            }
+            shared.throttle.trust(&auth.user, peer, now);
         }
-        shared.throttle.trust(&auth.user, peer, now);
+        // The reservation stays a failure; the other nodes count it too.
+        Err(e) if e.code != ErrorCode::RateLimited => {
+            if let (Some(r), Some(cluster)) = (&reserved, &shared.cluster) {
+                cluster.login_failed(r.as_deref(), peer);
+            }
+        }
+        Err(_) => {}
     }
     result
 }
