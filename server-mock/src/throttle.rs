@@ -139,14 +139,7 @@ impl Throttle {
             worst = Some(worst.map_or(backoff, |w| w.max(backoff)));
         }
         if worst.is_none() {
-            for (key, _) in Self::keys(&state, &limits, user, addr, now) {
-                state
-                    .records
-                    .entry(key)
-                    .or_default()
-                    .failures
-                    .push_back(now);
-            }
+            Self::push_failure(&mut state, &limits, user, addr, now);
         }
         worst.map_or(Ok(()), Err)
     }
@@ -167,7 +160,17 @@ impl Throttle {
     pub fn record_failure(&self, user: Option<&str>, addr: IpAddr, now: Instant) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let limits = self.limits;
-        for (key, _) in Self::keys(&state, &limits, user, addr, now) {
+        Self::push_failure(&mut state, &limits, user, addr, now);
+    }
+
+    fn push_failure(
+        state: &mut State,
+        limits: &LoginLimits,
+        user: Option<&str>,
+        addr: IpAddr,
+        now: Instant,
+    ) {
+        for (key, _) in Self::keys(state, limits, user, addr, now) {
             state
                 .records
                 .entry(key)
