@@ -171,7 +171,7 @@ fn client_append(
     };
     index_mentions(db, conv, mentions_of.unwrap_or(msg.seq), &mentions)?;
     if let Some(root) = thread {
-        db.execute(
+        db.execute_later(
             "INSERT INTO thread_stats (conv, root, replies, last_reply_seq) VALUES (?1, ?2, 1, ?3)
              ON CONFLICT (conv, root) DO UPDATE SET replies = thread_stats.replies + 1, last_reply_seq = ?3",
             params![conv, root, msg.seq],
@@ -205,7 +205,7 @@ fn own_standing(t: &Target, me: &str) -> Result<(), Reject> {
 /// `mentions` counts. An edit adds to its text's rows and never removes one.
 fn index_mentions(db: &dyn Db, conv: i64, text: Seq, users: &[String]) -> Result<(), Reject> {
     for u in users {
-        db.execute(
+        db.execute_later(
             "INSERT INTO mentions (\"user\", conv, seq) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             params![u, conv, text],
         )

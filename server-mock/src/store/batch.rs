@@ -270,7 +270,7 @@ pub fn try_append(
     if is_text {
         c.last_text_seq = seq;
     }
-    db.execute(
+    db.execute_later(
         "UPDATE convs SET last_seq = ?1, last_text_seq = ?2, text_count = ?3 WHERE id = ?4",
         params![c.last_seq, c.last_text_seq, c.text_count, conv],
     )
@@ -384,7 +384,7 @@ pub fn conversation_event(
 
 /// Moves `user`'s cursor to `seq` (callers ensure it moves forward).
 pub fn set_read(db: &dyn Db, user: &str, conv: i64, seq: Seq) -> Result<(), Reject> {
-    db.execute(
+    db.execute_later(
         "UPDATE members SET read_seq = ?1,
             read_text_n = COALESCE((SELECT text_n FROM entries WHERE conv = ?3 AND seq = ?1), 0)
          WHERE \"user\" = ?2 AND conv = ?3",

@@ -120,6 +120,9 @@ pub struct PgConn {
     /// `None` only while dropping.
     client: RefCell<Option<Client>>,
     statements: RefCell<HashMap<String, Statement>>,
+    /// Writes from [`Db::execute_later`], with their values inlined, sent
+    /// ahead of the next statement.
+    pending: RefCell<String>,
 }
 
 impl std::fmt::Debug for PgConn {
@@ -135,7 +138,18 @@ impl PgConn {
         Ok(PgConn {
             client: RefCell::new(Some(Client::connect(url, NoTls)?)),
             statements: RefCell::new(HashMap::new()),
+            pending: RefCell::new(String::new()),
         })
+    }
+
+    /// Sends the deferred writes now (before a statement that needs a
+    /// result, or that reads what they wrote).
+    fn flush(&self) -> Result<(), DbError> {
+        let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        if pending.is_empty() {
+            return Ok(());
+        }
+        Ok(self.client().batch_execute(&pending)?)
     }
 
     fn client(&self) -> RefMut<'_, Client> {
@@ -177,21 +191,91 @@ impl Drop for PgConn {
 /// `?N` → `$N` outside quoted strings and identifiers.
 pub fn placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
+    rewrite(sql, &mut out, |out, _| {
+        out.push('$');
+        Ok(false)
+    })
+    .map(|()| out)
+    .unwrap_or_default()
+}
+
+/// `sql` with each `?N` replaced by its parameter as a literal (for the
+/// simple-query protocol, which has no parameters). Strings are quoted with
+/// `standard_conforming_strings` (on by default since PostgreSQL 9.1):
+/// only `'` is special.
+pub fn inline(sql: &str, params: &[Value]) -> Result<String, DbError> {
+    let mut out = String::with_capacity(sql.len() + 16 * params.len());
+    let chars: Vec<char> = sql.chars().collect();
+    rewrite(sql, &mut out, |out, at| {
+        let n: String = chars[at + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        let i: usize = n.parse().map_err(|_| DbError::NoColumn(at))?;
+        let v = params.get(i.wrapping_sub(1)).ok_or(DbError::NoColumn(i))?;
+        literal(out, v, i)?;
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// Walks `sql`, calling `at_placeholder(out, index)` at each `?` outside
+/// quotes; when it returns true, the `?`'s digits are skipped.
+fn rewrite(
+    sql: &str,
+    out: &mut String,
+    mut at_placeholder: impl FnMut(&mut String, usize) -> Result<bool, DbError>,
+) -> Result<(), DbError> {
     let mut quote: Option<char> = None;
-    for c in sql.chars() {
+    let mut skip_digits = false;
+    for (i, c) in sql.chars().enumerate() {
+        if skip_digits {
+            if c.is_ascii_digit() {
+                continue;
+            }
+            skip_digits = false;
+        }
         match quote {
             Some(q) if c == q => quote = None,
             Some(_) => {}
             None if c == '\'' || c == '"' => quote = Some(c),
             None if c == '?' => {
-                out.push('$');
+                skip_digits = at_placeholder(out, i)?;
                 continue;
             }
             None => {}
         }
         out.push(c);
     }
-    out
+    Ok(())
+}
+
+fn literal(out: &mut String, v: &Value, i: usize) -> Result<(), DbError> {
+    use std::fmt::Write;
+    match v {
+        Value::Null => out.push_str("NULL"),
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Real(f) if f.is_finite() => {
+            let _ = write!(out, "{f:?}::float8");
+        }
+        Value::Real(f) => {
+            let _ = write!(out, "'{f}'::float8");
+        }
+        Value::Text(t) => {
+            if t.contains('\0') {
+                return Err(DbError::Nul(i));
+            }
+            out.push('\'');
+            out.push_str(&t.replace('\'', "''"));
+            out.push('\'');
+        }
+        Value::Blob(b) => {
+            let _ = write!(out, "'\\x{}'::bytea", hex::encode(b));
+        }
+    }
+    Ok(())
 }
 
 fn values(params: &[&dyn Param]) -> Result<Vec<Value>, DbError> {
@@ -200,6 +284,7 @@ fn values(params: &[&dyn Param]) -> Result<Vec<Value>, DbError> {
 
 impl Db for PgConn {
     fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, DbError> {
+        self.flush()?;
         let vals = values(params)?;
         let stmt = self.prepare(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = vals.iter().map(|v| v as _).collect();
@@ -208,6 +293,7 @@ impl Db for PgConn {
     }
 
     fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>, DbError> {
+        self.flush()?;
         let vals = values(params)?;
         let stmt = self.prepare(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = vals.iter().map(|v| v as _).collect();
@@ -223,7 +309,21 @@ impl Db for PgConn {
     }
 
     fn batch(&self, sql: &str) -> Result<(), DbError> {
-        Ok(self.client().batch_execute(sql)?)
+        let mut pending = std::mem::take(&mut *self.pending.borrow_mut());
+        if sql.starts_with("ROLLBACK") {
+            // What is rolled back need not be written first.
+            pending.clear();
+        }
+        pending.push_str(sql);
+        Ok(self.client().batch_execute(&pending)?)
+    }
+
+    fn execute_later(&self, sql: &str, params: &[&dyn Param]) -> Result<(), DbError> {
+        let stmt = inline(sql, &values(params)?)?;
+        let mut pending = self.pending.borrow_mut();
+        pending.push_str(&stmt);
+        pending.push_str(";\n");
+        Ok(())
     }
 
     fn begin_read(&self) -> Result<(), DbError> {
@@ -340,6 +440,22 @@ pub fn prepare(db: &PgConn) -> Result<String, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::placeholders;
+
+    #[test]
+    fn parameters_are_inlined_as_literals_outside_quotes_only() {
+        use super::{Value, inline};
+        let sql = "UPDATE t SET a = ?1, b = ?2, c = '?1' WHERE \"u?\" = ?3 AND d = ?10";
+        let mut params: Vec<Value> = (0..10).map(Value::Int).collect();
+        params[1] = Value::Text("it's".into());
+        params[2] = Value::Null;
+        params[9] = Value::Blob(vec![0, 255]);
+        assert_eq!(
+            inline(sql, &params).unwrap(),
+            "UPDATE t SET a = 0, b = 'it''s', c = '?1' WHERE \"u?\" = NULL AND d = '\\x00ff'::bytea"
+        );
+        assert!(inline("SELECT ?2", &[Value::Int(1)]).is_err());
+        assert!(inline("SELECT ?1", &[Value::Text("a\0b".into())]).is_err());
+    }
 
     #[test]
     fn placeholders_are_rewritten_outside_quotes_only() {

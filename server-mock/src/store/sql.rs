@@ -47,6 +47,9 @@ pub enum DbError {
     /// A parameter that no backend column can hold (a `u64` above `i64::MAX`).
     #[error("parameter out of range: {0}")]
     Param(u64),
+    /// A text parameter PostgreSQL cannot hold (a NUL character).
+    #[error("parameter {0}: text with a NUL character")]
+    Nul(usize),
     /// A stored value that could not be decoded (e.g. bad JSON).
     #[error("column {0}: {1}")]
     Decode(usize, String),
@@ -246,6 +249,12 @@ pub trait Db: std::fmt::Debug {
     /// Runs statements without parameters or results (transaction control:
     /// `SAVEPOINT op`, `RELEASE op`, `ROLLBACK TO op`).
     fn batch(&self, sql: &str) -> Result<(), DbError>;
+    /// Runs a write whose row count nobody needs, now or with the next
+    /// statement (PostgreSQL: it travels with the next round trip; an
+    /// error surfaces there). Reads after it see it either way.
+    fn execute_later(&self, sql: &str, params: &[&dyn Param]) -> Result<(), DbError> {
+        self.execute(sql, params).map(|_| ())
+    }
     /// Opens the writer's batch transaction.
     fn begin_write(&self) -> Result<(), DbError> {
         self.batch("BEGIN")

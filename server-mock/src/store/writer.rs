@@ -240,13 +240,13 @@ fn transact(
     touched.sort_unstable();
     for conv in touched {
         b.counter += 1;
-        db.execute(
+        db.execute_later(
             "UPDATE convs SET change_seq = ?1 WHERE id = ?2",
             params![b.counter, conv],
         )
         .map_err(s("bump conversation"))?;
     }
-    db.execute(
+    db.execute_later(
         "UPDATE meta SET value = ?1 WHERE key = 'change_seq'",
         params![b.counter.to_string()],
     )
