@@ -102,3 +102,103 @@ async fn a_sync_between_two_writers_never_skips_a_change() {
     b.shutdown().await;
     pg.stop().await;
 }
+
+/// A batch of pipelined sends on PostgreSQL takes the writer's fast path
+/// (memberships and used client ids read up front, no savepoints): a
+/// client id repeated inside the batch gets the first `sent`, a send to a
+/// conversation the user is not in is refused without disturbing the
+/// others, and the timeline holds exactly the new texts, dense.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_sends_with_repeats_and_a_stranger_conversation_stay_exact() {
+    use futures_util::{SinkExt, StreamExt};
+    use sync_core::protocol::{ClientFrame, ServerFrame, decode_server_frame};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+
+    let Some(pg) = conformance::pg::PgCluster::start_async().await else {
+        return;
+    };
+    let db = pg.database("fast");
+    let node = server_mock::start(config(&db)).await.unwrap();
+    let mut alice = RawConn::connect(&node.url()).await.unwrap();
+    let token = alice.register("alice", "password-1", "d").await.unwrap();
+    let mut bob = RawConn::connect(&node.url()).await.unwrap();
+    bob.register("bob", "password-1", "d").await.unwrap();
+    let mine = alice.create_group("mine", &[]).await.unwrap();
+    let theirs = bob.create_group("theirs", &[]).await.unwrap();
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(node.url()).await.unwrap();
+    let _hello = ws.next().await;
+    let auth = ClientFrame::Auth {
+        id: 1,
+        token,
+        device: "d".into(),
+    };
+    ws.send(Ws::Text(auth.to_json().into())).await.unwrap();
+    // Pipelined: one writer batch (or a few), every reply in request order.
+    let sends = [
+        (10, &mine, "a"),
+        (11, &mine, "b"),
+        (12, &mine, "a"),
+        (13, &theirs, "x"),
+        (14, &mine, "c"),
+        (15, &mine, "b"),
+    ];
+    for (id, conv, cid) in sends {
+        let f = ClientFrame::Send {
+            id,
+            conv: conv.clone(),
+            client_id: cid.into(),
+            body: format!("body {cid}"),
+            reply_to: None,
+        };
+        ws.send(Ws::Text(f.to_json().into())).await.unwrap();
+    }
+    let mut replies = Vec::new();
+    while replies.len() < sends.len() {
+        let Some(Ok(Ws::Text(t))) = ws.next().await else {
+            panic!("connection ended");
+        };
+        match decode_server_frame(t.as_str()).unwrap() {
+            ServerFrame::Sent { re, seq, .. } => replies.push((re, format!("seq {seq}"))),
+            ServerFrame::Error {
+                re: Some(re), code, ..
+            } => replies.push((re, code.as_str().to_owned())),
+            _ => {}
+        }
+    }
+    let got: Vec<(u64, &str)> = replies.iter().map(|(r, s)| (*r, s.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (10, "seq 2"),
+            (11, "seq 3"),
+            (12, "seq 2"),
+            (13, "not_found"),
+            (14, "seq 4"),
+            (15, "seq 3"),
+        ]
+    );
+    let timeline: Vec<(u64, Option<String>)> = alice
+        .pull_all(&mine)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.seq, m.body))
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            (1, None),
+            (2, Some("body a".into())),
+            (3, Some("body b".into())),
+            (4, Some("body c".into())),
+        ]
+    );
+    assert_eq!(
+        bob.pull_all(&theirs).await.unwrap().len(),
+        1,
+        "nothing landed in bob's group"
+    );
+    node.shutdown().await;
+    pg.stop().await;
+}

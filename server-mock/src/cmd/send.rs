@@ -14,6 +14,7 @@ use crate::store::batch::{
     Apply, Batch, Done, NewRow, OpResult, Target, first_sent, member_conv, members_of, push_sent,
     set_read, sql, target, try_append,
 };
+use crate::store::prefetch::TextKey;
 
 /// What a client-sent append adds.
 #[derive(Debug, Clone)]
@@ -38,6 +39,14 @@ struct Append {
 impl Apply for Append {
     fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         client_append(db, b, &self.user, self.conv, &self.client_id, self.entry)
+    }
+
+    fn text_key(&self) -> Option<TextKey> {
+        matches!(self.entry, NewEntry::Text { .. }).then(|| TextKey {
+            user: self.user.clone(),
+            conv: self.conv,
+            client_id: self.client_id.clone(),
+        })
     }
 }
 
@@ -102,7 +111,18 @@ fn client_append(
     client_id: &str,
     entry: NewEntry,
 ) -> Result<Done, Reject> {
-    let mut c = member_conv(db, me, conv)?;
+    // A leading text of the batch is checked against rows read up front.
+    let fast = matches!(entry, NewEntry::Text { .. }) && b.prefetch.is_some();
+    let mut c = match &b.prefetch {
+        Some(p) if fast => {
+            let c = p.member_conv(me, conv)?;
+            if let Some(first) = p.first_sent(me, conv, client_id) {
+                return Ok(first);
+            }
+            c
+        }
+        _ => member_conv(db, me, conv)?,
+    };
     // A repeated text is found by its insert (below); an edit or redact is
     // looked up first, as its checks would refuse a repeat.
     if !matches!(entry, NewEntry::Text { .. })
@@ -162,7 +182,7 @@ fn client_append(
     let mentions = row.mentions.clone();
     let thread = row.thread;
     let is_text = row.kind == EntryKind::Text;
-    let Some(msg) = try_append(db, b, conv, &mut c, row)? else {
+    let Some(msg) = try_append(db, b, conv, &mut c, row, fast)? else {
         return first_sent(db, me, conv, client_id)?.ok_or_else(|| {
             Reject::from(crate::error::StoreError::Corrupt(
                 "a client id conflict without its entry".into(),
@@ -182,6 +202,9 @@ fn client_append(
         // Sending moves the sender's cursor to the new seq, so a user's own
         // texts never count as unread.
         set_read(db, me, conv, msg.seq)?;
+    }
+    if let Some(p) = b.prefetch.as_mut().filter(|_| fast) {
+        p.appended(me, conv, client_id, &c, msg.ts);
     }
     push_sent(db, b, conv, client_id, &msg)
 }

@@ -25,6 +25,12 @@ use crate::params;
 pub trait Apply: Send + std::fmt::Debug + 'static {
     /// Checks the op's rules, writes, and queues its fan-out in `b.events`.
     fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult;
+
+    /// For a plain text send: what the batch's fast path prefetches
+    /// ([`super::prefetch`]).
+    fn text_key(&self) -> Option<super::prefetch::TextKey> {
+        None
+    }
 }
 
 /// One write request for the writer thread.
@@ -40,6 +46,11 @@ impl WriteOp {
     /// Applies the op. On `Err` the caller rolls the op's savepoint back.
     pub fn apply(self, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         self.0.apply(db, b)
+    }
+
+    /// See [`Apply::text_key`].
+    pub fn text_key(&self) -> Option<super::prefetch::TextKey> {
+        self.0.text_key()
     }
 }
 
@@ -113,6 +124,9 @@ pub struct Batch<'c> {
     pub now: i64,
     /// The §9 extensions served (what ops store and summaries carry).
     pub features: crate::Features,
+    /// While set, the current op is one of the batch's leading plain texts,
+    /// checked against rows read up front and written without a savepoint.
+    pub prefetch: Option<super::prefetch::Prefetch>,
 }
 
 pub type OpResult = Result<Done, Reject>;
@@ -211,7 +225,7 @@ pub fn append(
     c: &mut ConvRow,
     row: NewRow<'_>,
 ) -> Result<Message, Reject> {
-    try_append(db, b, conv, c, row)?.ok_or_else(|| {
+    try_append(db, b, conv, c, row, false)?.ok_or_else(|| {
         Reject::from(StoreError::Corrupt(
             "an entry with this client id exists".into(),
         ))
@@ -220,13 +234,16 @@ pub fn append(
 
 /// [`append`], or `None` (nothing written) when the row's `client_id` was
 /// already used by its sender in `conv`: the insert is the dedup check, so
-/// a new text costs no lookup first.
+/// a new text costs no lookup first. With `deferred` (the fast path, whose
+/// client id is known to be new) the insert waits for the next round trip
+/// like the other writes, and a conflict fails the batch.
 pub fn try_append(
     db: &dyn Db,
     b: &mut Batch<'_>,
     conv: i64,
     c: &mut ConvRow,
     row: NewRow<'_>,
+    deferred: bool,
 ) -> Result<Option<Message>, Reject> {
     let seq = c.last_seq + 1;
     let is_text = row.kind == EntryKind::Text;
@@ -237,31 +254,41 @@ pub fn try_append(
         .map(|m| serde_json::Value::from(m.clone()).to_string());
     let mentions_json = (!row.mentions.is_empty())
         .then(|| serde_json::Value::from(row.mentions.clone()).to_string());
-    let inserted = db.execute(
+    let insert = if deferred {
+        "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject,
+            client_id, text_n, reply_to, thread, key, mentions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    } else {
         "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject,
             client_id, text_n, reply_to, thread, key, mentions)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-         ON CONFLICT (conv, sender, client_id) WHERE client_id IS NOT NULL DO NOTHING",
-        params![
-            conv,
-            seq,
-            row.sender,
-            b.now,
-            row.kind.as_str(),
-            row.body,
-            row.target,
-            row.title,
-            members_json,
-            row.subject,
-            row.client_id,
-            text_n,
-            row.reply_to,
-            row.thread,
-            row.key,
-            mentions_json
-        ],
-    )
-    .map_err(sql("insert entry"))?;
+         ON CONFLICT (conv, sender, client_id) WHERE client_id IS NOT NULL DO NOTHING"
+    };
+    let params = params![
+        conv,
+        seq,
+        row.sender,
+        b.now,
+        row.kind.as_str(),
+        row.body,
+        row.target,
+        row.title,
+        members_json,
+        row.subject,
+        row.client_id,
+        text_n,
+        row.reply_to,
+        row.thread,
+        row.key,
+        mentions_json
+    ];
+    let inserted = if deferred {
+        db.execute_later(insert, params)
+            .map_err(sql("insert entry"))?;
+        1
+    } else {
+        db.execute(insert, params).map_err(sql("insert entry"))?
+    };
     if inserted == 0 {
         return Ok(None);
     }

@@ -12,6 +12,7 @@ pub mod batch;
 pub mod delivery;
 pub mod members;
 pub mod pg;
+pub mod prefetch;
 pub mod rows;
 pub mod schema;
 pub mod sql;

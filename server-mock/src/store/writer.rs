@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use super::batch::{Batch, Done, Fanout, WriteOp};
 use super::delivery::{Deliveries, Delivery};
 use super::members::Members;
+use super::prefetch::Prefetch;
 use super::rows::now_ms;
 use super::sql::{Db, DbExt};
 use crate::connection::Outbox;
@@ -200,14 +201,41 @@ fn transact(
         origin: None,
         now: now_ms(),
         features,
+        prefetch: None,
     };
+    // The leading plain texts: checked against rows read here in two
+    // queries, and written without savepoints (`store::prefetch`).
+    let keys: Vec<_> = ops_in.iter().map_while(|(op, _)| op.text_key()).collect();
+    if writers == Writers::Many && !keys.is_empty() {
+        b.prefetch = Some(Prefetch::load(db, &keys).map_err(s("prefetch texts"))?);
+    }
     let mut out = Vec::with_capacity(ops_in.len());
-    // Each op runs inside the savepoint `op`, set in the same round trip
-    // that releases the previous op's (a failed op's `ROLLBACK TO` keeps
-    // the savepoint for the next op): one round trip per op, not two.
-    db.batch("SAVEPOINT op").map_err(s("savepoint"))?;
     let n = ops_in.len();
-    for (i, (op, origin)) in ops_in.into_iter().enumerate() {
+    let fast_n = if b.prefetch.is_some() { keys.len() } else { 0 };
+    let mut ops = ops_in.into_iter().enumerate().peekable();
+    for (_, (op, origin)) in ops.by_ref().take(fast_n) {
+        b.origin = origin;
+        let res = op.apply(db, &mut b);
+        // A text checks every rule before writing, so a refused one wrote
+        // nothing; a database error leaves no savepoint to return to.
+        if let Err(r) = &res
+            && r.code == ErrorCode::Internal
+        {
+            return Err(StoreError::Corrupt(format!(
+                "a prefetched text failed: {}",
+                r.message
+            )));
+        }
+        out.push((res, std::mem::take(&mut b.events)));
+    }
+    b.prefetch = None;
+    // Each other op runs inside the savepoint `op`, set in the same round
+    // trip that releases the previous op's (a failed op's `ROLLBACK TO`
+    // keeps the savepoint for the next op): one round trip per op, not two.
+    if ops.peek().is_some() {
+        db.batch("SAVEPOINT op").map_err(s("savepoint"))?;
+    }
+    for (i, (op, origin)) in ops {
         b.origin = origin;
         let last = i + 1 == n;
         let res = op.apply(db, &mut b);

@@ -1,0 +1,168 @@
+//! The PostgreSQL writer's fast path for plain texts. On PostgreSQL every
+//! statement is a round trip on the writer's connection, so a batch reads
+//! up front, in two queries, what its leading `send`s check one by one:
+//! the senders' memberships with their conversations' rows, and which of
+//! their `client_id`s were already used. Those texts then need no read of
+//! their own and no savepoint (they check every rule before writing, and
+//! their writes are deferred to the batch's COMMIT), so a batch of texts
+//! costs a handful of round trips instead of several per text.
+//!
+//! The prefetched rows stay true while only these texts run: the batch
+//! holds the change-counter lock (no other node writes), and the texts
+//! update the conversation rows here as they append. The first op of any
+//! other kind ends the fast path for the rest of the batch.
+
+use std::collections::{HashMap, HashSet};
+
+use sync_core::protocol::Seq;
+
+use super::batch::{ConvRow, Done};
+use super::rows::conv_id;
+use super::sql::{Db, DbError, DbExt, Param};
+use crate::error::Reject;
+
+/// What a plain text send checks: its sender, conversation and client id.
+#[derive(Debug, Clone)]
+pub struct TextKey {
+    pub user: String,
+    pub conv: i64,
+    pub client_id: String,
+}
+
+/// The rows a batch's leading texts check, read in two queries.
+#[derive(Debug, Default)]
+pub struct Prefetch {
+    /// (user, conv) of each current membership asked about.
+    members: HashSet<(String, i64)>,
+    /// Rows of those conversations, kept current by the texts' appends.
+    convs: HashMap<i64, ConvRow>,
+    /// (conv, sender, client_id) already used → the first `sent`'s seq, ts.
+    sent: HashMap<(i64, String, String), (Seq, i64)>,
+}
+
+impl Prefetch {
+    /// Reads memberships, conversation rows and used client ids for `keys`.
+    pub fn load(db: &dyn Db, keys: &[TextKey]) -> Result<Prefetch, DbError> {
+        let mut p = Prefetch::default();
+        if keys.is_empty() {
+            return Ok(p);
+        }
+        let pairs = values_list(keys.len(), &["BIGINT", "TEXT"]);
+        let mut args: Vec<&dyn Param> = Vec::with_capacity(keys.len() * 3);
+        for k in keys {
+            args.push(&k.conv);
+            args.push(&k.user);
+        }
+        let rows = db.query_map(
+            &format!(
+                "SELECT m.\"user\", c.id, c.kind, c.last_seq, c.last_text_seq, c.text_count
+                 FROM members m JOIN convs c ON c.id = m.conv
+                 WHERE m.active = 1 AND (m.conv, m.\"user\") IN (VALUES {pairs})"
+            ),
+            &args,
+            |r| {
+                Ok((
+                    r.get::<String>(0)?,
+                    r.get::<i64>(1)?,
+                    ConvRow {
+                        direct: r.get::<String>(2)? == "direct",
+                        last_seq: r.get(3)?,
+                        last_text_seq: r.get(4)?,
+                        text_count: r.get(5)?,
+                    },
+                ))
+            },
+        )?;
+        for (user, conv, row) in rows {
+            p.members.insert((user, conv));
+            p.convs.insert(conv, row);
+        }
+        let triples = values_list(keys.len(), &["BIGINT", "TEXT", "TEXT"]);
+        args.clear();
+        for k in keys {
+            args.push(&k.conv);
+            args.push(&k.user);
+            args.push(&k.client_id);
+        }
+        let used = db.query_map(
+            &format!(
+                "SELECT conv, sender, client_id, seq, ts FROM entries
+                 WHERE (conv, sender, client_id) IN (VALUES {triples})"
+            ),
+            &args,
+            |r| {
+                Ok((
+                    (r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<String>(2)?),
+                    (r.get::<Seq>(3)?, r.get::<i64>(4)?),
+                ))
+            },
+        )?;
+        p.sent.extend(used);
+        Ok(p)
+    }
+
+    /// The conversation row, if `user` is a current member (else
+    /// `not_found`, as [`super::batch::member_conv`] says).
+    pub fn member_conv(&self, user: &str, conv: i64) -> Result<ConvRow, Reject> {
+        if !self.members.contains(&(user.to_owned(), conv)) {
+            return Err(Reject::no_conv());
+        }
+        self.convs.get(&conv).cloned().ok_or_else(Reject::no_conv)
+    }
+
+    /// The first `sent` of a repeated `(sender, conv, client_id)`.
+    pub fn first_sent(&self, me: &str, conv: i64, client_id: &str) -> Option<Done> {
+        self.sent
+            .get(&(conv, me.to_owned(), client_id.to_owned()))
+            .map(|&(seq, ts)| Done::Sent {
+                conv: conv_id(conv),
+                client_id: client_id.to_owned(),
+                seq,
+                ts,
+            })
+    }
+
+    /// A text appended: its conversation row moved on, its client id is used.
+    pub fn appended(&mut self, me: &str, conv: i64, client_id: &str, row: &ConvRow, ts: i64) {
+        self.convs.insert(conv, row.clone());
+        self.sent.insert(
+            (conv, me.to_owned(), client_id.to_owned()),
+            (row.last_seq, ts),
+        );
+    }
+}
+
+/// `(CAST(?1 AS T1), CAST(?2 AS T2)), …` for `n` rows of `types`: typed, so
+/// PostgreSQL need not guess a parameter's type from a row comparison.
+fn values_list(n: usize, types: &[&str]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    for row in 0..n {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for (j, t) in types.iter().enumerate() {
+            if j > 0 {
+                out.push_str(", ");
+            }
+            i += 1;
+            out.push_str(&format!("CAST(?{i} AS {t})"));
+        }
+        out.push(')');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::values_list;
+
+    #[test]
+    fn a_values_list_numbers_its_parameters_in_order() {
+        assert_eq!(
+            values_list(2, &["BIGINT", "TEXT"]),
+            "(CAST(?1 AS BIGINT), CAST(?2 AS TEXT)), (CAST(?3 AS BIGINT), CAST(?4 AS TEXT))"
+        );
+    }
+}
