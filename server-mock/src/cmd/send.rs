@@ -42,7 +42,9 @@ impl Apply for Append {
     }
 
     fn text_key(&self) -> Option<TextKey> {
-        matches!(self.entry, NewEntry::Text { .. }).then(|| TextKey {
+        // A reply reads its target, which may be a text of the same batch
+        // still waiting to be written: not on the fast path.
+        matches!(self.entry, NewEntry::Text { reply_to: None, .. }).then(|| TextKey {
             user: self.user.clone(),
             conv: self.conv,
             client_id: self.client_id.clone(),
@@ -112,7 +114,7 @@ fn client_append(
     entry: NewEntry,
 ) -> Result<Done, Reject> {
     // A leading text of the batch is checked against rows read up front.
-    let fast = matches!(entry, NewEntry::Text { .. }) && b.prefetch.is_some();
+    let fast = matches!(entry, NewEntry::Text { reply_to: None, .. }) && b.prefetch.is_some();
     let mut c = match &b.prefetch {
         Some(p) if fast => {
             let c = p.member_conv(me, conv)?;
@@ -198,13 +200,12 @@ fn client_append(
         )
         .map_err(sql("count reply"))?;
     }
-    if is_text {
-        // Sending moves the sender's cursor to the new seq, so a user's own
-        // texts never count as unread.
-        set_read(db, me, conv, msg.seq)?;
-    }
-    if let Some(p) = b.prefetch.as_mut().filter(|_| fast) {
-        p.appended(me, conv, client_id, &c, msg.ts);
+    // Sending moves the sender's cursor to the new seq, so a user's own
+    // texts never count as unread (the fast path moves it at its end).
+    match b.prefetch.as_mut().filter(|_| fast) {
+        Some(p) => p.appended(me, conv, client_id, &c, msg.ts),
+        None if is_text => set_read(db, me, conv, msg.seq)?,
+        None => {}
     }
     push_sent(db, b, conv, client_id, &msg)
 }

@@ -235,8 +235,9 @@ pub fn append(
 /// [`append`], or `None` (nothing written) when the row's `client_id` was
 /// already used by its sender in `conv`: the insert is the dedup check, so
 /// a new text costs no lookup first. With `deferred` (the fast path, whose
-/// client id is known to be new) the insert waits for the next round trip
-/// like the other writes, and a conflict fails the batch.
+/// client id is known to be new) the row and the conversation's counters
+/// are written by [`super::prefetch::Prefetch::flush`] with the batch's
+/// other fast texts, and a conflict fails the batch.
 pub fn try_append(
     db: &dyn Db,
     b: &mut Batch<'_>,
@@ -254,21 +255,16 @@ pub fn try_append(
         .map(|m| serde_json::Value::from(m.clone()).to_string());
     let mentions_json = (!row.mentions.is_empty())
         .then(|| serde_json::Value::from(row.mentions.clone()).to_string());
-    let insert = if deferred {
-        "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject,
-            client_id, text_n, reply_to, thread, key, mentions)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-    } else {
-        "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject,
-            client_id, text_n, reply_to, thread, key, mentions)
+    let insert = "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members,
+            subject, client_id, text_n, reply_to, thread, key, mentions)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-         ON CONFLICT (conv, sender, client_id) WHERE client_id IS NOT NULL DO NOTHING"
-    };
+         ON CONFLICT (conv, sender, client_id) WHERE client_id IS NOT NULL DO NOTHING";
+    let now = b.now;
     let params = params![
         conv,
         seq,
         row.sender,
-        b.now,
+        now,
         row.kind.as_str(),
         row.body,
         row.target,
@@ -282,12 +278,18 @@ pub fn try_append(
         row.key,
         mentions_json
     ];
-    let inserted = if deferred {
-        db.execute_later(insert, params)
-            .map_err(sql("insert entry"))?;
-        1
-    } else {
-        db.execute(insert, params).map_err(sql("insert entry"))?
+    let inserted = match b.prefetch.as_mut().filter(|_| deferred) {
+        // The fast path writes its rows and counters once, at its end.
+        Some(p) => {
+            let row = params
+                .iter()
+                .map(|v| v.value())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sql("insert entry"))?;
+            p.insert(row);
+            1
+        }
+        None => db.execute(insert, params).map_err(sql("insert entry"))?,
     };
     if inserted == 0 {
         return Ok(None);
@@ -297,13 +299,21 @@ pub fn try_append(
     if is_text {
         c.last_text_seq = seq;
     }
+    b.touched.insert(conv);
+    if deferred && b.prefetch.is_some() {
+        return Ok(Some(new_message(b, seq, row)));
+    }
     db.execute_later(
         "UPDATE convs SET last_seq = ?1, last_text_seq = ?2, text_count = ?3 WHERE id = ?4",
         params![c.last_seq, c.last_text_seq, c.text_count, conv],
     )
     .map_err(sql("update conv"))?;
-    b.touched.insert(conv);
-    Ok(Some(Message {
+    Ok(Some(new_message(b, seq, row)))
+}
+
+/// The `message` an appended row is pushed as.
+fn new_message(b: &Batch<'_>, seq: Seq, row: NewRow<'_>) -> Message {
+    Message {
         seq,
         sender: row.sender.to_owned(),
         ts: b.now,
@@ -322,7 +332,7 @@ pub fn try_append(
         replies: None,
         last_reply_seq: None,
         reactions: Default::default(),
-    }))
+    }
 }
 
 /// Current members of `conv` (cached; the writer is the only one changing them).

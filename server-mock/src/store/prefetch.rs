@@ -12,13 +12,13 @@
 //! update the conversation rows here as they append. The first op of any
 //! other kind ends the fast path for the rest of the batch.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use sync_core::protocol::Seq;
 
 use super::batch::{ConvRow, Done};
 use super::rows::conv_id;
-use super::sql::{Db, DbError, DbExt, Param};
+use super::sql::{Db, DbError, DbExt, Param, Value};
 use crate::error::Reject;
 
 /// What a plain text send checks: its sender, conversation and client id.
@@ -38,7 +38,16 @@ pub struct Prefetch {
     convs: HashMap<i64, ConvRow>,
     /// (conv, sender, client_id) already used → the first `sent`'s seq, ts.
     sent: HashMap<(i64, String, String), (Seq, i64)>,
+    /// Entry rows appended, in order (the 16 columns of an insert).
+    rows: Vec<Vec<Value>>,
+    /// Conversations whose row moved on.
+    dirty: BTreeSet<i64>,
+    /// Each sender's cursor after its texts: (user, conv) → (seq, text_n).
+    reads: BTreeMap<(String, i64), (Seq, u64)>,
 }
+
+/// Rows per multi-row insert (16 parameters each).
+const ROWS_PER_INSERT: usize = 64;
 
 impl Prefetch {
     /// Reads memberships, conversation rows and used client ids for `keys`.
@@ -122,18 +131,60 @@ impl Prefetch {
             })
     }
 
-    /// A text appended: its conversation row moved on, its client id is used.
+    /// A text appended: its conversation row moved on, its client id is
+    /// used, its sender has read it.
     pub fn appended(&mut self, me: &str, conv: i64, client_id: &str, row: &ConvRow, ts: i64) {
         self.convs.insert(conv, row.clone());
+        self.dirty.insert(conv);
         self.sent.insert(
             (conv, me.to_owned(), client_id.to_owned()),
             (row.last_seq, ts),
         );
+        self.reads
+            .insert((me.to_owned(), conv), (row.last_seq, row.text_count));
+    }
+
+    /// An entry row to insert at [`Prefetch::flush`].
+    pub fn insert(&mut self, row: Vec<Value>) {
+        self.rows.push(row);
+    }
+
+    /// Queues the fast texts' writes (deferred: they travel with the next
+    /// round trip): the rows in multi-row inserts, each conversation's
+    /// counters and each sender's cursor once.
+    pub fn flush(self, db: &dyn Db) -> Result<(), DbError> {
+        for chunk in self.rows.chunks(ROWS_PER_INSERT) {
+            let types = [""; 16];
+            let sql = format!(
+                "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members,
+                    subject, client_id, text_n, reply_to, thread, key, mentions)
+                 VALUES {}",
+                values_list(chunk.len(), &types)
+            );
+            let args: Vec<&dyn Param> = chunk.iter().flatten().map(|v| v as &dyn Param).collect();
+            db.execute_later(&sql, &args)?;
+        }
+        for conv in self.dirty {
+            let c = &self.convs[&conv];
+            db.execute_later(
+                "UPDATE convs SET last_seq = ?1, last_text_seq = ?2, text_count = ?3 WHERE id = ?4",
+                crate::params![c.last_seq, c.last_text_seq, c.text_count, conv],
+            )?;
+        }
+        for ((user, conv), (seq, text_n)) in self.reads {
+            db.execute_later(
+                "UPDATE members SET read_seq = ?1, read_text_n = ?2
+                 WHERE \"user\" = ?3 AND conv = ?4",
+                crate::params![seq, text_n, user, conv],
+            )?;
+        }
+        Ok(())
     }
 }
 
 /// `(CAST(?1 AS T1), CAST(?2 AS T2)), …` for `n` rows of `types`: typed, so
-/// PostgreSQL need not guess a parameter's type from a row comparison.
+/// PostgreSQL need not guess a parameter's type from a row comparison (an
+/// empty type: the bare placeholder).
 fn values_list(n: usize, types: &[&str]) -> String {
     let mut out = String::new();
     let mut i = 0;
@@ -147,7 +198,11 @@ fn values_list(n: usize, types: &[&str]) -> String {
                 out.push_str(", ");
             }
             i += 1;
-            out.push_str(&format!("CAST(?{i} AS {t})"));
+            if t.is_empty() {
+                out.push_str(&format!("?{i}"));
+            } else {
+                out.push_str(&format!("CAST(?{i} AS {t})"));
+            }
         }
         out.push(')');
     }

@@ -61,6 +61,12 @@ pub trait Param {
     fn value(&self) -> Result<Value, DbError>;
 }
 
+impl Param for Value {
+    fn value(&self) -> Result<Value, DbError> {
+        Ok(self.clone())
+    }
+}
+
 impl Param for i64 {
     fn value(&self) -> Result<Value, DbError> {
         Ok(Value::Int(*self))

@@ -228,7 +228,9 @@ fn transact(
         }
         out.push((res, std::mem::take(&mut b.events)));
     }
-    b.prefetch = None;
+    if let Some(p) = b.prefetch.take() {
+        p.flush(db).map_err(s("write prefetched texts"))?;
+    }
     // Each other op runs inside the savepoint `op`, set in the same round
     // trip that releases the previous op's (a failed op's `ROLLBACK TO`
     // keeps the savepoint for the next op): one round trip per op, not two.
