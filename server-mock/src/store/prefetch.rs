@@ -18,7 +18,7 @@ use sync_core::protocol::Seq;
 
 use super::batch::{ConvRow, Done};
 use super::rows::conv_id;
-use super::sql::{Db, DbError, DbExt, Param, Value};
+use super::sql::{Db, DbError, DbExt, Param, Value, bulk_update, values_list};
 use crate::error::Reject;
 
 /// What a plain text send checks: its sender, conversation and client id.
@@ -164,54 +164,51 @@ impl Prefetch {
             let args: Vec<&dyn Param> = chunk.iter().flatten().map(|v| v as &dyn Param).collect();
             db.execute_later(&sql, &args)?;
         }
-        for conv in self.dirty {
-            let c = &self.convs[&conv];
-            db.execute_later(
-                "UPDATE convs SET last_seq = ?1, last_text_seq = ?2, text_count = ?3 WHERE id = ?4",
-                crate::params![c.last_seq, c.last_text_seq, c.text_count, conv],
-            )?;
-        }
-        for ((user, conv), (seq, text_n)) in self.reads {
-            db.execute_later(
-                "UPDATE members SET read_seq = ?1, read_text_n = ?2
-                 WHERE \"user\" = ?3 AND conv = ?4",
-                crate::params![seq, text_n, user, conv],
-            )?;
-        }
+        let counters: Vec<[Value; 4]> = self
+            .dirty
+            .iter()
+            .map(|conv| {
+                let c = &self.convs[conv];
+                [
+                    Value::Int(*conv),
+                    Value::Int(c.last_seq as i64),
+                    Value::Int(c.last_text_seq as i64),
+                    Value::Int(c.text_count as i64),
+                ]
+            })
+            .collect();
+        bulk_update(
+            db,
+            "UPDATE convs SET last_seq = v.column2, last_text_seq = v.column3,
+                text_count = v.column4",
+            "convs.id = v.column1",
+            &counters,
+        )?;
+        let reads: Vec<[Value; 4]> = self
+            .reads
+            .into_iter()
+            .map(|((user, conv), (seq, text_n))| {
+                [
+                    Value::Text(user),
+                    Value::Int(conv),
+                    Value::Int(seq as i64),
+                    Value::Int(text_n as i64),
+                ]
+            })
+            .collect();
+        bulk_update(
+            db,
+            "UPDATE members SET read_seq = v.column3, read_text_n = v.column4",
+            "members.\"user\" = v.column1 AND members.conv = v.column2",
+            &reads,
+        )?;
         Ok(())
     }
 }
 
-/// `(CAST(?1 AS T1), CAST(?2 AS T2)), …` for `n` rows of `types`: typed, so
-/// PostgreSQL need not guess a parameter's type from a row comparison (an
-/// empty type: the bare placeholder).
-fn values_list(n: usize, types: &[&str]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    for row in 0..n {
-        if row > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for (j, t) in types.iter().enumerate() {
-            if j > 0 {
-                out.push_str(", ");
-            }
-            i += 1;
-            if t.is_empty() {
-                out.push_str(&format!("?{i}"));
-            } else {
-                out.push_str(&format!("CAST(?{i} AS {t})"));
-            }
-        }
-        out.push(')');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::values_list;
+    use super::super::sql::values_list;
 
     #[test]
     fn a_values_list_numbers_its_parameters_in_order() {

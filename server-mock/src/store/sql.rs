@@ -245,6 +245,54 @@ impl Row {
     }
 }
 
+/// `(CAST(?1 AS T1), CAST(?2 AS T2)), …` for `n` rows of `types`: typed, so
+/// PostgreSQL need not guess a parameter's type from a row comparison (an
+/// empty type: the bare placeholder).
+pub fn values_list(n: usize, types: &[&str]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    for row in 0..n {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for (j, t) in types.iter().enumerate() {
+            if j > 0 {
+                out.push_str(", ");
+            }
+            i += 1;
+            if t.is_empty() {
+                out.push_str(&format!("?{i}"));
+            } else {
+                out.push_str(&format!("CAST(?{i} AS {t})"));
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// `{set} FROM (VALUES (…), …) AS v WHERE {matching}` for `rows`, deferred
+/// ([`Db::execute_later`]), 64 rows per statement: one statement where a
+/// batch would run one per row. The columns are `v.column1`, `v.column2`,
+/// … (both SQLite and PostgreSQL name a `VALUES` list's columns so).
+pub fn bulk_update<const N: usize>(
+    db: &dyn Db,
+    set: &str,
+    matching: &str,
+    rows: &[[Value; N]],
+) -> Result<(), DbError> {
+    for chunk in rows.chunks(64) {
+        let sql = format!(
+            "{set} FROM (VALUES {}) AS v WHERE {matching}",
+            values_list(chunk.len(), &[""; N])
+        );
+        let args: Vec<&dyn Param> = chunk.iter().flatten().map(|v| v as &dyn Param).collect();
+        db.execute_later(&sql, &args)?;
+    }
+    Ok(())
+}
+
 /// A database connection (or the open batch transaction of one) as the ops
 /// and reads see it. Object safe: ops take `&dyn Db`.
 pub trait Db: std::fmt::Debug {

@@ -17,7 +17,7 @@ use super::delivery::{Deliveries, Delivery};
 use super::members::Members;
 use super::prefetch::Prefetch;
 use super::rows::now_ms;
-use super::sql::{Db, DbExt};
+use super::sql::{Db, DbExt, Value, bulk_update};
 use crate::connection::Outbox;
 use crate::error::{Reject, StoreError};
 use crate::params;
@@ -268,14 +268,20 @@ fn transact(
     // grow with the group).
     let mut touched: Vec<i64> = b.touched.drain().collect();
     touched.sort_unstable();
-    for conv in touched {
-        b.counter += 1;
-        db.execute_later(
-            "UPDATE convs SET change_seq = ?1 WHERE id = ?2",
-            params![b.counter, conv],
-        )
-        .map_err(s("bump conversation"))?;
-    }
+    let bumps: Vec<[Value; 2]> = touched
+        .into_iter()
+        .map(|conv| {
+            b.counter += 1;
+            [Value::Int(conv), Value::Int(b.counter)]
+        })
+        .collect();
+    bulk_update(
+        db,
+        "UPDATE convs SET change_seq = v.column2",
+        "convs.id = v.column1",
+        &bumps,
+    )
+    .map_err(s("bump conversations"))?;
     db.execute_later(
         "UPDATE meta SET value = ?1 WHERE key = 'change_seq'",
         params![b.counter.to_string()],
