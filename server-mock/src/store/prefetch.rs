@@ -1,6 +1,6 @@
 //! The PostgreSQL writer's fast path for plain texts. On PostgreSQL every
 //! statement is a round trip on the writer's connection, so a batch reads
-//! up front, in two queries, what its leading `send`s check one by one:
+//! up front, in one query, what its leading `send`s check one by one:
 //! the senders' memberships with their conversations' rows, and which of
 //! their `client_id`s were already used. Those texts then need no read of
 //! their own and no savepoint (they check every rule before writing, and
@@ -18,7 +18,7 @@ use sync_core::protocol::Seq;
 
 use super::batch::{ConvRow, Done};
 use super::rows::conv_id;
-use super::sql::{Db, DbError, DbExt, Param, Value, bulk_update, values_list};
+use super::sql::{Db, DbError, Param, Value, bulk_update, values_list};
 use crate::error::Reject;
 
 /// What a plain text send checks: its sender, conversation and client id.
@@ -29,7 +29,7 @@ pub struct TextKey {
     pub client_id: String,
 }
 
-/// The rows a batch's leading texts check, read in two queries.
+/// The rows a batch's leading texts check, read in one query.
 #[derive(Debug, Default)]
 pub struct Prefetch {
     /// (user, conv) of each current membership asked about.
@@ -56,57 +56,49 @@ impl Prefetch {
         if keys.is_empty() {
             return Ok(p);
         }
-        let pairs = values_list(keys.len(), &["BIGINT", "TEXT"]);
-        let mut args: Vec<&dyn Param> = Vec::with_capacity(keys.len() * 3);
-        for k in keys {
-            args.push(&k.conv);
-            args.push(&k.user);
-        }
-        let rows = db.query_map(
-            &format!(
-                "SELECT m.\"user\", c.id, c.kind, c.last_seq, c.last_text_seq, c.text_count
-                 FROM members m JOIN convs c ON c.id = m.conv
-                 WHERE m.active = 1 AND (m.conv, m.\"user\") IN (VALUES {pairs})"
-            ),
-            &args,
-            |r| {
-                Ok((
-                    r.get::<String>(0)?,
-                    r.get::<i64>(1)?,
-                    ConvRow {
-                        direct: r.get::<String>(2)? == "direct",
-                        last_seq: r.get(3)?,
-                        last_text_seq: r.get(4)?,
-                        text_count: r.get(5)?,
-                    },
-                ))
-            },
-        )?;
-        for (user, conv, row) in rows {
-            p.members.insert((user, conv));
-            p.convs.insert(conv, row);
-        }
+        // One round trip: memberships with their conversation rows (kind
+        // 0), and the client ids already used (kind 1).
         let triples = values_list(keys.len(), &["BIGINT", "TEXT", "TEXT"]);
-        args.clear();
+        let mut args: Vec<&dyn Param> = Vec::with_capacity(keys.len() * 3);
         for k in keys {
             args.push(&k.conv);
             args.push(&k.user);
             args.push(&k.client_id);
         }
-        let used = db.query_map(
+        let rows = db.query(
             &format!(
-                "SELECT conv, sender, client_id, seq, ts FROM entries
-                 WHERE (conv, sender, client_id) IN (VALUES {triples})"
+                "WITH k (conv, usr, cid) AS (VALUES {triples})
+                 SELECT 0, m.\"user\", c.id, c.kind, c.last_seq, c.last_text_seq, c.text_count,
+                        CAST(NULL AS TEXT)
+                 FROM members m JOIN convs c ON c.id = m.conv
+                 WHERE m.active = 1 AND (m.conv, m.\"user\") IN (SELECT conv, usr FROM k)
+                 UNION ALL
+                 SELECT 1, e.sender, e.conv, CAST(NULL AS TEXT), e.seq, e.ts,
+                        CAST(NULL AS BIGINT), e.client_id
+                 FROM entries e
+                 WHERE (e.conv, e.sender, e.client_id) IN (SELECT conv, usr, cid FROM k)"
             ),
             &args,
-            |r| {
-                Ok((
-                    (r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<String>(2)?),
-                    (r.get::<Seq>(3)?, r.get::<i64>(4)?),
-                ))
-            },
         )?;
-        p.sent.extend(used);
+        for r in &rows {
+            let user: String = r.get(1)?;
+            let conv: i64 = r.get(2)?;
+            if r.get::<i64>(0)? == 0 {
+                p.members.insert((user, conv));
+                let row = ConvRow {
+                    direct: r.get::<String>(3)? == "direct",
+                    last_seq: r.get(4)?,
+                    last_text_seq: r.get(5)?,
+                    text_count: r.get(6)?,
+                };
+                p.convs.insert(conv, row);
+            } else {
+                p.sent.insert(
+                    (conv, user, r.get(7)?),
+                    (r.get::<Seq>(4)?, r.get::<i64>(5)?),
+                );
+            }
+        }
         Ok(p)
     }
 

@@ -203,8 +203,8 @@ fn transact(
         features,
         prefetch: None,
     };
-    // The leading plain texts: checked against rows read here in two
-    // queries, and written without savepoints (`store::prefetch`).
+    // The leading plain texts: checked against rows read here in one
+    // query, and written without savepoints (`store::prefetch`).
     let keys: Vec<_> = ops_in.iter().map_while(|(op, _)| op.text_key()).collect();
     if writers == Writers::Many && !keys.is_empty() {
         b.prefetch = Some(Prefetch::load(db, &keys).map_err(s("prefetch texts"))?);
