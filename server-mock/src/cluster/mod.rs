@@ -83,9 +83,10 @@ pub(crate) struct Header {
     /// Seq, for an entry's push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s: Option<u64>,
-    /// A `conversation` event: the user's memberships may have changed.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub m: bool,
+    /// A `conversation` event: the user's memberships may have changed;
+    /// the conversation and the first seq pushed to the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub m: Option<(i64, u64)>,
     /// Some of the user's sessions were revoked: re-check their tokens.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub revoke: bool,
@@ -102,7 +103,7 @@ pub(crate) fn encode(f: &Fanout) -> bytes::Bytes {
             h.c = Some(conv);
             h.s = seq;
         }
-        Route::User { membership } => h.m = membership,
+        Route::User { joined } => h.m = joined,
     }
     let mut out = serde_json::to_vec(&h).unwrap_or_default();
     out.push(b'\n');
@@ -125,9 +126,7 @@ pub(crate) fn decode(payload: &[u8]) -> Option<(Header, Option<Fanout>)> {
             conv,
             seq: header.s,
         },
-        None => Route::User {
-            membership: header.m,
-        },
+        None => Route::User { joined: header.m },
     };
     let f = Fanout {
         users: Arc::new(Members::new(header.u.clone())),
@@ -369,9 +368,9 @@ impl Cluster {
     /// A newly subscribed conversation's pushes start after its head once
     /// subscribed (at log-in: the client syncs after the `session` reply,
     /// which comes later), or at `joined`'s seq for the conversation a
-    /// `conversation` event announced (a live client expects every push
-    /// after the summary it was sent; what came before the subscription is
-    /// read from the database).
+    /// `conversation` event announced (a live client expects the push of
+    /// the entry that made it a member and every one after; what came
+    /// before the subscription is read from the database).
     async fn reconcile(
         &self,
         g: &mut Interest,
@@ -490,10 +489,7 @@ mod tests {
         };
         let (h, back) = decode(&encode(&f)).unwrap();
         let back = back.unwrap();
-        assert_eq!(
-            (h.c, h.s, h.m, h.revoke),
-            (Some(12), Some(40), false, false)
-        );
+        assert_eq!((h.c, h.s, h.m, h.revoke), (Some(12), Some(40), None, false));
         assert_eq!(
             back.users.to_vec(),
             vec!["ann".to_owned(), "bo b".to_owned()]
@@ -509,10 +505,17 @@ mod tests {
             users: Arc::new(Members::new(vec!["ann".into()])),
             frame: "{}".to_owned().into(),
             except: None,
-            route: Route::User { membership: true },
+            route: Route::User {
+                joined: Some((3, 9)),
+            },
         };
         let (_, back) = decode(&encode(&f)).unwrap();
-        assert_eq!(back.unwrap().route, Route::User { membership: true });
+        assert_eq!(
+            back.unwrap().route,
+            Route::User {
+                joined: Some((3, 9))
+            }
+        );
         assert!(decode(b"no header here").is_none());
         assert!(decode(b"{\"c\":\"x\"}\n{}").is_none());
     }

@@ -138,8 +138,11 @@ impl Order {
     /// Delivers `f` here, in order when it is an entry push of a tracked
     /// conversation.
     fn deliver(&mut self, f: Fanout) {
-        if let Route::User { membership: true } = f.route {
-            let joined = joined(&f);
+        if let Route::User {
+            joined: Some(joined),
+        } = f.route
+        {
+            let joined = Some(joined);
             for user in f.users.iter() {
                 let cluster = self.cluster.clone();
                 let user = user.clone();
@@ -309,18 +312,6 @@ impl Order {
             self.drain(conv);
         }
         self.drain(conv);
-    }
-}
-
-/// `(conv, first seq to push)` of a `conversation` event: pushes after the
-/// summary it carries.
-fn joined(f: &Fanout) -> Option<(i64, u64)> {
-    match sync_core::protocol::decode_server_frame(f.frame.as_str()).ok()? {
-        ServerFrame::Conversation { conversation, .. } => Some((
-            rows::parse_conv(&conversation.conv)?,
-            conversation.last_seq + 1,
-        )),
-        _ => None,
     }
 }
 

@@ -291,9 +291,10 @@ fn create_op(
     append(db, b, conv, &mut c, row)?;
     // The create entry itself is not pushed: the summary carries last_seq.
     let origin = b.origin;
-    conversation_event(db, b, &me, conv, origin)?;
+    let next = c.last_seq + 1;
+    conversation_event(db, b, &me, conv, origin, next)?;
     for u in &others {
-        conversation_event(db, b, u, conv, None)?;
+        conversation_event(db, b, u, conv, None, next)?;
     }
     let s = rows::summary(db, &me, conv, b.features)?.ok_or_else(Reject::no_conv)?;
     Ok(Done::Conversation(Box::new(s)))
@@ -311,7 +312,8 @@ fn invite_op(db: &dyn Db, b: &mut Batch<'_>, me: &str, conv: i64, users: Vec<Str
         let mut row = NewRow::new(me, EntryKind::Join);
         row.subject = Some(&u);
         let msg = append(db, b, conv, &mut c, row)?;
-        conversation_event(db, b, &u, conv, None)?;
+        // The join entry is pushed to the new member too.
+        conversation_event(db, b, &u, conv, None, msg.seq)?;
         push_message(db, b, conv, &msg)?;
     }
     Ok(Done::Ok)

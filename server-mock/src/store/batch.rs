@@ -102,9 +102,10 @@ pub enum Route {
     /// About conversation `conv`; `seq` for a timeline entry's `message`
     /// push, which nodes deliver in seq order, none skipped.
     Conv { conv: i64, seq: Option<u64> },
-    /// To one user's connections; `membership` when it may change the
-    /// conversations the user belongs to (a `conversation` event).
-    User { membership: bool },
+    /// To one user's connections. `joined` for a `conversation` event
+    /// (the conversations the user belongs to may have changed): the
+    /// conversation and the first of its seqs pushed to the user after it.
+    User { joined: Option<(i64, u64)> },
 }
 
 /// State of one batch transaction shared by its ops.
@@ -373,12 +374,11 @@ pub fn push_message(
 }
 
 pub fn to_user(b: &mut Batch<'_>, user: &str, f: &ServerFrame, except: Option<u64>) {
-    let membership = matches!(f, ServerFrame::Conversation { .. });
     b.events.push(Fanout {
         users: Arc::new(Members::new(vec![user.to_owned()])),
         frame: frame(f),
         except,
-        route: Route::User { membership },
+        route: Route::User { joined: None },
     });
 }
 
@@ -398,23 +398,29 @@ pub fn bump_user(db: &dyn Db, b: &mut Batch<'_>, user: &str, conv: i64) -> Resul
     Ok(())
 }
 
+/// Queues a `conversation` event for `user`, whose pushes of `conv` start
+/// at seq `pushed_from` (what a node that starts following the
+/// conversation for them owes them, [`crate::cluster`]).
 pub fn conversation_event(
     db: &dyn Db,
     b: &mut Batch<'_>,
     user: &str,
     conv: i64,
     except: Option<u64>,
+    pushed_from: Seq,
 ) -> Result<(), Reject> {
     if let Some(s) = rows::summary(db, user, conv, b.features)? {
-        to_user(
-            b,
-            user,
-            &ServerFrame::Conversation {
+        b.events.push(Fanout {
+            users: Arc::new(Members::new(vec![user.to_owned()])),
+            frame: frame(&ServerFrame::Conversation {
                 re: None,
                 conversation: s,
-            },
+            }),
             except,
-        );
+            route: Route::User {
+                joined: Some((conv, pushed_from)),
+            },
+        });
     }
     Ok(())
 }

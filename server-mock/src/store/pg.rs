@@ -318,6 +318,19 @@ impl Db for PgConn {
         Ok(self.client().batch_execute(&pending)?)
     }
 
+    fn begin_write_and_read(&self, query: &str) -> Result<String, DbError> {
+        self.flush()?;
+        let messages = self.client().simple_query(&format!("BEGIN; {query}"))?;
+        messages
+            .iter()
+            .find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_owned)),
+                _ => None,
+            })
+            .flatten()
+            .ok_or(DbError::NoRow)
+    }
+
     fn execute_later(&self, sql: &str, params: &[&dyn Param]) -> Result<(), DbError> {
         let stmt = inline(sql, &values(params)?)?;
         let mut pending = self.pending.borrow_mut();

@@ -143,8 +143,10 @@ impl Prefetch {
 
     /// Queues the fast texts' writes (deferred: they travel with the next
     /// round trip): the rows in multi-row inserts, each conversation's
-    /// counters and each sender's cursor once.
-    pub fn flush(self, db: &dyn Db) -> Result<(), DbError> {
+    /// counters and each sender's cursor once. With `keep_counters` (no
+    /// other op follows) the conversations' counters are returned instead,
+    /// for the batch to write with their change positions in one update.
+    pub fn flush(self, db: &dyn Db, keep_counters: bool) -> Result<HashMap<i64, ConvRow>, DbError> {
         for chunk in self.rows.chunks(ROWS_PER_INSERT) {
             let types = [""; 16];
             let sql = format!(
@@ -156,11 +158,12 @@ impl Prefetch {
             let args: Vec<&dyn Param> = chunk.iter().flatten().map(|v| v as &dyn Param).collect();
             db.execute_later(&sql, &args)?;
         }
-        let counters: Vec<[Value; 4]> = self
-            .dirty
+        let mut convs = self.convs;
+        convs.retain(|c, _| self.dirty.contains(c));
+        let counters: Vec<[Value; 4]> = convs
             .iter()
-            .map(|conv| {
-                let c = &self.convs[conv];
+            .filter(|_| !keep_counters)
+            .map(|(conv, c)| {
                 [
                     Value::Int(*conv),
                     Value::Int(c.last_seq as i64),
@@ -194,7 +197,7 @@ impl Prefetch {
             "members.\"user\" = v.column1 AND members.conv = v.column2",
             &reads,
         )?;
-        Ok(())
+        Ok(if keep_counters { convs } else { HashMap::new() })
     }
 }
 

@@ -313,6 +313,15 @@ pub trait Db: std::fmt::Debug {
     fn begin_write(&self) -> Result<(), DbError> {
         self.batch("BEGIN")
     }
+    /// Opens the writer's batch transaction and runs `query` (no
+    /// parameters) in it; returns the first column of its first row as
+    /// text. One round trip where the backend can.
+    fn begin_write_and_read(&self, query: &str) -> Result<String, DbError> {
+        self.begin_write()?;
+        let rows = self.query(query, &[])?;
+        let row = rows.first().ok_or(DbError::NoRow)?;
+        row.get(0)
+    }
     /// Opens a read-only transaction: one snapshot for every query in it.
     fn begin_read(&self) -> Result<(), DbError> {
         self.batch("BEGIN")

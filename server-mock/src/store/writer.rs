@@ -175,23 +175,26 @@ fn transact(
     ops_in: Vec<(WriteOp, Option<u64>)>,
 ) -> Result<Vec<Applied>, StoreError> {
     let s = |step| move |e| StoreError::Sql(step, e);
-    db.begin_write().map_err(s("begin batch"))?;
     if writers == Writers::Many {
         // The row lock is held until COMMIT: another node's batch waits
         // here, then reads (READ COMMITTED) everything this one wrote. So
         // seqs read from `convs` are current, `client_id` dedup sees every
         // node's appends, and counter values commit in increasing order
         // (a sync token never passes an uncommitted change).
-        let now = counter_query(
-            db,
-            "SELECT value FROM meta WHERE key = 'change_seq' FOR UPDATE",
-        )?;
+        let v = db
+            .begin_write_and_read("SELECT value FROM meta WHERE key = 'change_seq' FOR UPDATE")
+            .map_err(s("begin batch and lock the change counter"))?;
+        let now: i64 = v
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("change counter {v:?}")))?;
         if now != *counter {
             // Another node wrote since our last batch: its membership
             // changes are not in the cache.
             cache.clear();
             *counter = now;
         }
+    } else {
+        db.begin_write().map_err(s("begin batch"))?;
     }
     let mut b = Batch {
         counter: *counter,
@@ -228,8 +231,11 @@ fn transact(
         }
         out.push((res, std::mem::take(&mut b.events)));
     }
+    let mut counters = HashMap::new();
     if let Some(p) = b.prefetch.take() {
-        p.flush(db).map_err(s("write prefetched texts"))?;
+        counters = p
+            .flush(db, ops.peek().is_none())
+            .map_err(s("write prefetched texts"))?;
     }
     // Each other op runs inside the savepoint `op`, set in the same round
     // trip that releases the previous op's (a failed op's `ROLLBACK TO`
@@ -268,18 +274,35 @@ fn transact(
     // grow with the group).
     let mut touched: Vec<i64> = b.touched.drain().collect();
     touched.sort_unstable();
-    let bumps: Vec<[Value; 2]> = touched
-        .into_iter()
-        .map(|conv| {
-            b.counter += 1;
-            [Value::Int(conv), Value::Int(b.counter)]
-        })
-        .collect();
+    let mut bumps: Vec<[Value; 2]> = Vec::new();
+    // The fast path's conversations: counters and change position at once.
+    let mut full: Vec<[Value; 5]> = Vec::new();
+    for conv in touched {
+        b.counter += 1;
+        match counters.get(&conv) {
+            Some(c) => full.push([
+                Value::Int(conv),
+                Value::Int(b.counter),
+                Value::Int(c.last_seq as i64),
+                Value::Int(c.last_text_seq as i64),
+                Value::Int(c.text_count as i64),
+            ]),
+            None => bumps.push([Value::Int(conv), Value::Int(b.counter)]),
+        }
+    }
     bulk_update(
         db,
         "UPDATE convs SET change_seq = v.column2",
         "convs.id = v.column1",
         &bumps,
+    )
+    .map_err(s("bump conversations"))?;
+    bulk_update(
+        db,
+        "UPDATE convs SET change_seq = v.column2, last_seq = v.column3,
+            last_text_seq = v.column4, text_count = v.column5",
+        "convs.id = v.column1",
+        &full,
     )
     .map_err(s("bump conversations"))?;
     db.execute_later(
