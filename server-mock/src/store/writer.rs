@@ -25,6 +25,9 @@ use crate::params;
 /// Most jobs in one transaction.
 pub const MAX_BATCH: usize = 256;
 
+/// How long a PostgreSQL writer under load waits to fill a batch.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
+
 /// Where the result of a job goes.
 #[derive(Debug)]
 pub enum ReplyTo {
@@ -72,6 +75,7 @@ pub fn run<D: Db>(
     writers: Writers,
 ) {
     let mut cache: HashMap<i64, Arc<Members>> = HashMap::new();
+    let mut last_batch = 1;
     loop {
         let first = match rx.recv() {
             Ok(Cmd::Job(j)) => j,
@@ -79,16 +83,30 @@ pub fn run<D: Db>(
         };
         let mut jobs = vec![first];
         let mut stop = false;
+        // On PostgreSQL a batch costs round trips and an fsync whatever its
+        // size, so under load (the last batch had several jobs) the writer
+        // waits up to GATHER for as many jobs as the last batch had: the
+        // clients answered by that batch are sending their next ones.
+        let gather = (writers == Writers::Many && last_batch > 1)
+            .then(|| std::time::Instant::now() + GATHER);
         while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
+            let next = match gather {
+                Some(until) if jobs.len() < last_batch => {
+                    let left = until.saturating_duration_since(std::time::Instant::now());
+                    rx.recv_timeout(left).map_err(|_| ())
+                }
+                _ => rx.try_recv().map_err(|_| ()),
+            };
+            match next {
                 Ok(Cmd::Job(j)) => jobs.push(j),
                 Ok(Cmd::Stop) => {
                     stop = true;
                     break;
                 }
-                Err(_) => break,
+                Err(()) => break,
             }
         }
+        last_batch = jobs.len();
         let done = run_batch(&db, &mut counter, &mut cache, features, writers, jobs);
         // The task is gone only when the runtime is: nobody is left to answer.
         let _ = deliveries.send(done);
