@@ -242,6 +242,8 @@ async fn compare_setups(args: &Args, plan: Plan, names: &RunNames) -> Result<boo
             senders: plan.appends.senders,
             per_sender: plan.appends.per_sender,
         },
+        groups: if args.quick { [2, 200] } else { [2, 10_000] },
+        group_sends: if args.quick { 50 } else { 1_000 },
     };
     let limit = std::time::Duration::from_secs(if args.quick { 180 } else { 900 });
     load::setups::compare(&setups, setup_plan, names, &bin, limit).await

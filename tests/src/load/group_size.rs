@@ -55,7 +55,7 @@ impl GroupResult {
 /// Writes `names` as users into the database at `db` (a running server's:
 /// the users table is not cached by the server, and busy_timeout waits out
 /// its writer).
-fn insert_offline_users(db: &Path, names: &[String]) -> Result<()> {
+pub fn insert_offline_users(db: &Path, names: &[String]) -> Result<()> {
     let mut conn = Connection::open(db).context("opening the server's database")?;
     conn.busy_timeout(Duration::from_secs(10))?;
     let tx = conn.transaction()?;
@@ -117,6 +117,17 @@ pub async fn run_senders(
     prefix: &str,
     per_sender: usize,
 ) -> Result<GroupResult> {
+    run_senders_from(conns, conv, prefix, per_sender, 2).await
+}
+
+/// [`run_senders`] into a conversation whose next seq is `first`.
+pub async fn run_senders_from(
+    conns: Vec<Conn>,
+    conv: &ConvId,
+    prefix: &str,
+    per_sender: usize,
+    first: u64,
+) -> Result<GroupResult> {
     let t0 = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (sender, conn) in conns.into_iter().enumerate() {
@@ -134,7 +145,7 @@ pub async fn run_senders(
     }
     seqs.sort_unstable();
     let acked = seqs.len() as u64;
-    let dense = seqs.iter().copied().eq(2..acked + 2);
+    let dense = seqs.iter().copied().eq(first..acked + first);
     Ok(GroupResult {
         acked,
         dense,
@@ -171,6 +182,95 @@ async fn send_all(
         hist.record(us.max(1)).context("recording latency")?;
     }
     Ok((seqs, hist, Instant::now()))
+}
+
+/// Users per `invite` frame (a frame is at most 64 KiB).
+const INVITE_CHUNK: usize = 2_000;
+
+/// A group of `members` (the senders online and first, the rest offline
+/// users that `insert` writes into the server's database) created by the
+/// first sender with the other senders, the offline ones invited in
+/// chunks; then every sender sends `per_sender` texts, one in flight each.
+pub async fn run_group_with(
+    urls: &[String],
+    names: &RunNames,
+    shape: GroupShape,
+    insert: impl FnOnce(Vec<String>) -> Result<()> + Send + 'static,
+) -> Result<GroupResult> {
+    let offline: Vec<String> = (shape.senders..shape.members)
+        .map(|i| names.user("o", i))
+        .collect();
+    let users = offline.clone();
+    tokio::task::spawn_blocking(move || insert(users))
+        .await
+        .context("user insert panicked")??;
+    let online: Vec<String> = (0..shape.senders).map(|i| names.user("g", i)).collect();
+    let mut conns = super::register_spread(urls, &online, 8)
+        .await
+        .context("group setup: registering senders")?;
+    let conv = conns[0]
+        .create_group(&format!("loadgen group of {}", shape.members), &online[1..])
+        .await
+        .context("group setup: creating the group")?;
+    let mut next = 2;
+    for chunk in offline.chunks(INVITE_CHUNK) {
+        let id = conns[0].next_id();
+        let frame = ClientFrame::Invite {
+            id,
+            conv: conv.clone(),
+            users: chunk.to_vec(),
+        };
+        match conns[0].call(&frame).await? {
+            ServerFrame::Ok { .. } => next += chunk.len() as u64,
+            other => bail!("invite: expected ok, got {other:?}"),
+        }
+    }
+    // Untimed warm-up: the first appends after 10,000 joins pay one-off
+    // costs (the writer loading the member list, a WAL checkpoint or
+    // autovacuum of the joins) that are not what a group's size costs each
+    // append.
+    let (conns, warm) = warm_up(conns, &conv, &format!("lg{}w", names.tag()), next).await?;
+    run_senders_from(
+        conns,
+        &conv,
+        &format!("lg{}s", names.tag()),
+        shape.per_sender,
+        next + warm,
+    )
+    .await
+}
+
+/// Texts each sender sends before the timed run.
+const WARM_UP: usize = 20;
+
+/// Each connection sends [`WARM_UP`] texts, one at a time; returns the
+/// connections and how many seqs that took.
+async fn warm_up(
+    conns: Vec<Conn>,
+    conv: &ConvId,
+    prefix: &str,
+    first: u64,
+) -> Result<(Vec<Conn>, u64)> {
+    let mut out = Vec::with_capacity(conns.len());
+    let mut seq = first;
+    for (sender, mut conn) in conns.into_iter().enumerate() {
+        for i in 0..WARM_UP {
+            let id = conn.next_id();
+            let frame = ClientFrame::Send {
+                id,
+                conv: conv.clone(),
+                client_id: format!("{prefix}{sender}-{i}"),
+                body: make_body(0, i, 100),
+                reply_to: None,
+            };
+            match conn.call(&frame).await? {
+                ServerFrame::Sent { seq: s, .. } if s == seq => seq += 1,
+                other => bail!("warm-up send: expected sent seq {seq}, got {other:?}"),
+            }
+        }
+        out.push(conn);
+    }
+    Ok((out, seq - first))
 }
 
 /// Goal: the large group's appends/s at least this fraction of the small one's.

@@ -25,6 +25,7 @@ use conformance::pg::PgCluster;
 use super::RunNames;
 use super::appends::{AppendShape, run_appends_spread};
 use super::fanout::{FanoutShape, run_fanout_spread};
+use super::group_size::{GroupShape, run_group_with};
 use super::hot::{HotShape, run_hot};
 use super::idle::run_idle;
 use super::report::{count, mib, ms, secs};
@@ -81,6 +82,27 @@ pub struct SetupPlan {
     pub idle_connections: usize,
     /// Figure 4.
     pub hot: HotShape,
+    /// Figure 5: the small and the large group's member counts.
+    pub groups: [usize; 2],
+    /// Figure 5: texts each of the 2 senders sends into each group.
+    pub group_sends: usize,
+}
+
+/// Writes `users` (offline: no usable password) into the database `db`.
+fn insert_users(db: &str, users: &[String]) -> Result<()> {
+    if db.starts_with("postgres") {
+        let mut c = postgres::Client::connect(db, postgres::NoTls)
+            .context("connecting to the set-up's database")?;
+        c.execute(
+            "INSERT INTO users (name, pw_hash, created_ms)
+             SELECT unnest($1::text[]), 'offline: no password', 0",
+            &[&users],
+        )
+        .context("inserting offline users")?;
+        Ok(())
+    } else {
+        super::group_size::insert_offline_users(Path::new(db), users)
+    }
 }
 
 /// A running set-up: its nodes and what they stand on.
@@ -88,6 +110,8 @@ struct Deployment {
     nodes: Vec<Node>,
     pg: Option<PgCluster>,
     cluster: Option<Cluster>,
+    /// The nodes' `--db`: a SQLite file or a PostgreSQL URL.
+    db: String,
 }
 
 impl Deployment {
@@ -106,9 +130,10 @@ impl Deployment {
             Setup::Sqlite => {
                 let db = dir.join("setup-sqlite.db").to_string_lossy().into_owned();
                 Deployment {
-                    nodes: vec![node(db)?],
+                    nodes: vec![node(db.clone())?],
                     pg: None,
                     cluster: None,
+                    db,
                 }
             }
             Setup::Pg => {
@@ -116,9 +141,10 @@ impl Deployment {
                     .context("PostgreSQL is not installed (see the SKIPPED line)")?;
                 let db = pg.database("loadgen");
                 Deployment {
-                    nodes: vec![node(db)?],
+                    nodes: vec![node(db.clone())?],
                     pg: Some(pg),
                     cluster: None,
+                    db,
                 }
             }
             Setup::Pg2 => {
@@ -128,6 +154,7 @@ impl Deployment {
                 Deployment {
                     nodes: Vec::new(),
                     pg: None,
+                    db: cluster.db.clone(),
                     cluster: Some(cluster),
                 }
             }
@@ -168,6 +195,7 @@ struct Figures {
     appends: Option<String>,
     idle: Option<String>,
     hot: Option<String>,
+    groups: Option<String>,
     failed: Option<String>,
 }
 
@@ -313,6 +341,43 @@ async fn run_setup(
     ok &= h.acked == expected && h.dense;
     figures.hot = Some(count(h.appends_per_sec()));
 
+    // 5. Appends into a 10,000-member group next to a 2-member one.
+    let mut rates = [0.0; 2];
+    let [small, big] = plan.groups;
+    for (i, members) in [small, big].into_iter().enumerate() {
+        let shape = GroupShape {
+            members,
+            senders: 2,
+            per_sender: plan.group_sends,
+        };
+        let db = deployment.db.clone();
+        let r = run_group_with(&urls, &names.round(10 + i), shape, move |users| {
+            insert_users(&db, &users)
+        })
+        .await
+        .with_context(|| format!("group of {members}"))?;
+        let expected = (shape.senders * shape.per_sender) as u64;
+        println!(
+            "setup    {name} group of {} members, 2 senders × {}: {} appends/s, ack p50 {} p99 {} ({}), {} of {expected} acked, dense seqs: {}",
+            count(members as f64),
+            shape.per_sender,
+            count(r.appends_per_sec()),
+            ms(r.ack_us.value_at_quantile(0.50)),
+            ms(r.ack_us.value_at_quantile(0.99)),
+            secs(r.elapsed),
+            r.acked,
+            r.dense
+        );
+        ok &= r.acked == expected && r.dense;
+        rates[i] = r.appends_per_sec();
+    }
+    figures.groups = Some(format!(
+        "{:.2} ({}/{})",
+        rates[1] / rates[0].max(1e-9),
+        count(rates[1]),
+        count(rates[0])
+    ));
+
     tokio::task::spawn_blocking(move || drop(deployment))
         .await
         .context("stopping the set-up")?;
@@ -348,4 +413,5 @@ fn print_table(all: &[(Setup, Figures)]) {
         &format!("hot group appends/s (ref {HOT_REFERENCE:.0})"),
         &|f| f.hot.clone(),
     );
+    row("10,000- vs 2-member group appends/s", &|f| f.groups.clone());
 }
