@@ -42,7 +42,7 @@ use crate::registry::Registry;
 use crate::store::Store;
 use crate::store::batch::{Fanout, Route, sql};
 use crate::store::members::Members;
-use crate::store::sql::{Db, DbExt};
+use crate::store::sql::{Db, DbExt, Param, values_list};
 
 /// What the order task is handed.
 #[derive(Debug)]
@@ -457,20 +457,32 @@ fn user_convs(db: &dyn Db, user: &str) -> Result<Vec<i64>, Reject> {
 }
 
 /// `(conv, last_seq)` of each conversation (0 for one that is gone).
+/// One query per [`HEADS_CHUNK`] conversations (the sweep reads every
+/// tracked one each second).
 pub(crate) fn read_heads(db: &dyn Db, ids: &[i64]) -> Result<Vec<(i64, u64)>, Reject> {
-    let mut out = Vec::with_capacity(ids.len());
-    for &conv in ids {
-        let last: Option<u64> = db
-            .query_opt(
-                "SELECT last_seq FROM convs WHERE id = ?1",
-                params![conv],
-                |r| r.get(0),
+    let mut found: HashMap<i64, u64> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(HEADS_CHUNK) {
+        let args: Vec<&dyn Param> = chunk.iter().map(|c| c as &dyn Param).collect();
+        let rows = db
+            .query_map(
+                &format!(
+                    "SELECT id, last_seq FROM convs WHERE id IN (VALUES {})",
+                    values_list(chunk.len(), &["BIGINT"])
+                ),
+                &args,
+                |r| Ok((r.get::<i64>(0)?, r.get::<u64>(1)?)),
             )
-            .map_err(sql("read head"))?;
-        out.push((conv, last.unwrap_or(0)));
+            .map_err(sql("read heads"))?;
+        found.extend(rows);
     }
-    Ok(out)
+    Ok(ids
+        .iter()
+        .map(|&c| (c, found.get(&c).copied().unwrap_or(0)))
+        .collect())
 }
+
+/// Conversations per [`read_heads`] query.
+const HEADS_CHUNK: usize = 500;
 
 #[cfg(test)]
 mod tests {

@@ -269,7 +269,7 @@ impl Order {
     }
 
     /// Delivers `next..=upto` of `conv` from the database, then what was
-    /// held behind it.
+    /// held behind it (nothing when `next` is already past `upto`).
     async fn fill(&mut self, conv: i64, upto: u64) {
         loop {
             let Some(next) = self.tracks.get(&conv).and_then(|t| t.next) else {
@@ -311,7 +311,6 @@ impl Order {
             t.next = Some(to + 1);
             self.drain(conv);
         }
-        self.drain(conv);
     }
 }
 

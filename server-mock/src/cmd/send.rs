@@ -114,9 +114,12 @@ fn client_append(
     entry: NewEntry,
 ) -> Result<Done, Reject> {
     // A leading text of the batch is checked against rows read up front.
-    let fast = matches!(entry, NewEntry::Text { reply_to: None, .. }) && b.prefetch.is_some();
+    debug_assert!(
+        b.prefetch.is_none() || matches!(entry, NewEntry::Text { reply_to: None, .. }),
+        "only plain texts are on the fast path (Append::text_key)"
+    );
     let mut c = match &b.prefetch {
-        Some(p) if fast => {
+        Some(p) => {
             let c = p.member_conv(me, conv)?;
             if let Some(first) = p.first_sent(me, conv, client_id) {
                 return Ok(first);
@@ -184,7 +187,7 @@ fn client_append(
     let mentions = row.mentions.clone();
     let thread = row.thread;
     let is_text = row.kind == EntryKind::Text;
-    let Some(msg) = try_append(db, b, conv, &mut c, row, fast)? else {
+    let Some(msg) = try_append(db, b, conv, &mut c, row)? else {
         return first_sent(db, me, conv, client_id)?.ok_or_else(|| {
             Reject::from(crate::error::StoreError::Corrupt(
                 "a client id conflict without its entry".into(),
@@ -202,7 +205,7 @@ fn client_append(
     }
     // Sending moves the sender's cursor to the new seq, so a user's own
     // texts never count as unread (the fast path moves it at its end).
-    match b.prefetch.as_mut().filter(|_| fast) {
+    match b.prefetch.as_mut() {
         Some(p) => p.appended(me, conv, client_id, &c, msg.ts),
         None if is_text => set_read(db, me, conv, msg.seq)?,
         None => {}

@@ -226,7 +226,7 @@ pub fn append(
     c: &mut ConvRow,
     row: NewRow<'_>,
 ) -> Result<Message, Reject> {
-    try_append(db, b, conv, c, row, false)?.ok_or_else(|| {
+    try_append(db, b, conv, c, row)?.ok_or_else(|| {
         Reject::from(StoreError::Corrupt(
             "an entry with this client id exists".into(),
         ))
@@ -235,17 +235,17 @@ pub fn append(
 
 /// [`append`], or `None` (nothing written) when the row's `client_id` was
 /// already used by its sender in `conv`: the insert is the dedup check, so
-/// a new text costs no lookup first. With `deferred` (the fast path, whose
-/// client id is known to be new) the row and the conversation's counters
-/// are written by [`super::prefetch::Prefetch::flush`] with the batch's
-/// other fast texts, and a conflict fails the batch.
+/// a new text costs no lookup first. On the batch's fast path (while
+/// `b.prefetch` is set; its client id is known to be new) the row and the
+/// conversation's counters are written by
+/// [`super::prefetch::Prefetch::flush`] with the batch's other fast texts,
+/// and a conflict fails the batch.
 pub fn try_append(
     db: &dyn Db,
     b: &mut Batch<'_>,
     conv: i64,
     c: &mut ConvRow,
     row: NewRow<'_>,
-    deferred: bool,
 ) -> Result<Option<Message>, Reject> {
     let seq = c.last_seq + 1;
     let is_text = row.kind == EntryKind::Text;
@@ -279,7 +279,8 @@ pub fn try_append(
         row.key,
         mentions_json
     ];
-    let inserted = match b.prefetch.as_mut().filter(|_| deferred) {
+    let deferred = b.prefetch.is_some();
+    let inserted = match b.prefetch.as_mut() {
         // The fast path writes its rows and counters once, at its end.
         Some(p) => {
             let row = params
@@ -301,7 +302,7 @@ pub fn try_append(
         c.last_text_seq = seq;
     }
     b.touched.insert(conv);
-    if deferred && b.prefetch.is_some() {
+    if deferred {
         return Ok(Some(new_message(b, seq, row)));
     }
     db.execute_later(

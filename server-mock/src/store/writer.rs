@@ -168,13 +168,18 @@ fn run_batch(
 }
 
 fn read_counter(db: &dyn Db) -> Result<i64, StoreError> {
-    counter_query(db, "SELECT value FROM meta WHERE key = 'change_seq'")
+    let v: String = db
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'change_seq'",
+            params![],
+            |r| r.get(0),
+        )
+        .map_err(|e| StoreError::Sql("read change counter", e))?;
+    parse_counter(&v)
 }
 
-fn counter_query(db: &dyn Db, sql: &str) -> Result<i64, StoreError> {
-    let v: String = db
-        .query_row(sql, params![], |r| r.get(0))
-        .map_err(|e| StoreError::Sql("read change counter", e))?;
+/// The change counter as `meta` stores it (text).
+fn parse_counter(v: &str) -> Result<i64, StoreError> {
     v.parse()
         .map_err(|_| StoreError::Corrupt(format!("change counter {v:?}")))
 }
@@ -202,9 +207,7 @@ fn transact(
         let v = db
             .begin_write_and_read("SELECT value FROM meta WHERE key = 'change_seq' FOR UPDATE")
             .map_err(s("begin batch and lock the change counter"))?;
-        let now: i64 = v
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("change counter {v:?}")))?;
+        let now = parse_counter(&v)?;
         if now != *counter {
             // Another node wrote since our last batch: its membership
             // changes are not in the cache.

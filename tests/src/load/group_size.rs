@@ -138,7 +138,7 @@ pub async fn run_senders_from(
     let mut ack_us = new_histogram()?;
     let mut end = t0;
     while let Some(done) = tasks.join_next().await {
-        let (s, h, finished) = done.context("sender task panicked")??;
+        let (_, s, h, finished) = done.context("sender task panicked")??;
         seqs.extend(s);
         ack_us.add(&h).context("merging latencies")?;
         end = end.max(finished);
@@ -154,14 +154,14 @@ pub async fn run_senders_from(
     })
 }
 
-/// One sender: `n` sends, one in flight; returns the acked seqs, the
-/// latencies and when the last ack came.
+/// One sender: `n` sends, one in flight; returns the connection, the acked
+/// seqs, the latencies and when the last ack came.
 async fn send_all(
     mut conn: Conn,
     conv: ConvId,
     prefix: String,
     n: usize,
-) -> Result<(Vec<u64>, Histogram<u64>, Instant)> {
+) -> Result<(Conn, Vec<u64>, Histogram<u64>, Instant)> {
     let mut seqs = Vec::with_capacity(n);
     let mut hist = new_histogram()?;
     for index in 0..n {
@@ -181,7 +181,7 @@ async fn send_all(
         let us = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
         hist.record(us.max(1)).context("recording latency")?;
     }
-    Ok((seqs, hist, Instant::now()))
+    Ok((conn, seqs, hist, Instant::now()))
 }
 
 /// Users per `invite` frame (a frame is at most 64 KiB).
@@ -243,8 +243,8 @@ pub async fn run_group_with(
 /// Texts each sender sends before the timed run.
 const WARM_UP: usize = 20;
 
-/// Each connection sends [`WARM_UP`] texts, one at a time; returns the
-/// connections and how many seqs that took.
+/// Each connection sends [`WARM_UP`] texts, one at a time ([`send_all`]);
+/// returns the connections and how many seqs that took.
 async fn warm_up(
     conns: Vec<Conn>,
     conv: &ConvId,
@@ -253,21 +253,13 @@ async fn warm_up(
 ) -> Result<(Vec<Conn>, u64)> {
     let mut out = Vec::with_capacity(conns.len());
     let mut seq = first;
-    for (sender, mut conn) in conns.into_iter().enumerate() {
-        for i in 0..WARM_UP {
-            let id = conn.next_id();
-            let frame = ClientFrame::Send {
-                id,
-                conv: conv.clone(),
-                client_id: format!("{prefix}{sender}-{i}"),
-                body: make_body(0, i, 100),
-                reply_to: None,
-            };
-            match conn.call(&frame).await? {
-                ServerFrame::Sent { seq: s, .. } if s == seq => seq += 1,
-                other => bail!("warm-up send: expected sent seq {seq}, got {other:?}"),
-            }
+    for (sender, conn) in conns.into_iter().enumerate() {
+        let (conn, seqs, _, _) =
+            send_all(conn, conv.clone(), format!("{prefix}{sender}-"), WARM_UP).await?;
+        if !seqs.iter().copied().eq(seq..seq + WARM_UP as u64) {
+            bail!("warm-up sends: expected seqs from {seq}, got {seqs:?}");
         }
+        seq += WARM_UP as u64;
         out.push(conn);
     }
     Ok((out, seq - first))
