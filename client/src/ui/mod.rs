@@ -25,6 +25,7 @@
 //!   `engine_sync_core` implements it for `sync_core::Client`.
 
 pub mod body_layout;
+mod command_run;
 pub mod commands;
 pub mod compose_tools;
 pub mod drafts;

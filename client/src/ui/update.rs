@@ -1,13 +1,14 @@
 //! `update(&mut AppState, Action) -> Vec<Effect>`: the only place UI state
-//! changes. Key handling, compose editing, commands, engine data arriving.
+//! changes. Key handling, compose editing, engine data arriving; slash
+//! commands run in `command_run.rs`.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::commands::{self, Command};
-use super::engine::{EngineCommand, EngineRequest};
+use super::commands;
+use super::engine::EngineCommand;
 use super::keys::KeyAction;
 use super::model::MAX_BODY_BYTES;
-use super::model::{ConvId, EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
+use super::model::{EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
 pub use super::navigate::open_conv;
 use super::navigate::{move_conv, next_unread, on_mouse};
 use super::overlay::overlay_key;
@@ -500,7 +501,7 @@ fn submit(state: &mut AppState) -> Vec<Effect> {
         send_text(state, format!("/{rest}"))
     } else if text.starts_with('/') {
         match commands::parse(&text) {
-            Ok(cmd) => run_command(state, cmd),
+            Ok(cmd) => super::command_run::run_command(state, cmd),
             Err(e) => {
                 state.set_error(e);
                 Vec::new()
@@ -511,7 +512,7 @@ fn submit(state: &mut AppState) -> Vec<Effect> {
     }
 }
 
-fn clear_compose(state: &mut AppState) {
+pub(super) fn clear_compose(state: &mut AppState) {
     state.compose.text.clear();
     state.compose.cursor = 0;
     state.compose.editing = None;
@@ -556,142 +557,8 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
     vec![effect]
 }
 
-fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
-    let open = state.open.as_ref().map(|o| o.conv.clone());
-    let need_open = |state: &mut AppState| {
-        if open.is_none() {
-            state.set_error("no conversation open");
-        }
-        open.clone()
-    };
-    let effects = match cmd {
-        Command::Dm(user) => vec![Effect::Request(EngineRequest::CreateDirect { user })],
-        Command::Group { title, members } => vec![Effect::Request(EngineRequest::CreateGroup {
-            title,
-            members,
-        })],
-        Command::Invite(users) => match need_open(state) {
-            Some(conv) => vec![Effect::Request(EngineRequest::Invite { conv, users })],
-            None => return Vec::new(),
-        },
-        Command::Leave => match need_open(state) {
-            Some(conv) => vec![Effect::Request(EngineRequest::Leave { conv })],
-            None => return Vec::new(),
-        },
-        Command::Edit(None) => {
-            clear_compose(state);
-            start_edit(state, None);
-            return Vec::new();
-        }
-        Command::Edit(Some(body)) => match (need_open(state), target_message(state)) {
-            (Some(conv), Some(seq)) => {
-                vec![Effect::Command(EngineCommand::Edit { conv, seq, body })]
-            }
-            (Some(_), None) => {
-                state.set_error("no message of yours to edit");
-                return Vec::new();
-            }
-            _ => return Vec::new(),
-        },
-        Command::Settings(change) => {
-            let fx = super::features::settings(state, change);
-            if fx.is_empty() {
-                return fx;
-            }
-            fx
-        }
-        Command::React(key) => {
-            if !state.supports(super::model::features::REACTIONS) {
-                state.set_error("the server does not support reactions");
-                return Vec::new();
-            }
-            match super::features::target(state).map(|m| m.seq) {
-                Some(target) => {
-                    let key = super::features::canonical_key(&key);
-                    super::features::toggle_reaction(state, target, key)
-                }
-                None => {
-                    state.set_error("no message to react to");
-                    return Vec::new();
-                }
-            }
-        }
-        Command::Delete => match (need_open(state), target_message(state)) {
-            (Some(conv), Some(seq)) => {
-                clear_compose(state);
-                if let Some(open) = state.open.as_mut() {
-                    open.selected = None;
-                }
-                // §9.5: only a server with `redaction` erases the content.
-                state.set_info(if state.supports(super::model::features::REDACTION) {
-                    "deleted: the content is erased for everyone"
-                } else {
-                    "deleted: the content may remain on the server (it does not support real deletion)"
-                });
-                return vec![Effect::Command(EngineCommand::Redact { conv, seq })];
-            }
-            (Some(_), None) => {
-                state.set_error("no message of yours to delete");
-                return Vec::new();
-            }
-            _ => return Vec::new(),
-        },
-        Command::Search(query) => vec![Effect::Search { query }],
-        Command::Read => {
-            let convs: Vec<ConvId> = state
-                .convs
-                .iter()
-                .filter(|r| r.unread > 0)
-                .map(|r| r.conv.clone())
-                .collect();
-            for row in state.convs.iter_mut() {
-                row.unread = 0;
-                row.read_seq = row.last_seq;
-            }
-            convs
-                .into_iter()
-                .map(|conv| Effect::Command(EngineCommand::MarkAllRead { conv }))
-                .collect()
-        }
-        Command::Passwd => {
-            clear_compose(state);
-            state.overlay = Overlay::Passwd {
-                fields: Default::default(),
-                at: 0,
-                error: None,
-                busy: false,
-            };
-            return Vec::new();
-        }
-        Command::Logout { all } => {
-            clear_compose(state);
-            return vec![Effect::Logout { all }];
-        }
-        Command::Login => {
-            clear_compose(state);
-            if state.login.is_some() && state.needs_login {
-                state.overlay = Overlay::login(None);
-            } else {
-                state.set_info(format!("already logged in as {}", state.user));
-            }
-            return Vec::new();
-        }
-        Command::Help => {
-            state.overlay = Overlay::Help;
-            Vec::new()
-        }
-        Command::Quit => quit(state),
-    };
-    clear_compose(state);
-    state.notice = None;
-    if let Some(open) = state.open.as_mut() {
-        open.selected = None;
-    }
-    effects
-}
-
 /// The selected own text message, else the newest own text message.
-fn target_message(state: &AppState) -> Option<Seq> {
+pub(super) fn target_message(state: &AppState) -> Option<Seq> {
     let open = state.open.as_ref()?;
     let own = |i: &TimelineItem| match i {
         TimelineItem::Message(m)
@@ -710,7 +577,7 @@ fn target_message(state: &AppState) -> Option<Seq> {
 }
 
 /// Loads the target message into the compose box for editing.
-fn start_edit(state: &mut AppState, seq: Option<Seq>) {
+pub(super) fn start_edit(state: &mut AppState, seq: Option<Seq>) {
     let Some(seq) = seq.or_else(|| target_message(state)) else {
         state.set_error("no message of yours to edit");
         return;
@@ -780,7 +647,7 @@ fn failed_action(state: &mut AppState, retry: bool) -> Vec<Effect> {
 /// Quits, unless this process runs the `--local` server and others are
 /// connected to it: then the first press says so and a second one (within
 /// 5 s) quits.
-fn quit(state: &mut AppState) -> Vec<Effect> {
+pub(super) fn quit(state: &mut AppState) -> Vec<Effect> {
     let others = state.local_peers.as_ref().map_or(0, |p| (p.0)());
     let armed = state.quit_armed_until.is_some_and(|t| state.now_ms < t);
     if others > 0 && !armed {
