@@ -413,5 +413,5 @@ fn print_table(all: &[(Setup, Figures)]) {
         &format!("hot group appends/s (ref {HOT_REFERENCE:.0})"),
         &|f| f.hot.clone(),
     );
-    row("10,000- vs 2-member group appends/s", &|f| f.groups.clone());
+    row("large vs 2-member group appends/s", &|f| f.groups.clone());
 }
