@@ -39,6 +39,27 @@ async fn server_id_is_the_databases_across_restarts() {
     pg.stop().await;
 }
 
+/// Nodes started at the same moment on a fresh database both come up
+/// (creating the schema is serialized), with one server id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_started_together_on_a_fresh_database_both_come_up() {
+    let Some(pg) = conformance::pg::PgCluster::start_async().await else {
+        return;
+    };
+    for round in 0..3 {
+        let db = pg.database(&format!("fresh{round}"));
+        let (a, b) = tokio::join!(
+            server_mock::start(config(&db)),
+            server_mock::start(config(&db))
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.server_id(), b.server_id());
+        a.shutdown().await;
+        b.shutdown().await;
+    }
+    pg.stop().await;
+}
+
 /// Two nodes write to one database (no bus: this is about storage). A
 /// writer's batch holds the change counter row until it commits; while a
 /// transaction holds it, another node's send waits, and a `sync` on the

@@ -401,9 +401,14 @@ impl<'a> FromSql<'a> for Value {
 /// node on it says the same in `hello`.
 pub fn prepare(db: &PgConn) -> Result<String, StoreError> {
     let s = |step| move |e| StoreError::Sql(step, e);
+    // Under the migration lock too: two nodes starting at once on a fresh
+    // database would otherwise race on CREATE TABLE IF NOT EXISTS, which
+    // PostgreSQL does not make atomic (a duplicate key in pg_type).
     db.batch(
-        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-         INSERT INTO meta (key, value) VALUES ('schema_version', '0') ON CONFLICT DO NOTHING",
+        "BEGIN; SELECT pg_advisory_xact_lock(4242013);
+         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         INSERT INTO meta (key, value) VALUES ('schema_version', '0') ON CONFLICT DO NOTHING;
+         COMMIT",
     )
     .map_err(s("create meta"))?;
     loop {
