@@ -20,8 +20,28 @@ fn open(db: &std::path::Path) -> Connection {
     c
 }
 
+/// `(mention_n, read_mention_n)` of `user`'s member row in conversation 1.
+fn mention_counters(c: &Connection, user: &str) -> (i64, i64) {
+    c.query_row(
+        "SELECT mention_n, read_mention_n FROM members WHERE user = ?1 AND conv = 1",
+        [user],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+/// The mention rows of conversation 1 as (seq, user), in key order.
+fn mention_rows(c: &Connection) -> Vec<(i64, String)> {
+    c.prepare("SELECT seq, user FROM mentions WHERE conv = 1")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_mention_count_comes_from_the_mentions_index() {
+async fn the_mention_count_comes_from_the_member_counters() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
     let server = server_mock::start(file_config(&db)).await.unwrap();
@@ -35,26 +55,65 @@ async fn the_mention_count_comes_from_the_mentions_index() {
         .request(json!({"type":"edit","conv":conv,"client_id":"e1","target":3,"body":"@bob now"}))
         .await;
     assert_eq!(r["type"], "sent", "{r}");
+    // An edit mentioning bob again adds nothing.
+    let r = a
+        .request(json!({"type":"edit","conv":conv,"client_id":"e2","target":3,"body":"@bob again"}))
+        .await;
+    assert_eq!(r["type"], "sent", "{r}");
     let s = b.request(json!({"type":"sync"})).await;
     assert_eq!(s["conversations"][0]["mentions"], 2, "{s}");
 
-    // One index row per (mentioned user, text), the edit's under its text.
+    // One row per (text, mentioned user), the edits' under their text, and
+    // two counters on bob's member row.
     let c = open(&db);
-    let rows: Vec<(String, i64)> = c
-        .prepare("SELECT user, seq FROM mentions ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
+    assert_eq!(
+        mention_rows(&c),
+        [(2, "bob".to_owned()), (3, "bob".to_owned())]
+    );
+    assert_eq!(mention_counters(&c, "bob"), (2, 0));
+    assert_eq!(mention_counters(&c, "alice"), (0, 0));
+    // The summary is the counters' difference: changing them changes it,
+    // without touching any entry or mention row.
+    c.execute("UPDATE members SET mention_n = 7 WHERE user = 'bob'", [])
         .unwrap();
-    assert_eq!(rows, [("bob".to_owned(), 2), ("bob".to_owned(), 3)]);
-    // A row the index holds is what the summary counts: removing one
-    // lowers the count without touching any entry.
-    c.execute("DELETE FROM mentions WHERE seq = 2", []).unwrap();
+    let s = b.request(json!({"type":"sync"})).await;
+    assert_eq!(s["conversations"][0]["mentions"], 7, "{s}");
+    c.execute("UPDATE members SET mention_n = 2 WHERE user = 'bob'", [])
+        .unwrap();
+
+    // A read counts the mentions its cursor passes.
+    let r = b.request(json!({"type":"read","conv":conv,"seq":2})).await;
+    assert_eq!(r["type"], "ok", "{r}");
+    assert_eq!(mention_counters(&c, "bob"), (2, 1));
+    // Redacting a read text takes it off both counters; an unread one,
+    // off the total only.
+    let r = a
+        .request(json!({"type":"redact","conv":conv,"client_id":"r1","target":2}))
+        .await;
+    assert_eq!(r["type"], "sent", "{r}");
+    assert_eq!(mention_counters(&c, "bob"), (1, 0));
     let s = b.request(json!({"type":"sync"})).await;
     assert_eq!(s["conversations"][0]["mentions"], 1, "{s}");
+    let r = a
+        .request(json!({"type":"redact","conv":conv,"client_id":"r2","target":3}))
+        .await;
+    assert_eq!(r["type"], "sent", "{r}");
+    assert_eq!(mention_counters(&c, "bob"), (0, 0));
+    assert_eq!(mention_rows(&c), []);
+    // An edit that mentions bob in a text he has read counts as read.
+    a.send_msg(&conv, "t3", "plain again").await; // seq 8
+    let r = b.request(json!({"type":"read","conv":conv,"seq":8})).await;
+    assert_eq!(r["type"], "ok", "{r}");
+    let r = a
+        .request(json!({"type":"edit","conv":conv,"client_id":"e3","target":8,"body":"@bob late"}))
+        .await;
+    assert_eq!(r["type"], "sent", "{r}");
+    assert_eq!(mention_counters(&c, "bob"), (1, 1));
+    let s = b.request(json!({"type":"sync"})).await;
+    assert_eq!(s["conversations"][0]["mentions"], 0, "{s}");
 
-    // The summary query searches the index; it scans no timeline entries.
+    // The summary query reads no mention row and scans nothing.
+    assert!(!server_mock::store::rows::SUMMARY_FROM.contains("mentions x"));
     let sql = format!(
         "EXPLAIN QUERY PLAN {} WHERE m.user = 'bob' AND m.conv = 1",
         server_mock::store::rows::SUMMARY_FROM
@@ -67,11 +126,187 @@ async fn the_mention_count_comes_from_the_mentions_index() {
         .collect::<Result<_, _>>()
         .unwrap();
     let plan = plan.join("\n");
-    assert!(
-        plan.contains("SEARCH x USING PRIMARY KEY (user=? AND conv=? AND seq>?)"),
-        "{plan}"
-    );
     assert!(!plan.contains("SCAN"), "{plan}");
+    drop(c);
+    server.shutdown().await;
+}
+
+/// A new database file at schema `version`, and a password hash to store.
+fn database_at_version(path: &std::path::Path, version: usize) -> (Connection, String) {
+    let mut c = Connection::open(path).unwrap();
+    c.execute_batch(server_mock::store::PRAGMAS).unwrap();
+    for (i, sql) in server_mock::store::MIGRATIONS
+        .iter()
+        .take(version)
+        .enumerate()
+    {
+        let tx = c.transaction().unwrap();
+        tx.execute_batch(sql).unwrap();
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let hash = server_mock::cmd::session::hash_password_now(PASSWORD).unwrap();
+    (c, hash)
+}
+
+/// A database at schema version 4, with mention rows in the layout before
+/// migration 5 (keyed by user first).
+fn version_4_database(path: &std::path::Path) {
+    let (c, hash) = database_at_version(path, 4);
+    c.execute_batch(&format!(
+        "INSERT INTO meta (key, value) VALUES ('server_id', 'old'), ('change_seq', '3');
+         INSERT INTO users (name, pw_hash, created_ms) VALUES
+             ('alice', '{hash}', 1), ('bob', '{hash}', 1), ('carol', '{hash}', 1);
+         INSERT INTO convs (id, kind, title, direct_key, member_count, last_seq, last_text_seq,
+                            text_count, change_seq)
+             VALUES (1, 'group', 'old', NULL, 3, 4, 4, 3, 3);
+         INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject,
+                              client_id, text_n, mentions)
+             VALUES (1, 1, 'alice', 1, 'create', NULL, NULL, 'old', '[\"alice\",\"bob\",\"carol\"]',
+                        NULL, NULL, 0, NULL),
+                    (1, 2, 'alice', 2, 'text', '@bob @carol', NULL, NULL, NULL, NULL, 'a1', 1,
+                        '[\"bob\",\"carol\"]'),
+                    (1, 3, 'alice', 3, 'text', '@bob', NULL, NULL, NULL, NULL, 'a2', 2, '[\"bob\"]'),
+                    (1, 4, 'alice', 4, 'text', '@carol', NULL, NULL, NULL, NULL, 'a3', 3, '[\"carol\"]');
+         INSERT INTO mentions (user, conv, seq) VALUES ('bob', 1, 2), ('bob', 1, 3), ('carol', 1, 2),
+             ('carol', 1, 4);
+         INSERT INTO members (user, conv, ord, active, read_seq, read_text_n, change_seq)
+             VALUES ('alice', 1, 1, 1, 4, 3, 1), ('bob', 1, 2, 1, 2, 1, 2),
+                    ('carol', 1, 3, 1, 0, 0, 3);"
+    ))
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_4_database_keeps_its_mention_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v4.db");
+    version_4_database(&db);
+    let server = server_mock::start(file_config(&db)).await.unwrap();
+    let url = server.url();
+    let c = open(&db);
+    assert_eq!(mention_counters(&c, "bob"), (2, 1));
+    assert_eq!(mention_counters(&c, "carol"), (2, 0));
+    assert_eq!(
+        mention_rows(&c),
+        [
+            (2, "bob".to_owned()),
+            (2, "carol".to_owned()),
+            (3, "bob".to_owned()),
+            (4, "carol".to_owned())
+        ]
+    );
+    for (user, mentions) in [("alice", 0), ("bob", 1), ("carol", 2)] {
+        let mut u = Client::connect(&url).await;
+        let r = u
+            .request(json!({"type":"login","user":user,"password":PASSWORD,"device":"d"}))
+            .await;
+        assert_eq!(r["type"], "session", "{r}");
+        let s = u.request(json!({"type":"sync"})).await;
+        assert_eq!(s["conversations"][0]["mentions"], mentions, "{user}: {s}");
+    }
+    drop(c);
+    server.shutdown().await;
+}
+
+/// Random texts, edits, redactions and reads by four members: after every
+/// step each member's summary `mentions` equals a count made from the
+/// timeline itself (the standing texts above their cursor that they or an
+/// edit mention), and the counters agree with the mention rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mention_counters_match_the_timeline_under_random_operations() {
+    use rand::{Rng, SeedableRng};
+    let seed: u64 = std::env::var("MENTION_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(11);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let server = server_mock::start(file_config(&db)).await.unwrap();
+    let url = server.url();
+    let names = ["ann", "ben", "cat", "dan"];
+    let mut users = Vec::new();
+    for n in names {
+        users.push(Client::register(&url, n).await);
+    }
+    let conv = users[0].create_group("g", &names[1..]).await;
+    // Texts by seq: (sender, standing).
+    let mut texts: Vec<(u64, usize, bool)> = Vec::new();
+    let c = open(&db);
+    for step in 0..150 {
+        let who = rng.random_range(0..names.len());
+        let id = format!("s{step}");
+        let roll = rng.random_range(0..10);
+        let mentioning: String = names
+            .iter()
+            .filter(|_| rng.random_bool(0.4))
+            .map(|n| format!("@{n} "))
+            .collect();
+        let own: Vec<usize> = texts
+            .iter()
+            .filter(|t| t.1 == who && t.2)
+            .map(|t| t.0 as usize)
+            .collect();
+        let r = if roll < 5 || own.is_empty() && roll < 8 {
+            let r = users[who]
+                .send_msg(&conv, &id, &format!("{mentioning}x"))
+                .await;
+            texts.push((r["seq"].as_u64().unwrap(), who, true));
+            r
+        } else if roll < 7 {
+            let target = own[rng.random_range(0..own.len())];
+            users[who]
+                .request(json!({"type":"edit","conv":conv,"client_id":id,"target":target,"body":format!("{mentioning}y")}))
+                .await
+        } else if roll < 8 {
+            let target = own[rng.random_range(0..own.len())];
+            texts.iter_mut().find(|t| t.0 as usize == target).unwrap().2 = false;
+            users[who]
+                .request(json!({"type":"redact","conv":conv,"client_id":id,"target":target}))
+                .await
+        } else {
+            let head = texts.last().map_or(1, |t| t.0);
+            let seq = rng.random_range(1..=head);
+            users[who]
+                .request(json!({"type":"read","conv":conv,"seq":seq}))
+                .await
+        };
+        assert!(
+            matches!(r["type"].as_str(), Some("sent" | "ok")),
+            "step {step} (seed {seed}): {r}"
+        );
+        for (i, name) in names.iter().enumerate() {
+            let expected: i64 = c
+                .query_row(
+                    "SELECT COUNT(*) FROM entries t JOIN members m ON m.conv = t.conv AND m.user = ?1
+                     WHERE t.conv = 1 AND t.kind = 'text' AND t.redacted = 0 AND t.seq > m.read_seq
+                       AND EXISTS (SELECT 1 FROM entries e, json_each(e.mentions) j
+                           WHERE e.conv = 1 AND (e.seq = t.seq OR (e.kind = 'edit' AND e.target = t.seq))
+                             AND j.value = ?1)",
+                    [name],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let s = users[i].request(json!({"type":"sync"})).await;
+            assert_eq!(
+                s["conversations"][0]["mentions"], expected,
+                "{name} after step {step} (seed {seed}): {s}"
+            );
+            let (total, read) = mention_counters(&c, name);
+            let (rows, rows_read): (i64, i64) = c
+                .query_row(
+                    "SELECT COUNT(*), COUNT(*) FILTER (WHERE x.seq <= m.read_seq)
+                     FROM mentions x JOIN members m ON m.conv = x.conv AND m.user = x.user
+                     WHERE x.conv = 1 AND x.user = ?1",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!((total, read), (rows, rows_read), "{name} after step {step}");
+        }
+    }
     drop(c);
     server.shutdown().await;
 }
@@ -126,16 +361,7 @@ async fn messages_replies_take_their_totals_from_the_aggregate_tables() {
 /// A database at schema version 2 (protocol 1 only), written the way the
 /// previous server wrote it.
 fn version_2_database(path: &std::path::Path) {
-    let mut c = Connection::open(path).unwrap();
-    c.execute_batch(server_mock::store::PRAGMAS).unwrap();
-    for (i, sql) in server_mock::store::MIGRATIONS.iter().take(2).enumerate() {
-        let tx = c.transaction().unwrap();
-        tx.execute_batch(sql).unwrap();
-        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
-            .unwrap();
-        tx.commit().unwrap();
-    }
-    let hash = server_mock::cmd::session::hash_password_now(PASSWORD).unwrap();
+    let (c, hash) = database_at_version(path, 2);
     c.execute_batch(&format!(
         "INSERT INTO meta (key, value) VALUES ('server_id', 'old'), ('change_seq', '3');
          INSERT INTO users (name, pw_hash, created_ms) VALUES ('alice', '{hash}', 1), ('bob', '{hash}', 1);

@@ -461,8 +461,73 @@ pub const CLIENT_TYPES: &[&str] = &[
 
 /// Decodes one server text frame. Clients should ignore frames that fail with
 /// an unknown `type` (a newer server) rather than treat them as fatal.
+///
+/// The two frames that carry entries, `message` pushes and `messages`
+/// pages, are decoded straight into their fields when `type` comes first
+/// (as every serde- or JSON.stringify-built frame has it): serde's tagged
+/// enums otherwise buffer the whole frame in an intermediate tree first,
+/// which costs about as much as the decoding itself. Anything else, or a
+/// fast decode that fails, takes the general path, so results and error
+/// messages are the same either way.
 pub fn decode_server_frame(text: &str) -> Result<ServerFrame, serde_json::Error> {
+    if let Some(frame) = entry_frames::decode(text) {
+        return Ok(frame);
+    }
     serde_json::from_str(text)
+}
+
+/// The direct decoding of `message` and `messages` (see [`decode_server_frame`]).
+mod entry_frames {
+    use serde::Deserialize;
+
+    use super::{ConvId, Message, RequestId, Seq, ServerFrame};
+
+    /// `{"type":"message",…}`: a push.
+    #[derive(Deserialize)]
+    struct Push<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: &'a str,
+        conv: ConvId,
+        message: Message,
+    }
+
+    /// `{"type":"messages",…}`: a page.
+    #[derive(Deserialize)]
+    struct Page<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: &'a str,
+        re: RequestId,
+        conv: ConvId,
+        messages: Vec<Message>,
+        last_seq: Seq,
+        #[serde(default)]
+        root: Option<Seq>,
+        #[serde(default)]
+        thread_last_seq: Option<Seq>,
+    }
+
+    pub(super) fn decode(text: &str) -> Option<ServerFrame> {
+        let rest = text.strip_prefix(r#"{"type":"message"#)?;
+        if rest.starts_with(r#"","#) {
+            let p: Push = serde_json::from_str(text).ok()?;
+            (p.kind == "message").then_some(ServerFrame::Message {
+                conv: p.conv,
+                message: p.message,
+            })
+        } else if rest.starts_with(r#"s","#) {
+            let p: Page = serde_json::from_str(text).ok()?;
+            (p.kind == "messages").then_some(ServerFrame::Messages {
+                re: p.re,
+                conv: p.conv,
+                messages: p.messages,
+                last_seq: p.last_seq,
+                root: p.root,
+                thread_last_seq: p.thread_last_seq,
+            })
+        } else {
+            None
+        }
+    }
 }
 
 mod frames;
@@ -619,5 +684,34 @@ mod tests {
             let again = decode_client_frame(&f.to_json()).unwrap();
             assert_eq!(f, again);
         }
+    }
+
+    /// The direct decoding of `message` and `messages` gives exactly what
+    /// the general path gives, value or error, including for frames it
+    /// hands over (type not first, duplicate or missing fields).
+    #[test]
+    fn entry_frames_decode_as_the_general_path_does() {
+        let frames = [
+            r#"{"type":"message","conv":"c1","message":{"seq":2,"sender":"a","ts":1,"kind":"text","body":"hi @b","mentions":["b"]}}"#,
+            r#"{"type":"message","conv":"c1","message":{"seq":2,"sender":"a","ts":1,"kind":"text"},"extra":[1,{"x":2}]}"#,
+            r#"{"conv":"c1","type":"message","message":{"seq":2,"sender":"a","ts":1,"kind":"text"}}"#,
+            r#"{"type":"message","conv":"c1","conv":"c2","message":{"seq":2,"sender":"a","ts":1,"kind":"text"}}"#,
+            r#"{"type":"message","conv":"c1","message":{"seq":2,"sender":"a","ts":1,"kind":"text"},"type":"read"}"#,
+            r#"{"type":"message","conv":"c1"}"#,
+            r#"{"type":"message","conv":"c1","message":null}"#,
+            r#"{"type":"message","conv":"c1","message":{"seq":-1,"sender":"a","ts":1,"kind":"text"}}"#,
+            r#"{"type":"messages","re":3,"conv":"c1","messages":[{"seq":1,"sender":"a","ts":1,"kind":"create","title":"t","members":["a"]}],"last_seq":1}"#,
+            r#"{"type":"messages","re":3,"conv":"c1","messages":[],"last_seq":4,"root":2,"thread_last_seq":null}"#,
+            r#"{"type":"messages","re":3,"conv":"c1","messages":[]}"#,
+            r#"{"type":"messagesx","re":3}"#,
+            r#"{"type":"message""#,
+        ];
+        for text in frames {
+            let general = serde_json::from_str::<ServerFrame>(text).map_err(|e| e.to_string());
+            let direct = decode_server_frame(text).map_err(|e| e.to_string());
+            assert_eq!(direct, general, "{text}");
+        }
+        assert!(decode_server_frame(frames[0]).is_ok());
+        assert!(decode_server_frame(frames[5]).is_err());
     }
 }

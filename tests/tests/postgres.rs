@@ -223,3 +223,124 @@ async fn pipelined_sends_with_repeats_and_a_stranger_conversation_stay_exact() {
     node.shutdown().await;
     pg.stop().await;
 }
+
+/// §9.3 mention counts on PostgreSQL, against a model of the timeline:
+/// bursts of pipelined texts (the writer's fast path, which moves each
+/// sender's cursor past the mentions of them sent before), edits that add
+/// mentions, redactions and reads by four members in random order. After
+/// every step each member's summary `mentions` is the model's count of
+/// standing texts above their cursor that mention them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mention_counts_follow_a_model_of_the_timeline() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use rand::{Rng, SeedableRng};
+    use sync_core::protocol::{ClientFrame, ServerFrame};
+
+    let Some(pg) = conformance::pg::PgCluster::start_async().await else {
+        return;
+    };
+    let node = server_mock::start(config(&pg.database("mentions")))
+        .await
+        .unwrap();
+    let names = ["ann", "ben", "cat", "dan"];
+    let mut users = Vec::new();
+    for n in names {
+        let mut c = RawConn::connect(&node.url()).await.unwrap();
+        c.register(n, "password-1", "d").await.unwrap();
+        users.push(c);
+    }
+    let conv = users[0].create_group("g", &names[1..]).await.unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    // seq → (sender, mentioned members, standing)
+    let mut texts: BTreeMap<u64, (usize, BTreeSet<usize>, bool)> = BTreeMap::new();
+    let mut read = [1u64; 4];
+    let mut head = 1u64;
+    for step in 0..60 {
+        let who = rng.random_range(0..names.len());
+        let own: Vec<u64> = texts
+            .iter()
+            .filter(|(_, t)| t.0 == who && t.2)
+            .map(|(s, _)| *s)
+            .collect();
+        let mentioning = |rng: &mut rand::rngs::StdRng| -> (String, BTreeSet<usize>) {
+            let picked: BTreeSet<usize> =
+                (0..names.len()).filter(|_| rng.random_bool(0.4)).collect();
+            let body = picked.iter().map(|&i| format!("@{} ", names[i])).collect();
+            (body, picked.into_iter().filter(|&i| i != who).collect())
+        };
+        let roll = rng.random_range(0..10);
+        if roll < 5 || own.is_empty() {
+            let burst: Vec<(String, BTreeSet<usize>)> = (0..rng.random_range(1..6))
+                .map(|_| mentioning(&mut rng))
+                .collect();
+            let bodies = burst.iter().map(|(b, _)| format!("{b}x"));
+            let n = users[who]
+                .send_many(&conv, &format!("s{step}-"), bodies, 8)
+                .await
+                .unwrap();
+            assert_eq!(n, burst.len() as u64);
+            for (_, m) in burst {
+                head += 1;
+                texts.insert(head, (who, m, true));
+            }
+            read[who] = head;
+        } else if roll < 7 {
+            let target = own[rng.random_range(0..own.len())];
+            let (body, m) = mentioning(&mut rng);
+            let r = users[who]
+                .request(|id| ClientFrame::Edit {
+                    id,
+                    conv: conv.clone(),
+                    client_id: format!("e{step}"),
+                    target,
+                    body: format!("{body}y"),
+                })
+                .await
+                .unwrap();
+            assert!(matches!(r, ServerFrame::Sent { .. }), "{r:?}");
+            head += 1;
+            texts.get_mut(&target).unwrap().1.extend(m);
+        } else if roll < 8 {
+            let target = own[rng.random_range(0..own.len())];
+            let r = users[who]
+                .request(|id| ClientFrame::Redact {
+                    id,
+                    conv: conv.clone(),
+                    client_id: format!("r{step}"),
+                    target,
+                })
+                .await
+                .unwrap();
+            assert!(matches!(r, ServerFrame::Sent { .. }), "{r:?}");
+            head += 1;
+            texts.get_mut(&target).unwrap().2 = false;
+        } else {
+            let seq = rng.random_range(1..=head);
+            users[who]
+                .request(|id| ClientFrame::Read {
+                    id,
+                    conv: conv.clone(),
+                    seq,
+                })
+                .await
+                .unwrap();
+            read[who] = read[who].max(seq);
+        }
+        for (i, user) in users.iter_mut().enumerate() {
+            let expected = texts
+                .range(read[i] + 1..)
+                .filter(|(_, t)| t.2 && t.1.contains(&i))
+                .count() as u64;
+            let s = user.sync_all().await.unwrap();
+            assert_eq!(
+                (s[0].mentions, s[0].last_seq),
+                (Some(expected), head),
+                "{} after step {step}",
+                names[i]
+            );
+        }
+    }
+    node.shutdown().await;
+    pg.stop().await;
+}

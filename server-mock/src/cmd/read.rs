@@ -68,6 +68,16 @@ pub async fn typing(ctx: &Ctx<'_>, c: ConvId) -> Reply {
     Ok(Some(ServerFrame::Ok { re: ctx.re }))
 }
 
+/// A `read` op, for the writer's tests.
+#[cfg(test)]
+pub(crate) fn read_write_op(user: &str, conv: i64, seq: Seq) -> crate::store::batch::WriteOp {
+    crate::store::batch::WriteOp::new(Read {
+        user: user.to_owned(),
+        conv,
+        seq,
+    })
+}
+
 /// `read` in the writer.
 #[derive(Debug)]
 struct Read {

@@ -3,7 +3,7 @@
 //! §9.1 thread aggregates, §9.5 erasure, the sender's read cursor, the push.
 
 use crate::params;
-use crate::store::sql::{Db, DbExt};
+use crate::store::sql::Db;
 use sync_core::protocol::{ConvId, EntryKind, ErrorCode, Seq, ServerFrame, validate};
 
 use super::{Ctx, conv};
@@ -76,6 +76,31 @@ pub(crate) fn send_op(user: &str, conv: i64, client_id: &str, body: &str) -> Wri
             body: body.to_owned(),
             reply_to: None,
         },
+    })
+}
+
+/// An `edit` op, for the writer's tests.
+#[cfg(test)]
+pub(crate) fn edit_op(user: &str, conv: i64, client_id: &str, target: Seq, body: &str) -> WriteOp {
+    WriteOp::new(Append {
+        user: user.to_owned(),
+        conv,
+        client_id: client_id.to_owned(),
+        entry: NewEntry::Edit {
+            target,
+            body: body.to_owned(),
+        },
+    })
+}
+
+/// A `redact` op, for the writer's tests.
+#[cfg(test)]
+pub(crate) fn redact_op(user: &str, conv: i64, client_id: &str, target: Seq) -> WriteOp {
+    WriteOp::new(Append {
+        user: user.to_owned(),
+        conv,
+        client_id: client_id.to_owned(),
+        entry: NewEntry::Redact { target },
     })
 }
 
@@ -194,7 +219,9 @@ fn client_append(
             ))
         });
     };
-    index_mentions(db, conv, mentions_of.unwrap_or(msg.seq), &mentions)?;
+    if let Some(text) = mentions_of {
+        index_edit_mentions(db, conv, text, &mentions)?;
+    }
     if let Some(root) = thread {
         db.execute_later(
             "INSERT INTO thread_stats (conv, root, replies, last_reply_seq) VALUES (?1, ?2, 1, ?3)
@@ -207,10 +234,22 @@ fn client_append(
     // texts never count as unread (the fast path moves it at its end).
     match b.prefetch.as_mut() {
         Some(p) => p.appended(me, conv, client_id, &c, msg.ts),
-        None if is_text => set_read(db, me, conv, msg.seq)?,
+        None if is_text => {
+            // The cursor counts the mention rows it passes: the batch's
+            // collected ones that mention the sender are written first.
+            if b.mentions.mentions(conv, me) {
+                b.mentions.write(db).map_err(sql("write mention rows"))?;
+            }
+            set_read(db, me, conv, msg.seq)?;
+        }
         None => {}
     }
-    push_sent(db, b, conv, client_id, &msg)
+    let done = push_sent(db, b, conv, client_id, &msg)?;
+    if mentions_of.is_none() && !mentions.is_empty() {
+        // Written with the batch's others (store::mention_rows).
+        b.mentions.add(conv, msg.seq, mentions);
+    }
+    Ok(done)
 }
 
 /// Only the sender may change an entry (`forbidden`), and not once it was
@@ -228,15 +267,30 @@ fn own_standing(t: &Target, me: &str) -> Result<(), Reject> {
     Ok(())
 }
 
-/// §9.3: one index row per (mentioned user, text): what a summary's
-/// `mentions` counts. An edit adds to its text's rows and never removes one.
-fn index_mentions(db: &dyn Db, conv: i64, text: Seq, users: &[String]) -> Result<(), Reject> {
+/// §9.3: the mentions an edit adds to its text: a row per (text, user)
+/// and a bump of the user's `mention_n` (what a summary's `mentions` is
+/// computed from, `mention_n − read_mention_n`), for each user neither the
+/// text nor an earlier edit mentions; one added to a text the user has
+/// already read counts as read. A new text's rows are written with the
+/// batch's (`store::mention_rows`).
+fn index_edit_mentions(db: &dyn Db, conv: i64, text: Seq, users: &[String]) -> Result<(), Reject> {
     for u in users {
-        db.execute_later(
-            "INSERT INTO mentions (\"user\", conv, seq) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            params![u, conv, text],
-        )
-        .map_err(sql("index mention"))?;
+        let added = db
+            .execute(
+                "INSERT INTO mentions (conv, seq, \"user\") VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                params![conv, text, u],
+            )
+            .map_err(sql("index mention"))?;
+        if added == 1 {
+            db.execute_later(
+                "UPDATE members SET mention_n = mention_n + 1,
+                    read_mention_n = read_mention_n + CASE WHEN read_seq >= ?3 THEN 1 ELSE 0 END
+                 WHERE conv = ?1 AND \"user\" = ?2",
+                params![conv, u, text],
+            )
+            .map_err(sql("count mention"))?;
+        }
     }
     Ok(())
 }
@@ -269,29 +323,19 @@ fn withdraw_reaction(db: &dyn Db, conv: i64, t: &Target) -> Result<(), Reject> {
 /// the WAL keeps an old page image only until the next checkpoint); a
 /// version 1 server only flags the rows.
 fn redact_text(db: &dyn Db, b: &Batch<'_>, conv: i64, text: Seq) -> Result<(), Reject> {
-    // Who the text counts for: its own and its edits' mentions, read before
-    // they are erased.
-    let mut mentioned = std::collections::BTreeSet::new();
-    {
-        let lists = db
-            .query_map(
-                "SELECT mentions FROM entries WHERE conv = ?1 AND seq = ?2 AND mentions IS NOT NULL
-                 UNION ALL
-                 SELECT mentions FROM entries
-                 WHERE conv = ?1 AND kind = 'edit' AND target = ?2 AND mentions IS NOT NULL",
-                params![conv, text],
-                |r| r.get::<String>(0),
-            )
-            .map_err(sql("read mentions of a text"))?;
-        for list in lists {
-            let users: Vec<String> = serde_json::from_str(&list).map_err(|e| {
-                Reject::from(crate::error::StoreError::Corrupt(format!(
-                    "mentions {list:?} of c{conv}/{text}: {e}"
-                )))
-            })?;
-            mentioned.extend(users);
-        }
-    }
+    // It stops counting for everyone it mentions (by itself or an edit).
+    db.execute(
+        "UPDATE members SET mention_n = mention_n - 1,
+            read_mention_n = read_mention_n - CASE WHEN read_seq >= ?2 THEN 1 ELSE 0 END
+         WHERE conv = ?1 AND \"user\" IN (SELECT \"user\" FROM mentions WHERE conv = ?1 AND seq = ?2)",
+        params![conv, text],
+    )
+    .map_err(sql("uncount mentions of a redacted text"))?;
+    db.execute(
+        "DELETE FROM mentions WHERE conv = ?1 AND seq = ?2",
+        params![conv, text],
+    )
+    .map_err(sql("drop mentions of a redacted text"))?;
     let erase = if b.features.redaction {
         ", body = NULL, mentions = NULL"
     } else {
@@ -309,13 +353,6 @@ fn redact_text(db: &dyn Db, b: &Batch<'_>, conv: i64, text: Seq) -> Result<(), R
         params![conv, text],
     )
     .map_err(sql("redact the edits of a text"))?;
-    for user in &mentioned {
-        db.execute(
-            "DELETE FROM mentions WHERE \"user\" = ?1 AND conv = ?2 AND seq = ?3",
-            params![user, conv, text],
-        )
-        .map_err(sql("drop mentions of a redacted text"))?;
-    }
     db.execute(
         "DELETE FROM reaction_counts WHERE conv = ?1 AND target = ?2",
         params![conv, text],

@@ -128,6 +128,9 @@ pub struct Batch<'c> {
     /// While set, the current op is one of the batch's leading plain texts,
     /// checked against rows read up front and written without a savepoint.
     pub prefetch: Option<super::prefetch::Prefetch>,
+    /// §9.3 mention rows of the batch's texts, written before anything
+    /// reads them.
+    pub mentions: super::mention_rows::PendingMentions,
 }
 
 pub type OpResult = Result<Done, Reject>;
@@ -430,7 +433,10 @@ pub fn conversation_event(
 pub fn set_read(db: &dyn Db, user: &str, conv: i64, seq: Seq) -> Result<(), Reject> {
     db.execute_later(
         "UPDATE members SET read_seq = ?1,
-            read_text_n = COALESCE((SELECT text_n FROM entries WHERE conv = ?3 AND seq = ?1), 0)
+            read_text_n = COALESCE((SELECT text_n FROM entries WHERE conv = ?3 AND seq = ?1), 0),
+            read_mention_n = read_mention_n + (SELECT COUNT(*) FROM mentions x
+                WHERE x.conv = ?3 AND x.seq > members.read_seq AND x.seq <= ?1
+                    AND x.\"user\" = ?2)
          WHERE \"user\" = ?2 AND conv = ?3",
         params![seq, user, conv],
     )

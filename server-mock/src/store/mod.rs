@@ -11,6 +11,7 @@
 pub mod batch;
 pub mod delivery;
 pub mod members;
+pub mod mention_rows;
 pub mod pg;
 pub mod prefetch;
 pub mod rows;

@@ -21,7 +21,8 @@ use crate::params;
 /// migration holds the whole schema of SQLite's migrations 1 to 4: every
 /// integer is `BIGINT` (the ops bind `i64`), flags are `0`/`1` integers as
 /// on SQLite (queries compare `= 1`), `user` is quoted (a reserved word).
-pub const MIGRATIONS: &[&str] = &["CREATE TABLE users (
+pub const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE users (
         name       TEXT PRIMARY KEY,
         pw_hash    TEXT NOT NULL,
         created_ms BIGINT NOT NULL,
@@ -113,7 +114,27 @@ pub const MIGRATIONS: &[&str] = &["CREATE TABLE users (
         seq    BIGINT NOT NULL,
         PRIMARY KEY (\"user\", conv, seq)
     );
-    INSERT INTO meta (key, value) VALUES ('admin_epoch', '0') ON CONFLICT DO NOTHING;"];
+    INSERT INTO meta (key, value) VALUES ('admin_epoch', '0') ON CONFLICT DO NOTHING;",
+    // 2: mention counters on the member row, mention rows by (conv, seq,
+    // user); SQLite's migration 5 (store/schema.rs) says why.
+    "ALTER TABLE members ADD COLUMN mention_n BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN read_mention_n BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE mentions_by_seq (
+        conv   BIGINT NOT NULL,
+        seq    BIGINT NOT NULL,
+        \"user\" TEXT NOT NULL,
+        PRIMARY KEY (conv, seq, \"user\")
+    );
+    INSERT INTO mentions_by_seq (conv, seq, \"user\") SELECT conv, seq, \"user\" FROM mentions;
+    DROP TABLE mentions;
+    ALTER TABLE mentions_by_seq RENAME TO mentions;
+    UPDATE members SET
+        mention_n = (SELECT COUNT(*) FROM mentions x
+            WHERE x.conv = members.conv AND x.\"user\" = members.\"user\"),
+        read_mention_n = (SELECT COUNT(*) FROM mentions x
+            WHERE x.conv = members.conv AND x.\"user\" = members.\"user\"
+                AND x.seq <= members.read_seq);",
+];
 
 /// A PostgreSQL connection as a [`Db`].
 pub struct PgConn {

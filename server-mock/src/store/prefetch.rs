@@ -193,7 +193,10 @@ impl Prefetch {
             .collect();
         bulk_update(
             db,
-            "UPDATE members SET read_seq = v.column3, read_text_n = v.column4",
+            "UPDATE members SET read_seq = v.column3, read_text_n = v.column4,
+                read_mention_n = members.read_mention_n + (SELECT COUNT(*) FROM mentions x
+                    WHERE x.conv = members.conv AND x.seq > members.read_seq
+                        AND x.seq <= v.column3 AND x.\"user\" = members.\"user\")",
             "members.\"user\" = v.column1 AND members.conv = v.column2",
             &reads,
         )?;

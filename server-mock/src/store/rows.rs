@@ -115,8 +115,7 @@ pub const SUMMARY_FROM: &str = concat!(
         m.left_seq, m.left_text_n, ",
     change_of!(),
     ",
-        (SELECT COUNT(*) FROM mentions x
-            WHERE x.user = m.user AND x.conv = m.conv AND x.seq > m.read_seq),
+        m.mention_n - m.read_mention_n,
         m.notify, m.pinned, m.archived,
         e.seq, e.sender, e.ts, e.kind, e.body, e.target, e.title, e.members, e.subject, e.client_id,
         e.redacted, e.reply_to, e.thread, e.key, e.mentions

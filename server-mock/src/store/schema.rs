@@ -165,7 +165,34 @@ pub const MIGRATIONS: &[&str] = &[
     // values stay valid: a conversation at 0 never wins the comparison.
     "ALTER TABLE convs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
     DROP INDEX members_by_change;",
+    // 5: §9.3 mention counts as two counters on the member row, as unread
+    // is (text_count − read_text_n): mention_n counts the standing mentions
+    // of the member in the conversation, read_mention_n those at or below
+    // read_seq, so a summary's count is one subtraction. The mention rows
+    // are keyed by (conv, seq, user): an append adds them at the end of its
+    // conversation's range instead of in every mentioned user's, and a read
+    // counts the ones its cursor passes (see cmd/send.rs).
+    MENTION_COUNTERS_SQLITE,
 ];
+
+/// Migration 5 (SQLite).
+const MENTION_COUNTERS_SQLITE: &str = "
+    ALTER TABLE members ADD COLUMN mention_n INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN read_mention_n INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE mentions_by_seq (
+        conv INTEGER NOT NULL,
+        seq  INTEGER NOT NULL,
+        user TEXT NOT NULL,
+        PRIMARY KEY (conv, seq, user)
+    ) WITHOUT ROWID;
+    INSERT INTO mentions_by_seq (conv, seq, user) SELECT conv, seq, user FROM mentions;
+    DROP TABLE mentions;
+    ALTER TABLE mentions_by_seq RENAME TO mentions;
+    UPDATE members SET
+        mention_n = (SELECT COUNT(*) FROM mentions x
+            WHERE x.conv = members.conv AND x.user = members.user),
+        read_mention_n = (SELECT COUNT(*) FROM mentions x
+            WHERE x.conv = members.conv AND x.user = members.user AND x.seq <= members.read_seq);";
 
 /// Applies the pragmas and every pending migration; creates `server_id` and
 /// the change counter on a fresh database. Returns the server id.

@@ -12,7 +12,7 @@ use std::sync::mpsc::Receiver;
 use sync_core::protocol::{ErrorCode, RequestId};
 use tokio::sync::oneshot;
 
-use super::batch::{Batch, Done, Fanout, WriteOp};
+use super::batch::{Batch, Done, Fanout, WriteOp, sql};
 use super::delivery::{Deliveries, Delivery};
 use super::members::Members;
 use super::prefetch::Prefetch;
@@ -226,6 +226,7 @@ fn transact(
         now: now_ms(),
         features,
         prefetch: None,
+        mentions: Default::default(),
     };
     // The leading plain texts: checked against rows read here in one
     // query, and written without savepoints (`store::prefetch`).
@@ -254,6 +255,9 @@ fn transact(
     }
     let mut counters = HashMap::new();
     if let Some(p) = b.prefetch.take() {
+        // The fast path moves its senders' cursors, which count mention rows.
+        b.mentions.write(db).map_err(s("write mention rows"))?;
+        b.mentions.released();
         counters = p
             .flush(db, ops.peek().is_none())
             .map_err(s("write prefetched texts"))?;
@@ -267,7 +271,13 @@ fn transact(
     for (i, (op, origin)) in ops {
         b.origin = origin;
         let last = i + 1 == n;
-        let res = op.apply(db, &mut b);
+        // Anything but a plain text may read mention rows: the batch's
+        // collected ones are written first (inside this op's savepoint).
+        let res = match op.text_key() {
+            None => b.mentions.write(db).map_err(sql("write mention rows")),
+            Some(_) => Ok(()),
+        }
+        .and_then(|()| op.apply(db, &mut b));
         if res.is_ok() {
             let next = if last {
                 "RELEASE op"
@@ -275,6 +285,7 @@ fn transact(
                 "RELEASE op; SAVEPOINT op"
             };
             db.batch(next).map_err(s("release savepoint"))?;
+            b.mentions.released();
         } else {
             let next = if last {
                 "ROLLBACK TO op; RELEASE op"
@@ -282,6 +293,7 @@ fn transact(
                 "ROLLBACK TO op"
             };
             db.batch(next).map_err(s("rollback savepoint"))?;
+            b.mentions.rolled_back();
             b.events.clear();
             // The cache may hold this op's undone membership changes.
             b.members.clear();
@@ -293,6 +305,8 @@ fn transact(
     // summary changed, and sync reads the later of the member's and the
     // conversation's change value (read diffusion: an append's cost does not
     // grow with the group).
+    b.mentions.write(db).map_err(s("write mention rows"))?;
+    b.mentions.released();
     let mut touched: Vec<i64> = b.touched.drain().collect();
     touched.sort_unstable();
     let mut bumps: Vec<[Value; 2]> = Vec::new();

@@ -7,7 +7,8 @@ use rusqlite::{Connection, params};
 
 use super::{Writers, load_counter, transact};
 use crate::Features;
-use crate::cmd::send::send_op;
+use crate::cmd::read::read_write_op;
+use crate::cmd::send::{edit_op, redact_op, send_op};
 use crate::store::rows::CHANGE;
 use crate::store::schema;
 
@@ -134,4 +135,64 @@ fn an_append_to_a_2000_member_group_writes_only_the_senders_cursor() {
     );
     assert_eq!(change_of(&db, "big0", 2), 3);
     assert_eq!(change_of(&db, "small0", 1), 1);
+}
+
+/// One batch whose texts' mention rows are written together
+/// (`store::mention_rows`), interleaved with everything that reads them:
+/// a text whose sender an earlier text of the batch mentions, a read, a
+/// read that fails after the rows were written inside its savepoint, an
+/// edit that adds a mention and a redaction. The counters end where the
+/// timeline says.
+#[test]
+fn a_batch_writes_its_mention_rows_before_anything_reads_them() {
+    let mut db = Connection::open_in_memory().expect("open");
+    schema::prepare(&mut db).expect("migrate");
+    group(&db, 1, "m", 4);
+    let mut counter = load_counter(&db).expect("counter");
+    let mut cache = HashMap::new();
+    let ops = vec![
+        (send_op("m0", 1, "t1", "@m1 @m2 hi"), None), // seq 1
+        (send_op("m1", 1, "t2", "@m3 yo"), None),     // seq 2: passes #1
+        (read_write_op("m9", 1, 2), None),            // not a member
+        (read_write_op("m2", 1, 1), None),
+        (send_op("m0", 1, "t3", "@m2 @m3"), None), // seq 3
+        (edit_op("m0", 1, "e1", 3, "@m1 @m2 @m3"), None),
+        (redact_op("m0", 1, "r1", 1), None),
+    ];
+    let out = transact(
+        &db,
+        &mut counter,
+        &mut cache,
+        Features::ALL,
+        Writers::One,
+        ops,
+    )
+    .expect("batch");
+    let failed: Vec<usize> = (0..out.len()).filter(|&i| out[i].0.is_err()).collect();
+    assert_eq!(failed, [2], "{out:?}");
+
+    let rows: Vec<(i64, String)> = db
+        .prepare("SELECT seq, user FROM mentions WHERE conv = 1")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let rows: Vec<(i64, &str)> = rows.iter().map(|(s, u)| (*s, u.as_str())).collect();
+    assert_eq!(rows, [(2, "m3"), (3, "m1"), (3, "m2"), (3, "m3")]);
+    for (user, counters) in [
+        ("m0", (0, 0)),
+        ("m1", (1, 0)),
+        ("m2", (1, 0)),
+        ("m3", (2, 0)),
+    ] {
+        let got: (i64, i64) = db
+            .query_row(
+                "SELECT mention_n, read_mention_n FROM members WHERE user = ?1 AND conv = 1",
+                [user],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("counters");
+        assert_eq!(got, counters, "{user}");
+    }
 }

@@ -166,7 +166,10 @@ async fn run(args: Args) -> Result<bool> {
 
     let mut ok = true;
     if args.mentions_only {
-        ok &= report_step("fanout", fanout_mentions(&url, label, &names, plan).await);
+        ok &= report_step(
+            "fanout",
+            fanout_mentions(&url, label, &names, plan, CpuOf::new(&args)).await,
+        );
         if let Some(server) = in_process {
             server.shutdown().await;
         }
@@ -189,7 +192,10 @@ async fn run(args: Args) -> Result<bool> {
         return Ok(ok);
     }
     ok &= report_step("fanout", fanout(&url, label, &names, plan).await);
-    ok &= report_step("fanout", fanout_mentions(&url, label, &names, plan).await);
+    ok &= report_step(
+        "fanout",
+        fanout_mentions(&url, label, &names, plan, CpuOf::new(&args)).await,
+    );
     if in_process.is_some() {
         ok &= report_step("fanout", fanout_tls(&url, &names, plan, dir.path()).await);
         ok &= report_step("attack", attack(&names, plan, dir.path()).await);
@@ -374,7 +380,19 @@ fn keep_best(
 /// indexed inside the writer's transaction), next to plain texts in the same
 /// rounds (at least 2, so each goes first once): what mentions cost in
 /// delivered pushes/s (goal: at most 10 %).
-async fn fanout_mentions(url: &str, label: &str, names: &RunNames, plan: Plan) -> Result<bool> {
+async fn fanout_mentions(
+    url: &str,
+    label: &str,
+    names: &RunNames,
+    plan: Plan,
+    cpu: CpuOf,
+) -> Result<bool> {
+    let pids = || vec![cpu.pid];
+    let run = |names: &RunNames, shape: FanoutShape| {
+        let names = names.clone();
+        let url = [url.to_owned()];
+        async move { load::fanout::run_fanout_spread(&url, &names, shape, Some(&pids)).await }
+    };
     let plain_shape = plan.fanout;
     let mention_shape = FanoutShape {
         mentions: 3,
@@ -390,11 +408,11 @@ async fn fanout_mentions(url: &str, label: &str, names: &RunNames, plan: Plan) -
         // alternates.
         let (plain_names, mention_names) = (names.round(200 + round), names.round(300 + round));
         let (plain, mentions) = if round % 2 == 0 {
-            let p = run_fanout(url, &plain_names, plain_shape).await;
-            (p, run_fanout(url, &mention_names, mention_shape).await)
+            let p = run(&plain_names, plain_shape).await;
+            (p, run(&mention_names, mention_shape).await)
         } else {
-            let m = run_fanout(url, &mention_names, mention_shape).await;
-            (run_fanout(url, &plain_names, plain_shape).await, m)
+            let m = run(&mention_names, mention_shape).await;
+            (run(&plain_names, plain_shape).await, m)
         };
         let plain = plain.context("plain texts")?;
         let mentions = mentions.context("texts with 3 mentions")?;
@@ -415,6 +433,7 @@ async fn fanout_mentions(url: &str, label: &str, names: &RunNames, plan: Plan) -
         anyhow::bail!("no mention fanout round ran");
     };
     let r = mentions.pushes_per_sec() / plain.pushes_per_sec().max(1e-9);
+    let cpu_us = |r: &FanoutResult| r.cpu_us_per_push().unwrap_or(f64::NAN);
     println!(
         "fanout   {label} 3 mentions/msg {} | plain {} | ratio {} (goal ≥ {MENTION_GOAL:.2}, best of {}){}",
         fanout_figures(&mentions),
@@ -427,7 +446,42 @@ async fn fanout_mentions(url: &str, label: &str, names: &RunNames, plan: Plan) -
             "  BELOW GOAL"
         }
     );
+    println!(
+        "fanout   {label} 3 mentions/msg CPU of {}: {:.2} µs/push | plain {:.2} µs/push | ratio {:.2}",
+        cpu.what,
+        cpu_us(&mentions),
+        cpu_us(&plain),
+        cpu_us(&mentions) / cpu_us(&plain)
+    );
     Ok(ok)
+}
+
+/// Whose CPU time a fanout's figures count: loadgen's own process (server
+/// in-process, with the 100 receivers and the sender), or the server's
+/// (`--server-pid`).
+#[derive(Debug, Clone, Copy)]
+struct CpuOf {
+    pid: u32,
+    what: &'static str,
+}
+
+impl CpuOf {
+    fn new(args: &Args) -> CpuOf {
+        match (&args.server, args.server_pid) {
+            (Some(_), Some(pid)) => CpuOf {
+                pid,
+                what: "the server",
+            },
+            (Some(_), None) => CpuOf {
+                pid: std::process::id(),
+                what: "loadgen alone",
+            },
+            (None, _) => CpuOf {
+                pid: std::process::id(),
+                what: "server + loadgen",
+            },
+        }
+    }
 }
 
 /// Scenario 1 over `wss://` next to `ws://`, in the same rounds: what TLS

@@ -42,9 +42,16 @@ impl Conn {
             .then(|| TLS.get().cloned())
             .flatten()
             .map(tokio_tungstenite::Connector::Rustls);
-        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector)
-            .await
-            .with_context(|| format!("connecting to {url}"))?;
+        // A 16 KiB read buffer, as server-mock's: tungstenite zero-fills the
+        // buffer's free space on every read, and with its 128 KiB default
+        // each of 100 receivers' reads costs a large memset and, as frames
+        // keep parts of it alive, fresh pages.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(16 * 1024);
+        let (ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, connector)
+                .await
+                .with_context(|| format!("connecting to {url}"))?;
         let mut conn = Conn { ws, next_id: 1 };
         match conn.recv().await.context("waiting for hello")? {
             ServerFrame::Hello { .. } => Ok(conn),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use sync_core::protocol::{ClientFrame, ConvId, EntryKind, ErrorCode, ServerFrame};
+use sync_core::protocol::{ClientFrame, ConvId, ErrorCode, ServerFrame};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -169,8 +169,11 @@ pub async fn run_fanout_spread(
         receivers.spawn(async move {
             let mut tally = Tally::new(n)?;
             while tally.count < n {
-                let frame = next_or_stall(&mut ws, member, &tally, n).await?;
-                tally.observe(&conv, &frame, epoch);
+                let text = next_text_or_stall(&mut ws, member, &tally, n).await?;
+                // Only pushes count; any other frame is skipped unread.
+                if let Ok(push) = serde_json::from_str::<PushView>(text.as_str()) {
+                    tally.observe(&conv, push.entry(), epoch);
+                }
             }
             anyhow::Ok((member, tally))
         });
@@ -226,7 +229,17 @@ pub async fn run_fanout_spread(
                     ServerFrame::Error {
                         re, code, message, ..
                     } => bail!("send {re:?} was refused: {code}: {message}"),
-                    _ => tally.observe(&conv, &frame, epoch),
+                    ServerFrame::Message { conv: c, message } => {
+                        let entry = PushEntry {
+                            conv: c.as_str(),
+                            kind: message.kind.as_str(),
+                            seq: message.seq,
+                            body: message.body.as_deref(),
+                            mentions: message.mentions.len(),
+                        };
+                        tally.observe(&conv, Some(entry), epoch);
+                    }
+                    _ => {}
                 }
             }
             anyhow::Ok((tally, ack_us, acked, rate_limited))
@@ -344,16 +357,16 @@ impl Tally {
         })
     }
 
-    /// Counts `frame` when it is a text push of this run's conversation.
-    fn observe(&mut self, conv: &ConvId, frame: &ServerFrame, epoch: Instant) {
-        let ServerFrame::Message { conv: c, message } = frame else {
+    /// Counts `push` when it is a text push of this run's conversation.
+    fn observe(&mut self, conv: &ConvId, push: Option<PushEntry<'_>>, epoch: Instant) {
+        let Some(message) = push else {
             return;
         };
-        if c != conv || message.kind != EntryKind::Text {
+        if message.conv != conv.as_str() || message.kind != "text" {
             return;
         }
         let now = ns_since(epoch);
-        let Some((sent_ns, index)) = message.body.as_deref().and_then(parse_body) else {
+        let Some((sent_ns, index)) = message.body.and_then(parse_body) else {
             return;
         };
         match self.seen.get_mut(index) {
@@ -366,7 +379,7 @@ impl Tally {
         }
         self.last_seq = Some(message.seq);
         self.count += 1;
-        self.with_mentions += u64::from(!message.mentions.is_empty());
+        self.with_mentions += u64::from(message.mentions > 0);
         self.last_arrival_ns = now;
         self.latency_us
             .saturating_record((now.saturating_sub(sent_ns) / 1_000).max(1));
@@ -380,6 +393,84 @@ impl Tally {
     }
 }
 
+/// What a receiver reads of a frame: the fields of a `message` push it
+/// counts, borrowed from the frame's text. The receivers stand for clients
+/// on other machines: they check what they count and skip the rest,
+/// so the run measures the server's delivery rather than 100 full decodes
+/// of every push on the same two cores (the sender's connection decodes
+/// every frame in full through `sync_core::protocol`).
+#[derive(serde::Deserialize)]
+struct PushView<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    conv: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    message: Option<EntryView<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct EntryView<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    body: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    mentions: ListLen,
+}
+
+/// The length of a JSON array, counted without keeping its elements.
+#[derive(Default)]
+struct ListLen(usize);
+
+impl<'de> serde::Deserialize<'de> for ListLen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ListLen, D::Error> {
+        struct Count;
+        impl<'de> serde::de::Visitor<'de> for Count {
+            type Value = ListLen;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ListLen, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(ListLen(n))
+            }
+        }
+        d.deserialize_seq(Count)
+    }
+}
+
+/// A text push as [`Tally::observe`] counts it.
+#[derive(Debug, Clone, Copy)]
+struct PushEntry<'a> {
+    conv: &'a str,
+    kind: &'a str,
+    seq: u64,
+    body: Option<&'a str>,
+    mentions: usize,
+}
+
+impl PushView<'_> {
+    /// The entry when this is a `message` push.
+    fn entry(&self) -> Option<PushEntry<'_>> {
+        let (conv, m) = (self.conv.as_deref()?, self.message.as_ref()?);
+        (self.kind == "message").then_some(PushEntry {
+            conv,
+            kind: &m.kind,
+            seq: m.seq,
+            body: m.body.as_deref(),
+            mentions: m.mentions.0,
+        })
+    }
+}
+
 /// A histogram from 1 µs to 1 hour with 3 significant digits.
 pub fn new_histogram() -> Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).context("creating a latency histogram")
@@ -387,6 +478,38 @@ pub fn new_histogram() -> Result<Histogram<u64>> {
 
 fn ns_since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The next text frame, undecoded; fails like [`next_or_stall`].
+async fn next_text_or_stall<S>(
+    ws: &mut S,
+    member: usize,
+    tally: &Tally,
+    expected: u64,
+) -> Result<tokio_tungstenite::tungstenite::Utf8Bytes>
+where
+    S: futures_util::Stream<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    loop {
+        let next = timeout(STALL, ws.next()).await.with_context(|| {
+            format!(
+                "member {member} stalled at {}/{expected} pushes",
+                tally.count
+            )
+        })?;
+        let at = || format!("member {member} at {}/{expected}", tally.count);
+        match next
+            .ok_or_else(|| anyhow::anyhow!("server closed the stream"))
+            .with_context(at)?
+            .with_context(at)?
+        {
+            WsMessage::Text(t) => return Ok(t),
+            WsMessage::Close(frame) => bail!("server closed the connection: {frame:?}"),
+            WsMessage::Binary(_) => bail!("server sent a binary frame"),
+            _ => {}
+        }
+    }
 }
 
 async fn next_or_stall<S>(
