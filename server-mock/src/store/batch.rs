@@ -154,21 +154,20 @@ pub struct ConvRow {
 
 /// The conversation row if `user` is a current member (else `not_found`),
 /// in one query.
+/// The membership check of [`member_conv`].
+pub(crate) const MEMBER_CONV: &str = "SELECT c.kind, c.last_seq, c.last_text_seq, c.text_count
+     FROM members m JOIN convs c ON c.id = m.conv
+     WHERE m.\"user\" = ?1 AND m.conv = ?2 AND m.active = 1";
+
 pub fn member_conv(db: &dyn Db, user: &str, conv: i64) -> Result<ConvRow, Reject> {
-    db.query_opt(
-        "SELECT c.kind, c.last_seq, c.last_text_seq, c.text_count
-         FROM members m JOIN convs c ON c.id = m.conv
-         WHERE m.\"user\" = ?1 AND m.conv = ?2 AND m.active = 1",
-        params![user, conv],
-        |r| {
-            Ok(ConvRow {
-                direct: r.get::<String>(0)? == "direct",
-                last_seq: r.get(1)?,
-                last_text_seq: r.get(2)?,
-                text_count: r.get(3)?,
-            })
-        },
-    )
+    db.query_opt(MEMBER_CONV, params![user, conv], |r| {
+        Ok(ConvRow {
+            direct: r.get::<String>(0)? == "direct",
+            last_seq: r.get(1)?,
+            last_text_seq: r.get(2)?,
+            text_count: r.get(3)?,
+        })
+    })
     .map_err(sql("read conv"))?
     .ok_or_else(Reject::no_conv)
 }

@@ -12,6 +12,16 @@ use crate::cmd::send::{edit_op, redact_op, send_op};
 use crate::store::rows::CHANGE;
 use crate::store::schema;
 
+/// Runs `ops` as one batch of the single (SQLite) writer.
+fn one_writer_batch(
+    db: &Connection,
+    counter: &mut i64,
+    cache: &mut HashMap<i64, std::sync::Arc<crate::store::members::Members>>,
+    ops: Vec<(crate::store::batch::WriteOp, Option<u64>)>,
+) -> Result<Vec<super::Applied>, crate::error::StoreError> {
+    transact(db, counter, cache, Features::ALL, Writers::One, ops)
+}
+
 /// A group of `n` members `{prefix}0..` with row id `conv`, written directly.
 fn group(db: &Connection, conv: i64, prefix: &str, n: usize) {
     db.execute(
@@ -90,15 +100,7 @@ fn an_append_to_a_2000_member_group_writes_only_the_senders_cursor() {
         (send_op("small3", 1, "m1", "hello ten"), None),
         (send_op("big7", 2, "m1", "hello two thousand"), None),
     ];
-    let out = transact(
-        &db,
-        &mut counter,
-        &mut cache,
-        Features::ALL,
-        Writers::One,
-        ops,
-    )
-    .expect("batch");
+    let out = one_writer_batch(&db, &mut counter, &mut cache, ops).expect("batch");
     assert!(out.iter().all(|(r, _)| r.is_ok()), "{out:?}");
 
     // The only member rows written are each sender's own read cursor: the
@@ -120,15 +122,7 @@ fn an_append_to_a_2000_member_group_writes_only_the_senders_cursor() {
 
     // A second batch moves the big group's members past the first token.
     let ops = vec![(send_op("big1999", 2, "m2", "again"), None)];
-    transact(
-        &db,
-        &mut counter,
-        &mut cache,
-        Features::ALL,
-        Writers::One,
-        ops,
-    )
-    .expect("batch 2");
+    one_writer_batch(&db, &mut counter, &mut cache, ops).expect("batch 2");
     assert_eq!(
         take_member_writes(&db),
         vec![("update".to_owned(), "big1999".to_owned())]
@@ -159,15 +153,7 @@ fn a_batch_writes_its_mention_rows_before_anything_reads_them() {
         (edit_op("m0", 1, "e1", 3, "@m1 @m2 @m3"), None),
         (redact_op("m0", 1, "r1", 1), None),
     ];
-    let out = transact(
-        &db,
-        &mut counter,
-        &mut cache,
-        Features::ALL,
-        Writers::One,
-        ops,
-    )
-    .expect("batch");
+    let out = one_writer_batch(&db, &mut counter, &mut cache, ops).expect("batch");
     let failed: Vec<usize> = (0..out.len()).filter(|&i| out[i].0.is_err()).collect();
     assert_eq!(failed, [2], "{out:?}");
 
@@ -195,4 +181,30 @@ fn a_batch_writes_its_mention_rows_before_anything_reads_them() {
             .expect("counters");
         assert_eq!(got, counters, "{user}");
     }
+}
+
+/// The writer's connection never prepares a statement again because of a
+/// new binding (query planner stability, `store::open_conn`): the
+/// membership check every send runs, a join through its parameters, used
+/// to be re-prepared on each use.
+#[test]
+fn cached_statements_are_not_prepared_again_on_each_use() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut db = crate::store::open_conn(&dir.path().join("w.db")).expect("open");
+    schema::prepare(&mut db).expect("migrate");
+    group(&db, 1, "m", 4);
+    let mut counter = load_counter(&db).expect("counter");
+    let mut cache = HashMap::new();
+    for i in 0..20 {
+        let ops = vec![(
+            send_op(&format!("m{}", i % 4), 1, &format!("t{i}"), "hi"),
+            None,
+        )];
+        one_writer_batch(&db, &mut counter, &mut cache, ops).expect("batch");
+    }
+    let st = db
+        .prepare_cached(crate::store::batch::MEMBER_CONV)
+        .expect("cached");
+    assert_eq!(st.get_status(rusqlite::StatementStatus::Run), 20);
+    assert_eq!(st.get_status(rusqlite::StatementStatus::RePrepare), 0);
 }
