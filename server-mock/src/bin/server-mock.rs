@@ -216,13 +216,34 @@ fn parse_rate(s: &str) -> anyhow::Result<(f64, u32)> {
     Ok((rate, burst))
 }
 
+/// `e` and its causes on one line, each said once. Most error types here
+/// show their cause in their own message and also return it as `source`,
+/// so a plain `{:#}` repeated it ("connect: error connecting to server:
+/// connect: error connecting to server: …"); a cause whose text already
+/// ends the previous link's is left out.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut prev = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if prev.is_empty() || !prev.ends_with(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        prev = text;
+    }
+    out
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // Every failure is one line on stderr (and exit 1).
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("server-mock: error: {e:#}");
+            eprintln!("server-mock: error: {}", one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }
