@@ -283,6 +283,58 @@ fn thread_panel_shows_root_and_replies_and_sends_into_the_thread() {
     assert_eq!(s.compose.text, "draft kept");
 }
 
+/// With the thread panel open, a reaction goes to the thread's newest
+/// reply (the root while it has none), not to the timeline's selection,
+/// and a reply whose reaction is mine toggles off.
+#[test]
+fn reacting_with_the_thread_panel_open_reacts_to_its_newest_reply() {
+    let mut s = p11_state(80, 24);
+    open_p11(&mut s);
+    for _ in 0..4 {
+        key(&mut s, KeyCode::Up, CTRL); // 400
+    }
+    key(&mut s, KeyCode::Char('t'), ALT);
+    let items = p11_timeline();
+    let root = match &items[2] {
+        TimelineItem::Message(m) => m.clone(),
+        _ => unreachable!(),
+    };
+    let mut reply = match &items[3] {
+        TimelineItem::Message(m) => m.clone(),
+        _ => unreachable!(),
+    };
+    reply.reactions = vec![react("👍", 1, true)];
+    let thread =
+        |root: &client::ui::model::LocalMessage, replies: Vec<TimelineItem>| Action::Thread {
+            conv: team(),
+            root: 400,
+            window: ThreadWindow {
+                root: Some(root.clone()),
+                items: replies,
+                complete: true,
+            },
+        };
+    update(&mut s, thread(&root, vec![]));
+    key(&mut s, KeyCode::Char('g'), ALT);
+    assert!(matches!(s.overlay, Overlay::React { target: 400, .. }));
+    key(&mut s, KeyCode::Esc, NONE);
+    update(&mut s, thread(&root, vec![TimelineItem::Message(reply)]));
+    // The timeline's selection is still 400; the panel's newest reply wins.
+    key(&mut s, KeyCode::Char('g'), ALT);
+    assert!(matches!(s.overlay, Overlay::React { target: 401, .. }));
+    let text = screen(&s);
+    assert!(text.contains("to carol: yes @alice"), "{text}");
+    // 👍 on 401 is mine (known from the thread window): Enter withdraws it.
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::Unreact {
+            conv: team(),
+            target: 401,
+            key: "👍".into()
+        })]
+    );
+}
+
 #[test]
 fn reply_key_sends_a_reply_and_esc_cancels_it() {
     let mut s = p11_state(80, 24);

@@ -112,6 +112,47 @@ pub fn target(state: &AppState) -> Option<&LocalMessage> {
     open.items.iter().rev().find_map(text)
 }
 
+/// The text a reaction goes to: with the thread panel open, the thread's
+/// newest reply (its root while it has none), as the panel is where the
+/// user is reading and typing; otherwise [`target`].
+fn react_target(state: &AppState) -> Option<&LocalMessage> {
+    let Some(window) = state.thread.as_ref().and_then(|p| p.window.as_ref()) else {
+        return target(state);
+    };
+    let standing = |m: &&LocalMessage| m.kind == EntryKind::Text && !m.redacted && m.seq > 0;
+    window
+        .items
+        .iter()
+        .rev()
+        .find_map(|i| match i {
+            TimelineItem::Message(m) => Some(m).filter(standing),
+            _ => None,
+        })
+        .or_else(|| window.root.as_ref().filter(standing))
+}
+
+/// The held message `seq` of the open conversation: in the thread panel's
+/// window or the timeline's.
+pub fn message(state: &AppState, seq: Seq) -> Option<&LocalMessage> {
+    let in_thread = state.thread.as_ref().and_then(|p| p.window.as_ref());
+    let thread = in_thread
+        .into_iter()
+        .flat_map(|w| w.root.iter().chain(w.items.iter().filter_map(as_message)));
+    let timeline = state
+        .open
+        .as_ref()
+        .into_iter()
+        .flat_map(|o| o.items.iter().filter_map(as_message));
+    thread.chain(timeline).find(|m| m.seq == seq)
+}
+
+fn as_message(i: &TimelineItem) -> Option<&LocalMessage> {
+    match i {
+        TimelineItem::Message(m) => Some(m),
+        _ => None,
+    }
+}
+
 /// The first line of a body, for quotes and the "replying to" line.
 pub fn first_line(body: Option<&str>) -> String {
     body.unwrap_or("")
@@ -131,7 +172,7 @@ pub fn on_key(state: &mut AppState, action: KeyAction) -> Option<Vec<Effect>> {
             if !state.supports(features::REACTIONS) {
                 return Some(unsupported(state, "reactions"));
             }
-            match target(state).map(|m| m.seq) {
+            match react_target(state).map(|m| m.seq) {
                 Some(target) => {
                     state.overlay = Overlay::React {
                         target,
@@ -357,14 +398,7 @@ fn fuzzy_best(names: &[String], pattern: &str) -> Option<String> {
 
 /// Whether my reaction `key` already stands on `target` (the picker toggles).
 fn mine(state: &AppState, target: Seq, key: &str) -> bool {
-    state.open.as_ref().is_some_and(|o| {
-        o.items.iter().any(|i| match i {
-            TimelineItem::Message(m) if m.seq == target => {
-                m.reactions.iter().any(|r| r.key == key && r.mine)
-            }
-            _ => false,
-        })
-    })
+    message(state, target).is_some_and(|m| m.reactions.iter().any(|r| r.key == key && r.mine))
 }
 
 /// The key a typed `:shortcode:` or emoji stands for (None: unknown shortcode).

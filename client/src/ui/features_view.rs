@@ -156,25 +156,16 @@ pub fn render_picker(
     let inner = block.inner(rect);
     block.render(rect, buf);
     // Which message the reaction goes to: `to bob: release at 10?`.
-    let about = s
-        .open
-        .as_ref()
-        .and_then(|o| {
-            o.items.iter().find_map(|i| match i {
-                TimelineItem::Message(m) if m.seq == target => Some(m),
-                _ => None,
-            })
-        })
-        .map_or_else(
-            || format!("to message {target}"),
-            |m| {
-                format!(
-                    "to {}: {}",
-                    clip(&for_terminal(&m.sender), 20),
-                    for_terminal(&first_line(m.body.as_deref()))
-                )
-            },
-        );
+    let about = super::features::message(s, target).map_or_else(
+        || format!("to message {target}"),
+        |m| {
+            format!(
+                "to {}: {}",
+                clip(&for_terminal(&m.sender), 20),
+                for_terminal(&first_line(m.body.as_deref()))
+            )
+        },
+    );
     let mut spans = Vec::new();
     for (i, e) in COMMON_EMOJI.iter().enumerate() {
         let style = if i == selected && typed.is_empty() {
