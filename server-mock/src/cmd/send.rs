@@ -207,7 +207,7 @@ fn client_append(
         && let Some(body) = row.body
     {
         let members = members_of(db, b, conv)?;
-        row.mentions = crate::mentions::parse(body, &members, me);
+        row.mentions = crate::mentions::parse(body, |n| members.contains(n), me);
     }
     let mentions = row.mentions.clone();
     let thread = row.thread;
