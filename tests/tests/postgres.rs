@@ -344,3 +344,112 @@ async fn mention_counts_follow_a_model_of_the_timeline() {
     node.shutdown().await;
     pg.stop().await;
 }
+
+/// A PostgreSQL database written by the previous server (schema version 1:
+/// mention rows keyed by user first, no counters) upgrades in place: the
+/// member rows get their mention counters from the old rows, and each
+/// member's summary counts what it counted before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_keeps_its_mention_counts() {
+    let Some(pg) = conformance::pg::PgCluster::start_async().await else {
+        return;
+    };
+    let db = pg.database("upgrade");
+    let hash = server_mock::cmd::session::hash_password_now("password-1").unwrap();
+    let url = db.clone();
+    let counters = move |url: String| {
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let rows = c
+                .query(
+                    "SELECT \"user\", mention_n, read_mention_n FROM members ORDER BY \"user\"",
+                    &[],
+                )
+                .unwrap();
+            let by_seq = c
+                .query(
+                    "SELECT seq, \"user\" FROM mentions ORDER BY conv, seq, \"user\"",
+                    &[],
+                )
+                .unwrap();
+            (
+                rows.iter()
+                    .map(|r| {
+                        (
+                            r.get::<_, String>(0),
+                            r.get::<_, i64>(1),
+                            r.get::<_, i64>(2),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                by_seq
+                    .iter()
+                    .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .join()
+        .unwrap()
+    };
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute(&format!(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             {}
+             INSERT INTO meta (key, value) VALUES ('schema_version', '1'), ('server_id', 'old'),
+                 ('change_seq', '3');
+             INSERT INTO users (name, pw_hash, created_ms) VALUES
+                 ('alice', '{hash}', 1), ('bob', '{hash}', 1), ('carol', '{hash}', 1);
+             INSERT INTO convs (id, kind, title, direct_key, member_count, last_seq, last_text_seq,
+                                text_count, change_seq)
+                 VALUES (1, 'group', 'old', NULL, 3, 4, 4, 3, 3);
+             INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members, subject,
+                                  client_id, text_n, mentions)
+                 VALUES (1, 1, 'alice', 1, 'create', NULL, NULL, 'old', '[\"alice\",\"bob\",\"carol\"]',
+                            NULL, NULL, 0, NULL),
+                        (1, 2, 'alice', 2, 'text', '@bob @carol', NULL, NULL, NULL, NULL, 'a1', 1,
+                            '[\"bob\",\"carol\"]'),
+                        (1, 3, 'alice', 3, 'text', '@bob', NULL, NULL, NULL, NULL, 'a2', 2, '[\"bob\"]'),
+                        (1, 4, 'alice', 4, 'text', '@carol', NULL, NULL, NULL, NULL, 'a3', 3,
+                            '[\"carol\"]');
+             INSERT INTO mentions (\"user\", conv, seq) VALUES ('bob', 1, 2), ('bob', 1, 3),
+                 ('carol', 1, 2), ('carol', 1, 4);
+             INSERT INTO members (\"user\", conv, ord, active, read_seq, read_text_n, change_seq)
+                 VALUES ('alice', 1, 1, 1, 4, 3, 1), ('bob', 1, 2, 1, 2, 1, 2),
+                        ('carol', 1, 3, 1, 0, 0, 3);",
+            server_mock::store::pg::MIGRATIONS[0]
+        ))
+        .unwrap();
+    })
+    .join()
+    .unwrap();
+
+    let node = server_mock::start(config(&db)).await.unwrap();
+    assert_eq!(node.server_id(), "old");
+    let (members, rows) = counters(db.clone());
+    assert_eq!(
+        members,
+        [
+            ("alice".to_owned(), 0, 0),
+            ("bob".to_owned(), 2, 1),
+            ("carol".to_owned(), 2, 0)
+        ]
+    );
+    assert_eq!(
+        rows,
+        [
+            (2, "bob".to_owned()),
+            (2, "carol".to_owned()),
+            (3, "bob".to_owned()),
+            (4, "carol".to_owned())
+        ]
+    );
+    for (user, mentions) in [("alice", 0), ("bob", 1), ("carol", 2)] {
+        let mut c = RawConn::connect(&node.url()).await.unwrap();
+        c.login(user, "password-1", "d").await.unwrap();
+        let s = c.sync_all().await.unwrap();
+        assert_eq!(s[0].mentions, Some(mentions), "{user}");
+    }
+    node.shutdown().await;
+    pg.stop().await;
+}
