@@ -40,6 +40,12 @@ struct React {
     key: String,
 }
 
+/// My standing reaction with a key on a text, if any: answered by the
+/// `entries_reactions` index alone (migration 6), never a scan of the
+/// conversation.
+const STANDING: &str = "SELECT seq FROM entries WHERE conv = ?1 AND target = ?2 AND sender = ?3
+     AND key = ?4 AND kind = 'reaction' AND redacted = 0";
+
 impl Apply for React {
     fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
         let (me, conv) = (self.user.as_str(), self.conv);
@@ -56,12 +62,7 @@ impl Apply for React {
             return Err(Reject::new(ErrorCode::Conflict, "the message was redacted"));
         }
         let standing: Option<i64> = db
-            .query_opt(
-                "SELECT seq FROM entries WHERE conv = ?1 AND target = ?2 AND sender = ?3
-                 AND key = ?4 AND kind = 'reaction' AND redacted = 0",
-                params![conv, t.seq, me, self.key],
-                |r| r.get(0),
-            )
+            .query_opt(STANDING, params![conv, t.seq, me, self.key], |r| r.get(0))
             .map_err(sql("find standing reaction"))?;
         if let Some(seq) = standing {
             return Err(Reject::new(
@@ -81,5 +82,29 @@ impl Apply for React {
         )
         .map_err(sql("count reaction"))?;
         push_sent(db, b, conv, &self.client_id, &msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The standing-reaction lookup searches the partial index and reads
+    /// no entry row (the plan was a scan of the whole conversation).
+    #[test]
+    fn the_standing_reaction_lookup_is_an_index_search() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut db = crate::store::open_conn(&dir.path().join("r.db")).expect("open");
+        crate::store::schema::prepare(&mut db).expect("migrate");
+        let plan: Vec<String> = db
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::STANDING))
+            .expect("prepare")
+            .query_map(rusqlite::params![1, 2, "a", "k"], |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            plan,
+            ["SEARCH entries USING COVERING INDEX entries_reactions \
+                 (conv=? AND target=? AND sender=? AND key=? AND redacted=?)"]
+        );
     }
 }

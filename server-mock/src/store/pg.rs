@@ -134,6 +134,10 @@ pub const MIGRATIONS: &[&str] = &[
         read_mention_n = (SELECT COUNT(*) FROM mentions x
             WHERE x.conv = members.conv AND x.\"user\" = members.\"user\"
                 AND x.seq <= members.read_seq);",
+    // 3: `redacted` in the standing-reaction index (SQLite's migration 6).
+    "DROP INDEX entries_reactions;
+    CREATE INDEX entries_reactions ON entries (conv, target, sender, key, redacted)
+        WHERE kind = 'reaction';",
 ];
 
 /// A PostgreSQL connection as a [`Db`].

@@ -173,6 +173,12 @@ pub const MIGRATIONS: &[&str] = &[
     // conversation's range instead of in every mentioned user's, and a read
     // counts the ones its cursor passes (see cmd/send.rs).
     MENTION_COUNTERS_SQLITE,
+    // 6: the standing-reaction lookup of every `react` (target, sender,
+    // key, not withdrawn) is answered by its index alone: without
+    // `redacted` in it, SQLite read the whole conversation instead.
+    "DROP INDEX entries_reactions;
+    CREATE INDEX entries_reactions ON entries (conv, target, sender, key, redacted)
+        WHERE kind = 'reaction';",
 ];
 
 /// Migration 5 (SQLite).
