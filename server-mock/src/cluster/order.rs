@@ -139,10 +139,9 @@ impl Order {
     /// conversation.
     fn deliver(&mut self, f: Fanout) {
         if let Route::User {
-            joined: Some(joined),
+            joined: joined @ Some(_),
         } = f.route
         {
-            let joined = Some(joined);
             for user in f.users.iter() {
                 let cluster = self.cluster.clone();
                 let user = user.clone();

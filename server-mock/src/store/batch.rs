@@ -152,13 +152,13 @@ pub struct ConvRow {
     pub text_count: u64,
 }
 
-/// The conversation row if `user` is a current member (else `not_found`),
-/// in one query.
 /// The membership check of [`member_conv`].
 pub(crate) const MEMBER_CONV: &str = "SELECT c.kind, c.last_seq, c.last_text_seq, c.text_count
      FROM members m JOIN convs c ON c.id = m.conv
      WHERE m.\"user\" = ?1 AND m.conv = ?2 AND m.active = 1";
 
+/// The conversation row if `user` is a current member (else `not_found`),
+/// in one query.
 pub fn member_conv(db: &dyn Db, user: &str, conv: i64) -> Result<ConvRow, Reject> {
     db.query_opt(MEMBER_CONV, params![user, conv], |r| {
         Ok(ConvRow {
@@ -377,11 +377,22 @@ pub fn push_message(
 }
 
 pub fn to_user(b: &mut Batch<'_>, user: &str, f: &ServerFrame, except: Option<u64>) {
+    user_fanout(b, user, f, except, None);
+}
+
+/// Queues `f` for `user`'s connections ([`Route::User`]).
+fn user_fanout(
+    b: &mut Batch<'_>,
+    user: &str,
+    f: &ServerFrame,
+    except: Option<u64>,
+    joined: Option<(i64, u64)>,
+) {
     b.events.push(Fanout {
         users: Arc::new(Members::new(vec![user.to_owned()])),
         frame: frame(f),
         except,
-        route: Route::User { joined: None },
+        route: Route::User { joined },
     });
 }
 
@@ -413,17 +424,11 @@ pub fn conversation_event(
     pushed_from: Seq,
 ) -> Result<(), Reject> {
     if let Some(s) = rows::summary(db, user, conv, b.features)? {
-        b.events.push(Fanout {
-            users: Arc::new(Members::new(vec![user.to_owned()])),
-            frame: frame(&ServerFrame::Conversation {
-                re: None,
-                conversation: s,
-            }),
-            except,
-            route: Route::User {
-                joined: Some((conv, pushed_from)),
-            },
-        });
+        let f = ServerFrame::Conversation {
+            re: None,
+            conversation: s,
+        };
+        user_fanout(b, user, &f, except, Some((conv, pushed_from)));
     }
     Ok(())
 }

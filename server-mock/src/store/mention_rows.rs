@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use sync_core::protocol::Seq;
 
-use super::sql::{Db, DbError, Param, Value, bulk_update};
+use super::sql::{Db, DbError, Param, Value, bulk_insert, bulk_update};
 
 /// Rows per multi-row insert (3 parameters each).
 const ROWS_PER_INSERT: usize = 256;
@@ -47,20 +47,18 @@ impl PendingMentions {
         if self.rows.is_empty() {
             return Ok(());
         }
-        for chunk in self.rows.chunks(ROWS_PER_INSERT) {
-            let values = (0..chunk.len())
-                .map(|i| format!("(?{}, ?{}, ?{})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let args: Vec<&dyn Param> = chunk
-                .iter()
-                .flat_map(|(conv, seq, user)| [conv as &dyn Param, seq, user])
-                .collect();
-            db.execute_later(
-                &format!("INSERT INTO mentions (conv, seq, \"user\") VALUES {values}"),
-                &args,
-            )?;
-        }
+        let args: Vec<&dyn Param> = self
+            .rows
+            .iter()
+            .flat_map(|(conv, seq, user)| [conv as &dyn Param, seq, user])
+            .collect();
+        bulk_insert(
+            db,
+            "INSERT INTO mentions (conv, seq, \"user\")",
+            3,
+            &args,
+            ROWS_PER_INSERT,
+        )?;
         let mut bumps: BTreeMap<(i64, &str), i64> = BTreeMap::new();
         for (conv, _, user) in &self.rows {
             *bumps.entry((*conv, user.as_str())).or_default() += 1;
@@ -82,6 +80,14 @@ impl PendingMentions {
             &bumps,
         )?;
         self.written.append(&mut self.rows);
+        Ok(())
+    }
+
+    /// [`PendingMentions::write`] outside any op's savepoint: what it
+    /// writes stays whatever a later op does.
+    pub fn write_outside_ops(&mut self, db: &dyn Db) -> Result<(), DbError> {
+        self.write(db)?;
+        self.released();
         Ok(())
     }
 

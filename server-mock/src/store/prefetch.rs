@@ -18,7 +18,7 @@ use sync_core::protocol::Seq;
 
 use super::batch::{ConvRow, Done};
 use super::rows::conv_id;
-use super::sql::{Db, DbError, Param, Value, bulk_update, values_list};
+use super::sql::{Db, DbError, Param, Value, bulk_insert, bulk_update, values_list};
 use crate::error::Reject;
 
 /// What a plain text send checks: its sender, conversation and client id.
@@ -147,17 +147,20 @@ impl Prefetch {
     /// other op follows) the conversations' counters are returned instead,
     /// for the batch to write with their change positions in one update.
     pub fn flush(self, db: &dyn Db, keep_counters: bool) -> Result<HashMap<i64, ConvRow>, DbError> {
-        for chunk in self.rows.chunks(ROWS_PER_INSERT) {
-            let types = [""; 16];
-            let sql = format!(
-                "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members,
-                    subject, client_id, text_n, reply_to, thread, key, mentions)
-                 VALUES {}",
-                values_list(chunk.len(), &types)
-            );
-            let args: Vec<&dyn Param> = chunk.iter().flatten().map(|v| v as &dyn Param).collect();
-            db.execute_later(&sql, &args)?;
-        }
+        let args: Vec<&dyn Param> = self
+            .rows
+            .iter()
+            .flatten()
+            .map(|v| v as &dyn Param)
+            .collect();
+        bulk_insert(
+            db,
+            "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members,
+                subject, client_id, text_n, reply_to, thread, key, mentions)",
+            16,
+            &args,
+            ROWS_PER_INSERT,
+        )?;
         let mut convs = self.convs;
         convs.retain(|c, _| self.dirty.contains(c));
         let counters: Vec<[Value; 4]> = convs

@@ -293,6 +293,27 @@ pub fn bulk_update<const N: usize>(
     Ok(())
 }
 
+/// `{head} VALUES (…), …` for rows of `width` parameters (`args` holds
+/// them row after row), deferred ([`Db::execute_later`]),
+/// `rows_per_statement` rows per statement.
+pub fn bulk_insert(
+    db: &dyn Db,
+    head: &str,
+    width: usize,
+    args: &[&dyn Param],
+    rows_per_statement: usize,
+) -> Result<(), DbError> {
+    let untyped = vec![""; width];
+    for chunk in args.chunks(width * rows_per_statement) {
+        let sql = format!(
+            "{head} VALUES {}",
+            values_list(chunk.len() / width, &untyped)
+        );
+        db.execute_later(&sql, chunk)?;
+    }
+    Ok(())
+}
+
 /// A database connection (or the open batch transaction of one) as the ops
 /// and reads see it. Object safe: ops take `&dyn Db`.
 pub trait Db: std::fmt::Debug {

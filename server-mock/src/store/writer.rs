@@ -256,8 +256,9 @@ fn transact(
     let mut counters = HashMap::new();
     if let Some(p) = b.prefetch.take() {
         // The fast path moves its senders' cursors, which count mention rows.
-        b.mentions.write(db).map_err(s("write mention rows"))?;
-        b.mentions.released();
+        b.mentions
+            .write_outside_ops(db)
+            .map_err(s("write mention rows"))?;
         counters = p
             .flush(db, ops.peek().is_none())
             .map_err(s("write prefetched texts"))?;
@@ -305,8 +306,9 @@ fn transact(
     // summary changed, and sync reads the later of the member's and the
     // conversation's change value (read diffusion: an append's cost does not
     // grow with the group).
-    b.mentions.write(db).map_err(s("write mention rows"))?;
-    b.mentions.released();
+    b.mentions
+        .write_outside_ops(db)
+        .map_err(s("write mention rows"))?;
     let mut touched: Vec<i64> = b.touched.drain().collect();
     touched.sort_unstable();
     let mut bumps: Vec<[Value; 2]> = Vec::new();

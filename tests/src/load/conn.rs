@@ -10,7 +10,8 @@ use sync_core::protocol::{
     ClientFrame, ConvId, ConvKind, ErrorCode, RequestId, ServerFrame, decode_server_frame,
 };
 use tokio::net::TcpStream;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message as WsMessage};
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The WebSocket type every load connection uses.
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -184,10 +185,20 @@ fn session_token(reply: ServerFrame) -> Result<String> {
 }
 
 /// Reads the next text frame from any stream half and decodes it; `None` is a
-/// text frame of a type this crate does not know (a newer server). Pings are
-/// answered by tungstenite on the next write; a close or the end of the stream
-/// is an error because every load scenario expects more frames.
+/// text frame of a type this crate does not know (a newer server).
 pub async fn read_frame<S>(ws: &mut S) -> Result<Option<ServerFrame>>
+where
+    S: futures_util::Stream<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    let text = read_text(ws).await?;
+    Ok(decode_server_frame(text.as_str()).ok())
+}
+
+/// The next text frame, undecoded. Pings are answered by tungstenite on the
+/// next write; a close or the end of the stream is an error because every
+/// load scenario expects more frames.
+pub async fn read_text<S>(ws: &mut S) -> Result<Utf8Bytes>
 where
     S: futures_util::Stream<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>>
         + Unpin,
@@ -199,9 +210,7 @@ where
             .ok_or_else(|| anyhow!("server closed the stream"))?
             .context("reading a frame")?;
         match msg {
-            WsMessage::Text(text) => {
-                return Ok(decode_server_frame(text.as_str()).ok());
-            }
+            WsMessage::Text(text) => return Ok(text),
             WsMessage::Close(frame) => bail!("server closed the connection: {frame:?}"),
             WsMessage::Binary(_) => bail!("server sent a binary frame"),
             WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {}

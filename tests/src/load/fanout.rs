@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use super::conn::read_frame;
+use super::conn::{read_frame, read_text};
 use super::{RunNames, register_spread};
 use conformance::procfs::CpuSnapshot;
 
@@ -480,7 +480,26 @@ fn ns_since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The next text frame, undecoded; fails like [`next_or_stall`].
+/// `read` (one frame of `member`'s connection), failing when it takes
+/// longer than [`STALL`]; errors say how far the member got.
+async fn within_stall<T>(
+    read: impl std::future::Future<Output = Result<T>>,
+    member: usize,
+    tally: &Tally,
+    expected: u64,
+) -> Result<T> {
+    timeout(STALL, read)
+        .await
+        .with_context(|| {
+            format!(
+                "member {member} stalled at {}/{expected} pushes",
+                tally.count
+            )
+        })?
+        .with_context(|| format!("member {member} at {}/{expected}", tally.count))
+}
+
+/// The next text frame, undecoded.
 async fn next_text_or_stall<S>(
     ws: &mut S,
     member: usize,
@@ -491,27 +510,10 @@ where
     S: futures_util::Stream<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>>
         + Unpin,
 {
-    loop {
-        let next = timeout(STALL, ws.next()).await.with_context(|| {
-            format!(
-                "member {member} stalled at {}/{expected} pushes",
-                tally.count
-            )
-        })?;
-        let at = || format!("member {member} at {}/{expected}", tally.count);
-        match next
-            .ok_or_else(|| anyhow::anyhow!("server closed the stream"))
-            .with_context(at)?
-            .with_context(at)?
-        {
-            WsMessage::Text(t) => return Ok(t),
-            WsMessage::Close(frame) => bail!("server closed the connection: {frame:?}"),
-            WsMessage::Binary(_) => bail!("server sent a binary frame"),
-            _ => {}
-        }
-    }
+    within_stall(read_text(ws), member, tally, expected).await
 }
 
+/// The next frame of a known type.
 async fn next_or_stall<S>(
     ws: &mut S,
     member: usize,
@@ -523,15 +525,7 @@ where
         + Unpin,
 {
     loop {
-        let incoming = timeout(STALL, read_frame(ws)).await.with_context(|| {
-            format!(
-                "member {member} stalled at {}/{expected} pushes",
-                tally.count
-            )
-        })?;
-        let incoming =
-            incoming.with_context(|| format!("member {member} at {}/{expected}", tally.count))?;
-        if let Some(f) = incoming {
+        if let Some(f) = within_stall(read_frame(&mut *ws), member, tally, expected).await? {
             return Ok(f);
         }
     }
