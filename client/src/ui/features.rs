@@ -99,17 +99,16 @@ pub fn settings(state: &mut AppState, change: SettingsChange) -> Vec<Effect> {
 /// The message a reply or reaction is about: the selected one, else the
 /// newest text.
 pub fn target(state: &AppState) -> Option<&LocalMessage> {
-    fn text(i: &TimelineItem) -> Option<&LocalMessage> {
-        match i {
-            TimelineItem::Message(m) if m.kind == EntryKind::Text && !m.redacted => Some(m),
-            _ => None,
-        }
-    }
     let open = state.open.as_ref()?;
+    let mut texts = open
+        .items
+        .iter()
+        .filter_map(as_message)
+        .filter(|m| standing_text(m));
     if let Some(ItemKey::Seq(s)) = &open.selected {
-        return open.items.iter().filter_map(text).find(|m| m.seq == *s);
+        return texts.find(|m| m.seq == *s);
     }
-    open.items.iter().rev().find_map(text)
+    texts.next_back()
 }
 
 /// The text a reaction goes to: with the thread panel open, the thread's
@@ -119,16 +118,18 @@ fn react_target(state: &AppState) -> Option<&LocalMessage> {
     let Some(window) = state.thread.as_ref().and_then(|p| p.window.as_ref()) else {
         return target(state);
     };
-    let standing = |m: &&LocalMessage| m.kind == EntryKind::Text && !m.redacted && m.seq > 0;
     window
         .items
         .iter()
         .rev()
-        .find_map(|i| match i {
-            TimelineItem::Message(m) => Some(m).filter(standing),
-            _ => None,
-        })
-        .or_else(|| window.root.as_ref().filter(standing))
+        .filter_map(as_message)
+        .chain(window.root.as_ref())
+        .find(|m| standing_text(m) && m.seq > 0)
+}
+
+/// A text that is not deleted.
+fn standing_text(m: &LocalMessage) -> bool {
+    m.kind == EntryKind::Text && !m.redacted
 }
 
 /// The held message `seq` of the open conversation: in the thread panel's
