@@ -47,6 +47,16 @@ pub use features::Features;
 pub use server::{RunningServer, start};
 pub use tls::TlsFiles;
 
+/// Test-only slow path: whether `SERVER_MOCK_FAILPOINT` names `point`
+/// (cluster tests widen race windows with it; read once per process).
+pub(crate) fn failpoint(point: &str) -> bool {
+    static ARMED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    ARMED
+        .get_or_init(|| std::env::var("SERVER_MOCK_FAILPOINT").ok())
+        .as_deref()
+        == Some(point)
+}
+
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbLocation {

@@ -78,6 +78,8 @@ pub struct NodeSpec {
     /// `--send-rate` [`UNLIMITED`] instead of the default (which the
     /// conformance scenario `send_rate_limited` pins).
     pub unlimited_sends: bool,
+    /// `SERVER_MOCK_FAILPOINT` for the process (a test-only slow path).
+    pub failpoint: Option<&'static str>,
 }
 
 /// A running `server-mock` process; killed (SIGKILL) when dropped.
@@ -196,6 +198,9 @@ impl Node {
         if let Some(nats) = &s.cluster {
             cmd.args(["--cluster", nats]);
         }
+        if let Some(point) = s.failpoint {
+            cmd.env("SERVER_MOCK_FAILPOINT", point);
+        }
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -286,6 +291,8 @@ pub struct Tuning {
     pub unlimited_sends: bool,
     /// PostgreSQL with `fsync` on ([`PgCluster::start_durable`]).
     pub durable: bool,
+    /// [`NodeSpec::failpoint`] for every node.
+    pub failpoint: Option<&'static str>,
 }
 
 impl Tuning {
@@ -293,11 +300,13 @@ impl Tuning {
     pub const TESTS: Tuning = Tuning {
         unlimited_sends: false,
         durable: false,
+        failpoint: None,
     };
     /// For benchmarks: no send limit, PostgreSQL with fsync.
     pub const BENCH: Tuning = Tuning {
         unlimited_sends: true,
         durable: true,
+        failpoint: None,
     };
 }
 
@@ -349,6 +358,7 @@ impl Cluster {
                 cluster: Some(cluster.nats.url()),
                 listen: format!("127.0.0.1:{port}"),
                 unlimited_sends: tuning.unlimited_sends,
+                failpoint: tuning.failpoint,
             })?);
         }
         Ok(Some(cluster))

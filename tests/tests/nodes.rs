@@ -16,6 +16,7 @@ fn spec(db: String) -> NodeSpec {
         cluster: None,
         listen: format!("127.0.0.1:{}", free_port().unwrap()),
         unlimited_sends: true,
+        failpoint: None,
     }
 }
 

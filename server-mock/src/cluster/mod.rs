@@ -16,16 +16,19 @@
 //!   dropped with the user's last connection.
 //! - **Order.** Entry pushes of a subscribed conversation, local or remote,
 //!   go through one [`order`] task per node that delivers them in seq order
-//!   with none skipped: it holds back a push until the seqs before it have
-//!   come, and reads from the database what has not come within
-//!   [`order::GAP_WAIT`] (store then push: the bus is the fast path, the
-//!   database the guarantee). A sweep every second and after each NATS
+//!   with none skipped ([`sequence`]): it holds back a push until the seqs
+//!   before it have come (and every push of a conversation a
+//!   `conversation` event just announced, until the user's interest is
+//!   refreshed and the start known), and reads from the database what has
+//!   not come within [`order::GAP_WAIT`] (store then push: the bus is the
+//!   fast path, the database the guarantee). A sweep every second and after each NATS
 //!   reconnection reads what never came at all (a node killed between its
 //!   commit and its publish, messages lost while NATS was down).
 //! - **Typing** is best effort: it crosses nodes when NATS is up.
 
 pub mod limits;
 pub mod order;
+mod sequence;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -60,6 +63,9 @@ pub enum Inbound {
     Start { conv: i64, start: u64, head: u64 },
     /// Stop ordering `conv`'s pushes.
     Untrack(i64),
+    /// The interest refresh that a `conversation` event about `conv`
+    /// started is over (the order task held `conv`'s pushes meanwhile).
+    Settle(i64),
     /// Read what never came: `force` after a NATS reconnection.
     Sweep { force: bool },
 }
@@ -344,13 +350,19 @@ impl Cluster {
     /// `user` (connected here) may have joined or left conversations;
     /// `joined` is `(conv, first seq to push)` from the `conversation`
     /// event that said so.
+    /// Always ends with [`Inbound::Settle`] for `joined`'s conversation.
     pub async fn refresh(&self, user: &str, joined: Option<(i64, u64)>) {
-        let mut g = self.interest.lock().await;
-        if !g.users.contains_key(user) {
-            return;
+        if crate::failpoint("slow-interest-refresh") {
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        if let Err(e) = self.reconcile(&mut g, user, joined).await {
+        let mut g = self.interest.lock().await;
+        if g.users.contains_key(user)
+            && let Err(e) = self.reconcile(&mut g, user, joined).await
+        {
             tracing::warn!(%user, error = %e.message, "cluster interest refresh failed");
+        }
+        if let Some((conv, _)) = joined {
+            let _ = self.inbox.send(Inbound::Settle(conv));
         }
     }
 

@@ -3,13 +3,13 @@
 //! seq order with none skipped, reading from the database whatever the bus
 //! did not bring in time.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sync_core::protocol::ServerFrame;
 use tokio::sync::mpsc;
 
+use super::sequence::Sequencer;
 use super::{Cluster, Inbound, decode, read_heads};
 use crate::error::Reject;
 use crate::params;
@@ -29,27 +29,13 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Most entries read from the database at once.
 const FILL_CHUNK: u64 = 500;
 
-/// One tracked conversation.
-#[derive(Debug, Default)]
-struct Track {
-    /// The next seq to deliver; `None` until its start is known.
-    next: Option<u64>,
-    /// Pushes that came ahead of `next`.
-    held: BTreeMap<u64, Fanout>,
-    /// Since when `held` has waited for `next`.
-    waiting_since: Option<Instant>,
-    /// `next` at the previous sweep, if the database was ahead of it then.
-    stalled_at: Option<u64>,
-}
-
 struct Order {
     cluster: Arc<Cluster>,
     registry: Arc<Registry>,
     features: crate::Features,
-    tracks: HashMap<i64, Track>,
-    /// The last seq delivered straight (untracked) per conversation, so a
-    /// track that starts later does not push it again.
-    direct: HashMap<i64, u64>,
+    seq: Sequencer,
+    /// Fan-outs due for delivery (reused).
+    out: Vec<Fanout>,
 }
 
 pub async fn run(
@@ -62,13 +48,13 @@ pub async fn run(
         cluster,
         registry,
         features,
-        tracks: HashMap::new(),
-        direct: HashMap::new(),
+        seq: Sequencer::default(),
+        out: Vec::new(),
     };
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let deadline = o.next_deadline();
+        let deadline = o.seq.waiting_since().map(|at| at + GAP_WAIT);
         tokio::select! {
             m = rx.recv() => match m {
                 Some(m) => o.handle(m).await,
@@ -77,6 +63,7 @@ pub async fn run(
             _ = sweep.tick() => o.sweep(false).await,
             _ = sleep_until(deadline) => o.fill_overdue().await,
         }
+        o.flush();
     }
     tracing::debug!("cluster order task stopped");
 }
@@ -109,25 +96,15 @@ impl Order {
                 Some((_, Some(f))) => self.deliver(f),
                 _ => tracing::warn!(subject = %msg.subject, "undecodable cluster message"),
             },
-            Inbound::Track(conv) => {
-                self.tracks.entry(conv).or_default();
-            }
-            Inbound::Untrack(conv) => {
-                self.tracks.remove(&conv);
-            }
+            Inbound::Track(conv) => self.seq.follow(conv),
+            Inbound::Untrack(conv) => self.seq.unfollow(conv, &mut self.out),
+            Inbound::Settle(conv) => self.seq.settle(conv, &mut self.out),
             Inbound::Start { conv, start, head } => {
-                let direct = self.direct.remove(&conv);
-                let Some(t) = self.tracks.get_mut(&conv) else {
-                    return;
-                };
-                if t.next.is_some() {
-                    return;
-                }
-                let next = start.max(direct.map_or(0, |d| d + 1));
-                t.held.retain(|&seq, _| seq >= next);
-                t.next = Some(next);
-                self.drain(conv);
-                if head >= next {
+                if self
+                    .seq
+                    .start(conv, start, &mut self.out)
+                    .is_some_and(|next| head >= next)
+                {
                     self.fill(conv, head).await;
                 }
             }
@@ -136,91 +113,33 @@ impl Order {
     }
 
     /// Delivers `f` here, in order when it is an entry push of a tracked
-    /// conversation.
+    /// conversation. A `conversation` event holds its conversation's
+    /// pushes until the refresh of the user's interest it starts is over.
     fn deliver(&mut self, f: Fanout) {
         if let Route::User {
-            joined: joined @ Some(_),
+            joined: joined @ Some((conv, _)),
         } = f.route
         {
             for user in f.users.iter() {
+                self.seq.pend(conv);
                 let cluster = self.cluster.clone();
                 let user = user.clone();
                 tokio::spawn(async move { cluster.refresh(&user, joined).await });
             }
         }
-        let Route::Conv {
-            conv,
-            seq: Some(seq),
-        } = f.route
-        else {
-            return self.send(&f);
-        };
-        let Some(t) = self.tracks.get_mut(&conv) else {
-            if self.direct.len() >= 10_000 {
-                self.direct.clear();
-            }
-            let d = self.direct.entry(conv).or_default();
-            *d = (*d).max(seq);
-            return self.send(&f);
-        };
-        match t.next {
-            Some(next) if seq < next => {}
-            _ => {
-                t.held.insert(seq, f);
-                self.drain(conv);
-            }
+        self.seq.push(f, &mut self.out);
+    }
+
+    /// Sends what is due.
+    fn flush(&mut self) {
+        for f in self.out.drain(..) {
+            self.registry.send_to_members(&f.users, &f.frame, f.except);
         }
-    }
-
-    fn send(&self, f: &Fanout) {
-        self.registry.send_to_members(&f.users, &f.frame, f.except);
-    }
-
-    /// Delivers the held pushes that are next in line.
-    fn drain(&mut self, conv: i64) {
-        let Some(t) = self.tracks.get_mut(&conv) else {
-            return;
-        };
-        let Some(mut next) = t.next else {
-            return;
-        };
-        while let Some(entry) = t.held.first_entry() {
-            if *entry.key() > next {
-                break;
-            }
-            let seq = *entry.key();
-            let f = entry.remove();
-            if seq == next {
-                self.registry.send_to_members(&f.users, &f.frame, f.except);
-                next += 1;
-            }
-        }
-        t.next = Some(next);
-        t.waiting_since = if t.held.is_empty() {
-            None
-        } else {
-            t.waiting_since.or(Some(Instant::now()))
-        };
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        self.tracks
-            .values()
-            .filter_map(|t| t.waiting_since)
-            .min()
-            .map(|at| at + GAP_WAIT)
     }
 
     /// Reads from the database the seqs that held pushes waited for too long.
     async fn fill_overdue(&mut self) {
-        let now = Instant::now();
-        let overdue: Vec<(i64, u64)> = self
-            .tracks
-            .iter()
-            .filter(|(_, t)| t.waiting_since.is_some_and(|at| now >= at + GAP_WAIT))
-            .filter_map(|(&conv, t)| Some((conv, *t.held.keys().next()? - 1)))
-            .collect();
-        for (conv, upto) in overdue {
+        for (conv, upto) in self.seq.overdue(Instant::now() - GAP_WAIT) {
             self.fill(conv, upto).await;
         }
     }
@@ -228,12 +147,7 @@ impl Order {
     /// Checks tracked conversations' heads in the database; fills those that
     /// stayed behind since the last sweep (or at once when `force`).
     async fn sweep(&mut self, force: bool) {
-        let ids: Vec<i64> = self
-            .tracks
-            .iter()
-            .filter(|(_, t)| t.next.is_some())
-            .map(|(&c, _)| c)
-            .collect();
+        let ids = self.seq.started();
         if ids.is_empty() {
             return;
         }
@@ -250,19 +164,8 @@ impl Order {
             }
         };
         for (conv, last) in heads {
-            let Some(t) = self.tracks.get_mut(&conv) else {
-                continue;
-            };
-            let Some(next) = t.next else { continue };
-            if last < next {
-                t.stalled_at = None;
-                continue;
-            }
-            if force || t.stalled_at == Some(next) {
-                t.stalled_at = None;
+            if self.seq.sweep(conv, last, force) {
                 self.fill(conv, last).await;
-            } else {
-                t.stalled_at = Some(next);
             }
         }
     }
@@ -270,13 +173,7 @@ impl Order {
     /// Delivers `next..=upto` of `conv` from the database, then what was
     /// held behind it (nothing when `next` is already past `upto`).
     async fn fill(&mut self, conv: i64, upto: u64) {
-        loop {
-            let Some(next) = self.tracks.get(&conv).and_then(|t| t.next) else {
-                return;
-            };
-            if next > upto {
-                break;
-            }
+        while let Some(next) = self.seq.next(conv).filter(|&n| n <= upto) {
             let to = upto.min(next + FILL_CHUNK - 1);
             let features = self.features;
             let read = self
@@ -284,7 +181,7 @@ impl Order {
                 .store
                 .read(move |db| read_range(db, conv, next, to, features))
                 .await;
-            let (members, frames) = match read {
+            let frames = match read {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(conv, error = %e.message, "cluster gap read failed");
@@ -297,52 +194,41 @@ impl Order {
                 to,
                 "cluster: pushes read from the database"
             );
-            let Some(t) = self.tracks.get_mut(&conv) else {
-                return;
-            };
-            // Pushes that came while reading are in `held`, and `next`
-            // has not moved: the read covers them.
-            let users = Arc::new(Members::new(members));
-            for (seq, frame) in frames {
-                t.held.remove(&seq);
-                self.registry.send_to_members(&users, &frame, None);
-            }
-            t.next = Some(to + 1);
-            self.drain(conv);
+            self.seq.filled(conv, to, frames, &mut self.out);
         }
     }
 }
 
-/// The current members of `conv` and the `message` pushes of its entries
-/// `from..=to`.
-type Range = (
-    Vec<String>,
-    Vec<(u64, tokio_tungstenite::tungstenite::Utf8Bytes)>,
-);
-
+/// The `message` pushes of `conv`'s entries `from..=to`, to its current
+/// members.
 fn read_range(
     db: &dyn crate::store::sql::Db,
     conv: i64,
     from: u64,
     to: u64,
     features: crate::Features,
-) -> Result<Range, Reject> {
-    let members = rows::members(db, conv)?;
+) -> Result<Vec<Fanout>, Reject> {
+    let users = Arc::new(Members::new(rows::members(db, conv)?));
     let sql_text = format!(
         "SELECT {ENTRY_COLS} FROM entries WHERE conv = ?1 AND seq >= ?2 AND seq <= ?3 ORDER BY seq"
     );
     let frames = db
         .query_map(&sql_text, params![conv, from, to], |r| {
             let m = rows::message_at(r, 0, features)?;
-            let seq = m.seq;
+            let seq = Some(m.seq);
             let frame = ServerFrame::Message {
                 conv: conv_id(conv),
                 message: m,
             };
-            Ok((seq, frame.to_json().into()))
+            Ok(Fanout {
+                users: users.clone(),
+                frame: frame.to_json().into(),
+                except: None,
+                route: Route::Conv { conv, seq },
+            })
         })
         .map_err(sql("read missed entries"))?;
-    Ok((members, frames))
+    Ok(frames)
 }
 
 /// Closes `user`'s connections on this node whose token is no longer valid.

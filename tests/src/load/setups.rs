@@ -123,6 +123,7 @@ impl Deployment {
                 cluster: None,
                 listen: format!("127.0.0.1:{}", free_port()?),
                 unlimited_sends: true,
+                failpoint: None,
             })
             .context("starting the server-mock node")
         };
