@@ -209,7 +209,6 @@ fn client_append(
         let members = members_of(db, b, conv)?;
         row.mentions = crate::mentions::parse(body, |n| members.contains(n), me);
     }
-    let mentions = row.mentions.clone();
     let thread = row.thread;
     let is_text = row.kind == EntryKind::Text;
     let Some(msg) = try_append(db, b, conv, &mut c, row)? else {
@@ -220,7 +219,7 @@ fn client_append(
         });
     };
     if let Some(text) = mentions_of {
-        index_edit_mentions(db, conv, text, &mentions)?;
+        index_edit_mentions(db, conv, text, &msg.mentions)?;
     }
     if let Some(root) = thread {
         db.execute_later(
@@ -245,9 +244,9 @@ fn client_append(
         None => {}
     }
     let done = push_sent(db, b, conv, client_id, &msg)?;
-    if mentions_of.is_none() && !mentions.is_empty() {
+    if mentions_of.is_none() && !msg.mentions.is_empty() {
         // Written with the batch's others (store::mention_rows).
-        b.mentions.add(conv, msg.seq, mentions);
+        b.mentions.add(conv, msg.seq, msg.mentions);
     }
     Ok(done)
 }

@@ -257,7 +257,7 @@ pub fn try_append(
         .as_ref()
         .map(|m| serde_json::Value::from(m.clone()).to_string());
     let mentions_json = (!row.mentions.is_empty())
-        .then(|| serde_json::Value::from(row.mentions.clone()).to_string());
+        .then(|| serde_json::to_string(&row.mentions).unwrap_or_default());
     let insert = "INSERT INTO entries (conv, seq, sender, ts, kind, body, target, title, members,
             subject, client_id, text_n, reply_to, thread, key, mentions)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)

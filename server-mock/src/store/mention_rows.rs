@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use sync_core::protocol::Seq;
 
-use super::sql::{Db, DbError, Param, Value, bulk_insert, bulk_update};
+use super::sql::{Db, DbError, Param, bulk_insert, bulk_update};
 
 /// Rows per multi-row insert (3 parameters each).
 const ROWS_PER_INSERT: usize = 256;
@@ -63,15 +63,9 @@ impl PendingMentions {
         for (conv, _, user) in &self.rows {
             *bumps.entry((*conv, user.as_str())).or_default() += 1;
         }
-        let bumps: Vec<[Value; 3]> = bumps
-            .into_iter()
-            .map(|((conv, user), n)| {
-                [
-                    Value::Int(conv),
-                    Value::Text(user.to_owned()),
-                    Value::Int(n),
-                ]
-            })
+        let bumps: Vec<[&dyn Param; 3]> = bumps
+            .iter()
+            .map(|((conv, user), n)| [conv as &dyn Param, user, n])
             .collect();
         bulk_update(
             db,

@@ -1,8 +1,10 @@
 //! The storage interface every op and read is written against: [`Db`]
-//! (execute / query / batch with backend-neutral [`Value`]s), the
-//! conveniences on top of it ([`DbExt`]), and its SQLite implementation on
-//! `rusqlite::Connection` (PostgreSQL's is [`super::pg`]). Nothing outside `store/` (schema, pool, writer
-//! set-up) and the offline `admin` commands names a SQLite type.
+//! (execute / query / batch with backend-neutral [`Value`]s; parameters
+//! are bound as borrowed [`Bound`]s, so SQLite binds a text without a copy
+//! on the Rust side), the conveniences on top of it ([`DbExt`]), and its
+//! SQLite implementation on `rusqlite::Connection` (PostgreSQL's is
+//! [`super::pg`]). Nothing outside `store/` (schema, pool, writer set-up)
+//! and the offline `admin` commands names a SQLite type.
 //!
 //! The SQL handed to [`Db`] is the portable subset both SQLite and
 //! PostgreSQL accept: numbered placeholders `?N` (a PostgreSQL backend
@@ -55,86 +57,123 @@ pub enum DbError {
     Decode(usize, String),
 }
 
+/// A value as bound to a placeholder, borrowed from the parameter (text
+/// and blobs are not copied on the way to the backend).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+impl Bound<'_> {
+    /// The owned [`Value`].
+    pub fn to_value(self) -> Value {
+        match self {
+            Bound::Null => Value::Null,
+            Bound::Int(n) => Value::Int(n),
+            Bound::Real(f) => Value::Real(f),
+            Bound::Text(s) => Value::Text(s.to_owned()),
+            Bound::Blob(b) => Value::Blob(b.to_vec()),
+        }
+    }
+}
+
 /// A value that can be bound to a placeholder.
 pub trait Param {
-    /// The neutral value bound.
-    fn value(&self) -> Result<Value, DbError>;
+    /// The value bound, borrowed.
+    fn bound(&self) -> Result<Bound<'_>, DbError>;
+    /// The neutral value bound, owned.
+    fn value(&self) -> Result<Value, DbError> {
+        self.bound().map(Bound::to_value)
+    }
 }
 
 impl Param for Value {
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
+        Ok(match self {
+            Value::Null => Bound::Null,
+            Value::Int(n) => Bound::Int(*n),
+            Value::Real(f) => Bound::Real(*f),
+            Value::Text(s) => Bound::Text(s),
+            Value::Blob(b) => Bound::Blob(b),
+        })
+    }
     fn value(&self) -> Result<Value, DbError> {
         Ok(self.clone())
     }
 }
 
 impl Param for i64 {
-    fn value(&self) -> Result<Value, DbError> {
-        Ok(Value::Int(*self))
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
+        Ok(Bound::Int(*self))
     }
 }
 
 impl Param for u64 {
-    fn value(&self) -> Result<Value, DbError> {
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
         i64::try_from(*self)
-            .map(Value::Int)
+            .map(Bound::Int)
             .map_err(|_| DbError::Param(*self))
     }
 }
 
 impl Param for u32 {
-    fn value(&self) -> Result<Value, DbError> {
-        Ok(Value::Int(i64::from(*self)))
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
+        Ok(Bound::Int(i64::from(*self)))
     }
 }
 
 impl Param for bool {
-    fn value(&self) -> Result<Value, DbError> {
-        Ok(Value::Int(i64::from(*self)))
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
+        Ok(Bound::Int(i64::from(*self)))
     }
 }
 
 impl Param for str {
-    fn value(&self) -> Result<Value, DbError> {
-        Ok(Value::Text(self.to_owned()))
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
+        Ok(Bound::Text(self))
     }
 }
 
 impl Param for String {
-    fn value(&self) -> Result<Value, DbError> {
-        Ok(Value::Text(self.clone()))
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
+        Ok(Bound::Text(self))
     }
 }
 
 impl Param for [u8] {
-    fn value(&self) -> Result<Value, DbError> {
-        Ok(Value::Blob(self.to_vec()))
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
+        Ok(Bound::Blob(self))
     }
 }
 
 impl Param for [u8; 32] {
-    fn value(&self) -> Result<Value, DbError> {
-        Ok(Value::Blob(self.to_vec()))
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
+        Ok(Bound::Blob(self))
     }
 }
 
 impl Param for Vec<u8> {
-    fn value(&self) -> Result<Value, DbError> {
-        Ok(Value::Blob(self.clone()))
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
+        Ok(Bound::Blob(self))
     }
 }
 
 impl<T: Param> Param for Option<T> {
-    fn value(&self) -> Result<Value, DbError> {
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
         match self {
-            Some(v) => v.value(),
-            None => Ok(Value::Null),
+            Some(v) => v.bound(),
+            None => Ok(Bound::Null),
         }
     }
 }
 
 impl<T: Param + ?Sized> Param for &T {
-    fn value(&self) -> Result<Value, DbError> {
-        (**self).value()
+    fn bound(&self) -> Result<Bound<'_>, DbError> {
+        (**self).bound()
     }
 }
 
@@ -249,8 +288,9 @@ impl Row {
 /// PostgreSQL need not guess a parameter's type from a row comparison (an
 /// empty type: the bare placeholder).
 pub fn values_list(n: usize, types: &[&str]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(n * types.len() * 8);
+    let mut i: usize = 0;
     for row in 0..n {
         if row > 0 {
             out.push_str(", ");
@@ -261,11 +301,12 @@ pub fn values_list(n: usize, types: &[&str]) -> String {
                 out.push_str(", ");
             }
             i += 1;
-            if t.is_empty() {
-                out.push_str(&format!("?{i}"));
+            // Writing to a String cannot fail.
+            let _ = if t.is_empty() {
+                write!(out, "?{i}")
             } else {
-                out.push_str(&format!("CAST(?{i} AS {t})"));
-            }
+                write!(out, "CAST(?{i} AS {t})")
+            };
         }
         out.push(')');
     }
@@ -276,11 +317,11 @@ pub fn values_list(n: usize, types: &[&str]) -> String {
 /// ([`Db::execute_later`]), 64 rows per statement: one statement where a
 /// batch would run one per row. The columns are `v.column1`, `v.column2`,
 /// … (both SQLite and PostgreSQL name a `VALUES` list's columns so).
-pub fn bulk_update<const N: usize>(
+pub fn bulk_update<P: Param, const N: usize>(
     db: &dyn Db,
     set: &str,
     matching: &str,
-    rows: &[[Value; N]],
+    rows: &[[P; N]],
 ) -> Result<(), DbError> {
     for chunk in rows.chunks(64) {
         let sql = format!(
@@ -396,10 +437,6 @@ impl rusqlite::ToSql for Value {
     }
 }
 
-fn values(params: &[&dyn Param]) -> Result<Vec<Value>, DbError> {
-    params.iter().map(|p| p.value()).collect()
-}
-
 fn from_ref(col: usize, v: ValueRef<'_>) -> Result<Value, DbError> {
     Ok(match v {
         ValueRef::Null => Value::Null,
@@ -413,18 +450,44 @@ fn from_ref(col: usize, v: ValueRef<'_>) -> Result<Value, DbError> {
 }
 
 /// SQLite: statements are prepared once per connection and cached.
+/// Binds every placeholder of `stmt` from `params`, borrowed; fails
+/// unless their counts match (a cached statement keeps its old bindings).
+fn bind_all(stmt: &mut rusqlite::Statement<'_>, params: &[&dyn Param]) -> Result<(), DbError> {
+    if stmt.parameter_count() != params.len() {
+        return Err(
+            rusqlite::Error::InvalidParameterCount(params.len(), stmt.parameter_count()).into(),
+        );
+    }
+    for (i, p) in params.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, p.bound()?)?;
+    }
+    Ok(())
+}
+
+impl rusqlite::ToSql for Bound<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Bound::Null => ValueRef::Null,
+            Bound::Int(n) => ValueRef::Integer(n),
+            Bound::Real(f) => ValueRef::Real(f),
+            Bound::Text(s) => ValueRef::Text(s.as_bytes()),
+            Bound::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
 impl Db for rusqlite::Connection {
     fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, DbError> {
-        let vals = values(params)?;
         let mut stmt = self.prepare_cached(sql)?;
-        Ok(stmt.execute(rusqlite::params_from_iter(vals.iter()))?)
+        bind_all(&mut stmt, params)?;
+        Ok(stmt.raw_execute()?)
     }
 
     fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>, DbError> {
-        let vals = values(params)?;
         let mut stmt = self.prepare_cached(sql)?;
         let n = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(vals.iter()))?;
+        bind_all(&mut stmt, params)?;
+        let mut rows = stmt.raw_query();
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let mut cols = Vec::with_capacity(n);
@@ -547,5 +610,36 @@ mod tests {
             .execute("UPDATE t SET n = ?1", params![u64::MAX])
             .expect_err("u64 past i64");
         assert!(matches!(err, DbError::Param(u64::MAX)), "{err:?}");
+    }
+
+    /// Parameters are bound borrowed onto a cached statement, which keeps
+    /// its previous bindings: too few or too many is an error, never a
+    /// statement run with a stale value.
+    #[test]
+    fn a_cached_statement_never_runs_with_a_stale_binding() {
+        let c = db();
+        let d: &dyn Db = &c;
+        let insert = "INSERT INTO t (n, s) VALUES (?1, ?2)";
+        d.execute(insert, params![1i64, "first"]).expect("insert");
+        let err = d.execute(insert, params![2i64]).expect_err("one missing");
+        assert!(
+            matches!(
+                err,
+                DbError::Sqlite(rusqlite::Error::InvalidParameterCount(1, 2))
+            ),
+            "{err:?}"
+        );
+        let err = d
+            .execute(insert, params![2i64, "x", "y"])
+            .expect_err("one too many");
+        assert!(matches!(err, DbError::Sqlite(_)), "{err:?}");
+        let body = String::from("borrowed \u{1b}[31m text");
+        d.execute(insert, params![3i64, body]).expect("insert");
+        let rows = d
+            .query_map("SELECT n, s FROM t ORDER BY id", params![], |r| {
+                Ok((r.get::<i64>(0)?, r.get::<String>(1)?))
+            })
+            .expect("select");
+        assert_eq!(rows, vec![(1, "first".to_owned()), (3, body)]);
     }
 }

@@ -171,9 +171,7 @@ pub async fn run_fanout_spread(
             while tally.count < n {
                 let text = next_text_or_stall(&mut ws, member, &tally, n).await?;
                 // Only pushes count; any other frame is skipped unread.
-                if let Ok(push) = serde_json::from_str::<PushView>(text.as_str()) {
-                    tally.observe(&conv, push.entry(), epoch);
-                }
+                tally.observe(&conv, scan_push(text.as_str()), epoch);
             }
             anyhow::Ok((member, tally))
         });
@@ -393,82 +391,91 @@ impl Tally {
     }
 }
 
-/// What a receiver reads of a frame: the fields of a `message` push it
-/// counts, borrowed from the frame's text. The receivers stand for clients
-/// on other machines: they check what they count and skip the rest,
-/// so the run measures the server's delivery rather than 100 full decodes
-/// of every push on the same two cores (the sender's connection decodes
-/// every frame in full through `sync_core::protocol`).
-#[derive(serde::Deserialize)]
-struct PushView<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: std::borrow::Cow<'a, str>,
-    #[serde(default, borrow)]
-    conv: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, borrow)]
-    message: Option<EntryView<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct EntryView<'a> {
-    seq: u64,
-    #[serde(borrow)]
-    kind: std::borrow::Cow<'a, str>,
-    #[serde(default, borrow)]
-    body: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default)]
-    mentions: ListLen,
-}
-
-/// The length of a JSON array, counted without keeping its elements.
-#[derive(Default)]
-struct ListLen(usize);
-
-impl<'de> serde::Deserialize<'de> for ListLen {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ListLen, D::Error> {
-        struct Count;
-        impl<'de> serde::de::Visitor<'de> for Count {
-            type Value = ListLen;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an array")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<ListLen, A::Error> {
-                let mut n = 0;
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
-                    n += 1;
-                }
-                Ok(ListLen(n))
-            }
-        }
-        d.deserialize_seq(Count)
-    }
-}
-
 /// A text push as [`Tally::observe`] counts it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct PushEntry<'a> {
     conv: &'a str,
     kind: &'a str,
     seq: u64,
+    /// As it stands in the frame (JSON escapes not undone): the receivers
+    /// read only its first 25 characters, which never need escaping.
     body: Option<&'a str>,
     mentions: usize,
 }
 
-impl PushView<'_> {
-    /// The entry when this is a `message` push.
-    fn entry(&self) -> Option<PushEntry<'_>> {
-        let (conv, m) = (self.conv.as_deref()?, self.message.as_ref()?);
-        (self.kind == "message").then_some(PushEntry {
-            conv,
-            kind: &m.kind,
-            seq: m.seq,
-            body: m.body.as_deref(),
-            mentions: m.mentions.0,
-        })
+/// What a receiver reads of a frame: the fields of a `message` push it
+/// counts, found in the frame's text without parsing the rest. The
+/// receivers stand for clients on other machines: they check what they
+/// count and skip the rest, so the run measures the server's delivery
+/// rather than 100 decodes of every push on the same two cores (the
+/// sender's connection decodes every frame in full through
+/// `sync_core::protocol`). A `"key":` found in the text is a key: a JSON
+/// string cannot hold an unescaped quote, and a push's keys are unique
+/// (`type` and `conv` outside the entry, the rest inside it).
+fn scan_push(text: &str) -> Option<PushEntry<'_>> {
+    if string_at(text, "type")? != "message" {
+        return None;
     }
+    let seq = after_key(text, "seq")?;
+    let digits = seq.find(|c: char| !c.is_ascii_digit()).unwrap_or(seq.len());
+    Some(PushEntry {
+        conv: string_at(text, "conv")?,
+        kind: string_at(text, "kind")?,
+        seq: seq[..digits].parse().ok()?,
+        body: string_at(text, "body"),
+        mentions: after_key(text, "mentions").map_or(0, count_strings),
+    })
+}
+
+/// The text right after `"key":`.
+fn after_key<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(at) = text[from..].find(key) {
+        let start = from + at;
+        let end = start + key.len();
+        if text[..start].ends_with('"') && text[end..].starts_with("\":") {
+            return Some(&text[end + 2..]);
+        }
+        from = end;
+    }
+    None
+}
+
+/// The string value of `key`, as it stands between its quotes.
+fn string_at<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let value = after_key(text, key)?.strip_prefix('"')?;
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(&value[..i]),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// How many strings the array at the start of `value` holds.
+fn count_strings(value: &str) -> usize {
+    let Some(list) = value.strip_prefix('[') else {
+        return 0;
+    };
+    let bytes = list.as_bytes();
+    let (mut n, mut i, mut inside) = (0, 0, false);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if inside => i += 1,
+            b'"' => {
+                n += usize::from(!inside);
+                inside = !inside;
+            }
+            b']' if !inside => break,
+            _ => {}
+        }
+        i += 1;
+    }
+    n
 }
 
 /// A histogram from 1 µs to 1 hour with 3 significant digits.
@@ -528,5 +535,54 @@ where
         if let Some(f) = within_stall(read_frame(&mut *ws), member, tally, expected).await? {
             return Ok(f);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sync_core::protocol::{ConvId, EntryKind, Message, ServerFrame};
+
+    fn push(body: Option<&str>, mentions: &[&str]) -> String {
+        let mut m = Message::new(4_200, "lg_x_0", 1, EntryKind::Text);
+        m.body = body.map(str::to_owned);
+        m.client_id = Some("c\"seq\":1".into());
+        m.mentions = mentions.iter().map(|s| (*s).to_owned()).collect();
+        ServerFrame::Message {
+            conv: ConvId::from("c17"),
+            message: m,
+        }
+        .to_json()
+    }
+
+    #[test]
+    fn a_push_is_read_from_the_server_s_own_encoding() {
+        let text = push(
+            Some("0000000000000abc 00000042 \"type\":\"x\" \\\" \"seq\":9 @lg_x_1"),
+            &["lg_x_1", "lg_x_2", "lg_x_3"],
+        );
+        let got = scan_push(&text).expect("a message push");
+        assert_eq!(
+            (got.conv, got.kind, got.seq, got.mentions),
+            ("c17", "text", 4_200, 3),
+            "{text}"
+        );
+        assert_eq!(parse_body(got.body.unwrap()), Some((0xabc, 42)));
+        let plain = push(Some("0000000000000001 00000007"), &[]);
+        let got = scan_push(&plain).unwrap();
+        assert_eq!((got.seq, got.mentions), (4_200, 0));
+        assert_eq!(got.body, Some("0000000000000001 00000007"));
+        assert_eq!(scan_push(&push(None, &[])).unwrap().body, None);
+    }
+
+    #[test]
+    fn other_frames_are_not_pushes() {
+        assert_eq!(scan_push(r#"{"type":"sent","re":3,"seq":5}"#), None);
+        assert_eq!(
+            scan_push(r#"{"type":"typing","conv":"c1","user":"a"}"#),
+            None
+        );
+        assert_eq!(scan_push("not json"), None);
+        assert_eq!(scan_push(r#"{"type":"message","conv":"c1"}"#), None);
     }
 }
