@@ -472,6 +472,12 @@ impl Apply for TouchToken {
     }
 }
 
+/// Deletes every token of user ?1 (an index search: `tokens_by_user`).
+const REVOKE_ALL: &str = "DELETE FROM tokens WHERE \"user\" = ?1";
+
+/// Deletes every token of user ?1 but ?2.
+const REVOKE_OTHERS: &str = "DELETE FROM tokens WHERE \"user\" = ?1 AND hash IS DISTINCT FROM ?2";
+
 /// `logout` with `all`: every token of the user.
 #[derive(Debug)]
 pub(crate) struct RevokeUser {
@@ -480,11 +486,8 @@ pub(crate) struct RevokeUser {
 
 impl Apply for RevokeUser {
     fn apply(self: Box<Self>, db: &dyn Db, _: &mut Batch<'_>) -> OpResult {
-        db.execute(
-            "DELETE FROM tokens WHERE \"user\" = ?1",
-            params![&self.user],
-        )
-        .map_err(sql("delete tokens"))?;
+        db.execute(REVOKE_ALL, params![&self.user])
+            .map_err(sql("delete tokens"))?;
         Ok(Done::Ok)
     }
 }
@@ -509,7 +512,7 @@ impl Apply for SetPassword {
             return Err(Reject::new(ErrorCode::NotFound, "no such user"));
         }
         db.execute(
-            "DELETE FROM tokens WHERE \"user\" = ?1 AND hash IS DISTINCT FROM ?2",
+            REVOKE_OTHERS,
             params![self.user, self.keep.as_ref().map(|k| &k[..])],
         )
         .map_err(sql("revoke other tokens"))?;
@@ -552,4 +555,35 @@ fn insert_token(db: &dyn Db, b: &Batch<'_>, user: &str, device: &str, hash: &[u8
     )
     .map_err(sql("insert token"))?;
     Ok(Done::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Revoking a user's sessions (in the writer thread) searches the
+    /// user's tokens; it read every token of every user before migration 7.
+    #[test]
+    fn revoking_a_user_s_sessions_is_an_index_search() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut db = crate::store::open_conn(&dir.path().join("t.db")).expect("open");
+        crate::store::schema::prepare(&mut db).expect("migrate");
+        let keep = [7u8; 32];
+        let cases: [(&str, &[&dyn rusqlite::ToSql]); 2] = [
+            (super::REVOKE_ALL, &[&"ann"]),
+            (super::REVOKE_OTHERS, &[&"ann", &keep]),
+        ];
+        for (sql, params) in cases {
+            let plan: Vec<String> = db
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("prepare")
+                .query_map(params, |r| r.get::<_, String>(3))
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            assert_eq!(
+                plan,
+                ["SEARCH tokens USING INDEX tokens_by_user (user=?)"],
+                "{sql}"
+            );
+        }
+    }
 }

@@ -138,6 +138,8 @@ pub const MIGRATIONS: &[&str] = &[
     "DROP INDEX entries_reactions;
     CREATE INDEX entries_reactions ON entries (conv, target, sender, key, redacted)
         WHERE kind = 'reaction';",
+    // 4: a user's tokens by user (SQLite's migration 7).
+    "CREATE INDEX tokens_by_user ON tokens (\"user\");",
 ];
 
 /// A PostgreSQL connection as a [`Db`].

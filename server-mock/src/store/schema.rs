@@ -179,6 +179,10 @@ pub const MIGRATIONS: &[&str] = &[
     "DROP INDEX entries_reactions;
     CREATE INDEX entries_reactions ON entries (conv, target, sender, key, redacted)
         WHERE kind = 'reaction';",
+    // 7: a user's tokens by user: `logout` with `all`, a password change
+    // and `admin revoke` delete them in the writer thread, which read the
+    // whole tokens table (every session of every user) to find them.
+    "CREATE INDEX tokens_by_user ON tokens (user);",
 ];
 
 /// Migration 5 (SQLite).
