@@ -91,18 +91,8 @@ mod tests {
     /// no entry row (the plan was a scan of the whole conversation).
     #[test]
     fn the_standing_reaction_lookup_is_an_index_search() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut db = crate::store::open_conn(&dir.path().join("r.db")).expect("open");
-        crate::store::schema::prepare(&mut db).expect("migrate");
-        let plan: Vec<String> = db
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::STANDING))
-            .expect("prepare")
-            .query_map(rusqlite::params![1, 2, "a", "k"], |r| r.get::<_, String>(3))
-            .expect("plan")
-            .collect::<Result<_, _>>()
-            .expect("rows");
         assert_eq!(
-            plan,
+            crate::store::query_plan(super::STANDING, rusqlite::params![1, 2, "a", "k"]),
             ["SEARCH entries USING COVERING INDEX entries_reactions \
                  (conv=? AND target=? AND sender=? AND key=? AND redacted=?)"]
         );

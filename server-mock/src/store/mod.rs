@@ -105,6 +105,21 @@ pub(crate) fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// The SQLite query plan of `sql` with `params` on a fresh, migrated
+/// database: one line per plan step (`EXPLAIN QUERY PLAN`'s detail).
+#[cfg(test)]
+pub(crate) fn query_plan(sql: &str, params: &[&dyn rusqlite::ToSql]) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut db = open_conn(&dir.path().join("plan.db")).expect("open");
+    schema::prepare(&mut db).expect("migrate");
+    db.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("prepare")
+        .query_map(params, |r| r.get::<_, String>(3))
+        .expect("plan")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
 fn spawn_writer<D: sql::Db + Send + 'static>(
     db: D,
     rx: mpsc::Receiver<Cmd>,
