@@ -91,6 +91,40 @@ fn p11_state(w: u16, h: u16) -> AppState {
     s
 }
 
+/// Types `body` and sends it with Enter: the one effect is a reply to
+/// `reply_to` in the team conversation.
+fn send_expecting_reply(s: &mut AppState, body: &str, reply_to: u64) {
+    typ(s, body);
+    assert_eq!(
+        key(s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::Reply {
+            conv: team(),
+            reply_to,
+            body: body.into()
+        })]
+    );
+}
+
+/// The store's complete thread window of root 400 reaches the open panel.
+fn show_thread(
+    s: &mut AppState,
+    root: &client::ui::model::LocalMessage,
+    replies: Vec<TimelineItem>,
+) {
+    update(
+        s,
+        Action::Thread {
+            conv: team(),
+            root: 400,
+            window: ThreadWindow {
+                root: Some(root.clone()),
+                items: replies,
+                complete: true,
+            },
+        },
+    );
+}
+
 fn buffer(s: &AppState) -> ratatui::buffer::Buffer {
     let mut term = Terminal::new(TestBackend::new(s.size.0, s.size.1)).unwrap();
     client::ui::driver::draw(&mut term, s).unwrap();
@@ -304,21 +338,11 @@ fn reacting_with_the_thread_panel_open_reacts_to_its_newest_reply() {
         _ => unreachable!(),
     };
     reply.reactions = vec![react("👍", 1, true)];
-    let thread =
-        |root: &client::ui::model::LocalMessage, replies: Vec<TimelineItem>| Action::Thread {
-            conv: team(),
-            root: 400,
-            window: ThreadWindow {
-                root: Some(root.clone()),
-                items: replies,
-                complete: true,
-            },
-        };
-    update(&mut s, thread(&root, vec![]));
+    show_thread(&mut s, &root, vec![]);
     key(&mut s, KeyCode::Char('g'), ALT);
     assert!(matches!(s.overlay, Overlay::React { target: 400, .. }));
     key(&mut s, KeyCode::Esc, NONE);
-    update(&mut s, thread(&root, vec![TimelineItem::Message(reply)]));
+    show_thread(&mut s, &root, vec![TimelineItem::Message(reply)]);
     // The timeline's selection is still 400; the panel's newest reply wins.
     key(&mut s, KeyCode::Char('g'), ALT);
     assert!(matches!(s.overlay, Overlay::React { target: 401, .. }));
@@ -335,6 +359,72 @@ fn reacting_with_the_thread_panel_open_reacts_to_its_newest_reply() {
     );
 }
 
+/// The thread panel has its own selection (Ctrl+Up / Ctrl+Down while it is
+/// open): the selected reply is highlighted there, scrolled into view,
+/// reacted to, and quoted by the next reply, which clears it.
+#[test]
+fn the_thread_panel_selects_a_reply_to_react_and_reply_to() {
+    let mut s = p11_state(80, 12);
+    open_p11(&mut s);
+    for _ in 0..4 {
+        key(&mut s, KeyCode::Up, CTRL); // 400 in the timeline
+    }
+    key(&mut s, KeyCode::Char('t'), ALT);
+    let items = p11_timeline();
+    let (TimelineItem::Message(root), TimelineItem::Message(first)) = (&items[2], &items[3]) else {
+        unreachable!()
+    };
+    let mut replies = vec![TimelineItem::Message(first.clone())];
+    for (i, body) in ["one", "two", "three", "four", "five", "six"]
+        .iter()
+        .enumerate()
+    {
+        let mut m = local(410 + i as u64, "bob", DAY2 + 5 * MIN, body);
+        (m.reply_to, m.thread) = (Some(400), Some(400));
+        replies.push(TimelineItem::Message(m));
+    }
+    show_thread(&mut s, root, replies);
+    let text = screen(&s);
+    assert!(text.contains("six"), "{text}");
+    assert!(
+        !text.contains("yes @alice"),
+        "401 is above the panel's view:\n{text}"
+    );
+    // Up from none: the newest reply, then older ones; 401 scrolls into view.
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(s.thread.as_ref().unwrap().selected, Some(415));
+    for _ in 0..6 {
+        key(&mut s, KeyCode::Up, CTRL);
+    }
+    assert_eq!(s.thread.as_ref().unwrap().selected, Some(401));
+    let text = screen(&s);
+    let buf = buffer(&s);
+    assert!(
+        style_at(&buf, &text, "yes @alice", "yes").contains(Modifier::REVERSED),
+        "the selected reply is highlighted:\n{text}"
+    );
+    // The timeline's selection (400) is not the panel's.
+    assert_eq!(
+        s.open.as_ref().unwrap().selected,
+        Some(client::ui::state::ItemKey::Seq(400))
+    );
+    key(&mut s, KeyCode::Char('g'), ALT);
+    assert!(matches!(s.overlay, Overlay::React { target: 401, .. }));
+    key(&mut s, KeyCode::Esc, NONE);
+    send_expecting_reply(&mut s, "to carol", 401);
+    // Sent: back to the newest reply.
+    assert_eq!(s.thread.as_ref().unwrap().selected, None);
+    typ(&mut s, "next");
+    assert!(matches!(
+        key(&mut s, KeyCode::Enter, NONE).as_slice(),
+        [Effect::Command(EngineCommand::Reply { reply_to: 415, .. })]
+    ));
+    // Down past the newest clears the selection.
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Down, CTRL);
+    assert_eq!(s.thread.as_ref().unwrap().selected, None);
+}
+
 #[test]
 fn reply_key_sends_a_reply_and_esc_cancels_it() {
     let mut s = p11_state(80, 24);
@@ -347,15 +437,7 @@ fn reply_key_sends_a_reply_and_esc_cancels_it() {
         text.contains("replying to bob: agreed (Esc cancels)"),
         "{text}"
     );
-    typ(&mut s, "same");
-    assert_eq!(
-        key(&mut s, KeyCode::Enter, NONE),
-        vec![Effect::Command(EngineCommand::Reply {
-            conv: team(),
-            reply_to: 402,
-            body: "same".into()
-        })]
-    );
+    send_expecting_reply(&mut s, "same", 402);
     assert_eq!(s.compose.reply_to, None);
     // Esc cancels: the next Enter is a plain send.
     key(&mut s, KeyCode::Char('r'), ALT);
@@ -697,18 +779,7 @@ fn a_long_thread_scrolls_with_page_keys() {
             TimelineItem::Message(r)
         })
         .collect();
-    update(
-        &mut s,
-        Action::Thread {
-            conv: team(),
-            root: 400,
-            window: ThreadWindow {
-                root: Some(root),
-                items: replies,
-                complete: true,
-            },
-        },
-    );
+    show_thread(&mut s, &root, replies);
     let text = screen(&s);
     assert!(text.contains("reply number 29"), "{text}");
     assert!(!text.contains("09:00 release at 10?"), "{text}");

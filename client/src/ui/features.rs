@@ -115,9 +115,20 @@ pub fn target(state: &AppState) -> Option<&LocalMessage> {
 /// newest reply (its root while it has none), as the panel is where the
 /// user is reading and typing; otherwise [`target`].
 fn react_target(state: &AppState) -> Option<&LocalMessage> {
-    let Some(window) = state.thread.as_ref().and_then(|p| p.window.as_ref()) else {
+    let Some((panel, window)) = state
+        .thread
+        .as_ref()
+        .and_then(|p| Some((p, p.window.as_ref()?)))
+    else {
         return target(state);
     };
+    if let Some(seq) = panel.selected {
+        let mut held = window
+            .root
+            .iter()
+            .chain(window.items.iter().filter_map(as_message));
+        return held.find(|m| m.seq == seq).filter(|m| standing_text(m));
+    }
     window
         .items
         .iter()
@@ -263,8 +274,83 @@ fn open_thread(state: &mut AppState) -> Vec<Effect> {
         loading: false,
         saved_draft,
         scroll: 0,
+        selected: None,
     });
     vec![Effect::LoadThread { conv, root }]
+}
+
+/// The thread panel's items as it shows them: the root, then the window's
+/// items; a reply to the root needs no quote there (the root heads the
+/// panel).
+pub fn thread_items(panel: &ThreadPanel) -> Vec<TimelineItem> {
+    let Some(w) = &panel.window else {
+        return Vec::new();
+    };
+    let root = w.root.iter().map(|m| TimelineItem::Message(m.clone()));
+    let replies = w.items.iter().map(|i| match i {
+        TimelineItem::Message(m) if m.reply_to == Some(panel.root) => {
+            let mut m = m.clone();
+            m.reply_to = None;
+            TimelineItem::Message(m)
+        }
+        other => other.clone(),
+    });
+    root.chain(replies).collect()
+}
+
+/// Ctrl+Up / Ctrl+Down with the thread panel open: moves the panel's own
+/// selection among its messages (down past the newest: none) and scrolls
+/// it into view. False when the panel is closed.
+pub fn select_in_thread(state: &mut AppState, delta: isize) -> bool {
+    let Some(panel) = state.thread.as_mut() else {
+        return false;
+    };
+    let seqs: Vec<Seq> = thread_items(panel)
+        .iter()
+        .filter_map(as_message)
+        .map(|m| m.seq)
+        .collect();
+    let cur = panel
+        .selected
+        .and_then(|s| seqs.iter().position(|&x| x == s));
+    let next = match (cur, delta < 0) {
+        (None, true) => seqs.len().checked_sub(1),
+        (None, false) => None,
+        (Some(i), true) => Some(i.saturating_sub(1)),
+        (Some(i), false) => (i + 1 < seqs.len()).then_some(i + 1),
+    };
+    panel.selected = next.map(|i| seqs[i]);
+    let scroll = if panel.selected.is_some() {
+        thread_scroll_to_selection(state)
+    } else {
+        Some(0)
+    };
+    if let (Some(scroll), Some(panel)) = (scroll, state.thread.as_mut()) {
+        panel.scroll = scroll;
+    }
+    true
+}
+
+/// The panel scroll that shows its selected message whole (as little
+/// movement as needed); None when nothing is selected or laid out.
+fn thread_scroll_to_selection(state: &AppState) -> Option<usize> {
+    let panel = state.thread.as_ref()?;
+    // The panel's rows: the timeline pane's, less its title border.
+    let h = super::scroll::page_height(state).saturating_sub(1).max(1);
+    let (retry, discard) = (String::new(), String::new());
+    let ctx = super::scroll::ctx_of(state, &retry, &discard)?;
+    let (lines, range) = super::features_view::thread_lines(state, panel, &ctx);
+    let range = range?;
+    let len = lines.len();
+    let bottom = len.saturating_sub(panel.scroll);
+    let bottom = if range.end > bottom {
+        range.end
+    } else if range.start < bottom.saturating_sub(h) {
+        (range.start + h).min(len)
+    } else {
+        bottom
+    };
+    Some(len - bottom)
 }
 
 /// Esc with the thread panel open closes it (the draft comes back).
@@ -279,19 +365,22 @@ pub fn close_thread(state: &mut AppState) -> bool {
     }
 }
 
-/// What Enter sends instead of a plain text: into the open thread (after
-/// its newest reply), or as a reply to the chosen message.
+/// What Enter sends instead of a plain text: into the open thread (as a
+/// reply to the panel's selection, else after its newest reply; the
+/// selection is then cleared), or as a reply to the chosen message.
 pub fn reply_command(state: &mut AppState, body: &str) -> Option<EngineCommand> {
-    if let Some(panel) = &state.thread {
+    if let Some(panel) = state.thread.as_mut() {
         let last = panel.window.as_ref().and_then(|w| {
             w.items.iter().rev().find_map(|i| match i {
                 TimelineItem::Message(m) => Some(m.seq),
                 _ => None,
             })
         });
+        let reply_to = panel.selected.take().or(last).unwrap_or(panel.root);
+        panel.scroll = 0;
         return Some(EngineCommand::Reply {
             conv: panel.conv.clone(),
-            reply_to: last.unwrap_or(panel.root),
+            reply_to,
             body: body.to_owned(),
         });
     }

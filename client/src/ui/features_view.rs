@@ -10,11 +10,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
-use super::features::{COMMON_EMOJI, MENU, first_line, typed_key};
-use super::model::{LocalMessage, Notify, Seq, TimelineItem};
+use super::features::{COMMON_EMOJI, MENU, first_line, thread_items, typed_key};
+use super::model::{LocalMessage, Notify, Seq};
 use super::overlay::popup;
 use super::render::truncate as clip;
-use super::state::AppState;
+use super::state::{AppState, ItemKey, ThreadPanel};
 use super::style::{dim, highlight};
 use super::timeline::{LayoutCtx, format_time, item_lines};
 use crate::sanitize::for_terminal;
@@ -240,6 +240,47 @@ pub fn render_menu(s: &AppState, area: Rect, buf: &mut Buffer, selected: usize) 
     Paragraph::new(lines).render(inner, buf);
 }
 
+/// The thread panel's lines, and where its selected message's lines are.
+pub fn thread_lines(
+    s: &AppState,
+    panel: &ThreadPanel,
+    ctx: &LayoutCtx<'_>,
+) -> (Vec<Line<'static>>, Option<std::ops::Range<usize>>) {
+    let items = thread_items(panel);
+    let complete = panel.window.as_ref().is_some_and(|w| w.complete);
+    // The panel's own selection, not the timeline's.
+    let key = panel.selected.map(ItemKey::Seq);
+    let ctx = LayoutCtx {
+        selected: key.as_ref(),
+        ..*ctx
+    };
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    if panel.window.as_ref().is_none_or(|w| w.root.is_none()) {
+        lines.push(Line::from(Span::styled(
+            format!("root #{} not loaded", panel.root),
+            dim(s.colors),
+        )));
+    }
+    let mut selected = None;
+    // A reply to another reply quotes it, as in the timeline.
+    for idx in 0..items.len() {
+        let start = lines.len();
+        lines.extend(item_lines(&items, idx, &ctx));
+        if key.as_ref().is_some_and(|k| *k == ItemKey::of(&items[idx])) {
+            selected = Some(start..lines.len());
+        }
+    }
+    if panel.loading || !complete {
+        let text = if panel.loading {
+            "loading replies…"
+        } else {
+            "some replies may not be loaded"
+        };
+        lines.push(Line::from(Span::styled(text.to_owned(), dim(s.colors))));
+    }
+    (lines, selected)
+}
+
 /// The thread panel in the timeline's place: the root, then the replies
 /// (the newest at the bottom, as the timeline).
 pub fn render_thread(s: &AppState, area: Rect, buf: &mut Buffer, ctx: &LayoutCtx<'_>) {
@@ -251,42 +292,7 @@ pub fn render_thread(s: &AppState, area: Rect, buf: &mut Buffer, ctx: &LayoutCtx
         .title(" Thread — Esc closes ");
     let inner = block.inner(area);
     block.render(area, buf);
-    let mut items: Vec<TimelineItem> = Vec::new();
-    let mut complete = false;
-    if let Some(w) = &panel.window {
-        complete = w.complete;
-        if let Some(root) = &w.root {
-            items.push(TimelineItem::Message(root.clone()));
-        }
-        // A reply to the root needs no quote here: the root heads the panel.
-        items.extend(w.items.iter().map(|i| match i {
-            TimelineItem::Message(m) if m.reply_to == Some(panel.root) => {
-                let mut m = m.clone();
-                m.reply_to = None;
-                TimelineItem::Message(m)
-            }
-            other => other.clone(),
-        }));
-    }
-    let mut lines: Vec<Line<'static>> = Vec::new();
-    if panel.window.as_ref().is_none_or(|w| w.root.is_none()) {
-        lines.push(Line::from(Span::styled(
-            format!("root #{} not loaded", panel.root),
-            dim(s.colors),
-        )));
-    }
-    // A reply to another reply quotes it, as in the timeline.
-    for idx in 0..items.len() {
-        lines.extend(item_lines(&items, idx, ctx));
-    }
-    if panel.loading || !complete {
-        let text = if panel.loading {
-            "loading replies…"
-        } else {
-            "some replies may not be loaded"
-        };
-        lines.push(Line::from(Span::styled(text.to_owned(), dim(s.colors))));
-    }
+    let (lines, _) = thread_lines(s, panel, ctx);
     // Scrolled up by `panel.scroll` lines (never past the root).
     let h = usize::from(inner.height);
     let bottom = lines

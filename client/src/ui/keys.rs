@@ -181,7 +181,7 @@ impl KeyAction {
             KeyAction::ViewCode => "code blocks of selected message in $PAGER",
             KeyAction::Reply => "reply to selected message (Esc cancels)",
             KeyAction::Thread => "thread of selected message (Esc closes)",
-            KeyAction::React => "react to selected (thread: its last reply)",
+            KeyAction::React => "react to selected (thread: selected/last)",
             KeyAction::NextMention => "jump to next conversation mentioning you",
             KeyAction::Complete => "complete @name in the draft",
             KeyAction::ConvMenu => "menu: notify / pin / archive",

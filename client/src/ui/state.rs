@@ -99,6 +99,9 @@ pub struct ThreadPanel {
     pub saved_draft: String,
     /// Lines scrolled up from the newest (PgUp / PgDn while the panel is open).
     pub scroll: usize,
+    /// The panel's own selection (Ctrl+Up / Ctrl+Down while it is open):
+    /// replies quote it and reactions go to it; `None` means its newest.
+    pub selected: Option<Seq>,
 }
 
 /// The message a draft replies to (shown above the compose box).

@@ -379,11 +379,15 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
             return fx;
         }
         Some(KeyAction::SelectUp) => {
-            select_message(state, -1);
+            if !super::features::select_in_thread(state, -1) {
+                select_message(state, -1);
+            }
             return Vec::new();
         }
         Some(KeyAction::SelectDown) => {
-            select_message(state, 1);
+            if !super::features::select_in_thread(state, 1) {
+                select_message(state, 1);
+            }
             return Vec::new();
         }
         Some(KeyAction::ReconnectNow) => {
