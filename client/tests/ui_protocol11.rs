@@ -525,6 +525,22 @@ fn settings_fx(change: SettingsChange) -> Vec<Effect> {
 fn settings_commands_and_menu_produce_the_settings_request() {
     let mut s = p11_state(80, 24);
     open_p11(&mut s);
+    // Offline: refused, and the typed command stays in the compose box.
+    let live = std::mem::replace(
+        &mut s.conn,
+        client::ui::model::ConnState::Reconnecting {
+            in_ms: 900,
+            last_error: None,
+        },
+    );
+    assert_eq!(settings_of(&mut s, "/pin"), vec![]);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("not connected: settings need the server (press Enter again once online)")
+    );
+    assert_eq!(s.compose.text, "/pin");
+    key(&mut s, KeyCode::Char('u'), CTRL);
+    s.conn = live;
     let notify = |n| SettingsChange {
         notify: Some(n),
         ..Default::default()

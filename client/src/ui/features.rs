@@ -85,9 +85,19 @@ pub fn should_notify(row: Option<&ConvRow>, message: &Message, user: &str) -> bo
 }
 
 /// `/notify`, `/mute`, `/pin`, `/archive`... for the open conversation.
+/// They need the server's `ok` (nothing queues them), so without a
+/// connection they are refused before the compose box is cleared: the
+/// typed command stays for Enter once back online.
 pub fn settings(state: &mut AppState, change: SettingsChange) -> Vec<Effect> {
     if !state.supports(features::SETTINGS) {
         return unsupported(state, "conversation settings");
+    }
+    if !matches!(
+        state.conn,
+        super::model::ConnState::Live | super::model::ConnState::CatchingUp { .. }
+    ) {
+        state.set_error("not connected: settings need the server (press Enter again once online)");
+        return Vec::new();
     }
     let Some(conv) = state.open.as_ref().map(|o| o.conv.clone()) else {
         state.set_error("no conversation open");
