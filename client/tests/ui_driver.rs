@@ -38,6 +38,8 @@ struct FakeEngine {
     reply: Mutex<Option<EngineReply>>,
     /// The URL in use the engine reports (None: it does not say).
     url: Mutex<Option<String>>,
+    /// The connection state it reports at start (None: offline).
+    conn: Mutex<Option<ConnState>>,
 }
 
 impl FakeEngine {
@@ -71,7 +73,11 @@ impl EnginePort for FakeEngine {
         Ok(Vec::new())
     }
     fn state(&self) -> ConnState {
-        ConnState::Offline
+        self.conn
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or(ConnState::Offline)
     }
     fn server_url(&self) -> Option<String> {
         self.url.lock().unwrap().clone()
@@ -228,6 +234,7 @@ fn requests(engine: &FakeEngine) -> Vec<EngineRequest> {
 #[tokio::test]
 async fn a_slash_command_reaches_the_engine_as_a_request_and_its_answer_shows() {
     let engine = team_engine();
+    *engine.conn.lock().unwrap() = Some(ConnState::Live);
     *engine.reply.lock().unwrap() = Some(EngineReply::Done);
     let (text, _) = run_keys(engine.clone(), typed("/invite bob dave"), Vec::new()).await;
     assert_eq!(
@@ -243,6 +250,7 @@ async fn a_slash_command_reaches_the_engine_as_a_request_and_its_answer_shows() 
 #[tokio::test]
 async fn a_failed_request_shows_its_error_in_the_status_line() {
     let engine = team_engine();
+    *engine.conn.lock().unwrap() = Some(ConnState::Live);
     let (text, _) = run_keys(engine.clone(), typed("/leave"), Vec::new()).await;
     assert_eq!(requests(&engine), [EngineRequest::Leave { conv: team() }]);
     assert!(text.contains("leave: offline"), "{text}");

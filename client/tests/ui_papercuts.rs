@@ -257,3 +257,50 @@ fn the_column_under_a_vs16_heart_is_blanked_before_the_heart_is_drawn() {
     assert_eq!(out.matches('❤').count(), 2, "drawn once, rewritten once");
     assert_eq!(out.matches('👍').count(), 1, "an emoji-default one is not");
 }
+
+/// A command only the server answers (`/group`, `/invite`, `/leave`, `/dm`,
+/// settings) is refused without a connection and stays typed; a message
+/// typed offline still goes to the outbox.
+#[test]
+fn a_server_only_command_typed_offline_stays_in_the_compose_box() {
+    let mut s = p11_state(80, 24);
+    open_with(&mut s, members());
+    update(
+        &mut s,
+        Action::Connection(client::ui::model::ConnState::Reconnecting {
+            in_ms: 800,
+            last_error: None,
+        }),
+    );
+    for cmd in ["/invite carol", "/leave", "/group ops bob", "/dm bob"] {
+        typ(&mut s, cmd);
+        assert_eq!(
+            key(&mut s, KeyCode::Enter, KeyModifiers::NONE),
+            vec![],
+            "{cmd}"
+        );
+        assert_eq!(s.compose.text, cmd);
+        assert_eq!(
+            s.notice.as_ref().map(|n| n.text.as_str()),
+            Some("not connected: this needs the server (press Enter again once online)")
+        );
+        key(&mut s, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    }
+    typ(&mut s, "still queued");
+    let fx = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(
+        matches!(fx.as_slice(), [Effect::Command(EngineCommand::Send { body, .. })] if body == "still queued"),
+        "{fx:?}"
+    );
+    // Back online, the same Enter goes out.
+    update(
+        &mut s,
+        Action::Connection(client::ui::model::ConnState::Live),
+    );
+    typ(&mut s, "/leave");
+    let fx = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(
+        matches!(fx.as_slice(), [Effect::Request(r)] if r.needs_server()),
+        "{fx:?}"
+    );
+}

@@ -135,6 +135,10 @@ pub(super) fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
         }
         Command::Quit => quit(state),
     };
+    let needs_server = |e: &Effect| matches!(e, Effect::Request(r) if r.needs_server());
+    if effects.iter().any(needs_server) && super::features::refused_offline(state) {
+        return Vec::new();
+    }
     clear_compose(state);
     state.notice = None;
     if let Some(open) = state.open.as_mut() {

@@ -257,6 +257,19 @@ pub enum EngineReply {
 }
 
 impl EngineRequest {
+    /// Whether it is answered by the server alone (nothing local stands
+    /// in while offline, and nothing queues it).
+    pub fn needs_server(&self) -> bool {
+        matches!(
+            self,
+            EngineRequest::CreateDirect { .. }
+                | EngineRequest::CreateGroup { .. }
+                | EngineRequest::Invite { .. }
+                | EngineRequest::Leave { .. }
+                | EngineRequest::Settings { .. }
+        )
+    }
+
     /// The action the request's answer becomes (fed back to `update`).
     pub fn answer(self, reply: Result<EngineReply, String>) -> Action {
         match (self, reply) {

@@ -84,19 +84,27 @@ pub fn should_notify(row: Option<&ConvRow>, message: &Message, user: &str) -> bo
     }
 }
 
-/// `/notify`, `/mute`, `/pin`, `/archive`... for the open conversation.
-/// They need the server's `ok` (nothing queues them), so without a
-/// connection they are refused before the compose box is cleared: the
-/// typed command stays for Enter once back online.
+/// Without an authenticated connection, says that what the user asked
+/// for needs the server and returns true. Requests only the server
+/// answers (settings, `/dm`, `/group`, `/invite`, `/leave`) are refused so
+/// before the compose box is cleared: the typed command stays for Enter
+/// once back online. (Messages, edits, deletions and reactions queue.)
+pub fn refused_offline(state: &mut AppState) -> bool {
+    use super::model::ConnState;
+    if matches!(state.conn, ConnState::Live | ConnState::CatchingUp { .. }) {
+        return false;
+    }
+    state.set_error("not connected: this needs the server (press Enter again once online)");
+    true
+}
+
+/// `/notify`, `/mute`, `/pin`, `/archive`... for the open conversation
+/// (the menu's items too; [`refused_offline`] without a connection).
 pub fn settings(state: &mut AppState, change: SettingsChange) -> Vec<Effect> {
     if !state.supports(features::SETTINGS) {
         return unsupported(state, "conversation settings");
     }
-    if !matches!(
-        state.conn,
-        super::model::ConnState::Live | super::model::ConnState::CatchingUp { .. }
-    ) {
-        state.set_error("not connected: settings need the server (press Enter again once online)");
+    if refused_offline(state) {
         return Vec::new();
     }
     let Some(conv) = state.open.as_ref().map(|o| o.conv.clone()) else {
