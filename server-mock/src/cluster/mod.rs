@@ -21,9 +21,10 @@
 //!   `conversation` event just announced, until the user's interest is
 //!   refreshed and the start known), and reads from the database what has
 //!   not come within [`order::GAP_WAIT`] (store then push: the bus is the
-//!   fast path, the database the guarantee). A sweep every second and after each NATS
-//!   reconnection reads what never came at all (a node killed between its
-//!   commit and its publish, messages lost while NATS was down).
+//!   fast path, the database the guarantee). A sweep every second and
+//!   after each NATS reconnection reads what never came at all (a node
+//!   killed between its commit and its publish, messages lost while NATS
+//!   was down).
 //! - **Typing** is best effort: it crosses nodes when NATS is up.
 
 pub mod limits;
