@@ -53,11 +53,7 @@ impl Sequencer {
             return out.push(f);
         };
         let Some(t) = self.tracks.get_mut(&conv) else {
-            if self.direct.len() >= DIRECT_MAX {
-                self.direct.clear();
-            }
-            let d = self.direct.entry(conv).or_default();
-            *d = (*d).max(seq);
+            self.sent_straight(conv, seq);
             return out.push(f);
         };
         match t.next {
@@ -108,10 +104,18 @@ impl Sequencer {
             && t.next.is_none()
             && let Some((&last, _)) = t.held.last_key_value()
         {
-            let d = self.direct.entry(conv).or_default();
-            *d = (*d).max(last);
+            self.sent_straight(conv, last);
             out.extend(t.held.into_values());
         }
+    }
+
+    /// Remembers that `conv`'s pushes up to `seq` went out untracked.
+    fn sent_straight(&mut self, conv: i64, seq: u64) {
+        if self.direct.len() >= DIRECT_MAX {
+            self.direct.clear();
+        }
+        let d = self.direct.entry(conv).or_default();
+        *d = (*d).max(seq);
     }
 
     /// `conv`'s pushes are delivered from seq `start` on (or after the

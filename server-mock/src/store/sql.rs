@@ -425,18 +425,6 @@ pub trait DbExt: Db {
 
 impl<D: Db + ?Sized> DbExt for D {}
 
-impl rusqlite::ToSql for Value {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self {
-            Value::Null => ValueRef::Null,
-            Value::Int(n) => ValueRef::Integer(*n),
-            Value::Real(f) => ValueRef::Real(*f),
-            Value::Text(s) => ValueRef::Text(s.as_bytes()),
-            Value::Blob(b) => ValueRef::Blob(b),
-        }))
-    }
-}
-
 fn from_ref(col: usize, v: ValueRef<'_>) -> Result<Value, DbError> {
     Ok(match v {
         ValueRef::Null => Value::Null,
@@ -449,7 +437,6 @@ fn from_ref(col: usize, v: ValueRef<'_>) -> Result<Value, DbError> {
     })
 }
 
-/// SQLite: statements are prepared once per connection and cached.
 /// Binds every placeholder of `stmt` from `params`, borrowed; fails
 /// unless their counts match (a cached statement keeps its old bindings).
 fn bind_all(stmt: &mut rusqlite::Statement<'_>, params: &[&dyn Param]) -> Result<(), DbError> {
@@ -476,6 +463,7 @@ impl rusqlite::ToSql for Bound<'_> {
     }
 }
 
+/// SQLite: statements are prepared once per connection and cached.
 impl Db for rusqlite::Connection {
     fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, DbError> {
         let mut stmt = self.prepare_cached(sql)?;
