@@ -5,10 +5,7 @@
 
 mod ui_support;
 
-use client::ui::driver::draw;
 use client::ui::state::AppState;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 use ui_support::*;
@@ -20,12 +17,6 @@ fn show(w: u16, h: u16, colors: bool, bodies: &[&str]) -> AppState {
     open_team(&mut s);
     show_bodies(&mut s, DAY1, bodies);
     s
-}
-
-fn buffer(s: &AppState) -> Buffer {
-    let mut term = Terminal::new(TestBackend::new(s.size.0, s.size.1)).unwrap();
-    draw(&mut term, s).unwrap();
-    term.backend().buffer().clone()
 }
 
 /// Position of the first occurrence of `needle` on screen (column, row).

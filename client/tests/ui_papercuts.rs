@@ -6,21 +6,15 @@
 mod ui_support;
 
 use client::ui::engine::EngineCommand;
-use client::ui::model::{Notify, TimelineItem, features};
+use client::ui::model::{Notify, TimelineItem};
 use client::ui::state::{Action, AppState, Effect};
 use client::ui::update::update;
 use crossterm::event::{KeyCode, KeyModifiers};
+use ui_support::p11::p11_state;
 use ui_support::*;
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
 const ALT: KeyModifiers = KeyModifiers::ALT;
-
-fn p11_state(w: u16, h: u16) -> AppState {
-    let mut s = state(w, h);
-    let list = features::ALL.iter().map(|f| (*f).to_owned()).collect();
-    update(&mut s, Action::Features(list));
-    s
-}
 
 /// Team chat open with carol's and dave's messages (members for Tab).
 fn open_with(s: &mut AppState, items: Vec<TimelineItem>) {
@@ -151,13 +145,6 @@ fn row_of(buf: &ratatui::buffer::Buffer, needle: &str) -> u16 {
     (0..buf.area.height)
         .find(|&y| (0..buf.area.width).any(|x| buf[(x, y)].symbol() == needle))
         .unwrap_or_else(|| panic!("{needle} not drawn"))
-}
-
-fn buffer(s: &AppState) -> ratatui::buffer::Buffer {
-    let mut term =
-        ratatui::Terminal::new(ratatui::backend::TestBackend::new(s.size.0, s.size.1)).unwrap();
-    client::ui::driver::draw(&mut term, s).unwrap();
-    term.backend().buffer().clone()
 }
 
 #[test]

@@ -4,18 +4,13 @@
 mod ui_support;
 
 use client::ui::engine::EngineCommand;
-use client::ui::model::features;
-use client::ui::state::{Action, AppState, Effect};
+use client::ui::state::{Action, Effect};
 use client::ui::update::update;
 use crossterm::event::{KeyCode, KeyModifiers};
+use ui_support::p11::all_features;
 use ui_support::*;
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
-
-fn all_features(s: &mut AppState) {
-    let list = features::ALL.iter().map(|f| (*f).to_owned()).collect();
-    update(s, Action::Features(list));
-}
 
 /// Archiving the open conversation (here or on another device) moved its
 /// row out of the main list, and the header fell back to the bare id `c1`.

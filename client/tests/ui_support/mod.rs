@@ -3,6 +3,8 @@
 //! into `TestBackend` and file snapshots under `tests/snapshots/`.
 #![allow(dead_code)]
 
+pub mod p11;
+
 use std::path::PathBuf;
 
 use client::ui::driver::draw;
@@ -193,11 +195,16 @@ pub fn open_team(s: &mut AppState) -> Vec<Effect> {
     )
 }
 
-/// The screen as text, one line per row, trailing spaces trimmed.
-pub fn screen(s: &AppState) -> String {
+/// The screen as drawn (text and styles).
+pub fn buffer(s: &AppState) -> ratatui::buffer::Buffer {
     let mut term = Terminal::new(TestBackend::new(s.size.0, s.size.1)).unwrap();
     draw(&mut term, s).unwrap();
-    buffer_text(term.backend().buffer())
+    term.backend().buffer().clone()
+}
+
+/// The screen as text, one line per row, trailing spaces trimmed.
+pub fn screen(s: &AppState) -> String {
+    buffer_text(&buffer(s))
 }
 
 pub fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
