@@ -331,12 +331,7 @@ pub fn select_in_thread(state: &mut AppState, delta: isize) -> bool {
     let cur = panel
         .selected
         .and_then(|s| seqs.iter().position(|&x| x == s));
-    let next = match (cur, delta < 0) {
-        (None, true) => seqs.len().checked_sub(1),
-        (None, false) => None,
-        (Some(i), true) => Some(i.saturating_sub(1)),
-        (Some(i), false) => (i + 1 < seqs.len()).then_some(i + 1),
-    };
+    let next = super::update::step_selection(cur, seqs.len(), delta);
     panel.selected = next.map(|i| seqs[i]);
     let scroll = if panel.selected.is_some() {
         thread_scroll_to_selection(state)

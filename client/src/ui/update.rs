@@ -613,14 +613,21 @@ fn select_message(state: &mut AppState, delta: isize) {
         .selected
         .as_ref()
         .and_then(|s| selectable.iter().position(|k| k == s));
-    let next = match (cur, delta < 0) {
-        (None, true) => selectable.len().checked_sub(1),
-        (None, false) => None,
-        (Some(i), true) => Some(i.saturating_sub(1)),
-        (Some(i), false) => (i + 1 < selectable.len()).then_some(i + 1),
-    };
+    let next = step_selection(cur, selectable.len(), delta);
     open.selected = next.and_then(|i| selectable.get(i).cloned());
     reveal_selection(state);
+}
+
+/// The selection after one Ctrl+Up (`delta` < 0) or Ctrl+Down among `len`
+/// items, oldest first: up from none is the newest, up stops at the
+/// oldest, down past the newest is none.
+pub(super) fn step_selection(cur: Option<usize>, len: usize, delta: isize) -> Option<usize> {
+    match (cur, delta < 0) {
+        (None, true) => len.checked_sub(1),
+        (None, false) => None,
+        (Some(i), true) => Some(i.saturating_sub(1)),
+        (Some(i), false) => (i + 1 < len).then_some(i + 1),
+    }
 }
 
 /// Retry or discard the selected failed message, else the newest failed one.
