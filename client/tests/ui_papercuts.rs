@@ -269,7 +269,7 @@ fn a_server_only_command_typed_offline_stays_in_the_compose_box() {
         assert_eq!(s.compose.text, cmd);
         assert_eq!(
             s.notice.as_ref().map(|n| n.text.as_str()),
-            Some("not connected: this needs the server (press Enter again once online)")
+            Some("not connected: press Enter again once online")
         );
         key(&mut s, KeyCode::Char('u'), KeyModifiers::CONTROL);
     }

@@ -156,7 +156,7 @@ fn settings_commands_and_menu_produce_the_settings_request() {
     assert_eq!(settings_of(&mut s, "/pin"), vec![]);
     assert_eq!(
         s.notice.as_ref().map(|n| n.text.as_str()),
-        Some("not connected: this needs the server (press Enter again once online)")
+        Some("not connected: press Enter again once online")
     );
     assert_eq!(s.compose.text, "/pin");
     key(&mut s, KeyCode::Char('u'), CTRL);

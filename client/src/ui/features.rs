@@ -94,7 +94,7 @@ pub fn refused_offline(state: &mut AppState) -> bool {
     if matches!(state.conn, ConnState::Live | ConnState::CatchingUp { .. }) {
         return false;
     }
-    state.set_error("not connected: this needs the server (press Enter again once online)");
+    state.set_error("not connected: press Enter again once online");
     true
 }
 
