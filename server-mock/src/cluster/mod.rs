@@ -19,7 +19,8 @@
 //!   with none skipped ([`sequence`]): it holds back a push until the seqs
 //!   before it have come (and every push of a conversation a
 //!   `conversation` event just announced, until the user's interest is
-//!   refreshed and the start known), and reads from the database what has
+//!   refreshed and the start known; the event itself, and the user's
+//!   events after it, until the node listens), and reads from the database what has
 //!   not come within [`order::GAP_WAIT`] (store then push: the bus is the
 //!   fast path, the database the guarantee). A sweep every second and
 //!   after each NATS reconnection reads what never came at all (a node

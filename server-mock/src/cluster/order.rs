@@ -114,7 +114,8 @@ impl Order {
 
     /// Delivers `f` here, in order when it is an entry push of a tracked
     /// conversation. A `conversation` event holds its conversation's
-    /// pushes until the refresh of the user's interest it starts is over.
+    /// pushes until the refresh of the user's interest it starts is over,
+    /// and is itself held until the node listens to the conversation.
     fn deliver(&mut self, f: Fanout) {
         if let Route::User {
             joined: joined @ Some((conv, _)),

@@ -1,10 +1,11 @@
 //! The order task's bookkeeping, without I/O: which conversations' entry
-//! pushes are held for ordering, from which seq, and what is due for
-//! delivery. Every method puts the fan-outs to deliver now, in order, in
+//! pushes are held for ordering, from which seq, which users' events wait
+//! for the node to listen to a conversation they joined, and what is due
+//! for delivery. Every method puts the fan-outs to deliver now, in order, in
 //! `out`; reading from the database is the caller's ([`Sequencer::next`]
 //! says from where, [`Sequencer::filled`] takes what was read).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
 use crate::store::batch::{Fanout, Route};
@@ -36,6 +37,13 @@ pub struct Sequencer {
     /// The last seq delivered straight (untracked) per conversation, so a
     /// track that starts later does not push it again.
     direct: HashMap<i64, u64>,
+    /// Per user, the events held behind a `conversation` event about a
+    /// conversation this node does not listen to yet (tagged with it), in
+    /// the order they came. Such an event goes out once the node listens:
+    /// a client that saw it gets every typing event sent after (typing is
+    /// in no database to read later), and the user's events keep their
+    /// order.
+    gates: HashMap<String, VecDeque<(Option<i64>, Fanout)>>,
 }
 
 /// Most conversations remembered in [`Sequencer::direct`].
@@ -45,12 +53,13 @@ impl Sequencer {
     /// Takes a fan-out to deliver here: an entry push of an ordered
     /// conversation waits for the seqs before it; anything else is due now.
     pub fn push(&mut self, f: Fanout, out: &mut Vec<Fanout>) {
-        let Route::Conv {
-            conv,
-            seq: Some(seq),
-        } = f.route
-        else {
-            return out.push(f);
+        let (conv, seq) = match f.route {
+            Route::Conv {
+                conv,
+                seq: Some(seq),
+            } => (conv, seq),
+            Route::User { joined } => return self.push_user(f, joined, out),
+            Route::Conv { seq: None, .. } => return out.push(f),
         };
         let Some(t) = self.tracks.get_mut(&conv) else {
             self.sent_straight(conv, seq);
@@ -65,6 +74,43 @@ impl Sequencer {
         }
     }
 
+    /// An event to one user: held while an earlier one is, or when it
+    /// announces a conversation (`joined`) the node does not listen to yet.
+    fn push_user(&mut self, f: Fanout, joined: Option<(i64, u64)>, out: &mut Vec<Fanout>) {
+        let waits = joined
+            .map(|(conv, _)| conv)
+            .filter(|conv| self.tracks.get(conv).is_none_or(|t| t.next.is_none()));
+        let Some(user) = f.users.first() else {
+            return out.push(f);
+        };
+        match self.gates.get_mut(user) {
+            Some(gate) => gate.push_back((waits, f)),
+            None if waits.is_some() => {
+                self.gates
+                    .insert(user.clone(), VecDeque::from([(waits, f)]));
+            }
+            None => out.push(f),
+        }
+    }
+
+    /// The node listens to `conv` now, or will not: the events held behind
+    /// a `conversation` event about it are due, up to the next event that
+    /// still waits. (An earlier one that waits for another conversation
+    /// goes out with them: the user's events keep their order, and `conv`'s
+    /// pushes, due next, come after the event that announced it.)
+    fn open_gates(&mut self, conv: i64, out: &mut Vec<Fanout>) {
+        self.gates.retain(|_, gate| {
+            let upto = gate.iter().rposition(|(waits, _)| *waits == Some(conv));
+            if let Some(upto) = upto {
+                out.extend(gate.drain(..=upto).map(|(_, f)| f));
+            }
+            while gate.front().is_some_and(|(waits, _)| waits.is_none()) {
+                out.extend(gate.pop_front().map(|(_, f)| f));
+            }
+            !gate.is_empty()
+        });
+    }
+
     /// A `conversation` event about `conv` is being delivered to a local
     /// user: hold its pushes until [`Sequencer::settle`].
     pub fn pend(&mut self, conv: i64) {
@@ -77,6 +123,7 @@ impl Sequencer {
         if let Some(t) = self.tracks.get_mut(&conv) {
             t.pending = t.pending.saturating_sub(1);
         }
+        self.open_gates(conv, out);
         self.drop_unused(conv, out);
     }
 
@@ -130,6 +177,7 @@ impl Sequencer {
         let next = start.max(direct.map_or(0, |d| d + 1));
         t.held.retain(|&seq, _| seq >= next);
         t.next = Some(next);
+        self.open_gates(conv, out);
         self.drain(conv, out);
         self.next(conv)
     }
@@ -258,6 +306,23 @@ mod tests {
         }
     }
 
+    /// An event to ann: a `conversation` event when `joined`.
+    fn event(frame: &str, joined: Option<i64>) -> Fanout {
+        Fanout {
+            users: Arc::new(Members::new(vec!["ann".into()])),
+            frame: frame.to_owned().into(),
+            except: None,
+            route: Route::User {
+                joined: joined.map(|c| (c, 2)),
+            },
+        }
+    }
+
+    /// What is due, as frames.
+    fn frames(out: &mut Vec<Fanout>) -> Vec<String> {
+        out.drain(..).map(|f| f.frame.to_string()).collect()
+    }
+
     fn seqs(out: &mut Vec<Fanout>) -> Vec<u64> {
         out.drain(..)
             .map(|f| match f.route {
@@ -341,6 +406,61 @@ mod tests {
         assert_eq!(seqs(&mut out), [1, 2]);
         s.unfollow(C, &mut out);
         assert_eq!(s.next(C), None);
+    }
+
+    /// The race behind another rare cluster failure: a member saw a new
+    /// group's `conversation` event, and the typing event sent right after
+    /// never came, because this node did not listen to the group yet. The
+    /// event now goes out at the start, before the group's pushes, and the
+    /// user's later events wait behind it.
+    #[test]
+    fn a_join_event_waits_until_the_node_listens() {
+        let mut s = Sequencer::default();
+        let mut out = Vec::new();
+        s.pend(C);
+        s.push(event("joined", Some(C)), &mut out);
+        s.push(event("settings", None), &mut out);
+        s.push(push(2), &mut out);
+        assert!(out.is_empty(), "all held until the node listens");
+        s.follow(C);
+        assert_eq!(s.start(C, 2, &mut out), Some(3));
+        assert_eq!(frames(&mut out), ["joined", "settings", "m2"]);
+        s.settle(C, &mut out);
+        s.push(event("read", None), &mut out);
+        assert_eq!(frames(&mut out), ["read"], "no gate left");
+    }
+
+    #[test]
+    fn a_join_event_for_a_conversation_listened_to_goes_straight() {
+        let mut s = Sequencer::default();
+        let mut out = Vec::new();
+        s.follow(C);
+        s.start(C, 1, &mut out);
+        s.pend(C);
+        s.push(event("joined", Some(C)), &mut out);
+        assert_eq!(frames(&mut out), ["joined"]);
+    }
+
+    /// Two joins in a row: the second conversation's start lets out the
+    /// first's event too, so that its pushes do not overtake their own
+    /// announcement; a refresh that failed lets out what waited for it.
+    #[test]
+    fn join_events_keep_their_order() {
+        let mut s = Sequencer::default();
+        let mut out = Vec::new();
+        let (c1, c2, c3) = (1, 2, 3);
+        for c in [c1, c2, c3] {
+            s.pend(c);
+            s.push(event(&format!("joined {c}"), Some(c)), &mut out);
+        }
+        s.push(event("settings", None), &mut out);
+        s.follow(c2);
+        s.start(c2, 1, &mut out);
+        assert_eq!(frames(&mut out), ["joined 1", "joined 2"]);
+        s.settle(c3, &mut out);
+        assert_eq!(frames(&mut out), ["joined 3", "settings"]);
+        s.push(event("read", None), &mut out);
+        assert_eq!(frames(&mut out), ["read"]);
     }
 
     #[test]
