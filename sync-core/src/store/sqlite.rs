@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_streams.sql"),
     include_str!("migrations/0003_protocol_1_1.sql"),
     include_str!("migrations/0004_orphan_replies.sql"),
+    include_str!("migrations/0005_redaction_erases.sql"),
 ];
 
 /// The SQLite cache.
@@ -91,6 +92,10 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(StoreError::Write)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(StoreError::Write)?;
+        // §9.5: the bytes of a redacted body (and of every row deleted or
+        // rewritten) are overwritten in the file, not left in free space.
+        conn.pragma_update(None, "secure_delete", "ON")
             .map_err(StoreError::Write)?;
         // Ingest and queries use ~30 distinct cached statements.
         conn.set_prepared_statement_cache_capacity(64);

@@ -58,9 +58,25 @@ pub(super) fn insert_messages(
             .query_row(params![conv.as_str(), lo as i64, hi as i64], |r| {
                 r.get::<_, bool>(0)
             })?;
+    // Replies held without a thread whose parent may be in this page: the
+    // same kind of probe (or a reply in the page that may become one).
+    let orphans = msgs
+        .iter()
+        .any(|m| m.reply_to.is_some() && m.thread.is_none())
+        || (lo <= hi
+            && tx
+                .prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM messages INDEXED BY messages_orphan_replies
+                                    WHERE conv = ?1 AND reply_to >= ?2 AND reply_to <= ?3
+                                      AND thread IS NULL AND reply_to IS NOT NULL)",
+                )?
+                .query_row(params![conv.as_str(), lo as i64, hi as i64], |r| {
+                    r.get::<_, bool>(0)
+                })?);
+    let probes = Probes { relations, orphans };
     let mut newest: Option<i64> = None;
     for m in msgs {
-        if insert_message(tx, conv, m, relations)? && super::moves_activity(m.kind) {
+        if insert_message(tx, conv, m, probes)? && super::moves_activity(m.kind) {
             newest = Some(newest.map_or(m.ts, |t| t.max(m.ts)));
         }
     }
@@ -101,15 +117,24 @@ fn adopt_replies(
     Ok(())
 }
 
+/// What one probe per page found possible for its texts.
+#[derive(Debug, Clone, Copy)]
+struct Probes {
+    /// An edit or redaction of one of them may be held already.
+    relations: bool,
+    /// A reply to one of them may be held without a thread.
+    orphans: bool,
+}
+
 /// Inserts one entry unless held, then applies edit/redact relations in both
-/// directions (an edit may arrive before or after its target). `relations`
-/// says whether an edit or redaction of this page's texts may already be
-/// held. Returns whether the entry was new.
+/// directions (an edit may arrive before or after its target), and hands
+/// its thread down to replies held before it. Returns whether the entry
+/// was new.
 fn insert_message(
     tx: &rusqlite::Transaction<'_>,
     conv: &ConvId,
     m: &Message,
-    relations: bool,
+    probes: Probes,
 ) -> rusqlite::Result<bool> {
     let c = conv.as_str();
     let members = m
@@ -176,10 +201,10 @@ fn insert_message(
     match m.kind {
         EntryKind::Text => {
             // A reply whose own thread is unknown has no thread to hand down.
-            if thread.is_some() || m.reply_to.is_none() {
+            if probes.orphans && (thread.is_some() || m.reply_to.is_none()) {
                 adopt_replies(tx, c, m.seq, thread.map_or(m.seq, |t| t as u64))?;
             }
-            let held = if relations {
+            let held = if probes.relations {
                 held_relations(tx, c, m.seq)?
             } else {
                 HeldRelations::default()
@@ -188,7 +213,7 @@ fn insert_message(
             // §9.5: the server says it was redacted (its content is gone).
             let redacted = held.redacted || m.redacted;
             if redacted {
-                mark_redacted(tx, id)?;
+                mark_redacted(tx, c, m.seq, id)?;
             } else if let Some((body, mentions)) = held.edit {
                 set_edited(tx, id, &body, &mentions)?;
             } else if let Some(body) = &m.body {
@@ -206,13 +231,23 @@ fn insert_message(
                                     AND target = ?2 AND +seq > ?3)",
                 )?
                 .query_row(params![c, target as i64, m.seq as i64], |r| r.get(0))?;
-            let tid: Option<i64> = tx
+            let held: Option<(i64, bool)> = tx
                 .prepare_cached(
-                    "SELECT id FROM messages WHERE conv = ?1 AND seq = ?2 AND kind = 'text'
-                     AND redacted = 0",
+                    "SELECT id, redacted FROM messages WHERE conv = ?1 AND seq = ?2
+                     AND kind = 'text'",
                 )?
-                .query_row(params![c, target as i64], |r| r.get(0))
+                .query_row(params![c, target as i64], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
+            if held.is_some_and(|(_, redacted)| redacted) {
+                // An edit of a text redacted already (an older page loaded
+                // later): its content is gone too (§9.5).
+                tx.prepare_cached(
+                    "UPDATE messages SET body = NULL, mentions = NULL, redacted = 1 WHERE id = ?1",
+                )?
+                .execute([id])?;
+                return Ok(true);
+            }
+            let tid = held.map(|(tid, _)| tid);
             if let Some(tid) = tid {
                 add_mentioned(tx, tid, &m.mentions)?;
             }
@@ -235,7 +270,7 @@ fn insert_message(
             if let Some(tid) = tid {
                 tx.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
                     .execute([tid])?;
-                mark_redacted(tx, tid)?;
+                mark_redacted(tx, c, target, tid)?;
             }
         }
         _ => {}
@@ -308,12 +343,25 @@ fn set_edited(
     index_body(tx, id, body)
 }
 
-/// Replaces the text's body with the redaction placeholder (not indexed).
-fn mark_redacted(tx: &rusqlite::Transaction<'_>, id: i64) -> rusqlite::Result<()> {
+/// Replaces the text's body with the redaction placeholder (not indexed),
+/// and erases the bodies and mentions of the edits of it held, which are
+/// flagged redacted as a server sends them (§9.5: its content is gone,
+/// every version of it).
+fn mark_redacted(
+    tx: &rusqlite::Transaction<'_>,
+    conv: &str,
+    seq: Seq,
+    id: i64,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "UPDATE messages SET body = NULL, redacted = 1, mentions = NULL, mentioned = NULL,
              snap_reactions = NULL WHERE id = ?1",
     )?
     .execute([id])?;
+    tx.prepare_cached(
+        "UPDATE messages SET body = NULL, mentions = NULL, redacted = 1
+          WHERE conv = ?1 AND target = ?2 AND kind = 'edit' AND redacted = 0",
+    )?
+    .execute(params![conv, seq as i64])?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! sync_bench: sync-core benchmarks against an in-process server-mock, each figure printed
 //! next to a baseline measured in the same run. Run with
 //! `cargo run --release -p conformance --bin sync_bench [-- --quick] [--no-outage | --outage-only] [--long-outage]`
-//! `[--api-only | --no-api]` (bench 5 waits through 5 s and 60 s server outages;
+//! `[--api-only | --no-api | --catchup-only]` (bench 5 waits through 5 s and 60 s server outages;
 //! `--long-outage` adds 5 min; 5f times failover to a second URL; benches 6–9
 //! measure the app API).
 
@@ -40,10 +40,15 @@ fn failover_rounds(quick: bool) -> usize {
 
 async fn run() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
-    let scale = if quick {
-        seed::Scale::QUICK
-    } else {
-        seed::Scale::FULL
+    let catchup_only = std::env::args().any(|a| a == "--catchup-only");
+    let scale = match (quick, catchup_only) {
+        (true, _) => seed::Scale::QUICK,
+        // Bench 3 seeds its own conversation: the rest as small as it goes.
+        (false, true) => seed::Scale {
+            catch_up: seed::Scale::FULL.catch_up,
+            ..seed::Scale::QUICK
+        },
+        (false, false) => seed::Scale::FULL,
     };
     let tmp = tempfile::tempdir().context("scratch dir")?;
     if std::env::args().any(|a| a == "--api-only") {
@@ -92,6 +97,11 @@ async fn run() -> anyhow::Result<()> {
         tap,
     };
 
+    if catchup_only {
+        cases::catch_up(&bench).await.context("bench 3")?;
+        server.shutdown().await;
+        return Ok(());
+    }
     let (big, _big_events, _) = cases::cold(&bench).await.context("bench 1")?;
     cases::cold_mentions(&bench).await.context("bench 1m")?;
     cases::reconnect(&bench, &big).await.context("bench 2")?;
