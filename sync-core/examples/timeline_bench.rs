@@ -15,19 +15,10 @@ const READS: u32 = 300;
 
 fn record(conv: &str) -> ConvRecord {
     ConvRecord::from_summary(&Summary {
-        conv: ConvId::from(conv),
-        kind: ConvKind::Group,
-        title: conv.into(),
         member_count: 5,
         last_seq: N,
         read_seq: N,
-        unread: 0,
-        last: None,
-        left: false,
-        mentions: None,
-        notify: None,
-        pinned: None,
-        archived: None,
+        ..Summary::new(conv, ConvKind::Group, conv)
     })
 }
 

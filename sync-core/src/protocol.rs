@@ -271,6 +271,28 @@ pub struct Summary {
     pub archived: Option<bool>,
 }
 
+impl Summary {
+    /// A conversation with no entries, nothing read and no members counted,
+    /// without the 1.1 fields: fill in the rest with struct update syntax.
+    pub fn new(conv: impl Into<ConvId>, kind: ConvKind, title: impl Into<String>) -> Summary {
+        Summary {
+            conv: conv.into(),
+            kind,
+            title: title.into(),
+            member_count: 0,
+            last_seq: 0,
+            read_seq: 0,
+            unread: 0,
+            last: None,
+            left: false,
+            mentions: None,
+            notify: None,
+            pinned: None,
+            archived: None,
+        }
+    }
+}
+
 /// §9.4 `settings`: when a conversation notifies its member.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -556,19 +578,11 @@ mod tests {
     #[test]
     fn conversation_event_has_no_re() {
         let s = Summary {
-            conv: "c1".into(),
-            kind: ConvKind::Group,
-            title: "rust".into(),
             member_count: 3,
             last_seq: 42,
             read_seq: 40,
             unread: 2,
-            last: None,
-            left: false,
-            mentions: None,
-            notify: None,
-            pinned: None,
-            archived: None,
+            ..Summary::new("c1", ConvKind::Group, "rust")
         };
         let f = ServerFrame::Conversation {
             re: None,

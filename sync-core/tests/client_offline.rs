@@ -19,19 +19,11 @@ fn seed(path: &std::path::Path) {
 fn seed_with(path: &std::path::Path, features: Option<&str>) {
     let mut s = SqliteStore::open(path).unwrap();
     let rec = ConvRecord::from_summary(&Summary {
-        conv: ConvId::from("c1"),
-        kind: ConvKind::Direct,
-        title: "bob".into(),
         member_count: 2,
         last_seq: 10,
         read_seq: 4,
         unread: 6,
-        last: None,
-        left: false,
-        mentions: None,
-        notify: None,
-        pinned: None,
-        archived: None,
+        ..Summary::new("c1", ConvKind::Direct, "bob")
     });
     let mut writes = vec![
         Write::Meta(MetaKey::User, Some("me".into())),

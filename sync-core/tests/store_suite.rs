@@ -137,19 +137,13 @@ fn a_redacted_text_leaves_no_trace_in_the_files() {
         page[41] = text(42, "zanzibarsecret plans for the launch");
         page[42] = text(43, "kilimanjarosecret plans");
         let mut rec = sync_core::store::ConvRecord::from_summary(&sync_core::protocol::Summary {
-            conv: conv.clone(),
-            kind: sync_core::protocol::ConvKind::Direct,
-            title: "d".into(),
             member_count: 2,
             last_seq: 304,
-            read_seq: 0,
-            unread: 0,
-            last: None,
-            left: false,
-            mentions: None,
-            notify: None,
-            pinned: None,
-            archived: None,
+            ..sync_core::protocol::Summary::new(
+                conv.clone(),
+                sync_core::protocol::ConvKind::Direct,
+                "d",
+            )
         });
         rec.held.insert_range(1, 304);
         s.apply(&batch(vec![

@@ -30,19 +30,11 @@ fn batch(writes: Vec<Write>) -> Batch {
 
 fn summary(conv: &str, last_seq: u64, read_seq: u64, unread: u64) -> Summary {
     Summary {
-        conv: c(conv),
-        kind: ConvKind::Group,
-        title: conv.to_uppercase(),
         member_count: 2,
         last_seq,
         read_seq,
         unread,
-        last: None,
-        left: false,
-        mentions: None,
-        notify: None,
-        pinned: None,
-        archived: None,
+        ..Summary::new(c(conv), ConvKind::Group, conv.to_uppercase())
     }
 }
 

@@ -167,19 +167,10 @@ fn handle(
             ServerFrame::Conversation {
                 re: Some(id),
                 conversation: Summary {
-                    conv,
-                    kind: ConvKind::Group,
-                    title: title.unwrap_or_default(),
                     member_count: u32::try_from(g.members.len()).unwrap_or(u32::MAX),
                     last_seq: g.last_seq,
                     read_seq: g.last_seq,
-                    unread: 0,
-                    last: None,
-                    left: false,
-                    mentions: None,
-                    notify: None,
-                    pinned: None,
-                    archived: None,
+                    ..Summary::new(conv, ConvKind::Group, title.unwrap_or_default())
                 },
             }
         }

@@ -75,19 +75,9 @@ pub fn store_only(path: &Path, conv: &ConvId, rows: &[Message]) -> anyhow::Resul
     use sync_core::store::{Batch, ConvRecord, SqliteStore, Store, Write};
     let mut store = SqliteStore::open(path).context("open store")?;
     let mut rec = ConvRecord::from_summary(&Summary {
-        conv: conv.clone(),
-        kind: ConvKind::Direct,
-        title: "catch-up".into(),
         member_count: 2,
         last_seq: rows.last().map_or(0, |m| m.seq),
-        read_seq: 0,
-        unread: 0,
-        last: None,
-        left: false,
-        mentions: None,
-        notify: None,
-        pinned: None,
-        archived: None,
+        ..Summary::new(conv.clone(), ConvKind::Direct, "catch-up")
     });
     let start = Instant::now();
     for page in rows.chunks(500) {
