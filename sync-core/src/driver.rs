@@ -145,13 +145,6 @@ pub(crate) fn spawn(
 /// entries, or a few thousand small batches (concurrent sends and acks are
 /// group-committed: one `fsync` for all of them).
 const MAX_COALESCED_WRITES: usize = 8_000;
-/// A batch storing at least this many entries is a catch-up page: the next
-/// page is usually a few milliseconds behind it.
-const BULK_ENTRIES: usize = 200;
-/// How long the store thread waits for the next page after a catch-up page...
-const PAGE_WAIT: Duration = Duration::from_millis(4);
-/// ...and for all pages of one transaction together.
-const MAX_GATHER: Duration = Duration::from_millis(30);
 
 /// Rows a batch writes, roughly (a page of entries counts each entry).
 fn weight(b: &Batch) -> usize {
@@ -164,19 +157,15 @@ fn weight(b: &Batch) -> usize {
         .sum()
 }
 
-fn is_bulk(b: &Batch) -> bool {
-    b.writes
-        .iter()
-        .any(|w| matches!(w, Write::Messages(_, m) if m.len() >= BULK_ENTRIES))
-}
-
 /// Commits batches in order; a failed batch is reported, never retried
 /// blindly (the engine's next writes carry full state again).
 ///
-/// Batches queued behind each other commit together, and so do the pages of
-/// a catch-up (it waits a few ms for the next one): one commit, one FTS
-/// segment and one WAL flush for several pages is much cheaper than one per
-/// page. Deliveries (events, replies) queued among them run after that
+/// Batches queued behind each other commit together: one commit, one FTS
+/// segment and one WAL flush for several pages of a catch-up is much
+/// cheaper than one per page. Only what is queued already is taken: the
+/// thread never waits for more, so it writes while the next pages are on
+/// the wire, and when it is the slower side they queue up behind a commit
+/// and the next one takes them all. Deliveries (events, replies) queued among them run after that
 /// commit, in order, so nothing is reported before it is stored.
 fn store_thread(
     mut store: Box<dyn Store>,
@@ -194,24 +183,12 @@ fn store_thread(
             }
             Job::Batch(b) => b,
         };
-        let started = Instant::now();
         let mut writes = weight(&first);
         let mut group = vec![first];
         let mut after = Vec::new();
         while writes < MAX_COALESCED_WRITES {
-            let job = match jobs.try_recv() {
-                Ok(job) => job,
-                Err(std_mpsc::TryRecvError::Disconnected) => break,
-                Err(std_mpsc::TryRecvError::Empty) => {
-                    let catching_up = group.last().is_some_and(is_bulk);
-                    if !catching_up || started.elapsed() >= MAX_GATHER {
-                        break;
-                    }
-                    match jobs.recv_timeout(PAGE_WAIT) {
-                        Ok(job) => job,
-                        Err(_) => break,
-                    }
-                }
+            let Ok(job) = jobs.try_recv() else {
+                break;
             };
             match job {
                 Job::Batch(b) => {
