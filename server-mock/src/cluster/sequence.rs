@@ -84,6 +84,14 @@ impl Sequencer {
             return out.push(f);
         };
         match self.gates.get_mut(user) {
+            // A join of a conversation listened to already: its pushes go
+            // out from now on, so it cannot wait behind another one (that
+            // one goes out early instead).
+            Some(_) if joined.is_some() && waits.is_none() => {
+                let gate = self.gates.remove(user).unwrap_or_default();
+                out.extend(gate.into_iter().map(|(_, f)| f));
+                out.push(f);
+            }
             Some(gate) => gate.push_back((waits, f)),
             None if waits.is_some() => {
                 self.gates
@@ -461,6 +469,27 @@ mod tests {
         assert_eq!(frames(&mut out), ["joined 3", "settings"]);
         s.push(event("read", None), &mut out);
         assert_eq!(frames(&mut out), ["read"]);
+    }
+
+    /// Joined to a group the node listens to already while another join
+    /// waits: its pushes flow at once, so its event cannot wait behind the
+    /// other one's; both go out, in order.
+    #[test]
+    fn a_join_of_a_listened_conversation_lets_out_the_waiting_ones() {
+        let mut s = Sequencer::default();
+        let mut out = Vec::new();
+        let (c1, c2) = (1, 2);
+        s.follow(c2);
+        s.start(c2, 1, &mut out);
+        s.pend(c1);
+        s.push(event("joined 1", Some(c1)), &mut out);
+        s.push(event("settings", None), &mut out);
+        assert!(out.is_empty());
+        s.pend(c2);
+        s.push(event("joined 2", Some(c2)), &mut out);
+        assert_eq!(frames(&mut out), ["joined 1", "settings", "joined 2"]);
+        s.push(event("read", None), &mut out);
+        assert_eq!(frames(&mut out), ["read"], "no gate left");
     }
 
     #[test]
