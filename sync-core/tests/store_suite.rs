@@ -138,14 +138,14 @@ fn a_redacted_text_leaves_no_trace_in_the_files() {
         page[42] = text(43, "kilimanjarosecret plans");
         let mut rec = sync_core::store::ConvRecord::from_summary(&sync_core::protocol::Summary {
             member_count: 2,
-            last_seq: 304,
+            last_seq: 305,
             ..sync_core::protocol::Summary::new(
                 conv.clone(),
                 sync_core::protocol::ConvKind::Direct,
                 "d",
             )
         });
-        rec.held.insert_range(1, 304);
+        rec.held.insert_range(1, 305);
         s.apply(&batch(vec![
             Write::Conv(rec),
             Write::Messages(conv.clone(), page),
@@ -178,6 +178,12 @@ fn a_redacted_text_leaves_no_trace_in_the_files() {
             vec![on(303, EntryKind::Edit, 43, Some("serengetisecret plans"))],
         )]))
         .unwrap();
+        // An edit as a server with `redaction` sends it once its text is
+        // redacted: flagged, without a body.
+        let mut gone = on(305, EntryKind::Edit, 44, None);
+        gone.redacted = true;
+        s.apply(&batch(vec![Write::Messages(conv.clone(), vec![gone])]))
+            .unwrap();
         let held = |seq: u64| {
             s.timeline(&conv, sync_core::TimelineQuery::Latest { limit: 1_000 })
                 .unwrap()
@@ -188,7 +194,7 @@ fn a_redacted_text_leaves_no_trace_in_the_files() {
                 })
                 .unwrap()
         };
-        for seq in [42, 301, 43, 303] {
+        for seq in [42, 301, 43, 303, 305] {
             let m = held(seq);
             assert_eq!((m.redacted, m.body), (true, None), "seq {seq}");
         }

@@ -238,8 +238,9 @@ fn insert_message(
                 )?
                 .query_row(params![c, target as i64], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            if held.is_some_and(|(_, redacted)| redacted) {
-                // An edit of a text redacted already (an older page loaded
+            if m.redacted || held.is_some_and(|(_, redacted)| redacted) {
+                // An edit of a redacted text (the server says so, or it is
+                // redacted here already and this is an older page loaded
                 // later): its content is gone too (§9.5).
                 tx.prepare_cached(
                     "UPDATE messages SET body = NULL, mentions = NULL, redacted = 1 WHERE id = ?1",
