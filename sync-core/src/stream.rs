@@ -283,15 +283,55 @@ impl MessageStream {
     /// an ack was lost) never makes a second copy on the server, while two
     /// consumers' replies to one entry stay distinct.
     pub fn reply(&self, item: &StreamItem, body: &str) -> Committed<String> {
+        self.answer(item, "", OutboxKind::Send, Some(body))
+    }
+
+    /// [`MessageStream::reply`] as a §9.1 reply to `item`, filed in its
+    /// thread: exactly once, and acked in the same transaction. Needs the
+    /// server's `reply` feature: [`Error::Unsupported`] (nothing queued,
+    /// nothing acked) against a server known not to list it, so a bot can
+    /// fall back to [`MessageStream::reply`].
+    pub fn reply_in_thread(&self, item: &StreamItem, body: &str) -> Committed<String> {
+        let kind = OutboxKind::Reply {
+            reply_to: item.seq(),
+        };
+        self.answer(item, "thread", kind, Some(body))
+    }
+
+    /// §9.2: reacts to `item` with `key` and acks it, in one transaction,
+    /// exactly once (a reaction retried after a crash is the same request,
+    /// not a second one the server refuses with `conflict`). Needs the
+    /// server's `reactions` feature, with the same [`Error::Unsupported`]
+    /// rule as [`MessageStream::reply_in_thread`].
+    pub fn react(&self, item: &StreamItem, key: &str) -> Committed<String> {
+        if let Err(e) = crate::client::validate_key(key) {
+            return Committed::done(Err(e));
+        }
+        let kind = OutboxKind::React {
+            target: item.seq(),
+            key: key.to_owned(),
+        };
+        self.answer(item, &format!("react {key}"), kind, None)
+    }
+
+    /// Queues one effect of handling `item` with a client id derived from
+    /// the consumer, the item and `effect` (distinct effects of one item
+    /// get distinct ids), and acks `item` in the same transaction.
+    fn answer(
+        &self,
+        item: &StreamItem,
+        effect: &str,
+        kind: OutboxKind,
+        body: Option<&str>,
+    ) -> Committed<String> {
         let name = self.name.clone().unwrap_or_default();
-        let id = reply_id(&name, &item.conv, item.seq());
+        let id = effect_id(&name, &item.conv, item.seq(), effect);
         let ack = self.name.as_ref().map(|n| ConsumerAck {
             name: n.clone(),
             conv: item.conv.clone(),
             seq: item.seq(),
         });
-        self.client
-            .enqueue(&item.conv, id, OutboxKind::Send, Some(body), ack)
+        self.client.enqueue(&item.conv, id, kind, body, ack)
     }
 
     /// How far this stream has delivered `conv` (its acked position after
@@ -396,6 +436,12 @@ fn collect(
 /// FNV-1a hash of the consumer name and the item's `(conv, seq)`. The same
 /// inputs give the same id in every run and on every platform.
 pub fn reply_id(consumer: &str, conv: &ConvId, seq: Seq) -> String {
+    effect_id(consumer, conv, seq, "")
+}
+
+/// [`reply_id`] for another effect of handling the item (`""` is the
+/// plain reply): the effect's name is hashed after the rest.
+fn effect_id(consumer: &str, conv: &ConvId, seq: Seq, effect: &str) -> String {
     let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
     let prime: u128 = 0x0000000001000000000000000000013b;
     for b in consumer
@@ -404,6 +450,8 @@ pub fn reply_id(consumer: &str, conv: &ConvId, seq: Seq) -> String {
         .chain(conv.as_str().bytes())
         .chain([0])
         .chain(seq.to_be_bytes())
+        .chain((!effect.is_empty()).then_some(0))
+        .chain(effect.bytes())
     {
         h ^= u128::from(b);
         h = h.wrapping_mul(prime);

@@ -324,6 +324,77 @@ async fn a_reply_commits_with_its_ack_under_an_id_derived_from_the_item() {
     server.shutdown().await;
 }
 
+/// A bot's threaded reply and reaction through the stream: each commits
+/// with the item's ack under an id derived from the item and the effect,
+/// so the same effects sent again (here from the bot's second device,
+/// replaying the stream from the start) are the same requests: the server
+/// answers them with the first `sent`, and holds one reply and one
+/// reaction. (With fresh ids, the reaction came back `conflict` and stayed
+/// in the outbox as failed, and the reply was doubled.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threaded_reply_and_a_reaction_from_a_stream_happen_once() {
+    let server = server().await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let bot = open(&url, &dir.path().join("bot.db"), "bot").await;
+    let mut bob = RawConn::connect(&url).await.unwrap();
+    bob.register("bob", PASSWORD, "bob-dev").await.unwrap();
+    let dm = bob.create_direct("bot").await.unwrap();
+    send(&mut bob, &dm, "x", &["ping"]).await;
+    let mut ids = Vec::new();
+    for db in ["bot.db", "bot-second-device.db"] {
+        let bot = match db {
+            "bot.db" => bot.clone(),
+            _ => {
+                let (second, _events) =
+                    ClientBuilder::new(url.as_str(), dir.path().join(db), "bot-dev-2")
+                        .open()
+                        .unwrap();
+                second.login("bot", PASSWORD).await.unwrap();
+                second.wait_live(WAIT).await.unwrap();
+                second
+            }
+        };
+        let replay = StreamOptions {
+            from: StartAt::Beginning,
+            ..StreamOptions::texts()
+        };
+        let mut echo = bot.stream("echo", replay).await.unwrap();
+        let item = next(&mut echo).await;
+        assert_eq!(item.message.body.as_deref(), Some("ping"));
+        let reply = echo.reply_in_thread(&item, "pong").await.unwrap();
+        let react = echo.react(&item, "👍").await.unwrap();
+        ids.push((item.seq(), reply, react));
+        tokio::time::timeout(WAIT, async {
+            while !bot.outbox().unwrap().is_empty() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the outbox empties: both effects delivered, none failed");
+        assert_drained(&mut echo).await;
+    }
+    assert_eq!(ids[0], ids[1], "the same item and effects, the same ids");
+    let (ping, reply, react) = &ids[0];
+    let ping = *ping;
+    assert_ne!(reply, react);
+    assert_ne!(*reply, sync_core::stream::reply_id("echo", &dm, ping));
+    let entries = bob.pull_all(&dm).await.unwrap();
+    let replies: Vec<_> = entries
+        .iter()
+        .filter(|m| m.reply_to == Some(ping))
+        .map(|m| (m.sender.as_str(), m.body.as_deref(), m.thread))
+        .collect();
+    assert_eq!(replies, [("bot", Some("pong"), Some(ping))]);
+    let reactions: Vec<_> = entries
+        .iter()
+        .filter(|m| m.kind == sync_core::protocol::EntryKind::Reaction)
+        .map(|m| (m.sender.as_str(), m.target, m.key.as_deref()))
+        .collect();
+    assert_eq!(reactions, [("bot", Some(ping), Some("👍"))]);
+    server.shutdown().await;
+}
+
 /// A 1,000-send burst from one task on a one-thread runtime: every send
 /// resolves once committed, and a 1 ms ticker on the same thread is never
 /// held up for long (before, each `send` blocked the thread until its commit).

@@ -26,6 +26,7 @@ mod account;
 mod conversations;
 mod queries;
 mod sends;
+pub(crate) use sends::validate_key;
 
 use crate::committed::Committed;
 use crate::driver::{self, DriverMsg, Status};

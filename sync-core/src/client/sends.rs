@@ -347,7 +347,7 @@ impl Client {
 
 /// A reaction key as §9.2 allows it: 1–64 bytes, no whitespace or control
 /// characters.
-fn validate_key(key: &str) -> Result<(), Error> {
+pub(crate) fn validate_key(key: &str) -> Result<(), Error> {
     let ok = !key.is_empty()
         && key.len() <= 64
         && !key.chars().any(|c| c.is_whitespace() || c.is_control());
