@@ -46,8 +46,11 @@ pub struct PreviewJson<'a> {
     pub sender: &'a str,
     /// Server time, Unix ms.
     pub ts: i64,
-    /// Its text.
+    /// Its text (empty when deleted).
     pub body: &'a str,
+    /// It was deleted (§9.5): its content is gone.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
 }
 
 impl<'a> From<&'a ConvRow> for ConvJson<'a> {
@@ -76,6 +79,7 @@ fn preview(m: &Message) -> PreviewJson<'_> {
         sender: &m.sender,
         ts: m.ts,
         body: m.body.as_deref().unwrap_or(""),
+        redacted: m.redacted,
     }
 }
 
@@ -298,11 +302,12 @@ pub fn conv_line(r: &ConvRow) -> String {
         .last
         .as_ref()
         .map(|m| {
-            format!(
-                "{}: {}",
-                safe(&m.sender),
-                safe(m.body.as_deref().unwrap_or(""))
-            )
+            let body = if m.redacted {
+                "(deleted)"
+            } else {
+                m.body.as_deref().unwrap_or("")
+            };
+            format!("{}: {}", safe(&m.sender), safe(body))
         })
         .unwrap_or_default();
     format!(
@@ -521,4 +526,40 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     let line = serde_json::to_string(value)?;
     println!("{line}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deleted newest text: the preview says so instead of its (now
+    /// empty) body.
+    #[test]
+    fn a_deleted_preview_reads_deleted() {
+        let mut last = Message::text(7, "bob", 0, "");
+        last.body = None;
+        last.redacted = true;
+        let row = ConvRow {
+            conv: "c1".into(),
+            kind: sync_core::protocol::ConvKind::Direct,
+            title: "bob".into(),
+            member_count: 2,
+            last_seq: 8,
+            read_seq: 8,
+            unread: 0,
+            last: Some(last),
+            left: false,
+            last_activity_ts: 0,
+            pending: 0,
+            mentions: 0,
+            notify: sync_core::Notify::All,
+            pinned: false,
+            archived: false,
+        };
+        assert!(
+            conv_line(&row).ends_with("bob: (deleted)"),
+            "{}",
+            conv_line(&row)
+        );
+    }
 }

@@ -382,3 +382,50 @@ fn search_shows_the_true_total_pages_through_every_hit_and_says_what_it_covered(
     key(&mut s, KeyCode::PageUp, NONE);
     assert!(screen(&s).contains("(1990 of 2000)"));
 }
+
+/// bob's newest text is deleted: the deletion (an entry of its own, never a
+/// line) is the newest entry. Reading the conversation to the bottom reads
+/// it too, so the deleted text does not stay unread in the list.
+#[test]
+fn reading_to_the_bottom_reads_a_deletion_after_the_last_line() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let mut deleted = client::ui::model::text_message(321, "bob", DAY2 + 13 * 60_000, "");
+    deleted.redacted = true;
+    deleted.body = None;
+    let mut redact = client::ui::model::text_message(322, "bob", DAY2 + 14 * 60_000, "");
+    redact.kind = sync_core::protocol::EntryKind::Redact;
+    redact.target = Some(321);
+    redact.body = None;
+    let mut rows = convs();
+    let mut last = sync_core::protocol::Message::text(321, "bob", DAY2 + 13 * 60_000, "");
+    last.body = None;
+    last.redacted = true;
+    rows[0].last = Some(last);
+    rows[0].last_seq = 322;
+    rows[0].unread = 1;
+    update(&mut s, Action::Conversations(rows));
+    let mut items = ui_support::team_timeline();
+    items.push(TimelineItem::Message(deleted));
+    items.push(TimelineItem::Message(redact));
+    let fx = update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items,
+            total: 10,
+        },
+    );
+    assert_eq!(
+        fx,
+        vec![Effect::Command(EngineCommand::MarkRead {
+            conv: team(),
+            seq: 322
+        })]
+    );
+    assert_eq!((s.convs[0].read_seq, s.convs[0].unread), (322, 0));
+    assert!(screen(&s).contains("‹message deleted›"), "{}", screen(&s));
+    // The list's preview says so too (it showed the text before).
+    assert!(screen(&s).contains("bob: ‹message"), "{}", screen(&s));
+}

@@ -24,7 +24,11 @@ use crate::sanitize::for_terminal;
 pub fn quote_line(parent: Option<&LocalMessage>, width: usize, colors: bool) -> Line<'static> {
     let text = match parent {
         None => "↳ message not loaded".to_owned(),
-        Some(p) if p.redacted => format!("↳ {}: ‹message deleted›", for_terminal(&p.sender)),
+        Some(p) if p.redacted => format!(
+            "↳ {}: {}",
+            for_terminal(&p.sender),
+            super::timeline::DELETED
+        ),
         Some(p) => format!(
             "↳ {}: {}",
             for_terminal(&p.sender),

@@ -146,6 +146,7 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
             grow_window: false,
             read_marker,
             marked_read: 0,
+            newest_entry: 0,
             selected: None,
             top_on: None,
             parents: Default::default(),

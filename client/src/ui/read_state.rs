@@ -30,7 +30,7 @@ pub fn mark_visible_read(state: &mut AppState) -> Vec<Effect> {
             None => return Vec::new(),
         }
     };
-    let Some(newest) = open.items[..bottom.min(open.items.len())]
+    let Some(mut newest) = open.items[..bottom.min(open.items.len())]
         .iter()
         .rev()
         .find_map(|i| match i {
@@ -40,6 +40,12 @@ pub fn mark_visible_read(state: &mut AppState) -> Vec<Effect> {
     else {
         return Vec::new();
     };
+    if bottom >= open.items.len() {
+        // All of the window is seen: so are the edits, deletions and
+        // reactions after its last message (a deleted newest text would
+        // stay unread otherwise).
+        newest = newest.max(open.newest_entry);
+    }
     let Some(row) = state.convs.iter_mut().find(|r| r.conv == open.conv) else {
         return Vec::new();
     };

@@ -184,6 +184,9 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
             ),
         ]);
         let preview = match &row.last {
+            Some(m) if m.kind == EntryKind::Text && m.redacted => {
+                format!("{}: {}", for_terminal(&m.sender), super::timeline::DELETED)
+            }
             Some(m) if m.kind == EntryKind::Text => {
                 // Fence lines are markup: the preview shows the code.
                 let body = m

@@ -155,6 +155,9 @@ pub struct OpenConv {
     pub read_marker: Seq,
     /// Highest seq we asked the engine to mark read.
     pub marked_read: Seq,
+    /// The newest entry of the window, including the edits, deletions and
+    /// reactions that `items` leaves out: read up to here at the bottom.
+    pub newest_entry: Seq,
     /// Message selected with Ctrl+Up/Down (for /edit, /delete, retry).
     pub selected: Option<ItemKey>,
     /// Show the first message at or after this seq at the top of the screen

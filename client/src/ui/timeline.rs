@@ -15,6 +15,10 @@ use super::state::{ItemKey, ScrollPos};
 use super::style::{dim, sender_style};
 use crate::sanitize::for_terminal;
 
+/// What stands for a redacted text (§9.5) in the timeline, a quote and
+/// the list's preview.
+pub(crate) const DELETED: &str = "‹message deleted›";
+
 /// Width of the time gutter in front of message lines ("18:02 ").
 const GUTTER: usize = 6;
 /// A new sender header is drawn after this much silence even for the same sender.
@@ -239,7 +243,7 @@ fn message_lines(
     }
     if m.redacted {
         lines.push(Line::from(Span::styled(
-            "‹message deleted›",
+            DELETED,
             dim(ctx.colors).add_modifier(Modifier::ITALIC),
         )));
     } else {

@@ -155,6 +155,14 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             // ("(edited)", the deleted placeholder, the counts), never as
             // lines of their own (nor as a "new messages" line over nothing).
             let mut items = items;
+            open.newest_entry = items
+                .iter()
+                .filter_map(|i| match i {
+                    TimelineItem::Message(m) => Some(m.seq),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0);
             items.retain(|i| {
                 !matches!(i, TimelineItem::Message(m)
                     if matches!(m.kind, EntryKind::Edit | EntryKind::Redact | EntryKind::Reaction))

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::{Engine, Pending, Phase, SyncRun, error_event};
 use crate::events::{ConnState, Event};
-use crate::protocol::{ClientFrame, ServerFrame, Summary};
+use crate::protocol::{ClientFrame, Message, ServerFrame, Summary};
 use crate::store::{MetaKey, Write};
 
 impl Engine {
@@ -137,7 +137,7 @@ impl Engine {
                 rec.archived = s.archived.unwrap_or(rec.archived);
                 rec.local_read = rec.local_read.max(s.read_seq);
                 if s.last.as_ref().map(|m| m.seq) >= rec.last.as_ref().map(|m| m.seq) {
-                    rec.last = s.last.clone();
+                    rec.last = merged_last(s.last.clone(), rec.last.take());
                 }
                 rec.left = s.left;
                 if rec == before {
@@ -196,5 +196,15 @@ impl Engine {
         if self.link.phase == Phase::Live && self.link.live_since.is_none() {
             self.link.live_since = Some(now);
         }
+    }
+}
+
+/// A summary's `last` is the text as appended, so for the text the preview
+/// shows already, the preview keeps what it learnt since (a newer edit's
+/// body, or the redaction), unless the summary says it is redacted.
+fn merged_last(server: Option<Message>, mine: Option<Message>) -> Option<Message> {
+    match (server, mine) {
+        (Some(s), Some(m)) if s.seq == m.seq && !s.redacted => Some(m),
+        (server, _) => server,
     }
 }

@@ -547,6 +547,26 @@ fn observe_entry(rec: &mut ConvRecord, m: &Message, me: &str) {
     if m.kind == EntryKind::Text && rec.last.as_ref().is_none_or(|l| l.seq < m.seq) {
         rec.last = Some(m.clone());
     }
+    // The preview follows the text it shows: a redaction erases it (in
+    // any order: it is final), a new edit replaces its body.
+    if let (Some(last), Some(target)) = (rec.last.as_mut(), m.target)
+        && last.seq == target
+    {
+        match m.kind {
+            EntryKind::Redact => {
+                last.body = None;
+                last.redacted = true;
+                last.mentions.clear();
+            }
+            EntryKind::Edit if !last.redacted && m.seq > rec.last_seq => {
+                if let Some(body) = &m.body {
+                    last.body = Some(body.clone());
+                    last.mentions = m.mentions.clone();
+                }
+            }
+            _ => {}
+        }
+    }
     observe_mentions(rec, m, me);
     if m.seq <= rec.last_seq {
         return;

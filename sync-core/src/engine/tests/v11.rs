@@ -585,3 +585,54 @@ fn a_thread_load_cut_by_a_disconnect_answers_disconnected() {
     .unwrap();
     assert!(matches!(h.replies.last(), Some((12, Err(Error::Offline)))));
 }
+
+/// The list's preview follows the text it shows: a new edit replaces its
+/// body, and a redaction, by another member or my own through the outbox,
+/// erases it (before, a deleted text stayed readable in the list).
+#[test]
+fn the_preview_follows_edits_and_redactions_of_its_text() {
+    let mut s = ModelServer::v11();
+    s.create("g1", ConvKind::Group, "rust", &["bob", ME]);
+    s.post("g1", "bob", "first secret"); // 2
+    let mut h = logged_in(s);
+    h.go_live();
+    let preview = |h: &Harness<MemoryStore>| {
+        let last = h
+            .store
+            .conversation(&c("g1"))
+            .unwrap()
+            .unwrap()
+            .last
+            .unwrap();
+        (last.seq, last.body, last.redacted)
+    };
+    assert_eq!(preview(&h), (2, Some("first secret".into()), false));
+    let push = h.server.edit_as("g1", "bob", 2, "first, edited").unwrap(); // 3
+    h.to_client.push_back(push);
+    h.run();
+    assert_eq!(preview(&h), (2, Some("first, edited".into()), false));
+    let push = h.server.redact_as("g1", "bob", 2).unwrap(); // 4
+    h.to_client.push_back(push);
+    h.run();
+    assert_eq!(preview(&h), (2, None, true));
+    // My own text, deleted by me: the redaction goes through the outbox.
+    let push = h.server.post("g1", ME, "my secret"); // 5
+    h.to_client.push_back(push);
+    h.run();
+    assert_eq!(preview(&h), (5, Some("my secret".into()), false));
+    h.cmd(Command::Enqueue {
+        item: crate::store::OutboxItem {
+            client_id: "del-5".into(),
+            conv: c("g1"),
+            kind: crate::store::OutboxKind::Redact { target: 5 },
+            body: None,
+            state: OutboxState::Pending,
+            created_ts: 1,
+        },
+        wait: None,
+        ack: None,
+    })
+    .unwrap();
+    h.run();
+    assert_eq!(preview(&h), (5, None, true));
+}
