@@ -67,6 +67,36 @@ fn first_use_login_prompt_masks_logs_in_and_offers_register() {
             invite: None
         }]
     );
+    // Refused again: typing starts a new password rather than appending
+    // to the refused one (dots after dots), and Ctrl+U clears the field.
+    update(
+        &mut s,
+        Action::LoginResult(Err("refused: wrong password, or no user alice yet".into())),
+    );
+    typ(&mut s, "again");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Login {
+            password: client::ui::state::Password("again".into()),
+            register: false,
+            invite: None
+        }]
+    );
+    update(
+        &mut s,
+        Action::LoginResult(Err("refused: wrong password, or no user alice yet".into())),
+    );
+    typ(&mut s, "zz");
+    key(&mut s, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    typ(&mut s, "right-one");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Login {
+            password: client::ui::state::Password("right-one".into()),
+            register: false,
+            invite: None
+        }]
+    );
     update(
         &mut s,
         Action::LoginResult(Ok("registered as alice".into())),

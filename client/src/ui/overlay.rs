@@ -101,8 +101,16 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
                 (KeyCode::Backspace, _) => {
                     password.0.pop();
                 }
+                (_, Some(KeyAction::ClearCompose)) => password.0.clear(),
                 _ => {
                     if let Some(c) = typed {
+                        // After a refusal the password stays for Ctrl+R
+                        // (register with it), but typing starts a new one:
+                        // appended to the refused one, it could never be
+                        // right.
+                        if error.take().is_some() {
+                            password.0.clear();
+                        }
                         password.0.push(c);
                     }
                 }
