@@ -101,7 +101,9 @@ fn host(url: &str) -> &str {
     }
 }
 
-/// Starts the store thread and the driver thread. Returns when both run.
+/// Starts the store thread and the driver thread. Returns, once both run,
+/// the sender that `Client` handles command the driver through (the
+/// driver stops when the last clone of it is dropped).
 pub(crate) fn spawn(
     endpoint: Endpoint,
     engine: Engine,
@@ -109,13 +111,15 @@ pub(crate) fn spawn(
     events: EventSender,
     status: watch::Sender<Status>,
     commits: watch::Sender<u64>,
-    cmds: mpsc::UnboundedReceiver<DriverMsg>,
-) -> Result<(), Error> {
+) -> Result<mpsc::UnboundedSender<DriverMsg>, Error> {
+    let (cmd_tx, cmds) = mpsc::unbounded_channel();
+    // The store thread's way to the engine must not keep the driver alive.
+    let adopt = cmd_tx.downgrade();
     let (job_tx, job_rx) = std_mpsc::channel::<Job>();
     let store_events = events.clone();
     std::thread::Builder::new()
         .name("sync-core-store".into())
-        .spawn(move || store_thread(store, job_rx, store_events, commits))
+        .spawn(move || store_thread(store, job_rx, store_events, commits, adopt))
         .map_err(Error::Spawn)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -138,7 +142,7 @@ pub(crate) fn spawn(
             )
         })
         .map_err(Error::Spawn)?;
-    Ok(())
+    Ok(cmd_tx)
 }
 
 /// Writes coalesced into one transaction at most: 16 catch-up pages of 500
@@ -172,10 +176,29 @@ fn store_thread(
     jobs: std_mpsc::Receiver<Job>,
     events: EventSender,
     commits: watch::Sender<u64>,
+    adopt: mpsc::WeakUnboundedSender<DriverMsg>,
 ) {
     // Why the last commit failed, for the acks that follow it.
     let mut last_failure: Option<String> = None;
-    while let Ok(job) = jobs.recv() {
+    // Rows another process may have queued since the engine loaded.
+    let _ = store.changed_elsewhere();
+    hand_over_outbox(&*store, &adopt);
+    let mut next_check = Instant::now() + ELSEWHERE_EVERY;
+    loop {
+        let job = match jobs.recv_timeout(next_check.saturating_duration_since(Instant::now())) {
+            Ok(job) => Some(job),
+            Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        if Instant::now() >= next_check {
+            if store.changed_elsewhere().unwrap_or(false) {
+                hand_over_outbox(&*store, &adopt);
+            }
+            next_check = Instant::now() + ELSEWHERE_EVERY;
+        }
+        let Some(job) = job else {
+            continue;
+        };
         let first = match job {
             Job::After(a) => {
                 a.run(&last_failure);
@@ -204,6 +227,22 @@ fn store_thread(
         for a in after {
             a.run(&last_failure);
         }
+    }
+}
+
+/// How often the store thread asks whether another process committed to
+/// the store (one `PRAGMA data_version` for SQLite).
+const ELSEWHERE_EVERY: Duration = Duration::from_secs(1);
+
+/// Hands the stored outbox to the engine, which queues the rows another
+/// process added (the driver is gone when every `Client` is: then nothing).
+fn hand_over_outbox(store: &dyn Store, adopt: &mpsc::WeakUnboundedSender<DriverMsg>) {
+    if let (Ok(rows), Some(tx)) = (store.outbox(), adopt.upgrade()) {
+        let _ = tx.send(DriverMsg {
+            cmd: Command::AdoptOutbox(rows),
+            ack: None,
+            reply: None,
+        });
     }
 }
 

@@ -324,3 +324,33 @@ async fn a_text_redacted_before_the_pull_is_stored_without_its_content() -> anyh
     assert!(bob.search("zebra", 10)?.is_empty());
     Ok(())
 }
+
+/// A second process on the same store (`convo send --no-wait` beside a
+/// running TUI) queues a text and exits without connecting: the running
+/// client notices the store changed (it looks once a second) and sends
+/// it, instead of at its next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_another_process_queued_is_sent_by_the_running_client() -> anyhow::Result<()> {
+    let server = memory_server().await?;
+    let url = server.url();
+    let dir = tempfile::tempdir()?;
+    let (alice, mut events) = client(&url, &dir, "alice").await?;
+    let group = alice.create_group("notes", &[]).await?;
+    {
+        // The other process: the same store file, never started.
+        let (cli, _events) =
+            ClientBuilder::new(url.as_str(), dir.path().join("alice.db"), "alice-dev").open()?;
+        cli.send(&group, "queued by the CLI").await?;
+    }
+    wait_event(&mut events, |_| {
+        texts(&alice, &group).is_ok_and(|t| t.iter().any(|(_, _, b)| b == "queued by the CLI"))
+            && alice.outbox().is_ok_and(|o| o.is_empty())
+    })
+    .await?;
+    assert_eq!(
+        texts(&alice, &group)?,
+        vec![(2, "alice".to_string(), "queued by the CLI".to_string())]
+    );
+    server.shutdown().await;
+    Ok(())
+}

@@ -207,11 +207,8 @@ impl ClientBuilder {
             report: None,
             url: first,
         });
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (commit_tx, commit_rx) = watch::channel(0);
-        driver::spawn(
-            endpoint, engine, writer, event_tx, status_tx, commit_tx, cmd_rx,
-        )?;
+        let cmd_tx = driver::spawn(endpoint, engine, writer, event_tx, status_tx, commit_tx)?;
         let client = Client {
             inner: Arc::new(Inner {
                 cmds: cmd_tx,

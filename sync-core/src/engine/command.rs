@@ -91,6 +91,9 @@ impl SettingsChange {
 pub enum Command {
     /// Go online (connect, and reconnect forever).
     Connect,
+    /// The store's outbox rows, read after another process committed to
+    /// it: the pending ones this engine does not hold are queued here too.
+    AdoptOutbox(Vec<crate::store::OutboxItem>),
     /// Go offline and stay offline.
     Disconnect,
     /// Create an account (connects if needed).

@@ -191,6 +191,10 @@ pub struct Engine {
     session: Option<Session>,
     convs: BTreeMap<ConvId, ConvRecord>,
     outbox: Vec<OutboxItem>,
+    /// Client ids of the rows that left the outbox lately (delivered or
+    /// discarded): a store read from before their removal committed must
+    /// not bring them back ([`Command::AdoptOutbox`]).
+    outbox_done: std::collections::VecDeque<String>,
     /// `hello.features` of the current (or last) connection, kept in the
     /// store so that a cold start knows them before connecting.
     features: Vec<String>,
@@ -309,6 +313,7 @@ impl Engine {
                 .map(|c| (c.conv.clone(), c))
                 .collect(),
             outbox,
+            outbox_done: Default::default(),
             features_known: snap.features.is_some(),
             features: snap.features.unwrap_or_default(),
             register_mode: None,
@@ -653,6 +658,7 @@ impl Engine {
             Command::LoadOlder { conv, token } => self.load_older(conv, token),
             Command::Request { request, token } => self.request(request, token),
             Command::LoadThread { conv, root, token } => self.load_thread(conv, root, token),
+            Command::AdoptOutbox(rows) => self.adopt_outbox(rows),
         }
         Ok(())
     }

@@ -12,6 +12,10 @@ use crate::store::{OutboxItem, OutboxKind, OutboxState, Write};
 /// Delay before resending after a transient server error (e.g. `internal`).
 const TRANSIENT_RETRY: Duration = Duration::from_secs(1);
 
+/// Client ids of delivered or discarded rows kept to tell a stale store
+/// read from a row another process queued.
+const OUTBOX_DONE_KEPT: usize = 512;
+
 impl Engine {
     pub(super) fn enqueue(
         &mut self,
@@ -59,6 +63,40 @@ impl Engine {
         self.outbox_changed(&conv);
         self.dispatch_outbox();
         Ok(())
+    }
+
+    /// Rows another process queued in the shared store (`convo send
+    /// --no-wait` while the TUI runs): the pending ones not held here join
+    /// the outbox, in the store's order, and go out like the others. Rows
+    /// held here already, or in another state (that process is sending
+    /// them, or they failed there), are left alone.
+    pub(super) fn adopt_outbox(&mut self, rows: Vec<OutboxItem>) {
+        let mut convs = Vec::new();
+        for row in rows {
+            let known = self.outbox.iter().any(|o| o.client_id == row.client_id)
+                || self.outbox_done.contains(&row.client_id);
+            if known || row.state != OutboxState::Pending {
+                continue;
+            }
+            if !convs.contains(&row.conv) {
+                convs.push(row.conv.clone());
+            }
+            self.outbox.push(row);
+        }
+        for conv in &convs {
+            self.outbox_changed(conv);
+        }
+        if !convs.is_empty() {
+            self.dispatch_outbox();
+        }
+    }
+
+    /// Remembers that `client_id` left the outbox (the last few hundred).
+    fn outbox_gone(&mut self, client_id: &str) {
+        if self.outbox_done.len() >= OUTBOX_DONE_KEPT {
+            self.outbox_done.pop_front();
+        }
+        self.outbox_done.push_back(client_id.to_owned());
     }
 
     fn outbox_changed(&mut self, conv: &ConvId) {
@@ -155,6 +193,7 @@ impl Engine {
             return;
         };
         self.outbox.remove(pos);
+        self.outbox_gone(client_id);
         self.write(Write::OutboxRemove(client_id.to_owned()));
         if let Some(t) = self.calls.waiters.remove(client_id) {
             self.reply(t, Ok(ReplyValue::Seq(seq)));
@@ -280,6 +319,7 @@ impl Engine {
             return Err(Error::UnknownOutboxRow(client_id.to_owned()));
         };
         let item = self.outbox.remove(pos);
+        self.outbox_gone(client_id);
         self.write(Write::OutboxRemove(item.client_id.clone()));
         if let Some(t) = self.calls.waiters.remove(client_id) {
             self.reply(t, Err(Error::UnknownOutboxRow(client_id.to_owned())));

@@ -605,6 +605,14 @@ pub trait Store: Send + std::fmt::Debug {
     /// Another handle on the same data, for queries from other threads
     /// while this one writes (the client keeps a few; streams use them).
     fn reader(&self) -> Result<Box<dyn Store>, StoreError>;
+    /// Whether another process committed to the same data since the last
+    /// call (the first call only starts watching). The client checks it
+    /// while idle and sends what another process queued in the outbox
+    /// (`convo send --no-wait` beside a running app). The default, for a
+    /// store no other process shares, is never.
+    fn changed_elsewhere(&mut self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
     /// A global value (`server_id`, the sync token, …).
     fn meta(&self, key: MetaKey) -> Result<Option<String>, StoreError>;
     /// How far the other members of `conv` have read: the highest stored

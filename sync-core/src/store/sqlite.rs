@@ -31,6 +31,8 @@ pub struct SqliteStore {
     /// Where more connections to the same database are opened (a file
     /// path, or a shared in-memory database's URI).
     location: String,
+    /// `PRAGMA data_version` at the last [`Store::changed_elsewhere`].
+    data_version: Option<i64>,
 }
 
 impl SqliteStore {
@@ -99,7 +101,11 @@ impl SqliteStore {
             .map_err(StoreError::Write)?;
         // Ingest and queries use ~30 distinct cached statements.
         conn.set_prepared_statement_cache_capacity(64);
-        let mut store = SqliteStore { conn, location };
+        let mut store = SqliteStore {
+            conn,
+            location,
+            data_version: None,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -454,6 +460,15 @@ fn clear_timeline(tx: &rusqlite::Transaction<'_>, conv: &ConvId) -> rusqlite::Re
 }
 
 impl Store for SqliteStore {
+    fn changed_elsewhere(&mut self) -> Result<bool, StoreError> {
+        // Changes only when another connection commits.
+        let now: i64 = self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))
+            .map_err(StoreError::Read)?;
+        Ok(self.data_version.replace(now).is_some_and(|was| was != now))
+    }
+
     fn load(&self) -> Result<Snapshot, StoreError> {
         let session = self.session()?;
         let mut convs = Vec::new();

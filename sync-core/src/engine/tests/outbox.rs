@@ -183,3 +183,45 @@ fn edits_and_redactions_go_through_the_outbox_and_apply_to_the_target() {
     assert!(matches!(&tl[1], TimelineItem::Message(m) if m.body.is_none() && m.redacted));
     assert!(h.store.search("typo", 10).unwrap().is_empty());
 }
+
+/// Rows another process queued in the shared store: the pending ones not
+/// held here are sent; one held here already is not queued twice, and a
+/// row that failed there stays that process's business.
+#[test]
+fn rows_another_process_queued_are_adopted_once() {
+    let mut h = logged_in(server_with_direct(0));
+    h.go_live();
+    let mine = h.send_text("d1", "mine");
+    h.run();
+    let row = |id: &str, state: OutboxState| crate::store::OutboxItem {
+        client_id: id.into(),
+        conv: c("d1"),
+        kind: crate::store::OutboxKind::Send,
+        body: Some(format!("from {id}")),
+        state,
+        created_ts: 1,
+    };
+    let mut held = row(&mine, OutboxState::Pending);
+    held.body = Some("mine".into());
+    let failed = OutboxState::Failed {
+        code: crate::store::FailCode::Server(ErrorCode::NotFound),
+        message: "no".into(),
+    };
+    h.cmd(Command::AdoptOutbox(vec![
+        held,
+        row("cli-1", OutboxState::Pending),
+        row("cli-2", failed),
+    ]))
+    .unwrap();
+    h.run();
+    let sent: Vec<String> = h
+        .sent_of("send")
+        .into_iter()
+        .filter_map(|f| match f {
+            ClientFrame::Send { client_id, .. } => Some(client_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, [mine, "cli-1".to_string()]);
+    assert_eq!(seqs(&h, "d1"), [1, 2, 3]);
+}
