@@ -156,3 +156,27 @@ fn rows_below_the_screen_are_never_highlighted() {
     assert!(shown > 5, "{shown}");
     assert_eq!(done, shown, "only the rows on screen were highlighted");
 }
+
+/// My message that ends in a code block still shows that the server
+/// stored it (`✓` on a line of its own under the block: the block's rows
+/// fill the width).
+#[test]
+fn my_message_ending_in_a_code_block_shows_its_tick() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let mine =
+        client::ui::model::text_message(313, "alice", DAY1, "look:\n```rust\nfn main() {}\n```");
+    show_items(&mut s, vec![client::ui::model::TimelineItem::Message(mine)]);
+    let text = screen(&s);
+    let block_end = text
+        .lines()
+        .position(|l| l.contains("fn main() {}"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        text.lines()
+            .skip(block_end + 1)
+            .take(3)
+            .any(|l| l.contains('✓')),
+        "{text}"
+    );
+}

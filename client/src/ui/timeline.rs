@@ -274,7 +274,8 @@ fn message_lines(
         };
         marks.push(Span::styled(mark, dim(ctx.colors)));
     }
-    append_marks(&mut lines, marks, width);
+    let code_last = ends_in_code(out.len() + lines.len(), extra);
+    append_marks(&mut lines, marks, width, code_last);
     lines.extend(super::features_view::under_message(
         m,
         width - GUTTER,
@@ -347,7 +348,8 @@ fn pending_lines(
             return;
         }
     };
-    append_marks(&mut lines, vec![mark], width);
+    let code_last = ends_in_code(out.len() + lines.len(), extra);
+    append_marks(&mut lines, vec![mark], width, code_last);
     push_with_gutter(out, lines, &time, ctx);
 }
 
@@ -404,14 +406,29 @@ fn body_lines(
     laid.lines
 }
 
-/// Appends marks ("(edited)", "✗ failed…") to the last line, or on a new line if they don't fit.
-fn append_marks(lines: &mut Vec<Line<'static>>, marks: Vec<Span<'static>>, width: usize) {
+/// Whether the line before `end` (an index into the timeline's lines) is
+/// a code block row: those are drawn over later, highlighted, so nothing
+/// may be appended to them.
+fn ends_in_code(end: usize, (_, code): &Extra<'_>) -> bool {
+    code.last().is_some_and(|c| c.line + 1 == end)
+}
+
+/// Appends marks ("(edited)", "✓", "⋯ queued") to the last line, or on a
+/// new line if they don't fit or the last line is a code row (`code_last`).
+fn append_marks(
+    lines: &mut Vec<Line<'static>>,
+    marks: Vec<Span<'static>>,
+    width: usize,
+    code_last: bool,
+) {
     if marks.is_empty() {
         return;
     }
     let extra: usize = marks.iter().map(|s| s.width()).sum();
     match lines.last_mut() {
-        Some(last) if last.width() + extra <= width - GUTTER => last.spans.extend(marks),
+        Some(last) if !code_last && last.width() + extra <= width - GUTTER => {
+            last.spans.extend(marks)
+        }
         _ => lines.push(Line::from(marks)),
     }
 }
