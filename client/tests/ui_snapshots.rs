@@ -244,11 +244,23 @@ fn help_scrolls_on_a_short_terminal() {
         "{first}"
     );
     assert!(!first.contains("/quit"), "{first}");
-    for _ in 0..10 {
-        key(&mut s, KeyCode::Down, NONE);
+    // Down scrolls a line, PageDown ten.
+    key(&mut s, KeyCode::Down, NONE);
+    assert!(
+        screen(&s).contains("Help — Up/Down scroll, Esc closes ─") && !screen(&s).contains("│Keys"),
+        "{}",
+        screen(&s)
+    );
+    for _ in 0..5 {
+        key(&mut s, KeyCode::PageDown, NONE);
     }
     let last = screen(&s);
-    assert!(last.contains("/quit                   quit"), "{last}");
+    // The command column is as wide as the longest command, plus two.
+    assert!(last.contains(&format!("{:<27}quit", "/quit")), "{last}");
+    assert!(
+        last.contains("/notify all|mentions|none  when this conversation notifies"),
+        "{last}"
+    );
     assert_snapshot("help_scrolled_80x24", &last);
 }
 

@@ -166,12 +166,10 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
         }
         Overlay::Help => {
             match ev.code {
-                KeyCode::Up | KeyCode::PageUp => {
-                    state.help_scroll = state.help_scroll.saturating_sub(5)
-                }
-                KeyCode::Down | KeyCode::PageDown => {
-                    state.help_scroll = (state.help_scroll + 5).min(HELP_LINES)
-                }
+                KeyCode::Up => state.help_scroll = state.help_scroll.saturating_sub(1),
+                KeyCode::PageUp => state.help_scroll = state.help_scroll.saturating_sub(10),
+                KeyCode::Down => state.help_scroll = (state.help_scroll + 1).min(HELP_LINES),
+                KeyCode::PageDown => state.help_scroll = (state.help_scroll + 10).min(HELP_LINES),
                 _ => {}
             }
             if matches!(
@@ -538,7 +536,9 @@ fn render_login(
 const HELP_LINES: usize = KeyAction::ALL.len() + USAGE.len() + 3;
 
 fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
-    let rect = popup(area, 70, u16::try_from(HELP_LINES + 2).unwrap_or(u16::MAX));
+    // As wide as an 80-column terminal allows: the longest description
+    // fits beside the widest key or command.
+    let rect = popup(area, 78, u16::try_from(HELP_LINES + 2).unwrap_or(u16::MAX));
     Clear.render(rect, buf);
     let fits = usize::from(rect.height.saturating_sub(2)) >= HELP_LINES;
     let title = if fits {
@@ -550,24 +550,36 @@ fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(rect);
     block.render(rect, buf);
     let bold = Style::new().add_modifier(Modifier::BOLD);
+    let keys: Vec<(String, &str)> = KeyAction::ALL
+        .iter()
+        .map(|&a| (state.keys.describe_keys(a), a.describe()))
+        .chain([(
+            "wheel / click".to_owned(),
+            "scroll timeline / open conversation",
+        )])
+        .collect();
+    // One column for keys and commands, two spaces wider than the widest.
+    let col = keys
+        .iter()
+        .map(|(k, _)| unicode_width::UnicodeWidthStr::width(k.as_str()))
+        .chain(
+            USAGE
+                .iter()
+                .map(|(u, _)| unicode_width::UnicodeWidthStr::width(*u)),
+        )
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let row = |left: &str, right: &str| {
+        Line::from(vec![
+            Span::styled(format!("{left:<col$}"), bold),
+            Span::raw(right.to_owned()),
+        ])
+    };
     let mut lines = vec![Line::from(Span::styled("Keys", bold))];
-    for a in KeyAction::ALL {
-        lines.push(Line::from(vec![
-            Span::styled(format!("{:<24}", state.keys.describe_keys(a)), bold),
-            Span::raw(a.describe()),
-        ]));
-    }
-    lines.push(Line::from(vec![
-        Span::styled(format!("{:<24}", "wheel / click"), bold),
-        Span::raw("scroll timeline / open conversation"),
-    ]));
+    lines.extend(keys.iter().map(|(k, what)| row(k, what)));
     lines.push(Line::from(Span::styled("Commands", bold)));
-    for (usage, what) in USAGE {
-        lines.push(Line::from(vec![
-            Span::styled(format!("{usage:<24}"), bold),
-            Span::raw(what),
-        ]));
-    }
+    lines.extend(USAGE.iter().map(|(usage, what)| row(usage, what)));
     let max_scroll = HELP_LINES.saturating_sub(usize::from(inner.height));
     let lines: Vec<Line> = lines
         .into_iter()
