@@ -279,15 +279,54 @@ fn a_server_only_command_typed_offline_stays_in_the_compose_box() {
         matches!(fx.as_slice(), [Effect::Command(EngineCommand::Send { body, .. })] if body == "still queued"),
         "{fx:?}"
     );
-    // Back online, the same Enter goes out.
+    // Back online, the notice goes (it is not true any more), and the
+    // same Enter goes out.
+    typ(&mut s, "/leave");
+    assert_eq!(key(&mut s, KeyCode::Enter, KeyModifiers::NONE), vec![]);
+    key(&mut s, KeyCode::Char('u'), KeyModifiers::CONTROL);
     update(
         &mut s,
         Action::Connection(client::ui::model::ConnState::Live),
     );
+    assert_eq!(s.notice, None);
     typ(&mut s, "/leave");
     let fx = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
     assert!(
         matches!(fx.as_slice(), [Effect::Request(r)] if r.needs_server()),
         "{fx:?}"
     );
+}
+
+/// The server refuses `/dm zed` (no such user): the reason shows and the
+/// command comes back into the compose box to fix, unless something new
+/// was typed meanwhile.
+#[test]
+fn a_refused_dm_comes_back_into_the_compose_box() {
+    let mut s = p11_state(80, 24);
+    typ(&mut s, "/dm zed");
+    let fx = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
+    let [Effect::Request(request)] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(s.compose.text, "");
+    update(
+        &mut s,
+        request
+            .clone()
+            .answer(Err("server refused create: not_found: no user zed".into())),
+    );
+    assert_eq!(s.compose.text, "/dm zed");
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("server refused create: not_found: no user zed")
+    );
+    key(&mut s, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    typ(&mut s, "/dm zed");
+    let fx = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
+    let [Effect::Request(request)] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    typ(&mut s, "something new");
+    update(&mut s, request.clone().answer(Err("no user zed".into())));
+    assert_eq!(s.compose.text, "something new");
 }

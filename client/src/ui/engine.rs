@@ -304,10 +304,26 @@ impl EngineRequest {
                 Action::ThreadLoaded { conv, root, error }
             }
             (EngineRequest::Settings { .. }, Err(e)) => Action::Error(format!("settings: {e}")),
-            (EngineRequest::CreateDirect { .. } | EngineRequest::CreateGroup { .. }, Err(e)) => {
-                Action::Error(e)
+            // Refused (no such user, …): the command comes back to fix.
+            (EngineRequest::CreateDirect { user }, Err(why)) => Action::Refused {
+                retype: format!("/dm {user}"),
+                why,
+            },
+            (EngineRequest::CreateGroup { title, members }, Err(why)) => {
+                let title = if title.contains(char::is_whitespace) {
+                    format!("\"{title}\"")
+                } else {
+                    title
+                };
+                Action::Refused {
+                    retype: format!("/group {title} {}", members.join(" ")),
+                    why,
+                }
             }
-            (EngineRequest::Invite { .. }, Err(e)) => Action::Error(format!("invite: {e}")),
+            (EngineRequest::Invite { users, .. }, Err(why)) => Action::Refused {
+                retype: format!("/invite {}", users.join(" ")),
+                why: format!("invite: {why}"),
+            },
             (EngineRequest::Leave { .. }, Err(e)) => Action::Error(format!("leave: {e}")),
             // Only a wrong `EnginePort` implementation gets here.
             (request, Ok(reply)) => Action::Error(wrong_reply(&reply, &format!("{request:?}"))),
@@ -371,7 +387,10 @@ mod tests {
         );
         assert_eq!(
             invite.answer(Err("not_found".into())),
-            Action::Error("invite: not_found".into())
+            Action::Refused {
+                retype: "/invite bob dave".into(),
+                why: "invite: not_found".into()
+            }
         );
         let leave = EngineRequest::Leave { conv: c1() };
         assert_eq!(
@@ -389,7 +408,21 @@ mod tests {
         );
         assert_eq!(
             dm.answer(Err("no user bob".into())),
-            Action::Error("no user bob".into())
+            Action::Refused {
+                retype: "/dm bob".into(),
+                why: "no user bob".into()
+            }
+        );
+        let group = EngineRequest::CreateGroup {
+            title: "ops team".into(),
+            members: vec!["bob".into(), "zed".into()],
+        };
+        assert_eq!(
+            group.answer(Err("no user zed".into())),
+            Action::Refused {
+                retype: "/group \"ops team\" bob zed".into(),
+                why: "no user zed".into()
+            }
         );
         let older = EngineRequest::LoadOlder { conv: c1() };
         assert_eq!(

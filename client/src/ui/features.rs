@@ -95,6 +95,10 @@ pub fn refused_offline(state: &mut AppState) -> bool {
         return false;
     }
     state.set_error("not connected: press Enter again once online");
+    // Untrue once online: it goes when the connection is Live.
+    if let Some(n) = state.notice.as_mut() {
+        n.until_live = true;
+    }
     true
 }
 

@@ -369,6 +369,13 @@ pub enum Action {
         error: Option<String>,
     },
     Error(String),
+    /// The server refused a command the compose box sent (`/dm`, `/group`,
+    /// `/invite`): `why` shows, and `retype` (the command) goes back into
+    /// the compose box unless something new was typed there meanwhile.
+    Refused {
+        retype: String,
+        why: String,
+    },
     /// An error the engine reported about the connection (cleared once Live).
     ConnectionError(String),
     Info(String),

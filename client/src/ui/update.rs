@@ -311,6 +311,14 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.set_info(i);
             Vec::new()
         }
+        Action::Refused { retype, why } => {
+            state.set_error(why);
+            if state.compose.text.is_empty() && state.compose.editing.is_none() {
+                state.compose.cursor = retype.chars().count();
+                state.compose.text = retype;
+            }
+            Vec::new()
+        }
     }
 }
 
