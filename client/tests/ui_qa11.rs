@@ -215,3 +215,49 @@ fn next_mention_reaches_an_archived_conversation() {
     );
     assert!(s.archived_open);
 }
+
+/// Reading an archived conversation while the archived section is
+/// collapsed: what arrives on screen is read, and its row in the section
+/// loses its unread and mention counts (it kept `Archived (1) @1`, because
+/// only the main list's rows were looked at).
+#[test]
+fn an_archived_conversation_read_with_its_section_collapsed_is_read() {
+    let mut s = state(80, 16);
+    all_features(&mut s);
+    open_team(&mut s);
+    let mut rows = convs();
+    let mut team_row = rows.remove(0);
+    team_row.archived = true;
+    team_row.last_seq = 321;
+    team_row.unread = 1;
+    team_row.mentions = 1;
+    team_row.read_seq = 320;
+    update(&mut s, Action::Archived(vec![team_row]));
+    update(&mut s, Action::Conversations(rows));
+    assert!(!s.archived_open);
+    let mut items = ui_support::team_timeline();
+    items.push(client::ui::model::TimelineItem::Message(
+        client::ui::model::text_message(321, "carol", DAY2 + 14 * 60_000, "@alice look"),
+    ));
+    let fx = update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: client::ui::model::TimelineQuery::Latest { limit: 200 },
+            items,
+            total: 10,
+        },
+    );
+    assert_eq!(
+        fx,
+        vec![Effect::Command(EngineCommand::MarkRead {
+            conv: team(),
+            seq: 321
+        })]
+    );
+    let row = &s.archived[0];
+    assert_eq!((row.read_seq, row.unread, row.mentions), (321, 0, 0));
+    let text = screen(&s);
+    assert!(text.contains("▸ Archived (1)"), "{text}");
+    assert!(!text.contains("@1"), "{text}");
+}

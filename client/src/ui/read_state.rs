@@ -46,16 +46,27 @@ pub fn mark_visible_read(state: &mut AppState) -> Vec<Effect> {
         // stay unread otherwise).
         newest = newest.max(open.newest_entry);
     }
-    let Some(row) = state.convs.iter_mut().find(|r| r.conv == open.conv) else {
+    // An archived conversation's row is only in `archived` while that
+    // section is collapsed (and in both while it is open).
+    let mut rows: Vec<&mut super::model::ConvRow> = state
+        .convs
+        .iter_mut()
+        .chain(state.archived.iter_mut())
+        .filter(|r| r.conv == open.conv)
+        .collect();
+    let Some(read) = rows.iter().map(|r| r.read_seq).max() else {
         return Vec::new();
     };
-    if newest <= row.read_seq.max(open.marked_read) {
+    if newest <= read.max(open.marked_read) {
         return Vec::new();
     }
     open.marked_read = newest;
-    row.read_seq = newest;
-    if newest >= row.last_seq {
-        row.unread = 0;
+    for row in &mut rows {
+        row.read_seq = newest;
+        if newest >= row.last_seq {
+            row.unread = 0;
+            row.mentions = 0;
+        }
     }
     vec![Effect::Command(EngineCommand::MarkRead {
         conv: open.conv.clone(),
