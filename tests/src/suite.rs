@@ -90,28 +90,37 @@ impl SuiteConfig {
     }
 }
 
-/// The first node's `hello.features` (empty when it cannot be read); the
-/// nodes of one service are expected to serve the same features.
-async fn server_features(cfg: &SuiteConfig) -> Vec<String> {
+/// The first node's `hello.features`; the nodes of one service are
+/// expected to serve the same features. An error when no `hello` came
+/// within a few seconds (bounded: a server that never answers must fail
+/// the run, not hang it).
+async fn server_features(cfg: &SuiteConfig) -> Result<Vec<String>, String> {
     let Some(url) = cfg.servers.first() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let Ok(mut c) = crate::connection::Connection::open(url, None, cfg.tls.clone()).await else {
-        return Vec::new();
+    let open = crate::connection::Connection::open(url, None, cfg.tls.clone());
+    let mut c = match tokio::time::timeout(Duration::from_secs(10), open).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return Err(format!("reading the features: connecting to {url}: {e}")),
+        Err(_) => {
+            return Err(format!(
+                "reading the features: {url} did not connect in 10 s"
+            ));
+        }
     };
     let pattern = serde_json::json!({"type": "hello"});
     let vars = std::sync::Mutex::new(crate::template::Vars::default());
-    match crate::expect::expect(&mut c, &pattern, &vars, Duration::from_secs(5)).await {
-        Ok(hello) => hello["features"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| f.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Err(_) => Vec::new(),
-    }
+    let hello = crate::expect::expect(&mut c, &pattern, &vars, Duration::from_secs(5))
+        .await
+        .map_err(|e| format!("reading the features: no hello from {url}: {e}"))?;
+    Ok(hello["features"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 async fn run_one(loaded: &Loaded, cfg: &SuiteConfig) -> Outcome {
@@ -126,7 +135,10 @@ async fn run_one(loaded: &Loaded, cfg: &SuiteConfig) -> Outcome {
         });
     }
     if !scenario.requires.is_empty() {
-        let features = server_features(cfg).await;
+        let features = match server_features(cfg).await {
+            Ok(f) => f,
+            Err(e) => return Outcome::Fail(e),
+        };
         if let Some(missing) = scenario.requires.iter().find(|f| !features.contains(f)) {
             return Outcome::Skip(format!("the server lacks the {missing} feature"));
         }
