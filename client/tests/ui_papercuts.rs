@@ -330,3 +330,18 @@ fn a_refused_dm_comes_back_into_the_compose_box() {
     update(&mut s, request.clone().answer(Err("no user zed".into())));
     assert_eq!(s.compose.text, "something new");
 }
+
+/// A lone CR in the newest text breaks the line in the timeline; the
+/// list's one-line preview showed it as `␍` instead of a space.
+#[test]
+fn a_lone_cr_reads_as_a_space_in_the_list_preview() {
+    let mut s = state(80, 24);
+    let mut rows = convs();
+    rows[0].last = Some(sync_core::protocol::Message::text(
+        320, "bob", DAY2, "one\rtwo",
+    ));
+    update(&mut s, Action::Conversations(rows));
+    let text = screen(&s);
+    assert!(text.contains("bob: one two"), "{text}");
+    assert!(!text.contains('␍'), "{text}");
+}

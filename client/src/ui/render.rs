@@ -189,10 +189,9 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
             }
             Some(m) if m.kind == EntryKind::Text => {
                 // Fence lines are markup: the preview shows the code.
-                let body = m
-                    .body
-                    .as_deref()
-                    .unwrap_or("")
+                // A lone CR breaks the line as in the timeline (not `␍`).
+                let body = m.body.as_deref().unwrap_or("").replace('\r', "\n");
+                let body = body
                     .lines()
                     .filter(|l| {
                         let t = l.trim_start();
