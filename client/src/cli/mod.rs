@@ -41,34 +41,79 @@ pub struct GlobalOpts {
     /// separated by commas (URL1,URL2: tried in order, failing over to the
     /// next). Default: $CONVO_SERVER, the account remembered by the last
     /// `convo login`, config.toml's `server`.
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "URL"
+    )]
     pub server: Option<String>,
     /// User name (default: $CONVO_USER, the remembered account, config.toml's
     /// `user`, else $USER). With several remembered accounts it picks one.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "NAME"
+    )]
     pub user: Option<String>,
     /// A remembered account by name (`convo login --profile work …` names one;
     /// default: the user name). Also $CONVO_PROFILE.
-    #[arg(long, global = true, value_name = "NAME", env = "CONVO_PROFILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "NAME",
+        env = "CONVO_PROFILE"
+    )]
     pub profile: Option<String>,
     /// Where local stores and token files live (one store per server+user).
-    #[arg(long, global = true, value_name = "DIR", env = "CONVO_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR",
+        env = "CONVO_DATA_DIR"
+    )]
     pub data_dir: Option<PathBuf>,
     /// Config file (default: the platform config dir's convo/config.toml).
-    #[arg(long, global = true, value_name = "FILE", env = "CONVO_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE",
+        env = "CONVO_CONFIG"
+    )]
     pub config: Option<PathBuf>,
     /// Run the bundled server in this process (127.0.0.1, database in the
     /// data dir) and use it. The account gets a generated password kept with
     /// its token, so no set-up is needed.
-    #[arg(long, global = true, conflicts_with = "server")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "server"
+    )]
     pub local: bool,
     /// Port for --local (default 7878, or the next free one).
-    #[arg(long, global = true, requires = "local", value_name = "PORT")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        requires = "local",
+        value_name = "PORT"
+    )]
     pub port: Option<u16>,
     /// Also trust the CA certificate(s) in this PEM file for wss:// (a
     /// private or self-signed CA); the platform's roots are always trusted.
     /// Default: $CONVO_CA_FILE, config.toml's `ca_file`.
-    #[arg(long, global = true, value_name = "PEM", env = "CONVO_CA_FILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "PEM",
+        env = "CONVO_CA_FILE"
+    )]
     pub ca_file: Option<PathBuf>,
 }
 
