@@ -239,15 +239,7 @@ fn an_archived_conversation_read_with_its_section_collapsed_is_read() {
     items.push(client::ui::model::TimelineItem::Message(
         client::ui::model::text_message(321, "carol", DAY2 + 14 * 60_000, "@alice look"),
     ));
-    let fx = update(
-        &mut s,
-        Action::Timeline {
-            conv: team(),
-            query: client::ui::model::TimelineQuery::Latest { limit: 200 },
-            items,
-            total: 10,
-        },
-    );
+    let fx = show_items(&mut s, items);
     assert_eq!(
         fx,
         vec![Effect::Command(EngineCommand::MarkRead {

@@ -408,15 +408,7 @@ fn reading_to_the_bottom_reads_a_deletion_after_the_last_line() {
     let mut items = ui_support::team_timeline();
     items.push(TimelineItem::Message(deleted));
     items.push(TimelineItem::Message(redact));
-    let fx = update(
-        &mut s,
-        Action::Timeline {
-            conv: team(),
-            query: TimelineQuery::Latest { limit: 200 },
-            items,
-            total: 10,
-        },
-    );
+    let fx = show_items(&mut s, items);
     assert_eq!(
         fx,
         vec![Effect::Command(EngineCommand::MarkRead {

@@ -301,8 +301,9 @@ pub fn show_bodies(s: &mut AppState, ts0: i64, bodies: &[&str]) {
     show_items(s, items);
 }
 
-/// Replaces the open conversation's (team chat's) window with `items`.
-pub fn show_items(s: &mut AppState, items: Vec<TimelineItem>) {
+/// Replaces the open conversation's (team chat's) window with `items`;
+/// returns what `update` asked for (a mark-read, …).
+pub fn show_items(s: &mut AppState, items: Vec<TimelineItem>) -> Vec<Effect> {
     let total = items.len() as u64;
     update(
         s,
@@ -312,5 +313,5 @@ pub fn show_items(s: &mut AppState, items: Vec<TimelineItem>) {
             items,
             total,
         },
-    );
+    )
 }
