@@ -496,8 +496,15 @@ impl Engine {
                 conversation,
             } => {
                 let conv = conversation.conv.clone();
+                let new = !self.convs.contains_key(&conv);
                 self.apply_summary(&conversation);
                 self.emit(Event::ConversationsChanged(vec![conv.clone()]));
+                if new && conversation.last.is_none() {
+                    // A group just created or joined, with no text yet: its
+                    // newest entry (the create or the join) dates it, so it
+                    // lists as the newest activity, not below every other.
+                    self.fetch_entry(&conv, conversation.last_seq);
+                }
                 self.queue_fetch(conv);
                 self.plan_fetches();
             }

@@ -305,11 +305,20 @@ impl Engine {
         if held || !self.has_feature(crate::protocol::features::REACTIONS) || target == 0 {
             return;
         }
+        self.fetch_entry(conv, target);
+    }
+
+    /// Pulls the one entry `seq` of `conv` (stored like any pulled entry).
+    pub(super) fn fetch_entry(&mut self, conv: &ConvId, seq: Seq) {
+        let held = self.convs.get(conv).is_none_or(|r| r.held.contains(seq));
+        if held || seq == 0 || !self.authenticated() {
+            return;
+        }
         let id = self.track(Pending::Target { conv: conv.clone() });
         self.transmit(ClientFrame::Pull {
             id,
             conv: conv.clone(),
-            after: target - 1,
+            after: seq - 1,
             limit: Some(1),
         });
     }

@@ -699,3 +699,40 @@ fn a_server_going_away_says_so_and_the_client_reconnects() {
         1
     );
 }
+
+/// A group created with me while I am connected has no text yet: its one
+/// newest entry (the create) is fetched, so that the list dates it and
+/// shows it as the newest activity, not below every older conversation.
+#[test]
+fn a_new_group_without_texts_lists_as_the_newest_activity() {
+    let mut h = logged_in(server_with_direct(3));
+    h.go_live();
+    let pulls_before = h.sent_of("pull").len();
+    h.server
+        .create("g9", ConvKind::Group, "fresh", &["carol", ME]);
+    let fresh = h.server.summary(ME, &c("g9"));
+    assert!(fresh.last.is_none());
+    h.to_client
+        .push_back(crate::protocol::ServerFrame::Conversation {
+            re: None,
+            conversation: fresh,
+        });
+    h.run();
+    let pulls: Vec<_> = h.sent_of("pull")[pulls_before..]
+        .iter()
+        .map(|f| match f {
+            ClientFrame::Pull {
+                conv, after, limit, ..
+            } => (conv.0.clone(), *after, *limit),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(pulls, vec![("g9".into(), 0, Some(1))]);
+    let rows = h.store.conversations().unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.conv.0.as_str()).collect::<Vec<_>>(),
+        vec!["g9", "d1"]
+    );
+    // Still lazy: nothing else of it was fetched.
+    assert_eq!(h.store.timeline_len(&c("g9")).unwrap(), 1);
+}
