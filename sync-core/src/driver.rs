@@ -169,8 +169,10 @@ fn weight(b: &Batch) -> usize {
 /// cheaper than one per page. Only what is queued already is taken: the
 /// thread never waits for more, so it writes while the next pages are on
 /// the wire, and when it is the slower side they queue up behind a commit
-/// and the next one takes them all. Deliveries (events, replies) queued among them run after that
-/// commit, in order, so nothing is reported before it is stored.
+/// and the next one takes them all. Deliveries (events, replies) queued
+/// among them run after that commit, in order, so nothing is reported
+/// before it is stored. Once a second it also asks the store whether
+/// another process committed, and hands the engine the outbox if so.
 fn store_thread(
     mut store: Box<dyn Store>,
     jobs: std_mpsc::Receiver<Job>,
@@ -180,9 +182,6 @@ fn store_thread(
 ) {
     // Why the last commit failed, for the acks that follow it.
     let mut last_failure: Option<String> = None;
-    // Rows another process may have queued since the engine loaded.
-    let _ = store.changed_elsewhere();
-    hand_over_outbox(&*store, &adopt);
     let mut next_check = Instant::now() + ELSEWHERE_EVERY;
     loop {
         let job = match jobs.recv_timeout(next_check.saturating_duration_since(Instant::now())) {

@@ -606,7 +606,7 @@ pub trait Store: Send + std::fmt::Debug {
     /// while this one writes (the client keeps a few; streams use them).
     fn reader(&self) -> Result<Box<dyn Store>, StoreError>;
     /// Whether another process committed to the same data since the last
-    /// call (the first call only starts watching). The client checks it
+    /// call (the first: since the store was opened). The client checks it
     /// while idle and sends what another process queued in the outbox
     /// (`convo send --no-wait` beside a running app). The default, for a
     /// store no other process shares, is never.

@@ -31,8 +31,9 @@ pub struct SqliteStore {
     /// Where more connections to the same database are opened (a file
     /// path, or a shared in-memory database's URI).
     location: String,
-    /// `PRAGMA data_version` at the last [`Store::changed_elsewhere`].
-    data_version: Option<i64>,
+    /// `PRAGMA data_version` when opened, then at the last
+    /// [`Store::changed_elsewhere`].
+    data_version: i64,
 }
 
 impl SqliteStore {
@@ -104,9 +105,10 @@ impl SqliteStore {
         let mut store = SqliteStore {
             conn,
             location,
-            data_version: None,
+            data_version: 0,
         };
         store.migrate()?;
+        store.data_version = store.data_version()?;
         Ok(store)
     }
 
@@ -135,6 +137,13 @@ impl SqliteStore {
                 .map_err(StoreError::Write)?;
         }
         result.map_err(StoreError::Write)
+    }
+
+    /// `PRAGMA data_version`: changes only when another connection commits.
+    fn data_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))
+            .map_err(StoreError::Read)
     }
 
     /// The schema version recorded in the database (`PRAGMA user_version`).
@@ -461,12 +470,8 @@ fn clear_timeline(tx: &rusqlite::Transaction<'_>, conv: &ConvId) -> rusqlite::Re
 
 impl Store for SqliteStore {
     fn changed_elsewhere(&mut self) -> Result<bool, StoreError> {
-        // Changes only when another connection commits.
-        let now: i64 = self
-            .conn
-            .pragma_query_value(None, "data_version", |r| r.get(0))
-            .map_err(StoreError::Read)?;
-        Ok(self.data_version.replace(now).is_some_and(|was| was != now))
+        let now = self.data_version()?;
+        Ok(std::mem::replace(&mut self.data_version, now) != now)
     }
 
     fn load(&self) -> Result<Snapshot, StoreError> {

@@ -9,6 +9,19 @@ use crate::protocol::{ClientFrame, ConvKind};
 use crate::store::{MemoryStore, OutboxState, SeqRange, Store, TimelineItem, TimelineQuery};
 use crate::{ConnState, Event};
 
+/// `(conv, after, limit)` of each `pull` frame.
+fn pulls(frames: &[&ClientFrame]) -> Vec<(String, u64, Option<i64>)> {
+    frames
+        .iter()
+        .map(|f| match f {
+            ClientFrame::Pull {
+                conv, after, limit, ..
+            } => (conv.0.clone(), *after, *limit),
+            _ => unreachable!("not a pull: {f:?}"),
+        })
+        .collect()
+}
+
 #[test]
 fn catch_up_pulls_direct_pages_and_keeps_groups_lazy() {
     let mut s = server_with_direct(1200);
@@ -20,18 +33,8 @@ fn catch_up_pulls_direct_pages_and_keeps_groups_lazy() {
     h.go_live();
     assert_eq!(h.store.timeline_len(&c("d1")).unwrap(), 1201);
     assert_eq!(seqs(&h, "d1"), (1..=1201).collect::<Vec<_>>());
-    let pulls: Vec<_> = h
-        .sent_of("pull")
-        .into_iter()
-        .map(|f| match f {
-            ClientFrame::Pull {
-                conv, after, limit, ..
-            } => (conv.0.clone(), *after, *limit),
-            _ => unreachable!(),
-        })
-        .collect();
     assert_eq!(
-        pulls,
+        pulls(&h.sent_of("pull")),
         vec![
             ("d1".into(), 0, Some(500)),
             ("d1".into(), 500, Some(500)),
@@ -718,16 +721,10 @@ fn a_new_group_without_texts_lists_as_the_newest_activity() {
             conversation: fresh,
         });
     h.run();
-    let pulls: Vec<_> = h.sent_of("pull")[pulls_before..]
-        .iter()
-        .map(|f| match f {
-            ClientFrame::Pull {
-                conv, after, limit, ..
-            } => (conv.0.clone(), *after, *limit),
-            _ => unreachable!(),
-        })
-        .collect();
-    assert_eq!(pulls, vec![("g9".into(), 0, Some(1))]);
+    assert_eq!(
+        pulls(&h.sent_of("pull")[pulls_before..]),
+        vec![("g9".into(), 0, Some(1))]
+    );
     let rows = h.store.conversations().unwrap();
     assert_eq!(
         rows.iter().map(|r| r.conv.0.as_str()).collect::<Vec<_>>(),
