@@ -417,7 +417,7 @@ fn scan_push(text: &str) -> Option<PushEntry<'_>> {
     let (mut kind_of_frame, mut conv, mut kind, mut seq, mut body) = (None, None, None, None, None);
     let mut mentions = 0;
     let mut i = 0;
-    while let Some(at) = b[i..].iter().position(|&c| c == b'"') {
+    while let Some(at) = memchr::memchr(b'"', &b[i..]) {
         let start = i + at + 1;
         let end = string_end(b, start)?;
         i = end + 1;
@@ -442,9 +442,12 @@ fn scan_push(text: &str) -> Option<PushEntry<'_>> {
                 i += digits;
             }
             "mentions" => {
-                // User names hold no quote or bracket (§3).
-                let list = b[i..].iter().take_while(|&&c| c != b']');
-                mentions = list.filter(|&&c| c == b'"').count() / 2;
+                // User names hold no quote or bracket (§3), so the list
+                // ends at the first `]`; skipped whole, its names are not
+                // read again as keys.
+                let len = memchr::memchr(b']', &b[i..])?;
+                mentions = b[i..i + len].iter().filter(|&&c| c == b'"').count() / 2;
+                i += len;
             }
             _ => {}
         }
@@ -464,7 +467,7 @@ fn scan_push(text: &str) -> Option<PushEntry<'_>> {
 fn string_end(b: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     loop {
-        i += b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
+        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
         if b[i] == b'"' {
             return Some(i);
         }
