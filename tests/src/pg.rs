@@ -201,6 +201,69 @@ impl PgCluster {
     }
 }
 
+impl PgCluster {
+    /// Turns TLS on with this certificate and key (PEM files; copied into
+    /// the data directory, where the server reads them) and waits until
+    /// new connections are offered it. Plain connections stay allowed
+    /// (`--auth=trust` on `host` lines). Blocking.
+    pub fn enable_tls(&self, cert: &Path, key: &Path) {
+        let (cert_to, key_to) = (self.data.join("server.crt"), self.data.join("server.key"));
+        std::fs::copy(cert, &cert_to).expect("copy the server certificate");
+        std::fs::copy(key, &key_to).expect("copy the server key");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_to, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod the server key");
+        if self.as_postgres {
+            let ok = Command::new("chown")
+                .args(["postgres:postgres"])
+                .args([&cert_to, &key_to])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown the certificate and key to postgres");
+        }
+        let url = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect as admin");
+        // One statement at a time: ALTER SYSTEM refuses a transaction block.
+        for statement in [
+            "ALTER SYSTEM SET ssl_cert_file = 'server.crt'",
+            "ALTER SYSTEM SET ssl_key_file = 'server.key'",
+            "ALTER SYSTEM SET ssl = on",
+            "SELECT pg_reload_conf()",
+        ] {
+            admin.batch_execute(statement).expect("turn TLS on");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mut fresh = postgres::Client::connect(&url, postgres::NoTls).expect("reconnect");
+            let on: String = fresh.query_one("SHOW ssl", &[]).expect("SHOW ssl").get(0);
+            if on == "on" {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "TLS still off after a reload"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// How many sessions on database `name` (other than the asker's) use
+    /// TLS, and how many there are.
+    pub fn tls_sessions(&self, name: &str) -> (i64, i64) {
+        let url = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect as admin");
+        let row = admin
+            .query_one(
+                "SELECT count(*) FILTER (WHERE s.ssl), count(*)
+                 FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                 WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
+                &[&name],
+            )
+            .expect("read pg_stat_ssl");
+        (row.get(0), row.get(1))
+    }
+}
+
 impl Drop for PgCluster {
     fn drop(&mut self) {
         let _ = self

@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod members;
 pub mod mention_rows;
 pub mod pg;
+pub mod pg_tls;
 pub mod prefetch;
 pub mod rows;
 pub mod schema;

@@ -11,7 +11,7 @@ use std::error::Error;
 
 use bytes::BytesMut;
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
 
 use super::sql::{Db, DbError, DbExt, Param, Row, Value};
 use crate::error::StoreError;
@@ -159,11 +159,14 @@ impl std::fmt::Debug for PgConn {
 }
 
 impl PgConn {
-    /// Connects to `url` (`postgres://user@host:port/db`). Blocking: call
-    /// from a thread outside the async executor.
+    /// Connects to `url` (`postgres://user@host:port/db`, with TLS as its
+    /// `sslmode` says: [`super::pg_tls`]). Blocking: call from a thread
+    /// outside the async executor.
     pub fn connect(url: &str) -> Result<PgConn, DbError> {
+        let (config, tls) = super::pg_tls::settings(url)?;
+        let client = config.connect(tls).map_err(super::pg_tls::connect_error)?;
         Ok(PgConn {
-            client: RefCell::new(Some(Client::connect(url, NoTls)?)),
+            client: RefCell::new(Some(client)),
             statements: RefCell::new(HashMap::new()),
             pending: RefCell::new(String::new()),
         })

@@ -33,6 +33,9 @@ pub enum DbError {
     /// The PostgreSQL backend reported an error.
     #[error(transparent)]
     Postgres(#[from] postgres::Error),
+    /// The TLS settings of a `postgres://` URL cannot be used.
+    #[error(transparent)]
+    Tls(#[from] super::pg_tls::TlsSetupError),
     /// A column held a value of another type than the one asked for.
     #[error("column {col}: expected {want}, found {found:?}")]
     Column {
