@@ -108,7 +108,25 @@ impl From<Invalid> for Reject {
 
 impl From<StoreError> for Reject {
     fn from(e: StoreError) -> Reject {
+        Reject::store_failed(&e)
+    }
+}
+
+impl Reject {
+    /// What a client is told when the store failed: `internal` (transient:
+    /// clients keep the request and retry), saying so when the disk is full,
+    /// the one failure an operator must act on.
+    pub fn store_failed(e: &StoreError) -> Reject {
+        if let StoreError::Sql(_, db) = e
+            && db.is_storage_full()
+        {
+            tracing::error!(error = %e, "the database's disk is full: writes are refused until space is freed");
+            return Reject::new(ErrorCode::Internal, STORAGE_FULL);
+        }
         tracing::error!(error = %e, "store failure");
         Reject::new(ErrorCode::Internal, "internal server error")
     }
 }
+
+/// The message of a write refused on a full disk.
+pub const STORAGE_FULL: &str = "the server's storage is full; try again later";

@@ -60,6 +60,21 @@ pub enum DbError {
     Decode(usize, String),
 }
 
+impl DbError {
+    /// Whether the database could not write for lack of space (SQLite's
+    /// `SQLITE_FULL`, PostgreSQL's `disk_full`): the request may succeed
+    /// later, once an operator freed space.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            DbError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::DISK_FULL),
+            _ => false,
+        }
+    }
+}
+
 /// A value as bound to a placeholder, borrowed from the parameter (text
 /// and blobs are not copied on the way to the backend).
 #[derive(Debug, Clone, Copy, PartialEq)]

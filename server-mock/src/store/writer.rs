@@ -148,6 +148,7 @@ fn run_batch(
             .collect(),
         Err(e) => {
             tracing::error!(error = %e, jobs = n, "batch transaction failed");
+            let reject = Reject::store_failed(&e);
             // Nothing of the batch is stored; in-memory state may be ahead of
             // the database, so forget it.
             let _ = db.batch("ROLLBACK");
@@ -159,7 +160,7 @@ fn run_batch(
                 .into_iter()
                 .map(|reply| Delivery {
                     reply,
-                    result: Err(Reject::new(ErrorCode::Internal, "internal server error")),
+                    result: Err(reject.clone()),
                     events: Vec::new(),
                 })
                 .collect()
