@@ -172,3 +172,143 @@ async fn a_full_disk_refuses_sends_clearly_and_loses_nothing() {
     server.shutdown().await;
     drop(disk);
 }
+
+/// A full disk under sync-core's store: a send says the disk is full and
+/// names it (the text is kept in memory and still sent while the process
+/// runs), creating a store on a full disk says the same instead of a bare
+/// `disk I/O error`, and once space is freed the store opens with what it
+/// held.
+#[test]
+fn a_full_disk_under_the_client_store_is_named() {
+    use sync_core::protocol::{ConvId, ConvKind, Summary};
+    use sync_core::store::{Batch, ConvRecord, MetaKey, SqliteStore, Store, Write};
+
+    let Some(disk) = SmallDisk::mount("2m") else {
+        return;
+    };
+    let path = disk.path().join("c.db");
+    let mut seed = SqliteStore::open(&path).unwrap();
+    seed.apply(&Batch {
+        writes: vec![
+            Write::Meta(MetaKey::User, Some("me".into())),
+            Write::Conv(ConvRecord::from_summary(&Summary::new(
+                "c1",
+                ConvKind::Direct,
+                "bob",
+            ))),
+        ],
+        durable: false,
+    })
+    .unwrap();
+    drop(seed);
+    // Port 9 on localhost: nothing listens; the client is never started.
+    let open = || sync_core::ClientBuilder::new("ws://127.0.0.1:9/v1", &path, "dev-1").open();
+    let conv = ConvId::from("c1");
+    let client = open().unwrap().0;
+    client.send(&conv, "stored").wait().unwrap();
+
+    let filler = disk.path().join("filler");
+    fill(&filler);
+    let full = format!(
+        "the disk holding {} is full: free some space there",
+        disk.path().display()
+    );
+    let err = client.send(&conv, &"z".repeat(16_000)).wait().unwrap_err();
+    assert!(matches!(err, sync_core::Error::NotStored(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("the local store could not commit the write: {full}")
+    );
+    drop(client);
+
+    // A store created on the full disk (another account, say).
+    let other = disk.path().join("other.db");
+    let err = sync_core::ClientBuilder::new("ws://127.0.0.1:9/v1", &other, "dev-1")
+        .open()
+        .map(drop)
+        .unwrap_err()
+        .to_string();
+    assert!(err.ends_with(&full), "{err}");
+
+    std::fs::remove_file(&filler).unwrap();
+    let client = open().unwrap().0;
+    let bodies: Vec<String> = client
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .filter_map(|o| o.body)
+        .collect();
+    assert_eq!(bodies, ["stored"]);
+}
+
+/// `send_and_wait` with the client's disk full: the row cannot be stored,
+/// but the message goes out from memory, so the call returns its seq, the
+/// server holds it once, and the store failure comes as an event naming
+/// the full disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_from_a_full_disk_arrives_once_and_says_it_was_not_saved() {
+    use std::time::Duration;
+    use sync_core::{ErrorEvent, Event};
+
+    let Some(disk) = SmallDisk::mount("2m") else {
+        return;
+    };
+    let server = server_mock::start(Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        db: DbLocation::Memory,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let wait = Duration::from_secs(20);
+    let store = disk.path().join("alice.db");
+    let (alice, mut events) = sync_core::ClientBuilder::new(server.url(), &store, "dev")
+        .open()
+        .unwrap();
+    alice.register("alice", "password-123").await.unwrap();
+    alice.wait_live(wait).await.unwrap();
+    let conv = alice.create_group("g", &[]).await.unwrap();
+    alice.send_and_wait(&conv, "with room", wait).await.unwrap();
+    while events.try_recv().is_some() {}
+
+    let filler = disk.path().join("filler");
+    fill(&filler);
+    let seq = alice
+        .send_and_wait(&conv, "from a full disk", wait)
+        .await
+        .expect("delivered from memory");
+    let mut raw = RawConn::connect(&server.url()).await.unwrap();
+    raw.login("alice", "password-123", "other").await.unwrap();
+    let bodies: Vec<(u64, String)> = raw
+        .pull_all(&conv)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| Some((m.seq, m.body?)))
+        .collect();
+    assert_eq!(
+        bodies.iter().map(|(_, b)| b.as_str()).collect::<Vec<_>>(),
+        ["with room", "from a full disk"]
+    );
+    assert_eq!(bodies[1].0, seq);
+    let full = format!(
+        "the disk holding {} is full: free some space there",
+        disk.path().display()
+    );
+    let said = tokio::time::timeout(wait, async {
+        loop {
+            match events.recv().await {
+                Some(Event::Error(ErrorEvent::Store(why))) => break why,
+                Some(_) => continue,
+                None => panic!("the client stopped"),
+            }
+        }
+    })
+    .await
+    .expect("a store failure event");
+    assert_eq!(said, full);
+    raw.close().await;
+    alice.stop().await;
+    std::fs::remove_file(&filler).unwrap();
+    server.shutdown().await;
+}

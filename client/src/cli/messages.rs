@@ -49,7 +49,7 @@ async fn resolve(client: &Client, target: &str, online: bool, create: bool) -> R
 /// `convo send TARGET TEXT [--no-wait]`.
 pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<()> {
     sync_core::protocol::validate::default_body(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (client, _events) = ctx.open()?;
+    let (client, mut events) = ctx.open()?;
     if no_wait {
         // Queue without waiting for anything: the outbox row is durable and
         // the next connection (any command or the TUI) flushes it. Only go
@@ -78,13 +78,37 @@ pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<
         );
     }
     let conv = resolve(&client, target, true, true).await?;
-    let seq = client
-        .send_and_wait(&conv, text, SEND_TIMEOUT)
-        .await
-        .context("sending (the message stays queued and goes out on the next connection)")?;
+    let seq = match client.send_and_wait(&conv, text, SEND_TIMEOUT).await {
+        Ok(seq) => seq,
+        Err(e @ sync_core::Error::NotStored(_)) => {
+            client.stop().await;
+            bail!(
+                "{e}; the server did not confirm the message in time, so it may not have \
+                 arrived, and nothing is queued to retry it (see `convo show {target}`)"
+            );
+        }
+        Err(e) => {
+            return Err(e)
+                .context("sending (the message stays queued and goes out on the next connection)");
+        }
+    };
     client.stop().await;
     println!("sent to {conv} as #{seq}");
+    warn_not_stored(&mut events);
     Ok(())
+}
+
+/// Says on stderr when the store could not keep what was done (a full
+/// disk): the server has it, this device does not.
+fn warn_not_stored(events: &mut sync_core::Events) {
+    let mut said = std::collections::BTreeSet::new();
+    while let Some(e) = events.try_recv() {
+        if let sync_core::Event::Error(sync_core::ErrorEvent::Store(why)) = e
+            && said.insert(why.clone())
+        {
+            eprintln!("convo: warning: not saved on this device: {why}");
+        }
+    }
 }
 
 /// What a timeline window holds: (held messages, a gap inside it, oldest seq).

@@ -63,6 +63,10 @@ impl EnginePort for Client {
     }
     fn command(&self, command: EngineCommand) -> Result<(), String> {
         let c = self.blocking();
+        let sends = matches!(
+            command,
+            EngineCommand::Send { .. } | EngineCommand::Reply { .. }
+        );
         match command {
             EngineCommand::Send { conv, body } => c.send(&conv, &body).map(drop),
             EngineCommand::Reply {
@@ -96,7 +100,14 @@ impl EnginePort for Client {
                 Ok(())
             }
         }
-        .map_err(err)
+        .map_err(|e| match e {
+            // The outbox row is not stored, but the message is queued in
+            // memory and goes out while convo runs (sync-core's contract).
+            sync_core::Error::NotStored(why) if sends => {
+                format!("not saved on this device, but still sent while convo runs: {why}")
+            }
+            e => err(e),
+        })
     }
     fn request(&self, request: EngineRequest) -> BoxFut<EngineReply> {
         let c = self.clone();

@@ -88,6 +88,10 @@ impl Client {
     /// seq. On timeout the message is still queued and still goes out:
     /// the error ([`Error::SendTimeout`]) carries its client id, to wait
     /// again with [`Client::wait_sent`] or drop it with [`Client::discard`].
+    /// When the store cannot commit the row (a full disk), the message is
+    /// still sent from memory: delivered, this returns its seq (the store
+    /// failure comes as an `Event::Error(ErrorEvent::Store)`); not delivered
+    /// within `timeout`, it fails with [`Error::NotStored`].
     pub async fn send_and_wait(
         &self,
         conv: &ConvId,
@@ -124,8 +128,20 @@ impl Client {
                 reply: Some((token, tx)),
             })
             .map_err(|_| Error::DriverGone)?;
-        Committed::waiting(ack_rx, ()).await?;
-        self.await_sent(client_id, rx, timeout).await
+        // A row the store could not commit (a full disk) is still queued in
+        // memory and goes out while the process runs: wait for its `sent`
+        // all the same. Delivered, it is a success (the store failure is
+        // an `Event::Error(ErrorEvent::Store)`); not delivered in time, the
+        // error is that it was not stored, since it dies with the process.
+        let not_stored = match Committed::waiting(ack_rx, ()).await {
+            Ok(()) => None,
+            Err(Error::NotStored(why)) => Some(why),
+            Err(e) => return Err(e),
+        };
+        match (self.await_sent(client_id, rx, timeout).await, not_stored) {
+            (Err(Error::SendTimeout { .. }), Some(why)) => Err(Error::NotStored(why)),
+            (sent, _) => sent,
+        }
     }
 
     /// Waits (again) for the acknowledgement of a queued message, e.g.

@@ -55,6 +55,13 @@ pub enum StoreError {
     /// Writing a batch failed; the transaction was rolled back.
     #[error("writing to the store: {0}")]
     Write(rusqlite::Error),
+    /// The disk holding the store is full: nothing of the failed write (or
+    /// open) is stored; it works again once space is freed.
+    #[error("the disk holding {dir} is full: free some space there")]
+    DiskFull {
+        /// The store's directory.
+        dir: String,
+    },
     /// Reading from the store failed.
     #[error("reading from the store: {0}")]
     Read(rusqlite::Error),

@@ -24,6 +24,38 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_redaction_erases.sql"),
 ];
 
+/// [`StoreError::DiskFull`] when `e` failed for lack of space on the disk
+/// holding `file`: SQLite says so (`SQLITE_FULL`), or it reports an I/O
+/// error (growing the `-shm` or `-wal` file) and a probe write next to the
+/// file fails with `StorageFull`. Otherwise `e` back, for the caller's
+/// error.
+fn full_disk(file: &Path, e: rusqlite::Error) -> Result<StoreError, rusqlite::Error> {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let full = match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => true,
+        Some(rusqlite::ErrorCode::SystemIoFailure) => no_space_in(dir),
+        _ => false,
+    };
+    if !full {
+        return Err(e);
+    }
+    Ok(StoreError::DiskFull {
+        dir: dir.display().to_string(),
+    })
+}
+
+/// Whether writing 64 KiB in `dir` fails for lack of space.
+fn no_space_in(dir: &Path) -> bool {
+    use std::io::Write;
+    let probe = dir.join(format!(".convo-space-check-{}", std::process::id()));
+    let full = std::fs::File::create(&probe)
+        .and_then(|mut f| f.write_all(&[0; 64 * 1024]).and_then(|()| f.sync_all()))
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::StorageFull);
+    let _ = std::fs::remove_file(&probe);
+    full
+}
+
 /// The SQLite cache.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -44,9 +76,11 @@ impl SqliteStore {
             path: p.display().to_string(),
             source,
         };
-        let conn = Connection::open(p).map_err(open_err)?;
+        let conn = Connection::open(p).map_err(|e| full_disk(p, e).unwrap_or_else(open_err))?;
         Self::setup(conn, p.display().to_string()).map_err(|e| match e {
-            StoreError::Write(source) => open_err(source),
+            StoreError::Write(source) => full_disk(p, source).unwrap_or_else(open_err),
+            StoreError::Migrate { version, source } => full_disk(p, source)
+                .unwrap_or_else(|source| StoreError::Migrate { version, source }),
             other => other,
         })
     }
@@ -136,7 +170,12 @@ impl SqliteStore {
                 .pragma_update(None, "synchronous", "NORMAL")
                 .map_err(StoreError::Write)?;
         }
-        result.map_err(StoreError::Write)
+        result.map_err(|e| {
+            if self.location.starts_with("file:") {
+                return StoreError::Write(e); // in memory: no disk
+            }
+            full_disk(Path::new(&self.location), e).unwrap_or_else(StoreError::Write)
+        })
     }
 
     /// `PRAGMA data_version`: changes only when another connection commits.
