@@ -183,6 +183,9 @@ pub struct Config {
     /// `--cluster nats://HOST:PORT`: the bus to the other nodes on the same
     /// database.
     pub cluster: Option<String>,
+    /// `--cluster-ca`: the CA that signed the NATS server's certificate;
+    /// the bus then requires TLS.
+    pub cluster_ca: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -207,6 +210,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             features: Features::ALL,
             cluster: None,
+            cluster_ca: None,
         }
     }
 }

@@ -54,7 +54,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let bus = match &config.cluster {
         Some(url) => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            let nats = crate::cluster::connect(url, tx.clone())
+            let nats = crate::cluster::connect(url, config.cluster_ca.as_deref(), tx.clone())
                 .await
                 .map_err(ServerError::Cluster)?;
             Some((nats, tx, rx))

@@ -21,6 +21,8 @@ pub struct NatsServer {
     bin: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// `--tls --tlscert … --tlskey …`: every client must use TLS.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The nats-server binary: on PATH, else where Debian puts it.
@@ -44,6 +46,16 @@ impl NatsServer {
     /// not installed outside CI. Panics under `CI=true` without nats-server,
     /// and whenever an installed one fails to start.
     pub fn start() -> Option<NatsServer> {
+        NatsServer::start_with(None)
+    }
+
+    /// [`NatsServer::start`] requiring TLS of every client, with this
+    /// certificate and key (PEM files).
+    pub fn start_tls(cert: PathBuf, key: PathBuf) -> Option<NatsServer> {
+        NatsServer::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(PathBuf, PathBuf)>) -> Option<NatsServer> {
         let Some(bin) = find_bin() else {
             let msg = "nats-server is not installed (not on PATH, /usr/sbin or /usr/bin): \
                        the multi-node tests are SKIPPED";
@@ -57,6 +69,7 @@ impl NatsServer {
             bin,
             port: free_port().expect("free port for nats-server"),
             child: None,
+            tls,
         };
         server.spawn().expect("start nats-server");
         Some(server)
@@ -111,8 +124,17 @@ impl NatsServer {
     }
 
     fn spawn(&mut self) -> Result<(), String> {
-        let mut child = Command::new(&self.bin)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+        let mut command = Command::new(&self.bin);
+        command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some((cert, key)) = &self.tls {
+            command
+                .arg("--tls")
+                .arg("--tlscert")
+                .arg(cert)
+                .arg("--tlskey")
+                .arg(key);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -173,9 +173,14 @@ struct Args {
     #[arg(long, value_name = "VERSION", value_parser = parse_protocol, conflicts_with = "features")]
     protocol: Option<server_mock::Features>,
     /// Run as one node of several on the same PostgreSQL --db, with pushes
-    /// crossing nodes through this NATS server (`nats://HOST:PORT`).
+    /// crossing nodes through this NATS server (`nats://HOST:PORT`;
+    /// `tls://HOST:PORT` for TLS, `nats://USER:PASSWORD@…` to log in).
     #[arg(long, value_name = "URL")]
     cluster: Option<String>,
+    /// The CA (PEM) that signed the NATS server's certificate, when it is
+    /// not in the system's trust store: --cluster then requires TLS.
+    #[arg(long, value_name = "PEM", requires = "cluster")]
+    cluster_ca: Option<std::path::PathBuf>,
 }
 
 fn parse_protocol(s: &str) -> Result<server_mock::Features, String> {
@@ -295,6 +300,7 @@ async fn run() -> anyhow::Result<()> {
         },
         features: args.protocol.unwrap_or(args.features),
         cluster: args.cluster.clone(),
+        cluster_ca: args.cluster_ca.clone(),
         ..Config::default()
     };
     let server = server_mock::start(config).await?;

@@ -189,11 +189,33 @@ pub struct Cluster {
     interest: tokio::sync::Mutex<Interest>,
 }
 
-/// Connects to NATS at `url`. Reconnections are retried forever, quickly
-/// (0.1 s, then up to 1 s apart); each one asks for a forced sweep.
-pub async fn connect(url: &str, inbox: Inbox) -> Result<async_nats::Client, String> {
+/// Connects to NATS at `url` (with TLS for `tls://`, or whenever `ca`
+/// names the CA of the server's certificate). Reconnections are retried
+/// forever, quickly (0.1 s, then up to 1 s apart); each one asks for a
+/// forced sweep.
+pub async fn connect(
+    url: &str,
+    ca: Option<&std::path::Path>,
+    inbox: Inbox,
+) -> Result<async_nats::Client, String> {
     let events = inbox.clone();
-    async_nats::ConnectOptions::new()
+    let (url, login) = split_login(url);
+    let mut options = match login {
+        Some(Login::Password(user, password)) => {
+            async_nats::ConnectOptions::with_user_and_password(user, password)
+        }
+        Some(Login::Token(token)) => async_nats::ConnectOptions::with_token(token),
+        None => async_nats::ConnectOptions::new(),
+    };
+    if let Some(ca) = ca {
+        if let Err(e) = std::fs::metadata(ca) {
+            return Err(format!("--cluster-ca {}: {e}", ca.display()));
+        }
+        options = options
+            .add_root_certificates(ca.to_owned())
+            .require_tls(true);
+    }
+    options
         .name("server-mock")
         .no_echo()
         .max_reconnects(None)
@@ -215,9 +237,44 @@ pub async fn connect(url: &str, inbox: Inbox) -> Result<async_nats::Client, Stri
                 }
             }
         })
-        .connect(url)
+        .connect(url.as_str())
         .await
-        .map_err(|e| format!("cannot reach NATS at {url}: {e}"))
+        .map_err(|e| {
+            let hint = if e.to_string().contains("certificate") {
+                " (--cluster-ca names the CA that signed the NATS server's certificate)"
+            } else {
+                ""
+            };
+            format!("cannot reach NATS at {url}: {e}{hint}")
+        })
+}
+
+/// How a node logs in to NATS, from the URL's `USER:PASSWORD@` (or
+/// `TOKEN@`).
+#[derive(Debug, PartialEq, Eq)]
+enum Login {
+    Password(String, String),
+    Token(String),
+}
+
+/// `url` without its credentials (which are never logged or printed), and
+/// the credentials, percent-decoded.
+fn split_login(url: &str) -> (String, Option<Login>) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return (url.to_owned(), None);
+    };
+    let decode = crate::store::pg_tls::percent_decode;
+    let login = match rest[..at].split_once(':') {
+        Some((user, password)) => Login::Password(decode(user), decode(password)),
+        None => Login::Token(decode(&rest[..at])),
+    };
+    let bare = match scheme {
+        "" => rest[at + 1..].to_owned(),
+        _ => format!("{scheme}://{}", &rest[at + 1..]),
+    };
+    (bare, Some(login))
 }
 
 impl Cluster {
@@ -501,6 +558,18 @@ const HEADS_CHUNK: usize = 500;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_leave_the_url_that_is_printed() {
+        let (url, login) = split_login("nats://u:p%40ss@nats.internal:4222");
+        assert_eq!(url, "nats://nats.internal:4222");
+        assert_eq!(login, Some(Login::Password("u".into(), "p@ss".into())));
+        let (url, login) = split_login("tls://s3cret@10.0.0.5:4222");
+        assert_eq!(url, "tls://10.0.0.5:4222");
+        assert_eq!(login, Some(Login::Token("s3cret".into())));
+        let (url, login) = split_login("nats://127.0.0.1:4222");
+        assert_eq!((url.as_str(), login), ("nats://127.0.0.1:4222", None));
+    }
 
     #[test]
     fn a_fanout_survives_the_bus_encoding() {

@@ -114,7 +114,7 @@ fn take_tls_params(url: &str) -> Result<(String, Option<String>), TlsSetupError>
 }
 
 /// `%XX` escapes decoded (a path in a URL may hold `%2F` or `%20`).
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
