@@ -426,6 +426,7 @@ pub fn item_line(item: &TimelineItem) -> String {
                     },
                     m.target.map_or_else(|| "?".to_owned(), |t| t.to_string())
                 ),
+                ("unknown", _) => "* (an entry of a kind this convo does not know)".to_owned(),
                 (other, _) => format!("* {other}"),
             };
             format!("#{:<5} {}: {}", m.seq, safe(&m.sender), what)

@@ -105,6 +105,11 @@ pub enum EntryKind {
     /// §9.2 `reactions`: a reaction (`target`, `key`) to a text; withdrawn
     /// by a `redact` targeting it.
     Reaction,
+    /// A kind this client does not know (a later extension): it holds its
+    /// seq in the timeline and is otherwise ignored (§5: "a client ignores
+    /// kinds and fields it does not know"). Never sent.
+    #[serde(other)]
+    Unknown,
 }
 
 impl EntryKind {
@@ -119,6 +124,7 @@ impl EntryKind {
             EntryKind::Leave => "leave",
             EntryKind::Title => "title",
             EntryKind::Reaction => "reaction",
+            EntryKind::Unknown => "unknown",
         }
     }
 
@@ -133,6 +139,7 @@ impl EntryKind {
             "leave" => EntryKind::Leave,
             "title" => EntryKind::Title,
             "reaction" => EntryKind::Reaction,
+            "unknown" => EntryKind::Unknown,
             _ => return None,
         })
     }

@@ -223,9 +223,10 @@ fn message_lines(
                 out,
             );
         }
-        // Filtered out of the window before layout (they mark their target);
-        // drawn as nothing should one slip through.
-        EntryKind::Edit | EntryKind::Redact | EntryKind::Reaction => return,
+        // Filtered out of the window before layout (they mark their target,
+        // or are of a kind this client does not know); drawn as nothing
+        // should one slip through.
+        EntryKind::Edit | EntryKind::Redact | EntryKind::Reaction | EntryKind::Unknown => return,
     }
     if starts_group(prev, &m.sender, m.ts) {
         out.push(Line::from(Span::styled(

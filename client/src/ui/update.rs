@@ -165,7 +165,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 .unwrap_or(0);
             items.retain(|i| {
                 !matches!(i, TimelineItem::Message(m)
-                    if matches!(m.kind, EntryKind::Edit | EntryKind::Redact | EntryKind::Reaction))
+                    if matches!(m.kind, EntryKind::Edit | EntryKind::Redact | EntryKind::Reaction | EntryKind::Unknown))
             });
             open.items = items;
             open.total = total;

@@ -762,13 +762,15 @@ pub(crate) fn window_bounds(
 /// Whether an entry counts as activity for the conversation list's order.
 /// Edits and redactions change an older message; they do not move its
 /// conversation above one with newer messages (as in Slack or Element).
-/// Reactions change an older message too.
+/// Reactions change an older message too. A kind this client does not
+/// know is not shown, so it does not move the conversation either.
 pub(crate) fn moves_activity(kind: crate::protocol::EntryKind) -> bool {
     !matches!(
         kind,
         crate::protocol::EntryKind::Edit
             | crate::protocol::EntryKind::Redact
             | crate::protocol::EntryKind::Reaction
+            | crate::protocol::EntryKind::Unknown
     )
 }
 
