@@ -374,6 +374,10 @@ pub enum ErrorCode {
     RateLimited,
     /// Server failure; the request may be retried.
     Internal,
+    /// A code this client does not know (a later server's): handled like
+    /// `internal`, a failure that may pass. Never sent.
+    #[serde(other)]
+    Unknown,
 }
 
 impl ErrorCode {
@@ -389,6 +393,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too_large",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
         }
     }
 
@@ -404,6 +409,7 @@ impl ErrorCode {
             ErrorCode::TooLarge,
             ErrorCode::RateLimited,
             ErrorCode::Internal,
+            ErrorCode::Unknown,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)

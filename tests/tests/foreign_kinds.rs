@@ -2,9 +2,10 @@
 //! PROTOCOL.md alone, not server-mock) that uses what the protocol allows a
 //! later server to send: entries of kinds this client does not know (§6: "a
 //! client ignores kinds and fields it does not know") and fields it does
-//! not know, in pages and in pushes. The client keeps every seq (no gap is
-//! left to pull forever), shows the texts around them, and reports no
-//! protocol error.
+//! not know, in pages and in pushes, an event type and an error code it
+//! does not know. The client keeps every seq (no gap is left to pull
+//! forever), shows the texts around them, ends the request the unknown
+//! error answers, and reports no protocol error.
 
 use std::time::Duration;
 
@@ -78,6 +79,13 @@ async fn serve(listener: TcpListener) {
                         ]
                     }
                     "ping" => vec![json!({"type":"pong","re":id})],
+                    // An event of a later protocol first, then an error code
+                    // this client does not know.
+                    "members" => vec![
+                        json!({"type":"presence","user":"bob","online":true}),
+                        json!({"type":"error","re":id,"code":"unavailable",
+                               "message":"members are being moved"}),
+                    ],
                     _ => vec![json!({"type":"ok","re":id})],
                 };
                 for r in reply {
@@ -144,6 +152,24 @@ async fn unknown_kinds_and_fields_hold_their_seq_and_are_ignored() {
         }
         assert!(tokio::time::Instant::now() < deadline, "held {got:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // An unknown error code is an error of its own, not a hang until the
+    // request times out.
+    let err = tokio::time::timeout(Duration::from_secs(5), alice.members(&conv))
+        .await
+        .expect("the error reply ends the request")
+        .unwrap_err();
+    match err {
+        sync_core::Error::Server { code, message, .. } => {
+            assert_eq!(
+                (code, message.as_str()),
+                (
+                    sync_core::protocol::ErrorCode::Unknown,
+                    "members are being moved"
+                )
+            );
+        }
+        other => panic!("{other:?}"),
     }
     while let Some(e) = events.try_recv() {
         assert!(

@@ -426,6 +426,10 @@ impl Engine {
         self.link.last_rx = Some(now);
         match crate::protocol::decode_server_frame(text) {
             Ok(frame) => self.on_frame(now, frame),
+            // An event type of a later protocol: nothing to do, nothing wrong.
+            Err(e) if unknown_event(text, &e) => {
+                tracing::debug!(target: "sync_core", error = %e, "ignored an unknown event");
+            }
             Err(e) => self.emit(Event::Error(ErrorEvent::Protocol(format!(
                 "ignored a malformed server frame: {e}"
             )))),
@@ -775,5 +779,24 @@ fn server_error(request: &'static str, frame: ServerFrame) -> Error {
             code: crate::protocol::ErrorCode::Internal,
             message: format!("unexpected reply {:?}", other),
         },
+    }
+}
+
+/// Whether `text` is a well-formed event (no `re`) whose `type` this client
+/// does not know, which is what `e` says: a later server's event, ignored
+/// (unknown fields and kinds are, §2 and §6). A reply of an unknown type,
+/// or a known type that does not decode, is still a protocol error.
+fn unknown_event(text: &str, e: &serde_json::Error) -> bool {
+    let Ok(serde_json::Value::Object(frame)) = serde_json::from_str(text) else {
+        return false;
+    };
+    let no_re = frame.get("re").is_none_or(serde_json::Value::is_null);
+    match frame.get("type") {
+        Some(serde_json::Value::String(ty)) => {
+            no_re
+                && e.to_string()
+                    .starts_with(&format!("unknown variant `{ty}`"))
+        }
+        _ => false,
     }
 }
