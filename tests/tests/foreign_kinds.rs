@@ -45,9 +45,9 @@ impl World {
             .iter()
             .map(|(s, entries)| {
                 let mut s = s.clone();
-                let texts = entries.iter().filter(|e| e["kind"] == "text");
+                let mut texts = entries.iter().filter(|e| e["kind"] == "text");
                 s["last_seq"] = entries.last().map_or(json!(0), |e| e["seq"].clone());
-                s["last"] = texts.last().cloned().unwrap_or(Value::Null);
+                s["last"] = texts.next_back().cloned().unwrap_or(Value::Null);
                 s
             })
             .collect()
