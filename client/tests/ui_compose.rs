@@ -218,3 +218,29 @@ fn the_code_key_pages_a_messages_code_blocks() {
         })]
     );
 }
+
+/// A paste of control characters within the body limit whose frame would
+/// pass the server's 64 KiB (each takes 6 bytes in JSON) is refused before
+/// anything is queued, and the draft is kept: sent, it would get the
+/// connection closed at every reconnect.
+#[test]
+fn a_body_too_large_once_encoded_is_refused_and_kept() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let hostile = format!("x{}", "\u{1}".repeat(15_000));
+    update(&mut s, Action::Paste(hostile.clone()));
+    assert_eq!(s.compose.text.len(), hostile.len(), "what the paste holds");
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    assert!(fx.is_empty(), "{} effects", fx.len());
+    assert!(s.compose.text == hostile, "the draft is kept");
+    let shown = screen(&s);
+    assert!(
+        shown.contains("message is 90"),
+        "{}",
+        shown
+            .lines()
+            .filter(|l| l.contains("message"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -87,10 +87,14 @@ pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<
                  arrived, and nothing is queued to retry it (see `convo show {target}`)"
             );
         }
-        Err(e) => {
+        Err(e @ sync_core::Error::SendTimeout { .. }) => {
             return Err(e)
                 .context("sending (the message stays queued and goes out on the next connection)");
         }
+        Err(e @ sync_core::Error::Invalid { .. }) => {
+            return Err(e).context("sending (nothing was queued)");
+        }
+        Err(e) => return Err(e).context("sending"),
     };
     client.stop().await;
     println!("sent to {conv} as #{seq}");

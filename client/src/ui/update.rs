@@ -560,6 +560,18 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
         ));
         return Vec::new();
     }
+    // JSON writes a control character in 6 bytes: a body within the limit
+    // can still make a frame the server refuses (sync-core would refuse it
+    // too, after the compose box was cleared).
+    let encoded = sync_core::protocol::validate::encoded_send_len(&body);
+    if encoded > sync_core::protocol::MAX_FRAME_BYTES {
+        state.set_error(format!(
+            "message is {encoded} bytes once encoded (control characters take 6 each), the limit \
+             is {}: shorten it (your text is kept)",
+            sync_core::protocol::MAX_FRAME_BYTES
+        ));
+        return Vec::new();
+    }
     let effect = match state.compose.editing {
         Some(seq) => Effect::Command(EngineCommand::Edit { conv, seq, body }),
         None => match super::features::reply_command(state, &body) {

@@ -202,6 +202,10 @@ pub struct Engine {
     features_known: bool,
     /// `hello.register` (a server extension), when the server says it.
     register_mode: Option<String>,
+    /// `hello.max_frame_bytes` of the current connection (the protocol's
+    /// 64 KiB before any `hello`): no outbox frame over it is sent, since
+    /// the server would close the connection (1009) at every resend.
+    max_frame_bytes: usize,
     link: Link,
     /// The server URLs and the failover round.
     servers: servers::Servers,
@@ -315,6 +319,7 @@ impl Engine {
             outbox,
             outbox_done: Default::default(),
             features_known: snap.features.is_some(),
+            max_frame_bytes: crate::protocol::MAX_FRAME_BYTES,
             features: snap.features.unwrap_or_default(),
             register_mode: None,
             link: Link {
@@ -456,8 +461,10 @@ impl Engine {
                 server_id,
                 features,
                 register,
+                max_frame_bytes,
                 ..
             } => {
+                self.max_frame_bytes = usize::try_from(max_frame_bytes).unwrap_or(usize::MAX);
                 if self.link.phase == Phase::WaitingHello
                     && let Some(cause) = self.wrong_server(&server_id)
                 {

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use super::{Engine, Pending, Phase, ReplyToken, ReplyValue};
 use crate::error::Error;
 use crate::events::Event;
-use crate::protocol::{ClientFrame, ConvId, EntryKind, ErrorCode, Message, Seq, ServerFrame};
+use crate::protocol::{
+    ClientFrame, ConvId, EntryKind, ErrorCode, Message, RequestId, Seq, ServerFrame,
+};
 use crate::store::{OutboxItem, OutboxKind, OutboxState, Write};
 
 /// Delay before resending after a transient server error (e.g. `internal`).
@@ -40,6 +42,12 @@ impl Engine {
             && !self.has_feature(feature)
         {
             return Err(Error::Unsupported(feature));
+        }
+        if let Some(message) = self.over_frame_limit(&item, u64::MAX) {
+            return Err(Error::Invalid {
+                field: "body",
+                message,
+            });
         }
         item.state = OutboxState::Pending;
         self.outbox.push(item.clone());
@@ -132,47 +140,16 @@ impl Engine {
                 continue;
             }
             let o = o.clone();
+            // A row queued before this server said its frame limit.
+            if let Some(message) = self.over_frame_limit(&o, u64::MAX) {
+                self.fail_too_large(i, message);
+                busy.remove(&o.conv);
+                continue;
+            }
             let id = self.track(Pending::Out {
                 client_id: o.client_id.clone(),
             });
-            let (conv, client_id) = (o.conv.clone(), o.client_id.clone());
-            let body = o.body.clone().unwrap_or_default();
-            self.transmit(match o.kind {
-                OutboxKind::Send => ClientFrame::Send {
-                    id,
-                    conv,
-                    client_id,
-                    body,
-                    reply_to: None,
-                },
-                OutboxKind::Reply { reply_to } => ClientFrame::Send {
-                    id,
-                    conv,
-                    client_id,
-                    body,
-                    reply_to: Some(reply_to),
-                },
-                OutboxKind::React { target, key } => ClientFrame::React {
-                    id,
-                    conv,
-                    client_id,
-                    target,
-                    key,
-                },
-                OutboxKind::Edit { target } => ClientFrame::Edit {
-                    id,
-                    conv,
-                    client_id,
-                    target,
-                    body,
-                },
-                OutboxKind::Redact { target } => ClientFrame::Redact {
-                    id,
-                    conv,
-                    client_id,
-                    target,
-                },
-            });
+            self.transmit(outbox_frame(&o, id));
             self.outbox[i].state = OutboxState::Sending;
             sent += 1;
         }
@@ -180,6 +157,42 @@ impl Engine {
             self.emit(Event::OutboxChanged);
         }
         sent
+    }
+
+    /// Why `o`'s frame, with request id `id`, is more than the server takes
+    /// (`hello.max_frame_bytes`); None when it fits. A body within
+    /// `max_body_bytes` can still pass it: JSON writes each control
+    /// character in 6 bytes.
+    fn over_frame_limit(&self, o: &OutboxItem, id: RequestId) -> Option<String> {
+        let len = outbox_frame(o, id).to_json().len();
+        (len > self.max_frame_bytes).then(|| {
+            format!(
+                "{len} bytes once encoded, over the server's limit of {} bytes per frame \
+                 (each control character takes 6)",
+                self.max_frame_bytes
+            )
+        })
+    }
+
+    /// Fails row `i` as too large to send: resending it would only get the
+    /// connection closed again.
+    fn fail_too_large(&mut self, i: usize, message: String) {
+        self.outbox[i].state = OutboxState::Failed {
+            code: crate::store::FailCode::Server(ErrorCode::TooLarge),
+            message: message.clone(),
+        };
+        let item = self.outbox[i].clone();
+        self.write(Write::OutboxPut(item.clone()));
+        if let Some(t) = self.calls.waiters.remove(&item.client_id) {
+            self.reply(
+                t,
+                Err(Error::Invalid {
+                    field: "body",
+                    message,
+                }),
+            );
+        }
+        self.outbox_changed(&item.conv);
     }
 
     /// The row with this client id reached the timeline at `seq` (by `sent`
@@ -327,5 +340,47 @@ impl Engine {
         self.outbox_changed(&item.conv);
         self.dispatch_outbox();
         Ok(())
+    }
+}
+
+/// The request that carries outbox row `o`.
+fn outbox_frame(o: &OutboxItem, id: RequestId) -> ClientFrame {
+    let (conv, client_id) = (o.conv.clone(), o.client_id.clone());
+    let body = o.body.clone().unwrap_or_default();
+    match &o.kind {
+        OutboxKind::Send => ClientFrame::Send {
+            id,
+            conv,
+            client_id,
+            body,
+            reply_to: None,
+        },
+        OutboxKind::Reply { reply_to } => ClientFrame::Send {
+            id,
+            conv,
+            client_id,
+            body,
+            reply_to: Some(*reply_to),
+        },
+        OutboxKind::React { target, key } => ClientFrame::React {
+            id,
+            conv,
+            client_id,
+            target: *target,
+            key: key.clone(),
+        },
+        OutboxKind::Edit { target } => ClientFrame::Edit {
+            id,
+            conv,
+            client_id,
+            target: *target,
+            body,
+        },
+        OutboxKind::Redact { target } => ClientFrame::Redact {
+            id,
+            conv,
+            client_id,
+            target: *target,
+        },
     }
 }

@@ -120,6 +120,17 @@ pub fn reaction_key(k: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// The size of the largest `send` frame that carries `body` (request id,
+/// conversation id, client id and `reply_to` at their longest): what a
+/// server's `max_frame_bytes` is compared with. JSON writes each control
+/// character in 6 bytes, so it can be up to 6 times `body.len()`.
+pub fn encoded_send_len(body: &str) -> usize {
+    // `{"type":"send","id":…,"conv":"…","client_id":"…","body":…,"reply_to":…}`
+    // with a 20-digit id, a 64-byte conversation id and client id.
+    const AROUND: usize = 160 + 3 * 20 + 2 * 64;
+    serde_json::to_string(body).map_or(usize::MAX, |b| b.len()) + AROUND
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

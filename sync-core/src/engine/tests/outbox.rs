@@ -225,3 +225,77 @@ fn rows_another_process_queued_are_adopted_once() {
     assert_eq!(sent, [mine, "cli-1".to_string()]);
     assert_eq!(seqs(&h, "d1"), [1, 2, 3]);
 }
+
+/// A body within `max_body_bytes` whose frame passes the server's
+/// `max_frame_bytes` (control characters take 6 bytes in JSON) is refused
+/// at once, nothing queued; a row queued before the server said a smaller
+/// limit fails as too large when it would go out. Sending either would get
+/// the connection closed with 1009 at every reconnect, forever.
+#[test]
+fn a_frame_over_the_servers_limit_is_refused_not_sent() {
+    use crate::error::Error;
+    use crate::store::{FailCode, OutboxItem, OutboxKind};
+
+    let mut s = server_with_direct(0);
+    s.max_frame_bytes = 2_000;
+    let mut h = logged_in(s);
+    // Before any hello: the protocol's 64 KiB.
+    let early = h.send_text("d1", &"x".repeat(3_000));
+    let controls = "\u{1}".repeat(16_000);
+    let item = |id: &str, body: &str| OutboxItem {
+        client_id: id.into(),
+        conv: c("d1"),
+        kind: OutboxKind::Send,
+        body: Some(body.into()),
+        state: OutboxState::Pending,
+        created_ts: 1,
+    };
+    let err = h
+        .cmd(Command::Enqueue {
+            item: item("ctl", &controls),
+            wait: None,
+            ack: None,
+        })
+        .unwrap_err();
+    let Error::Invalid { field, message } = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(field, "body");
+    assert!(
+        message.starts_with("960")
+            && message.contains("over the server's limit of 65536 bytes per frame"),
+        "{message}"
+    );
+
+    h.go_live();
+    assert!(h.sent_of("send").is_empty(), "nothing too large went out");
+    let rows = h.store.outbox().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].client_id, early);
+    let OutboxState::Failed { code, message } = &rows[0].state else {
+        panic!("{:?}", rows[0].state);
+    };
+    assert_eq!(*code, FailCode::Server(ErrorCode::TooLarge));
+    assert!(
+        message.ends_with(
+            "over the server's limit of 2000 bytes per frame (each control character takes 6)"
+        ),
+        "{message}"
+    );
+    // Now that the server said 2,000, a new one is refused before queueing.
+    let err = h
+        .cmd(Command::Enqueue {
+            item: item("late", &"y".repeat(2_500)),
+            wait: None,
+            ack: None,
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid { field: "body", .. }),
+        "{err:?}"
+    );
+    assert_eq!(h.store.outbox().unwrap().len(), 1);
+    // A text that fits goes out.
+    h.send_text("d1", "fits");
+    assert_eq!(h.sent_of("send").len(), 1);
+}

@@ -34,6 +34,8 @@ pub struct ModelServer {
     pub features: Vec<String>,
     /// §9.4 settings per (user, conversation).
     pub settings: HashMap<(String, ConvId), super::model11::ModelSettings>,
+    /// `hello.max_frame_bytes`.
+    pub max_frame_bytes: u64,
 }
 
 impl Default for ModelServer {
@@ -49,6 +51,7 @@ impl Default for ModelServer {
             connected_user: None,
             features: vec!["account".into()],
             settings: HashMap::new(),
+            max_frame_bytes: 65536,
         }
     }
 }
@@ -59,7 +62,7 @@ impl ModelServer {
             protocol: 1,
             server: "model/1".into(),
             server_id: self.server_id.clone(),
-            max_frame_bytes: 65536,
+            max_frame_bytes: self.max_frame_bytes,
             max_body_bytes: 16384,
             features: self.features.clone(),
             register: None,
