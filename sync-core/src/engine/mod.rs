@@ -206,6 +206,9 @@ pub struct Engine {
     /// 64 KiB before any `hello`): no outbox frame over it is sent, since
     /// the server would close the connection (1009) at every resend.
     max_frame_bytes: usize,
+    /// `hello.max_body_bytes` of the current connection (the protocol's
+    /// 16 KiB before any `hello`).
+    max_body_bytes: usize,
     link: Link,
     /// The server URLs and the failover round.
     servers: servers::Servers,
@@ -320,6 +323,7 @@ impl Engine {
             outbox_done: Default::default(),
             features_known: snap.features.is_some(),
             max_frame_bytes: crate::protocol::MAX_FRAME_BYTES,
+            max_body_bytes: crate::protocol::MAX_BODY_BYTES,
             features: snap.features.unwrap_or_default(),
             register_mode: None,
             link: Link {
@@ -462,9 +466,11 @@ impl Engine {
                 features,
                 register,
                 max_frame_bytes,
+                max_body_bytes,
                 ..
             } => {
                 self.max_frame_bytes = usize::try_from(max_frame_bytes).unwrap_or(usize::MAX);
+                self.max_body_bytes = usize::try_from(max_body_bytes).unwrap_or(usize::MAX);
                 if self.link.phase == Phase::WaitingHello
                     && let Some(cause) = self.wrong_server(&server_id)
                 {

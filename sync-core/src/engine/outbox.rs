@@ -43,6 +43,16 @@ impl Engine {
         {
             return Err(Error::Unsupported(feature));
         }
+        let body_len = item.body.as_deref().map_or(0, str::len);
+        if body_len > self.max_body_bytes {
+            return Err(Error::Invalid {
+                field: "body",
+                message: format!(
+                    "body is {body_len} bytes; this server takes up to {}",
+                    self.max_body_bytes
+                ),
+            });
+        }
         if let Some(message) = self.over_frame_limit(&item, u64::MAX) {
             return Err(Error::Invalid {
                 field: "body",

@@ -299,3 +299,40 @@ fn a_frame_over_the_servers_limit_is_refused_not_sent() {
     h.send_text("d1", "fits");
     assert_eq!(h.sent_of("send").len(), 1);
 }
+
+/// A server whose `hello.max_body_bytes` is below the protocol's 16 KiB: a
+/// longer body is refused before it is queued, with that limit.
+#[test]
+fn a_body_over_the_servers_own_limit_is_refused_before_queueing() {
+    use crate::error::Error;
+    use crate::store::{OutboxItem, OutboxKind};
+
+    let mut s = server_with_direct(0);
+    s.max_body_bytes = 1_000;
+    let mut h = logged_in(s);
+    h.go_live();
+    let err = h
+        .cmd(Command::Enqueue {
+            item: OutboxItem {
+                client_id: "long".into(),
+                conv: c("d1"),
+                kind: OutboxKind::Send,
+                body: Some("z".repeat(1_001)),
+                state: OutboxState::Pending,
+                created_ts: 1,
+            },
+            wait: None,
+            ack: None,
+        })
+        .unwrap_err();
+    let Error::Invalid { field, message } = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        (field, message.as_str()),
+        ("body", "body is 1001 bytes; this server takes up to 1000")
+    );
+    assert!(h.store.outbox().unwrap().is_empty());
+    h.send_text("d1", &"z".repeat(1_000));
+    assert_eq!(h.sent_of("send").len(), 1);
+}

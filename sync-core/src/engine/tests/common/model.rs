@@ -36,6 +36,8 @@ pub struct ModelServer {
     pub settings: HashMap<(String, ConvId), super::model11::ModelSettings>,
     /// `hello.max_frame_bytes`.
     pub max_frame_bytes: u64,
+    /// `hello.max_body_bytes`.
+    pub max_body_bytes: u64,
 }
 
 impl Default for ModelServer {
@@ -52,6 +54,7 @@ impl Default for ModelServer {
             features: vec!["account".into()],
             settings: HashMap::new(),
             max_frame_bytes: 65536,
+            max_body_bytes: 16384,
         }
     }
 }
@@ -63,7 +66,7 @@ impl ModelServer {
             server: "model/1".into(),
             server_id: self.server_id.clone(),
             max_frame_bytes: self.max_frame_bytes,
-            max_body_bytes: 16384,
+            max_body_bytes: self.max_body_bytes,
             features: self.features.clone(),
             register: None,
         }
