@@ -90,6 +90,48 @@ impl Logged {
     }
 }
 
+impl Logged {
+    /// Reads back a line written by [`Logged::to_json_line`].
+    pub fn from_json_line(line: &str) -> Option<Logged> {
+        let v: Value = serde_json::from_str(line).ok()?;
+        let conn = v.get("conn")?.as_u64()?;
+        let at = Duration::from_secs_f64(v.get("ms")?.as_f64()? / 1000.0);
+        let unhex = |s: &Value| -> Option<Vec<u8>> {
+            let s = s.as_str()?;
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+                .collect()
+        };
+        let event = match v.get("event").and_then(Value::as_str) {
+            Some("opened") => WireEvent::Opened,
+            Some("refused") => WireEvent::Refused,
+            Some("ended") => WireEvent::Ended,
+            _ => {
+                let dir = match v.get("dir")?.as_str()? {
+                    "up" => Direction::Up,
+                    _ => Direction::Down,
+                };
+                let f = if let Some(t) = v.get("text") {
+                    WireFrame::Text(t.as_str()?.to_owned())
+                } else if let Some(b) = v.get("binary") {
+                    WireFrame::Binary(unhex(b)?)
+                } else if let Some(b) = v.get("ping") {
+                    WireFrame::Ping(unhex(b)?)
+                } else if let Some(b) = v.get("pong") {
+                    WireFrame::Pong(unhex(b)?)
+                } else {
+                    let code = v.get("close")?.as_u64().and_then(|c| u16::try_from(c).ok());
+                    let reason = v.get("reason").and_then(Value::as_str).unwrap_or("");
+                    WireFrame::Close(code, reason.to_owned())
+                };
+                WireEvent::Frame(dir, f)
+            }
+        };
+        Some(Logged { conn, at, event })
+    }
+}
+
 /// A shared, append-only log. Cloning gives another handle to the same log.
 #[derive(Debug, Clone)]
 pub struct FrameLog {

@@ -1,0 +1,555 @@
+//! Reads a proxy's frame log ([`crate::proxy::FrameLog`]) against PROTOCOL.md v1.1, frame by
+//! frame, as an outside reviewer would: exact field sets and types both ways ([`schema`]),
+//! request ids unique per connection, nothing but `register`/`login`/`auth`/`ping` before a
+//! `session`, no §9 request or field the server's `hello.features` did not list, limits (body,
+//! frame, page sizes), replies matching their requests (`re`, `conv`, `client_id`, page shape),
+//! pushes in seq order with none skipped, pings answered, close codes from §2, no repeated pull
+//! of a range on one connection and no request or reconnect storms.
+//!
+//! Each [`Finding`] names the rule's section so a report can quote it.
+
+pub mod schema;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::proxy::{Direction, Logged, WireEvent, WireFrame};
+use schema::{EntryPlace, SUMMARY_FIELDS, check_fields, entry_fields};
+
+/// One deviation from the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Connection number in the log.
+    pub conn: u64,
+    /// Time in the log.
+    pub at: Duration,
+    /// Which way the offending frame went.
+    pub dir: Option<Direction>,
+    /// The PROTOCOL.md section (or PROTOCOL-NOTES.md) the rule comes from, e.g. "§2".
+    pub rule: &'static str,
+    /// What is wrong.
+    pub detail: String,
+    /// The frame (shortened).
+    pub frame: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dir = match self.dir {
+            Some(Direction::Up) => "client",
+            Some(Direction::Down) => "server",
+            None => "conn",
+        };
+        write!(
+            f,
+            "conn {} @{}ms {dir} [{}] {}: {}",
+            self.conn,
+            self.at.as_millis(),
+            self.rule,
+            self.detail,
+            self.frame
+        )
+    }
+}
+
+/// Thresholds for the rules PROTOCOL.md states without numbers.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Most requests one connection may send within any second (a storm above).
+    pub requests_per_sec: usize,
+    /// Most connection attempts (accepted or refused) within any second, all connections
+    /// together.
+    pub connects_per_sec: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            requests_per_sec: 200,
+            connects_per_sec: 4,
+        }
+    }
+}
+
+/// A request waiting for its reply.
+#[derive(Debug, Clone)]
+struct Pending {
+    ty: String,
+    req: Map<String, Value>,
+}
+
+/// What the checker knows about one connection.
+#[derive(Debug, Default)]
+struct Conn {
+    hello: Option<Map<String, Value>>,
+    features: Vec<String>,
+    authed: bool,
+    ids: HashSet<u64>,
+    pending: HashMap<u64, Pending>,
+    /// `(conv, after)` of every pull sent, `(conv, before)` of every history.
+    pulls: HashSet<(String, u64)>,
+    histories: HashSet<(String, Option<u64>, Option<i64>)>,
+    /// Newest pushed seq per conversation.
+    pushed: HashMap<String, u64>,
+    /// Times of this connection's requests (for the storm rule).
+    sent_at: Vec<Duration>,
+    /// Ping payloads not yet answered.
+    pings: Vec<Vec<u8>>,
+    ended: bool,
+}
+
+/// Reads a whole log and returns every finding, in log order.
+pub fn check(lines: &[Logged]) -> Vec<Finding> {
+    check_with(lines, &Limits::default())
+}
+
+/// [`check`] with explicit thresholds.
+pub fn check_with(lines: &[Logged], limits: &Limits) -> Vec<Finding> {
+    let mut c = Checker {
+        conns: HashMap::new(),
+        out: Vec::new(),
+    };
+    let mut connects = Vec::new();
+    for l in lines {
+        match &l.event {
+            WireEvent::Opened | WireEvent::Refused => connects.push(l.at),
+            WireEvent::Ended => c.ended(l),
+            WireEvent::Frame(dir, f) => c.frame(l, *dir, f),
+        }
+    }
+    for (n, conn) in &c.conns {
+        if let Some(at) = storm(&conn.sent_at, limits.requests_per_sec) {
+            c.out.push(Finding {
+                conn: *n,
+                at,
+                dir: Some(Direction::Up),
+                rule: "§5",
+                detail: format!("more than {} requests within a second", limits.requests_per_sec),
+                frame: String::new(),
+            });
+        }
+    }
+    if let Some(at) = storm(&connects, limits.connects_per_sec) {
+        c.out.push(Finding {
+            conn: 0,
+            at,
+            dir: None,
+            rule: "§2",
+            detail: format!(
+                "more than {} connection attempts within a second (reconnect storm)",
+                limits.connects_per_sec
+            ),
+            frame: String::new(),
+        });
+    }
+    c.out.sort_by_key(|f| f.at);
+    c.out
+}
+
+/// The first time more than `max` of the (sorted) `times` fall within one second.
+fn storm(times: &[Duration], max: usize) -> Option<Duration> {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted
+        .windows(max + 1)
+        .find(|w| w[max] - w[0] < Duration::from_secs(1))
+        .map(|w| w[max])
+}
+
+struct Checker {
+    conns: HashMap<u64, Conn>,
+    out: Vec<Finding>,
+}
+
+impl Checker {
+    fn report(&mut self, l: &Logged, dir: Direction, rule: &'static str, detail: String) {
+        let frame = match &l.event {
+            WireEvent::Frame(_, WireFrame::Text(t)) => t.chars().take(300).collect(),
+            WireEvent::Frame(_, f) => format!("{f:?}"),
+            _ => String::new(),
+        };
+        self.out.push(Finding {
+            conn: l.conn,
+            at: l.at,
+            dir: Some(dir),
+            rule,
+            detail,
+            frame,
+        });
+    }
+
+    fn ended(&mut self, l: &Logged) {
+        let conn = self.conns.entry(l.conn).or_default();
+        conn.ended = true;
+        if !conn.pings.is_empty() {
+            // The connection died with a ping unanswered: only a finding if the client had
+            // time to answer (it was not the close that cut it short) — left to the reader.
+            conn.pings.clear();
+        }
+    }
+
+    fn frame(&mut self, l: &Logged, dir: Direction, f: &WireFrame) {
+        match f {
+            WireFrame::Text(t) => self.text(l, dir, t),
+            WireFrame::Binary(_) => {
+                self.report(l, dir, "§2", "a binary frame (text frames only)".into())
+            }
+            WireFrame::Ping(p) => {
+                if dir == Direction::Down {
+                    self.conns.entry(l.conn).or_default().pings.push(p.clone());
+                }
+            }
+            WireFrame::Pong(p) => {
+                if dir == Direction::Up {
+                    let conn = self.conns.entry(l.conn).or_default();
+                    if let Some(i) = conn.pings.iter().position(|x| x == p) {
+                        conn.pings.remove(i);
+                    } else {
+                        self.report(l, dir, "§2", "a pong that answers no ping".into());
+                    }
+                }
+            }
+            WireFrame::Close(code, _) => {
+                let ok: &[u16] = match dir {
+                    Direction::Down => &[1000, 1008, 1009, 1013, 4001],
+                    // §2 is silent on the client's codes: 1000 (done) and 1001 (going away)
+                    // are what RFC 6455 §7.4.1 gives a client that leaves.
+                    Direction::Up => &[1000, 1001],
+                };
+                if !code.is_some_and(|c| ok.contains(&c)) {
+                    self.report(l, dir, "§2", format!("close code {code:?} not in {ok:?}"));
+                }
+                let conn = self.conns.entry(l.conn).or_default();
+                if dir == Direction::Up && !conn.pings.is_empty() {
+                    let n = conn.pings.len();
+                    conn.pings.clear();
+                    self.report(l, dir, "§2", format!("closed with {n} ping(s) unanswered"));
+                }
+            }
+        }
+    }
+
+    fn text(&mut self, l: &Logged, dir: Direction, t: &str) {
+        let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(t) else {
+            self.report(l, dir, "§2", "not one JSON object".into());
+            return;
+        };
+        let Some(ty) = obj.get("type").and_then(Value::as_str).map(str::to_owned) else {
+            self.report(l, dir, "§2", "no string `type`".into());
+            return;
+        };
+        match dir {
+            Direction::Up => self.request(l, &ty, &obj, t.len()),
+            Direction::Down => self.server(l, &ty, &obj, t.len()),
+        }
+    }
+
+    fn request(&mut self, l: &Logged, ty: &str, obj: &Map<String, Value>, len: usize) {
+        let up = Direction::Up;
+        let conn = self.conns.entry(l.conn).or_default();
+        conn.sent_at.push(l.at);
+        let features = conn.features.clone();
+        let hello = conn.hello.clone();
+        let authed = conn.authed;
+        let Some(fields) = schema::request_fields(ty) else {
+            self.report(l, up, "§2", format!("unknown request type `{ty}`"));
+            return;
+        };
+        for p in check_fields(obj, fields, &features, &["type"]) {
+            self.report(l, up, "§3-§9", p);
+        }
+        if let Some(f) = schema::request_feature(ty).filter(|f| !features.iter().any(|x| x == f)) {
+            self.report(l, up, "§9", format!("`{ty}` but hello.features lacks `{f}`"));
+        }
+        if !authed && !matches!(ty, "register" | "login" | "auth" | "ping") {
+            self.report(l, up, "§3", format!("`{ty}` before a `session` reply"));
+        }
+        if let Some(h) = &hello {
+            let max = |k: &str| h.get(k).and_then(Value::as_u64).unwrap_or(u64::MAX);
+            if len as u64 > max("max_frame_bytes") {
+                self.report(l, up, "§2", format!("{len} bytes > max_frame_bytes"));
+            }
+            let body = obj.get("body").and_then(Value::as_str).unwrap_or("x");
+            if body.len() as u64 > max("max_body_bytes") || body.trim().is_empty() {
+                self.report(l, up, "§7", format!("body of {} bytes", body.len()));
+            }
+        }
+        if let Some(limit) = obj.get("limit").and_then(Value::as_i64)
+            && !(1..=500).contains(&limit)
+        {
+            self.report(l, up, "§6", format!("limit {limit} outside 1..=500"));
+        }
+        if ty == "settings" && !["notify", "pinned", "archived"].iter().any(|k| obj.contains_key(*k))
+        {
+            self.report(l, up, "§9.4", "settings with an empty subset".into());
+        }
+        if ty == "create"
+            && obj.get("kind").and_then(Value::as_str) == Some("group")
+            && !obj.contains_key("title")
+        {
+            self.report(l, up, "§4", "group create without a title".into());
+        }
+        if let Some(cid) = obj.get("client_id").and_then(Value::as_str)
+            && (!(1..=64).contains(&cid.len()) || !cid.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        {
+            self.report(l, up, "§7", format!("client_id {cid:?}"));
+        }
+        let conv = obj.get("conv").and_then(Value::as_str).unwrap_or("").to_owned();
+        let conn = self.conns.entry(l.conn).or_default();
+        let dup = match ty {
+            "pull" => {
+                let after = obj.get("after").and_then(Value::as_u64).unwrap_or(0);
+                (!conn.pulls.insert((conv.clone(), after)))
+                    .then(|| format!("a second pull of {conv} after {after} on one connection"))
+            }
+            "history" => {
+                let key = (
+                    conv.clone(),
+                    obj.get("before").and_then(Value::as_u64),
+                    obj.get("limit").and_then(Value::as_i64),
+                );
+                (!conn.histories.insert(key.clone()))
+                    .then(|| format!("a second identical history {key:?} on one connection"))
+            }
+            _ => None,
+        };
+        if let Some(id) = obj.get("id").and_then(Value::as_u64) {
+            if !conn.ids.insert(id) {
+                self.report(l, up, "PROTOCOL-NOTES", format!("request id {id} reused on one connection"));
+            }
+            let conn = self.conns.entry(l.conn).or_default();
+            conn.pending.insert(
+                id,
+                Pending {
+                    ty: ty.to_owned(),
+                    req: obj.clone(),
+                },
+            );
+        }
+        if let Some(d) = dup {
+            self.report(l, up, "§6", d);
+        }
+    }
+
+    fn server(&mut self, l: &Logged, ty: &str, obj: &Map<String, Value>, len: usize) {
+        let down = Direction::Down;
+        if len > 1 << 20 {
+            self.report(l, down, "§2", format!("{len} bytes > 1 MiB"));
+        }
+        let conn = self.conns.entry(l.conn).or_default();
+        let first = conn.hello.is_none();
+        if first {
+            conn.hello = Some(obj.clone());
+            conn.features = obj
+                .get("features")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            if ty != "hello" {
+                self.report(l, down, "§2", format!("first frame is `{ty}`, not `hello`"));
+            }
+        } else if ty == "hello" {
+            self.report(l, down, "§2", "a second hello".into());
+        }
+        let features = self.conns[&l.conn].features.clone();
+        let Some(fields) = schema::server_fields(ty) else {
+            self.report(l, down, "§2", format!("unknown server frame type `{ty}`"));
+            return;
+        };
+        for p in check_fields(obj, fields, &features, &["type"]) {
+            self.report(l, down, "§2-§9", p);
+        }
+        if let Some(f) = schema::event_feature(ty).filter(|f| !features.iter().any(|x| x == f)) {
+            self.report(l, down, "§9", format!("`{ty}` event without `{f}`"));
+        }
+        if ty == "hello" && obj.get("features").and_then(Value::as_array).is_some_and(Vec::is_empty)
+        {
+            self.report(l, down, "§2", "an empty `features` list".into());
+        }
+        if ty == "error"
+            && obj.contains_key("retry_after_ms")
+            != (obj.get("code").and_then(Value::as_str) == Some("rate_limited"))
+        {
+            self.report(l, down, "§2", "retry_after_ms goes with rate_limited only".into());
+        }
+        self.nested(l, obj, &features);
+        let re = obj.get("re").and_then(Value::as_u64);
+        let is_reply = obj.contains_key("re") && !(ty == "conversation" && re.is_none());
+        if !is_reply {
+            if ty == "message" {
+                self.push(l, obj);
+            }
+            return;
+        }
+        let Some(re) = re else { return }; // error with re: null
+        let conn = self.conns.entry(l.conn).or_default();
+        let pending = conn.pending.remove(&re);
+        if ty == "session" {
+            conn.authed = true;
+        }
+        let Some(p) = pending else {
+            self.report(l, down, "§2", format!("reply `re` {re} answers no open request"));
+            return;
+        };
+        self.reply(l, ty, obj, &p);
+    }
+
+    /// Summaries and entries inside a server frame.
+    fn nested(&mut self, l: &Logged, obj: &Map<String, Value>, features: &[String]) {
+        let mut summaries: Vec<&Value> = Vec::new();
+        summaries.extend(obj.get("conversation"));
+        if let Some(Value::Array(a)) = obj.get("conversations") {
+            summaries.extend(a);
+        }
+        let mut entries: Vec<(&Value, EntryPlace)> = Vec::new();
+        for s in summaries.into_iter().filter_map(Value::as_object) {
+            for p in check_fields(s, SUMMARY_FIELDS, features, &[]) {
+                self.report(l, Direction::Down, "§4", format!("summary: {p}"));
+            }
+            if let Some(last) = s.get("last").filter(|v| v.is_object()) {
+                entries.push((last, EntryPlace::AsAppended));
+            }
+        }
+        if let Some(m) = obj.get("message") {
+            entries.push((m, EntryPlace::AsAppended));
+        }
+        if let Some(Value::Array(a)) = obj.get("messages") {
+            entries.extend(a.iter().map(|m| (m, EntryPlace::Page)));
+        }
+        for (e, place) in entries {
+            let Some(e) = e.as_object() else { continue };
+            let kind = e.get("kind").and_then(Value::as_str).unwrap_or("");
+            let redacted = e.get("redacted") == Some(&Value::Bool(true));
+            let Some(fields) = entry_fields(kind, redacted, place) else {
+                self.report(l, Direction::Down, "§6", format!("entry kind `{kind}`"));
+                continue;
+            };
+            for p in check_fields(e, &fields, features, &[]) {
+                let seq = e.get("seq").cloned().unwrap_or_default();
+                self.report(l, Direction::Down, "§6/§9", format!("{kind} entry {seq}: {p}"));
+            }
+            if redacted && kind == "text" {
+                for k in ["body", "mentions", "reactions"].iter().filter(|k| e.contains_key(**k)) {
+                    self.report(l, Direction::Down, "§9.5", format!("redacted text with `{k}`"));
+                }
+            }
+        }
+    }
+
+    /// Pushes: per connection and conversation in seq order, none skipped (§7).
+    fn push(&mut self, l: &Logged, obj: &Map<String, Value>) {
+        let conv = obj.get("conv").and_then(Value::as_str).unwrap_or("").to_owned();
+        let Some(seq) = obj.get("message").and_then(|m| m.get("seq")?.as_u64()) else {
+            return;
+        };
+        let conn = self.conns.entry(l.conn).or_default();
+        if let Some(prev) = conn.pushed.insert(conv.clone(), seq)
+            && seq != prev + 1
+        {
+            self.report(l, Direction::Down, "§7", format!("push {conv}#{seq} after #{prev}"));
+        }
+    }
+
+    /// A reply against its request.
+    fn reply(&mut self, l: &Logged, ty: &str, obj: &Map<String, Value>, p: &Pending) {
+        let down = Direction::Down;
+        let expected: &[&str] = match p.ty.as_str() {
+            "register" | "login" | "auth" => &["session"],
+            "logout" | "password" | "invite" | "leave" | "rename" | "read" | "typing"
+            | "settings" => &["ok"],
+            "ping" => &["pong"],
+            "create" => &["conversation"],
+            "members" => &["members"],
+            "sync" => &["sync"],
+            "pull" | "history" | "thread" => &["messages"],
+            "send" | "edit" | "redact" | "react" => &["sent"],
+            _ => &[],
+        };
+        if ty != "error" && !expected.contains(&ty) {
+            self.report(l, down, "§3-§9", format!("`{ty}` answers a `{}`", p.ty));
+            return;
+        }
+        for k in ["conv", "client_id"] {
+            if ty != "error" && obj.contains_key(k) && p.req.contains_key(k) && obj[k] != p.req[k] {
+                self.report(l, down, "§7", format!("`{k}` differs from the request's"));
+            }
+        }
+        if ty == "sync" && !p.req.contains_key("since") && obj.get("full") != Some(&Value::Bool(true))
+        {
+            self.report(l, down, "§5", "sync without `since` answered with full: false".into());
+        }
+        if ty == "messages" {
+            self.page(l, obj, p);
+        }
+    }
+
+    /// A `messages` reply against its `pull`, `history` or `thread` (§6, §9.1).
+    fn page(&mut self, l: &Logged, obj: &Map<String, Value>, p: &Pending) {
+        let down = Direction::Down;
+        let seqs: Vec<u64> = obj
+            .get("messages")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|m| m.get("seq")?.as_u64()).collect())
+            .unwrap_or_default();
+        let last_seq = obj.get("last_seq").and_then(Value::as_u64).unwrap_or(0);
+        let get = |k: &str| p.req.get(k).and_then(Value::as_u64);
+        let limit = p
+            .req
+            .get("limit")
+            .and_then(Value::as_i64)
+            .map_or(100, |n| n.min(500)) as usize;
+        let mut bad = Vec::new();
+        if seqs.len() > limit {
+            bad.push(format!("{} entries for limit {limit}", seqs.len()));
+        }
+        if !seqs.windows(2).all(|w| w[0] < w[1]) {
+            bad.push("not ascending".into());
+        }
+        if seqs.last().is_some_and(|&s| s > last_seq) {
+            bad.push(format!("an entry above last_seq {last_seq}"));
+        }
+        let is_thread = p.ty == "thread";
+        for k in ["root", "thread_last_seq"] {
+            if obj.contains_key(k) != is_thread {
+                bad.push(format!("`{k}` {} on a `{}` reply", if is_thread { "missing" } else { "present" }, p.ty));
+            }
+        }
+        match p.ty.as_str() {
+            "pull" => {
+                let after = get("after").unwrap_or(0);
+                let contiguous = seqs.iter().enumerate().all(|(i, &s)| s == after + 1 + i as u64);
+                if !contiguous {
+                    bad.push(format!("not contiguous from {}", after + 1));
+                }
+                if seqs.is_empty() && after < last_seq {
+                    bad.push(format!("empty while entries remain ({after} < {last_seq})"));
+                }
+            }
+            "history" => {
+                let top = get("before").map_or(last_seq, |b| b.saturating_sub(1).min(last_seq));
+                let contiguous = seqs.iter().rev().enumerate().all(|(i, &s)| s + i as u64 == top);
+                if !contiguous {
+                    bad.push(format!("not the newest entries up to {top}"));
+                }
+            }
+            _ => {
+                if obj.get("root").and_then(Value::as_u64) != get("root") {
+                    bad.push("`root` differs from the request's".into());
+                }
+                let after = get("after").unwrap_or(0);
+                if seqs.first().is_some_and(|&s| s <= after) {
+                    bad.push(format!("an entry at or below after {after}"));
+                }
+            }
+        }
+        for b in bad {
+            self.report(l, down, if is_thread { "§9.1" } else { "§6" }, b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
