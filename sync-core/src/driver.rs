@@ -322,6 +322,16 @@ fn is_dns_failure(io: &std::io::Error) -> bool {
     .any(|m| text.contains(m))
 }
 
+/// The close frame a client ends a connection with: 1000, like every endpoint that is done
+/// (PROTOCOL.md §2 lists only the server's codes; an empty close frame reads as 1005 "no
+/// status" on the other side, see docs/PROTOCOL-NOTES.md).
+fn normal_close() -> tokio_tungstenite::tungstenite::protocol::CloseFrame {
+    tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+        reason: "".into(),
+    }
+}
+
 struct Driver {
     // Without TLS support there is nothing in it to read.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
@@ -340,7 +350,7 @@ impl Driver {
             self.flush().await;
             if self.engine.poll_close() {
                 if let Some(mut ws) = self.ws.take() {
-                    let _ = ws.close(None).await;
+                    let _ = ws.close(Some(normal_close())).await;
                 }
                 self.engine.handle_disconnected(Instant::now(), None);
                 continue;
@@ -382,7 +392,7 @@ impl Driver {
             }
         }
         if let Some(mut ws) = self.ws.take() {
-            let _ = ws.close(None).await;
+            let _ = ws.close(Some(normal_close())).await;
         }
     }
 

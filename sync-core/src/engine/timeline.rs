@@ -96,6 +96,9 @@ impl Engine {
                     covered.insert_range(after + 1, after + u64::from(limit));
                 }
             }
+            for (_, seq) in self.fetch.entries.iter().filter(|(c, _)| *c == rec.conv) {
+                covered.insert_range(*seq, *seq);
+            }
             let first = covered.gaps(rec.last_seq).first().map(pull);
             if first.is_some() || rec.kind == ConvKind::Direct {
                 return first;
@@ -311,10 +314,20 @@ impl Engine {
     /// Pulls the one entry `seq` of `conv` (stored like any pulled entry).
     pub(super) fn fetch_entry(&mut self, conv: &ConvId, seq: Seq) {
         let held = self.convs.get(conv).is_none_or(|r| r.held.contains(seq));
-        if held || seq == 0 || !self.authenticated() {
+        let asked = self.in_flight(conv).iter().any(|r| match *r {
+            FetchReq::Pull { after, limit } => after < seq && seq <= after + u64::from(limit),
+            FetchReq::History { .. } => false,
+        });
+        if held || asked || seq == 0 || !self.authenticated() {
             return;
         }
-        let id = self.track(Pending::Target { conv: conv.clone() });
+        if !self.fetch.entries.insert((conv.clone(), seq)) {
+            return; // already on the wire
+        }
+        let id = self.track(Pending::Target {
+            conv: conv.clone(),
+            seq,
+        });
         self.transmit(ClientFrame::Pull {
             id,
             conv: conv.clone(),

@@ -74,7 +74,11 @@ async fn proxy(listen: SocketAddr, upstream: SocketAddr, out: PathBuf) -> anyhow
         .append(true)
         .open(&out)
         .with_context(|| format!("{}", out.display()))?;
-    eprintln!("frame_log: {} -> {upstream}, logging to {}", proxy.url(), out.display());
+    eprintln!(
+        "frame_log: {} -> {upstream}, logging to {}",
+        proxy.url(),
+        out.display()
+    );
     let mut written = 0;
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -206,7 +206,13 @@ pub struct Proxy {
 impl Proxy {
     /// Starts a proxy on `127.0.0.1:0` forwarding to `upstream`. `seed` drives every fault.
     pub async fn start(upstream: SocketAddr, faults: Faults, seed: u64) -> std::io::Result<Proxy> {
-        Proxy::bind("127.0.0.1:0".parse().expect("a socket address"), upstream, faults, seed).await
+        Proxy::bind(
+            "127.0.0.1:0".parse().expect("a socket address"),
+            upstream,
+            faults,
+            seed,
+        )
+        .await
     }
 
     /// Starts a proxy on `listen` (e.g. a fixed port a CLI was configured with).

@@ -221,9 +221,7 @@ impl Recorder {
             0x9 => WireFrame::Ping(payload),
             0xA => WireFrame::Pong(payload),
             0x8 => {
-                let code = payload
-                    .get(..2)
-                    .map(|b| u16::from_be_bytes([b[0], b[1]]));
+                let code = payload.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
                 let reason = String::from_utf8_lossy(payload.get(2..).unwrap_or_default());
                 WireFrame::Close(code, reason.into_owned())
             }

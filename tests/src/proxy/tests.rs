@@ -280,7 +280,8 @@ async fn record_logs_text_ping_pong_and_close_with_connection_and_direction() {
     while ws.next().await.is_some() {}
     drop(ws);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let events: Vec<(u64, WireEvent)> = log.lines().into_iter().map(|l| (l.conn, l.event)).collect();
+    let events: Vec<(u64, WireEvent)> =
+        log.lines().into_iter().map(|l| (l.conn, l.event)).collect();
     let frame = |d, f| (1, WireEvent::Frame(d, f));
     assert_eq!(
         events,

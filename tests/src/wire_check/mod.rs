@@ -60,8 +60,8 @@ impl fmt::Display for Finding {
 pub struct Limits {
     /// Most requests one connection may send within any second (a storm above).
     pub requests_per_sec: usize,
-    /// Most connection attempts (accepted or refused) within any second, all connections
-    /// together.
+    /// Most connections one user and device may open within any second, and most attempts
+    /// the upstream refused (the server was down) within any second.
     pub connects_per_sec: usize,
 }
 
@@ -69,7 +69,8 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             requests_per_sec: 200,
-            connects_per_sec: 4,
+            // sync-core's documented floor between attempts is 100 ms (PROTOCOL-NOTES.md).
+            connects_per_sec: 10,
         }
     }
 }
@@ -98,6 +99,9 @@ struct Conn {
     sent_at: Vec<Duration>,
     /// Ping payloads not yet answered.
     pings: Vec<Vec<u8>>,
+    /// When the connection was opened, and `user/device` once a `session` names them.
+    opened: Option<Duration>,
+    who: Option<String>,
     ended: bool,
 }
 
@@ -112,10 +116,11 @@ pub fn check_with(lines: &[Logged], limits: &Limits) -> Vec<Finding> {
         conns: HashMap::new(),
         out: Vec::new(),
     };
-    let mut connects = Vec::new();
+    let mut refused = Vec::new();
     for l in lines {
         match &l.event {
-            WireEvent::Opened | WireEvent::Refused => connects.push(l.at),
+            WireEvent::Opened => c.conns.entry(l.conn).or_default().opened = Some(l.at),
+            WireEvent::Refused => refused.push(l.at),
             WireEvent::Ended => c.ended(l),
             WireEvent::Frame(dir, f) => c.frame(l, *dir, f),
         }
@@ -127,19 +132,38 @@ pub fn check_with(lines: &[Logged], limits: &Limits) -> Vec<Finding> {
                 at,
                 dir: Some(Direction::Up),
                 rule: "§5",
-                detail: format!("more than {} requests within a second", limits.requests_per_sec),
+                detail: format!(
+                    "more than {} requests within a second",
+                    limits.requests_per_sec
+                ),
                 frame: String::new(),
             });
         }
     }
-    if let Some(at) = storm(&connects, limits.connects_per_sec) {
+    let mut by_who: HashMap<&str, Vec<Duration>> = HashMap::new();
+    for conn in c.conns.values() {
+        if let (Some(who), Some(at)) = (&conn.who, conn.opened) {
+            by_who.entry(who).or_default().push(at);
+        }
+    }
+    let mut storms: Vec<(String, Duration)> = by_who
+        .into_iter()
+        .filter_map(|(who, times)| {
+            Some((
+                format!("{who} opened"),
+                storm(&times, limits.connects_per_sec)?,
+            ))
+        })
+        .collect();
+    storms.extend(storm(&refused, limits.connects_per_sec).map(|at| ("refused".to_owned(), at)));
+    for (what, at) in storms {
         c.out.push(Finding {
             conn: 0,
             at,
             dir: None,
             rule: "§2",
             detail: format!(
-                "more than {} connection attempts within a second (reconnect storm)",
+                "reconnect storm: more than {} connections {what} within a second",
                 limits.connects_per_sec
             ),
             frame: String::new(),
@@ -214,7 +238,8 @@ impl Checker {
             }
             WireFrame::Close(code, _) => {
                 let ok: &[u16] = match dir {
-                    Direction::Down => &[1000, 1008, 1009, 1013, 4001],
+                    // 1001 on shutdown: PROTOCOL-NOTES.md (§2 does not list it).
+                    Direction::Down => &[1000, 1001, 1008, 1009, 1013, 4001],
                     // §2 is silent on the client's codes: 1000 (done) and 1001 (going away)
                     // are what RFC 6455 §7.4.1 gives a client that leaves.
                     Direction::Up => &[1000, 1001],
@@ -262,7 +287,12 @@ impl Checker {
             self.report(l, up, "§3-§9", p);
         }
         if let Some(f) = schema::request_feature(ty).filter(|f| !features.iter().any(|x| x == f)) {
-            self.report(l, up, "§9", format!("`{ty}` but hello.features lacks `{f}`"));
+            self.report(
+                l,
+                up,
+                "§9",
+                format!("`{ty}` but hello.features lacks `{f}`"),
+            );
         }
         if !authed && !matches!(ty, "register" | "login" | "auth" | "ping") {
             self.report(l, up, "§3", format!("`{ty}` before a `session` reply"));
@@ -282,7 +312,10 @@ impl Checker {
         {
             self.report(l, up, "§6", format!("limit {limit} outside 1..=500"));
         }
-        if ty == "settings" && !["notify", "pinned", "archived"].iter().any(|k| obj.contains_key(*k))
+        if ty == "settings"
+            && !["notify", "pinned", "archived"]
+                .iter()
+                .any(|k| obj.contains_key(*k))
         {
             self.report(l, up, "§9.4", "settings with an empty subset".into());
         }
@@ -297,7 +330,11 @@ impl Checker {
         {
             self.report(l, up, "§7", format!("client_id {cid:?}"));
         }
-        let conv = obj.get("conv").and_then(Value::as_str).unwrap_or("").to_owned();
+        let conv = obj
+            .get("conv")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let conn = self.conns.entry(l.conn).or_default();
         let dup = match ty {
             "pull" => {
@@ -318,7 +355,12 @@ impl Checker {
         };
         if let Some(id) = obj.get("id").and_then(Value::as_u64) {
             if !conn.ids.insert(id) {
-                self.report(l, up, "PROTOCOL-NOTES", format!("request id {id} reused on one connection"));
+                self.report(
+                    l,
+                    up,
+                    "PROTOCOL-NOTES",
+                    format!("request id {id} reused on one connection"),
+                );
             }
             let conn = self.conns.entry(l.conn).or_default();
             conn.pending.insert(
@@ -346,7 +388,11 @@ impl Checker {
             conn.features = obj
                 .get("features")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             if ty != "hello" {
                 self.report(l, down, "§2", format!("first frame is `{ty}`, not `hello`"));
@@ -365,15 +411,24 @@ impl Checker {
         if let Some(f) = schema::event_feature(ty).filter(|f| !features.iter().any(|x| x == f)) {
             self.report(l, down, "§9", format!("`{ty}` event without `{f}`"));
         }
-        if ty == "hello" && obj.get("features").and_then(Value::as_array).is_some_and(Vec::is_empty)
+        if ty == "hello"
+            && obj
+                .get("features")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
         {
             self.report(l, down, "§2", "an empty `features` list".into());
         }
         if ty == "error"
             && obj.contains_key("retry_after_ms")
-            != (obj.get("code").and_then(Value::as_str) == Some("rate_limited"))
+                != (obj.get("code").and_then(Value::as_str) == Some("rate_limited"))
         {
-            self.report(l, down, "§2", "retry_after_ms goes with rate_limited only".into());
+            self.report(
+                l,
+                down,
+                "§2",
+                "retry_after_ms goes with rate_limited only".into(),
+            );
         }
         self.nested(l, obj, &features);
         let re = obj.get("re").and_then(Value::as_u64);
@@ -389,9 +444,16 @@ impl Checker {
         let pending = conn.pending.remove(&re);
         if ty == "session" {
             conn.authed = true;
+            let field = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+            conn.who = Some(format!("{}/{}", field("user"), field("device")));
         }
         let Some(p) = pending else {
-            self.report(l, down, "§2", format!("reply `re` {re} answers no open request"));
+            self.report(
+                l,
+                down,
+                "§2",
+                format!("reply `re` {re} answers no open request"),
+            );
             return;
         };
         self.reply(l, ty, obj, &p);
@@ -429,11 +491,24 @@ impl Checker {
             };
             for p in check_fields(e, &fields, features, &[]) {
                 let seq = e.get("seq").cloned().unwrap_or_default();
-                self.report(l, Direction::Down, "§6/§9", format!("{kind} entry {seq}: {p}"));
+                self.report(
+                    l,
+                    Direction::Down,
+                    "§6/§9",
+                    format!("{kind} entry {seq}: {p}"),
+                );
             }
             if redacted && kind == "text" {
-                for k in ["body", "mentions", "reactions"].iter().filter(|k| e.contains_key(**k)) {
-                    self.report(l, Direction::Down, "§9.5", format!("redacted text with `{k}`"));
+                for k in ["body", "mentions", "reactions"]
+                    .iter()
+                    .filter(|k| e.contains_key(**k))
+                {
+                    self.report(
+                        l,
+                        Direction::Down,
+                        "§9.5",
+                        format!("redacted text with `{k}`"),
+                    );
                 }
             }
         }
@@ -441,7 +516,11 @@ impl Checker {
 
     /// Pushes: per connection and conversation in seq order, none skipped (§7).
     fn push(&mut self, l: &Logged, obj: &Map<String, Value>) {
-        let conv = obj.get("conv").and_then(Value::as_str).unwrap_or("").to_owned();
+        let conv = obj
+            .get("conv")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let Some(seq) = obj.get("message").and_then(|m| m.get("seq")?.as_u64()) else {
             return;
         };
@@ -449,7 +528,12 @@ impl Checker {
         if let Some(prev) = conn.pushed.insert(conv.clone(), seq)
             && seq != prev + 1
         {
-            self.report(l, Direction::Down, "§7", format!("push {conv}#{seq} after #{prev}"));
+            self.report(
+                l,
+                Direction::Down,
+                "§7",
+                format!("push {conv}#{seq} after #{prev}"),
+            );
         }
     }
 
@@ -477,9 +561,16 @@ impl Checker {
                 self.report(l, down, "§7", format!("`{k}` differs from the request's"));
             }
         }
-        if ty == "sync" && !p.req.contains_key("since") && obj.get("full") != Some(&Value::Bool(true))
+        if ty == "sync"
+            && !p.req.contains_key("since")
+            && obj.get("full") != Some(&Value::Bool(true))
         {
-            self.report(l, down, "§5", "sync without `since` answered with full: false".into());
+            self.report(
+                l,
+                down,
+                "§5",
+                "sync without `since` answered with full: false".into(),
+            );
         }
         if ty == "messages" {
             self.page(l, obj, p);
@@ -514,13 +605,20 @@ impl Checker {
         let is_thread = p.ty == "thread";
         for k in ["root", "thread_last_seq"] {
             if obj.contains_key(k) != is_thread {
-                bad.push(format!("`{k}` {} on a `{}` reply", if is_thread { "missing" } else { "present" }, p.ty));
+                bad.push(format!(
+                    "`{k}` {} on a `{}` reply",
+                    if is_thread { "missing" } else { "present" },
+                    p.ty
+                ));
             }
         }
         match p.ty.as_str() {
             "pull" => {
                 let after = get("after").unwrap_or(0);
-                let contiguous = seqs.iter().enumerate().all(|(i, &s)| s == after + 1 + i as u64);
+                let contiguous = seqs
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &s)| s == after + 1 + i as u64);
                 if !contiguous {
                     bad.push(format!("not contiguous from {}", after + 1));
                 }
@@ -530,7 +628,11 @@ impl Checker {
             }
             "history" => {
                 let top = get("before").map_or(last_seq, |b| b.saturating_sub(1).min(last_seq));
-                let contiguous = seqs.iter().rev().enumerate().all(|(i, &s)| s + i as u64 == top);
+                let contiguous = seqs
+                    .iter()
+                    .rev()
+                    .enumerate()
+                    .all(|(i, &s)| s + i as u64 == top);
                 if !contiguous {
                     bad.push(format!("not the newest entries up to {top}"));
                 }

@@ -353,21 +353,15 @@ pub fn has_type(v: &Value, ty: Ty) -> bool {
         UInt => v.is_u64(),
         Int => v.is_i64() || v.is_u64(),
         Bool => v.is_boolean(),
-        StrList => v
-            .as_array()
-            .is_some_and(|a| a.iter().all(Value::is_string)),
+        StrList => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         UIntOrNull => v.is_null() || v.is_u64(),
         ConvKind => str_in(&["direct", "group"]),
         Notify => str_in(&["all", "mentions", "none"]),
         ErrorCode => str_in(&ERROR_CODES),
-        Counts => v
-            .as_object()
-            .is_some_and(|o| o.values().all(Value::is_u64)),
+        Counts => v.as_object().is_some_and(|o| o.values().all(Value::is_u64)),
         Summary | Entry => v.is_object(),
         EntryOrNull => v.is_null() || v.is_object(),
-        Summaries | Entries => v
-            .as_array()
-            .is_some_and(|a| a.iter().all(Value::is_object)),
+        Summaries | Entries => v.as_array().is_some_and(|a| a.iter().all(Value::is_object)),
     }
 }
 

@@ -19,7 +19,11 @@ fn log(frames: &[(&str, Value)]) -> Vec<Logged> {
         event: WireEvent::Opened,
     }];
     for (i, (dir, v)) in frames.iter().enumerate() {
-        let dir = if *dir == ">" { Direction::Up } else { Direction::Down };
+        let dir = if *dir == ">" {
+            Direction::Up
+        } else {
+            Direction::Down
+        };
         let text = match v {
             Value::String(s) => s.clone(),
             v => v.to_string(),
@@ -41,7 +45,10 @@ fn session(hello: &str) -> Vec<(&'static str, Value)> {
     vec![
         ("<", Value::String(hello.to_owned())),
         (">", json!({"type":"auth","id":1,"token":"t","device":"d"})),
-        ("<", json!({"type":"session","re":1,"user":"alice","device":"d","token":"t"})),
+        (
+            "<",
+            json!({"type":"session","re":1,"user":"alice","device":"d","token":"t"}),
+        ),
     ]
 }
 
@@ -52,19 +59,40 @@ fn text(seq: u64) -> Value {
 #[test]
 fn a_clean_session_has_no_findings() {
     let mut f = session(HELLO_11);
-    f.push((">", json!({"type":"pull","id":2,"conv":"c1","after":0,"limit":2})));
-    f.push(("<", json!({"type":"messages","re":2,"conv":"c1","messages":[text(1), text(2)],"last_seq":3})));
-    f.push((">", json!({"type":"pull","id":3,"conv":"c1","after":2,"limit":2})));
-    f.push(("<", json!({"type":"messages","re":3,"conv":"c1","messages":[text(3)],"last_seq":3})));
-    f.push((">", json!({"type":"react","id":4,"conv":"c1","client_id":"k1","target":3,"key":"👍"})));
-    f.push(("<", json!({"type":"sent","re":4,"conv":"c1","client_id":"k1","seq":4,"ts":5})));
+    f.push((
+        ">",
+        json!({"type":"pull","id":2,"conv":"c1","after":0,"limit":2}),
+    ));
+    f.push((
+        "<",
+        json!({"type":"messages","re":2,"conv":"c1","messages":[text(1), text(2)],"last_seq":3}),
+    ));
+    f.push((
+        ">",
+        json!({"type":"pull","id":3,"conv":"c1","after":2,"limit":2}),
+    ));
+    f.push((
+        "<",
+        json!({"type":"messages","re":3,"conv":"c1","messages":[text(3)],"last_seq":3}),
+    ));
+    f.push((
+        ">",
+        json!({"type":"react","id":4,"conv":"c1","client_id":"k1","target":3,"key":"👍"}),
+    ));
+    f.push((
+        "<",
+        json!({"type":"sent","re":4,"conv":"c1","client_id":"k1","seq":4,"ts":5}),
+    ));
     assert_eq!(details(&f), Vec::<String>::new());
 }
 
 #[test]
 fn unknown_and_missing_fields_are_named() {
     let mut f = session(HELLO_11);
-    f.push((">", json!({"type":"send","id":2,"conv":"c1","body":"hi","extra":1})));
+    f.push((
+        ">",
+        json!({"type":"send","id":2,"conv":"c1","body":"hi","extra":1}),
+    ));
     assert_eq!(
         details(&f),
         ["missing `client_id`", "field `extra` is not in the spec"]
@@ -74,8 +102,14 @@ fn unknown_and_missing_fields_are_named() {
 #[test]
 fn v1_server_gets_no_section_9_requests_or_fields() {
     let mut f = session(HELLO_1);
-    f.push((">", json!({"type":"send","id":2,"conv":"c1","client_id":"a","body":"hi","reply_to":1})));
-    f.push((">", json!({"type":"react","id":3,"conv":"c1","client_id":"b","target":1,"key":"x"})));
+    f.push((
+        ">",
+        json!({"type":"send","id":2,"conv":"c1","client_id":"a","body":"hi","reply_to":1}),
+    ));
+    f.push((
+        ">",
+        json!({"type":"react","id":3,"conv":"c1","client_id":"b","target":1,"key":"x"}),
+    ));
     f.push(("<", json!({"type":"message","conv":"c1","message":{"seq":5,"sender":"b","ts":1,"kind":"text","body":"x","mentions":["alice"]}})));
     assert_eq!(
         details(&f),
@@ -92,8 +126,14 @@ fn ids_pre_auth_requests_and_repeated_pulls() {
     let f = vec![
         ("<", Value::String(HELLO_11.to_owned())),
         (">", json!({"type":"sync","id":1})),
-        (">", json!({"type":"login","id":1,"user":"a","password":"p","device":"d"})),
-        ("<", json!({"type":"session","re":1,"user":"a","device":"d","token":"t"})),
+        (
+            ">",
+            json!({"type":"login","id":1,"user":"a","password":"p","device":"d"}),
+        ),
+        (
+            "<",
+            json!({"type":"session","re":1,"user":"a","device":"d","token":"t"}),
+        ),
         (">", json!({"type":"pull","id":2,"conv":"c1","after":0})),
         (">", json!({"type":"pull","id":3,"conv":"c1","after":0})),
     ];
@@ -110,10 +150,22 @@ fn ids_pre_auth_requests_and_repeated_pulls() {
 #[test]
 fn pages_must_match_their_request() {
     let mut f = session(HELLO_11);
-    f.push((">", json!({"type":"pull","id":2,"conv":"c1","after":3,"limit":2})));
-    f.push(("<", json!({"type":"messages","re":2,"conv":"c2","messages":[text(5)],"last_seq":9})));
-    f.push(("<", json!({"type":"message","conv":"c1","message":text(10)})));
-    f.push(("<", json!({"type":"message","conv":"c1","message":text(12)})));
+    f.push((
+        ">",
+        json!({"type":"pull","id":2,"conv":"c1","after":3,"limit":2}),
+    ));
+    f.push((
+        "<",
+        json!({"type":"messages","re":2,"conv":"c2","messages":[text(5)],"last_seq":9}),
+    ));
+    f.push((
+        "<",
+        json!({"type":"message","conv":"c1","message":text(10)}),
+    ));
+    f.push((
+        "<",
+        json!({"type":"message","conv":"c1","message":text(12)}),
+    ));
     assert_eq!(
         details(&f),
         [

@@ -733,3 +733,37 @@ fn a_new_group_without_texts_lists_as_the_newest_activity() {
     // Still lazy: nothing else of it was fetched.
     assert_eq!(h.store.timeline_len(&c("g9")).unwrap(), 1);
 }
+
+/// The new group's one-entry pull is on the wire when a message stream
+/// starts covering every conversation (a bot opened right after the
+/// group appeared): the stream's catch-up must not pull the same entry
+/// again. Found through the frame-logging proxy (`tests/tests/wire_spec.rs`).
+#[test]
+fn a_stream_started_while_a_new_groups_entry_is_fetched_does_not_pull_it_twice() {
+    let mut h = logged_in(server_with_direct(3));
+    h.go_live();
+    let pulls_before = h.sent_of("pull").len();
+    h.server
+        .create("g9", ConvKind::Group, "fresh", &["carol", ME]);
+    let fresh = h.server.summary(ME, &c("g9"));
+    h.to_client
+        .push_back(crate::protocol::ServerFrame::Conversation {
+            re: None,
+            conversation: fresh,
+        });
+    assert!(h.deliver_one(), "the conversation event");
+    // The pull's reply is queued, not yet delivered, when the stream starts.
+    h.cmd(Command::Follow {
+        consumer: None,
+        positions: Vec::new(),
+        reset: false,
+        all: true,
+    })
+    .unwrap();
+    h.run();
+    assert_eq!(
+        pulls(&h.sent_of("pull")[pulls_before..]),
+        vec![("g9".into(), 0, Some(1))]
+    );
+    assert_eq!(seqs(&h, "g9"), vec![1]);
+}
