@@ -382,7 +382,15 @@ impl Driver {
                         Some(ws) => ws.next().await,
                         None => std::future::pending().await,
                     }
-                } => self.incoming(frame),
+                } => {
+                    // tungstenite queues the answer to a server's close frame
+                    // when it reads it; send it before the socket is dropped
+                    // (RFC 6455 §5.5.1: a close frame is answered with one).
+                    if let (Some(Ok(WsMessage::Close(_))), Some(ws)) = (&frame, self.ws.as_mut()) {
+                        let _ = ws.flush().await;
+                    }
+                    self.incoming(frame)
+                }
                 _ = async {
                     match deadline {
                         Some(d) => tokio::time::sleep_until(d.into()).await,

@@ -472,6 +472,23 @@ impl Engine {
             self.reply(token, Ok(ReplyValue::Done));
             return;
         };
+        // A fetch on the wire already fills (part of) that stretch, e.g. the
+        // pull that opening the group started: wait for it rather than ask
+        // for the same entries twice. The caller asks again if it wants more.
+        let overlaps = self.in_flight(&conv).iter().any(|r| {
+            let (from, to) = match *r {
+                FetchReq::Pull { after, limit } => (after + 1, after + u64::from(limit)),
+                FetchReq::History { before, limit } => (
+                    before.saturating_sub(u64::from(limit)),
+                    before.saturating_sub(1),
+                ),
+            };
+            from <= g.to && g.from <= to
+        });
+        if overlaps {
+            self.fetch.open_waiters.entry(conv).or_default().push(token);
+            return;
+        }
         let limit = g.len().min(self.cfg.history_page as u64) as i64;
         let id = self.track(Pending::Older {
             conv: conv.clone(),

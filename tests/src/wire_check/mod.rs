@@ -102,6 +102,9 @@ struct Conn {
     /// When the connection was opened, and `user/device` once a `session` names them.
     opened: Option<Duration>,
     who: Option<String>,
+    /// Close frames seen each way.
+    closed_up: bool,
+    closed_down: bool,
     ended: bool,
 }
 
@@ -173,6 +176,26 @@ pub fn check_with(lines: &[Logged], limits: &Limits) -> Vec<Finding> {
     c.out
 }
 
+/// The seqs a `pull` or `history` asks for (`history` without `before`: unknown).
+fn fetch_range(ty: &str, req: &Map<String, Value>) -> Option<(u64, u64)> {
+    let get = |k: &str| req.get(k).and_then(Value::as_u64);
+    let limit = req
+        .get("limit")
+        .and_then(Value::as_i64)
+        .map_or(100, |n| n.clamp(1, 500)) as u64;
+    match ty {
+        "pull" => {
+            let after = get("after")?;
+            Some((after + 1, after + limit))
+        }
+        "history" => {
+            let before = get("before")?;
+            Some((before.saturating_sub(limit).max(1), before.checked_sub(1)?))
+        }
+        _ => None,
+    }
+}
+
 /// The first time more than `max` of the (sorted) `times` fall within one second.
 fn storm(times: &[Duration], max: usize) -> Option<Duration> {
     let mut sorted = times.to_vec();
@@ -208,6 +231,15 @@ impl Checker {
     fn ended(&mut self, l: &Logged) {
         let conn = self.conns.entry(l.conn).or_default();
         conn.ended = true;
+        if conn.closed_down && !conn.closed_up {
+            self.report(
+                l,
+                Direction::Up,
+                "§2",
+                "the server's close frame was not answered with one (RFC 6455 §5.5.1)".into(),
+            );
+        }
+        let conn = self.conns.entry(l.conn).or_default();
         if !conn.pings.is_empty() {
             // The connection died with a ping unanswered: only a finding if the client had
             // time to answer (it was not the close that cut it short) — left to the reader.
@@ -248,6 +280,10 @@ impl Checker {
                     self.report(l, dir, "§2", format!("close code {code:?} not in {ok:?}"));
                 }
                 let conn = self.conns.entry(l.conn).or_default();
+                match dir {
+                    Direction::Up => conn.closed_up = true,
+                    Direction::Down => conn.closed_down = true,
+                }
                 if dir == Direction::Up && !conn.pings.is_empty() {
                     let n = conn.pings.len();
                     conn.pings.clear();
@@ -353,6 +389,18 @@ impl Checker {
             }
             _ => None,
         };
+        let overlap = fetch_range(ty, obj).and_then(|new| {
+            conn.pending.values().find_map(|p| {
+                let old = fetch_range(&p.ty, &p.req)?;
+                let same = p.req.get("conv") == obj.get("conv");
+                (same && old.0 <= new.1 && new.0 <= old.1).then(|| {
+                    format!(
+                        "{ty} of {}..={} overlaps a {} of {}..={} still in flight",
+                        new.0, new.1, p.ty, old.0, old.1
+                    )
+                })
+            })
+        });
         if let Some(id) = obj.get("id").and_then(Value::as_u64) {
             if !conn.ids.insert(id) {
                 self.report(
@@ -371,7 +419,7 @@ impl Checker {
                 },
             );
         }
-        if let Some(d) = dup {
+        if let Some(d) = dup.or(overlap) {
             self.report(l, up, "§6", d);
         }
     }

@@ -192,3 +192,24 @@ fn summaries_carry_section_9_fields_exactly_when_listed() {
         ]
     );
 }
+
+#[test]
+fn a_fetch_overlapping_one_in_flight_is_reported() {
+    let mut f = session(HELLO_11);
+    f.push((
+        ">",
+        json!({"type":"pull","id":2,"conv":"c1","after":0,"limit":72}),
+    ));
+    f.push((
+        ">",
+        json!({"type":"history","id":3,"conv":"c1","before":73,"limit":50}),
+    ));
+    f.push((
+        ">",
+        json!({"type":"history","id":4,"conv":"c2","before":73,"limit":50}),
+    ));
+    assert_eq!(
+        details(&f),
+        ["history of 23..=72 overlaps a pull of 1..=72 still in flight"]
+    );
+}

@@ -767,3 +767,34 @@ fn a_stream_started_while_a_new_groups_entry_is_fetched_does_not_pull_it_twice()
     );
     assert_eq!(seqs(&h, "g9"), vec![1]);
 }
+
+/// Opening a small group pulls its one gap whole; the UI asks for older
+/// history at once (the screen is not full yet). That page is on the wire
+/// already: `load_older` waits for it instead of asking the server for
+/// the same entries again. Found through the frame-logging proxy (the TUI
+/// sent `pull after 0 limit 72` and `history before 73 limit 50` 2 ms
+/// apart).
+#[test]
+fn load_older_while_the_open_pull_is_on_the_wire_asks_for_nothing_more() {
+    let mut h = logged_in(server_with_direct(3));
+    h.server.create("g1", ConvKind::Group, "team", &["bob", ME]);
+    for i in 0..71 {
+        h.server.post("g1", "bob", &format!("line {i}"));
+    }
+    h.go_live();
+    let pulls_before = h.sent_of("pull").len();
+    h.cmd(Command::Open(Some(c("g1")))).unwrap();
+    h.cmd(Command::LoadOlder {
+        conv: c("g1"),
+        token: 7,
+    })
+    .unwrap();
+    h.run();
+    assert_eq!(
+        pulls(&h.sent_of("pull")[pulls_before..]),
+        vec![("g1".into(), 0, Some(72))]
+    );
+    assert!(h.sent_of("history").is_empty());
+    assert!(matches!(h.replies.last(), Some((7, Ok(_)))));
+    assert_eq!(h.store.gaps(&c("g1")).unwrap(), vec![]);
+}
