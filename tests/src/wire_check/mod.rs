@@ -63,6 +63,11 @@ pub struct Limits {
     /// Most connections one user and device may open within any second, and most attempts
     /// the upstream refused (the server was down) within any second.
     pub connects_per_sec: usize,
+    /// Report a client that closes with a write unanswered. On for one-shot commands (a CLI
+    /// that says "done" must know); off by default because sync-core's `Client::stop` closes
+    /// at once by design: its writes are durable and sent again on the next connection
+    /// (docs/PROTOCOL-NOTES.md).
+    pub unanswered_writes: bool,
 }
 
 impl Default for Limits {
@@ -71,6 +76,7 @@ impl Default for Limits {
             requests_per_sec: 200,
             // sync-core's documented floor between attempts is 100 ms (PROTOCOL-NOTES.md).
             connects_per_sec: 10,
+            unanswered_writes: false,
         }
     }
 }
@@ -118,6 +124,7 @@ pub fn check_with(lines: &[Logged], limits: &Limits) -> Vec<Finding> {
     let mut c = Checker {
         conns: HashMap::new(),
         out: Vec::new(),
+        unanswered_writes: limits.unanswered_writes,
     };
     let mut refused = Vec::new();
     for l in lines {
@@ -209,6 +216,7 @@ fn storm(times: &[Duration], max: usize) -> Option<Duration> {
 struct Checker {
     conns: HashMap<u64, Conn>,
     out: Vec<Finding>,
+    unanswered_writes: bool,
 }
 
 impl Checker {
@@ -284,6 +292,24 @@ impl Checker {
                     Direction::Up => conn.closed_up = true,
                     Direction::Down => conn.closed_down = true,
                 }
+                // A write given up on leaves the client unsure whether it took effect (a
+                // read abandoned costs nothing, so only writes count).
+                let mut open: Vec<String> = conn
+                    .pending
+                    .iter()
+                    .filter(|(_, p)| schema::is_write(&p.ty))
+                    .map(|(id, p)| format!("{} {id}", p.ty))
+                    .collect();
+                if self.unanswered_writes
+                    && dir == Direction::Up
+                    && !conn.closed_down
+                    && !open.is_empty()
+                {
+                    open.sort();
+                    let detail = format!("closed with writes unanswered: {}", open.join(", "));
+                    self.report(l, dir, "§2", detail);
+                }
+                let conn = self.conns.entry(l.conn).or_default();
                 if dir == Direction::Up && !conn.pings.is_empty() {
                     let n = conn.pings.len();
                     conn.pings.clear();

@@ -82,6 +82,25 @@ pub fn request_feature(ty: &str) -> Option<&'static str> {
     }
 }
 
+/// Whether a request type changes the server's state (as `ClientFrame::is_write`, plus the
+/// account writes).
+pub fn is_write(ty: &str) -> bool {
+    matches!(
+        ty,
+        "create"
+            | "invite"
+            | "leave"
+            | "rename"
+            | "send"
+            | "edit"
+            | "redact"
+            | "react"
+            | "settings"
+            | "read"
+            | "password"
+    )
+}
+
 /// Fields of a client request (§3–§9), `type` left out. None for an unknown type.
 pub fn request_fields(ty: &str) -> Option<&'static [Field]> {
     Some(match ty {

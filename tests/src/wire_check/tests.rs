@@ -213,3 +213,27 @@ fn a_fetch_overlapping_one_in_flight_is_reported() {
         ["history of 23..=72 overlaps a pull of 1..=72 still in flight"]
     );
 }
+
+#[test]
+fn a_write_left_unanswered_at_close_is_reported_when_asked() {
+    use super::{Limits, check_with};
+    let mut f = session(HELLO_11);
+    f.push((">", json!({"type":"read","id":2,"conv":"c1","seq":3})));
+    f.push((">", json!({"type":"sync","id":3})));
+    let mut lines = log(&f);
+    lines.push(Logged {
+        conn: 1,
+        at: Duration::from_secs(1),
+        event: WireEvent::Frame(Direction::Up, WireFrame::Close(Some(1000), String::new())),
+    });
+    assert_eq!(check(&lines), vec![]);
+    let strict = Limits {
+        unanswered_writes: true,
+        ..Limits::default()
+    };
+    let found: Vec<String> = check_with(&lines, &strict)
+        .into_iter()
+        .map(|f| f.detail)
+        .collect();
+    assert_eq!(found, ["closed with writes unanswered: read 2"]);
+}
