@@ -72,6 +72,13 @@ fn client_close_codes(lines: &[Logged]) -> Vec<Option<u16>> {
 /// Checks the log; with `WIRE_SPEC_LOG=DIR` also writes it there (one JSON line a frame, for
 /// `frame_log check` or reading by eye).
 fn assert_no_findings(name: &str, lines: &[Logged]) {
+    // A scripted session of valid requests is never refused.
+    let errors: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| l.json(Direction::Down))
+        .filter(|v| v.get("type").and_then(Value::as_str) == Some("error"))
+        .collect();
+    assert_eq!(errors, Vec::<Value>::new(), "{name}: error replies");
     if let Some(dir) = std::env::var_os("WIRE_SPEC_LOG") {
         let text: String = lines.iter().map(|l| l.to_json_line() + "\n").collect();
         std::fs::write(Path::new(&dir).join(format!("{name}.jsonl")), text).unwrap();

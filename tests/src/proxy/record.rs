@@ -60,6 +60,14 @@ impl Logged {
         }
     }
 
+    /// Which way the frame went (None for connection events).
+    pub fn event_dir(&self) -> Option<Direction> {
+        match &self.event {
+            WireEvent::Frame(d, _) => Some(*d),
+            _ => None,
+        }
+    }
+
     /// One JSON line for a log file: `{"conn":1,"ms":12.5,"dir":"up","text":"…"}` etc.
     pub fn to_json_line(&self) -> String {
         let ms = self.at.as_secs_f64() * 1000.0;

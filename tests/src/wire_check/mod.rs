@@ -284,7 +284,10 @@ impl Checker {
                     // are what RFC 6455 §7.4.1 gives a client that leaves.
                     Direction::Up => &[1000, 1001],
                 };
-                if !code.is_some_and(|c| ok.contains(&c)) {
+                // A client answering the server's close may echo its code (RFC 6455 §5.5.1).
+                let echo =
+                    dir == Direction::Up && self.conns.get(&l.conn).is_some_and(|c| c.closed_down);
+                if !echo && !code.is_some_and(|c| ok.contains(&c)) {
                     self.report(l, dir, "§2", format!("close code {code:?} not in {ok:?}"));
                 }
                 let conn = self.conns.entry(l.conn).or_default();
@@ -326,11 +329,30 @@ impl Checker {
         };
         let Some(ty) = obj.get("type").and_then(Value::as_str).map(str::to_owned) else {
             self.report(l, dir, "§2", "no string `type`".into());
+            self.expect_reply(l, "?", &obj);
             return;
         };
         match dir {
             Direction::Up => self.request(l, &ty, &obj, t.len()),
             Direction::Down => self.server(l, &ty, &obj, t.len()),
+        }
+    }
+
+    /// A client frame with an id the server will answer (an error, at least): its reply is
+    /// then not a stray.
+    fn expect_reply(&mut self, l: &Logged, ty: &str, obj: &Map<String, Value>) {
+        if let Some(id) = obj.get("id").and_then(Value::as_u64)
+            && l.event_dir() == Some(Direction::Up)
+        {
+            let pending = Pending {
+                ty: ty.to_owned(),
+                req: obj.clone(),
+            };
+            self.conns
+                .entry(l.conn)
+                .or_default()
+                .pending
+                .insert(id, pending);
         }
     }
 
@@ -343,6 +365,7 @@ impl Checker {
         let authed = conn.authed;
         let Some(fields) = schema::request_fields(ty) else {
             self.report(l, up, "§2", format!("unknown request type `{ty}`"));
+            self.expect_reply(l, ty, obj);
             return;
         };
         for p in check_fields(obj, fields, &features, &["type"]) {
