@@ -277,6 +277,9 @@ impl Engine {
             return;
         }
         let before = self.convs.get(&conv).map_or(0, ConvRecord::cursor);
+        // What the summary or earlier pushes said is the newest: a push right
+        // after it missed nothing, even where nothing of it is held.
+        let known = self.convs.get(&conv).map_or(0, |r| r.last_seq.max(before));
         let seq = message.seq;
         self.fetch_redact_target(&conv, &message);
         self.apply_entries(&conv, vec![message], None);
@@ -287,7 +290,8 @@ impl Engine {
             // A gap: eager conversations fetch it; lazy ones keep it as a gap,
             // and a background sync makes their counts exact again.
             let lazy = self.convs.get(&conv).is_some_and(|r| !self.is_eager(r));
-            if lazy && self.link.phase == Phase::Live && self.catchup.sync_run.is_none() {
+            let missed = seq > known + 1;
+            if lazy && missed && self.link.phase == Phase::Live && self.catchup.sync_run.is_none() {
                 self.start_sync(true);
             }
             self.fetch.stalled.remove(&conv);

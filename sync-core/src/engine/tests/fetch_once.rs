@@ -3,7 +3,7 @@
 //! found by reading the frames through the logging proxy
 //! (`tests/tests/wire_spec.rs`).
 
-use super::common::{Harness, ME, c, logged_in, seqs, server_with_direct};
+use super::common::{Harness, ME, ModelServer, c, logged_in, seqs, server_with_direct};
 use super::rules::pulls;
 use crate::engine::Command;
 use crate::protocol::ConvKind;
@@ -100,4 +100,38 @@ fn load_older_while_the_open_pull_is_on_the_wire_asks_for_nothing_more() {
     assert!(h.sent_of("history").is_empty());
     assert!(matches!(h.replies.last(), Some((7, Ok(_)))));
     assert_eq!(h.store.gaps(&c("g1")).unwrap(), vec![]);
+}
+
+/// A lazy group holds nothing, but its summary says `last_seq`: a push at
+/// `last_seq + 1` misses nothing, so it needs no `sync` (the TUI sent one
+/// per lazy group at its first push, seen through the frame-logging proxy).
+/// A push past `last_seq + 1` did miss something, and a sync follows.
+#[test]
+fn a_push_right_after_a_lazy_groups_last_seq_needs_no_sync() {
+    let mut s = ModelServer::default();
+    s.create("g1", ConvKind::Group, "big", &["carol", ME]);
+    for i in 0..20 {
+        s.post("g1", "carol", &format!("m{i}"));
+    }
+    let mut h = logged_in(s);
+    h.go_live();
+    let syncs = h.sent_of("sync").len();
+    let unread = |h: &Harness<MemoryStore>| h.store.conversation(&c("g1")).unwrap().unwrap().unread;
+    assert_eq!(unread(&h), 20);
+    let p = h.server.post("g1", "carol", "next");
+    h.to_client.push_back(p);
+    h.run();
+    assert_eq!(
+        h.sent_of("sync").len(),
+        syncs,
+        "no sync for a push at last_seq + 1"
+    );
+    assert_eq!(unread(&h), 21);
+    // A push that skips one (the server sent 23, this connection missed 22).
+    h.server.post("g1", "carol", "missed");
+    let p = h.server.post("g1", "carol", "after the missed one");
+    h.to_client.push_back(p);
+    h.run();
+    assert_eq!(h.sent_of("sync").len(), syncs + 1);
+    assert_eq!(unread(&h), 23);
 }
