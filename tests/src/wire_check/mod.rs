@@ -9,6 +9,7 @@
 //! Each [`Finding`] names the rule's section so a report can quote it.
 
 pub mod schema;
+mod totals;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -683,6 +684,18 @@ impl Checker {
             .map(|a| a.iter().filter_map(|m| m.get("seq")?.as_u64()).collect())
             .unwrap_or_default();
         let last_seq = obj.get("last_seq").and_then(Value::as_u64).unwrap_or(0);
+        let entries = obj
+            .get("messages")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        let features = self
+            .conns
+            .get(&l.conn)
+            .map(|c| c.features.clone())
+            .unwrap_or_default();
+        for t in totals::check_page(entries, &features) {
+            self.report(l, down, "§9.1/§9.2", t);
+        }
         let get = |k: &str| p.req.get(k).and_then(Value::as_u64);
         let limit = p
             .req

@@ -237,3 +237,23 @@ fn a_write_left_unanswered_at_close_is_reported_when_asked() {
         .collect();
     assert_eq!(found, ["closed with writes unanswered: read 2"]);
 }
+
+#[test]
+fn page_totals_must_cover_what_the_page_holds() {
+    let root = json!({"seq":2,"sender":"bob","ts":1,"kind":"text","body":"root","replies":1,"last_reply_seq":3});
+    let reply =
+        json!({"seq":3,"sender":"bob","ts":1,"kind":"text","body":"r","reply_to":2,"thread":2});
+    let reply2 =
+        json!({"seq":4,"sender":"bob","ts":1,"kind":"text","body":"r","reply_to":2,"thread":2});
+    let react = json!({"seq":5,"sender":"bob","ts":1,"kind":"reaction","target":2,"key":"👍"});
+    let mut f = session(HELLO_11);
+    f.push((">", json!({"type":"pull","id":2,"conv":"c1","after":1})));
+    f.push(("<", json!({"type":"messages","re":2,"conv":"c1","messages":[root, reply, reply2, react],"last_seq":5})));
+    assert_eq!(
+        details(&f),
+        [
+            "text 2: reactions[👍] None, the page holds 1",
+            "text 2: replies Some(1) / last_reply_seq Some(3), but the page holds 2 replies up to 4",
+        ]
+    );
+}
