@@ -3,7 +3,7 @@
 //! found by reading the frames through the logging proxy
 //! (`tests/tests/wire_spec.rs`).
 
-use super::common::{Harness, ME, ModelServer, c, logged_in, seqs, server_with_direct};
+use super::common::{Harness, ME, c, logged_in, seqs, server_with_direct, server_with_group};
 use super::rules::pulls;
 use crate::engine::Command;
 use crate::protocol::ConvKind;
@@ -108,12 +108,7 @@ fn load_older_while_the_open_pull_is_on_the_wire_asks_for_nothing_more() {
 /// A push past `last_seq + 1` did miss something, and a sync follows.
 #[test]
 fn a_push_right_after_a_lazy_groups_last_seq_needs_no_sync() {
-    let mut s = ModelServer::default();
-    s.create("g1", ConvKind::Group, "big", &["carol", ME]);
-    for i in 0..20 {
-        s.post("g1", "carol", &format!("m{i}"));
-    }
-    let mut h = logged_in(s);
+    let mut h = logged_in(server_with_group(20));
     h.go_live();
     let syncs = h.sent_of("sync").len();
     let unread = |h: &Harness<MemoryStore>| h.store.conversation(&c("g1")).unwrap().unwrap().unread;

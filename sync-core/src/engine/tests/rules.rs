@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use super::common::{Harness, ME, ModelServer, c, last_id, logged_in, seqs, server_with_direct};
+use super::common::{
+    Harness, ME, ModelServer, c, last_id, logged_in, seqs, server_with_direct, server_with_group,
+};
 use crate::engine::Command;
 use crate::protocol::{ClientFrame, ConvKind};
 use crate::store::{MemoryStore, OutboxState, SeqRange, Store, TimelineItem, TimelineQuery};
@@ -225,12 +227,7 @@ fn a_last_seq_below_the_cursor_resets_that_conversation() {
 
 #[test]
 fn lazy_group_gap_arithmetic_and_opening() {
-    let mut s = ModelServer::default();
-    s.create("g1", ConvKind::Group, "big", &["carol", ME]);
-    for i in 0..2000 {
-        s.post("g1", "carol", &format!("m{i}"));
-    }
-    let mut h = logged_in(s);
+    let mut h = logged_in(server_with_group(2000));
     h.go_live();
     assert_eq!(
         h.store.gaps(&c("g1")).unwrap(),
