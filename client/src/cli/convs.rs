@@ -126,10 +126,14 @@ pub async fn read(ctx: &Ctx, target: &str) -> Result<()> {
     // `read`'s `ok` (replies follow request order across writes,
     // docs/PROTOCOL-NOTES.md), so the server has the cursor before we close.
     // Reconnecting instead left the `read` unanswered on the first connection.
-    client
-        .members(&row.conv)
-        .await
-        .context("confirming the read with the server")?;
+    // (A conversation the user left is read-only: the server has nothing to
+    // confirm and answers `not_found` to anything about it.)
+    if !row.left {
+        client
+            .members(&row.conv)
+            .await
+            .context("confirming the read with the server")?;
+    }
     let after = client
         .conversation(&row.conv)
         .context("reading the conversation")?;
