@@ -322,6 +322,16 @@ fn is_dns_failure(io: &std::io::Error) -> bool {
     .any(|m| text.contains(m))
 }
 
+/// The close frame a client ends a connection with: 1000, like every endpoint that is done
+/// (PROTOCOL.md §2 lists only the server's codes; an empty close frame reads as 1005 "no
+/// status" on the other side, see docs/PROTOCOL-NOTES.md).
+fn normal_close() -> tokio_tungstenite::tungstenite::protocol::CloseFrame {
+    tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+        reason: "".into(),
+    }
+}
+
 struct Driver {
     // Without TLS support there is nothing in it to read.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
@@ -340,7 +350,7 @@ impl Driver {
             self.flush().await;
             if self.engine.poll_close() {
                 if let Some(mut ws) = self.ws.take() {
-                    let _ = ws.close(None).await;
+                    let _ = ws.close(Some(normal_close())).await;
                 }
                 self.engine.handle_disconnected(Instant::now(), None);
                 continue;
@@ -372,7 +382,15 @@ impl Driver {
                         Some(ws) => ws.next().await,
                         None => std::future::pending().await,
                     }
-                } => self.incoming(frame),
+                } => {
+                    // tungstenite queues the answer to a server's close frame
+                    // when it reads it; send it before the socket is dropped
+                    // (RFC 6455 §5.5.1: a close frame is answered with one).
+                    if let (Some(Ok(WsMessage::Close(_))), Some(ws)) = (&frame, self.ws.as_mut()) {
+                        let _ = ws.flush().await;
+                    }
+                    self.incoming(frame)
+                }
                 _ = async {
                     match deadline {
                         Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -382,7 +400,7 @@ impl Driver {
             }
         }
         if let Some(mut ws) = self.ws.take() {
-            let _ = ws.close(None).await;
+            let _ = ws.close(Some(normal_close())).await;
         }
     }
 

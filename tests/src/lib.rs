@@ -14,7 +14,9 @@
 //! - [`pg`], [`nats`]: throwaway PostgreSQL clusters and NATS servers for
 //!   the PostgreSQL and multi-node tests; [`cluster`]: `server-mock` node
 //!   processes, N of them on one database and one NATS; [`procfs`]: CPU
-//!   time from `/proc`; [`pki`]: a throwaway CA.
+//!   time from `/proc`; [`pki`]: a throwaway CA;
+//! - [`proxy`]: a WebSocket-aware fault proxy that can log every frame;
+//!   [`wire_check`]: reads such a log against PROTOCOL.md.
 
 pub mod cluster;
 pub mod connection;
@@ -31,3 +33,4 @@ pub mod runner;
 pub mod script;
 pub mod suite;
 pub mod template;
+pub mod wire_check;

@@ -122,10 +122,18 @@ pub async fn read(ctx: &Ctx, target: &str) -> Result<()> {
         .mark_read(&row.conv, row.last_seq)
         .await
         .context("marking read")?;
-    // A second catch-up round trip guarantees the queued `read` went out
-    // before we disconnect (requests on one connection are answered in order).
-    client.stop().await;
-    require_online(ctx, &client).await?;
+    // One more round trip on the same connection: its reply comes after the
+    // `read`'s `ok` (replies follow request order across writes,
+    // docs/PROTOCOL-NOTES.md), so the server has the cursor before we close.
+    // Reconnecting instead left the `read` unanswered on the first connection.
+    // (A conversation the user left is read-only: the server has nothing to
+    // confirm and answers `not_found` to anything about it.)
+    if !row.left {
+        client
+            .members(&row.conv)
+            .await
+            .context("confirming the read with the server")?;
+    }
     let after = client
         .conversation(&row.conv)
         .context("reading the conversation")?;

@@ -114,6 +114,7 @@ impl Engine {
         self.fetch.fetch_queue.clear();
         self.fetch.queued.clear();
         self.fetch.fetching.clear();
+        self.fetch.entries.clear();
         self.calls.retry_at.clear();
         self.fail_open_waiters();
         let mut resend = Vec::new();

@@ -130,8 +130,10 @@ enum Pending {
     },
     /// §9.2: the one entry a pushed `redact` targets, fetched because it is
     /// not held (a withdrawn reaction a snapshot counted).
+    /// Also a new group's newest entry, fetched to date it.
     Target {
         conv: ConvId,
+        seq: Seq,
     },
     Ignore,
 }
@@ -270,6 +272,9 @@ struct Fetches {
     /// Fetches on the wire, per conversation (a direct conversation's catch-up
     /// may have several consecutive pulls in flight).
     fetching: HashMap<ConvId, Vec<FetchReq>>,
+    /// Single entries pulled on the wire (`fetch_entry`): a fetch planned
+    /// meanwhile counts them as asked for, so nothing is pulled twice.
+    entries: HashSet<(ConvId, Seq)>,
     stalled: HashSet<ConvId>,
     pushed_above: HashSet<ConvId>,
     open: Option<ConvId>,
@@ -562,13 +567,18 @@ impl Engine {
                 after,
                 token,
             } => self.on_thread_reply(conv, root, after, token, frame),
-            Pending::Target { conv } => {
+            Pending::Target { conv, seq } => {
+                self.fetch.entries.remove(&(conv.clone(), seq));
                 if let ServerFrame::Messages {
                     messages, last_seq, ..
                 } = frame
                 {
                     self.apply_entries(&conv, messages, Some(last_seq));
                 }
+                // A fetch that counted this entry as asked for goes on (or
+                // asks again, if the pull failed).
+                self.queue_fetch(conv);
+                self.plan_fetches();
             }
             Pending::Ignore => {}
         }

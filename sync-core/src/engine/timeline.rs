@@ -96,6 +96,9 @@ impl Engine {
                     covered.insert_range(after + 1, after + u64::from(limit));
                 }
             }
+            for (_, seq) in self.fetch.entries.iter().filter(|(c, _)| *c == rec.conv) {
+                covered.insert_range(*seq, *seq);
+            }
             let first = covered.gaps(rec.last_seq).first().map(pull);
             if first.is_some() || rec.kind == ConvKind::Direct {
                 return first;
@@ -274,6 +277,9 @@ impl Engine {
             return;
         }
         let before = self.convs.get(&conv).map_or(0, ConvRecord::cursor);
+        // What the summary or earlier pushes said is the newest: a push right
+        // after it missed nothing, even where nothing of it is held.
+        let known = self.convs.get(&conv).map_or(0, |r| r.last_seq.max(before));
         let seq = message.seq;
         self.fetch_redact_target(&conv, &message);
         self.apply_entries(&conv, vec![message], None);
@@ -284,7 +290,8 @@ impl Engine {
             // A gap: eager conversations fetch it; lazy ones keep it as a gap,
             // and a background sync makes their counts exact again.
             let lazy = self.convs.get(&conv).is_some_and(|r| !self.is_eager(r));
-            if lazy && self.link.phase == Phase::Live && self.catchup.sync_run.is_none() {
+            let missed = seq > known + 1;
+            if lazy && missed && self.link.phase == Phase::Live && self.catchup.sync_run.is_none() {
                 self.start_sync(true);
             }
             self.fetch.stalled.remove(&conv);
@@ -311,10 +318,20 @@ impl Engine {
     /// Pulls the one entry `seq` of `conv` (stored like any pulled entry).
     pub(super) fn fetch_entry(&mut self, conv: &ConvId, seq: Seq) {
         let held = self.convs.get(conv).is_none_or(|r| r.held.contains(seq));
-        if held || seq == 0 || !self.authenticated() {
+        let asked = self.in_flight(conv).iter().any(|r| match *r {
+            FetchReq::Pull { after, limit } => after < seq && seq <= after + u64::from(limit),
+            FetchReq::History { .. } => false,
+        });
+        if held || asked || seq == 0 || !self.authenticated() {
             return;
         }
-        let id = self.track(Pending::Target { conv: conv.clone() });
+        if !self.fetch.entries.insert((conv.clone(), seq)) {
+            return; // already on the wire
+        }
+        let id = self.track(Pending::Target {
+            conv: conv.clone(),
+            seq,
+        });
         self.transmit(ClientFrame::Pull {
             id,
             conv: conv.clone(),
@@ -459,6 +476,23 @@ impl Engine {
             self.reply(token, Ok(ReplyValue::Done));
             return;
         };
+        // A fetch on the wire already fills (part of) that stretch, e.g. the
+        // pull that opening the group started: wait for it rather than ask
+        // for the same entries twice. The caller asks again if it wants more.
+        let overlaps = self.in_flight(&conv).iter().any(|r| {
+            let (from, to) = match *r {
+                FetchReq::Pull { after, limit } => (after + 1, after + u64::from(limit)),
+                FetchReq::History { before, limit } => (
+                    before.saturating_sub(u64::from(limit)),
+                    before.saturating_sub(1),
+                ),
+            };
+            from <= g.to && g.from <= to
+        });
+        if overlaps {
+            self.fetch.open_waiters.entry(conv).or_default().push(token);
+            return;
+        }
         let limit = g.len().min(self.cfg.history_page as u64) as i64;
         let id = self.track(Pending::Older {
             conv: conv.clone(),

@@ -13,6 +13,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 
 use super::frame::{complete_frame_len, http_head_len, parse_header};
+use super::record::Recorder;
 use super::{ConnPlan, Counters, Direction, Faults, Tap};
 
 /// Why a pump stopped.
@@ -49,6 +50,10 @@ pub(super) async fn run(
         faults: &plan.faults,
         cut_at: plan.cut_at,
         tap: plan.tap.as_ref(),
+        recorder: plan
+            .log
+            .as_ref()
+            .map(|(log, n)| Recorder::new(log.clone(), *n, dir)),
         seen: &seen,
         counters: &counters,
         rng: StdRng::seed_from_u64(rng.random()),
@@ -82,6 +87,7 @@ struct Pump<'a> {
     faults: &'a Faults,
     cut_at: Option<u64>,
     tap: Option<&'a Tap>,
+    recorder: Option<Recorder>,
     seen: &'a AtomicU64,
     counters: &'a Counters,
     rng: StdRng,
@@ -159,10 +165,34 @@ impl Pump<'_> {
             Direction::Down => &self.counters.frames_down,
         };
         frames.fetch_add(1, Ordering::Relaxed);
-        if let Some(tap) = self.tap {
-            show(tap, self.dir, f);
+        if self.tap.is_some() || self.recorder.is_some() {
+            self.show(f);
         }
         w.write_all(f).await.map_err(|_| End::Failed)
+    }
+
+    /// Hands a whole frame's payload, unmasked, to the tap and the recorder.
+    fn show(&mut self, f: &[u8]) {
+        let Some(h) = parse_header(f) else { return };
+        let payload = &f[h.header_len.min(f.len())..];
+        let clear: Vec<u8>;
+        let payload = if h.masked {
+            let key = &f[h.header_len - 4..h.header_len];
+            clear = payload
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ key[i % 4])
+                .collect();
+            &clear[..]
+        } else {
+            payload
+        };
+        if let Some(tap) = self.tap {
+            tap(self.dir, h.opcode, payload);
+        }
+        if let Some(r) = &mut self.recorder {
+            r.frame(h.fin, h.opcode, payload);
+        }
     }
 
     fn roll(&mut self, p: f64) -> bool {
@@ -180,22 +210,5 @@ impl Pump<'_> {
             Direction::Down => &self.counters.bytes_down,
         };
         bytes.fetch_add(n as u64, Ordering::Relaxed);
-    }
-}
-
-/// Hands a whole frame's payload to the tap, unmasked.
-fn show(tap: &Tap, dir: Direction, f: &[u8]) {
-    let Some(h) = parse_header(f) else { return };
-    let payload = &f[h.header_len.min(f.len())..];
-    if h.masked {
-        let key = &f[h.header_len - 4..h.header_len];
-        let clear: Vec<u8> = payload
-            .iter()
-            .enumerate()
-            .map(|(i, b)| b ^ key[i % 4])
-            .collect();
-        tap(dir, h.opcode, &clear);
-    } else {
-        tap(dir, h.opcode, payload);
     }
 }

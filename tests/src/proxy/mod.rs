@@ -7,10 +7,14 @@
 //! stall a direction, delay whole frames, or drop the connection after N frames. It counts the
 //! bytes and frames it forwards each way, which the benchmarks use to measure traffic.
 //!
+//! With [`Proxy::record`] it also logs every frame in both directions ([`record::FrameLog`]),
+//! which the wire checks ([`crate::wire_check`]) read against PROTOCOL.md.
+//!
 //! `tc netem` is not available on the CI kernel; this is the replacement.
 
 mod conn;
 pub mod frame;
+pub mod record;
 #[cfg(test)]
 mod tests;
 
@@ -25,6 +29,8 @@ use rand::{Rng, SeedableRng};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+pub use record::{FrameLog, Logged, WireEvent, WireFrame};
 
 /// Which way a frame travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +175,9 @@ struct Shared {
     faults: Mutex<Faults>,
     rng: Mutex<StdRng>,
     tap: Mutex<Option<Tap>>,
+    log: Mutex<Option<FrameLog>>,
+    /// Connections accepted so far: the next one's number in the log is this + 1.
+    accepted: AtomicU64,
     counters: Arc<Counters>,
     /// Bumped by `cut_all`; every live connection watches it.
     generation: watch::Sender<u64>,
@@ -197,7 +206,23 @@ pub struct Proxy {
 impl Proxy {
     /// Starts a proxy on `127.0.0.1:0` forwarding to `upstream`. `seed` drives every fault.
     pub async fn start(upstream: SocketAddr, faults: Faults, seed: u64) -> std::io::Result<Proxy> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Proxy::bind(
+            "127.0.0.1:0".parse().expect("a socket address"),
+            upstream,
+            faults,
+            seed,
+        )
+        .await
+    }
+
+    /// Starts a proxy on `listen` (e.g. a fixed port a CLI was configured with).
+    pub async fn bind(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        faults: Faults,
+        seed: u64,
+    ) -> std::io::Result<Proxy> {
+        let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (generation, _) = watch::channel(0);
         let shared = Arc::new(Shared {
@@ -205,6 +230,8 @@ impl Proxy {
             faults: Mutex::new(faults),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             tap: Mutex::new(None),
+            log: Mutex::new(None),
+            accepted: AtomicU64::new(0),
             counters: Arc::new(Counters::default()),
             generation,
         });
@@ -239,6 +266,14 @@ impl Proxy {
     /// Installs (or removes) a tap for connections accepted from now on.
     pub fn set_tap(&self, tap: Option<Tap>) {
         *lock(&self.shared.tap) = tap;
+    }
+
+    /// Logs every frame of the connections accepted from now on; returns the log. Calling it
+    /// again starts a new log.
+    pub fn record(&self) -> FrameLog {
+        let log = FrameLog::new();
+        *lock(&self.shared.log) = Some(log.clone());
+        log
     }
 
     /// Cuts every open connection now (both sides see the TCP connection die).
@@ -284,6 +319,8 @@ pub(crate) struct ConnPlan {
     pub faults: Faults,
     pub seed: u64,
     pub tap: Option<Tap>,
+    /// The log and this connection's number in it.
+    pub log: Option<(FrameLog, u64)>,
 }
 
 impl std::fmt::Debug for ConnPlan {
@@ -293,6 +330,7 @@ impl std::fmt::Debug for ConnPlan {
             .field("faults", &self.faults)
             .field("seed", &self.seed)
             .field("tap", &TapSlot(&self.tap))
+            .field("log", &self.log.as_ref().map(|(_, n)| n))
             .finish()
     }
 }
@@ -301,6 +339,8 @@ impl Shared {
     fn draw_plan(&self) -> ConnPlan {
         let faults = lock(&self.faults).clone();
         let tap = lock(&self.tap).clone();
+        let conn = self.accepted.fetch_add(1, Ordering::Relaxed) + 1;
+        let log = lock(&self.log).clone().map(|l| (l, conn));
         let mut rng = lock(&self.rng);
         let cut = faults.cut_probability > 0.0 && rng.random_bool(faults.cut_probability.min(1.0));
         let cut_at = (cut && !faults.cut_after_frames.is_empty())
@@ -310,6 +350,7 @@ impl Shared {
             faults,
             seed: rng.random(),
             tap,
+            log,
         }
     }
 }
@@ -328,15 +369,24 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let kill = shared.generation.subscribe();
         tokio::spawn(async move {
             let _ = client.set_nodelay(true);
+            let log = plan.log.clone();
+            let note = |event| {
+                if let Some((log, n)) = &log {
+                    log.push(*n, event);
+                }
+            };
             match TcpStream::connect(upstream).await {
                 Ok(server) => {
                     let _ = server.set_nodelay(true);
+                    note(WireEvent::Opened);
                     conn::run(client, server, plan, counters, kill).await;
+                    note(WireEvent::Ended);
                 }
                 // The server is down (e.g. being restarted): the client sees its connection
                 // closed before the upgrade, as it would with no proxy.
                 Err(_) => {
                     counters.upstream_failures.fetch_add(1, Ordering::Relaxed);
+                    note(WireEvent::Refused);
                 }
             }
         });

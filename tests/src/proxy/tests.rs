@@ -255,3 +255,53 @@ async fn tap_sees_unmasked_payloads_both_ways() {
         Some((Direction::Down, 1, "tapped".to_owned()))
     );
 }
+
+#[tokio::test]
+async fn record_logs_text_ping_pong_and_close_with_connection_and_direction() {
+    use super::{WireEvent, WireFrame};
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let (upstream, _srv, _seen) = start_echo().await;
+    let proxy = Proxy::start(upstream, Faults::none(), 13).await.unwrap();
+    let log = proxy.record();
+    let mut ws = connect(&proxy).await;
+    ws.send(Message::Text("logged".into())).await.unwrap();
+    assert_eq!(next_text(&mut ws).await.as_deref(), Some("logged"));
+    ws.send(Message::Ping(b"p1".to_vec().into())).await.unwrap();
+    // The echo server's tungstenite answers the ping; wait for the pong to pass.
+    while !matches!(ws.next().await, Some(Ok(Message::Pong(_)))) {}
+    ws.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    }))
+    .await
+    .unwrap();
+    while ws.next().await.is_some() {}
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let events: Vec<(u64, WireEvent)> =
+        log.lines().into_iter().map(|l| (l.conn, l.event)).collect();
+    let frame = |d, f| (1, WireEvent::Frame(d, f));
+    assert_eq!(
+        events,
+        vec![
+            (1, WireEvent::Opened),
+            frame(Direction::Up, WireFrame::Text("logged".into())),
+            frame(Direction::Down, WireFrame::Text("logged".into())),
+            frame(Direction::Up, WireFrame::Ping(b"p1".to_vec())),
+            frame(Direction::Down, WireFrame::Pong(b"p1".to_vec())),
+            frame(Direction::Up, WireFrame::Close(Some(1000), "bye".into())),
+            frame(Direction::Down, WireFrame::Close(Some(1000), "bye".into())),
+            (1, WireEvent::Ended),
+        ]
+    );
+    let lines = log.lines();
+    assert!(lines.windows(2).all(|w| w[0].at <= w[1].at));
+    let line: serde_json::Value = serde_json::from_str(&lines[1].to_json_line()).unwrap();
+    let ms = (lines[1].at.as_secs_f64() * 10000.0).round() / 10.0;
+    assert_eq!(
+        line,
+        serde_json::json!({"conn": 1, "dir": "up", "ms": ms, "text": "logged"})
+    );
+}

@@ -3,6 +3,7 @@
 //! live inside the crate because the sans-IO engine is not public API.
 
 mod common;
+mod fetch_once;
 mod outbox;
 mod props;
 mod props11;

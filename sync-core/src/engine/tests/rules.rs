@@ -3,14 +3,16 @@
 
 use std::time::Duration;
 
-use super::common::{Harness, ME, ModelServer, c, last_id, logged_in, seqs, server_with_direct};
+use super::common::{
+    Harness, ME, ModelServer, c, last_id, logged_in, seqs, server_with_direct, server_with_group,
+};
 use crate::engine::Command;
 use crate::protocol::{ClientFrame, ConvKind};
 use crate::store::{MemoryStore, OutboxState, SeqRange, Store, TimelineItem, TimelineQuery};
 use crate::{ConnState, Event};
 
 /// `(conv, after, limit)` of each `pull` frame.
-fn pulls(frames: &[&ClientFrame]) -> Vec<(String, u64, Option<i64>)> {
+pub(super) fn pulls(frames: &[&ClientFrame]) -> Vec<(String, u64, Option<i64>)> {
     frames
         .iter()
         .map(|f| match f {
@@ -225,12 +227,7 @@ fn a_last_seq_below_the_cursor_resets_that_conversation() {
 
 #[test]
 fn lazy_group_gap_arithmetic_and_opening() {
-    let mut s = ModelServer::default();
-    s.create("g1", ConvKind::Group, "big", &["carol", ME]);
-    for i in 0..2000 {
-        s.post("g1", "carol", &format!("m{i}"));
-    }
-    let mut h = logged_in(s);
+    let mut h = logged_in(server_with_group(2000));
     h.go_live();
     assert_eq!(
         h.store.gaps(&c("g1")).unwrap(),
@@ -701,35 +698,4 @@ fn a_server_going_away_says_so_and_the_client_reconnects() {
         h.count_events(|e| matches!(e, Event::Error(m) if m.to_string().contains("1001"))),
         1
     );
-}
-
-/// A group created with me while I am connected has no text yet: its one
-/// newest entry (the create) is fetched, so that the list dates it and
-/// shows it as the newest activity, not below every older conversation.
-#[test]
-fn a_new_group_without_texts_lists_as_the_newest_activity() {
-    let mut h = logged_in(server_with_direct(3));
-    h.go_live();
-    let pulls_before = h.sent_of("pull").len();
-    h.server
-        .create("g9", ConvKind::Group, "fresh", &["carol", ME]);
-    let fresh = h.server.summary(ME, &c("g9"));
-    assert!(fresh.last.is_none());
-    h.to_client
-        .push_back(crate::protocol::ServerFrame::Conversation {
-            re: None,
-            conversation: fresh,
-        });
-    h.run();
-    assert_eq!(
-        pulls(&h.sent_of("pull")[pulls_before..]),
-        vec![("g9".into(), 0, Some(1))]
-    );
-    let rows = h.store.conversations().unwrap();
-    assert_eq!(
-        rows.iter().map(|r| r.conv.0.as_str()).collect::<Vec<_>>(),
-        vec!["g9", "d1"]
-    );
-    // Still lazy: nothing else of it was fetched.
-    assert_eq!(h.store.timeline_len(&c("g9")).unwrap(), 1);
 }

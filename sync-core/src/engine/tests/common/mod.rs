@@ -256,6 +256,17 @@ pub fn server_with_direct(n: usize) -> ModelServer {
     s
 }
 
+/// A group "g1" ("big") of carol's and mine holding `n` of carol's texts
+/// after its create entry.
+pub fn server_with_group(n: usize) -> ModelServer {
+    let mut s = ModelServer::default();
+    s.create("g1", ConvKind::Group, "big", &["carol", ME]);
+    for i in 0..n {
+        s.post("g1", "carol", &format!("m{i}"));
+    }
+    s
+}
+
 pub fn last_id(h: &Harness<MemoryStore>) -> u64 {
     h.sent.last().map(|f| f.id()).unwrap()
 }
