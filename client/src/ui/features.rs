@@ -8,9 +8,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::engine::{EngineCommand, EngineRequest};
 use super::keys::KeyAction;
 use super::model::{
-    ConvRow, EntryKind, LocalMessage, Message, Notify, Seq, SettingsChange, TimelineItem, features,
+    ConvRow, LocalMessage, Message, Notify, Seq, SettingsChange, TimelineItem, features,
 };
-use super::state::{Action, AppState, Effect, ItemKey, Overlay, ReplyTarget, ThreadPanel};
+use super::selection::{NoTarget, standing_text, target, thread_source};
+use super::state::{Action, AppState, Effect, Overlay, ReplyTarget, ThreadPanel};
 
 /// The picker's common reactions, in order.
 pub const COMMON_EMOJI: [&str; 8] = ["👍", "❤️", "😂", "🎉", "👀", "🚀", "🙏", "✅"];
@@ -118,51 +119,39 @@ pub fn settings(state: &mut AppState, change: SettingsChange) -> Vec<Effect> {
     vec![Effect::Request(EngineRequest::Settings { conv, change })]
 }
 
-/// The message a reply or reaction is about: the selected one, else the
-/// newest text.
-pub fn target(state: &AppState) -> Option<&LocalMessage> {
-    let open = state.open.as_ref()?;
-    let mut texts = open
-        .items
-        .iter()
-        .filter_map(as_message)
-        .filter(|m| standing_text(m));
-    if let Some(ItemKey::Seq(s)) = &open.selected {
-        return texts.find(|m| m.seq == *s);
-    }
-    texts.next_back()
-}
-
 /// The text a reaction goes to: with the thread panel open, the thread's
-/// newest reply (its root while it has none), as the panel is where the
-/// user is reading and typing; otherwise [`target`].
-fn react_target(state: &AppState) -> Option<&LocalMessage> {
-    let Some((panel, window)) = state
-        .thread
-        .as_ref()
-        .and_then(|p| Some((p, p.window.as_ref()?)))
-    else {
+/// [`thread_target`], as the panel is where the user is reading and
+/// typing; otherwise [`target`].
+pub fn react_target(state: &AppState) -> Result<&LocalMessage, NoTarget> {
+    let Some(panel) = state.thread.as_ref().filter(|p| p.window.is_some()) else {
         return target(state);
     };
+    match thread_target(panel) {
+        Some(m) if standing_text(m) && m.seq > 0 => Ok(m),
+        Some(_) => Err(NoTarget::Deleted),
+        None => Err(NoTarget::Nothing),
+    }
+}
+
+/// What the thread panel's next reply answers and its reactions go to: the
+/// panel's selection, else its newest standing reply, else its root. None
+/// before its window is read.
+pub fn thread_target(panel: &ThreadPanel) -> Option<&LocalMessage> {
+    let window = panel.window.as_ref()?;
+    let mut held = window
+        .root
+        .iter()
+        .chain(window.items.iter().filter_map(as_message));
     if let Some(seq) = panel.selected {
-        let mut held = window
-            .root
-            .iter()
-            .chain(window.items.iter().filter_map(as_message));
-        return held.find(|m| m.seq == seq).filter(|m| standing_text(m));
+        return held.find(|m| m.seq == seq);
     }
     window
         .items
         .iter()
         .rev()
         .filter_map(as_message)
-        .chain(window.root.as_ref())
-        .find(|m| standing_text(m) && m.seq > 0)
-}
-
-/// A text that is not deleted.
-fn standing_text(m: &LocalMessage) -> bool {
-    m.kind == EntryKind::Text && !m.redacted
+        .find(|m| standing_text(m))
+        .or(window.root.as_ref())
 }
 
 /// The held message `seq` of the open conversation: in the thread panel's
@@ -207,14 +196,16 @@ pub fn on_key(state: &mut AppState, action: KeyAction) -> Option<Vec<Effect>> {
                 return Some(unsupported(state, "reactions"));
             }
             match react_target(state).map(|m| m.seq) {
-                Some(target) => {
+                Ok(target) => {
                     state.overlay = Overlay::React {
                         target,
                         typed: String::new(),
                         selected: 0,
                     };
                 }
-                None => state.set_error("no message to react to"),
+                Err(no) => {
+                    state.set_error(no.say("it cannot be reacted to", "no message to react to"))
+                }
             }
             Vec::new()
         }
@@ -259,9 +250,12 @@ fn start_reply(state: &mut AppState) -> Vec<Effect> {
     if !state.supports(features::REPLY) {
         return unsupported(state, "replies");
     }
-    let Some(m) = target(state) else {
-        state.set_error("no message to reply to");
-        return Vec::new();
+    let m = match target(state) {
+        Ok(m) => m,
+        Err(no) => {
+            state.set_error(no.say("it cannot be replied to", "no message to reply to"));
+            return Vec::new();
+        }
     };
     state.compose.reply_to = Some(ReplyTarget {
         seq: m.seq,
@@ -276,14 +270,16 @@ fn open_thread(state: &mut AppState) -> Vec<Effect> {
     if !state.supports(features::REPLY) {
         return unsupported(state, "threads");
     }
-    let Some((conv, m)) = state
-        .open
-        .as_ref()
-        .map(|o| o.conv.clone())
-        .zip(target(state))
-    else {
-        state.set_error("no message selected");
+    let Some(conv) = state.open.as_ref().map(|o| o.conv.clone()) else {
+        state.set_error("no conversation open");
         return Vec::new();
+    };
+    let m = match thread_source(state) {
+        Ok(m) => m,
+        Err(no) => {
+            state.set_error(no.say("it has no thread", "no message to open the thread of"));
+            return Vec::new();
+        }
     };
     let root = m.thread.unwrap_or(m.seq);
     let saved_draft = std::mem::take(&mut state.compose.text);
@@ -327,16 +323,17 @@ pub fn select_in_thread(state: &mut AppState, delta: isize) -> bool {
     let Some(panel) = state.thread.as_mut() else {
         return false;
     };
-    let seqs: Vec<Seq> = thread_items(panel)
+    // Deleted replies are event lines here too: the selection steps over them.
+    let messages: Vec<LocalMessage> = thread_items(panel)
         .iter()
         .filter_map(as_message)
-        .map(|m| m.seq)
+        .cloned()
         .collect();
     let cur = panel
         .selected
-        .and_then(|s| seqs.iter().position(|&x| x == s));
-    let next = super::update::step_selection(cur, seqs.len(), delta);
-    panel.selected = next.map(|i| seqs[i]);
+        .and_then(|s| messages.iter().position(|m| m.seq == s));
+    let next = super::selection::step(&messages, cur, delta < 0, |m| standing_text(m) && m.seq > 0);
+    panel.selected = next.map(|i| messages[i].seq);
     let scroll = if panel.selected.is_some() {
         thread_scroll_to_selection(state)
     } else {
@@ -387,13 +384,8 @@ pub fn close_thread(state: &mut AppState) -> bool {
 /// selection is then cleared), or as a reply to the chosen message.
 pub fn reply_command(state: &mut AppState, body: &str) -> Option<EngineCommand> {
     if let Some(panel) = state.thread.as_mut() {
-        let last = panel.window.as_ref().and_then(|w| {
-            w.items.iter().rev().find_map(|i| match i {
-                TimelineItem::Message(m) => Some(m.seq),
-                _ => None,
-            })
-        });
-        let reply_to = panel.selected.take().or(last).unwrap_or(panel.root);
+        let reply_to = thread_target(panel).map_or(panel.root, |m| m.seq);
+        panel.selected = None;
         panel.scroll = 0;
         return Some(EngineCommand::Reply {
             conv: panel.conv.clone(),

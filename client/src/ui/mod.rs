@@ -7,7 +7,8 @@
 //! network: network requests are spawned and report back as actions.
 //!
 //! - [`model`]: the engine types the UI shows (re-exported from sync-core).
-//! - [`state`], [`update`], [`commands`], [`scroll`], [`navigate`], [`read_state`]: the state machine.
+//! - [`state`], [`update`], [`commands`], [`scroll`], [`navigate`], [`read_state`]: the state machine;
+//!   [`selection`]: which messages Ctrl+Up/Down stop on and what acts on them.
 //! - [`drafts`]: unsent text per conversation, kept across restarts.
 //! - [`layout`], [`render`], [`timeline`], [`overlay`], [`style`]: drawing.
 //! - [`markdown`], [`highlight`], [`body_layout`]: message bodies as markdown
@@ -48,6 +49,7 @@ pub mod overlay;
 pub mod read_state;
 pub mod render;
 pub mod scroll;
+pub mod selection;
 pub mod state;
 pub mod style;
 pub mod terminal;

@@ -405,14 +405,14 @@ fn render_compose(s: &AppState, area: Rect, buf: &mut Buffer) {
     }
     let mut title = match s.compose.editing {
         Some(_) => " Edit message ".to_owned(),
-        None => match super::features_view::compose_banner(s) {
-            Some(banner) => {
-                let w = usize::from(area.width).saturating_sub(4);
-                format!(" {} ", truncate(&banner, w))
+        None => {
+            match super::features_view::compose_banner(s, usize::from(area.width).saturating_sub(4))
+            {
+                Some(banner) => format!(" {banner} "),
+                None if s.open.is_some() => " Message ".to_owned(),
+                None => " Command ".to_owned(),
             }
-            None if s.open.is_some() => " Message ".to_owned(),
-            None => " Command ".to_owned(),
-        },
+        }
     };
     // The byte count appears once the draft nears the body limit.
     let bytes = s.compose.text.len();

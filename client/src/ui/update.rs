@@ -350,7 +350,10 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
             return Vec::new();
         }
         Some(KeyAction::EditLast) if compose_empty => {
-            start_edit(state, None);
+            match super::selection::newest_own(state) {
+                Some(seq) => start_edit(state, seq),
+                None => state.set_error("no message of yours to edit"),
+            }
             return Vec::new();
         }
         Some(KeyAction::Switcher) => {
@@ -396,13 +399,13 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
         }
         Some(KeyAction::SelectUp) => {
             if !super::features::select_in_thread(state, -1) {
-                select_message(state, -1);
+                super::selection::select_message(state, -1);
             }
             return Vec::new();
         }
         Some(KeyAction::SelectDown) => {
             if !super::features::select_in_thread(state, 1) {
-                select_message(state, 1);
+                super::selection::select_message(state, 1);
             }
             return Vec::new();
         }
@@ -577,31 +580,8 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
     vec![effect]
 }
 
-/// The selected own text message, else the newest own text message.
-pub(super) fn target_message(state: &AppState) -> Option<Seq> {
-    let open = state.open.as_ref()?;
-    let own = |i: &TimelineItem| match i {
-        TimelineItem::Message(m)
-            if m.sender == state.user && m.kind == EntryKind::Text && !m.redacted =>
-        {
-            Some(m.seq)
-        }
-        _ => None,
-    };
-    if let Some(ItemKey::Seq(s)) = &open.selected
-        && let Some(seq) = open.items.iter().filter_map(own).find(|seq| seq == s)
-    {
-        return Some(seq);
-    }
-    open.items.iter().rev().find_map(own)
-}
-
-/// Loads the target message into the compose box for editing.
-pub(super) fn start_edit(state: &mut AppState, seq: Option<Seq>) {
-    let Some(seq) = seq.or_else(|| target_message(state)) else {
-        state.set_error("no message of yours to edit");
-        return;
-    };
+/// Loads the own text `seq` into the compose box for editing.
+pub(super) fn start_edit(state: &mut AppState, seq: Seq) {
     let body = state.open.as_ref().and_then(|o| {
         o.items.iter().find_map(|i| match i {
             TimelineItem::Message(m) if m.seq == seq => m.body.clone(),
@@ -612,38 +592,6 @@ pub(super) fn start_edit(state: &mut AppState, seq: Option<Seq>) {
     state.compose.cursor = state.compose.text.chars().count();
     state.compose.editing = Some(seq);
     state.set_info("editing your message — Enter saves, Esc cancels");
-}
-
-/// Moves the message selection (newest first when nothing is selected).
-fn select_message(state: &mut AppState, delta: isize) {
-    let Some(open) = state.open.as_mut() else {
-        return;
-    };
-    let selectable: Vec<ItemKey> = open
-        .items
-        .iter()
-        .filter(|i| !matches!(i, TimelineItem::Gap { .. }))
-        .map(ItemKey::of)
-        .collect();
-    let cur = open
-        .selected
-        .as_ref()
-        .and_then(|s| selectable.iter().position(|k| k == s));
-    let next = step_selection(cur, selectable.len(), delta);
-    open.selected = next.and_then(|i| selectable.get(i).cloned());
-    reveal_selection(state);
-}
-
-/// The selection after one Ctrl+Up (`delta` < 0) or Ctrl+Down among `len`
-/// items, oldest first: up from none is the newest, up stops at the
-/// oldest, down past the newest is none.
-pub(super) fn step_selection(cur: Option<usize>, len: usize, delta: isize) -> Option<usize> {
-    match (cur, delta < 0) {
-        (None, true) => len.checked_sub(1),
-        (None, false) => None,
-        (Some(i), true) => Some(i.saturating_sub(1)),
-        (Some(i), false) => (i + 1 < len).then_some(i + 1),
-    }
 }
 
 /// Retry or discard the selected failed message, else the newest failed one.

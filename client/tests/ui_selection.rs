@@ -1,0 +1,349 @@
+//! The message selection (Ctrl+Up / Ctrl+Down) through the real `update`,
+//! as a new user in tmux met it: it steps over event lines (create, join,
+//! leave, title, deleted texts) to the messages one can act on, in the
+//! timeline and in the thread panel; what Alt+R, Alt+T, Alt+G, /edit and
+//! /delete do with it; and the compose box naming what the next reply in a
+//! thread answers.
+
+mod ui_support;
+
+use client::ui::engine::EngineCommand;
+use client::ui::model::{EntryKind, LocalMessage, OutboxState, TimelineItem};
+use client::ui::state::{AppState, Effect, ItemKey, Overlay};
+use crossterm::event::{KeyCode, KeyModifiers};
+use ui_support::p11::*;
+use ui_support::*;
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+const ALT: KeyModifiers = KeyModifiers::ALT;
+const CTRL: KeyModifiers = KeyModifiers::CONTROL;
+
+fn event(
+    seq: u64,
+    sender: &str,
+    kind: EntryKind,
+    user: Option<&str>,
+    body: Option<&str>,
+) -> TimelineItem {
+    let mut m = local(seq, sender, DAY2 + seq as i64 * MIN, "");
+    m.kind = kind;
+    m.body = body.map(str::to_owned);
+    m.user = user.map(str::to_owned);
+    if kind == EntryKind::Create {
+        m.title = Some("Team chat".into());
+    }
+    TimelineItem::Message(m)
+}
+
+fn text(seq: u64, sender: &str, body: &str) -> TimelineItem {
+    TimelineItem::Message(local(seq, sender, DAY2 + seq as i64 * MIN, body))
+}
+
+fn deleted(seq: u64, sender: &str) -> TimelineItem {
+    let mut m = local(seq, sender, DAY2 + seq as i64 * MIN, "");
+    m.redacted = true;
+    m.body = None;
+    TimelineItem::Message(m)
+}
+
+/// 1 create, 2 bob's text, 3 carol joined, 4 renamed, 5 alice's text,
+/// 6 bob's deleted text, 7 dave left: two messages one can act on.
+fn with_events() -> Vec<TimelineItem> {
+    vec![
+        event(1, "alice", EntryKind::Create, None, None),
+        text(2, "bob", "first line of bob\nsecond"),
+        event(3, "alice", EntryKind::Join, Some("carol"), None),
+        event(4, "alice", EntryKind::Title, None, Some("Team")),
+        text(5, "alice", "hello from alice"),
+        deleted(6, "bob"),
+        event(7, "dave", EntryKind::Leave, Some("dave"), None),
+    ]
+}
+
+fn open_with(s: &mut AppState, items: Vec<TimelineItem>) {
+    key(s, KeyCode::Down, ALT);
+    show_items(s, items);
+}
+
+fn selected(s: &AppState) -> Option<ItemKey> {
+    s.open.as_ref().and_then(|o| o.selected.clone())
+}
+
+#[test]
+fn ctrl_up_and_down_step_over_event_lines_to_messages() {
+    let mut s = p11_state(90, 20);
+    open_with(&mut s, with_events());
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Seq(5)), "not dave's leave line");
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(
+        selected(&s),
+        Some(ItemKey::Seq(2)),
+        "not the title or join line"
+    );
+    // The oldest message: Ctrl+Up stays (the create line is no message).
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Seq(2)));
+    key(&mut s, KeyCode::Down, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Seq(5)));
+    // Down past the newest message (the deleted one and the leave line
+    // are below it): no selection, as from the newest.
+    key(&mut s, KeyCode::Down, CTRL);
+    assert_eq!(selected(&s), None);
+    // The screen highlights the message, and Alt+T / Alt+G act on it.
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    let screen_text = screen(&s);
+    let buf = buffer(&s);
+    assert!(
+        style_at(&buf, &screen_text, "first line of bob", "first")
+            .contains(ratatui::style::Modifier::REVERSED),
+        "{screen_text}"
+    );
+    key(&mut s, KeyCode::Char('g'), ALT);
+    assert!(
+        matches!(s.overlay, Overlay::React { target: 2, .. }),
+        "{:?}",
+        s.overlay
+    );
+    key(&mut s, KeyCode::Esc, NONE);
+    // Esc closed the picker only; the selection stands.
+    assert_eq!(selected(&s), Some(ItemKey::Seq(2)));
+    assert_eq!(
+        key(&mut s, KeyCode::Char('t'), ALT),
+        vec![Effect::LoadThread {
+            conv: team(),
+            root: 2
+        }]
+    );
+    assert!(s.notice.is_none(), "{:?}", s.notice);
+}
+
+#[test]
+fn a_selection_left_on_a_message_deleted_since_moves_on_from_where_it_was() {
+    let mut s = p11_state(90, 20);
+    open_with(&mut s, with_events());
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Seq(5)));
+    // Someone deletes 5 while it is selected: Ctrl+Up goes on to 2, not
+    // back to the newest.
+    let mut items = with_events();
+    items[4] = deleted(5, "alice");
+    show_items(&mut s, items);
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Seq(2)));
+}
+
+#[test]
+fn the_selection_reaches_failed_echoes_to_retry_them_but_reply_refuses_them() {
+    let mut s = p11_state(90, 20);
+    let mut items = with_events();
+    items.push(pending(
+        "p1",
+        "not sent",
+        OutboxState::Failed {
+            code: sync_core::FailCode::Server(sync_core::protocol::ErrorCode::TooLarge),
+            message: "body too large".into(),
+        },
+        DAY2 + 9 * MIN,
+    ));
+    open_with(&mut s, items);
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Pending("p1".into())));
+    // Alt+R must not quietly answer another message instead.
+    key(&mut s, KeyCode::Char('r'), ALT);
+    assert_eq!(s.compose.reply_to, None);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("this message is not sent yet: it cannot be replied to")
+    );
+    assert_eq!(key(&mut s, KeyCode::Char('t'), ALT), vec![]);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("this message is not sent yet: it has no thread")
+    );
+    key(&mut s, KeyCode::Char('g'), ALT);
+    assert_eq!(s.overlay, Overlay::None);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("this message is not sent yet: it cannot be reacted to")
+    );
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Seq(5)));
+}
+
+#[test]
+fn edit_and_delete_refuse_someone_elses_selected_message() {
+    let mut s = p11_state(90, 20);
+    open_with(&mut s, with_events());
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Seq(2)));
+    // Before: /delete deleted alice's own newest message (5) instead.
+    typ(&mut s, "/delete");
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("only bob can delete this message")
+    );
+    // The typed command is not thrown away.
+    assert_eq!(s.compose.text, "/delete");
+    key(&mut s, KeyCode::Char('u'), CTRL);
+    typ(&mut s, "/edit fixed");
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("only bob can edit this message")
+    );
+    assert_eq!(s.compose.text, "/edit fixed");
+    key(&mut s, KeyCode::Char('u'), CTRL);
+    typ(&mut s, "/edit");
+    key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(s.compose.editing, None);
+    // Alice's own message selected: both act on it.
+    key(&mut s, KeyCode::Char('u'), CTRL);
+    key(&mut s, KeyCode::Down, CTRL);
+    typ(&mut s, "/edit fixed");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::Edit {
+            conv: team(),
+            seq: 5,
+            body: "fixed".into()
+        })]
+    );
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Down, CTRL);
+    typ(&mut s, "/delete");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::Redact {
+            conv: team(),
+            seq: 5
+        })]
+    );
+}
+
+/// Root 400 by bob, replies 401 (carol), 402 deleted (dave), 403 (bob).
+fn thread_replies() -> (LocalMessage, Vec<TimelineItem>) {
+    let items = p11_timeline();
+    let TimelineItem::Message(root) = &items[2] else {
+        unreachable!()
+    };
+    let TimelineItem::Message(first) = &items[3] else {
+        unreachable!()
+    };
+    let mut gone = local(402, "dave", DAY2 + 2 * MIN, "");
+    (gone.redacted, gone.body) = (true, None);
+    let mut last = local(403, "bob", DAY2 + 3 * MIN, "ship it\nnow");
+    for m in [&mut gone, &mut last] {
+        (m.reply_to, m.thread) = (Some(400), Some(400));
+    }
+    (
+        root.clone(),
+        vec![
+            TimelineItem::Message(first.clone()),
+            TimelineItem::Message(gone),
+            TimelineItem::Message(last),
+        ],
+    )
+}
+
+fn compose_title(s: &AppState) -> String {
+    let text = screen(s);
+    let line = text
+        .lines()
+        .find(|l| l.contains('┌') && l.rfind('┌') > l.find('│'))
+        .unwrap_or_else(|| panic!("no compose box:\n{text}"));
+    line[line.rfind('┌').unwrap()..].to_owned()
+}
+
+#[test]
+fn the_thread_panel_selection_skips_deleted_replies() {
+    let mut s = p11_state(90, 20);
+    open_p11(&mut s);
+    select_root(&mut s);
+    key(&mut s, KeyCode::Char('t'), ALT);
+    let (root, replies) = thread_replies();
+    show_thread(&mut s, &root, replies);
+    let sel = |s: &AppState| s.thread.as_ref().unwrap().selected;
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(sel(&s), Some(403));
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(sel(&s), Some(401), "not dave's deleted reply");
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(sel(&s), Some(400));
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(sel(&s), Some(400));
+    key(&mut s, KeyCode::Down, CTRL);
+    key(&mut s, KeyCode::Down, CTRL);
+    assert_eq!(sel(&s), Some(403));
+    key(&mut s, KeyCode::Down, CTRL);
+    assert_eq!(sel(&s), None);
+}
+
+#[test]
+fn the_thread_compose_box_names_what_the_next_reply_answers() {
+    let mut s = p11_state(90, 20);
+    open_p11(&mut s);
+    select_root(&mut s);
+    key(&mut s, KeyCode::Char('t'), ALT);
+    let (root, replies) = thread_replies();
+    show_thread(&mut s, &root, vec![]);
+    // No replies yet: the next one answers the root.
+    assert!(
+        compose_title(&s)
+            .starts_with("┌ replying to bob: release at 10? (Esc closes the thread) ─"),
+        "{}",
+        compose_title(&s)
+    );
+    show_thread(&mut s, &root, replies);
+    // Nothing selected: after the newest reply (403), its first line.
+    assert!(
+        compose_title(&s).starts_with("┌ replying to bob: ship it (Esc closes the thread) ─"),
+        "{}",
+        compose_title(&s)
+    );
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(s.thread.as_ref().unwrap().selected, Some(401));
+    // 90 columns: the list takes 24, the box 66; the first line is cut to
+    // fit, the sender and the way out stay.
+    assert_eq!(
+        compose_title(&s),
+        "┌ replying to carol: yes @alice, and @a… (Esc closes the thread) ┐"
+    );
+    send_expecting_reply(&mut s, "ok", 401);
+    assert!(
+        compose_title(&s).starts_with("┌ replying to bob: ship it (Esc closes the thread) ─"),
+        "{}",
+        compose_title(&s)
+    );
+}
+
+#[test]
+fn the_reply_banner_cuts_the_first_line_to_fit_the_box() {
+    let mut s = p11_state(90, 20);
+    open_p11(&mut s);
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Char('r'), ALT);
+    assert_eq!(s.compose.reply_to.as_ref().map(|r| r.seq), Some(401));
+    assert_eq!(
+        compose_title(&s),
+        "┌ replying to carol: yes @alice, and @alicex is n… (Esc cancels) ┐"
+    );
+    // 60 columns: the list takes 18, the title 38: too few for both a
+    // readable first line and the way out, which goes.
+    let mut s = p11_state(60, 15);
+    open_p11(&mut s);
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Char('r'), ALT);
+    assert_eq!(
+        compose_title(&s),
+        "┌ replying to carol: yes @alice, and @a… ┐"
+    );
+}
