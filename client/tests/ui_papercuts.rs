@@ -119,8 +119,9 @@ fn muted_and_mentions_only_conversations_are_marked_in_the_list() {
     let text = screen(&s);
     assert_snapshot("pc_list_notify_80x12", &text);
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("# Team chat 🔕     @2 3│"), "{text}");
-    assert!(lines[2].starts_with("@★bob 🔔@"), "{text}");
+    // A pinned row (bob) adds a pin column to every row.
+    assert!(lines[0].starts_with("#  Team chat 🔕    @2 3│"), "{text}");
+    assert!(lines[2].starts_with("@★ bob 🔔@"), "{text}");
     // Back to `all` (the list refreshed after a settings event): it goes.
     let mut rows = convs();
     rows[0].mentions = 2;

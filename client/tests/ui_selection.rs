@@ -347,3 +347,27 @@ fn the_reply_banner_cuts_the_first_line_to_fit_the_box() {
         "┌ replying to carol: yes @alice, and @a… ┐"
     );
 }
+
+/// `/react` in the thread panel goes where Alt+G goes: the panel's
+/// selection, not the timeline's (the root 400 here).
+#[test]
+fn slash_react_in_the_thread_panel_reacts_to_the_panels_selection() {
+    let mut s = p11_state(90, 20);
+    open_p11(&mut s);
+    select_root(&mut s);
+    key(&mut s, KeyCode::Char('t'), ALT);
+    let (root, replies) = thread_replies();
+    show_thread(&mut s, &root, replies);
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(s.thread.as_ref().unwrap().selected, Some(401));
+    typ(&mut s, "/react :tada:");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::React {
+            conv: team(),
+            target: 401,
+            key: "🎉".into()
+        })]
+    );
+}

@@ -96,6 +96,7 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
     let main = s.main_len();
     let section = !s.archived.is_empty();
     let display = |k: usize| k + usize::from(section && k >= main);
+    let pins = s.convs.iter().chain(&s.archived).any(|r| r.pinned);
     if section && (offset..offset + rows).contains(&main) {
         let y = inner.y + u16::try_from(main - offset).unwrap_or(0) * ROW_HEIGHT;
         let arrow = if s.archived_open { "▾" } else { "▸" };
@@ -123,36 +124,50 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
             continue;
         }
         let y = inner.y + u16::try_from(d - offset).unwrap_or(0) * ROW_HEIGHT;
-        let mark = match (row.kind == ConvKind::Group, row.pinned) {
-            (true, false) => "# ",
-            (false, false) => "@ ",
-            (true, true) => "#★",
-            (false, true) => "@★",
+        // Kind, then a pin column while any conversation is pinned, then a
+        // space: the name never touches a mark, and names line up.
+        let kind = if row.kind == ConvKind::Group {
+            "#"
+        } else {
+            "@"
         };
+        let pin = match (pins, row.pinned) {
+            (false, _) => "",
+            (true, true) => "★",
+            (true, false) => " ",
+        };
+        let mark = format!("{kind}{pin} ");
         let badge = match (row.unread, row.pending) {
             (0, 0) => String::new(),
-            (0, p) => format!(" ⋯{p}"),
-            (n, _) => format!(" {n}"),
+            (0, p) => format!("⋯{p}"),
+            (n, _) => n.to_string(),
         };
         let mention = if row.mentions > 0 {
-            format!(" @{}", row.mentions)
+            format!("@{}", row.mentions)
         } else {
             String::new()
         };
         // Muted and mentions-only conversations say so after the title.
         let notify = match row.notify {
             Notify::All => "",
-            Notify::Mentions => " 🔔@",
-            Notify::None => " 🔕",
+            Notify::Mentions => "🔔@",
+            Notify::None => "🔕",
         };
-        let title_w = w.saturating_sub(2 + notify.width() + badge.width() + mention.width());
-        let title = truncate(&for_terminal(&row.title), title_w);
+        // Each mark after the name takes a space before it (unstyled, so a
+        // coloured badge never touches the name or the badge before it).
+        let spaced = |m: &str| if m.is_empty() { 0 } else { m.width() + 1 };
+        let marks_w = spaced(notify) + spaced(&badge) + spaced(&mention);
+        let title_w = w.saturating_sub(mark.width() + marks_w);
+        let title = if title_w == 0 {
+            String::new()
+        } else {
+            truncate(&for_terminal(&row.title), title_w)
+        };
         let mut title_style = Style::new();
         if row.unread > 0 {
             title_style = title_style.add_modifier(Modifier::BOLD);
         }
-        let pad =
-            w.saturating_sub(2 + title.width() + notify.width() + badge.width() + mention.width());
+        let pad = w.saturating_sub(mark.width() + title.width() + marks_w);
         let mention_style = if s.colors {
             Style::new()
                 .fg(ratatui::style::Color::White)
@@ -161,27 +176,26 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
         } else {
             Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         };
-        let badge_style = if s.colors {
+        let badge_style = if row.unread == 0 {
+            dim(s.colors)
+        } else if s.colors {
             Style::new()
                 .fg(ratatui::style::Color::Black)
                 .bg(ratatui::style::Color::Yellow)
         } else {
             Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
         };
+        let space = |m: &str| Span::raw(if m.is_empty() { "" } else { " " });
         let mut line1 = Line::from(vec![
-            Span::styled(mark, dim(s.colors)),
+            Span::styled(mark.clone(), dim(s.colors)),
             Span::styled(title, title_style),
+            space(notify),
             Span::styled(notify, dim(s.colors)),
             Span::raw(" ".repeat(pad)),
+            space(&mention),
             Span::styled(mention, mention_style),
-            Span::styled(
-                badge,
-                if row.unread > 0 {
-                    badge_style
-                } else {
-                    dim(s.colors)
-                },
-            ),
+            space(&badge),
+            Span::styled(badge, badge_style),
         ]);
         let preview = match &row.last {
             Some(m) if m.kind == EntryKind::Text && m.redacted => {
@@ -204,8 +218,14 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
             _ if row.left => "(left)".to_owned(),
             _ => String::new(),
         };
+        // Under the name.
+        let indent = mark.width();
         let mut line2 = Line::from(Span::styled(
-            format!("  {}", truncate(&preview, w.saturating_sub(2))),
+            format!(
+                "{}{}",
+                " ".repeat(indent),
+                truncate(&preview, w.saturating_sub(indent))
+            ),
             dim(s.colors),
         ));
         if open == Some(&row.conv) || (open.is_none() && k == s.selected) {
