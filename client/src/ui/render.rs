@@ -379,14 +379,30 @@ fn render_info(s: &AppState, area: Rect, buf: &mut Buffer) {
     if area.height == 0 {
         return;
     }
-    let line = if let Some(n) = &s.notice {
+    if let Some(n) = &s.notice {
         let style = if n.error {
             error(s.colors)
         } else {
             dim(s.colors)
         };
-        Line::from(Span::styled(for_terminal(&n.text).into_owned(), style))
-    } else if let Some(open) = &s.open {
+        // Wrapped whole (the layout gave it the rows it needs); should the
+        // screen be too small even so, the last row says it goes on.
+        let rows = usize::from(area.height);
+        let mut lines = wrap(&for_terminal(&n.text), usize::from(area.width));
+        if lines.len() > rows {
+            lines.truncate(rows);
+            if let Some(last) = lines.last_mut() {
+                *last = truncate(&format!("{last} …"), usize::from(area.width));
+            }
+        }
+        let lines: Vec<Line> = lines
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, style)))
+            .collect();
+        Paragraph::new(lines).render(area, buf);
+        return;
+    }
+    let line = if let Some(open) = &s.open {
         let users: Vec<String> = s
             .typing_in(&open.conv)
             .iter()

@@ -1,0 +1,137 @@
+//! Notices (errors, "not supported", hints) longer than the screen is
+//! wide are wrapped onto as many lines as they need, above the compose box,
+//! never cut: a new user in tmux lost the end of them. At 60x15 too, and in
+//! the narrow one-pane list, where there was no notice line at all.
+
+mod ui_support;
+
+use client::ui::state::{Action, AppState};
+use client::ui::update::update;
+use crossterm::event::{KeyCode, KeyModifiers};
+use ui_support::p11::p11_state;
+use ui_support::*;
+
+const LONG: &str = "connection failed: TLS handshake with chat.example.org:443 failed: \
+invalid peer certificate: UnknownIssuer (start convo with --ca-file PEM to trust a private CA)";
+
+/// The right pane's rows (after the list's border), trimmed.
+fn right_pane(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| match l.split_once('│') {
+            Some((_, r)) => r.trim().to_owned(),
+            None => l.trim().to_owned(),
+        })
+        .collect()
+}
+
+fn rows_with(text: &str, first: &str, n: usize) -> Vec<String> {
+    let rows = right_pane(text);
+    let at = rows
+        .iter()
+        .position(|r| r.starts_with(first))
+        .unwrap_or_else(|| panic!("no row starts with {first:?}:\n{text}"));
+    rows[at..at + n].to_vec()
+}
+
+#[test]
+fn a_long_error_is_wrapped_above_the_compose_box_not_cut() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    let page_before = client::ui::scroll::page_height(&s);
+    update(&mut s, Action::Error(LONG.into()));
+    let text = screen(&s);
+    // The right pane is 56 columns wide.
+    assert_eq!(
+        rows_with(&text, "connection failed", 5),
+        [
+            "connection failed: TLS handshake with",
+            "chat.example.org:443 failed: invalid peer certificate:",
+            "UnknownIssuer (start convo with --ca-file PEM to trust",
+            "a private CA)",
+            "┌ Message ─────────────────────────────────────────────┐",
+        ]
+    );
+    // The timeline gave up three rows, and still ends with its newest.
+    assert_eq!(client::ui::scroll::page_height(&s), page_before - 3);
+    let rows = right_pane(&text);
+    let at = rows
+        .iter()
+        .position(|r| r.starts_with("connection"))
+        .unwrap();
+    assert!(
+        rows[at - 1].contains("this one is too long")
+            || rows[..at].iter().any(|r| r.contains("retry")),
+        "{text}"
+    );
+    // Gone (Esc): the timeline has its rows back.
+    key(&mut s, KeyCode::Esc, KeyModifiers::NONE);
+    assert_eq!(client::ui::scroll::page_height(&s), page_before);
+}
+
+#[test]
+fn at_60x15_a_hint_wraps_too() {
+    let mut s = p11_state(60, 15);
+    open_team(&mut s);
+    // Alt+L with no link anywhere: the hint is longer than the 42 columns.
+    key(&mut s, KeyCode::Char('l'), KeyModifiers::ALT);
+    let text = screen(&s);
+    assert_eq!(
+        rows_with(&text, "no links", 3),
+        [
+            "no links in the selected message (select",
+            "one with Ctrl+Up)",
+            "┌ Message ───────────────────────────────┐",
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn the_narrow_list_shows_notices_at_its_foot() {
+    let mut s: AppState = state(40, 20);
+    update(&mut s, Action::Error(LONG.into()));
+    let text = screen(&s);
+    let lines: Vec<&str> = text.lines().collect();
+    // Above the status bar, over the whole width; the list keeps its rows
+    // above.
+    assert_eq!(
+        lines[14..19],
+        [
+            "connection failed: TLS handshake with",
+            "chat.example.org:443 failed: invalid",
+            "peer certificate: UnknownIssuer (start",
+            "convo with --ca-file PEM to trust a",
+            "private CA)",
+        ][..],
+        "{text}"
+    );
+    assert!(text.contains("# Team chat"), "{text}");
+}
+
+/// On a screen too short for the whole notice, its last row says it goes
+/// on; no size panics, the timeline keeps a row.
+#[test]
+fn tiny_screens_cut_the_notice_with_an_ellipsis_and_never_panic() {
+    let mut s = state(60, 9);
+    open_team(&mut s);
+    update(&mut s, Action::Error(LONG.into()));
+    let rows = right_pane(&screen(&s));
+    let at = rows
+        .iter()
+        .position(|r| r.starts_with("connection"))
+        .unwrap();
+    let compose = rows.iter().position(|r| r.starts_with('┌')).unwrap();
+    assert!(at >= 2, "header and a timeline row stay:\n{rows:#?}");
+    assert!(rows[compose - 1].ends_with('…'), "{rows:#?}");
+    for w in 10..=90u16 {
+        for h in 1..=16u16 {
+            let mut s = state(w, h);
+            update(&mut s, Action::Error(LONG.into()));
+            let _ = screen(&s);
+            open_team(&mut s);
+            update(&mut s, Action::Error(LONG.into()));
+            let _ = screen(&s);
+            let _ = client::ui::scroll::page_height(&s);
+        }
+    }
+}
