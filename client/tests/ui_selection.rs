@@ -371,3 +371,25 @@ fn slash_react_in_the_thread_panel_reacts_to_the_panels_selection() {
         })]
     );
 }
+
+/// The highlight covers the selected message (its sender line and body),
+/// not the day and "new messages" separators drawn above it.
+#[test]
+fn the_selection_highlight_leaves_the_separators_above_it_alone() {
+    use ratatui::style::Modifier;
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    // p2, p1, 320, 319, 318: bob's first message of the day, first unread.
+    for _ in 0..5 {
+        key(&mut s, KeyCode::Up, CTRL);
+    }
+    assert_eq!(selected(&s), Some(ItemKey::Seq(318)));
+    let text = screen(&s);
+    let buf = buffer(&s);
+    let reversed = |line: &str, needle: &str| {
+        p11::style_at(&buf, &text, line, needle).contains(Modifier::REVERSED)
+    };
+    assert!(reversed("morning! the deploy", "morning"), "{text}");
+    assert!(!reversed("new messages", "new"), "{text}");
+    assert!(!reversed("Mon 23 Nov 2026", "Mon"), "{text}");
+}
