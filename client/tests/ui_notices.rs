@@ -135,3 +135,23 @@ fn tiny_screens_cut_the_notice_with_an_ellipsis_and_never_panic() {
         }
     }
 }
+
+/// The hint where no conversation is open wraps too (at 60 columns it
+/// lost "or click.").
+#[test]
+fn the_pick_a_conversation_hint_wraps() {
+    let s = state(60, 15);
+    let rows = right_pane(&screen(&s));
+    let at = rows
+        .iter()
+        .position(|r| r.starts_with("Pick a conversation"))
+        .expect("the hint");
+    assert_eq!(
+        rows[at..at + 3],
+        [
+            "Pick a conversation: Alt+Up/Down, Ctrl+K,",
+            "or click.",
+            "Press ? for help."
+        ]
+    );
+}

@@ -286,14 +286,19 @@ fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
         return;
     }
     if s.open.is_none() {
-        let hint = vec![
-            Line::from(""),
-            Line::from(Span::styled(
-                "Pick a conversation: Alt+Up/Down, Ctrl+K, or click.",
-                dim(s.colors),
-            )),
-            Line::from(Span::styled("Press ? for help.", dim(s.colors))),
-        ];
+        // Wrapped, so a narrow pane loses none of it.
+        let w = usize::from(area.width);
+        let hint: Vec<Line> = std::iter::once(Line::from(""))
+            .chain(
+                [
+                    "Pick a conversation: Alt+Up/Down, Ctrl+K, or click.",
+                    "Press ? for help.",
+                ]
+                .iter()
+                .flat_map(|t| wrap(t, w))
+                .map(|l| Line::from(Span::styled(l, dim(s.colors)))),
+            )
+            .collect();
         Paragraph::new(hint).render(area, buf);
         return;
     }
