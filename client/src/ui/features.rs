@@ -282,8 +282,11 @@ fn open_thread(state: &mut AppState) -> Vec<Effect> {
         }
     };
     let root = m.thread.unwrap_or(m.seq);
-    let saved_draft = std::mem::take(&mut state.compose.text);
-    state.compose.cursor = 0;
+    // The thread's own draft, if one was kept, comes back.
+    let draft = super::drafts::thread_key(&conv, root);
+    let draft = state.drafts.get(&draft).cloned().unwrap_or_default();
+    state.compose.cursor = draft.chars().count();
+    let saved_draft = std::mem::replace(&mut state.compose.text, draft);
     state.compose.reply_to = None;
     state.thread = Some(ThreadPanel {
         conv: conv.clone(),
@@ -367,16 +370,24 @@ fn thread_scroll_to_selection(state: &AppState) -> Option<usize> {
     Some(len - bottom)
 }
 
-/// Esc with the thread panel open closes it (the draft comes back).
+/// Esc with the thread panel open closes it: the conversation's draft
+/// comes back, and what was typed in the panel is kept as the thread's
+/// draft (Alt+T on the thread brings it back). False when none was open.
 pub fn close_thread(state: &mut AppState) -> bool {
-    match state.thread.take() {
-        Some(panel) => {
-            state.compose.cursor = panel.saved_draft.chars().count();
-            state.compose.text = panel.saved_draft;
-            true
-        }
-        None => false,
+    let Some(panel) = state.thread.take() else {
+        return false;
+    };
+    let typed = std::mem::replace(&mut state.compose.text, panel.saved_draft);
+    state.compose.cursor = state.compose.text.chars().count();
+    if !typed.trim().is_empty() {
+        let key = state.keys.describe_keys(KeyAction::Thread);
+        state.set_info(format!(
+            "your reply in the thread is kept: {key} on it brings it back"
+        ));
     }
+    let key = super::drafts::thread_key(&panel.conv, panel.root);
+    super::drafts::keep(&mut state.drafts, key, typed);
+    true
 }
 
 /// What Enter sends instead of a plain text: into the open thread (as a
