@@ -1,7 +1,8 @@
 //! What is typed in the thread panel is never thrown away: Esc, switching
 //! conversations or quitting keep it as that thread's draft (with the
 //! conversation's own draft), and Alt+T on the thread brings it back. A new
-//! user in tmux lost a reply by pressing Esc.
+//! user in tmux lost a reply by pressing Esc. And what a draft answers
+//! stays with its conversation.
 
 mod ui_support;
 
@@ -114,5 +115,30 @@ fn quitting_with_the_panel_open_keeps_both_drafts() {
     assert_eq!(
         s.drafts.get("c1/thread/400").map(String::as_str),
         Some("thread reply")
+    );
+}
+
+/// Alt+R's target belongs to its conversation: opening another one drops
+/// it (before, Enter there sent a reply to a seq of the first one).
+#[test]
+fn a_reply_target_does_not_follow_into_another_conversation() {
+    let mut s = p11_state(90, 20);
+    open_p11(&mut s);
+    key(&mut s, KeyCode::Char('r'), ALT);
+    assert_eq!(s.compose.reply_to.as_ref().map(|r| r.seq), Some(403));
+    key(&mut s, KeyCode::Down, ALT);
+    let bob = s.open.as_ref().map(|o| o.conv.clone()).unwrap();
+    assert_ne!(bob, team());
+    assert_eq!(s.compose.reply_to, None);
+    assert!(!screen(&s).contains("replying to"), "{}", screen(&s));
+    typ(&mut s, "hello bob");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![client::ui::state::Effect::Command(
+            client::ui::engine::EngineCommand::Send {
+                conv: bob,
+                body: "hello bob".into()
+            }
+        )]
     );
 }

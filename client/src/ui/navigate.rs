@@ -152,6 +152,8 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
             parents: Default::default(),
         });
         state.compose.editing = None;
+        // Alt+R's target is a message of the conversation left.
+        state.compose.reply_to = None;
     }
     // More unread than fit on a screen: open at the first unread message,
     // under the "new messages" line, rather than at the newest (the read
