@@ -393,3 +393,35 @@ fn the_selection_highlight_leaves_the_separators_above_it_alone() {
     assert!(!reversed("new messages", "new"), "{text}");
     assert!(!reversed("Mon 23 Nov 2026", "Mon"), "{text}");
 }
+
+/// Scrolled back (PgUp), Ctrl+Up starts from the lowest message on the
+/// screen, not from the newest far below (which threw the reader back to
+/// the bottom).
+#[test]
+fn ctrl_up_after_scrolling_back_selects_on_the_screen() {
+    let mut s = p11_state(80, 12);
+    let items: Vec<TimelineItem> = (0..40u64)
+        .map(|i| {
+            text(
+                100 + i,
+                if i % 2 == 0 { "bob" } else { "carol" },
+                &format!("message number {i}"),
+            )
+        })
+        .collect();
+    open_with(&mut s, items);
+    key(&mut s, KeyCode::PageUp, NONE);
+    key(&mut s, KeyCode::PageUp, NONE);
+    let before = screen(&s);
+    let lowest = before
+        .lines()
+        .filter_map(|l| l.split("message number ").nth(1))
+        .last()
+        .map(|n| 100 + n.trim().parse::<u64>().unwrap())
+        .expect("messages on screen");
+    assert!(lowest < 139, "scrolled back:\n{before}");
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Seq(lowest)), "{before}");
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Seq(lowest - 1)));
+}

@@ -6,7 +6,7 @@
 //! `/delete`) resolve it to, or why they cannot.
 
 use super::model::{EntryKind, LocalMessage, Seq, TimelineItem};
-use super::state::{AppState, ItemKey};
+use super::state::{AppState, ItemKey, ScrollPos};
 
 /// A text that is not deleted: what replies, threads and reactions target.
 pub fn standing_text(m: &LocalMessage) -> bool {
@@ -58,6 +58,14 @@ pub fn select_message(state: &mut AppState, delta: isize) {
         .selected
         .as_ref()
         .and_then(|s| open.items.iter().position(|i| ItemKey::of(i) == *s));
+    // Scrolled back with nothing selected, Ctrl+Up starts from the lowest
+    // item on the screen rather than the newest one below it.
+    let cur = match (&cur, &open.scroll) {
+        (None, ScrollPos::Anchored { .. }) if delta < 0 => {
+            super::timeline::anchor_index(&open.items, &open.scroll).map(|(i, _)| i + 1)
+        }
+        _ => cur,
+    };
     let next = step(&open.items, cur, delta < 0, selectable);
     open.selected = next.and_then(|i| open.items.get(i)).map(ItemKey::of);
     super::scroll::reveal_selection(state);
