@@ -416,7 +416,7 @@ fn ctrl_up_after_scrolling_back_selects_on_the_screen() {
     let lowest = before
         .lines()
         .filter_map(|l| l.split("message number ").nth(1))
-        .last()
+        .next_back()
         .map(|n| 100 + n.trim().parse::<u64>().unwrap())
         .expect("messages on screen");
     assert!(lowest < 139, "scrolled back:\n{before}");
