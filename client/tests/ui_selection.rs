@@ -425,3 +425,84 @@ fn ctrl_up_after_scrolling_back_selects_on_the_screen() {
     key(&mut s, KeyCode::Up, CTRL);
     assert_eq!(selected(&s), Some(ItemKey::Seq(lowest - 1)));
 }
+
+/// In the thread panel, `/edit` and `/delete` act on the panel's selection
+/// (before: on the timeline's, or the newest own text of the timeline),
+/// and an edit loads the reply's text even when only the panel holds it.
+#[test]
+fn edit_and_delete_in_the_thread_panel_act_on_its_selection() {
+    let mut s = p11_state(90, 20);
+    open_p11(&mut s);
+    select_root(&mut s);
+    key(&mut s, KeyCode::Char('t'), ALT);
+    let (root, mut replies) = thread_replies();
+    let mut mine = local(404, "alice", DAY2 + 4 * MIN, "my reply, only in the thread");
+    (mine.reply_to, mine.thread) = (Some(400), Some(400));
+    replies.push(TimelineItem::Message(mine));
+    show_thread(&mut s, &root, replies);
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(s.thread.as_ref().unwrap().selected, Some(404));
+    typ(&mut s, "/edit");
+    key(&mut s, KeyCode::Enter, NONE);
+    assert_eq!(s.compose.editing, Some(404));
+    assert_eq!(s.compose.text, "my reply, only in the thread");
+    typ(&mut s, " (fixed)");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::Edit {
+            conv: team(),
+            seq: 404,
+            body: "my reply, only in the thread (fixed)".into()
+        })]
+    );
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(s.thread.as_ref().unwrap().selected, Some(404));
+    typ(&mut s, "/delete");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::Redact {
+            conv: team(),
+            seq: 404
+        })]
+    );
+    // Someone else's reply selected in the panel: refused.
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(s.thread.as_ref().unwrap().selected, Some(403));
+    typ(&mut s, "/delete");
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("only bob can delete this message")
+    );
+}
+
+/// Alt+R in the thread panel set the timeline's reply target: the compose
+/// box then named that message while Enter answered the panel's. It now
+/// says how replies work there and changes nothing.
+#[test]
+fn alt_r_in_the_thread_panel_does_not_name_another_message() {
+    let mut s = p11_state(90, 20);
+    open_p11(&mut s);
+    select_root(&mut s);
+    key(&mut s, KeyCode::Char('t'), ALT);
+    let (root, replies) = thread_replies();
+    show_thread(&mut s, &root, replies);
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(s.thread.as_ref().unwrap().selected, Some(401));
+    key(&mut s, KeyCode::Char('r'), ALT);
+    assert_eq!(s.compose.reply_to, None);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some(
+            "in a thread, Enter replies to the message the compose box names; Ctrl+Up / Ctrl+Down picks another"
+        )
+    );
+    assert!(
+        compose_title(&s).starts_with("┌ replying to carol: "),
+        "{}",
+        compose_title(&s)
+    );
+    send_expecting_reply(&mut s, "ok", 401);
+}

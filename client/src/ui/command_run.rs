@@ -81,9 +81,7 @@ pub(super) fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
         Command::Delete => match (need_open(state), own_target(state, "delete", "deleted")) {
             (Some(conv), Ok(seq)) => {
                 clear_compose(state);
-                if let Some(open) = state.open.as_mut() {
-                    open.selected = None;
-                }
+                clear_selections(state);
                 // §9.5: only a server with `redaction` erases the content.
                 state.set_info(if state.supports(super::model::features::REDACTION) {
                     "deleted: the content is erased for everyone"
@@ -150,8 +148,16 @@ pub(super) fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
     }
     clear_compose(state);
     state.notice = None;
+    clear_selections(state);
+    effects
+}
+
+/// A command done, the message selections (timeline and thread panel) go.
+fn clear_selections(state: &mut AppState) {
     if let Some(open) = state.open.as_mut() {
         open.selected = None;
     }
-    effects
+    if let Some(panel) = state.thread.as_mut() {
+        panel.selected = None;
+    }
 }

@@ -250,6 +250,16 @@ fn start_reply(state: &mut AppState) -> Vec<Effect> {
     if !state.supports(features::REPLY) {
         return unsupported(state, "replies");
     }
+    // In the thread panel every message is a reply, to what its compose
+    // box names: another target here would only be misleading.
+    if state.thread.is_some() {
+        let up = state.keys.describe_keys(KeyAction::SelectUp);
+        let down = state.keys.describe_keys(KeyAction::SelectDown);
+        state.set_info(format!(
+            "in a thread, Enter replies to the message the compose box names; {up} / {down} picks another"
+        ));
+        return Vec::new();
+    }
     let m = match target(state) {
         Ok(m) => m,
         Err(no) => {

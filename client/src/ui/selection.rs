@@ -145,24 +145,32 @@ fn newest_text<'a>(
 /// newest of theirs. The error is the notice to show.
 pub fn own_target(state: &AppState, verb: &str, done: &str) -> Result<Seq, String> {
     let open = state.open.as_ref().ok_or("no conversation open")?;
+    let own = |m: &LocalMessage| {
+        if m.sender != state.user {
+            Err(format!("only {} can {verb} this message", m.sender))
+        } else if !standing_text(m) {
+            Err(format!(
+                "this message is deleted: there is nothing to {verb}"
+            ))
+        } else {
+            Ok(m.seq)
+        }
+    };
+    // The thread panel's selection, where the user is reading.
+    if let Some(seq) = state.thread.as_ref().and_then(|p| p.selected)
+        && let Some(m) = super::features::message(state, seq)
+    {
+        return own(m);
+    }
     if let Some(sel) = &open.selected {
-        let item = open.items.iter().find(|i| ItemKey::of(i) == *sel);
-        match item {
+        match open.items.iter().find(|i| ItemKey::of(i) == *sel) {
             Some(TimelineItem::Pending(_)) => {
                 let discard = state.keys.describe_keys(super::keys::KeyAction::Discard);
                 return Err(format!(
                     "this message is not sent yet: it cannot be {done} ({discard} discards it)"
                 ));
             }
-            Some(TimelineItem::Message(m)) if m.sender != state.user => {
-                return Err(format!("only {} can {verb} this message", m.sender));
-            }
-            Some(TimelineItem::Message(m)) if !standing_text(m) => {
-                return Err(format!(
-                    "this message is deleted: there is nothing to {verb}"
-                ));
-            }
-            Some(TimelineItem::Message(m)) => return Ok(m.seq),
+            Some(TimelineItem::Message(m)) => return own(m),
             _ => {}
         }
     }

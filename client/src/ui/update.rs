@@ -573,6 +573,9 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
     let in_thread = state.thread.is_some();
     clear_compose(state);
     state.notice = None;
+    if let Some(panel) = state.thread.as_mut() {
+        panel.selected = None;
+    }
     if let Some(open) = state.open.as_mut().filter(|_| !in_thread) {
         open.scroll = ScrollPos::Bottom;
         open.selected = None;
@@ -582,12 +585,8 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
 
 /// Loads the own text `seq` into the compose box for editing.
 pub(super) fn start_edit(state: &mut AppState, seq: Seq) {
-    let body = state.open.as_ref().and_then(|o| {
-        o.items.iter().find_map(|i| match i {
-            TimelineItem::Message(m) if m.seq == seq => m.body.clone(),
-            _ => None,
-        })
-    });
+    // From the timeline or the thread panel, whichever holds it.
+    let body = super::features::message(state, seq).and_then(|m| m.body.clone());
     state.compose.text = body.unwrap_or_default();
     state.compose.cursor = state.compose.text.chars().count();
     state.compose.editing = Some(seq);
