@@ -506,3 +506,50 @@ fn alt_r_in_the_thread_panel_does_not_name_another_message() {
     );
     send_expecting_reply(&mut s, "ok", 401);
 }
+
+/// Up in the empty compose box of the thread panel edits your newest reply
+/// in that thread (as Slack does), not your newest message of the timeline.
+#[test]
+fn up_in_the_thread_panel_edits_your_newest_reply_there() {
+    let mut s = p11_state(90, 20);
+    let mut items = p11_timeline();
+    items.push(text(410, "alice", "my newest in the timeline"));
+    key(&mut s, KeyCode::Down, ALT);
+    show_items(&mut s, items);
+    for _ in 0..5 {
+        key(&mut s, KeyCode::Up, CTRL);
+    }
+    assert_eq!(selected(&s), Some(ItemKey::Seq(400)));
+    key(&mut s, KeyCode::Char('t'), ALT);
+    let (root, mut replies) = thread_replies();
+    let mut mine = local(404, "alice", DAY2 + 4 * MIN, "my reply in the thread");
+    (mine.reply_to, mine.thread) = (Some(400), Some(400));
+    replies.insert(1, TimelineItem::Message(mine));
+    show_thread(&mut s, &root, replies);
+    key(&mut s, KeyCode::Up, NONE);
+    assert_eq!(s.compose.editing, Some(404));
+    assert_eq!(s.compose.text, "my reply in the thread");
+}
+
+/// `/delete` in the thread panel with nothing selected there: your newest
+/// message of the thread, as Up; none there: it says so.
+#[test]
+fn slash_delete_in_the_thread_panel_without_a_selection_stays_in_the_thread() {
+    let mut s = p11_state(90, 20);
+    let mut items = p11_timeline();
+    items.push(text(410, "alice", "my newest in the timeline"));
+    key(&mut s, KeyCode::Down, ALT);
+    show_items(&mut s, items);
+    for _ in 0..5 {
+        key(&mut s, KeyCode::Up, CTRL);
+    }
+    key(&mut s, KeyCode::Char('t'), ALT);
+    let (root, replies) = thread_replies();
+    show_thread(&mut s, &root, replies);
+    typ(&mut s, "/delete");
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("no message of yours in this thread to delete")
+    );
+}

@@ -156,11 +156,17 @@ pub fn own_target(state: &AppState, verb: &str, done: &str) -> Result<Seq, Strin
             Ok(m.seq)
         }
     };
-    // The thread panel's selection, where the user is reading.
-    if let Some(seq) = state.thread.as_ref().and_then(|p| p.selected)
-        && let Some(m) = super::features::message(state, seq)
-    {
-        return own(m);
+    // With the thread panel open, its selection, else the newest own
+    // message of the thread: the panel is where the user is reading.
+    if let Some(panel) = state.thread.as_ref() {
+        return match panel
+            .selected
+            .and_then(|seq| super::features::message(state, seq))
+        {
+            Some(m) => own(m),
+            None => newest_own(state)
+                .ok_or_else(|| format!("no message of yours in this thread to {verb}")),
+        };
     }
     if let Some(sel) = &open.selected {
         match open.items.iter().find(|i| ItemKey::of(i) == *sel) {
@@ -178,19 +184,32 @@ pub fn own_target(state: &AppState, verb: &str, done: &str) -> Result<Seq, Strin
 }
 
 /// The selected own text, else the newest own text (Up in an empty compose
-/// box: "edit your last message", whoever's message is selected).
+/// box: "edit your last message", whoever's message is selected); with the
+/// thread panel open, among the thread's messages.
 pub fn newest_own(state: &AppState) -> Option<Seq> {
+    let own = |m: &LocalMessage| m.sender == state.user && standing_text(m);
+    if let Some(panel) = state.thread.as_ref() {
+        let items = super::features::thread_items(panel);
+        let mut mine = items.iter().filter_map(|i| match i {
+            TimelineItem::Message(m) if own(m) => Some(m.seq),
+            _ => None,
+        });
+        return match panel.selected {
+            Some(s) if mine.clone().any(|seq| seq == s) => Some(s),
+            _ => mine.next_back(),
+        };
+    }
     let open = state.open.as_ref()?;
-    let own = |i: &TimelineItem| match i {
-        TimelineItem::Message(m) if m.sender == state.user && standing_text(m) => Some(m.seq),
+    let mine = |i: &TimelineItem| match i {
+        TimelineItem::Message(m) if own(m) => Some(m.seq),
         _ => None,
     };
     if let Some(ItemKey::Seq(s)) = &open.selected
-        && let Some(seq) = open.items.iter().filter_map(own).find(|seq| seq == s)
+        && let Some(seq) = open.items.iter().filter_map(mine).find(|seq| seq == s)
     {
         return Some(seq);
     }
-    open.items.iter().rev().find_map(own)
+    open.items.iter().rev().find_map(mine)
 }
 
 #[cfg(test)]
