@@ -413,7 +413,12 @@ fn render_info(s: &AppState, area: Rect, buf: &mut Buffer) {
             .iter()
             .map(|u| for_terminal(u).into_owned())
             .collect();
-        let newer = newer_below(s);
+        // Not under the thread panel: the timeline is hidden behind it.
+        let newer = if s.thread.is_some() {
+            0
+        } else {
+            newer_below(s)
+        };
         match users.len() {
             // The line under the timeline tells that it goes on below the screen.
             0 if newer > 0 => {
