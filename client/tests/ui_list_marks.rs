@@ -156,3 +156,20 @@ fn marks_never_touch_names_at_any_width() {
         }
     }
 }
+
+/// A pinned conversation inside the collapsed archived section shows no
+/// star, so the rows shown keep no empty pin column for it.
+#[test]
+fn a_pinned_row_hidden_in_the_archive_adds_no_column() {
+    let mut s = p11_state(80, 14);
+    let mut plain = rows();
+    for r in &mut plain {
+        r.pinned = false;
+    }
+    let mut old = row("c9", ConvKind::Group, "old", 0, None, DAY2);
+    (old.archived, old.pinned) = (true, true);
+    update(&mut s, Action::Archived(vec![old]));
+    update(&mut s, Action::Conversations(plain));
+    let text = screen(&s);
+    assert_eq!(title_rows(&text, 1), ["# team                 "], "{text}");
+}

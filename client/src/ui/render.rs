@@ -96,7 +96,7 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
     let main = s.main_len();
     let section = !s.archived.is_empty();
     let display = |k: usize| k + usize::from(section && k >= main);
-    let pins = s.convs.iter().chain(&s.archived).any(|r| r.pinned);
+    let pins = s.convs.iter().any(|r| r.pinned);
     if section && (offset..offset + rows).contains(&main) {
         let y = inner.y + u16::try_from(main - offset).unwrap_or(0) * ROW_HEIGHT;
         let arrow = if s.archived_open { "▾" } else { "▸" };
