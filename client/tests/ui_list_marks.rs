@@ -173,3 +173,48 @@ fn a_pinned_row_hidden_in_the_archive_adds_no_column() {
     let text = screen(&s);
     assert_eq!(title_rows(&text, 1), ["# team                 "], "{text}");
 }
+
+/// Each row of `text` as (column, char) pairs, wide characters taking two.
+fn columns_of(line: &str) -> Vec<(usize, char)> {
+    let mut col = 0;
+    line.chars()
+        .map(|c| {
+            let at = col;
+            col += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            (at, c)
+        })
+        .collect()
+}
+
+/// An overlay over the list: a wide (CJK) character of a name straddling
+/// the overlay's left edge hid the border on that row (the terminal drew
+/// the character's second half over it).
+#[test]
+fn an_overlay_border_is_whole_over_wide_names() {
+    let mut s = list_state(90, 20);
+    key(
+        &mut s,
+        crossterm::event::KeyCode::Char('?'),
+        crossterm::event::KeyModifiers::NONE,
+    );
+    let text = screen(&s);
+    let lines: Vec<&str> = text.lines().collect();
+    let top = lines
+        .iter()
+        .position(|l| l.contains("┌ Help"))
+        .expect("help");
+    let left = columns_of(lines[top])
+        .into_iter()
+        .find(|(_, c)| *c == '┌')
+        .map(|(x, _)| x)
+        .unwrap();
+    for (y, line) in lines.iter().enumerate().skip(top + 1) {
+        if line.contains('└') {
+            break;
+        }
+        assert!(
+            columns_of(line).contains(&(left, '│')),
+            "row {y} lost the border at column {left}:\n{text}"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::features::{COMMON_EMOJI, MENU, first_line, thread_items, typed_key};
@@ -181,7 +181,7 @@ pub fn render_picker(
     selected: usize,
 ) {
     let rect = popup(area, 52, 7);
-    Clear.render(rect, buf);
+    super::overlay::clear_popup(rect, buf);
     let block = Block::default().borders(Borders::ALL).title(" React ");
     let inner = block.inner(rect);
     block.render(rect, buf);
@@ -235,7 +235,7 @@ pub fn render_picker(
 /// The conversation menu, with the current values.
 pub fn render_menu(s: &AppState, area: Rect, buf: &mut Buffer, selected: usize) {
     let rect = popup(area, 46, u16::try_from(MENU.len() + 2).unwrap_or(12));
-    Clear.render(rect, buf);
+    super::overlay::clear_popup(rect, buf);
     let row = s.open_row();
     let title = row.map_or(" Conversation ".to_owned(), |r| {
         format!(" {} ", clip(&for_terminal(&r.title), 30))

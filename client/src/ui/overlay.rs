@@ -293,6 +293,23 @@ pub(super) fn popup(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
+/// Clears `rect` for an overlay. A wide (CJK, emoji) character just left
+/// of it whose second half lies inside is blanked too: the terminal would
+/// draw that half over the overlay's left border.
+pub(super) fn clear_popup(rect: Rect, buf: &mut Buffer) {
+    use unicode_width::UnicodeWidthStr;
+    let area = buf.area;
+    for y in rect.top()..rect.bottom() {
+        for x in rect.x.saturating_sub(3).max(area.x)..rect.x {
+            let cell = &mut buf[(x, y)];
+            if usize::from(x) + cell.symbol().width() > usize::from(rect.x) {
+                cell.set_symbol(" ");
+            }
+        }
+    }
+    Clear.render(rect, buf);
+}
+
 pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
     match &state.overlay {
         Overlay::None => {}
@@ -331,7 +348,7 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
         } => render_passwd(state, area, buf, fields, *at, error, *busy),
         Overlay::Switcher { query, selected } => {
             let rect = popup(area, 50, 14);
-            Clear.render(rect, buf);
+            clear_popup(rect, buf);
             let block = Block::default()
                 .borders(Borders::ALL)
                 .title(" Switch conversation ");
@@ -374,7 +391,7 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
             coverage: (full, of),
         } => {
             let rect = popup(area, area.width.saturating_sub(4).min(70), 16);
-            Clear.render(rect, buf);
+            clear_popup(rect, buf);
             let found = if hits.len() >= super::driver::SEARCH_LIMIT {
                 format!("{}+", hits.len())
             } else {
@@ -438,7 +455,7 @@ fn render_passwd(
     busy: bool,
 ) {
     let rect = popup(area, area.width.saturating_sub(2).min(64), 10);
-    Clear.render(rect, buf);
+    clear_popup(rect, buf);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(" Change password ");
@@ -496,7 +513,7 @@ fn render_login(
     invite: Option<&str>,
 ) {
     let rect = popup(area, area.width.saturating_sub(2).min(64), 10);
-    Clear.render(rect, buf);
+    clear_popup(rect, buf);
     let block = Block::default().borders(Borders::ALL).title(" Log in ");
     let inner = block.inner(rect);
     block.render(rect, buf);
@@ -539,7 +556,7 @@ fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
     // As wide as an 80-column terminal allows: the longest description
     // fits beside the widest key or command.
     let rect = popup(area, 78, u16::try_from(HELP_LINES + 2).unwrap_or(u16::MAX));
-    Clear.render(rect, buf);
+    clear_popup(rect, buf);
     let fits = usize::from(rect.height.saturating_sub(2)) >= HELP_LINES;
     let title = if fits {
         " Help — Esc closes "
