@@ -155,3 +155,51 @@ fn the_pick_a_conversation_hint_wraps() {
         ]
     );
 }
+
+/// A connection that stopped for good (a certificate problem) said why
+/// only in the status bar, where a long reason was cut: the reason is now
+/// a notice above the compose box, whole, and the bar keeps what fits.
+#[test]
+fn a_stopped_connection_says_why_in_full() {
+    let mut s = state(60, 15);
+    open_team(&mut s);
+    let error = sync_core::ConnectError::Tls(
+        "the certificate of chat.example.org is from an unknown issuer".into(),
+    );
+    update(
+        &mut s,
+        Action::Connection(client::ui::model::ConnState::Failed { error }),
+    );
+    let text = screen(&s);
+    assert_eq!(
+        rows_with(&text, "connection stopped", 4),
+        [
+            "connection stopped: TLS: the certificate",
+            "of chat.example.org is from an unknown",
+            "issuer",
+            "┌ Message ───────────────────────────────┐",
+        ],
+        "{text}"
+    );
+    let status = text.lines().last().unwrap();
+    assert_eq!(
+        status, " alice │ ✗ Stopped │ 0 queued             1 unread │ ? help",
+        "{text}"
+    );
+    // Wide enough: the bar says why too.
+    let mut s = state(160, 15);
+    let error = sync_core::ConnectError::Tls(
+        "the certificate of chat.example.org is from an unknown issuer".into(),
+    );
+    update(
+        &mut s,
+        Action::Connection(client::ui::model::ConnState::Failed { error }),
+    );
+    let text = screen(&s);
+    assert!(
+        text.lines().last().unwrap().contains(
+            "│ ✗ Stopped: TLS: the certificate of chat.example.org is from an unknown issuer │"
+        ),
+        "{text}"
+    );
+}

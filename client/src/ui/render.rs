@@ -530,6 +530,11 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
     if left.width() > width {
         left = format!(" {user} │ {conn} │ {} queued", s.queued);
     }
+    // A stopped connection's reason is also the notice above: here it
+    // goes when short of room, the state stays.
+    if left.width() > width && matches!(s.conn, ConnState::Failed { .. }) {
+        left = format!(" {user} │ ✗ Stopped │ {} queued", s.queued);
+    }
     let mut right = if unread > 0 {
         format!("{unread} unread │ ? help ")
     } else {

@@ -212,6 +212,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if c == ConnState::Live && state.notice.as_ref().is_some_and(|n| n.until_live) {
                 state.notice = None;
             }
+            // Stopped for good: the reason, whole and wrapped, above the
+            // compose box (the status bar has room for little of it).
+            if let ConnState::Failed { error } = &c {
+                state.set_connection_error(format!("connection stopped: {error}"));
+            }
             state.conn = c;
             // The server ended the session (revoked elsewhere): ask again.
             if ended && state.login.is_some() {
