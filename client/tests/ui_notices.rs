@@ -156,6 +156,17 @@ fn the_pick_a_conversation_hint_wraps() {
     );
 }
 
+/// The connection stops for good: the server's certificate is refused.
+fn stop_on_a_certificate(s: &mut AppState) {
+    let error = sync_core::ConnectError::Tls(
+        "the certificate of chat.example.org is from an unknown issuer".into(),
+    );
+    update(
+        s,
+        Action::Connection(client::ui::model::ConnState::Failed { error }),
+    );
+}
+
 /// A connection that stopped for good (a certificate problem) said why
 /// only in the status bar, where a long reason was cut: the reason is now
 /// a notice above the compose box, whole, and the bar keeps what fits.
@@ -163,13 +174,7 @@ fn the_pick_a_conversation_hint_wraps() {
 fn a_stopped_connection_says_why_in_full() {
     let mut s = state(60, 15);
     open_team(&mut s);
-    let error = sync_core::ConnectError::Tls(
-        "the certificate of chat.example.org is from an unknown issuer".into(),
-    );
-    update(
-        &mut s,
-        Action::Connection(client::ui::model::ConnState::Failed { error }),
-    );
+    stop_on_a_certificate(&mut s);
     let text = screen(&s);
     assert_eq!(
         rows_with(&text, "connection stopped", 4),
@@ -188,13 +193,7 @@ fn a_stopped_connection_says_why_in_full() {
     );
     // Wide enough: the bar says why too.
     let mut s = state(160, 15);
-    let error = sync_core::ConnectError::Tls(
-        "the certificate of chat.example.org is from an unknown issuer".into(),
-    );
-    update(
-        &mut s,
-        Action::Connection(client::ui::model::ConnState::Failed { error }),
-    );
+    stop_on_a_certificate(&mut s);
     let text = screen(&s);
     assert!(
         text.lines().last().unwrap().contains(

@@ -172,6 +172,16 @@ fn the_selection_reaches_failed_echoes_to_retry_them_but_reply_refuses_them() {
     assert_eq!(selected(&s), Some(ItemKey::Seq(5)));
 }
 
+/// Types `cmd` and Enter: nothing is asked of the engine, the notice says
+/// `says`, and the typed command is kept (then cleared for the next one).
+fn refused(s: &mut AppState, cmd: &str, says: &str) {
+    typ(s, cmd);
+    assert_eq!(key(s, KeyCode::Enter, NONE), vec![]);
+    assert_eq!(s.notice.as_ref().map(|n| n.text.as_str()), Some(says));
+    assert_eq!(s.compose.text, cmd);
+    key(s, KeyCode::Char('u'), CTRL);
+}
+
 #[test]
 fn edit_and_delete_refuse_someone_elses_selected_message() {
     let mut s = p11_state(90, 20);
@@ -180,28 +190,11 @@ fn edit_and_delete_refuse_someone_elses_selected_message() {
     key(&mut s, KeyCode::Up, CTRL);
     assert_eq!(selected(&s), Some(ItemKey::Seq(2)));
     // Before: /delete deleted alice's own newest message (5) instead.
-    typ(&mut s, "/delete");
-    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
-    assert_eq!(
-        s.notice.as_ref().map(|n| n.text.as_str()),
-        Some("only bob can delete this message")
-    );
-    // The typed command is not thrown away.
-    assert_eq!(s.compose.text, "/delete");
-    key(&mut s, KeyCode::Char('u'), CTRL);
-    typ(&mut s, "/edit fixed");
-    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
-    assert_eq!(
-        s.notice.as_ref().map(|n| n.text.as_str()),
-        Some("only bob can edit this message")
-    );
-    assert_eq!(s.compose.text, "/edit fixed");
-    key(&mut s, KeyCode::Char('u'), CTRL);
-    typ(&mut s, "/edit");
-    key(&mut s, KeyCode::Enter, NONE);
+    refused(&mut s, "/delete", "only bob can delete this message");
+    refused(&mut s, "/edit fixed", "only bob can edit this message");
+    refused(&mut s, "/edit", "only bob can edit this message");
     assert_eq!(s.compose.editing, None);
     // Alice's own message selected: both act on it.
-    key(&mut s, KeyCode::Char('u'), CTRL);
     key(&mut s, KeyCode::Down, CTRL);
     typ(&mut s, "/edit fixed");
     assert_eq!(
@@ -249,6 +242,27 @@ fn thread_replies() -> (LocalMessage, Vec<TimelineItem>) {
     )
 }
 
+/// Team chat open at 90x20, the thread panel of root 400 open with
+/// [`thread_replies`].
+fn in_thread() -> AppState {
+    let mut s = p11_state(90, 20);
+    open_p11(&mut s);
+    select_root(&mut s);
+    key(&mut s, KeyCode::Char('t'), ALT);
+    let (root, replies) = thread_replies();
+    show_thread(&mut s, &root, replies);
+    s
+}
+
+/// [`in_thread`], carol's reply 401 selected in the panel (Ctrl+Up twice).
+fn in_thread_with_401_selected() -> AppState {
+    let mut s = in_thread();
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(s.thread.as_ref().unwrap().selected, Some(401));
+    s
+}
+
 fn compose_title(s: &AppState) -> String {
     let text = screen(s);
     let line = text
@@ -260,12 +274,7 @@ fn compose_title(s: &AppState) -> String {
 
 #[test]
 fn the_thread_panel_selection_skips_deleted_replies() {
-    let mut s = p11_state(90, 20);
-    open_p11(&mut s);
-    select_root(&mut s);
-    key(&mut s, KeyCode::Char('t'), ALT);
-    let (root, replies) = thread_replies();
-    show_thread(&mut s, &root, replies);
+    let mut s = in_thread();
     let sel = |s: &AppState| s.thread.as_ref().unwrap().selected;
     key(&mut s, KeyCode::Up, CTRL);
     assert_eq!(sel(&s), Some(403));
@@ -352,15 +361,7 @@ fn the_reply_banner_cuts_the_first_line_to_fit_the_box() {
 /// selection, not the timeline's (the root 400 here).
 #[test]
 fn slash_react_in_the_thread_panel_reacts_to_the_panels_selection() {
-    let mut s = p11_state(90, 20);
-    open_p11(&mut s);
-    select_root(&mut s);
-    key(&mut s, KeyCode::Char('t'), ALT);
-    let (root, replies) = thread_replies();
-    show_thread(&mut s, &root, replies);
-    key(&mut s, KeyCode::Up, CTRL);
-    key(&mut s, KeyCode::Up, CTRL);
-    assert_eq!(s.thread.as_ref().unwrap().selected, Some(401));
+    let mut s = in_thread_with_401_selected();
     typ(&mut s, "/react :tada:");
     assert_eq!(
         key(&mut s, KeyCode::Enter, NONE),
@@ -469,12 +470,7 @@ fn edit_and_delete_in_the_thread_panel_act_on_its_selection() {
     key(&mut s, KeyCode::Up, CTRL);
     key(&mut s, KeyCode::Up, CTRL);
     assert_eq!(s.thread.as_ref().unwrap().selected, Some(403));
-    typ(&mut s, "/delete");
-    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
-    assert_eq!(
-        s.notice.as_ref().map(|n| n.text.as_str()),
-        Some("only bob can delete this message")
-    );
+    refused(&mut s, "/delete", "only bob can delete this message");
 }
 
 /// Alt+R in the thread panel set the timeline's reply target: the compose
@@ -482,15 +478,7 @@ fn edit_and_delete_in_the_thread_panel_act_on_its_selection() {
 /// says how replies work there and changes nothing.
 #[test]
 fn alt_r_in_the_thread_panel_does_not_name_another_message() {
-    let mut s = p11_state(90, 20);
-    open_p11(&mut s);
-    select_root(&mut s);
-    key(&mut s, KeyCode::Char('t'), ALT);
-    let (root, replies) = thread_replies();
-    show_thread(&mut s, &root, replies);
-    key(&mut s, KeyCode::Up, CTRL);
-    key(&mut s, KeyCode::Up, CTRL);
-    assert_eq!(s.thread.as_ref().unwrap().selected, Some(401));
+    let mut s = in_thread_with_401_selected();
     key(&mut s, KeyCode::Char('r'), ALT);
     assert_eq!(s.compose.reply_to, None);
     assert_eq!(
@@ -546,10 +534,9 @@ fn slash_delete_in_the_thread_panel_without_a_selection_stays_in_the_thread() {
     key(&mut s, KeyCode::Char('t'), ALT);
     let (root, replies) = thread_replies();
     show_thread(&mut s, &root, replies);
-    typ(&mut s, "/delete");
-    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
-    assert_eq!(
-        s.notice.as_ref().map(|n| n.text.as_str()),
-        Some("no message of yours in this thread to delete")
+    refused(
+        &mut s,
+        "/delete",
+        "no message of yours in this thread to delete",
     );
 }
