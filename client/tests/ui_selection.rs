@@ -10,6 +10,7 @@ mod ui_support;
 use client::ui::engine::EngineCommand;
 use client::ui::model::{EntryKind, LocalMessage, OutboxState, TimelineItem};
 use client::ui::state::{AppState, Effect, ItemKey, Overlay};
+use client::ui::update::update;
 use crossterm::event::{KeyCode, KeyModifiers};
 use ui_support::p11::*;
 use ui_support::*;
@@ -539,4 +540,41 @@ fn slash_delete_in_the_thread_panel_without_a_selection_stays_in_the_thread() {
         "/delete",
         "no message of yours in this thread to delete",
     );
+}
+
+/// Ctrl+Up at the oldest message of the window, with older history not
+/// read yet (the gap above it), asks for it, as scrolling up there does;
+/// before, it just stopped.
+#[test]
+fn ctrl_up_at_the_oldest_loaded_message_loads_older_history() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    // p2, p1, 320, 319, 318, 317, 315, 313.
+    for _ in 0..8 {
+        assert_eq!(key(&mut s, KeyCode::Up, CTRL), vec![]);
+    }
+    assert_eq!(selected(&s), Some(ItemKey::Seq(313)));
+    assert_eq!(
+        key(&mut s, KeyCode::Up, CTRL),
+        vec![Effect::Request(
+            client::ui::engine::EngineRequest::LoadOlder { conv: team() }
+        )]
+    );
+    assert_eq!(selected(&s), Some(ItemKey::Seq(313)));
+    // Once they are in, Ctrl+Up goes on into them.
+    let mut items = team_timeline();
+    items[0] = TimelineItem::Gap { from: 1, to: 310 };
+    items.insert(1, text(311, "dave", "older, now loaded"));
+    items.insert(2, text(312, "dave", "older too"));
+    update(
+        &mut s,
+        client::ui::state::Action::Timeline {
+            conv: team(),
+            query: client::ui::model::TimelineQuery::Latest { limit: 400 },
+            items,
+            total: 10,
+        },
+    );
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Seq(312)));
 }

@@ -6,7 +6,7 @@
 //! `/delete`) resolve it to, or why they cannot.
 
 use super::model::{EntryKind, LocalMessage, Seq, TimelineItem};
-use super::state::{AppState, ItemKey, ScrollPos};
+use super::state::{AppState, Effect, ItemKey, ScrollPos};
 
 /// A text that is not deleted: what replies, threads and reactions target.
 pub fn standing_text(m: &LocalMessage) -> bool {
@@ -49,10 +49,11 @@ pub fn step<T>(
 }
 
 /// Moves the timeline's selection (newest first when nothing is selected)
-/// and scrolls it into view.
-pub fn select_message(state: &mut AppState, delta: isize) {
+/// and scrolls it into view. Up at the oldest message of the window, with
+/// older history not read yet, asks for it as scrolling up to the top does.
+pub fn select_message(state: &mut AppState, delta: isize) -> Vec<Effect> {
     let Some(open) = state.open.as_mut() else {
-        return;
+        return Vec::new();
     };
     let cur = open
         .selected
@@ -60,15 +61,20 @@ pub fn select_message(state: &mut AppState, delta: isize) {
         .and_then(|s| open.items.iter().position(|i| ItemKey::of(i) == *s));
     // Scrolled back with nothing selected, Ctrl+Up starts from the lowest
     // item on the screen rather than the newest one below it.
-    let cur = match (&cur, &open.scroll) {
+    let from = match (&cur, &open.scroll) {
         (None, ScrollPos::Anchored { .. }) if delta < 0 => {
             super::timeline::anchor_index(&open.items, &open.scroll).map(|(i, _)| i + 1)
         }
         _ => cur,
     };
-    let next = step(&open.items, cur, delta < 0, selectable);
+    let next = step(&open.items, from, delta < 0, selectable);
     open.selected = next.and_then(|i| open.items.get(i)).map(ItemKey::of);
+    let stuck = delta < 0 && next.is_some() && next == cur;
     super::scroll::reveal_selection(state);
+    if stuck {
+        return super::scroll::scroll_up(state, usize::MAX / 4);
+    }
+    Vec::new()
 }
 
 /// Why no message could be found for an action on "the selected message".

@@ -404,13 +404,13 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
         }
         Some(KeyAction::SelectUp) => {
             if !super::features::select_in_thread(state, -1) {
-                super::selection::select_message(state, -1);
+                return super::selection::select_message(state, -1);
             }
             return Vec::new();
         }
         Some(KeyAction::SelectDown) => {
             if !super::features::select_in_thread(state, 1) {
-                super::selection::select_message(state, 1);
+                return super::selection::select_message(state, 1);
             }
             return Vec::new();
         }
