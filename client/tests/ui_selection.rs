@@ -578,3 +578,44 @@ fn ctrl_up_at_the_oldest_loaded_message_loads_older_history() {
     key(&mut s, KeyCode::Up, CTRL);
     assert_eq!(selected(&s), Some(ItemKey::Seq(312)));
 }
+
+/// A deleted text whose thread has replies stays selectable, to open the
+/// thread (§9.1: a redacted root keeps its replies); replying to it or
+/// reacting says it is deleted.
+#[test]
+fn a_deleted_thread_root_can_be_selected_to_open_its_thread() {
+    let mut s = p11_state(90, 20);
+    let TimelineItem::Message(mut root) = deleted(3, "bob") else {
+        unreachable!()
+    };
+    (root.replies, root.last_reply_seq) = (1, Some(4));
+    let mut reply = local(4, "carol", DAY2 + 4 * MIN, "answer");
+    (reply.reply_to, reply.thread) = (Some(3), Some(3));
+    open_with(
+        &mut s,
+        vec![
+            text(2, "bob", "before"),
+            TimelineItem::Message(root),
+            TimelineItem::Message(reply),
+            deleted(5, "dave"),
+        ],
+    );
+    key(&mut s, KeyCode::Up, CTRL);
+    key(&mut s, KeyCode::Up, CTRL);
+    assert_eq!(selected(&s), Some(ItemKey::Seq(3)));
+    key(&mut s, KeyCode::Char('r'), ALT);
+    assert_eq!(s.compose.reply_to, None);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("this message is deleted: it cannot be replied to")
+    );
+    key(&mut s, KeyCode::Char('g'), ALT);
+    assert_eq!(s.overlay, Overlay::None);
+    assert_eq!(
+        key(&mut s, KeyCode::Char('t'), ALT),
+        vec![Effect::LoadThread {
+            conv: team(),
+            root: 3
+        }]
+    );
+}
