@@ -38,3 +38,46 @@ fn the_timelines_newer_messages_hint_is_not_shown_under_the_panel() {
     assert!(text.contains("Thread — Esc closes"), "{text}");
     assert!(!text.contains("newer messages"), "{text}");
 }
+
+/// Alt+T on a reply (not the root) opens its thread with that reply
+/// selected and in view: the next message answers what the user chose,
+/// and the compose box says so.
+#[test]
+fn alt_t_on_a_reply_opens_its_thread_with_that_reply_selected() {
+    use ui_support::p11::*;
+    let mut s = p11_state(80, 12);
+    open_p11(&mut s);
+    // 403, 402, 401: carol's reply in 400's thread.
+    for _ in 0..3 {
+        key(&mut s, KeyCode::Up, KeyModifiers::CONTROL);
+    }
+    assert_eq!(
+        key(&mut s, KeyCode::Char('t'), KeyModifiers::ALT),
+        vec![client::ui::state::Effect::LoadThread {
+            conv: team(),
+            root: 400
+        }]
+    );
+    let items = p11_timeline();
+    let (TimelineItem::Message(root), TimelineItem::Message(first)) = (&items[2], &items[3]) else {
+        unreachable!()
+    };
+    let mut replies = vec![TimelineItem::Message(first.clone())];
+    for i in 0..8u64 {
+        let mut m = local(410 + i, "bob", DAY2 + 5 * MIN, &format!("later reply {i}"));
+        (m.reply_to, m.thread) = (Some(400), Some(400));
+        replies.push(TimelineItem::Message(m));
+    }
+    show_thread(&mut s, root, replies);
+    assert_eq!(s.thread.as_ref().unwrap().selected, Some(401));
+    let text = screen(&s);
+    assert!(
+        text.contains("yes @alice"),
+        "401 scrolled into view:\n{text}"
+    );
+    assert!(
+        text.contains("┌ replying to carol: yes @ali… (Esc closes the thread) ┐"),
+        "{text}"
+    );
+    send_expecting_reply(&mut s, "sure", 401);
+}

@@ -292,6 +292,7 @@ fn open_thread(state: &mut AppState) -> Vec<Effect> {
         }
     };
     let root = m.thread.unwrap_or(m.seq);
+    let m_seq = m.seq;
     // The thread's own draft, if one was kept, comes back.
     let draft = super::drafts::thread_key(&conv, root);
     let draft = state.drafts.get(&draft).cloned().unwrap_or_default();
@@ -305,7 +306,8 @@ fn open_thread(state: &mut AppState) -> Vec<Effect> {
         loading: false,
         saved_draft,
         scroll: 0,
-        selected: None,
+        // Opened from a reply: that reply is what the next one answers.
+        selected: (m_seq != root).then_some(m_seq),
     });
     vec![Effect::LoadThread { conv, root }]
 }
@@ -687,7 +689,15 @@ pub fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
                 // it incomplete, and the panel shows that gap.
                 fetch = !window.complete && panel.window.is_none() && !panel.loading;
                 panel.loading |= fetch;
-                panel.window = Some(window);
+                let first = panel.window.replace(window).is_none();
+                // Opened from a reply: shown where it is.
+                if first
+                    && panel.selected.is_some()
+                    && let Some(scroll) = thread_scroll_to_selection(state)
+                    && let Some(panel) = state.thread.as_mut()
+                {
+                    panel.scroll = scroll;
+                }
             }
             if fetch {
                 return vec![Effect::Request(EngineRequest::LoadThread { conv, root })];
