@@ -67,7 +67,7 @@ pub fn stash_draft(state: &mut AppState) -> bool {
         Some(panel) => {
             let key = thread_key(&panel.conv, panel.root);
             let before = state.drafts.get(&key).cloned();
-            super::features::close_thread(state);
+            super::thread_panel::close_thread(state);
             state.drafts.get(&key) != before.as_ref()
         }
         None => false,

@@ -339,7 +339,7 @@ fn load_thread<E: EnginePort + ?Sized>(
         Ok(window) => update(state, Action::Thread { conv, root, window }),
         Err(e) => {
             // Closed as Esc closes it: no draft is lost.
-            super::features::close_thread(state);
+            super::thread_panel::close_thread(state);
             state.set_error(format!("thread: {e}"));
             Vec::new()
         }

@@ -10,12 +10,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
-use super::features::{COMMON_EMOJI, MENU, first_line, thread_items, typed_key};
+use super::features::{COMMON_EMOJI, MENU, first_line, typed_key};
 use super::model::{LocalMessage, Notify, Seq};
 use super::overlay::popup;
 use super::render::truncate as clip;
 use super::state::{AppState, ItemKey, ThreadPanel};
 use super::style::{dim, highlight};
+use super::thread_panel::thread_items;
 use super::timeline::{LayoutCtx, format_time, item_lines};
 use crate::sanitize::for_terminal;
 
@@ -142,7 +143,7 @@ pub fn compose_banner(s: &AppState, width: usize) -> Option<String> {
     } else {
         let panel = s.thread.as_ref()?;
         let root = || super::features::message(s, panel.root);
-        match super::features::thread_target(panel).or_else(root) {
+        match super::thread_panel::thread_target(panel).or_else(root) {
             Some(m) => (m.sender.clone(), preview_of(m), "Esc closes the thread"),
             None => {
                 return Some(clip("replying in the thread (Esc closes it)", width));

@@ -16,7 +16,8 @@
 //!   [`hyperlink`]: OSC 8 over link text; [`wide_emoji`]: `❤️` drawn right
 //!   whether the terminal counts it 1 column or 2.
 //! - [`features`] (keys, commands, overlays) and [`features_view`]
-//!   (drawing): protocol 1.1 replies, threads, reactions, mentions, settings.
+//!   (drawing): protocol 1.1 replies, threads, reactions, mentions, settings;
+//!   [`thread_panel`]: the Alt+T panel's state (selection, target, drafts).
 //! - [`keys`]: remappable key bindings; [`compose_tools`]: grapheme-aware
 //!   compose editing, `/code`, preview, links and code-view keys.
 //! - [`external`]: `$EDITOR`, `$PAGER`, the URL opener and OSC 52.
@@ -53,6 +54,7 @@ pub mod selection;
 pub mod state;
 pub mod style;
 pub mod terminal;
+pub mod thread_panel;
 pub mod timeline;
 pub mod update;
 pub mod wide_emoji;

@@ -195,7 +195,7 @@ pub fn own_target(state: &AppState, verb: &str, done: &str) -> Result<Seq, Strin
 pub fn newest_own(state: &AppState) -> Option<Seq> {
     let own = |m: &LocalMessage| m.sender == state.user && standing_text(m);
     if let Some(panel) = state.thread.as_ref() {
-        let items = super::features::thread_items(panel);
+        let items = super::thread_panel::thread_items(panel);
         let mut mine = items.iter().filter_map(|i| match i {
             TimelineItem::Message(m) if own(m) => Some(m.seq),
             _ => None,

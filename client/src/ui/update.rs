@@ -403,13 +403,13 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
             return fx;
         }
         Some(KeyAction::SelectUp) => {
-            if !super::features::select_in_thread(state, -1) {
+            if !super::thread_panel::select_in_thread(state, -1) {
                 return super::selection::select_message(state, -1);
             }
             return Vec::new();
         }
         Some(KeyAction::SelectDown) => {
-            if !super::features::select_in_thread(state, 1) {
+            if !super::thread_panel::select_in_thread(state, 1) {
                 return super::selection::select_message(state, 1);
             }
             return Vec::new();
@@ -427,7 +427,7 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
         Some(KeyAction::Discard) => return failed_action(state, false),
         Some(KeyAction::Cancel) if state.thread.is_some() || state.compose.reply_to.is_some() => {
             if state.compose.reply_to.take().is_none() {
-                super::features::close_thread(state);
+                super::thread_panel::close_thread(state);
             }
             return Vec::new();
         }
@@ -570,7 +570,7 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
     }
     let effect = match state.compose.editing {
         Some(seq) => Effect::Command(EngineCommand::Edit { conv, seq, body }),
-        None => match super::features::reply_command(state, &body) {
+        None => match super::thread_panel::reply_command(state, &body) {
             Some(reply) => Effect::Command(reply),
             None => Effect::Command(EngineCommand::Send { conv, body }),
         },
