@@ -346,3 +346,22 @@ fn a_lone_cr_reads_as_a_space_in_the_list_preview() {
     assert!(text.contains("bob: one two"), "{text}");
     assert!(!text.contains('␍'), "{text}");
 }
+
+/// Alt+S with no conversation open showed the menu, whose every entry then
+/// said "no conversation open": it says so at once instead.
+#[test]
+fn the_conversation_menu_needs_an_open_conversation() {
+    let mut s = p11_state(120, 40);
+    key(&mut s, KeyCode::Char('s'), ALT);
+    assert_eq!(s.overlay, client::ui::state::Overlay::None);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("no conversation open — pick one with Ctrl+K or Alt+Up/Down")
+    );
+    open_with(&mut s, members());
+    key(&mut s, KeyCode::Char('s'), ALT);
+    assert_eq!(
+        s.overlay,
+        client::ui::state::Overlay::ConvMenu { selected: 0 }
+    );
+}

@@ -193,6 +193,10 @@ pub fn on_key(state: &mut AppState, action: KeyAction) -> Option<Vec<Effect>> {
             if !state.supports(features::SETTINGS) {
                 return Some(unsupported(state, "conversation settings"));
             }
+            if state.open.is_none() {
+                state.set_error("no conversation open — pick one with Ctrl+K or Alt+Up/Down");
+                return Some(Vec::new());
+            }
             state.overlay = Overlay::ConvMenu { selected: 0 };
             Vec::new()
         }
