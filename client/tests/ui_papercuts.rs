@@ -365,3 +365,20 @@ fn the_conversation_menu_needs_an_open_conversation() {
         client::ui::state::Overlay::ConvMenu { selected: 0 }
     );
 }
+
+/// The keys that act on a message, with no conversation open, say that
+/// rather than "no message to reply to" or "no links in the selected
+/// message".
+#[test]
+fn message_keys_with_no_conversation_open_say_so() {
+    let mut s = p11_state(120, 40);
+    for c in ['r', 't', 'g', 'l', 'c'] {
+        s.notice = None;
+        assert_eq!(key(&mut s, KeyCode::Char(c), ALT), vec![], "Alt+{c}");
+        assert_eq!(
+            s.notice.as_ref().map(|n| n.text.as_str()),
+            Some("no conversation open — pick one with Ctrl+K or Alt+Up/Down"),
+            "Alt+{c}"
+        );
+    }
+}

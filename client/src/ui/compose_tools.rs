@@ -75,7 +75,12 @@ pub fn edit_compose(state: &mut AppState, action: Option<KeyAction>) -> Option<(
 
 /// Editor, preview, links, code view. None when `action` is none of them.
 pub fn dev_key(state: &mut AppState, action: Option<KeyAction>) -> Option<Vec<Effect>> {
-    match action? {
+    let action = action?;
+    if matches!(action, KeyAction::Links | KeyAction::ViewCode) && state.open.is_none() {
+        state.set_error(super::selection::NO_CONVERSATION);
+        return Some(Vec::new());
+    }
+    match action {
         KeyAction::Editor => Some(vec![Effect::External(External::Editor {
             draft: state.compose.text.clone(),
         })]),

@@ -194,7 +194,7 @@ pub fn on_key(state: &mut AppState, action: KeyAction) -> Option<Vec<Effect>> {
                 return Some(unsupported(state, "conversation settings"));
             }
             if state.open.is_none() {
-                state.set_error("no conversation open — pick one with Ctrl+K or Alt+Up/Down");
+                state.set_error(super::selection::NO_CONVERSATION);
                 return Some(Vec::new());
             }
             state.overlay = Overlay::ConvMenu { selected: 0 };

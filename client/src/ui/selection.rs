@@ -77,9 +77,14 @@ pub fn select_message(state: &mut AppState, delta: isize) -> Vec<Effect> {
     Vec::new()
 }
 
+/// What a key or command that needs an open conversation says without one.
+pub const NO_CONVERSATION: &str = "no conversation open — pick one with Ctrl+K or Alt+Up/Down";
+
 /// Why no message could be found for an action on "the selected message".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoTarget {
+    /// No conversation is open.
+    NoConversation,
     /// The selection is an echo the server has not stored yet.
     NotSent,
     /// The selected text was deleted since it was selected.
@@ -97,6 +102,7 @@ impl NoTarget {
             NoTarget::NotSent => format!("this message is not sent yet: {consequence}"),
             NoTarget::Deleted => format!("this message is deleted: {consequence}"),
             NoTarget::Nothing => nothing.to_owned(),
+            NoTarget::NoConversation => NO_CONVERSATION.to_owned(),
         }
     }
 }
@@ -120,7 +126,7 @@ pub fn thread_source(state: &AppState) -> Result<&LocalMessage, NoTarget> {
 }
 
 fn resolve(state: &AppState, ok: fn(&LocalMessage) -> bool) -> Result<&LocalMessage, NoTarget> {
-    let open = state.open.as_ref().ok_or(NoTarget::Nothing)?;
+    let open = state.open.as_ref().ok_or(NoTarget::NoConversation)?;
     let messages = || {
         open.items.iter().filter_map(|i| match i {
             TimelineItem::Message(m) => Some(m),

@@ -35,7 +35,7 @@ pub(super) fn open_thread(state: &mut AppState) -> Vec<Effect> {
         return unsupported(state, "threads");
     }
     let Some(conv) = state.open.as_ref().map(|o| o.conv.clone()) else {
-        state.set_error("no conversation open");
+        state.set_error(super::selection::NO_CONVERSATION);
         return Vec::new();
     };
     let m = match thread_source(state) {
