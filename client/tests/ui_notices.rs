@@ -202,3 +202,32 @@ fn a_stopped_connection_says_why_in_full() {
         "{text}"
     );
 }
+
+/// The "N newer messages ↓ (End or Esc: newest)" line under a scrolled-back
+/// timeline was cut in a narrow terminal; it now shortens to what fits,
+/// keeping the count and the key.
+#[test]
+fn the_newer_messages_line_shortens_to_fit() {
+    let mut s = state(40, 16);
+    open_team(&mut s);
+    let items: Vec<client::ui::model::TimelineItem> = (0..300u64)
+        .map(|i| {
+            client::ui::model::TimelineItem::Message(local(
+                1000 + i,
+                "bob",
+                DAY2 + i as i64 * MIN,
+                &format!("m{i}"),
+            ))
+        })
+        .collect();
+    show_items(&mut s, items);
+    for _ in 0..30 {
+        key(&mut s, KeyCode::PageUp, KeyModifiers::NONE);
+    }
+    let text = screen(&s);
+    let line = text
+        .lines()
+        .find(|l| l.contains("newer"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(line, "270 newer messages ↓  (End: newest)", "{text}");
+}

@@ -424,10 +424,16 @@ fn render_info(s: &AppState, area: Rect, buf: &mut Buffer) {
             0 if newer > 0 => {
                 let noun = if newer == 1 { "message" } else { "messages" };
                 let end = s.keys.describe_keys(KeyAction::Bottom);
-                Line::from(Span::styled(
+                // The longest that fits: a narrow pane keeps the count and key.
+                let text = [
                     format!("{newer} newer {noun} ↓  ({end} or Esc: newest)"),
-                    highlight(s.colors),
-                ))
+                    format!("{newer} newer {noun} ↓  ({end}: newest)"),
+                    format!("{newer} newer ↓ ({end})"),
+                ]
+                .into_iter()
+                .find(|t| t.width() <= usize::from(area.width))
+                .unwrap_or_else(|| format!("{newer} newer ↓"));
+                Line::from(Span::styled(text, highlight(s.colors)))
             }
             0 => Line::from(""),
             1 => Line::from(Span::styled(
