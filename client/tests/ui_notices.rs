@@ -231,3 +231,31 @@ fn the_newer_messages_line_shortens_to_fit() {
         .unwrap_or_else(|| panic!("{text}"));
     assert_eq!(line, "270 newer messages ↓  (End: newest)", "{text}");
 }
+
+/// The status bar in a 34-column terminal: reconnecting, the queue count
+/// goes before the countdown's key is cut, and what is cut says so.
+#[test]
+fn the_status_bar_keeps_the_connection_state_when_narrow() {
+    let mut s = state(34, 16);
+    update(
+        &mut s,
+        Action::Connection(client::ui::model::ConnState::Reconnecting {
+            in_ms: 10_000,
+            last_error: None,
+        }),
+    );
+    let text = screen(&s);
+    assert_eq!(
+        text.lines().last().unwrap(),
+        " alice │ ○ Reconnecting in 10s (F…",
+        "{text}"
+    );
+    s.queued = 3;
+    update(&mut s, Action::Resize(60, 16));
+    let text = screen(&s);
+    assert_eq!(
+        text.lines().last().unwrap(),
+        " alice │ ○ Reconnecting in 10s (F5: now) │ 3 queued",
+        "{text}"
+    );
+}

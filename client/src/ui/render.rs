@@ -541,6 +541,13 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
     if left.width() > width && matches!(s.conn, ConnState::Failed { .. }) {
         left = format!(" {user} │ ✗ Stopped │ {} queued", s.queued);
     }
+    // Narrower still: an empty queue goes, then the end is cut, visibly.
+    if left.width() > width && s.queued == 0 {
+        left = format!(" {user} │ {conn}");
+    }
+    if left.width() > width {
+        left = truncate(&left, width);
+    }
     let mut right = if unread > 0 {
         format!("{unread} unread │ ? help ")
     } else {
