@@ -173,6 +173,15 @@ fn the_selection_reaches_failed_echoes_to_retry_them_but_reply_refuses_them() {
     assert_eq!(selected(&s), Some(ItemKey::Seq(5)));
 }
 
+/// Types `cmd` and Enter: the engine is asked for `expected` alone.
+fn sends(s: &mut AppState, cmd: &str, expected: EngineCommand) {
+    typ(s, cmd);
+    assert_eq!(
+        key(s, KeyCode::Enter, NONE),
+        vec![Effect::Command(expected)]
+    );
+}
+
 /// Types `cmd` and Enter: nothing is asked of the engine, the notice says
 /// `says`, and the typed command is kept (then cleared for the next one).
 fn refused(s: &mut AppState, cmd: &str, says: &str) {
@@ -197,24 +206,25 @@ fn edit_and_delete_refuse_someone_elses_selected_message() {
     assert_eq!(s.compose.editing, None);
     // Alice's own message selected: both act on it.
     key(&mut s, KeyCode::Down, CTRL);
-    typ(&mut s, "/edit fixed");
-    assert_eq!(
-        key(&mut s, KeyCode::Enter, NONE),
-        vec![Effect::Command(EngineCommand::Edit {
+    sends(
+        &mut s,
+        "/edit fixed",
+        EngineCommand::Edit {
             conv: team(),
             seq: 5,
-            body: "fixed".into()
-        })]
+            body: "fixed".into(),
+        },
     );
+    // The edit cleared the selection: Ctrl+Up takes 5 again.
     key(&mut s, KeyCode::Up, CTRL);
-    key(&mut s, KeyCode::Down, CTRL);
-    typ(&mut s, "/delete");
-    assert_eq!(
-        key(&mut s, KeyCode::Enter, NONE),
-        vec![Effect::Command(EngineCommand::Redact {
+    assert_eq!(selected(&s), Some(ItemKey::Seq(5)));
+    sends(
+        &mut s,
+        "/delete",
+        EngineCommand::Redact {
             conv: team(),
-            seq: 5
-        })]
+            seq: 5,
+        },
     );
 }
 
@@ -363,14 +373,14 @@ fn the_reply_banner_cuts_the_first_line_to_fit_the_box() {
 #[test]
 fn slash_react_in_the_thread_panel_reacts_to_the_panels_selection() {
     let mut s = in_thread_with_401_selected();
-    typ(&mut s, "/react :tada:");
-    assert_eq!(
-        key(&mut s, KeyCode::Enter, NONE),
-        vec![Effect::Command(EngineCommand::React {
+    sends(
+        &mut s,
+        "/react :tada:",
+        EngineCommand::React {
             conv: team(),
             target: 401,
-            key: "🎉".into()
-        })]
+            key: "🎉".into(),
+        },
     );
 }
 
@@ -448,24 +458,24 @@ fn edit_and_delete_in_the_thread_panel_act_on_its_selection() {
     key(&mut s, KeyCode::Enter, NONE);
     assert_eq!(s.compose.editing, Some(404));
     assert_eq!(s.compose.text, "my reply, only in the thread");
-    typ(&mut s, " (fixed)");
-    assert_eq!(
-        key(&mut s, KeyCode::Enter, NONE),
-        vec![Effect::Command(EngineCommand::Edit {
+    sends(
+        &mut s,
+        " (fixed)",
+        EngineCommand::Edit {
             conv: team(),
             seq: 404,
-            body: "my reply, only in the thread (fixed)".into()
-        })]
+            body: "my reply, only in the thread (fixed)".into(),
+        },
     );
     key(&mut s, KeyCode::Up, CTRL);
     assert_eq!(s.thread.as_ref().unwrap().selected, Some(404));
-    typ(&mut s, "/delete");
-    assert_eq!(
-        key(&mut s, KeyCode::Enter, NONE),
-        vec![Effect::Command(EngineCommand::Redact {
+    sends(
+        &mut s,
+        "/delete",
+        EngineCommand::Redact {
             conv: team(),
-            seq: 404
-        })]
+            seq: 404,
+        },
     );
     // Someone else's reply selected in the panel: refused.
     key(&mut s, KeyCode::Up, CTRL);
@@ -496,10 +506,9 @@ fn alt_r_in_the_thread_panel_does_not_name_another_message() {
     send_expecting_reply(&mut s, "ok", 401);
 }
 
-/// Up in the empty compose box of the thread panel edits your newest reply
-/// in that thread (as Slack does), not your newest message of the timeline.
-#[test]
-fn up_in_the_thread_panel_edits_your_newest_reply_there() {
+/// The p11 timeline with alice's own text 410 after it, and the thread
+/// panel of 400 opened (its window not read yet).
+fn own_timeline_text_then_thread_of_400() -> AppState {
     let mut s = p11_state(90, 20);
     let mut items = p11_timeline();
     items.push(text(410, "alice", "my newest in the timeline"));
@@ -510,6 +519,14 @@ fn up_in_the_thread_panel_edits_your_newest_reply_there() {
     }
     assert_eq!(selected(&s), Some(ItemKey::Seq(400)));
     key(&mut s, KeyCode::Char('t'), ALT);
+    s
+}
+
+/// Up in the empty compose box of the thread panel edits your newest reply
+/// in that thread (as Slack does), not your newest message of the timeline.
+#[test]
+fn up_in_the_thread_panel_edits_your_newest_reply_there() {
+    let mut s = own_timeline_text_then_thread_of_400();
     let (root, mut replies) = thread_replies();
     let mut mine = local(404, "alice", DAY2 + 4 * MIN, "my reply in the thread");
     (mine.reply_to, mine.thread) = (Some(400), Some(400));
@@ -524,15 +541,7 @@ fn up_in_the_thread_panel_edits_your_newest_reply_there() {
 /// message of the thread, as Up; none there: it says so.
 #[test]
 fn slash_delete_in_the_thread_panel_without_a_selection_stays_in_the_thread() {
-    let mut s = p11_state(90, 20);
-    let mut items = p11_timeline();
-    items.push(text(410, "alice", "my newest in the timeline"));
-    key(&mut s, KeyCode::Down, ALT);
-    show_items(&mut s, items);
-    for _ in 0..5 {
-        key(&mut s, KeyCode::Up, CTRL);
-    }
-    key(&mut s, KeyCode::Char('t'), ALT);
+    let mut s = own_timeline_text_then_thread_of_400();
     let (root, replies) = thread_replies();
     show_thread(&mut s, &root, replies);
     refused(
