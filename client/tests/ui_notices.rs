@@ -259,3 +259,38 @@ fn the_status_bar_keeps_the_connection_state_when_narrow() {
         "{text}"
     );
 }
+
+/// The help at 60x15 cut descriptions at its right border ("$VISUAL /
+/// $ED"): they wrap under their column now, and Down reaches the last one.
+#[test]
+fn the_help_wraps_its_descriptions_in_a_narrow_terminal() {
+    use client::ui::keys::KeyAction;
+    let mut s = state(60, 15);
+    key(&mut s, KeyCode::Char('?'), KeyModifiers::NONE);
+    let mut seen = String::new();
+    let mut last = String::new();
+    for _ in 0..200 {
+        let text = screen(&s);
+        if text == last {
+            break;
+        }
+        for l in text.lines() {
+            // The rows inside the box, borders off.
+            if let Some(inner) = l.strip_prefix('│').and_then(|r| r.strip_suffix('│')) {
+                seen.push_str(inner.trim());
+                seen.push(' ');
+            }
+        }
+        last = text;
+        key(&mut s, KeyCode::Down, KeyModifiers::NONE);
+    }
+    let flat: String = seen.split_whitespace().collect::<Vec<_>>().join(" ");
+    for a in KeyAction::ALL {
+        let what = a.describe();
+        let words: Vec<&str> = what.split_whitespace().collect();
+        // Each description whole (a wrapped one reads the same joined).
+        assert!(flat.contains(&words.join(" ")), "{what:?} not shown whole");
+    }
+    assert!(flat.contains("edit the draft in $VISUAL / $EDITOR"));
+    assert!(flat.contains("/quit quit"), "the last command reached");
+}
