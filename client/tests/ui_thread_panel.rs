@@ -1,7 +1,7 @@
-//! The thread panel's surroundings, through the real `update` and render:
-//! the line under it speaks of the panel, not of the timeline hidden
-//! behind it.
-
+//! The thread panel and what goes with it, through the real `update` and
+//! render: the line under it speaks of the panel, not of the timeline hidden
+//! behind it; Alt+T on a reply selects that reply; the reaction picker's
+//! hint fits a narrow terminal.
 mod ui_support;
 
 use client::ui::model::TimelineItem;
@@ -80,4 +80,27 @@ fn alt_t_on_a_reply_opens_its_thread_with_that_reply_selected() {
         "{text}"
     );
     send_expecting_reply(&mut s, "sure", 401);
+}
+
+/// The reaction picker's key hint in a 40-column terminal was cut
+/// ("(again: remov"): it shortens to what fits.
+#[test]
+fn the_reaction_pickers_hint_fits_a_narrow_terminal() {
+    use ui_support::p11::*;
+    let mut s = p11_state(40, 20);
+    open_p11(&mut s);
+    key(&mut s, KeyCode::Char('g'), KeyModifiers::ALT);
+    let text = screen(&s);
+    assert!(text.contains("│←/→ choose · Enter react · Esc"), "{text}");
+    let s = {
+        let mut s = p11_state(80, 24);
+        open_p11(&mut s);
+        key(&mut s, KeyCode::Char('g'), KeyModifiers::ALT);
+        s
+    };
+    let text = screen(&s);
+    assert!(
+        text.contains("│←/→ choose · Enter react (again: remove) · Esc"),
+        "{text}"
+    );
 }

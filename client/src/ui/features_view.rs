@@ -226,7 +226,14 @@ pub fn render_picker(
         ]),
         Line::from(""),
         Line::from(Span::styled(
-            "←/→ choose · Enter react (again: remove) · Esc",
+            // The longest that fits the box.
+            [
+                "←/→ choose · Enter react (again: remove) · Esc",
+                "←/→ choose · Enter react · Esc",
+            ]
+            .into_iter()
+            .find(|h| h.width() <= usize::from(inner.width))
+            .unwrap_or("←/→ · Enter · Esc"),
             dim(s.colors),
         )),
     ];
