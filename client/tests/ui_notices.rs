@@ -294,3 +294,26 @@ fn the_help_wraps_its_descriptions_in_a_narrow_terminal() {
     assert!(flat.contains("edit the draft in $VISUAL / $EDITOR"));
     assert!(flat.contains("/quit quit"), "the last command reached");
 }
+
+/// Who is typing, in a narrow pane: cut with "…" so the cut shows, the
+/// names first.
+#[test]
+fn the_typing_line_is_cut_visibly() {
+    let mut s = state(40, 16);
+    open_team(&mut s);
+    for user in ["bartholomew", "cornelius", "desdemona"] {
+        update(
+            &mut s,
+            Action::Typing {
+                conv: team(),
+                user: user.into(),
+            },
+        );
+    }
+    let text = screen(&s);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("bartholomew"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(line, "bartholomew, cornelius, desdemona are t…");
+}

@@ -436,12 +436,16 @@ fn render_info(s: &AppState, area: Rect, buf: &mut Buffer) {
                 Line::from(Span::styled(text, highlight(s.colors)))
             }
             0 => Line::from(""),
+            // Cut with "…" in a narrow pane, so the cut shows.
             1 => Line::from(Span::styled(
-                format!("{} is typing…", users[0]),
+                truncate(&format!("{} is typing…", users[0]), usize::from(area.width)),
                 dim(s.colors),
             )),
             _ => Line::from(Span::styled(
-                format!("{} are typing…", users.join(", ")),
+                truncate(
+                    &format!("{} are typing…", users.join(", ")),
+                    usize::from(area.width),
+                ),
                 dim(s.colors),
             )),
         }
