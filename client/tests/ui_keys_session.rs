@@ -289,11 +289,13 @@ fn quitting_a_local_server_others_use_asks_first() {
         vec![]
     );
     assert!(!s.quit);
+    // Wrapped whole: the key to press is not cut off at the pane's edge.
     let text = screen(&s);
     assert!(
-        text.contains("2 other connections use this local server, and it stops when you quit"),
+        text.contains("│2 other connections use this local server, and it stops when you\n"),
         "{text}"
     );
+    assert!(text.contains("│quit: Ctrl+C again to quit\n"), "{text}");
     // A second press within 5 s quits.
     update(&mut s, Action::Tick { now_ms: t0 + 4_000 });
     assert_eq!(

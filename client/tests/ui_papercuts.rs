@@ -119,8 +119,9 @@ fn muted_and_mentions_only_conversations_are_marked_in_the_list() {
     let text = screen(&s);
     assert_snapshot("pc_list_notify_80x12", &text);
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("# Team chat 🔕     @2 3│"), "{text}");
-    assert!(lines[2].starts_with("@★bob 🔔@"), "{text}");
+    // A pinned row (bob) adds a pin column to every row.
+    assert!(lines[0].starts_with("#  Team chat 🔕    @2 3│"), "{text}");
+    assert!(lines[2].starts_with("@★ bob 🔔@"), "{text}");
     // Back to `all` (the list refreshed after a settings event): it goes.
     let mut rows = convs();
     rows[0].mentions = 2;
@@ -344,4 +345,40 @@ fn a_lone_cr_reads_as_a_space_in_the_list_preview() {
     let text = screen(&s);
     assert!(text.contains("bob: one two"), "{text}");
     assert!(!text.contains('␍'), "{text}");
+}
+
+/// Alt+S with no conversation open showed the menu, whose every entry then
+/// said "no conversation open": it says so at once instead.
+#[test]
+fn the_conversation_menu_needs_an_open_conversation() {
+    let mut s = p11_state(120, 40);
+    key(&mut s, KeyCode::Char('s'), ALT);
+    assert_eq!(s.overlay, client::ui::state::Overlay::None);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("no conversation open — pick one with Ctrl+K or Alt+Up/Down")
+    );
+    open_with(&mut s, members());
+    key(&mut s, KeyCode::Char('s'), ALT);
+    assert_eq!(
+        s.overlay,
+        client::ui::state::Overlay::ConvMenu { selected: 0 }
+    );
+}
+
+/// The keys that act on a message, with no conversation open, say that
+/// rather than "no message to reply to" or "no links in the selected
+/// message".
+#[test]
+fn message_keys_with_no_conversation_open_say_so() {
+    let mut s = p11_state(120, 40);
+    for c in ['r', 't', 'g', 'l', 'c'] {
+        s.notice = None;
+        assert_eq!(key(&mut s, KeyCode::Char(c), ALT), vec![], "Alt+{c}");
+        assert_eq!(
+            s.notice.as_ref().map(|n| n.text.as_str()),
+            Some("no conversation open — pick one with Ctrl+K or Alt+Up/Down"),
+            "Alt+{c}"
+        );
+    }
 }

@@ -108,8 +108,8 @@ fn list_shows_mention_badge_pinned_marker_and_archived_section() {
     update(&mut s, Action::Conversations(list_rows()));
     let text = screen(&s);
     assert_snapshot("p11_list_80x14", &text);
-    assert!(text.contains("@★bob"), "{text}");
-    assert!(text.contains("# Team chat        @2 3"), "{text}");
+    assert!(text.contains("@★ bob"), "{text}");
+    assert!(text.contains("#  Team chat       @2 3"), "{text}");
     assert!(text.contains("▸ Archived (1) Alt+V"), "{text}");
     assert!(!text.contains("old project"), "{text}");
     // Expanding shows it, and Alt+Down reaches it.
@@ -117,7 +117,7 @@ fn list_shows_mention_badge_pinned_marker_and_archived_section() {
     let text = screen(&s);
     assert_snapshot("p11_list_archived_open_80x14", &text);
     assert!(text.contains("▾ Archived (1)"), "{text}");
-    assert!(text.contains("# old project"), "{text}");
+    assert!(text.contains("#  old project"), "{text}");
     assert_eq!(s.convs.len(), 4);
     // A list refresh keeps the section expanded.
     update(&mut s, Action::Conversations(list_rows()));

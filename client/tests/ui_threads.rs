@@ -60,8 +60,9 @@ fn thread_panel_shows_root_and_replies_and_sends_into_the_thread() {
     assert_snapshot("p11_thread_80x24", &text);
     assert!(text.contains("Thread — Esc closes"), "{text}");
     assert!(text.contains("loading replies…"), "{text}");
+    // The compose box names what the next reply answers: the newest reply.
     assert!(
-        text.contains("replying in the thread (Esc closes it)"),
+        text.contains("┌ replying to carol: yes @ali… (Esc closes the thread) ┐"),
         "{text}"
     );
     // Sends go to the thread, after its newest held reply.

@@ -5,8 +5,9 @@
 use super::commands::Command;
 use super::engine::{EngineCommand, EngineRequest};
 use super::model::ConvId;
+use super::selection::own_target;
 use super::state::{AppState, Effect, Overlay};
-use super::update::{clear_compose, quit, start_edit, target_message};
+use super::update::{clear_compose, quit, start_edit};
 
 /// Runs `cmd`; the compose box is cleared unless the command failed.
 pub(super) fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
@@ -31,21 +32,29 @@ pub(super) fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
             Some(conv) => vec![Effect::Request(EngineRequest::Leave { conv })],
             None => return Vec::new(),
         },
+        // A refusal keeps what was typed (the command, or the new text).
         Command::Edit(None) => {
-            clear_compose(state);
-            start_edit(state, None);
+            match own_target(state, "edit", "edited") {
+                Ok(seq) => {
+                    clear_compose(state);
+                    start_edit(state, seq);
+                }
+                Err(e) => state.set_error(e),
+            }
             return Vec::new();
         }
-        Command::Edit(Some(body)) => match (need_open(state), target_message(state)) {
-            (Some(conv), Some(seq)) => {
-                vec![Effect::Command(EngineCommand::Edit { conv, seq, body })]
+        Command::Edit(Some(body)) => {
+            match (need_open(state), own_target(state, "edit", "edited")) {
+                (Some(conv), Ok(seq)) => {
+                    vec![Effect::Command(EngineCommand::Edit { conv, seq, body })]
+                }
+                (Some(_), Err(e)) => {
+                    state.set_error(e);
+                    return Vec::new();
+                }
+                _ => return Vec::new(),
             }
-            (Some(_), None) => {
-                state.set_error("no message of yours to edit");
-                return Vec::new();
-            }
-            _ => return Vec::new(),
-        },
+        }
         Command::Settings(change) => {
             let fx = super::features::settings(state, change);
             if fx.is_empty() {
@@ -58,23 +67,21 @@ pub(super) fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
                 state.set_error("the server does not support reactions");
                 return Vec::new();
             }
-            match super::features::target(state).map(|m| m.seq) {
-                Some(target) => {
+            match super::features::react_target(state).map(|m| m.seq) {
+                Ok(target) => {
                     let key = super::features::canonical_key(&key);
                     super::features::toggle_reaction(state, target, key)
                 }
-                None => {
-                    state.set_error("no message to react to");
+                Err(no) => {
+                    state.set_error(no.say("it cannot be reacted to", "no message to react to"));
                     return Vec::new();
                 }
             }
         }
-        Command::Delete => match (need_open(state), target_message(state)) {
-            (Some(conv), Some(seq)) => {
+        Command::Delete => match (need_open(state), own_target(state, "delete", "deleted")) {
+            (Some(conv), Ok(seq)) => {
                 clear_compose(state);
-                if let Some(open) = state.open.as_mut() {
-                    open.selected = None;
-                }
+                clear_selections(state);
                 // §9.5: only a server with `redaction` erases the content.
                 state.set_info(if state.supports(super::model::features::REDACTION) {
                     "deleted: the content is erased for everyone"
@@ -83,8 +90,8 @@ pub(super) fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
                 });
                 return vec![Effect::Command(EngineCommand::Redact { conv, seq })];
             }
-            (Some(_), None) => {
-                state.set_error("no message of yours to delete");
+            (Some(_), Err(e)) => {
+                state.set_error(e);
                 return Vec::new();
             }
             _ => return Vec::new(),
@@ -141,8 +148,16 @@ pub(super) fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
     }
     clear_compose(state);
     state.notice = None;
+    clear_selections(state);
+    effects
+}
+
+/// A command done, the message selections (timeline and thread panel) go.
+fn clear_selections(state: &mut AppState) {
     if let Some(open) = state.open.as_mut() {
         open.selected = None;
     }
-    effects
+    if let Some(panel) = state.thread.as_mut() {
+        panel.selected = None;
+    }
 }

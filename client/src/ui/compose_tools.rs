@@ -9,7 +9,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use unicode_segmentation::GraphemeCursor;
 
 use super::external::External;
@@ -75,7 +75,12 @@ pub fn edit_compose(state: &mut AppState, action: Option<KeyAction>) -> Option<(
 
 /// Editor, preview, links, code view. None when `action` is none of them.
 pub fn dev_key(state: &mut AppState, action: Option<KeyAction>) -> Option<Vec<Effect>> {
-    match action? {
+    let action = action?;
+    if matches!(action, KeyAction::Links | KeyAction::ViewCode) && state.open.is_none() {
+        state.set_error(super::selection::NO_CONVERSATION);
+        return Some(Vec::new());
+    }
+    match action {
         KeyAction::Editor => Some(vec![Effect::External(External::Editor {
             draft: state.compose.text.clone(),
         })]),
@@ -225,7 +230,7 @@ pub fn render_links(
 ) {
     let h = u16::try_from(urls.len().min(12) + 4).unwrap_or(16);
     let rect = popup(area, 72, h);
-    Clear.render(rect, buf);
+    super::overlay::clear_popup(rect, buf);
     let block = Block::default().borders(Borders::ALL).title(" Links ");
     let inner = block.inner(rect);
     block.render(rect, buf);
@@ -256,7 +261,7 @@ pub fn render_links(
 pub fn render_preview(state: &AppState, area: Rect, buf: &mut Buffer) {
     let w = area.width.saturating_sub(4).max(10);
     let rect = popup(area, w, area.height.saturating_sub(2));
-    Clear.render(rect, buf);
+    super::overlay::clear_popup(rect, buf);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(" Preview (Esc closes) ")

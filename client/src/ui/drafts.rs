@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::model::{ConvId, Seq};
 use super::state::AppState;
 
 /// Drafts by conversation id.
@@ -39,22 +40,44 @@ pub fn save(path: &Path, drafts: &DraftMap) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
+/// The key a thread's draft is kept under, next to its conversation's.
+pub fn thread_key(conv: &ConvId, root: Seq) -> String {
+    format!("{}/thread/{root}", conv.as_str())
+}
+
+/// Keeps `text` under `key`, or forgets the key when `text` is blank.
+/// Returns whether the map changed.
+pub fn keep(drafts: &mut DraftMap, key: String, text: String) -> bool {
+    if text.trim().is_empty() {
+        drafts.remove(&key).is_some()
+    } else {
+        drafts.insert(key, text.clone()).as_deref() != Some(text.as_str())
+    }
+}
+
 /// Moves the compose text of the open conversation into `drafts` (an edit
-/// in progress is not a draft). Returns whether the map changed.
+/// in progress is not a draft); with the thread panel open, that text is
+/// the thread's draft and the panel is closed first, so both are kept.
+/// Returns whether the map changed.
 pub fn stash_draft(state: &mut AppState) -> bool {
     let Some(conv) = state.open.as_ref().map(|o| o.conv.as_str().to_owned()) else {
         return false;
     };
+    let thread_changed = match state.thread.as_ref() {
+        Some(panel) => {
+            let key = thread_key(&panel.conv, panel.root);
+            let before = state.drafts.get(&key).cloned();
+            super::thread_panel::close_thread(state);
+            state.drafts.get(&key) != before.as_ref()
+        }
+        None => false,
+    };
     if state.compose.editing.is_some() {
-        return false;
+        return thread_changed;
     }
     let text = std::mem::take(&mut state.compose.text);
     state.compose.cursor = 0;
-    if text.trim().is_empty() {
-        state.drafts.remove(&conv).is_some()
-    } else {
-        state.drafts.insert(conv, text.clone()).as_deref() != Some(text.as_str())
-    }
+    keep(&mut state.drafts, conv, text) || thread_changed
 }
 
 #[cfg(test)]

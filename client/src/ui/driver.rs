@@ -338,7 +338,8 @@ fn load_thread<E: EnginePort + ?Sized>(
     match engine.thread(&conv, root) {
         Ok(window) => update(state, Action::Thread { conv, root, window }),
         Err(e) => {
-            state.thread = None;
+            // Closed as Esc closes it: no draft is lost.
+            super::thread_panel::close_thread(state);
             state.set_error(format!("thread: {e}"));
             Vec::new()
         }

@@ -8,9 +8,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::engine::{EngineCommand, EngineRequest};
 use super::keys::KeyAction;
 use super::model::{
-    ConvRow, EntryKind, LocalMessage, Message, Notify, Seq, SettingsChange, TimelineItem, features,
+    ConvRow, LocalMessage, Message, Notify, Seq, SettingsChange, TimelineItem, features,
 };
-use super::state::{Action, AppState, Effect, ItemKey, Overlay, ReplyTarget, ThreadPanel};
+use super::selection::{NoTarget, standing_text, target};
+use super::state::{Action, AppState, Effect, Overlay, ReplyTarget};
 
 /// The picker's common reactions, in order.
 pub const COMMON_EMOJI: [&str; 8] = ["👍", "❤️", "😂", "🎉", "👀", "🚀", "🙏", "✅"];
@@ -46,7 +47,7 @@ pub const MENU: [&str; 7] = [
     "Close",
 ];
 
-fn unsupported(state: &mut AppState, what: &str) -> Vec<Effect> {
+pub(super) fn unsupported(state: &mut AppState, what: &str) -> Vec<Effect> {
     state.set_error(format!("the server does not support {what}"));
     Vec::new()
 }
@@ -118,51 +119,18 @@ pub fn settings(state: &mut AppState, change: SettingsChange) -> Vec<Effect> {
     vec![Effect::Request(EngineRequest::Settings { conv, change })]
 }
 
-/// The message a reply or reaction is about: the selected one, else the
-/// newest text.
-pub fn target(state: &AppState) -> Option<&LocalMessage> {
-    let open = state.open.as_ref()?;
-    let mut texts = open
-        .items
-        .iter()
-        .filter_map(as_message)
-        .filter(|m| standing_text(m));
-    if let Some(ItemKey::Seq(s)) = &open.selected {
-        return texts.find(|m| m.seq == *s);
-    }
-    texts.next_back()
-}
-
 /// The text a reaction goes to: with the thread panel open, the thread's
-/// newest reply (its root while it has none), as the panel is where the
-/// user is reading and typing; otherwise [`target`].
-fn react_target(state: &AppState) -> Option<&LocalMessage> {
-    let Some((panel, window)) = state
-        .thread
-        .as_ref()
-        .and_then(|p| Some((p, p.window.as_ref()?)))
-    else {
+/// [`thread_target`], as the panel is where the user is reading and
+/// typing; otherwise [`target`].
+pub fn react_target(state: &AppState) -> Result<&LocalMessage, NoTarget> {
+    let Some(panel) = state.thread.as_ref().filter(|p| p.window.is_some()) else {
         return target(state);
     };
-    if let Some(seq) = panel.selected {
-        let mut held = window
-            .root
-            .iter()
-            .chain(window.items.iter().filter_map(as_message));
-        return held.find(|m| m.seq == seq).filter(|m| standing_text(m));
+    match super::thread_panel::thread_target(panel) {
+        Some(m) if standing_text(m) && m.seq > 0 => Ok(m),
+        Some(_) => Err(NoTarget::Deleted),
+        None => Err(NoTarget::Nothing),
     }
-    window
-        .items
-        .iter()
-        .rev()
-        .filter_map(as_message)
-        .chain(window.root.as_ref())
-        .find(|m| standing_text(m) && m.seq > 0)
-}
-
-/// A text that is not deleted.
-fn standing_text(m: &LocalMessage) -> bool {
-    m.kind == EntryKind::Text && !m.redacted
 }
 
 /// The held message `seq` of the open conversation: in the thread panel's
@@ -180,7 +148,7 @@ pub fn message(state: &AppState, seq: Seq) -> Option<&LocalMessage> {
     thread.chain(timeline).find(|m| m.seq == seq)
 }
 
-fn as_message(i: &TimelineItem) -> Option<&LocalMessage> {
+pub(super) fn as_message(i: &TimelineItem) -> Option<&LocalMessage> {
     match i {
         TimelineItem::Message(m) => Some(m),
         _ => None,
@@ -201,20 +169,22 @@ pub fn first_line(body: Option<&str>) -> String {
 pub fn on_key(state: &mut AppState, action: KeyAction) -> Option<Vec<Effect>> {
     let fx = match action {
         KeyAction::Reply => start_reply(state),
-        KeyAction::Thread => open_thread(state),
+        KeyAction::Thread => super::thread_panel::open_thread(state),
         KeyAction::React => {
             if !state.supports(features::REACTIONS) {
                 return Some(unsupported(state, "reactions"));
             }
             match react_target(state).map(|m| m.seq) {
-                Some(target) => {
+                Ok(target) => {
                     state.overlay = Overlay::React {
                         target,
                         typed: String::new(),
                         selected: 0,
                     };
                 }
-                None => state.set_error("no message to react to"),
+                Err(no) => {
+                    state.set_error(no.say("it cannot be reacted to", "no message to react to"))
+                }
             }
             Vec::new()
         }
@@ -222,6 +192,10 @@ pub fn on_key(state: &mut AppState, action: KeyAction) -> Option<Vec<Effect>> {
         KeyAction::ConvMenu => {
             if !state.supports(features::SETTINGS) {
                 return Some(unsupported(state, "conversation settings"));
+            }
+            if state.open.is_none() {
+                state.set_error(super::selection::NO_CONVERSATION);
+                return Some(Vec::new());
             }
             state.overlay = Overlay::ConvMenu { selected: 0 };
             Vec::new()
@@ -259,9 +233,22 @@ fn start_reply(state: &mut AppState) -> Vec<Effect> {
     if !state.supports(features::REPLY) {
         return unsupported(state, "replies");
     }
-    let Some(m) = target(state) else {
-        state.set_error("no message to reply to");
+    // In the thread panel every message is a reply, to what its compose
+    // box names: another target here would only be misleading.
+    if state.thread.is_some() {
+        let up = state.keys.describe_keys(KeyAction::SelectUp);
+        let down = state.keys.describe_keys(KeyAction::SelectDown);
+        state.set_info(format!(
+            "in a thread, Enter replies to the message the compose box names; {up} / {down} picks another"
+        ));
         return Vec::new();
+    }
+    let m = match target(state) {
+        Ok(m) => m,
+        Err(no) => {
+            state.set_error(no.say("it cannot be replied to", "no message to reply to"));
+            return Vec::new();
+        }
     };
     state.compose.reply_to = Some(ReplyTarget {
         seq: m.seq,
@@ -270,144 +257,6 @@ fn start_reply(state: &mut AppState) -> Vec<Effect> {
     });
     state.compose.editing = None;
     Vec::new()
-}
-
-fn open_thread(state: &mut AppState) -> Vec<Effect> {
-    if !state.supports(features::REPLY) {
-        return unsupported(state, "threads");
-    }
-    let Some((conv, m)) = state
-        .open
-        .as_ref()
-        .map(|o| o.conv.clone())
-        .zip(target(state))
-    else {
-        state.set_error("no message selected");
-        return Vec::new();
-    };
-    let root = m.thread.unwrap_or(m.seq);
-    let saved_draft = std::mem::take(&mut state.compose.text);
-    state.compose.cursor = 0;
-    state.compose.reply_to = None;
-    state.thread = Some(ThreadPanel {
-        conv: conv.clone(),
-        root,
-        window: None,
-        loading: false,
-        saved_draft,
-        scroll: 0,
-        selected: None,
-    });
-    vec![Effect::LoadThread { conv, root }]
-}
-
-/// The thread panel's items as it shows them: the root, then the window's
-/// items; a reply to the root needs no quote there (the root heads the
-/// panel).
-pub fn thread_items(panel: &ThreadPanel) -> Vec<TimelineItem> {
-    let Some(w) = &panel.window else {
-        return Vec::new();
-    };
-    let root = w.root.iter().map(|m| TimelineItem::Message(m.clone()));
-    let replies = w.items.iter().map(|i| match i {
-        TimelineItem::Message(m) if m.reply_to == Some(panel.root) => {
-            let mut m = m.clone();
-            m.reply_to = None;
-            TimelineItem::Message(m)
-        }
-        other => other.clone(),
-    });
-    root.chain(replies).collect()
-}
-
-/// Ctrl+Up / Ctrl+Down with the thread panel open: moves the panel's own
-/// selection among its messages (down past the newest: none) and scrolls
-/// it into view. False when the panel is closed.
-pub fn select_in_thread(state: &mut AppState, delta: isize) -> bool {
-    let Some(panel) = state.thread.as_mut() else {
-        return false;
-    };
-    let seqs: Vec<Seq> = thread_items(panel)
-        .iter()
-        .filter_map(as_message)
-        .map(|m| m.seq)
-        .collect();
-    let cur = panel
-        .selected
-        .and_then(|s| seqs.iter().position(|&x| x == s));
-    let next = super::update::step_selection(cur, seqs.len(), delta);
-    panel.selected = next.map(|i| seqs[i]);
-    let scroll = if panel.selected.is_some() {
-        thread_scroll_to_selection(state)
-    } else {
-        Some(0)
-    };
-    if let (Some(scroll), Some(panel)) = (scroll, state.thread.as_mut()) {
-        panel.scroll = scroll;
-    }
-    true
-}
-
-/// The panel scroll that shows its selected message whole (as little
-/// movement as needed); None when nothing is selected or laid out.
-fn thread_scroll_to_selection(state: &AppState) -> Option<usize> {
-    let panel = state.thread.as_ref()?;
-    // The panel's rows: the timeline pane's, less its title border.
-    let h = super::scroll::page_height(state).saturating_sub(1).max(1);
-    let (retry, discard) = (String::new(), String::new());
-    let ctx = super::scroll::ctx_of(state, &retry, &discard)?;
-    let (lines, range) = super::features_view::thread_lines(state, panel, &ctx);
-    let range = range?;
-    let len = lines.len();
-    let bottom = len.saturating_sub(panel.scroll);
-    let bottom = if range.end > bottom {
-        range.end
-    } else if range.start < bottom.saturating_sub(h) {
-        (range.start + h).min(len)
-    } else {
-        bottom
-    };
-    Some(len - bottom)
-}
-
-/// Esc with the thread panel open closes it (the draft comes back).
-pub fn close_thread(state: &mut AppState) -> bool {
-    match state.thread.take() {
-        Some(panel) => {
-            state.compose.cursor = panel.saved_draft.chars().count();
-            state.compose.text = panel.saved_draft;
-            true
-        }
-        None => false,
-    }
-}
-
-/// What Enter sends instead of a plain text: into the open thread (as a
-/// reply to the panel's selection, else after its newest reply; the
-/// selection is then cleared), or as a reply to the chosen message.
-pub fn reply_command(state: &mut AppState, body: &str) -> Option<EngineCommand> {
-    if let Some(panel) = state.thread.as_mut() {
-        let last = panel.window.as_ref().and_then(|w| {
-            w.items.iter().rev().find_map(|i| match i {
-                TimelineItem::Message(m) => Some(m.seq),
-                _ => None,
-            })
-        });
-        let reply_to = panel.selected.take().or(last).unwrap_or(panel.root);
-        panel.scroll = 0;
-        return Some(EngineCommand::Reply {
-            conv: panel.conv.clone(),
-            reply_to,
-            body: body.to_owned(),
-        });
-    }
-    let target = state.compose.reply_to.take()?;
-    let conv = state.open.as_ref()?.conv.clone();
-    Some(EngineCommand::Reply {
-        conv,
-        reply_to: target.seq,
-        body: body.to_owned(),
-    })
 }
 
 fn next_mention(state: &mut AppState) -> Vec<Effect> {
@@ -664,22 +513,7 @@ pub fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Thread { conv, root, window } => {
-            let mut fetch = false;
-            if let Some(panel) = state
-                .thread
-                .as_mut()
-                .filter(|p| p.conv == conv && p.root == root)
-            {
-                // Fetched once per opening: a live reply past a gap keeps
-                // it incomplete, and the panel shows that gap.
-                fetch = !window.complete && panel.window.is_none() && !panel.loading;
-                panel.loading |= fetch;
-                panel.window = Some(window);
-            }
-            if fetch {
-                return vec![Effect::Request(EngineRequest::LoadThread { conv, root })];
-            }
-            Vec::new()
+            super::thread_panel::on_window(state, conv, root, window)
         }
         Action::Parents { conv, found } => {
             if let Some(open) = state.open.as_mut().filter(|o| o.conv == conv) {

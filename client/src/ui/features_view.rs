@@ -7,15 +7,16 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
-use super::features::{COMMON_EMOJI, MENU, first_line, thread_items, typed_key};
+use super::features::{COMMON_EMOJI, MENU, first_line, typed_key};
 use super::model::{LocalMessage, Notify, Seq};
 use super::overlay::popup;
 use super::render::truncate as clip;
 use super::state::{AppState, ItemKey, ThreadPanel};
 use super::style::{dim, highlight};
+use super::thread_panel::thread_items;
 use super::timeline::{LayoutCtx, format_time, item_lines};
 use crate::sanitize::for_terminal;
 
@@ -131,18 +132,44 @@ pub fn under_message(m: &LocalMessage, width: usize, colors: bool) -> Vec<Line<'
     out
 }
 
-/// The line above the compose box while replying or in a thread.
-pub fn compose_banner(s: &AppState) -> Option<String> {
-    if let Some(r) = &s.compose.reply_to {
-        return Some(format!(
-            "replying to {}: {} (Esc cancels)",
-            clip(&for_terminal(&r.sender), 20),
-            clip(&for_terminal(&r.preview), 30)
-        ));
+/// The compose box's title while replying or in a thread, fitted to
+/// `width` columns: who and what the next message answers (Alt+R's target,
+/// or in the thread panel its selection, else its newest reply, else its
+/// root), its first line cut to fit, then how to leave. The way out is cut
+/// before the name is.
+pub fn compose_banner(s: &AppState, width: usize) -> Option<String> {
+    let (sender, preview, way_out) = if let Some(r) = &s.compose.reply_to {
+        (r.sender.clone(), r.preview.clone(), "Esc cancels")
+    } else {
+        let panel = s.thread.as_ref()?;
+        let root = || super::features::message(s, panel.root);
+        match super::thread_panel::thread_target(panel).or_else(root) {
+            Some(m) => (m.sender.clone(), preview_of(m), "Esc closes the thread"),
+            None => {
+                return Some(clip("replying in the thread (Esc closes it)", width));
+            }
+        }
+    };
+    let head = format!("replying to {}: ", clip(&for_terminal(&sender), 20));
+    let preview = for_terminal(&preview);
+    // The first line gets what is left, at least a few columns, else the
+    // way out goes.
+    for tail in [format!(" ({way_out})"), String::new()] {
+        let room = width.saturating_sub(head.width() + tail.width());
+        if room >= 8 || (tail.is_empty() && room > 0) {
+            return Some(format!("{head}{}{tail}", clip(&preview, room)));
+        }
     }
-    s.thread
-        .as_ref()
-        .map(|_| "replying in the thread (Esc closes it)".to_owned())
+    Some(clip(head.trim_end(), width))
+}
+
+/// A message's first line as a quote shows it (deleted: the placeholder).
+fn preview_of(m: &LocalMessage) -> String {
+    if m.redacted {
+        super::timeline::DELETED.to_owned()
+    } else {
+        first_line(m.body.as_deref())
+    }
 }
 
 /// The reaction picker for message `target`.
@@ -155,7 +182,7 @@ pub fn render_picker(
     selected: usize,
 ) {
     let rect = popup(area, 52, 7);
-    Clear.render(rect, buf);
+    super::overlay::clear_popup(rect, buf);
     let block = Block::default().borders(Borders::ALL).title(" React ");
     let inner = block.inner(rect);
     block.render(rect, buf);
@@ -199,7 +226,14 @@ pub fn render_picker(
         ]),
         Line::from(""),
         Line::from(Span::styled(
-            "←/→ choose · Enter react (again: remove) · Esc",
+            // The longest that fits the box.
+            [
+                "←/→ choose · Enter react (again: remove) · Esc",
+                "←/→ choose · Enter react · Esc",
+            ]
+            .into_iter()
+            .find(|h| h.width() <= usize::from(inner.width))
+            .unwrap_or("←/→ · Enter · Esc"),
             dim(s.colors),
         )),
     ];
@@ -209,7 +243,7 @@ pub fn render_picker(
 /// The conversation menu, with the current values.
 pub fn render_menu(s: &AppState, area: Rect, buf: &mut Buffer, selected: usize) {
     let rect = popup(area, 46, u16::try_from(MENU.len() + 2).unwrap_or(12));
-    Clear.render(rect, buf);
+    super::overlay::clear_popup(rect, buf);
     let row = s.open_row();
     let title = row.map_or(" Conversation ".to_owned(), |r| {
         format!(" {} ", clip(&for_terminal(&r.title), 30))

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 
 use super::state::AppState;
 use super::timeline::wrap;
-use crate::sanitize::for_terminal_multiline;
+use crate::sanitize::{for_terminal, for_terminal_multiline};
 
 /// Below this width only one pane shows: the list, or the open conversation.
 pub const NARROW: u16 = 50;
@@ -21,7 +21,9 @@ pub struct Areas {
     pub list: Rect,
     pub header: Rect,
     pub timeline: Rect,
-    /// Typing indicator / notice line.
+    /// Typing indicator / notice: one line, or as many as a long notice
+    /// needs wrapped (taken from the timeline, or in the one-pane list
+    /// from the list's foot).
     pub info: Rect,
     pub compose: Rect,
     pub status: Rect,
@@ -61,11 +63,21 @@ pub fn areas(state: &AppState, full: Rect) -> Areas {
             height: 0,
             ..main
         };
+        // No notice line in the one-pane list: a notice takes its foot.
+        let n = notice_lines(state, list.width).min(list.height.saturating_sub(ROW_HEIGHT));
+        let info = Rect {
+            y: list.bottom() - n,
+            height: n,
+            ..list
+        };
         return Areas {
-            list,
+            list: Rect {
+                height: list.height - n,
+                ..list
+            },
             header: empty,
             timeline: empty,
-            info: empty,
+            info,
             compose: empty,
             status,
         };
@@ -81,10 +93,14 @@ pub fn areas(state: &AppState, full: Rect) -> Areas {
         height: compose_h,
         ..main
     };
-    let info_y = compose.y.saturating_sub(1).max(header.bottom());
+    // One line, more for a long notice; the timeline keeps at least one.
+    let room = compose.y.saturating_sub(header.bottom());
+    let info_h = notice_lines(state, main.width)
+        .clamp(1, room.saturating_sub(1).max(1))
+        .min(room);
     let info = Rect {
-        y: info_y,
-        height: u16::from(compose.y > header.bottom()),
+        y: compose.y - info_h,
+        height: info_h,
         ..main
     };
     let timeline = Rect {
@@ -100,6 +116,14 @@ pub fn areas(state: &AppState, full: Rect) -> Areas {
         compose,
         status,
     }
+}
+
+/// The notice's lines wrapped at `width` columns (0 without a notice).
+pub fn notice_lines(state: &AppState, width: u16) -> u16 {
+    state.notice.as_ref().map_or(0, |n| {
+        let lines = wrap(&for_terminal(&n.text), usize::from(width.max(1))).len();
+        u16::try_from(lines).unwrap_or(u16::MAX)
+    })
 }
 
 /// Wrapped lines of the compose text at `width` columns (at least 1).

@@ -7,7 +7,8 @@
 //! network: network requests are spawned and report back as actions.
 //!
 //! - [`model`]: the engine types the UI shows (re-exported from sync-core).
-//! - [`state`], [`update`], [`commands`], [`scroll`], [`navigate`], [`read_state`]: the state machine.
+//! - [`state`], [`update`], [`commands`], [`scroll`], [`navigate`], [`read_state`]: the state machine;
+//!   [`selection`]: which messages Ctrl+Up/Down stop on and what acts on them.
 //! - [`drafts`]: unsent text per conversation, kept across restarts.
 //! - [`layout`], [`render`], [`timeline`], [`overlay`], [`style`]: drawing.
 //! - [`markdown`], [`highlight`], [`body_layout`]: message bodies as markdown
@@ -15,7 +16,8 @@
 //!   [`hyperlink`]: OSC 8 over link text; [`wide_emoji`]: `❤️` drawn right
 //!   whether the terminal counts it 1 column or 2.
 //! - [`features`] (keys, commands, overlays) and [`features_view`]
-//!   (drawing): protocol 1.1 replies, threads, reactions, mentions, settings.
+//!   (drawing): protocol 1.1 replies, threads, reactions, mentions, settings;
+//!   [`thread_panel`]: the Alt+T panel's state (selection, target, drafts).
 //! - [`keys`]: remappable key bindings; [`compose_tools`]: grapheme-aware
 //!   compose editing, `/code`, preview, links and code-view keys.
 //! - [`external`]: `$EDITOR`, `$PAGER`, the URL opener and OSC 52.
@@ -48,9 +50,11 @@ pub mod overlay;
 pub mod read_state;
 pub mod render;
 pub mod scroll;
+pub mod selection;
 pub mod state;
 pub mod style;
 pub mod terminal;
+pub mod thread_panel;
 pub mod timeline;
 pub mod update;
 pub mod wide_emoji;

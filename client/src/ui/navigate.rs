@@ -127,9 +127,9 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
     let same = state.open.as_ref().is_some_and(|o| o.conv == conv);
     let mut fx = Vec::new();
     if !same {
-        // The thread panel belongs to the conversation it was opened in.
-        super::features::close_thread(state);
-        // Each conversation keeps its own unsent text.
+        // Each conversation keeps its own unsent text; the thread panel
+        // belongs to the conversation it was opened in (it closes, its
+        // text kept as the thread's draft).
         if stash_draft(state) {
             fx.push(Effect::SaveDrafts(state.drafts.clone()));
         }
@@ -152,6 +152,8 @@ pub fn open_conv(state: &mut AppState, conv: ConvId, at: Option<Seq>) -> Vec<Eff
             parents: Default::default(),
         });
         state.compose.editing = None;
+        // Alt+R's target is a message of the conversation left.
+        state.compose.reply_to = None;
     }
     // More unread than fit on a screen: open at the first unread message,
     // under the "new messages" line, rather than at the newest (the read

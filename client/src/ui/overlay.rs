@@ -168,8 +168,12 @@ pub fn overlay_key(state: &mut AppState, ev: KeyEvent, action: Option<KeyAction>
             match ev.code {
                 KeyCode::Up => state.help_scroll = state.help_scroll.saturating_sub(1),
                 KeyCode::PageUp => state.help_scroll = state.help_scroll.saturating_sub(10),
-                KeyCode::Down => state.help_scroll = (state.help_scroll + 1).min(HELP_LINES),
-                KeyCode::PageDown => state.help_scroll = (state.help_scroll + 10).min(HELP_LINES),
+                KeyCode::Down => {
+                    state.help_scroll = (state.help_scroll + 1).min(help_max_scroll(state))
+                }
+                KeyCode::PageDown => {
+                    state.help_scroll = (state.help_scroll + 10).min(help_max_scroll(state))
+                }
                 _ => {}
             }
             if matches!(
@@ -293,6 +297,23 @@ pub(super) fn popup(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
+/// Clears `rect` for an overlay. A wide (CJK, emoji) character just left
+/// of it whose second half lies inside is blanked too: the terminal would
+/// draw that half over the overlay's left border.
+pub(super) fn clear_popup(rect: Rect, buf: &mut Buffer) {
+    use unicode_width::UnicodeWidthStr;
+    let area = buf.area;
+    for y in rect.top()..rect.bottom() {
+        for x in rect.x.saturating_sub(3).max(area.x)..rect.x {
+            let cell = &mut buf[(x, y)];
+            if usize::from(x) + cell.symbol().width() > usize::from(rect.x) {
+                cell.set_symbol(" ");
+            }
+        }
+    }
+    Clear.render(rect, buf);
+}
+
 pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
     match &state.overlay {
         Overlay::None => {}
@@ -331,7 +352,7 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
         } => render_passwd(state, area, buf, fields, *at, error, *busy),
         Overlay::Switcher { query, selected } => {
             let rect = popup(area, 50, 14);
-            Clear.render(rect, buf);
+            clear_popup(rect, buf);
             let block = Block::default()
                 .borders(Borders::ALL)
                 .title(" Switch conversation ");
@@ -374,7 +395,7 @@ pub fn render_overlay(state: &AppState, area: Rect, buf: &mut Buffer) {
             coverage: (full, of),
         } => {
             let rect = popup(area, area.width.saturating_sub(4).min(70), 16);
-            Clear.render(rect, buf);
+            clear_popup(rect, buf);
             let found = if hits.len() >= super::driver::SEARCH_LIMIT {
                 format!("{}+", hits.len())
             } else {
@@ -438,7 +459,7 @@ fn render_passwd(
     busy: bool,
 ) {
     let rect = popup(area, area.width.saturating_sub(2).min(64), 10);
-    Clear.render(rect, buf);
+    clear_popup(rect, buf);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(" Change password ");
@@ -496,7 +517,7 @@ fn render_login(
     invite: Option<&str>,
 ) {
     let rect = popup(area, area.width.saturating_sub(2).min(64), 10);
-    Clear.render(rect, buf);
+    clear_popup(rect, buf);
     let block = Block::default().borders(Borders::ALL).title(" Log in ");
     let inner = block.inner(rect);
     block.render(rect, buf);
@@ -532,23 +553,10 @@ fn render_login(
         .render(inner, buf);
 }
 
-/// Lines of help text (keys, mouse, commands and two headings).
-const HELP_LINES: usize = KeyAction::ALL.len() + USAGE.len() + 3;
-
-fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
-    // As wide as an 80-column terminal allows: the longest description
-    // fits beside the widest key or command.
-    let rect = popup(area, 78, u16::try_from(HELP_LINES + 2).unwrap_or(u16::MAX));
-    Clear.render(rect, buf);
-    let fits = usize::from(rect.height.saturating_sub(2)) >= HELP_LINES;
-    let title = if fits {
-        " Help — Esc closes "
-    } else {
-        " Help — Up/Down scroll, Esc closes "
-    };
-    let block = Block::default().borders(Borders::ALL).title(title);
-    let inner = block.inner(rect);
-    block.render(rect, buf);
+/// The help's box in `area` and its lines: every key and command with its
+/// description, wrapped under the description column when the box is
+/// narrow (nothing is cut).
+fn help_layout(state: &AppState, area: Rect) -> (Rect, Vec<Line<'static>>) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let keys: Vec<(String, &str)> = KeyAction::ALL
         .iter()
@@ -570,17 +578,53 @@ fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
         .max()
         .unwrap_or(0)
         + 2;
-    let row = |left: &str, right: &str| {
-        Line::from(vec![
-            Span::styled(format!("{left:<col$}"), bold),
-            Span::raw(right.to_owned()),
-        ])
+    // As wide as an 80-column terminal allows: the longest description
+    // fits beside the widest key or command.
+    let width = usize::from(popup(area, 78, 1).width.saturating_sub(2));
+    let room = width.saturating_sub(col).max(12);
+    let row = |left: &str, right: &str| -> Vec<Line<'static>> {
+        super::timeline::wrap(right, room)
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let key = if i == 0 { left } else { "" };
+                Line::from(vec![
+                    Span::styled(format!("{key:<col$}"), bold),
+                    Span::raw(part),
+                ])
+            })
+            .collect()
     };
     let mut lines = vec![Line::from(Span::styled("Keys", bold))];
-    lines.extend(keys.iter().map(|(k, what)| row(k, what)));
+    lines.extend(keys.iter().flat_map(|(k, what)| row(k, what)));
     lines.push(Line::from(Span::styled("Commands", bold)));
-    lines.extend(USAGE.iter().map(|(usage, what)| row(usage, what)));
-    let max_scroll = HELP_LINES.saturating_sub(usize::from(inner.height));
+    lines.extend(USAGE.iter().flat_map(|(usage, what)| row(usage, what)));
+    let rect = popup(area, 78, u16::try_from(lines.len() + 2).unwrap_or(u16::MAX));
+    (rect, lines)
+}
+
+/// How far Down can scroll the help on this screen.
+fn help_max_scroll(state: &AppState) -> usize {
+    let area = Rect::new(0, 0, state.size.0, state.size.1);
+    let (rect, lines) = help_layout(state, area);
+    lines
+        .len()
+        .saturating_sub(usize::from(rect.height.saturating_sub(2)))
+}
+
+fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
+    let (rect, lines) = help_layout(state, area);
+    clear_popup(rect, buf);
+    let fits = usize::from(rect.height.saturating_sub(2)) >= lines.len();
+    let title = if fits {
+        " Help — Esc closes "
+    } else {
+        " Help — Up/Down scroll, Esc closes "
+    };
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(rect);
+    block.render(rect, buf);
+    let max_scroll = lines.len().saturating_sub(usize::from(inner.height));
     let lines: Vec<Line> = lines
         .into_iter()
         .skip(state.help_scroll.min(max_scroll))

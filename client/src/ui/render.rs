@@ -96,6 +96,7 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
     let main = s.main_len();
     let section = !s.archived.is_empty();
     let display = |k: usize| k + usize::from(section && k >= main);
+    let pins = s.convs.iter().any(|r| r.pinned);
     if section && (offset..offset + rows).contains(&main) {
         let y = inner.y + u16::try_from(main - offset).unwrap_or(0) * ROW_HEIGHT;
         let arrow = if s.archived_open { "▾" } else { "▸" };
@@ -123,36 +124,50 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
             continue;
         }
         let y = inner.y + u16::try_from(d - offset).unwrap_or(0) * ROW_HEIGHT;
-        let mark = match (row.kind == ConvKind::Group, row.pinned) {
-            (true, false) => "# ",
-            (false, false) => "@ ",
-            (true, true) => "#★",
-            (false, true) => "@★",
+        // Kind, then a pin column while any conversation is pinned, then a
+        // space: the name never touches a mark, and names line up.
+        let kind = if row.kind == ConvKind::Group {
+            "#"
+        } else {
+            "@"
         };
+        let pin = match (pins, row.pinned) {
+            (false, _) => "",
+            (true, true) => "★",
+            (true, false) => " ",
+        };
+        let mark = format!("{kind}{pin} ");
         let badge = match (row.unread, row.pending) {
             (0, 0) => String::new(),
-            (0, p) => format!(" ⋯{p}"),
-            (n, _) => format!(" {n}"),
+            (0, p) => format!("⋯{p}"),
+            (n, _) => n.to_string(),
         };
         let mention = if row.mentions > 0 {
-            format!(" @{}", row.mentions)
+            format!("@{}", row.mentions)
         } else {
             String::new()
         };
         // Muted and mentions-only conversations say so after the title.
         let notify = match row.notify {
             Notify::All => "",
-            Notify::Mentions => " 🔔@",
-            Notify::None => " 🔕",
+            Notify::Mentions => "🔔@",
+            Notify::None => "🔕",
         };
-        let title_w = w.saturating_sub(2 + notify.width() + badge.width() + mention.width());
-        let title = truncate(&for_terminal(&row.title), title_w);
+        // Each mark after the name takes a space before it (unstyled, so a
+        // coloured badge never touches the name or the badge before it).
+        let spaced = |m: &str| if m.is_empty() { 0 } else { m.width() + 1 };
+        let marks_w = spaced(notify) + spaced(&badge) + spaced(&mention);
+        let title_w = w.saturating_sub(mark.width() + marks_w);
+        let title = if title_w == 0 {
+            String::new()
+        } else {
+            truncate(&for_terminal(&row.title), title_w)
+        };
         let mut title_style = Style::new();
         if row.unread > 0 {
             title_style = title_style.add_modifier(Modifier::BOLD);
         }
-        let pad =
-            w.saturating_sub(2 + title.width() + notify.width() + badge.width() + mention.width());
+        let pad = w.saturating_sub(mark.width() + title.width() + marks_w);
         let mention_style = if s.colors {
             Style::new()
                 .fg(ratatui::style::Color::White)
@@ -161,27 +176,26 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
         } else {
             Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         };
-        let badge_style = if s.colors {
+        let badge_style = if row.unread == 0 {
+            dim(s.colors)
+        } else if s.colors {
             Style::new()
                 .fg(ratatui::style::Color::Black)
                 .bg(ratatui::style::Color::Yellow)
         } else {
             Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
         };
+        let space = |m: &str| Span::raw(if m.is_empty() { "" } else { " " });
         let mut line1 = Line::from(vec![
-            Span::styled(mark, dim(s.colors)),
+            Span::styled(mark.clone(), dim(s.colors)),
             Span::styled(title, title_style),
+            space(notify),
             Span::styled(notify, dim(s.colors)),
             Span::raw(" ".repeat(pad)),
+            space(&mention),
             Span::styled(mention, mention_style),
-            Span::styled(
-                badge,
-                if row.unread > 0 {
-                    badge_style
-                } else {
-                    dim(s.colors)
-                },
-            ),
+            space(&badge),
+            Span::styled(badge, badge_style),
         ]);
         let preview = match &row.last {
             Some(m) if m.kind == EntryKind::Text && m.redacted => {
@@ -204,8 +218,14 @@ fn render_list(s: &AppState, area: Rect, buf: &mut Buffer) {
             _ if row.left => "(left)".to_owned(),
             _ => String::new(),
         };
+        // Under the name.
+        let indent = mark.width();
         let mut line2 = Line::from(Span::styled(
-            format!("  {}", truncate(&preview, w.saturating_sub(2))),
+            format!(
+                "{}{}",
+                " ".repeat(indent),
+                truncate(&preview, w.saturating_sub(indent))
+            ),
             dim(s.colors),
         ));
         if open == Some(&row.conv) || (open.is_none() && k == s.selected) {
@@ -266,14 +286,19 @@ fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
         return;
     }
     if s.open.is_none() {
-        let hint = vec![
-            Line::from(""),
-            Line::from(Span::styled(
-                "Pick a conversation: Alt+Up/Down, Ctrl+K, or click.",
-                dim(s.colors),
-            )),
-            Line::from(Span::styled("Press ? for help.", dim(s.colors))),
-        ];
+        // Wrapped, so a narrow pane loses none of it.
+        let w = usize::from(area.width);
+        let hint: Vec<Line> = std::iter::once(Line::from(""))
+            .chain(
+                [
+                    "Pick a conversation: Alt+Up/Down, Ctrl+K, or click.",
+                    "Press ? for help.",
+                ]
+                .iter()
+                .flat_map(|t| wrap(t, w))
+                .map(|l| Line::from(Span::styled(l, dim(s.colors)))),
+            )
+            .collect();
         Paragraph::new(hint).render(area, buf);
         return;
     }
@@ -359,37 +384,68 @@ fn render_info(s: &AppState, area: Rect, buf: &mut Buffer) {
     if area.height == 0 {
         return;
     }
-    let line = if let Some(n) = &s.notice {
+    if let Some(n) = &s.notice {
         let style = if n.error {
             error(s.colors)
         } else {
             dim(s.colors)
         };
-        Line::from(Span::styled(for_terminal(&n.text).into_owned(), style))
-    } else if let Some(open) = &s.open {
+        // Wrapped whole (the layout gave it the rows it needs); should the
+        // screen be too small even so, the last row says it goes on.
+        let rows = usize::from(area.height);
+        let mut lines = wrap(&for_terminal(&n.text), usize::from(area.width));
+        if lines.len() > rows {
+            lines.truncate(rows);
+            if let Some(last) = lines.last_mut() {
+                *last = truncate(&format!("{last} …"), usize::from(area.width));
+            }
+        }
+        let lines: Vec<Line> = lines
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, style)))
+            .collect();
+        Paragraph::new(lines).render(area, buf);
+        return;
+    }
+    let line = if let Some(open) = &s.open {
         let users: Vec<String> = s
             .typing_in(&open.conv)
             .iter()
             .map(|u| for_terminal(u).into_owned())
             .collect();
-        let newer = newer_below(s);
+        // Not under the thread panel: the timeline is hidden behind it.
+        let newer = if s.thread.is_some() {
+            0
+        } else {
+            newer_below(s)
+        };
         match users.len() {
             // The line under the timeline tells that it goes on below the screen.
             0 if newer > 0 => {
                 let noun = if newer == 1 { "message" } else { "messages" };
                 let end = s.keys.describe_keys(KeyAction::Bottom);
-                Line::from(Span::styled(
+                // The longest that fits: a narrow pane keeps the count and key.
+                let text = [
                     format!("{newer} newer {noun} ↓  ({end} or Esc: newest)"),
-                    highlight(s.colors),
-                ))
+                    format!("{newer} newer {noun} ↓  ({end}: newest)"),
+                    format!("{newer} newer ↓ ({end})"),
+                ]
+                .into_iter()
+                .find(|t| t.width() <= usize::from(area.width))
+                .unwrap_or_else(|| format!("{newer} newer ↓"));
+                Line::from(Span::styled(text, highlight(s.colors)))
             }
             0 => Line::from(""),
+            // Cut with "…" in a narrow pane, so the cut shows.
             1 => Line::from(Span::styled(
-                format!("{} is typing…", users[0]),
+                truncate(&format!("{} is typing…", users[0]), usize::from(area.width)),
                 dim(s.colors),
             )),
             _ => Line::from(Span::styled(
-                format!("{} are typing…", users.join(", ")),
+                truncate(
+                    &format!("{} are typing…", users.join(", ")),
+                    usize::from(area.width),
+                ),
                 dim(s.colors),
             )),
         }
@@ -405,14 +461,14 @@ fn render_compose(s: &AppState, area: Rect, buf: &mut Buffer) {
     }
     let mut title = match s.compose.editing {
         Some(_) => " Edit message ".to_owned(),
-        None => match super::features_view::compose_banner(s) {
-            Some(banner) => {
-                let w = usize::from(area.width).saturating_sub(4);
-                format!(" {} ", truncate(&banner, w))
+        None => {
+            match super::features_view::compose_banner(s, usize::from(area.width).saturating_sub(4))
+            {
+                Some(banner) => format!(" {banner} "),
+                None if s.open.is_some() => " Message ".to_owned(),
+                None => " Command ".to_owned(),
             }
-            None if s.open.is_some() => " Message ".to_owned(),
-            None => " Command ".to_owned(),
-        },
+        }
     };
     // The byte count appears once the draft nears the body limit.
     let bytes = s.compose.text.len();
@@ -483,6 +539,18 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
     );
     if left.width() > width {
         left = format!(" {user} │ {conn} │ {} queued", s.queued);
+    }
+    // A stopped connection's reason is also the notice above: here it
+    // goes when short of room, the state stays.
+    if left.width() > width && matches!(s.conn, ConnState::Failed { .. }) {
+        left = format!(" {user} │ ✗ Stopped │ {} queued", s.queued);
+    }
+    // Narrower still: an empty queue goes, then the end is cut, visibly.
+    if left.width() > width && s.queued == 0 {
+        left = format!(" {user} │ {conn}");
+    }
+    if left.width() > width {
+        left = truncate(&left, width);
     }
     let mut right = if unread > 0 {
         format!("{unread} unread │ ? help ")

@@ -99,7 +99,9 @@ pub fn item_layout(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> I
     let prev = idx.checked_sub(1).and_then(|i| items.get(i));
     let width = usize::from(ctx.width).max(GUTTER + 8);
     let selected = ctx.selected.is_some_and(|k| *k == ItemKey::of(item));
-    let start = out.len();
+    // Where the highlight of a selected item starts: after the separators
+    // drawn above a message (they belong to no message).
+    let mut start = out.len();
     match item {
         TimelineItem::Gap { from, to } => {
             // A gap counts timeline entries, which include events (the
@@ -153,6 +155,7 @@ pub fn item_layout(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> I
                 };
                 out.push(centered(" new messages ", '─', width, style));
             }
+            start = out.len();
             let parent = m.reply_to.map(|p| {
                 find_message(items, p).or_else(|| ctx.parents.and_then(|all| all.get(&p)))
             });

@@ -212,6 +212,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if c == ConnState::Live && state.notice.as_ref().is_some_and(|n| n.until_live) {
                 state.notice = None;
             }
+            // Stopped for good: the reason, whole and wrapped, above the
+            // compose box (the status bar has room for little of it).
+            if let ConnState::Failed { error } = &c {
+                state.set_connection_error(format!("connection stopped: {error}"));
+            }
             state.conn = c;
             // The server ended the session (revoked elsewhere): ask again.
             if ended && state.login.is_some() {
@@ -350,7 +355,10 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
             return Vec::new();
         }
         Some(KeyAction::EditLast) if compose_empty => {
-            start_edit(state, None);
+            match super::selection::newest_own(state) {
+                Some(seq) => start_edit(state, seq),
+                None => state.set_error("no message of yours to edit"),
+            }
             return Vec::new();
         }
         Some(KeyAction::Switcher) => {
@@ -395,14 +403,14 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
             return fx;
         }
         Some(KeyAction::SelectUp) => {
-            if !super::features::select_in_thread(state, -1) {
-                select_message(state, -1);
+            if !super::thread_panel::select_in_thread(state, -1) {
+                return super::selection::select_message(state, -1);
             }
             return Vec::new();
         }
         Some(KeyAction::SelectDown) => {
-            if !super::features::select_in_thread(state, 1) {
-                select_message(state, 1);
+            if !super::thread_panel::select_in_thread(state, 1) {
+                return super::selection::select_message(state, 1);
             }
             return Vec::new();
         }
@@ -419,7 +427,7 @@ fn on_key(state: &mut AppState, ev: KeyEvent) -> Vec<Effect> {
         Some(KeyAction::Discard) => return failed_action(state, false),
         Some(KeyAction::Cancel) if state.thread.is_some() || state.compose.reply_to.is_some() => {
             if state.compose.reply_to.take().is_none() {
-                super::features::close_thread(state);
+                super::thread_panel::close_thread(state);
             }
             return Vec::new();
         }
@@ -548,7 +556,7 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
         trimmed => trimmed.to_owned(),
     };
     let Some(conv) = state.open.as_ref().map(|o| o.conv.clone()) else {
-        state.set_error("no conversation open — pick one with Ctrl+K or Alt+Up/Down");
+        state.set_error(super::selection::NO_CONVERSATION);
         return Vec::new();
     };
     // Refuse before anything is queued, and keep the draft: the user's text
@@ -574,7 +582,7 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
     }
     let effect = match state.compose.editing {
         Some(seq) => Effect::Command(EngineCommand::Edit { conv, seq, body }),
-        None => match super::features::reply_command(state, &body) {
+        None => match super::thread_panel::reply_command(state, &body) {
             Some(reply) => Effect::Command(reply),
             None => Effect::Command(EngineCommand::Send { conv, body }),
         },
@@ -582,6 +590,9 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
     let in_thread = state.thread.is_some();
     clear_compose(state);
     state.notice = None;
+    if let Some(panel) = state.thread.as_mut() {
+        panel.selected = None;
+    }
     if let Some(open) = state.open.as_mut().filter(|_| !in_thread) {
         open.scroll = ScrollPos::Bottom;
         open.selected = None;
@@ -589,73 +600,14 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
     vec![effect]
 }
 
-/// The selected own text message, else the newest own text message.
-pub(super) fn target_message(state: &AppState) -> Option<Seq> {
-    let open = state.open.as_ref()?;
-    let own = |i: &TimelineItem| match i {
-        TimelineItem::Message(m)
-            if m.sender == state.user && m.kind == EntryKind::Text && !m.redacted =>
-        {
-            Some(m.seq)
-        }
-        _ => None,
-    };
-    if let Some(ItemKey::Seq(s)) = &open.selected
-        && let Some(seq) = open.items.iter().filter_map(own).find(|seq| seq == s)
-    {
-        return Some(seq);
-    }
-    open.items.iter().rev().find_map(own)
-}
-
-/// Loads the target message into the compose box for editing.
-pub(super) fn start_edit(state: &mut AppState, seq: Option<Seq>) {
-    let Some(seq) = seq.or_else(|| target_message(state)) else {
-        state.set_error("no message of yours to edit");
-        return;
-    };
-    let body = state.open.as_ref().and_then(|o| {
-        o.items.iter().find_map(|i| match i {
-            TimelineItem::Message(m) if m.seq == seq => m.body.clone(),
-            _ => None,
-        })
-    });
+/// Loads the own text `seq` into the compose box for editing.
+pub(super) fn start_edit(state: &mut AppState, seq: Seq) {
+    // From the timeline or the thread panel, whichever holds it.
+    let body = super::features::message(state, seq).and_then(|m| m.body.clone());
     state.compose.text = body.unwrap_or_default();
     state.compose.cursor = state.compose.text.chars().count();
     state.compose.editing = Some(seq);
     state.set_info("editing your message — Enter saves, Esc cancels");
-}
-
-/// Moves the message selection (newest first when nothing is selected).
-fn select_message(state: &mut AppState, delta: isize) {
-    let Some(open) = state.open.as_mut() else {
-        return;
-    };
-    let selectable: Vec<ItemKey> = open
-        .items
-        .iter()
-        .filter(|i| !matches!(i, TimelineItem::Gap { .. }))
-        .map(ItemKey::of)
-        .collect();
-    let cur = open
-        .selected
-        .as_ref()
-        .and_then(|s| selectable.iter().position(|k| k == s));
-    let next = step_selection(cur, selectable.len(), delta);
-    open.selected = next.and_then(|i| selectable.get(i).cloned());
-    reveal_selection(state);
-}
-
-/// The selection after one Ctrl+Up (`delta` < 0) or Ctrl+Down among `len`
-/// items, oldest first: up from none is the newest, up stops at the
-/// oldest, down past the newest is none.
-pub(super) fn step_selection(cur: Option<usize>, len: usize, delta: isize) -> Option<usize> {
-    match (cur, delta < 0) {
-        (None, true) => len.checked_sub(1),
-        (None, false) => None,
-        (Some(i), true) => Some(i.saturating_sub(1)),
-        (Some(i), false) => (i + 1 < len).then_some(i + 1),
-    }
 }
 
 /// Retry or discard the selected failed message, else the newest failed one.
