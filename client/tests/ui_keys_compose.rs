@@ -229,6 +229,32 @@ fn remapped_keys_are_used() {
     assert!(matches!(s.overlay, Overlay::Switcher { .. }));
 }
 
+/// Hints name the keys as the user bound them, not the defaults.
+#[test]
+fn hints_name_the_remapped_keys() {
+    let mut s = state(80, 24);
+    let mut cfg = std::collections::BTreeMap::new();
+    cfg.insert("switcher".to_owned(), "ctrl+o".to_owned());
+    cfg.insert("prev_conversation".to_owned(), "ctrl+up".to_owned());
+    cfg.insert("next_conversation".to_owned(), "ctrl+down".to_owned());
+    cfg.insert("select_up".to_owned(), "alt+k".to_owned());
+    cfg.insert("select_down".to_owned(), "alt+j".to_owned());
+    cfg.insert("help".to_owned(), "f1".to_owned());
+    s.keys = client::ui::keys::KeyMap::from_config(&cfg).unwrap();
+    let shown = screen(&s);
+    assert!(
+        shown.contains("Pick a conversation: Ctrl+Up/Down, Ctrl+O, or click."),
+        "{shown}"
+    );
+    assert!(shown.contains("Press F1 for help."), "{shown}");
+    assert!(shown.contains("│ F1 help"), "the status bar: {shown}");
+    key(&mut s, KeyCode::Char('l'), KeyModifiers::ALT);
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("no conversation open — pick one with Ctrl+O or Ctrl+Up/Down")
+    );
+}
+
 #[test]
 fn a_too_long_message_is_refused_and_the_draft_kept() {
     let mut s = state(100, 24);

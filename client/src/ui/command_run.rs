@@ -73,7 +73,11 @@ pub(super) fn run_command(state: &mut AppState, cmd: Command) -> Vec<Effect> {
                     super::features::toggle_reaction(state, target, key)
                 }
                 Err(no) => {
-                    state.set_error(no.say("it cannot be reacted to", "no message to react to"));
+                    state.set_error(no.say(
+                        &state.keys,
+                        "it cannot be reacted to",
+                        "no message to react to",
+                    ));
                     return Vec::new();
                 }
             }

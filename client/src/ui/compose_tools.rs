@@ -77,7 +77,7 @@ pub fn edit_compose(state: &mut AppState, action: Option<KeyAction>) -> Option<(
 pub fn dev_key(state: &mut AppState, action: Option<KeyAction>) -> Option<Vec<Effect>> {
     let action = action?;
     if matches!(action, KeyAction::Links | KeyAction::ViewCode) && state.open.is_none() {
-        state.set_error(super::selection::NO_CONVERSATION);
+        state.set_error(state.keys.no_conversation());
         return Some(Vec::new());
     }
     match action {
@@ -100,9 +100,10 @@ pub fn dev_key(state: &mut AppState, action: Option<KeyAction>) -> Option<Vec<Ef
                         selected: 0,
                     }
                 }
-                None => {
-                    state.set_info("no links in the selected message (select one with Ctrl+Up)")
-                }
+                None => state.set_info(format!(
+                    "no links in the selected message (select one with {})",
+                    state.keys.first_key(super::keys::KeyAction::SelectUp)
+                )),
             }
             Some(Vec::new())
         }
@@ -117,7 +118,10 @@ pub fn dev_key(state: &mut AppState, action: Option<KeyAction>) -> Option<Vec<Ef
                 vec![Effect::External(External::Pager { text: text + "\n" })]
             }
             None => {
-                state.set_info("no code block in the selected message (select one with Ctrl+Up)");
+                state.set_info(format!(
+                    "no code block in the selected message (select one with {})",
+                    state.keys.first_key(super::keys::KeyAction::SelectUp)
+                ));
                 Vec::new()
             }
         }),

@@ -182,9 +182,11 @@ pub fn on_key(state: &mut AppState, action: KeyAction) -> Option<Vec<Effect>> {
                         selected: 0,
                     };
                 }
-                Err(no) => {
-                    state.set_error(no.say("it cannot be reacted to", "no message to react to"))
-                }
+                Err(no) => state.set_error(no.say(
+                    &state.keys,
+                    "it cannot be reacted to",
+                    "no message to react to",
+                )),
             }
             Vec::new()
         }
@@ -194,7 +196,7 @@ pub fn on_key(state: &mut AppState, action: KeyAction) -> Option<Vec<Effect>> {
                 return Some(unsupported(state, "conversation settings"));
             }
             if state.open.is_none() {
-                state.set_error(super::selection::NO_CONVERSATION);
+                state.set_error(state.keys.no_conversation());
                 return Some(Vec::new());
             }
             state.overlay = Overlay::ConvMenu { selected: 0 };
@@ -246,7 +248,11 @@ fn start_reply(state: &mut AppState) -> Vec<Effect> {
     let m = match target(state) {
         Ok(m) => m,
         Err(no) => {
-            state.set_error(no.say("it cannot be replied to", "no message to reply to"));
+            state.set_error(no.say(
+                &state.keys,
+                "it cannot be replied to",
+                "no message to reply to",
+            ));
             return Vec::new();
         }
     };

@@ -387,6 +387,37 @@ impl KeyMap {
         self.bindings.get(&action).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// The first key bound to `action`, for a hint in a notice ("Ctrl+K");
+    /// `[keys] NAME` when the user left it unbound.
+    pub fn first_key(&self, action: KeyAction) -> String {
+        self.keys(action)
+            .first()
+            .map_or_else(|| format!("[keys] {}", action.name()), ToString::to_string)
+    }
+
+    /// The keys that move between conversations, as one hint:
+    /// "Alt+Up/Down" when they differ only in the arrow.
+    pub fn conversation_keys(&self) -> String {
+        let (prev, next) = (
+            self.first_key(KeyAction::PrevConv),
+            self.first_key(KeyAction::NextConv),
+        );
+        match (prev.strip_suffix("Up"), next.strip_suffix("Down")) {
+            (Some(a), Some(b)) if a == b => format!("{a}Up/Down"),
+            _ => format!("{prev}/{next}"),
+        }
+    }
+
+    /// "no conversation open — pick one with Ctrl+K or Alt+Up/Down", with
+    /// the keys as bound.
+    pub fn no_conversation(&self) -> String {
+        format!(
+            "no conversation open — pick one with {} or {}",
+            self.first_key(KeyAction::Switcher),
+            self.conversation_keys()
+        )
+    }
+
     /// "Alt+Enter / Shift+Enter" for the help overlay.
     pub fn describe_keys(&self, action: KeyAction) -> String {
         let keys: Vec<String> = self.keys(action).iter().map(|k| k.to_string()).collect();

@@ -288,15 +288,21 @@ fn render_timeline(s: &AppState, area: Rect, buf: &mut Buffer) {
     if s.open.is_none() {
         // Wrapped, so a narrow pane loses none of it.
         let w = usize::from(area.width);
+        let pick = format!(
+            "Pick a conversation: {}, {}, or click.",
+            s.keys.conversation_keys(),
+            s.keys.first_key(super::keys::KeyAction::Switcher)
+        );
+        let help = format!(
+            "Press {} for help.",
+            s.keys.first_key(super::keys::KeyAction::Help)
+        );
         let hint: Vec<Line> = std::iter::once(Line::from(""))
             .chain(
-                [
-                    "Pick a conversation: Alt+Up/Down, Ctrl+K, or click.",
-                    "Press ? for help.",
-                ]
-                .iter()
-                .flat_map(|t| wrap(t, w))
-                .map(|l| Line::from(Span::styled(l, dim(s.colors)))),
+                [pick, help]
+                    .iter()
+                    .flat_map(|t| wrap(t, w))
+                    .map(|l| Line::from(Span::styled(l, dim(s.colors)))),
             )
             .collect();
         Paragraph::new(hint).render(area, buf);
@@ -552,10 +558,11 @@ fn render_status(s: &AppState, area: Rect, buf: &mut Buffer) {
     if left.width() > width {
         left = truncate(&left, width);
     }
+    let help = s.keys.first_key(super::keys::KeyAction::Help);
     let mut right = if unread > 0 {
-        format!("{unread} unread │ ? help ")
+        format!("{unread} unread │ {help} help ")
     } else {
-        "? help ".to_owned()
+        format!("{help} help ")
     };
     if left.width() + right.width() > width {
         right = String::new();

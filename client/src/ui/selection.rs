@@ -5,6 +5,7 @@
 //! on "the selected message" (Alt+R, Alt+T, Alt+G, `/react`, `/edit`,
 //! `/delete`) resolve it to, or why they cannot.
 
+use super::keys::KeyMap;
 use super::model::{EntryKind, LocalMessage, Seq, TimelineItem};
 use super::state::{AppState, Effect, ItemKey, ScrollPos};
 
@@ -77,9 +78,6 @@ pub fn select_message(state: &mut AppState, delta: isize) -> Vec<Effect> {
     Vec::new()
 }
 
-/// What a key or command that needs an open conversation says without one.
-pub const NO_CONVERSATION: &str = "no conversation open — pick one with Ctrl+K or Alt+Up/Down";
-
 /// Why no message could be found for an action on "the selected message".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoTarget {
@@ -97,12 +95,12 @@ impl NoTarget {
     /// What the notice says; `consequence` ends "this message is not sent
     /// yet: …" (e.g. "it cannot be replied to"), `nothing` is the whole
     /// notice when there is no message at all.
-    pub fn say(self, consequence: &str, nothing: &str) -> String {
+    pub fn say(self, keys: &KeyMap, consequence: &str, nothing: &str) -> String {
         match self {
             NoTarget::NotSent => format!("this message is not sent yet: {consequence}"),
             NoTarget::Deleted => format!("this message is deleted: {consequence}"),
             NoTarget::Nothing => nothing.to_owned(),
-            NoTarget::NoConversation => NO_CONVERSATION.to_owned(),
+            NoTarget::NoConversation => keys.no_conversation(),
         }
     }
 }

@@ -35,13 +35,17 @@ pub(super) fn open_thread(state: &mut AppState) -> Vec<Effect> {
         return unsupported(state, "threads");
     }
     let Some(conv) = state.open.as_ref().map(|o| o.conv.clone()) else {
-        state.set_error(super::selection::NO_CONVERSATION);
+        state.set_error(state.keys.no_conversation());
         return Vec::new();
     };
     let m = match thread_source(state) {
         Ok(m) => m,
         Err(no) => {
-            state.set_error(no.say("it has no thread", "no message to open the thread of"));
+            state.set_error(no.say(
+                &state.keys,
+                "it has no thread",
+                "no message to open the thread of",
+            ));
             return Vec::new();
         }
     };

@@ -556,7 +556,7 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
         trimmed => trimmed.to_owned(),
     };
     let Some(conv) = state.open.as_ref().map(|o| o.conv.clone()) else {
-        state.set_error(super::selection::NO_CONVERSATION);
+        state.set_error(state.keys.no_conversation());
         return Vec::new();
     };
     // Refuse before anything is queued, and keep the draft: the user's text
