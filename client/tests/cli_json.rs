@@ -546,6 +546,8 @@ fn send_with_the_server_down_says_nothing_was_queued() {
         err.contains("nothing was queued (`convo send --no-wait` queues it"),
         "{err}"
     );
+    // The URL and "cannot reach" are said once, not nested in parentheses.
+    assert_eq!(err.matches("cannot reach").count(), 1, "{err}");
     // Indeed nothing is pending; --no-wait queues.
     let shown = json(&ok(a.path(), &url, "alice", &["show", "@bob", "--json"]));
     assert!(!shown.to_string().contains("second"), "{shown}");

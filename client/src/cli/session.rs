@@ -251,10 +251,17 @@ impl Offline {
                 ctx.user,
                 server = ctx.servers_arg().as_deref().unwrap_or("URL"),
             ),
-            Offline::Unreachable(e) => format!(
-                "cannot reach {} ({e})",
-                ctx.servers_arg().as_deref().unwrap_or("the server")
-            ),
+            Offline::Unreachable(e) => {
+                let servers = ctx.servers_arg();
+                let servers = servers.as_deref().unwrap_or("the server");
+                // The engine's error already names the URL when there is
+                // only one: say it once, not `cannot reach U (cannot reach U: …)`.
+                if e.starts_with(&format!("cannot reach {servers}:")) {
+                    e.clone()
+                } else {
+                    format!("cannot reach {servers} ({e})")
+                }
+            }
         }
     }
 }
