@@ -63,6 +63,15 @@ impl Ctx {
             (Some(server), false) if g.profile.is_none() => accounts.profiles.values().find(|a| {
                 a.server() == server[0] && given_user.as_ref().is_none_or(|u| *u == a.user)
             }),
+            // A server and a profile name not remembered yet: this run names
+            // that profile (`convo login --profile work --server URL …`).
+            (Some(_), false)
+                if g.profile
+                    .as_deref()
+                    .is_some_and(|p| !accounts.profiles.contains_key(p)) =>
+            {
+                None
+            }
             _ => accounts.pick(g.profile.as_deref(), given_user.as_deref())?,
         };
         let servers = if g.local {
