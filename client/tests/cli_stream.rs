@@ -106,6 +106,17 @@ fn local_runs_its_own_server_and_keeps_the_account() {
     let list = json(&String::from_utf8(run(&["list", "--json"]).stdout).unwrap());
     assert_eq!(list[0]["title"], json!("notes"));
     assert_eq!(list[0]["preview"]["body"], json!("remember the milk"));
+    // whoami names the --local account instead of saying there is none.
+    let out = run(&["whoami"]);
+    let who = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(who.starts_with("carol on ws://127.0.0.1:"), "{who}");
+    assert!(who.ends_with("/v1 (--local): logged in\n"), "{who}");
 }
 
 #[test]
