@@ -461,6 +461,51 @@ fn a_login_is_remembered_for_plain_commands() {
 }
 
 #[test]
+fn login_with_a_new_profile_name_remembers_it() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let a = tempfile::tempdir().unwrap();
+    // `convo register|login --profile work …` names a profile (as --help
+    // and docs/CLI.md say): it must not be refused as an unknown profile.
+    let out = convo_cmd(a.path())
+        .args([
+            "register",
+            "--profile",
+            "work",
+            "--server",
+            &url,
+            "--user",
+            "carol",
+        ])
+        .env("CONVO_PASSWORD", "correct horse battery")
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), format!("registered carol on {url}\n"));
+    register(a.path(), &url, "alice");
+    let out = convo_cmd(a.path())
+        .args([
+            "login",
+            "--profile",
+            "work",
+            "--server",
+            &url,
+            "--user",
+            "carol",
+        ])
+        .env("CONVO_PASSWORD", "correct horse battery")
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), format!("logged in as carol on {url}\n"));
+    assert_eq!(
+        stdout_of(&plain(a.path(), &["--profile", "work", "whoami"])),
+        format!("carol on {url} (profile work): logged in\n")
+    );
+    // An unknown profile without a server is still an error.
+    let out = plain(a.path(), &["--profile", "nope", "whoami"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
 fn sync_counts_every_flushed_message_and_show_never_creates_a_conversation() {
     let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
     let url = server.url.clone();
@@ -546,6 +591,8 @@ fn send_with_the_server_down_says_nothing_was_queued() {
         err.contains("nothing was queued (`convo send --no-wait` queues it"),
         "{err}"
     );
+    // The URL and "cannot reach" are said once, not nested in parentheses.
+    assert_eq!(err.matches("cannot reach").count(), 1, "{err}");
     // Indeed nothing is pending; --no-wait queues.
     let shown = json(&ok(a.path(), &url, "alice", &["show", "@bob", "--json"]));
     assert!(!shown.to_string().contains("second"), "{shown}");

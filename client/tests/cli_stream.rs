@@ -32,6 +32,10 @@ fn tail_streams_other_peoples_messages_as_json_lines() {
     err.read_line(&mut line).unwrap();
     assert_eq!(line, "convo: tailing new messages (Ctrl-C to stop)\n");
 
+    // Bob's own text, sent by another convo process, is not a message by
+    // others: tail leaves it out (the token is not in the store, so the
+    // stream alone cannot tell it is his).
+    ok(b.path(), &url, "bob", &["send", "news", "my own"]);
     ok(a.path(), &url, "alice", &["send", "news", "extra extra"]);
     let mut out = BufReader::new(tail.stdout.take().unwrap());
     let mut first = String::new();
@@ -49,7 +53,7 @@ fn tail_streams_other_peoples_messages_as_json_lines() {
         ),
         (
             &json!("c1"),
-            &json!(2),
+            &json!(3),
             &json!("alice"),
             &json!("text"),
             &json!("extra extra")
@@ -106,6 +110,17 @@ fn local_runs_its_own_server_and_keeps_the_account() {
     let list = json(&String::from_utf8(run(&["list", "--json"]).stdout).unwrap());
     assert_eq!(list[0]["title"], json!("notes"));
     assert_eq!(list[0]["preview"]["body"], json!("remember the milk"));
+    // whoami names the --local account instead of saying there is none.
+    let out = run(&["whoami"]);
+    let who = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(who.starts_with("carol on ws://127.0.0.1:"), "{who}");
+    assert!(who.ends_with("/v1 (--local): logged in\n"), "{who}");
 }
 
 #[test]

@@ -207,6 +207,33 @@ pub(super) fn remember_account(
 
 /// `convo whoami`: the account plain commands use, and whether a session is stored.
 pub fn whoami(ctx: &Ctx, json: bool) -> Result<()> {
+    if ctx.local {
+        // Not remembered (`--local` finds its own), but it is the account in use.
+        let session = ctx.tokens()?.load()?.is_some();
+        let server = ctx.servers.first().cloned();
+        if json {
+            let v = serde_json::json!({
+                "server": server,
+                "servers": ctx.servers,
+                "user": ctx.user,
+                "profile": null,
+                "session": session,
+            });
+            println!("{v}");
+        } else {
+            println!(
+                "{} on {} (--local): {}",
+                crate::output::safe(&ctx.user),
+                crate::output::safe(server.as_deref().unwrap_or("the local server")),
+                if session {
+                    "logged in"
+                } else {
+                    "not logged in"
+                }
+            );
+        }
+        return Ok(());
+    }
     let Some(account) = ctx.account() else {
         bail!(
             "{}",

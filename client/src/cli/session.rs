@@ -63,6 +63,15 @@ impl Ctx {
             (Some(server), false) if g.profile.is_none() => accounts.profiles.values().find(|a| {
                 a.server() == server[0] && given_user.as_ref().is_none_or(|u| *u == a.user)
             }),
+            // A server and a profile name not remembered yet: this run names
+            // that profile (`convo login --profile work --server URL …`).
+            (Some(_), false)
+                if g.profile
+                    .as_deref()
+                    .is_some_and(|p| !accounts.profiles.contains_key(p)) =>
+            {
+                None
+            }
             _ => accounts.pick(g.profile.as_deref(), given_user.as_deref())?,
         };
         let servers = if g.local {
@@ -251,10 +260,17 @@ impl Offline {
                 ctx.user,
                 server = ctx.servers_arg().as_deref().unwrap_or("URL"),
             ),
-            Offline::Unreachable(e) => format!(
-                "cannot reach {} ({e})",
-                ctx.servers_arg().as_deref().unwrap_or("the server")
-            ),
+            Offline::Unreachable(e) => {
+                let servers = ctx.servers_arg();
+                let servers = servers.as_deref().unwrap_or("the server");
+                // The engine's error already names the URL when there is
+                // only one: say it once, not `cannot reach U (cannot reach U: …)`.
+                if e.starts_with(&format!("cannot reach {servers}:")) {
+                    e.clone()
+                } else {
+                    format!("cannot reach {servers} ({e})")
+                }
+            }
         }
     }
 }

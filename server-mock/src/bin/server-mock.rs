@@ -129,7 +129,7 @@ struct Args {
     /// Most simultaneous connections.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
-    /// Per-connection send rate: RATE[/s][/BURST], e.g. 50/s/100 (50 per second, bursts of 100).
+    /// Send rate per user (shared by their connections): RATE[/s][/BURST], e.g. 50/s/100 (50 per second, bursts of 100).
     #[arg(long, default_value = "50/100")]
     send_rate: String,
     /// Serve wss:// with this PEM certificate chain (with --tls-key) [default: plain ws://].
