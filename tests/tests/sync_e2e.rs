@@ -290,6 +290,29 @@ async fn token_in_memory_keeps_the_token_out_of_the_store() -> anyhow::Result<()
         texts(&c, &conv)?,
         vec![(2, "carol".to_string(), "secret-free".to_string())]
     );
+    // Without a stored session the user is still known: a stream that
+    // leaves out the user's own entries does (it let them all through).
+    assert_eq!(c.user().as_deref(), Some("carol"));
+    let mut stream = c
+        .stream(
+            "own-test",
+            sync_core::StreamOptions {
+                convs: sync_core::Convs::All,
+                from: sync_core::StartAt::Beginning,
+                include_own: false,
+                kinds: Some(vec![EntryKind::Text]),
+            },
+        )
+        .await?;
+    let (other, _oe) = client(&url, &dir, "dave").await?;
+    let dm = other.create_direct("carol").await?;
+    other.send_and_wait(&dm, "from dave", WAIT).await?;
+    let item = tokio::time::timeout(WAIT, stream.next()).await??;
+    assert_eq!(
+        (item.message.sender.as_str(), item.message.body.as_deref()),
+        ("dave", Some("from dave")),
+        "carol's own text in `vault` is left out"
+    );
     server.shutdown().await;
     Ok(())
 }

@@ -56,11 +56,16 @@ impl Client {
         self.inner.commits.clone()
     }
 
-    /// The logged-in user's name (None before a session exists).
+    /// The logged-in user's name (None before any log-in). Stored at
+    /// log-in, also when the token is kept out of the store
+    /// ([`crate::ClientBuilder::token_in_memory`]).
     pub fn user(&self) -> Option<String> {
         let mut cached = self.inner.user.lock().unwrap_or_else(|p| p.into_inner());
         if cached.is_none() {
-            *cached = self.session().map(|s| s.user);
+            *cached = self
+                .read(|r| r.meta(crate::store::MetaKey::User))
+                .ok()
+                .flatten();
         }
         cached.clone()
     }

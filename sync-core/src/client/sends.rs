@@ -301,11 +301,7 @@ impl Client {
         if !self.feature_allowed(crate::protocol::features::REACTIONS) {
             return Err(Error::Unsupported(crate::protocol::features::REACTIONS));
         }
-        let me = match self.user() {
-            Some(me) => Some(me),
-            None => self.read(|r| r.meta(crate::store::MetaKey::User))?,
-        };
-        let Some(me) = me else {
+        let Some(me) = self.user() else {
             return Err(Error::LoggedOut);
         };
         match self.read(|r| r.standing_reaction(conv, target, key, &me))? {
