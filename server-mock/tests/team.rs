@@ -301,3 +301,18 @@ async fn a_redacted_text_is_gone_from_the_database_file() {
         "the redacted text is still in the file"
     );
 }
+
+/// `admin` and `invite` on a PostgreSQL URL say they work on SQLite files
+/// only (they said "no database at postgres://…").
+#[test]
+fn admin_on_a_postgres_url_says_it_needs_a_sqlite_file() {
+    let (ok, _, err) = server_mock(
+        Path::new("postgres://convo@db.internal:5432/convo"),
+        &["admin", "users"],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("admin and invite work on SQLite files only"),
+        "{err}"
+    );
+}

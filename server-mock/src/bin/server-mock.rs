@@ -317,6 +317,16 @@ async fn run() -> anyhow::Result<()> {
 
 fn db_path(db: &DbArg) -> anyhow::Result<std::path::PathBuf> {
     match &db.db {
+        Some(p)
+            if matches!(
+                DbLocation::parse(&p.to_string_lossy()),
+                Ok(DbLocation::Postgres(_))
+            ) =>
+        {
+            anyhow::bail!(
+                "admin and invite work on SQLite files only (this --db is a PostgreSQL URL)"
+            )
+        }
         Some(p) => Ok(p.clone()),
         None => match DbLocation::default_path()? {
             DbLocation::Path(p) => Ok(p),
