@@ -316,3 +316,29 @@ fn admin_on_a_postgres_url_says_it_needs_a_sqlite_file() {
         "{err}"
     );
 }
+
+/// server-mock's log lines on a pipe or file carry no ANSI colour codes.
+#[test]
+fn logs_written_to_a_pipe_have_no_colour_codes() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server-mock"))
+        .args(["--listen", "127.0.0.1:0", "--db", ":memory:"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut log = String::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("listening") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(log.contains("listening"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}
