@@ -139,3 +139,32 @@ fn plain_ws_to_a_remote_host_warns_once_and_a_bad_ca_file_is_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("/nonexistent/ca.pem"), "{err}");
 }
+
+/// `server-mock check` against a `wss://` server says what is wrong with
+/// its certificate as convo does (it printed rustls's `IO error: invalid
+/// peer certificate: UnknownIssuer`), and passes with `--ca-file`.
+#[test]
+fn server_mock_check_names_the_certificate_problem() {
+    let pki = tempfile::tempdir().unwrap();
+    make_pki(pki.path(), &["localhost"]);
+    let server = TestServer::start_tls(pki.path().join("cert.pem"), pki.path().join("key.pem"));
+    let url = server.url.replace("127.0.0.1", "localhost");
+    let bin = conformance::cluster::debug_server_bin().unwrap();
+    let check = |extra: &[&str]| {
+        std::process::Command::new(&bin)
+            .args(["check", "--server", &url])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the certificate of localhost is from an unknown issuer"),
+        "{err}"
+    );
+    let ca = pki.path().join("ca.pem");
+    let out = check(&["--ca-file", ca.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -63,8 +63,10 @@ pub(crate) fn ring_provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
-/// A TLS failure as one line naming the host and the reason.
-pub(crate) fn describe(e: &rustls::Error, host: &str) -> ConnectError {
+/// A TLS failure as one line naming the host and the reason (what
+/// [`crate::Client`] reports; public for tools that open their own
+/// connections, such as `server-mock check`).
+pub fn describe(e: &rustls::Error, host: &str) -> ConnectError {
     use rustls::CertificateError as C;
     let why = match e {
         rustls::Error::InvalidCertificate(c) => match c {
@@ -90,8 +92,9 @@ pub(crate) fn describe(e: &rustls::Error, host: &str) -> ConnectError {
     ConnectError::Tls(why)
 }
 
-/// The rustls error inside an I/O error from the TLS handshake, if any.
-pub(crate) fn from_io(io: &std::io::Error, host: &str) -> Option<ConnectError> {
+/// The rustls error inside an I/O error from the TLS handshake, if any,
+/// described as [`describe`] does.
+pub fn from_io(io: &std::io::Error, host: &str) -> Option<ConnectError> {
     let inner = io.get_ref()?.downcast_ref::<rustls::Error>()?;
     Some(describe(inner, host))
 }

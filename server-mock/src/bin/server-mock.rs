@@ -434,6 +434,20 @@ fn ago(ms: i64) -> String {
     }
 }
 
+/// A failed TLS handshake in `e`, said as convo says it ("the certificate
+/// of HOST is from an unknown issuer …").
+fn tls_reason(e: &anyhow::Error, url: &str) -> Option<String> {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    use tokio_tungstenite::tungstenite::error::TlsError;
+    let uri: tokio_tungstenite::tungstenite::http::Uri = url.parse().ok()?;
+    let host = uri.host()?.to_owned();
+    match e.downcast_ref::<WsError>()? {
+        WsError::Io(io) => sync_core::tls::from_io(io, &host).map(|c| c.to_string()),
+        WsError::Tls(TlsError::Rustls(r)) => Some(sync_core::tls::describe(r, &host).to_string()),
+        _ => None,
+    }
+}
+
 /// `check`: connects, waits for `hello` (5 s), prints one line.
 async fn check(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<()> {
     use futures_util::StreamExt;
@@ -457,7 +471,12 @@ async fn check(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<(
     let hello = tokio::time::timeout(std::time::Duration::from_secs(5), attempt)
         .await
         .map_err(|_| anyhow::anyhow!("{url}: no hello within 5 s"))?
-        .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{url}: {}",
+                tls_reason(&e, url).unwrap_or_else(|| e.to_string())
+            )
+        })?;
     match hello {
         sync_core::protocol::ServerFrame::Hello {
             server,
