@@ -231,7 +231,10 @@ fn one_line(e: &anyhow::Error) -> String {
     let mut prev = String::new();
     for cause in e.chain() {
         let text = cause.to_string();
-        if prev.is_empty() || !prev.ends_with(&text) {
+        // A cause that repeats the one before it, or restates it behind a
+        // code ("Error code 13: database or disk is full"), adds nothing.
+        let repeats = !prev.is_empty() && (prev.ends_with(&text) || text.ends_with(&prev));
+        if !repeats {
             if !out.is_empty() {
                 out.push_str(": ");
             }
@@ -537,6 +540,19 @@ mod tests {
             let e = DbLocation::parse(url).unwrap_err().to_string();
             assert!(e.contains("only SQLite and PostgreSQL"), "{url:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_cause_restating_the_one_before_is_said_once() {
+        let sqlite = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(13),
+            Some("database or disk is full".into()),
+        );
+        let e = anyhow::Error::new(sqlite).context("open database: apply pragmas");
+        assert_eq!(
+            crate::one_line(&e),
+            "open database: apply pragmas: database or disk is full"
+        );
     }
 
     #[test]
