@@ -382,3 +382,31 @@ fn message_keys_with_no_conversation_open_say_so() {
         );
     }
 }
+
+/// In a narrow pane a long group title is shortened with '…' so the member
+/// count stays in the header (it was cut off the end).
+#[test]
+fn a_long_title_shortens_in_the_header_and_the_member_count_stays() {
+    let mut s = state(70, 20);
+    for row in s.convs.iter_mut().filter(|r| r.conv == team()) {
+        row.title = "Release engineering and infrastructure".to_owned();
+    }
+    open_team(&mut s);
+    let shown = screen(&s);
+    // The timeline pane's header, right of the list.
+    let line = shown.lines().next().unwrap_or_default();
+    let header = line.rsplit('│').next().unwrap_or_default().trim_end();
+    assert!(header.starts_with("# Release engineer"), "{line}");
+    assert!(header.contains("…"), "{line}");
+    assert!(header.ends_with("… · 3 members"), "{line}");
+    let mut wide = state(140, 20);
+    for row in wide.convs.iter_mut().filter(|r| r.conv == team()) {
+        row.title = "Release engineering and infrastructure".to_owned();
+    }
+    open_team(&mut wide);
+    let header = screen(&wide).lines().next().unwrap_or_default().to_owned();
+    assert!(
+        header.contains("# Release engineering and infrastructure · 3 members"),
+        "{header}"
+    );
+}

@@ -255,14 +255,23 @@ fn render_header(s: &AppState, area: Rect, buf: &mut Buffer) {
     }
     let line = match (s.open.as_ref(), s.open_row()) {
         (Some(_), Some(row)) => {
+            let w = usize::from(area.width);
             let kind = match row.kind {
-                ConvKind::Group => format!(
-                    "# {} · {} members",
-                    for_terminal(&row.title),
-                    row.member_count
-                ),
+                ConvKind::Group => {
+                    // The title gives way first, so the count stays; with no
+                    // room for 8 columns of title, the count goes instead.
+                    let title = for_terminal(&row.title);
+                    let count = format!(" · {} members", row.member_count);
+                    let room = w.saturating_sub(2 + count.width());
+                    if title.width() <= room || room < 8 {
+                        format!("# {title}{count}")
+                    } else {
+                        format!("# {}{count}", truncate(&title, room))
+                    }
+                }
                 ConvKind::Direct => format!("@ {}", for_terminal(&row.title)),
             };
+            let kind = truncate(&kind, w);
             Line::from(Span::styled(
                 kind,
                 Style::new().add_modifier(Modifier::BOLD),
