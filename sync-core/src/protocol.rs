@@ -511,6 +511,25 @@ pub fn decode_server_frame(text: &str) -> Result<ServerFrame, serde_json::Error>
     serde_json::from_str(text)
 }
 
+/// Whether `text` is a well-formed event (no `re`) whose `type` this client
+/// does not know, which is what `e` says: a later server's event, ignored
+/// (unknown fields and kinds are, §2 and §6). A reply of an unknown type,
+/// or a known type that does not decode, is still a protocol error.
+pub fn is_unknown_event(text: &str, e: &serde_json::Error) -> bool {
+    let Ok(serde_json::Value::Object(frame)) = serde_json::from_str(text) else {
+        return false;
+    };
+    let no_re = frame.get("re").is_none_or(serde_json::Value::is_null);
+    match frame.get("type") {
+        Some(serde_json::Value::String(ty)) => {
+            no_re
+                && e.to_string()
+                    .starts_with(&format!("unknown variant `{ty}`"))
+        }
+        _ => false,
+    }
+}
+
 /// The direct decoding of `message` and `messages` (see [`decode_server_frame`]).
 mod entry_frames {
     use serde::Deserialize;

@@ -204,13 +204,8 @@ pub struct Engine {
     features_known: bool,
     /// `hello.register` (a server extension), when the server says it.
     register_mode: Option<String>,
-    /// `hello.max_frame_bytes` of the current connection (the protocol's
-    /// 64 KiB before any `hello`): no outbox frame over it is sent, since
-    /// the server would close the connection (1009) at every resend.
-    max_frame_bytes: usize,
-    /// `hello.max_body_bytes` of the current connection (the protocol's
-    /// 16 KiB before any `hello`).
-    max_body_bytes: usize,
+    /// The server's `hello` limits ([`outbox::Limits`]).
+    limits: outbox::Limits,
     link: Link,
     /// The server URLs and the failover round.
     servers: servers::Servers,
@@ -327,8 +322,7 @@ impl Engine {
             outbox,
             outbox_done: Default::default(),
             features_known: snap.features.is_some(),
-            max_frame_bytes: crate::protocol::MAX_FRAME_BYTES,
-            max_body_bytes: crate::protocol::MAX_BODY_BYTES,
+            limits: outbox::Limits::default(),
             features: snap.features.unwrap_or_default(),
             register_mode: None,
             link: Link {
@@ -441,7 +435,7 @@ impl Engine {
         match crate::protocol::decode_server_frame(text) {
             Ok(frame) => self.on_frame(now, frame),
             // An event type of a later protocol: nothing to do, nothing wrong.
-            Err(e) if unknown_event(text, &e) => {
+            Err(e) if crate::protocol::is_unknown_event(text, &e) => {
                 tracing::debug!(target: "sync_core", error = %e, "ignored an unknown event");
             }
             Err(e) => self.emit(Event::Error(ErrorEvent::Protocol(format!(
@@ -474,8 +468,7 @@ impl Engine {
                 max_body_bytes,
                 ..
             } => {
-                self.max_frame_bytes = usize::try_from(max_frame_bytes).unwrap_or(usize::MAX);
-                self.max_body_bytes = usize::try_from(max_body_bytes).unwrap_or(usize::MAX);
+                self.limits = outbox::Limits::from_hello(max_frame_bytes, max_body_bytes);
                 if self.link.phase == Phase::WaitingHello
                     && let Some(cause) = self.wrong_server(&server_id)
                 {
@@ -802,24 +795,5 @@ fn server_error(request: &'static str, frame: ServerFrame) -> Error {
             code: crate::protocol::ErrorCode::Internal,
             message: format!("unexpected reply {:?}", other),
         },
-    }
-}
-
-/// Whether `text` is a well-formed event (no `re`) whose `type` this client
-/// does not know, which is what `e` says: a later server's event, ignored
-/// (unknown fields and kinds are, §2 and §6). A reply of an unknown type,
-/// or a known type that does not decode, is still a protocol error.
-fn unknown_event(text: &str, e: &serde_json::Error) -> bool {
-    let Ok(serde_json::Value::Object(frame)) = serde_json::from_str(text) else {
-        return false;
-    };
-    let no_re = frame.get("re").is_none_or(serde_json::Value::is_null);
-    match frame.get("type") {
-        Some(serde_json::Value::String(ty)) => {
-            no_re
-                && e.to_string()
-                    .starts_with(&format!("unknown variant `{ty}`"))
-        }
-        _ => false,
     }
 }

@@ -44,12 +44,12 @@ impl Engine {
             return Err(Error::Unsupported(feature));
         }
         let body_len = item.body.as_deref().map_or(0, str::len);
-        if body_len > self.max_body_bytes {
+        if body_len > self.limits.body {
             return Err(Error::Invalid {
                 field: "body",
                 message: format!(
                     "body is {body_len} bytes; this server takes up to {}",
-                    self.max_body_bytes
+                    self.limits.body
                 ),
             });
         }
@@ -174,12 +174,17 @@ impl Engine {
     /// `max_body_bytes` can still pass it: JSON writes each control
     /// character in 6 bytes.
     fn over_frame_limit(&self, o: &OutboxItem, id: RequestId) -> Option<String> {
+        // Most rows fit whatever their text holds: encode only those that
+        // might not (a send would otherwise be encoded twice).
+        if worst_case_len(o) <= self.limits.frame {
+            return None;
+        }
         let len = outbox_frame(o, id).to_json().len();
-        (len > self.max_frame_bytes).then(|| {
+        (len > self.limits.frame).then(|| {
             format!(
                 "{len} bytes once encoded, over the server's limit of {} bytes per frame \
                  (each control character takes 6)",
-                self.max_frame_bytes
+                self.limits.frame
             )
         })
     }
@@ -351,6 +356,46 @@ impl Engine {
         self.dispatch_outbox();
         Ok(())
     }
+}
+
+/// A server's `hello` limits, in bytes: the protocol's (64 KiB frames,
+/// 16 KiB bodies) before any `hello`. No outbox frame over `frame` is sent,
+/// since the server would close the connection (1009) at every resend.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    pub frame: usize,
+    pub body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            frame: crate::protocol::MAX_FRAME_BYTES,
+            body: crate::protocol::MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl Limits {
+    pub(super) fn from_hello(frame: u64, body: u64) -> Limits {
+        Limits {
+            frame: usize::try_from(frame).unwrap_or(usize::MAX),
+            body: usize::try_from(body).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// An upper bound of the encoded size of `o`'s frame: every text byte
+/// escaped (6 bytes at most), plus the fixed fields and numbers.
+fn worst_case_len(o: &OutboxItem) -> usize {
+    let text = o.body.as_deref().map_or(0, str::len)
+        + o.conv.as_str().len()
+        + o.client_id.len()
+        + match &o.kind {
+            OutboxKind::React { key, .. } => key.len(),
+            _ => 0,
+        };
+    text * 6 + 256
 }
 
 /// The request that carries outbox row `o`.
