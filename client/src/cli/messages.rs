@@ -247,11 +247,7 @@ pub async fn tail(
             _ = &mut interrupted => break,
             item = stream.next() => {
                 let item = item.context("reading the message stream")?;
-                // Texts by others: the stream cannot tell my own when the
-                // token is kept outside the store (Client::user is None).
-                if item.message.sender != ctx.user {
-                    print_tail_item(&item, json)?;
-                }
+                print_tail_item(&item, json)?;
                 // Printed, then acked: a killed run prints it again (at-least-once).
                 stream.ack(&item).await.context("storing the tail position")?;
             }
