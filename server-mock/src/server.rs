@@ -268,11 +268,27 @@ impl RunningServer {
 
     /// Graceful stop: no new connections, every connection closes with 1001
     /// after its in-flight request, queued commits finish, the database closes.
-    pub async fn shutdown(self) {
+    /// A connection still open [`DRAIN_LIMIT`] after the signal (each close
+    /// is bounded well within it, so that would be a bug) does not hold the
+    /// stop up: it is logged and counted. Returns how many there were.
+    pub async fn shutdown(self) -> usize {
         let _ = self.shutdown.send(true);
         let _ = self.accept.await;
         // Every connection task holds a permit until it is done.
-        let _ = self.permits.acquire_many(self.max_connections).await;
+        let all = self.permits.acquire_many(self.max_connections);
+        let lingering = match tokio::time::timeout(DRAIN_LIMIT, all).await {
+            Ok(_) => 0,
+            Err(_) => {
+                let open = (self.max_connections as usize)
+                    .saturating_sub(self.permits.available_permits());
+                tracing::error!(
+                    open,
+                    "connections still open {} s after the stop signal; stopping without them",
+                    DRAIN_LIMIT.as_secs()
+                );
+                open
+            }
+        };
         let store = self.shared.store.clone();
         drop(self.shared);
         let _ = tokio::task::spawn_blocking(move || store.stop_blocking()).await;
@@ -283,5 +299,9 @@ impl RunningServer {
             order.abort();
         }
         tracing::info!("server stopped");
+        lingering
     }
 }
+
+/// How long [`RunningServer::shutdown`] waits for its connections to close.
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);

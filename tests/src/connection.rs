@@ -46,7 +46,23 @@ pub enum ConnError {
     /// Writing a frame failed (usually: the server closed the connection).
     #[error("send failed: {0}")]
     Send(String),
+    /// Connecting, or writing a frame, took longer than its limit.
+    #[error("{what} within {} s", .limit.as_secs())]
+    TimedOut {
+        /// What did not happen.
+        what: String,
+        /// The limit.
+        limit: std::time::Duration,
+    },
 }
+
+/// How long [`Connection::open`] waits for the TCP connection and the
+/// WebSocket upgrade together.
+pub const OPEN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long [`Connection::send`] waits for its frames to be written (a
+/// server that stops reading fills the socket buffers).
+pub const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How the connection ended, as seen by the reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +134,23 @@ impl Connection {
     /// paused reader backs up into the server quickly.
     /// For `wss://`, `tls` is the client configuration (sync-core's
     /// `tls::client_config`: platform roots plus an optional CA file).
+    /// Fails with [`ConnError::TimedOut`] after [`OPEN_LIMIT`].
     pub async fn open(
+        url: &str,
+        rcvbuf: Option<u32>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Connection, ConnError> {
+        tokio::time::timeout(OPEN_LIMIT, Connection::open_unbounded(url, rcvbuf, tls))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ConnError::TimedOut {
+                    what: format!("no connection and WebSocket upgrade to {url}"),
+                    limit: OPEN_LIMIT,
+                })
+            })
+    }
+
+    async fn open_unbounded(
         url: &str,
         rcvbuf: Option<u32>,
         tls: Option<Arc<rustls::ClientConfig>>,
@@ -171,9 +203,13 @@ impl Connection {
         self.cmd
             .send(Cmd::Send(msgs, tx))
             .map_err(|_| ConnError::Send("connection task ended".into()))?;
-        match rx.await {
-            Ok(r) => r.map_err(ConnError::Send),
-            Err(_) => Err(ConnError::Send("connection task ended".into())),
+        match tokio::time::timeout(SEND_LIMIT, rx).await {
+            Ok(Ok(r)) => r.map_err(ConnError::Send),
+            Ok(Err(_)) => Err(ConnError::Send("connection task ended".into())),
+            Err(_) => Err(ConnError::TimedOut {
+                what: "frames not written (the server reads nothing)".into(),
+                limit: SEND_LIMIT,
+            }),
         }
     }
 

@@ -33,4 +33,5 @@ pub mod runner;
 pub mod script;
 pub mod suite;
 pub mod template;
+pub mod watchdog;
 pub mod wire_check;

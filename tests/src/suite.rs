@@ -12,6 +12,7 @@ use crate::parse::{ScriptError, parse_file};
 use crate::report::{Outcome, Report, line};
 use crate::runner::{Restarter, run_scenario};
 use crate::script::Scenario;
+use crate::watchdog::{InFlight, say};
 
 /// File extension of scenario files.
 pub const EXTENSION: &str = "scn";
@@ -123,7 +124,8 @@ async fn server_features(cfg: &SuiteConfig) -> Result<Vec<String>, String> {
         .unwrap_or_default())
 }
 
-async fn run_one(loaded: &Loaded, cfg: &SuiteConfig) -> Outcome {
+async fn run_one(loaded: &Loaded, cfg: &SuiteConfig, inflight: &InFlight) -> Outcome {
+    let _running = inflight.begin(&loaded.0);
     let scenario = match &loaded.1 {
         Ok(s) => s,
         Err(e) => return Outcome::Fail(format!("parse error: {e}")),
@@ -174,19 +176,51 @@ pub async fn run_suite(
     };
     let (solo, shared): (Vec<&Loaded>, Vec<&Loaded>) = scenarios.iter().partition(alone);
     let mut report = Report::default();
+    let inflight = InFlight::default();
+    let _monitor = overdue_monitor(inflight.clone(), cfg.scenario_timeout);
+    let inflight = &inflight;
     let mut results = futures_util::stream::iter(shared)
-        .map(|l| async move { (l.0.clone(), run_one(l, cfg).await) })
+        .map(|l| async move { (l.0.clone(), run_one(l, cfg, inflight).await) })
         .buffer_unordered(cfg.jobs.max(1));
     while let Some((name, outcome)) = results.next().await {
         on_line(&line(&name, &outcome));
         report.results.push((name, outcome));
     }
     for l in solo {
-        let outcome = run_one(l, cfg).await;
+        let outcome = run_one(l, cfg, inflight).await;
         on_line(&line(&l.0, &outcome));
         report.results.push((l.0.clone(), outcome));
     }
     report
+}
+
+/// Says every minute which scenarios have run 30 s past `timeout` (the
+/// timeout should have ended them: something in them ignores it); stops
+/// when dropped.
+fn overdue_monitor(inflight: InFlight, timeout: Duration) -> AbortOnDrop {
+    let limit = timeout + Duration::from_secs(30);
+    AbortOnDrop(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            let overdue = inflight.older_than(limit);
+            if !overdue.is_empty() {
+                say(&format!(
+                    "WATCHDOG: scenarios still running past their {} s limit: {}",
+                    timeout.as_secs(),
+                    overdue.join(", ")
+                ));
+            }
+        }
+    }))
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[cfg(test)]

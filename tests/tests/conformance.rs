@@ -8,6 +8,7 @@ use std::time::Duration;
 use conformance::report::Outcome;
 use conformance::runner::{BoxFuture, Restarter};
 use conformance::suite::{SuiteConfig, default_dir, load, run_suite};
+use conformance::watchdog::watch;
 use server_mock::{Config, DbLocation, Features, RunningServer};
 
 /// The server under test; restart = graceful shutdown, then start on the same
@@ -44,7 +45,7 @@ impl Restarter for MockServer {
         Box::pin(async move {
             let mut running = self.running.lock().await;
             if let Some(server) = running.take() {
-                server.shutdown().await;
+                stop(server).await;
             }
             let server = server_mock::start(config(self.addr, &self.db, self.features))
                 .await
@@ -121,9 +122,16 @@ async fn run_on_nodes(
     let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
     println!("{}", report.summary());
     if let Some(server) = mock.running.lock().await.take() {
-        server.shutdown().await;
+        stop(server).await;
     }
     (report, scenarios, filter)
+}
+
+/// Stops a server under test; its connections must all close in time.
+async fn stop(server: RunningServer) {
+    let what = format!("the shutdown of the server at {}", server.url());
+    let lingering = watch(&what, Duration::from_secs(30), server.shutdown()).await;
+    assert_eq!(lingering, 0, "connections still open after {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,8 +187,8 @@ expect C {"type":"session","re":2,"device":"d1"}
     // The same scenario against one server fails at line 5: B logs in.
     let report = run_suite(&scenarios, &SuiteConfig::new(first.url()), |_| {}).await;
     assert_eq!(report.failed(), 1, "{}", report.summary());
-    first.shutdown().await;
-    second.shutdown().await;
+    stop(first).await;
+    stop(second).await;
 }
 
 fn assert_all_passed(report: &conformance::report::Report) {
@@ -265,7 +273,7 @@ async fn registration_disabled_scenarios_pass() {
     let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
     let summary = report.summary();
     println!("{summary}");
-    server.shutdown().await;
+    stop(server).await;
     assert_eq!(summary, "1 passed, 0 failed");
 }
 
@@ -305,6 +313,6 @@ async fn the_suite_passes_over_wss() {
     let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
     let summary = report.summary();
     println!("{summary}");
-    server.shutdown().await;
+    stop(server).await;
     assert_eq!(report.failed(), 0, "{summary}");
 }

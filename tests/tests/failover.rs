@@ -263,7 +263,9 @@ impl Node {
     /// Graceful shutdown, or SIGKILL.
     async fn stop(self) {
         match self {
-            Node::InProcess(s) => s.shutdown().await,
+            Node::InProcess(s) => {
+                s.shutdown().await;
+            }
             Node::Child { process, .. } => drop(process),
         }
     }
