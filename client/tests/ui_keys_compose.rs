@@ -255,6 +255,34 @@ fn hints_name_the_remapped_keys() {
     );
 }
 
+/// Every "Esc …" hint names the cancel key as bound.
+#[test]
+fn hints_name_a_remapped_cancel_key() {
+    let mut s = state(80, 24);
+    let mut cfg = std::collections::BTreeMap::new();
+    cfg.insert("cancel".to_owned(), "ctrl+g".to_owned());
+    s.keys = client::ui::keys::KeyMap::from_config(&cfg).unwrap();
+    open_team(&mut s);
+    key(&mut s, KeyCode::Char('?'), NONE);
+    assert!(
+        screen(&s).contains(" Help — Up/Down scroll, Ctrl+G closes "),
+        "{}",
+        screen(&s)
+    );
+    key(&mut s, KeyCode::Esc, NONE);
+    assert_eq!(s.overlay, Overlay::Help, "Esc is not bound now");
+    key(&mut s, KeyCode::Char('g'), KeyModifiers::CONTROL);
+    assert_eq!(s.overlay, Overlay::None);
+    typ(&mut s, "**draft**");
+    key(&mut s, KeyCode::Char('p'), KeyModifiers::ALT);
+    assert!(
+        screen(&s).contains(" Preview (Ctrl+G closes) "),
+        "{}",
+        screen(&s)
+    );
+    assert!(!screen(&s).contains("Esc"), "{}", screen(&s));
+}
+
 #[test]
 fn a_too_long_message_is_refused_and_the_draft_kept() {
     let mut s = state(100, 24);

@@ -255,7 +255,10 @@ pub fn render_links(
         })
         .collect();
     lines.push(Line::from(Span::styled(
-        "Enter open · c copy (OSC 52) · Esc close",
+        format!(
+            "Enter open · c copy (OSC 52) · {} close",
+            state.keys.describe_keys(KeyAction::Cancel)
+        ),
         dim(state.colors),
     )));
     Paragraph::new(lines).render(inner, buf);
@@ -268,7 +271,10 @@ pub fn render_preview(state: &AppState, area: Rect, buf: &mut Buffer) {
     super::overlay::clear_popup(rect, buf);
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(" Preview (Esc closes) ")
+        .title(format!(
+            " Preview ({} closes) ",
+            state.keys.describe_keys(KeyAction::Cancel)
+        ))
         .title_style(Style::new().add_modifier(Modifier::BOLD));
     let inner = block.inner(rect);
     block.render(rect, buf);

@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::features::{COMMON_EMOJI, MENU, first_line, typed_key};
+use super::keys::KeyAction;
 use super::model::{LocalMessage, Notify, Seq};
 use super::overlay::popup;
 use super::render::truncate as clip;
@@ -138,15 +139,25 @@ pub fn under_message(m: &LocalMessage, width: usize, colors: bool) -> Vec<Line<'
 /// root), its first line cut to fit, then how to leave. The way out is cut
 /// before the name is.
 pub fn compose_banner(s: &AppState, width: usize) -> Option<String> {
+    let esc = s.keys.describe_keys(KeyAction::Cancel);
     let (sender, preview, way_out) = if let Some(r) = &s.compose.reply_to {
-        (r.sender.clone(), r.preview.clone(), "Esc cancels")
+        (
+            r.sender.clone(),
+            r.preview.clone(),
+            format!("{esc} cancels"),
+        )
     } else {
         let panel = s.thread.as_ref()?;
         let root = || super::features::message(s, panel.root);
         match super::thread_panel::thread_target(panel).or_else(root) {
-            Some(m) => (m.sender.clone(), preview_of(m), "Esc closes the thread"),
+            Some(m) => (
+                m.sender.clone(),
+                preview_of(m),
+                format!("{esc} closes the thread"),
+            ),
             None => {
-                return Some(clip("replying in the thread (Esc closes it)", width));
+                let text = format!("replying in the thread ({esc} closes it)");
+                return Some(clip(&text, width));
             }
         }
     };
@@ -212,6 +223,7 @@ pub fn render_picker(
         _ if typed.is_empty() => String::new(),
         _ => "(unknown)".to_owned(),
     };
+    let esc = s.keys.describe_keys(KeyAction::Cancel);
     let lines = vec![
         Line::from(Span::styled(
             clip(&about, usize::from(inner.width)),
@@ -228,12 +240,12 @@ pub fn render_picker(
         Line::from(Span::styled(
             // The longest that fits the box.
             [
-                "←/→ choose · Enter react (again: remove) · Esc",
-                "←/→ choose · Enter react · Esc",
+                format!("←/→ choose · Enter react (again: remove) · {esc}"),
+                format!("←/→ choose · Enter react · {esc}"),
             ]
             .into_iter()
             .find(|h| h.width() <= usize::from(inner.width))
-            .unwrap_or("←/→ · Enter · Esc"),
+            .unwrap_or_else(|| format!("←/→ · Enter · {esc}")),
             dim(s.colors),
         )),
     ];
@@ -325,9 +337,10 @@ pub fn render_thread(s: &AppState, area: Rect, buf: &mut Buffer, ctx: &LayoutCtx
     let Some(panel) = &s.thread else {
         return;
     };
-    let block = Block::default()
-        .borders(Borders::TOP)
-        .title(" Thread — Esc closes ");
+    let block = Block::default().borders(Borders::TOP).title(format!(
+        " Thread — {} closes ",
+        s.keys.describe_keys(KeyAction::Cancel)
+    ));
     let inner = block.inner(area);
     block.render(area, buf);
     let (lines, _) = thread_lines(s, panel, ctx);

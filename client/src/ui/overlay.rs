@@ -487,7 +487,10 @@ fn render_passwd(
         status,
         Line::from(""),
         Line::from(Span::styled(
-            "Enter next/change · Tab field · Esc cancel · other devices get signed out",
+            format!(
+                "Enter next/change · Tab field · {} cancel · other devices get signed out",
+                state.keys.describe_keys(KeyAction::Cancel)
+            ),
             dim(state.colors),
         )),
     ];
@@ -544,7 +547,10 @@ fn render_login(
         status,
         Line::from(""),
         Line::from(Span::styled(
-            format!("Enter log in · Ctrl+R register {user} · Esc offline"),
+            format!(
+                "Enter log in · Ctrl+R register {user} · {} offline",
+                state.keys.describe_keys(KeyAction::Cancel)
+            ),
             dim(state.colors),
         )),
     ];
@@ -616,10 +622,11 @@ fn render_help(state: &AppState, area: Rect, buf: &mut Buffer) {
     let (rect, lines) = help_layout(state, area);
     clear_popup(rect, buf);
     let fits = usize::from(rect.height.saturating_sub(2)) >= lines.len();
+    let esc = state.keys.describe_keys(KeyAction::Cancel);
     let title = if fits {
-        " Help — Esc closes "
+        format!(" Help — {esc} closes ")
     } else {
-        " Help — Up/Down scroll, Esc closes "
+        format!(" Help — Up/Down scroll, {esc} closes ")
     };
     let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(rect);

@@ -439,9 +439,10 @@ fn render_info(s: &AppState, area: Rect, buf: &mut Buffer) {
             0 if newer > 0 => {
                 let noun = if newer == 1 { "message" } else { "messages" };
                 let end = s.keys.describe_keys(KeyAction::Bottom);
+                let esc = s.keys.describe_keys(KeyAction::Cancel);
                 // The longest that fits: a narrow pane keeps the count and key.
                 let text = [
-                    format!("{newer} newer {noun} ↓  ({end} or Esc: newest)"),
+                    format!("{newer} newer {noun} ↓  ({end} or {esc}: newest)"),
                     format!("{newer} newer {noun} ↓  ({end}: newest)"),
                     format!("{newer} newer ↓ ({end})"),
                 ]

@@ -607,7 +607,8 @@ pub(super) fn start_edit(state: &mut AppState, seq: Seq) {
     state.compose.text = body.unwrap_or_default();
     state.compose.cursor = state.compose.text.chars().count();
     state.compose.editing = Some(seq);
-    state.set_info("editing your message — Enter saves, Esc cancels");
+    let esc = state.keys.describe_keys(KeyAction::Cancel);
+    state.set_info(format!("editing your message — Enter saves, {esc} cancels"));
 }
 
 /// Retry or discard the selected failed message, else the newest failed one.
