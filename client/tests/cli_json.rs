@@ -64,17 +64,76 @@ fn the_tui_refuses_to_start_without_a_terminal() {
     );
 }
 
+/// An account never logged in on this machine: every command that needs
+/// one says to log in, in one line, exits 1 and leaves no empty store
+/// behind (`list` printed "no conversations" and exited 0).
 #[test]
 fn commands_without_a_session_fail_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let out = convo(dir.path(), "ws://127.0.0.1:1/v1", "alice", &["sync"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.lines().count(), 1, "stderr: {err}");
-    assert!(
-        err.starts_with("convo: error: not logged in as alice on ws://127.0.0.1:1/v1"),
-        "{err}"
+    let commands: [&[&str]; 8] = [
+        &["sync"],
+        &["list"],
+        &["list", "--json"],
+        &["show", "c1"],
+        &["status"],
+        &["send", "c1", "hi", "--no-wait"],
+        &["search", "hi"],
+        &["read", "c1"],
+    ];
+    for args in commands {
+        let out = convo(dir.path(), "ws://127.0.0.1:1/v1", "alice", args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            err,
+            "convo: error: not logged in as alice on ws://127.0.0.1:1/v1: run `convo login --server ws://127.0.0.1:1/v1 --user alice` (or `convo register …`)\n",
+            "{args:?}"
+        );
+    }
+    let out = convo(
+        dir.path(),
+        "ws://127.0.0.1:1/v1",
+        "alice",
+        &["status", "--json"],
     );
+    assert_eq!(out.status.code(), Some(1));
+    let status = json(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(
+        (&status["state"], &status["server"], &status["pending"]),
+        (
+            &serde_json::json!("offline"),
+            &serde_json::Value::Null,
+            &serde_json::json!(0)
+        )
+    );
+    assert!(
+        status["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not logged in as alice"),
+        "{status}"
+    );
+    let mut files: Vec<String> = walk(dir.path());
+    files.retain(|f| f.ends_with(".db") || f.contains(".db-"));
+    assert_eq!(files, Vec::<String>::new(), "no store was made");
+}
+
+/// Every file under `dir`, as paths relative to it.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out
 }
 
 #[test]

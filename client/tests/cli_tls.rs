@@ -108,16 +108,18 @@ fn a_certificate_for_another_name_is_refused_with_the_wrong_name() {
 fn plain_ws_to_a_remote_host_warns_once_and_a_bad_ca_file_is_one_line() {
     let d = tempfile::tempdir().unwrap();
     // 192.0.2.1 (TEST-NET-1) is never reachable; nothing is sent there
-    // before the warning, and the command fails on the connection.
+    // before the warning, and the log-in fails on the connection.
     let out = convo_cmd(d.path())
-        .args(["--server", "ws://192.0.2.1:9/v1", "--user", "erin", "list"])
+        .args(["--server", "ws://192.0.2.1:9/v1", "--user", "erin", "login"])
+        .env("CONVO_PASSWORD", "long enough secret")
         .output()
         .unwrap();
     let err = stderr(&out);
     assert_eq!(err.matches("is not encrypted (ws://)").count(), 1, "{err}");
     // Loopback is fine.
     let out = convo_cmd(d.path())
-        .args(["--server", "ws://127.0.0.1:9/v1", "--user", "erin", "list"])
+        .args(["--server", "ws://127.0.0.1:9/v1", "--user", "erin", "login"])
+        .env("CONVO_PASSWORD", "long enough secret")
         .output()
         .unwrap();
     assert!(!stderr(&out).contains("not encrypted"), "{}", stderr(&out));
@@ -130,8 +132,9 @@ fn plain_ws_to_a_remote_host_warns_once_and_a_bad_ca_file_is_one_line() {
             "erin",
             "--ca-file",
             "/nonexistent/ca.pem",
-            "list",
+            "login",
         ])
+        .env("CONVO_PASSWORD", "long enough secret")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

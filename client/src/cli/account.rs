@@ -47,7 +47,7 @@ pub async fn register(ctx: &Ctx, opts: &RegisterOpts) -> Result<()> {
         &format!("new password for {}@{server}: ", ctx.user),
     )?;
     check_password(&pw)?;
-    let (client, _events) = ctx.open()?;
+    let (client, _events) = ctx.open_or_create()?;
     let session = client
         .register_with_invite(&ctx.user, &pw, opts.invite.as_deref())
         .await
@@ -64,7 +64,7 @@ pub async fn login(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
     let server = ctx.servers.join(",");
     let pw = read_password(opts, &format!("password for {}@{server}: ", ctx.user))?;
     check_password(&pw)?;
-    let (client, _events) = ctx.open()?;
+    let (client, _events) = ctx.open_or_create()?;
     let session = client
         .login(&ctx.user, &pw)
         .await

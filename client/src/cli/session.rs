@@ -151,8 +151,27 @@ impl Ctx {
         Ok(TokenStore::new(&self.paths, self.server_key()?, &self.user))
     }
 
-    /// Opens (or creates) this account's local store. No network yet.
+    /// Whether this account was ever used here: its store exists or a token
+    /// is stored (always for `--local`, which makes its own account).
+    pub fn is_known(&self) -> Result<bool> {
+        Ok(self.local
+            || self.paths.store(self.server_key()?, &self.user).exists()
+            || self.tokens()?.load()?.is_some())
+    }
+
+    /// Opens this account's local store, for every command but the ones
+    /// that make an account: an account never logged in here is told to log
+    /// in ([`Ctx::login_hint`]) and gets no empty store. No network yet.
     pub fn open(&self) -> Result<(Client, Events)> {
+        if !self.is_known()? {
+            bail!("{}", self.login_hint());
+        }
+        self.open_or_create()
+    }
+
+    /// Opens or creates this account's local store (`login`, `register`
+    /// and the TUI, which asks for the password). No network yet.
+    pub fn open_or_create(&self) -> Result<(Client, Events)> {
         self.server()?;
         let store = self.paths.store(self.server_key()?, &self.user);
         if let Some(dir) = store.parent() {

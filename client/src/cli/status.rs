@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 
 use super::Ctx;
-use super::session::go_online;
+use super::session::{Offline, go_online};
 
 /// Connects, then prints the account, the URL in use and the state. Exit
 /// 1 (with the reason on stderr) when no URL could be used; with `--json`
@@ -16,13 +16,20 @@ pub async fn status(ctx: &Ctx, json: bool) -> Result<()> {
             "no account: run `convo login --server ws://HOST:PORT/v1 --user NAME` (or use --local)"
         );
     };
-    let (client, _events) = ctx.open()?;
-    let online = go_online(ctx, &client).await;
-    let in_use = online.is_ok().then(|| client.current_url());
-    let server_id = client.server_id().ok().flatten();
-    let pending = client.outbox().map(|o| o.len()).unwrap_or_default();
-    client.stop().await;
-    let error = online.as_ref().err().map(|why| why.describe(ctx));
+    // An account never logged in here is reported like any other without a
+    // session, and gets no empty store.
+    let (in_use, server_id, pending, error) = if ctx.is_known()? {
+        let (client, _events) = ctx.open()?;
+        let online = go_online(ctx, &client).await;
+        let in_use = online.is_ok().then(|| client.current_url());
+        let server_id = client.server_id().ok().flatten();
+        let pending = client.outbox().map(|o| o.len()).unwrap_or_default();
+        client.stop().await;
+        let error = online.as_ref().err().map(|why| why.describe(ctx));
+        (in_use, server_id, pending, error)
+    } else {
+        (None, None, 0, Some(Offline::NoSession.describe(ctx)))
+    };
     if json {
         crate::output::print_json(&serde_json::json!({
             "server": in_use,

@@ -17,7 +17,7 @@ pub async fn run(ctx: &Ctx, local_peers: Option<crate::ui::engine::LocalPeers>) 
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         bail!("the TUI needs a terminal (use a command such as `convo list` in scripts)");
     }
-    let (client, events) = ctx.open()?;
+    let (client, events) = ctx.open_or_create()?;
     // `--local` accounts log in with their generated password; everyone else
     // types it into the TUI when there is no session or the server ends it.
     let login = (!ctx.local).then(|| login_hook(ctx, &client)).transpose()?;
