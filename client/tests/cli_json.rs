@@ -559,6 +559,27 @@ fn login_with_a_new_profile_name_remembers_it() {
         stdout_of(&plain(a.path(), &["--profile", "work", "whoami"])),
         format!("carol on {url} (profile work): logged in\n")
     );
+    // One account under two profiles: whoami names the one in use.
+    let out = convo_cmd(a.path())
+        .args([
+            "login",
+            "--profile",
+            "home",
+            "--server",
+            &url,
+            "--user",
+            "alice",
+        ])
+        .env("CONVO_PASSWORD", "correct horse battery")
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), format!("logged in as alice on {url}\n"));
+    for profile in ["home", "alice"] {
+        assert_eq!(
+            stdout_of(&plain(a.path(), &["--profile", profile, "whoami"])),
+            format!("alice on {url} (profile {profile}): logged in\n")
+        );
+    }
     // An unknown profile without a server is still an error.
     let out = plain(a.path(), &["--profile", "nope", "whoami"]);
     assert_eq!(out.status.code(), Some(1));

@@ -241,7 +241,12 @@ pub fn whoami(ctx: &Ctx, json: bool) -> Result<()> {
         );
     };
     let accounts = Accounts::load(&ctx.paths.data)?;
-    let profile = accounts.name_of(&account).map(str::to_owned);
+    // The profile in use when it names this account (one account may be
+    // under several names), else the first that does.
+    let profile = match accounts.profiles.get(&ctx.profile) {
+        Some(a) if a.same(&account) => Some(ctx.profile.clone()),
+        _ => accounts.name_of(&account).map(str::to_owned),
+    };
     let session = ctx.tokens()?.load()?.is_some();
     if json {
         let v = serde_json::json!({
