@@ -21,6 +21,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
+use crate::matcher::matches;
+use crate::template::Vars;
+
 /// Failures of connection setup and sending.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnError {
@@ -103,6 +106,9 @@ pub struct Connection {
     pub closed: Option<CloseInfo>,
     /// Frame types dropped on arrival (shared with the reader task).
     ignore: Arc<Mutex<HashSet<String>>>,
+    /// Patterns (with the variables bound when they were given) of frames
+    /// dropped on arrival: `ignore A {pattern}`.
+    ignore_matching: Vec<(Value, Vars)>,
 }
 
 impl std::fmt::Debug for Cmd {
@@ -194,6 +200,7 @@ impl Connection {
             buffer: VecDeque::new(),
             closed: None,
             ignore,
+            ignore_matching: Vec::new(),
         })
     }
 
@@ -247,6 +254,26 @@ impl Connection {
         }
     }
 
+    /// Frames matching `pattern` (with `vars`) are dropped from the buffer
+    /// now and on arrival from now on.
+    pub fn ignore_matching(&mut self, pattern: Value, vars: Vars) {
+        self.buffer
+            .retain(|f| matches(&pattern, f, &vars, &mut Vec::new()).is_err());
+        self.ignore_matching.push((pattern, vars));
+    }
+
+    fn dropped(&self, frame: &Value) -> bool {
+        let ty = frame
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        self.ignores(ty)
+            || self
+                .ignore_matching
+                .iter()
+                .any(|(p, vars)| matches(p, frame, vars, &mut Vec::new()).is_ok())
+    }
+
     /// True if frames of `ty` are being dropped.
     pub fn ignores(&self, ty: &str) -> bool {
         self.ignore.lock().map(|s| s.contains(ty)).unwrap_or(false)
@@ -288,8 +315,7 @@ impl Connection {
         match ev {
             Event::Frame(v) => {
                 // The ignore set may have grown after the reader queued this.
-                let ty = v.get("type").and_then(Value::as_str).unwrap_or_default();
-                if !self.ignores(ty) {
+                if !self.dropped(&v) {
                     self.buffer.push_back(v);
                 }
             }

@@ -66,6 +66,16 @@ pub fn concrete(pattern: &Value, vars: &Vars) -> Option<Value> {
     }
 }
 
+/// True when a missing field satisfies `p`: `absent`, or an `$or` with
+/// `absent` among its alternatives (`{"$or":[absent,["bob"]]}`).
+fn may_be_absent(p: &Value) -> bool {
+    match operator(p) {
+        Some(("$absent", _)) => true,
+        Some(("$or", Value::Array(alts))) => alts.iter().any(may_be_absent),
+        _ => false,
+    }
+}
+
 fn fail(path: &str, reason: String) -> Result<(), Mismatch> {
     Err(Mismatch {
         path: if path.is_empty() {
@@ -295,7 +305,7 @@ fn match_at(
         (Value::Object(pmap), Value::Object(amap)) => {
             for (k, p) in pmap {
                 let sub = format!("{path}.{k}");
-                let absent = matches!(operator(p), Some(("$absent", _)));
+                let absent = may_be_absent(p);
                 match amap.get(k) {
                     None if absent => {}
                     None => return fail(&sub, format!("missing, expected {}", short(p))),
@@ -427,6 +437,17 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn an_or_with_absent_accepts_a_missing_field() {
+        let vars = Vars::default();
+        let p = json!({"m": {"$or": [{"$absent": true}, ["bob"]]}});
+        assert!(matches(&p, &json!({}), &vars, &mut Vec::new()).is_ok());
+        assert!(matches(&p, &json!({"m": ["bob"]}), &vars, &mut Vec::new()).is_ok());
+        assert!(matches(&p, &json!({"m": ["eve"]}), &vars, &mut Vec::new()).is_err());
+        let strict = json!({"m": {"$or": [["bob"], ["eve"]]}});
+        assert!(matches(&strict, &json!({}), &vars, &mut Vec::new()).is_err());
     }
 
     #[test]

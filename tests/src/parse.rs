@@ -53,6 +53,7 @@ pub fn parse_str(name: &str, file: &str, text: &str) -> Result<Scenario, ScriptE
         pos: 0,
         exclusive: false,
         requires: Vec::new(),
+        notes: None,
     };
     let (steps, end) = p.block()?;
     if let Some((line, word)) = end {
@@ -63,6 +64,7 @@ pub fn parse_str(name: &str, file: &str, text: &str) -> Result<Scenario, ScriptE
         path: file.to_owned(),
         exclusive: p.exclusive,
         requires: p.requires,
+        notes: p.notes,
         steps,
     })
 }
@@ -76,6 +78,7 @@ struct Parser<'a> {
     pos: usize,
     exclusive: bool,
     requires: Vec<String>,
+    notes: Option<String>,
 }
 
 /// Options after the positional words: `key=value` pairs and bare flags.
@@ -115,6 +118,10 @@ impl<'a> Parser<'a> {
                 "requires" => self
                     .requires
                     .extend(rest.split_whitespace().map(str::to_owned)),
+                "notes" if rest.trim().is_empty() => {
+                    return Err(self.err(line, "`notes` needs a reason"));
+                }
+                "notes" => self.notes = Some(rest.trim().to_owned()),
                 _ => {
                     let kind = self.step(line, word, rest)?;
                     steps.push(Step { line, kind });
@@ -358,7 +365,7 @@ impl<'a> Parser<'a> {
                 self.no_more(line, o)?;
                 StepKind::Big {
                     conn: conn()?,
-                    len: self.num(line, "length", words[1])?,
+                    len: self.int_expr(line, words[1])?,
                     fragments,
                 }
             }
@@ -408,8 +415,17 @@ impl<'a> Parser<'a> {
             }
             "ignore" => {
                 need(2)?;
+                let conn = conn()?;
+                let after_conn = rest.trim_start()[conn.len()..].trim_start();
+                if after_conn.starts_with('{') {
+                    let (pattern, tail) = self.json(line, after_conn)?;
+                    if !tail.is_empty() {
+                        return Err(self.err(line, format!("unexpected `{tail}`")));
+                    }
+                    return Ok(StepKind::IgnoreMatching { conn, pattern });
+                }
                 StepKind::Ignore {
-                    conn: conn()?,
+                    conn,
                     types: words[1..].iter().map(|s| (*s).to_owned()).collect(),
                 }
             }
@@ -600,6 +616,39 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn notes_ignore_patterns_and_big_expressions() {
+        let text = "notes server-mock's page size\nconnect A\n\
+                    ignore A {\"type\":\"read\",\n \"seq\":{\"$lte\":$s}}\nignore A typing\nbig A $max+1\n";
+        let s = parse_str("t", "t.scn", text).unwrap();
+        assert_eq!(s.notes.as_deref(), Some("server-mock's page size"));
+        match &s.steps[1].kind {
+            StepKind::IgnoreMatching { conn, pattern } => {
+                assert_eq!(conn, "A");
+                assert_eq!(pattern, &json!({"type":"read","seq":{"$lte":{"$var":"s"}}}));
+            }
+            other => panic!("{other:?}"),
+        }
+        match &s.steps[2].kind {
+            StepKind::Ignore { types, .. } => assert_eq!(types, &vec!["typing".to_owned()]),
+            other => panic!("{other:?}"),
+        }
+        match &s.steps[3].kind {
+            StepKind::Big { len, .. } => {
+                assert_eq!(len.0, vec![(1, Term::Var("max".into())), (1, Term::Lit(1))])
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse_str("t", "t.scn", "connect A\n")
+                .unwrap()
+                .notes
+                .is_none()
+        );
+        let err = parse_str("t", "x.scn", "notes\n").unwrap_err();
+        assert_eq!(err.to_string(), "x.scn:1: `notes` needs a reason");
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub struct Scenario {
     /// `hello.features` the server must list (`requires account`); skipped
     /// otherwise.
     pub requires: Vec<String>,
+    /// `notes REASON`: the scenario pins a choice of docs/PROTOCOL-NOTES.md
+    /// (or of server-mock's configuration) that PROTOCOL.md leaves open;
+    /// `conformance --spec-only` skips it with this reason.
+    pub notes: Option<String>,
     /// The steps in order.
     pub steps: Vec<Step>,
 }
@@ -115,11 +119,12 @@ pub enum StepKind {
     Raw { conn: String, text: String },
     /// `binary A N`: a binary frame of N bytes.
     Binary { conn: String, len: usize },
-    /// `big A N [fragments=K]`: a valid `ping` text message of exactly N bytes,
-    /// optionally sent as K fragments (raw WebSocket frames).
+    /// `big A N [fragments=K]`: a valid `ping` text message of exactly N bytes
+    /// (an integer expression, e.g. `$max+1`), optionally sent as K
+    /// fragments (raw WebSocket frames).
     Big {
         conn: String,
-        len: usize,
+        len: IntExpr,
         fragments: Option<usize>,
     },
     /// `expect A {pattern} [within=MS]`.
@@ -169,6 +174,10 @@ pub enum StepKind {
     Drain { conn: String },
     /// `ignore A type…`: frames of these types are dropped on arrival from now on.
     Ignore { conn: String, types: Vec<String> },
+    /// `ignore A {pattern}`: frames matching the pattern (variables bound
+    /// now) are dropped on arrival from now on: frames the spec allows but
+    /// does not require.
+    IgnoreMatching { conn: String, pattern: Value },
     /// `pause A`: stop reading from the socket (slow consumer).
     Pause { conn: String },
     /// `resume A`: read again.

@@ -66,6 +66,9 @@ pub struct SuiteConfig {
     pub jobs: usize,
     /// A scenario running longer than this fails.
     pub scenario_timeout: Duration,
+    /// Skip `notes` scenarios (those pinning the project's own choices
+    /// where PROTOCOL.md is silent): for servers written from the spec alone.
+    pub spec_only: bool,
 }
 
 impl std::fmt::Debug for SuiteConfig {
@@ -74,6 +77,7 @@ impl std::fmt::Debug for SuiteConfig {
             .field("servers", &self.servers)
             .field("restart", &self.restarter.is_some())
             .field("jobs", &self.jobs)
+            .field("spec_only", &self.spec_only)
             .finish()
     }
 }
@@ -87,6 +91,7 @@ impl SuiteConfig {
             restarter: None,
             jobs: 4,
             scenario_timeout: Duration::from_secs(120),
+            spec_only: false,
         }
     }
 }
@@ -130,6 +135,9 @@ async fn run_one(loaded: &Loaded, cfg: &SuiteConfig, inflight: &InFlight) -> Out
         Ok(s) => s,
         Err(e) => return Outcome::Fail(format!("parse error: {e}")),
     };
+    if let Some(reason) = scenario.notes.as_ref().filter(|_| cfg.spec_only) {
+        return Outcome::Skip(format!("notes-only: {reason}"));
+    }
     if scenario.needs_restart() && cfg.restarter.is_none() {
         return Outcome::Skip(match cfg.servers.len() {
             1 => "needs restart".into(),
@@ -242,5 +250,36 @@ mod tests {
             .map(|(n, _)| n.as_str())
             .collect();
         assert_eq!(restarting, vec!["send_idempotent_after_restart"]);
+    }
+
+    /// `--spec-only` skips `notes` scenarios with their reason, before any
+    /// connection (the URL here leads nowhere); others still run (and fail
+    /// here, as nothing listens).
+    #[tokio::test]
+    async fn spec_only_skips_notes_scenarios_with_their_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a_notes.scn"),
+            "notes the page size is server-mock's\nconnect A\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("b_spec.scn"), "connect A\n").unwrap();
+        let scenarios = load(dir.path(), None).unwrap();
+        let mut cfg = SuiteConfig::new("ws://127.0.0.1:1/v1");
+        cfg.spec_only = true;
+        let report = run_suite(&scenarios, &cfg, |_| {}).await;
+        let outcome = |name: &str| {
+            report
+                .results
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, o)| o.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            outcome("a_notes"),
+            Outcome::Skip("notes-only: the page size is server-mock's".into())
+        );
+        assert!(matches!(outcome("b_spec"), Outcome::Fail(_)));
     }
 }

@@ -142,9 +142,7 @@ pub fn interpolate(s: &str, vars: &Vars) -> Result<String, String> {
             .ok_or_else(|| format!("unclosed `${{` in {s:?}"))?;
         let name = &after[..end];
         if let Some(n) = name.strip_prefix("fill:") {
-            let n: usize = n
-                .parse()
-                .map_err(|_| format!("bad length in ${{{name}}}"))?;
+            let n = fill_len(n, vars).ok_or_else(|| format!("bad length in ${{{name}}}"))?;
             out.push_str(&"x".repeat(n));
         } else {
             match vars.get(name) {
@@ -157,6 +155,21 @@ pub fn interpolate(s: &str, vars: &Vars) -> Result<String, String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The length of `${fill:N}`: a literal or an integer expression on
+/// variables (`${fill:$max_body+1}`, a limit read from `hello`).
+fn fill_len(src: &str, vars: &Vars) -> Option<usize> {
+    let expr = crate::parse::parse_int_expr(src)?;
+    let mut total = 0i64;
+    for (sign, term) in &expr.0 {
+        total += sign
+            * match term {
+                crate::script::Term::Lit(n) => *n,
+                crate::script::Term::Var(name) => vars.get(name)?.as_i64()?,
+            };
+    }
+    usize::try_from(total).ok()
 }
 
 /// Fills a frame template for sending: `$var` objects become their values,
@@ -204,6 +217,16 @@ mod tests {
             json!({"a":{"$var":"conv"},"b":{"$capture":"seq"},"c":{"$any":true},
                    "d":{"$absent":true},"e":"$x ?y * absent"})
         );
+    }
+
+    #[test]
+    fn fill_length_may_be_an_expression_on_variables() {
+        let mut vars = Vars::default();
+        vars.set("max", json!(4));
+        assert_eq!(interpolate("${fill:$max+1}", &vars).unwrap(), "xxxxx");
+        assert_eq!(interpolate("${fill:$max-4}", &vars).unwrap(), "");
+        assert!(interpolate("${fill:$max-5}", &vars).is_err());
+        assert!(interpolate("${fill:$nope}", &vars).is_err());
     }
 
     #[test]

@@ -133,6 +133,7 @@ async fn scenarios_pass(cluster: Cluster, only: &[impl AsRef<str>]) {
         restarter: Some(restarter.clone()),
         jobs: 4,
         scenario_timeout: Duration::from_secs(120),
+        spec_only: false,
     };
     let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
     println!("{}", report.summary());

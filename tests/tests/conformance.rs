@@ -118,6 +118,7 @@ async fn run_on_nodes(
         restarter: Some(mock.clone()),
         jobs: 4,
         scenario_timeout: Duration::from_secs(120),
+        spec_only: false,
     };
     let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
     println!("{}", report.summary());
@@ -269,6 +270,7 @@ async fn registration_disabled_scenarios_pass() {
         restarter: None,
         jobs: 1,
         scenario_timeout: Duration::from_secs(60),
+        spec_only: false,
     };
     let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
     let summary = report.summary();
@@ -309,6 +311,7 @@ async fn the_suite_passes_over_wss() {
         restarter: None,
         jobs: 4,
         scenario_timeout: Duration::from_secs(120),
+        spec_only: false,
     };
     let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
     let summary = report.summary();

@@ -5,6 +5,11 @@
 //! non-zero when a scenario failed. It cannot restart a remote server, so
 //! scenarios that restart are skipped.
 //!
+//! `--spec-only` skips the scenarios marked `notes` (they pin choices of
+//! docs/PROTOCOL-NOTES.md or server-mock's settings where PROTOCOL.md is
+//! silent), each reported as `SKIP name: notes-only: REASON`: the run for
+//! a server written from PROTOCOL.md alone.
+//!
 //! `--servers URL1,URL2,…` instead of `--server` runs against the nodes of
 //! one service: each scenario's connection k goes to URL k mod n, so users
 //! on different nodes see each other's pushes only across nodes.
@@ -39,6 +44,12 @@ struct Args {
     /// Per-scenario time limit in seconds.
     #[arg(long, default_value_t = 120)]
     scenario_timeout: u64,
+    /// Skip the scenarios marked `notes`: those pin choices of the convo
+    /// project (docs/PROTOCOL-NOTES.md, server-mock's limits) where
+    /// PROTOCOL.md is silent. Use this for a server written from
+    /// PROTOCOL.md alone; each skip prints its reason.
+    #[arg(long)]
+    spec_only: bool,
     /// For wss://: also trust the CA certificate(s) in this PEM file.
     #[arg(long, value_name = "PEM")]
     ca_file: Option<PathBuf>,
@@ -65,6 +76,7 @@ async fn main() -> Result<ExitCode> {
         restarter: None,
         jobs: args.jobs,
         scenario_timeout: Duration::from_secs(args.scenario_timeout),
+        spec_only: args.spec_only,
     };
     let report = run_suite(&scenarios, &cfg, |line| println!("{line}")).await;
     println!("{}", report.summary());
