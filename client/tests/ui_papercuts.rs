@@ -310,16 +310,11 @@ fn a_refused_dm_comes_back_into_the_compose_box() {
         panic!("{fx:?}")
     };
     assert_eq!(s.compose.text, "");
-    update(
-        &mut s,
-        request
-            .clone()
-            .answer(Err("server refused create: not_found: no user zed".into())),
-    );
+    update(&mut s, request.clone().answer(Err("no user zed".into())));
     assert_eq!(s.compose.text, "/dm zed");
     assert_eq!(
         s.notice.as_ref().map(|n| n.text.as_str()),
-        Some("server refused create: not_found: no user zed")
+        Some("no user zed")
     );
     key(&mut s, KeyCode::Char('u'), KeyModifiers::CONTROL);
     typ(&mut s, "/dm zed");

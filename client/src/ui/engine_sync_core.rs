@@ -19,6 +19,16 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// A request's failure as the TUI shows it: when the server refused, its
+/// own words (`no user bob`), without the protocol's wrapping (`server
+/// refused create: not_found: …`).
+fn request_err(e: sync_core::Error) -> String {
+    match e {
+        sync_core::Error::Server { message, .. } if !message.trim().is_empty() => message,
+        e => e.to_string(),
+    }
+}
+
 fn users(list: &[String]) -> Vec<&str> {
     list.iter().map(String::as_str).collect()
 }
@@ -132,7 +142,7 @@ impl EnginePort for Client {
                     c.load_thread(&conv, root).await.map(done)
                 }
             }
-            .map_err(err)
+            .map_err(request_err)
         })
     }
 }
