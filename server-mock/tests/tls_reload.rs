@@ -1,12 +1,13 @@
 //! A renewed certificate is served without a restart: after
-//! `RunningServer::reload_tls` and after the files change (the poll), a
-//! client trusting only the new CA connects, one
+//! `RunningServer::reload_tls`, after the files change (the poll), and after
+//! SIGHUP to the real binary, a client trusting only the new CA connects, one
 //! trusting only the old CA is refused, and a connection opened before keeps
 //! working. A broken replacement leaves the previous certificate in service.
 //! Files are replaced as certbot does: written beside, renamed over.
 
 mod common;
 
+use std::io::BufRead;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -269,4 +270,86 @@ async fn a_broken_replacement_keeps_the_previous_certificate() {
     connect(&url, &new.ca).await.expect("new CA once complete");
     assert_refused(&url, &old.ca, "old CA once complete").await;
     server.shutdown().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_makes_the_binary_serve_the_new_certificate() {
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (Pki::new("old CA"), Pki::new("new CA"));
+    let files = tls_files(dir.path(), &old);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server-mock"))
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("server.db"))
+        .arg("--tls-cert")
+        .arg(&files.cert)
+        .arg("--tls-key")
+        .arg(&files.key)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_owned();
+    assert!(url.starts_with("wss://127.0.0.1:"), "{url}");
+    let (log_tx, log_rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = log_tx.send(l);
+        }
+    });
+
+    let mut before = connect(&url, &old.ca).await.expect("old CA before SIGHUP");
+    replace(&files.cert, &new.cert);
+    replace(&files.key, &new.key);
+    let hup = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(hup.success());
+    // Wait for the reload's log line (the poll is a minute away, so it is
+    // the signal's).
+    let reloaded = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + HANG;
+        let mut seen = Vec::new();
+        while let Ok(l) = log_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if l.contains("TLS certificate reloaded") {
+                return Ok(l);
+            }
+            seen.push(l);
+        }
+        Err(seen.join("\n"))
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|log| panic!("no reload logged after SIGHUP; stderr:\n{log}"));
+    assert!(reloaded.contains(&new.sha256()), "{reloaded}");
+
+    let mut after = connect(&url, &new.ca).await.expect("new CA after SIGHUP");
+    assert_pong(&mut after).await;
+    assert_refused(&url, &old.ca, "old CA after SIGHUP").await;
+    assert_pong(&mut before).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP ended the server"
+    );
+
+    let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(term.success());
+    drop((before, after));
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
 }
