@@ -3,7 +3,8 @@
 
 use sync_core::protocol::{ErrorCode, RequestId, ServerFrame, validate::Invalid};
 
-/// Why the server could not start.
+/// Why the server could not start (or, for [`ServerError::Tls`], could not
+/// reload its certificate).
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// Binding the listen address failed.
@@ -17,7 +18,8 @@ pub enum ServerError {
     /// Opening or migrating the database failed.
     #[error("open database: {0}")]
     Store(#[from] StoreError),
-    /// The TLS certificate or key could not be used.
+    /// The TLS certificate or key could not be used, at start or on a
+    /// reload.
     #[error("TLS: {0}")]
     Tls(String),
     /// `--db` named a database URL this build cannot store in (SQLite

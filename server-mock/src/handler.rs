@@ -70,7 +70,7 @@ pub async fn serve(mut tcp: TcpStream, shared: Arc<Shared>, mut shutdown: watch:
         {
             client = ip;
         }
-        let io = Connection::upgrade(tcp, shared.tls.as_ref().map(|t| &t.0))
+        let io = Connection::upgrade(tcp, shared.tls.as_ref().map(|t| t.acceptor()))
             .await
             .map_err(io_err)?;
         let mut forwarded = None;

@@ -19,6 +19,8 @@
 //!   order, reader pool, row mapping.
 //! - [`features`]: which §9 extensions are on (all, none, or a list);
 //!   [`mentions`]: the §9.3 parsing rule.
+//! - [`tls`]: `wss://`: the acceptor and its certificate, re-read on
+//!   SIGHUP ([`RunningServer::reload_tls`]) and when the files change.
 //! - [`state`]: the shared state handle; [`rate`]: the token bucket;
 //!   [`error`]: error types.
 
@@ -45,7 +47,7 @@ use std::path::PathBuf;
 pub use error::{ServerError, StoreError};
 pub use features::Features;
 pub use server::{RunningServer, start};
-pub use tls::TlsFiles;
+pub use tls::{ServedCertificate, TlsFiles};
 
 /// Test-only slow path: whether `SERVER_MOCK_FAILPOINT` names `point`
 /// (cluster tests widen race windows with it; read once per process).
@@ -160,6 +162,10 @@ pub struct Config {
     pub idle_limit: std::time::Duration,
     /// Serve `wss://` with this certificate and key (None: plain `ws://`).
     pub tls: Option<TlsFiles>,
+    /// How often the certificate and key files are looked at; when either
+    /// changed (modification time, size, inode) they are read again
+    /// ([`RunningServer::reload_tls`] does it at once).
+    pub tls_check_every: std::time::Duration,
     /// A token unused for this many days stops working.
     pub token_idle_days: u32,
     /// Browser origins allowed to open a WebSocket (`--allow-origin`); an
@@ -202,6 +208,7 @@ impl Default for Config {
             ping_every: std::time::Duration::from_secs(20),
             idle_limit: std::time::Duration::from_secs(90),
             tls: None,
+            tls_check_every: std::time::Duration::from_secs(60),
             token_idle_days: 90,
             allowed_origins: Vec::new(),
             max_per_address: 256,

@@ -14,6 +14,7 @@ use crate::error::ServerError;
 use crate::registry::Registry;
 use crate::state::Shared;
 use crate::store::{Store, delivery};
+use crate::tls::{ServedCertificate, ServerTls};
 use crate::{Config, handler};
 use sync_core::protocol::{MAX_BODY_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, ServerFrame};
 
@@ -35,7 +36,12 @@ pub struct RunningServer {
 /// Binds, opens the database, spawns the tasks; returns once listening.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     // A bad certificate stops start-up before anything listens.
-    let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(ServerTls::new)
+        .transpose()?
+        .map(Arc::new);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -102,6 +108,20 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let permits = Arc::new(Semaphore::new(max_connections as usize));
     let (shutdown, shutdown_rx) = watch::channel(false);
     tokio::spawn(watch_admin(shared.clone(), shutdown_rx.clone()));
+    if let Some(tls) = &shared.tls {
+        let served = tls.served();
+        tracing::info!(
+            cert = %served.cert.display(),
+            chain = served.chain_len,
+            sha256 = %served.sha256,
+            "serving TLS"
+        );
+        tokio::spawn(crate::tls::watch_files(
+            tls.clone(),
+            config.tls_check_every,
+            shutdown_rx.clone(),
+        ));
+    }
     let accept = tokio::spawn(accept_loop(
         listener,
         shared.clone(),
@@ -217,7 +237,8 @@ async fn accept_loop(
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
                         if let Ok(io) =
-                            Connection::upgrade(tcp, shared.tls.as_ref().map(|t| &t.0)).await
+                            Connection::upgrade(tcp, shared.tls.as_ref().map(|t| t.acceptor()))
+                                .await
                             && let Ok(conn) =
                                 Connection::accept(io, 1, &shared.allowed_origins).await
                         {
@@ -264,6 +285,21 @@ impl RunningServer {
     pub fn connection_counter(&self) -> impl Fn() -> usize + Send + Sync + 'static {
         let registry = self.shared.registry.clone();
         move || registry.len()
+    }
+
+    /// Re-reads `--tls-cert`/`--tls-key` (what SIGHUP does): new
+    /// connections get the new certificate, open ones keep theirs. A
+    /// certificate or key that cannot be used leaves the previous one in
+    /// service; the error names the file and the problem. Either outcome is
+    /// also logged. `Ok(None)` when the server serves plain `ws://`.
+    pub async fn reload_tls(&self) -> Result<Option<ServedCertificate>, ServerError> {
+        let Some(tls) = self.shared.tls.clone() else {
+            return Ok(None);
+        };
+        tokio::task::spawn_blocking(move || tls.reload_logged("reload requested"))
+            .await
+            .map_err(|e| ServerError::Tls(format!("reload task failed: {e}")))?
+            .map(Some)
     }
 
     /// Graceful stop: no new connections, every connection closes with 1001

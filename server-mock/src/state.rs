@@ -37,8 +37,8 @@ pub struct Shared {
     pub idle_limit: std::time::Duration,
     /// This node's cluster membership (`--cluster`).
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
-    /// The TLS acceptor when serving `wss://`.
-    pub tls: Option<Tls>,
+    /// The TLS acceptor and its reloadable certificate when serving `wss://`.
+    pub tls: Option<Arc<crate::tls::ServerTls>>,
     /// Browser origins allowed to upgrade.
     pub allowed_origins: Vec<String>,
     /// Proxies believed about the client's address.
@@ -63,16 +63,6 @@ pub struct Shared {
     next_conn: AtomicU64,
 }
 
-/// A TLS acceptor (rustls's type has no `Debug`).
-#[derive(Clone)]
-pub struct Tls(pub tokio_rustls::TlsAcceptor);
-
-impl std::fmt::Debug for Tls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Tls")
-    }
-}
-
 impl Shared {
     /// Builds the shared state.
     pub fn new(
@@ -80,7 +70,7 @@ impl Shared {
         registry: Arc<Registry>,
         hello: Utf8Bytes,
         config: &crate::Config,
-        tls: Option<tokio_rustls::TlsAcceptor>,
+        tls: Option<Arc<crate::tls::ServerTls>>,
         cluster: Option<Arc<crate::cluster::Cluster>>,
     ) -> Shared {
         Shared {
@@ -96,7 +86,7 @@ impl Shared {
             outbound_queue: config.outbound_queue,
             ping_every: config.ping_every,
             idle_limit: config.idle_limit,
-            tls: tls.map(Tls),
+            tls,
             allowed_origins: config.allowed_origins.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
             max_per_address: config.max_per_address.max(1),

@@ -1,6 +1,7 @@
 //! The `server-mock` binary: flags → [`server_mock::Config`], prints
 //! `listening on ws://IP:PORT/v1` (or `wss://` with `--tls-cert`/`--tls-key`)
-//! once ready, stops gracefully on SIGINT/SIGTERM.
+//! once ready, stops gracefully on SIGINT/SIGTERM, re-reads its TLS
+//! certificate on SIGHUP.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -311,12 +312,15 @@ async fn run() -> anyhow::Result<()> {
         ..Config::default()
     };
     let server = server_mock::start(config).await?;
+    // Handlers first: a SIGHUP right after the line below must not kill the
+    // process (the default action).
+    let mut signals = Signals::install()?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", server.url())?;
         out.flush()?;
     }
-    wait_for_signal().await?;
+    signals.serve_until_stop(&server).await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
@@ -499,14 +503,42 @@ async fn check(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<(
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("wait for SIGINT")?,
-        _ = term.recv() => {}
+/// SIGINT and SIGTERM stop the server; SIGHUP reloads its certificate.
+/// Streams, not one-shot futures, so a signal arriving during a reload is
+/// not lost.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).context("install SIGINT handler")?,
+            term: signal(SignalKind::terminate()).context("install SIGTERM handler")?,
+            hup: signal(SignalKind::hangup()).context("install SIGHUP handler")?,
+        })
     }
-    Ok(())
+
+    /// Returns on SIGINT or SIGTERM.
+    async fn serve_until_stop(&mut self, server: &server_mock::RunningServer) {
+        loop {
+            tokio::select! {
+                _ = self.int.recv() => return,
+                _ = self.term.recv() => return,
+                _ = self.hup.recv() => {
+                    tracing::info!("SIGHUP: re-reading the TLS certificate and key");
+                    // reload_tls logs the outcome; a failure keeps the
+                    // previous certificate, so the server carries on.
+                    if let Ok(None) = server.reload_tls().await {
+                        tracing::info!("SIGHUP: no certificate to reload (plain ws://)");
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
