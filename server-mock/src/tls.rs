@@ -32,17 +32,38 @@ fn bad(path: &Path, why: impl std::fmt::Display) -> ServerError {
     ServerError::Tls(format!("{}: {why}", path.display()))
 }
 
+/// A PEM reading error in words (the library's own text prints the
+/// expected marker as a list of bytes: `missing section end marker: [45, …]`).
+fn pem_error(e: rustls_pki_types::pem::Error, what: &str) -> String {
+    use rustls_pki_types::pem::Error as E;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
+    match e {
+        E::MissingSectionEnd { end_marker } => format!(
+            "the file ends inside a PEM section (no \"-----END {}-----\" line): is it cut short, or still being written?",
+            text(&end_marker)
+        ),
+        E::IllegalSectionStart { line } => {
+            format!("a malformed PEM section start: \"{}\"", text(&line))
+        }
+        E::Base64Decode(why) => format!("the PEM data is not valid base64: {why}"),
+        E::Io(e) => e.to_string(),
+        E::NoItemsFound => format!("no PEM {what} in the file"),
+        other => other.to_string(),
+    }
+}
+
 /// Reads both files and checks that the key fits the certificate; any
 /// problem is one line naming the file.
 fn load(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey, ServerError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| bad(&files.cert, e))?
+        .map_err(|e| bad(&files.cert, pem_error(e, "certificate")))?
         .collect::<Result<_, _>>()
-        .map_err(|e| bad(&files.cert, e))?;
+        .map_err(|e| bad(&files.cert, pem_error(e, "certificate")))?;
     if certs.is_empty() {
         return Err(bad(&files.cert, "no PEM certificate in the file"));
     }
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| bad(&files.key, e))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| bad(&files.key, pem_error(e, "private key")))?;
     // What `with_single_cert` does: load the key, compare its public key with
     // the leaf's.
     CertifiedKey::from_der(certs, key, provider)

@@ -232,9 +232,11 @@ async fn a_broken_replacement_keeps_the_previous_certificate() {
     // A certificate cut off half-way.
     replace(&files.cert, &new.cert[..new.cert.len() / 2]);
     let e = server.reload_tls().await.unwrap_err().to_string();
-    assert!(
-        e.starts_with(&format!("TLS: {cert}: missing section end marker")),
-        "{e}"
+    assert_eq!(
+        e,
+        format!(
+            "TLS: {cert}: the file ends inside a PEM section (no \"-----END CERTIFICATE-----\" line): is it cut short, or still being written?"
+        )
     );
     connect(&url, &old.ca)
         .await
@@ -262,6 +264,11 @@ async fn a_broken_replacement_keeps_the_previous_certificate() {
     connect(&url, &old.ca)
         .await
         .expect("old CA without a key file");
+
+    // A key file holding no key.
+    replace(&files.key, "not a key\n");
+    let e = server.reload_tls().await.unwrap_err().to_string();
+    assert_eq!(e, format!("TLS: {key}: no PEM private key in the file"));
 
     // The renewal completes: now the new one is served.
     replace(&files.key, &new.key);
