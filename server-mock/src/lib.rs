@@ -19,10 +19,13 @@
 //!   order, reader pool, row mapping.
 //! - [`features`]: which §9 extensions are on (all, none, or a list);
 //!   [`mentions`]: the §9.3 parsing rule.
+//! - [`admin`], [`backup`]: the `admin`/`invite` and `backup` subcommands,
+//!   straight on the database file (the server may be running).
 //! - [`state`]: the shared state handle; [`rate`]: the token bucket;
 //!   [`error`]: error types.
 
 pub mod admin;
+pub mod backup;
 pub mod cluster;
 pub mod cmd;
 pub mod connection;
