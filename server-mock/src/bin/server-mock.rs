@@ -34,9 +34,11 @@ enum Sub {
         #[command(subcommand)]
         command: AdminCmd,
     },
-    /// Writes a consistent copy of the SQLite database to the new file OUT,
-    /// while the server runs (restore: stop the server, put the copy in
-    /// place, remove stale -wal/-shm files, start). PostgreSQL: pg_dump.
+    /// Copies the SQLite database to the new file OUT, while the server runs.
+    ///
+    /// The copy is consistent, one file, mode 0600. To restore: stop the
+    /// server, move the copy in place of the database, remove any stale
+    /// -wal/-shm files next to it, start. For PostgreSQL use pg_dump.
     Backup {
         #[command(flatten)]
         db: DbArg,
