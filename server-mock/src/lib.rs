@@ -21,10 +21,13 @@
 //!   [`mentions`]: the §9.3 parsing rule.
 //! - [`tls`]: `wss://`: the acceptor and its certificate, re-read on
 //!   SIGHUP ([`RunningServer::reload_tls`]) and when the files change.
+//! - [`admin`], [`backup`]: the `admin`/`invite` and `backup` subcommands,
+//!   straight on the database file (the server may be running).
 //! - [`state`]: the shared state handle; [`rate`]: the token bucket;
 //!   [`error`]: error types.
 
 pub mod admin;
+pub mod backup;
 pub mod cluster;
 pub mod cmd;
 pub mod connection;

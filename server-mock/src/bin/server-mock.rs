@@ -11,7 +11,8 @@ use clap::Parser;
 use server_mock::{Config, DbLocation};
 
 /// Reference timeline server (protocol v1.1), durable on SQLite. Without a
-/// subcommand it serves; `invite`, `admin` and `check` manage and probe it.
+/// subcommand it serves; `invite`, `admin`, `backup` and `check` manage and
+/// probe it (`backup` copies the database while the server runs).
 #[derive(Debug, Parser)]
 #[command(version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -33,6 +34,18 @@ enum Sub {
     Admin {
         #[command(subcommand)]
         command: AdminCmd,
+    },
+    /// Copies the SQLite database to the new file OUT, while the server runs.
+    ///
+    /// The copy is consistent, one file, mode 0600. To restore: stop the
+    /// server, move the copy in place of the database, remove any stale
+    /// -wal/-shm files next to it, start. For PostgreSQL use pg_dump.
+    Backup {
+        #[command(flatten)]
+        db: DbArg,
+        /// The copy to create (never overwritten).
+        #[arg(value_name = "OUT")]
+        out: std::path::PathBuf,
     },
     /// Exits 0 when the server at URL answers `hello` (a health check).
     Check {
@@ -326,7 +339,9 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn db_path(db: &DbArg) -> anyhow::Result<std::path::PathBuf> {
+/// The SQLite file `db` names; on a PostgreSQL URL, a refusal saying
+/// `commands` ("admin and invite work") with `hint` after it.
+fn sqlite_path(db: &DbArg, commands: &str, hint: &str) -> anyhow::Result<std::path::PathBuf> {
     match &db.db {
         Some(p)
             if matches!(
@@ -334,9 +349,7 @@ fn db_path(db: &DbArg) -> anyhow::Result<std::path::PathBuf> {
                 Ok(DbLocation::Postgres(_))
             ) =>
         {
-            anyhow::bail!(
-                "admin and invite work on SQLite files only (this --db is a PostgreSQL URL)"
-            )
+            anyhow::bail!("{commands} on SQLite files only (this --db is a PostgreSQL URL){hint}")
         }
         Some(p) => Ok(p.clone()),
         None => match DbLocation::default_path()? {
@@ -344,6 +357,10 @@ fn db_path(db: &DbArg) -> anyhow::Result<std::path::PathBuf> {
             DbLocation::Memory | DbLocation::Postgres(_) => anyhow::bail!("no database path"),
         },
     }
+}
+
+fn db_path(db: &DbArg) -> anyhow::Result<std::path::PathBuf> {
+    sqlite_path(db, "admin and invite work", "")
 }
 
 /// Prints `value` as JSON, or `text`.
@@ -360,6 +377,23 @@ async fn admin(command: Sub) -> anyhow::Result<()> {
     use server_mock::admin as a;
     match command {
         Sub::Check { server, ca_file } => check(&server, ca_file.as_deref()).await,
+        Sub::Backup { db, out } => {
+            let path = sqlite_path(&db, "backup works", ": back PostgreSQL up with pg_dump")?;
+            let b = server_mock::backup::backup(&path, &out)?;
+            show(
+                db.json,
+                &b,
+                &format!(
+                    "backed up {} to {} ({}, {}, {}, {:.1} MiB)",
+                    b.db.display(),
+                    b.out.display(),
+                    plural(b.users, "user"),
+                    plural(b.conversations, "conversation"),
+                    plural(b.entries, "entry"),
+                    b.bytes as f64 / (1024.0 * 1024.0)
+                ),
+            )
+        }
         Sub::Invite {
             command: InviteCmd::Create { db, uses, expires },
         } => {
@@ -424,6 +458,15 @@ async fn admin(command: Sub) -> anyhow::Result<()> {
                 show(db.json, &out, &format!("{user} can log in again"))
             }
         },
+    }
+}
+
+/// "1 user", "2 users", "3 entries".
+fn plural(n: u64, one: &str) -> String {
+    match (n, one.strip_suffix('y')) {
+        (1, _) => format!("1 {one}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {one}s"),
     }
 }
 
@@ -585,6 +628,14 @@ mod tests {
             crate::one_line(&e),
             "open database: apply pragmas: database or disk is full"
         );
+    }
+
+    #[test]
+    fn counts_are_said_in_english() {
+        assert_eq!(crate::plural(1, "entry"), "1 entry");
+        assert_eq!(crate::plural(0, "entry"), "0 entries");
+        assert_eq!(crate::plural(1, "user"), "1 user");
+        assert_eq!(crate::plural(12, "conversation"), "12 conversations");
     }
 
     #[test]
