@@ -43,10 +43,12 @@ pub struct Invite {
     pub expires_ms: Option<i64>,
 }
 
-/// Opens (migrating if needed) the server database at `path`.
+/// Opens (migrating if needed) the server database at `path`; another
+/// program's SQLite file is refused, untouched.
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
     anyhow::ensure!(path.exists(), "no database at {}", path.display());
     let mut db = crate::store::open_conn(path)?;
+    crate::backup::check_ours(&db, path)?;
     crate::store::schema::prepare(&mut db)?;
     Ok(db)
 }

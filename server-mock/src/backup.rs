@@ -133,6 +133,13 @@ fn open_source(db: &Path) -> Result<Connection, BackupError> {
         Connection::open_with_flags(db, flags).map_err(|e| BackupError::Sql("open database", e))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(|e| BackupError::Sql("configure database", e))?;
+    check_ours(&conn, db)?;
+    Ok(conn)
+}
+
+/// Whether `conn` (the file `db`) is a server-mock database this binary can
+/// read: a schema version it knows and a server id. Reads only.
+pub(crate) fn check_ours(conn: &Connection, db: &Path) -> Result<(), BackupError> {
     let not_ours = || BackupError::NotServerDb(db.to_owned());
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -164,7 +171,7 @@ fn open_source(db: &Path) -> Result<Connection, BackupError> {
     if !has_id {
         return Err(not_ours());
     }
-    Ok(conn)
+    Ok(())
 }
 
 /// Users, conversations and entries in the copy at `path`.

@@ -48,6 +48,9 @@ pub enum StoreError {
     /// Creating the database directory failed.
     #[error("create database directory: {0}")]
     Dir(#[source] std::io::Error),
+    /// Creating the database file failed.
+    #[error("create database file {0}: {1}")]
+    File(String, #[source] std::io::Error),
     /// The writer thread is gone (the server is shutting down).
     #[error("the database writer has stopped")]
     WriterGone,

@@ -342,3 +342,59 @@ fn logs_written_to_a_pipe_have_no_colour_codes() {
     assert!(log.contains("listening"), "{log}");
     assert!(!log.contains('\u{1b}'), "{log:?}");
 }
+
+/// A new database holds every message and the password hashes: it, its
+/// `-wal` and `-shm` files are the owner's only (0600), in a new directory
+/// that is too (0700). They were 0644 under the usual umask.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("srv").join("server.db");
+    let server = server_mock::start(test_config(server_mock::DbLocation::Path(db.clone())))
+        .await
+        .unwrap();
+    let _alice = Client::register(&server.url(), "alice").await;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let wal = db.with_extension("db-wal");
+    let shm = db.with_extension("db-shm");
+    assert_eq!(
+        [
+            mode(&db),
+            mode(&wal),
+            mode(&shm),
+            mode(db.parent().unwrap())
+        ],
+        [0o600, 0o600, 0o600, 0o700]
+    );
+    server.shutdown().await;
+}
+
+/// `admin` on another program's SQLite file refuses it and leaves it as it
+/// was (it used to add server-mock's tables to it).
+#[test]
+fn admin_refuses_a_database_that_is_not_the_server_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.sqlite");
+    let conn = rusqlite::Connection::open(&other).unwrap();
+    conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');")
+        .unwrap();
+    drop(conn);
+    let before = std::fs::read(&other).unwrap();
+    let (ok, out, err) = server_mock(&other, &["admin", "users"]);
+    assert!(!ok);
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        format!(
+            "server-mock: error: {} is not a server-mock database",
+            other.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read(&other).unwrap(),
+        before,
+        "the file is untouched"
+    );
+}

@@ -135,6 +135,29 @@ fn spawn_writer<D: sql::Db + Send + 'static>(
         .map_err(StoreError::Dir)
 }
 
+/// Makes a new database file at `path` readable by its owner only (0600;
+/// SQLite gives its `-wal` and `-shm` files the same mode), in a directory
+/// made 0700 when it does not exist yet: the file holds every message and
+/// the password hashes. An existing file keeps its mode.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(StoreError::Dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::File(path.display().to_string(), e)),
+    }
+}
+
 fn temp_path() -> PathBuf {
     let r: u64 = rand::random();
     std::env::temp_dir().join(format!("server-mock-{}-{r:016x}.db", std::process::id()))
@@ -165,9 +188,7 @@ impl Store {
                 // instead, without fsync (nothing needs to survive it).
                 let (path, temp) = match location {
                     DbLocation::Path(p) => {
-                        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                            std::fs::create_dir_all(dir).map_err(StoreError::Dir)?;
-                        }
+                        create_private(p)?;
                         (p.clone(), false)
                     }
                     _ => (temp_path(), true),
