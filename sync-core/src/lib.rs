@@ -79,4 +79,4 @@ pub use store::{
     Session, ThreadWindow, TimelineItem, TimelineQuery,
 };
 #[cfg(feature = "engine")]
-pub use stream::{Arrival, Convs, MessageStream, StartAt, StreamItem, StreamOptions};
+pub use stream::{Arrival, Convs, Effect, MessageStream, StartAt, StreamItem, StreamOptions};

@@ -109,6 +109,19 @@ impl StreamItem {
     }
 }
 
+/// One effect of handling a stream item, for [`MessageStream::answer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect<'a> {
+    /// A text in the item's conversation, as [`MessageStream::reply`].
+    Reply(&'a str),
+    /// A §9.1 reply filed in the item's thread, as
+    /// [`MessageStream::reply_in_thread`] (feature `reply`).
+    ReplyInThread(&'a str),
+    /// A §9.2 reaction to the item with this key, as
+    /// [`MessageStream::react`] (feature `reactions`).
+    React(&'a str),
+}
+
 /// A stream of entries with per-conversation positions. See the module
 /// docs; created by [`Client::stream`] or [`Client::stream_ephemeral`].
 #[derive(Debug)]
@@ -283,7 +296,7 @@ impl MessageStream {
     /// an ack was lost) never makes a second copy on the server, while two
     /// consumers' replies to one entry stay distinct.
     pub fn reply(&self, item: &StreamItem, body: &str) -> Committed<String> {
-        self.answer(item, "", OutboxKind::Send, Some(body))
+        self.answer_one(item, "", OutboxKind::Send, Some(body))
     }
 
     /// [`MessageStream::reply`] as a §9.1 reply to `item`, filed in its
@@ -295,7 +308,7 @@ impl MessageStream {
         let kind = OutboxKind::Reply {
             reply_to: item.seq(),
         };
-        self.answer(item, "thread", kind, Some(body))
+        self.answer_one(item, "thread", kind, Some(body))
     }
 
     /// §9.2: reacts to `item` with `key` and acks it, in one transaction,
@@ -311,13 +324,70 @@ impl MessageStream {
             target: item.seq(),
             key: key.to_owned(),
         };
-        self.answer(item, &format!("react {key}"), kind, None)
+        self.answer_one(item, &format!("react {key}"), kind, None)
+    }
+
+    /// Queues several effects of handling `item` and acks it, all in one
+    /// store transaction: after a crash either all happened or none did, so
+    /// a bot that answers a command with a reply *and* a reaction does
+    /// each exactly once (two calls of [`MessageStream::reply_in_thread`]
+    /// and [`MessageStream::react`] ack twice, and a crash between them
+    /// loses the second effect). Each effect gets the id the single call
+    /// would give it. Resolves with the client ids, in the order given.
+    ///
+    /// When one effect is refused (its feature is missing on a server known
+    /// not to list it: [`Error::Unsupported`]; an invalid key or body),
+    /// nothing is queued and nothing acked. An empty list only acks.
+    ///
+    /// ```no_run
+    /// # async fn demo(stream: sync_core::MessageStream, item: sync_core::StreamItem) -> Result<(), sync_core::Error> {
+    /// use sync_core::stream::Effect;
+    /// stream.answer(&item, &[Effect::React("✅"), Effect::ReplyInThread("noted")]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn answer(&self, item: &StreamItem, effects: &[Effect<'_>]) -> Committed<Vec<String>> {
+        let name = self.name.clone().unwrap_or_default();
+        let mut items = Vec::with_capacity(effects.len());
+        for effect in effects {
+            let (label, kind, body) = match *effect {
+                Effect::Reply(body) => (String::new(), OutboxKind::Send, Some(body)),
+                Effect::ReplyInThread(body) => (
+                    "thread".to_owned(),
+                    OutboxKind::Reply {
+                        reply_to: item.seq(),
+                    },
+                    Some(body),
+                ),
+                Effect::React(key) => {
+                    if let Err(e) = crate::client::validate_key(key) {
+                        return Committed::done(Err(e));
+                    }
+                    let kind = OutboxKind::React {
+                        target: item.seq(),
+                        key: key.to_owned(),
+                    };
+                    (format!("react {key}"), kind, None)
+                }
+            };
+            let id = effect_id(&name, &item.conv, item.seq(), &label);
+            match Client::outbox_item(&item.conv, id, kind, body) {
+                Ok(row) => items.push(row),
+                Err(e) => return Committed::done(Err(e)),
+            }
+        }
+        let ids = items.iter().map(|row| row.client_id.clone()).collect();
+        let ack = self.name.as_ref().map(|n| ConsumerAck {
+            name: n.clone(),
+            conv: item.conv.clone(),
+            seq: item.seq(),
+        });
+        self.client.submit(Command::EnqueueAll { items, ack }, ids)
     }
 
     /// Queues one effect of handling `item` with a client id derived from
     /// the consumer, the item and `effect` (distinct effects of one item
     /// get distinct ids), and acks `item` in the same transaction.
-    fn answer(
+    fn answer_one(
         &self,
         item: &StreamItem,
         effect: &str,

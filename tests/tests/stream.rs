@@ -9,11 +9,12 @@ mod wire;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use server_mock::{Config, DbLocation, RunningServer};
+use server_mock::{Config, DbLocation, Features, RunningServer};
 use sync_core::protocol::ConvId;
 use sync_core::store::SqliteStore;
 use sync_core::{
-    Arrival, Client, ClientBuilder, Convs, MessageStream, StartAt, StreamItem, StreamOptions,
+    Arrival, Client, ClientBuilder, Convs, Effect, Error, MessageStream, StartAt, StreamItem,
+    StreamOptions,
 };
 use wire::RawConn;
 
@@ -21,9 +22,14 @@ const WAIT: Duration = Duration::from_secs(20);
 const PASSWORD: &str = "stream-password";
 
 async fn server() -> RunningServer {
+    server_with(Features::ALL).await
+}
+
+async fn server_with(features: Features) -> RunningServer {
     server_mock::start(Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         db: DbLocation::Memory,
+        features,
         send_rate_per_sec: 1e9,
         send_burst: 1_000_000_000,
         ..Config::default()
@@ -392,6 +398,106 @@ async fn a_threaded_reply_and_a_reaction_from_a_stream_happen_once() {
         .map(|m| (m.sender.as_str(), m.target, m.key.as_deref()))
         .collect();
     assert_eq!(reactions, [("bot", Some(ping), Some("👍"))]);
+    server.shutdown().await;
+}
+
+/// A bot answers a command with a ✅ and a threaded reply: `answer` queues
+/// both and acks the command in one transaction (two single calls ack
+/// twice, and a crash between them lost the second effect). The ids are
+/// those of the single calls, so a replay is the same requests: the server
+/// holds one reply and one reaction. Against a server lacking one of the
+/// features, nothing is queued and the command is not acked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_effects_of_one_item_are_queued_with_its_ack_at_once() {
+    let effects = [Effect::React("✅"), Effect::ReplyInThread("noted")];
+
+    let old = server_with(Features {
+        reply: true,
+        ..Features::NONE
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = open(&old.url(), &dir.path().join("bot-old.db"), "bot").await;
+    let mut bob = RawConn::connect(&old.url()).await.unwrap();
+    bob.register("bob", PASSWORD, "bob-dev").await.unwrap();
+    let dm = bob.create_direct("bot").await.unwrap();
+    let mut standup = bot.stream("standup", StreamOptions::texts()).await.unwrap();
+    send(&mut bob, &dm, "x", &["!standup"]).await;
+    let item = next(&mut standup).await;
+    match standup.answer(&item, &effects).await {
+        Err(Error::Unsupported("reactions")) => {}
+        other => panic!("expected Unsupported(reactions), got {other:?}"),
+    }
+    assert_eq!(bot.outbox().unwrap(), [], "nothing queued");
+    drop(standup);
+    let mut again = bot.stream("standup", StreamOptions::texts()).await.unwrap();
+    assert_eq!(next(&mut again).await.seq(), item.seq(), "not acked");
+    old.shutdown().await;
+
+    let server = server().await;
+    let url = server.url();
+    let bot = open(&url, &dir.path().join("bot.db"), "bot").await;
+    let mut bob = RawConn::connect(&url).await.unwrap();
+    bob.register("bob", PASSWORD, "bob-dev").await.unwrap();
+    let dm = bob.create_direct("bot").await.unwrap();
+    let mut standup = bot.stream("standup", StreamOptions::texts()).await.unwrap();
+    send(&mut bob, &dm, "x", &["!standup"]).await;
+    let item = next(&mut standup).await;
+    let ids = standup.answer(&item, &effects).await.unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    tokio::time::timeout(WAIT, async {
+        while !bot.outbox().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the outbox empties: both effects delivered, none failed");
+    drop(standup);
+    let mut restarted = bot.stream("standup", StreamOptions::texts()).await.unwrap();
+    assert_drained(&mut restarted).await;
+
+    // A replay answers again: the same ids as the single calls, the same
+    // requests, nothing doubled on the server.
+    let replay = StreamOptions {
+        from: StartAt::Beginning,
+        ..StreamOptions::texts()
+    };
+    let mut replayed = bot.stream("standup", replay).await.unwrap();
+    let item = next(&mut replayed).await;
+    assert_eq!(replayed.react(&item, "✅").await.unwrap(), ids[0]);
+    assert_eq!(
+        replayed.reply_in_thread(&item, "noted").await.unwrap(),
+        ids[1]
+    );
+    tokio::time::timeout(WAIT, async {
+        while !bot.outbox().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the replayed effects are acknowledged, none failed");
+    let entries = bob.pull_all(&dm).await.unwrap();
+    let effects: Vec<_> = entries
+        .iter()
+        .filter(|m| m.sender == "bot")
+        .map(|m| {
+            (
+                m.kind,
+                m.reply_to.or(m.target),
+                m.body.as_deref(),
+                m.key.as_deref(),
+            )
+        })
+        .collect();
+    use sync_core::protocol::EntryKind::{Reaction, Text};
+    assert_eq!(
+        effects,
+        [
+            (Reaction, Some(item.seq()), None, Some("✅")),
+            (Text, Some(item.seq()), Some("noted"), None),
+        ]
+    );
     server.shutdown().await;
 }
 

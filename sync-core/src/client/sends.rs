@@ -14,7 +14,7 @@ use crate::protocol::{ConvId, Seq, validate};
 use crate::store::{OutboxItem, OutboxKind, OutboxState};
 
 impl Client {
-    fn outbox_item(
+    pub(crate) fn outbox_item(
         conv: &ConvId,
         client_id: String,
         kind: OutboxKind,

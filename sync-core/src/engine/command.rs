@@ -138,6 +138,15 @@ pub enum Command {
         /// as the row (an exactly-once reply).
         ack: Option<ConsumerAck>,
     },
+    /// Add several rows to the outbox and a consumer's ack, all in one
+    /// durable batch (several effects of one stream item): every row is
+    /// checked first, and one refused row queues nothing.
+    EnqueueAll {
+        /// The rows (state Pending), in send order.
+        items: Vec<OutboxItem>,
+        /// A stream consumer's position committed with them.
+        ack: Option<ConsumerAck>,
+    },
     /// A message stream starts: store its starting positions (for a named
     /// consumer) and keep the conversations it covers complete above them.
     Follow {

@@ -634,6 +634,7 @@ impl Engine {
                 self.account(now, AccountReq::Auth { session_token: t }, Some(token));
             }
             Command::Enqueue { item, wait, ack } => return self.enqueue(now, item, wait, ack),
+            Command::EnqueueAll { items, ack } => return self.enqueue_all(items, ack),
             Command::Follow {
                 consumer,
                 positions,

@@ -26,39 +26,7 @@ impl Engine {
         wait: Option<ReplyToken>,
         ack: Option<super::ConsumerAck>,
     ) -> Result<(), Error> {
-        // A conversation not cached yet (e.g. before the first sync) is
-        // accepted: the server decides, and `not_found` fails the row.
-        if self.convs.get(&item.conv).is_some_and(|r| r.left) {
-            return Err(Error::ReadOnly(item.conv.0));
-        }
-        if self.outbox.iter().any(|o| o.client_id == item.client_id) {
-            return Err(Error::AlreadyQueued(item.client_id));
-        }
-        // A server that said it lacks the feature gets no such row. Before
-        // any server said anything the row is queued; `dispatch_outbox`
-        // fails it if the server turns out to lack the feature.
-        if let Some(feature) = item.kind.feature()
-            && self.features_known
-            && !self.has_feature(feature)
-        {
-            return Err(Error::Unsupported(feature));
-        }
-        let body_len = item.body.as_deref().map_or(0, str::len);
-        if body_len > self.limits.body {
-            return Err(Error::Invalid {
-                field: "body",
-                message: format!(
-                    "body is {body_len} bytes; this server takes up to {}",
-                    self.limits.body
-                ),
-            });
-        }
-        if let Some(message) = self.over_frame_limit(&item, u64::MAX) {
-            return Err(Error::Invalid {
-                field: "body",
-                message,
-            });
-        }
+        self.check_new_row(&item)?;
         item.state = OutboxState::Pending;
         self.outbox.push(item.clone());
         let conv = item.conv.clone();
@@ -79,6 +47,85 @@ impl Engine {
         self.out.batch.durable = true;
         self.seal();
         self.outbox_changed(&conv);
+        self.dispatch_outbox();
+        Ok(())
+    }
+
+    /// Whether `item` may join the outbox: the conversation is not left,
+    /// the id is not queued, the server is not known to lack its feature,
+    /// and it fits the server's limits.
+    fn check_new_row(&self, item: &OutboxItem) -> Result<(), Error> {
+        // A conversation not cached yet (e.g. before the first sync) is
+        // accepted: the server decides, and `not_found` fails the row.
+        if self.convs.get(&item.conv).is_some_and(|r| r.left) {
+            return Err(Error::ReadOnly(item.conv.0.clone()));
+        }
+        if self.outbox.iter().any(|o| o.client_id == item.client_id) {
+            return Err(Error::AlreadyQueued(item.client_id.clone()));
+        }
+        // A server that said it lacks the feature gets no such row. Before
+        // any server said anything the row is queued; `dispatch_outbox`
+        // fails it if the server turns out to lack the feature.
+        if let Some(feature) = item.kind.feature()
+            && self.features_known
+            && !self.has_feature(feature)
+        {
+            return Err(Error::Unsupported(feature));
+        }
+        let body_len = item.body.as_deref().map_or(0, str::len);
+        if body_len > self.limits.body {
+            return Err(Error::Invalid {
+                field: "body",
+                message: format!(
+                    "body is {body_len} bytes; this server takes up to {}",
+                    self.limits.body
+                ),
+            });
+        }
+        if let Some(message) = self.over_frame_limit(item, u64::MAX) {
+            return Err(Error::Invalid {
+                field: "body",
+                message,
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Engine::enqueue`] for several rows and one consumer ack in one
+    /// batch: each row is checked first (and their ids must differ), so
+    /// either all are queued with the ack or nothing is.
+    pub(super) fn enqueue_all(
+        &mut self,
+        items: Vec<OutboxItem>,
+        ack: Option<super::ConsumerAck>,
+    ) -> Result<(), Error> {
+        for (i, item) in items.iter().enumerate() {
+            self.check_new_row(item)?;
+            if items[..i].iter().any(|o| o.client_id == item.client_id) {
+                return Err(Error::AlreadyQueued(item.client_id.clone()));
+            }
+        }
+        let mut convs: Vec<ConvId> = Vec::new();
+        for mut item in items {
+            item.state = OutboxState::Pending;
+            self.outbox.push(item.clone());
+            if !convs.contains(&item.conv) {
+                convs.push(item.conv.clone());
+            }
+            self.write(Write::OutboxPut(item));
+        }
+        if let Some(a) = ack {
+            self.write(Write::ConsumerAck {
+                name: a.name,
+                conv: a.conv,
+                seq: a.seq,
+            });
+        }
+        self.out.batch.durable = true;
+        self.seal();
+        for conv in &convs {
+            self.outbox_changed(conv);
+        }
         self.dispatch_outbox();
         Ok(())
     }
