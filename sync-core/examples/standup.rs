@@ -1,0 +1,326 @@
+//! A standup bot on sync-core's message stream. In every conversation it is
+//! in, a text that mentions it (`@standupbot did the release notes`) is an
+//! update: it reacts 👍. A text starting with `!standup` gets, in that
+//! text's thread, a numbered list of the updates since the previous
+//! `!standup` there, and a ✅ on the command.
+//!
+//! The updates are read back from the local store when asked for, so the bot
+//! keeps no state of its own: the stream's stored position is all it needs
+//! to survive `kill -9` without answering twice or missing what was sent
+//! while it was down. Against a server without protocol 1.1 (`server-mock
+//! --features none`) it answers with plain texts, reacts with nothing and
+//! finds its mentions in the text itself, and says so once.
+//!
+//! `cargo run -p sync-core --example standup -- ws://127.0.0.1:7878/v1 standupbot password123 [DB]`
+
+use std::collections::HashMap;
+
+use sync_core::protocol::{ConvId, EntryKind, ErrorCode, Seq, features};
+use sync_core::{
+    Client, ClientBuilder, Effect, Error, LocalMessage, MessageStream, StreamItem, StreamOptions,
+    TimelineItem, TimelineQuery,
+};
+
+/// The command that asks for the summary.
+const COMMAND: &str = "!standup";
+/// Updates listed at most in one summary (the newest ones).
+const MAX_UPDATES: usize = 20;
+/// Entries read back at most when collecting a summary.
+const LOOKBACK: usize = 500;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let url = args
+        .next()
+        .unwrap_or_else(|| "ws://127.0.0.1:7878/v1".into());
+    let user = args.next().unwrap_or_else(|| "standupbot".into());
+    let password = args.next().unwrap_or_else(|| "standupbot-password".into());
+    let db = args.next().map_or_else(
+        || std::env::temp_dir().join(format!("{user}-standup.db")),
+        Into::into,
+    );
+
+    let (client, _events) = ClientBuilder::new(url, db, "standup-1").open()?;
+    if client.session().is_some() {
+        client.start(); // works offline too: the stream waits for the server
+    } else {
+        log_in_or_register(&client, &user, &password).await?;
+    }
+    // Texts by others in every conversation, after the stored position.
+    let mut stream = client.stream("standup", StreamOptions::texts()).await?;
+    println!("{user} is collecting updates");
+    let mut bot = Bot {
+        client: client.clone(),
+        me: user,
+        scans: HashMap::new(),
+        said_fallback: false,
+    };
+    loop {
+        let item = stream.next().await?;
+        bot.handle(&stream, &item).await?;
+        client.mark_read(&item.conv, item.seq()).await?;
+    }
+}
+
+/// What the held entries of a conversation up to `scanned` say about the
+/// bot's membership.
+#[derive(Debug, Clone, Copy)]
+struct JoinScan {
+    scanned: Seq,
+    /// The newest entry that added the bot.
+    joined: Option<Seq>,
+    /// Every entry from the first up to `scanned` is held.
+    from_start: bool,
+}
+
+impl Default for JoinScan {
+    fn default() -> JoinScan {
+        JoinScan {
+            scanned: 0,
+            joined: None,
+            from_start: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Membership {
+    Joined(Seq),
+    Before,
+    Unknown,
+}
+
+/// Logs in, or registers when the account does not exist. The server
+/// answers `unauthorized` for a wrong password and an unknown user alike,
+/// so a `conflict` from `register` means the password was wrong.
+async fn log_in_or_register(client: &Client, user: &str, password: &str) -> Result<(), Error> {
+    match client.login(user, password).await {
+        Err(Error::Server {
+            code: ErrorCode::Unauthorized,
+            ..
+        }) => match client.register(user, password).await {
+            Err(Error::Server {
+                code: ErrorCode::Conflict,
+                ..
+            }) => Err(Error::Invalid {
+                field: "password",
+                message: format!("{user} exists and the password was refused"),
+            }),
+            other => other.map(drop),
+        },
+        other => other.map(drop),
+    }
+}
+
+struct Bot {
+    client: Client,
+    me: String,
+    /// Per conversation, where the bot joined, as far as read.
+    scans: HashMap<ConvId, JoinScan>,
+    said_fallback: bool,
+}
+
+impl Bot {
+    /// Handles one text and acks it (every path acks, through an effect or
+    /// directly).
+    async fn handle(&mut self, stream: &MessageStream, item: &StreamItem) -> Result<(), Error> {
+        let body = item.message.body.as_deref().unwrap_or("");
+        // A group's history from before the bot was invited is streamed
+        // too: it is not addressed to the bot.
+        if self.membership(&item.conv, item.seq())? == Membership::Before {
+            return stream.ack(item).await;
+        }
+        if is_command(body) {
+            let summary = self.summary(&item.conv, item.seq())?;
+            let effects = self.command_effects(&summary);
+            // The ✅ and the summary are queued with the ack in one
+            // transaction: a crash loses or doubles neither.
+            match stream.answer(item, &effects).await {
+                Err(Error::Unsupported(feature)) => {
+                    // The server changed since `supports` was last told.
+                    self.fallback(feature);
+                    stream.reply(item, &summary).await.map(drop)
+                }
+                other => other.map(drop),
+            }
+        } else if self.mentions_me(&item.message) {
+            self.react(stream, item, "👍").await
+        } else {
+            stream.ack(item).await
+        }
+    }
+
+    /// A ✅ on the command and the summary in its thread, or what the
+    /// server supports of that.
+    fn command_effects<'a>(&mut self, summary: &'a str) -> Vec<Effect<'a>> {
+        let mut effects = Vec::new();
+        if self.client.supports(features::REACTIONS) {
+            effects.push(Effect::React("✅"));
+        } else {
+            self.fallback(features::REACTIONS);
+        }
+        if self.client.supports(features::REPLY) {
+            effects.push(Effect::ReplyInThread(summary));
+        } else {
+            self.fallback(features::REPLY);
+            effects.push(Effect::Reply(summary));
+        }
+        effects
+    }
+
+    /// Reacts with `key` (and acks), or only acks against a server without
+    /// reactions.
+    async fn react(
+        &mut self,
+        stream: &MessageStream,
+        item: &StreamItem,
+        key: &str,
+    ) -> Result<(), Error> {
+        match stream.react(item, key).await {
+            Ok(_) => Ok(()),
+            Err(Error::Unsupported(feature)) => {
+                self.fallback(feature);
+                stream.ack(item).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether `m` mentions the bot: the server's list (§9.3), or, against a
+    /// server without mentions, `@me` in the body.
+    fn mentions_me(&mut self, m: &LocalMessage) -> bool {
+        if self.client.supports(features::MENTIONS) {
+            return m.mentions_me;
+        }
+        self.fallback(features::MENTIONS);
+        m.body
+            .as_deref()
+            .is_some_and(|body| mentions_in_text(body, &self.me))
+    }
+
+    /// The updates after the previous command (or the bot's join) and
+    /// before the command at `command`, numbered.
+    fn summary(&mut self, conv: &ConvId, command: Seq) -> Result<String, Error> {
+        let joined = match self.membership(conv, command)? {
+            Membership::Joined(seq) => seq,
+            Membership::Before | Membership::Unknown => 0,
+        };
+        let window = self.client.timeline(
+            conv,
+            TimelineQuery::Around {
+                seq: command,
+                before: LOOKBACK,
+                after: 0,
+            },
+        )?;
+        let mut updates = Vec::new();
+        for entry in window.iter().rev() {
+            let m = match entry {
+                TimelineItem::Message(m) if m.seq <= joined => break,
+                TimelineItem::Message(m) => m,
+                // Not held (before the bot's stream started): stop there.
+                TimelineItem::Gap { .. } => break,
+                TimelineItem::Pending(_) => continue,
+            };
+            if m.kind != EntryKind::Text || m.redacted || m.sender == self.me {
+                continue;
+            }
+            let body = m.body.as_deref().unwrap_or("");
+            if is_command(body) {
+                break;
+            }
+            if self.mentions_me(m) {
+                updates.push(format!("{}: {}", m.sender, body.trim()));
+            }
+        }
+        if updates.is_empty() {
+            return Ok(format!(
+                "No updates since the last standup. Mention @{} to add one.",
+                self.me
+            ));
+        }
+        let first = updates.len().saturating_sub(MAX_UPDATES);
+        let mut out = format!("Standup: {} update(s)", updates.len());
+        for (n, update) in updates.iter().rev().skip(first).enumerate() {
+            out.push_str(&format!("\n{}. {update}", n + 1));
+        }
+        Ok(out)
+    }
+
+    /// Where the bot joined `conv`, from the held entries up to `upto`:
+    /// `Joined(seq)` (the create that lists it, or a join naming it),
+    /// `Before` when `upto` is older history of a group it was invited to
+    /// (every entry from the first is held and none adds the bot: its join
+    /// comes later), `Unknown` when the start is not held (the bot was in
+    /// it before its stream started). The stream hands out `upto` only once
+    /// everything from its start up to `upto` is stored.
+    fn membership(&mut self, conv: &ConvId, upto: Seq) -> Result<Membership, Error> {
+        let mut scan = self.scans.get(conv).copied().unwrap_or_default();
+        if upto > scan.scanned {
+            let window = self.client.timeline(
+                conv,
+                TimelineQuery::After {
+                    seq: scan.scanned,
+                    limit: usize::try_from(upto - scan.scanned).unwrap_or(usize::MAX),
+                },
+            )?;
+            for entry in window {
+                match entry {
+                    TimelineItem::Gap { from, .. } if from <= upto => scan.from_start = false,
+                    TimelineItem::Message(m) if m.seq <= upto && self.adds_me(&m) => {
+                        scan.joined = Some(m.seq);
+                    }
+                    _ => {}
+                }
+            }
+            scan.scanned = upto;
+            self.scans.insert(conv.clone(), scan);
+        }
+        Ok(match scan.joined {
+            Some(seq) => Membership::Joined(seq),
+            None if scan.from_start => Membership::Before,
+            None => Membership::Unknown,
+        })
+    }
+
+    /// A create that lists the bot, or a join naming it.
+    fn adds_me(&self, m: &LocalMessage) -> bool {
+        match m.kind {
+            EntryKind::Create => m.members.as_ref().is_some_and(|ms| ms.contains(&self.me)),
+            EntryKind::Join => m.user.as_deref() == Some(self.me.as_str()),
+            _ => false,
+        }
+    }
+
+    /// Logs, once per run, that the server lacks protocol 1.1 features.
+    fn fallback(&mut self, feature: &str) {
+        if !self.said_fallback {
+            self.said_fallback = true;
+            eprintln!(
+                "the server lacks protocol 1.1 ({feature}): answering with plain \
+                 texts, without reactions, finding mentions in the text"
+            );
+        }
+    }
+}
+
+fn is_command(body: &str) -> bool {
+    body.trim_start().starts_with(COMMAND)
+}
+
+/// `@name` in `body`, at the start or after a character that cannot be in a
+/// user name, and followed by the end or such a character (§9.3, simplified:
+/// without the server, the members are unknown).
+fn mentions_in_text(body: &str, name: &str) -> bool {
+    let in_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let needle = format!("@{name}");
+    body.match_indices(&needle).any(|(at, _)| {
+        let before_ok = body[..at].chars().next_back().is_none_or(|c| !in_name(c));
+        let after_ok = body[at + needle.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !in_name(c));
+        before_ok && after_ok
+    })
+}
