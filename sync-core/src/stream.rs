@@ -303,7 +303,9 @@ impl MessageStream {
     /// thread: exactly once, and acked in the same transaction. Needs the
     /// server's `reply` feature: [`Error::Unsupported`] (nothing queued,
     /// nothing acked) against a server known not to list it, so a bot can
-    /// fall back to [`MessageStream::reply`].
+    /// fall back to [`MessageStream::reply`]. Other effects of the same
+    /// item go with it through [`MessageStream::answer`]: once this acks,
+    /// the item is not handed out again.
     pub fn reply_in_thread(&self, item: &StreamItem, body: &str) -> Committed<String> {
         let kind = OutboxKind::Reply {
             reply_to: item.seq(),
@@ -315,7 +317,8 @@ impl MessageStream {
     /// exactly once (a reaction retried after a crash is the same request,
     /// not a second one the server refuses with `conflict`). Needs the
     /// server's `reactions` feature, with the same [`Error::Unsupported`]
-    /// rule as [`MessageStream::reply_in_thread`].
+    /// rule as [`MessageStream::reply_in_thread`]; several effects of one
+    /// item: [`MessageStream::answer`].
     pub fn react(&self, item: &StreamItem, key: &str) -> Committed<String> {
         if let Err(e) = crate::client::validate_key(key) {
             return Committed::done(Err(e));

@@ -485,10 +485,12 @@ pub struct LocalMessage {
     /// §9.2: the key of a `reaction` entry.
     pub key: Option<String>,
     /// §9.3: who the text mentions (its newest edit's list; empty once
-    /// redacted).
+    /// redacted, and for the user's own texts stored from the `sent` reply,
+    /// which carries no list).
     pub mentions: Vec<String>,
     /// §9.3: the text or one of its edits mentions the user (false once
-    /// redacted).
+    /// redacted, and always against a server without `mentions`: the server
+    /// computes it).
     pub mentions_me: bool,
     /// §9.2: standing reactions, by count (descending) then key; empty
     /// once redacted.
