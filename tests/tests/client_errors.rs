@@ -176,3 +176,42 @@ async fn a_reconnecting_state_carries_its_cause_and_a_timed_out_send_stays_queue
     assert!(matches!(gone, Error::UnknownOutboxRow(_)), "{gone:?}");
     server.shutdown().await;
 }
+
+/// A refused `register` or `login` names the request that was refused (it
+/// said `server refused session: …`, the reply's type, which names no call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_register_or_login_names_its_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_mock::start(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        db: DbLocation::Memory,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let url = server.url();
+    let open = |name: &str| {
+        ClientBuilder::new(&url, dir.path().join(format!("{name}.db")), name)
+            .open()
+            .unwrap()
+            .0
+    };
+    let first = open("first");
+    first.register("alice", "password-123").await.unwrap();
+    let second = open("second");
+    let err = second.register("alice", "password-456").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("server refused register: conflict: "),
+        "{err}"
+    );
+    let err = second.login("alice", "not-her-password").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("server refused login: unauthorized: "),
+        "{err}"
+    );
+    first.stop().await;
+    second.stop().await;
+    server.shutdown().await;
+}

@@ -181,6 +181,17 @@ enum AccountReq {
     },
 }
 
+impl AccountReq {
+    /// The request's type on the wire, for errors (`server refused login: …`).
+    fn name(&self) -> &'static str {
+        match self {
+            AccountReq::Register { .. } => "register",
+            AccountReq::Login { .. } => "login",
+            AccountReq::Auth { .. } => "auth",
+        }
+    }
+}
+
 /// The sync state machine. See the module docs. Its state, by concern:
 /// the cache mirror (top level), the connection (`link`), requests in
 /// flight (`calls`), the catch-up (`catchup`), timeline fetching (`fetch`)
@@ -547,7 +558,10 @@ impl Engine {
 
     fn on_reply(&mut self, now: Instant, p: Pending, frame: ServerFrame) {
         match p {
-            Pending::Account(token, _) => self.on_session_reply(now, token, frame),
+            Pending::Account(token, req) => {
+                let request = req.as_ref().map_or("auth", AccountReq::name);
+                self.on_session_reply(now, token, request, frame)
+            }
             Pending::Sync => self.on_sync_reply(now, frame),
             Pending::Fetch { conv, req } => self.on_fetch_reply(conv, Some(req), None, frame),
             Pending::Older { conv, token } => self.on_fetch_reply(conv, None, Some(token), frame),

@@ -132,10 +132,12 @@ impl Engine {
         }));
     }
 
+    /// The answer to `request` (`register`, `login` or `auth`).
     pub(super) fn on_session_reply(
         &mut self,
         _now: Instant,
         token: Option<ReplyToken>,
+        request: &'static str,
         frame: ServerFrame,
     ) {
         match frame {
@@ -175,7 +177,7 @@ impl Engine {
                     _ => None,
                 };
                 if let Some(tok) = token {
-                    self.reply(tok, Err(server_error("session", other)));
+                    self.reply(tok, Err(server_error(request, other)));
                 }
                 if token.is_none() && code == Some(ErrorCode::Unauthorized) {
                     self.drop_session("the stored token was refused");
