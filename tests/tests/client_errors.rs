@@ -215,3 +215,69 @@ async fn a_refused_register_or_login_names_its_request() {
     second.stop().await;
     server.shutdown().await;
 }
+
+/// Waiting for a row the server already refused answers at once with the
+/// refusal (it waited for the whole timeout: the refusal often comes
+/// before the caller gets to wait), naming the request (`edit`, not `send`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_row_already_refused_answers_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_mock::start(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        db: DbLocation::Memory,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let url = server.url();
+    let open = |name: &str| {
+        ClientBuilder::new(&url, dir.path().join(format!("{name}.db")), name)
+            .open()
+            .unwrap()
+            .0
+    };
+    let alice = open("alice");
+    alice.register("alice", "password-123").await.unwrap();
+    let bob = open("bob");
+    bob.register("bob", "password-123").await.unwrap();
+    bob.wait_live(Duration::from_secs(10)).await.unwrap();
+    let conv = alice.create_group("ops", &["bob"]).await.unwrap();
+    let seq = alice
+        .send_and_wait(&conv, "alice's", Duration::from_secs(10))
+        .await
+        .unwrap();
+    // Bob holds the group, then edits alice's text: refused, `forbidden`.
+    let t0 = std::time::Instant::now();
+    while bob.find_conversation("ops").unwrap().is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let id = bob.edit(&conv, seq, "bob's").await.unwrap();
+    let t0 = std::time::Instant::now();
+    while !bob
+        .outbox()
+        .unwrap()
+        .iter()
+        .any(|o| o.client_id == id && matches!(o.state, sync_core::OutboxState::Failed { .. }))
+    {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never refused");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let t0 = std::time::Instant::now();
+    let err = bob
+        .wait_sent(&id, Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "waited {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(
+        err.to_string(),
+        "server refused edit: forbidden: only the sender may change a message"
+    );
+    alice.stop().await;
+    bob.stop().await;
+    server.shutdown().await;
+}

@@ -340,7 +340,7 @@ impl Engine {
                     self.reply(
                         t,
                         Err(Error::Server {
-                            request: "send",
+                            request: self.outbox[pos].kind.request(),
                             code,
                             message,
                         }),

@@ -115,6 +115,12 @@ impl Engine {
                 message: "the server was replaced; this message was not sent".into(),
             };
             let item = self.outbox[i].clone();
+            if let (Some(t), OutboxState::Failed { code, message }) =
+                (self.calls.waiters.remove(&item.client_id), &item.state)
+            {
+                let e = super::failed_row_error(&item.kind, *code, message);
+                self.reply(t, Err(e));
+            }
             self.write(Write::OutboxPut(item));
         }
         self.emit(Event::CacheReset {

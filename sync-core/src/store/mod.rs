@@ -144,6 +144,17 @@ pub enum OutboxKind {
 }
 
 impl OutboxKind {
+    /// The request that carries the row on the wire (a §9.1 reply is a
+    /// `send` with `reply_to`).
+    pub fn request(&self) -> &'static str {
+        match self {
+            OutboxKind::Send | OutboxKind::Reply { .. } => "send",
+            OutboxKind::Edit { .. } => "edit",
+            OutboxKind::Redact { .. } => "redact",
+            OutboxKind::React { .. } => "react",
+        }
+    }
+
     /// The section 9 feature the server must list for this row, if any.
     pub fn feature(&self) -> Option<&'static str> {
         match self {
