@@ -112,6 +112,57 @@ pub async fn create_group(ctx: &Ctx, title: &str, users: &[String]) -> Result<()
     Ok(())
 }
 
+/// The group TARGET names (a direct conversation has no members to change).
+fn group_of(client: &sync_core::Client, target: &str) -> Result<sync_core::ConvRow> {
+    let row = find_target(client, target)?;
+    if row.kind != sync_core::protocol::ConvKind::Group {
+        anyhow::bail!("{} is a direct conversation, not a group", row.conv);
+    }
+    Ok(row)
+}
+
+/// `convo invite TARGET USER…`.
+pub async fn invite(ctx: &Ctx, target: &str, users: &[String]) -> Result<()> {
+    let (client, _events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    let row = group_of(&client, target)?;
+    let who: Vec<&str> = users.iter().map(String::as_str).collect();
+    let done = client.invite(&row.conv, &who).await;
+    client.stop().await;
+    done.context("inviting")?;
+    println!(
+        "invited {} to {}",
+        output::safe(&users.join(", ")),
+        row.conv
+    );
+    Ok(())
+}
+
+/// `convo leave TARGET`.
+pub async fn leave(ctx: &Ctx, target: &str) -> Result<()> {
+    let (client, _events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    let row = group_of(&client, target)?;
+    let done = client.leave(&row.conv).await;
+    client.stop().await;
+    done.context("leaving")?;
+    println!("left {} ({})", row.conv, output::safe(&row.title));
+    Ok(())
+}
+
+/// `convo rename TARGET TITLE`.
+pub async fn rename(ctx: &Ctx, target: &str, title: &str) -> Result<()> {
+    sync_core::protocol::validate::title(title).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (client, _events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    let row = group_of(&client, target)?;
+    let done = client.rename(&row.conv, title).await;
+    client.stop().await;
+    done.context("renaming")?;
+    println!("renamed {} to {}", row.conv, output::safe(title));
+    Ok(())
+}
+
 /// `convo read TARGET`: moves the read cursor to the newest message and
 /// waits until the server has it (the engine queues reads).
 pub async fn read(ctx: &Ctx, target: &str) -> Result<()> {

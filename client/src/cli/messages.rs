@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use sync_core::protocol::ConvId;
-use sync_core::{Client, Convs, Event, StartAt, StreamOptions, TimelineItem, TimelineQuery};
+use sync_core::protocol::{ConvId, Seq};
+use sync_core::{
+    Client, Convs, Event, OutboxKind, StartAt, StreamOptions, TimelineItem, TimelineQuery,
+};
 
 use super::Ctx;
 use super::session::{find_target, go_online, require_online};
@@ -99,6 +101,54 @@ pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<
     client.stop().await;
     println!("sent to {conv} as #{seq}");
     warn_not_stored(&mut events);
+    Ok(())
+}
+
+/// `convo edit TARGET SEQ TEXT`: waits for the server like `send`; an edit
+/// the server refuses (not my text, no such text) is reported and not kept.
+pub async fn edit(ctx: &Ctx, target: &str, seq: Seq, text: &str) -> Result<()> {
+    sync_core::protocol::validate::default_body(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (client, _events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    let conv = find_target(&client, target)?.conv;
+    let result = client.edit_and_wait(&conv, seq, text, SEND_TIMEOUT).await;
+    if result.is_err() {
+        super::v11::discard_refused(
+            &client,
+            |k| matches!(k, OutboxKind::Edit { target } if *target == seq),
+        )
+        .await;
+    }
+    client.stop().await;
+    let entry = result.with_context(|| format!("editing #{seq}"))?;
+    println!("edited #{seq} in {conv} (#{entry})");
+    Ok(())
+}
+
+/// `convo delete TARGET SEQ`: waits for the server; says whether the
+/// content is erased for everyone (a server with §9.5 `redaction`) or may
+/// remain on the server.
+pub async fn delete(ctx: &Ctx, target: &str, seq: Seq) -> Result<()> {
+    let (client, _events) = ctx.open()?;
+    require_online(ctx, &client).await?;
+    let conv = find_target(&client, target)?.conv;
+    let result = client.redact_and_wait(&conv, seq, SEND_TIMEOUT).await;
+    if result.is_err() {
+        super::v11::discard_refused(
+            &client,
+            |k| matches!(k, OutboxKind::Redact { target } if *target == seq),
+        )
+        .await;
+    }
+    let erased = client.supports(sync_core::protocol::features::REDACTION);
+    client.stop().await;
+    let entry = result.with_context(|| format!("deleting #{seq}"))?;
+    let what = if erased {
+        "the content is erased for everyone"
+    } else {
+        "the content may remain on the server (it does not support real deletion)"
+    };
+    println!("deleted #{seq} in {conv} (#{entry}): {what}");
     Ok(())
 }
 

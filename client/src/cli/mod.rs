@@ -265,6 +265,42 @@ pub enum Command {
         /// Members besides you.
         users: Vec<String>,
     },
+    /// Add members to a group.
+    Invite {
+        /// Group id or title.
+        target: String,
+        /// The users to add.
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Leave a group (its history stays here, read-only).
+    Leave {
+        /// Group id or title.
+        target: String,
+    },
+    /// Rename a group.
+    Rename {
+        /// Group id or title.
+        target: String,
+        /// The new title.
+        title: String,
+    },
+    /// Replace the body of my text #SEQ (TEXT `-` reads it from stdin).
+    Edit {
+        /// Conversation id, group title, or @user.
+        target: String,
+        /// My text to edit.
+        seq: u64,
+        /// The new body, or `-` for stdin.
+        text: String,
+    },
+    /// Delete my text #SEQ (erased for everyone on a server with real deletion).
+    Delete {
+        /// Conversation id, group title, or @user.
+        target: String,
+        /// My text to delete.
+        seq: u64,
+    },
     /// Mark a conversation read up to its newest message.
     Read {
         /// Conversation id, group title, or @user.
@@ -358,6 +394,14 @@ async fn dispatch(
         Some(Command::CreateGroup { title, users }) => {
             convs::create_group(ctx, &title, &users).await
         }
+        Some(Command::Invite { target, users }) => convs::invite(ctx, &target, &users).await,
+        Some(Command::Leave { target }) => convs::leave(ctx, &target).await,
+        Some(Command::Rename { target, title }) => convs::rename(ctx, &target, &title).await,
+        Some(Command::Edit { target, seq, text }) => {
+            let body = body::read_body(Some(&text), None, None)?;
+            messages::edit(ctx, &target, seq, &body).await
+        }
+        Some(Command::Delete { target, seq }) => messages::delete(ctx, &target, seq).await,
         Some(Command::Read { target }) => convs::read(ctx, &target).await,
         Some(Command::Search { text, json, limit }) => convs::search(ctx, &text, json, limit).await,
         Some(Command::Send {

@@ -187,7 +187,7 @@ pub async fn thread(ctx: &Ctx, target: &str, root: Seq, json: bool, raw: bool) -
 
 /// Drops the rows of this command the server refused for good (the error is
 /// reported, and the run ends: a failed row would only clutter `show`).
-async fn discard_refused(client: &Client, ours: impl Fn(&OutboxKind) -> bool) {
+pub(super) async fn discard_refused(client: &Client, ours: impl Fn(&OutboxKind) -> bool) {
     let Ok(rows) = client.outbox() else { return };
     for r in rows {
         if matches!(r.state, OutboxState::Failed { .. }) && ours(&r.kind) {

@@ -343,6 +343,32 @@ impl Client {
         self.queue_and_wait(conv, kind, None, timeout).await
     }
 
+    /// [`Client::edit`], then waits for the server's `sent` (registered with
+    /// the row, so an answer that comes first is not missed); returns the
+    /// seq of the `edit` entry.
+    pub async fn edit_and_wait(
+        &self,
+        conv: &ConvId,
+        target: Seq,
+        body: &str,
+        timeout: Duration,
+    ) -> Result<Seq, Error> {
+        self.queue_and_wait(conv, OutboxKind::Edit { target }, Some(body), timeout)
+            .await
+    }
+
+    /// [`Client::redact`], then waits for the server's `sent`; returns the
+    /// seq of the `redact` entry.
+    pub async fn redact_and_wait(
+        &self,
+        conv: &ConvId,
+        target: Seq,
+        timeout: Duration,
+    ) -> Result<Seq, Error> {
+        self.queue_and_wait(conv, OutboxKind::Redact { target }, None, timeout)
+            .await
+    }
+
     /// [`Client::unreact`], then waits for the server's `sent`; returns the
     /// seq of the `redact` entry.
     pub async fn unreact_and_wait(
