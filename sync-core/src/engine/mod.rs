@@ -181,45 +181,6 @@ enum AccountReq {
     },
 }
 
-/// What waiting for a row that already failed answers: what the waiter
-/// would have been told when it failed.
-pub(super) fn failed_row_error(
-    kind: &crate::store::OutboxKind,
-    code: crate::store::FailCode,
-    message: &str,
-) -> Error {
-    use crate::store::FailCode;
-    match code {
-        FailCode::Server(code) => Error::Server {
-            request: kind.request(),
-            code,
-            message: message.to_owned(),
-        },
-        FailCode::Unsupported => match kind.feature() {
-            Some(feature) => Error::Unsupported(feature),
-            None => Error::Invalid {
-                field: "message",
-                message: message.to_owned(),
-            },
-        },
-        FailCode::ServerReplaced => Error::Invalid {
-            field: "message",
-            message: message.to_owned(),
-        },
-    }
-}
-
-impl AccountReq {
-    /// The request's type on the wire, for errors (`server refused login: …`).
-    fn name(&self) -> &'static str {
-        match self {
-            AccountReq::Register { .. } => "register",
-            AccountReq::Login { .. } => "login",
-            AccountReq::Auth { .. } => "auth",
-        }
-    }
-}
-
 /// The sync state machine. See the module docs. Its state, by concern:
 /// the cache mirror (top level), the connection (`link`), requests in
 /// flight (`calls`), the catch-up (`catchup`), timeline fetching (`fetch`)
@@ -688,24 +649,7 @@ impl Engine {
                 conv: ack.conv,
                 seq: ack.seq,
             }),
-            Command::WaitSent { client_id, token } => {
-                match self.outbox.iter().find(|o| o.client_id == client_id) {
-                    // Refused already (often before the caller got to wait):
-                    // the answer is known, nothing more will come.
-                    Some(OutboxItem {
-                        state: OutboxState::Failed { code, message },
-                        kind,
-                        ..
-                    }) => {
-                        let e = failed_row_error(kind, *code, message);
-                        self.reply(token, Err(e));
-                    }
-                    Some(_) => {
-                        self.calls.waiters.insert(client_id, token);
-                    }
-                    None => self.reply(token, Err(Error::UnknownOutboxRow(client_id))),
-                }
-            }
+            Command::WaitSent { client_id, token } => self.wait_sent(client_id, token),
             Command::Retry(id) => return self.retry(now, &id),
             Command::Discard(id) => return self.discard(&id),
             Command::MarkRead { conv, seq } => return self.mark_read(&conv, seq),

@@ -370,6 +370,26 @@ impl Engine {
         self.outbox_changed(&item.conv);
     }
 
+    /// `wait_sent`: the waiter of a queued row gets its answer when it
+    /// comes; a row refused already (often before the caller got to wait)
+    /// answers at once, nothing more will come.
+    pub(super) fn wait_sent(&mut self, client_id: String, token: ReplyToken) {
+        match self.outbox.iter().find(|o| o.client_id == client_id) {
+            Some(OutboxItem {
+                state: OutboxState::Failed { code, message },
+                kind,
+                ..
+            }) => {
+                let e = failed_row_error(kind, *code, message);
+                self.reply(token, Err(e));
+            }
+            Some(_) => {
+                self.calls.waiters.insert(client_id, token);
+            }
+            None => self.reply(token, Err(Error::UnknownOutboxRow(client_id))),
+        }
+    }
+
     pub(super) fn retry(&mut self, _now: Instant, client_id: &str) -> Result<(), Error> {
         let Some(pos) = self.outbox.iter().position(|o| o.client_id == client_id) else {
             return Err(Error::UnknownOutboxRow(client_id.to_owned()));
@@ -483,6 +503,34 @@ fn outbox_frame(o: &OutboxItem, id: RequestId) -> ClientFrame {
             conv,
             client_id,
             target: *target,
+        },
+    }
+}
+
+/// What waiting for a row that already failed answers: what the waiter
+/// would have been told when it failed.
+pub(super) fn failed_row_error(
+    kind: &OutboxKind,
+    code: crate::store::FailCode,
+    message: &str,
+) -> Error {
+    use crate::store::FailCode;
+    match code {
+        FailCode::Server(code) => Error::Server {
+            request: kind.request(),
+            code,
+            message: message.to_owned(),
+        },
+        FailCode::Unsupported => match kind.feature() {
+            Some(feature) => Error::Unsupported(feature),
+            None => Error::Invalid {
+                field: "message",
+                message: message.to_owned(),
+            },
+        },
+        FailCode::ServerReplaced => Error::Invalid {
+            field: "message",
+            message: message.to_owned(),
         },
     }
 }

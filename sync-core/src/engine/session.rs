@@ -118,7 +118,7 @@ impl Engine {
             if let (Some(t), OutboxState::Failed { code, message }) =
                 (self.calls.waiters.remove(&item.client_id), &item.state)
             {
-                let e = super::failed_row_error(&item.kind, *code, message);
+                let e = super::outbox::failed_row_error(&item.kind, *code, message);
                 self.reply(t, Err(e));
             }
             self.write(Write::OutboxPut(item));
@@ -197,6 +197,17 @@ impl Engine {
                     self.set_state(ConnState::LoggedOut);
                 }
             }
+        }
+    }
+}
+
+impl AccountReq {
+    /// The request's type on the wire, for errors (`server refused login: …`).
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            AccountReq::Register { .. } => "register",
+            AccountReq::Login { .. } => "login",
+            AccountReq::Auth { .. } => "auth",
         }
     }
 }
