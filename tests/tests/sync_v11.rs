@@ -292,6 +292,14 @@ async fn mention_counts_across_pushes_reads_and_devices() -> anyhow::Result<()> 
     .await?;
     // alice never mentions herself.
     assert_eq!(counts(&alice).map(|c| c.1), Some(0));
+    // Her own copy, stored from the `sent` reply (which carries no list),
+    // gets the mentions from the push that follows it.
+    eventually("alice's own copy names bob", || {
+        held(&alice, &conv, last)
+            .filter(|m| m.mentions == ["bob"] && !m.mentions_me)
+            .map(drop)
+    })
+    .await?;
     Ok(())
 }
 

@@ -359,12 +359,28 @@ impl Engine {
             self.reset_conv(&mut rec, last);
         }
         let mut fresh = Vec::new();
+        // Copies of my texts held from their `sent` reply, which carries no
+        // `thread` or `mentions` (§7, §9.1, §9.3): the store fills those in.
+        let mut fills = Vec::new();
         for m in messages {
-            if m.seq == 0 || !rec.held.insert(m.seq) {
-                continue; // invalid, or a duplicate (same `(conv, seq)`)
+            if m.seq == 0 {
+                continue;
+            }
+            if !rec.held.insert(m.seq) {
+                let fills_in = m.kind == EntryKind::Text
+                    && m.sender == me
+                    && (m.thread.is_some() || !m.mentions.is_empty());
+                if fills_in {
+                    fills.push(m);
+                }
+                continue; // a duplicate (same `(conv, seq)`)
             }
             observe_entry(&mut rec, &m, &me);
             fresh.push(m);
+        }
+        if !fills.is_empty() {
+            self.write(Write::Messages(conv.clone(), fills));
+            self.emit(Event::TimelineChanged { conv: conv.clone() });
         }
         if let Some(last) = server_last {
             rec.last_seq = rec.last_seq.max(last);

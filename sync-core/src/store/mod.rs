@@ -496,8 +496,8 @@ pub struct LocalMessage {
     /// §9.2: the key of a `reaction` entry.
     pub key: Option<String>,
     /// §9.3: who the text mentions (its newest edit's list; empty once
-    /// redacted, and for the user's own texts stored from the `sent` reply,
-    /// which carries no list).
+    /// redacted; for the user's own text, empty from its `sent` reply until
+    /// the push of the same entry fills it in).
     pub mentions: Vec<String>,
     /// §9.3: the text or one of its edits mentions the user (false once
     /// redacted, and always against a server without `mentions`: the server
