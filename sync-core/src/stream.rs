@@ -9,7 +9,7 @@
 //! (at-least-once). [`MessageStream::reply`] commits a reply together with
 //! the ack of what it answers (exactly-once effects).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use tokio::sync::watch;
 
@@ -68,6 +68,14 @@ pub struct StreamOptions {
     /// Only these entry kinds; None for every kind (texts, edits,
     /// redactions, joins, …).
     pub kinds: Option<Vec<EntryKind>>,
+    /// A conversation read from its beginning (one that appeared after the
+    /// consumer was first started, such as a group the user was invited to,
+    /// or every one with [`StartAt::Beginning`]) starts at the user's
+    /// joining it instead: entries before the `join` entry naming the user,
+    /// or the `create` entry listing them, are skipped. A bot added to a
+    /// group then answers nothing said before it came. A user who left and
+    /// came back gets what was said while they were away.
+    pub since_joined: bool,
 }
 
 impl StreamOptions {
@@ -132,6 +140,9 @@ pub struct MessageStream {
     /// Delivered (or skipped by the filters) up to here, per conversation;
     /// a conversation missing here is read from its beginning.
     next: BTreeMap<ConvId, Seq>,
+    /// With [`StreamOptions::since_joined`]: conversations read from their
+    /// beginning whose joining entry has not been passed yet.
+    awaiting_join: BTreeSet<ConvId>,
     buffer: VecDeque<StreamItem>,
     commits: watch::Receiver<u64>,
 }
@@ -233,6 +244,7 @@ impl MessageStream {
             name,
             opts,
             next,
+            awaiting_join: BTreeSet::new(),
             buffer: VecDeque::new(),
             commits,
         })
@@ -423,17 +435,19 @@ impl MessageStream {
     async fn refill(&mut self) -> Result<(), Error> {
         let reader = self.client.take_reader()?;
         let next = self.next.clone();
+        let mut awaiting = self.awaiting_join.clone();
         let opts = self.opts.clone();
         let me = self.client.user().unwrap_or_default();
         let (reader, read) = tokio::task::spawn_blocking(move || {
-            let read = collect(&*reader, &next, &opts, &me);
-            (reader, read)
+            let read = collect(&*reader, &next, &mut awaiting, &opts, &me);
+            (reader, read.map(|r| (r, awaiting)))
         })
         .await
         .map_err(|_| Error::DriverGone)?;
         self.client.put_reader(reader);
-        let (items, moved) = read?;
+        let ((items, moved), awaiting) = read?;
         self.next.extend(moved);
+        self.awaiting_join = awaiting;
         self.buffer.extend(items);
         Ok(())
     }
@@ -450,9 +464,25 @@ fn covers(convs: &Convs, conv: &ConvId) -> bool {
 /// moved past them (filtered-out entries included).
 type Collected = (Vec<StreamItem>, Vec<(ConvId, Seq)>);
 
+/// Whether `m` is the user `me` joining its conversation (§4: a `join`
+/// naming them, or the `create` listing them).
+fn joins(m: &LocalMessage, me: &str) -> bool {
+    match m.kind {
+        EntryKind::Join => m.user.as_deref() == Some(me),
+        EntryKind::Create => m
+            .members
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|u| u == me)),
+        _ => false,
+    }
+}
+
+/// `awaiting` holds the conversations (with `since_joined`) whose joining
+/// entry is still ahead; one read from its beginning joins it here.
 fn collect(
     reader: &dyn Store,
     next: &BTreeMap<ConvId, Seq>,
+    awaiting: &mut BTreeSet<ConvId>,
     opts: &StreamOptions,
     me: &str,
 ) -> Result<Collected, StoreError> {
@@ -464,6 +494,9 @@ fn collect(
             break;
         }
         let pos = next.get(&row.conv).copied().unwrap_or(0);
+        if opts.since_joined && pos == 0 {
+            awaiting.insert(row.conv.clone());
+        }
         if row.last_seq <= pos {
             continue;
         }
@@ -484,6 +517,12 @@ fn collect(
                 break;
             }
             at = m.seq;
+            if awaiting.contains(&row.conv) {
+                if !joins(&m, me) {
+                    continue; // said before the user came
+                }
+                awaiting.remove(&row.conv);
+            }
             let own = m.sender == me;
             let kind_ok = opts.kinds.as_ref().is_none_or(|k| k.contains(&m.kind));
             if (opts.include_own || !own) && kind_ok {

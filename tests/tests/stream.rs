@@ -589,3 +589,46 @@ async fn a_client_runs_on_any_store() {
     assert_eq!(held, 4);
     server.shutdown().await;
 }
+
+/// `since_joined`: a bot invited to a group streams what is said from its
+/// invite on, not the history before it; without it, the history comes
+/// first. A group it was in from the start streams whole either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn since_joined_skips_a_group_s_history_from_before_the_invite() {
+    let server = server().await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = open(&url, &dir.path().join("alice.db"), "alice").await;
+    let bot = open(&url, &dir.path().join("bot.db"), "bot").await;
+    let opts = |since_joined| StreamOptions {
+        since_joined,
+        ..StreamOptions::texts()
+    };
+    let mut joined = bot.stream("joined", opts(true)).await.unwrap();
+    let mut whole = bot.stream("whole", opts(false)).await.unwrap();
+
+    let old = alice.create_group("old talk", &[]).await.unwrap();
+    for body in ["before 1", "before 2", "before 3"] {
+        alice.send_and_wait(&old, body, WAIT).await.unwrap();
+    }
+    alice.invite(&old, &["bot"]).await.unwrap();
+    alice.send_and_wait(&old, "after", WAIT).await.unwrap();
+    let fresh = alice.create_group("with bot", &["bot"]).await.unwrap();
+    alice
+        .send_and_wait(&fresh, "hello bot", WAIT)
+        .await
+        .unwrap();
+
+    let got = take(&mut joined, 2).await;
+    assert_eq!(bodies_in(&got, &old), ["after"]);
+    assert_eq!(bodies_in(&got, &fresh), ["hello bot"]);
+    assert_drained(&mut joined).await;
+    let got = take(&mut whole, 5).await;
+    assert_eq!(
+        bodies_in(&got, &old),
+        ["before 1", "before 2", "before 3", "after"]
+    );
+    assert_eq!(bodies_in(&got, &fresh), ["hello bot"]);
+    assert_drained(&mut whole).await;
+    server.shutdown().await;
+}

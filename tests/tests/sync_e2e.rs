@@ -301,6 +301,7 @@ async fn token_in_memory_keeps_the_token_out_of_the_store() -> anyhow::Result<()
                 from: sync_core::StartAt::Beginning,
                 include_own: false,
                 kinds: Some(vec![EntryKind::Text]),
+                since_joined: false,
             },
         )
         .await?;
