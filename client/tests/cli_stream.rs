@@ -61,6 +61,51 @@ fn tail_streams_other_peoples_messages_as_json_lines() {
     );
 }
 
+/// Invited to a group, `tail` prints what is said from the invite on, not
+/// the group's history from before it (it printed that history first).
+#[test]
+fn tail_after_an_invite_starts_at_the_invite() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let (a, b) = alice_and_bob(&url);
+    assert_eq!(
+        ok(a.path(), &url, "alice", &["create-group", "old", "bob"]),
+        "c1\n"
+    );
+    let mut tail = convo_cmd(b.path())
+        .args(["--server", &url, "--user", "bob", "tail", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(tail.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(line, "convo: tailing new messages (Ctrl-C to stop)\n");
+    assert_eq!(
+        ok(a.path(), &url, "alice", &["create-group", "later"]),
+        "c2\n"
+    );
+    ok(
+        a.path(),
+        &url,
+        "alice",
+        &["send", "later", "before bob came"],
+    );
+    ok(a.path(), &url, "alice", &["invite", "later", "bob"]);
+    ok(a.path(), &url, "alice", &["send", "later", "welcome bob"]);
+    let mut out = BufReader::new(tail.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    tail.kill().unwrap();
+    let _ = tail.wait();
+    let msg = json(&first);
+    assert_eq!(
+        (&msg["conv"], &msg["body"]),
+        (&json!("c2"), &json!("welcome bob"))
+    );
+}
+
 #[test]
 fn local_runs_its_own_server_and_keeps_the_account() {
     let d = tempfile::tempdir().unwrap();

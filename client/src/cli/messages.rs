@@ -280,6 +280,9 @@ pub async fn tail(
         } else {
             StartAt::Now
         },
+        // New messages: a group joined meanwhile starts at the invite, not
+        // with its history.
+        since_joined: true,
         ..StreamOptions::texts()
     };
     let mut stream = match consumer {
