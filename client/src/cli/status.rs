@@ -19,7 +19,7 @@ pub async fn status(ctx: &Ctx, json: bool) -> Result<()> {
     // An account never logged in here is reported like any other without a
     // session, and gets no empty store.
     let (in_use, server_id, pending, error) = if ctx.is_known()? {
-        let (client, _events) = ctx.open()?;
+        let (client, _events) = ctx.open_or_create()?;
         let online = go_online(ctx, &client).await;
         let in_use = online.is_ok().then(|| client.current_url());
         let server_id = client.server_id().ok().flatten();

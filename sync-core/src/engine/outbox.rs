@@ -22,32 +22,15 @@ impl Engine {
     pub(super) fn enqueue(
         &mut self,
         _now: Instant,
-        mut item: OutboxItem,
+        item: OutboxItem,
         wait: Option<ReplyToken>,
         ack: Option<super::ConsumerAck>,
     ) -> Result<(), Error> {
         self.check_new_row(&item)?;
-        item.state = OutboxState::Pending;
-        self.outbox.push(item.clone());
-        let conv = item.conv.clone();
         if let Some(t) = wait {
             self.calls.waiters.insert(item.client_id.clone(), t);
         }
-        self.write(Write::OutboxPut(item));
-        if let Some(a) = ack {
-            // Same transaction: the reply exists if and only if the
-            // consumer's position moved past what it answers.
-            self.write(Write::ConsumerAck {
-                name: a.name,
-                conv: a.conv,
-                seq: a.seq,
-            });
-        }
-        // The user was told "sent": this row must survive a power cut.
-        self.out.batch.durable = true;
-        self.seal();
-        self.outbox_changed(&conv);
-        self.dispatch_outbox();
+        self.queue_checked(vec![item], ack);
         Ok(())
     }
 
@@ -105,6 +88,13 @@ impl Engine {
                 return Err(Error::AlreadyQueued(item.client_id.clone()));
             }
         }
+        self.queue_checked(items, ack);
+        Ok(())
+    }
+
+    /// Queues rows already checked ([`Engine::check_new_row`]) and a
+    /// consumer's ack in one durable batch, then sends what it can.
+    fn queue_checked(&mut self, items: Vec<OutboxItem>, ack: Option<super::ConsumerAck>) {
         let mut convs: Vec<ConvId> = Vec::new();
         for mut item in items {
             item.state = OutboxState::Pending;
@@ -115,19 +105,21 @@ impl Engine {
             self.write(Write::OutboxPut(item));
         }
         if let Some(a) = ack {
+            // Same transaction: the reply exists if and only if the
+            // consumer's position moved past what it answers.
             self.write(Write::ConsumerAck {
                 name: a.name,
                 conv: a.conv,
                 seq: a.seq,
             });
         }
+        // The user was told "sent": these rows must survive a power cut.
         self.out.batch.durable = true;
         self.seal();
         for conv in &convs {
             self.outbox_changed(conv);
         }
         self.dispatch_outbox();
-        Ok(())
     }
 
     /// Rows another process queued in the shared store (`convo send

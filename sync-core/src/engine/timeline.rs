@@ -378,15 +378,18 @@ impl Engine {
             observe_entry(&mut rec, &m, &me);
             fresh.push(m);
         }
-        if !fills.is_empty() {
+        let filled = !fills.is_empty();
+        if filled {
             self.write(Write::Messages(conv.clone(), fills));
-            self.emit(Event::TimelineChanged { conv: conv.clone() });
         }
         if let Some(last) = server_last {
             rec.last_seq = rec.last_seq.max(last);
         }
         let changed_row = self.convs.get(conv) != Some(&rec);
         if fresh.is_empty() && !changed_row {
+            if filled {
+                self.emit(Event::TimelineChanged { conv: conv.clone() });
+            }
             return;
         }
         self.catchup.report.pulled_messages += if server_last.is_some() {
