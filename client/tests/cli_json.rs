@@ -526,54 +526,31 @@ fn login_with_a_new_profile_name_remembers_it() {
     let a = tempfile::tempdir().unwrap();
     // `convo register|login --profile work …` names a profile (as --help
     // and docs/CLI.md say): it must not be refused as an unknown profile.
-    let out = convo_cmd(a.path())
-        .args([
-            "register",
-            "--profile",
-            "work",
-            "--server",
-            &url,
-            "--user",
-            "carol",
-        ])
-        .env("CONVO_PASSWORD", "correct horse battery")
-        .output()
-        .unwrap();
-    assert_eq!(stdout_of(&out), format!("registered carol on {url}\n"));
+    let with_profile = |verb: &str, profile: &str, user: &str| {
+        convo_cmd(a.path())
+            .args([verb, "--profile", profile, "--server", &url, "--user", user])
+            .env("CONVO_PASSWORD", "correct horse battery")
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        stdout_of(&with_profile("register", "work", "carol")),
+        format!("registered carol on {url}\n")
+    );
     register(a.path(), &url, "alice");
-    let out = convo_cmd(a.path())
-        .args([
-            "login",
-            "--profile",
-            "work",
-            "--server",
-            &url,
-            "--user",
-            "carol",
-        ])
-        .env("CONVO_PASSWORD", "correct horse battery")
-        .output()
-        .unwrap();
-    assert_eq!(stdout_of(&out), format!("logged in as carol on {url}\n"));
+    assert_eq!(
+        stdout_of(&with_profile("login", "work", "carol")),
+        format!("logged in as carol on {url}\n")
+    );
     assert_eq!(
         stdout_of(&plain(a.path(), &["--profile", "work", "whoami"])),
         format!("carol on {url} (profile work): logged in\n")
     );
     // One account under two profiles: whoami names the one in use.
-    let out = convo_cmd(a.path())
-        .args([
-            "login",
-            "--profile",
-            "home",
-            "--server",
-            &url,
-            "--user",
-            "alice",
-        ])
-        .env("CONVO_PASSWORD", "correct horse battery")
-        .output()
-        .unwrap();
-    assert_eq!(stdout_of(&out), format!("logged in as alice on {url}\n"));
+    assert_eq!(
+        stdout_of(&with_profile("login", "home", "alice")),
+        format!("logged in as alice on {url}\n")
+    );
     for profile in ["home", "alice"] {
         assert_eq!(
             stdout_of(&plain(a.path(), &["--profile", profile, "whoami"])),

@@ -20,24 +20,14 @@ fn tail_streams_other_peoples_messages_as_json_lines() {
         "c1\n"
     );
 
-    let mut tail = convo_cmd(b.path())
-        .args(["--server", &url, "--user", "bob", "tail", "news", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until it says it is live, so the message below cannot be missed.
-    let mut err = BufReader::new(tail.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    assert_eq!(line, "convo: tailing new messages (Ctrl-C to stop)\n");
+    // Live before anything is sent, so the message below cannot be missed.
+    let (mut tail, mut out) = start_tail(b.path(), &url, "bob", Some("news"));
 
     // Bob's own text, sent by another convo process, is not a message by
     // others: tail leaves it out (the token is not in the store, so the
     // stream alone cannot tell it is his).
     ok(b.path(), &url, "bob", &["send", "news", "my own"]);
     ok(a.path(), &url, "alice", &["send", "news", "extra extra"]);
-    let mut out = BufReader::new(tail.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
     tail.kill().unwrap();
@@ -72,16 +62,7 @@ fn tail_after_an_invite_starts_at_the_invite() {
         ok(a.path(), &url, "alice", &["create-group", "old", "bob"]),
         "c1\n"
     );
-    let mut tail = convo_cmd(b.path())
-        .args(["--server", &url, "--user", "bob", "tail", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(tail.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    assert_eq!(line, "convo: tailing new messages (Ctrl-C to stop)\n");
+    let (mut tail, mut out) = start_tail(b.path(), &url, "bob", None);
     assert_eq!(
         ok(a.path(), &url, "alice", &["create-group", "later"]),
         "c2\n"
@@ -94,7 +75,6 @@ fn tail_after_an_invite_starts_at_the_invite() {
     );
     ok(a.path(), &url, "alice", &["invite", "later", "bob"]);
     ok(a.path(), &url, "alice", &["send", "later", "welcome bob"]);
-    let mut out = BufReader::new(tail.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
     tail.kill().unwrap();
@@ -223,15 +203,18 @@ fn a_second_local_run_joins_the_running_server() {
     );
 }
 
-/// Starts `convo tail GROUP --json` for `user` and waits until it is live.
+/// Starts `convo tail [TARGET] --json` for `user` and waits until it is
+/// live.
 fn start_tail(
     data: &std::path::Path,
     url: &str,
     user: &str,
-    target: &str,
+    target: Option<&str>,
 ) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
     let mut tail = convo_cmd(data)
-        .args(["--server", url, "--user", user, "tail", target, "--json"])
+        .args(["--server", url, "--user", user, "tail"])
+        .args(target)
+        .arg("--json")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -259,7 +242,7 @@ fn show_fills_every_hole_and_names_the_ones_it_cannot() {
     // missed: alice's store of the (lazy) group ends up with ten holes.
     let mut expected = Vec::new();
     for round in 0..10 {
-        let (mut tail, mut out) = start_tail(a.path(), &url, "alice", "news");
+        let (mut tail, mut out) = start_tail(a.path(), &url, "alice", Some("news"));
         let seen = format!("seen {round}");
         ok(b.path(), &url, "bob", &["send", "news", &seen]);
         let mut line = String::new();

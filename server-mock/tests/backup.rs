@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::{Client, HANG, PASSWORD, test_config};
-use serde_json::{Value, json};
+use serde_json::json;
 use server_mock::DbLocation;
 
 /// Runs `server-mock backup ARGS…`: (success, stdout, stderr), trimmed.
@@ -32,23 +32,6 @@ fn backup(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
 
 fn backup_db(db: &Path, out: &Path) -> (bool, String, String) {
     backup(&["--db".as_ref(), db.as_os_str(), out.as_os_str()])
-}
-
-/// Every entry of `conv`, paging with `pull`.
-async fn pull_all(c: &mut Client, conv: &str) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::new();
-    loop {
-        let after = out.last().map_or(0, |m| m["seq"].as_u64().unwrap());
-        let r = c
-            .request(json!({"type":"pull","conv":conv,"after":after,"limit":500}))
-            .await;
-        let page = r["messages"].as_array().unwrap().clone();
-        let done = page.is_empty() || after + page.len() as u64 >= r["last_seq"].as_u64().unwrap();
-        out.extend(page);
-        if done {
-            return out;
-        }
-    }
 }
 
 /// Waits (bounded by [`HANG`]) until `n` reaches `at_least`.
@@ -174,7 +157,7 @@ async fn a_backup_taken_during_sends_is_a_whole_prefix_and_a_server_serves_it() 
         .request(json!({"type":"login","user":"bob","password":PASSWORD,"device":"d2"}))
         .await;
     assert_eq!(r["type"], "session", "{r}");
-    let entries = pull_all(&mut bob, &conv).await;
+    let entries = bob.pull_all(&conv).await;
     let seqs: Vec<u64> = entries.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=n).collect::<Vec<u64>>());
     let bodies: Vec<&str> = entries[1..]

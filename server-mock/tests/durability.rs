@@ -12,26 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{Client, test_config};
 use futures_util::SinkExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use server_mock::DbLocation;
 use tokio_tungstenite::tungstenite::Message;
-
-/// Every entry of `conv`, paging with `pull`.
-async fn pull_all(c: &mut Client, conv: &str) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::new();
-    loop {
-        let after = out.last().map_or(0, |m| m["seq"].as_u64().unwrap());
-        let r = c
-            .request(json!({"type":"pull","conv":conv,"after":after,"limit":500}))
-            .await;
-        let page = r["messages"].as_array().unwrap().clone();
-        let done = page.is_empty() || after + page.len() as u64 >= r["last_seq"].as_u64().unwrap();
-        out.extend(page);
-        if done {
-            return out;
-        }
-    }
-}
 
 #[tokio::test]
 async fn restart_keeps_seqs_tokens_and_dedup() {
@@ -66,7 +49,7 @@ async fn restart_keeps_seqs_tokens_and_dedup() {
     );
     let new = again.send_msg(&conv, "k4", "m4").await;
     assert_eq!(new["seq"], 5);
-    let all = pull_all(&mut again, &conv).await;
+    let all = again.pull_all(&conv).await;
     let bodies: Vec<&str> = all
         .iter()
         .skip(1)
@@ -169,7 +152,7 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_send() {
 
     let (_proc2, url2) = spawn_binary(&db);
     let mut after = alice.again(&url2).await;
-    let all = pull_all(&mut after, &conv).await;
+    let all = after.pull_all(&conv).await;
     let seqs: Vec<u64> = all.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
     assert_eq!(
         seqs,

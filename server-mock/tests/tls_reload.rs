@@ -74,6 +74,22 @@ fn tls_files(dir: &Path, pki: &Pki) -> server_mock::TlsFiles {
 }
 
 /// A client that trusts only the CA in `ca_pem` (not the system's roots).
+/// A `wss://` server-mock on `files`, checking them every `check_every`
+/// (None: the default interval).
+async fn serve(
+    files: &server_mock::TlsFiles,
+    check_every: Option<Duration>,
+) -> server_mock::RunningServer {
+    let config = test_config(server_mock::DbLocation::Memory);
+    server_mock::start(server_mock::Config {
+        tls: Some(files.clone()),
+        tls_check_every: check_every.unwrap_or(config.tls_check_every),
+        ..config
+    })
+    .await
+    .unwrap()
+}
+
 fn trusting(ca_pem: &str) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
@@ -140,12 +156,7 @@ async fn a_reload_serves_the_new_certificate_to_new_connections_only() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = (Pki::new("old CA"), Pki::new("new CA"));
     let files = tls_files(dir.path(), &old);
-    let server = server_mock::start(server_mock::Config {
-        tls: Some(files.clone()),
-        ..test_config(server_mock::DbLocation::Memory)
-    })
-    .await
-    .unwrap();
+    let server = serve(&files, None).await;
     let url = server.url();
     let mut before = connect(&url, &old.ca).await.expect("old CA before reload");
     assert_refused(&url, &new.ca, "new CA before reload").await;
@@ -178,13 +189,7 @@ async fn changed_files_are_served_within_the_check_interval() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = (Pki::new("old CA"), Pki::new("new CA"));
     let files = tls_files(dir.path(), &old);
-    let server = server_mock::start(server_mock::Config {
-        tls: Some(files.clone()),
-        tls_check_every: Duration::from_millis(100),
-        ..test_config(server_mock::DbLocation::Memory)
-    })
-    .await
-    .unwrap();
+    let server = serve(&files, Some(Duration::from_millis(100))).await;
     let url = server.url();
     let mut before = connect(&url, &old.ca).await.expect("old CA before renewal");
 
@@ -212,14 +217,8 @@ async fn a_broken_replacement_keeps_the_previous_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = (Pki::new("old CA"), Pki::new("new CA"));
     let files = tls_files(dir.path(), &old);
-    let server = server_mock::start(server_mock::Config {
-        tls: Some(files.clone()),
-        // The poll sees every broken state too; it must not install it either.
-        tls_check_every: Duration::from_millis(100),
-        ..test_config(server_mock::DbLocation::Memory)
-    })
-    .await
-    .unwrap();
+    // The poll sees every broken state too; it must not install it either.
+    let server = serve(&files, Some(Duration::from_millis(100))).await;
     let url = server.url();
     let (cert, key) = (files.cert.display(), files.key.display());
 

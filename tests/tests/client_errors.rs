@@ -177,25 +177,33 @@ async fn a_reconnecting_state_carries_its_cause_and_a_timed_out_send_stays_queue
     server.shutdown().await;
 }
 
-/// A refused `register` or `login` names the request that was refused (it
-/// said `server refused session: …`, the reply's type, which names no call).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_register_or_login_names_its_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = server_mock::start(Config {
+/// A throwaway server-mock on loopback.
+async fn memory_server() -> server_mock::RunningServer {
+    server_mock::start(Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         db: DbLocation::Memory,
         ..Config::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// A client of `url` (not logged in) whose store is `dir/NAME.db`.
+fn open_client(url: &str, dir: &std::path::Path, name: &str) -> sync_core::Client {
+    ClientBuilder::new(url, dir.join(format!("{name}.db")), name)
+        .open()
+        .unwrap()
+        .0
+}
+
+/// A refused `register` or `login` names the request that was refused (it
+/// said `server refused session: …`, the reply's type, which names no call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_register_or_login_names_its_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = memory_server().await;
     let url = server.url();
-    let open = |name: &str| {
-        ClientBuilder::new(&url, dir.path().join(format!("{name}.db")), name)
-            .open()
-            .unwrap()
-            .0
-    };
+    let open = |name: &str| open_client(&url, dir.path(), name);
     let first = open("first");
     first.register("alice", "password-123").await.unwrap();
     let second = open("second");
@@ -222,20 +230,9 @@ async fn a_refused_register_or_login_names_its_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_a_row_already_refused_answers_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let server = server_mock::start(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        db: DbLocation::Memory,
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let server = memory_server().await;
     let url = server.url();
-    let open = |name: &str| {
-        ClientBuilder::new(&url, dir.path().join(format!("{name}.db")), name)
-            .open()
-            .unwrap()
-            .0
-    };
+    let open = |name: &str| open_client(&url, dir.path(), name);
     let alice = open("alice");
     alice.register("alice", "password-123").await.unwrap();
     let bob = open("bob");

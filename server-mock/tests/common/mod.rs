@@ -130,6 +130,24 @@ impl Client {
         }
     }
 
+    /// Every entry of `conv`, paging with `pull`.
+    pub async fn pull_all(&mut self, conv: &str) -> Vec<Value> {
+        let mut out: Vec<Value> = Vec::new();
+        loop {
+            let after = out.last().map_or(0, |m| m["seq"].as_u64().unwrap());
+            let r = self
+                .request(json!({"type":"pull","conv":conv,"after":after,"limit":500}))
+                .await;
+            let page = r["messages"].as_array().unwrap().clone();
+            let last = r["last_seq"].as_u64().unwrap();
+            let done = page.is_empty() || after + page.len() as u64 >= last;
+            out.extend(page);
+            if done {
+                return out;
+            }
+        }
+    }
+
     /// Sends a request and returns its reply; frames in between are kept.
     pub async fn request(&mut self, v: Value) -> Value {
         let id = self.send_json(v).await;
