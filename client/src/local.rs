@@ -114,7 +114,10 @@ pub async fn start(ctx: &mut Ctx, port: Option<u16>) -> Result<LocalServer> {
                 running = Some(s);
                 break;
             }
-            Err(e) => last_err = Some(format!("{e}")),
+            // Only a taken port is worth trying the next one for: a
+            // database another server serves is refused on every port.
+            Err(e @ server_mock::ServerError::Bind { .. }) => last_err = Some(format!("{e}")),
+            Err(e) => bail!("could not start the local server: {e}"),
         }
     }
     let Some(server) = running else {

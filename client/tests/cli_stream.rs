@@ -190,6 +190,26 @@ fn a_second_local_run_joins_the_running_server() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "sent to c1 as #2\n");
 
+    // With --port it would open a second server on the same database: the
+    // owner's lock refuses it, on the first port, with the owner's pid.
+    let out = convo_cmd(d.path())
+        .args(["--local", "--port", "0", "--user", "erin", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let db = d.path().join("local-server").join("server.db");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().last(),
+        Some(
+            format!(
+                "convo: error: could not start the local server: open database: another server-mock (pid {}) is serving {}: one SQLite database serves one server at a time (several nodes share a PostgreSQL database)",
+                owner.id(),
+                db.display()
+            )
+            .as_str()
+        )
+    );
+
     let mut first = String::new();
     BufReader::new(owner.stdout.take().unwrap())
         .read_line(&mut first)

@@ -405,3 +405,16 @@ fn a_long_title_shortens_in_the_header_and_the_member_count_stays() {
         "{header}"
     );
 }
+
+/// A group of one says "1 member" in the header ("1 members" before).
+#[test]
+fn a_group_of_one_says_1_member() {
+    let mut s = state(100, 20);
+    for row in s.convs.iter_mut().filter(|r| r.conv == team()) {
+        row.member_count = 1;
+    }
+    open_team(&mut s);
+    let line = screen(&s).lines().next().unwrap_or_default().to_owned();
+    let header = line.rsplit('│').next().unwrap_or_default().trim_end();
+    assert_eq!(header, "# Team chat · 1 member");
+}

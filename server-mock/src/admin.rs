@@ -44,11 +44,24 @@ pub struct Invite {
 }
 
 /// Opens (migrating if needed) the server database at `path`; another
-/// program's SQLite file is refused, untouched.
+/// program's SQLite file is refused, untouched. A database an older
+/// running server serves is not migrated under it (that server's
+/// statements would meet tables they do not know): refused instead.
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
     anyhow::ensure!(path.exists(), "no database at {}", path.display());
     let mut db = crate::store::open_conn(path)?;
     crate::backup::check_ours(&db, path)?;
+    let version: usize = db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let current = crate::store::MIGRATIONS.len();
+    if version < current
+        && let Some(pid) = crate::store::lock::holder(path)
+    {
+        anyhow::bail!(
+            "{} is served by an older server-mock ({}schema version {version}; this one would upgrade it to {current} under it): run the admin command of the version that serves it, or stop that server first",
+            path.display(),
+            pid.map(|p| format!("pid {p}, ")).unwrap_or_default(),
+        );
+    }
     crate::store::schema::prepare(&mut db)?;
     Ok(db)
 }

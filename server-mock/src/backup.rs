@@ -16,9 +16,11 @@
 //! - it needs nothing more than rusqlite's bundled SQLite (the backup API
 //!   needs rusqlite's `backup` feature).
 //!
-//! The copy is written to a hidden `.NAME.partial-…` file next to OUT,
+//! The copy is written to a hidden `.NAME.partial-PID-…` file next to OUT,
 //! created 0600, synced, then hard-linked to OUT, which fails if OUT exists:
-//! OUT is never overwritten, and appears only complete.
+//! OUT is never overwritten, and appears only complete. A backup killed
+//! before it ends leaves its partial copy; the next backup to the same OUT
+//! removes the ones whose process is gone (on Linux, where it can tell).
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -224,14 +226,22 @@ impl Partial {
                 std::io::Error::new(ErrorKind::InvalidInput, "OUT names no file"),
             )
         })?;
-        let mut file_name = std::ffi::OsString::from(".");
-        file_name.push(name);
-        file_name.push(format!(".partial-{:08x}", rand::random::<u32>()));
-        let path = if dir.is_relative() {
-            Path::new(".").join(dir).join(file_name)
+        let mut prefix = std::ffi::OsString::from(".");
+        prefix.push(name);
+        prefix.push(".partial-");
+        let dir_path = if dir.is_relative() {
+            Path::new(".").join(dir)
         } else {
-            dir.join(file_name)
+            dir.to_owned()
         };
+        remove_abandoned(&dir_path, &prefix);
+        let mut file_name = prefix;
+        file_name.push(format!(
+            "{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let path = dir_path.join(file_name);
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -258,6 +268,39 @@ impl Partial {
             .and_then(|d| d.sync_all())
             .map_err(|e| BackupError::Io("sync the copy's directory", e))?;
         Ok(())
+    }
+}
+
+/// Removes the partial copies in `dir` named `{prefix}PID-…` (and their
+/// journals) whose backup process PID is gone: left by a backup killed
+/// before it ended. Best effort: a file it cannot read or remove stays.
+fn remove_abandoned(dir: &Path, prefix: &std::ffi::OsStr) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = prefix.as_encoded_bytes();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.as_encoded_bytes().strip_prefix(prefix) else {
+            continue;
+        };
+        let pid = std::str::from_utf8(rest)
+            .ok()
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !process_alive(pid)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether process `pid` runs; true where that cannot be told, so nothing
+/// in use is removed.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
     }
 }
 

@@ -57,6 +57,18 @@ pub enum StoreError {
     /// A stored value this server could not have written.
     #[error("corrupt database: {0}")]
     Corrupt(String),
+    /// Another server serves this SQLite database (`store::lock`).
+    #[error(
+        "another server-mock{} is serving {}: one SQLite database serves one server at a time (several nodes share a PostgreSQL database)",
+        .pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+        .db.display()
+    )]
+    InUse {
+        /// The database path.
+        db: std::path::PathBuf,
+        /// The serving process, when it noted its pid.
+        pid: Option<u32>,
+    },
     /// A blocking reader task failed to run.
     #[error("reader task failed: {0}")]
     Reader(String),

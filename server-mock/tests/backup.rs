@@ -135,7 +135,13 @@ async fn a_backup_taken_during_sends_is_a_whole_prefix_and_a_server_serves_it() 
     assert_eq!(mode & 0o777, 0o600);
     assert_eq!(
         names(dir.path()),
-        ["copy.db", "server.db", "server.db-shm", "server.db-wal"]
+        [
+            "copy.db",
+            "server.db",
+            "server.db-shm",
+            "server.db-wal",
+            "server.db.lock"
+        ]
     );
     assert_eq!(
         stdout,
@@ -299,7 +305,7 @@ async fn refusals_are_one_line_and_write_nothing() {
     assert_eq!(user_version, 0, "the other database was migrated");
     assert_eq!(
         names(dir.path()),
-        ["notes.txt", "other.db", "server.db"],
+        ["notes.txt", "other.db", "server.db", "server.db.lock"],
         "something was written"
     );
 }
@@ -364,4 +370,39 @@ async fn a_full_disk_is_said_and_leaves_no_partial_copy() {
     );
     assert_eq!(names(disk.0.path()), Vec::<String>::new());
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_backup_s_partial_copy_is_removed_by_the_next_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = server_db(dir.path()).await;
+    let out_dir = tempfile::tempdir().unwrap();
+    // A process that has ended: its pid names no running process now.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let live = std::process::id();
+    let left = [
+        format!(".copy.db.partial-{dead}-0badc0de"),
+        format!(".copy.db.partial-{dead}-0badc0de-journal"),
+        // A backup still running (this process) keeps its copy, and other
+        // files are not the backup's to remove.
+        format!(".copy.db.partial-{live}-0000beef"),
+        format!(".other.db.partial-{dead}-00000001"),
+        "copy.db.partial-1-2".to_owned(),
+    ];
+    for name in &left {
+        std::fs::write(out_dir.path().join(name), b"half a copy").unwrap();
+    }
+    let (ok, _, stderr) = backup_db(&db, &out_dir.path().join("copy.db"));
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        names(out_dir.path()),
+        [
+            format!(".copy.db.partial-{live}-0000beef"),
+            format!(".other.db.partial-{dead}-00000001"),
+            "copy.db".to_owned(),
+            "copy.db.partial-1-2".to_owned(),
+        ]
+    );
 }

@@ -359,14 +359,16 @@ async fn a_new_database_is_readable_by_its_owner_only() {
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let wal = db.with_extension("db-wal");
     let shm = db.with_extension("db-shm");
+    let lock = db.with_extension("db.lock");
     assert_eq!(
         [
             mode(&db),
             mode(&wal),
             mode(&shm),
+            mode(&lock),
             mode(db.parent().unwrap())
         ],
-        [0o600, 0o600, 0o600, 0o700]
+        [0o600, 0o600, 0o600, 0o600, 0o700]
     );
     server.shutdown().await;
 }
@@ -397,4 +399,102 @@ fn admin_refuses_a_database_that_is_not_the_server_s() {
         before,
         "the file is untouched"
     );
+}
+
+/// Two servers on one SQLite file would each keep their own member lists
+/// and change counter: the second is refused at start, naming the first
+/// one's pid, and starts once the first has stopped. The binary says it in
+/// one line and exits 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_database_is_refused_until_the_first_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let first = server_mock::start(test_config(server_mock::DbLocation::Path(db.clone())))
+        .await
+        .unwrap();
+    let refused = format!(
+        "another server-mock (pid {}) is serving {}: one SQLite database serves one server at a time (several nodes share a PostgreSQL database)",
+        std::process::id(),
+        db.display()
+    );
+    match server_mock::start(test_config(server_mock::DbLocation::Path(db.clone()))).await {
+        Err(e) => assert_eq!(e.to_string(), format!("open database: {refused}")),
+        Ok(_) => panic!("a second server started on {}", db.display()),
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_server-mock"))
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!("server-mock: error: open database: {refused}")
+    );
+    let mut alice = Client::register(&first.url(), "alice").await;
+    let conv = alice.create_group("g", &[]).await;
+    alice.send_msg(&conv, "c1", "still served").await;
+    first.shutdown().await;
+    let second = server_mock::start(test_config(server_mock::DbLocation::Path(db.clone())))
+        .await
+        .unwrap();
+    let mut alice = Client::connect(&second.url()).await;
+    let r = alice
+        .request(json!({"type":"login","user":"alice","password":PASSWORD,"device":"dev-1"}))
+        .await;
+    assert_eq!(r["type"], "session", "{r}");
+    let bodies: Vec<_> = alice
+        .pull_all(&conv)
+        .await
+        .into_iter()
+        .filter_map(|m| m["body"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(bodies, ["still served"]);
+    second.shutdown().await;
+}
+
+/// `admin` from a newer server-mock does not migrate a database an older
+/// server is serving (its statements would meet tables it does not know):
+/// it names the serving pid and changes nothing. With no server running it
+/// migrates as before.
+#[test]
+fn admin_does_not_migrate_a_database_an_older_running_server_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let older = server_mock::store::MIGRATIONS.len() - 1;
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    for sql in &server_mock::store::MIGRATIONS[..older] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA user_version = {older};
+         INSERT INTO meta (key, value) VALUES ('server_id', 'old'), ('change_seq', '0');"
+    ))
+    .unwrap();
+    drop(conn);
+    let version = || -> usize {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    // The older server: this process, holding the database's lock.
+    let serving = server_mock::store::lock::DbLock::acquire(&db).unwrap();
+    let (ok, out, err) = server_mock(&db, &["admin", "users"]);
+    assert!(!ok);
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        format!(
+            "server-mock: error: {} is served by an older server-mock (pid {}, schema version {older}; this one would upgrade it to {} under it): run the admin command of the version that serves it, or stop that server first",
+            db.display(),
+            std::process::id(),
+            older + 1
+        )
+    );
+    assert_eq!(version(), older, "not migrated");
+    drop(serving);
+    let (ok, _, err) = server_mock(&db, &["admin", "users"]);
+    assert!(ok, "{err}");
+    assert_eq!(version(), older + 1);
 }

@@ -13,8 +13,6 @@
 //!
 //! `cargo run -p sync-core --example standup -- ws://127.0.0.1:7878/v1 standupbot password123 [DB]`
 
-use std::collections::HashMap;
-
 use sync_core::protocol::{ConvId, EntryKind, ErrorCode, Seq, features};
 use sync_core::{
     Client, ClientBuilder, Effect, Error, LocalMessage, MessageStream, StreamItem, StreamOptions,
@@ -47,13 +45,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         log_in_or_register(&client, &user, &password).await?;
     }
-    // Texts by others in every conversation, after the stored position.
-    let mut stream = client.stream("standup", StreamOptions::texts()).await?;
+    // Texts by others in every conversation, after the stored position. A
+    // group's history from before the bot was invited is not addressed to
+    // it: the stream starts each conversation at the bot's joining it.
+    let opts = StreamOptions {
+        since_joined: true,
+        ..StreamOptions::texts()
+    };
+    let mut stream = client.stream("standup", opts).await?;
     println!("{user} is collecting updates");
     let mut bot = Bot {
         client: client.clone(),
         me: user,
-        scans: HashMap::new(),
         said_fallback: false,
     };
     loop {
@@ -61,34 +64,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         bot.handle(&stream, &item).await?;
         client.mark_read(&item.conv, item.seq()).await?;
     }
-}
-
-/// What the held entries of a conversation up to `scanned` say about the
-/// bot's membership.
-#[derive(Debug, Clone, Copy)]
-struct JoinScan {
-    scanned: Seq,
-    /// The newest entry that added the bot.
-    joined: Option<Seq>,
-    /// Every entry from the first up to `scanned` is held.
-    from_start: bool,
-}
-
-impl Default for JoinScan {
-    fn default() -> JoinScan {
-        JoinScan {
-            scanned: 0,
-            joined: None,
-            from_start: true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Membership {
-    Joined(Seq),
-    Before,
-    Unknown,
 }
 
 /// Logs in, or registers when the account does not exist. The server
@@ -116,8 +91,6 @@ async fn log_in_or_register(client: &Client, user: &str, password: &str) -> Resu
 struct Bot {
     client: Client,
     me: String,
-    /// Per conversation, where the bot joined, as far as read.
-    scans: HashMap<ConvId, JoinScan>,
     said_fallback: bool,
 }
 
@@ -126,11 +99,6 @@ impl Bot {
     /// directly).
     async fn handle(&mut self, stream: &MessageStream, item: &StreamItem) -> Result<(), Error> {
         let body = item.message.body.as_deref().unwrap_or("");
-        // A group's history from before the bot was invited is streamed
-        // too: it is not addressed to the bot.
-        if self.membership(&item.conv, item.seq())? == Membership::Before {
-            return stream.ack(item).await;
-        }
         if is_command(body) {
             let summary = self.summary(&item.conv, item.seq())?;
             let effects = self.command_effects(&summary);
@@ -202,10 +170,6 @@ impl Bot {
     /// The updates after the previous command (or the bot's join) and
     /// before the command at `command`, numbered.
     fn summary(&mut self, conv: &ConvId, command: Seq) -> Result<String, Error> {
-        let joined = match self.membership(conv, command)? {
-            Membership::Joined(seq) => seq,
-            Membership::Before | Membership::Unknown => 0,
-        };
         let window = self.client.timeline(
             conv,
             TimelineQuery::Around {
@@ -217,7 +181,8 @@ impl Bot {
         let mut updates = Vec::new();
         for entry in window.iter().rev() {
             let m = match entry {
-                TimelineItem::Message(m) if m.seq <= joined => break,
+                // What came before the bot joined is not for it.
+                TimelineItem::Message(m) if self.adds_me(m) => break,
                 TimelineItem::Message(m) => m,
                 // Not held (before the bot's stream started): stop there.
                 TimelineItem::Gap { .. } => break,
@@ -246,42 +211,6 @@ impl Bot {
             out.push_str(&format!("\n{}. {update}", n + 1));
         }
         Ok(out)
-    }
-
-    /// Where the bot joined `conv`, from the held entries up to `upto`:
-    /// `Joined(seq)` (the create that lists it, or a join naming it),
-    /// `Before` when `upto` is older history of a group it was invited to
-    /// (every entry from the first is held and none adds the bot: its join
-    /// comes later), `Unknown` when the start is not held (the bot was in
-    /// it before its stream started). The stream hands out `upto` only once
-    /// everything from its start up to `upto` is stored.
-    fn membership(&mut self, conv: &ConvId, upto: Seq) -> Result<Membership, Error> {
-        let mut scan = self.scans.get(conv).copied().unwrap_or_default();
-        if upto > scan.scanned {
-            let window = self.client.timeline(
-                conv,
-                TimelineQuery::After {
-                    seq: scan.scanned,
-                    limit: usize::try_from(upto - scan.scanned).unwrap_or(usize::MAX),
-                },
-            )?;
-            for entry in window {
-                match entry {
-                    TimelineItem::Gap { from, .. } if from <= upto => scan.from_start = false,
-                    TimelineItem::Message(m) if m.seq <= upto && self.adds_me(&m) => {
-                        scan.joined = Some(m.seq);
-                    }
-                    _ => {}
-                }
-            }
-            scan.scanned = upto;
-            self.scans.insert(conv.clone(), scan);
-        }
-        Ok(match scan.joined {
-            Some(seq) => Membership::Joined(seq),
-            None if scan.from_start => Membership::Before,
-            None => Membership::Unknown,
-        })
     }
 
     /// A create that lists the bot, or a join naming it.

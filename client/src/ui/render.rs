@@ -261,7 +261,10 @@ fn render_header(s: &AppState, area: Rect, buf: &mut Buffer) {
                     // The title gives way first, so the count stays; with no
                     // room for 8 columns of title, the count goes instead.
                     let title = for_terminal(&row.title);
-                    let count = format!(" · {} members", row.member_count);
+                    let count = match row.member_count {
+                        1 => " · 1 member".to_owned(),
+                        n => format!(" · {n} members"),
+                    };
                     let room = w.saturating_sub(2 + count.width());
                     if title.width() <= room || room < 8 {
                         format!("# {title}{count}")

@@ -10,6 +10,7 @@
 
 pub mod batch;
 pub mod delivery;
+pub mod lock;
 pub mod members;
 pub mod mention_rows;
 pub mod pg;
@@ -128,10 +129,15 @@ fn spawn_writer<D: sql::Db + Send + 'static>(
     counter: i64,
     features: crate::Features,
     writers: writer::Writers,
+    lock: Option<lock::DbLock>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     std::thread::Builder::new()
         .name("db-writer".into())
-        .spawn(move || writer::run(db, rx, deliveries, counter, features, writers))
+        .spawn(move || {
+            // Held until the writer has committed its last batch.
+            let _lock = lock;
+            writer::run(db, rx, deliveries, counter, features, writers)
+        })
         .map_err(StoreError::Dir)
 }
 
@@ -178,20 +184,27 @@ impl Store {
                 let db = pg::PgConn::connect(url).map_err(|e| StoreError::Sql("connect", e))?;
                 let server_id = pg::prepare(&db)?;
                 let counter = writer::load_counter(&db)?;
-                let thread =
-                    spawn_writer(db, rx, deliveries, counter, features, writer::Writers::Many)?;
+                let thread = spawn_writer(
+                    db,
+                    rx,
+                    deliveries,
+                    counter,
+                    features,
+                    writer::Writers::Many,
+                    None,
+                )?;
                 (Source::Postgres(url.clone()), None, server_id, thread)
             }
             DbLocation::Memory | DbLocation::Path(_) => {
                 // `:memory:` cannot be shared between the writer and reader
                 // connections, so a throwaway server uses a temp file
                 // instead, without fsync (nothing needs to survive it).
-                let (path, temp) = match location {
+                let (path, temp, lock) = match location {
                     DbLocation::Path(p) => {
                         create_private(p)?;
-                        (p.clone(), false)
+                        (p.clone(), false, Some(lock::DbLock::acquire(p)?))
                     }
-                    _ => (temp_path(), true),
+                    _ => (temp_path(), true, None),
                 };
                 let mut db = open_conn(&path)?;
                 let server_id = schema::prepare(&mut db)?;
@@ -200,8 +213,15 @@ impl Store {
                         .map_err(|e| StoreError::Sql("relax throwaway database", e.into()))?;
                 }
                 let counter = writer::load_counter(&db)?;
-                let thread =
-                    spawn_writer(db, rx, deliveries, counter, features, writer::Writers::One)?;
+                let thread = spawn_writer(
+                    db,
+                    rx,
+                    deliveries,
+                    counter,
+                    features,
+                    writer::Writers::One,
+                    lock,
+                )?;
                 let temp = temp.then(|| path.clone());
                 (Source::Sqlite(path), temp, server_id, thread)
             }

@@ -64,7 +64,7 @@ fn server() -> ModelServer {
 }
 
 fn other(conv: &str, i: usize) -> &'static str {
-    if conv == "d1" || i % 2 == 0 {
+    if conv == "d1" || i.is_multiple_of(2) {
         "bob"
     } else {
         "carol"
