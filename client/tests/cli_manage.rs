@@ -114,3 +114,52 @@ fn delete_on_a_version_1_server_says_the_content_may_remain() {
 }
 
 use serde_json::json;
+
+/// `send --json` prints one object a script can read the seq from, for a
+/// text, a reply and a queued (`--no-wait`) send.
+#[test]
+fn send_json_prints_one_object() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap(), None);
+    let url = server.url.clone();
+    let (a, _b) = alice_and_bob(&url);
+    assert_eq!(
+        ok(a.path(), &url, "alice", &["create-group", "ops", "bob"]),
+        "c1\n"
+    );
+    assert_eq!(
+        ok(a.path(), &url, "alice", &["send", "ops", "first", "--json"]),
+        "{\"conv\":\"c1\",\"seq\":2}\n"
+    );
+    assert_eq!(
+        ok(
+            a.path(),
+            &url,
+            "alice",
+            &["send", "ops", "--reply-to", "2", "second", "--json"]
+        ),
+        "{\"conv\":\"c1\",\"reply_to\":2,\"seq\":3}\n"
+    );
+    let queued = json(&ok(
+        a.path(),
+        &url,
+        "alice",
+        &["send", "ops", "third", "--no-wait", "--json"],
+    ));
+    let client_id = queued["client_id"].as_str().unwrap().to_owned();
+    assert!(!client_id.is_empty());
+    assert_eq!(
+        queued,
+        serde_json::json!({"conv": "c1", "seq": null, "client_id": client_id, "state": "pending"})
+    );
+    // The next command flushes it: the queued text is #4.
+    let shown = json(&ok(a.path(), &url, "alice", &["show", "ops", "--json"]));
+    let last = shown.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["seq"], &last["body"], &last["client_id"]),
+        (
+            &serde_json::json!(4),
+            &serde_json::json!("third"),
+            &serde_json::json!(client_id)
+        )
+    );
+}

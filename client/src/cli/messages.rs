@@ -48,8 +48,64 @@ async fn resolve(client: &Client, target: &str, online: bool, create: bool) -> R
     bail!("no conversation {:?}", output::safe(target))
 }
 
+/// What `convo send` did, printed by [`Sent::print`].
+#[derive(Debug)]
+pub enum Sent {
+    /// The server stored it as `seq` (a reply to `reply_to`).
+    Stored {
+        conv: ConvId,
+        seq: Seq,
+        reply_to: Option<Seq>,
+    },
+    /// Queued in the outbox (`--no-wait`).
+    Queued { conv: ConvId, client_id: String },
+}
+
+impl Sent {
+    /// A line (`sent to c1 as #43`), or one JSON object with `json`.
+    pub fn print(&self, json: bool) -> Result<()> {
+        match (self, json) {
+            (
+                Sent::Stored {
+                    conv,
+                    seq,
+                    reply_to,
+                },
+                true,
+            ) => {
+                let mut v = serde_json::json!({"conv": conv, "seq": seq});
+                if let Some(r) = reply_to {
+                    v["reply_to"] = serde_json::json!(r);
+                }
+                print_json(&v)
+            }
+            (Sent::Queued { conv, client_id }, true) => print_json(&serde_json::json!({
+                "conv": conv, "seq": null, "client_id": client_id, "state": "pending"
+            })),
+            (
+                Sent::Stored {
+                    conv,
+                    seq,
+                    reply_to,
+                },
+                false,
+            ) => {
+                match reply_to {
+                    Some(r) => println!("sent to {conv} as #{seq} (reply to #{r})"),
+                    None => println!("sent to {conv} as #{seq}"),
+                }
+                Ok(())
+            }
+            (Sent::Queued { conv, client_id }, false) => {
+                println!("queued in {conv} ({client_id})");
+                Ok(())
+            }
+        }
+    }
+}
+
 /// `convo send TARGET TEXT [--no-wait]`.
-pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<()> {
+pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<Sent> {
     sync_core::protocol::validate::default_body(text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (client, mut events) = ctx.open()?;
     if no_wait {
@@ -67,8 +123,7 @@ pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<
             .await
             .context("queueing the message")?;
         client.stop().await;
-        println!("queued in {conv} ({client_id})");
-        return Ok(());
+        return Ok(Sent::Queued { conv, client_id });
     }
     // Without --no-wait, `send` delivers or fails: with the server out of
     // reach nothing is queued, and the error says so (docs/CLI.md).
@@ -99,9 +154,12 @@ pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<
         Err(e) => return Err(e).context("sending"),
     };
     client.stop().await;
-    println!("sent to {conv} as #{seq}");
     warn_not_stored(&mut events);
-    Ok(())
+    Ok(Sent::Stored {
+        conv,
+        seq,
+        reply_to: None,
+    })
 }
 
 /// `convo edit TARGET SEQ TEXT`: waits for the server like `send`; an edit

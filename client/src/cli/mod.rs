@@ -183,6 +183,10 @@ pub enum Command {
         /// Reply to the text #SEQ (filed in its thread; needs `reply`).
         #[arg(long, value_name = "SEQ")]
         reply_to: Option<u64>,
+        /// One JSON object on stdout: `{conv, seq}` (plus `reply_to`), or
+        /// with --no-wait `{conv, seq: null, client_id, state: "pending"}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Add (or with --remove withdraw) a reaction to the text #SEQ.
     React {
@@ -411,12 +415,14 @@ async fn dispatch(
             file,
             no_wait,
             reply_to,
+            json,
         }) => {
             let body = body::read_body(text.as_deref(), code.as_deref(), file.as_deref())?;
-            match reply_to {
-                Some(seq) => v11::send_reply(ctx, &target, seq, &body, no_wait).await,
-                None => messages::send(ctx, &target, &body, no_wait).await,
-            }
+            let outcome = match reply_to {
+                Some(seq) => v11::send_reply(ctx, &target, seq, &body, no_wait).await?,
+                None => messages::send(ctx, &target, &body, no_wait).await?,
+            };
+            outcome.print(json)
         }
         Some(Command::React {
             target,

@@ -11,6 +11,7 @@ use sync_core::protocol::{ConvId, Seq, features};
 use sync_core::{Client, ConvRow, Notify, OutboxKind, OutboxState, SettingsChange, TimelineItem};
 
 use super::Ctx;
+use super::messages::Sent;
 use super::session::{find_target, require_online};
 use crate::output::{self, ItemJson, print_json};
 
@@ -77,7 +78,7 @@ pub async fn send_reply(
     reply_to: Seq,
     text: &str,
     no_wait: bool,
-) -> Result<()> {
+) -> Result<Sent> {
     sync_core::protocol::validate::default_body(text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (client, _events) = ctx.open()?;
     if no_wait {
@@ -88,8 +89,7 @@ pub async fn send_reply(
         let queued = client.send_reply(&conv, reply_to, text).await;
         client.stop().await;
         let client_id = queued.context("queueing the reply")?;
-        println!("queued in {conv} ({client_id})");
-        return Ok(());
+        return Ok(Sent::Queued { conv, client_id });
     }
     require_online(ctx, &client).await?;
     ensure(&client, features::REPLY).await?;
@@ -106,8 +106,11 @@ pub async fn send_reply(
     }
     client.stop().await;
     let seq = result.with_context(|| format!("replying to #{reply_to}"))?;
-    println!("sent to {conv} as #{seq} (reply to #{reply_to})");
-    Ok(())
+    Ok(Sent::Stored {
+        conv,
+        seq,
+        reply_to: Some(reply_to),
+    })
 }
 
 /// `convo react TARGET SEQ KEY [--remove]`.
