@@ -299,6 +299,116 @@ async fn concurrent_senders_on_two_nodes_get_dense_seqs() {
     tokio::task::block_in_place(|| drop(cluster));
 }
 
+/// Sends `text {i}` (client id `t{i}`) to `conv`; its seq.
+async fn send_text(conn: &mut RawConn, conv: &ConvId, i: u64) -> u64 {
+    let reply = conn
+        .request(|id| ClientFrame::Send {
+            id,
+            conv: conv.clone(),
+            client_id: format!("t{i}"),
+            body: format!("text {i}"),
+            reply_to: None,
+        })
+        .await
+        .unwrap();
+    match reply {
+        ServerFrame::Sent { seq, .. } => seq,
+        other => panic!("text {i}: {other:?}"),
+    }
+}
+
+/// Waits on `conn` for the `conversation` event announcing `conv`.
+async fn await_conversation(conn: &mut RawConn, conv: &ConvId) {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), conn.next_frame())
+            .await
+            .expect("the conversation event crosses nodes within 10 s")
+            .unwrap();
+        if let ServerFrame::Conversation { conversation, .. } = frame
+            && conversation.conv == *conv
+        {
+            return;
+        }
+    }
+}
+
+/// A group of 300 (at least `cluster::lists::NAMED_FROM`): its pushes cross
+/// nodes with the member list once, then by the list's id. A member on the
+/// other node gets every text once, in order; a newcomer invited midway
+/// (a new list) gets every text after the invite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_group_s_pushes_cross_nodes_with_its_list_named() {
+    const BULK: usize = 300;
+    const HALF: u64 = 20;
+    let Some(cluster) = cluster(2).await else {
+        return;
+    };
+    let urls = cluster.urls();
+    let tag = tag();
+    let bulk: Vec<String> = (0..BULK).map(|k| format!("lg{tag}m{k:03}")).collect();
+    for chunk in bulk.chunks(10) {
+        let conns: Vec<_> = chunk.iter().map(|u| registered(&urls[0], u)).collect();
+        futures_util::future::join_all(conns).await;
+    }
+    let (watcher, newcomer) = (format!("lg{tag}w"), format!("lg{tag}n"));
+    let mut owner = registered(&urls[0], &format!("lg{tag}o")).await;
+    let mut watching = registered(&urls[1], &watcher).await;
+    let mut joining = registered(&urls[1], &newcomer).await;
+    let members: Vec<String> = bulk.iter().chain([&watcher]).cloned().collect();
+    let created = owner
+        .request(|id| ClientFrame::Create {
+            id,
+            kind: ConvKind::Group,
+            title: Some("everyone".into()),
+            members,
+        })
+        .await
+        .unwrap();
+    let ServerFrame::Conversation { conversation, .. } = created else {
+        panic!("create: {created:?}");
+    };
+    let conv = conversation.conv;
+    await_conversation(&mut watching, &conv).await;
+    // Past the resend interval: the first text carries the list whole
+    // while node 2 listens, the next ones only its id.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let watch = tokio::spawn(collect_pushes(watching, conv.clone(), 2 * HALF as usize));
+    let mut seqs = Vec::new();
+    for i in 0..HALF {
+        seqs.push(send_text(&mut owner, &conv, i).await);
+    }
+    let invited = owner
+        .request(|id| ClientFrame::Invite {
+            id,
+            conv: conv.clone(),
+            users: vec![newcomer.clone()],
+        })
+        .await
+        .unwrap();
+    assert!(
+        !matches!(invited, ServerFrame::Error { .. }),
+        "invite: {invited:?}"
+    );
+    await_conversation(&mut joining, &conv).await;
+    let join = tokio::spawn(collect_pushes(joining, conv.clone(), HALF as usize));
+    for i in HALF..2 * HALF {
+        seqs.push(send_text(&mut owner, &conv, i).await);
+    }
+    let expected: Vec<(u64, String)> = seqs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (*s, format!("t{i}")))
+        .collect();
+    assert_eq!(seqs[0], 2, "the create entry is seq 1");
+    assert_eq!(watch.await.unwrap(), expected, "node 2's member");
+    assert_eq!(
+        join.await.unwrap(),
+        expected[HALF as usize..],
+        "the newcomer on node 2"
+    );
+    tokio::task::block_in_place(|| drop(cluster));
+}
+
 // ---- chaos over three nodes -------------------------------------------
 
 const USERS: [&str; 3] = ["alice", "bob", "carol"];

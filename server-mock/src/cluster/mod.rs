@@ -7,7 +7,8 @@
 //!   `settings`, `read` for their other devices, session revocation) on
 //!   `convo.<server_id>.u.<hex(user)>`. One publish per event, whatever the
 //!   group's size; the recipients travel in the message, computed by the
-//!   node that committed it.
+//!   node that committed it (a large group's list once, then by its id:
+//!   [`lists`]).
 //! - **Interest.** A node subscribes to the user subject of each user with a
 //!   connection on it, and to the subject of each conversation one of them
 //!   belongs to, counted per conversation ([`Interest`]). The list is read
@@ -29,6 +30,7 @@
 //! - **Typing** is best effort: it crosses nodes when NATS is up.
 
 pub mod limits;
+pub mod lists;
 pub mod order;
 mod sequence;
 
@@ -82,9 +84,13 @@ const FLUSH_WAIT: Duration = Duration::from_secs(2);
 /// The bus message header; the frame follows after a newline.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Header {
-    /// Recipients.
+    /// Recipients (left out of an entry push to a large group whose list
+    /// the other nodes have: [`lists`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub u: Vec<String>,
+    /// The id of a large group's recipient list, sent with it or instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v: Option<u64>,
     /// Conversation, for a conversation's pushes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c: Option<i64>,
@@ -100,10 +106,17 @@ pub(crate) struct Header {
     pub revoke: bool,
 }
 
-/// Encodes a fan-out for the bus.
-pub(crate) fn encode(f: &Fanout) -> bytes::Bytes {
+/// Encodes a fan-out for the bus; a large group's list only when `whole`
+/// ([`lists::Sent::whole`]), its id always.
+pub(crate) fn encode(f: &Fanout, whole: bool) -> bytes::Bytes {
+    let nameable = lists::nameable(f);
     let mut h = Header {
-        u: f.users.to_vec(),
+        u: if whole || !nameable {
+            f.users.to_vec()
+        } else {
+            Vec::new()
+        },
+        v: nameable.then(|| f.users.id()),
         ..Header::default()
     };
     match f.route {
@@ -121,7 +134,8 @@ pub(crate) fn encode(f: &Fanout) -> bytes::Bytes {
 
 /// Decodes a bus message: its header and, unless it is a control message,
 /// the fan-out it carries (no connection excepted: connection ids are per
-/// node).
+/// node). A push that names its list without it has no recipients here:
+/// the order task looks the list up ([`lists::Known`]).
 pub(crate) fn decode(payload: &[u8]) -> Option<(Header, Option<Fanout>)> {
     let split = payload.iter().position(|&b| b == b'\n')?;
     let header: Header = serde_json::from_slice(&payload[..split]).ok()?;
@@ -137,7 +151,10 @@ pub(crate) fn decode(payload: &[u8]) -> Option<(Header, Option<Fanout>)> {
         None => Route::User { joined: header.m },
     };
     let f = Fanout {
-        users: Arc::new(Members::new(header.u.clone())),
+        users: Arc::new(match header.v {
+            Some(id) => Members::with_id(header.u.clone(), id),
+            None => Members::new(header.u.clone()),
+        }),
         frame: frame.to_owned().into(),
         except: None,
         route,
@@ -323,9 +340,9 @@ impl Cluster {
     /// Queues `f` for the other nodes (after the commit that caused it).
     /// While NATS is away and the queue is full, it is dropped: the other
     /// nodes read what they missed from the database.
-    pub(crate) fn publish(&self, f: &Fanout) {
+    pub(crate) fn publish(&self, f: &Fanout, whole: bool) {
         if let Some(subject) = self.subject(f) {
-            self.queue(subject, encode(f));
+            self.queue(subject, encode(f, whole));
         }
     }
 
@@ -582,7 +599,7 @@ mod tests {
                 seq: Some(40),
             },
         };
-        let (h, back) = decode(&encode(&f)).unwrap();
+        let (h, back) = decode(&encode(&f, true)).unwrap();
         let back = back.unwrap();
         assert_eq!((h.c, h.s, h.m, h.revoke), (Some(12), Some(40), None, false));
         assert_eq!(
@@ -604,7 +621,7 @@ mod tests {
                 joined: Some((3, 9)),
             },
         };
-        let (_, back) = decode(&encode(&f)).unwrap();
+        let (_, back) = decode(&encode(&f, true)).unwrap();
         assert_eq!(
             back.unwrap().route,
             Route::User {

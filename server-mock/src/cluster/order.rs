@@ -10,7 +10,7 @@ use sync_core::protocol::ServerFrame;
 use tokio::sync::mpsc;
 
 use super::sequence::Sequencer;
-use super::{Cluster, Inbound, decode, read_heads};
+use super::{Cluster, Inbound, decode, lists, read_heads};
 use crate::error::Reject;
 use crate::params;
 use crate::registry::Registry;
@@ -36,6 +36,9 @@ struct Order {
     seq: Sequencer,
     /// Fan-outs due for delivery (reused).
     out: Vec<Fanout>,
+    /// Large groups' lists sent whole, and those received.
+    sent: lists::Sent,
+    known: lists::Known,
 }
 
 pub async fn run(
@@ -50,6 +53,8 @@ pub async fn run(
         features,
         seq: Sequencer::default(),
         out: Vec::new(),
+        sent: lists::Sent::default(),
+        known: lists::Known::default(),
     };
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -80,7 +85,8 @@ impl Order {
         match m {
             Inbound::Local(fanouts) => {
                 for f in fanouts {
-                    self.cluster.publish(&f);
+                    let whole = self.sent.whole(&f, Instant::now());
+                    self.cluster.publish(&f, whole);
                     self.deliver(f);
                 }
             }
@@ -93,7 +99,20 @@ impl Order {
                         user,
                     ));
                 }
-                Some((_, Some(f))) => self.deliver(f),
+                Some((h, Some(mut f))) => {
+                    if h.v.is_some() && h.u.is_empty() {
+                        // A large group's list by its id: one seen whole,
+                        // else the push counts as lost (read from the
+                        // database after GAP_WAIT).
+                        match h.v.and_then(|id| self.known.get(id)) {
+                            Some(users) => f.users = users,
+                            None => return,
+                        }
+                    } else if h.v.is_some() {
+                        self.known.learn(&f.users);
+                    }
+                    self.deliver(f);
+                }
                 _ => tracing::warn!(subject = %msg.subject, "undecodable cluster message"),
             },
             Inbound::Track(conv) => self.seq.follow(conv),

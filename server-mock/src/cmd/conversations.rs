@@ -211,16 +211,17 @@ fn add_member(db: &dyn Db, b: &mut Batch<'_>, user: &str, conv: i64) -> Result<(
     )
     .map_err(sql("insert member"))?;
     db.execute(
-        "UPDATE convs SET member_count = member_count + 1 WHERE id = ?1",
+        "UPDATE convs SET member_count = member_count + 1, members_v = members_v + 1 WHERE id = ?1",
         params![conv],
     )
     .map_err(sql("count member"))?;
     // Cached now; changed in place unless a queued push still holds it.
     members_of(db, b, conv)?;
-    if let Some(cached) = b.members.get_mut(&conv) {
+    if let Some(cached) = b.members.lists.get_mut(&conv) {
         // A cache reloaded after this row was inserted already lists the user.
         Arc::make_mut(cached).add(user);
     }
+    b.members.changed(conv);
     Ok(())
 }
 
@@ -269,7 +270,7 @@ fn create_op(
             |r| r.get(0),
         )
         .map_err(sql("insert conv"))?;
-    b.members.insert(conv, Arc::new(Members::default()));
+    b.members.put(conv, Arc::new(Members::default()));
     let mut all = vec![me.clone()];
     all.extend(others.iter().cloned());
     for u in &all {
@@ -331,7 +332,7 @@ fn leave_op(db: &dyn Db, b: &mut Batch<'_>, me: &str, conv: i64) -> OpResult {
     )
     .map_err(sql("leave"))?;
     db.execute(
-        "UPDATE convs SET member_count = member_count - 1 WHERE id = ?1",
+        "UPDATE convs SET member_count = member_count - 1, members_v = members_v + 1 WHERE id = ?1",
         params![conv],
     )
     .map_err(sql("count member"))?;
@@ -343,7 +344,7 @@ fn leave_op(db: &dyn Db, b: &mut Batch<'_>, me: &str, conv: i64) -> OpResult {
         .filter(|u| *u != me)
         .cloned()
         .collect();
-    b.members.insert(conv, Arc::new(Members::new(list)));
+    b.members.put(conv, Arc::new(Members::new(list)));
     push_message(db, b, conv, &msg)?;
     Ok(Done::Ok)
 }

@@ -118,7 +118,7 @@ pub struct Batch<'c> {
     /// Fan-out of the current op, sent after commit.
     pub events: Vec<Fanout>,
     /// conv → current members, in join order.
-    pub members: &'c mut HashMap<i64, Arc<Members>>,
+    pub members: &'c mut MemberCache,
     /// Connection that sent the current op.
     pub origin: Option<u64>,
     /// Server clock for this batch.
@@ -339,16 +339,77 @@ fn new_message(b: &Batch<'_>, seq: Seq, row: NewRow<'_>) -> Message {
     }
 }
 
-/// Current members of `conv` (cached; the writer is the only one changing them).
+/// The writer's member lists, kept across batches: the writer is the only
+/// one changing them, or, on a cluster, one of the nodes' writers, whose
+/// batches take turns. After another node's batch a list is checked
+/// against its conversation's `members_v` before it is used again.
+#[derive(Debug, Default)]
+pub struct MemberCache {
+    /// conv → current members, in join order.
+    pub lists: HashMap<i64, Arc<Members>>,
+    /// conv → the `members_v` its list was read at (none once this node
+    /// changed the list itself: checked by reading it whole).
+    versions: HashMap<i64, i64>,
+    /// Lists to check before use (another node wrote since).
+    unchecked: HashSet<i64>,
+}
+
+impl MemberCache {
+    /// Forgets every list.
+    pub fn clear(&mut self) {
+        self.lists.clear();
+        self.versions.clear();
+        self.unchecked.clear();
+    }
+
+    /// Another node wrote: every list is checked before its next use.
+    pub fn others_wrote(&mut self) {
+        self.unchecked.extend(self.lists.keys().copied());
+    }
+
+    /// Sets `conv`'s list, as this batch changed it.
+    pub fn put(&mut self, conv: i64, m: Arc<Members>) {
+        self.lists.insert(conv, m);
+        self.changed(conv);
+    }
+
+    /// This batch changed `conv`'s membership: its version is not known.
+    pub fn changed(&mut self, conv: i64) {
+        self.versions.remove(&conv);
+        self.unchecked.remove(&conv);
+    }
+}
+
+/// Current members of `conv` (cached; see [`MemberCache`]).
 pub fn members_of(db: &dyn Db, b: &mut Batch<'_>, conv: i64) -> Result<Arc<Members>, Reject> {
-    if let Some(m) = b.members.get(&conv) {
-        return Ok(m.clone());
+    let version = |db: &dyn Db| -> Result<i64, Reject> {
+        db.query_row(
+            "SELECT members_v FROM convs WHERE id = ?1",
+            params![conv],
+            |r| r.get(0),
+        )
+        .map_err(sql("read membership version"))
+    };
+    let cache = &mut *b.members;
+    if let Some(m) = cache.lists.get(&conv) {
+        if !cache.unchecked.contains(&conv) {
+            return Ok(m.clone());
+        }
+        if let Some(&known) = cache.versions.get(&conv)
+            && version(db)? == known
+        {
+            cache.unchecked.remove(&conv);
+            return Ok(m.clone());
+        }
     }
+    let v = version(db)?;
     let m = Arc::new(Members::new(rows::members(db, conv)?));
-    if b.members.len() > 100_000 {
-        b.members.clear();
+    if cache.lists.len() > 100_000 {
+        cache.clear();
     }
-    b.members.insert(conv, m.clone());
+    cache.lists.insert(conv, m.clone());
+    cache.versions.insert(conv, v);
+    cache.unchecked.remove(&conv);
     Ok(m)
 }
 

@@ -140,6 +140,8 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE kind = 'reaction';",
     // 4: a user's tokens by user (SQLite's migration 7).
     "CREATE INDEX tokens_by_user ON tokens (\"user\");",
+    // 5: the membership version (SQLite's migration 8, `store::members`).
+    "ALTER TABLE convs ADD COLUMN members_v BIGINT NOT NULL DEFAULT 0;",
 ];
 
 /// A PostgreSQL connection as a [`Db`].

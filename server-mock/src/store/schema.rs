@@ -183,6 +183,12 @@ pub const MIGRATIONS: &[&str] = &[
     // and `admin revoke` delete them in the writer thread, which read the
     // whole tokens table (every session of every user) to find them.
     "CREATE INDEX tokens_by_user ON tokens (user);",
+    // 8: a version of each conversation's membership, bumped with
+    // `member_count` by every join and leave: a node of a cluster keeps its
+    // cached member lists when another node wrote, unless their version
+    // moved (it reloaded every list, 10,000 rows for a large group, after
+    // every batch of the other node's).
+    "ALTER TABLE convs ADD COLUMN members_v INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Migration 5 (SQLite).

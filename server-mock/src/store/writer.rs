@@ -6,15 +6,13 @@
 //! back to committing: queueing frames on connections is not its work.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
 use sync_core::protocol::{ErrorCode, RequestId};
 use tokio::sync::oneshot;
 
-use super::batch::{Batch, Done, Fanout, WriteOp, sql};
+use super::batch::{Batch, Done, Fanout, MemberCache, WriteOp, sql};
 use super::delivery::{Deliveries, Delivery};
-use super::members::Members;
 use super::prefetch::Prefetch;
 use super::rows::now_ms;
 use super::sql::{Db, DbExt, Value, bulk_update};
@@ -74,7 +72,7 @@ pub fn run<D: Db>(
     features: crate::Features,
     writers: Writers,
 ) {
-    let mut cache: HashMap<i64, Arc<Members>> = HashMap::new();
+    let mut cache = MemberCache::default();
     let mut last_batch = 1;
     loop {
         let first = match rx.recv() {
@@ -124,7 +122,7 @@ type Applied = (Result<Done, Reject>, Vec<Fanout>);
 fn run_batch(
     db: &dyn Db,
     counter: &mut i64,
-    cache: &mut HashMap<i64, Arc<Members>>,
+    cache: &mut MemberCache,
     features: crate::Features,
     writers: Writers,
     jobs: Vec<Job>,
@@ -193,7 +191,7 @@ pub fn load_counter(db: &dyn Db) -> Result<i64, StoreError> {
 fn transact(
     db: &dyn Db,
     counter: &mut i64,
-    cache: &mut HashMap<i64, Arc<Members>>,
+    cache: &mut MemberCache,
     features: crate::Features,
     writers: Writers,
     ops_in: Vec<(WriteOp, Option<u64>)>,
@@ -211,8 +209,9 @@ fn transact(
         let now = parse_counter(&v)?;
         if now != *counter {
             // Another node wrote since our last batch: its membership
-            // changes are not in the cache.
-            cache.clear();
+            // changes are not in the cache, so every list is checked
+            // against its version before use.
+            cache.others_wrote();
             *counter = now;
         }
     } else {

@@ -1,8 +1,6 @@
 //! The writer's batch transaction against a real SQLite database: what an
 //! append writes, counted by temporary triggers on the writer's connection.
 
-use std::collections::HashMap;
-
 use rusqlite::{Connection, params};
 
 use super::{Writers, load_counter, transact};
@@ -16,7 +14,7 @@ use crate::store::schema;
 fn one_writer_batch(
     db: &Connection,
     counter: &mut i64,
-    cache: &mut HashMap<i64, std::sync::Arc<crate::store::members::Members>>,
+    cache: &mut crate::store::batch::MemberCache,
     ops: Vec<(crate::store::batch::WriteOp, Option<u64>)>,
 ) -> Result<Vec<super::Applied>, crate::error::StoreError> {
     transact(db, counter, cache, Features::ALL, Writers::One, ops)
@@ -94,7 +92,7 @@ fn an_append_to_a_2000_member_group_writes_only_the_senders_cursor() {
     group(&db, 2, "big", 2000);
     count_member_writes(&db);
     let mut counter = load_counter(&db).expect("counter");
-    let mut cache = HashMap::new();
+    let mut cache = crate::store::batch::MemberCache::default();
 
     let ops = vec![
         (send_op("small3", 1, "m1", "hello ten"), None),
@@ -143,7 +141,7 @@ fn a_batch_writes_its_mention_rows_before_anything_reads_them() {
     schema::prepare(&mut db).expect("migrate");
     group(&db, 1, "m", 4);
     let mut counter = load_counter(&db).expect("counter");
-    let mut cache = HashMap::new();
+    let mut cache = crate::store::batch::MemberCache::default();
     let ops = vec![
         (send_op("m0", 1, "t1", "@m1 @m2 hi"), None), // seq 1
         (send_op("m1", 1, "t2", "@m3 yo"), None),     // seq 2: passes #1
@@ -194,7 +192,7 @@ fn cached_statements_are_not_prepared_again_on_each_use() {
     schema::prepare(&mut db).expect("migrate");
     group(&db, 1, "m", 4);
     let mut counter = load_counter(&db).expect("counter");
-    let mut cache = HashMap::new();
+    let mut cache = crate::store::batch::MemberCache::default();
     for i in 0..20 {
         let ops = vec![(
             send_op(&format!("m{}", i % 4), 1, &format!("t{i}"), "hi"),
