@@ -58,9 +58,18 @@ fn reason(code: u16) -> &'static str {
 
 /// Sending half of a connection: a bounded queue of frames plus the
 /// out-of-band close signal. Cheap to clone; safe to use from any thread.
+///
+/// The queue is over its bound once it holds more than [`QueueLimit`]'s
+/// frames *and* more than its bytes: one commit may fan out thousands of
+/// small frames to a connection at once (an invite of 2,000 users is 2,000
+/// `join` pushes to every online member), which says nothing about the
+/// reader being slow, while a reader that stops reading passes both.
 #[derive(Debug, Clone)]
 pub struct Outbox {
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::UnboundedSender<Message>,
+    /// Frames and bytes queued and not yet taken by the writer task.
+    queued: Arc<Queued>,
+    limit: QueueLimit,
     close: Arc<watch::Sender<Option<u16>>>,
     /// Writes submitted on this connection whose reply is not queued yet.
     unreplied: Arc<AtomicUsize>,
@@ -97,14 +106,19 @@ impl Outbox {
     }
 
     fn push_message(&self, m: Message) -> bool {
-        match self.tx.try_send(m) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.close(close::TRY_LATER);
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        let len = m.len();
+        let frames = self.queued.frames.fetch_add(1, Ordering::SeqCst) + 1;
+        let bytes = self.queued.bytes.fetch_add(len, Ordering::SeqCst) + len;
+        if frames > self.limit.frames && bytes > self.limit.bytes {
+            self.queued.taken(len);
+            self.close(close::TRY_LATER);
+            return false;
         }
+        if self.tx.send(m).is_err() {
+            self.queued.taken(len);
+            return false;
+        }
+        true
     }
 
     /// Asks the connection to close with `code` (the first code set wins).
@@ -205,10 +219,10 @@ impl Connection {
     }
 
     /// Runs the WebSocket handshake (only path `/v1` is accepted) and starts
-    /// the writer task with a queue of `queue` frames.
+    /// the writer task with a queue bounded by `queue`.
     pub async fn accept(
         io: Stream,
-        queue: usize,
+        queue: QueueLimit,
         allowed_origins: &[String],
     ) -> Result<Connection, WsError> {
         Self::accept_noting(io, queue, allowed_origins, &mut None).await
@@ -217,7 +231,7 @@ impl Connection {
     /// [`Connection::accept`], also noting the `X-Forwarded-For` header.
     pub async fn accept_noting(
         io: Stream,
-        queue: usize,
+        queue: QueueLimit,
         allowed_origins: &[String],
         forwarded: &mut Option<String>,
     ) -> Result<Connection, WsError> {
@@ -256,13 +270,17 @@ impl Connection {
         let ws = tokio_tungstenite::accept_hdr_async_with_config(io, check_path, Some(ws_config()))
             .await?;
         let (sink, stream) = ws.split();
-        let (tx, rx) = mpsc::channel(queue.max(1));
+        let (tx, rx) = mpsc::unbounded_channel();
         let (close_tx, close_rx) = watch::channel(None);
+        let queued = Arc::new(Queued::default());
         let outbox = Outbox {
             tx,
+            queued: queued.clone(),
+            limit: queue,
             close: Arc::new(close_tx),
             unreplied: Arc::new(AtomicUsize::new(0)),
         };
+        let rx = Queue { rx, queued };
         let writer = tokio::spawn(write_loop(sink, rx, close_rx.clone()));
         Ok(Connection {
             stream,
@@ -324,9 +342,57 @@ impl Connection {
     }
 }
 
+/// An outbound queue's bound: over it once past both numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimit {
+    /// Frames.
+    pub frames: usize,
+    /// Bytes of frames.
+    pub bytes: usize,
+}
+
+/// What an outbound queue holds.
+#[derive(Debug, Default)]
+struct Queued {
+    frames: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+impl Queued {
+    /// A frame of `len` bytes left the queue (or never entered it).
+    fn taken(&self, len: usize) {
+        self.frames.fetch_sub(1, Ordering::SeqCst);
+        self.bytes.fetch_sub(len, Ordering::SeqCst);
+    }
+}
+
+/// The writer task's end of an [`Outbox`]: what it takes off no longer
+/// counts toward the bound.
+struct Queue {
+    rx: mpsc::UnboundedReceiver<Message>,
+    queued: Arc<Queued>,
+}
+
+impl Queue {
+    fn taken(&self, m: Message) -> Message {
+        self.queued.taken(m.len());
+        m
+    }
+
+    async fn recv(&mut self) -> Option<Message> {
+        let m = self.rx.recv().await?;
+        Some(self.taken(m))
+    }
+
+    fn try_recv(&mut self) -> Option<Message> {
+        let m = self.rx.try_recv().ok()?;
+        Some(self.taken(m))
+    }
+}
+
 async fn write_loop(
     mut sink: SplitSink<Ws, Message>,
-    mut rx: mpsc::Receiver<Message>,
+    mut rx: Queue,
     mut close_rx: watch::Receiver<Option<u16>>,
 ) -> SplitSink<Ws, Message> {
     loop {
@@ -348,7 +414,7 @@ async fn write_loop(
         // Graceful closes deliver what is already queued (e.g. the `ok` of a
         // logout); a slow consumer's backlog is dropped.
         if code != close::TRY_LATER {
-            while let Ok(m) = rx.try_recv() {
+            while let Some(m) = rx.try_recv() {
                 if sink.feed(m).await.is_err() {
                     return;
                 }
@@ -369,12 +435,12 @@ async fn write_loop(
 /// write per connection instead of one per frame.
 async fn write_batch(
     sink: &mut SplitSink<Ws, Message>,
-    rx: &mut mpsc::Receiver<Message>,
+    rx: &mut Queue,
     first: Message,
 ) -> Result<(), WsError> {
     sink.feed(first).await?;
     for _ in 1..WRITE_BATCH {
-        let Ok(m) = rx.try_recv() else { break };
+        let Some(m) = rx.try_recv() else { break };
         sink.feed(m).await?;
     }
     sink.flush().await

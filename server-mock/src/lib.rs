@@ -47,6 +47,11 @@ pub mod tls;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// The default outbound queue per connection in bytes, beside its 1,024
+/// frames: a reader that stops reading is closed with 1013 once more than
+/// both wait for it (`connection::Outbox`).
+pub const OUTBOUND_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
 pub use error::{ServerError, StoreError};
 pub use features::Features;
 pub use server::{RunningServer, start};
@@ -153,8 +158,12 @@ pub struct Config {
     pub send_rate_per_sec: f64,
     /// Token bucket size.
     pub send_burst: u32,
-    /// Outbound queue length (frames) per connection.
+    /// Outbound queue per connection, in frames not yet written to the
+    /// socket: past it and past `outbound_queue_bytes` the connection is
+    /// closed with 1013.
     pub outbound_queue: usize,
+    /// Outbound queue per connection, in bytes (see `outbound_queue`).
+    pub outbound_queue_bytes: usize,
     /// `NAME/VERSION` in `hello`.
     pub name: String,
     /// A WebSocket Ping goes to every connection this often (PROTOCOL.md: at
@@ -207,6 +216,7 @@ impl Default for Config {
             send_rate_per_sec: 50.0,
             send_burst: 100,
             outbound_queue: 1024,
+            outbound_queue_bytes: OUTBOUND_QUEUE_BYTES,
             name: concat!("server-mock/", env!("CARGO_PKG_VERSION")).to_owned(),
             ping_every: std::time::Duration::from_secs(20),
             idle_limit: std::time::Duration::from_secs(90),

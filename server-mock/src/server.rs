@@ -239,8 +239,15 @@ async fn accept_loop(
                         if let Ok(io) =
                             Connection::upgrade(tcp, shared.tls.as_ref().map(|t| t.acceptor()))
                                 .await
-                            && let Ok(conn) =
-                                Connection::accept(io, 1, &shared.allowed_origins).await
+                            && let Ok(conn) = Connection::accept(
+                                io,
+                                crate::connection::QueueLimit {
+                                    frames: 1,
+                                    bytes: 0,
+                                },
+                                &shared.allowed_origins,
+                            )
+                            .await
                         {
                             conn.finish(close::TRY_LATER).await;
                         }

@@ -30,7 +30,7 @@ pub struct Shared {
     /// Token bucket size.
     pub send_burst: u32,
     /// Outbound queue length per connection.
-    pub outbound_queue: usize,
+    pub outbound_queue: crate::connection::QueueLimit,
     /// Ping interval.
     pub ping_every: std::time::Duration,
     /// Silence after which a connection is closed.
@@ -83,7 +83,10 @@ impl Shared {
             token_idle_days: config.token_idle_days,
             send_rate_per_sec: config.send_rate_per_sec,
             send_burst: config.send_burst,
-            outbound_queue: config.outbound_queue,
+            outbound_queue: crate::connection::QueueLimit {
+                frames: config.outbound_queue.max(1),
+                bytes: config.outbound_queue_bytes,
+            },
             ping_every: config.ping_every,
             idle_limit: config.idle_limit,
             tls,

@@ -342,6 +342,7 @@ async fn dedup_edit_redact_and_read_events() {
 async fn slow_consumer_is_closed_with_1013_while_others_keep_receiving() {
     let mut cfg = common::test_config(server_mock::DbLocation::Memory);
     cfg.outbound_queue = 16;
+    cfg.outbound_queue_bytes = 16 * 16_000;
     let server = server_mock::start(cfg).await.unwrap();
     let url = server.url();
     let mut alice = Client::register(&url, "alice").await;
@@ -394,6 +395,57 @@ async fn slow_consumer_is_closed_with_1013_while_others_keep_receiving() {
     alice.send_msg(&conv, "after", "still here").await;
     let m = fast.event("message").await;
     assert_eq!(m["message"]["client_id"], "after");
+    server.shutdown().await;
+}
+
+/// One commit's fan-out is not a slow reader: an invite of 2,000 users is
+/// 2,000 `join` pushes to every online member at once. With a queue bounded
+/// by 1,024 frames alone, the inviter and every online member were closed
+/// with 1013. They stay connected and get every join, in order.
+#[tokio::test]
+async fn a_large_invite_s_joins_reach_every_online_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = server_mock::start(common::test_config(server_mock::DbLocation::Path(
+        db.clone(),
+    )))
+    .await
+    .unwrap();
+    let url = server.url();
+    let mut alice = Client::register(&url, "alice").await;
+    let mut bob = Client::register(&url, "bob").await;
+    let conv = alice.create_group("everyone", &["bob"]).await;
+    // 2,000 accounts without a password hash each (argon2 would take long).
+    let names: Vec<String> = (0..2000).map(|i| format!("u{i:04}")).collect();
+    let mut conn = rusqlite::Connection::open(&db).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let tx = conn.transaction().unwrap();
+    for n in &names {
+        tx.execute(
+            "INSERT INTO users (name, pw_hash, created_ms) VALUES (?1, 'none', 0)",
+            [n],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    drop(conn);
+    let before = server.authenticated_connections();
+    let r = alice
+        .request(json!({"type":"invite","conv":conv,"users":names}))
+        .await;
+    assert_eq!(r["type"], "ok", "{r}");
+    for who in [&mut bob, &mut alice] {
+        for (i, name) in names.iter().enumerate() {
+            let m = who.event("message").await;
+            assert_eq!(
+                (&m["message"]["kind"], &m["message"]["user"]),
+                (&json!("join"), &json!(name)),
+                "join {i}"
+            );
+        }
+    }
+    assert_eq!(server.authenticated_connections(), before);
     server.shutdown().await;
 }
 
