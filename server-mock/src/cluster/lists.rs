@@ -30,8 +30,11 @@ pub const NAMED_FROM: usize = 256;
 /// following its conversation since.
 pub const RESEND_EVERY: Duration = Duration::from_secs(1);
 
-/// Named lists a node keeps (the newest).
-const KEEP: usize = 16;
+/// Names a node keeps in named lists, newest lists first: some 20 MiB, 20
+/// groups of 10,000 or 780 of 256. A list dropped for room comes again
+/// whole within [`RESEND_EVERY`]; meanwhile its pushes are read from the
+/// database.
+const KEEP_NAMES: usize = 200_000;
 
 /// Whether a fan-out's list can be named instead of sent.
 pub fn nameable(f: &Fanout) -> bool {
@@ -70,6 +73,8 @@ impl Sent {
 pub struct Known {
     lists: HashMap<u64, Arc<Members>>,
     order: VecDeque<u64>,
+    /// Names in `lists`.
+    names: usize,
 }
 
 impl Known {
@@ -80,9 +85,13 @@ impl Known {
         }
         self.lists.insert(users.id(), users.clone());
         self.order.push_back(users.id());
-        while self.order.len() > KEEP {
-            if let Some(old) = self.order.pop_front() {
-                self.lists.remove(&old);
+        self.names += users.len();
+        // The newest list stays, whatever its size.
+        while self.names > KEEP_NAMES && self.order.len() > 1 {
+            if let Some(old) = self.order.pop_front()
+                && let Some(gone) = self.lists.remove(&old)
+            {
+                self.names -= gone.len();
             }
         }
     }
@@ -141,19 +150,25 @@ mod tests {
     }
 
     #[test]
-    fn a_receiver_keeps_the_newest_large_lists() {
+    fn a_receiver_keeps_the_newest_large_lists_up_to_its_room_in_names() {
         let mut known = Known::default();
         let small = group(3, "u");
         known.learn(&small);
         assert!(known.get(small.id()).is_none());
-        let lists: Vec<_> = (0..=KEEP)
-            .map(|k| group(NAMED_FROM, &format!("g{k}u")))
-            .collect();
+        // Room for exactly `fit` lists of 1,000 names.
+        let fit = KEEP_NAMES / 1_000;
+        let lists: Vec<_> = (0..=fit).map(|k| group(1_000, &format!("g{k}u"))).collect();
         for l in &lists {
             known.learn(l);
         }
         assert!(known.get(lists[0].id()).is_none(), "the oldest is dropped");
-        let newest = known.get(lists[KEEP].id()).unwrap();
-        assert_eq!(newest.to_vec(), lists[KEEP].to_vec());
+        assert!(known.get(lists[1].id()).is_some(), "the next one stays");
+        let newest = known.get(lists[fit].id()).unwrap();
+        assert_eq!(newest.to_vec(), lists[fit].to_vec());
+        // A list larger than the room is kept alone.
+        let huge = group(KEEP_NAMES + 1, "h");
+        known.learn(&huge);
+        assert!(known.get(huge.id()).is_some());
+        assert!(known.get(lists[fit].id()).is_none());
     }
 }
