@@ -50,8 +50,7 @@ pub struct Invite {
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
     anyhow::ensure!(path.exists(), "no database at {}", path.display());
     let mut db = crate::store::open_conn(path)?;
-    crate::backup::check_ours(&db, path)?;
-    let version: usize = db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let version = crate::backup::check_ours(&db, path)?;
     let current = crate::store::MIGRATIONS.len();
     if version < current
         && let Some(pid) = crate::store::lock::holder(path)

@@ -140,8 +140,9 @@ fn open_source(db: &Path) -> Result<Connection, BackupError> {
 }
 
 /// Whether `conn` (the file `db`) is a server-mock database this binary can
-/// read: a schema version it knows and a server id. Reads only.
-pub(crate) fn check_ours(conn: &Connection, db: &Path) -> Result<(), BackupError> {
+/// read: a schema version it knows and a server id. Reads only. Returns the
+/// schema version.
+pub(crate) fn check_ours(conn: &Connection, db: &Path) -> Result<usize, BackupError> {
     let not_ours = || BackupError::NotServerDb(db.to_owned());
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -173,7 +174,7 @@ pub(crate) fn check_ours(conn: &Connection, db: &Path) -> Result<(), BackupError
     if !has_id {
         return Err(not_ours());
     }
-    Ok(())
+    Ok(version)
 }
 
 /// Users, conversations and entries in the copy at `path`.

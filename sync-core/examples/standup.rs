@@ -182,7 +182,7 @@ impl Bot {
         for entry in window.iter().rev() {
             let m = match entry {
                 // What came before the bot joined is not for it.
-                TimelineItem::Message(m) if self.adds_me(m) => break,
+                TimelineItem::Message(m) if m.adds_member(&self.me) => break,
                 TimelineItem::Message(m) => m,
                 // Not held (before the bot's stream started): stop there.
                 TimelineItem::Gap { .. } => break,
@@ -211,15 +211,6 @@ impl Bot {
             out.push_str(&format!("\n{}. {update}", n + 1));
         }
         Ok(out)
-    }
-
-    /// A create that lists the bot, or a join naming it.
-    fn adds_me(&self, m: &LocalMessage) -> bool {
-        match m.kind {
-            EntryKind::Create => m.members.as_ref().is_some_and(|ms| ms.contains(&self.me)),
-            EntryKind::Join => m.user.as_deref() == Some(self.me.as_str()),
-            _ => false,
-        }
     }
 
     /// Logs, once per run, that the server lacks protocol 1.1 features.

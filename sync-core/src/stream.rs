@@ -308,7 +308,7 @@ impl MessageStream {
     /// an ack was lost) never makes a second copy on the server, while two
     /// consumers' replies to one entry stay distinct.
     pub fn reply(&self, item: &StreamItem, body: &str) -> Committed<String> {
-        self.answer_one(item, "", OutboxKind::Send, Some(body))
+        self.answer_one(item, Effect::Reply(body))
     }
 
     /// [`MessageStream::reply`] as a §9.1 reply to `item`, filed in its
@@ -319,10 +319,7 @@ impl MessageStream {
     /// item go with it through [`MessageStream::answer`]: once this acks,
     /// the item is not handed out again.
     pub fn reply_in_thread(&self, item: &StreamItem, body: &str) -> Committed<String> {
-        let kind = OutboxKind::Reply {
-            reply_to: item.seq(),
-        };
-        self.answer_one(item, "thread", kind, Some(body))
+        self.answer_one(item, Effect::ReplyInThread(body))
     }
 
     /// §9.2: reacts to `item` with `key` and acks it, in one transaction,
@@ -332,14 +329,7 @@ impl MessageStream {
     /// rule as [`MessageStream::reply_in_thread`]; several effects of one
     /// item: [`MessageStream::answer`].
     pub fn react(&self, item: &StreamItem, key: &str) -> Committed<String> {
-        if let Err(e) = crate::client::validate_key(key) {
-            return Committed::done(Err(e));
-        }
-        let kind = OutboxKind::React {
-            target: item.seq(),
-            key: key.to_owned(),
-        };
-        self.answer_one(item, &format!("react {key}"), kind, None)
+        self.answer_one(item, Effect::React(key))
     }
 
     /// Queues several effects of handling `item` and acks it, all in one
@@ -361,62 +351,72 @@ impl MessageStream {
     /// # Ok(()) }
     /// ```
     pub fn answer(&self, item: &StreamItem, effects: &[Effect<'_>]) -> Committed<Vec<String>> {
-        let name = self.name.clone().unwrap_or_default();
         let mut items = Vec::with_capacity(effects.len());
         for effect in effects {
-            let (label, kind, body) = match *effect {
-                Effect::Reply(body) => (String::new(), OutboxKind::Send, Some(body)),
-                Effect::ReplyInThread(body) => (
-                    "thread".to_owned(),
-                    OutboxKind::Reply {
-                        reply_to: item.seq(),
-                    },
-                    Some(body),
-                ),
-                Effect::React(key) => {
-                    if let Err(e) = crate::client::validate_key(key) {
-                        return Committed::done(Err(e));
-                    }
-                    let kind = OutboxKind::React {
-                        target: item.seq(),
-                        key: key.to_owned(),
-                    };
-                    (format!("react {key}"), kind, None)
-                }
-            };
-            let id = effect_id(&name, &item.conv, item.seq(), &label);
-            match Client::outbox_item(&item.conv, id, kind, body) {
+            let row = self
+                .effect_row(item, *effect)
+                .and_then(|(id, kind, body)| Client::outbox_item(&item.conv, id, kind, body));
+            match row {
                 Ok(row) => items.push(row),
                 Err(e) => return Committed::done(Err(e)),
             }
         }
         let ids = items.iter().map(|row| row.client_id.clone()).collect();
-        let ack = self.name.as_ref().map(|n| ConsumerAck {
-            name: n.clone(),
-            conv: item.conv.clone(),
-            seq: item.seq(),
-        });
+        let ack = self.ack_of(item);
         self.client.submit(Command::EnqueueAll { items, ack }, ids)
     }
 
-    /// Queues one effect of handling `item` with a client id derived from
-    /// the consumer, the item and `effect` (distinct effects of one item
-    /// get distinct ids), and acks `item` in the same transaction.
-    fn answer_one(
+    /// Queues one effect of handling `item` and acks `item` in the same
+    /// transaction.
+    fn answer_one(&self, item: &StreamItem, effect: Effect<'_>) -> Committed<String> {
+        match self.effect_row(item, effect) {
+            Ok((id, kind, body)) => {
+                self.client
+                    .enqueue(&item.conv, id, kind, body, self.ack_of(item))
+            }
+            Err(e) => Committed::done(Err(e)),
+        }
+    }
+
+    /// What `effect` on `item` queues: a client id derived from the
+    /// consumer, the item and the effect (distinct effects of one item get
+    /// distinct ids), the row's kind and body. A reaction's key is checked.
+    fn effect_row<'a>(
         &self,
         item: &StreamItem,
-        effect: &str,
-        kind: OutboxKind,
-        body: Option<&str>,
-    ) -> Committed<String> {
-        let name = self.name.clone().unwrap_or_default();
-        let id = effect_id(&name, &item.conv, item.seq(), effect);
-        let ack = self.name.as_ref().map(|n| ConsumerAck {
+        effect: Effect<'a>,
+    ) -> Result<(String, OutboxKind, Option<&'a str>), Error> {
+        let (label, kind, body) = match effect {
+            Effect::Reply(body) => (String::new(), OutboxKind::Send, Some(body)),
+            Effect::ReplyInThread(body) => (
+                "thread".to_owned(),
+                OutboxKind::Reply {
+                    reply_to: item.seq(),
+                },
+                Some(body),
+            ),
+            Effect::React(key) => {
+                crate::client::validate_key(key)?;
+                let kind = OutboxKind::React {
+                    target: item.seq(),
+                    key: key.to_owned(),
+                };
+                (format!("react {key}"), kind, None)
+            }
+        };
+        let name = self.name.as_deref().unwrap_or_default();
+        let id = effect_id(name, &item.conv, item.seq(), &label);
+        Ok((id, kind, body))
+    }
+
+    /// The ack of `item` that goes with its effects (none for an ephemeral
+    /// stream).
+    fn ack_of(&self, item: &StreamItem) -> Option<ConsumerAck> {
+        self.name.as_ref().map(|n| ConsumerAck {
             name: n.clone(),
             conv: item.conv.clone(),
             seq: item.seq(),
-        });
-        self.client.enqueue(&item.conv, id, kind, body, ack)
+        })
     }
 
     /// How far this stream has delivered `conv` (its acked position after
@@ -464,19 +464,6 @@ fn covers(convs: &Convs, conv: &ConvId) -> bool {
 /// moved past them (filtered-out entries included).
 type Collected = (Vec<StreamItem>, Vec<(ConvId, Seq)>);
 
-/// Whether `m` is the user `me` joining its conversation (§4: a `join`
-/// naming them, or the `create` listing them).
-fn joins(m: &LocalMessage, me: &str) -> bool {
-    match m.kind {
-        EntryKind::Join => m.user.as_deref() == Some(me),
-        EntryKind::Create => m
-            .members
-            .as_ref()
-            .is_some_and(|l| l.iter().any(|u| u == me)),
-        _ => false,
-    }
-}
-
 /// `awaiting` holds the conversations (with `since_joined`) whose joining
 /// entry is still ahead; one read from its beginning joins it here.
 fn collect(
@@ -518,7 +505,7 @@ fn collect(
             }
             at = m.seq;
             if awaiting.contains(&row.conv) {
-                if !joins(&m, me) {
+                if !m.adds_member(me) {
                     continue; // said before the user came
                 }
                 awaiting.remove(&row.conv);

@@ -170,13 +170,12 @@ pub async fn edit(ctx: &Ctx, target: &str, seq: Seq, text: &str) -> Result<()> {
     require_online(ctx, &client).await?;
     let conv = find_target(&client, target)?.conv;
     let result = client.edit_and_wait(&conv, seq, text, SEND_TIMEOUT).await;
-    if result.is_err() {
-        super::v11::discard_refused(
-            &client,
-            |k| matches!(k, OutboxKind::Edit { target } if *target == seq),
-        )
-        .await;
-    }
+    super::v11::discard_if_refused(
+        &client,
+        &result,
+        |k| matches!(k, OutboxKind::Edit { target } if *target == seq),
+    )
+    .await;
     client.stop().await;
     let entry = result.with_context(|| format!("editing #{seq}"))?;
     println!("edited #{seq} in {conv} (#{entry})");
@@ -191,13 +190,12 @@ pub async fn delete(ctx: &Ctx, target: &str, seq: Seq) -> Result<()> {
     require_online(ctx, &client).await?;
     let conv = find_target(&client, target)?.conv;
     let result = client.redact_and_wait(&conv, seq, SEND_TIMEOUT).await;
-    if result.is_err() {
-        super::v11::discard_refused(
-            &client,
-            |k| matches!(k, OutboxKind::Redact { target } if *target == seq),
-        )
-        .await;
-    }
+    super::v11::discard_if_refused(
+        &client,
+        &result,
+        |k| matches!(k, OutboxKind::Redact { target } if *target == seq),
+    )
+    .await;
     let erased = client.supports(sync_core::protocol::features::REDACTION);
     client.stop().await;
     let entry = result.with_context(|| format!("deleting #{seq}"))?;

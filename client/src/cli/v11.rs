@@ -97,13 +97,12 @@ pub async fn send_reply(
     let result = client
         .send_reply_and_wait(&conv, reply_to, text, SEND_TIMEOUT)
         .await;
-    if result.is_err() {
-        discard_refused(
-            &client,
-            |k| matches!(k, OutboxKind::Reply { reply_to: r } if *r == reply_to),
-        )
-        .await;
-    }
+    discard_if_refused(
+        &client,
+        &result,
+        |k| matches!(k, OutboxKind::Reply { reply_to: r } if *r == reply_to),
+    )
+    .await;
     client.stop().await;
     let seq = result.with_context(|| format!("replying to #{reply_to}"))?;
     Ok(Sent::Stored {
@@ -138,14 +137,12 @@ pub async fn react(ctx: &Ctx, target: &str, seq: Seq, key: &str, remove: bool) -
             .await
             .context("reacting")
     };
-    if result.is_err() {
-        discard_refused(&client, |k| match k {
-            OutboxKind::React { target, key: k } => *target == seq && k == key,
-            OutboxKind::Redact { .. } => remove,
-            _ => false,
-        })
-        .await;
-    }
+    discard_if_refused(&client, &result, |k| match k {
+        OutboxKind::React { target, key: k } => *target == seq && k == key,
+        OutboxKind::Redact { .. } => remove,
+        _ => false,
+    })
+    .await;
     client.stop().await;
     let entry = result?;
     let done = if remove { "removed" } else { "reacted" };
@@ -188,9 +185,17 @@ pub async fn thread(ctx: &Ctx, target: &str, root: Seq, json: bool, raw: bool) -
     Ok(())
 }
 
-/// Drops the rows of this command the server refused for good (the error is
+/// When `result` (of a command that waited for the server) failed, drops
+/// the rows of this command the server refused for good (the error is
 /// reported, and the run ends: a failed row would only clutter `show`).
-pub(super) async fn discard_refused(client: &Client, ours: impl Fn(&OutboxKind) -> bool) {
+pub(super) async fn discard_if_refused<T, E>(
+    client: &Client,
+    result: &Result<T, E>,
+    ours: impl Fn(&OutboxKind) -> bool,
+) {
+    if result.is_ok() {
+        return;
+    }
     let Ok(rows) = client.outbox() else { return };
     for r in rows {
         if matches!(r.state, OutboxState::Failed { .. }) && ours(&r.kind) {

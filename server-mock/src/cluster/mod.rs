@@ -134,11 +134,12 @@ pub(crate) fn encode(f: &Fanout, whole: bool) -> bytes::Bytes {
 
 /// Decodes a bus message: its header and, unless it is a control message,
 /// the fan-out it carries (no connection excepted: connection ids are per
-/// node). A push that names its list without it has no recipients here:
-/// the order task looks the list up ([`lists::Known`]).
+/// node). The recipients move from the header into the fan-out. A push
+/// that names its list without it has no recipients here: the order task
+/// looks the list up ([`lists::Known`]).
 pub(crate) fn decode(payload: &[u8]) -> Option<(Header, Option<Fanout>)> {
     let split = payload.iter().position(|&b| b == b'\n')?;
-    let header: Header = serde_json::from_slice(&payload[..split]).ok()?;
+    let mut header: Header = serde_json::from_slice(&payload[..split]).ok()?;
     let frame = std::str::from_utf8(&payload[split + 1..]).ok()?;
     if header.revoke {
         return Some((header, None));
@@ -151,9 +152,10 @@ pub(crate) fn decode(payload: &[u8]) -> Option<(Header, Option<Fanout>)> {
         None => Route::User { joined: header.m },
     };
     let f = Fanout {
+        // Moved, not copied: a large group's list is thousands of names.
         users: Arc::new(match header.v {
-            Some(id) => Members::with_id(header.u.clone(), id),
-            None => Members::new(header.u.clone()),
+            Some(id) => Members::with_id(std::mem::take(&mut header.u), id),
+            None => Members::new(std::mem::take(&mut header.u)),
         }),
         frame: frame.to_owned().into(),
         except: None,

@@ -100,16 +100,16 @@ impl Order {
                     ));
                 }
                 Some((h, Some(mut f))) => {
-                    if h.v.is_some() && h.u.is_empty() {
+                    match h.v {
                         // A large group's list by its id: one seen whole,
                         // else the push counts as lost (read from the
                         // database after GAP_WAIT).
-                        match h.v.and_then(|id| self.known.get(id)) {
+                        Some(id) if f.users.is_empty() => match self.known.get(id) {
                             Some(users) => f.users = users,
                             None => return,
-                        }
-                    } else if h.v.is_some() {
-                        self.known.learn(&f.users);
+                        },
+                        Some(_) => self.known.learn(&f.users),
+                        None => {}
                     }
                     self.deliver(f);
                 }

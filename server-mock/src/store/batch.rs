@@ -382,33 +382,31 @@ impl MemberCache {
 
 /// Current members of `conv` (cached; see [`MemberCache`]).
 pub fn members_of(db: &dyn Db, b: &mut Batch<'_>, conv: i64) -> Result<Arc<Members>, Reject> {
-    let version = |db: &dyn Db| -> Result<i64, Reject> {
-        db.query_row(
+    let cache = &mut *b.members;
+    if let Some(m) = cache.lists.get(&conv)
+        && !cache.unchecked.contains(&conv)
+    {
+        return Ok(m.clone());
+    }
+    let v: i64 = db
+        .query_row(
             "SELECT members_v FROM convs WHERE id = ?1",
             params![conv],
             |r| r.get(0),
         )
-        .map_err(sql("read membership version"))
+        .map_err(sql("read membership version"))?;
+    let m = match cache.lists.get(&conv) {
+        Some(m) if cache.versions.get(&conv) == Some(&v) => m.clone(),
+        _ => {
+            let m = Arc::new(Members::new(rows::members(db, conv)?));
+            if cache.lists.len() > 100_000 {
+                cache.clear();
+            }
+            cache.lists.insert(conv, m.clone());
+            cache.versions.insert(conv, v);
+            m
+        }
     };
-    let cache = &mut *b.members;
-    if let Some(m) = cache.lists.get(&conv) {
-        if !cache.unchecked.contains(&conv) {
-            return Ok(m.clone());
-        }
-        if let Some(&known) = cache.versions.get(&conv)
-            && version(db)? == known
-        {
-            cache.unchecked.remove(&conv);
-            return Ok(m.clone());
-        }
-    }
-    let v = version(db)?;
-    let m = Arc::new(Members::new(rows::members(db, conv)?));
-    if cache.lists.len() > 100_000 {
-        cache.clear();
-    }
-    cache.lists.insert(conv, m.clone());
-    cache.versions.insert(conv, v);
     cache.unchecked.remove(&conv);
     Ok(m)
 }

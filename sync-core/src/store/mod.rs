@@ -515,6 +515,19 @@ pub struct LocalMessage {
 }
 
 impl LocalMessage {
+    /// Whether this entry makes `user` a member of its conversation (§4: a
+    /// `join` naming them, or the `create` listing them).
+    pub fn adds_member(&self, user: &str) -> bool {
+        match self.kind {
+            EntryKind::Join => self.user.as_deref() == Some(user),
+            EntryKind::Create => self
+                .members
+                .as_ref()
+                .is_some_and(|l| l.iter().any(|u| u == user)),
+            _ => false,
+        }
+    }
+
     /// A held entry as it arrived, before edits, redactions and totals.
     pub fn from_entry(m: &Message) -> LocalMessage {
         LocalMessage {
