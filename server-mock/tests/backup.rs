@@ -4,6 +4,8 @@
 //! one line with nothing written.
 
 mod common;
+#[path = "../../tests/tests/support/small_disk.rs"]
+mod small_disk;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use std::time::Duration;
 use common::{Client, HANG, PASSWORD, test_config};
 use serde_json::json;
 use server_mock::DbLocation;
+use small_disk::SmallDisk;
 
 /// Runs `server-mock backup ARGS…`: (success, stdout, stderr), trimmed.
 fn backup(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
@@ -310,36 +313,9 @@ async fn refusals_are_one_line_and_write_nothing() {
     );
 }
 
-/// A small tmpfs, unmounted when dropped (needs root).
-struct SmallDisk(tempfile::TempDir);
-
-impl SmallDisk {
-    fn mount(size: &str) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            println!(
-                "!!!!!!!! cannot mount a tmpfs here (needs root): the full-disk backup test is SKIPPED !!!!!!!!"
-            );
-            return None;
-        }
-        Some(SmallDisk(dir))
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.0.path()).status();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_said_and_leaves_no_partial_copy() {
-    let Some(disk) = SmallDisk::mount("64k") else {
+    let Some(disk) = SmallDisk::mount("64k", "the full-disk backup test") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -358,17 +334,17 @@ async fn a_full_disk_is_said_and_leaves_no_partial_copy() {
             )
             .await;
     }
-    let out = disk.0.path().join("copy.db");
+    let out = disk.path().join("copy.db");
     let (ok, _, stderr) = backup_db(&db, &out);
     assert!(!ok);
     assert_eq!(
         stderr,
         format!(
             "server-mock: error: the disk holding {} is full: free some space there",
-            disk.0.path().display()
+            disk.path().display()
         )
     );
-    assert_eq!(names(disk.0.path()), Vec::<String>::new());
+    assert_eq!(names(disk.path()), Vec::<String>::new());
     server.shutdown().await;
 }
 

@@ -7,52 +7,18 @@
 //! The disk is a 4 MiB tmpfs mounted for the test, which needs root (or
 //! CAP_SYS_ADMIN); without it the test prints one loud SKIPPED line.
 
+#[path = "support/small_disk.rs"]
+mod small_disk;
 #[path = "../src/syncbench/wire.rs"]
 mod wire;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use server_mock::{Config, DbLocation};
+use small_disk::SmallDisk;
 use sync_core::protocol::{ClientFrame, ServerFrame};
 use wire::RawConn;
-
-/// A small tmpfs, unmounted when dropped.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(size: &str) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            println!(
-                "!!!!!!!! cannot mount a tmpfs here (needs root): the full-disk test is SKIPPED !!!!!!!!"
-            );
-            return None;
-        }
-        Some(SmallDisk { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
-    }
-}
 
 /// Writes `path` until the disk refuses more; returns the bytes written.
 fn fill(path: &Path) -> u64 {
@@ -90,7 +56,7 @@ async fn send(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_sends_clearly_and_loses_nothing() {
-    let Some(disk) = SmallDisk::mount("4m") else {
+    let Some(disk) = SmallDisk::mount("4m", "the full-disk test") else {
         return;
     };
     let db: PathBuf = disk.path().join("server.db");
@@ -183,7 +149,7 @@ fn a_full_disk_under_the_client_store_is_named() {
     use sync_core::protocol::{ConvId, ConvKind, Summary};
     use sync_core::store::{Batch, ConvRecord, MetaKey, SqliteStore, Store, Write};
 
-    let Some(disk) = SmallDisk::mount("2m") else {
+    let Some(disk) = SmallDisk::mount("2m", "the full-disk test") else {
         return;
     };
     let path = disk.path().join("c.db");
@@ -250,7 +216,7 @@ async fn a_message_sent_from_a_full_disk_arrives_once_and_says_it_was_not_saved(
     use std::time::Duration;
     use sync_core::{ErrorEvent, Event};
 
-    let Some(disk) = SmallDisk::mount("2m") else {
+    let Some(disk) = SmallDisk::mount("2m", "the full-disk test") else {
         return;
     };
     let server = server_mock::start(Config {
