@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     // Parses before the runtime starts; clap exits with 2 on usage errors and
     // 0 for --help/--version.
     let cli = client::cli::Cli::parse();
+    quiet_on_closed_pipe();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -32,6 +33,28 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `convo show c1 | head -1`: once the reader is gone, the next `println!`
+/// panics with "failed printing to stdout: Broken pipe". Like any Unix
+/// filter whose reader left, exit at once and quietly (status 141, as a
+/// shell reports a process ended by SIGPIPE); every other panic is reported
+/// as before.
+#[cfg(feature = "wired")]
+fn quiet_on_closed_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("failed printing to std") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
 }
 
 #[cfg(not(feature = "wired"))]

@@ -72,7 +72,7 @@ pub use engine::{Config, ServerInfo, SettingsChange};
 pub use error::{ConnectError, Error};
 #[cfg(feature = "engine")]
 pub use events::{ConnState, ErrorEvent, Event, SyncReport};
-pub use protocol::Notify;
+pub use protocol::{Notify, ServerLimits};
 #[cfg(feature = "engine")]
 pub use store::{
     ConvRow, FailCode, LocalMessage, OutboxItem, OutboxKind, OutboxState, ReactionCount, SearchHit,

@@ -22,6 +22,26 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Largest message body (bytes of UTF-8).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// A server's limits as its `hello` states them (§2: the values are the
+/// server's; [`MAX_BODY_BYTES`] and [`MAX_FRAME_BYTES`], the protocol's
+/// example, stand in before any `hello`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// `hello.max_body_bytes`: the longest `text` body, in bytes.
+    pub max_body_bytes: usize,
+    /// `hello.max_frame_bytes`: the largest client frame, in bytes.
+    pub max_frame_bytes: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> ServerLimits {
+        ServerLimits {
+            max_body_bytes: MAX_BODY_BYTES,
+            max_frame_bytes: MAX_FRAME_BYTES,
+        }
+    }
+}
+
 /// Largest frame a server sends; clients accept frames up to this size.
 pub const MAX_SERVER_FRAME_BYTES: usize = 1024 * 1024;
 /// `limit` used by `pull`/`history` when the request has none.

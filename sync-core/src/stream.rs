@@ -355,7 +355,7 @@ impl MessageStream {
         for effect in effects {
             let row = self
                 .effect_row(item, *effect)
-                .and_then(|(id, kind, body)| Client::outbox_item(&item.conv, id, kind, body));
+                .and_then(|(id, kind, body)| self.client.outbox_item(&item.conv, id, kind, body));
             match row {
                 Ok(row) => items.push(row),
                 Err(e) => return Committed::done(Err(e)),

@@ -234,3 +234,45 @@ fn before_any_server_replies_and_reactions_queue() {
         Err(Error::Invalid { .. })
     ));
 }
+
+/// §2: `max_body_bytes` is the server's. Before any `hello` the protocol's
+/// 16 KiB applies; once a server said 64 KiB (stored by the engine), a
+/// 20 KB body is queued, and one over 64 KiB is refused with the limit.
+#[test]
+fn bodies_follow_the_limit_the_server_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    seed(&path);
+    let conv = ConvId::from("c1");
+    let body = "x".repeat(20_000);
+    {
+        let client = open(&path);
+        assert_eq!(client.server_limits(), sync_core::ServerLimits::default());
+        let err = client.send(&conv, &body).wait().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid body: body is 20000 bytes; the limit is 16384"
+        );
+    }
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.apply(&Batch {
+        writes: vec![Write::Meta(MetaKey::Limits, Some("65536,262144".into()))],
+        durable: false,
+    })
+    .unwrap();
+    drop(s);
+    let client = open(&path);
+    assert_eq!(
+        client.server_limits(),
+        sync_core::ServerLimits {
+            max_body_bytes: 65_536,
+            max_frame_bytes: 262_144
+        }
+    );
+    client.send(&conv, &body).wait().unwrap();
+    let err = client.send(&conv, &"y".repeat(65_537)).wait().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid body: body is 65537 bytes; the limit is 65536"
+    );
+}

@@ -96,6 +96,10 @@ pub async fn passwd(ctx: &Ctx, opts: &PasswordOpts) -> Result<()> {
         };
         let new = match std::env::var("CONVO_NEW_PASSWORD") {
             Ok(p) => p,
+            Err(_) if !std::io::stdin().is_terminal() => bail!(
+                "no new password: set CONVO_NEW_PASSWORD (with CONVO_PASSWORD), or give both \
+                 on stdin with --password-stdin (stdin is not a terminal)"
+            ),
             Err(_) => {
                 let a = prompt_password("new password: ")?;
                 if prompt_password("new password again: ")? != a {

@@ -1,13 +1,13 @@
 //! Where `convo send` gets its body: the TEXT argument, stdin (`-`) or a
 //! file (`--file`), optionally wrapped in a code fence (`--code LANG`, or the
-//! language a file's extension names); and the size check, made before
-//! anything is opened or sent.
+//! language a file's extension names); and the checks made before anything
+//! is sent (the size against the limit the server said, once the store is
+//! open).
 
 use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use sync_core::protocol::MAX_BODY_BYTES;
 
 /// The body `send` is asked to send.
 pub fn read_body(text: Option<&str>, code: Option<&str>, file: Option<&Path>) -> Result<String> {
@@ -25,7 +25,7 @@ pub fn read_body(text: Option<&str>, code: Option<&str>, file: Option<&Path>) ->
             let text = String::from_utf8(bytes)
                 .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", path.display()))?;
             let lang = code.map_or_else(|| lang_for_path(path), str::to_owned);
-            return checked(fence(&text, &lang));
+            return Ok(fence(&text, &lang));
         }
         (Some("-"), None) => {
             let mut s = String::new();
@@ -42,18 +42,25 @@ pub fn read_body(text: Option<&str>, code: Option<&str>, file: Option<&Path>) ->
         // A trailing newline from a pipe is not part of the message.
         None => content.strip_suffix('\n').unwrap_or(&content).to_owned(),
     };
-    checked(body)
+    Ok(body)
 }
 
-/// Over the limit: the size and the limit, and nothing is sent.
-fn checked(body: String) -> Result<String> {
-    if body.len() > MAX_BODY_BYTES {
+/// A body `client` may send: not blank, and within the server's
+/// `max_body_bytes` (the last server's, or the protocol's 16 KiB before
+/// any); otherwise the size and the limit, and nothing is sent.
+pub fn check(client: &sync_core::Client, body: &str) -> Result<()> {
+    check_size(body, client.server_limits().max_body_bytes)
+}
+
+fn check_size(body: &str, max: usize) -> Result<()> {
+    if body.len() > max {
         bail!(
-            "the message is {} bytes, over the limit of {MAX_BODY_BYTES} bytes; nothing was sent",
+            "the message is {} bytes, over the limit of {max} bytes; nothing was sent",
             body.len()
         );
     }
-    Ok(body)
+    sync_core::protocol::validate::body(body, max).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
 }
 
 fn check_lang(lang: &str) -> Result<()> {
@@ -127,15 +134,14 @@ mod tests {
 
     #[test]
     fn over_the_limit_names_size_and_limit() {
-        let big = "x".repeat(MAX_BODY_BYTES + 1);
-        let e = read_body(Some(&big), None, None).unwrap_err().to_string();
+        let big = "x".repeat(16_385);
+        let e = check_size(&big, 16_384).unwrap_err().to_string();
         assert_eq!(
             e,
-            format!(
-                "the message is {} bytes, over the limit of {MAX_BODY_BYTES} bytes; nothing was sent",
-                MAX_BODY_BYTES + 1
-            )
+            "the message is 16385 bytes, over the limit of 16384 bytes; nothing was sent"
         );
+        check_size(&big, 65_536).unwrap();
+        assert!(check_size(" \n", 65_536).is_err());
         assert!(read_body(Some("hi"), Some("a b"), None).is_err());
         assert_eq!(
             read_body(Some("hi\n"), Some("sh"), None).unwrap(),

@@ -20,10 +20,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 /// `create`: only `send` creates a direct conversation; `show` never does
 /// (the other user would see an empty conversation appear).
 async fn resolve(client: &Client, target: &str, online: bool, create: bool) -> Result<ConvId> {
-    if let Some(row) = client
-        .find_conversation(target)
-        .context("looking up the conversation")?
-    {
+    if let Some(row) = super::session::lookup(client, target)? {
         return Ok(row.conv);
     }
     if let Some(user) = target.strip_prefix('@') {
@@ -106,13 +103,13 @@ impl Sent {
 
 /// `convo send TARGET TEXT [--no-wait]`.
 pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<Sent> {
-    sync_core::protocol::validate::default_body(text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (client, mut events) = ctx.open()?;
+    super::body::check(&client, text)?;
     if no_wait {
         // Queue without waiting for anything: the outbox row is durable and
         // the next connection (any command or the TUI) flushes it. Only go
         // online when the target is not known locally.
-        let online = if client.find_conversation(target)?.is_none() {
+        let online = if super::session::lookup(&client, target)?.is_none() {
             go_online(ctx, &client).await.is_ok()
         } else {
             false
@@ -165,8 +162,8 @@ pub async fn send(ctx: &Ctx, target: &str, text: &str, no_wait: bool) -> Result<
 /// `convo edit TARGET SEQ TEXT`: waits for the server like `send`; an edit
 /// the server refuses (not my text, no such text) is reported and not kept.
 pub async fn edit(ctx: &Ctx, target: &str, seq: Seq, text: &str) -> Result<()> {
-    sync_core::protocol::validate::default_body(text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (client, _events) = ctx.open()?;
+    super::body::check(&client, text)?;
     require_online(ctx, &client).await?;
     let conv = find_target(&client, target)?.conv;
     let result = client.edit_and_wait(&conv, seq, text, SEND_TIMEOUT).await;
@@ -267,7 +264,7 @@ pub async fn show(ctx: &Ctx, target: &str, limit: u32, json: bool, raw: bool) ->
     let mut items = client
         .timeline(&conv, query)
         .context("reading the timeline")?;
-    if online {
+    if online && !super::session::has_left(&client, &conv)? {
         // Each round fills one hole (newest first) or loads one older page;
         // stop when the window is complete, or when a round changes nothing
         // (never loop forever). Every hole inside the window gets filled:

@@ -454,8 +454,48 @@ pub async fn require_online(ctx: &Ctx, client: &Client) -> Result<SyncReport> {
 
 /// Resolves TARGET (conv id, group title, `@user`) in the local store.
 pub fn find_target(client: &Client, target: &str) -> Result<sync_core::ConvRow> {
-    client
-        .find_conversation(target)
-        .context("looking up the conversation")?
+    lookup(client, target)?
         .with_context(|| format!("no conversation {:?}", crate::output::safe(target)))
+}
+
+/// Whether I left `conv` (its history stays here, read-only; the server
+/// answers a former member's `pull`, `history` and `thread` with
+/// `not_found`, so what is held is all there is to show).
+pub fn has_left(client: &Client, conv: &sync_core::protocol::ConvId) -> Result<bool> {
+    Ok(client
+        .conversation(conv)
+        .context("reading the conversation")?
+        .is_some_and(|r| r.left))
+}
+
+/// TARGET (an id, `@user` or a group title) among the conversations held;
+/// a title two of them share is refused (naming their ids) rather than
+/// one of them picked.
+pub fn lookup(client: &Client, target: &str) -> Result<Option<sync_core::ConvRow>> {
+    let found = client
+        .find_conversation(target)
+        .context("looking up the conversation")?;
+    let Some(row) = found.as_ref().filter(|r| r.conv.as_str() != target) else {
+        return Ok(found);
+    };
+    if target.starts_with('@') {
+        return Ok(found);
+    }
+    let mut same: Vec<String> = client
+        .conversations()?
+        .into_iter()
+        .chain(client.archived_conversations()?)
+        .filter(|r| r.title.eq_ignore_ascii_case(&row.title))
+        .map(|r| r.conv.0)
+        .collect();
+    if same.len() > 1 {
+        same.sort();
+        bail!(
+            "{} conversations are titled {:?} ({}): name one by its id",
+            same.len(),
+            crate::output::safe(target),
+            same.join(", ")
+        );
+    }
+    Ok(found)
 }

@@ -11,7 +11,13 @@ use super::session::{Offline, go_online};
 /// 1 (with the reason on stderr) when no URL could be used; with `--json`
 /// the object is printed first, its `server` null and `error` set.
 pub async fn status(ctx: &Ctx, json: bool) -> Result<()> {
-    let Some(account) = ctx.account() else {
+    // `--local`: the in-process server, which `account` leaves out (it is
+    // no account to remember) but which is the one in use.
+    let local = (ctx.local && !ctx.servers.is_empty()).then(|| crate::accounts::Account {
+        servers: ctx.servers.clone(),
+        user: ctx.user.clone(),
+    });
+    let Some(account) = ctx.account().or(local) else {
         bail!(
             "no account: run `convo login --server ws://HOST:PORT/v1 --user NAME` (or use --local)"
         );

@@ -79,8 +79,8 @@ pub async fn send_reply(
     text: &str,
     no_wait: bool,
 ) -> Result<Sent> {
-    sync_core::protocol::validate::default_body(text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (client, _events) = ctx.open()?;
+    super::body::check(&client, text)?;
     if no_wait {
         // Queued without a connection, like `send --no-wait`. A server known
         // (from an earlier run) to lack `reply` refuses it here; before any
@@ -205,11 +205,15 @@ pub(super) async fn discard_if_refused<T, E>(
 }
 
 /// Loads the thread of `root` whole, then reads it.
+/// A group left: the server refuses it to a former member, so the thread
+/// is what is held (its holes shown as such).
 async fn load(client: &Client, conv: &ConvId, root: Seq) -> Result<sync_core::ThreadWindow> {
-    client
-        .load_thread(conv, root)
-        .await
-        .with_context(|| format!("loading the thread of #{root}"))?;
+    if !super::session::has_left(client, conv)? {
+        client
+            .load_thread(conv, root)
+            .await
+            .with_context(|| format!("loading the thread of #{root}"))?;
+    }
     client.thread(conv, root).context("reading the thread")
 }
 

@@ -231,6 +231,7 @@ fn refresh<E: EnginePort + ?Sized>(
         // Settings changes (here or on another device) arrive as
         // `ConversationsChanged`: the archived section is re-read with the list.
         update(state, Action::Features(engine.features()));
+        state.limits = engine.limits();
         if let Some(url) = engine.server_url() {
             update(state, Action::ServerUrl(url));
         }

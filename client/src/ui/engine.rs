@@ -92,6 +92,11 @@ pub trait EnginePort: Send + Sync + 'static {
     fn features(&self) -> Vec<String> {
         Vec::new()
     }
+    /// The server's limits (`hello.max_body_bytes`, `max_frame_bytes`; the
+    /// last known ones offline, the protocol's example values before any).
+    fn limits(&self) -> sync_core::ServerLimits {
+        sync_core::ServerLimits::default()
+    }
     /// The archived conversations, by activity (left out of `conversations`).
     fn archived_conversations(&self) -> Result<Vec<ConvRow>, String> {
         Ok(Vec::new())

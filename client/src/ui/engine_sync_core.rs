@@ -58,6 +58,9 @@ impl EnginePort for Client {
     fn server_url(&self) -> Option<String> {
         Some(Client::current_url(self))
     }
+    fn limits(&self) -> sync_core::ServerLimits {
+        Client::server_limits(self)
+    }
     fn features(&self) -> Vec<String> {
         sync_core::protocol::features::ALL
             .iter()

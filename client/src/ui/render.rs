@@ -11,7 +11,6 @@ use unicode_width::UnicodeWidthStr;
 
 use super::keys::KeyAction;
 use super::layout::{ROW_HEIGHT, areas, list_offset};
-use super::model::MAX_BODY_BYTES;
 use super::model::{ConnState, ConvKind, EntryKind, Notify};
 use super::overlay::render_overlay;
 use super::scroll::{ctx_of, newer_below};
@@ -491,13 +490,10 @@ fn render_compose(s: &AppState, area: Rect, buf: &mut Buffer) {
     };
     // The byte count appears once the draft nears the body limit.
     let bytes = s.compose.text.len();
-    if bytes * 10 >= MAX_BODY_BYTES * 8 {
-        let over = if bytes > MAX_BODY_BYTES {
-            " — too long"
-        } else {
-            ""
-        };
-        title.push_str(&format!("{bytes}/{MAX_BODY_BYTES} bytes{over} "));
+    let max = s.limits.max_body_bytes;
+    if bytes * 10 >= max * 8 {
+        let over = if bytes > max { " — too long" } else { "" };
+        title.push_str(&format!("{bytes}/{max} bytes{over} "));
     }
     let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(area);

@@ -76,6 +76,9 @@ pub struct AppState {
     /// Protocol 1.1 features the server lists (empty: a v1 server). The
     /// controls of a feature not listed do not appear.
     pub features: Vec<String>,
+    /// The server's body and frame limits (`hello`; the protocol's example
+    /// values until one is known): the compose box counts against them.
+    pub limits: sync_core::ServerLimits,
     /// Archived conversations (a collapsed section at the bottom of the list).
     pub archived: Vec<ConvRow>,
     /// The "Archived (N)" section is expanded: its rows follow the main ones
@@ -466,6 +469,7 @@ impl AppState {
             account: None,
             needs_login: false,
             features: Vec::new(),
+            limits: sync_core::ServerLimits::default(),
             archived: Vec::new(),
             archived_open: false,
             thread: None,

@@ -7,7 +7,6 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::commands;
 use super::engine::EngineCommand;
 use super::keys::KeyAction;
-use super::model::MAX_BODY_BYTES;
 use super::model::{EntryKind, OutboxState, Seq, TimelineItem, TimelineQuery};
 pub use super::navigate::open_conv;
 use super::navigate::{move_conv, next_unread, on_mouse};
@@ -561,9 +560,10 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
     };
     // Refuse before anything is queued, and keep the draft: the user's text
     // is never thrown away (the server would answer `too_large` anyway).
-    if body.len() > MAX_BODY_BYTES {
+    let max = state.limits.max_body_bytes;
+    if body.len() > max {
         state.set_error(format!(
-            "message is {} bytes, the limit is {MAX_BODY_BYTES}: shorten it (your text is kept)",
+            "message is {} bytes, the limit is {max}: shorten it (your text is kept)",
             body.len()
         ));
         return Vec::new();
@@ -572,11 +572,11 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
     // can still make a frame the server refuses (sync-core would refuse it
     // too, after the compose box was cleared).
     let encoded = sync_core::protocol::validate::encoded_send_len(&body);
-    if encoded > sync_core::protocol::MAX_FRAME_BYTES {
+    if encoded > state.limits.max_frame_bytes {
         state.set_error(format!(
             "message is {encoded} bytes once encoded (control characters take 6 each), the limit \
              is {}: shorten it (your text is kept)",
-            sync_core::protocol::MAX_FRAME_BYTES
+            state.limits.max_frame_bytes
         ));
         return Vec::new();
     }

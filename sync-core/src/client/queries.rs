@@ -5,7 +5,7 @@ use tokio::sync::watch;
 
 use super::{Client, IDLE_READERS};
 use crate::error::Error;
-use crate::protocol::{ConvId, ConvKind, Seq};
+use crate::protocol::{ConvId, ConvKind, Seq, ServerLimits};
 use crate::store::{
     ConvRow, MetaKey, OutboxItem, SearchHit, Store, ThreadWindow, TimelineItem, TimelineQuery,
 };
@@ -110,6 +110,17 @@ impl Client {
     pub fn supports(&self, feature: &str) -> bool {
         self.features()
             .is_some_and(|list| list.iter().any(|f| f == feature))
+    }
+
+    /// The server's limits (`hello.max_body_bytes`, `max_frame_bytes`): the
+    /// current server's, or the last one's; the protocol's example values
+    /// (16 KiB bodies, 64 KiB frames) before any server was reached. A
+    /// body over `max_body_bytes` is refused with [`Error::Invalid`].
+    pub fn server_limits(&self) -> ServerLimits {
+        self.read(|r| r.meta(MetaKey::Limits))
+            .ok()
+            .and_then(crate::store::parse_limits)
+            .unwrap_or_default()
     }
 
     /// The stored `hello.features`; None before any server was reached.

@@ -15,13 +15,15 @@ use crate::store::{OutboxItem, OutboxKind, OutboxState};
 
 impl Client {
     pub(crate) fn outbox_item(
+        &self,
         conv: &ConvId,
         client_id: String,
         kind: OutboxKind,
         body: Option<&str>,
     ) -> Result<OutboxItem, Error> {
         if let Some(b) = body {
-            validate::default_body(b).map_err(invalid("body"))?;
+            let max = self.server_limits().max_body_bytes;
+            validate::body(b, max).map_err(invalid("body"))?;
         }
         validate::client_id(&client_id).map_err(invalid("client_id"))?;
         Ok(OutboxItem {
@@ -44,7 +46,7 @@ impl Client {
         body: Option<&str>,
         ack: Option<ConsumerAck>,
     ) -> Committed<String> {
-        match Self::outbox_item(conv, client_id, kind, body) {
+        match self.outbox_item(conv, client_id, kind, body) {
             Ok(item) => {
                 let id = item.client_id.clone();
                 self.submit(
@@ -111,7 +113,7 @@ impl Client {
         body: Option<&str>,
         timeout: Duration,
     ) -> Result<Seq, Error> {
-        let item = Self::outbox_item(conv, new_client_id(), kind, body)?;
+        let item = self.outbox_item(conv, new_client_id(), kind, body)?;
         let client_id = item.client_id.clone();
         let token = self.token();
         let (tx, rx) = oneshot::channel();

@@ -16,7 +16,7 @@ impl Engine {
         self.link.last_rx = Some(now);
         self.link.reconnect_at = None;
         self.link.live_since = None;
-        self.fetch.pushed_above.clear();
+        self.fetch.rose_at.clear();
         self.set_state(ConnState::Connecting);
         self.seal();
     }
@@ -115,6 +115,9 @@ impl Engine {
         self.fetch.queued.clear();
         self.fetch.fetching.clear();
         self.fetch.entries.clear();
+        self.fetch.retry_at.clear();
+        self.fetch.failures.clear();
+        self.fetch.early.clear();
         self.calls.retry_at.clear();
         self.fail_open_waiters();
         let mut resend = Vec::new();
@@ -228,6 +231,9 @@ impl Engine {
             self.link.last_error = Some(ConnectError::Lost("no frame from the server".into()));
             self.link.last_rx = None;
             self.link.close_now = true;
+        }
+        if matches!(self.link.phase, Phase::Fetching | Phase::Live) {
+            self.retry_fetches(now);
         }
         if self.link.phase == Phase::Live {
             if self.catchup.next_resync.is_some_and(|t| now >= t) && self.catchup.sync_run.is_none()

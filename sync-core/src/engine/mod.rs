@@ -160,6 +160,8 @@ enum Phase {
 struct SyncRun {
     background: bool,
     full: bool,
+    /// Conversations a full listing named (or a `conversation` event
+    /// announced while it ran): the rest are gone when it ends.
     listed: HashSet<ConvId>,
     changed: usize,
 }
@@ -202,6 +204,9 @@ pub struct Engine {
     features: Vec<String>,
     /// A server has said its features (now or in an earlier run).
     features_known: bool,
+    /// This engine stored `limits` once (a hello's limits are stored when
+    /// they change, and at the first hello).
+    limits_said: bool,
     /// `hello.register` (a server extension), when the server says it.
     register_mode: Option<String>,
     /// The server's `hello` limits ([`outbox::Limits`]).
@@ -241,6 +246,8 @@ struct Link {
 struct Calls {
     next_id: RequestId,
     pending: HashMap<RequestId, Pending>,
+    /// The request whose reply is being handled (None for events).
+    answering: Option<RequestId>,
     account_queue: VecDeque<(AccountReq, Option<ReplyToken>)>,
     /// `send_and_wait`/`wait_sent` callers, by client id.
     waiters: HashMap<String, ReplyToken>,
@@ -258,6 +265,11 @@ struct CatchUp {
     last_report: Option<SyncReport>,
 }
 
+/// Unknown conversations whose pushes are held, at most.
+const EARLY_CONVS: usize = 16;
+/// Pushes held per unknown conversation, at most.
+const EARLY_PUSHES: usize = 64;
+
 /// Which conversations are fetched, and what is on the wire.
 #[derive(Debug, Default)]
 struct Fetches {
@@ -271,7 +283,22 @@ struct Fetches {
     /// meanwhile counts them as asked for, so nothing is pulled twice.
     entries: HashSet<(ConvId, Seq)>,
     stalled: HashSet<ConvId>,
-    pushed_above: HashSet<ConvId>,
+    /// Per conversation, the id the next request would have got when its
+    /// cursor last rose on this connection (by push, `sent` reply or page).
+    /// A reply to a request sent before that may have been built before
+    /// the entry was committed (replies and events come in any order, §2):
+    /// its `last_seq` below the cursor is an older snapshot, not a reset.
+    rose_at: HashMap<ConvId, RequestId>,
+    /// Conversations whose fetch got `rate_limited` or `internal`: asked
+    /// again at this time (they are `stalled` meanwhile).
+    retry_at: HashMap<ConvId, Instant>,
+    /// Such failures in a row, per conversation (reset by a page).
+    failures: HashMap<ConvId, u32>,
+    /// Pushes of conversations not known yet, applied as pushes once their
+    /// `conversation` event or summary arrives (§4 and §7 do not order the
+    /// two), so that they still notify. Bounded by [`EARLY_CONVS`] and
+    /// [`EARLY_PUSHES`]; beyond that the pull after the summary has them.
+    early: HashMap<ConvId, Vec<crate::protocol::Message>>,
     open: Option<ConvId>,
     /// Conversations a message stream covers, kept complete above these
     /// seqs (groups are otherwise lazy).
@@ -322,7 +349,10 @@ impl Engine {
             outbox,
             outbox_done: Default::default(),
             features_known: snap.features.is_some(),
-            limits: outbox::Limits::default(),
+            limits_said: false,
+            limits: snap.limits.map_or_else(outbox::Limits::default, |l| {
+                outbox::Limits::from_hello(l.max_frame_bytes as u64, l.max_body_bytes as u64)
+            }),
             features: snap.features.unwrap_or_default(),
             register_mode: None,
             link: Link {
@@ -401,6 +431,9 @@ impl Engine {
             consider(self.catchup.next_resync);
             consider(self.calls.retry_at.values().min().copied());
         }
+        if matches!(self.link.phase, Phase::Fetching | Phase::Live) {
+            consider(self.fetch.retry_at.values().min().copied());
+        }
         t
     }
 
@@ -468,7 +501,16 @@ impl Engine {
                 max_body_bytes,
                 ..
             } => {
-                self.limits = outbox::Limits::from_hello(max_frame_bytes, max_body_bytes);
+                let limits = outbox::Limits::from_hello(max_frame_bytes, max_body_bytes);
+                if !self.limits_said || limits != self.limits {
+                    // Kept for the app's own checks (`Client::server_limits`).
+                    self.write_meta(
+                        MetaKey::Limits,
+                        Some(format!("{max_body_bytes},{max_frame_bytes}")),
+                    );
+                    self.limits_said = true;
+                }
+                self.limits = limits;
                 if self.link.phase == Phase::WaitingHello
                     && let Some(cause) = self.wrong_server(&server_id)
                 {
@@ -512,6 +554,11 @@ impl Engine {
             } => {
                 let conv = conversation.conv.clone();
                 let new = !self.convs.contains_key(&conv);
+                if let Some(run) = self.catchup.sync_run.as_mut() {
+                    // A full listing under way may have been built before
+                    // this conversation was: it is not gone for being left out.
+                    run.listed.insert(conv.clone());
+                }
                 self.apply_summary(&conversation);
                 self.emit(Event::ConversationsChanged(vec![conv.clone()]));
                 if new && conversation.last.is_none() {
@@ -538,8 +585,13 @@ impl Engine {
             other => {
                 // Replies to requests we no longer track (from before a
                 // reconnect) are dropped.
-                if let Some(p) = other.re().and_then(|re| self.calls.pending.remove(&re)) {
+                if let Some((re, p)) = other
+                    .re()
+                    .and_then(|re| self.calls.pending.remove(&re).map(|p| (re, p)))
+                {
+                    self.calls.answering = Some(re);
                     self.on_reply(now, p, other);
+                    self.calls.answering = None;
                 }
             }
         }
@@ -552,8 +604,10 @@ impl Engine {
                 self.on_session_reply(now, token, request, frame)
             }
             Pending::Sync => self.on_sync_reply(now, frame),
-            Pending::Fetch { conv, req } => self.on_fetch_reply(conv, Some(req), None, frame),
-            Pending::Older { conv, token } => self.on_fetch_reply(conv, None, Some(token), frame),
+            Pending::Fetch { conv, req } => self.on_fetch_reply(now, conv, Some(req), None, frame),
+            Pending::Older { conv, token } => {
+                self.on_fetch_reply(now, conv, None, Some(token), frame)
+            }
             Pending::Out { client_id } => self.on_send_reply(now, client_id, frame),
             Pending::Read { conv, seq } => self.on_read_reply(&conv, seq, frame),
             Pending::Request { token, request } => self.on_request_reply(token, request, frame),

@@ -420,7 +420,7 @@ impl Engine {
 /// A server's `hello` limits, in bytes: the protocol's (64 KiB frames,
 /// 16 KiB bodies) before any `hello`. No outbox frame over `frame` is sent,
 /// since the server would close the connection (1009) at every resend.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Limits {
     pub frame: usize,
     pub body: usize,

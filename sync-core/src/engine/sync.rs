@@ -63,13 +63,15 @@ impl Engine {
                 changed.push(c);
             }
         }
-        // Store the token with the summaries it covers; a token in the middle
-        // of a full listing is kept in memory only, so a crash restarts the
-        // listing instead of skipping its first pages.
+        // Store the token with the summaries it covers. A token in the middle
+        // of a full listing only asks for the next page: a crash or a lost
+        // connection restarts the listing (from the token before it) rather
+        // than ending it with the later pages alone, which would take the
+        // earlier pages' conversations for gone.
         if !(full && more) {
             self.write_meta(MetaKey::Since, Some(since.clone()));
+            self.since = Some(since.clone());
         }
-        self.since = Some(since.clone());
         if !changed.is_empty() {
             self.emit(Event::ConversationsChanged(changed));
         }
@@ -107,10 +109,14 @@ impl Engine {
                 let rec = crate::store::ConvRecord::from_summary(s);
                 self.write(Write::Conv(rec.clone()));
                 self.convs.insert(s.conv.clone(), rec);
+                // Pushes that came before it, as if they came now.
+                for m in self.fetch.early.remove(&s.conv).unwrap_or_default() {
+                    self.on_push(s.conv.clone(), m);
+                }
             }
             Some(mut rec) => {
                 let before = rec.clone();
-                if s.last_seq < rec.cursor() && !self.fetch.pushed_above.contains(&s.conv) {
+                if s.last_seq < rec.cursor() && !self.older_snapshot(&s.conv) {
                     self.reset_conv(&mut rec, s.last_seq);
                 }
                 rec.kind = s.kind;
@@ -122,6 +128,16 @@ impl Engine {
                     // only move forward; a newer one also arrives as a `read`
                     // event.
                     rec.read_seq = rec.read_seq.max(s.read_seq);
+                } else if s.read_seq < rec.read_seq {
+                    // Computed before a `read` we have already applied (a
+                    // `read` event or reply that overtook it): its counts
+                    // include texts read since. Ours stand, plus at most
+                    // every entry it adds.
+                    let added = s.last_seq.saturating_sub(rec.last_seq);
+                    rec.member_count = s.member_count;
+                    rec.last_seq = s.last_seq.max(rec.cursor());
+                    rec.unread = s.unread.min(rec.unread + added);
+                    rec.mentions = s.mentions.unwrap_or(0).min(rec.mentions + added);
                 } else {
                     rec.member_count = s.member_count;
                     rec.last_seq = s.last_seq.max(rec.cursor());
@@ -179,7 +195,8 @@ impl Engine {
         if self.link.phase != Phase::Fetching {
             return;
         }
-        let remaining = self.fetch.fetch_queue.len() + self.fetch.fetching.len();
+        let remaining =
+            self.fetch.fetch_queue.len() + self.fetch.fetching.len() + self.fetch.retry_at.len();
         if remaining > 0 || !now_live {
             self.set_state(ConnState::CatchingUp { remaining });
             return;

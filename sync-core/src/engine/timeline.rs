@@ -1,11 +1,23 @@
 //! Timelines: pushes, pulls and history pages, gap filling, lazy groups,
 //! read cursors.
 
+use std::time::{Duration, Instant};
+
 use super::{Engine, FetchReq, Pending, Phase, ReplyToken, ReplyValue, server_error};
 use crate::error::Error;
 use crate::events::Event;
-use crate::protocol::{ClientFrame, ConvId, ConvKind, EntryKind, Message, Seq, ServerFrame};
+use crate::protocol::{
+    ClientFrame, ConvId, ConvKind, EntryKind, ErrorCode, Message, Seq, ServerFrame,
+};
 use crate::store::{ConvRecord, Write};
+
+/// A fetch answered `rate_limited` or `internal` is asked again this many
+/// times in a row at most (then it waits for the next sync, as after any
+/// other error).
+const FETCH_RETRIES: u32 = 5;
+/// The first wait before asking again after `internal` (or `rate_limited`
+/// without `retry_after_ms`); it doubles with each failure in a row.
+const FETCH_RETRY: Duration = Duration::from_secs(1);
 
 impl Engine {
     /// Direct conversations and the open one are kept complete; groups are
@@ -58,6 +70,39 @@ impl Engine {
             self.queue_fetch(conv);
         }
         self.plan_fetches();
+    }
+
+    /// Fetches whose retry time came (after `rate_limited` or `internal`).
+    pub(super) fn retry_fetches(&mut self, now: Instant) {
+        let due: Vec<ConvId> = self
+            .fetch
+            .retry_at
+            .iter()
+            .filter(|(_, t)| now >= **t)
+            .map(|(c, _)| c.clone())
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        for c in due {
+            self.fetch.retry_at.remove(&c);
+            self.fetch.stalled.remove(&c);
+            self.queue_fetch(c);
+        }
+        self.plan_fetches();
+    }
+
+    /// Whether what is being handled (a reply, or an event) may be a
+    /// snapshot older than entries of `conv` held already: a reply to a
+    /// request sent before the cursor last rose, or an event after it rose
+    /// on this connection. Its `last_seq` below the cursor is then no sign
+    /// of a server reset (PROTOCOL-NOTES).
+    pub(super) fn older_snapshot(&self, conv: &ConvId) -> bool {
+        let rose = self.fetch.rose_at.get(conv);
+        match self.calls.answering {
+            Some(re) => rose.is_some_and(|&at| re < at),
+            None => rose.is_some(),
+        }
     }
 
     /// Pulls of this conversation on the wire.
@@ -208,6 +253,7 @@ impl Engine {
 
     pub(super) fn on_fetch_reply(
         &mut self,
+        now: Instant,
         conv: ConvId,
         req: Option<FetchReq>,
         token: Option<ReplyToken>,
@@ -227,6 +273,7 @@ impl Engine {
             ServerFrame::Messages {
                 messages, last_seq, ..
             } => {
+                self.fetch.failures.remove(&conv);
                 let totals = self.totals(&conv, &messages, last_seq);
                 self.apply_entries(&conv, messages, Some(last_seq));
                 if let Some(w) = totals {
@@ -235,6 +282,26 @@ impl Engine {
                 if let Some(t) = token {
                     self.reply(t, Ok(ReplyValue::Done));
                 }
+            }
+            ServerFrame::Error {
+                code: code @ (ErrorCode::RateLimited | ErrorCode::Internal),
+                retry_after_ms,
+                ..
+            } if req.is_some()
+                && self.fetch.failures.get(&conv).copied().unwrap_or(0) < FETCH_RETRIES =>
+            {
+                // Transient (§2): ask again after the server's delay, or a
+                // doubling one; the catch-up is not over meanwhile.
+                let n = self.fetch.failures.entry(conv.clone()).or_default();
+                let wait = match retry_after_ms {
+                    Some(ms) if code == ErrorCode::RateLimited => Duration::from_millis(ms),
+                    _ => FETCH_RETRY * 2u32.pow(*n),
+                };
+                *n += 1;
+                self.fetch.stalled.insert(conv.clone());
+                self.fetch.retry_at.insert(conv.clone(), now + wait);
+                self.plan_fetches();
+                return;
             }
             other => {
                 let err = server_error("pull", other.clone());
@@ -270,7 +337,15 @@ impl Engine {
     /// A pushed entry.
     pub(super) fn on_push(&mut self, conv: ConvId, message: Message) {
         if !self.convs.contains_key(&conv) {
-            // No summary yet (e.g. a missed `conversation` event): learn it by sync.
+            // No summary yet: its `conversation` event may still come, or
+            // was missed (learn it by sync). Kept to apply then.
+            let early = &mut self.fetch.early;
+            if early.len() < super::EARLY_CONVS || early.contains_key(&conv) {
+                let held = early.entry(conv).or_default();
+                if held.len() < super::EARLY_PUSHES {
+                    held.push(message);
+                }
+            }
             if self.link.phase == Phase::Live && self.catchup.sync_run.is_none() {
                 self.start_sync(true);
             }
@@ -283,9 +358,6 @@ impl Engine {
         let seq = message.seq;
         self.fetch_redact_target(&conv, &message);
         self.apply_entries(&conv, vec![message], None);
-        if seq > before {
-            self.fetch.pushed_above.insert(conv.clone());
-        }
         if seq > before + 1 {
             // A gap: eager conversations fetch it; lazy ones keep it as a gap,
             // and a background sync makes their counts exact again.
@@ -354,10 +426,11 @@ impl Engine {
         };
         if let Some(last) = server_last
             && last < rec.cursor()
-            && !self.fetch.pushed_above.contains(conv)
+            && !self.older_snapshot(conv)
         {
             self.reset_conv(&mut rec, last);
         }
+        let cursor = rec.cursor();
         let mut fresh = Vec::new();
         // Copies of my texts held from their `sent` reply, which carries no
         // `thread` or `mentions` (§7, §9.1, §9.3): the store fills those in.
@@ -377,6 +450,9 @@ impl Engine {
             }
             observe_entry(&mut rec, &m, &me);
             fresh.push(m);
+        }
+        if rec.cursor() > cursor {
+            self.fetch.rose_at.insert(conv.clone(), self.calls.next_id);
         }
         let filled = !fills.is_empty();
         if filled {
@@ -643,7 +719,8 @@ fn observe_entry(rec: &mut ConvRecord, m: &Message, me: &str) {
             rec.mention_seqs.clear();
             rec.local_read = rec.local_read.max(m.seq);
         }
-        EntryKind::Text => rec.unread += 1,
+        // A `read` event may come before the pushes it covers (§2).
+        EntryKind::Text if m.seq > rec.read_seq => rec.unread += 1,
         EntryKind::Join => rec.member_count += 1,
         EntryKind::Leave => rec.member_count = rec.member_count.saturating_sub(1),
         EntryKind::Title if rec.kind == ConvKind::Group => {

@@ -394,6 +394,7 @@ impl Store for MemoryStore {
             convs: data.convs.values().map(|(r, _)| r.clone()).collect(),
             outbox: data.outbox.clone(),
             features: super::parse_features(data.meta.get(&MetaKey::Features).cloned()),
+            limits: super::parse_limits(data.meta.get(&MetaKey::Limits).cloned()),
         })
     }
 

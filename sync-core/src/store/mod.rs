@@ -97,6 +97,9 @@ pub enum MetaKey {
     /// `hello.features` of the latest connection, comma-separated (absent
     /// before the first connection).
     Features,
+    /// `hello.max_body_bytes,max_frame_bytes` of the latest connection
+    /// (absent before the first one: the protocol's example values apply).
+    Limits,
 }
 
 impl MetaKey {
@@ -109,6 +112,7 @@ impl MetaKey {
             MetaKey::Device => "device",
             MetaKey::Token => "token",
             MetaKey::Features => "features",
+            MetaKey::Limits => "limits",
         }
     }
 }
@@ -412,6 +416,18 @@ pub struct Snapshot {
     pub outbox: Vec<OutboxItem>,
     /// `hello.features` of the latest connection; None before the first.
     pub features: Option<Vec<String>>,
+    /// `hello`'s limits of the latest connection; None before the first.
+    pub limits: Option<crate::protocol::ServerLimits>,
+}
+
+/// Parses the stored `limits` meta value (`max_body_bytes,max_frame_bytes`).
+pub(crate) fn parse_limits(v: Option<String>) -> Option<crate::protocol::ServerLimits> {
+    let v = v?;
+    let (body, frame) = v.split_once(',')?;
+    Some(crate::protocol::ServerLimits {
+        max_body_bytes: body.parse().ok()?,
+        max_frame_bytes: frame.parse().ok()?,
+    })
 }
 
 /// Parses the stored `features` meta value (comma-separated).

@@ -550,6 +550,7 @@ impl Store for SqliteStore {
             convs,
             outbox: self.outbox()?,
             features: super::parse_features(self.meta_value(MetaKey::Features)?),
+            limits: super::parse_limits(self.meta_value(MetaKey::Limits)?),
         })
     }
 

@@ -8,4 +8,5 @@ mod outbox;
 mod props;
 mod props11;
 mod rules;
+mod server_freedoms;
 mod v11;

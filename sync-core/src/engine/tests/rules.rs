@@ -449,7 +449,7 @@ fn silence_means_dead_then_backoff_reconnects_and_resyncs() {
 }
 
 /// A server with five groups that lists conversations two per sync page.
-fn five_groups_paged_by_two() -> ModelServer {
+pub(super) fn five_groups_paged_by_two() -> ModelServer {
     let mut s = ModelServer {
         sync_page: 2,
         ..ModelServer::default()
