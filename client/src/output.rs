@@ -279,11 +279,16 @@ pub fn safe(s: &str) -> String {
     crate::sanitize::for_terminal(s).replace(['\n', '\r'], " ")
 }
 
+/// Characters of a text `list` shows (its first line).
+const PREVIEW_CHARS: usize = 60;
+
 /// Human line for `convo list`: a marker column (`P` pinned, `A`
-/// archived), then id, kind, title, unread count with the mention badge
+/// archived, `L` left), then id, kind, title, unread count with the mention badge
 /// (`3 unread @1`), newest seq and preview.
 pub fn conv_line(r: &ConvRow) -> String {
-    let mark = if r.archived {
+    let mark = if r.left {
+        'L'
+    } else if r.archived {
         'A'
     } else if r.pinned {
         'P'
@@ -302,12 +307,14 @@ pub fn conv_line(r: &ConvRow) -> String {
         .last
         .as_ref()
         .map(|m| {
+            // One line, as wide as a terminal's (the whole of a long
+            // single-line text made a 16,000-column row).
             let body = if m.redacted {
-                "(deleted)"
+                "(deleted)".to_owned()
             } else {
-                m.body.as_deref().unwrap_or("")
+                first_line(m.body.as_deref().unwrap_or(""), PREVIEW_CHARS)
             };
-            format!("{}: {}", safe(&m.sender), safe(body))
+            format!("{}: {body}", safe(&m.sender))
         })
         .unwrap_or_default();
     format!(
@@ -351,7 +358,7 @@ pub fn annotated_text(item: &TimelineItem, items: &[TimelineItem], raw: bool) ->
         out.push_str(&format!("  ↳ reply to #{parent}"));
         if let Some(p) = quote {
             let body = if p.redacted {
-                "(redacted)".to_owned()
+                "(deleted)".to_owned()
             } else {
                 first_line(p.body.as_deref().unwrap_or(""), 40)
             };
@@ -393,8 +400,10 @@ pub fn annotated_text(item: &TimelineItem, items: &[TimelineItem], raw: bool) ->
 pub fn item_line(item: &TimelineItem) -> String {
     match item {
         TimelineItem::Message(m) => {
+            // A deleted text or reaction reads as `list` and the TUI say it;
+            // an edit of a deleted text still says what it was.
             let what = match (m.kind.as_str(), m.redacted) {
-                (_, true) => "(redacted)".to_owned(),
+                (kind, true) if kind != "edit" => "(deleted)".to_owned(),
                 ("text", _) => {
                     let body = safe(m.body.as_deref().unwrap_or(""));
                     if m.edited {
@@ -562,5 +571,38 @@ mod tests {
             "{}",
             conv_line(&row)
         );
+        // A long one-line text: its first 60 characters; a left group: `L`.
+        let long = format!("{}tail", "x".repeat(60));
+        let row = ConvRow {
+            last: Some(Message::text(7, "bob", 0, long)),
+            left: true,
+            ..row
+        };
+        assert_eq!(
+            conv_line(&row),
+            format!(
+                "L c1     direct bob                             - #8     bob: {}…",
+                "x".repeat(60)
+            )
+        );
+    }
+
+    /// `show`: a deleted text reads `(deleted)`, an edit of it still says
+    /// what it was.
+    #[test]
+    fn deleted_entries_read_deleted_and_edits_stay_edits() {
+        let item = |m: Message| {
+            let mut local = LocalMessage::from_entry(&m);
+            local.body = None;
+            local.redacted = true;
+            item_line(&TimelineItem::Message(local))
+        };
+        assert_eq!(
+            item(Message::text(2, "bob", 0, "")),
+            "#2     bob: (deleted)"
+        );
+        let mut edit = Message::new(3, "bob", 0, sync_core::protocol::EntryKind::Edit);
+        edit.target = Some(2);
+        assert_eq!(item(edit), "#3     bob: * edited #2");
     }
 }

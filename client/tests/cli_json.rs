@@ -27,6 +27,14 @@ fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = convo(dir.path(), "ws://127.0.0.1:1/v1", "alice", &["send"]);
     assert_eq!(out.status.code(), Some(2));
+    // A limit of 0 is a usage error for `search` as for `show`.
+    for args in [
+        ["search", "x", "--limit", "0"],
+        ["show", "c1", "--limit", "0"],
+    ] {
+        let out = convo(dir.path(), "ws://127.0.0.1:1/v1", "alice", &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
     let out = convo(dir.path(), "ws://127.0.0.1:1/v1", "alice", &["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());

@@ -184,3 +184,32 @@ fn an_invite_code_in_the_login_box_and_passwd_signing_out_another_device() {
     ok(c.path(), &url, "carol", &["create-group", "notes"]);
     t.key("carol", "C-c");
 }
+
+/// `convo --local`: how others join is printed before the TUI takes the
+/// screen, and repeated inside it for a few seconds (it was covered at once).
+#[test]
+fn local_says_inside_the_tui_how_others_join() {
+    if !have_tmux() {
+        return;
+    }
+    let t = Tmux::named("local-join");
+    let d = tempfile::tempdir().unwrap();
+    let shell = format!(
+        "env CONVO_NO_KEYRING=1 CONVO_CONFIG={cfg} {bin} --data-dir {data} --local --port 0 --user zoe",
+        cfg = d.path().join("no-config.toml").display(),
+        bin = cli_support::convo_bin(),
+        data = d.path().display(),
+    );
+    t.session("zoe", &shell);
+    let screen = t.wait_for("zoe", "the join hint inside the TUI", |s| {
+        s.contains("Live") && s.contains("others join with: convo --server")
+    });
+    assert!(
+        screen.contains("local server on ws://127.0.0.1:"),
+        "{screen}"
+    );
+    t.key("zoe", "C-c");
+    t.wait_for("zoe", "convo to exit cleanly", |s| {
+        s.contains("[convo exited: 0]")
+    });
+}

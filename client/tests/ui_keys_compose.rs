@@ -61,6 +61,52 @@ fn up_in_empty_compose_edits_last_own_message() {
     assert_eq!(s.compose.editing, None);
 }
 
+/// Ctrl+U in an edit clears its text and it stays an edit: retyped and
+/// sent, it replaces the message (it became a new message, and the notice
+/// kept saying `editing your message`).
+#[test]
+fn clearing_an_edit_keeps_it_an_edit() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    key(&mut s, KeyCode::Up, NONE);
+    key(&mut s, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    assert_eq!(s.compose.text, "");
+    assert!(screen(&s).contains("┌ Edit message "));
+    typ(&mut s, "short");
+    assert_eq!(
+        key(&mut s, KeyCode::Enter, NONE),
+        vec![Effect::Command(EngineCommand::Edit {
+            conv: team(),
+            seq: 315,
+            body: "short".into()
+        })]
+    );
+}
+
+/// In a group I left, Enter refuses at once and keeps the text (sync-core
+/// refused the row after the compose box was cleared: the text was lost).
+#[test]
+fn a_message_to_a_group_i_left_is_refused_and_kept() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    s.convs
+        .iter_mut()
+        .filter(|r| r.conv == team())
+        .for_each(|r| r.left = true);
+    typ(&mut s, "can I still post?");
+    assert_eq!(key(&mut s, KeyCode::Enter, NONE), vec![]);
+    assert_eq!(s.compose.text, "can I still post?");
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some("you left this group: it is read-only (your text is kept)")
+    );
+    assert!(
+        screen(&s).contains("# Team chat · you left (read-only)"),
+        "{}",
+        screen(&s)
+    );
+}
+
 #[test]
 fn slash_commands_produce_engine_requests() {
     let mut s = state(80, 24);

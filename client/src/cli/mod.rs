@@ -317,9 +317,9 @@ pub enum Command {
         /// One JSON array on stdout.
         #[arg(long)]
         json: bool,
-        /// Most hits to print.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        /// Most hits to print (1-10000, as `show --limit`).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        limit: u32,
     },
 }
 
@@ -407,7 +407,9 @@ async fn dispatch(
         }
         Some(Command::Delete { target, seq }) => messages::delete(ctx, &target, seq).await,
         Some(Command::Read { target }) => convs::read(ctx, &target).await,
-        Some(Command::Search { text, json, limit }) => convs::search(ctx, &text, json, limit).await,
+        Some(Command::Search { text, json, limit }) => {
+            convs::search(ctx, &text, json, limit as usize).await
+        }
         Some(Command::Send {
             target,
             text,

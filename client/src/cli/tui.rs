@@ -78,6 +78,10 @@ pub async fn run(ctx: &Ctx, local_peers: Option<crate::ui::engine::LocalPeers>) 
         account: Some(account_hooks(ctx, &client)?),
         local_peers,
         startup_notice,
+        startup_info: ctx.local.then(|| {
+            let url = ctx.servers.first().map_or("", String::as_str);
+            format!("local server on {url}: others join with: convo --server {url} --user NAME")
+        }),
         drafts_file: Some(
             ctx.paths
                 .store(ctx.server_key()?, &ctx.user)

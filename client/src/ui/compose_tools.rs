@@ -63,10 +63,11 @@ pub fn edit_compose(state: &mut AppState, action: Option<KeyAction>) -> Option<(
             c.text.replace_range(a..b, "");
         }
         KeyAction::DeleteBack | KeyAction::DeleteForward => {}
+        // Clears the text only: an edit stays an edit (the box still says
+        // `Edit message`, Esc cancels it), as after Backspace to empty.
         KeyAction::ClearCompose => {
             c.text.clear();
             c.cursor = 0;
-            c.editing = None;
         }
         _ => return None,
     }

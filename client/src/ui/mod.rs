@@ -85,6 +85,9 @@ pub struct TuiOptions {
     pub drafts_file: Option<std::path::PathBuf>,
     /// Shown in the status line at start (e.g. the server was reset).
     pub startup_notice: Option<String>,
+    /// Shown for a few seconds at start when there is no `startup_notice`
+    /// (`--local`: how others join, which the TUI covered on stderr).
+    pub startup_info: Option<String>,
     /// `--local`: who else uses the embedded server (quit asks first).
     pub local_peers: Option<engine::LocalPeers>,
 }
@@ -123,6 +126,10 @@ pub async fn run_with<E: engine::EnginePort>(
     state.local_peers = opts.local_peers.clone();
     if let Some(text) = &opts.startup_notice {
         state.set_connection_error(text.clone());
+    } else if let Some(text) = &opts.startup_info {
+        // Its few seconds count from now, not from the first tick.
+        state.now_ms = driver::now_ms();
+        state.set_info(text.clone());
     }
     if opts.login_now && state.login.is_some() {
         state.needs_login = true;

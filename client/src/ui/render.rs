@@ -260,7 +260,10 @@ fn render_header(s: &AppState, area: Rect, buf: &mut Buffer) {
                     // The title gives way first, so the count stays; with no
                     // room for 8 columns of title, the count goes instead.
                     let title = for_terminal(&row.title);
+                    // A group I left: its count is no longer mine to know
+                    // (the server does not tell a former member).
                     let count = match row.member_count {
+                        _ if row.left => " · you left (read-only)".to_owned(),
                         1 => " · 1 member".to_owned(),
                         n => format!(" · {n} members"),
                     };

@@ -558,6 +558,12 @@ fn send_text(state: &mut AppState, body: String) -> Vec<Effect> {
         state.set_error(state.keys.no_conversation());
         return Vec::new();
     };
+    // A group I left is read-only (sync-core refuses the row, after the
+    // compose box was cleared): say so and keep the text.
+    if state.open_row().is_some_and(|r| r.left) {
+        state.set_error("you left this group: it is read-only (your text is kept)".to_owned());
+        return Vec::new();
+    }
     // Refuse before anything is queued, and keep the draft: the user's text
     // is never thrown away (the server would answer `too_large` anyway).
     let max = state.limits.max_body_bytes;

@@ -118,6 +118,7 @@ impl Engine {
         self.fetch.retry_at.clear();
         self.fetch.failures.clear();
         self.fetch.early.clear();
+        self.fetch.early_resync = false;
         self.calls.retry_at.clear();
         self.fail_open_waiters();
         let mut resend = Vec::new();

@@ -299,6 +299,10 @@ struct Fetches {
     /// two), so that they still notify. Bounded by [`EARLY_CONVS`] and
     /// [`EARLY_PUSHES`]; beyond that the pull after the summary has them.
     early: HashMap<ConvId, Vec<crate::protocol::Message>>,
+    /// A push of an unknown conversation came while a `sync` was under way
+    /// (whose reply may have been built before the conversation was): one
+    /// more background `sync` follows it.
+    early_resync: bool,
     open: Option<ConvId>,
     /// Conversations a message stream covers, kept complete above these
     /// seqs (groups are otherwise lazy).

@@ -91,6 +91,10 @@ impl Engine {
             self.link.phase = Phase::Fetching;
         }
         self.fetch.stalled.clear();
+        if std::mem::take(&mut self.fetch.early_resync) {
+            // Pushes of conversations this listing may predate: learn them.
+            self.start_sync(true);
+        }
         let all: Vec<_> = self.convs.keys().cloned().collect();
         for c in all {
             self.queue_fetch(c);

@@ -346,7 +346,9 @@ impl Engine {
                     held.push(message);
                 }
             }
-            if self.link.phase == Phase::Live && self.catchup.sync_run.is_none() {
+            if self.catchup.sync_run.is_some() {
+                self.fetch.early_resync = true;
+            } else if self.link.phase == Phase::Live {
                 self.start_sync(true);
             }
             return;

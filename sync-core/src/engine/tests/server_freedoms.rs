@@ -358,3 +358,23 @@ fn pages_cut_below_the_limit_still_complete_the_timelines() {
     asked.dedup();
     assert_eq!(asked.len(), n, "a request was repeated");
 }
+
+/// A push of a new conversation that no `conversation` event announces to
+/// this device (§4 names only new members) arrives while the connection's
+/// first `sync` reply, built before the conversation existed, is on its
+/// way: one more `sync` learns it, and the push notifies (it waited for
+/// the next background sync, 180 s).
+#[test]
+fn a_push_during_a_sync_that_predates_its_conversation_is_learnt_at_once() {
+    let mut h = logged_in(server_with_direct(0));
+    h.cmd(Command::Connect).unwrap();
+    h.deliver_one(); // hello
+    h.deliver_one(); // session: the sync reply (without d2) is queued
+    h.server.create("d2", ConvKind::Direct, "", &["zed", ME]);
+    let p = h.server.post("d2", "zed", "first words");
+    h.to_client.push_front(p);
+    h.run();
+    assert_eq!(seqs(&h, "d2"), vec![1, 2]);
+    let news = h.count_events(|e| matches!(e, Event::NewMessage { conv, .. } if *conv == c("d2")));
+    assert_eq!(news, 1);
+}
