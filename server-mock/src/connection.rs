@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{
-    Bytes, Error as WsError, Message, Utf8Bytes, error::CapacityError,
+    Bytes, Error as WsError, Message, Utf8Bytes, error::CapacityError, error::ProtocolError,
 };
 
 /// How long a close frame may take to reach a peer before we drop it.
@@ -424,7 +424,14 @@ async fn write_loop(
             code: CloseCode::from(code),
             reason: reason(code).into(),
         };
-        let _ = sink.send(Message::Close(Some(frame))).await;
+        if let Err(WsError::Protocol(ProtocolError::SendAfterClosing)) =
+            sink.send(Message::Close(Some(frame))).await
+        {
+            // The client closed first: tungstenite queued the answer RFC
+            // 6455 §5.5.1 requires (the client's code echoed); a flush
+            // writes it (sending our own Close is refused).
+            let _ = sink.flush().await;
+        }
     })
     .await;
     sink

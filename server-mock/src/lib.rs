@@ -51,6 +51,9 @@ use std::path::PathBuf;
 /// frames: a reader that stops reading is closed with 1013 once more than
 /// both wait for it (`connection::Outbox`).
 pub const OUTBOUND_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// Most members a group holds: its `members` reply (at most 32 + 3 bytes a
+/// name) then stays under the 1 MiB every server frame keeps to (§2).
+pub const MAX_GROUP_MEMBERS: u64 = 25_000;
 
 pub use error::{ServerError, StoreError};
 pub use features::Features;
@@ -158,6 +161,9 @@ pub struct Config {
     pub send_rate_per_sec: f64,
     /// Token bucket size.
     pub send_burst: u32,
+    /// Most members a group holds (an `invite` past it is `too_large`):
+    /// [`MAX_GROUP_MEMBERS`] keeps the `members` reply under 1 MiB.
+    pub max_group_members: u64,
     /// Outbound queue per connection, in frames not yet written to the
     /// socket: past it and past `outbound_queue_bytes` the connection is
     /// closed with 1013.
@@ -215,6 +221,7 @@ impl Default for Config {
             max_connections: 10_000,
             send_rate_per_sec: 50.0,
             send_burst: 100,
+            max_group_members: MAX_GROUP_MEMBERS,
             outbound_queue: 1024,
             outbound_queue_bytes: OUTBOUND_QUEUE_BYTES,
             name: concat!("server-mock/", env!("CARGO_PKG_VERSION")).to_owned(),

@@ -29,6 +29,8 @@ pub struct Shared {
     pub send_rate_per_sec: f64,
     /// Token bucket size.
     pub send_burst: u32,
+    /// Most members a group holds.
+    pub max_group_members: u64,
     /// Outbound queue length per connection.
     pub outbound_queue: crate::connection::QueueLimit,
     /// Ping interval.
@@ -83,6 +85,7 @@ impl Shared {
             token_idle_days: config.token_idle_days,
             send_rate_per_sec: config.send_rate_per_sec,
             send_burst: config.send_burst,
+            max_group_members: config.max_group_members.min(crate::MAX_GROUP_MEMBERS),
             outbound_queue: crate::connection::QueueLimit {
                 frames: config.outbound_queue.max(1),
                 bytes: config.outbound_queue_bytes,

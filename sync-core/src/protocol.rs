@@ -470,7 +470,9 @@ pub struct DecodeError {
 /// ignored.
 pub fn decode_client_frame(text: &str) -> Result<ClientFrame, DecodeError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| DecodeError {
-        id: None,
+        // JSON our parser refuses (a lone surrogate escape, a number past
+        // f64, nesting past 128) may still name its request: answer that.
+        id: scan_id(text),
         message: format!("frame is not valid JSON: {e}"),
     })?;
     let Some(obj) = value.as_object() else {
@@ -505,6 +507,51 @@ pub fn decode_client_frame(text: &str) -> Result<ClientFrame, DecodeError> {
         id,
         message: format!("invalid request: {e}"),
     })
+}
+
+/// The `id` of a frame whose text starts as a JSON object with a top-level
+/// `"id"` key holding a non-negative integer, read without parsing the
+/// rest (strings and nesting are skipped); None otherwise.
+fn scan_id(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let mut i = b.iter().position(|c| !c.is_ascii_whitespace())?;
+    if b[i] != b'{' {
+        return None;
+    }
+    i += 1;
+    let mut depth = 1usize;
+    // Whether the next string at depth 1 is a key (after `{` or `,`).
+    let mut key_next = true;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let start = i + 1;
+                i = start;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                let end = i.min(b.len());
+                i += 1;
+                if depth == 1 && key_next && &b[start..end] == b"id" {
+                    let rest = &text[i.min(text.len())..];
+                    let value = rest.trim_start().strip_prefix(':')?.trim_start();
+                    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+                    let after = value[digits..].trim_start().bytes().next();
+                    return (digits > 0 && matches!(after, Some(b',' | b'}')))
+                        .then(|| value[..digits].parse().ok())
+                        .flatten();
+                }
+                key_next = false;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' if depth == 1 => key_next = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Every `type` a client may send.

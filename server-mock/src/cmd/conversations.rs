@@ -52,6 +52,7 @@ pub fn invite(ctx: &Ctx<'_>, c: &ConvId, users: Vec<String>) -> Reply {
         user: ctx.user.to_owned(),
         conv,
         users,
+        max: ctx.shared.max_group_members,
     })
 }
 
@@ -119,11 +120,13 @@ struct Invite {
     user: String,
     conv: i64,
     users: Vec<String>,
+    /// Most members the group may hold.
+    max: u64,
 }
 
 impl Apply for Invite {
     fn apply(self: Box<Self>, db: &dyn Db, b: &mut Batch<'_>) -> OpResult {
-        invite_op(db, b, &self.user, self.conv, self.users)
+        invite_op(db, b, &self.user, self.conv, self.users, self.max)
     }
 }
 
@@ -301,14 +304,41 @@ fn create_op(
     Ok(Done::Conversation(Box::new(s)))
 }
 
-fn invite_op(db: &dyn Db, b: &mut Batch<'_>, me: &str, conv: i64, users: Vec<String>) -> OpResult {
+fn invite_op(
+    db: &dyn Db,
+    b: &mut Batch<'_>,
+    me: &str,
+    conv: i64,
+    users: Vec<String>,
+    max: u64,
+) -> OpResult {
     let mut c = group_conv(db, me, conv)?;
     let users = other_names(me, users)?;
     check_exist(db, &users)?;
+    let mut new = Vec::with_capacity(users.len());
     for u in users {
-        if rows::is_member(db, &u, conv)? {
-            continue;
+        if !rows::is_member(db, &u, conv)? {
+            new.push(u);
         }
+    }
+    let count: u64 = db
+        .query_opt(
+            "SELECT member_count FROM convs WHERE id = ?1",
+            params![conv],
+            |r| r.get(0),
+        )
+        .map_err(sql("count members"))?
+        .unwrap_or(0);
+    if count + new.len() as u64 > max {
+        return Err(Reject::new(
+            ErrorCode::TooLarge,
+            format!(
+                "a group holds at most {max} members ({count} now, {} invited)",
+                new.len()
+            ),
+        ));
+    }
+    for u in new {
         add_member(db, b, &u, conv)?;
         let mut row = NewRow::new(me, EntryKind::Join);
         row.subject = Some(&u);

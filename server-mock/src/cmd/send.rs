@@ -153,9 +153,10 @@ fn client_append(
         }
         _ => member_conv(db, me, conv)?,
     };
-    // A repeated text is found by its insert (below); an edit or redact is
-    // looked up first, as its checks would refuse a repeat.
-    if !matches!(entry, NewEntry::Text { .. })
+    // A repeated plain text is found by its insert (below); a reply, an
+    // edit or a redact is looked up first, as its checks would refuse a
+    // repeat (§7: a repeat returns the first `sent`, whatever it names).
+    if !matches!(entry, NewEntry::Text { reply_to: None, .. })
         && let Some(first) = first_sent(db, me, conv, client_id)?
     {
         return Ok(first);

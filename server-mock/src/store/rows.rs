@@ -86,7 +86,8 @@ pub fn conv_id(id: i64) -> ConvId {
 /// Parses a wire conversation id; `None` for anything this server never issued.
 pub fn parse_conv(conv: &ConvId) -> Option<i64> {
     let digits = conv.as_str().strip_prefix('c')?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    // Only ids as issued: `c07` is no conversation (it would alias `c7`).
+    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     digits.parse().ok().filter(|n| *n > 0)

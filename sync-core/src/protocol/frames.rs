@@ -1,7 +1,7 @@
 //! The frames: [`ClientFrame`] (requests) and [`ServerFrame`] (replies and
 //! events), one serde enum each, tagged by `type`.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{ConvId, ConvKind, ErrorCode, Message, Notify, RequestId, Seq, Summary};
 
@@ -133,7 +133,11 @@ pub enum ClientFrame {
         after: Seq,
         /// Most entries to return; absent means [`DEFAULT_PAGE_LIMIT`](super::DEFAULT_PAGE_LIMIT), values
         /// above [`MAX_PAGE_LIMIT`](super::MAX_PAGE_LIMIT) are capped, 0 or negative is `bad_request`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "any_integer"
+        )]
         limit: Option<i64>,
     },
     /// The newest entries before a seq, ascending.
@@ -148,7 +152,11 @@ pub enum ClientFrame {
         before: Option<Seq>,
         /// Most entries to return; absent means [`DEFAULT_PAGE_LIMIT`](super::DEFAULT_PAGE_LIMIT), values
         /// above [`MAX_PAGE_LIMIT`](super::MAX_PAGE_LIMIT) are capped, 0 or negative is `bad_request`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "any_integer"
+        )]
         limit: Option<i64>,
     },
     /// Append a text.
@@ -177,7 +185,11 @@ pub enum ClientFrame {
         /// Return the thread's entries with `seq > after` (0: from the root).
         after: Seq,
         /// Most entries to return; as for `pull`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "any_integer"
+        )]
         limit: Option<i64>,
     },
     /// §9.2 `reactions`: append a reaction to a text.
@@ -586,4 +598,20 @@ where
     T: Deserialize<'de>,
 {
     T::deserialize(d).map(Some)
+}
+
+/// A `limit` as sent: any JSON integer. One above `i64::MAX` counts as
+/// `i64::MAX` (§6: values above the page maximum are treated as it), so a
+/// client may send `u64::MAX` for "as many as you give".
+fn any_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Limit {
+        Signed(i64),
+        Huge(u64),
+    }
+    Ok(Option::<Limit>::deserialize(d)?.map(|l| match l {
+        Limit::Signed(n) => n,
+        Limit::Huge(n) => i64::try_from(n).unwrap_or(i64::MAX),
+    }))
 }

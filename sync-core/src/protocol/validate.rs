@@ -48,12 +48,13 @@ pub fn password(pw: &str) -> Result<(), Invalid> {
     }
 }
 
-/// Printable ASCII (0x21..=0x7e) of 1..=max chars. Used for device ids and client ids.
+/// Printable ASCII (0x20..=0x7e: the space is one, as for C's `isprint`)
+/// of 1..=max chars. Used for device ids and client ids.
 fn printable_ascii(s: &str, max: usize) -> bool {
-    (1..=max).contains(&s.len()) && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
+    (1..=max).contains(&s.len()) && s.bytes().all(|b| (0x20..=0x7e).contains(&b))
 }
 
-/// Device ids: 1–64 printable ASCII chars (no spaces).
+/// Device ids: 1–64 printable ASCII chars (spaces included).
 pub fn device(d: &str) -> Result<(), Invalid> {
     if printable_ascii(d, 64) {
         Ok(())
@@ -62,7 +63,7 @@ pub fn device(d: &str) -> Result<(), Invalid> {
     }
 }
 
-/// Client ids: 1–64 printable ASCII chars (no spaces).
+/// Client ids: 1–64 printable ASCII chars (spaces included).
 pub fn client_id(id: &str) -> Result<(), Invalid> {
     if printable_ascii(id, 64) {
         Ok(())
@@ -183,7 +184,11 @@ mod tests {
             ErrorCode::TooLarge
         );
         assert!(client_id("01JD-abc").is_ok());
-        assert!(client_id("has space").is_err());
+        // Printable ASCII includes the space (0x20), not tabs or DEL.
+        assert!(client_id("has space").is_ok());
+        assert!(device("Alice laptop").is_ok());
+        assert!(client_id("tab\there").is_err());
+        assert!(client_id("del\u{7f}").is_err());
         assert!(device(&"d".repeat(65)).is_err());
     }
 }
