@@ -107,6 +107,46 @@ fn a_message_to_a_group_i_left_is_refused_and_kept() {
     );
 }
 
+/// Nothing open: Enter on the empty compose box opens the conversation the
+/// list highlights (it did nothing, while the pane said "Pick a
+/// conversation").
+#[test]
+fn enter_with_nothing_open_opens_the_highlighted_conversation() {
+    let mut s = state(80, 24);
+    assert!(s.open.is_none());
+    let fx = key(&mut s, KeyCode::Enter, NONE);
+    let first = s.convs[0].conv.clone();
+    assert_eq!(s.open.as_ref().map(|o| o.conv.clone()), Some(first.clone()));
+    assert!(
+        matches!(fx.first(), Some(Effect::Command(EngineCommand::Open { conv })) if *conv == first),
+        "{fx:?}"
+    );
+}
+
+/// Word-wise editing as readline and WeeChat have it: Ctrl+W / Alt+Backspace
+/// delete the word before the cursor, Ctrl+Left / Alt+B and Ctrl+Right /
+/// Alt+F move by words (spaces before a word go with it).
+#[test]
+fn words_are_deleted_and_crossed_with_readline_keys() {
+    let mut s = state(80, 24);
+    open_team(&mut s);
+    typ(&mut s, "deploy the  new build");
+    key(&mut s, KeyCode::Char('w'), KeyModifiers::CONTROL);
+    assert_eq!(s.compose.text, "deploy the  new ");
+    key(&mut s, KeyCode::Backspace, KeyModifiers::ALT);
+    assert_eq!(s.compose.text, "deploy the  ");
+    key(&mut s, KeyCode::Left, KeyModifiers::CONTROL);
+    assert_eq!(s.compose.cursor, 7);
+    key(&mut s, KeyCode::Char('b'), KeyModifiers::ALT);
+    assert_eq!(s.compose.cursor, 0);
+    key(&mut s, KeyCode::Right, KeyModifiers::CONTROL);
+    assert_eq!(s.compose.cursor, 6);
+    key(&mut s, KeyCode::Char('f'), KeyModifiers::ALT);
+    assert_eq!(s.compose.cursor, 10);
+    typ(&mut s, "ir");
+    assert_eq!(s.compose.text, "deploy their  ");
+}
+
 #[test]
 fn slash_commands_produce_engine_requests() {
     let mut s = state(80, 24);
@@ -187,11 +227,13 @@ fn unknown_command_shows_an_error_and_sends_nothing() {
         s.compose.text, "/frobnicate now",
         "text kept so it can be fixed"
     );
-    let text = screen(&s);
-    assert!(
-        text.contains("unknown command /frobnicate (see /help)"),
-        "{text}"
+    assert_eq!(
+        s.notice.as_ref().map(|n| n.text.as_str()),
+        Some(
+            "unknown command /frobnicate (see /help; a message that starts with / is sent as //…)"
+        )
     );
+    assert!(screen(&s).contains("unknown command /frobnicate"));
 }
 
 #[test]

@@ -6,9 +6,9 @@ use crate::store::StoreError;
 /// Why connecting to the server failed, or why an open connection ended.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectError {
-    /// Nothing listens at the address (the OS text, e.g. "Connection
+    /// Nothing listens at the address (with the OS text, e.g. "Connection
     /// refused (os error 111)").
-    #[error("{0}")]
+    #[error("no server answers there ({0})")]
     Refused(String),
     /// The host name could not be resolved.
     #[error("cannot resolve the host: {0}")]

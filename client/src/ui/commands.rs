@@ -35,7 +35,7 @@ pub enum Command {
 }
 
 /// Every command with its usage, for the help overlay.
-pub const USAGE: [(&str, &str); 21] = [
+pub const USAGE: [(&str, &str); 22] = [
     ("/dm USER", "open or start a direct conversation"),
     (
         "/group TITLE USER…",
@@ -69,6 +69,7 @@ pub const USAGE: [(&str, &str); 21] = [
     ("/logout [all]", "log out here (or on every device)"),
     ("/help", "this help"),
     ("/quit", "quit"),
+    ("//TEXT", "send /TEXT (a message that starts with /)"),
 ];
 
 /// Parses a line starting with `/`. Errors are shown to the user as is.
@@ -131,7 +132,9 @@ pub fn parse(line: &str) -> Result<Command, String> {
         },
         "/help" => Ok(Command::Help),
         "/quit" | "/exit" => Ok(Command::Quit),
-        other => Err(format!("unknown command {other} (see /help)")),
+        other => Err(format!(
+            "unknown command {other} (see /help; a message that starts with / is sent as //…)"
+        )),
     }
 }
 
@@ -196,7 +199,10 @@ mod tests {
         assert_eq!(parse("/invite"), Err("usage: /invite USER…".into()));
         assert_eq!(
             parse("/frob x"),
-            Err("unknown command /frob (see /help)".into())
+            Err(
+                "unknown command /frob (see /help; a message that starts with / is sent as //…)"
+                    .into()
+            )
         );
     }
 }

@@ -42,6 +42,33 @@ pub fn grapheme_step(text: &str, ci: usize, forward: bool) -> usize {
     }
 }
 
+/// The char index where the word before char index `ci` starts: back over
+/// whitespace, then over the rest of the word (readline's word rubout).
+pub fn word_start(text: &str, ci: usize) -> usize {
+    let chars: Vec<char> = text.chars().take(ci).collect();
+    let mut i = chars.len();
+    while i > 0 && chars[i - 1].is_whitespace() {
+        i -= 1;
+    }
+    while i > 0 && !chars[i - 1].is_whitespace() {
+        i -= 1;
+    }
+    i
+}
+
+/// The char index just past the word after char index `ci`.
+pub fn word_end(text: &str, ci: usize) -> usize {
+    let rest: Vec<char> = text.chars().skip(ci).collect();
+    let mut i = 0;
+    while i < rest.len() && rest[i].is_whitespace() {
+        i += 1;
+    }
+    while i < rest.len() && !rest[i].is_whitespace() {
+        i += 1;
+    }
+    ci + i
+}
+
 /// A compose-box editing action; None when it isn't one.
 pub fn edit_compose(state: &mut AppState, action: Option<KeyAction>) -> Option<()> {
     let c = &mut state.compose;
@@ -49,6 +76,14 @@ pub fn edit_compose(state: &mut AppState, action: Option<KeyAction>) -> Option<(
     match action? {
         KeyAction::CursorLeft => c.cursor = grapheme_step(&c.text, c.cursor, false),
         KeyAction::CursorRight => c.cursor = grapheme_step(&c.text, c.cursor, true).min(len),
+        KeyAction::WordLeft => c.cursor = word_start(&c.text, c.cursor),
+        KeyAction::WordRight => c.cursor = word_end(&c.text, c.cursor),
+        KeyAction::DeleteWordBack => {
+            let from = word_start(&c.text, c.cursor);
+            let (a, b) = (byte_of(&c.text, from), byte_of(&c.text, c.cursor));
+            c.text.replace_range(a..b, "");
+            c.cursor = from;
+        }
         KeyAction::LineStart => c.cursor = 0,
         KeyAction::LineEnd => c.cursor = len,
         KeyAction::DeleteBack if c.cursor > 0 => {

@@ -37,6 +37,12 @@ pub enum KeyAction {
     DeleteBack,
     DeleteForward,
     ClearCompose,
+    /// Cursor to the start of the word before it (readline's Alt+B).
+    WordLeft,
+    /// Cursor to the end of the word after it (readline's Alt+F).
+    WordRight,
+    /// Delete the word before the cursor (readline's Ctrl+W).
+    DeleteWordBack,
     /// Open the draft in $VISUAL / $EDITOR.
     Editor,
     /// Show the draft rendered.
@@ -63,17 +69,20 @@ pub enum KeyAction {
 
 impl KeyAction {
     /// Every action, in help-overlay order.
-    pub const ALL: [KeyAction; 37] = [
+    pub const ALL: [KeyAction; 40] = [
         KeyAction::Send,
         KeyAction::Newline,
         KeyAction::Editor,
         KeyAction::Preview,
         KeyAction::CursorLeft,
         KeyAction::CursorRight,
+        KeyAction::WordLeft,
+        KeyAction::WordRight,
         KeyAction::LineStart,
         KeyAction::LineEnd,
         KeyAction::DeleteBack,
         KeyAction::DeleteForward,
+        KeyAction::DeleteWordBack,
         KeyAction::ClearCompose,
         KeyAction::EditLast,
         KeyAction::Switcher,
@@ -132,6 +141,9 @@ impl KeyAction {
             KeyAction::DeleteBack => "delete_back",
             KeyAction::DeleteForward => "delete_forward",
             KeyAction::ClearCompose => "clear_compose",
+            KeyAction::WordLeft => "word_left",
+            KeyAction::WordRight => "word_right",
+            KeyAction::DeleteWordBack => "delete_word_back",
             KeyAction::Editor => "editor",
             KeyAction::Preview => "preview",
             KeyAction::Links => "links",
@@ -175,6 +187,9 @@ impl KeyAction {
             KeyAction::DeleteBack => "delete character before cursor",
             KeyAction::DeleteForward => "delete character under cursor",
             KeyAction::ClearCompose => "clear the draft",
+            KeyAction::WordLeft => "cursor to the previous word",
+            KeyAction::WordRight => "cursor past the next word",
+            KeyAction::DeleteWordBack => "delete the word before the cursor",
             KeyAction::Editor => "edit the draft in $VISUAL / $EDITOR",
             KeyAction::Preview => "preview the draft rendered",
             KeyAction::Links => "links of selected message: open / copy",
@@ -338,6 +353,18 @@ impl Default for KeyMap {
             (KeyAction::DeleteBack, vec![b(K::Backspace, none)]),
             (KeyAction::DeleteForward, vec![b(K::Delete, none)]),
             (KeyAction::ClearCompose, vec![b(K::Char('u'), ctrl)]),
+            (
+                KeyAction::WordLeft,
+                vec![b(K::Left, ctrl), b(K::Char('b'), alt)],
+            ),
+            (
+                KeyAction::WordRight,
+                vec![b(K::Right, ctrl), b(K::Char('f'), alt)],
+            ),
+            (
+                KeyAction::DeleteWordBack,
+                vec![b(K::Char('w'), ctrl), b(K::Backspace, alt)],
+            ),
             (KeyAction::Editor, vec![b(K::Char('e'), alt)]),
             (KeyAction::Preview, vec![b(K::Char('p'), alt)]),
             (KeyAction::Links, vec![b(K::Char('l'), alt)]),

@@ -511,6 +511,12 @@ fn typing(state: &mut AppState) -> Vec<Effect> {
 fn submit(state: &mut AppState) -> Vec<Effect> {
     let text = state.compose.text.clone();
     if text.trim().is_empty() {
+        // Nothing open: Enter opens the conversation highlighted in the list.
+        if state.open.is_none()
+            && let Some(conv) = state.convs.get(state.selected).map(|r| r.conv.clone())
+        {
+            return super::navigate::open_conv(state, conv, None);
+        }
         return Vec::new();
     }
     if let Some(wrapped) = super::compose_tools::code_command(&text) {
