@@ -9,6 +9,7 @@ use client::ui::model::{ConvId, Message, OutboxState, TimelineItem, TimelineQuer
 use client::ui::state::{Action, Effect, Overlay, ScrollPos};
 use client::ui::update::update;
 use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use sync_core::{OutboxItem, OutboxKind};
 use ui_support::*;
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
@@ -208,6 +209,63 @@ fn failed_echo_and_pending_render_with_state() {
         s.open.as_ref().unwrap().items.last(),
         Some(TimelineItem::Pending(_))
     ));
+}
+
+/// Queued edits, deletions and reactions name their message as the
+/// timeline shows it (the sender and its first words): they said `#315`,
+/// a number the TUI shows nowhere else.
+#[test]
+fn queued_edits_and_reactions_name_their_message() {
+    let mut s = state(130, 30);
+    open_team(&mut s);
+    let mut items = team_timeline();
+    items.truncate(9);
+    let queued = |id: &str, kind: OutboxKind, body: Option<&str>| {
+        TimelineItem::Pending(OutboxItem {
+            client_id: id.to_owned(),
+            conv: team(),
+            kind,
+            body: body.map(str::to_owned),
+            state: OutboxState::Pending,
+            created_ts: DAY2 + 14 * MIN,
+        })
+    };
+    items.push(queued(
+        "e1",
+        OutboxKind::Edit { target: 315 },
+        Some("for good"),
+    ));
+    items.push(queued(
+        "r1",
+        OutboxKind::React {
+            target: 313,
+            key: "👍".into(),
+        },
+        None,
+    ));
+    items.push(queued("d1", OutboxKind::Redact { target: 9 }, None));
+    update(
+        &mut s,
+        Action::Timeline {
+            conv: team(),
+            query: TimelineQuery::Latest { limit: 200 },
+            items,
+            total: 8,
+        },
+    );
+    let text = screen(&s);
+    assert!(
+        text.contains("✎ edit of alice’s “fixed the build (for real)”: for good ⋯ queued"),
+        "{text}"
+    );
+    assert!(
+        text.contains("👍 on bob’s “did anyone look at the flaky t…” ⋯ queued"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✗ delete an earlier message ⋯ queued"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -161,7 +161,18 @@ pub fn item_layout(items: &[TimelineItem], idx: usize, ctx: &LayoutCtx<'_>) -> I
             });
             message_lines(m, prev, parent, width, ctx, out, &mut extra);
         }
-        TimelineItem::Pending(p) => pending_lines(p, prev, width, ctx, out, &mut extra),
+        TimelineItem::Pending(p) => {
+            let target = match &p.kind {
+                OutboxKind::Edit { target }
+                | OutboxKind::Redact { target }
+                | OutboxKind::React { target, .. } => Some(*target),
+                OutboxKind::Send | OutboxKind::Reply { .. } => None,
+            };
+            let target = target.and_then(|t| {
+                find_message(items, t).or_else(|| ctx.parents.and_then(|all| all.get(&t)))
+            });
+            pending_lines(p, prev, target, width, ctx, out, &mut extra)
+        }
     }
     if selected {
         for line in &mut out[start..] {
@@ -288,9 +299,34 @@ fn message_lines(
     push_with_gutter(out, lines, &time, ctx);
 }
 
+/// The first line of `body`, at most 30 characters (with `…`), sanitized.
+fn first_words(body: &str) -> String {
+    let line = body.lines().next().unwrap_or("");
+    let mut out: String = line.chars().take(30).collect();
+    if line.chars().count() > 30 || body.lines().nth(1).is_some() {
+        out.push('…');
+    }
+    for_terminal(&out).into_owned()
+}
+
+/// A queued row's target: `NAME’s “first words”`, or `an earlier message`
+/// when it is not loaded.
+fn quoted(target: Option<&LocalMessage>) -> String {
+    match target {
+        Some(m) if m.redacted => format!("{}’s deleted message", for_terminal(&m.sender)),
+        Some(m) => format!(
+            "{}’s “{}”",
+            for_terminal(&m.sender),
+            first_words(m.body.as_deref().unwrap_or(""))
+        ),
+        None => "an earlier message".to_owned(),
+    }
+}
+
 fn pending_lines(
     p: &OutboxItem,
     prev: Option<&TimelineItem>,
+    target: Option<&LocalMessage>,
     width: usize,
     ctx: &LayoutCtx<'_>,
     out: &mut Vec<Line<'static>>,
@@ -313,16 +349,22 @@ fn pending_lines(
                 extra,
             )
         }
-        OutboxKind::Edit { target } => vec![Line::from(Span::styled(
-            format!("✎ edit of #{target}"),
+        // Which message, as the timeline shows it (seq numbers appear
+        // nowhere else in the TUI): its first words, quoted.
+        OutboxKind::Edit { .. } => vec![Line::from(Span::styled(
+            format!(
+                "✎ edit of {}: {}",
+                quoted(target),
+                first_words(p.body.as_deref().unwrap_or(""))
+            ),
             dim(ctx.colors),
         ))],
-        OutboxKind::Redact { target } => vec![Line::from(Span::styled(
-            format!("✗ delete #{target}"),
+        OutboxKind::Redact { .. } => vec![Line::from(Span::styled(
+            format!("✗ delete {}", quoted(target)),
             dim(ctx.colors),
         ))],
-        OutboxKind::React { target, key } => vec![Line::from(Span::styled(
-            format!("{} on #{target}", for_terminal(key)),
+        OutboxKind::React { key, .. } => vec![Line::from(Span::styled(
+            format!("{} on {}", for_terminal(key), quoted(target)),
             dim(ctx.colors),
         ))],
     };
