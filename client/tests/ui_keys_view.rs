@@ -244,15 +244,7 @@ fn queued_edits_and_reactions_name_their_message() {
         None,
     ));
     items.push(queued("d1", OutboxKind::Redact { target: 9 }, None));
-    update(
-        &mut s,
-        Action::Timeline {
-            conv: team(),
-            query: TimelineQuery::Latest { limit: 200 },
-            items,
-            total: 8,
-        },
-    );
+    show_items(&mut s, items);
     let text = screen(&s);
     assert!(
         text.contains("✎ edit of alice’s “fixed the build (for real)”: for good ⋯ queued"),
