@@ -33,6 +33,17 @@ pub struct ServerLimits {
     pub max_frame_bytes: usize,
 }
 
+impl ServerLimits {
+    /// The limits a `hello` states (a value past `usize` counts as
+    /// `usize::MAX`).
+    pub fn from_hello(max_body_bytes: u64, max_frame_bytes: u64) -> ServerLimits {
+        ServerLimits {
+            max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+            max_frame_bytes: usize::try_from(max_frame_bytes).unwrap_or(usize::MAX),
+        }
+    }
+}
+
 impl Default for ServerLimits {
     fn default() -> ServerLimits {
         ServerLimits {

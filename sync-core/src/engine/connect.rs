@@ -241,17 +241,7 @@ impl Engine {
             {
                 self.start_sync(true);
             }
-            let due: Vec<_> = self
-                .calls
-                .retry_at
-                .iter()
-                .filter(|(_, t)| now >= **t)
-                .map(|(c, _)| c.clone())
-                .collect();
-            if !due.is_empty() {
-                for c in due {
-                    self.calls.retry_at.remove(&c);
-                }
+            if !super::take_due(&mut self.calls.retry_at, now).is_empty() {
                 self.dispatch_outbox();
             }
         }

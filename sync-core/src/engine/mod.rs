@@ -204,13 +204,13 @@ pub struct Engine {
     features: Vec<String>,
     /// A server has said its features (now or in an earlier run).
     features_known: bool,
-    /// This engine stored `limits` once (a hello's limits are stored when
-    /// they change, and at the first hello).
-    limits_said: bool,
     /// `hello.register` (a server extension), when the server says it.
     register_mode: Option<String>,
-    /// The server's `hello` limits ([`outbox::Limits`]).
-    limits: outbox::Limits,
+    /// The `hello` limits of the current (or last) server, as stored; None
+    /// before any (the protocol's example values apply: [`Engine::limits`]).
+    /// No outbox frame over them is sent: the server would close the
+    /// connection (1009) at every resend.
+    limits: Option<crate::protocol::ServerLimits>,
     link: Link,
     /// The server URLs and the failover round.
     servers: servers::Servers,
@@ -263,6 +263,19 @@ struct CatchUp {
     sync_run: Option<SyncRun>,
     report: SyncReport,
     last_report: Option<SyncReport>,
+}
+
+/// Takes out of `at` the conversations whose time has come.
+fn take_due(at: &mut HashMap<ConvId, Instant>, now: Instant) -> Vec<ConvId> {
+    let due: Vec<ConvId> = at
+        .iter()
+        .filter(|(_, t)| now >= **t)
+        .map(|(c, _)| c.clone())
+        .collect();
+    for c in &due {
+        at.remove(c);
+    }
+    due
 }
 
 /// Unknown conversations whose pushes are held, at most.
@@ -353,10 +366,7 @@ impl Engine {
             outbox,
             outbox_done: Default::default(),
             features_known: snap.features.is_some(),
-            limits_said: false,
-            limits: snap.limits.map_or_else(outbox::Limits::default, |l| {
-                outbox::Limits::from_hello(l.max_frame_bytes as u64, l.max_body_bytes as u64)
-            }),
+            limits: snap.limits,
             features: snap.features.unwrap_or_default(),
             register_mode: None,
             link: Link {
@@ -505,16 +515,14 @@ impl Engine {
                 max_body_bytes,
                 ..
             } => {
-                let limits = outbox::Limits::from_hello(max_frame_bytes, max_body_bytes);
-                if !self.limits_said || limits != self.limits {
-                    // Kept for the app's own checks (`Client::server_limits`).
-                    self.write_meta(
-                        MetaKey::Limits,
-                        Some(format!("{max_body_bytes},{max_frame_bytes}")),
-                    );
-                    self.limits_said = true;
+                let limits =
+                    crate::protocol::ServerLimits::from_hello(max_body_bytes, max_frame_bytes);
+                if self.limits != Some(limits) {
+                    // Kept for cold starts and the app's own checks
+                    // (`Client::server_limits`).
+                    self.write_meta(MetaKey::Limits, Some(crate::store::limits_meta(limits)));
+                    self.limits = Some(limits);
                 }
-                self.limits = limits;
                 if self.link.phase == Phase::WaitingHello
                     && let Some(cause) = self.wrong_server(&server_id)
                 {
@@ -763,6 +771,12 @@ impl Engine {
             self.link.phase,
             Phase::Syncing | Phase::Fetching | Phase::Live
         )
+    }
+
+    /// The server's limits: the last `hello`'s, else the protocol's
+    /// example values.
+    fn limits(&self) -> crate::protocol::ServerLimits {
+        self.limits.unwrap_or_default()
     }
 
     fn track(&mut self, p: Pending) -> RequestId {

@@ -12,7 +12,7 @@ use crate::protocol::{
 use crate::store::{OutboxItem, OutboxKind, OutboxState, Write};
 
 /// Delay before resending after a transient server error (e.g. `internal`).
-const TRANSIENT_RETRY: Duration = Duration::from_secs(1);
+pub(super) const TRANSIENT_RETRY: Duration = Duration::from_secs(1);
 
 /// Client ids of delivered or discarded rows kept to tell a stale store
 /// read from a row another process queued.
@@ -56,12 +56,13 @@ impl Engine {
             return Err(Error::Unsupported(feature));
         }
         let body_len = item.body.as_deref().map_or(0, str::len);
-        if body_len > self.limits.body {
+        let limits = self.limits();
+        if body_len > limits.max_body_bytes {
             return Err(Error::Invalid {
                 field: "body",
                 message: format!(
                     "body is {body_len} bytes; this server takes up to {}",
-                    self.limits.body
+                    limits.max_body_bytes
                 ),
             });
         }
@@ -215,15 +216,16 @@ impl Engine {
     fn over_frame_limit(&self, o: &OutboxItem, id: RequestId) -> Option<String> {
         // Most rows fit whatever their text holds: encode only those that
         // might not (a send would otherwise be encoded twice).
-        if worst_case_len(o) <= self.limits.frame {
+        let max = self.limits().max_frame_bytes;
+        if worst_case_len(o) <= max {
             return None;
         }
         let len = outbox_frame(o, id).to_json().len();
-        (len > self.limits.frame).then(|| {
+        (len > max).then(|| {
             format!(
                 "{len} bytes once encoded, over the server's limit of {} bytes per frame \
                  (each control character takes 6)",
-                self.limits.frame
+                max
             )
         })
     }
@@ -414,33 +416,6 @@ impl Engine {
         self.outbox_changed(&item.conv);
         self.dispatch_outbox();
         Ok(())
-    }
-}
-
-/// A server's `hello` limits, in bytes: the protocol's (64 KiB frames,
-/// 16 KiB bodies) before any `hello`. No outbox frame over `frame` is sent,
-/// since the server would close the connection (1009) at every resend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Limits {
-    pub frame: usize,
-    pub body: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            frame: crate::protocol::MAX_FRAME_BYTES,
-            body: crate::protocol::MAX_BODY_BYTES,
-        }
-    }
-}
-
-impl Limits {
-    pub(super) fn from_hello(frame: u64, body: u64) -> Limits {
-        Limits {
-            frame: usize::try_from(frame).unwrap_or(usize::MAX),
-            body: usize::try_from(body).unwrap_or(usize::MAX),
-        }
     }
 }
 

@@ -132,22 +132,22 @@ impl Engine {
                     // only move forward; a newer one also arrives as a `read`
                     // event.
                     rec.read_seq = rec.read_seq.max(s.read_seq);
-                } else if s.read_seq < rec.read_seq {
-                    // Computed before a `read` we have already applied (a
-                    // `read` event or reply that overtook it): its counts
-                    // include texts read since. Ours stand, plus at most
-                    // every entry it adds.
+                } else {
                     let added = s.last_seq.saturating_sub(rec.last_seq);
                     rec.member_count = s.member_count;
                     rec.last_seq = s.last_seq.max(rec.cursor());
-                    rec.unread = s.unread.min(rec.unread + added);
-                    rec.mentions = s.mentions.unwrap_or(0).min(rec.mentions + added);
-                } else {
-                    rec.member_count = s.member_count;
-                    rec.last_seq = s.last_seq.max(rec.cursor());
-                    rec.read_seq = s.read_seq;
-                    rec.unread = s.unread;
-                    rec.mentions = s.mentions.unwrap_or(0);
+                    if s.read_seq < rec.read_seq {
+                        // Computed before a `read` we have already applied (a
+                        // `read` event or reply that overtook it): its counts
+                        // include texts read since. Ours stand, plus at most
+                        // every entry it adds.
+                        rec.unread = s.unread.min(rec.unread + added);
+                        rec.mentions = s.mentions.unwrap_or(0).min(rec.mentions + added);
+                    } else {
+                        rec.read_seq = s.read_seq;
+                        rec.unread = s.unread;
+                        rec.mentions = s.mentions.unwrap_or(0);
+                    }
                 }
                 let read = rec.read_seq;
                 rec.mention_seqs.retain(|m| *m > read);

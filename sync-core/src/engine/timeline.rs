@@ -15,9 +15,6 @@ use crate::store::{ConvRecord, Write};
 /// times in a row at most (then it waits for the next sync, as after any
 /// other error).
 const FETCH_RETRIES: u32 = 5;
-/// The first wait before asking again after `internal` (or `rate_limited`
-/// without `retry_after_ms`); it doubles with each failure in a row.
-const FETCH_RETRY: Duration = Duration::from_secs(1);
 
 impl Engine {
     /// Direct conversations and the open one are kept complete; groups are
@@ -74,18 +71,11 @@ impl Engine {
 
     /// Fetches whose retry time came (after `rate_limited` or `internal`).
     pub(super) fn retry_fetches(&mut self, now: Instant) {
-        let due: Vec<ConvId> = self
-            .fetch
-            .retry_at
-            .iter()
-            .filter(|(_, t)| now >= **t)
-            .map(|(c, _)| c.clone())
-            .collect();
+        let due = super::take_due(&mut self.fetch.retry_at, now);
         if due.is_empty() {
             return;
         }
         for c in due {
-            self.fetch.retry_at.remove(&c);
             self.fetch.stalled.remove(&c);
             self.queue_fetch(c);
         }
@@ -295,7 +285,9 @@ impl Engine {
                 let n = self.fetch.failures.entry(conv.clone()).or_default();
                 let wait = match retry_after_ms {
                     Some(ms) if code == ErrorCode::RateLimited => Duration::from_millis(ms),
-                    _ => FETCH_RETRY * 2u32.pow(*n),
+                    // As a send's transient failure waits, doubling with
+                    // each failure in a row.
+                    _ => super::outbox::TRANSIENT_RETRY * 2u32.pow(*n),
                 };
                 *n += 1;
                 self.fetch.stalled.insert(conv.clone());

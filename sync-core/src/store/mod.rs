@@ -420,6 +420,11 @@ pub struct Snapshot {
     pub limits: Option<crate::protocol::ServerLimits>,
 }
 
+/// The stored `limits` meta value of `l` (read back by [`parse_limits`]).
+pub(crate) fn limits_meta(l: crate::protocol::ServerLimits) -> String {
+    format!("{},{}", l.max_body_bytes, l.max_frame_bytes)
+}
+
 /// Parses the stored `limits` meta value (`max_body_bytes,max_frame_bytes`).
 pub(crate) fn parse_limits(v: Option<String>) -> Option<crate::protocol::ServerLimits> {
     let v = v?;
