@@ -328,8 +328,9 @@ pub fn conv_line(r: &ConvRow) -> String {
     )
 }
 
-/// The first line of a body, cut to `max` characters (with `…`).
-fn first_line(body: &str, max: usize) -> String {
+/// The first line of a body, cut to `max` characters (with `…` when cut or
+/// when more lines follow), sanitized.
+pub(crate) fn first_line(body: &str, max: usize) -> String {
     let line = body.lines().next().unwrap_or("");
     let mut out: String = line.chars().take(max).collect();
     if line.chars().count() > max || body.lines().nth(1).is_some() {

@@ -299,15 +299,8 @@ fn message_lines(
     push_with_gutter(out, lines, &time, ctx);
 }
 
-/// The first line of `body`, at most 30 characters (with `…`), sanitized.
-fn first_words(body: &str) -> String {
-    let line = body.lines().next().unwrap_or("");
-    let mut out: String = line.chars().take(30).collect();
-    if line.chars().count() > 30 || body.lines().nth(1).is_some() {
-        out.push('…');
-    }
-    for_terminal(&out).into_owned()
-}
+/// Characters of a message a queued row quotes (its first line).
+const QUOTED_CHARS: usize = 30;
 
 /// A queued row's target: `NAME’s “first words”`, or `an earlier message`
 /// when it is not loaded.
@@ -317,7 +310,7 @@ fn quoted(target: Option<&LocalMessage>) -> String {
         Some(m) => format!(
             "{}’s “{}”",
             for_terminal(&m.sender),
-            first_words(m.body.as_deref().unwrap_or(""))
+            crate::output::first_line(m.body.as_deref().unwrap_or(""), QUOTED_CHARS)
         ),
         None => "an earlier message".to_owned(),
     }
@@ -355,7 +348,7 @@ fn pending_lines(
             format!(
                 "✎ edit of {}: {}",
                 quoted(target),
-                first_words(p.body.as_deref().unwrap_or(""))
+                crate::output::first_line(p.body.as_deref().unwrap_or(""), QUOTED_CHARS)
             ),
             dim(ctx.colors),
         ))],

@@ -25,6 +25,17 @@ fn idle(h: &mut Harness<MemoryStore>, total: Duration) {
     }
 }
 
+/// Another device of mine reads `conv` up to `seq` (the model server
+/// moves my cursor; what this connection hears of it is up to the test).
+fn read_on_another_device(h: &mut Harness<MemoryStore>, conv: &str, seq: u64) {
+    let read = ClientFrame::Read {
+        id: 9_999,
+        conv: c(conv),
+        seq,
+    };
+    h.server.handle(ME, read);
+}
+
 /// §5: a full listing is paged (`more`); the connection drops after the
 /// first page and the same process reconnects. The listing starts again
 /// from the token before it: resumed with the mid-listing token, the new
@@ -63,14 +74,7 @@ fn a_read_event_ahead_of_its_pushes_does_not_count_them_unread() {
     let p1 = h.server.post("d1", "bob", "a");
     let p2 = h.server.post("d1", "bob", "b");
     // Another device of mine reads everything (seq 5).
-    h.server.handle(
-        ME,
-        ClientFrame::Read {
-            id: 9_999,
-            conv: c("d1"),
-            seq: 5,
-        },
-    );
+    read_on_another_device(&mut h, "d1", 5);
     h.inject(r#"{"type":"read","conv":"d1","seq":5}"#);
     h.to_client.extend([p1, p2]);
     h.run();
@@ -102,14 +106,7 @@ fn a_summary_older_than_a_read_event_does_not_bring_back_unread() {
     };
     assert_eq!(conversations.len(), 1);
     let stale = h.to_client.pop_back().unwrap();
-    h.server.handle(
-        ME,
-        ClientFrame::Read {
-            id: 9_999,
-            conv: c("g1"),
-            seq: 7,
-        },
-    );
+    read_on_another_device(&mut h, "g1", 7);
     h.inject(r#"{"type":"read","conv":"g1","seq":7}"#);
     h.to_client.push_back(stale);
     h.run();
@@ -156,14 +153,7 @@ fn a_sync_built_before_my_send_does_not_drop_it() {
     let mut h = logged_in(server_with_direct(3));
     h.go_live();
     // Another device of mine reads d1, so that the next incremental sync lists it.
-    h.server.handle(
-        ME,
-        ClientFrame::Read {
-            id: 9_999,
-            conv: c("d1"),
-            seq: 4,
-        },
-    );
+    read_on_another_device(&mut h, "d1", 4);
     idle(&mut h, Duration::from_secs(180)); // background sync: reply queued
     let Some(ServerFrame::Sync { conversations, .. }) = h.to_client.back() else {
         panic!("expected a queued sync reply, got {:?}", h.to_client);
